@@ -1,0 +1,30 @@
+# The README's quick start: `make demo` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+export YOLO_OFFLINE := 1
+
+.PHONY: demo test install bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q -e ".[dev,distributed]"
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/camcensus sample --area demo --out survey-demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" --timeout=900
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench/sampling.py
+
+clean:
+	rm -rf $(VENV) survey-demo .pytest_cache

@@ -1,0 +1,1 @@
+"""One module per `camcensus` command; each registers itself on `scripts.app.app`."""
