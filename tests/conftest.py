@@ -6,3 +6,4 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import detector  # noqa: E402,F401  (configures ultralytics for offline use first)
+os.environ.setdefault("COLUMNS", "160")  # wide, unwrapped --help text in CLI tests
