@@ -127,27 +127,36 @@ def thin_points(xy: np.ndarray, *, min_gap: float, groups: np.ndarray | None = N
 
 def true_north_correction(lon: np.ndarray, lat: np.ndarray, crs: CRS) -> np.ndarray:
     """Degrees to add to a grid bearing in ``crs`` to get a bearing from true north
-    (minus the meridian convergence)."""
+    (the meridian convergence). Closed form for UTM, numerical for any other projection."""
     if crs.is_geographic:
         return np.zeros_like(lon)
+    if crs.utm_zone:
+        zone = int(crs.utm_zone[:-1])
+        central_meridian = -183.0 + 6.0 * zone
+        dlon = np.radians(lon - central_meridian)
+        return np.degrees(np.arctan(np.tan(dlon) * np.sin(np.radians(lat))))
     to_grid = Transformer.from_crs(crs.geodetic_crs, crs, always_xy=True)
-    # Convergence from the image of a small step north: robust for any projected CRS.
-    step = 1e-4
+    step = 1e-4  # degrees: the image of a small step north gives grid north's bearing
     x0, y0 = to_grid.transform(lon, lat)
     x1, y1 = to_grid.transform(lon, lat + step)
-    grid_bearing_of_north = np.degrees(np.arctan2(x1 - x0, y1 - y0))
-    return -grid_bearing_of_north
+    return -np.degrees(np.arctan2(x1 - x0, y1 - y0))
 
 
-def points_from_streets(streets: gpd.GeoDataFrame, *, method: Method = "systematic",
-                        spacing: float = 20.0, n: int | None = None, seed: int = 0,
-                        min_gap: float | None = None) -> gpd.GeoDataFrame:
-    """Sample points along projected ``streets`` (from ``geo.network.streets_from_graph``).
+@dataclass(frozen=True)
+class SampledPositions:
+    """Sampled points as arrays: street index, offset (m), projected xy (m), grid bearing (deg)."""
 
-    Returns a GeoDataFrame in EPSG:4326 with the points contract: point_id, street_id, u, v,
-    key, offset_m (m from the street's start), road_bearing (deg from true north, along the
-    street's direction u->v), lon, lat, geometry.
-    """
+    street: np.ndarray
+    offset: np.ndarray
+    xy: np.ndarray
+    grid_bearing: np.ndarray
+
+
+def positions_from_streets(streets: gpd.GeoDataFrame, *, method: Method = "systematic",
+                           spacing: float = 20.0, n: int | None = None, seed: int = 0,
+                           min_gap: float | None = None) -> SampledPositions:
+    """The sampling itself, on projected ``streets``: where each point is and which way its
+    street runs. ``points_from_streets`` turns the result into the points table."""
     if method not in METHODS:
         raise GeoInputError(f"unknown sampling method '{method}': choose systematic or random")
     if method == "systematic" and not spacing > 0:
@@ -156,8 +165,7 @@ def points_from_streets(streets: gpd.GeoDataFrame, *, method: Method = "systemat
         raise GeoInputError("--method random needs --n, the number of points (>= 1)")
     if len(streets) == 0:
         raise GeoInputError("no streets to sample")
-    crs = CRS.from_user_input(streets.crs)
-    if crs.is_geographic:
+    if CRS.from_user_input(streets.crs).is_geographic:
         raise GeoInputError("streets must be projected to metres (use geo.network.graph_from_area)")
     lines = StreetPolylines.from_geometries(streets.geometry.to_numpy())
     rng = np.random.default_rng(seed)
@@ -169,15 +177,32 @@ def points_from_streets(streets: gpd.GeoDataFrame, *, method: Method = "systemat
     if min_gap:
         keep = thin_points(xy, min_gap=min_gap, groups=street if method == "systematic" else None)
         street, offset, xy, grid_bearing = street[keep], offset[keep], xy[keep], grid_bearing[keep]
-    lon, lat = Transformer.from_crs(crs, 4326, always_xy=True).transform(xy[:, 0], xy[:, 1])
-    bearing = np.mod(grid_bearing + true_north_correction(lon, lat, crs), 360.0)
+    return SampledPositions(street, offset, xy, grid_bearing)
+
+
+def points_from_streets(streets: gpd.GeoDataFrame, *, method: Method = "systematic",
+                        spacing: float = 20.0, n: int | None = None, seed: int = 0,
+                        min_gap: float | None = None) -> gpd.GeoDataFrame:
+    """Sample points along projected ``streets`` (from ``geo.network.streets_from_graph``).
+
+    Returns a GeoDataFrame in EPSG:4326 with the points contract: point_id, street_id, u, v,
+    key, offset_m (m from the street's start), road_bearing (deg from true north, along the
+    street's direction u->v), lon, lat, geometry.
+    """
+    sampled = positions_from_streets(streets, method=method, spacing=spacing, n=n, seed=seed,
+                                     min_gap=min_gap)
+    street = sampled.street
+    crs = CRS.from_user_input(streets.crs)
+    lon, lat = Transformer.from_crs(crs, 4326, always_xy=True).transform(sampled.xy[:, 0],
+                                                                         sampled.xy[:, 1])
+    bearing = np.mod(sampled.grid_bearing + true_north_correction(lon, lat, crs), 360.0)
     table = pd.DataFrame({
         "point_id": np.arange(len(street), dtype=np.int64),
         "street_id": streets["street_id"].to_numpy()[street],
         "u": streets["u"].to_numpy()[street],
         "v": streets["v"].to_numpy()[street],
         "key": streets["key"].to_numpy()[street],
-        "offset_m": offset,
+        "offset_m": sampled.offset,
         "road_bearing": bearing,
         "lon": lon,
         "lat": lat,

@@ -198,3 +198,18 @@ def test_bad_view_options(sampled):
         views_from_points(points, sides="up")
     with pytest.raises(GeoInputError, match="--fov"):
         views_from_points(points, fov=200)
+
+
+def test_utm_convergence_matches_numerical_projection():
+    from pyproj import CRS
+
+    from geo.sampling import true_north_correction
+    lon = np.array([24.0, 25.0, 27.0, 29.5, 31.0])
+    lat = np.array([60.0, 60.2, 59.9, 61.0, 70.0])
+    utm = CRS.from_epsg(32635)
+    closed = true_north_correction(lon, lat, utm)
+    tmerc = CRS.from_proj4("+proj=tmerc +lon_0=27 +k=0.9996 +x_0=500000 +datum=WGS84 +units=m")
+    assert tmerc.utm_zone is None  # same projection, but takes the numerical path
+    numeric = true_north_correction(lon, lat, tmerc)
+    assert np.allclose(closed, numeric, atol=0.01)
+    assert closed[2] == pytest.approx(0.0, abs=0.01)  # on the central meridian (27 E)
