@@ -2,7 +2,7 @@
 
 Layout (the one ultralytics reads)::
 
-    DIR/data.yaml              path: ., train: images/train, val: images/val, names: {0: dome, 1: directed}
+    DIR/data.yaml              train: images/train, val: images/val, names: {0: dome, 1: directed}
     DIR/images/{train,val}/*.jpg
     DIR/labels/{train,val}/*.txt   one line per box: class cx cy w h (fractions of the image size)
 
@@ -136,7 +136,7 @@ def write_data_yaml(root: str | Path, *, names: list[str] = CLASS_NAMES, splits:
     """Write ``root/data.yaml`` (relative paths, so the folder can be moved) and return its path."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    data: dict[str, Any] = {"path": "."}
+    data: dict[str, Any] = {}  # no 'path': ultralytics then resolves splits against this file's folder
     for split in splits:
         (root / "images" / split).mkdir(parents=True, exist_ok=True)
         (root / "labels" / split).mkdir(parents=True, exist_ok=True)
