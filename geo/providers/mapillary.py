@@ -88,7 +88,7 @@ class MapillaryProvider:
         self.endpoint = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
         self.radius, self.heading_tol, self.size, self.limit = radius, heading_tol, size, limit
         self.secrets = (token,)
-        self._searches: dict[str, list[dict]] = {}
+        self._searches: dict[str, list[dict] | FetchError] = {}
 
     @property
     def headers(self) -> dict:
@@ -108,12 +108,18 @@ class MapillaryProvider:
                     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
                         raise FetchError("Mapillary search answered without a data list")
 
-                answer = ctx.http.get_json(
-                    f"{self.endpoint}/images", headers=self.headers, check=check,
-                    params={"bbox": f"{west:.7f},{south:.7f},{east:.7f},{north:.7f}",
-                            "fields": FIELDS, "limit": str(self.limit)})
-                self._searches[where] = answer["data"]
-            return self._searches[where]
+                try:
+                    answer = ctx.http.get_json(
+                        f"{self.endpoint}/images", headers=self.headers, check=check,
+                        params={"bbox": f"{west:.7f},{south:.7f},{east:.7f},{north:.7f}",
+                                "fields": FIELDS, "limit": str(self.limit)})
+                    self._searches[where] = answer["data"]
+                except FetchError as error:  # the point's other views fail alike, unasked
+                    self._searches[where] = error
+            found = self._searches[where]
+            if isinstance(found, FetchError):
+                raise found
+            return found
 
     def thumbnail(self, image: dict, ctx: FetchContext) -> bytes:
         """The image's 2048 px thumbnail; an expired URL is resolved again by id."""
