@@ -1,0 +1,583 @@
+"""From detections to unique cameras on the map.
+
+Each detection becomes a ray: a bearing (degrees clockwise from north) from its view's heading,
+horizontal field of view and the box centre (pinhole camera), and an elevation angle from the
+box's vertical position. Its position along the ray is where the ray first meets a building
+facade within ``max_range_m`` (method ``facade``), else the range implied by the box size and a
+nominal camera size (method ``size``). Detections of the same class from different images whose
+positions agree within their uncertainties are merged into one camera; a camera seen along rays
+that cross at a useful angle is placed by least-squares ray intersection (method
+``triangulated``). All metric work is done in the local UTM zone; outputs are EPSG:4326.
+
+Public entries: :func:`cameras_from_detections` (tables in, cameras out) and
+:func:`locate_survey` (a survey directory in, ``cameras.parquet`` out).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geo.errors import GeoInputError
+
+EYE_HEIGHT_M = 2.5  # the simulator's camera eye above the road
+CAMERA_COLUMNS = ["camera_id", "lon", "lat", "n_views", "n_detections", "conf_max", "class_name",
+                  "method", "uncertainty_m", "n_visible", "image_ids", "point_ids"]
+_DETECTION_COLUMNS = ("image_id", "x1", "y1", "x2", "y2")
+_IMAGE_COLUMNS = ("image_id", "lon", "lat", "heading", "fov")
+
+
+def cameras_from_detections(
+    detections: pd.DataFrame,
+    images: pd.DataFrame,
+    *,
+    buildings: gpd.GeoDataFrame | None = None,
+    crs: Any = None,
+    camera_size_m: float = 0.25,
+    eye_height_m: float = EYE_HEIGHT_M,
+    max_range_m: float = 60.0,
+    merge_m: float = 2.5,
+    max_merge_m: float = 15.0,
+    min_triangulation_deg: float = 12.0,
+    respect_class: bool = True,
+    visible_range_m: float | str = "auto",
+) -> gpd.GeoDataFrame:
+    """Unique cameras (GeoDataFrame, EPSG:4326 points) from detections and the images' poses.
+
+    ``detections``: image_id, x1, y1, x2, y2 (pixels), optional conf, class_name.
+    ``images``: image_id, lon, lat, heading (deg clockwise from north), fov (deg, horizontal),
+    optional pitch (deg), width, height (px, default 640), status (only "ok" rows are used),
+    point_id. ``buildings``: polygons with optional ``height_m`` (any CRS) for facade hits.
+    ``crs``: the metric CRS to work in (default: the UTM zone of the images).
+
+    Columns: camera_id, lon, lat, n_views (distinct images), n_detections, conf_max,
+    class_name, method (facade / size / triangulated), uncertainty_m (1-sigma, metres),
+    n_visible (images whose field of view and range cover the camera and whose line of sight
+    is not blocked by a building: the k of the detection probability 1-(1-recall)^k),
+    image_ids and point_ids (lists: who saw it).
+    """
+    rays = rays_from_detections(detections, images, crs=crs, camera_size_m=camera_size_m,
+                                eye_height_m=eye_height_m)
+    utm = rays.attrs["crs"]
+    if len(rays) == 0:
+        return _empty_cameras()
+    _place_rays(rays, buildings, utm, max_range_m=max_range_m, eye_height_m=eye_height_m)
+    labels = _cluster(rays, merge_m=merge_m, max_merge_m=max_merge_m, respect_class=respect_class)
+    rays["camera"] = labels
+    cams = _summarise(rays, min_triangulation_deg=min_triangulation_deg, max_range_m=max_range_m)
+    if visible_range_m == "auto":
+        visible_range_m = auto_visible_range_m(rays)
+    cams["n_visible"] = visible_counts(cams["x"].to_numpy(), cams["y"].to_numpy(), images, utm,
+                                       buildings=buildings, visible_range_m=float(visible_range_m))
+    cams["n_visible"] = np.maximum(cams["n_visible"].to_numpy(), cams["n_views"].to_numpy())
+    points = gpd.GeoSeries(gpd.points_from_xy(cams["x"], cams["y"]), crs=utm).to_crs(4326)
+    cams["lon"] = points.x.to_numpy()
+    cams["lat"] = points.y.to_numpy()
+    out = gpd.GeoDataFrame(cams[CAMERA_COLUMNS], geometry=points.to_numpy(), crs=4326)
+    out.attrs["visible_range_m"] = float(visible_range_m)
+    out.attrs["crs"] = str(utm)
+    return out
+
+
+def rays_from_detections(
+    detections: pd.DataFrame,
+    images: pd.DataFrame,
+    *,
+    crs: Any = None,
+    camera_size_m: float = 0.25,
+    eye_height_m: float = EYE_HEIGHT_M,
+) -> pd.DataFrame:
+    """One ray per detection, in metres of ``crs`` (default: the images' UTM zone).
+
+    Columns added to the detections: x0, y0 (eye), bearing_deg, elev_deg, range_size_m
+    (horizontal range from the box size), point_id; ``attrs["crs"]`` holds the metric CRS.
+    Detections of images that are unknown or not "ok" are dropped.
+    """
+    _require(detections, _DETECTION_COLUMNS, "detections")
+    _require(images, _IMAGE_COLUMNS, "images")
+    imgs = images
+    if "status" in imgs.columns:
+        imgs = imgs[imgs["status"].fillna("ok") == "ok"]
+    imgs = imgs.drop_duplicates("image_id")
+    utm = crs if crs is not None else metric_crs(imgs)
+    keep = ["image_id", "lon", "lat", "heading", "fov"] + [c for c in ("pitch", "width", "height", "point_id")
+                                                        if c in imgs.columns]
+    det = detections.reset_index(drop=True)
+    det = det.drop(columns=[c for c in keep if c != "image_id" and c in det.columns])
+    det = det.merge(imgs[keep], on="image_id", how="inner", validate="many_to_one")
+    if len(det) == 0:
+        det = det.assign(x0=[], y0=[], bearing_deg=[], elev_deg=[], range_size_m=[])
+        det.attrs["crs"] = utm
+        return det
+    width = _col(det, "width", 640.0)
+    height = _col(det, "height", 640.0)
+    pitch = _col(det, "pitch", 0.0)
+    fov = np.clip(det["fov"].to_numpy(float), 1.0, 179.0)
+    focal = (width / 2.0) / np.tan(np.radians(fov) / 2.0)  # pixels
+    x1, y1, x2, y2 = (det[c].to_numpy(float) for c in ("x1", "y1", "x2", "y2"))
+    dx = (x1 + x2) / 2.0 - width / 2.0
+    dy = height / 2.0 - (y1 + y2) / 2.0
+    bearing = (det["heading"].to_numpy(float) + np.degrees(np.arctan2(dx, focal))) % 360.0
+    elev = pitch + np.degrees(np.arctan2(dy, np.hypot(focal, dx)))
+    size_px = np.sqrt(np.clip(x2 - x1, 1.0, None) * np.clip(y2 - y1, 1.0, None))
+    slant = camera_size_m * np.hypot(focal, dx) / size_px
+    eyes = gpd.GeoSeries(gpd.points_from_xy(det["lon"], det["lat"]), crs=4326).to_crs(utm)
+    det["x0"] = eyes.x.to_numpy()
+    det["y0"] = eyes.y.to_numpy()
+    det["bearing_deg"] = bearing
+    det["elev_deg"] = elev
+    det["range_size_m"] = slant * np.cos(np.radians(elev))
+    if "class_name" not in det.columns:
+        det["class_name"] = "camera"
+    det["class_name"] = det["class_name"].fillna("camera").astype(str)
+    if "conf" not in det.columns:
+        det["conf"] = 1.0
+    det.attrs["crs"] = utm
+    return det
+
+
+def metric_crs(frame: pd.DataFrame) -> Any:
+    """The UTM zone (pyproj CRS) around the lon/lat columns of ``frame``."""
+    if len(frame) == 0:
+        raise GeoInputError("no images with status 'ok' to locate detections from")
+    lon = float(np.nanmedian(frame["lon"].to_numpy(float)))
+    lat = float(np.nanmedian(frame["lat"].to_numpy(float)))
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise GeoInputError(f"image positions are not lon/lat degrees (median {lon:.1f}, {lat:.1f})")
+    return gpd.GeoSeries(gpd.points_from_xy([lon], [lat]), crs=4326).estimate_utm_crs()
+
+
+def auto_visible_range_m(rays: pd.DataFrame, *, quantile: float = 0.95) -> float:
+    """Range (m) within which detections happen: the ``quantile`` of located ray distances,
+    clipped to [10, 60] m. Used to count the views that could have seen a camera."""
+    dist = rays["dist_m"].to_numpy(float) if "dist_m" in rays.columns else np.array([])
+    dist = dist[np.isfinite(dist)]
+    if len(dist) < 5:
+        return 30.0
+    return float(np.clip(np.quantile(dist, quantile) * 1.1, 10.0, 60.0))
+
+
+def visible_counts(
+    x: np.ndarray,
+    y: np.ndarray,
+    images: pd.DataFrame,
+    crs: Any,
+    *,
+    buildings: gpd.GeoDataFrame | None = None,
+    visible_range_m: float = 30.0,
+    facade_tolerance_m: float = 1.5,
+) -> np.ndarray:
+    """For cameras at (x, y) metres in ``crs``: how many ok images had them within
+    ``visible_range_m`` and inside the horizontal field of view, with no building in between
+    (the last ``facade_tolerance_m`` before the camera are not checked: it hangs on a wall)."""
+    from scipy.spatial import cKDTree
+
+    n = len(x)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    imgs = images
+    if "status" in imgs.columns:
+        imgs = imgs[imgs["status"].fillna("ok") == "ok"]
+    imgs = imgs.drop_duplicates("image_id")
+    if len(imgs) == 0:
+        return np.zeros(n, dtype=np.int64)
+    eyes = gpd.GeoSeries(gpd.points_from_xy(imgs["lon"], imgs["lat"]), crs=4326).to_crs(crs)
+    ex, ey = eyes.x.to_numpy(), eyes.y.to_numpy()
+    cam_tree = cKDTree(np.column_stack([x, y]))
+    eye_tree = cKDTree(np.column_stack([ex, ey]))
+    pairs = cam_tree.sparse_distance_matrix(eye_tree, visible_range_m, output_type="ndarray")
+    ci, ii = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
+    if len(ci) == 0:
+        return np.zeros(n, dtype=np.int64)
+    bearing = np.degrees(np.arctan2(x[ci] - ex[ii], y[ci] - ey[ii])) % 360.0
+    heading = imgs["heading"].to_numpy(float)[ii]
+    half = imgs["fov"].to_numpy(float)[ii] / 2.0
+    off = (bearing - heading + 180.0) % 360.0 - 180.0
+    inside = np.abs(off) <= half
+    ci, ii = ci[inside], ii[inside]
+    if buildings is not None and len(buildings) and len(ci):
+        blocked = _blocked(ex[ii], ey[ii], x[ci], y[ci], buildings, crs, facade_tolerance_m)
+        ci = ci[~blocked]
+    return np.bincount(ci, minlength=n).astype(np.int64)
+
+
+def locate_survey(
+    survey_dir: str | Path,
+    *,
+    buildings: gpd.GeoDataFrame | str | None = "auto",
+    overwrite: bool = False,
+    **options: Any,
+) -> gpd.GeoDataFrame:
+    """Locate the detections of a survey directory and write ``cameras.parquet`` (atomic).
+
+    ``buildings``: a GeoDataFrame, None (size-based ranges only), or "auto" (the area's OSM
+    buildings through ``geo.features.buildings_from_area`` when available). An existing
+    ``cameras.parquet`` newer than the detections is reused unless ``overwrite``.
+    """
+    survey_dir = Path(survey_dir)
+    out_path = survey_dir / "cameras.parquet"
+    det_dir = survey_dir / "detections"
+    if out_path.exists() and not overwrite and _newer_than(out_path, det_dir):
+        return read_cameras(out_path)
+    info = read_sample_info(survey_dir)
+    images = read_images(survey_dir)
+    detections = read_detections(survey_dir)
+    if isinstance(buildings, str) and buildings == "auto":
+        buildings = buildings_for_survey(info) if len(detections) else None
+    started = time.perf_counter()
+    crs = info.get("crs") or None
+    cameras = cameras_from_detections(detections, images, buildings=buildings, crs=crs, **options)
+    cameras.attrs["seconds"] = time.perf_counter() - started
+    write_cameras(cameras, out_path)
+    return cameras
+
+
+def read_cameras(path: str | Path) -> gpd.GeoDataFrame:
+    """Read ``cameras.parquet`` with the locate parameters it recorded (in ``attrs``)."""
+    import pyarrow.parquet as pq
+
+    cameras = gpd.read_parquet(path)
+    meta = (pq.read_schema(path).metadata or {}).get(b"camcensus")
+    if meta:
+        cameras.attrs.update(json.loads(meta))
+    return cameras
+
+
+def buildings_for_survey(info: dict) -> gpd.GeoDataFrame | None:
+    """The survey area's OSM buildings (EPSG:4326, height_m), or None when they cannot be had."""
+    try:
+        from geo import features  # written by the simulator issue
+        from geo.area import area_from_spec
+    except ImportError:
+        return None
+    spec = info.get("area")
+    if not spec or not hasattr(features, "buildings_from_area"):
+        return None
+    try:
+        return features.buildings_from_area(area_from_spec(spec))
+    except GeoInputError:
+        return None
+
+
+def write_cameras(cameras: gpd.GeoDataFrame, path: str | Path) -> Path:
+    """Write cameras as GeoParquet atomically (temp name in the same directory, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    frame = cameras.copy()
+    meta = {k: v for k, v in cameras.attrs.items() if isinstance(v, (int, float, str))}
+    frame.attrs = {}
+    frame.to_parquet(tmp, index=False)
+    if meta:
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(tmp)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               b"camcensus": json.dumps(meta).encode()})
+        pq.write_table(table, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+# --- placing rays --------------------------------------------------------------------------
+
+def _place_rays(rays: pd.DataFrame, buildings, utm, *, max_range_m: float, eye_height_m: float) -> None:
+    """Give each ray a position (x, y), its distance, sigma (m) and method, in place."""
+    size_range = np.clip(rays["range_size_m"].to_numpy(float), 1.0, max_range_m)
+    dist = size_range.copy()
+    sigma = np.maximum(1.5, 0.4 * size_range)
+    method = np.full(len(rays), "size", dtype=object)
+    if buildings is not None and len(buildings):
+        hit = _facade_hits(rays, buildings, utm, max_range_m=max_range_m, eye_height_m=eye_height_m)
+        # A camera cannot hang behind the first facade; one far in front of it is on a pole.
+        use = np.isfinite(hit) & (size_range > hit / 3.0)
+        dist = np.where(use, hit, np.minimum(dist, np.where(np.isfinite(hit), hit, np.inf)))
+        sigma = np.where(use, 1.0 + 0.03 * hit, sigma)
+        method = np.where(use, "facade", method)
+    theta = np.radians(rays["bearing_deg"].to_numpy(float))
+    rays["dist_m"] = dist
+    rays["x"] = rays["x0"].to_numpy() + dist * np.sin(theta)
+    rays["y"] = rays["y0"].to_numpy() + dist * np.cos(theta)
+    rays["sigma_m"] = sigma
+    rays["method"] = method
+
+
+def _facade_hits(rays, buildings, utm, *, max_range_m: float, eye_height_m: float) -> np.ndarray:
+    """Distance (m) from the eye to the first building outline along each ray (inf if none
+    within range, or if the ray passes above the building's roof there)."""
+    import shapely
+
+    polys = _buildings_in(buildings, utm)
+    out = np.full(len(rays), np.inf)
+    if len(polys) == 0:
+        return out
+    x0, y0 = rays["x0"].to_numpy(float), rays["y0"].to_numpy(float)
+    theta = np.radians(rays["bearing_deg"].to_numpy(float))
+    x1, y1 = x0 + max_range_m * np.sin(theta), y0 + max_range_m * np.cos(theta)
+    lines = shapely.linestrings(np.stack([np.column_stack([x0, y0]), np.column_stack([x1, y1])], axis=1))
+    outlines = shapely.boundary(polys.geometry.to_numpy())
+    tree = shapely.STRtree(outlines)
+    ri, bi = tree.query(lines, predicate="intersects")
+    if len(ri) == 0:
+        return out
+    crossings = shapely.intersection(lines[ri], outlines[bi])
+    d = shapely.distance(shapely.points(x0[ri], y0[ri]), crossings)
+    heights = polys["height_m"].to_numpy(float)[bi]
+    z = eye_height_m + d * np.tan(np.radians(rays["elev_deg"].to_numpy(float)[ri]))
+    ok = np.isfinite(d) & (d >= 0.5) & (~np.isfinite(heights) | (z <= heights + 1.0))
+    np.minimum.at(out, ri[ok], d[ok])
+    return out
+
+
+def _blocked(ex, ey, cx, cy, buildings, crs, tolerance_m: float) -> np.ndarray:
+    """Whether the sight line eye->camera (less the last ``tolerance_m``) crosses a building."""
+    import shapely
+
+    polys = _buildings_in(buildings, crs)
+    if len(polys) == 0:
+        return np.zeros(len(ex), dtype=bool)
+    length = np.hypot(cx - ex, cy - ey)
+    keep = np.clip((length - tolerance_m) / np.maximum(length, 1e-9), 0.0, 1.0)
+    tx, ty = ex + (cx - ex) * keep, ey + (cy - ey) * keep
+    lines = shapely.linestrings(np.stack([np.column_stack([ex, ey]), np.column_stack([tx, ty])], axis=1))
+    tree = shapely.STRtree(polys.geometry.to_numpy())
+    li, _ = tree.query(lines, predicate="intersects")
+    blocked = np.zeros(len(ex), dtype=bool)
+    blocked[li] = True
+    return blocked & (length > tolerance_m)
+
+
+def _buildings_in(buildings: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
+    if buildings.crs is None:
+        raise GeoInputError("buildings have no CRS")
+    polys = buildings[buildings.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+    polys = polys.to_crs(crs)
+    if "height_m" not in polys.columns:
+        polys = polys.assign(height_m=np.nan)
+    return polys.reset_index(drop=True)
+
+
+# --- merging detections into cameras -------------------------------------------------------
+
+def _cluster(rays: pd.DataFrame, *, merge_m: float, max_merge_m: float, respect_class: bool) -> np.ndarray:
+    """Camera label per ray: connected components of position-compatible pairs from different
+    images (same class unless ``respect_class`` is False); components that would hold two
+    detections of one image are split by constrained greedy merging."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    n = len(rays)
+    xy = np.column_stack([rays["x"].to_numpy(float), rays["y"].to_numpy(float)])
+    sigma = rays["sigma_m"].to_numpy(float)
+    image = pd.factorize(rays["image_id"])[0]
+    klass = pd.factorize(rays["class_name"])[0] if respect_class else np.zeros(n, dtype=np.int64)
+    pairs = cKDTree(xy).query_pairs(max_merge_m, output_type="ndarray")
+    if len(pairs) == 0:
+        return np.arange(n)
+    i, j = pairs[:, 0], pairs[:, 1]
+    d = np.hypot(*(xy[i] - xy[j]).T)
+    limit = np.clip(2.0 * np.hypot(sigma[i], sigma[j]), merge_m, max_merge_m)
+    ok = (d <= limit) & (image[i] != image[j]) & (klass[i] == klass[j])
+    i, j, d, limit = i[ok], j[ok], d[ok], limit[ok]
+    graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    # Components holding two detections of one image need the constrained merge.
+    key = pd.DataFrame({"c": labels, "g": image})
+    bad = np.unique(key.loc[key.duplicated(["c", "g"]), "c"].to_numpy())
+    if len(bad) == 0:
+        return labels
+    in_bad = np.isin(labels[i], bad)
+    labels = labels.copy()
+    next_label = labels.max() + 1
+    members = pd.Series(np.arange(n)).groupby(labels).apply(np.asarray)
+    pair_frame = pd.DataFrame({"i": i[in_bad], "j": j[in_bad], "score": d[in_bad] / limit[in_bad],
+                               "c": labels[i[in_bad]]}).sort_values("score")
+    for comp, grp in pair_frame.groupby("c", sort=False):
+        sub = _constrained_merge(members[comp], grp["i"].to_numpy(), grp["j"].to_numpy(), image)
+        for k, idx in enumerate(sub):
+            labels[idx] = comp if k == 0 else next_label
+            if k:
+                next_label += 1
+    return labels
+
+
+def _constrained_merge(nodes: np.ndarray, i: np.ndarray, j: np.ndarray, image: np.ndarray) -> list[list[int]]:
+    """Greedy single-linkage over pairs sorted best first, never joining two detections of the
+    same image into one camera. Returns the groups as lists of ray indices."""
+    parent = {int(n): int(n) for n in nodes}
+    images = {int(n): {int(image[n])} for n in nodes}
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for a, b in zip(i.tolist(), j.tolist()):
+        ra, rb = find(a), find(b)
+        if ra == rb or images[ra] & images[rb]:
+            continue
+        parent[rb] = ra
+        images[ra] |= images.pop(rb)
+    groups: dict[int, list[int]] = {}
+    for n in parent:
+        groups.setdefault(find(n), []).append(n)
+    return list(groups.values())
+
+
+def _summarise(rays: pd.DataFrame, *, min_triangulation_deg: float, max_range_m: float) -> pd.DataFrame:
+    """One row per camera label: position (triangulated when the rays cross well, else the
+    inverse-variance mean of the ray positions), counts, class and uncertainty."""
+    labels, uniques = pd.factorize(rays["camera"])
+    m = len(uniques)
+    w = 1.0 / rays["sigma_m"].to_numpy(float) ** 2
+    sw = np.bincount(labels, w, m)
+    mx = np.bincount(labels, w * rays["x"].to_numpy(float), m) / sw
+    my = np.bincount(labels, w * rays["y"].to_numpy(float), m) / sw
+    unc = 1.0 / np.sqrt(sw)
+    # Least-squares intersection of 2-D rays: sum (I - d d^T) p = sum (I - d d^T) o.
+    theta = np.radians(rays["bearing_deg"].to_numpy(float))
+    dxv, dyv = np.sin(theta), np.cos(theta)
+    a11, a12, a22 = 1 - dxv * dxv, -dxv * dyv, 1 - dyv * dyv
+    x0, y0 = rays["x0"].to_numpy(float), rays["y0"].to_numpy(float)
+    s = {k: np.bincount(labels, v, m) for k, v in
+         {"a11": a11, "a12": a12, "a22": a22, "b1": a11 * x0 + a12 * y0, "b2": a12 * x0 + a22 * y0}.items()}
+    det = s["a11"] * s["a22"] - s["a12"] ** 2
+    n_rays = np.bincount(labels, minlength=m)
+    # spread of bearings: for two rays det = sin^2(crossing angle); n rays: det <= n^2 / 4
+    spread = np.degrees(np.arcsin(np.clip(np.sqrt(np.clip(det, 0, None)) * 2.0 / np.maximum(n_rays, 1), 0, 1)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tx = (s["a22"] * s["b1"] - s["a12"] * s["b2"]) / det
+        ty = (s["a11"] * s["b2"] - s["a12"] * s["b1"]) / det
+    tri = (n_rays >= 2) & (spread >= min_triangulation_deg) & np.isfinite(tx) & np.isfinite(ty)
+    # The intersection must lie in front of every ray, within range, near the ray positions.
+    t = (tx[labels] - x0) * dxv + (ty[labels] - y0) * dyv
+    perp = np.abs((tx[labels] - x0) * dyv - (ty[labels] - y0) * dxv)
+    bad_t = np.bincount(labels, ((t < 0.5) | (t > max_range_m)).astype(float), m) > 0
+    rms = np.sqrt(np.bincount(labels, np.nan_to_num(perp, nan=1e6) ** 2, m) / np.maximum(n_rays, 1))
+    near = np.hypot(tx - mx, ty - my) <= 3.0 * np.maximum(unc, 1.0) + 5.0
+    tri &= ~bad_t & near
+    method_rank = rays["method"].map({"facade": 0, "size": 1}).fillna(1).to_numpy()
+    best_method = np.where(np.bincount(labels, method_rank == 0, m) > 0, "facade", "size")
+    out = pd.DataFrame({
+        "x": np.where(tri, tx, mx),
+        "y": np.where(tri, ty, my),
+        "method": np.where(tri, "triangulated", best_method),
+        "uncertainty_m": np.where(tri, np.minimum(unc, 1.0 + rms), unc),
+    })
+    frame = pd.DataFrame({"label": labels, "image_id": rays["image_id"].astype(str).to_numpy(),
+                          "conf": rays["conf"].to_numpy(float), "class_name": rays["class_name"].to_numpy()})
+    if "point_id" in rays.columns:
+        frame["point_id"] = rays["point_id"].to_numpy()
+    else:
+        frame["point_id"] = -1
+    grouped = frame.groupby("label", sort=True)
+    out["n_detections"] = n_rays
+    out["n_views"] = grouped["image_id"].nunique().to_numpy()
+    out["conf_max"] = grouped["conf"].max().to_numpy()
+    by_class = frame.groupby(["label", "class_name"])["conf"].sum().reset_index()
+    by_class = by_class.sort_values(["label", "conf"], ascending=[True, False]).drop_duplicates("label")
+    out["class_name"] = by_class.set_index("label").loc[np.arange(m), "class_name"].to_numpy()
+    firsts = frame.drop_duplicates(["label", "image_id"])
+    out["image_ids"] = firsts.groupby("label")["image_id"].agg(list).reindex(np.arange(m)).to_numpy()
+    pts = frame.drop_duplicates(["label", "point_id"])
+    out["point_ids"] = pts.groupby("label")["point_id"].agg(list).reindex(np.arange(m)).to_numpy()
+    out.insert(0, "camera_id", np.arange(m, dtype=np.int64))
+    return out
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+def _empty_cameras() -> gpd.GeoDataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
+        CAMERA_COLUMNS, ["int64", "float64", "float64", "int64", "int64", "float64", "object",
+                         "object", "float64", "int64", "object", "object"])})
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=4326), crs=4326)
+
+
+def _require(frame: pd.DataFrame, columns, what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise GeoInputError(f"{what} table lacks column(s): {', '.join(missing)}")
+
+
+def _col(frame: pd.DataFrame, name: str, default: float) -> np.ndarray:
+    if name not in frame.columns:
+        return np.full(len(frame), default)
+    return frame[name].fillna(default).to_numpy(float)
+
+
+def _newer_than(path: Path, directory: Path) -> bool:
+    if not directory.exists():
+        return True
+    stamps = [p.stat().st_mtime for p in directory.glob("*.parquet")]
+    return not stamps or path.stat().st_mtime >= max(stamps)
+
+
+# --- survey directory readers (shared with geo.estimate) ----------------------------------
+
+def read_sample_info(survey_dir: str | Path) -> dict:
+    """``sample.json`` of a survey directory ({} when absent)."""
+    path = Path(survey_dir) / "sample.json"
+    if not Path(survey_dir).is_dir():
+        raise GeoInputError(f"survey directory not found: {survey_dir}")
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise GeoInputError(f"malformed {path}: {error}") from None
+
+
+def read_images(survey_dir: str | Path) -> pd.DataFrame:
+    """``images.parquet`` joined with ``views.parquet`` (for point_id, side) when present."""
+    survey_dir = Path(survey_dir)
+    path = survey_dir / "images.parquet"
+    if not path.exists():
+        raise GeoInputError(f"{path} not found: run `camcensus fetch` first")
+    images = _read_table(path)
+    views_path = survey_dir / "views.parquet"
+    if views_path.exists() and "view_id" in images.columns and "point_id" not in images.columns:
+        views = _read_table(views_path, columns=["view_id", "point_id", "side"])
+        images = images.merge(views.drop_duplicates("view_id"), on="view_id", how="left")
+    images["image_id"] = images["image_id"].astype(str)
+    return images
+
+
+def read_detections(survey_dir: str | Path) -> pd.DataFrame:
+    """All ``detections/part-*.parquet`` files as one table (empty table when there are none)."""
+    import pyarrow.parquet as pq
+
+    det_dir = Path(survey_dir) / "detections"
+    parts = sorted(det_dir.glob("part-*.parquet")) if det_dir.exists() else []
+    columns = ["image_id", "x1", "y1", "x2", "y2", "conf", "class_id", "class_name", "model_id"]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="float64" if c[0] in "xyc" and c != "class_name" else "object")
+                             for c in columns})
+    tables = []
+    for part in parts:
+        table = pq.read_table(part)
+        tables.append(table.select([c for c in columns if c in table.column_names]).to_pandas())
+    frame = pd.concat(tables, ignore_index=True)
+    frame["image_id"] = frame["image_id"].astype(str)
+    return frame
+
+
+def _read_table(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as error:  # pyarrow raises several types for corrupt files
+        raise GeoInputError(f"cannot read {path}: {error}") from None
+    if columns is not None:
+        table = table.select([c for c in columns if c in table.column_names])
+    frame = table.to_pandas()
+    return frame.drop(columns=[c for c in ("geometry",) if c in frame.columns])
