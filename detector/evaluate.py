@@ -23,7 +23,14 @@ import pandas as pd
 import detector  # noqa: F401  (offline ultralytics set-up)
 from detector.card import ModelCard, read_card, write_card
 from detector.errors import DetectorInputError
-from detector.yolo_dataset import SIZE_BINS, boxes_from_label_file, image_size, label_path_of, read_data_yaml, size_bin
+from detector.yolo_dataset import (
+    SIZE_BINS,
+    boxes_from_label_file,
+    image_size,
+    label_path_of,
+    read_data_yaml,
+    size_bin,
+)
 
 IOU_THRESHOLDS = np.round(np.arange(0.5, 0.96, 0.05), 2)
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)
@@ -156,8 +163,8 @@ def scores_from_boxes(predictions: pd.DataFrame, truth: pd.DataFrame, *, precisi
         "precision": float(point["precision"]), "recall": float(point["recall"]), "f1": float(point["f1"]),
         "conf": float(point["conf"]), "precision_target": precision_target, "precision_target_met": target_met,
         "recall_by_size": recall_by_size, "n_by_size": n_by_size,
-        "n_images": int(len(set(truth["image_id"]) | set(predictions["image_id"]))) if (n_truth or len(predictions)) else 0,
-        "n_truth": n_truth, "n_predictions": int(len(predictions)),
+        "n_images": len(set(truth["image_id"]) | set(predictions["image_id"])) if (n_truth or len(predictions)) else 0,
+        "n_truth": n_truth, "n_predictions": len(predictions),
         "curve": curve,
     }
 

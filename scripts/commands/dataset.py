@@ -1,8 +1,89 @@
 """`camcensus dataset ...`: build, convert and check YOLO datasets."""
 
+from pathlib import Path
+
 import typer
 
 from scripts.app import app
 
 dataset_app = typer.Typer(help="Build, convert and check YOLO camera datasets.", no_args_is_help=True)
 app.add_typer(dataset_app, name="dataset")
+
+
+@dataset_app.command("synth")
+def synth(
+    area: list[str] = typer.Option(..., "--area", help="Training area (repeatable): 'demo', an OSM file "
+                                   "(.osm.pbf/.osm/.graphml), bbox:W,S,E,N or a place."),
+    views: int = typer.Option(..., "--views", help="Number of 640 px views to render in all (train + val)."),
+    out: Path = typer.Option(..., "--out", help="Dataset folder to write (images/, labels/, data.yaml)."),
+    val_area: list[str] = typer.Option(None, "--val-area", help="Area held out entirely for validation "
+                                       "(repeatable). Default: none, hold out street blocks instead."),
+    sim_cameras: str = typer.Option(None, "--sim-cameras", help="Simulated cameras: osm, random:D[:SEED] "
+                                    "(D per street km) or a GeoJSON of points. Default: osm for demo, "
+                                    "random:1 elsewhere."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the view choice, scenes and tiles. Default 0."),
+    layouts: int = typer.Option(1, "--layouts", help="Scenes per area with different seeds (camera "
+                                "layouts) when --sim-cameras is random:D. Default 1."),
+    tile: int = typer.Option(None, "--tile", help="Write train views as SIZE x SIZE px crops around and "
+                             "away from cameras (val stays full views). Default: whole views."),
+    n_away: int = typer.Option(1, "--away", help="Crops without a camera per train view (with --tile). "
+                               "Default 1."),
+    val_fraction: float = typer.Option(0.2, "--val-fraction", help="Share of street blocks held out for "
+                                       "val (or of views taken from --val-area). Default 0.2."),
+    block_m: float = typer.Option(250.0, "--block-m", help="Side of the street blocks of the split, "
+                                  "metres. Default 250."),
+    spacing: float = typer.Option(20.0, "--spacing", help="Metres between viewpoints. Default 20."),
+) -> None:
+    """Render a YOLO dataset with the simulator, split into train and val by geography."""
+    from scripts.synth_dataset import synth_dataset
+
+    result = synth_dataset(out, areas=area, views=views, val_areas=val_area, sim_cameras=sim_cameras,
+                           seed=seed, layouts=layouts, tile=tile, n_away=n_away, val_fraction=val_fraction,
+                           block_m=block_m, spacing=spacing)
+    for split in ("train", "val"):
+        typer.echo(f"{split}: {result.n_views[split]} views -> {result.n_images[split]} images, "
+                   f"{result.n_boxes[split]} boxes, {result.share_empty[split]:.0%} of views without a camera")
+    typer.echo(f"wrote {result.data_yaml} in {result.seconds:.0f} s")
+
+
+@dataset_app.command("check")
+def check(
+    data: Path = typer.Argument(..., help="A data.yaml or the dataset folder holding it."),
+    json_out: Path = typer.Option(None, "--json", help="Also write the report as JSON to this path."),
+) -> None:
+    """Count images and boxes per split and class, bin box sizes (sqrt(w*h), px), list broken files.
+    Exit code 1 when a file is broken."""
+    import json
+
+    from detector.yolo_dataset import check_dataset
+
+    report = check_dataset(data)
+    typer.echo(report.summary())
+    if json_out:
+        json_out.write_text(json.dumps(report.to_dict(), indent=2, default=str), encoding="utf-8")
+    if not report.ok:  # exit code 1 (a click error, which the CLI's main() passes through)
+        import click
+
+        raise click.ClickException(f"{len(report.broken)} broken file(s) in {data}")
+
+
+@dataset_app.command("coco")
+def coco(
+    source: Path = typer.Argument(..., help="A COCO .json (converted to YOLO) or a YOLO data.yaml / "
+                                  "dataset folder (converted to COCO)."),
+    out: Path = typer.Option(..., "--out", help="YOLO dataset folder (from COCO) or .json file (to COCO)."),
+    images: Path = typer.Option(None, "--images", help="Folder of the COCO images (file_name is relative "
+                                "to it). Default: the json's folder."),
+    split: str = typer.Option(None, "--split", help="Split to write (from COCO; default train) or to read "
+                              "(to COCO; default val)."),
+) -> None:
+    """Convert COCO detection json <-> YOLO dataset; classes are matched by name (dome, directed)."""
+    from detector.coco import coco_from_yolo, write_coco, yolo_from_coco
+
+    if source.suffix.lower() == ".json":
+        written = yolo_from_coco(source, images or source.parent, out, split=split or "train")
+        typer.echo(f"wrote {written}")
+    else:
+        result = coco_from_yolo(source, split=split or "val")
+        write_coco(result, out)
+        typer.echo(f"wrote {out}: {len(result['images'])} images, {len(result['annotations'])} boxes")

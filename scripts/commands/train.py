@@ -1,0 +1,37 @@
+"""`camcensus train`: train a YOLO camera detector (offline, seeded, resumable)."""
+
+from pathlib import Path
+
+import typer
+
+from scripts.app import app
+
+
+@app.command()
+def train(
+    data: Path = typer.Option(..., "--data", help="Dataset description (data.yaml), e.g. from `dataset synth`."),
+    model: str = typer.Option("yolo11n.yaml", "--model", help="Architecture yaml (trained from scratch) or a "
+                              ".pt to fine-tune. Default yolo11n.yaml."),
+    epochs: int = typer.Option(100, "--epochs", help="Training epochs. Default 100."),
+    imgsz: int = typer.Option(640, "--imgsz", help="Training image size, px. Default 640."),
+    batch: int = typer.Option(16, "--batch", help="Images per batch. Default 16."),
+    device: str = typer.Option("auto", "--device", help="auto (GPU if any, else CPU), cpu, 0, 0,1 or mps."),
+    out: Path = typer.Option(Path("models/cctv-yolo11n"), "--out", help="Output name: writes OUT.pt and the "
+                             "card OUT.md. Default models/cctv-yolo11n."),
+    seed: int = typer.Option(0, "--seed", help="Random seed. Default 0."),
+    workers: int = typer.Option(None, "--workers", help="Data-loader processes. Default 8 on GPU, 2 on CPU."),
+    threads: int = typer.Option(None, "--threads", help="Torch CPU threads. Default: torch's choice."),
+    patience: int = typer.Option(50, "--patience", help="Stop after this many epochs without improvement."),
+    run_dir: Path = typer.Option(None, "--run-dir", help="Checkpoint folder; an unfinished run there is "
+                                 "resumed. Default runs/train/NAME."),
+    fresh: bool = typer.Option(False, "--fresh", help="Start over instead of resuming an unfinished run."),
+) -> None:
+    """Train a detector; rerunning the same command resumes from the last checkpoint."""
+    from detector.train import train_model
+
+    card = train_model(data, model=model, epochs=epochs, imgsz=imgsz, batch=batch, device=device, out=out,
+                       seed=seed, workers=workers, threads=threads, patience=patience, run_dir=run_dir,
+                       fresh=fresh)
+    weights = Path(out).with_suffix(".pt")
+    typer.echo(f"wrote {weights} and {weights.with_suffix('.md')} "
+               f"(validation during training: {card.extra.get('ultralytics_val', {})})")

@@ -1,0 +1,67 @@
+"""`camcensus dataset check|coco|synth`, `train` and `evaluate` run in-process on generated data."""
+
+import json
+
+import pytest
+
+from scripts.cli import main
+from tests.detector.drawn import drawn_dataset
+
+
+def test_dataset_check_reports_and_flags_broken_labels(tmp_path, capsys):
+    data = drawn_dataset(tmp_path, n_train=3, n_val=2)
+    assert main(["dataset", "check", str(data), "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "train: 3 images" in out and "broken: 0" in out
+    assert json.loads((tmp_path / "r.json").read_text())["splits"]["val"]["images"] == 2
+    label = sorted((tmp_path / "labels" / "train").glob("*.txt"))[0]
+    label.write_text("0 0.5 0.5 1.5 0.1\n")  # wider than the image
+    assert main(["dataset", "check", str(tmp_path)]) == 1
+    assert f"{label.name}:1: box is outside the image" in capsys.readouterr().out
+
+
+def test_dataset_check_malformed_is_exit_2(tmp_path, capsys):
+    (tmp_path / "data.yaml").write_text("names: [dome]\n")
+    assert main(["dataset", "check", str(tmp_path)]) == 2
+    assert "no 'train' entry" in capsys.readouterr().err
+
+
+def test_dataset_coco_both_ways(tmp_path, capsys):
+    data = drawn_dataset(tmp_path / "yolo", n_train=2, n_val=3)
+    assert main(["dataset", "coco", str(data), "--out", str(tmp_path / "val.json")]) == 0
+    coco = json.loads((tmp_path / "val.json").read_text())
+    assert len(coco["images"]) == 3
+    assert main(["dataset", "coco", str(tmp_path / "val.json"), "--images",
+                 str(tmp_path / "yolo" / "images" / "val"), "--out", str(tmp_path / "back"), "--split", "val"]) == 0
+    for label in (tmp_path / "yolo" / "labels" / "val").glob("*.txt"):
+        again = (tmp_path / "back" / "labels" / "val" / label.name).read_text().splitlines()
+        before = label.read_text().splitlines()
+        assert [line.split()[0] for line in again] == [line.split()[0] for line in before]
+        assert [[round(float(v), 6) for v in line.split()[1:]] for line in again] == \
+            [[round(float(v), 6) for v in line.split()[1:]] for line in before]
+
+
+def test_train_then_evaluate_commands(tmp_path, capsys):
+    data = drawn_dataset(tmp_path / "data", n_train=6, n_val=2)
+    out = tmp_path / "models" / "cli"
+    assert main(["train", "--data", str(data), "--epochs", "1", "--imgsz", "64", "--batch", "4",
+                 "--device", "cpu", "--workers", "0", "--threads", "2", "--out", str(out),
+                 "--run-dir", str(tmp_path / "run")]) == 0
+    assert out.with_suffix(".pt").is_file() and out.with_suffix(".md").is_file()
+    assert main(["evaluate", "--model", str(out.with_suffix(".pt")), "--data", str(data), "--imgsz", "96",
+                 "--json", str(tmp_path / "e.json"), "--device", "cpu"]) == 0
+    figures = json.loads((tmp_path / "e.json").read_text())
+    assert set(figures) >= {"ap50", "ap50_95", "precision", "recall", "f1", "conf", "recall_by_size"}
+    assert "recall by size" in capsys.readouterr().out
+    assert "## Evaluation" in out.with_suffix(".md").read_text()
+    assert (tmp_path / "models" / "cli-pr.png").is_file()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--data", "missing/data.yaml"], "not found"),
+    (["evaluate", "--model", "none.pt", "--data", "DATA"], "not found"),
+])
+def test_bad_paths_are_exit_2(tmp_path, capsys, argv, message):
+    argv = [a.replace("DATA", str(drawn_dataset(tmp_path, n_train=1, n_val=1))) for a in argv]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
