@@ -38,12 +38,15 @@ def record_from_exif(path: Path) -> dict:
     """Position, heading, fov and time of one image from its EXIF (NaN where absent)."""
     from PIL import Image
 
-    with Image.open(path) as image:
-        exif = image.getexif()
-    gps = exif.get_ifd(0x8825)
-    sub = exif.get_ifd(0x8769)
     record = {"path": str(path), "lon": math.nan, "lat": math.nan, "heading": math.nan,
               "fov": math.nan, "pitch": math.nan, "captured_at": None}
+    try:
+        with Image.open(path) as image:
+            exif = image.getexif()
+        gps = exif.get_ifd(0x8825)
+        sub = exif.get_ifd(0x8769)
+    except (OSError, SyntaxError, ValueError):  # unreadable: no position, so never matched
+        return record
     try:
         lat = _dms(gps[2]) * (-1.0 if str(gps.get(1, "N")).upper().startswith("S") else 1.0)
         lon = _dms(gps[4]) * (-1.0 if str(gps.get(3, "E")).upper().startswith("W") else 1.0)
@@ -137,7 +140,8 @@ class LocalProvider:
         self.matches: dict[str, int] = {}
 
     def survey_views(self, survey_dir: Path) -> pd.DataFrame:
-        """With ``as_is``: the manifest's views, written to ``views.parquet`` (None otherwise)."""
+        """With ``as_is``: the manifest's views, written to ``views.parquet``; otherwise the
+        survey's own ``views.parquet``."""
         from geo.fetch import read_views
 
         if not self.as_is:

@@ -15,6 +15,7 @@ import json
 import math
 import re
 import threading
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -119,6 +120,7 @@ class FakeStreetView:
         self.served: list[tuple] = []  # (pano, heading, fov, pitch, size) of images served
         self.log: list[tuple[str, dict]] = []
         self.release = threading.Event()
+        self.delay = 0.0  # seconds each image answer takes
         self._lock = threading.Lock()
         server.expect_request(f"{GSV_PATH}/metadata").respond_with_handler(self.metadata)
         server.expect_request(GSV_PATH).respond_with_handler(self.image)
@@ -184,6 +186,8 @@ class FakeStreetView:
             if args.get("return_error_code") == "true":
                 return Response("", status=404)
             return Response(jpeg_bytes(width, height, (228, 227, 223)), content_type="image/jpeg")
+        if self.delay:
+            time.sleep(self.delay)
         with self._lock:
             self.served.append((pano, args.get("heading"), args.get("fov"), args.get("pitch"),
                                 args.get("size")))
