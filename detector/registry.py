@@ -1,0 +1,121 @@
+"""Model registry: turn a ``--model`` argument into weights on disk, their kind and their card.
+
+A spec is one of
+- a model name in ``models/`` (``models/NAME.md`` card beside its weights, or a bare ``NAME.pt``);
+- a path to a ``.pt`` file;
+- an exported model: a ``.onnx`` file or an ``*_openvino_model`` directory.
+
+The models directory is ``$CAMCENSUS_MODELS_DIR`` when set, else ``models/`` of the repository.
+A card beside a path (``X.md`` for ``X.pt``, ``X.onnx`` or ``X_openvino_model``) is picked up too,
+so an exported model keeps its card and its model id.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import detector
+from detector.card import ModelCard, read_card
+from detector.errors import DetectorInputError
+
+ModelKind = Literal["pt", "onnx", "openvino"]
+OPENVINO_SUFFIX = "_openvino_model"
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """Weights of one model: ``path`` (file or OpenVINO dir), ``kind``, optional card, and
+    ``model_id``, the name written into every detection row."""
+
+    path: Path
+    kind: ModelKind
+    card: ModelCard | None
+    model_id: str
+
+
+def default_models_dir() -> Path:
+    """``$CAMCENSUS_MODELS_DIR`` if set, else the repository's ``models/`` folder."""
+    env = os.environ.get("CAMCENSUS_MODELS_DIR")
+    return Path(env) if env else Path(detector.__file__).resolve().parents[1] / "models"
+
+
+def kind_of(path: Path) -> ModelKind | None:
+    """The kind of a weights path by its name, or None when it is not a model."""
+    if path.is_dir():
+        return "openvino" if path.name.endswith(OPENVINO_SUFFIX) or any(path.glob("*.xml")) else None
+    return {".pt": "pt", ".onnx": "onnx"}.get(path.suffix.lower())
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    if name.endswith(OPENVINO_SUFFIX):
+        return name[: -len(OPENVINO_SUFFIX)]
+    return path.stem
+
+
+def _card_beside(path: Path) -> ModelCard | None:
+    card_path = path.parent / f"{_stem(path)}.md"
+    return read_card(card_path) if card_path.is_file() else None
+
+
+def model_from_path(path: str | Path) -> ResolvedModel:
+    """Resolve an existing weights path (``.pt``, ``.onnx``, ``*_openvino_model``)."""
+    path = Path(path)
+    if not path.exists():
+        raise DetectorInputError(f"model not found: {path}")
+    kind = kind_of(path)
+    if kind is None:
+        raise DetectorInputError(f"not a model (expected .pt, .onnx or an *{OPENVINO_SUFFIX} dir): {path}")
+    card = _card_beside(path)
+    return ResolvedModel(path=path, kind=kind, card=card, model_id=card.name if card else _stem(path))
+
+
+def resolve_model(spec: str | Path, *, models_dir: Path | None = None) -> ResolvedModel:
+    """Resolve ``--model``: a name in ``models_dir`` (card first) or a weights path.
+
+    Raises ``DetectorInputError`` naming the known models when nothing matches."""
+    models_dir = Path(models_dir) if models_dir is not None else default_models_dir()
+    spec_path = Path(spec)
+    if spec_path.exists():
+        return model_from_path(spec_path)
+    name = str(spec)
+    card_path = models_dir / f"{name}.md"
+    if card_path.is_file():
+        card = read_card(card_path)
+        weights = models_dir / card.weights
+        if not weights.exists():
+            raise DetectorInputError(f"model card {card_path} names weights {card.weights}, which are missing")
+        kind = kind_of(weights)
+        if kind is None:
+            raise DetectorInputError(f"model card {card_path} names {card.weights}, which is not a model")
+        return ResolvedModel(path=weights, kind=kind, card=card, model_id=card.name)
+    for candidate in (models_dir / name, models_dir / f"{name}.pt", models_dir / f"{name}.onnx",
+                      models_dir / f"{name}{OPENVINO_SUFFIX}"):
+        if candidate.exists() and kind_of(candidate):
+            return model_from_path(candidate)
+    known = ", ".join(m.model_id for m in list_models(models_dir=models_dir)) or "none"
+    raise DetectorInputError(f"unknown model {name!r}: not a file, and not in {models_dir} (known: {known})")
+
+
+def list_models(*, models_dir: Path | None = None) -> list[ResolvedModel]:
+    """Every model in ``models_dir``: each card with its weights, then weights without a card
+    (``.pt``, ``.onnx``, ``*_openvino_model``), sorted by name."""
+    models_dir = Path(models_dir) if models_dir is not None else default_models_dir()
+    if not models_dir.is_dir():
+        return []
+    found: dict[Path, ResolvedModel] = {}
+    for card_path in sorted(models_dir.glob("*.md")):
+        try:
+            card = read_card(card_path)
+        except DetectorInputError:
+            continue
+        weights = models_dir / card.weights
+        if weights.exists() and kind_of(weights):
+            found[weights.resolve()] = ResolvedModel(weights, kind_of(weights), card, card.name)
+    for path in sorted(models_dir.iterdir()):
+        if path.resolve() not in found and kind_of(path):
+            found[path.resolve()] = model_from_path(path)
+    return sorted(found.values(), key=lambda m: (m.model_id, m.kind))
