@@ -119,7 +119,8 @@ def areas_from_file(path: str | Path, streets: gpd.GeoDataFrame, *, warnings_out
         note = f"{int(invalid.sum())} invalid polygon(s) in {Path(path).name} were repaired (shapely make_valid)"
         if warnings_out is not None:
             warnings_out.append(note)
-        warnings.warn(note, stacklevel=2)
+        else:
+            warnings.warn(note, stacklevel=2)
         if len(frame) == 0:
             raise GeoInputError(f"{path}: no valid polygons are left after repair")
     frame = frame.to_crs(4326)

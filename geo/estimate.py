@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -362,7 +361,6 @@ def estimate_survey(
         missing = " and ".join(n for n, v in (("precision", precision), ("recall", recall)) if v is None)
         notes.append(f"no model {missing} known (no model card, no --precision/--recall): using 1.0, "
                      "so the estimate is not corrected for false or missed detections")
-        warnings.warn(notes[-1], stacklevel=2)
     precision = 1.0 if precision is None else float(precision)
     recall = 1.0 if recall is None else float(recall)
     _check_rates(precision, recall)

@@ -96,7 +96,8 @@ def rays_from_detections(
 ) -> pd.DataFrame:
     """One ray per detection, in metres of ``crs`` (default: the images' UTM zone).
 
-    Columns added to the detections: x0, y0 (eye), bearing_deg, elev_deg, range_size_m
+    Columns added to the detections: x0, y0 (eye), bearing_deg (from true north),
+    grid_bearing_deg (from the CRS's grid north), elev_deg, range_size_m
     (horizontal range from the box size), point_id; ``attrs["crs"]`` holds the metric CRS.
     Detections of images that are unknown or not "ok" are dropped.
     """
@@ -132,6 +133,7 @@ def rays_from_detections(
     det["x0"] = eyes.x.to_numpy()
     det["y0"] = eyes.y.to_numpy()
     det["bearing_deg"] = bearing
+    det["grid_bearing_deg"] = (bearing - _convergence(det["lon"], det["lat"], utm)) % 360.0
     det["elev_deg"] = elev
     det["range_size_m"] = slant * np.cos(np.radians(elev))
     if "class_name" not in det.columns:
@@ -196,7 +198,8 @@ def visible_counts(
     ci, ii = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
     if len(ci) == 0:
         return np.zeros(n, dtype=np.int64)
-    bearing = np.degrees(np.arctan2(x[ci] - ex[ii], y[ci] - ey[ii])) % 360.0
+    conv = _convergence(imgs["lon"], imgs["lat"], crs)[ii]
+    bearing = (np.degrees(np.arctan2(x[ci] - ex[ii], y[ci] - ey[ii])) + conv) % 360.0
     heading = imgs["heading"].to_numpy(float)[ii]
     half = imgs["fov"].to_numpy(float)[ii] / 2.0
     off = (bearing - heading + 180.0) % 360.0 - 180.0
@@ -300,7 +303,7 @@ def _place_rays(rays: pd.DataFrame, buildings, utm, *, max_range_m: float, eye_h
         dist = np.where(use, hit, np.minimum(dist, np.where(np.isfinite(hit), hit, np.inf)))
         sigma = np.where(use, 1.0 + 0.03 * hit, sigma)
         method = np.where(use, "facade", method)
-    theta = np.radians(rays["bearing_deg"].to_numpy(float))
+    theta = np.radians(rays["grid_bearing_deg"].to_numpy(float))
     rays["dist_m"] = dist
     rays["x"] = rays["x0"].to_numpy() + dist * np.sin(theta)
     rays["y"] = rays["y0"].to_numpy() + dist * np.cos(theta)
@@ -318,7 +321,7 @@ def _facade_hits(rays, buildings, utm, *, max_range_m: float, eye_height_m: floa
     if len(polys) == 0:
         return out
     x0, y0 = rays["x0"].to_numpy(float), rays["y0"].to_numpy(float)
-    theta = np.radians(rays["bearing_deg"].to_numpy(float))
+    theta = np.radians(rays["grid_bearing_deg"].to_numpy(float))
     x1, y1 = x0 + max_range_m * np.sin(theta), y0 + max_range_m * np.cos(theta)
     lines = shapely.linestrings(np.stack([np.column_stack([x0, y0]), np.column_stack([x1, y1])], axis=1))
     outlines = shapely.boundary(polys.geometry.to_numpy())
@@ -443,7 +446,7 @@ def _summarise(rays: pd.DataFrame, *, min_triangulation_deg: float, max_range_m:
     my = np.bincount(labels, w * rays["y"].to_numpy(float), m) / sw
     unc = 1.0 / np.sqrt(sw)
     # Least-squares intersection of 2-D rays: sum (I - d d^T) p = sum (I - d d^T) o.
-    theta = np.radians(rays["bearing_deg"].to_numpy(float))
+    theta = np.radians(rays["grid_bearing_deg"].to_numpy(float))
     dxv, dyv = np.sin(theta), np.cos(theta)
     a11, a12, a22 = 1 - dxv * dxv, -dxv * dyv, 1 - dyv * dyv
     x0, y0 = rays["x0"].to_numpy(float), rays["y0"].to_numpy(float)
@@ -494,6 +497,16 @@ def _summarise(rays: pd.DataFrame, *, min_triangulation_deg: float, max_range_m:
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+def _convergence(lon, lat, crs) -> np.ndarray:
+    """Degrees to add to a grid bearing of ``crs`` to get a true bearing (meridian convergence)."""
+    from pyproj import CRS
+
+    from geo.sampling import true_north_correction
+
+    return true_north_correction(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float),
+                                 CRS.from_user_input(crs))
+
 
 def _empty_cameras() -> gpd.GeoDataFrame:
     frame = pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(

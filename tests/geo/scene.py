@@ -91,7 +91,12 @@ def truth_boxes_from_scene(cameras: gpd.GeoDataFrame, images: pd.DataFrame, buil
         cKDTree(np.column_stack([ex, ey])), max_range_m, output_type="ndarray")
     ci, ii = pairs["i"].astype(int), pairs["j"].astype(int)
     dist = np.hypot(cx[ci] - ex[ii], cy[ci] - ey[ii])
-    bearing = np.degrees(np.arctan2(cx[ci] - ex[ii], cy[ci] - ey[ii])) % 360
+    from pyproj import CRS
+
+    from geo.sampling import true_north_correction
+
+    conv = true_north_correction(images["lon"].to_numpy(float), images["lat"].to_numpy(float), CRS(UTM))[ii]
+    bearing = (np.degrees(np.arctan2(cx[ci] - ex[ii], cy[ci] - ey[ii])) + conv) % 360
     off = (bearing - images["heading"].to_numpy()[ii] + 180) % 360 - 180
     fov = images["fov"].to_numpy()[ii]
     inside = np.abs(off) < fov / 2 - 1.0

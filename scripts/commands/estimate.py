@@ -1,0 +1,110 @@
+"""`camcensus estimate DIR`: camera density per area with 95% intervals, and its exports."""
+
+import json
+from pathlib import Path
+
+import typer
+
+from scripts.app import app
+
+
+@app.command()
+def estimate(
+    survey: Path = typer.Argument(..., help="Survey directory (after detect; locate runs if needed)."),
+    by: str = typer.Option("area", "--by", help="Areas: 'area' (whole survey, default), h3:RES (H3 "
+                           "hexagons, resolution 0-15), grid:METRES (square cells) or a polygons file "
+                           "(.geojson, .gpkg, .shp, .parquet; no CRS means EPSG:4326)."),
+    precision: float = typer.Option(None, "--precision", help="Detector precision at its threshold, 0-1 "
+                                    "(default: from the model card)."),
+    recall: float = typer.Option(None, "--recall", help="Detector recall at its threshold, 0-1 "
+                                 "(default: from the model card)."),
+    model: str = typer.Option(None, "--model", help="Model name or weights path whose card gives precision "
+                              "and recall (default: the model id recorded by detect)."),
+    population: Path = typer.Option(None, "--population", help="Population layer (polygons or points) "
+                                    "for cameras per 1,000 people (default: none)."),
+    population_field: str = typer.Option(None, "--population-field", help="Field of --population holding "
+                                         "the number of people."),
+    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap replicates for the 95% interval (default 1000)."),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap random seed (default 0)."),
+    no_osm: bool = typer.Option(False, "--no-osm", help="Skip counting OSM-mapped cameras per area."),
+) -> None:
+    """Density per area: road km, images, detections, unique cameras, the deduplicated estimate (b)
+    and the Stanford rate estimate (a) with 95% intervals; writes density.geojson, density.parquet,
+    map.html, density.png and report.json."""
+    from geo.estimate import estimate_survey
+
+    precision, recall, model_info = model_figures(survey, model=model, precision=precision, recall=recall)
+    result = estimate_survey(survey, by=by, precision=precision, recall=recall, model=model_info,
+                             population=population, population_field=population_field, n_boot=n_boot,
+                             seed=seed, osm=not no_osm)
+    t = result.total
+    rate = t["rate_estimator"]
+    typer.echo(f"road km {t['road_km']:.1f} (surveyed {t['surveyed_km']:.1f}), images {t['n_images']:,}, "
+               f"detections {t['n_detections']:,}, cameras located {t['n_cameras']:,}")
+    typer.echo(f"estimated cameras {t['est_cameras']:.0f} (95% {t['est_lo']:.0f}-{t['est_hi']:.0f}), "
+               f"{_num(t['per_road_km'])} per road km; Stanford rate estimate {_num(rate['est_cameras'], 0)}")
+    for key in ("truth_cameras", "osm_cameras"):
+        if t.get(key) is not None:
+            typer.echo(f"{key.replace('_', ' ')}: {t[key]:.0f}")
+    for note in result.report.get("warnings", []):
+        typer.secho(f"warning: {note}", err=True, fg="yellow")
+    for path in [*result.paths.values(), Path(survey) / "report.json"]:
+        typer.echo(f"wrote {path}")
+
+
+def model_figures(survey: Path, *, model: str | None, precision: float | None, recall: float | None
+                  ) -> tuple[float | None, float | None, dict]:
+    """Precision and recall: the options first, else the model card of ``model`` or of the model
+    id that detect recorded (detect_summary.json, then the detections' model_id column)."""
+    info: dict = {"model_id": None, "card": None, "source": "options"}
+    if precision is not None and recall is not None:
+        return precision, recall, info
+    model_id = model or _recorded_model_id(Path(survey))
+    info["model_id"] = model_id
+    if model_id:
+        from detector.card import read_card
+        from detector.errors import DetectorInputError
+        from detector.registry import default_models_dir, resolve_model
+
+        card = None
+        try:
+            card = resolve_model(model_id).card
+        except DetectorInputError as error:
+            card_path = default_models_dir() / f"{model_id}.md"
+            if card_path.is_file():  # the card alone is enough for its figures
+                card = read_card(card_path)
+            elif model:  # named by the user: a bad name is an error
+                raise
+            else:
+                info["card_error"] = str(error)
+        if card is not None:
+            info.update(card=card.name, card_precision=card.precision,
+                        card_recall=card.recall, card_conf=card.conf, source="model card")
+            precision = card.precision if precision is None else precision
+            recall = card.recall if recall is None else recall
+    return precision, recall, info
+
+
+def _recorded_model_id(survey: Path) -> str | None:
+    summary = survey / "detect_summary.json"
+    if summary.exists():
+        try:
+            data = json.loads(summary.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            data = {}
+        for key in ("model_id", "model"):
+            if isinstance(data.get(key), str) and data[key]:
+                return data[key]
+    parts = sorted((survey / "detections").glob("part-*.parquet")) if (survey / "detections").exists() else []
+    if parts:
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(parts[0])
+        if "model_id" in table.column_names and table.num_rows:
+            value = table.column("model_id")[0].as_py()
+            return str(value) if value else None
+    return None
+
+
+def _num(value, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
