@@ -1,0 +1,588 @@
+"""A 3-D street scene of an area for the simulator: extruded buildings, street furniture, cameras.
+
+``scene_from_area`` builds it from OSM (in the area's UTM zone, metres): facades as wall
+segments with a height and a style, lamps/signs/poles from OSM plus seeded random ones along the
+streets, camera-like distractors on facades (alarm boxes, wall units), and the cameras chosen by
+``sim_cameras``:
+
+- ``"osm"``: every ``man_made=surveillance`` node (``camera:type=dome`` -> dome, else directed;
+  ``camera:mount``, ``height`` and direction tags used when present; wall cameras snap to the
+  nearest facade; default mount height 3-6 m);
+- ``"random:D[:SEED]"``: a seeded Poisson process of D cameras per km of street, on the facades
+  beside the street or on poles at the kerb where no facade is near;
+- a path to a GeoJSON file of points (optional properties ``class_name``/``camera:type``,
+  ``height``/``mount_height_m``, ``facing``/``direction``, ``mount``).
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS, Transformer
+
+from geo.area import Area, area_from_spec
+from geo.errors import GeoInputError
+
+CLASSES = ("dome", "directed")
+WALL_OFFSET_M = 0.3  # a wall camera's centre sits this far in front of the facade
+SNAP_DISTANCE_M = 8.0  # OSM cameras this close to a facade (or inside a building) go on it
+DOME_SHARE = 0.53  # Stanford labels: 1,067 dome / 2,021 cameras
+_CARDINAL = {"N": 0, "NNE": 22.5, "NE": 45, "ENE": 67.5, "E": 90, "ESE": 112.5, "SE": 135,
+             "SSE": 157.5, "S": 180, "SSW": 202.5, "SW": 225, "WSW": 247.5, "W": 270,
+             "WNW": 292.5, "NW": 315, "NNW": 337.5}
+_RANDOM_SPEC = re.compile(r"^random:(?P<d>\d+(?:\.\d*)?|\.\d+)(?::(?P<seed>-?\d+))?$")
+
+
+@dataclass
+class Facades:
+    """Wall segments of extruded buildings (projected metres).
+
+    Segment ``i`` runs from ``(x0, y0)`` to ``(x1, y1)``; ``nx, ny`` is its outward unit normal
+    (towards the street), ``height`` the wall's height (m), ``building`` the index of its building
+    in ``styles`` of the scene.
+    """
+
+    x0: np.ndarray
+    y0: np.ndarray
+    x1: np.ndarray
+    y1: np.ndarray
+    nx: np.ndarray
+    ny: np.ndarray
+    length: np.ndarray
+    height: np.ndarray
+    building: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.x0)
+
+
+@dataclass
+class SegmentGrid:
+    """A uniform grid over facade segments for fast "segments near a point" queries."""
+
+    x_min: float
+    y_min: float
+    cell: float
+    nx: int
+    ny: int
+    start: np.ndarray  # (nx*ny + 1,) CSR offsets into ``items``
+    items: np.ndarray  # segment indices
+
+    @classmethod
+    def from_facades(cls, facades: Facades, *, cell: float = 40.0) -> SegmentGrid:
+        if len(facades) == 0:
+            return cls(0.0, 0.0, cell, 1, 1, np.zeros(2, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        xs = np.concatenate([facades.x0, facades.x1])
+        ys = np.concatenate([facades.y0, facades.y1])
+        x_min, y_min = float(xs.min()) - 1, float(ys.min()) - 1
+        nx = int((xs.max() - x_min) // cell) + 1
+        ny = int((ys.max() - y_min) // cell) + 1
+        cx0 = ((np.minimum(facades.x0, facades.x1) - x_min) // cell).astype(np.int64)
+        cx1 = ((np.maximum(facades.x0, facades.x1) - x_min) // cell).astype(np.int64)
+        cy0 = ((np.minimum(facades.y0, facades.y1) - y_min) // cell).astype(np.int64)
+        cy1 = ((np.maximum(facades.y0, facades.y1) - y_min) // cell).astype(np.int64)
+        cells, segs = [], []
+        for i in range(len(facades)):  # segments are short: a few cells each
+            gx, gy = np.meshgrid(np.arange(cx0[i], cx1[i] + 1), np.arange(cy0[i], cy1[i] + 1))
+            cells.append((gy * nx + gx).ravel())
+            segs.append(np.full(gx.size, i, dtype=np.int64))
+        cells_a, segs_a = np.concatenate(cells), np.concatenate(segs)
+        order = np.argsort(cells_a, kind="stable")
+        counts = np.bincount(cells_a, minlength=nx * ny)
+        start = np.concatenate([[0], np.cumsum(counts)])
+        return cls(x_min, y_min, cell, nx, ny, start, segs_a[order])
+
+    def near(self, x: float, y: float, radius: float) -> np.ndarray:
+        """Indices of segments in grid cells within ``radius`` metres of ``(x, y)``."""
+        gx0 = max(int((x - radius - self.x_min) // self.cell), 0)
+        gx1 = min(int((x + radius - self.x_min) // self.cell), self.nx - 1)
+        gy0 = max(int((y - radius - self.y_min) // self.cell), 0)
+        gy1 = min(int((y + radius - self.y_min) // self.cell), self.ny - 1)
+        if gx0 > gx1 or gy0 > gy1:
+            return np.zeros(0, dtype=np.int64)
+        parts = [self.items[self.start[gy * self.nx + gx0]:self.start[gy * self.nx + gx1 + 1]]
+                 for gy in range(gy0, gy1 + 1)]
+        return np.unique(np.concatenate(parts))
+
+
+@dataclass
+class Scene:
+    """Everything the renderer draws, in the projected CRS ``crs`` (metres, grid north up).
+
+    ``styles``: per building ``color`` (BGR 0-255), ``window`` (BGR), ``floor_m``,
+    ``window_spacing_m``, ``window_width`` (fraction of spacing), ``window_height`` (fraction of
+    a floor), ``ground_floor_m``. ``cameras``: camera_id, class_name, x, y, z (mount height, m),
+    facing (deg clockwise from grid north), tilt (deg down), mount ("wall"/"pole"/"ceiling"),
+    size_m, color (0 light, 1 dark), source, lon, lat. ``objects``: street furniture and
+    distractors: kind, x, y, z (m), facing, size_m, variant, pole (draw a pole up to z).
+    """
+
+    crs: str
+    facades: Facades
+    grid: SegmentGrid
+    styles: dict[str, np.ndarray]
+    cameras: pd.DataFrame
+    objects: pd.DataFrame
+    road_km: float = 0.0
+    seed: int = 0
+    meta: dict = field(default_factory=dict)
+
+
+def scene_from_area(area: Area | str, *, graph: nx.MultiDiGraph | None = None,
+                    sim_cameras: str | None = None, seed: int = 0) -> Scene:
+    """Build the simulator's scene of ``area`` (see the module docstring for ``sim_cameras``;
+    None means "osm" for the demo area, else "random:1"). ``graph`` is the area's projected
+    street graph (read from the area when None). Raises ``GeoInputError`` for a malformed
+    ``sim_cameras``, a GeoJSON without points, or an area without buildings."""
+    from geo.features import buildings_from_area, street_furniture_from_area, surveillance_from_area
+    from geo.network import graph_from_area, streets_from_graph
+
+    area = area_from_spec(area) if isinstance(area, str) else area
+    if sim_cameras is None:
+        sim_cameras = "osm" if area.spec == "demo" else "random:1"
+    spec = _parse_sim_cameras(sim_cameras)  # fail fast, before any heavy reading
+    buildings = buildings_from_area(area)
+    if graph is None:
+        graph = graph_from_area(area)
+    crs = CRS.from_user_input(graph.graph["crs"])
+    streets = streets_from_graph(graph)
+    road_km = float(streets.geometry.length.sum() / 1000.0)
+    buildings_utm = buildings.to_crs(crs)
+    facades, styles = facades_from_buildings(buildings_utm, seed=seed)
+    grid = SegmentGrid.from_facades(facades)
+    scene = Scene(crs=crs.to_string(), facades=facades, grid=grid, styles=styles,
+                  cameras=_empty_cameras(), objects=_empty_objects(), road_km=road_km, seed=seed,
+                  meta={"area": area.spec, "sim_cameras": sim_cameras})
+    rng = np.random.default_rng([seed, 7])
+    if spec[0] == "osm":
+        cameras = cameras_from_points(scene, surveillance_from_area(area).to_crs(crs), source="osm",
+                                      seed=seed)
+    elif spec[0] == "random":
+        cameras = cameras_random(scene, streets, density_per_km=spec[1], seed=spec[2])
+    else:
+        cameras = cameras_from_points(scene, _read_points(spec[1]).to_crs(crs), source="file",
+                                      seed=seed)
+    furniture = street_furniture_from_area(area).to_crs(crs)
+    objects = pd.concat([
+        furniture_from_points(furniture, rng=rng),
+        furniture_random(scene, streets, rng=rng),
+        distractors_on_facades(scene, rng=rng),
+        _poles_for(cameras),
+    ], ignore_index=True)
+    scene.cameras = _with_lonlat(cameras, crs)
+    scene.objects = objects
+    return scene
+
+
+# --- sim_cameras ----------------------------------------------------------------------------
+
+def _parse_sim_cameras(spec: str) -> tuple:
+    """("osm",) | ("random", D per km, seed) | ("file", Path)."""
+    text = str(spec).strip()
+    if text == "osm":
+        return ("osm",)
+    if text.lower().startswith("random"):
+        match = _RANDOM_SPEC.match(text)
+        if not match:
+            raise GeoInputError(
+                f"malformed --sim-cameras '{text}': expected random:D or random:D:SEED with D "
+                "cameras per km of street (a number >= 0) and SEED an integer")
+        seed = int(match.group("seed")) if match.group("seed") is not None else 0
+        return ("random", float(match.group("d")), seed)
+    path = Path(text).expanduser()
+    if text.lower().endswith((".geojson", ".json")) or path.exists():
+        if not path.is_file():
+            raise GeoInputError(f"--sim-cameras file not found: {text}")
+        return ("file", path)
+    raise GeoInputError(
+        f"malformed --sim-cameras '{text}': use osm, random:D[:SEED] or a GeoJSON file of points")
+
+
+def _read_points(path: Path) -> gpd.GeoDataFrame:
+    try:
+        frame = gpd.read_file(path)
+    except Exception as error:
+        raise GeoInputError(f"cannot read camera GeoJSON {path}: {str(error).splitlines()[0][:200]}") from None
+    if len(frame) == 0 or frame.geometry is None:
+        raise GeoInputError(f"camera GeoJSON {path} has no points")
+    frame = frame[frame.geometry.notna()]
+    frame = frame[frame.geometry.geom_type == "Point"]
+    if len(frame) == 0:
+        raise GeoInputError(f"camera GeoJSON {path} has no points")
+    if frame.crs is None:
+        frame = frame.set_crs(4326)
+    return frame.reset_index(drop=True)
+
+
+# --- buildings ------------------------------------------------------------------------------
+
+_PALETTE = np.array([  # facade colours, BGR: plaster, ochre, brick, grey, cream, pale blue
+    [196, 206, 214], [120, 170, 205], [80, 95, 150], [150, 150, 150], [170, 200, 222],
+    [205, 190, 170], [110, 130, 160], [185, 185, 180], [140, 160, 190], [95, 120, 140],
+    [215, 220, 225], [150, 175, 200]], dtype=float)
+
+
+def facades_from_buildings(buildings: gpd.GeoDataFrame, *, seed: int = 0
+                           ) -> tuple[Facades, dict[str, np.ndarray]]:
+    """Wall segments of projected building polygons, with per-building styles.
+
+    Rings are oriented so that the building lies on the left of each segment: the outward normal
+    is the segment direction turned clockwise. Styles are seeded by ``seed`` and building id.
+    """
+    geoms = shapely.orient_polygons(buildings.geometry.to_numpy(), exterior_cw=False)
+    parts, part_index = shapely.get_parts(geoms, return_index=True)
+    rings, ring_part = [], []
+    for i, poly in enumerate(parts):
+        rings.append(poly.exterior)
+        ring_part.append(i)
+        for hole in poly.interiors:
+            rings.append(hole)
+            ring_part.append(i)
+    coords, ring_index = shapely.get_coordinates(np.array(rings, dtype=object), return_index=True)
+    same = ring_index[:-1] == ring_index[1:]
+    p0, p1 = coords[:-1][same], coords[1:][same]
+    building = part_index[np.array(ring_part, dtype=np.int64)[ring_index[:-1][same]]]
+    d = p1 - p0
+    length = np.hypot(d[:, 0], d[:, 1])
+    keep = length > 0.2
+    p0, p1, d, length, building = p0[keep], p1[keep], d[keep], length[keep], building[keep]
+    heights = buildings["height_m"].to_numpy(dtype=float)
+    facades = Facades(x0=p0[:, 0], y0=p0[:, 1], x1=p1[:, 0], y1=p1[:, 1],
+                      nx=d[:, 1] / length, ny=-d[:, 0] / length, length=length,
+                      height=heights[building], building=building.astype(np.int64))
+    ids = buildings["building_id"].to_numpy() if "building_id" in buildings else np.arange(len(buildings))
+    n = len(buildings)
+    rng = np.random.default_rng([seed, 11])
+    jitter = rng.random((n, 8))
+    key = np.array([zlib.crc32(f"{seed}:{i}".encode()) for i in ids], dtype=np.int64)
+    color = _PALETTE[key % len(_PALETTE)] * (0.85 + 0.3 * jitter[:, :1]) + rng.normal(0, 6, (n, 3))
+    window = np.stack([70 + 50 * jitter[:, 1], 60 + 40 * jitter[:, 1], 50 + 30 * jitter[:, 2]], axis=1)
+    styles = {
+        "color": np.clip(color, 30, 240),
+        "window": window,
+        "floor_m": 2.9 + 0.7 * jitter[:, 3],
+        "window_spacing_m": 2.2 + 1.6 * jitter[:, 4],
+        "window_width": 0.35 + 0.3 * jitter[:, 5],
+        "window_height": 0.4 + 0.25 * jitter[:, 6],
+        "ground_floor_m": 3.4 + 1.2 * jitter[:, 7],
+        "height_m": heights,
+    }
+    return facades, styles
+
+
+def nearest_facade(scene: Scene, x: float, y: float, *, radius: float = 30.0
+                   ) -> tuple[int, float, float, float] | None:
+    """The facade segment nearest to ``(x, y)`` within ``radius`` m: (index, distance m, foot x,
+    foot y), or None."""
+    f = scene.facades
+    idx = scene.grid.near(x, y, radius)
+    if idx.size == 0:
+        return None
+    dx, dy = f.x1[idx] - f.x0[idx], f.y1[idx] - f.y0[idx]
+    t = np.clip(((x - f.x0[idx]) * dx + (y - f.y0[idx]) * dy) / (dx * dx + dy * dy), 0.0, 1.0)
+    fx, fy = f.x0[idx] + t * dx, f.y0[idx] + t * dy
+    dist = np.hypot(fx - x, fy - y)
+    j = int(np.argmin(dist))
+    if dist[j] > radius:
+        return None
+    return int(idx[j]), float(dist[j]), float(fx[j]), float(fy[j])
+
+
+def facade_hit(scene: Scene, x: float, y: float, dx: float, dy: float, *, max_m: float = 30.0
+               ) -> tuple[int, float] | None:
+    """First front-facing facade hit by the horizontal ray from ``(x, y)`` along the unit vector
+    ``(dx, dy)`` within ``max_m`` metres: (segment index, distance m), or None."""
+    f = scene.facades
+    idx = scene.grid.near(x + dx * max_m / 2, y + dy * max_m / 2, max_m / 2 + 1)
+    if idx.size == 0:
+        return None
+    facing = (dx * f.nx[idx] + dy * f.ny[idx]) < 0
+    idx = idx[facing]
+    qx, qy = f.x0[idx] - x, f.y0[idx] - y
+    sx, sy = f.x1[idx] - f.x0[idx], f.y1[idx] - f.y0[idx]
+    denom = dx * sy - dy * sx
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (qx * sy - qy * sx) / denom
+        s = (qx * dy - qy * dx) / denom
+    ok = (t > 0) & (t <= max_m) & (s >= 0) & (s <= 1)
+    if not ok.any():
+        return None
+    j = int(np.argmin(np.where(ok, t, np.inf)))
+    return int(idx[j]), float(t[j])
+
+
+def _inside_building(buildings_tree: shapely.STRtree, xy: np.ndarray) -> np.ndarray:
+    points = shapely.points(xy)
+    hit = buildings_tree.query(points, predicate="within")
+    inside = np.zeros(len(xy), dtype=bool)
+    inside[hit[0]] = True
+    return inside
+
+
+# --- cameras --------------------------------------------------------------------------------
+
+def _empty_cameras() -> pd.DataFrame:
+    return pd.DataFrame({
+        "camera_id": pd.Series([], dtype=object), "class_name": pd.Series([], dtype=object),
+        "x": [], "y": [], "z": [], "facing": [], "tilt": [], "mount": pd.Series([], dtype=object),
+        "size_m": [], "color": pd.Series([], dtype=np.int64), "source": pd.Series([], dtype=object)})
+
+
+def _empty_objects() -> pd.DataFrame:
+    return pd.DataFrame({"kind": pd.Series([], dtype=object), "x": [], "y": [], "z": [],
+                         "facing": [], "size_m": [], "variant": pd.Series([], dtype=np.int64),
+                         "pole": pd.Series([], dtype=bool)})
+
+
+def _camera_size(class_name: str, rng: np.random.Generator) -> float:
+    """Characteristic size in metres: dome diameter, or directed housing length."""
+    if class_name == "dome":
+        return float(rng.uniform(0.14, 0.24))
+    return float(rng.uniform(0.26, 0.42))
+
+
+def _bearing(dx: float, dy: float) -> float:
+    return float(np.degrees(np.arctan2(dx, dy)) % 360.0)
+
+
+def _parse_direction(value: object) -> float | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    text = str(value).strip().upper()
+    if text in _CARDINAL:
+        return float(_CARDINAL[text])
+    match = re.match(r"^-?\d+(?:\.\d+)?", text)
+    return float(match.group()) % 360.0 if match else None
+
+
+def _parse_height(value: object) -> float | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    match = re.search(r"\d+(?:[.,]\d+)?", str(value))
+    if not match:
+        return None
+    height = float(match.group().replace(",", "."))
+    return height if 0.5 <= height <= 60 else None
+
+
+def _first(row: pd.Series, names: tuple[str, ...]) -> object:
+    for name in names:
+        if name in row.index:
+            value = row[name]
+            if value is not None and not (isinstance(value, float) and np.isnan(value)) and str(value).strip():
+                return value
+    return None
+
+
+def cameras_from_points(scene: Scene, points: gpd.GeoDataFrame, *, source: str, seed: int = 0
+                        ) -> pd.DataFrame:
+    """Cameras at projected ``points`` (OSM surveillance nodes or a user file), using their tags.
+
+    Wall cameras (``camera:mount=wall``, or no mount given and a facade within 8 m, or inside a
+    building) snap to the nearest facade, 0.3 m in front of it; others stand on a pole.
+    """
+    rows = []
+    f = scene.facades
+    for i, row in points.reset_index(drop=True).iterrows():
+        x, y = float(row.geometry.x), float(row.geometry.y)
+        ident = _first(row, ("osm_id", "camera_id", "id"))
+        ident = str(int(ident)) if isinstance(ident, (int, float, np.integer)) else (str(ident) if ident else str(i))
+        rng = np.random.default_rng([seed, zlib.crc32(f"{source}/{ident}".encode())])
+        ctype = str(_first(row, ("class_name", "camera:type")) or "").lower()
+        class_name = "dome" if ctype == "dome" else "directed"
+        mount = str(_first(row, ("mount", "camera:mount")) or "").lower()
+        height = _parse_height(_first(row, ("mount_height_m", "height", "camera:height", "est_height")))
+        facing = _parse_direction(_first(row, ("facing", "camera:direction", "direction")))
+        near = nearest_facade(scene, x, y, radius=SNAP_DISTANCE_M)
+        on_wall = mount in ("wall", "ceiling") or (mount in ("", "none") and near is not None)
+        if on_wall and near is None:
+            near = nearest_facade(scene, x, y, radius=40.0)
+            on_wall = near is not None
+        if on_wall:
+            j, _, fx, fy = near
+            x, y = fx + WALL_OFFSET_M * f.nx[j], fy + WALL_OFFSET_M * f.ny[j]
+            normal = _bearing(f.nx[j], f.ny[j])
+            if facing is None:
+                facing = (normal + rng.normal(0, 35)) % 360
+            top = float(f.height[j]) - 0.5
+            z = height if height is not None else float(rng.uniform(3.0, 6.0))
+            z = min(z, max(top, 2.6))
+            mount = "ceiling" if mount == "ceiling" else "wall"
+        else:
+            z = height if height is not None else float(rng.uniform(3.5, 6.0))
+            if facing is None:
+                facing = float(rng.uniform(0, 360))
+            mount = "pole"
+        rows.append(_camera_row(f"{source}/{ident}", class_name, x, y, z, facing, mount, source, rng))
+    return pd.DataFrame(rows) if rows else _empty_cameras()
+
+
+def _camera_row(camera_id: str, class_name: str, x: float, y: float, z: float, facing: float,
+                mount: str, source: str, rng: np.random.Generator) -> dict:
+    return {"camera_id": camera_id, "class_name": class_name, "x": x, "y": y, "z": float(z),
+            "facing": float(facing) % 360.0, "tilt": float(rng.uniform(10, 35)), "mount": mount,
+            "size_m": _camera_size(class_name, rng), "color": int(rng.random() < 0.2),
+            "source": source}
+
+
+def _street_positions(streets: gpd.GeoDataFrame, n: int, rng: np.random.Generator
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` uniform random positions along projected streets: (xy (n, 2), unit direction (n, 2))."""
+    from geo.sampling import StreetPolylines
+
+    lines = StreetPolylines.from_geometries(streets.geometry.to_numpy())
+    total = float(lines.street_length.sum())
+    along = np.sort(rng.uniform(0.0, total, n))
+    street = np.searchsorted(lines.street_offset, along, side="right") - 1
+    street = np.clip(street, 0, len(lines.street_length) - 1)
+    offset = np.clip(along - lines.street_offset[street], 0.0, lines.street_length[street])
+    xy, grid_bearing = lines.locate(street, offset)
+    rad = np.radians(grid_bearing)
+    return xy, np.stack([np.sin(rad), np.cos(rad)], axis=1)
+
+
+def cameras_random(scene: Scene, streets: gpd.GeoDataFrame, *, density_per_km: float, seed: int
+                   ) -> pd.DataFrame:
+    """A seeded Poisson process of ``density_per_km`` cameras per km of ``streets``.
+
+    Each camera goes on the first facade within 25 m on a random side of the street (wall mount,
+    3-6 m up, looking out from the wall), else on a pole at the kerb (4-7 m up). About half are
+    domes, as in the Stanford labels.
+    """
+    rng = np.random.default_rng([seed, 3])
+    km = float(streets.geometry.length.sum() / 1000.0)
+    n = int(rng.poisson(density_per_km * km)) if km > 0 else 0
+    if n == 0:
+        return _empty_cameras()
+    xy, along = _street_positions(streets, n, rng)
+    f = scene.facades
+    rows = []
+    for i in range(n):
+        side = 1.0 if rng.random() < 0.5 else -1.0
+        px, py = along[i, 1] * side, -along[i, 0] * side  # right (side=1) or left of the street
+        class_name = "dome" if rng.random() < DOME_SHARE else "directed"
+        hit = facade_hit(scene, xy[i, 0], xy[i, 1], px, py, max_m=25.0) if len(f) else None
+        if hit is not None and hit[1] > 2.0:
+            j, t = hit
+            x = xy[i, 0] + px * t + WALL_OFFSET_M * f.nx[j]
+            y = xy[i, 1] + py * t + WALL_OFFSET_M * f.ny[j]
+            normal = _bearing(f.nx[j], f.ny[j])
+            facing = normal + float(np.clip(rng.normal(0, 40), -80, 80))
+            z = min(float(rng.uniform(3.0, 6.0)), max(float(f.height[j]) - 0.5, 2.6))
+            mount = "wall"
+        else:
+            kerb = float(rng.uniform(4.0, 7.0)) if hit is None else max(hit[1] - 1.5, 1.0)
+            x, y = xy[i, 0] + px * kerb, xy[i, 1] + py * kerb
+            facing = _bearing(-px, -py) + float(rng.normal(0, 60))
+            z = float(rng.uniform(4.0, 7.0))
+            mount = "pole"
+        rows.append(_camera_row(f"random/{i:06d}", class_name, x, y, z, facing, mount, "random", rng))
+    return pd.DataFrame(rows)
+
+
+def _poles_for(cameras: pd.DataFrame) -> pd.DataFrame:
+    poles = cameras[cameras["mount"] == "pole"]
+    if len(poles) == 0:
+        return _empty_objects()
+    return pd.DataFrame({"kind": "camera_pole", "x": poles["x"].to_numpy(), "y": poles["y"].to_numpy(),
+                         "z": poles["z"].to_numpy() + 0.3, "facing": poles["facing"].to_numpy(),
+                         "size_m": 0.12, "variant": 0, "pole": True})
+
+
+def _with_lonlat(cameras: pd.DataFrame, crs: CRS) -> pd.DataFrame:
+    cameras = cameras.reset_index(drop=True)
+    if len(cameras) == 0:
+        cameras["lon"], cameras["lat"] = [], []
+        return cameras
+    lon, lat = Transformer.from_crs(crs, 4326, always_xy=True).transform(
+        cameras["x"].to_numpy(), cameras["y"].to_numpy())
+    cameras["lon"], cameras["lat"] = lon, lat
+    return cameras
+
+
+# --- furniture and distractors ----------------------------------------------------------------
+
+_FURNITURE_HEIGHT = {"lamp": (6.0, 9.0), "pole": (5.0, 8.0), "sign": (2.2, 3.0), "signal": (3.0, 4.5)}
+
+
+def furniture_from_points(points: gpd.GeoDataFrame, *, rng: np.random.Generator) -> pd.DataFrame:
+    """Lamps, poles, signs and signals at projected OSM nodes."""
+    if len(points) == 0:
+        return _empty_objects()
+    kind = points["kind"].to_numpy()
+    low = np.array([_FURNITURE_HEIGHT[k][0] for k in kind])
+    high = np.array([_FURNITURE_HEIGHT[k][1] for k in kind])
+    n = len(points)
+    return pd.DataFrame({"kind": kind, "x": points.geometry.x.to_numpy(), "y": points.geometry.y.to_numpy(),
+                         "z": rng.uniform(low, high), "facing": rng.uniform(0, 360, n),
+                         "size_m": rng.uniform(0.4, 0.8, n), "variant": rng.integers(0, 4, n),
+                         "pole": True})
+
+
+def furniture_random(scene: Scene, streets: gpd.GeoDataFrame, *, rng: np.random.Generator,
+                     lamps_per_km: float = 25.0, signs_per_km: float = 12.0) -> pd.DataFrame:
+    """Seeded lamps and signs along the streets, at the kerb (1.5 m in front of the facade on
+    that side, or 4-7 m from the centre line where there is none)."""
+    km = float(streets.geometry.length.sum() / 1000.0)
+    n = int(rng.poisson((lamps_per_km + signs_per_km) * km))
+    if n == 0 or km == 0:
+        return _empty_objects()
+    xy, along = _street_positions(streets, n, rng)
+    is_lamp = rng.random(n) < lamps_per_km / (lamps_per_km + signs_per_km)
+    side = np.where(rng.random(n) < 0.5, 1.0, -1.0)
+    px, py = along[:, 1] * side, -along[:, 0] * side
+    kerb = rng.uniform(4.0, 7.0, n)
+    if len(scene.facades):
+        for i in range(n):
+            hit = facade_hit(scene, xy[i, 0], xy[i, 1], px[i], py[i], max_m=kerb[i] + 2.0)
+            if hit is not None:
+                kerb[i] = max(hit[1] - 1.5, 0.8)
+    kind = np.where(is_lamp, "lamp", "sign")
+    low = np.where(is_lamp, 6.0, 2.2)
+    high = np.where(is_lamp, 9.0, 3.0)
+    return pd.DataFrame({"kind": kind, "x": xy[:, 0] + px * kerb, "y": xy[:, 1] + py * kerb,
+                         "z": rng.uniform(low, high),
+                         "facing": np.degrees(np.arctan2(-px, -py)) % 360,
+                         "size_m": rng.uniform(0.4, 0.8, n), "variant": rng.integers(0, 4, n),
+                         "pole": True})
+
+
+def distractors_on_facades(scene: Scene, *, rng: np.random.Generator, alarms_per_km: float = 25.0,
+                           units_per_km: float = 40.0, lights_per_km: float = 30.0) -> pd.DataFrame:
+    """Camera-like things on walls: alarm boxes, wall/window units and wall lights, placed by a
+    seeded Poisson process along the facades, a little in front of them."""
+    f = scene.facades
+    total_km = float(f.length.sum() / 1000.0) if len(f) else 0.0
+    rates = {"alarm": alarms_per_km, "unit": units_per_km, "wall_light": lights_per_km}
+    frames = []
+    for kind, rate in rates.items():
+        n = int(rng.poisson(rate * total_km))
+        if n == 0:
+            continue
+        seg = rng.choice(len(f), size=n, p=f.length / f.length.sum())
+        s = rng.random(n)
+        x = f.x0[seg] + s * (f.x1[seg] - f.x0[seg]) + 0.15 * f.nx[seg]
+        y = f.y0[seg] + s * (f.y1[seg] - f.y0[seg]) + 0.15 * f.ny[seg]
+        if kind == "unit":
+            floor = rng.integers(1, 5, n)
+            z = np.minimum(floor * 3.1 + rng.uniform(0.3, 1.0, n), f.height[seg] - 0.5)
+            size = rng.uniform(0.5, 0.9, n)
+        elif kind == "alarm":
+            z = np.minimum(rng.uniform(2.8, 5.0, n), f.height[seg] - 0.5)
+            size = rng.uniform(0.18, 0.32, n)
+        else:
+            z = np.minimum(rng.uniform(2.6, 4.5, n), f.height[seg] - 0.5)
+            size = rng.uniform(0.15, 0.3, n)
+        frames.append(pd.DataFrame({
+            "kind": kind, "x": x, "y": y, "z": z,
+            "facing": np.degrees(np.arctan2(f.nx[seg], f.ny[seg])) % 360, "size_m": size,
+            "variant": rng.integers(0, 4, n), "pole": False}))
+    return pd.concat(frames, ignore_index=True) if frames else _empty_objects()
