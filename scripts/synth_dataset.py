@@ -52,15 +52,17 @@ class _AreaViews:
 
 
 def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: list[str] | None = None,
-                  sim_cameras: str | None = None, seed: int = 0, layouts: int = 1, tile: int | None = None,
-                  n_away: int = 1, val_fraction: float = 0.2, block_m: float = 250.0, spacing: float = 20.0,
+                  sim_cameras: str | list[str] | None = None, seed: int = 0, layouts: int = 1,
+                  tile: int | None = None, n_away: float = 1.0, val_fraction: float = 0.2, block_m: float = 250.0, spacing: float = 20.0,
                   size: int = 640, log: Callable[[str], None] | None = None) -> SynthResult:
     """Render ``views`` simulated views (train + val) of ``areas`` into the YOLO dataset ``out``.
 
-    ``sim_cameras``: the simulator's camera spec (None: its default per area); ``layouts`` > 1
+    ``sim_cameras``: the simulator's camera spec for every area, or one per area in the order
+    ``areas + val_areas`` (None: the simulator's default per area); ``layouts`` > 1
     builds that many scenes per area with different seeds (camera layouts, furniture) when the
     spec is ``random:D`` without its own seed. ``spacing`` (m) between viewpoints, ``size`` (px)
-    of the square views, ``tile`` (px) crop size for train images, ``n_away`` empty crops per view.
+    of the square views, ``tile`` (px) crop size for train images, ``n_away`` empty crops per view
+    (a fraction is a probability: 0.3 gives an empty crop for 30% of the views).
     """
     from geo.network import graph_from_area
     from geo.sampling import views_from_graph
@@ -76,16 +78,25 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
         raise DetectorInputError(f"--val-fraction must be in [0, 1), got {val_fraction}")
     if tile is not None and not 32 <= tile <= size:
         raise DetectorInputError(f"--tile must be between 32 and the view size {size} px, got {tile}")
+    all_areas = areas + val_areas
+    specs = sim_cameras if isinstance(sim_cameras, list) else [sim_cameras] * len(all_areas)
+    if len(specs) == 1:
+        specs = specs * len(all_areas)
+    if len(specs) != len(all_areas):
+        raise DetectorInputError(f"give one --sim-cameras for all areas or one per area ({len(all_areas)}), "
+                                 f"got {len(specs)}")
+    if n_away < 0:
+        raise DetectorInputError(f"--away must be >= 0, got {n_away}")
     started = time.time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pools: list[_AreaViews] = []
-    for index, spec in enumerate(areas + val_areas):
+    for index, spec in enumerate(all_areas):
         held_out = index >= len(areas)
         graph = graph_from_area(spec)
         points, area_views = views_from_graph(graph, method="systematic", spacing=spacing, seed=seed, sides="both")
         for layout in range(layouts):
-            layout_spec = _layout_spec(sim_cameras, seed + layout) if layouts > 1 else sim_cameras
+            layout_spec = _layout_spec(specs[index], seed + layout) if layouts > 1 else specs[index]
             scene = scene_from_area(spec, graph=graph, sim_cameras=layout_spec, seed=seed + layout)
             table = _views_in_scene(points, area_views, scene)
             if held_out:
@@ -116,10 +127,12 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
                 _count(counts, done[name])
                 continue
             image, boxes = render_view(pool.scene, x=row.x, y=row.y, heading=row.heading, pitch=row.pitch,
-                                       fov=row.fov, width=size, height=size, seed=seed)
+                                       fov=row.fov, width=size, height=size,
+                                       seed=(seed * 1_000_003 + zlib_hash(name)) & 0xFFFFFFFF)
             boxes = boxes[["class_name", "x1", "y1", "x2", "y2"]]
             if row.split == "train" and tile:
-                parts = tiles_from_view(image, boxes, size=tile, n_away=n_away, rng=tile_rng)
+                away = int(n_away) + int(tile_rng.random() < n_away - int(n_away))
+                parts = tiles_from_view(image, boxes, size=tile, n_away=away, rng=tile_rng)
                 for suffix, crop, crop_boxes in parts:
                     write_example(out, "train", f"{name}_{suffix}", crop, crop_boxes)
                 n_images = len(parts)
@@ -127,7 +140,7 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
                 write_example(out, row.split, name, image, boxes)
                 n_images = 1
             record = {"name": name, "area": pool.spec, "layout": pool.layout, "view_id": row.view_id,
-                      "split": row.split, "n_boxes": len(boxes), "n_images": n_images}
+                      "street_id": int(row.street_id), "split": row.split, "n_boxes": len(boxes), "n_images": n_images}
             progress.write(json.dumps(record) + "\n")
             progress.flush()
             manifest_rows.append(record)
@@ -137,13 +150,15 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
     finally:
         progress.close()
     pd.DataFrame(manifest_rows).to_csv(out / "manifest.csv", index=False)
+    short = {a: Path(a).name if ("/" in a or "\\" in a) else a for a in all_areas}
+    areas_text, val_text = ", ".join(short[a] for a in areas), ", ".join(short[a] for a in val_areas)
     train_desc = (f"{counts['train']['views']} simulated views ({counts['train']['images']} "
-                  f"{'tiles of ' + str(tile) + ' px' if tile else 'images'}) of {', '.join(areas)}"
+                  f"{'tiles of ' + str(tile) + ' px' if tile else 'images'}) of {areas_text}"
                   f"{'' if val_areas else f' (streets outside the val blocks of {block_m:g} m)'}; "
-                  f"sim_cameras={sim_cameras or 'default'}, layouts={layouts}, seed={seed}")
+                  f"sim_cameras={', '.join(str(c or 'default') for c in specs)}, layouts={layouts}, seed={seed}")
     val_desc = (f"{counts['val']['views']} simulated {size} px views of "
-                + (f"held-out area(s) {', '.join(val_areas)}" if val_areas
-                   else f"held-out street blocks ({block_m:g} m, {val_fraction:.0%}) of {', '.join(areas)}"))
+                + (f"held-out area(s) {val_text}" if val_areas
+                   else f"held-out street blocks ({block_m:g} m squares, {val_fraction:.0%}) of {areas_text}"))
     data_yaml = write_data_yaml(out, extra={"description": train_desc, "val_description": val_desc})
     share_empty = {s: round(c["empty"] / c["views"], 3) if c["views"] else 0.0 for s, c in counts.items()}
     return SynthResult(data_yaml=data_yaml, n_views={s: c["views"] for s, c in counts.items()},

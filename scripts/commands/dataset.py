@@ -18,16 +18,17 @@ def synth(
     out: Path = typer.Option(..., "--out", help="Dataset folder to write (images/, labels/, data.yaml)."),
     val_area: list[str] = typer.Option(None, "--val-area", help="Area held out entirely for validation "
                                        "(repeatable). Default: none, hold out street blocks instead."),
-    sim_cameras: str = typer.Option(None, "--sim-cameras", help="Simulated cameras: osm, random:D[:SEED] "
-                                    "(D per street km) or a GeoJSON of points. Default: osm for demo, "
-                                    "random:1 elsewhere."),
+    sim_cameras: list[str] = typer.Option(None, "--sim-cameras", help="Simulated cameras: osm, "
+                                          "random:D[:SEED] (D per street km) or a GeoJSON of points; once "
+                                          "for all areas or once per area (--area order, then --val-area). "
+                                          "Default: osm for demo, random:1 elsewhere."),
     seed: int = typer.Option(0, "--seed", help="Seed of the view choice, scenes and tiles. Default 0."),
     layouts: int = typer.Option(1, "--layouts", help="Scenes per area with different seeds (camera "
                                 "layouts) when --sim-cameras is random:D. Default 1."),
     tile: int = typer.Option(None, "--tile", help="Write train views as SIZE x SIZE px crops around and "
                              "away from cameras (val stays full views). Default: whole views."),
-    n_away: int = typer.Option(1, "--away", help="Crops without a camera per train view (with --tile). "
-                               "Default 1."),
+    n_away: float = typer.Option(1.0, "--away", help="Crops without a camera per train view (with --tile); "
+                                 "a fraction is a probability per view. Default 1."),
     val_fraction: float = typer.Option(0.2, "--val-fraction", help="Share of street blocks held out for "
                                        "val (or of views taken from --val-area). Default 0.2."),
     block_m: float = typer.Option(250.0, "--block-m", help="Side of the street blocks of the split, "
@@ -37,7 +38,7 @@ def synth(
     """Render a YOLO dataset with the simulator, split into train and val by geography."""
     from scripts.synth_dataset import synth_dataset
 
-    result = synth_dataset(out, areas=area, views=views, val_areas=val_area, sim_cameras=sim_cameras,
+    result = synth_dataset(out, areas=area, views=views, val_areas=val_area, sim_cameras=sim_cameras or None,
                            seed=seed, layouts=layouts, tile=tile, n_away=n_away, val_fraction=val_fraction,
                            block_m=block_m, spacing=spacing)
     for split in ("train", "val"):

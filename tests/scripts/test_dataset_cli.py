@@ -65,3 +65,53 @@ def test_bad_paths_are_exit_2(tmp_path, capsys, argv, message):
     argv = [a.replace("DATA", str(drawn_dataset(tmp_path, n_train=1, n_val=1))) for a in argv]
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def _test_pbf():
+    import pyrosm
+
+    return pyrosm.get_data("test_pbf")
+
+
+def test_dataset_synth_splits_by_street_and_resumes(tmp_path, capsys):
+    import pandas as pd
+    from PIL import Image
+
+    out = tmp_path / "synth"
+    argv = ["dataset", "synth", "--area", "demo", "--views", "24", "--tile", "160", "--away", "1",
+            "--block-m", "300", "--val-fraction", "0.4", "--out", str(out)]
+    assert main(argv) == 0
+    manifest = pd.read_csv(out / "manifest.csv")
+    assert len(manifest) == 24 and set(manifest.split) == {"train", "val"}
+    train_streets = set(manifest[manifest.split == "train"].street_id)
+    assert not train_streets & set(manifest[manifest.split == "val"].street_id)  # no street in both
+    assert {Image.open(p).size for p in (out / "images" / "val").glob("*.jpg")} == {(640, 640)}
+    assert {Image.open(p).size for p in (out / "images" / "train").glob("*.jpg")} == {(160, 160)}
+    n_train = len(list((out / "images" / "train").glob("*.jpg")))
+    assert n_train == manifest[manifest.split == "train"].n_images.sum()
+    assert main(["dataset", "check", str(out)]) == 0
+    capsys.readouterr()
+    assert main(argv) == 0  # resumed: nothing rendered again, same files
+    assert len(list((out / "images" / "train").glob("*.jpg"))) == n_train
+    assert "rendered" not in capsys.readouterr().err
+
+
+def test_dataset_synth_holds_out_an_area(tmp_path, capsys):
+    import pandas as pd
+
+    out = tmp_path / "synth"
+    assert main(["dataset", "synth", "--area", "demo", "--val-area", _test_pbf(), "--views", "10",
+                 "--val-fraction", "0.3", "--sim-cameras", "osm", "--sim-cameras", "random:5", "--out",
+                 str(out)]) == 0
+    manifest = pd.read_csv(out / "manifest.csv")
+    assert set(manifest[manifest.split == "train"].area) == {"demo"}
+    assert set(manifest[manifest.split == "val"].area) == {_test_pbf()} and (manifest.split == "val").sum() == 3
+    assert "held-out area(s) test.osm.pbf" in (out / "data.yaml").read_text()
+
+
+def test_dataset_synth_bad_options_exit_2(tmp_path, capsys):
+    assert main(["dataset", "synth", "--area", "demo", "--views", "5", "--tile", "8", "--out", str(tmp_path)]) == 2
+    assert "--tile" in capsys.readouterr().err
+    assert main(["dataset", "synth", "--area", "demo", "--views", "5", "--sim-cameras", "osm",
+                 "--sim-cameras", "osm", "--out", str(tmp_path)]) == 2
+    assert "one per area" in capsys.readouterr().err
