@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import io
 import json
+import logging
 import math
 import re
 import threading
@@ -40,13 +41,18 @@ HELSINKI = (24.9400, 60.1700)
 
 @pytest.fixture
 def server():
-    """A threaded local HTTP server (a hanging request must not block the others)."""
+    """A threaded local HTTP server (a hanging request must not block the others). Its access
+    log is silenced: it would print the request URLs (keys included) the server received."""
+    access_log = logging.getLogger("werkzeug")
+    level = access_log.level
+    access_log.setLevel(logging.ERROR)
     http = HTTPServer(threaded=True)
     http.start()
     yield http
     http.clear()
     if http.is_running():
         http.stop()
+    access_log.setLevel(level)
 
 
 def jpeg_bytes(width: int, height: int, color=(120, 130, 140)) -> bytes:
