@@ -18,7 +18,13 @@ from pathlib import Path
 import pandas as pd
 
 from detector.errors import DetectorInputError
-from detector.yolo_dataset import BOX_COLUMNS, CLASS_NAMES, image_size, label_lines_from_boxes, write_data_yaml
+from detector.yolo_dataset import (
+    BOX_COLUMNS,
+    CLASS_NAMES,
+    image_size,
+    label_lines_from_boxes,
+    write_data_yaml,
+)
 
 STANFORD_CLASSES = {0: "directed", 1: "dome"}
 SPLITS = {"train": "train", "valid": "val", "val": "val", "test": "test"}

@@ -550,7 +550,7 @@ def fetch_one(view: dict, provider: Provider, ctx: FetchContext, out_dir: Path) 
         return _row(view, name, status="error", error=ctx.http.scrub(str(error)))
     except KeyboardInterrupt:
         raise
-    except Exception as error:  # a provider bug or odd data must not stop the whole survey
+    except Exception as error:  # noqa: BLE001  (a provider bug must not stop the survey)
         return _row(view, name, status="error",
                     error=ctx.http.scrub(f"{type(error).__name__}: {error}"))
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import GeoInputError
-from geo.fetch import Fetched, FetchContext, NoImagery, safe_file_name
+from geo.fetch import FetchContext, Fetched, NoImagery, safe_file_name
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 METRES_PER_DEGREE = 111_320.0

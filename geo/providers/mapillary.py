@@ -13,14 +13,21 @@ longer works is resolved again with ``GET /{id}?fields=thumb_2048_url``.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
 from geo.errors import GeoInputError
-from geo.fetch import (Fetched, FetchContext, FetchError, HTTPStatusError, NoImagery,
-                       decode_rgb, encode_jpeg)
+from geo.fetch import (
+    FetchContext,
+    Fetched,
+    FetchError,
+    HTTPStatusError,
+    NoImagery,
+    decode_rgb,
+    encode_jpeg,
+)
 from geo.panorama import perspective_from_equirect
 
 DEFAULT_ENDPOINT = "https://graph.mapillary.com"
@@ -66,7 +73,7 @@ def choose_image(candidates: list[dict], *, lon: float, lat: float, heading: flo
 
 def _iso_from_ms(value: object) -> str | None:
     try:
-        return datetime.fromtimestamp(float(value) / 1000.0, tz=timezone.utc).isoformat()
+        return datetime.fromtimestamp(float(value) / 1000.0, tz=UTC).isoformat()
     except (TypeError, ValueError, OverflowError, OSError):
         return None
 

@@ -16,11 +16,30 @@ import pandas as pd
 import pytest
 
 from geo.errors import GeoInputError
-from geo.fetch import (PARTS_DIR, DiskCache, FetchOptions, ImageTable, InvalidImage, RateLimiter,
-                       fetch_survey, retry_after_seconds, scrub, validate_image)
+from geo.fetch import (
+    PARTS_DIR,
+    DiskCache,
+    FetchOptions,
+    ImageTable,
+    InvalidImage,
+    RateLimiter,
+    fetch_survey,
+    retry_after_seconds,
+    scrub,
+    validate_image,
+)
 from geo.providers.gsv import StreetViewProvider
-from tests.geo.test_fetch_servers import (FAST, HELSINKI, KEY, FakeStreetView, files_containing,
-                                          jpeg_bytes, offset, server, write_views)
+from tests.geo.test_fetch_servers import (
+    FAST,
+    HELSINKI,
+    KEY,
+    FakeStreetView,
+    files_containing,
+    jpeg_bytes,
+    offset,
+    server,
+    write_views,
+)
 
 __all__ = ["server"]
 ROOT = Path(__file__).resolve().parents[2]

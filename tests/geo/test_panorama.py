@@ -17,8 +17,8 @@ def _pano_with_marks(marks: dict[tuple[float, float], tuple[int, int, int]],
     """A dark panorama with a bright 3x3-degree square per (bearing, elevation) mark."""
     pano = np.zeros((H, W, 3), np.uint8)
     for (bearing, elevation), color in marks.items():
-        x = int(round(((bearing - pano_heading) / 360.0 + 0.5) % 1.0 * W))
-        y = int(round((90.0 - elevation) / 180.0 * H))
+        x = round(((bearing - pano_heading) / 360.0 + 0.5) % 1.0 * W)
+        y = round((90.0 - elevation) / 180.0 * H)
         for dx in range(-6, 6):
             pano[y - 6:y + 6, (x + dx) % W] = color
     return pano

@@ -13,8 +13,17 @@ from PIL import Image
 from geo.errors import GeoInputError
 from geo.fetch import COLUMNS, fetch_survey
 from geo.providers.gsv import StreetViewProvider
-from tests.geo.test_fetch_servers import (FAST, HELSINKI, KEY, SECRET, FakeStreetView,
-                                          files_containing, offset, server, write_views)
+from tests.geo.test_fetch_servers import (
+    FAST,
+    HELSINKI,
+    KEY,
+    SECRET,
+    FakeStreetView,
+    files_containing,
+    offset,
+    server,
+    write_views,
+)
 
 __all__ = ["server"]
 

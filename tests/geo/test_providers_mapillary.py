@@ -15,8 +15,17 @@ from PIL import Image
 from geo.errors import GeoInputError
 from geo.fetch import COLUMNS, fetch_survey
 from geo.providers.mapillary import MapillaryProvider, choose_image
-from tests.geo.test_fetch_servers import (FAST, HELSINKI, TOKEN, FakeMapillary, files_containing,
-                                          jpeg_bytes, offset, server, write_views)
+from tests.geo.test_fetch_servers import (
+    FAST,
+    HELSINKI,
+    TOKEN,
+    FakeMapillary,
+    files_containing,
+    jpeg_bytes,
+    offset,
+    server,
+    write_views,
+)
 
 __all__ = ["server"]
 
@@ -24,7 +33,7 @@ __all__ = ["server"]
 def _pano_jpeg(mark_bearing: float, compass: float) -> bytes:
     """A 360x180 equirectangular JPEG, dark, with one red mark at ``mark_bearing`` on the horizon."""
     pano = np.full((180, 360, 3), 30, np.uint8)
-    x = int(round(((mark_bearing - compass) / 360.0 + 0.5) % 1.0 * 360))
+    x = round(((mark_bearing - compass) / 360.0 + 0.5) % 1.0 * 360)
     pano[84:96, [(x + d) % 360 for d in range(-6, 6)]] = (255, 0, 0)
     buffer = io.BytesIO()
     Image.fromarray(pano).save(buffer, format="JPEG", quality=95)

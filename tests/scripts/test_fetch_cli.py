@@ -7,9 +7,18 @@ import pytest
 import yaml
 
 from scripts.cli import main
-from tests.geo.test_fetch_servers import (HELSINKI, KEY, TOKEN, FakeMapillary, FakeStreetView,
-                                          files_containing, jpeg_bytes, offset, server,
-                                          write_views)
+from tests.geo.test_fetch_servers import (
+    HELSINKI,
+    KEY,
+    TOKEN,
+    FakeMapillary,
+    FakeStreetView,
+    files_containing,
+    jpeg_bytes,
+    offset,
+    server,
+    write_views,
+)
 
 __all__ = ["server"]
 FAST = ["--rate", "0", "--retries", "1", "--backoff", "0.001", "--timeout", "2", "--size", "64"]
