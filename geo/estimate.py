@@ -202,7 +202,7 @@ def density_from_tables(
         pts["n_ok"] = 0
         pts["cover"] = 0.0
     pxy = _xy(pts["lon"], pts["lat"], crs)
-    pi, pa = _pairs(tree, shapely.points(pxy), "intersects")
+    pi, pa = _point_pairs(tree, shapely.points(pxy))
     cover = pd.DataFrame({"area": pa, "street_id": pts["street_id"].to_numpy()[pi],
                           "cover_m": pts["cover"].to_numpy()[pi] * metres_per_point})
     cover = cover.groupby(["area", "street_id"], as_index=False)["cover_m"].sum()
@@ -226,7 +226,7 @@ def density_from_tables(
     weight = camera_weights(cameras["n_detections"].to_numpy(), np.maximum(k, cameras["n_views"].to_numpy()),
                             precision=precision, recall=recall, n_detections_total=n_located)
     cxy = _xy(cameras["lon"], cameras["lat"], crs)
-    ci, ca = _pairs(tree, shapely.points(cxy), "intersects")
+    ci, ca = _point_pairs(tree, shapely.points(cxy))
     cam_street = _camera_streets(cameras, pts, streets, cxy)
     cam_units = pd.DataFrame({"area": ca, "street_id": cam_street[ci], "w": weight[ci], "n": 1})
     cam_units = cam_units.groupby(["area", "street_id"], as_index=False)[["w", "n"]].sum()
@@ -460,6 +460,17 @@ def _pairs(tree: shapely.STRtree, geoms: np.ndarray, predicate: str) -> tuple[np
     return found[0].astype(np.int64), found[1].astype(np.int64)
 
 
+def _point_pairs(tree: shapely.STRtree, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(point, area) pairs: every area a point lies inside (overlapping areas share it), and a
+    point exactly on a boundary goes to one area only, so a tiling counts it once."""
+    inside_p, inside_a = _pairs(tree, points, "within")
+    lost = np.setdiff1d(np.arange(len(points)), inside_p)
+    edge_p, edge_a = _pairs(tree, points[lost], "intersects")
+    edge_p = lost[edge_p]
+    first = np.unique(edge_p, return_index=True)[1]
+    return np.concatenate([inside_p, edge_p[first]]), np.concatenate([inside_a, edge_a[first]])
+
+
 def _xy(lon, lat, crs) -> np.ndarray:
     from pyproj import Transformer
 
@@ -496,7 +507,7 @@ def _count_in(frame: gpd.GeoDataFrame | None, tree: shapely.STRtree, crs, n_area
     if len(frame) == 0:
         return np.zeros(n_areas)
     pts = frame.to_crs(crs).geometry
-    _, ai = _pairs(tree, shapely.points(shapely.get_coordinates(pts.centroid.to_numpy())), "intersects")
+    _, ai = _point_pairs(tree, shapely.points(shapely.get_coordinates(pts.centroid.to_numpy())))
     return np.bincount(ai, minlength=n_areas).astype(float)
 
 

@@ -28,6 +28,9 @@ import pandas as pd
 from geo.errors import GeoInputError
 
 EYE_HEIGHT_M = 2.5  # the simulator's camera eye above the road
+# Nominal visible size of a camera in metres, by class (dome diameter ~0.14-0.24 m, bullet/box
+# housings ~0.26-0.42 m long but seen at all angles); other class names use "default".
+CAMERA_SIZE_M = {"dome": 0.19, "directed": 0.28, "default": 0.25}
 CAMERA_COLUMNS = ["camera_id", "lon", "lat", "n_views", "n_detections", "conf_max", "class_name",
                   "method", "uncertainty_m", "n_visible", "image_ids", "point_ids"]
 _DETECTION_COLUMNS = ("image_id", "x1", "y1", "x2", "y2")
@@ -40,7 +43,7 @@ def cameras_from_detections(
     *,
     buildings: gpd.GeoDataFrame | None = None,
     crs: Any = None,
-    camera_size_m: float = 0.25,
+    camera_size_m: float | dict[str, float] | None = None,
     eye_height_m: float = EYE_HEIGHT_M,
     max_range_m: float = 60.0,
     merge_m: float = 2.5,
@@ -91,7 +94,7 @@ def rays_from_detections(
     images: pd.DataFrame,
     *,
     crs: Any = None,
-    camera_size_m: float = 0.25,
+    camera_size_m: float | dict[str, float] | None = None,
     eye_height_m: float = EYE_HEIGHT_M,
 ) -> pd.DataFrame:
     """One ray per detection, in metres of ``crs`` (default: the images' UTM zone).
@@ -128,7 +131,10 @@ def rays_from_detections(
     bearing = (det["heading"].to_numpy(float) + np.degrees(np.arctan2(dx, focal))) % 360.0
     elev = pitch + np.degrees(np.arctan2(dy, np.hypot(focal, dx)))
     size_px = np.sqrt(np.clip(x2 - x1, 1.0, None) * np.clip(y2 - y1, 1.0, None))
-    slant = camera_size_m * np.hypot(focal, dx) / size_px
+    if "class_name" not in det.columns:
+        det["class_name"] = "camera"
+    det["class_name"] = det["class_name"].fillna("camera").astype(str)
+    slant = _nominal_size(det["class_name"], camera_size_m) * np.hypot(focal, dx) / size_px
     eyes = gpd.GeoSeries(gpd.points_from_xy(det["lon"], det["lat"]), crs=4326).to_crs(utm)
     det["x0"] = eyes.x.to_numpy()
     det["y0"] = eyes.y.to_numpy()
@@ -136,9 +142,6 @@ def rays_from_detections(
     det["grid_bearing_deg"] = (bearing - _convergence(det["lon"], det["lat"], utm)) % 360.0
     det["elev_deg"] = elev
     det["range_size_m"] = slant * np.cos(np.radians(elev))
-    if "class_name" not in det.columns:
-        det["class_name"] = "camera"
-    det["class_name"] = det["class_name"].fillna("camera").astype(str)
     if "conf" not in det.columns:
         det["conf"] = 1.0
     det.attrs["crs"] = utm
@@ -299,7 +302,7 @@ def _place_rays(rays: pd.DataFrame, buildings, utm, *, max_range_m: float, eye_h
     if buildings is not None and len(buildings):
         hit = _facade_hits(rays, buildings, utm, max_range_m=max_range_m, eye_height_m=eye_height_m)
         # A camera cannot hang behind the first facade; one far in front of it is on a pole.
-        use = np.isfinite(hit) & (size_range > hit / 3.0)
+        use = np.isfinite(hit) & (size_range > hit / 2.5)
         dist = np.where(use, hit, np.minimum(dist, np.where(np.isfinite(hit), hit, np.inf)))
         sigma = np.where(use, 1.0 + 0.03 * hit, sigma)
         method = np.where(use, "facade", method)
@@ -461,9 +464,10 @@ def _summarise(rays: pd.DataFrame, *, min_triangulation_deg: float, max_range_m:
         ty = (s["a11"] * s["b2"] - s["a12"] * s["b1"]) / det
     tri = (n_rays >= 2) & (spread >= min_triangulation_deg) & np.isfinite(tx) & np.isfinite(ty)
     # The intersection must lie in front of every ray, within range, near the ray positions.
-    t = (tx[labels] - x0) * dxv + (ty[labels] - y0) * dyv
-    perp = np.abs((tx[labels] - x0) * dyv - (ty[labels] - y0) * dxv)
-    bad_t = np.bincount(labels, ((t < 0.5) | (t > max_range_m)).astype(float), m) > 0
+    with np.errstate(invalid="ignore"):
+        t = (tx[labels] - x0) * dxv + (ty[labels] - y0) * dyv
+        perp = np.abs((tx[labels] - x0) * dyv - (ty[labels] - y0) * dxv)
+    bad_t = np.bincount(labels, ~((t >= 0.5) & (t <= max_range_m)), m) > 0
     rms = np.sqrt(np.bincount(labels, np.nan_to_num(perp, nan=1e6) ** 2, m) / np.maximum(n_rays, 1))
     near = np.hypot(tx - mx, ty - my) <= 3.0 * np.maximum(unc, 1.0) + 5.0
     tri &= ~bad_t & near
@@ -497,6 +501,16 @@ def _summarise(rays: pd.DataFrame, *, min_triangulation_deg: float, max_range_m:
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+def _nominal_size(class_name: pd.Series, size: float | dict[str, float] | None) -> np.ndarray:
+    """Nominal camera size (m) per detection: one number, or a mapping by class name."""
+    if size is None:
+        size = CAMERA_SIZE_M
+    if not isinstance(size, dict):
+        return np.full(len(class_name), float(size))
+    default = float(size.get("default", 0.25))
+    return class_name.map(lambda c: float(size.get(c, default))).to_numpy(float)
+
 
 def _convergence(lon, lat, crs) -> np.ndarray:
     """Degrees to add to a grid bearing of ``crs`` to get a true bearing (meridian convergence)."""

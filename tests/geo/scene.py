@@ -18,7 +18,6 @@ import shapely
 
 UTM = "EPSG:32635"  # Helsinki's zone
 ORIGIN = (385_000.0, 6_672_000.0)
-CAMERA_SIZE_M = 0.25
 EYE_M = 2.5
 
 
@@ -72,7 +71,9 @@ def facade_cameras(buildings: gpd.GeoDataFrame, *, n: int, seed: int = 0) -> gpd
         "class_name": np.where(rng.random(n) < 0.5, "dome", "directed"),
         "mount_height_m": rng.uniform(3.0, 6.0, n),
         "facing": np.degrees(np.arctan2(nx_, ny_)) % 360.0,
+        "size_m": rng.uniform(0.14, 0.24, n),  # dome-like; directed ones are larger below
     }, geometry=gpd.points_from_xy(x, y), crs=UTM)
+    frame.loc[frame["class_name"] == "directed", "size_m"] *= 1.45
     return frame.to_crs(4326)
 
 
@@ -116,7 +117,7 @@ def truth_boxes_from_scene(cameras: gpd.GeoDataFrame, images: pd.DataFrame, buil
     rise = cam["mount_height_m"].to_numpy()[ci] - EYE_M
     dy = np.hypot(focal, dx) * rise / dist
     slant = np.hypot(dist, rise)
-    size = CAMERA_SIZE_M * np.hypot(focal, dx) / slant * rng.uniform(0.85, 1.15, len(ci))
+    size = cam["size_m"].to_numpy()[ci] * np.hypot(focal, dx) / slant * rng.uniform(0.85, 1.15, len(ci))
     px = width / 2 + dx + rng.normal(0, 0.5, len(ci))
     py = height / 2 - dy + rng.normal(0, 0.5, len(ci))
     big = size >= min_px

@@ -42,7 +42,7 @@ def _box(image_id, cx, cy, size, cls="dome"):
 def test_ray_bearing_and_elevation_follow_the_pinhole_model():
     images = _images([X0], [Y0], [90.0])
     det = pd.DataFrame([_box("i0", 320, 320, 10), _box("i0", 640, 320, 10), _box("i0", 320, 0, 10)])
-    rays = rays_from_detections(det, images, crs=UTM)
+    rays = rays_from_detections(det, images, crs=UTM, camera_size_m=0.25)
     assert rays["bearing_deg"].to_numpy() == pytest.approx([90.0, 135.0, 90.0], abs=1e-6)
     assert rays["elev_deg"].to_numpy() == pytest.approx([0.0, 0.0, 45.0], abs=1e-6)
     # 0.25 m camera at 10 px with focal 320 px: 8 m away
@@ -54,12 +54,12 @@ def test_facade_hit_places_camera_on_the_wall_and_size_range_without_buildings()
                             crs=UTM).to_crs(4326)
     images = _images([X0], [Y0], [90.0])
     det = pd.DataFrame([_box("i0", 320, 250, 5)])  # size range 16 m, the wall is at 12 m
-    with_wall = cameras_from_detections(det, images, buildings=wall, crs=UTM).to_crs(UTM)
+    with_wall = cameras_from_detections(det, images, buildings=wall, crs=UTM, camera_size_m=0.25).to_crs(UTM)
     assert with_wall["method"].iloc[0] == "facade"
     assert with_wall.geometry.x.iloc[0] - X0 == pytest.approx(12.0, abs=0.05)
     assert abs(with_wall.geometry.y.iloc[0] - Y0) > 0.1  # true east is not grid east here
     assert with_wall["uncertainty_m"].iloc[0] < 2.0
-    bare = cameras_from_detections(det, images, crs=UTM).to_crs(UTM)
+    bare = cameras_from_detections(det, images, crs=UTM, camera_size_m=0.25).to_crs(UTM)
     assert bare["method"].iloc[0] == "size"
     horizontal = 16.0 * np.cos(np.arctan2(70.0, 320.0))  # the box is 70 px above the horizon
     offset = bare.geometry.to_numpy()[0]
