@@ -365,6 +365,18 @@ class DiskCache:
             return data
 
 
+def link_file(source: Path, target: Path) -> bool:
+    """Hard-link ``source`` to ``target`` atomically (replacing it); False where links fail."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    try:
+        os.link(source, tmp)
+    except OSError:
+        return False
+    os.replace(tmp, target)
+    return True
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temp name in the same folder, then rename: never a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -391,6 +403,7 @@ class Fetched:
     fov: float | None = None
     pitch: float | None = None
     captured_at: str | None = None
+    cached: Path | None = None  # the cache file holding exactly ``data``: linked, not copied
 
 
 @dataclass
@@ -540,7 +553,8 @@ def fetch_one(view: dict, provider: Provider, ctx: FetchContext, out_dir: Path) 
         got = provider.fetch_view(view, ctx)
         width, height = validate_image(got.data)
         relative = f"{IMAGES_DIR}/{safe_file_name(view['view_id'])}{got.suffix}"
-        atomic_write_bytes(out_dir / relative, got.data)
+        if got.cached is None or not link_file(got.cached, out_dir / relative):
+            atomic_write_bytes(out_dir / relative, got.data)
         return _row(view, name, status="ok", path=relative, width=width, height=height,
                     lon=got.lon, lat=got.lat, heading=got.heading, fov=got.fov, pitch=got.pitch,
                     captured_at=got.captured_at, source_id=got.source_id, error=None)

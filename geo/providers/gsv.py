@@ -120,7 +120,7 @@ class StreetViewProvider:
         location = meta.get("location") or {}
         return Fetched(data=data, source_id=pano, lon=location.get("lng"), lat=location.get("lat"),
                        heading=float(image_params["heading"]), fov=fov, pitch=pitch,
-                       captured_at=meta.get("date"))
+                       captured_at=meta.get("date"), cached=ctx.cache.path(key))
 
 
 def _known(value: object) -> bool:

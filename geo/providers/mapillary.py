@@ -153,8 +153,8 @@ class MapillaryProvider:
             raise NoImagery(f"no Mapillary image within {self.radius:g} m facing {heading:.0f} deg")
         image = picked[0]
         image_id = str(image["id"])
-        raw = ctx.cache.get_or_fetch(ctx.cache.key(self.name, image_id, {"thumb": 2048}),
-                                     lambda: self.thumbnail(image, ctx))
+        key = ctx.cache.key(self.name, image_id, {"thumb": 2048})
+        raw = ctx.cache.get_or_fetch(key, lambda: self.thumbnail(image, ctx))
         cam_lon, cam_lat = image["computed_geometry"]["coordinates"][:2]
         captured = _iso_from_ms(image.get("captured_at"))
         if image.get("is_pano"):
@@ -169,7 +169,7 @@ class MapillaryProvider:
         return Fetched(data=raw, source_id=image_id, lon=cam_lon, lat=cam_lat,
                        heading=float(image["computed_compass_angle"]),
                        fov=_fov_from_camera(image.get("camera_parameters"), pixels),
-                       pitch=0.0, captured_at=captured)
+                       pitch=0.0, captured_at=captured, cached=ctx.cache.path(key))
 
 
 def _fov_from_camera(parameters: object, pixels: np.ndarray) -> float:

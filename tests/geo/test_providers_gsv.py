@@ -61,6 +61,7 @@ def test_happy_path_writes_images_and_contract_rows(server, tmp_path):
     assert ok["lat"].round(6).eq(round(gsv.panos["PANO_0"]["lat"], 6)).all()  # the pano's place
     for path in ok["path"]:
         assert Image.open(survey / path).size == (64, 64)
+        assert (survey / path).stat().st_nlink == 3  # cache file + the two views that share it
     assert sorted(ok["heading"]) == [90.0, 90.0, 270.0, 270.0]
     missing = table[table["status"] == "no_imagery"]
     assert set(missing["view_id"]) == {"2_left", "2_right"}
