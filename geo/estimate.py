@@ -418,6 +418,7 @@ def estimate_survey(
         "parameters": {"by": by, "precision": precision, "recall": recall, "n_boot": n_boot, "seed": seed,
                        "level": 0.95, "metres_per_point": spacing, "metres_per_image": float(metres_per_image),
                        "visible_range_m": _attr(cameras, "visible_range_m"),
+                       "n_buildings_for_locate": _attr(cameras, "buildings"),
                        "population": str(population) if population is not None else None,
                        "population_field": population_field, "area": info.get("area"),
                        "sampling": {k: info.get(k) for k in ("method", "spacing_m", "sides", "fov", "pitch", "seed")}},

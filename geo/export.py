@@ -105,41 +105,41 @@ def write_map_html(areas: gpd.GeoDataFrame, path: str | Path, *, cameras: gpd.Ge
                                                       "fillOpacity": 0.6},
         )
         folium.Popup(popup_html(row), max_width=320, script=True).add_to(shape)
-        folium.Tooltip(html.escape(str(row.get("name", row.get("area_id", "")))), sticky=False).add_to(shape)
+        folium.Tooltip(_text(str(row.get("name", row.get("area_id", "")))), sticky=False).add_to(shape)
         shape.add_to(layer)
     layer.add_to(fmap)
     colormap.add_to(fmap)
     if cameras is not None and len(cameras):
         group = folium.FeatureGroup(name="located cameras")
         for _, cam in cameras.head(MAX_MAP_CAMERAS).iterrows():
-            text = (f"<b>camera {html.escape(str(cam.get('camera_id', '')))}</b><br>"
-                    f"class: {html.escape(str(cam.get('class_name', '')))}<br>"
-                    f"views: {html.escape(str(cam.get('n_views', '')))}, "
-                    f"method: {html.escape(str(cam.get('method', '')))}<br>"
-                    f"± {html.escape(_fmt(cam.get('uncertainty_m'), 1))} m")
+            text = (f"<b>camera {_text(str(cam.get('camera_id', '')))}</b><br>"
+                    f"class: {_text(str(cam.get('class_name', '')))}<br>"
+                    f"views: {_text(str(cam.get('n_views', '')))}, "
+                    f"method: {_text(str(cam.get('method', '')))}<br>"
+                    f"± {_text(_fmt(cam.get('uncertainty_m'), 1))} m")
             folium.CircleMarker([float(cam["lat"]), float(cam["lon"])], radius=3, color="#08306b",
                                 fill=True, fill_opacity=0.9, weight=1,
                                 popup=folium.Popup(text, max_width=240, script=True)).add_to(group)
         group.add_to(fmap)
     folium.LayerControl().add_to(fmap)
     heading = f'<h3 style="position:absolute;z-index:1000;left:60px;top:4px;background:white;padding:2px 6px">' \
-              f"{html.escape(title)}</h3>"
+              f"{_text(title)}</h3>"
     fmap.get_root().html.add_child(folium.Element(heading))
-    fmap.get_root().header.add_child(folium.Element(f"<title>{html.escape(title)}</title>"))
+    fmap.get_root().header.add_child(folium.Element(f"<title>{_text(title)}</title>"))
     return _atomic_text(Path(path), fmap.get_root().render())
 
 
 def popup_html(row: pd.Series) -> str:
     """Escaped HTML table of one area's figures."""
-    name = html.escape(str(row.get("name", "")))
-    area_id = html.escape(str(row.get("area_id", "")))
+    name = _text(str(row.get("name", "")))
+    area_id = _text(str(row.get("area_id", "")))
     lines = [f"<b>{name}</b><br><small>{area_id}</small><table>"]
     for key, label, digits in _POPUP_FIELDS:
         value = row.get(key)
         if value is None or (isinstance(value, float) and not math.isfinite(value)):
             continue
-        lines.append(f"<tr><td>{html.escape(label)}</td><td style='text-align:right'>"
-                     f"{html.escape(_fmt(value, digits))}</td></tr>")
+        lines.append(f"<tr><td>{_text(label)}</td><td style='text-align:right'>"
+                     f"{_text(_fmt(value, digits))}</td></tr>")
     lines.append("</table>")
     return "".join(lines)
 
@@ -178,6 +178,11 @@ def write_png(areas: gpd.GeoDataFrame, path: str | Path, *, cameras: gpd.GeoData
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+def _text(value: Any) -> str:
+    """Text made safe for HTML and for the JavaScript template strings folium puts it in."""
+    return html.escape(str(value), quote=True).replace("`", "&#96;").replace("$", "&#36;").replace("\\", "&#92;")
+
 
 def _title(report: dict | None) -> str:
     if not report:

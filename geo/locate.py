@@ -240,6 +240,7 @@ def locate_survey(
     started = time.perf_counter()
     crs = info.get("crs") or None
     cameras = cameras_from_detections(detections, images, buildings=buildings, crs=crs, **options)
+    cameras.attrs["buildings"] = len(buildings) if buildings is not None else 0
     cameras.attrs["seconds"] = time.perf_counter() - started
     write_cameras(cameras, out_path)
     return cameras
@@ -257,7 +258,8 @@ def read_cameras(path: str | Path) -> gpd.GeoDataFrame:
 
 
 def buildings_for_survey(info: dict) -> gpd.GeoDataFrame | None:
-    """The survey area's OSM buildings (EPSG:4326, height_m), or None when they cannot be had."""
+    """The survey area's OSM buildings (EPSG:4326, height_m) when the area is a local OSM file
+    (the demo, .osm.pbf, .osm): None for other areas or when they cannot be read."""
     try:
         from geo import features  # written by the simulator issue
         from geo.area import area_from_spec
@@ -267,7 +269,10 @@ def buildings_for_survey(info: dict) -> gpd.GeoDataFrame | None:
     if not spec or not hasattr(features, "buildings_from_area"):
         return None
     try:
-        return features.buildings_from_area(area_from_spec(spec))
+        area = area_from_spec(spec)
+        if area.kind not in ("pbf", "xml"):
+            return None  # a bbox or place would need the network
+        return features.buildings_from_area(area)
     except GeoInputError:
         return None
 

@@ -476,10 +476,13 @@ def _pt(x: float, y: float) -> tuple[int, int]:
     return int(round(x)), int(round(y))
 
 
-def _camera_sprite(row: pd.Series, view: _View, u: float, v: float, scale: float, depth: float):
-    """A dome (hemisphere with a dark bubble under a housing) or a directed camera (body, lens,
-    sun shield, mount arm), sized from ``size_m`` at its true distance."""
+def _camera_sprite(row: dict, view: _View, u: float, v: float, scale: float, depth: float):
+    """A camera at its true distance: a dome (housing, hemisphere with a dark bubble, on a
+    pendant or a ceiling) or a directed camera (body, sun shield, lens, bracket). Returns the
+    sprite placement, colour, alpha and the "body" alpha that defines the box (camera and mount
+    bracket, not the pole or wall)."""
     size = float(row["size_m"])
+    arm_m = float(row.get("arm_m", 0.15))
     if size * scale < 0.8:
         return None
     ss = SUPERSAMPLE
@@ -487,55 +490,72 @@ def _camera_sprite(row: pd.Series, view: _View, u: float, v: float, scale: float
     # Angle between the camera's facing and the line from the camera to the eye (0: facing us).
     to_eye = math.degrees(math.atan2(view.x - row["x"], view.y - row["y"]))
     rel = math.radians((row["facing"] - to_eye + 180) % 360 - 180)
-    light_body = np.array([225, 228, 230], np.float32) if row["color"] == 0 else np.array([45, 45, 50], np.float32)
-    extent = size * 1.6 + 0.35
+    dark = row["color"] == 1
+    shell = (48.0, 48.0, 52.0) if dark else (222.0, 226.0, 228.0)
+    shell_shadow = (32.0, 32.0, 36.0) if dark else (165.0, 170.0, 175.0)
+    extent = size * 1.2 + arm_m + 0.1
     x0, y0, w, h, ax, ay = _canvas(2 * extent, 2 * extent, (extent, extent), u, v, scale)
-    big = (w * ss, h * ss)
-    rgb = np.zeros((big[1], big[0], 3), np.float32)
-    alpha = np.zeros((big[1], big[0]), np.float32)
-    body = np.zeros_like(alpha)
-    arm = np.array([150, 150, 150], np.float32) if row["color"] == 0 else np.array([60, 60, 60], np.float32)
+    rgb = np.zeros((h * ss, w * ss, 4), np.float32)  # colour + alpha
+    body = np.zeros((h * ss, w * ss), np.float32)
+
+    def P(x_m: float, y_m: float) -> tuple[int, int]:
+        return int(round(ax + x_m * s)), int(round(ay + y_m * s))
+
+    def width(m: float) -> int:
+        return max(1, int(round(m * s)))
+
     if row["class_name"] == "dome":
-        r = size / 2 * s
-        # Mount: a short arm up to the wall/ceiling (drawn, not part of the box).
-        if row["mount"] != "ceiling":
-            arm_top = ay - r * 1.9
-            cv2.line(rgb, _pt(ax, ay - r * 0.4), _pt(ax, arm_top), arm.tolist(), max(1, int(0.05 * s)), cv2.LINE_AA)
-            cv2.line(alpha, _pt(ax, ay - r * 0.4), _pt(ax, arm_top), 1.0, max(1, int(0.05 * s)), cv2.LINE_AA)
-        # Housing (flat cylinder) then the hemisphere below it, dark smoked bubble at the bottom.
-        hh = 0.35 * r
-        for target, value in ((rgb, light_body.tolist()), (alpha, 1.0), (body, 1.0)):
-            cv2.rectangle(target, _pt(ax - r, ay - hh), _pt(ax + r, ay), value, -1, cv2.LINE_AA)
-            cv2.ellipse(target, _pt(ax, ay), _pt(r, r * 0.95), 0, 0, 180, value, -1, cv2.LINE_AA)
-        cv2.ellipse(rgb, _pt(ax, ay + r * 0.1), _pt(r * 0.72, r * 0.72), 0, 0, 180, (35, 30, 30), -1, cv2.LINE_AA)
-        cv2.ellipse(rgb, _pt(ax - r * 0.25, ay + r * 0.35), _pt(r * 0.15, r * 0.1), 0, 0, 360,
-                    (120, 120, 120), -1, cv2.LINE_AA)
+        r = size / 2
+        if row["mount"] == "ceiling":
+            top = -0.3 * r
+        else:  # pendant: a tube up to a short wall arm
+            top = -0.3 * r - arm_m
+            for target, value in ((rgb, (*shell_shadow, 1.0)), (body, 1.0)):
+                cv2.line(target, P(0, -0.3 * r), P(0, top), value, width(0.045), cv2.LINE_AA)
+                side = 0.12 if math.sin(rel) >= 0 else -0.12
+                cv2.line(target, P(0, top), P(-side * abs(math.sin(rel)), top), value, width(0.04), cv2.LINE_AA)
+        for target, value in ((rgb, (*shell, 1.0)), (body, 1.0)):
+            cv2.rectangle(target, P(-r, -0.32 * r), P(r, 0), value, -1, cv2.LINE_AA)
+            cv2.ellipse(target, P(0, 0), (width(r), width(0.95 * r)), 0, 0, 180, value, -1, cv2.LINE_AA)
+        cv2.ellipse(rgb, P(0, 0.06 * r), (width(0.75 * r), width(0.72 * r)), 0, 0, 180, (28, 26, 28, 1.0), -1,
+                    cv2.LINE_AA)
+        cv2.ellipse(rgb, P(-0.28 * r, 0.3 * r), (width(0.14 * r), width(0.09 * r)), 0, 0, 360,
+                    (120, 120, 125, 1.0), -1, cv2.LINE_AA)
+        cv2.line(rgb, P(-r, -0.02 * r), P(r, -0.02 * r), (*shell_shadow, 1.0), width(0.012), cv2.LINE_AA)
     else:
-        length = size * s
-        diam = 0.32 * size * s
+        length = size
+        diam = 0.34 * size
         tilt = math.radians(row["tilt"])
-        side = math.sin(rel)  # >0: the lens points to the right of the image
-        front_x = ax + 0.5 * length * abs(side) * math.copysign(1, side) if abs(side) > 1e-3 else ax
-        back_x = 2 * ax - front_x
-        drop = 0.5 * length * math.sin(tilt) * max(abs(side), 0.3)
-        front, back = (front_x, ay + drop), (back_x, ay - drop)
-        thick = max(1, int(round(diam)))
-        # Mount arm: from the back of the body up and back to the wall/pole.
-        arm_end = (back_x - math.copysign(0.15 * s, side if abs(side) > 1e-3 else 1), ay - 0.28 * s)
-        cv2.line(rgb, _pt(*back), _pt(*arm_end), arm.tolist(), max(1, int(0.04 * s)), cv2.LINE_AA)
-        cv2.line(alpha, _pt(*back), _pt(*arm_end), 1.0, max(1, int(0.04 * s)), cv2.LINE_AA)
-        for target, value in ((rgb, light_body.tolist()), (alpha, 1.0), (body, 1.0)):
-            cv2.line(target, _pt(*back), _pt(*front), value, thick, cv2.LINE_AA)
-            # Sun shield: a slightly longer, thin plate on top.
-            cv2.line(target, _pt(back[0], back[1] - diam * 0.55), _pt(front[0] + (front[0] - back[0]) * 0.12,
-                     front[1] - diam * 0.55), value, max(1, thick // 3), cv2.LINE_AA)
-        if math.cos(rel) > -0.2:  # the lens end faces us: a dark disc
-            lens_r = max(1, int(diam * 0.4 * (0.4 + 0.6 * max(math.cos(rel), 0))))
-            cv2.circle(rgb, _pt(*front), lens_r, (25, 25, 30), -1, cv2.LINE_AA)
-        body_shade = np.array([0.75, 0.75, 0.75], np.float32)
-        cv2.line(rgb, _pt(back[0], back[1] + diam * 0.3), _pt(front[0], front[1] + diam * 0.3),
-                 (light_body * body_shade).tolist(), max(1, thick // 3), cv2.LINE_AA)
-    return (x0, y0, *_finish_sprite(rgb, alpha, body, w, h))
+        side = math.sin(rel)  # > 0: the lens points to the right in the image
+        sign = 1.0 if side >= 0 else -1.0
+        fx = 0.5 * length * abs(side) * sign
+        drop = 0.5 * length * math.sin(tilt) * max(abs(side), 0.25)
+        front, back = (fx, drop), (-fx, -drop)
+        # Bracket: from the top of the body up to a wall/pole plate behind it.
+        mid = (-0.25 * fx, -0.25 * drop - diam / 2)
+        plate = (mid[0] - sign * 0.06 * abs(side), mid[1] - arm_m)
+        for target, value in ((rgb, (*shell_shadow, 1.0)), (body, 1.0)):
+            cv2.line(target, P(*mid), P(*plate), value, width(0.035), cv2.LINE_AA)
+            cv2.rectangle(target, P(plate[0] - 0.04, plate[1] - 0.05), P(plate[0] + 0.04, plate[1] + 0.02),
+                          value, -1, cv2.LINE_AA)
+        for target, value in ((rgb, (*shell, 1.0)), (body, 1.0)):
+            cv2.line(target, P(*back), P(*front), value, width(diam), cv2.LINE_AA)
+            shield_front = (front[0] + 0.12 * fx, front[1] - 0.55 * diam)
+            cv2.line(target, P(back[0], back[1] - 0.55 * diam), P(*shield_front), value, width(diam / 3),
+                     cv2.LINE_AA)
+        cv2.line(rgb, P(back[0], back[1] + 0.3 * diam), P(front[0], front[1] + 0.3 * diam),
+                 (*shell_shadow, 1.0), width(diam / 3), cv2.LINE_AA)
+        facing_us = math.cos(rel)
+        if facing_us > -0.2:  # the lens end: a dark disc, larger the more it faces us
+            lens = max(0.3, 0.42 * diam * (0.35 + 0.65 * max(facing_us, 0)))
+            cv2.circle(rgb, P(*front), width(lens), (22, 22, 26, 1.0), -1, cv2.LINE_AA)
+            cv2.circle(rgb, P(front[0] - 0.2 * lens, front[1] - 0.2 * lens), width(lens * 0.3),
+                       (90, 90, 95, 1.0), -1, cv2.LINE_AA)
+    small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+    body_small = cv2.resize(body, (w, h), interpolation=cv2.INTER_AREA)
+    alpha = small[:, :, 3].copy()
+    color = small[:, :, :3] / np.maximum(alpha, 1e-3)[:, :, None]
+    return x0, y0, color, alpha, body_small
 
 
 _SIGN_COLORS = [(40, 40, 200), (200, 90, 20), (30, 200, 230), (230, 230, 230)]

@@ -121,7 +121,7 @@ class Scene:
     ``window_spacing_m``, ``window_width`` (fraction of spacing), ``window_height`` (fraction of
     a floor), ``ground_floor_m``. ``cameras``: camera_id, class_name, x, y, z (mount height, m),
     facing (deg clockwise from grid north), tilt (deg down), mount ("wall"/"pole"/"ceiling"),
-    size_m, color (0 light, 1 dark), source, lon, lat. ``objects``: street furniture and
+    size_m, arm_m (bracket length), color (0 light, 1 dark), source, lon, lat. ``objects``: street furniture and
     distractors: kind, x, y, z (m), facing, size_m, variant, pole (draw a pole up to z).
     """
 
@@ -333,7 +333,8 @@ def _empty_cameras() -> pd.DataFrame:
     return pd.DataFrame({
         "camera_id": pd.Series([], dtype=object), "class_name": pd.Series([], dtype=object),
         "x": [], "y": [], "z": [], "facing": [], "tilt": [], "mount": pd.Series([], dtype=object),
-        "size_m": [], "color": pd.Series([], dtype=np.int64), "source": pd.Series([], dtype=object)})
+        "size_m": [], "arm_m": [], "color": pd.Series([], dtype=np.int64),
+        "source": pd.Series([], dtype=object)})
 
 
 def _empty_objects() -> pd.DataFrame:
@@ -413,11 +414,11 @@ def cameras_from_points(scene: Scene, points: gpd.GeoDataFrame, *, source: str, 
             if facing is None:
                 facing = (normal + rng.normal(0, 35)) % 360
             top = float(f.height[j]) - 0.5
-            z = height if height is not None else float(rng.uniform(3.0, 6.0))
+            z = height if height is not None else _wall_height(rng)
             z = min(z, max(top, 2.6))
             mount = "ceiling" if mount == "ceiling" else "wall"
         else:
-            z = height if height is not None else float(rng.uniform(3.5, 6.0))
+            z = height if height is not None else _pole_height(rng)
             if facing is None:
                 facing = float(rng.uniform(0, 360))
             mount = "pole"
@@ -425,12 +426,22 @@ def cameras_from_points(scene: Scene, points: gpd.GeoDataFrame, *, source: str, 
     return pd.DataFrame(rows) if rows else _empty_cameras()
 
 
+def _wall_height(rng: np.random.Generator) -> float:
+    """Default mount height of a wall camera, m: mostly above the ground floor's shop fronts."""
+    return float(rng.uniform(3.5, 6.5))
+
+
+def _pole_height(rng: np.random.Generator) -> float:
+    """Default mount height of a pole camera, m."""
+    return float(rng.uniform(4.5, 8.0))
+
+
 def _camera_row(camera_id: str, class_name: str, x: float, y: float, z: float, facing: float,
                 mount: str, source: str, rng: np.random.Generator) -> dict:
     return {"camera_id": camera_id, "class_name": class_name, "x": x, "y": y, "z": float(z),
             "facing": float(facing) % 360.0, "tilt": float(rng.uniform(10, 35)), "mount": mount,
-            "size_m": _camera_size(class_name, rng), "color": int(rng.random() < 0.2),
-            "source": source}
+            "size_m": _camera_size(class_name, rng), "arm_m": float(rng.uniform(0.1, 0.25)),
+            "color": int(rng.random() < 0.2), "source": source}
 
 
 def _street_positions(streets: gpd.GeoDataFrame, n: int, rng: np.random.Generator
@@ -476,13 +487,13 @@ def cameras_random(scene: Scene, streets: gpd.GeoDataFrame, *, density_per_km: f
             y = xy[i, 1] + py * t + WALL_OFFSET_M * f.ny[j]
             normal = _bearing(f.nx[j], f.ny[j])
             facing = normal + float(np.clip(rng.normal(0, 40), -80, 80))
-            z = min(float(rng.uniform(3.0, 6.0)), max(float(f.height[j]) - 0.5, 2.6))
+            z = min(_wall_height(rng), max(float(f.height[j]) - 0.5, 2.6))
             mount = "wall"
         else:
             kerb = float(rng.uniform(4.0, 7.0)) if hit is None else max(hit[1] - 1.5, 1.0)
             x, y = xy[i, 0] + px * kerb, xy[i, 1] + py * kerb
             facing = _bearing(-px, -py) + float(rng.normal(0, 60))
-            z = float(rng.uniform(4.0, 7.0))
+            z = _pole_height(rng)
             mount = "pole"
         rows.append(_camera_row(f"random/{i:06d}", class_name, x, y, z, facing, mount, "random", rng))
     return pd.DataFrame(rows)
@@ -492,7 +503,9 @@ def _poles_for(cameras: pd.DataFrame) -> pd.DataFrame:
     poles = cameras[cameras["mount"] == "pole"]
     if len(poles) == 0:
         return _empty_objects()
-    return pd.DataFrame({"kind": "camera_pole", "x": poles["x"].to_numpy(), "y": poles["y"].to_numpy(),
+    back = np.radians(poles["facing"].to_numpy())  # the pole stands 0.25 m behind the camera
+    return pd.DataFrame({"kind": "camera_pole", "x": poles["x"].to_numpy() - 0.25 * np.sin(back),
+                         "y": poles["y"].to_numpy() - 0.25 * np.cos(back),
                          "z": poles["z"].to_numpy() + 0.3, "facing": poles["facing"].to_numpy(),
                          "size_m": 0.12, "variant": 0, "pole": True})
 

@@ -1,0 +1,88 @@
+"""geo.export: RFC 7946 GeoJSON, GeoParquet, escaped HTML map, PNG, JSON report."""
+
+import json
+from html.parser import HTMLParser
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from geo.export import geojson_from_frame, write_exports, write_json
+
+EVIL = '<script>alert("x")</script>&<b>`${alert(2)}`\\'
+
+
+def _areas():
+    cw_square = shapely.Polygon([(24.90, 60.16), (24.90, 60.17), (24.91, 60.17), (24.91, 60.16)])  # clockwise
+    assert not cw_square.exterior.is_ccw
+    return gpd.GeoDataFrame({
+        "area_id": ["a1", "a2"], "name": [EVIL, "Kallio"], "road_km": [1.5, 2.0], "surveyed_km": [1.5, 1.0],
+        "n_images": [100, 80], "n_detections": [5, 0], "n_cameras": [3, 0], "est_cameras": [4.2, 0.0],
+        "est_lo": [1.0, 0.0], "est_hi": [9.0, 3.1], "per_road_km": [2.8, 0.0], "per_km2": [np.nan, 0.0],
+        "per_1000_people": [np.nan, np.nan], "rate_est_cameras": [5.0, 0.0], "truth_cameras": [4.0, 1.0],
+        "osm_cameras": [np.nan, np.nan],
+    }, geometry=[cw_square, shapely.box(24.91, 60.16, 24.92, 60.17)], crs=4326)
+
+
+def _cameras():
+    return gpd.GeoDataFrame({"camera_id": [0, 1], "lon": [24.905, 24.915], "lat": [60.165, 60.166],
+                             "n_views": [2, 1], "class_name": [EVIL, "dome"], "method": ["facade", "size"],
+                             "uncertainty_m": [1.2, 5.0]},
+                            geometry=gpd.points_from_xy([24.905, 24.915], [60.165, 60.166]), crs=4326)
+
+
+def test_geojson_is_rfc7946():
+    data = geojson_from_frame(_areas().to_crs(32635))
+    assert data["type"] == "FeatureCollection" and "crs" not in data
+    ring = data["features"][0]["geometry"]["coordinates"][0]
+    assert shapely.LinearRing(ring).is_ccw  # right-hand rule: exterior counter-clockwise
+    assert all(-180 <= x <= 180 and -90 <= y <= 90 for x, y in ring)
+    props = data["features"][0]["properties"]
+    assert props["per_km2"] is None and props["name"] == EVIL
+    json.dumps(data, allow_nan=False)
+
+
+def test_write_exports_files_open_and_escape(tmp_path):
+    paths = write_exports(tmp_path, _areas(), cameras=_cameras(), report={"total": {"est_cameras": 4.2,
+                          "est_lo": 1.0, "est_hi": 12.1}, "parameters": {"area": EVIL}})
+    assert set(paths) == {"density.geojson", "density.parquet", "map.html", "density.png"}
+    back = gpd.read_file(paths["density.geojson"])
+    assert back.crs.to_epsg() == 4326 and back["area_id"].tolist() == ["a1", "a2"]
+    parquet = gpd.read_parquet(paths["density.parquet"])
+    assert parquet.crs.to_epsg() == 4326 and parquet["est_hi"].tolist() == [9.0, 3.1]
+    page = paths["map.html"].read_text(encoding="utf-8")
+    assert "<script>alert(" not in page  # every text escaped (the JS strings hold &lt;script&gt;)
+    assert "&lt;script&gt;alert(" in page and "L.map(" in page and "circleMarker" in page
+    assert "${alert(2)}" not in page and "`${" not in page  # nothing breaks out of folium's JS strings
+
+    class Parser(HTMLParser):
+        titles: list = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "title":
+                self.titles.append(tag)
+
+    parser = Parser()
+    parser.feed(page)
+    parser.close()
+    assert parser.titles
+    png = paths["density.png"].read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    import matplotlib.image as mpimg
+
+    pixels = mpimg.imread(paths["density.png"])
+    assert pixels.shape[0] > 300 and pixels.shape[1] > 300 and pixels[..., :3].std() > 0.05
+    assert not list(tmp_path.glob(".*tmp*"))  # no temp files left
+
+
+def test_exports_with_no_areas_values_and_no_cameras(tmp_path):
+    areas = _areas().assign(est_cameras=np.nan, per_road_km=np.nan)
+    paths = write_exports(tmp_path, areas, cameras=None)
+    assert paths["map.html"].stat().st_size > 1000 and paths["density.png"].stat().st_size > 1000
+
+
+def test_write_json_turns_nan_into_null(tmp_path):
+    path = write_json({"a": np.float64("nan"), "b": np.int64(3), "c": [np.inf, 1.5]}, tmp_path / "r.json")
+    assert json.loads(path.read_text()) == {"a": None, "b": 3, "c": [None, 1.5]}

@@ -1,0 +1,75 @@
+"""`camcensus locate` and `camcensus estimate` in-process: outputs, model-card figures, bad input."""
+
+import json
+
+import pytest
+
+from detector.card import ModelCard, write_card
+from scripts.cli import main
+from tests.geo.scene import make_survey
+
+
+@pytest.fixture(scope="module")
+def survey(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "survey"
+    make_survey(path, n_cameras=25, seed=4, recall=0.7, precision=0.8, grid=3)
+    return path
+
+
+def test_locate_then_estimate_write_every_output(survey, capsys):
+    assert main(["locate", str(survey), "--no-buildings"]) == 0
+    assert (survey / "cameras.parquet").exists()
+    code = main(["estimate", str(survey), "--by", "h3:10", "--precision", "0.8", "--recall", "0.7",
+                 "--no-osm", "--n-boot", "200"])
+    out = capsys.readouterr().out
+    assert code == 0 and "estimated cameras" in out and "truth cameras: 25" in out
+    for name in ("density.geojson", "density.parquet", "map.html", "density.png", "report.json"):
+        assert (survey / name).stat().st_size > 0, name
+    report = json.loads((survey / "report.json").read_text())
+    total = report["total"]
+    for key in ("road_km", "n_images", "n_detections", "n_cameras", "est_cameras", "est_lo", "est_hi",
+                "per_road_km", "truth_cameras"):
+        assert total[key] is not None, key
+    assert set(total["rate_estimator"]) >= {"est_cameras", "est_lo", "est_hi", "per_road_km"}
+    assert report["parameters"]["precision"] == 0.8 and report["parameters"]["by"] == "h3:10"
+    assert total["est_lo"] <= total["est_cameras"] <= total["est_hi"]
+    features = json.loads((survey / "density.geojson").read_text())["features"]
+    assert features and all(f["properties"]["area_id"] for f in features)
+
+
+def test_precision_and_recall_come_from_the_model_card(survey, tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    models.mkdir()
+    write_card(ModelCard(name="truth-degraded", weights="truth-degraded.pt", precision=0.75, recall=0.6),
+               models / "truth-degraded.md")
+    monkeypatch.setenv("CAMCENSUS_MODELS_DIR", str(models))
+    assert main(["estimate", str(survey), "--no-osm", "--n-boot", "50"]) == 0
+    report = json.loads((survey / "report.json").read_text())
+    assert report["parameters"]["precision"] == 0.75 and report["parameters"]["recall"] == 0.6
+    assert report["model"]["source"] == "model card" and report["model"]["model_id"] == "truth-degraded"
+    assert not report["warnings"]
+
+
+def test_without_figures_the_estimate_warns_and_uses_one(survey, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CAMCENSUS_MODELS_DIR", str(tmp_path))
+    assert main(["estimate", str(survey), "--no-osm", "--n-boot", "50"]) == 0
+    assert "no model precision and recall" in capsys.readouterr().err
+    report = json.loads((survey / "report.json").read_text())
+    assert report["parameters"]["recall"] == 1.0 and report["warnings"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--by", "missing.geojson"], "not found"),
+    (["--by", "hex:9"], "unknown --by"),
+    (["--population", "pop.geojson"], "--population-field"),
+    (["--precision", "1.5", "--recall", "0.5"], "precision must be"),
+])
+def test_bad_input_is_one_line_and_exit_2(survey, args, message, capsys):
+    assert main(["estimate", str(survey), "--no-osm", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_missing_survey_directory(tmp_path, capsys):
+    assert main(["estimate", str(tmp_path / "nope"), "--precision", "1", "--recall", "1"]) == 2
+    assert "not found" in capsys.readouterr().err
