@@ -158,7 +158,7 @@ fetch_survey(sys.argv[1], provider=provider, options=options, progress=True)
 
 def test_kill_9_loses_nothing_already_saved(server, tmp_path):
     gsv = FakeStreetView(server)
-    gsv.delay = 0.15
+    gsv.delay = 0.3  # the child is killed well before its last image
     points = [offset(*HELSINKI, east_m=200 * i) for i in range(16)]
     for i, point in enumerate(points):
         gsv.add_pano(f"PANO_{i:02d}", *point)
@@ -180,6 +180,7 @@ def test_kill_9_loses_nothing_already_saved(server, tmp_path):
     assert len(saved) >= 3 and saved["status"].eq("ok").all()
     saved_panos = {f"PANO_{int(v.split('_')[0]):02d}" for v in saved["view_id"]}
     served_before = len(gsv.served)
+    gsv.delay = 0.0
 
     result = fetch_survey(survey, provider=StreetViewProvider(key=KEY, endpoint=gsv.endpoint,
                                                               size=32),
