@@ -1,0 +1,622 @@
+"""Batch detection over image sets: ``detect_images`` is the public entry.
+
+How it runs (local engine):
+- the source is listed (``detector.sources``), images already done in ``OUT/detections/`` are
+  dropped, the rest is cut into chunks of ``batch`` images in image_id order;
+- a thread pool decodes (Pillow, JPEG draft mode when the image is much larger than the input)
+  and letterboxes the next chunks while the model runs on the current one;
+- raw head outputs go through per-class NMS, boxes are mapped back to original image pixels;
+- finished chunks are buffered and written as ``part-NNNNNN.parquet`` files (temp name, then
+  rename). Each part records in its Parquet metadata which image_ids it completes (also those
+  with no detections, and failures with their error), so after a kill the same command only
+  processes images without a record. Because chunks are whole and formed the same way, a resumed
+  run produces exactly the rows of an uninterrupted one.
+
+Unreadable images (missing, zero bytes, truncated, not an image, more than ``max_pixels``) are
+recorded as failures and skipped. At the end ``detect_summary.json`` and
+``detect_failures.parquet`` are written beside ``detections/``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from detector.detections import FRAME_COLUMNS, Detections, empty_frame
+from detector.errors import DetectorInputError
+from detector.registry import ResolvedModel, resolve_model
+from detector.sources import images_from_source
+
+DETECTIONS_DIR = "detections"
+SUMMARY_FILE = "detect_summary.json"
+FAILURES_FILE = "detect_failures.parquet"
+META_KEY = b"camcensus"
+PAD_VALUE = 114  # grey of the letterbox border, as ultralytics
+MERGE_IOU, MERGE_IOS = 0.5, 0.6  # tile + whole-image merging thresholds (see Detections.with_merged_duplicates)
+
+
+# ----------------------------------------------------------------------------- image loading
+
+class ImageError(Exception):
+    """An image that cannot be used (reported as a failure, never raised to the user)."""
+
+
+@dataclass
+class Crop:
+    """One letterboxed model input cut from an image: pixels (imgsz x imgsz x 3 RGB uint8), the
+    scale ``ratio`` (input px per image px), ``pad`` (left, top) and the crop's ``shape``
+    (height, width) and ``offset`` (x, y) in the image."""
+
+    pixels: np.ndarray
+    ratio: float
+    pad: tuple[int, int]
+    shape: tuple[int, int]
+    offset: tuple[int, int]
+
+
+@dataclass
+class LoadedImage:
+    image_id: str
+    crops: list[Crop] = field(default_factory=list)
+    error: str | None = None
+
+
+def parse_slice(spec: str | None) -> tuple[int, float] | None:
+    """``"320:0.2"`` -> (320 px tiles, 0.2 overlap fraction); None stays None."""
+    if spec is None or spec == "":
+        return None
+    try:
+        size_text, _, overlap_text = str(spec).partition(":")
+        size, overlap = int(size_text), float(overlap_text or 0.2)
+    except ValueError:
+        raise DetectorInputError(f"--slice must be SIZE:OVERLAP like 320:0.2, got {spec!r}") from None
+    if size < 32 or not 0 <= overlap < 1:
+        raise DetectorInputError(f"--slice needs SIZE >= 32 px and 0 <= OVERLAP < 1, got {spec!r}")
+    return size, overlap
+
+
+def tile_origins(length: int, size: int, overlap: float) -> list[int]:
+    """Start pixels of tiles of ``size`` px covering ``length`` px with ``overlap`` (fraction);
+    the last tile is aligned with the far edge."""
+    if length <= size:
+        return [0]
+    step = max(1, int(size * (1 - overlap)))
+    return list(range(0, length - size, step)) + [length - size]
+
+
+def letterbox(image: np.ndarray, imgsz: int) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """Resize keeping the aspect ratio and pad to ``imgsz`` square (ultralytics' LetterBox with
+    auto=False); returns pixels, ratio and (left, top) padding in pixels."""
+    import cv2
+
+    height, width = image.shape[:2]
+    ratio = min(imgsz / height, imgsz / width)
+    new_w, new_h = round(width * ratio), round(height * ratio)
+    if (new_w, new_h) != (width, height):
+        image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    dw, dh = (imgsz - new_w) / 2, (imgsz - new_h) / 2
+    top, bottom = round(dh - 0.1), round(dh + 0.1)
+    left, right = round(dw - 0.1), round(dw + 0.1)
+    if top or bottom or left or right:
+        image = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT,
+                                   value=(PAD_VALUE, PAD_VALUE, PAD_VALUE))
+    return np.ascontiguousarray(image), ratio, (left, top)
+
+
+def read_image(path: str | Path, *, max_pixels: int,
+               draft_to: int | None = None) -> tuple[np.ndarray, tuple[int, int]]:
+    """Decode an image file to RGB uint8 (EXIF orientation applied); also return the image's full
+    (height, width) in pixels.
+
+    ``draft_to``: let JPEG decoding shrink by 2/4/8 in the DCT domain while the result stays at
+    least ``draft_to`` px on its long side (much faster for large photos). Raises ImageError."""
+    from PIL import Image, ImageOps
+
+    path = Path(path)
+    try:
+        n_bytes = path.stat().st_size
+    except OSError as error:
+        raise ImageError(f"unreadable: {error.strerror or error}") from None
+    if n_bytes == 0:
+        raise ImageError("empty file (0 bytes)")
+    try:
+        opened = Image.open(path)
+    except Image.DecompressionBombError as error:
+        raise ImageError(f"too large: {error}") from None
+    except Exception:  # UnidentifiedImageError, or ultralytics' HEIF fallback failing on it
+        raise ImageError("not an image (unknown or corrupt format)") from None
+    try:
+        with opened as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageError(f"too large: {width}x{height} px is over the {max_pixels} px limit")
+            if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # rotated by 90 degrees
+                width, height = height, width
+            if draft_to and image.format == "JPEG" and max(width, height) >= 2 * draft_to:
+                scale = draft_to / max(width, height)
+                short = math.ceil(min(width, height) * scale)  # orientation-free request
+                image.draft("RGB", (short, short))
+            image = ImageOps.exif_transpose(image)
+            pixels = np.asarray(image.convert("RGB"))
+    except ImageError:
+        raise
+    except Image.DecompressionBombError as error:
+        raise ImageError(f"too large: {error}") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageError(f"corrupt image: {error}") from None
+    return pixels, (height, width)
+
+
+def load_image(image_id: str, path: str, *, imgsz: int, slicing: tuple[int, float] | None,
+               max_pixels: int) -> LoadedImage:
+    """Decode one image and cut it into letterboxed model inputs: the whole image, then tiles."""
+    try:
+        pixels, original = read_image(path, max_pixels=max_pixels, draft_to=None if slicing else imgsz)
+    except ImageError as error:
+        return LoadedImage(image_id, error=str(error))
+    except Exception as error:  # anything else a decoder throws: report, never stop the batch
+        return LoadedImage(image_id, error=f"{type(error).__name__}: {error}")
+    return LoadedImage(image_id, crops=crops_from_pixels(pixels, original, imgsz=imgsz, slicing=slicing))
+
+
+def crops_from_pixels(pixels: np.ndarray, original: tuple[int, int], *, imgsz: int,
+                      slicing: tuple[int, float] | None) -> list[Crop]:
+    """Letterboxed inputs for one decoded image; ``original`` (height, width) is the file's size
+    (``pixels`` may be smaller after JPEG draft decoding; boxes map back to ``original``)."""
+    height, width = original
+    whole, ratio, pad = letterbox(pixels, imgsz)
+    if pixels.shape[:2] != (height, width):  # drafted: recompute the ratio against the original size
+        ratio = min(imgsz / height, imgsz / width)
+    crops = [Crop(whole, ratio, pad, (height, width), (0, 0))]
+    if slicing is None:
+        return crops
+    size, overlap = slicing
+    if height <= size and width <= size:
+        return crops
+    for y in tile_origins(height, size, overlap):
+        for x in tile_origins(width, size, overlap):
+            tile = pixels[y:y + size, x:x + size]
+            tile_pixels, tile_ratio, tile_pad = letterbox(tile, imgsz)
+            crops.append(Crop(tile_pixels, tile_ratio, tile_pad, tile.shape[:2], (x, y)))
+    return crops
+
+
+# ----------------------------------------------------------------------------- model backends
+
+class Backend(Protocol):
+    """A loaded model: ``forward`` maps uint8 NHWC RGB inputs to the raw YOLO head output
+    (B, 4 + nc, A) in input pixels; ``names`` maps class ids to names."""
+
+    names: dict[int, str]
+    imgsz: int | None  # the size it was trained or exported at, if known
+    device: str
+
+    def forward(self, batch: np.ndarray) -> Any: ...
+
+
+def pick_device(device: str = "auto") -> str:
+    """``auto`` -> ``cuda`` if available, then ``mps``, then ``cpu``; anything else as given."""
+    if device != "auto":
+        return device
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+class TorchBackend:
+    """An ultralytics ``.pt`` model run directly: fused, eval, inference mode; half precision on
+    CUDA, channels-last memory on CPU."""
+
+    def __init__(self, path: str | Path, *, device: str = "auto") -> None:
+        import torch
+        from ultralytics import YOLO
+
+        self.device = pick_device(device)
+        yolo = YOLO(str(path))
+        self.names = {int(k): str(v) for k, v in yolo.names.items()}
+        args = (getattr(yolo, "ckpt", None) or {}).get("train_args", {}) or {}
+        imgsz = args.get("imgsz") or yolo.overrides.get("imgsz")
+        self.imgsz = int(imgsz if isinstance(imgsz, int) else max(imgsz)) if imgsz else None
+        net = yolo.model.fuse(verbose=False) if hasattr(yolo.model, "fuse") else yolo.model
+        net = net.eval().to(self.device)
+        for param in net.parameters():
+            param.requires_grad_(False)
+        self.half = self.device.startswith("cuda")
+        if self.half:
+            net = net.half()
+        self.channels_last = self.device == "cpu"
+        if self.channels_last:
+            net = net.to(memory_format=torch.channels_last)
+        self.net = net
+        self._torch = torch
+
+    def forward(self, batch: np.ndarray) -> Any:
+        torch = self._torch
+        x = torch.from_numpy(batch).to(self.device, non_blocking=True).permute(0, 3, 1, 2)
+        x = x.half() if self.half else x.float()
+        if not self.channels_last:
+            x = x.contiguous()
+        x /= 255.0
+        with torch.inference_mode():
+            y = self.net(x)
+        if isinstance(y, dict):
+            y = next(iter(y.values()))
+        if isinstance(y, (list, tuple)):
+            y = y[0]
+        return y.float()
+
+
+def load_backend(model: ResolvedModel, *, device: str = "auto") -> Backend:
+    """The backend for a resolved model's kind (torch, ONNX Runtime or OpenVINO)."""
+    if model.kind == "pt":
+        return TorchBackend(model.path, device=device)
+    from detector.export import OnnxBackend, OpenVinoBackend
+
+    if model.kind == "onnx":
+        return OnnxBackend(model.path, device=device)
+    return OpenVinoBackend(model.path, device=device)
+
+
+# ----------------------------------------------------------------------------- chunk inference
+
+@dataclass
+class ChunkResult:
+    """What one chunk of images gave: detection rows, image_ids done, failures (id, error)."""
+
+    frame: pd.DataFrame
+    done: list[str]
+    failed: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    """Inference settings: ``imgsz`` px, thresholds, tiles, decode limits."""
+
+    imgsz: int
+    conf: float
+    iou: float
+    batch: int
+    slicing: tuple[int, float] | None = None
+    max_det: int = 300
+    max_pixels: int = 100_000_000
+
+
+def detect_loaded(backend: Backend, loaded: list[LoadedImage], *, options: DetectOptions,
+                  model_id: str) -> ChunkResult:
+    """Run the model on decoded images (forward in pieces of ``options.batch`` inputs) and turn
+    head outputs into rows in original pixels; tiles are merged with the whole-image pass."""
+    good = [item for item in loaded if item.error is None]
+    failed = [(item.image_id, item.error) for item in loaded if item.error is not None]
+    crops = [(i, crop) for i, item in enumerate(good) for crop in item.crops]
+    per_image: list[list[Detections]] = [[] for _ in good]
+    for start in range(0, len(crops), options.batch):
+        piece = crops[start:start + options.batch]
+        head = backend.forward(np.stack([crop.pixels for _, crop in piece]))
+        found = Detections.from_yolo_output(head, conf=options.conf, iou=options.iou, max_det=options.max_det)
+        for (i, crop), dets in zip(piece, found):
+            per_image[i].append(dets.unletterbox(ratio=crop.ratio, pad=crop.pad, shape=crop.shape,
+                                                 offset=crop.offset))
+    frames = []
+    for item, parts in zip(good, per_image):
+        dets = Detections.merge(parts)
+        if len(parts) > 1:
+            dets = dets.with_merged_duplicates(iou=MERGE_IOU, ios=MERGE_IOS)
+        frames.append(dets.to_frame(image_id=item.image_id, class_names=backend.names, model_id=model_id))
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame()
+    return ChunkResult(frame if len(frame) else empty_frame(), [item.image_id for item in good], failed)
+
+
+def chunks_of(images: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
+    """Consecutive chunks of ``size`` rows."""
+    for start in range(0, len(images), size):
+        yield images.iloc[start:start + size]
+
+
+def results_local(backend: Backend, pending: pd.DataFrame, *, options: DetectOptions, model_id: str,
+                  workers: int, prefetch: int = 2) -> Iterator[ChunkResult]:
+    """Chunks in order; decoding of the next ``prefetch`` chunks overlaps inference."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="decode") as pool:
+        def submit(chunk: pd.DataFrame) -> list:
+            return [pool.submit(load_image, image_id, path, imgsz=options.imgsz, slicing=options.slicing,
+                                max_pixels=options.max_pixels)
+                    for image_id, path in zip(chunk["image_id"], chunk["path"])]
+
+        chunks = chunks_of(pending, options.batch)
+        inflight: deque = deque()
+        for chunk in chunks:
+            inflight.append(submit(chunk))
+            if len(inflight) > prefetch:
+                break
+        while inflight:
+            futures = inflight.popleft()
+            nxt = next(chunks, None)
+            if nxt is not None:
+                inflight.append(submit(nxt))
+            yield detect_loaded(backend, [f.result() for f in futures], options=options, model_id=model_id)
+
+
+# ----------------------------------------------------------------------------- part files
+
+PART_SCHEMA_COLUMNS = FRAME_COLUMNS
+
+
+class PartStore:
+    """``detections/part-NNNNNN.parquet`` files; each carries in its Parquet metadata the
+    image_ids it completes (``done``), its failures and the model id."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for stale in self.directory.glob(".part-*.tmp*"):  # left by a killed run
+            stale.unlink(missing_ok=True)
+        self.records = [self.read_record(p) for p in self.parts()]
+        self.next_index = 1 + max((int(p.stem.split("-")[1]) for p in self.parts()), default=-1)
+
+    def parts(self) -> list[Path]:
+        return sorted(self.directory.glob("part-*.parquet"))
+
+    @staticmethod
+    def read_record(path: Path) -> dict[str, Any]:
+        import pyarrow.parquet as pq
+
+        meta = pq.read_schema(path).metadata or {}
+        record = json.loads(meta.get(META_KEY, b"{}"))
+        record.setdefault("done", [])
+        record.setdefault("failed", [])
+        record["rows"] = pq.read_metadata(path).num_rows
+        return record
+
+    def done_ids(self) -> set[str]:
+        return {i for r in self.records for i in r["done"]} | {i for r in self.records for i, _ in r["failed"]}
+
+    def model_ids(self) -> set[str]:
+        return {r["model_id"] for r in self.records if r.get("model_id")}
+
+    def write(self, frame: pd.DataFrame, *, done: list[str], failed: list[tuple[str, str]], model_id: str) -> Path:
+        """Write one part atomically (temp name in the same folder, then rename)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        frame = frame[FRAME_COLUMNS] if len(frame) else empty_frame()
+        table = pa.Table.from_pandas(frame.astype({"x1": "float32", "y1": "float32", "x2": "float32",
+                                                  "y2": "float32", "conf": "float32", "class_id": "int32"}),
+                                     preserve_index=False)
+        record = {"model_id": model_id, "done": list(done), "failed": [list(f) for f in failed]}
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: json.dumps(record).encode()})
+        path = self.directory / f"part-{self.next_index:06d}.parquet"
+        tmp = self.directory / f".{path.name}.tmp-{os.getpid()}"
+        pq.write_table(table, tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        self.next_index += 1
+        self.records.append({**record, "rows": len(frame)})
+        return path
+
+
+class PartWriter:
+    """Buffers chunk results and writes a part every ``part_images`` images or ``flush_s``
+    seconds (always whole chunks)."""
+
+    def __init__(self, store: PartStore, *, model_id: str, part_images: int, flush_s: float) -> None:
+        self.store, self.model_id = store, model_id
+        self.part_images, self.flush_s = part_images, flush_s
+        self.buffer: list[ChunkResult] = []
+        self.last_flush = time.monotonic()
+
+    def add(self, result: ChunkResult) -> None:
+        self.buffer.append(result)
+        n = sum(len(r.done) + len(r.failed) for r in self.buffer)
+        if n >= self.part_images or time.monotonic() - self.last_flush >= self.flush_s:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            frames = [r.frame for r in self.buffer if len(r.frame)]
+            self.store.write(pd.concat(frames, ignore_index=True) if frames else empty_frame(),
+                             done=[i for r in self.buffer for i in r.done],
+                             failed=[f for r in self.buffer for f in r.failed], model_id=self.model_id)
+            self.buffer = []
+        self.last_flush = time.monotonic()
+
+
+def read_detections(out: str | Path) -> pd.DataFrame:
+    """All detection rows under ``OUT/detections`` (or a detections folder itself)."""
+    directory = Path(out)
+    if directory.name != DETECTIONS_DIR:
+        directory = directory / DETECTIONS_DIR
+    parts = sorted(directory.glob("part-*.parquet"))
+    if not parts:
+        return empty_frame()
+    return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+
+
+# ----------------------------------------------------------------------------- progress
+
+class ProgressReporter:
+    """A rich progress bar (images, img/s, ETA) on a terminal; plain lines every ``every_s``
+    seconds otherwise (on stderr)."""
+
+    def __init__(self, total: int, *, enabled: bool | None = None, every_s: float = 10.0,
+                 stream: Any = None) -> None:
+        self.total, self.count, self.every_s = total, 0, every_s
+        self.stream = stream or sys.stderr
+        self.start = self.last = time.monotonic()
+        tty = enabled if enabled is not None else self.stream.isatty()
+        self.bar = None
+        if tty and total:
+            from rich.console import Console
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+
+            self.bar = Progress(TextColumn("detect"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[rate]:>8} img/s"), TimeElapsedColumn(),
+                                TextColumn("ETA"), TimeRemainingColumn(),
+                                console=Console(file=self.stream), transient=False)
+            self.task = self.bar.add_task("detect", total=total, rate="-")
+            self.bar.start()
+
+    def advance(self, n: int) -> None:
+        self.count += n
+        now = time.monotonic()
+        rate = self.count / max(now - self.start, 1e-9)
+        if self.bar is not None:
+            self.bar.update(self.task, advance=n, rate=f"{rate:.1f}")
+        elif now - self.last >= self.every_s:
+            self.last = now
+            eta = (self.total - self.count) / rate if rate > 0 else float("inf")
+            print(f"detect: {self.count}/{self.total} images, {rate:.1f} img/s, ETA {_duration(eta)}",
+                  file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+# ----------------------------------------------------------------------------- public entry
+
+def detect_images(source: str | Path, *, model: str | Path | ResolvedModel, out: str | Path | None = None,
+                  device: str = "auto", batch: int = 16, conf: float | None = None, iou: float = 0.7,
+                  imgsz: int | None = None, slice: str | None = None, workers: int | None = None,
+                  engine: str = "local", address: str | None = None, part_images: int = 1024,
+                  flush_s: float = 60.0, max_pixels: int = 100_000_000, max_det: int = 300,
+                  progress: bool | None = None, models_dir: Path | None = None) -> dict[str, Any]:
+    """Detect cameras on every image of ``source``; write ``OUT/detections/part-*.parquet``,
+    ``OUT/detect_summary.json`` and ``OUT/detect_failures.parquet``; return the summary.
+
+    ``source``: survey dir (OUT defaults to it), folder, glob or text file of paths. ``model``: a
+    models/ name, a ``.pt``, ``.onnx`` or ``*_openvino_model``. ``conf`` defaults to the card's
+    operating threshold (else 0.25), ``imgsz`` (px) to the card's, else the model's training
+    size, else 640. ``batch``: images per chunk and inputs per forward pass. ``slice``:
+    ``"SIZE:OVERLAP"`` tiles (px, fraction) merged with the whole image. Rerunning resumes."""
+    started = time.monotonic()
+    if batch < 1:
+        raise DetectorInputError(f"--batch must be >= 1, got {batch}")
+    if engine not in ("local", "ray"):
+        raise DetectorInputError(f"--engine must be local or ray, got {engine!r}")
+    slicing = parse_slice(slice)
+    resolved = model if isinstance(model, ResolvedModel) else resolve_model(str(model), models_dir=models_dir)
+    src = images_from_source(source)
+    if out is None:
+        if src.kind != "survey":
+            raise DetectorInputError("--out DIR is required when SOURCE is not a survey directory")
+        out = src.root
+    out = Path(out)
+    store = PartStore(out / DETECTIONS_DIR)
+    others = store.model_ids() - {resolved.model_id}
+    if others:
+        raise DetectorInputError(f"{out / DETECTIONS_DIR} already holds detections of model "
+                                 f"{sorted(others)[0]!r}; use another --out or remove that folder")
+    done = store.done_ids()
+    pending = src.images[~src.images["image_id"].isin(done)].reset_index(drop=True)
+
+    card = resolved.card
+    conf = conf if conf is not None else (card.conf if card else 0.25)
+    workers = workers if workers is not None else min(4, os.cpu_count() or 1)
+    reporter = ProgressReporter(len(pending), enabled=progress)
+    writer = PartWriter(store, model_id=resolved.model_id, part_images=max(part_images, batch), flush_s=flush_s)
+    device_used = pick_device(device) if resolved.kind == "pt" else device
+    n_run = 0
+    run_started = time.monotonic()
+    try:
+        if len(pending):
+            if engine == "ray":
+                from detector.ray_engine import results_ray
+
+                size = imgsz or (card.imgsz if card else None)
+                results, device_used, size = results_ray(resolved, pending, imgsz=size, conf=conf, iou=iou,
+                                                         batch=batch, slicing=slicing, max_det=max_det,
+                                                         max_pixels=max_pixels, device=device,
+                                                         workers=workers, address=address)
+            else:
+                backend = load_backend(resolved, device=device)
+                device_used = backend.device
+                size = imgsz or (card.imgsz if card else None) or backend.imgsz or 640
+                options = DetectOptions(imgsz=size, conf=conf, iou=iou, batch=batch, slicing=slicing,
+                                        max_det=max_det, max_pixels=max_pixels)
+                run_started = time.monotonic()
+                results = results_local(backend, pending, options=options, model_id=resolved.model_id,
+                                        workers=workers)
+            for result in results:
+                writer.add(result)
+                n = len(result.done) + len(result.failed)
+                n_run += n
+                reporter.advance(n)
+        else:
+            size = imgsz or (card.imgsz if card else None)
+    finally:
+        writer.flush()
+        reporter.close()
+    seconds = time.monotonic() - run_started
+    summary = summarize(out, src.images, store, model=resolved, device=device_used, engine=engine,
+                        options=dict(batch=batch, conf=conf, iou=iou, imgsz=size, slice=slice),
+                        processed=n_run, seconds=seconds, total_seconds=time.monotonic() - started)
+    return summary
+
+
+def summarize(out: Path, images: pd.DataFrame, store: PartStore, *, model: ResolvedModel, device: str,
+              engine: str, options: dict[str, Any], processed: int, seconds: float,
+              total_seconds: float) -> dict[str, Any]:
+    """Write ``detect_summary.json`` and ``detect_failures.parquet`` from all part records."""
+    listed = set(images["image_id"])
+    ok = {i for r in store.records for i in r["done"]} & listed
+    failed = {}
+    for r in store.records:
+        for image_id, error in r["failed"]:
+            if image_id in listed:
+                failed[image_id] = error
+    paths = dict(zip(images["image_id"], images["path"]))
+    failures = pd.DataFrame({"image_id": pd.Series(list(failed), dtype=object),
+                             "path": pd.Series([paths.get(i) for i in failed], dtype=object),
+                             "error": pd.Series(list(failed.values()), dtype=object)})
+    _atomic_write(out / FAILURES_FILE, lambda tmp: failures.to_parquet(tmp, index=False))
+    summary = {
+        "images": len(listed), "ok": len(ok), "failed": len(failed),
+        "pending": len(listed) - len(ok) - len(failed),
+        "detections": int(sum(r["rows"] for r in store.records)),
+        "processed_this_run": processed, "seconds": round(seconds, 3),
+        "images_per_second": round(processed / seconds, 3) if seconds > 0 and processed else None,
+        "total_seconds": round(total_seconds, 3),
+        "device": device, "engine": engine,
+        "model": {"id": model.model_id, "kind": model.kind, "path": str(model.path)},
+        **options,
+        "parts": len(store.records),
+        "failures": [{"image_id": i, "error": e} for i, e in list(failed.items())[:100]],
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    _atomic_write(out / SUMMARY_FILE, lambda tmp: tmp.write_text(json.dumps(summary, indent=2) + "\n"))
+    return summary
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    write(tmp)
+    os.replace(tmp, path)

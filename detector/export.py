@@ -1,0 +1,153 @@
+"""Export ``.pt`` models for fast CPU inference (ONNX, OpenVINO) and run exported models.
+
+``export_model`` wraps ultralytics' exporter (dynamic batch, simplified graph) and puts the result
+beside the weights, so the registry finds the card of ``models/NAME.pt`` for ``models/NAME.onnx``
+too. ``OnnxBackend`` and ``OpenVinoBackend`` are engine backends: uint8 NHWC RGB in, the raw
+YOLO head (B, 4 + nc, A) out, exactly like the torch backend, so ``detect`` writes the same rows.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from detector.errors import DetectorInputError
+from detector.registry import OPENVINO_SUFFIX, ResolvedModel, resolve_model
+
+FORMATS = ("onnx", "openvino")
+
+
+def export_model(model: str | Path | ResolvedModel, *, format: str = "onnx", imgsz: int | None = None,
+                 half: bool = False, dynamic: bool = True, out: str | Path | None = None,
+                 models_dir: Path | None = None) -> ResolvedModel:
+    """Export a ``.pt`` model to ``format`` (onnx or openvino) at ``imgsz`` px (default: the
+    card's or the training size); return the exported model resolved by the registry.
+
+    ``out``: where to put it (a file for onnx, a directory for openvino); default beside the
+    weights. ``half``: FP16 weights (OpenVINO; ONNX FP16 needs a GPU in ultralytics)."""
+    import detector  # noqa: F401  (offline ultralytics)
+    from ultralytics import YOLO
+
+    if format not in FORMATS:
+        raise DetectorInputError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
+    resolved = model if isinstance(model, ResolvedModel) else resolve_model(str(model), models_dir=models_dir)
+    if resolved.kind != "pt":
+        raise DetectorInputError(f"only .pt models can be exported; {resolved.path} is {resolved.kind}")
+    if format == "openvino":
+        try:
+            import openvino  # noqa: F401
+        except ImportError:
+            raise DetectorInputError("OpenVINO export needs the openvino package (pip install openvino)") from None
+    yolo = YOLO(str(resolved.path))
+    if imgsz is None:
+        args = (getattr(yolo, "ckpt", None) or {}).get("train_args", {}) or {}
+        imgsz = (resolved.card.imgsz if resolved.card else None) or args.get("imgsz") or 640
+    exported = Path(yolo.export(format=format, imgsz=imgsz, dynamic=dynamic, half=half and format == "openvino",
+                                simplify=True, batch=1, device="cpu", verbose=False))
+    if out is not None:
+        out = Path(out)
+        if out.exists() and out.is_dir() and format == "onnx":
+            out = out / exported.name
+        if out.resolve() != exported.resolve():
+            if out.exists():
+                shutil.rmtree(out) if out.is_dir() else out.unlink()
+            shutil.move(str(exported), str(out))
+            exported = out
+    elif format == "openvino" and not exported.name.endswith(OPENVINO_SUFFIX):
+        target = exported.with_name(f"{resolved.path.stem}{OPENVINO_SUFFIX}")
+        shutil.move(str(exported), str(target))
+        exported = target
+    from detector.registry import model_from_path
+
+    found = model_from_path(exported)
+    if found.card is None and resolved.card is not None:  # keep the source's model id
+        found = ResolvedModel(found.path, found.kind, resolved.card, resolved.model_id)
+    return found
+
+
+def _parse_names(text: str | None) -> dict[int, str]:
+    if not text:
+        return {}
+    value = ast.literal_eval(text) if isinstance(text, str) else text
+    if isinstance(value, list):
+        return dict(enumerate(map(str, value)))
+    return {int(k): str(v) for k, v in value.items()}
+
+
+def _imgsz_of(value: Any) -> int | None:
+    if value is None:
+        return None
+    value = ast.literal_eval(value) if isinstance(value, str) else value
+    return int(max(value)) if isinstance(value, (list, tuple)) else int(value)
+
+
+class OnnxBackend:
+    """An ultralytics ONNX export run with ONNX Runtime (CUDA provider when asked for and
+    available, else CPU). Fixed-batch exports are fed in pieces, padded."""
+
+    def __init__(self, path: str | Path, *, device: str = "auto", threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        providers = ["CPUExecutionProvider"]
+        if device in ("auto", "cuda") or device.startswith("cuda:"):
+            if "CUDAExecutionProvider" in ort.get_available_providers():
+                providers.insert(0, "CUDAExecutionProvider")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads or (os.cpu_count() or 1)
+        self.session = ort.InferenceSession(str(path), options, providers=providers)
+        self.device = "cuda" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.names = _parse_names(meta.get("names"))
+        self.imgsz = _imgsz_of(meta.get("imgsz"))
+        model_input = self.session.get_inputs()[0]
+        self.input_name = model_input.name
+        self.fixed_batch = model_input.shape[0] if isinstance(model_input.shape[0], int) else None
+        self.dtype = np.float16 if "float16" in model_input.type else np.float32
+
+    def forward(self, batch: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(batch.transpose(0, 3, 1, 2)).astype(self.dtype) / self.dtype(255)
+        if self.fixed_batch is None:
+            return self.session.run(None, {self.input_name: x})[0]
+        outs = []
+        for start in range(0, len(x), self.fixed_batch):
+            piece = x[start:start + self.fixed_batch]
+            n = len(piece)
+            if n < self.fixed_batch:
+                piece = np.concatenate([piece, np.zeros((self.fixed_batch - n, *piece.shape[1:]), piece.dtype)])
+            outs.append(self.session.run(None, {self.input_name: piece})[0][:n])
+        return np.concatenate(outs)
+
+
+class OpenVinoBackend:
+    """An ultralytics OpenVINO export (``*_openvino_model`` dir) run with the OpenVINO runtime."""
+
+    def __init__(self, path: str | Path, *, device: str = "auto") -> None:
+        try:
+            import openvino as ov
+        except ImportError:
+            raise DetectorInputError("running an OpenVINO model needs the openvino package "
+                                     "(pip install openvino)") from None
+        import yaml
+
+        path = Path(path)
+        xml = next(path.glob("*.xml"), None)
+        if xml is None:
+            raise DetectorInputError(f"no OpenVINO .xml model in {path}")
+        meta_path = path / "metadata.yaml"
+        meta = yaml.safe_load(meta_path.read_text()) if meta_path.is_file() else {}
+        self.names = _parse_names(meta.get("names"))
+        self.imgsz = _imgsz_of(meta.get("imgsz"))
+        core = ov.Core()
+        self.compiled = core.compile_model(core.read_model(xml), "CPU",
+                                           {"PERFORMANCE_HINT": "THROUGHPUT"})
+        self.device = "cpu"
+
+    def forward(self, batch: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(batch.transpose(0, 3, 1, 2)).astype(np.float32) / np.float32(255)
+        return self.compiled(x)[0]
