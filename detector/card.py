@@ -22,7 +22,7 @@ class ModelCard:
 
     name: str
     weights: str  # file name relative to the card
-    classes: list[str] = field(default_factory=lambda: ["dome", "directed"])
+    classes: list[str] = field(default_factory=lambda: ["directed", "dome"])
     imgsz: int = 640
     conf: float = 0.25  # operating threshold
     precision: float | None = None  # at conf, on the evaluation set

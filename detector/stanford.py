@@ -2,7 +2,7 @@
 
 ``meta.csv`` holds per image a Python-literal list of annotations: ``category_id`` (Stanford:
 0 = directed, 1 = dome) and ``bbox`` = [x1, y1, x2, y2] pixels (``bbox_mode`` 0). Classes are
-mapped by NAME onto ours (``CLASS_NAMES``: 0 = dome, 1 = directed). Splits follow the file:
+mapped by NAME onto ours (``CLASS_NAMES``: 0 = directed, 1 = dome, the same order). Splits follow the file:
 ``train`` -> ``train``, ``valid`` -> ``val``. Images come from a folder of
 ``PANOID_HEADING.jpg`` files (what ``camcensus dataset stanford`` fetches).
 """

@@ -2,12 +2,12 @@
 
 Layout (the one ultralytics reads)::
 
-    DIR/data.yaml              train: images/train, val: images/val, names: {0: dome, 1: directed}
+    DIR/data.yaml              train: images/train, val: images/val, names: {0: directed, 1: dome}
     DIR/images/{train,val}/*.jpg
     DIR/labels/{train,val}/*.txt   one line per box: class cx cy w h (fractions of the image size)
 
 Boxes travel as DataFrames with ``class_name, x1, y1, x2, y2`` in pixels of the image they
-belong to. Class ids follow ``CLASS_NAMES`` (0 = dome, 1 = directed); converters map by name.
+belong to. Class ids follow ``CLASS_NAMES`` (0 = directed, 1 = dome, as in the Stanford labels); converters map by name.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import yaml
 
 from detector.errors import DetectorInputError
 
-CLASS_NAMES: list[str] = ["dome", "directed"]
+CLASS_NAMES: list[str] = ["directed", "dome"]
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 SIZE_BINS: list[tuple[str, float, float]] = [("<8", 0, 8), ("8-16", 8, 16), ("16-32", 16, 32), (">32", 32, np.inf)]
 BOX_COLUMNS = ["class_name", "x1", "y1", "x2", "y2"]

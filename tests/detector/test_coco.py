@@ -37,7 +37,7 @@ def _coco(tmp_path):
 def test_coco_yolo_round_trip_is_exact(tmp_path):
     coco, path, images_dir = _coco(tmp_path)
     data = yolo_from_coco(path, images_dir, tmp_path / "yolo", split="val")
-    assert (tmp_path / "yolo" / "labels" / "val" / "a.txt").read_text().splitlines()[0].startswith("0 ")  # dome = 0
+    assert (tmp_path / "yolo" / "labels" / "val" / "a.txt").read_text().splitlines()[0].startswith("1 ")  # dome = 1
     assert (tmp_path / "yolo" / "labels" / "val" / "c.txt").read_text() == ""  # background image
     report = check_dataset(data)
     assert report.ok and report.splits["val"].boxes == {"dome": 1, "directed": 2}

@@ -43,14 +43,14 @@ def test_boxes_are_converted_by_class_name(stanford, tmp_path):
     assert result.images == {"train": 2, "val": 1} and result.missing == 1
     assert result.boxes == {"dome": 1, "directed": 2}
     data = yaml.safe_load((out / "data.yaml").read_text())
-    assert data["names"] == {0: "dome", 1: "directed"}
-    # Stanford directed (0) -> our 1; [511, 172, 516, 180] in 640 px, checked by hand
+    assert data["names"] == {0: "directed", 1: "dome"}
+    # Stanford directed (0) -> our 0 (same order); [511, 172, 516, 180] in 640 px, checked by hand
     (directed,) = _lines(out / "labels/train/nEOdMbry0GAKtuxaZltq1A_176.txt")
-    assert directed == pytest.approx([1, 513.5 / 640, 176 / 640, 5 / 640, 8 / 640])
-    # Stanford dome (1) -> our 0; a box over the right edge is clipped to the image
+    assert directed == pytest.approx([0, 513.5 / 640, 176 / 640, 5 / 640, 8 / 640])
+    # Stanford dome (1) -> our 1; a box over the right edge is clipped to the image
     dome, edge = _lines(out / "labels/val/GYi2vJIcAYT2DX-dt00tfA_110.txt")
-    assert dome == pytest.approx([0, 110 / 640, 208 / 640, 20 / 640, 16 / 640])
-    assert edge == pytest.approx([1, 635 / 640, 20 / 640, 10 / 640, 20 / 640])
+    assert dome == pytest.approx([1, 110 / 640, 208 / 640, 20 / 640, 16 / 640])
+    assert edge == pytest.approx([0, 635 / 640, 20 / 640, 10 / 640, 20 / 640])
     assert (out / "labels/train/P8-l8zkFvG1vupCLgUo3ZA_142.txt").read_text() == ""  # background
     assert (out / "images/val/GYi2vJIcAYT2DX-dt00tfA_110.jpg").is_file()
     report = check_dataset(out)
@@ -64,7 +64,7 @@ def test_a_rerun_adds_images_fetched_since(stanford, tmp_path):
     Image.new("RGB", (640, 640)).save(images / "MISSINGpano_10.jpg")
     again = yolo_from_stanford(meta, images, out)
     assert again.missing == 0 and again.images == {"train": 2, "val": 2}
-    assert _lines(out / "labels/val/MISSINGpano_10.txt") == [pytest.approx([0, 0.05, 0.05, 0.1, 0.1])]
+    assert _lines(out / "labels/val/MISSINGpano_10.txt") == [pytest.approx([1, 0.05, 0.05, 0.1, 0.1])]
 
 
 def test_bad_labels_are_clear_errors(tmp_path):

@@ -21,12 +21,12 @@ def test_two_epoch_training_gives_weights_that_load_and_predict(tmp_path):
     ckpt = torch.load(weights, map_location="cpu", weights_only=False)
     assert ckpt["optimizer"] is None  # stripped
     model = YOLO(str(weights))
-    assert model.names == {0: "dome", 1: "directed"}
+    assert model.names == {0: "directed", 1: "dome"}
     results = model.predict(str(next((tmp_path / "data" / "images" / "val").glob("*.jpg"))), imgsz=64,
                             conf=0.0, verbose=False)
     assert results[0].boxes is not None and results[0].orig_shape == (96, 96)
     on_disk = read_card(tmp_path / "models" / "tiny.md")
-    assert on_disk.classes == ["dome", "directed"] and on_disk.imgsz == 64 and on_disk.weights == "tiny.pt"
+    assert on_disk.classes == ["directed", "dome"] and on_disk.imgsz == 64 and on_disk.weights == "tiny.pt"
     assert on_disk.extra["epochs"] == 2 and on_disk.extra["seed"] == 0 and card.name == "tiny"
 
 

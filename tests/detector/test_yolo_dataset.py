@@ -25,13 +25,13 @@ def test_labels_round_trip_pixels(tmp_path):
     back = boxes_from_label_file(label, 640, 480)
     assert list(back.class_name) == ["dome", "directed"]
     np.testing.assert_allclose(back[["x1", "y1", "x2", "y2"]].to_numpy(), boxes[["x1", "y1", "x2", "y2"]], atol=1e-5)
-    assert label.read_text().startswith("0 ")  # dome is class 0
+    assert label.read_text().startswith("1 ")  # dome is class 1
 
 
 def test_written_dataset_is_counted(tmp_path):
     data = drawn_dataset(tmp_path, n_train=5, n_val=3)
     spec = read_data_yaml(tmp_path)
-    assert spec.names == ["dome", "directed"] and spec.yaml_path == data
+    assert spec.names == ["directed", "dome"] and spec.yaml_path == data
     report = check_dataset(data)
     assert report.ok
     assert report.splits["train"].images == 5 and report.splits["val"].images == 3

@@ -107,16 +107,16 @@ def test_dataset_stanford_against_a_local_street_view(server, tmp_path, capfd):
     assert "ok: 1  no_imagery: 1  error: 1" in first
     assert main(args) == 0  # the rerun gets the panorama that failed, and only it
     second, err2 = capfd.readouterr()
-    assert "images: train 1  val 1  boxes: dome 1  directed 1  missing images: 1" in second
+    assert "images: train 1  val 1  boxes: directed 1  dome 1  missing images: 1" in second
     requested = [(a["pano"], a["heading"], a["fov"], a["pitch"], a["size"])
                  for a in gsv.image_requests() if "GYi" not in a["pano"]]
     assert requested == [("nEOdMbry0GAKtuxaZltq1A", "176", "90", "0", "640x640")]
-    assert yaml.safe_load((out / "data.yaml").read_text())["names"] == {0: "dome", 1: "directed"}
-    # checked by hand: Stanford directed (0) -> 1, dome (1) -> 0, 640 px images
+    assert yaml.safe_load((out / "data.yaml").read_text())["names"] == {0: "directed", 1: "dome"}
+    # checked by hand: Stanford directed (0) -> 0, dome (1) -> 1, 640 px images
     train = (out / "labels/train/nEOdMbry0GAKtuxaZltq1A_176.txt").read_text().split()
-    assert [float(v) for v in train] == pytest.approx([1, 0.80234375, 0.275, 0.0078125, 0.0125])
+    assert [float(v) for v in train] == pytest.approx([0, 0.80234375, 0.275, 0.0078125, 0.0125])
     val = (out / "labels/val/GYi2vJIcAYT2DX-dt00tfA_110.txt").read_text().split()
-    assert [float(v) for v in val] == pytest.approx([0, 306 / 640, 226 / 640, 12 / 640, 12 / 640])
+    assert [float(v) for v in val] == pytest.approx([1, 306 / 640, 226 / 640, 12 / 640, 12 / 640])
     assert KEY not in first + second + err + err2 and not files_containing(out, KEY)
 
 
