@@ -211,7 +211,7 @@ def _cast_walls(scene: Scene, view: _View) -> _Walls:
         along[:k] = (sk * fac.length[idx][part]).T
     hit = np.isfinite(dist)
     safe = np.where(hit, dist, 1.0)
-    height = np.where(hit, fac.height[seg], 0.0)
+    height = np.where(hit, fac.height[seg], 0.0) if len(fac) else np.zeros_like(dist)
     top = np.where(hit, view.cy - view.f * (height - view.z) * length_factor / safe, np.inf)
     bottom = np.where(hit, view.cy + view.f * view.z * length_factor / safe, view.cy)
     inc = np.abs(dx[None, :] * fac.nx[seg] + dy[None, :] * fac.ny[seg]) if len(fac) else np.ones_like(dist)

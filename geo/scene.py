@@ -182,6 +182,31 @@ def scene_from_area(area: Area | str, *, graph: nx.MultiDiGraph | None = None,
     return scene
 
 
+def scene_from_frames(buildings: gpd.GeoDataFrame, *, crs: str, cameras: pd.DataFrame | None = None,
+                      objects: pd.DataFrame | None = None, seed: int = 0) -> Scene:
+    """A scene from ready-made tables in the projected ``crs``: ``buildings`` (geometry,
+    ``height_m``, optional ``building_id``), ``cameras`` (at least camera_id, class_name, x, y, z;
+    the other columns of :class:`Scene` get defaults) and ``objects``. For tests and custom
+    scenes; no OSM reading."""
+    buildings = buildings.reset_index(drop=True)
+    if len(buildings):
+        facades, styles = facades_from_buildings(buildings, seed=seed)
+    else:
+        facades, styles = facades_from_buildings(gpd.GeoDataFrame(
+            {"height_m": [], "building_id": []}, geometry=[], crs=crs), seed=seed)
+    cams = _empty_cameras() if cameras is None else cameras.copy()
+    defaults = {"facing": 0.0, "tilt": 20.0, "mount": "wall", "size_m": 0.2, "arm_m": 0.15,
+                "color": 0, "source": "file"}
+    for name, value in defaults.items():
+        if name not in cams.columns:
+            cams[name] = value
+    scene = Scene(crs=CRS.from_user_input(crs).to_string(), facades=facades,
+                  grid=SegmentGrid.from_facades(facades), styles=styles, cameras=cams,
+                  objects=_empty_objects() if objects is None else objects, seed=seed)
+    scene.cameras = _with_lonlat(cams, CRS.from_user_input(crs))
+    return scene
+
+
 # --- sim_cameras ----------------------------------------------------------------------------
 
 def _parse_sim_cameras(spec: str) -> tuple:
