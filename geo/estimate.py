@@ -405,9 +405,12 @@ def estimate_survey(
     pop_areas = pop_whole = None
     if pop_layer is not None:
         pop_areas = population_for_areas(areas, pop_layer, field=population_field, crs=streets.crs)
+        if not pop_areas.any():
+            notes.append(f"the population layer {Path(population).name} does not overlap the areas")
         pop_whole = population_for_areas(whole, pop_layer, field=population_field, crs=streets.crs)
     table = density_from_tables(areas, population=pop_areas, **common)
-    total_table = density_from_tables(whole, population=pop_whole, **common)
+    same = len(areas) == 1 and areas["area_id"].iloc[0] == "area"
+    total_table = table if same else density_from_tables(whole, population=pop_whole, **common)
     timings["estimate_s"] = time.perf_counter() - clock
     total = total_from_row(total_table.iloc[0])
     if len(table) and (table["road_km"] <= 0).all():

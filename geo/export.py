@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-MAX_MAP_CAMERAS = 5000  # camera markers drawn on map.html (the rest are in cameras.parquet)
+MAX_MAP_CAMERAS = 50_000  # camera markers drawn on map.html (the rest are in cameras.parquet)
 _POPUP_FIELDS = [("road_km", "road km", 2), ("surveyed_km", "surveyed km", 2), ("n_images", "images", 0),
                  ("n_detections", "detections", 0), ("n_cameras", "cameras located", 0),
                  ("est_cameras", "estimated cameras", 1), ("est_lo", "95% low", 1), ("est_hi", "95% high", 1),
@@ -81,46 +81,48 @@ def write_json(data: dict, path: str | Path) -> Path:
 
 def write_map_html(areas: gpd.GeoDataFrame, path: str | Path, *, cameras: gpd.GeoDataFrame | None = None,
                    title: str = "Camera density", column: str = "per_road_km") -> Path:
-    """A folium (Leaflet) choropleth of ``column`` with one popup per area and the located
-    cameras as points. All texts are HTML-escaped."""
+    """A folium (Leaflet) choropleth of ``column`` with a popup per area and the located cameras
+    as points (one GeoJSON layer each, so it stays fast for many areas and cameras). Every text
+    is HTML-escaped before it reaches the page."""
     import branca.colormap as cm
     import folium
 
-    areas = areas.to_crs(4326)
+    areas = areas.to_crs(4326).reset_index(drop=True)
     west, south, east, north = areas.total_bounds if len(areas) else (-180, -85, 180, 85)
     fmap = folium.Map(tiles="OpenStreetMap", control_scale=True)
     fmap.fit_bounds([[south, west], [north, east]])
-    values = pd.to_numeric(areas[column], errors="coerce").to_numpy(float) if column in areas else np.array([])
+    values = pd.to_numeric(areas[column], errors="coerce").to_numpy(float) if column in areas else np.full(len(areas), np.nan)
     finite = values[np.isfinite(values)]
     vmax = float(finite.max()) if len(finite) and finite.max() > 0 else 1.0
     colormap = cm.LinearColormap(["#ffffcc", "#fd8d3c", "#800026"], vmin=0.0, vmax=vmax,
                                  caption=f"{column.replace('_', ' ')} (estimated cameras)")
-    layer = folium.FeatureGroup(name="density per area")
-    for i, row in areas.reset_index(drop=True).iterrows():
-        value = values[i] if i < len(values) else np.nan
-        color = colormap(value) if np.isfinite(value) else "#bdbdbd"
-        shape = folium.GeoJson(
-            shapely.to_geojson(row.geometry),
-            style_function=lambda _feature, c=color: {"fillColor": c, "color": "#555555", "weight": 1,
-                                                      "fillOpacity": 0.6},
-        )
-        folium.Popup(popup_html(row), max_width=320, script=True).add_to(shape)
-        folium.Tooltip(_text(str(row.get("name", row.get("area_id", "")))), sticky=False).add_to(shape)
-        shape.add_to(layer)
-    layer.add_to(fmap)
+    shown = gpd.GeoDataFrame({
+        "fill": [colormap(v) if np.isfinite(v) else "#bdbdbd" for v in values],
+        "label": [_text(row.get("name", row.get("area_id", ""))) for _, row in areas.iterrows()],
+        "figures": [popup_html(row) for _, row in areas.iterrows()],
+    }, geometry=areas.geometry.to_numpy(), crs=4326)
+    folium.GeoJson(
+        geojson_from_frame(shown), name="density per area",
+        style_function=lambda feature: {"fillColor": feature["properties"]["fill"], "color": "#555555",
+                                        "weight": 1, "fillOpacity": 0.6},
+        tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
+        popup=folium.GeoJsonPopup(fields=["figures"], labels=False, max_width=340),
+    ).add_to(fmap)
     colormap.add_to(fmap)
     if cameras is not None and len(cameras):
-        group = folium.FeatureGroup(name="located cameras")
-        for _, cam in cameras.head(MAX_MAP_CAMERAS).iterrows():
-            text = (f"<b>camera {_text(str(cam.get('camera_id', '')))}</b><br>"
-                    f"class: {_text(str(cam.get('class_name', '')))}<br>"
-                    f"views: {_text(str(cam.get('n_views', '')))}, "
-                    f"method: {_text(str(cam.get('method', '')))}<br>"
-                    f"± {_text(_fmt(cam.get('uncertainty_m'), 1))} m")
-            folium.CircleMarker([float(cam["lat"]), float(cam["lon"])], radius=3, color="#08306b",
-                                fill=True, fill_opacity=0.9, weight=1,
-                                popup=folium.Popup(text, max_width=240, script=True)).add_to(group)
-        group.add_to(fmap)
+        cams = cameras.head(MAX_MAP_CAMERAS)
+        points = gpd.GeoDataFrame({
+            "camera": [_text(v) for v in cams.get("camera_id", pd.Series(range(len(cams))))],
+            "class": [_text(v) for v in cams.get("class_name", pd.Series([""] * len(cams)))],
+            "views": [_text(v) for v in cams.get("n_views", pd.Series([""] * len(cams)))],
+            "method": [_text(v) for v in cams.get("method", pd.Series([""] * len(cams)))],
+            "uncertainty (m)": [_text(_fmt(v, 1)) for v in cams.get("uncertainty_m", pd.Series([np.nan] * len(cams)))],
+        }, geometry=gpd.points_from_xy(cams["lon"], cams["lat"]), crs=4326)
+        folium.GeoJson(
+            geojson_from_frame(points), name=f"located cameras ({len(cams):,} of {len(cameras):,})",
+            marker=folium.CircleMarker(radius=3, color="#08306b", fill=True, fill_opacity=0.9, weight=1),
+            popup=folium.GeoJsonPopup(fields=list(points.columns.drop("geometry")), max_width=260),
+        ).add_to(fmap)
     folium.LayerControl().add_to(fmap)
     heading = f'<h3 style="position:absolute;z-index:1000;left:60px;top:4px;background:white;padding:2px 6px">' \
               f"{_text(title)}</h3>"

@@ -397,6 +397,8 @@ def _cluster(rays: pd.DataFrame, *, merge_m: float, max_merge_m: float, respect_
     limit = np.clip(2.0 * np.hypot(sigma[i], sigma[j]), merge_m, max_merge_m)
     ok = (d <= limit) & (image[i] != image[j]) & (klass[i] == klass[j])
     i, j, d, limit = i[ok], j[ok], d[ok], limit[ok]
+    agree, score = _rays_agree(rays, i, j, merge_m=merge_m)
+    i, j, d, limit = i[agree], j[agree], score[agree], np.ones(int(agree.sum()))
     graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     # Components holding two detections of one image need the constrained merge.
@@ -407,16 +409,53 @@ def _cluster(rays: pd.DataFrame, *, merge_m: float, max_merge_m: float, respect_
     in_bad = np.isin(labels[i], bad)
     labels = labels.copy()
     next_label = labels.max() + 1
-    members = pd.Series(np.arange(n)).groupby(labels).apply(np.asarray)
-    pair_frame = pd.DataFrame({"i": i[in_bad], "j": j[in_bad], "score": d[in_bad] / limit[in_bad],
-                               "c": labels[i[in_bad]]}).sort_values("score")
-    for comp, grp in pair_frame.groupby("c", sort=False):
-        sub = _constrained_merge(members[comp], grp["i"].to_numpy(), grp["j"].to_numpy(), image)
+    order = np.argsort(labels, kind="stable")
+    sorted_labels = labels[order]
+    first = np.searchsorted(sorted_labels, bad)
+    last = np.searchsorted(sorted_labels, bad, side="right")
+    pi, pj = i[in_bad], j[in_bad]
+    pc = labels[pi]
+    pair_order = np.lexsort((d[in_bad] / limit[in_bad], pc))  # by component, best pair first
+    pi, pj, pc = pi[pair_order], pj[pair_order], pc[pair_order]
+    cuts = np.searchsorted(pc, bad)
+    ends = np.searchsorted(pc, bad, side="right")
+    for comp, a, b, p0, p1 in zip(bad.tolist(), first.tolist(), last.tolist(), cuts.tolist(), ends.tolist()):
+        sub = _constrained_merge(order[a:b], pi[p0:p1], pj[p0:p1], image)
         for k, idx in enumerate(sub):
             labels[idx] = comp if k == 0 else next_label
             if k:
                 next_label += 1
     return labels
+
+
+def _rays_agree(rays: pd.DataFrame, i: np.ndarray, j: np.ndarray, *, merge_m: float,
+                min_angle_deg: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
+    """Whether the rays of detections i and j can see one camera, and a score (0 best, <= 1).
+
+    Bearings are precise, ranges are not: rays crossing at >= ``min_angle_deg`` must meet in
+    front of both eyes at a range within 2.5 sigma of each detection's own range; nearly parallel
+    rays must run within ~1 m of each other (plus 3% of the range) with positions that agree."""
+    x0, y0 = rays["x0"].to_numpy(float), rays["y0"].to_numpy(float)
+    theta = np.radians(rays["grid_bearing_deg"].to_numpy(float))
+    dx, dy = np.sin(theta), np.cos(theta)
+    dist, sigma = rays["dist_m"].to_numpy(float), rays["sigma_m"].to_numpy(float)
+    ox, oy = x0[j] - x0[i], y0[j] - y0[i]
+    cross = dx[i] * dy[j] - dy[i] * dx[j]
+    crossing = np.abs(cross) >= np.sin(np.radians(min_angle_deg))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ti = (ox * dy[j] - oy * dx[j]) / cross
+        tj = (ox * dy[i] - oy * dx[i]) / cross
+    tol_i = np.maximum(merge_m, 2.5 * sigma[i])
+    tol_j = np.maximum(merge_m, 2.5 * sigma[j])
+    score_cross = np.maximum(np.abs(ti - dist[i]) / tol_i, np.abs(tj - dist[j]) / tol_j)
+    ok_cross = crossing & (ti > 0.5) & (tj > 0.5) & (score_cross <= 1.0)
+    lateral = np.abs(ox * dy[i] - oy * dx[i])
+    lat_tol = 1.0 + 0.03 * np.maximum(dist[i], dist[j])
+    gap = np.hypot(x0[i] + dist[i] * dx[i] - x0[j] - dist[j] * dx[j], y0[i] + dist[i] * dy[i] - y0[j] - dist[j] * dy[j])
+    score_par = np.maximum(lateral / lat_tol, gap / np.maximum(merge_m, 2.0 * np.hypot(sigma[i], sigma[j])))
+    ok_par = ~crossing & (score_par <= 1.0)
+    score = np.where(crossing, score_cross, score_par)
+    return (ok_cross | ok_par), np.nan_to_num(score, nan=1.0)
 
 
 def _constrained_merge(nodes: np.ndarray, i: np.ndarray, j: np.ndarray, image: np.ndarray) -> list[list[int]]:
@@ -473,7 +512,7 @@ def _summarise(rays: pd.DataFrame, *, min_triangulation_deg: float, max_range_m:
         t = (tx[labels] - x0) * dxv + (ty[labels] - y0) * dyv
         perp = np.abs((tx[labels] - x0) * dyv - (ty[labels] - y0) * dxv)
     bad_t = np.bincount(labels, ~((t >= 0.5) & (t <= max_range_m)), m) > 0
-    rms = np.sqrt(np.bincount(labels, np.nan_to_num(perp, nan=1e6) ** 2, m) / np.maximum(n_rays, 1))
+    rms = np.sqrt(np.bincount(labels, np.nan_to_num(np.minimum(perp, 1e6), nan=1e6) ** 2, m) / np.maximum(n_rays, 1))
     near = np.hypot(tx - mx, ty - my) <= 3.0 * np.maximum(unc, 1.0) + 5.0
     tri &= ~bad_t & near
     method_rank = rays["method"].map({"facade": 0, "size": 1}).fillna(1).to_numpy()
@@ -497,15 +536,24 @@ def _summarise(rays: pd.DataFrame, *, min_triangulation_deg: float, max_range_m:
     by_class = frame.groupby(["label", "class_name"])["conf"].sum().reset_index()
     by_class = by_class.sort_values(["label", "conf"], ascending=[True, False]).drop_duplicates("label")
     out["class_name"] = by_class.set_index("label").loc[np.arange(m), "class_name"].to_numpy()
-    firsts = frame.drop_duplicates(["label", "image_id"])
-    out["image_ids"] = firsts.groupby("label")["image_id"].agg(list).reindex(np.arange(m)).to_numpy()
-    pts = frame.drop_duplicates(["label", "point_id"])
-    out["point_ids"] = pts.groupby("label")["point_id"].agg(list).reindex(np.arange(m)).to_numpy()
+    out["image_ids"] = _lists_by_label(frame.drop_duplicates(["label", "image_id"]), "image_id", m)
+    out["point_ids"] = _lists_by_label(frame.drop_duplicates(["label", "point_id"]), "point_id", m)
     out.insert(0, "camera_id", np.arange(m, dtype=np.int64))
     return out
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+def _lists_by_label(frame: pd.DataFrame, column: str, m: int) -> np.ndarray:
+    """Object array of m lists: the ``column`` values of each label 0..m-1 (vectorised split)."""
+    order = np.argsort(frame["label"].to_numpy(), kind="stable")
+    labels = frame["label"].to_numpy()[order]
+    values = frame[column].to_numpy()[order]
+    cuts = np.searchsorted(labels, np.arange(1, m))
+    out = np.empty(m, dtype=object)
+    out[:] = [part.tolist() for part in np.split(values, cuts)]
+    return out
+
 
 def _nominal_size(class_name: pd.Series, size: float | dict[str, float] | None) -> np.ndarray:
     """Nominal camera size (m) per detection: one number, or a mapping by class name."""

@@ -132,15 +132,60 @@ def run_survey(survey_dir: Path, *, mode: str, recall: float, precision: float, 
     return result, float(len(truth))
 
 
-def simulate(survey_dir: Path, *, area: str, cameras: str, seed: int, spacing: float) -> None:
-    """Sample and simulate a survey into ``survey_dir`` unless it is already there."""
-    from geo.sampling import sample_survey
-    from geo.simulator import simulate_survey
+def simulate(survey_dir: Path, *, area: str, cameras: str, seed: int, spacing: float, render: bool) -> None:
+    """Sample and simulate a survey into ``survey_dir`` unless it is already there.
 
-    if (survey_dir / "truth_boxes.parquet").exists():
+    ``render``: the full simulator (images on disk, needed to run a detector); otherwise only the
+    truth boxes the renderer would give (``geo.render.boxes_for_view``), much faster."""
+    from geo.sampling import sample_survey
+
+    if (survey_dir / "truth_boxes.parquet").exists() and (survey_dir / "images.parquet").exists():
         return
     sample_survey(survey_dir, area=area, spacing=spacing, seed=seed)
-    simulate_survey(survey_dir, cameras=cameras, seed=seed)
+    if render:
+        from geo.simulator import simulate_survey
+
+        simulate_survey(survey_dir, sim_cameras=cameras, seed=seed, progress=False)
+    else:
+        truth_boxes_survey(survey_dir, cameras=cameras, seed=seed)
+
+
+def truth_boxes_survey(survey_dir: Path, *, cameras: str, seed: int, width: int = 640, height: int = 640) -> None:
+    """Write images.parquet (no image files), truth_boxes.parquet and truth.geojson of the
+    simulator's scene for every view, without drawing the images."""
+    import geopandas as gpd
+    from pyproj import CRS, Transformer
+
+    from geo.network import load_network
+    from geo.render import boxes_for_view
+    from geo.sampling import true_north_correction
+    from geo.scene import scene_from_area
+    from geo.simulator import IMAGE_COLUMNS, TRUTH_BOX_COLUMNS, truth_features
+
+    info = json.loads((survey_dir / "sample.json").read_text())
+    scene = scene_from_area(info["area"], graph=load_network(survey_dir / "network.graphml"),
+                            sim_cameras=cameras, seed=seed)
+    views = gpd.read_parquet(survey_dir / "views.parquet")
+    crs = CRS.from_user_input(scene.crs)
+    lon, lat = views["lon"].to_numpy(float), views["lat"].to_numpy(float)
+    x, y = Transformer.from_crs(4326, crs, always_xy=True).transform(lon, lat)
+    grid_heading = np.mod(views["heading"].to_numpy(float) - true_north_correction(lon, lat, crs), 360.0)
+    boxes = []
+    for i, vid in enumerate(views["view_id"].astype(str)):
+        found = boxes_for_view(scene, x=x[i], y=y[i], heading=grid_heading[i], pitch=float(views["pitch"].iloc[i]),
+                               fov=float(views["fov"].iloc[i]), width=width, height=height)
+        if len(found):
+            boxes.append(found.assign(image_id=vid))
+    box_frame = (pd.concat(boxes, ignore_index=True)[TRUTH_BOX_COLUMNS] if boxes
+                 else pd.DataFrame(columns=TRUTH_BOX_COLUMNS))
+    images = pd.DataFrame({"view_id": views["view_id"].astype(str), "image_id": views["view_id"].astype(str),
+                           "provider": "simulated-boxes", "path": None, "width": width, "height": height,
+                           "lon": lon, "lat": lat, "heading": views["heading"].to_numpy(float),
+                           "fov": views["fov"].to_numpy(float), "pitch": views["pitch"].to_numpy(float),
+                           "captured_at": None, "status": "ok", "error": None})[IMAGE_COLUMNS]
+    box_frame.to_parquet(survey_dir / "truth_boxes.parquet", index=False)
+    (survey_dir / "truth.geojson").write_text(json.dumps(truth_features(scene, box_frame)))
+    images.to_parquet(survey_dir / "images.parquet", index=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spacing", type=float, default=20.0, help="sampling spacing, metres")
     parser.add_argument("--by", default="h3:8", help="areas for the per-area errors")
     parser.add_argument("--n-boot", type=int, default=500)
+    parser.add_argument("--render", action="store_true", help="render images with the full simulator "
+                        "(needed for --mode detect; default: truth boxes only)")
     parser.add_argument("--work", type=Path, default=Path("validate-work"), help="cache of simulated surveys")
     args = parser.parse_args(argv)
 
@@ -170,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         name = f"{area}-{cams.replace(':', '')}-s{seed}"
         survey_dir = args.work / name
         started = time.perf_counter()
-        simulate(survey_dir, area=specs.get(area, area), cameras=cams, seed=seed, spacing=args.spacing)
+        simulate(survey_dir, area=specs.get(area, area), cameras=cams, seed=seed, spacing=args.spacing,
+                 render=args.render or args.mode == "detect")
         sim_s = time.perf_counter() - started
         started = time.perf_counter()
         result, truth_total = run_survey(survey_dir, mode=args.mode, recall=args.recall, precision=args.precision,

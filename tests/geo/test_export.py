@@ -53,8 +53,9 @@ def test_write_exports_files_open_and_escape(tmp_path):
     parquet = gpd.read_parquet(paths["density.parquet"])
     assert parquet.crs.to_epsg() == 4326 and parquet["est_hi"].tolist() == [9.0, 3.1]
     page = paths["map.html"].read_text(encoding="utf-8")
-    assert "<script>alert(" not in page  # every text escaped (the JS strings hold &lt;script&gt;)
-    assert "&lt;script&gt;alert(" in page and "L.map(" in page and "circleMarker" in page
+    # folium puts feature properties into innerHTML as they are: they must arrive escaped
+    assert "<script>alert(" not in page and "\\u003cscript" not in page
+    assert "\\u0026lt;script\\u0026gt;alert(" in page and "L.map(" in page and "pointToLayer" in page
     assert "${alert(2)}" not in page and "`${" not in page  # nothing breaks out of folium's JS strings
 
     class Parser(HTMLParser):
