@@ -222,12 +222,15 @@ def pick_device(device: str = "auto") -> str:
 
 class TorchBackend:
     """An ultralytics ``.pt`` model run directly: fused, eval, inference mode; half precision on
-    CUDA, channels-last memory on CPU."""
+    CUDA, channels-last memory on CPU. Sets torch's intra-op threads to ``threads`` (default: CPU
+    count; importing ultralytics before torch leaves it at 1 on small machines), which also keeps
+    results bit-identical between processes."""
 
-    def __init__(self, path: str | Path, *, device: str = "auto") -> None:
+    def __init__(self, path: str | Path, *, device: str = "auto", threads: int | None = None) -> None:
         import torch
         from ultralytics import YOLO
 
+        torch.set_num_threads(max(1, threads or os.cpu_count() or 1))
         self.device = pick_device(device)
         yolo = YOLO(str(path))
         self.names = {int(k): str(v) for k, v in yolo.names.items()}
@@ -263,14 +266,15 @@ class TorchBackend:
         return y.float()
 
 
-def load_backend(model: ResolvedModel, *, device: str = "auto") -> Backend:
-    """The backend for a resolved model's kind (torch, ONNX Runtime or OpenVINO)."""
+def load_backend(model: ResolvedModel, *, device: str = "auto", threads: int | None = None) -> Backend:
+    """The backend for a resolved model's kind (torch, ONNX Runtime or OpenVINO); ``threads``:
+    intra-op threads of the runtime (default: CPU count)."""
     if model.kind == "pt":
-        return TorchBackend(model.path, device=device)
+        return TorchBackend(model.path, device=device, threads=threads)
     from detector.export import OnnxBackend, OpenVinoBackend
 
     if model.kind == "onnx":
-        return OnnxBackend(model.path, device=device)
+        return OnnxBackend(model.path, device=device, threads=threads)
     return OpenVinoBackend(model.path, device=device)
 
 

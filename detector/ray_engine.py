@@ -25,12 +25,9 @@ class ChunkDetector:
     """A Ray actor: loads the model once, then detects on chunks (one chunk per call)."""
 
     def __init__(self, model: ResolvedModel, options: dict[str, Any], device: str, threads: int) -> None:
-        import torch
-
         import detector  # noqa: F401  (offline ultralytics inside the worker too)
 
-        torch.set_num_threads(max(1, threads))
-        self.backend = load_backend(model, device=device)
+        self.backend = load_backend(model, device=device, threads=threads)
         self.model_id = model.model_id
         self.options = DetectOptions(**{**options, "imgsz": options["imgsz"] or self.backend.imgsz or 640})
 
