@@ -38,6 +38,7 @@ import pandas as pd
 from detector.detections import FRAME_COLUMNS, Detections, empty_frame
 from detector.errors import DetectorInputError
 from detector.registry import ResolvedModel, resolve_model
+from detector.slicing import merge_tile_detections, parse_slice, tile_windows
 from detector.sources import images_from_source
 
 DETECTIONS_DIR = "detections"
@@ -45,7 +46,6 @@ SUMMARY_FILE = "detect_summary.json"
 FAILURES_FILE = "detect_failures.parquet"
 META_KEY = b"camcensus"
 PAD_VALUE = 114  # grey of the letterbox border, as ultralytics
-MERGE_IOU, MERGE_IOS = 0.5, 0.6  # tile + whole-image merging thresholds (see Detections.with_merged_duplicates)
 
 
 # ----------------------------------------------------------------------------- image loading
@@ -72,29 +72,6 @@ class LoadedImage:
     image_id: str
     crops: list[Crop] = field(default_factory=list)
     error: str | None = None
-
-
-def parse_slice(spec: str | None) -> tuple[int, float] | None:
-    """``"320:0.2"`` -> (320 px tiles, 0.2 overlap fraction); None stays None."""
-    if spec is None or spec == "":
-        return None
-    try:
-        size_text, _, overlap_text = str(spec).partition(":")
-        size, overlap = int(size_text), float(overlap_text or 0.2)
-    except ValueError:
-        raise DetectorInputError(f"--slice must be SIZE:OVERLAP like 320:0.2, got {spec!r}") from None
-    if size < 32 or not 0 <= overlap < 1:
-        raise DetectorInputError(f"--slice needs SIZE >= 32 px and 0 <= OVERLAP < 1, got {spec!r}")
-    return size, overlap
-
-
-def tile_origins(length: int, size: int, overlap: float) -> list[int]:
-    """Start pixels of tiles of ``size`` px covering ``length`` px with ``overlap`` (fraction);
-    the last tile is aligned with the far edge."""
-    if length <= size:
-        return [0]
-    step = max(1, int(size * (1 - overlap)))
-    return list(range(0, length - size, step)) + [length - size]
 
 
 def letterbox(image: np.ndarray, imgsz: int) -> tuple[np.ndarray, float, tuple[int, int]]:
@@ -183,14 +160,9 @@ def crops_from_pixels(pixels: np.ndarray, original: tuple[int, int], *, imgsz: i
     crops = [Crop(whole, ratio, pad, (height, width), (0, 0))]
     if slicing is None:
         return crops
-    size, overlap = slicing
-    if height <= size and width <= size:
-        return crops
-    for y in tile_origins(height, size, overlap):
-        for x in tile_origins(width, size, overlap):
-            tile = pixels[y:y + size, x:x + size]
-            tile_pixels, tile_ratio, tile_pad = letterbox(tile, imgsz)
-            crops.append(Crop(tile_pixels, tile_ratio, tile_pad, tile.shape[:2], (x, y)))
+    for x, y, w, h in tile_windows(height, width, *slicing):
+        tile_pixels, tile_ratio, tile_pad = letterbox(pixels[y:y + h, x:x + w], imgsz)
+        crops.append(Crop(tile_pixels, tile_ratio, tile_pad, (h, w), (x, y)))
     return crops
 
 
@@ -319,9 +291,7 @@ def detect_loaded(backend: Backend, loaded: list[LoadedImage], *, options: Detec
                                                  offset=crop.offset))
     frames = []
     for item, parts in zip(good, per_image):
-        dets = Detections.merge(parts)
-        if len(parts) > 1:
-            dets = dets.with_merged_duplicates(iou=MERGE_IOU, ios=MERGE_IOS)
+        dets = merge_tile_detections(parts)
         frames.append(dets.to_frame(image_id=item.image_id, class_names=backend.names, model_id=model_id))
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame()
     return ChunkResult(frame if len(frame) else empty_frame(), [item.image_id for item in good], failed)
