@@ -253,7 +253,7 @@ def density_from_tables(
 
     # estimator (a)
     if metres_per_image is None:
-        metres_per_image = seen_metres_per_image(cameras, streets, images)
+        metres_per_image = seen_metres_per_image(cameras, streets, images, metres_per_point=metres_per_point)
     road_km = road_m / 1000.0
     rate_est, rate_lo, rate_hi = rate_estimate(n_images, n_hit, road_km, precision=precision, recall=recall,
                                                metres_per_image=metres_per_image, level=level)
@@ -293,9 +293,19 @@ def density_from_tables(
 
 
 def seen_metres_per_image(cameras: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, images: pd.DataFrame, *,
-                          default_setback_m: float = 10.0) -> float:
-    """Roadside length (m) one image sees, for estimator (a): 2 x setback x tan(fov / 2), with
-    the setback the median distance of the located cameras from their nearest street."""
+                          metres_per_point: float | None = None, default_setback_m: float = 10.0) -> float:
+    """Roadside length (m) over which one image sees a camera, for estimator (a).
+
+    With located cameras and the sampling spacing: the mean number of images that could see a
+    camera (``n_visible``) x the roadside length each image stands for (``metres_per_point``,
+    one image per side per point). Otherwise geometric: 2 x setback x tan(fov / 2), with the
+    setback the median distance of the located cameras from their nearest street (10 m if none).
+    """
+    if metres_per_point and len(cameras) and "n_visible" in cameras.columns:
+        k = pd.to_numeric(cameras["n_visible"], errors="coerce").to_numpy(float)
+        k = k[np.isfinite(k) & (k > 0)]
+        if len(k):
+            return float(np.mean(k) * metres_per_point)
     fov = float(np.nanmedian(images["fov"].to_numpy(float))) if "fov" in images and len(images) else 90.0
     setback = default_setback_m
     if len(cameras) and len(streets):
@@ -397,7 +407,7 @@ def estimate_survey(
         fov = float(info.get("fov") or 90.0)
         spacing = 2.0 * 10.0 * float(np.tan(np.radians(fov) / 2.0))
     if metres_per_image is None:
-        metres_per_image = seen_metres_per_image(cameras, streets, images)
+        metres_per_image = seen_metres_per_image(cameras, streets, images, metres_per_point=spacing)
     common = dict(cameras=cameras, detections=detections, images=images, points=points, streets=streets,
                   precision=precision, recall=recall, metres_per_point=spacing, metres_per_image=metres_per_image,
                   truth=truth, osm=osm_frame, n_boot=n_boot, seed=seed)
@@ -429,7 +439,9 @@ def estimate_survey(
         "estimators": {"dedup": "deduplicated cameras / (precision-adjusted) P(detected) = 1-(1-recall)^k, "
                                 "scaled by surveyed road share; 95% bootstrap over street segments",
                        "rate_estimator": "Stanford: share of images with a detection x precision x "
-                                         "(1000 / metres_per_image) x 2 / recall; Clopper-Pearson"},
+                                         "(1000 / metres_per_image) x 2 / recall; Clopper-Pearson; "
+                                         "metres_per_image = mean views that could see a located camera "
+                                         "x metres_per_point"},
         "n_areas": int(len(table)),
         "total": total,
         "warnings": notes,

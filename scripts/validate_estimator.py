@@ -72,8 +72,9 @@ def write_detections(survey_dir: Path, detections: pd.DataFrame) -> None:
     (survey_dir / "cameras.parquet").unlink(missing_ok=True)
 
 
-def score_run(result, truth_total: float) -> dict:
-    """Errors of (b) and (a) against the truth for one estimate."""
+def score_run(result, truth_total: float, truth_visible: float | None = None) -> dict:
+    """Errors of (b) and (a) against the truth (every scene camera) for one estimate, and of (b)
+    against the cameras visible in at least one image (``truth_visible``)."""
     total = result.total
     rate = total["rate_estimator"]
     est, lo, hi = total["est_cameras"], total["est_lo"], total["est_hi"]
@@ -82,7 +83,10 @@ def score_run(result, truth_total: float) -> dict:
             "covered": bool(lo <= truth_total <= hi),
             "rate_est": rate["est_cameras"], "rate_lo": rate["est_lo"], "rate_hi": rate["est_hi"],
             "rate_err": (rate["est_cameras"] - truth_total) / truth_total if truth_total else None,
-            "rate_covered": bool((rate["est_lo"] or 0) <= truth_total <= (rate["est_hi"] or 0))}
+            "rate_covered": bool((rate["est_lo"] or 0) <= truth_total <= (rate["est_hi"] or 0)),
+            "truth_visible": truth_visible,
+            "err_visible": (est - truth_visible) / truth_visible if truth_visible else None,
+            "covered_visible": bool(truth_visible is not None and lo <= truth_visible <= hi)}
 
 
 def area_errors(result) -> dict:
@@ -105,7 +109,11 @@ def summarise(runs: list[dict]) -> dict:
     frame = frame[frame["truth"] > 0]
     if frame.empty:
         return {"n_runs": 0}
+    visible = frame.dropna(subset=["err_visible"])
     return {"n_runs": int(len(frame)),
+            "visible_median_err": float(visible["err_visible"].median()) if len(visible) else None,
+            "visible_median_abs_err": float(visible["err_visible"].abs().median()) if len(visible) else None,
+            "visible_coverage": float(visible["covered_visible"].mean()) if len(visible) else None,
             "median_err": float(frame["err"].median()), "median_abs_err": float(frame["err"].abs().median()),
             "coverage": float(frame["covered"].mean()),
             "rate_median_err": float(frame["rate_err"].median()),
@@ -129,7 +137,8 @@ def run_survey(survey_dir: Path, *, mode: str, recall: float, precision: float, 
                                                                  precision=precision, seed=seed))
     result = estimate_survey(survey_dir, by=by, precision=precision, recall=recall, n_boot=n_boot, seed=seed,
                              osm=False, model={"model_id": f"{mode} r={recall} p={precision}"})
-    return result, float(len(truth))
+    seen = truth["seen_by"].map(lambda v: len(json.loads(v)) if isinstance(v, str) else len(v))
+    return result, float(len(truth)), float((seen > 0).sum())
 
 
 def simulate(survey_dir: Path, *, area: str, cameras: str, seed: int, spacing: float, render: bool) -> None:
@@ -221,15 +230,17 @@ def main(argv: list[str] | None = None) -> int:
                  render=args.render or args.mode == "detect")
         sim_s = time.perf_counter() - started
         started = time.perf_counter()
-        result, truth_total = run_survey(survey_dir, mode=args.mode, recall=args.recall, precision=args.precision,
+        result, truth_total, truth_visible = run_survey(survey_dir, mode=args.mode, recall=args.recall, precision=args.precision,
                                          seed=seed, by=args.by, n_boot=args.n_boot)
-        row = {"area": area, "cameras": cams, "seed": seed, **score_run(result, truth_total),
+        row = {"area": area, "cameras": cams, "seed": seed, **score_run(result, truth_total, truth_visible),
                "simulate_s": round(sim_s, 1), "estimate_s": round(time.perf_counter() - started, 1)}
         runs.append(row)
         per_area.append({"area": area, "cameras": cams, "seed": seed, **area_errors(result)})
         print(f"{name:28s} truth {truth_total:5.0f}  located {row['n_cameras']:5.0f}  "
               f"(b) {row['est']:7.1f} [{row['lo']:6.1f}, {row['hi']:6.1f}] err {row['err']:+.1%} "
-              f"{'covered' if row['covered'] else 'MISSED '}  (a) {row['rate_est']:7.1f} err {row['rate_err']:+.1%}",
+              f"{'covered' if row['covered'] else 'MISSED '}  (a) {row['rate_est']:7.1f} err {row['rate_err']:+.1%}  "
+              f"| visible {truth_visible:4.0f} err {row['err_visible']:+.1%} "
+              f"{'covered' if row['covered_visible'] else 'MISSED'}",
               flush=True)
     summary = summarise(runs)
     print(json.dumps(summary, indent=2))
