@@ -129,3 +129,16 @@ def test_missing_survey_parts_are_clear_errors(tmp_path):
     with pytest.raises(GeoInputError, match="population-field"):
         estimate_survey(tmp_path / "s", precision=1, recall=1, population=tmp_path / "p.geojson", osm=False,
                         buildings=scene["buildings"])
+
+
+def test_truth_boxes_degraded_to_a_known_recall_and_precision(surveys):
+    from scripts.validate_estimator import detections_from_truth_boxes
+
+    scene, _ = surveys[2]
+    boxes = pd.concat([scene["boxes"]] * 20, ignore_index=True)  # enough boxes for tight rates
+    det = detections_from_truth_boxes(boxes, scene["images"], recall=0.6, precision=0.75, seed=5)
+    kept = det.merge(boxes[["image_id", "x1", "y1"]].drop_duplicates(), on=["image_id", "x1", "y1"])
+    assert len(kept) / len(boxes) == pytest.approx(0.6, abs=0.03)  # recall
+    assert len(kept) / len(det) == pytest.approx(0.75, abs=0.01)  # precision
+    assert set(det.columns) == {"image_id", "x1", "y1", "x2", "y2", "conf", "class_id", "class_name", "model_id"}
+    assert det["image_id"].isin(scene["images"]["image_id"]).all()
