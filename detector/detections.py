@@ -114,11 +114,13 @@ class Detections:
         xyxy[:, [1, 3]] = ((xyxy[:, [1, 3]] - pad[1]) / ratio).clip(0, shape[0]) + offset[1]
         return Detections(xyxy, self.confidence, self.class_id)
 
-    def with_merged_duplicates(self, *, iou: float = 0.5, ios: float = 0.6) -> Detections:
-        """Greedy non-maximum merging for tiles (SAHI's greedy NMM): the most confident box of a
-        class absorbs every box of that class overlapping it by IoU >= ``iou`` or by
-        intersection over the smaller box >= ``ios`` (a part cut at a tile border), and grows to
-        their union. Confidence stays the highest one."""
+    def with_merged_duplicates(self, *, iou: float = 0.5, ios: float = 0.6,
+                               class_agnostic: bool = True) -> Detections:
+        """Greedy non-maximum merging for tiles (SAHI's greedy NMM): the most confident box
+        absorbs every box overlapping it by IoU >= ``iou`` or by intersection over the smaller
+        box >= ``ios`` (a part cut at a tile border), and grows to their union; confidence and
+        class stay those of the most confident box. ``class_agnostic``: merge across classes
+        too (default, since a part cut at a border often gets the other class)."""
         if len(self) < 2:
             return self
         order = np.argsort(-self.confidence, kind="stable")
@@ -130,7 +132,7 @@ class Detections:
             if not alive[i]:
                 continue
             alive[i] = False
-            rest = np.flatnonzero(alive & (cls_ == cls_[i]))
+            rest = np.flatnonzero(alive if class_agnostic else alive & (cls_ == cls_[i]))
             box = xyxy[i].copy()
             if len(rest):
                 lt = np.maximum(xyxy[rest, :2], xyxy[i, :2])

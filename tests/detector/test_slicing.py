@@ -27,14 +27,15 @@ def test_merging_joins_duplicates_and_parts_cut_at_a_border_but_not_neighbours()
         xyxy=[[100, 100, 140, 140],   # the object seen whole
               [101, 99, 141, 139],    # the same from another tile
               [100, 100, 120, 140],   # its left part, cut at a tile border
-              [100, 100, 140, 140],   # same place, other class: kept
-              [200, 100, 240, 140]],  # a neighbour: kept
-        confidence=[0.9, 0.8, 0.6, 0.5, 0.7], class_id=[0, 0, 0, 1, 0])
+              [120, 100, 140, 140],   # its right part, taken for the other class
+              [200, 100, 240, 140],   # a neighbour: kept
+              [235, 100, 275, 140]],  # overlapping the neighbour a little: kept
+        confidence=[0.9, 0.8, 0.6, 0.5, 0.7, 0.4], class_id=[0, 0, 0, 1, 0, 1])
     merged = merge_tile_detections([boxes[:2], boxes[2:]])
     assert len(merged) == 3
     first = merged[np.argmax(merged.confidence)]
     np.testing.assert_allclose(first.xyxy[0], [100, 99, 141, 140])
-    assert sorted(merged.class_id.tolist()) == [0, 0, 1]
+    assert first.class_id[0] == 0 and sorted(merged.class_id.tolist()) == [0, 0, 1]
 
 
 def write_scene(path, objects):
@@ -61,7 +62,7 @@ def test_slicing_finds_a_small_object_the_whole_image_pass_misses(tiny_model, tm
 def test_an_object_in_the_overlap_of_four_tiles_is_reported_once(tiny_model, tmp_path):
     corner = DrawnObject(1, 140, 140, 34)  # inside tiles (0|120, 0|120): seen whole four times
     path = tmp_path / "scene.png"
-    write_scene(path, [corner])
+    cv2.imwrite(str(path), object_image(300, 300, [corner]))  # tiles at 0, 120, 140 px
     loaded = load_image("scene", str(path), imgsz=IMGSZ, slicing=(TILE, OVERLAP), max_pixels=10**8)
     backend = TorchBackend(tiny_model, device="cpu")
     raw = 0
