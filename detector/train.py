@@ -23,14 +23,17 @@ def train_model(data_yaml: str | Path, *, model: str | Path = "yolo11n.yaml", ep
                 imgsz: int = 640, device: str = "auto", out: str | Path = Path("models/cctv-yolo11n"),
                 seed: int = 0, batch: int = 16, workers: int | None = None, patience: int = 50,
                 threads: int | None = None, run_dir: str | Path | None = None, fresh: bool = False,
-                amp: bool = False, trained_on: str | None = None, **train_args: Any) -> ModelCard:
+                amp: bool = False, hours: float | None = None, trained_on: str | None = None,
+                **train_args: Any) -> ModelCard:
     """Train ``model`` (a yaml architecture such as ``yolo11n.yaml`` or a ``.pt`` to fine-tune) on
     ``data_yaml`` for ``epochs`` at ``imgsz`` px and write ``OUT.pt`` + ``OUT.md``.
 
     ``device``: "auto" (first GPU, else CPU), "cpu", "0", "0,1", "mps". ``run_dir`` (default
     ``runs/train/NAME``) keeps the checkpoints; if it holds an unfinished run it is resumed
     (``fresh=True`` starts over). ``threads`` caps torch CPU threads. AMP stays off by default
-    because its self-check needs to download weights. Extra ``train_args`` go to ultralytics.
+    because its self-check needs to download weights. ``hours`` caps the training time (ultralytics
+    then fits the number of epochs, and the learning-rate schedule, to it after the first epoch).
+    Extra ``train_args`` (e.g. ``val=False``, ``warmup_epochs=1``) go to ultralytics.
     """
     spec = read_data_yaml(data_yaml)  # fails early, with one line, on a malformed dataset
     out = Path(out)
@@ -38,6 +41,10 @@ def train_model(data_yaml: str | Path, *, model: str | Path = "yolo11n.yaml", ep
         out = out.with_suffix("")
     name = out.name
     run_dir = Path(run_dir) if run_dir is not None else Path("runs") / "train" / name
+    if hours is not None:
+        if hours <= 0:
+            raise DetectorInputError(f"--hours must be > 0, got {hours}")
+        train_args["time"] = hours
     if epochs < 1 or imgsz < 32:
         raise DetectorInputError(f"need epochs >= 1 and imgsz >= 32 px, got epochs={epochs}, imgsz={imgsz}")
     model_is_file = str(model).endswith(".pt")
@@ -64,6 +71,7 @@ def train_model(data_yaml: str | Path, *, model: str | Path = "yolo11n.yaml", ep
         yolo.train(resume=True, device=resolved_device, workers=workers)
     elif not last.is_file():
         yolo = YOLO(str(model))
+        _check_train_args(train_args)
         yolo.train(data=str(spec.yaml_path.resolve()), epochs=epochs, imgsz=imgsz, batch=batch,
                    device=resolved_device, workers=workers, seed=seed, deterministic=True,
                    patience=patience, amp=amp, project=str(run_dir.parent.resolve()), name=run_dir.name,
@@ -78,18 +86,27 @@ def train_model(data_yaml: str | Path, *, model: str | Path = "yolo11n.yaml", ep
     weights = out.with_suffix(".pt")
     _strip_copy(best, weights)
     results = _last_results(run_dir)
+    epochs_done = int(results.get("epoch", epochs))
     card = ModelCard(
         name=name, weights=weights.name, classes=list(spec.names), imgsz=imgsz,
         trained_on=trained_on or _describe_data(spec.yaml_path),
-        extra={"architecture": str(model), "epochs": epochs, "seed": seed, "batch": batch,
+        extra={"architecture": str(model), "epochs": epochs_done, "seed": seed, "batch": batch,
                "device": resolved_device, "train_seconds": round(time.time() - started, 1),
                "data": str(spec.yaml_path), "ultralytics_val": results},
-        body=(f"# {name}\n\nTrained with `camcensus train` from `{model}` for {epochs} epochs at {imgsz} px "
-              f"on {trained_on or spec.yaml_path}. Run `camcensus evaluate` to fill in the operating "
+        body=(f"# {name}\n\nTrained with `camcensus train` from `{model}` for {epochs_done} epochs at {imgsz} px "
+              f"on {trained_on or _describe_data(spec.yaml_path)}. Run `camcensus evaluate` to fill in the operating "
               "threshold, precision and recall.\n"),
     )
     write_card(card, out.with_suffix(".md"))
     return card
+
+
+def _check_train_args(train_args: dict[str, Any]) -> None:
+    from ultralytics.cfg import DEFAULT_CFG_DICT
+
+    unknown = sorted(set(train_args) - set(DEFAULT_CFG_DICT))
+    if unknown:
+        raise DetectorInputError(f"unknown ultralytics training argument(s): {', '.join(unknown)}")
 
 
 def _resolve_device(device: str, torch: Any) -> str:

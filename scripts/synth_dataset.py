@@ -53,7 +53,8 @@ class _AreaViews:
 
 def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: list[str] | None = None,
                   sim_cameras: str | list[str] | None = None, seed: int = 0, layouts: int = 1,
-                  tile: int | None = None, n_away: float = 1.0, val_fraction: float = 0.2, block_m: float = 250.0, spacing: float = 20.0,
+                  tile: int | None = None, n_away: float = 1.0, min_positive: float = 0.0,
+                  val_fraction: float = 0.2, block_m: float = 250.0, spacing: float = 20.0,
                   size: int = 640, log: Callable[[str], None] | None = None) -> SynthResult:
     """Render ``views`` simulated views (train + val) of ``areas`` into the YOLO dataset ``out``.
 
@@ -62,7 +63,9 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
     builds that many scenes per area with different seeds (camera layouts, furniture) when the
     spec is ``random:D`` without its own seed. ``spacing`` (m) between viewpoints, ``size`` (px)
     of the square views, ``tile`` (px) crop size for train images, ``n_away`` empty crops per view
-    (a fraction is a probability: 0.3 gives an empty crop for 30% of the views).
+    (a fraction is a probability: 0.3 gives an empty crop for 30% of the views). ``min_positive``
+    > 0 enriches the TRAIN views: at least that share show a camera (negatives are swapped for
+    positive views of the same training streets); val always keeps the realistic share.
     """
     from geo.network import graph_from_area
     from geo.sampling import views_from_graph
@@ -85,6 +88,8 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
     if len(specs) != len(all_areas):
         raise DetectorInputError(f"give one --sim-cameras for all areas or one per area ({len(all_areas)}), "
                                  f"got {len(specs)}")
+    if not 0 <= min_positive <= 1:
+        raise DetectorInputError(f"--min-positive must be in [0, 1], got {min_positive}")
     if n_away < 0:
         raise DetectorInputError(f"--away must be >= 0, got {n_away}")
     started = time.time()
@@ -110,6 +115,9 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
             log(f"{spec} layout {layout}: {len(table)} candidate views, {len(scene.cameras)} cameras, "
                 f"{int((table.split == 'val').sum())} in val")
     chosen = _choose_views(pools, views=views, val_share=val_fraction if val_areas else None, seed=seed)
+    if min_positive > 0:
+        chosen = _enrich_positives(chosen, pools, min_positive=min_positive, size=size, seed=seed)
+        log(f"train views enriched to >= {min_positive:.0%} with a camera where the streets allow")
     done = _read_progress(out)
     counts = {s: {"views": 0, "images": 0, "boxes": 0, "empty": 0} for s in ("train", "val")}
     progress = (out / "progress.txt").open("a", encoding="utf-8")
@@ -241,6 +249,36 @@ def _choose_views(pools: list[_AreaViews], *, views: int, val_share: float | Non
     if not chosen:
         raise DetectorInputError("no views to render: the areas have no streets")
     return chosen
+
+
+def _enrich_positives(chosen: list[tuple[int, pd.Series]], pools: list[_AreaViews], *, min_positive: float,
+                      size: int, seed: int) -> list[tuple[int, pd.Series]]:
+    """Swap train views without a camera for unused train views with one until ``min_positive``
+    of the train views show a camera (or the training streets run out of them)."""
+    from geo.render import boxes_for_view
+
+    def has_camera(pool_index: int, row) -> bool:
+        boxes = boxes_for_view(pools[pool_index].scene, x=row.x, y=row.y, heading=row.heading, pitch=row.pitch,
+                               fov=row.fov, width=size, height=size)
+        return len(boxes) > 0
+
+    train = [(p, r) for p, r in chosen if r.split == "train"]
+    others = [(p, r) for p, r in chosen if r.split != "train"]
+    flags = [has_camera(p, r) for p, r in train]
+    positives = [c for c, f in zip(train, flags) if f]
+    negatives = [c for c, f in zip(train, flags) if not f]
+    wanted = int(np.ceil(min_positive * len(train)))
+    used = {(p, r.view_id) for p, r in chosen}
+    rng = np.random.default_rng([seed, 5])
+    spare = [(i, row) for i, pool in enumerate(pools) for row in pool.views.itertuples(index=False)
+             if row.split == "train" and (i, row.view_id) not in used]
+    extra = []
+    for k in rng.permutation(len(spare)):
+        if len(positives) + len(extra) >= wanted or len(extra) >= len(negatives):
+            break
+        if has_camera(*spare[k]):
+            extra.append(spare[k])
+    return others + positives + extra + negatives[:len(negatives) - len(extra)]
 
 
 def _read_progress(out: Path) -> dict[str, dict]:

@@ -29,6 +29,9 @@ def synth(
                              "away from cameras (val stays full views). Default: whole views."),
     n_away: float = typer.Option(1.0, "--away", help="Crops without a camera per train view (with --tile); "
                                  "a fraction is a probability per view. Default 1."),
+    min_positive: float = typer.Option(0.0, "--min-positive", help="Enrich TRAIN views so that at least "
+                                       "this share shows a camera (val keeps the realistic share). "
+                                       "Default 0: realistic share everywhere."),
     val_fraction: float = typer.Option(0.2, "--val-fraction", help="Share of street blocks held out for "
                                        "val (or of views taken from --val-area). Default 0.2."),
     block_m: float = typer.Option(250.0, "--block-m", help="Side of the street blocks of the split, "
@@ -39,7 +42,8 @@ def synth(
     from scripts.synth_dataset import synth_dataset
 
     result = synth_dataset(out, areas=area, views=views, val_areas=val_area, sim_cameras=sim_cameras or None,
-                           seed=seed, layouts=layouts, tile=tile, n_away=n_away, val_fraction=val_fraction,
+                           seed=seed, layouts=layouts, tile=tile, n_away=n_away,
+                           min_positive=min_positive, val_fraction=val_fraction,
                            block_m=block_m, spacing=spacing)
     for split in ("train", "val"):
         typer.echo(f"{split}: {result.n_views[split]} views -> {result.n_images[split]} images, "

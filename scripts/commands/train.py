@@ -25,13 +25,26 @@ def train(
     run_dir: Path = typer.Option(None, "--run-dir", help="Checkpoint folder; an unfinished run there is "
                                  "resumed. Default runs/train/NAME."),
     fresh: bool = typer.Option(False, "--fresh", help="Start over instead of resuming an unfinished run."),
+    hours: float = typer.Option(None, "--hours", help="Time budget in hours: the epoch count is fitted to it "
+                                "after the first epoch. Default: no limit, run --epochs."),
+    arg: list[str] = typer.Option(None, "--arg", help="Extra ultralytics training argument KEY=VALUE "
+                                  "(repeatable), e.g. --arg val=False --arg warmup_epochs=1."),
 ) -> None:
     """Train a detector; rerunning the same command resumes from the last checkpoint."""
+    import yaml
+
+    from detector.errors import DetectorInputError
     from detector.train import train_model
 
+    extra = {}
+    for item in arg or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise DetectorInputError(f"--arg must look like KEY=VALUE, got '{item}'")
+        extra[key.strip()] = yaml.safe_load(value)
     card = train_model(data, model=model, epochs=epochs, imgsz=imgsz, batch=batch, device=device, out=out,
                        seed=seed, workers=workers, threads=threads, patience=patience, run_dir=run_dir,
-                       fresh=fresh)
+                       fresh=fresh, hours=hours, **extra)
     weights = Path(out).with_suffix(".pt")
     typer.echo(f"wrote {weights} and {weights.with_suffix('.md')} "
                f"(validation during training: {card.extra.get('ultralytics_val', {})})")

@@ -102,8 +102,9 @@ def test_dataset_synth_holds_out_an_area(tmp_path, capsys):
     out = tmp_path / "synth"
     assert main(["dataset", "synth", "--area", "demo", "--val-area", _test_pbf(), "--views", "10",
                  "--val-fraction", "0.3", "--sim-cameras", "osm", "--sim-cameras", "random:5", "--out",
-                 str(out)]) == 0
+                 str(out), "--min-positive", "0.7"]) == 0
     manifest = pd.read_csv(out / "manifest.csv")
+    assert (manifest[manifest.split == "train"].n_boxes > 0).sum() >= 5  # ceil(0.7 * 7) train views enriched
     assert set(manifest[manifest.split == "train"].area) == {"demo"}
     assert set(manifest[manifest.split == "val"].area) == {_test_pbf()} and (manifest.split == "val").sum() == 3
     assert "held-out area(s) test.osm.pbf" in (out / "data.yaml").read_text()
