@@ -253,7 +253,8 @@ def density_from_tables(
 
     # estimator (a)
     if metres_per_image is None:
-        metres_per_image = seen_metres_per_image(cameras, streets, images, metres_per_point=metres_per_point)
+        metres_per_image = seen_metres_per_image(cameras, streets, images, metres_per_point=metres_per_point,
+                                                 recall=recall)
     road_km = road_m / 1000.0
     rate_est, rate_lo, rate_hi = rate_estimate(n_images, n_hit, road_km, precision=precision, recall=recall,
                                                metres_per_image=metres_per_image, level=level)
@@ -293,19 +294,19 @@ def density_from_tables(
 
 
 def seen_metres_per_image(cameras: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, images: pd.DataFrame, *,
-                          metres_per_point: float | None = None, default_setback_m: float = 10.0) -> float:
+                          metres_per_point: float | None = None, recall: float = 1.0,
+                          default_setback_m: float = 10.0) -> float:
     """Roadside length (m) over which one image sees a camera, for estimator (a).
 
-    With located cameras and the sampling spacing: the mean number of images that could see a
-    camera (``n_visible``) x the roadside length each image stands for (``metres_per_point``,
-    one image per side per point). Otherwise geometric: 2 x setback x tan(fov / 2), with the
-    setback the median distance of the located cameras from their nearest street (10 m if none).
+    With located cameras and the sampling spacing: k x ``metres_per_point`` (one image per side
+    per point), where k, the images a camera appears in, is solved from the mean number of views
+    of the located cameras, E[views | detected] = k r / (1 - (1 - r)^k). Otherwise geometric:
+    2 x setback x tan(fov / 2), with the setback the median distance of the located cameras from
+    their nearest street (10 m if none).
     """
-    if metres_per_point and len(cameras) and "n_visible" in cameras.columns:
-        k = pd.to_numeric(cameras["n_visible"], errors="coerce").to_numpy(float)
-        k = k[np.isfinite(k) & (k > 0)]
-        if len(k):
-            return float(np.mean(k) * metres_per_point)
+    if metres_per_point and len(cameras):
+        mean_views = float(np.mean(cameras["n_views"].to_numpy(float)))
+        return k_from_mean_views(mean_views, recall) * float(metres_per_point)
     fov = float(np.nanmedian(images["fov"].to_numpy(float))) if "fov" in images and len(images) else 90.0
     setback = default_setback_m
     if len(cameras) and len(streets):
@@ -315,6 +316,24 @@ def seen_metres_per_image(cameras: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, 
         if len(dist):
             setback = float(np.clip(np.median(dist), 3.0, 40.0))
     return 2.0 * setback * float(np.tan(np.radians(np.clip(fov, 1.0, 179.0)) / 2.0))
+
+
+def k_from_mean_views(mean_views: float, recall: float) -> float:
+    """The k (images a camera appears in, >= 1) whose zero-truncated binomial mean
+    k r / (1 - (1 - r)^k) equals ``mean_views`` (bisection; 1 for mean_views <= 1)."""
+    r = float(recall)
+    if r >= 1.0:
+        return max(1.0, float(mean_views))
+    lo, hi = 1.0, 200.0
+    if mean_views <= 1.0:
+        return 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if mid * r / (1 - (1 - r) ** mid) < mean_views:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
 
 
 def total_from_row(row: pd.Series | dict) -> dict:
@@ -407,7 +426,7 @@ def estimate_survey(
         fov = float(info.get("fov") or 90.0)
         spacing = 2.0 * 10.0 * float(np.tan(np.radians(fov) / 2.0))
     if metres_per_image is None:
-        metres_per_image = seen_metres_per_image(cameras, streets, images, metres_per_point=spacing)
+        metres_per_image = seen_metres_per_image(cameras, streets, images, metres_per_point=spacing, recall=recall)
     common = dict(cameras=cameras, detections=detections, images=images, points=points, streets=streets,
                   precision=precision, recall=recall, metres_per_point=spacing, metres_per_image=metres_per_image,
                   truth=truth, osm=osm_frame, n_boot=n_boot, seed=seed)
@@ -440,8 +459,8 @@ def estimate_survey(
                                 "scaled by surveyed road share; 95% bootstrap over street segments",
                        "rate_estimator": "Stanford: share of images with a detection x precision x "
                                          "(1000 / metres_per_image) x 2 / recall; Clopper-Pearson; "
-                                         "metres_per_image = mean views that could see a located camera "
-                                         "x metres_per_point"},
+                                         "metres_per_image = k x metres_per_point, k solved from the "
+                                         "located cameras' mean views (zero-truncated binomial)"},
         "n_areas": int(len(table)),
         "total": total,
         "warnings": notes,
