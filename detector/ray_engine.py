@@ -31,31 +31,43 @@ class ChunkDetector:
         self.model_id = model.model_id
         self.options = DetectOptions(**{**options, "imgsz": options["imgsz"] or self.backend.imgsz or 640})
 
-    def __call__(self, batch: dict[str, np.ndarray]) -> pd.DataFrame:
-        frames = []
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One row per detection (kind "det") and one per image (kind "done" or "failed")."""
+        columns: dict[str, list] = {name: [] for name in ROW_COLUMNS}
         for chunk, ids, paths in zip(batch["chunk"], batch["image_ids"], batch["paths"]):
             loaded = [load_image(i, p, imgsz=self.options.imgsz, slicing=self.options.slicing,
                                  max_pixels=self.options.max_pixels) for i, p in zip(ids, paths)]
             result = detect_loaded(self.backend, loaded, options=self.options, model_id=self.model_id)
-            status = pd.DataFrame({"image_id": [*result.done, *(i for i, _ in result.failed)],
-                                   "kind": ["done"] * len(result.done) + ["failed"] * len(result.failed),
-                                   "error": [""] * len(result.done) + [e for _, e in result.failed]})
-            rows = result.frame.assign(kind="det", error="")
-            both = pd.concat([rows, status], ignore_index=True)
-            both["chunk"] = int(chunk)
-            both["device"] = self.backend.device
-            both["imgsz"] = self.options.imgsz
-            frames.append(both)
-        table = pd.concat(frames, ignore_index=True)
-        for column in ("x1", "y1", "x2", "y2", "conf"):
-            table[column] = table[column].astype("float32")
-        table["class_id"] = table["class_id"].fillna(-1).astype("int32")
-        return table
+            statuses = [(i, "done", "") for i in result.done] + [(i, "failed", e) for i, e in result.failed]
+            for row in result.frame.itertuples(index=False):
+                for name in FRAME_COLUMNS:
+                    columns[name].append(getattr(row, name))
+                columns["kind"].append("det")
+                columns["error"].append("")
+                columns["chunk"].append(int(chunk))
+            for image_id, kind, error in statuses:
+                for name, blank in BLANK.items():
+                    columns[name].append(blank)
+                columns["image_id"].append(image_id)
+                columns["model_id"].append(self.model_id)
+                columns["kind"].append(kind)
+                columns["error"].append(error)
+                columns["chunk"].append(int(chunk))
+        out = {name: np.asarray(values, dtype=ROW_DTYPES.get(name, object)) for name, values in columns.items()}
+        out["device"] = np.asarray([self.backend.device] * len(out["chunk"]), dtype=object)
+        return out
+
+
+ROW_COLUMNS = [*FRAME_COLUMNS, "kind", "error", "chunk"]
+ROW_DTYPES = {"x1": np.float32, "y1": np.float32, "x2": np.float32, "y2": np.float32, "conf": np.float32,
+              "class_id": np.int32, "chunk": np.int64}
+BLANK = {"x1": 0.0, "y1": 0.0, "x2": 0.0, "y2": 0.0, "conf": 0.0, "class_id": -1, "class_name": ""}
 
 
 def _chunk_result(rows: pd.DataFrame) -> ChunkResult:
     dets = rows[rows["kind"] == "det"]
     frame = dets[FRAME_COLUMNS].reset_index(drop=True) if len(dets) else empty_frame()
+    frame = frame.astype({"image_id": object, "class_name": object, "model_id": object})
     done = rows.loc[rows["kind"] == "done", "image_id"].tolist()
     failed = list(zip(rows.loc[rows["kind"] == "failed", "image_id"], rows.loc[rows["kind"] == "failed", "error"]))
     return ChunkResult(frame, done, failed)
@@ -97,7 +109,8 @@ def results_ray(model: ResolvedModel, pending: pd.DataFrame, *, imgsz: int | Non
     def iterate() -> Iterator[ChunkResult]:
         buffered: dict[int, pd.DataFrame] = {}
         want = 0
-        for block in mapped.iter_batches(batch_size=None, batch_format="pandas"):
+        for arrays in mapped.iter_batches(batch_size=None, batch_format="numpy"):
+            block = pd.DataFrame({name: arrays[name] for name in ROW_COLUMNS})
             for chunk, rows in block.groupby("chunk", sort=True):
                 buffered[int(chunk)] = pd.concat([buffered[int(chunk)], rows]) if int(chunk) in buffered else rows
             while want in buffered and _complete(buffered[want], items[want]):
