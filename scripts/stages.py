@@ -1,0 +1,83 @@
+"""The stages of a survey as one call each, shared by `camcensus survey` and the stage commands.
+
+Each function takes the survey directory and the survey's options, calls the stage's library
+function (which is itself resumable) and returns a one-line account of what it did.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scripts.survey import SurveyOptions
+
+
+def fetch_stage(survey_dir: Path, options: SurveyOptions) -> str:
+    """Images for every view: the simulator, or a real provider with its credentials from the
+    environment (MAPILLARY_TOKEN, GOOGLE_MAPS_API_KEY)."""
+    import os
+
+    if options.provider == "simulated":
+        from geo.simulator import simulate_survey
+
+        table = simulate_survey(survey_dir, area=None, sim_cameras=options.sim_cameras,
+                                seed=options.seed, width=options.size, height=options.size,
+                                workers=options.workers)
+        counts = table["status"].value_counts().to_dict()
+    else:
+        from geo.errors import GeoInputError
+        from geo.fetch import FetchOptions, fetch_survey
+        from geo.providers import provider_from_name
+
+        if options.provider == "gsv":
+            settings = {"key": os.environ.get("GOOGLE_MAPS_API_KEY"), "endpoint": options.endpoint,
+                        "secret": os.environ.get("GOOGLE_MAPS_URL_SECRET"), "radius": 50.0,
+                        "size": options.size}
+        elif options.provider == "mapillary":
+            settings = {"token": os.environ.get("MAPILLARY_TOKEN"), "endpoint": options.endpoint,
+                        "radius": 20.0, "heading_tol": 45.0, "size": options.size}
+        else:
+            raise GeoInputError(
+                f"survey cannot use provider '{options.provider}': choose simulated, mapillary or gsv "
+                "(for your own images run `camcensus fetch DIR --provider local` after `sample`)")
+        result = fetch_survey(survey_dir, provider=provider_from_name(options.provider, **settings),
+                              options=FetchOptions(workers=options.workers or 4, size=options.size))
+        counts = result.counts
+    return ", ".join(f"{counts.get(s, 0):,} {s}" for s in ("ok", "no_imagery", "error"))
+
+
+def detect_stage(survey_dir: Path, options: SurveyOptions) -> str:
+    """Detections on every fetched image, with the survey's model."""
+    from detector.engine import detect_images
+
+    summary = detect_images(survey_dir, model=options.model, device=options.device,
+                            batch=options.batch, conf=options.conf, imgsz=options.imgsz,
+                            slice=options.slice)
+    rate = summary.get("images_per_second")
+    return (f"{summary['detections']:,} detections on {summary['ok']:,} images"
+            + (f" ({summary['failed']:,} failed)" if summary["failed"] else "")
+            + (f", {rate:.1f} img/s on {summary['device']}" if rate else ""))
+
+
+def locate_stage(survey_dir: Path, options: SurveyOptions) -> str:
+    """Unique cameras from the detections."""
+    from geo.locate import locate_survey
+
+    cameras = locate_survey(survey_dir, buildings="auto", overwrite=True)
+    return f"{len(cameras):,} unique cameras"
+
+
+def estimate_stage(survey_dir: Path, options: SurveyOptions) -> str:
+    """Density per area and the exports (density.*, map.html, report.json)."""
+    from geo.estimate import estimate_survey
+    from scripts.commands.estimate import model_figures
+
+    precision, recall, model_info = model_figures(survey_dir, model=options.model,
+                                                  precision=options.precision, recall=options.recall)
+    result = estimate_survey(survey_dir, by=options.by, precision=precision, recall=recall,
+                             model=model_info, population=options.population,
+                             population_field=options.population_field)
+    total = result.total
+    return (f"{total['est_cameras']:.0f} cameras estimated "
+            f"(95% {total['est_lo']:.0f}-{total['est_hi']:.0f})")
