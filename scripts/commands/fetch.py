@@ -37,7 +37,7 @@ def fetch(
                                  "imagery. Default: gsv 50, mapillary and local 20."),
     heading_tol: float = typer.Option(45.0, "--heading-tol", help="Degrees an image's direction may "
                                       "differ from the view's (mapillary photos, local). Default 45."),
-    images: Path = typer.Option(None, "--images", help="Folder of your own images (local)."),
+    images: Path = typer.Option(None, "--images", help="Folder of your own images (local). Default: none."),
     manifest: Path = typer.Option(None, "--manifest", help="CSV or Parquet: path, lon, lat, heading "
                                   "[, fov, pitch, captured_at] (local). Default: read EXIF."),
     as_is: bool = typer.Option(False, "--as-is", help="Local: the manifest's images become the "

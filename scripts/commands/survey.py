@@ -20,14 +20,14 @@ def survey(
     network: str = typer.Option(None, "--network", help="Streets: drive, all or walk. Default: drive."),
     spacing: float = typer.Option(None, "--spacing", help="Metres between viewpoints. Default: 20."),
     method: str = typer.Option(None, "--method", help="systematic or random. Default: systematic."),
-    n: int = typer.Option(None, "--n", help="Number of points for --method random."),
+    n: int = typer.Option(None, "--n", help="Number of points for --method random. Default: none."),
     seed: int = typer.Option(None, "--seed", help="Seed of sampling and simulation. Default: 0."),
     sides: str = typer.Option(None, "--sides", help="both, left, right or random. Default: both."),
     sim_cameras: str = typer.Option(None, "--sim-cameras", help="Simulated cameras: osm, "
                                     "random:D[:SEED] (per road km) or a GeoJSON. Default: osm for "
                                     "demo, else random:1."),
     size: int = typer.Option(None, "--size", help="Image side, pixels. Default: 640."),
-    endpoint: str = typer.Option(None, "--endpoint", help="Base URL replacing the provider's API."),
+    endpoint: str = typer.Option(None, "--endpoint", help="Base URL replacing the provider's API. Default: the real API."),
     workers: int = typer.Option(None, "--workers", help="Render processes / concurrent requests. "
                                 "Default: CPU count (simulated), 4 (real providers)."),
     device: str = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps. Default: auto."),
@@ -44,7 +44,7 @@ def survey(
     population: str = typer.Option(None, "--population", help="Population layer for cameras per "
                                    "1,000 people. Default: none."),
     population_field: str = typer.Option(None, "--population-field", help="Field of --population "
-                                         "holding the number of people."),
+                                         "holding the number of people. Default: none."),
 ) -> None:
     """Run sample, fetch, detect, locate and estimate into one directory. Interrupt it at any
     time and run the same command again: finished stages are skipped."""
