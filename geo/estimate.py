@@ -34,7 +34,7 @@ from geo.errors import GeoInputError
 AREA_COLUMNS = ["area_id", "name", "road_km", "surveyed_km", "area_km2", "n_images", "n_detections",
                 "n_cameras", "est_cameras", "est_lo", "est_hi", "per_road_km", "per_road_km_lo",
                 "per_road_km_hi", "per_km2", "population", "per_1000_people", "rate_est_cameras",
-                "rate_est_lo", "rate_est_hi", "rate_per_road_km", "truth_cameras", "osm_cameras"]
+                "rate_est_lo", "rate_est_hi", "rate_per_road_km", "truth_cameras", "truth_seen_cameras", "osm_cameras"]
 
 
 @dataclass
@@ -285,6 +285,7 @@ def density_from_tables(
             "rate_est_hi": rate_hi,
             "rate_per_road_km": np.where(road_km > 0, rate_est / road_km, np.nan),
             "truth_cameras": _count_in(truth, tree, crs, n_areas),
+            "truth_seen_cameras": _count_in(_seen(truth), tree, crs, n_areas),
             "osm_cameras": _count_in(osm, tree, crs, n_areas),
         })
     out = gpd.GeoDataFrame(table[AREA_COLUMNS], geometry=areas.reset_index(drop=True).geometry.to_numpy(),
@@ -345,7 +346,7 @@ def total_from_row(row: pd.Series | dict) -> dict:
                                           "per_1000_people")}
     total["rate_estimator"] = {"est_cameras": _plain(get("rate_est_cameras")), "est_lo": _plain(get("rate_est_lo")),
                                "est_hi": _plain(get("rate_est_hi")), "per_road_km": _plain(get("rate_per_road_km"))}
-    for key in ("truth_cameras", "osm_cameras"):
+    for key in ("truth_cameras", "truth_seen_cameras", "osm_cameras"):
         value = _plain(get(key))
         if value is not None:
             total[key] = value
@@ -551,6 +552,15 @@ def _read_points(survey_dir: Path) -> pd.DataFrame:
 
     table = pq.read_table(survey_dir / "points.parquet", columns=["point_id", "street_id", "lon", "lat"])
     return table.to_pandas()
+
+
+def _seen(truth: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    """The true cameras that appear in at least one image (``seen_by`` not empty)."""
+    if truth is None or "seen_by" not in truth.columns:
+        return None
+    seen = truth["seen_by"].map(lambda v: len(json.loads(v)) if isinstance(v, str) else len(v)
+                                if v is not None and not (isinstance(v, float) and np.isnan(v)) else 0)
+    return truth[seen.to_numpy() > 0]
 
 
 def _read_truth(survey_dir: Path) -> gpd.GeoDataFrame | None:

@@ -25,7 +25,8 @@ _POPUP_FIELDS = [("road_km", "road km", 2), ("surveyed_km", "surveyed km", 2), (
                  ("per_road_km", "cameras / road km", 3), ("per_km2", "cameras / km²", 2),
                  ("per_1000_people", "cameras / 1000 people", 3),
                  ("rate_est_cameras", "Stanford rate estimate", 1),
-                 ("truth_cameras", "true cameras", 0), ("osm_cameras", "OSM-mapped cameras", 0)]
+                 ("truth_cameras", "true cameras", 0), ("truth_seen_cameras", "true cameras in some image", 0),
+                 ("osm_cameras", "OSM-mapped cameras", 0)]
 
 
 def write_exports(out_dir: str | Path, areas: gpd.GeoDataFrame, *, cameras: gpd.GeoDataFrame | None = None,

@@ -76,6 +76,7 @@ def test_city_wide_estimate_is_unbiased_and_its_interval_covers_truth(surveys):
                                  n_boot=300, exports=False)
         truth = result.total["truth_cameras"]
         assert truth == len(scene["cameras"])
+        assert result.total["truth_seen_cameras"] == scene["boxes"]["camera_id"].nunique()
         errors.append((result.total["est_cameras"] - truth) / truth)
         covered.append(result.total["est_lo"] <= truth <= result.total["est_hi"])
         rate_errors.append((result.total["rate_estimator"]["est_cameras"] - truth) / truth)
