@@ -431,12 +431,12 @@ class ProgressReporter:
     """A rich progress bar (images, img/s, ETA) on a terminal; plain lines every ``every_s``
     seconds otherwise (on stderr)."""
 
-    def __init__(self, total: int, *, enabled: bool | None = None, every_s: float = 10.0,
+    def __init__(self, total: int, *, enabled: bool = True, tty: bool | None = None, every_s: float = 10.0,
                  stream: Any = None) -> None:
-        self.total, self.count, self.every_s = total, 0, every_s
+        self.total, self.count, self.every_s, self.enabled = total, 0, every_s, enabled
         self.stream = stream or sys.stderr
         self.start = self.last = time.monotonic()
-        tty = enabled if enabled is not None else self.stream.isatty()
+        tty = enabled and (tty if tty is not None else self.stream.isatty())
         self.bar = None
         if tty and total:
             from rich.console import Console
@@ -456,7 +456,7 @@ class ProgressReporter:
         rate = self.count / max(now - self.start, 1e-9)
         if self.bar is not None:
             self.bar.update(self.task, advance=n, rate=f"{rate:.1f}")
-        elif now - self.last >= self.every_s:
+        elif self.enabled and now - self.last >= self.every_s:
             self.last = now
             eta = (self.total - self.count) / rate if rate > 0 else float("inf")
             print(f"detect: {self.count}/{self.total} images, {rate:.1f} img/s, ETA {_duration(eta)}",
@@ -490,7 +490,8 @@ def detect_images(source: str | Path, *, model: str | Path | ResolvedModel, out:
     models/ name, a ``.pt``, ``.onnx`` or ``*_openvino_model``. ``conf`` defaults to the card's
     operating threshold (else 0.25), ``imgsz`` (px) to the card's, else the model's training
     size, else 640. ``batch``: images per chunk and inputs per forward pass. ``slice``:
-    ``"SIZE:OVERLAP"`` tiles (px, fraction) merged with the whole image. Rerunning resumes."""
+    ``"SIZE:OVERLAP"`` tiles (px, fraction) merged with the whole image. ``progress``: None or
+    True shows a bar on a terminal and plain lines otherwise, False nothing. Rerunning resumes."""
     started = time.monotonic()
     if batch < 1:
         raise DetectorInputError(f"--batch must be >= 1, got {batch}")
@@ -515,7 +516,7 @@ def detect_images(source: str | Path, *, model: str | Path | ResolvedModel, out:
     card = resolved.card
     conf = conf if conf is not None else (card.conf if card else 0.25)
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
-    reporter = ProgressReporter(len(pending), enabled=progress)
+    reporter = ProgressReporter(len(pending), enabled=progress is not False)
     writer = PartWriter(store, model_id=resolved.model_id, part_images=max(part_images, batch), flush_s=flush_s)
     device_used = pick_device(device) if resolved.kind == "pt" else device
     n_run = 0

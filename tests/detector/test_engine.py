@@ -139,10 +139,14 @@ def test_plain_progress_lines_when_not_a_terminal():
     import io
 
     stream = io.StringIO()
-    reporter = ProgressReporter(10, enabled=False, every_s=0.0, stream=stream)
+    reporter = ProgressReporter(10, tty=False, every_s=0.0, stream=stream)
     reporter.advance(4)
     reporter.advance(6)
     reporter.close()
     lines = stream.getvalue().splitlines()
     assert lines[0].startswith("detect: 4/10 images,") and "img/s" in lines[0] and "ETA" in lines[0]
     assert lines[-1].startswith("detect: 10/10 images")
+    silent = io.StringIO()
+    quiet = ProgressReporter(10, enabled=False, every_s=0.0, stream=silent)
+    quiet.advance(10)
+    assert silent.getvalue() == ""
