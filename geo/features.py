@@ -31,6 +31,7 @@ _FURNITURE = {
     "man_made": {"flagpole": "pole", "utility_pole": "pole"},
     "traffic_sign": None,  # any value: a sign
     "advertising": {"column": "pole", "board": "sign"},
+    "natural": {"tree": "tree"},
 }
 
 
@@ -88,9 +89,10 @@ def surveillance_from_area(area: Area | str) -> gpd.GeoDataFrame:
 
 
 def street_furniture_from_area(area: Area | str) -> gpd.GeoDataFrame:
-    """Street lamps, poles, signs and traffic signals mapped as nodes in ``area`` (EPSG:4326).
+    """Street lamps, poles, signs, traffic signals and trees mapped as nodes in ``area`` (EPSG:4326).
 
-    Columns: ``osm_id``, ``kind`` ("lamp", "pole", "sign" or "signal"), ``geometry`` (Point).
+    Columns: ``osm_id``, ``kind`` ("lamp", "pole", "sign", "signal" or "tree"), ``geometry``
+    (Point).
     May be empty.
     """
     area = area_from_spec(area) if isinstance(area, str) else area

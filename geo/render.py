@@ -30,6 +30,7 @@ MAX_RANGE_M = 220.0  # facades farther than this are not drawn (haze)
 OBJECT_RANGE_M = 90.0  # objects farther than this are below a pixel
 LAYERS = 3
 MIN_BOX_PX = 3.0
+GRAZING_DEG = 12.0  # wall cameras seen closer than this to their wall's plane are hidden
 SUPERSAMPLE = 4
 BOX_COLUMNS = ["camera_id", "class_name", "x1", "y1", "x2", "y2"]
 
@@ -51,6 +52,18 @@ def _cloud_tile(size: int = 512) -> np.ndarray:
                                     interpolation=cv2.INTER_CUBIC)[scale:scale + size, scale:scale + size]
     tile -= tile.min()
     return tile / max(float(tile.max()), 1e-6)
+
+
+@lru_cache(maxsize=2)
+def _grime_tile(size: int = 1024) -> np.ndarray:
+    """Fixed-seed multiplicative texture around 1 (stains, weathering, asphalt patches)."""
+    rng = np.random.default_rng(777)
+    tile = np.ones((size, size), np.float32)
+    for scale, weight in ((128, 0.035), (32, 0.03), (8, 0.025), (2, 0.02)):
+        small = rng.standard_normal((size // scale + 2, size // scale + 2)).astype(np.float32)
+        tile += weight * cv2.resize(small, (size + 2 * scale, size + 2 * scale),
+                                    interpolation=cv2.INTER_CUBIC)[scale:scale + size, scale:scale + size]
+    return np.clip(tile, 0.8, 1.2)
 
 
 class _View:
@@ -229,8 +242,8 @@ def _lighting(rng: np.random.Generator) -> dict:
         "sun_elev": rng.uniform(20, 55),
         "gain": rng.uniform(0.8, 1.12),
         "tint": np.array([rng.uniform(0.93, 1.07), 1.0, rng.uniform(0.93, 1.07)]),
-        "sky_top": np.array([rng.uniform(150, 215), rng.uniform(120, 170), rng.uniform(80, 120)])
-        if sunny else np.full(3, rng.uniform(170, 215)),
+        "sky_top": (lambda b: np.array([b, b * rng.uniform(0.72, 0.85), b * rng.uniform(0.42, 0.6)]))(
+            rng.uniform(185, 235)) if sunny else np.full(3, rng.uniform(170, 215)),
         "sky_low": np.array([rng.uniform(215, 240), rng.uniform(205, 225), rng.uniform(190, 215)]),
         "asphalt": rng.uniform(75, 115),
         "sidewalk_m": rng.uniform(2.0, 4.0),
@@ -245,69 +258,83 @@ def _background(scene: Scene, view: _View, walls: _Walls, light: dict, rng: np.r
     h, w = view.height, view.width
     rows = (np.arange(h, dtype=np.float32) + 0.5)[:, None]
     image = np.empty((h, w, 3), np.float32)
-    _sky(image, view, light, rng)
-    _ground(image, scene, view, walls, light, rows)
+    grime = _tile_slice(_grime_tile(), h, w, rng)
+    # Sky down to the lowest visible roof line (or the horizon), ground up to the highest foot of
+    # a wall (or the horizon): walls cover the rest.
+    sky_rows = int(np.clip(math.ceil(np.max(np.minimum(walls.cum_top[-1], view.cy))), 0, h))
+    ground_from = float(np.min(np.where(np.isfinite(walls.dist[0]), walls.bottom[0], view.cy)))
+    _sky(image, view, light, rng, sky_rows)
+    _ground(image, scene, view, walls, light, rows, grime, ground_from)
     for k in range(LAYERS - 1, -1, -1):
-        _facade_layer(image, scene, view, walls, light, k, rows)
+        _facade_layer(image, scene, view, walls, light, k, rows, grime)
     return image
 
 
-def _sky(image: np.ndarray, view: _View, light: dict, rng: np.random.Generator) -> None:
+def _tile_slice(tile: np.ndarray, h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """A random (h, w) window of a texture tile (resized when the tile is too small)."""
+    if tile.shape[0] < h or tile.shape[1] < w:
+        tile = cv2.resize(tile, (max(w, tile.shape[1]), max(h, tile.shape[0])))
+    oy = int(rng.integers(0, tile.shape[0] - h + 1))
+    ox = int(rng.integers(0, tile.shape[1] - w + 1))
+    return tile[oy:oy + h, ox:ox + w]
+
+
+def _sky(image: np.ndarray, view: _View, light: dict, rng: np.random.Generator, rows: int) -> None:
+    """Sky in the first ``rows`` rows above the horizon: a vertical gradient with seeded clouds."""
     h, w = view.height, view.width
-    horizon = int(np.clip(math.ceil(view.cy), 0, h))
+    horizon = min(int(np.clip(math.ceil(view.cy), 0, h)), rows)
+    cloud = _tile_slice(_cloud_tile(), max(horizon, 1), w, rng)
     if horizon <= 0:
         return
     r = np.arange(horizon, dtype=np.float32)[:, None, None]
-    frac = np.clip((view.cy - r) / max(view.f, 1.0), 0, 1) ** 0.6
-    sky = light["sky_low"][None, None, :] * (1 - frac) + light["sky_top"][None, None, :] * frac
-    clouds = _cloud_tile()
-    oy, ox = rng.integers(0, clouds.shape[0] - 1, 2)
-    tile = np.resize(np.roll(np.roll(clouds, -oy, 0), -ox, 1), (horizon, w)) if horizon * w > clouds.size \
-        else np.roll(np.roll(clouds, -oy, 0), -ox, 1)[:horizon, :w]
-    if tile.shape != (horizon, w):
-        tile = cv2.resize(clouds, (w, horizon))
-    cover = np.clip((tile - (1 - light["clouds"])) * 3, 0, 1)[:, :, None]
-    image[:horizon] = sky * (1 - cover) + 235 * cover
+    frac = np.clip((np.float32(view.cy) - r) / np.float32(max(view.f, 1.0)), 0, 1) ** np.float32(0.6)
+    low, top = light["sky_low"].astype(np.float32), light["sky_top"].astype(np.float32)
+    sky = low + (top - low) * frac  # (horizon, 1, 3)
+    cover = np.clip((cloud - np.float32(1 - light["clouds"])) * np.float32(3), 0, 1)[:, :, None]
+    image[:horizon] = sky + (np.float32(235) - sky) * cover
 
 
 def _ground(image: np.ndarray, scene: Scene, view: _View, walls: _Walls, light: dict,
-            rows: np.ndarray) -> None:
+            rows: np.ndarray, grime: np.ndarray, first_row: float) -> None:
+    """Road and sidewalk below each column's nearest wall (from ``first_row`` down): asphalt, a
+    kerb and paving in front of the facade, cast shadows of sunlit facades, haze with distance."""
     h = view.height
-    start = int(np.clip(math.floor(view.cy), 0, h))
+    start = int(np.clip(math.floor(max(view.cy, first_row)), 0, h))
     if start >= h:
         return
+    f32 = np.float32
     r = rows[start:]
-    below = np.maximum(r - view.cy, 0.5)
-    t = view.f * view.z * walls.L[None, :] / below  # horizontal distance of the ground point, m
-    d0, inc = walls.dist[0][None, :], walls.inc[0][None, :]
-    perp = np.where(np.isfinite(d0), (d0 - t) * inc, np.inf)  # metres in front of the facade
-    sidewalk = perp < light["sidewalk_m"]
-    kerb = (perp >= light["sidewalk_m"]) & (perp < light["sidewalk_m"] + 0.18)
-    base = np.float32(light["asphalt"])
-    value = np.where(sidewalk, base + 45, np.where(kerb, base + 70, base))
-    # Paving joints on the sidewalk, lane dashes far from walls.
-    value = np.where(sidewalk & ((t % 1.2) < 0.06), value - 25, value)
-    if light["sunny"]:
+    below = np.maximum(r - f32(view.cy), f32(0.5))
+    t = (view.f * view.z * walls.L).astype(f32)[None, :] / below  # horizontal distance, m
+    d0 = walls.dist[0]
+    hit = np.isfinite(d0)
+    perp = (np.where(hit, d0, 1e6).astype(f32)[None, :] - t) * walls.inc[0].astype(f32)[None, :]
+    walk = f32(light["sidewalk_m"])
+    sidewalk = perp < walk
+    kerb = (perp >= walk) & (perp < walk + f32(0.18))
+    base = f32(light["asphalt"])
+    value = np.where(sidewalk, base + f32(45), np.where(kerb, base + f32(70), base))
+    joints = t * f32(1 / 1.2)
+    joints -= np.floor(joints)
+    value = np.where(sidewalk & (joints < f32(0.05)), value - f32(25), value)
+    lane = (perp >= walk + f32(2.1)) & (perp < walk + f32(2.22))  # parking lane line
+    value = np.where(lane, value + f32(90), value)
+    if light["sunny"] and len(scene.facades):
         fac = scene.facades
         seg = walls.seg[0]
-        away = (fac.nx[seg] * light["sun"][0] + fac.ny[seg] * light["sun"][1]) < 0.1 if len(fac) \
-            else np.zeros(view.width, bool)
-        shadow_len = fac.height[seg] / math.tan(math.radians(light["sun_elev"])) * 0.5 if len(fac) \
-            else np.zeros(view.width)
-        in_shadow = away[None, :] & (perp < shadow_len[None, :])
-        value = np.where(in_shadow, value * 0.62, value * 1.08)
-    haze = np.clip(t / 400.0, 0, 1)
-    value = value * (1 - haze) + 200 * haze
-    ground = np.repeat(value[:, :, None], 3, axis=2)
-    ground[:, :, 0] *= 1.02
-    # Only rows below each column's nearest wall (or the horizon where there is none) are ground.
-    visible = r >= np.where(np.isfinite(walls.dist[0]), walls.bottom[0], view.cy)[None, :]
-    region = image[start:]
-    np.copyto(region, ground.astype(np.float32), where=visible[:, :, None])
+        away = (fac.nx[seg] * light["sun"][0] + fac.ny[seg] * light["sun"][1]) < 0.1
+        shadow = np.where(hit & away, fac.height[seg] / math.tan(math.radians(light["sun_elev"])) * 0.5, -1)
+        value *= np.where(perp < shadow.astype(f32)[None, :], f32(0.62), f32(1.08))
+    value *= grime[start:]
+    haze = np.minimum(t * f32(1 / 400.0), f32(1))
+    value += (f32(200) - value) * haze
+    visible = r >= np.where(hit, walls.bottom[0], view.cy).astype(f32)[None, :]
+    ground = value[:, :, None] * np.array([1.02, 1.0, 0.99], f32)
+    np.copyto(image[start:], ground, where=visible[:, :, None])
 
 
 def _facade_layer(image: np.ndarray, scene: Scene, view: _View, walls: _Walls, light: dict, k: int,
-                  rows: np.ndarray) -> None:
+                  rows: np.ndarray, grime: np.ndarray) -> None:
     """Shade the pixels where wall layer ``k`` is visible: plaster, windows, shop fronts, cornices
     and floor lines, lit by the sun by the facade's orientation, hazed with distance."""
     dist = walls.dist[k]
@@ -335,89 +362,175 @@ def _facade_layer(image: np.ndarray, scene: Scene, view: _View, walls: _Walls, l
     spacing = st["window_spacing_m"][b]
     s = walls.along[k]
     col_window = np.abs((s % spacing) / spacing - 0.5) < st["window_width"][b] / 2
-    col_shop = ((s % 6.0) / 6.0) > 0.12
+    col_hash = ((s // spacing) * 0.618034 + b * 0.414214).astype(f32)
+    has_shops = (b % 3) != 0
+    col_shop = has_shops & (((s % 6.0) / 6.0) > 0.12)
     fz = (z - ground_floor[None, :]) / floor[None, :]
-    fz -= np.floor(fz)
+    level = np.floor(fz)
+    fz -= level
     above_ground_floor = z > ground_floor[None, :]
     win = (col_window[None, :] & (fz > 0.22) & (fz < (0.22 + st["window_height"][b]).astype(f32)[None, :])
            & above_ground_floor & (z < (top - 0.7)[None, :]))
-    shop = col_shop[None, :] & (z > 0.4) & (z < (ground_floor - 0.7)[None, :])
-    cornice = (z > (top - 0.35)[None, :]) | ((fz < 0.04) & above_ground_floor)
-    material = win.view(np.uint8) + 2 * shop.view(np.uint8) + 3 * cornice.view(np.uint8)
-    np.minimum(material, 3, out=material)
+    sill = col_window[None, :] & (fz > 0.17) & (fz <= 0.22) & above_ground_floor & (z < (top - 0.7)[None, :])
+    shop = col_shop[None, :] & (z > 0.4) & (z < (ground_floor - 0.9)[None, :])
+    band = has_shops[None, :] & (z > (ground_floor - 0.75)[None, :]) & (z < (ground_floor - 0.2)[None, :])
+    cornice = (z > (top - 0.35)[None, :]) | ((fz < 0.04) & above_ground_floor) | sill
+    # Materials: 0 wall, 1 cornice/sill, 2 shop glass, 3 shop sign band, 4-7 window variants
+    # (dark, darker, reflecting the sky, curtains), seeded per window by its column and floor.
+    hashed = col_hash[None, :] + level * f32(0.372)
+    variant = ((hashed - np.floor(hashed)) * f32(4)).astype(np.uint8)
+    u8 = np.uint8
+    material = cornice.view(u8) + u8(2) * shop.view(u8) + u8(3) * band.view(u8) + win.view(u8) * (u8(4) + variant)
+    np.minimum(material, u8(7), out=material)
     lit = fac.nx[seg] * light["sun"][0] + fac.ny[seg] * light["sun"][1]
     shade = (0.75 + 0.35 * np.clip(lit, -1, 1)) if light["sunny"] else (0.85 + 0.08 * lit)
     shade = shade * (0.92 + 0.08 * walls.inc[k])
     wall_rgb = st["color"][b] * shade[:, None]
-    window_rgb = st["window"][b] * (0.8 + 0.4 * (1 - walls.inc[k]))[:, None]
-    palette = np.stack([wall_rgb, window_rgb, window_rgb * 0.6, wall_rgb * 1.12])  # (4, w, 3)
+    glass = st["window"][b] * (0.8 + 0.4 * (1 - walls.inc[k]))[:, None]
+    sky_glass = 0.5 * glass + 0.5 * light["sky_low"][None, :] * (0.6 + 0.3 * (1 - walls.inc[k]))[:, None]
+    curtain = np.array([175.0, 190.0, 200.0])[None, :] * shade[:, None]
+    sign = _SIGN_COLORS_ARRAY[(b * 5) % len(_SIGN_COLORS_ARRAY)] * shade[:, None]
+    palette = np.stack([wall_rgb, wall_rgb * 1.12, glass * 0.6, sign,
+                        glass, glass * 0.7, sky_glass, curtain])  # (8, w, 3)
     haze = np.clip(np.where(hit, dist, 0) / 600.0, 0, 0.6)[None, :, None]
     palette = (palette * (1 - haze) + light["sky_low"][None, None, :] * haze).astype(f32)
     w = view.width
     index = material.astype(np.int32) * w + np.arange(w, dtype=np.int32)[None, :]
     pixel = palette.reshape(-1, 3).take(index, axis=0)
+    pixel *= grime[r0:r1, :, None]
     np.copyto(image[r0:r1], pixel, where=mask[:, :, None])
 
 
 # --- objects ------------------------------------------------------------------------------------
 
+_SMALL_KINDS = {"alarm", "unit", "wall_light", "blade"}  # on facades: only near ones matter
+
+
 def _draw_objects(scene: Scene, view: _View, walls: _Walls, image: np.ndarray | None, light: dict,
                   *, draw: bool) -> list[dict]:
-    """Draw furniture, distractors and cameras far to near; return the camera boxes (level canvas
-    pixels, unclipped) with their visible fraction."""
+    """Draw furniture, distractors and cameras far to near, each masked by the walls in front of
+    it; return the camera boxes (level canvas px, unclipped) with their visible fraction.
+
+    An owner buffer records which item is on top at each pixel, so a camera hidden by a nearer
+    tree, sign or car loses the pixels it covers. Without ``draw`` only the items that can hide
+    a camera are rasterised (for the boxes alone)."""
     cams, objs = _columns(scene.cameras), _columns(scene.objects)
-    tables, ids = [], []
-    for kind, table in (("object", objs), ("camera", cams)):
-        if not table or (kind == "object" and not draw):
-            continue
-        near = np.flatnonzero((np.abs(table["x"] - view.x) < OBJECT_RANGE_M)
-                              & (np.abs(table["y"] - view.y) < OBJECT_RANGE_M))
-        tables += [kind] * len(near)
-        ids.append(np.stack([np.full(len(near), 0 if kind == "object" else 1), near], axis=1))
-    if not tables:
+    parts = []
+    for code, table in ((0, objs), (1, cams)):
+        if table:
+            near = np.flatnonzero((np.abs(table["x"] - view.x) < OBJECT_RANGE_M)
+                                  & (np.abs(table["y"] - view.y) < OBJECT_RANGE_M))
+            parts.append(np.stack([np.full(len(near), code), near], axis=1))
+    if not parts:
         return []
-    items = np.concatenate(ids)
-    xs, ys, zs = (np.array([(objs if t == 0 else cams)[c][i] for t, i in items]) for c in ("x", "y", "z"))
+    items = np.concatenate(parts)
+    if len(items) == 0:
+        return []
+    tables = (objs, cams)
+    xs = np.array([tables[t]["x"][i] for t, i in items])
+    ys = np.array([tables[t]["y"][i] for t, i in items])
+    zs = np.array([tables[t]["z"][i] for t, i in items])
     u, v, depth, hdist = view.project(xs, ys, zs)
-    order = np.argsort(-hdist, kind="stable")
-    boxes = []
+    keep = (depth > 0.5) & (hdist < OBJECT_RANGE_M)
+    is_cam = items[:, 0] == 1
+    if not draw:  # boxes only: cameras, and the objects nearer than the farthest camera
+        if not (keep & is_cam).any():
+            return []
+        keep &= is_cam | (hdist < hdist[keep & is_cam].max())
+    owner = np.full((view.height, view.width), -1, np.int32) if (keep & is_cam).any() else None
+    order = [j for j in np.argsort(-hdist, kind="stable") if keep[j]]
+    sprites: dict[int, tuple] = {}
     for j in order:
-        if depth[j] < 0.5 or hdist[j] > OBJECT_RANGE_M:
-            continue
         scale = view.f / depth[j]  # px per metre
-        if u[j] < -60 - 3 * scale or u[j] > view.width + 60 + 3 * scale:
+        if u[j] < -40 - 12 * scale or u[j] > view.width + 40 + 12 * scale:
             continue
-        kind = "camera" if items[j, 0] == 1 else "object"
-        table = cams if kind == "camera" else objs
+        table = tables[items[j, 0]]
+        if not is_cam[j]:
+            size = float(table["size_m"][items[j, 1]])
+            half = 2.6 if table["kind"][items[j, 1]] == "car" else max(1.3 * size, 0.4)
+            if _hidden(walls, view, u[j], v[j] - (1.3 * size + 0.3) * scale, half * scale, hdist[j]):
+                continue
         row = {name: column[items[j, 1]] for name, column in table.items()}
-        if kind == "camera":
-            sprite = _camera_sprite(row, view, u[j], v[j], scale, depth[j])
+        if is_cam[j]:
+            if _behind_relief(row, view):
+                continue
+            sprite = _camera_sprite(row, view, u[j], v[j], scale)
         else:
-            sprite = _object_sprite(row, view, u[j], v[j], scale, depth[j])
+            if row["kind"] in _SMALL_KINDS and hdist[j] > 45:
+                continue
+            sprite = _object_sprite(row, view, u[j], v[j], scale, seed=int(items[j, 1]))
         if sprite is None:
             continue
         x0, y0, rgb, alpha, body = sprite
         visible = _visibility(walls, view, x0, y0, alpha.shape, hdist[j])
         if draw:
-            _composite(image, x0, y0, rgb, alpha * visible, light)
-        if kind == "camera":
-            seen = body * visible
-            total = float(body.sum())
-            if total <= 0:
-                continue
-            frac = float(seen.sum()) / total
-            ys_, xs_ = np.nonzero(seen > 0.3)
-            if len(xs_) == 0:
-                continue
-            boxes.append({"camera_id": row["camera_id"], "class_name": row["class_name"],
-                          "x1": float(x0 + xs_.min()), "y1": float(y0 + ys_.min()),
-                          "x2": float(x0 + xs_.max() + 1), "y2": float(y0 + ys_.max() + 1),
-                          "visible": frac})
+            _composite(image, x0, y0, rgb, alpha, visible)
+        alpha = alpha * visible
+        if owner is not None:
+            _own(owner, x0, y0, alpha, j)
+        if is_cam[j]:
+            sprites[j] = (x0, y0, body * visible, row)
+    boxes = []
+    for j, (x0, y0, seen, row) in sprites.items():
+        total = float((seen > 0.3).sum())
+        if total <= 0:
+            continue
+        h, w = seen.shape
+        mine = np.zeros_like(seen, dtype=bool)
+        ox0, oy0 = max(x0, 0), max(y0, 0)
+        ox1, oy1 = min(x0 + w, view.width), min(y0 + h, view.height)
+        if ox1 > ox0 and oy1 > oy0:
+            mine[oy0 - y0:oy1 - y0, ox0 - x0:ox1 - x0] = owner[oy0:oy1, ox0:ox1] == j
+        on_top = (seen > 0.3) & mine
+        # Pixels outside the canvas (a pitched view's margin) count as visible.
+        outside = np.ones_like(mine)
+        if ox1 > ox0 and oy1 > oy0:
+            outside[oy0 - y0:oy1 - y0, ox0 - x0:ox1 - x0] = False
+        on_top |= (seen > 0.3) & outside
+        ys_, xs_ = np.nonzero(on_top)
+        if len(xs_) == 0:
+            continue
+        boxes.append({"camera_id": row["camera_id"], "class_name": row["class_name"],
+                      "x1": float(x0 + xs_.min()), "y1": float(y0 + ys_.min()),
+                      "x2": float(x0 + xs_.max() + 1), "y2": float(y0 + ys_.max() + 1),
+                      "visible": float(on_top.sum()) / total})
     return boxes
 
 
+def _hidden(walls: _Walls, view: _View, u: float, top: float, half: float, dist: float) -> bool:
+    """True if walls nearer than ``dist`` cover the columns ``u +- half`` from row ``top`` down."""
+    c0 = max(0, min(view.width - 1, int(math.floor(u - half))))
+    c1 = max(0, min(view.width - 1, int(math.ceil(u + half)))) + 1
+    occ = np.where(walls.dist[:, c0:c1] < dist - 0.05, walls.top[:, c0:c1], np.inf).min(axis=0)
+    return bool(occ.max() <= top)
+
+
+def _behind_relief(row: dict, view: _View) -> bool:
+    """A wall camera seen at less than ``GRAZING_DEG`` from its wall's plane is hidden by the
+    facade's relief (window reveals, pilasters, pipes, signs), as is one seen from behind it."""
+    normal = row.get("normal", float("nan"))
+    if normal != normal:  # NaN: not on a wall
+        return False
+    dx, dy = view.x - row["x"], view.y - row["y"]
+    dist = math.hypot(dx, dy)
+    if dist < 1e-6:
+        return False
+    n = math.radians(normal)
+    return (dx * math.sin(n) + dy * math.cos(n)) / dist < math.sin(math.radians(GRAZING_DEG))
+
+
+def _own(owner: np.ndarray, x0: int, y0: int, alpha: np.ndarray, j: int) -> None:
+    h, w = alpha.shape
+    ox0, oy0 = max(x0, 0), max(y0, 0)
+    ox1, oy1 = min(x0 + w, owner.shape[1]), min(y0 + h, owner.shape[0])
+    if ox1 <= ox0 or oy1 <= oy0:
+        return
+    region = owner[oy0:oy1, ox0:ox1]
+    region[alpha[oy0 - y0:oy1 - y0, ox0 - x0:ox1 - x0] > 0.5] = j
+
+
 def _columns(table: pd.DataFrame) -> dict[str, np.ndarray]:
-    """A table's columns as numpy arrays (cached on the frame: row access in pandas is slow)."""
+    """A table's columns as numpy arrays (cached: row access in pandas is slow)."""
     entry = _COLUMN_CACHE.get(id(table))
     if entry is None or entry[0] is not table:
         columns = {name: table[name].to_numpy() for name in table.columns} if len(table) else {}
@@ -439,197 +552,242 @@ def _visibility(walls: _Walls, view: _View, x0: int, y0: int, shape: tuple, dist
     return (rows < occ[None, :]).astype(np.float32)
 
 
-def _composite(image: np.ndarray, x0: int, y0: int, rgb: np.ndarray, alpha: np.ndarray,
-               light: dict) -> None:
+def _composite(image: np.ndarray, x0: int, y0: int, premultiplied: np.ndarray, alpha: np.ndarray,
+               visible: np.ndarray) -> None:
+    """Blend a premultiplied sprite over ``image`` where ``visible`` (1) lets it show."""
     h, w = alpha.shape
     H, W = image.shape[:2]
     ax0, ay0 = max(x0, 0), max(y0, 0)
     ax1, ay1 = min(x0 + w, W), min(y0 + h, H)
     if ax1 <= ax0 or ay1 <= ay0:
         return
-    a = alpha[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0, None]
-    c = rgb[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0]
+    sy, sx = slice(ay0 - y0, ay1 - y0), slice(ax0 - x0, ax1 - x0)
+    vis = visible[sy, sx, None]
     region = image[ay0:ay1, ax0:ax1]
-    region *= 1 - a
-    region += c * a
+    region *= 1 - alpha[sy, sx, None] * vis
+    region += premultiplied[sy, sx] * vis
 
 
-def _canvas(width_m: float, height_m: float, anchor_m: tuple[float, float], u: float, v: float,
-            scale: float) -> tuple[int, int, int, int, float, float]:
-    """Integer sprite placement: (x0, y0, w, h) px and the supersampled anchor position."""
-    ss = SUPERSAMPLE
-    w = int(math.ceil(width_m * scale)) + 4
-    h = int(math.ceil(height_m * scale)) + 4
-    x0 = int(math.floor(u - anchor_m[0] * scale)) - 2
-    y0 = int(math.floor(v - anchor_m[1] * scale)) - 2
-    return x0, y0, w, h, (u - x0) * ss, (v - y0) * ss
+class _Pen:
+    """A supersampled RGBA canvas for one sprite, addressed in metres from its anchor (x right,
+    y down); ``body`` is a second mask for what a camera's box covers."""
+
+    def __init__(self, width_m: float, height_m: float, anchor_m: tuple[float, float], u: float, v: float,
+                 scale: float, *, body: bool = False) -> None:
+        self.w = int(math.ceil(width_m * scale)) + 4
+        self.h = int(math.ceil(height_m * scale)) + 4
+        self.x0 = int(math.floor(u - anchor_m[0] * scale)) - 2
+        self.y0 = int(math.floor(v - anchor_m[1] * scale)) - 2
+        big = max(self.w, self.h)
+        self.ss = SUPERSAMPLE if big <= 64 else (2 if big <= 200 else 1)
+        self.s = scale * self.ss
+        self.ax, self.ay = (u - self.x0) * self.ss, (v - self.y0) * self.ss
+        self.rgba = np.zeros((self.h * self.ss, self.w * self.ss, 4), np.float32)
+        self.body = np.zeros(self.rgba.shape[:2], np.float32) if body else None
+
+    def p(self, x: float, y: float) -> tuple[int, int]:
+        return int(round(self.ax + x * self.s)), int(round(self.ay + y * self.s))
+
+    def n(self, metres: float) -> int:
+        return max(1, int(round(metres * self.s)))
+
+    def _targets(self, color, body: bool):
+        yield self.rgba, (*color, 1.0)
+        if body and self.body is not None:
+            yield self.body, 1.0
+
+    def line(self, a, b, color, width_m: float, *, body: bool = False) -> None:
+        for target, value in self._targets(color, body):
+            cv2.line(target, self.p(*a), self.p(*b), value, self.n(width_m))
+
+    def rect(self, a, b, color, *, body: bool = False) -> None:
+        for target, value in self._targets(color, body):
+            cv2.rectangle(target, self.p(*a), self.p(*b), value, -1)
+
+    def ellipse(self, c, axes_m, color, start: float = 0, end: float = 360, *, body: bool = False) -> None:
+        for target, value in self._targets(color, body):
+            cv2.ellipse(target, self.p(*c), (self.n(axes_m[0]), self.n(axes_m[1])), 0, start, end, value, -1)
+
+    def poly(self, points, color, *, body: bool = False) -> None:
+        pts = np.array([self.p(*q) for q in points], np.int32)
+        for target, value in self._targets(color, body):
+            cv2.fillPoly(target, [pts], value)
+
+    def finish(self):
+        if self.ss > 1:
+            rgba = cv2.resize(self.rgba, (self.w, self.h), interpolation=cv2.INTER_AREA)
+            body = None if self.body is None else cv2.resize(self.body, (self.w, self.h),
+                                                             interpolation=cv2.INTER_AREA)
+        else:
+            rgba, body = self.rgba, self.body
+        return self.x0, self.y0, rgba[:, :, :3], np.ascontiguousarray(rgba[:, :, 3]), body
 
 
-def _finish_sprite(big_rgb: np.ndarray, big_alpha: np.ndarray, big_body: np.ndarray, w: int, h: int):
-    rgb = cv2.resize(big_rgb, (w, h), interpolation=cv2.INTER_AREA)
-    alpha = cv2.resize(big_alpha, (w, h), interpolation=cv2.INTER_AREA)
-    body = cv2.resize(big_body, (w, h), interpolation=cv2.INTER_AREA)
-    return rgb, alpha, body
-
-
-def _pt(x: float, y: float) -> tuple[int, int]:
-    return int(round(x)), int(round(y))
-
-
-def _camera_sprite(row: dict, view: _View, u: float, v: float, scale: float, depth: float):
-    """A camera at its true distance: a dome (housing, hemisphere with a dark bubble, on a
-    pendant or a ceiling) or a directed camera (body, sun shield, lens, bracket). Returns the
-    sprite placement, colour, alpha and the "body" alpha that defines the box (camera and mount
-    bracket, not the pole or wall)."""
+def _camera_sprite(row: dict, view: _View, u: float, v: float, scale: float):
+    """A camera at its true distance: a dome (housing and hemisphere with a dark bubble, on a
+    pendant or under a ceiling) or a directed camera (body, sun shield, lens, bracket). The box
+    covers the camera and its bracket, not the wall or pole."""
     size = float(row["size_m"])
-    arm_m = float(row.get("arm_m", 0.15))
+    arm = float(row.get("arm_m", 0.15))
     if size * scale < 0.8:
         return None
-    ss = SUPERSAMPLE
-    s = scale * ss  # supersampled px per metre
-    # Angle between the camera's facing and the line from the camera to the eye (0: facing us).
     to_eye = math.degrees(math.atan2(view.x - row["x"], view.y - row["y"]))
-    rel = math.radians((row["facing"] - to_eye + 180) % 360 - 180)
+    rel = math.radians((row["facing"] - to_eye + 180) % 360 - 180)  # 0: looking at the eye
     dark = row["color"] == 1
     shell = (48.0, 48.0, 52.0) if dark else (222.0, 226.0, 228.0)
-    shell_shadow = (32.0, 32.0, 36.0) if dark else (165.0, 170.0, 175.0)
-    extent = size * 1.2 + arm_m + 0.1
-    x0, y0, w, h, ax, ay = _canvas(2 * extent, 2 * extent, (extent, extent), u, v, scale)
-    rgb = np.zeros((h * ss, w * ss, 4), np.float32)  # colour + alpha
-    body = np.zeros((h * ss, w * ss), np.float32)
-
-    def P(x_m: float, y_m: float) -> tuple[int, int]:
-        return int(round(ax + x_m * s)), int(round(ay + y_m * s))
-
-    def width(m: float) -> int:
-        return max(1, int(round(m * s)))
-
+    shade = (32.0, 32.0, 36.0) if dark else (160.0, 165.0, 170.0)
+    extent = size * 1.2 + arm + 0.1
+    pen = _Pen(2 * extent, 2 * extent, (extent, extent), u, v, scale, body=True)
+    side = math.sin(rel)
+    sign = 1.0 if side >= 0 else -1.0
     if row["class_name"] == "dome":
         r = size / 2
-        if row["mount"] == "ceiling":
-            top = -0.3 * r
-        else:  # pendant: a tube up to a short wall arm
-            top = -0.3 * r - arm_m
-            for target, value in ((rgb, (*shell_shadow, 1.0)), (body, 1.0)):
-                cv2.line(target, P(0, -0.3 * r), P(0, top), value, width(0.045), cv2.LINE_AA)
-                side = 0.12 if math.sin(rel) >= 0 else -0.12
-                cv2.line(target, P(0, top), P(-side * abs(math.sin(rel)), top), value, width(0.04), cv2.LINE_AA)
-        for target, value in ((rgb, (*shell, 1.0)), (body, 1.0)):
-            cv2.rectangle(target, P(-r, -0.32 * r), P(r, 0), value, -1, cv2.LINE_AA)
-            cv2.ellipse(target, P(0, 0), (width(r), width(0.95 * r)), 0, 0, 180, value, -1, cv2.LINE_AA)
-        cv2.ellipse(rgb, P(0, 0.06 * r), (width(0.75 * r), width(0.72 * r)), 0, 0, 180, (28, 26, 28, 1.0), -1,
-                    cv2.LINE_AA)
-        cv2.ellipse(rgb, P(-0.28 * r, 0.3 * r), (width(0.14 * r), width(0.09 * r)), 0, 0, 360,
-                    (120, 120, 125, 1.0), -1, cv2.LINE_AA)
-        cv2.line(rgb, P(-r, -0.02 * r), P(r, -0.02 * r), (*shell_shadow, 1.0), width(0.012), cv2.LINE_AA)
+        if row["mount"] != "ceiling":  # pendant: a tube up to a short wall arm
+            top = -0.3 * r - arm
+            pen.line((0, -0.3 * r), (0, top), shade, 0.045, body=True)
+            pen.line((0, top), (-sign * 0.12 * abs(side), top), shade, 0.04, body=True)
+        pen.rect((-r, -0.32 * r), (r, 0), shell, body=True)
+        pen.ellipse((0, 0), (r, 0.95 * r), shell, 0, 180, body=True)
+        pen.ellipse((0, 0.06 * r), (0.75 * r, 0.72 * r), (28, 26, 28), 0, 180)
+        pen.ellipse((-0.28 * r, 0.3 * r), (0.14 * r, 0.09 * r), (120, 120, 125))
+        pen.line((-r, -0.02 * r), (r, -0.02 * r), shade, 0.012)
     else:
-        length = size
         diam = 0.34 * size
-        tilt = math.radians(row["tilt"])
-        side = math.sin(rel)  # > 0: the lens points to the right in the image
-        sign = 1.0 if side >= 0 else -1.0
-        fx = 0.5 * length * abs(side) * sign
-        drop = 0.5 * length * math.sin(tilt) * max(abs(side), 0.25)
+        fx = 0.5 * size * abs(side) * sign
+        drop = 0.5 * size * math.sin(math.radians(row["tilt"])) * max(abs(side), 0.25)
         front, back = (fx, drop), (-fx, -drop)
-        # Bracket: from the top of the body up to a wall/pole plate behind it.
         mid = (-0.25 * fx, -0.25 * drop - diam / 2)
-        plate = (mid[0] - sign * 0.06 * abs(side), mid[1] - arm_m)
-        for target, value in ((rgb, (*shell_shadow, 1.0)), (body, 1.0)):
-            cv2.line(target, P(*mid), P(*plate), value, width(0.035), cv2.LINE_AA)
-            cv2.rectangle(target, P(plate[0] - 0.04, plate[1] - 0.05), P(plate[0] + 0.04, plate[1] + 0.02),
-                          value, -1, cv2.LINE_AA)
-        for target, value in ((rgb, (*shell, 1.0)), (body, 1.0)):
-            cv2.line(target, P(*back), P(*front), value, width(diam), cv2.LINE_AA)
-            shield_front = (front[0] + 0.12 * fx, front[1] - 0.55 * diam)
-            cv2.line(target, P(back[0], back[1] - 0.55 * diam), P(*shield_front), value, width(diam / 3),
-                     cv2.LINE_AA)
-        cv2.line(rgb, P(back[0], back[1] + 0.3 * diam), P(front[0], front[1] + 0.3 * diam),
-                 (*shell_shadow, 1.0), width(diam / 3), cv2.LINE_AA)
+        plate = (mid[0] - sign * 0.06 * abs(side), mid[1] - arm)
+        pen.line(mid, plate, shade, 0.035, body=True)
+        pen.rect((plate[0] - 0.04, plate[1] - 0.05), (plate[0] + 0.04, plate[1] + 0.02), shade, body=True)
+        pen.line(back, front, shell, diam, body=True)
+        half = 0.55 * diam  # the housing's front face: a rounded box, wider than the lens
+        pen.rect((front[0] - half, front[1] - half), (front[0] + half, front[1] + 0.8 * half), shell, body=True)
+        pen.line((back[0], back[1] - 0.6 * diam), (front[0] + 0.15 * fx, front[1] - 0.6 * diam), shell,
+                 diam / 3, body=True)  # sun shield
+        pen.line((back[0], back[1] + 0.3 * diam), (front[0], front[1] + 0.3 * diam), shade, diam / 3)
         facing_us = math.cos(rel)
-        if facing_us > -0.2:  # the lens end: a dark disc, larger the more it faces us
-            lens = max(0.3, 0.42 * diam * (0.35 + 0.65 * max(facing_us, 0)))
-            cv2.circle(rgb, P(*front), width(lens), (22, 22, 26, 1.0), -1, cv2.LINE_AA)
-            cv2.circle(rgb, P(front[0] - 0.2 * lens, front[1] - 0.2 * lens), width(lens * 0.3),
-                       (90, 90, 95, 1.0), -1, cv2.LINE_AA)
-    small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
-    body_small = cv2.resize(body, (w, h), interpolation=cv2.INTER_AREA)
-    alpha = small[:, :, 3].copy()
-    color = small[:, :, :3] / np.maximum(alpha, 1e-3)[:, :, None]
-    return x0, y0, color, alpha, body_small
+        if facing_us > 0:  # the lens: a dark disc on the front face, an ellipse when seen obliquely
+            lens = 0.26 * diam
+            pen.ellipse((front[0], front[1] + 0.05 * diam), (lens * max(facing_us, 0.25), lens), (22, 22, 26))
+            pen.ellipse((front[0] - 0.3 * lens * facing_us, front[1] - 0.2 * lens), (0.25 * lens, 0.25 * lens),
+                        (95, 95, 100))
+    return pen.finish()
 
 
-_SIGN_COLORS = [(40, 40, 200), (200, 90, 20), (30, 200, 230), (230, 230, 230)]
+_SIGN_COLORS = [(40, 40, 200), (200, 90, 20), (30, 200, 230), (230, 230, 230), (40, 140, 40)]
+_SIGN_COLORS_ARRAY = np.array(_SIGN_COLORS + [(60, 60, 60), (30, 30, 120), (150, 40, 40)], float)
+_CAR_COLORS = [(40, 40, 40), (200, 200, 200), (150, 150, 155), (30, 30, 140), (120, 60, 20), (230, 230, 230),
+               (60, 90, 60), (20, 20, 20)]
 
 
-def _object_sprite(row: pd.Series, view: _View, u: float, v: float, scale: float, depth: float):
-    """Street furniture and distractors: lamps, poles, signs, signals, alarm boxes, wall units
-    and wall lights."""
+def _object_sprite(row: dict, view: _View, u: float, v: float, scale: float, *, seed: int):
+    """Street furniture and distractors at their true distance: lamps, poles, signs, signals,
+    trees, parked cars, alarm boxes, wall units, wall lights and blade signs."""
     kind = row["kind"]
     size = float(row["size_m"])
-    ss = SUPERSAMPLE
-    s = scale * ss
     z = float(row["z"])
+    variant = int(row["variant"])
+    to_eye = math.degrees(math.atan2(view.x - row["x"], view.y - row["y"]))
+    rel = math.radians((row["facing"] - to_eye + 180) % 360 - 180)
+    if kind == "tree":
+        return _tree_sprite(size, z, variant, u, v, scale, seed)
+    if kind == "car":
+        return _car_sprite(size, rel, variant, u, v, scale)
     pole = bool(row["pole"])
     if max(size, 0.12 * z if pole else 0) * scale < 0.7:
         return None
-    width_m = max(size * 2.2, 0.6)
+    width_m = max(size * 2.6, 0.6)
     above = size * 1.2 + 0.3
     below = z + 0.1 if pole else size * 1.2 + 0.2
-    x0, y0, w, h, ax, ay = _canvas(width_m, above + below, (width_m / 2, above), u, v, scale)
-    if w * h > 400_000:
+    if (width_m * scale) * ((above + below) * scale) > 600_000:
         return None
-    big = (w * ss, h * ss)
-    rgb = np.zeros((big[1], big[0], 3), np.float32)
-    alpha = np.zeros((big[1], big[0]), np.float32)
-    variant = int(row["variant"])
-    grey = [85, 85, 90] if variant % 2 else [60, 70, 60]
+    pen = _Pen(width_m, above + below, (width_m / 2, above), u, v, scale)
+    grey = (85, 85, 90) if variant % 2 else (60, 70, 60)
+    r = size / 2
     if pole:
-        thick = max(1, int(round(0.12 * s)))
-        ground_y = ay + z * s
-        for target, value in ((rgb, grey), (alpha, 1.0)):
-            cv2.line(target, _pt(ax, ground_y), _pt(ax, ay), value, thick, cv2.LINE_AA)
-    r = size * s / 2
+        pen.line((0, z), (0, 0), grey, 0.12)
     if kind == "lamp":
-        arm_x = ax + math.copysign(size * 1.2 * s, 1 if variant % 2 else -1)
-        for target, value in ((rgb, grey), (alpha, 1.0)):
-            cv2.line(target, _pt(ax, ay), _pt(arm_x, ay - 0.1 * s), value, max(1, int(0.06 * s)), cv2.LINE_AA)
-        for target, value in ((rgb, [70, 75, 80]), (alpha, 1.0)):
-            cv2.ellipse(target, _pt(arm_x, ay), _pt(r * 0.8, r * 0.35), 0, 0, 360, value, -1, cv2.LINE_AA)
-        cv2.ellipse(rgb, _pt(arm_x, ay + r * 0.2), _pt(r * 0.5, r * 0.15), 0, 0, 360, [200, 220, 230], -1, cv2.LINE_AA)
-    elif kind in ("sign", "signal"):
-        if kind == "signal":
-            box = (ax - r * 0.35, ay - r, ax + r * 0.35, ay + r)
-            for target, value in ((rgb, [30, 30, 30]), (alpha, 1.0)):
-                cv2.rectangle(target, _pt(box[0], box[1]), _pt(box[2], box[3]), value, -1, cv2.LINE_AA)
-            for n, color in enumerate(([40, 40, 220], [40, 200, 230], [60, 200, 60])):
-                cv2.circle(rgb, _pt(ax, ay - r * 0.6 + n * r * 0.6), max(1, int(r * 0.22)), color, -1, cv2.LINE_AA)
+        arm_x = math.copysign(size * 1.2, 1 if variant % 2 else -1)
+        pen.line((0, 0), (arm_x, -0.1), grey, 0.06)
+        pen.ellipse((arm_x, 0), (0.8 * r, 0.35 * r), (70, 75, 80))
+        pen.ellipse((arm_x, 0.2 * r), (0.5 * r, 0.15 * r), (200, 220, 230))
+    elif kind == "signal":
+        pen.rect((-0.35 * r, -r), (0.35 * r, r), (30, 30, 30))
+        for k, color in enumerate(((40, 40, 220), (40, 200, 230), (60, 200, 60))):
+            pen.ellipse((0, -0.6 * r + 0.6 * k * r), (0.22 * r, 0.22 * r), color)
+    elif kind == "sign":
+        color = _SIGN_COLORS[variant % len(_SIGN_COLORS)]
+        face = max(abs(math.cos(rel)), 0.08)  # signs face along the street: thin when seen edge-on
+        if variant % 3 == 0:
+            pen.ellipse((0, 0), (r * face, r), color)
+            pen.ellipse((0, 0), (0.7 * r * face, 0.7 * r), (235, 235, 235))
         else:
-            color = list(_SIGN_COLORS[variant % len(_SIGN_COLORS)])
-            if variant % 3 == 0:
-                for target, value in ((rgb, color), (alpha, 1.0)):
-                    cv2.circle(target, _pt(ax, ay), max(1, int(r)), value, -1, cv2.LINE_AA)
-                cv2.circle(rgb, _pt(ax, ay), max(1, int(r * 0.7)), [235, 235, 235], -1, cv2.LINE_AA)
-            else:
-                for target, value in ((rgb, color), (alpha, 1.0)):
-                    cv2.rectangle(target, _pt(ax - r, ay - r * 0.7), _pt(ax + r, ay + r * 0.7), value, -1, cv2.LINE_AA)
+            pen.rect((-r * face, -0.7 * r), (r * face, 0.7 * r), color)
+            if variant % 3 == 1:
+                pen.rect((-0.6 * r * face, -0.1 * r), (0.6 * r * face, 0.1 * r), (235, 235, 235))
     elif kind == "alarm":
-        color = [[40, 40, 190], [230, 230, 230], [160, 90, 30], [40, 160, 220]][variant % 4]
-        for target, value in ((rgb, color), (alpha, 1.0)):
-            cv2.rectangle(target, _pt(ax - r * 0.8, ay - r), _pt(ax + r * 0.8, ay + r), value, -1, cv2.LINE_AA)
-        cv2.circle(rgb, _pt(ax, ay - r * 0.3), max(1, int(r * 0.3)), [60, 60, 200], -1, cv2.LINE_AA)
+        color = ((40, 40, 190), (230, 230, 230), (160, 90, 30), (40, 160, 220))[variant % 4]
+        pen.rect((-0.8 * r, -r), (0.8 * r, r), color)
+        pen.ellipse((0, -0.3 * r), (0.3 * r, 0.3 * r), (60, 60, 200))
     elif kind == "unit":
-        color = [[200, 200, 200], [170, 175, 180], [120, 120, 125], [215, 215, 210]][variant % 4]
-        for target, value in ((rgb, color), (alpha, 1.0)):
-            cv2.rectangle(target, _pt(ax - r, ay - r * 0.6), _pt(ax + r, ay + r * 0.6), value, -1, cv2.LINE_AA)
-        cv2.circle(rgb, _pt(ax + r * 0.3, ay), max(1, int(r * 0.4)), [90, 90, 95], -1, cv2.LINE_AA)
+        color = ((200, 200, 200), (170, 175, 180), (120, 120, 125), (215, 215, 210))[variant % 4]
+        pen.rect((-r, -0.6 * r), (r, 0.6 * r), color)
+        pen.ellipse((0.3 * r, 0), (0.4 * r, 0.4 * r), (90, 90, 95))
     elif kind == "wall_light":
-        for target, value in ((rgb, [50, 50, 55]), (alpha, 1.0)):
-            cv2.ellipse(target, _pt(ax, ay), _pt(r * 0.6, r * 0.9), 0, 0, 360, value, -1, cv2.LINE_AA)
-        cv2.ellipse(rgb, _pt(ax, ay + r * 0.2), _pt(r * 0.4, r * 0.4), 0, 0, 360, [170, 215, 235], -1, cv2.LINE_AA)
-    elif kind == "camera_pole":
-        pass
-    body = np.zeros_like(alpha)
-    return (x0, y0, *_finish_sprite(rgb, alpha, body, w, h))
+        pen.ellipse((0, 0), (0.6 * r, 0.9 * r), (50, 50, 55))
+        pen.ellipse((0, 0.2 * r), (0.4 * r, 0.4 * r), (170, 215, 235))
+    elif kind == "blade":  # a sign sticking out of the wall: full width when seen along the street
+        color = _SIGN_COLORS[variant % len(_SIGN_COLORS)]
+        out = 2 * r * max(abs(math.sin(rel)), 0.06)
+        direction = 1.0 if math.sin(rel) >= 0 else -1.0
+        pen.line((0, -0.55 * r), (direction * out, -0.55 * r), (50, 50, 50), 0.03)
+        pen.rect((0, -0.45 * r), (direction * out, 0.45 * r), color)
+        pen.rect((direction * out * 0.2, -0.1 * r), (direction * out * 0.8, 0.1 * r), (235, 235, 235))
+    return pen.finish()
+
+
+def _tree_sprite(size: float, z: float, variant: int, u: float, v: float, scale: float, seed: int):
+    """A street tree: trunk from the ground, a canopy of overlapping green blobs of radius ``size``
+    (m) centred ``z`` m up; its shape is seeded by the tree's index."""
+    if size * scale < 1.0:
+        return None
+    radius = size
+    pen = _Pen(2.4 * radius, 1.2 * radius + z + 0.2, (1.2 * radius, 1.2 * radius), u, v, scale)
+    rng = np.random.default_rng(seed)
+    bark = (50, 60, 70)
+    pen.line((0, z), (0, -0.2 * radius), bark, 0.25)
+    base = np.array(((40, 90, 60), (35, 80, 45), (50, 105, 80), (45, 75, 70))[variant % 4], float)
+    for k in range(14):
+        angle = rng.uniform(0, 2 * math.pi)
+        dist = radius * 0.55 * math.sqrt(rng.random())
+        blob = radius * rng.uniform(0.3, 0.55)
+        shade = base * rng.uniform(0.7, 1.25)
+        pen.ellipse((dist * math.cos(angle), dist * math.sin(angle) * 0.9), (blob, blob * 0.9), tuple(shade))
+    return pen.finish()
+
+
+def _car_sprite(length: float, rel: float, variant: int, u: float, v: float, scale: float):
+    """A parked car anchored at its roof centre: ``length`` m long, 1.8 m wide, 1.45 m tall, seen
+    from the side when ``rel`` is 90 degrees."""
+    width_m = 1.8
+    side = abs(math.sin(rel))
+    span = length * side + width_m * abs(math.cos(rel))
+    height = 1.45
+    if span * scale < 1.0 or span * scale > 4000:
+        return None
+    pen = _Pen(span + 0.2, height + 0.1, (span / 2 + 0.1, 0.05), u, v, scale)
+    color = _CAR_COLORS[variant % len(_CAR_COLORS)]
+    half = span / 2
+    pen.rect((-half, 0.5), (half, height - 0.2), color)  # body
+    cabin = half * (0.62 if side > 0.5 else 0.85)
+    pen.poly([(-cabin, 0.5), (-cabin * 0.8, 0.02), (cabin * 0.7, 0.02), (cabin, 0.5)], color)
+    pen.poly([(-cabin * 0.9, 0.48), (-cabin * 0.75, 0.1), (cabin * 0.65, 0.1), (cabin * 0.88, 0.48)], (60, 50, 45))
+    if side > 0.3:
+        for x in (-half * 0.68, half * 0.68):
+            pen.ellipse((x, height - 0.25), (0.33, 0.33), (25, 25, 25))
+    pen.rect((-half, height - 0.45), (half, height - 0.38), tuple(0.7 * c for c in color))
+    return pen.finish()
 
 
 def _birds(image: np.ndarray, view: _View, walls: _Walls, rng: np.random.Generator) -> None:
@@ -681,16 +839,12 @@ def _finish_boxes(boxes: list[dict], width: int, height: int) -> pd.DataFrame:
 
 
 def _post(image: np.ndarray, rng: np.random.Generator, light: dict) -> np.ndarray:
-    """Exposure, tint, sensor noise and lens blur; returns uint8 BGR."""
+    """Exposure and white balance, sensor noise, lens blur; returns uint8 BGR."""
     h, w = image.shape[:2]
-    image *= (light["gain"] * light["tint"]).astype(np.float32)[None, None, :]
-    noise = _noise_tile()
-    oy = int(rng.integers(0, noise.shape[0] - h)) if noise.shape[0] > h else 0
-    ox = int(rng.integers(0, noise.shape[1] - w)) if noise.shape[1] > w else 0
-    patch = noise[oy:oy + h, ox:ox + w]
-    if patch.shape[:2] == (h, w):
-        image += patch * np.float32(light["noise"])
-    out = np.clip(image, 0, 255).astype(np.uint8)
+    gain = light["gain"] * light["tint"]
+    image = cv2.multiply(image, (float(gain[0]), float(gain[1]), float(gain[2]), 0.0))
+    image = cv2.scaleAdd(_tile_slice(_noise_tile(), h, w, rng), float(light["noise"]), image)
+    out = cv2.convertScaleAbs(image)
     if light["blur"] > 0.3:
         out = cv2.GaussianBlur(out, (3, 3), light["blur"])
     return out

@@ -120,7 +120,8 @@ class Scene:
     ``styles``: per building ``color`` (BGR 0-255), ``window`` (BGR), ``floor_m``,
     ``window_spacing_m``, ``window_width`` (fraction of spacing), ``window_height`` (fraction of
     a floor), ``ground_floor_m``. ``cameras``: camera_id, class_name, x, y, z (mount height, m),
-    facing (deg clockwise from grid north), tilt (deg down), mount ("wall"/"pole"/"ceiling"),
+    facing (deg clockwise from grid north), normal (outward normal of the wall it is on, deg; NaN
+    off walls), tilt (deg down), mount ("wall"/"pole"/"ceiling"),
     size_m, arm_m (bracket length), color (0 light, 1 dark), source, lon, lat. ``objects``: street furniture and
     distractors: kind, x, y, z (m), facing, size_m, variant, pole (draw a pole up to z).
     """
@@ -171,9 +172,10 @@ def scene_from_area(area: Area | str, *, graph: nx.MultiDiGraph | None = None,
         cameras = cameras_from_points(scene, _read_points(spec[1]).to_crs(crs), source="file",
                                       seed=seed)
     furniture = street_furniture_from_area(area).to_crs(crs)
+    mapped_trees = int((furniture["kind"] == "tree").sum())
     objects = pd.concat([
         furniture_from_points(furniture, rng=rng),
-        furniture_random(scene, streets, rng=rng),
+        furniture_random(scene, streets, rng=rng, trees_per_km=12.0 if mapped_trees > 20 * road_km else 25.0),
         distractors_on_facades(scene, rng=rng),
         _poles_for(cameras),
     ], ignore_index=True)
@@ -195,7 +197,7 @@ def scene_from_frames(buildings: gpd.GeoDataFrame, *, crs: str, cameras: pd.Data
         facades, styles = facades_from_buildings(gpd.GeoDataFrame(
             {"height_m": [], "building_id": []}, geometry=[], crs=crs), seed=seed)
     cams = _empty_cameras() if cameras is None else cameras.copy()
-    defaults = {"facing": 0.0, "tilt": 20.0, "mount": "wall", "size_m": 0.2, "arm_m": 0.15,
+    defaults = {"facing": 0.0, "normal": float("nan"), "tilt": 20.0, "mount": "wall", "size_m": 0.2, "arm_m": 0.15,
                 "color": 0, "source": "file"}
     for name, value in defaults.items():
         if name not in cams.columns:
@@ -357,7 +359,7 @@ def _inside_building(buildings_tree: shapely.STRtree, xy: np.ndarray) -> np.ndar
 def _empty_cameras() -> pd.DataFrame:
     return pd.DataFrame({
         "camera_id": pd.Series([], dtype=object), "class_name": pd.Series([], dtype=object),
-        "x": [], "y": [], "z": [], "facing": [], "tilt": [], "mount": pd.Series([], dtype=object),
+        "x": [], "y": [], "z": [], "facing": [], "normal": [], "tilt": [], "mount": pd.Series([], dtype=object),
         "size_m": [], "arm_m": [], "color": pd.Series([], dtype=np.int64),
         "source": pd.Series([], dtype=object)})
 
@@ -371,8 +373,8 @@ def _empty_objects() -> pd.DataFrame:
 def _camera_size(class_name: str, rng: np.random.Generator) -> float:
     """Characteristic size in metres: dome diameter, or directed housing length."""
     if class_name == "dome":
-        return float(rng.uniform(0.14, 0.24))
-    return float(rng.uniform(0.26, 0.42))
+        return float(rng.uniform(0.15, 0.26))
+    return float(rng.uniform(0.30, 0.48))
 
 
 def _bearing(dx: float, dy: float) -> float:
@@ -447,7 +449,9 @@ def cameras_from_points(scene: Scene, points: gpd.GeoDataFrame, *, source: str, 
             if facing is None:
                 facing = float(rng.uniform(0, 360))
             mount = "pole"
-        rows.append(_camera_row(f"{source}/{ident}", class_name, x, y, z, facing, mount, source, rng))
+            normal = float("nan")
+        rows.append(_camera_row(f"{source}/{ident}", class_name, x, y, z, facing, mount, source, rng,
+                                normal=normal if mount in ("wall", "ceiling") else float("nan")))
     return pd.DataFrame(rows) if rows else _empty_cameras()
 
 
@@ -462,10 +466,11 @@ def _pole_height(rng: np.random.Generator) -> float:
 
 
 def _camera_row(camera_id: str, class_name: str, x: float, y: float, z: float, facing: float,
-                mount: str, source: str, rng: np.random.Generator) -> dict:
+                mount: str, source: str, rng: np.random.Generator, *, normal: float = float("nan")) -> dict:
     return {"camera_id": camera_id, "class_name": class_name, "x": x, "y": y, "z": float(z),
-            "facing": float(facing) % 360.0, "tilt": float(rng.uniform(10, 35)), "mount": mount,
-            "size_m": _camera_size(class_name, rng), "arm_m": float(rng.uniform(0.1, 0.25)),
+            "facing": float(facing) % 360.0, "normal": float(normal), "tilt": float(rng.uniform(10, 35)),
+            "mount": mount,
+            "size_m": _camera_size(class_name, rng), "arm_m": float(rng.uniform(0.12, 0.30)),
             "color": int(rng.random() < 0.2), "source": source}
 
 
@@ -520,7 +525,9 @@ def cameras_random(scene: Scene, streets: gpd.GeoDataFrame, *, density_per_km: f
             facing = _bearing(-px, -py) + float(rng.normal(0, 60))
             z = _pole_height(rng)
             mount = "pole"
-        rows.append(_camera_row(f"random/{i:06d}", class_name, x, y, z, facing, mount, "random", rng))
+            normal = float("nan")
+        rows.append(_camera_row(f"random/{i:06d}", class_name, x, y, z, facing, mount, "random", rng,
+                                normal=normal))
     return pd.DataFrame(rows)
 
 
@@ -548,7 +555,8 @@ def _with_lonlat(cameras: pd.DataFrame, crs: CRS) -> pd.DataFrame:
 
 # --- furniture and distractors ----------------------------------------------------------------
 
-_FURNITURE_HEIGHT = {"lamp": (6.0, 9.0), "pole": (5.0, 8.0), "sign": (2.2, 3.0), "signal": (3.0, 4.5)}
+_FURNITURE_HEIGHT = {"lamp": (6.0, 9.0), "pole": (5.0, 8.0), "sign": (2.2, 3.0), "signal": (3.0, 4.5),
+                     "tree": (4.0, 8.0)}
 
 
 def furniture_from_points(points: gpd.GeoDataFrame, *, rng: np.random.Generator) -> pd.DataFrame:
@@ -559,47 +567,63 @@ def furniture_from_points(points: gpd.GeoDataFrame, *, rng: np.random.Generator)
     low = np.array([_FURNITURE_HEIGHT[k][0] for k in kind])
     high = np.array([_FURNITURE_HEIGHT[k][1] for k in kind])
     n = len(points)
+    is_tree = kind == "tree"
     return pd.DataFrame({"kind": kind, "x": points.geometry.x.to_numpy(), "y": points.geometry.y.to_numpy(),
                          "z": rng.uniform(low, high), "facing": rng.uniform(0, 360, n),
-                         "size_m": rng.uniform(0.4, 0.8, n), "variant": rng.integers(0, 4, n),
-                         "pole": True})
+                         "size_m": np.where(is_tree, rng.uniform(1.5, 3.5, n), rng.uniform(0.4, 0.8, n)),
+                         "variant": rng.integers(0, 1000, n), "pole": ~is_tree})
 
 
 def furniture_random(scene: Scene, streets: gpd.GeoDataFrame, *, rng: np.random.Generator,
-                     lamps_per_km: float = 25.0, signs_per_km: float = 12.0) -> pd.DataFrame:
-    """Seeded lamps and signs along the streets, at the kerb (1.5 m in front of the facade on
-    that side, or 4-7 m from the centre line where there is none)."""
+                     lamps_per_km: float = 25.0, signs_per_km: float = 12.0, trees_per_km: float = 20.0,
+                     cars_per_km: float = 45.0) -> pd.DataFrame:
+    """Seeded lamps, signs, street trees and parked cars along the streets (per km of street,
+    both sides together). The kerb is 1.5 m in front of the facade on that side (4-7 m from the
+    centre line where there is none); lamps and signs stand on it, trees 0.8 m behind it, cars
+    1.1 m in front of it, along the street."""
     km = float(streets.geometry.length.sum() / 1000.0)
-    n = int(rng.poisson((lamps_per_km + signs_per_km) * km))
-    if n == 0 or km == 0:
+    rates = {"lamp": lamps_per_km, "sign": signs_per_km, "tree": trees_per_km, "car": cars_per_km}
+    n = int(rng.poisson(sum(rates.values()) * km)) if km > 0 else 0
+    if n == 0:
         return _empty_objects()
     xy, along = _street_positions(streets, n, rng)
-    is_lamp = rng.random(n) < lamps_per_km / (lamps_per_km + signs_per_km)
+    names = np.array(list(rates))
+    kind = names[rng.choice(len(names), size=n, p=np.array(list(rates.values())) / sum(rates.values()))]
     side = np.where(rng.random(n) < 0.5, 1.0, -1.0)
     px, py = along[:, 1] * side, -along[:, 0] * side
     kerb = rng.uniform(4.0, 7.0, n)
+    room = np.full(n, np.inf)  # metres between the kerb and the facade
     if len(scene.facades):
         for i in range(n):
             hit = facade_hit(scene, xy[i, 0], xy[i, 1], px[i], py[i], max_m=kerb[i] + 2.0)
             if hit is not None:
                 kerb[i] = max(hit[1] - 1.5, 0.8)
-    kind = np.where(is_lamp, "lamp", "sign")
-    low = np.where(is_lamp, 6.0, 2.2)
-    high = np.where(is_lamp, 9.0, 3.0)
-    return pd.DataFrame({"kind": kind, "x": xy[:, 0] + px * kerb, "y": xy[:, 1] + py * kerb,
-                         "z": rng.uniform(low, high),
-                         "facing": np.degrees(np.arctan2(-px, -py)) % 360,
-                         "size_m": rng.uniform(0.4, 0.8, n), "variant": rng.integers(0, 4, n),
-                         "pole": True})
+                room[i] = hit[1] - kerb[i]
+    offset = kerb.copy()
+    offset[kind == "tree"] += 0.8
+    offset[kind == "car"] -= 1.1
+    ok = ~((kind == "car") & (offset < 2.5)) & ~((kind == "tree") & (room < 2.5))
+    bearing = np.degrees(np.arctan2(along[:, 0], along[:, 1])) % 360
+    z = np.select([kind == "lamp", kind == "sign", kind == "tree", kind == "car"],
+                  [rng.uniform(6.0, 9.0, n), rng.uniform(2.2, 3.0, n), rng.uniform(4.5, 7.0, n), np.full(n, 1.45)])
+    size = np.select([kind == "tree", kind == "car"], [rng.uniform(1.5, 3.0, n), rng.uniform(4.0, 4.9, n)],
+                     rng.uniform(0.4, 0.8, n))
+    facing = np.where(np.isin(kind, ["car", "sign"]), bearing, np.degrees(np.arctan2(-px, -py)) % 360)
+    frame = pd.DataFrame({"kind": kind, "x": xy[:, 0] + px * offset, "y": xy[:, 1] + py * offset, "z": z,
+                          "facing": facing, "size_m": size, "variant": rng.integers(0, 1000, n),
+                          "pole": np.isin(kind, ["lamp", "sign"])})
+    return frame[ok].reset_index(drop=True)
 
 
 def distractors_on_facades(scene: Scene, *, rng: np.random.Generator, alarms_per_km: float = 25.0,
-                           units_per_km: float = 40.0, lights_per_km: float = 30.0) -> pd.DataFrame:
-    """Camera-like things on walls: alarm boxes, wall/window units and wall lights, placed by a
-    seeded Poisson process along the facades, a little in front of them."""
+                           units_per_km: float = 40.0, lights_per_km: float = 30.0,
+                           blades_per_km: float = 25.0) -> pd.DataFrame:
+    """Camera-like things on walls: alarm boxes, wall/window units, wall lights and blade signs
+    (sticking out of the wall), placed by a seeded Poisson process along the facades."""
     f = scene.facades
     total_km = float(f.length.sum() / 1000.0) if len(f) else 0.0
-    rates = {"alarm": alarms_per_km, "unit": units_per_km, "wall_light": lights_per_km}
+    rates = {"alarm": alarms_per_km, "unit": units_per_km, "wall_light": lights_per_km,
+             "blade": blades_per_km}
     frames = []
     for kind, rate in rates.items():
         n = int(rng.poisson(rate * total_km))
@@ -616,6 +640,9 @@ def distractors_on_facades(scene: Scene, *, rng: np.random.Generator, alarms_per
         elif kind == "alarm":
             z = np.minimum(rng.uniform(2.8, 5.0, n), f.height[seg] - 0.5)
             size = rng.uniform(0.18, 0.32, n)
+        elif kind == "blade":
+            z = np.minimum(rng.uniform(2.9, 4.5, n), f.height[seg] - 0.5)
+            size = rng.uniform(0.5, 1.0, n)
         else:
             z = np.minimum(rng.uniform(2.6, 4.5, n), f.height[seg] - 0.5)
             size = rng.uniform(0.15, 0.3, n)

@@ -15,12 +15,12 @@ UTM = "EPSG:32635"
 X0, Y0 = 385_000.0, 6_672_000.0  # central Helsinki, metres
 
 
-def _scene(buildings=(), cameras=()):
+def _scene(buildings=(), cameras=(), size=0.2):
     frame = gpd.GeoDataFrame({"height_m": [h for _, h in buildings]},
                              geometry=[box(X0 + a, Y0 + b, X0 + c, Y0 + d) for (a, b, c, d), _ in buildings],
                              crs=UTM)
     cams = pd.DataFrame([{"camera_id": cid, "class_name": cls, "x": X0 + x, "y": Y0 + y, "z": z,
-                          "mount": "ceiling", "size_m": 0.2} for cid, cls, x, y, z in cameras])
+                          "mount": "ceiling", "size_m": size} for cid, cls, x, y, z in cameras])
     return scene_from_frames(frame, crs=UTM, cameras=cams)
 
 
@@ -44,11 +44,11 @@ def test_camera_at_known_offset_lands_on_the_expected_pixel(heading, offset):
 
 
 def test_camera_behind_a_building_is_not_labelled_but_one_above_a_low_roof_is():
-    hidden = _scene(buildings=[((-5, 8, 5, 12), 20.0)], cameras=[("behind", "dome", 0.0, 20.0, 4.0)])
+    hidden = _scene(buildings=[((-5, 6, 5, 10), 20.0)], cameras=[("behind", "dome", 0.0, 13.0, 4.0)])
     assert len(render_view(hidden, x=X0, y=Y0, heading=0, seed=1)[1]) == 0
-    open_view = _scene(cameras=[("behind", "dome", 0.0, 20.0, 4.0)])
+    open_view = _scene(cameras=[("behind", "dome", 0.0, 13.0, 4.0)])
     assert list(render_view(open_view, x=X0, y=Y0, heading=0, seed=1)[1].camera_id) == ["behind"]
-    over_roof = _scene(buildings=[((-5, 8, 5, 12), 3.0)], cameras=[("high", "dome", 0.0, 20.0, 9.0)])
+    over_roof = _scene(buildings=[((-5, 6, 5, 10), 3.0)], cameras=[("high", "dome", 0.0, 13.0, 9.0)])
     assert list(render_view(over_roof, x=X0, y=Y0, heading=0, seed=1)[1].camera_id) == ["high"]
 
 
@@ -71,7 +71,7 @@ def test_pitch_moves_the_camera_down_by_the_rotation():
 
 def test_render_is_deterministic_and_boxes_match_the_drawing_free_path():
     scene = _scene(buildings=[((-20, 5, -8, 40), 15.0), ((8, 5, 20, 30), 9.0)],
-                   cameras=[("a", "dome", -7.5, 14.0, 4.0), ("b", "directed", 7.5, 8.0, 5.0)])
+                   cameras=[("a", "dome", -7.5, 14.0, 4.0), ("b", "directed", 7.5, 8.0, 5.0)], size=0.3)
     image1, boxes1 = render_view(scene, x=X0, y=Y0, heading=10, width=480, height=360, seed=7)
     image2, boxes2 = render_view(scene, x=X0, y=Y0, heading=10, width=480, height=360, seed=7)
     image3, _ = render_view(scene, x=X0, y=Y0, heading=10, width=480, height=360, seed=8)
