@@ -68,10 +68,12 @@ def train_model(data_yaml: str | Path, *, model: str | Path = "yolo11n.yaml", ep
         shutil.rmtree(run_dir)
     if last.is_file() and _unfinished(last, torch):
         yolo = YOLO(str(last))
+        yolo.add_callback("on_train_epoch_end", _log_epoch)
         yolo.train(resume=True, device=resolved_device, workers=workers)
     elif not last.is_file():
         yolo = YOLO(str(model))
         _check_train_args(train_args)
+        yolo.add_callback("on_train_epoch_end", _log_epoch)
         yolo.train(data=str(spec.yaml_path.resolve()), epochs=epochs, imgsz=imgsz, batch=batch,
                    device=resolved_device, workers=workers, seed=seed, deterministic=True,
                    patience=patience, amp=amp, project=str(run_dir.parent.resolve()), name=run_dir.name,
@@ -99,6 +101,16 @@ def train_model(data_yaml: str | Path, *, model: str | Path = "yolo11n.yaml", ep
     )
     write_card(card, out.with_suffix(".md"))
     return card
+
+
+def _log_epoch(trainer: Any) -> None:
+    """One plain progress line per epoch on stderr (ultralytics' own output is silenced)."""
+    import sys
+
+    losses = trainer.label_loss_items(trainer.tloss, prefix="train") if trainer.tloss is not None else {}
+    text = " ".join(f"{k.split('/')[-1]} {float(v):.3f}" for k, v in losses.items())
+    print(f"epoch {trainer.epoch + 1}/{trainer.epochs} ({time.time() - trainer.train_time_start:.0f} s) {text}",
+          file=sys.stderr, flush=True)
 
 
 def _check_train_args(train_args: dict[str, Any]) -> None:
