@@ -109,6 +109,7 @@ class OnnxBackend:
         self.input_name = model_input.name
         self.fixed_batch = model_input.shape[0] if isinstance(model_input.shape[0], int) else None
         self.dtype = np.float16 if "float16" in model_input.type else np.float32
+        self.precision = "fp16" if self.dtype == np.float16 else "fp32"
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(batch.transpose(0, 3, 1, 2)).astype(self.dtype) / self.dtype(255)
@@ -147,6 +148,7 @@ class OpenVinoBackend:
         self.compiled = core.compile_model(core.read_model(xml), "CPU",
                                            {"PERFORMANCE_HINT": "THROUGHPUT"})
         self.device = "cpu"
+        self.precision = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(batch.transpose(0, 3, 1, 2)).astype(np.float32) / np.float32(255)

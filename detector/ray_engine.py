@@ -24,10 +24,11 @@ from detector.registry import ResolvedModel
 class ChunkDetector:
     """A Ray actor: loads the model once, then detects on chunks (one chunk per call)."""
 
-    def __init__(self, model: ResolvedModel, options: dict[str, Any], device: str, threads: int) -> None:
+    def __init__(self, model: ResolvedModel, options: dict[str, Any], device: str, precision: str,
+                 threads: int) -> None:
         import detector  # noqa: F401  (offline ultralytics inside the worker too)
 
-        self.backend = load_backend(model, device=device, threads=threads)
+        self.backend = load_backend(model, device=device, precision=precision, threads=threads)
         self.model_id = model.model_id
         self.options = DetectOptions(**{**options, "imgsz": options["imgsz"] or self.backend.imgsz or 640})
 
@@ -75,7 +76,7 @@ def _chunk_result(rows: pd.DataFrame) -> ChunkResult:
 
 def results_ray(model: ResolvedModel, pending: pd.DataFrame, *, imgsz: int | None, conf: float, iou: float,
                 batch: int, slicing: tuple[int, float] | None, max_det: int, max_pixels: int, device: str,
-                workers: int, address: str | None = None,
+                precision: str = "auto", workers: int = 1, address: str | None = None,
                 actors: int | None = None) -> tuple[Iterator[ChunkResult], str, int | None]:
     """Start (or join) Ray and return (chunk results in order, device, imgsz).
 
@@ -103,7 +104,7 @@ def results_ray(model: ResolvedModel, pending: pd.DataFrame, *, imgsz: int | Non
         ChunkDetector, batch_size=1, batch_format="numpy", concurrency=n_actors,
         num_gpus=1 if use_gpu else 0, num_cpus=0 if use_gpu else per_actor,
         fn_constructor_kwargs=dict(model=model, options=options, device="cuda" if use_gpu else "cpu",
-                                   threads=per_actor))
+                                   precision=precision, threads=per_actor))
     device_used = "cuda" if use_gpu else "cpu"
 
     def iterate() -> Iterator[ChunkResult]:

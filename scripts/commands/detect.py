@@ -18,6 +18,9 @@ def detect(
                              "detect_failures.parquet). Default: the survey directory; required otherwise."),
     device: str = typer.Option("auto", "--device", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N "
                                "or mps. Half precision is used on CUDA."),
+    precision: str = typer.Option("auto", "--precision", help="Network precision for .pt models: auto (fp16 on "
+                                  "CUDA, bf16 on CPUs with native bfloat16 such as AMX, else fp32), fp32, fp16 "
+                                  "or bf16. Boxes are always decoded in fp32."),
     batch: int = typer.Option(16, "--batch", help="Images per batch (and model inputs per forward pass)."),
     conf: float = typer.Option(None, "--conf", help="Confidence threshold, 0-1. Default: the model card's "
                                "operating threshold, else 0.25."),
@@ -37,13 +40,14 @@ def detect(
     """Detect cameras on every image of SOURCE; rerun the same command to resume after a stop."""
     from detector.engine import detect_images
 
-    summary = detect_images(source, model=model, out=out, device=device, batch=batch, conf=conf, iou=iou,
-                            imgsz=imgsz, slice=slice, workers=workers, engine=engine, address=address)
+    summary = detect_images(source, model=model, out=out, device=device, precision=precision, batch=batch,
+                            conf=conf, iou=iou, imgsz=imgsz, slice=slice, workers=workers, engine=engine,
+                            address=address)
     rate = summary["images_per_second"]
     typer.echo(f"detect: {summary['images']:,} images, {summary['ok']:,} ok, {summary['failed']:,} failed, "
                f"{summary['detections']:,} detections; this run {summary['processed_this_run']:,} images"
-               + (f" at {rate:.1f} img/s" if rate else "") + f" on {summary['device']} "
-               f"(model {summary['model']['id']})")
+               + (f" at {rate:.1f} img/s" if rate else "") + f" on {summary['device']}, "
+               f"{summary['precision']} (model {summary['model']['id']})")
     for failure in summary["failures"][:5]:
         typer.echo(f"  failed: {failure['image_id']}: {failure['error']}")
     if summary["failed"] > 5:

@@ -150,3 +150,23 @@ def test_plain_progress_lines_when_not_a_terminal():
     quiet = ProgressReporter(10, enabled=False, every_s=0.0, stream=silent)
     quiet.advance(10)
     assert silent.getvalue() == ""
+
+
+def test_reduced_precision_moves_boxes_by_a_fraction_of_a_pixel(tiny_model, tmp_path):
+    from detector.engine import fast_bf16_cpu
+
+    images = write_known(tmp_path / "images")
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        summary = detect_images(images, model=tiny_model, out=tmp_path / precision, batch=4, imgsz=TINY_IMGSZ,
+                                precision=precision, progress=False)
+        assert summary["precision"] == precision
+        runs[precision] = read_detections(tmp_path / precision).sort_values(["image_id", "conf"]).reset_index(drop=True)
+    a, b = runs["fp32"], runs["bf16"]
+    assert len(a) == len(b) >= 4 and (a["class_id"] == b["class_id"]).all()
+    np.testing.assert_allclose(a[["x1", "y1", "x2", "y2"]], b[["x1", "y1", "x2", "y2"]], atol=1.0)
+    np.testing.assert_allclose(a["conf"], b["conf"], atol=0.03)
+    auto = detect_images(images, model=tiny_model, out=tmp_path / "auto", imgsz=TINY_IMGSZ, progress=False)
+    assert auto["precision"] == ("bf16" if fast_bf16_cpu() else "fp32")
+    with pytest.raises(DetectorInputError, match="--precision"):
+        detect_images(images, model=tiny_model, out=tmp_path / "bad", precision="int4", progress=False)

@@ -37,7 +37,7 @@ def test_onnx_export_gives_the_same_boxes_as_torch(models_dir, tmp_path):
     onnx = resolve_model("cam.onnx", models_dir=models_dir)
     assert onnx.kind == "onnx" and onnx.model_id == "cam" and onnx.card.conf == 0.3
     torch_summary = detect_images(images, model="cam", models_dir=models_dir, out=tmp_path / "torch", batch=4,
-                                  progress=False)
+                                  precision="fp32", progress=False)
     onnx_summary = detect_images(images, model=models_dir / "cam.onnx", out=tmp_path / "onnx", batch=4,
                                  progress=False)
     assert torch_summary["conf"] == onnx_summary["conf"] == 0.3 and onnx_summary["imgsz"] == TINY_IMGSZ
