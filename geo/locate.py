@@ -47,7 +47,7 @@ def cameras_from_detections(
     eye_height_m: float = EYE_HEIGHT_M,
     max_range_m: float = 60.0,
     merge_m: float = 2.5,
-    max_merge_m: float = 15.0,
+    max_merge_m: float = 12.0,
     min_triangulation_deg: float = 12.0,
     respect_class: bool = True,
     visible_range_m: float | str = "auto",
@@ -135,9 +135,15 @@ def rays_from_detections(
         det["class_name"] = "camera"
     det["class_name"] = det["class_name"].fillna("camera").astype(str)
     slant = _nominal_size(det["class_name"], camera_size_m) * np.hypot(focal, dx) / size_px
-    eyes = gpd.GeoSeries(gpd.points_from_xy(det["lon"], det["lat"]), crs=4326).to_crs(utm)
-    det["x0"] = eyes.x.to_numpy()
-    det["y0"] = eyes.y.to_numpy()
+    # project each image's eye once (far fewer images than detections), then look it up
+    codes, uniq = pd.factorize(det["image_id"])
+    first = np.unique(codes, return_index=True)[1]
+    from pyproj import Transformer
+
+    ex, ey = Transformer.from_crs(4326, utm, always_xy=True).transform(
+        det["lon"].to_numpy(float)[first], det["lat"].to_numpy(float)[first])
+    det["x0"] = np.asarray(ex)[codes]
+    det["y0"] = np.asarray(ey)[codes]
     det["bearing_deg"] = bearing
     det["grid_bearing_deg"] = (bearing - _convergence(det["lon"], det["lat"], utm)) % 360.0
     det["elev_deg"] = elev
@@ -549,9 +555,10 @@ def _lists_by_label(frame: pd.DataFrame, column: str, m: int) -> np.ndarray:
     order = np.argsort(frame["label"].to_numpy(), kind="stable")
     labels = frame["label"].to_numpy()[order]
     values = frame[column].to_numpy()[order]
-    cuts = np.searchsorted(labels, np.arange(1, m))
+    bounds = np.concatenate([[0], np.searchsorted(labels, np.arange(1, m)), [len(labels)]]).tolist()
+    items = values.tolist()
     out = np.empty(m, dtype=object)
-    out[:] = [part.tolist() for part in np.split(values, cuts)]
+    out[:] = [items[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
     return out
 
 
