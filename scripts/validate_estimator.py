@@ -13,7 +13,10 @@ runs locate + estimate and compares the city-wide estimates (b) and (a) with the
       --cameras random:2,random:5,osm --recall 0.63 --precision 0.8 --work /tmp/validate
 
 Acceptance: median |b - truth| / truth <= 15% and the 95% interval of (b) covers the truth in
->= 90% of runs. Prints a table and writes validation.json into --work.
+>= 90% of runs. Two truths are scored: every scene camera (truth.geojson), and the cameras that
+appear in at least one image (seen_by not empty): cameras that no view of the survey shows (kerb
+poles between two sample points, cameras off the sampled network) cannot be counted from the
+imagery, only modelled. Prints a table and writes validation.json into --work.
 """
 
 from __future__ import annotations
