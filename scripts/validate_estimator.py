@@ -205,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--areas", default="demo,test_pbf", help="comma list: demo, test_pbf or area specs")
     parser.add_argument("--seeds", default="0,1,2", help="comma list of seeds")
     parser.add_argument("--cameras", default="random:2,random:5", help="comma list of camera specs (random:D, osm)")
-    parser.add_argument("--osm-on-demo", action="store_true", default=True, help="also run 'osm' cameras on demo")
+    parser.add_argument("--osm-on-demo", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run 'osm' cameras on demo (default: yes)")
     parser.add_argument("--mode", choices=["truth", "detect"], default="truth")
     parser.add_argument("--recall", type=float, default=0.63)
     parser.add_argument("--precision", type=float, default=0.8)
