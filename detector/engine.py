@@ -25,10 +25,12 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+from itertools import islice
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,7 +39,7 @@ import pandas as pd
 
 from detector.detections import FRAME_COLUMNS, Detections, empty_frame
 from detector.errors import DetectorInputError
-from detector.registry import ResolvedModel, resolve_model
+from detector.registry import ResolvedModel, model_imgsz, resolve_model
 from detector.slicing import merge_tile_detections, parse_slice, tile_windows
 from detector.sources import images_from_source
 
@@ -49,6 +51,7 @@ PAD_VALUE = 114  # grey of the letterbox border, as ultralytics
 
 
 # ----------------------------------------------------------------------------- image loading
+
 
 class ImageError(Exception):
     """An image that cannot be used (reported as a failure, never raised to the user)."""
@@ -88,13 +91,21 @@ def letterbox(image: np.ndarray, imgsz: int) -> tuple[np.ndarray, float, tuple[i
     top, bottom = round(dh - 0.1), round(dh + 0.1)
     left, right = round(dw - 0.1), round(dw + 0.1)
     if top or bottom or left or right:
-        image = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT,
-                                   value=(PAD_VALUE, PAD_VALUE, PAD_VALUE))
+        image = cv2.copyMakeBorder(
+            image,
+            top,
+            bottom,
+            left,
+            right,
+            cv2.BORDER_CONSTANT,
+            value=(PAD_VALUE, PAD_VALUE, PAD_VALUE),
+        )
     return np.ascontiguousarray(image), ratio, (left, top)
 
 
-def read_image(path: str | Path, *, max_pixels: int,
-               draft_to: int | None = None) -> tuple[np.ndarray, tuple[int, int]]:
+def read_image(
+    path: str | Path, *, max_pixels: int, draft_to: int | None = None
+) -> tuple[np.ndarray, tuple[int, int]]:
     """Decode an image file to RGB uint8 (EXIF orientation applied); also return the image's full
     (height, width) in pixels.
 
@@ -119,7 +130,9 @@ def read_image(path: str | Path, *, max_pixels: int,
         with opened as image:
             width, height = image.size
             if width * height > max_pixels:
-                raise ImageError(f"too large: {width}x{height} px is over the {max_pixels} px limit")
+                raise ImageError(
+                    f"too large: {width}x{height} px is over the {max_pixels} px limit"
+                )
             if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # rotated by 90 degrees
                 width, height = height, width
             if draft_to and image.format == "JPEG" and max(width, height) >= 2 * draft_to:
@@ -137,36 +150,46 @@ def read_image(path: str | Path, *, max_pixels: int,
     return pixels, (height, width)
 
 
-def load_image(image_id: str, path: str, *, imgsz: int, slicing: tuple[int, float] | None,
-               max_pixels: int) -> LoadedImage:
+def load_image(
+    image_id: str, path: str, *, imgsz: int, slicing: tuple[int, float] | None, max_pixels: int
+) -> LoadedImage:
     """Decode one image and cut it into letterboxed model inputs: the whole image, then tiles."""
     try:
-        pixels, original = read_image(path, max_pixels=max_pixels, draft_to=None if slicing else imgsz)
+        pixels, original = read_image(
+            path, max_pixels=max_pixels, draft_to=None if slicing else imgsz
+        )
     except ImageError as error:
         return LoadedImage(image_id, error=str(error))
     except Exception as error:  # anything else a decoder throws: report, never stop the batch
         return LoadedImage(image_id, error=f"{type(error).__name__}: {error}")
-    return LoadedImage(image_id, crops=crops_from_pixels(pixels, original, imgsz=imgsz, slicing=slicing))
+    return LoadedImage(
+        image_id, crops=crops_from_pixels(pixels, original, imgsz=imgsz, slicing=slicing)
+    )
 
 
-def crops_from_pixels(pixels: np.ndarray, original: tuple[int, int], *, imgsz: int,
-                      slicing: tuple[int, float] | None) -> list[Crop]:
+def crops_from_pixels(
+    pixels: np.ndarray, original: tuple[int, int], *, imgsz: int, slicing: tuple[int, float] | None
+) -> list[Crop]:
     """Letterboxed inputs for one decoded image; ``original`` (height, width) is the file's size
     (``pixels`` may be smaller after JPEG draft decoding; boxes map back to ``original``)."""
     height, width = original
     whole, ratio, pad = letterbox(pixels, imgsz)
-    if pixels.shape[:2] != (height, width):  # drafted: recompute the ratio against the original size
+    if pixels.shape[:2] != (
+        height,
+        width,
+    ):  # drafted: recompute the ratio against the original size
         ratio = min(imgsz / height, imgsz / width)
     crops = [Crop(whole, ratio, pad, (height, width), (0, 0))]
     if slicing is None:
         return crops
     for x, y, w, h in tile_windows(height, width, *slicing):
-        tile_pixels, tile_ratio, tile_pad = letterbox(pixels[y:y + h, x:x + w], imgsz)
+        tile_pixels, tile_ratio, tile_pad = letterbox(pixels[y : y + h, x : x + w], imgsz)
         crops.append(Crop(tile_pixels, tile_ratio, tile_pad, (h, w), (x, y)))
     return crops
 
 
 # ----------------------------------------------------------------------------- model backends
+
 
 class Backend(Protocol):
     """A loaded model: ``forward`` maps uint8 NHWC RGB inputs to the raw YOLO head output
@@ -223,8 +246,14 @@ class TorchBackend:
     (default: CPU count; importing ultralytics before torch leaves it at 1 on small machines),
     which also keeps results bit-identical between processes."""
 
-    def __init__(self, path: str | Path, *, device: str = "auto", precision: str = "auto",
-                 threads: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        device: str = "auto",
+        precision: str = "auto",
+        threads: int | None = None,
+    ) -> None:
         import torch
         from ultralytics import YOLO
 
@@ -240,7 +269,9 @@ class TorchBackend:
         net = net.eval().float().to(self.device)
         for param in net.parameters():
             param.requires_grad_(False)
-        self.dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[self.precision]
+        self.dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[
+            self.precision
+        ]
         if self.dtype != torch.float32:
             net = net.to(self.dtype)
             _decode_in_fp32(net)
@@ -277,14 +308,27 @@ def _decode_in_fp32(net: Any) -> None:
     decode = head._inference
 
     def decode_fp32(preds: dict) -> Any:
-        return decode({k: v.float() if torch.is_tensor(v) else [t.float() for t in v] if isinstance(v, list) else v
-                       for k, v in preds.items()})
+        return decode(
+            {
+                k: v.float()
+                if torch.is_tensor(v)
+                else [t.float() for t in v]
+                if isinstance(v, list)
+                else v
+                for k, v in preds.items()
+            }
+        )
 
     head._inference = decode_fp32
 
 
-def load_backend(model: ResolvedModel, *, device: str = "auto", precision: str = "auto",
-                 threads: int | None = None) -> Backend:
+def load_backend(
+    model: ResolvedModel,
+    *,
+    device: str = "auto",
+    precision: str = "auto",
+    threads: int | None = None,
+) -> Backend:
     """The backend for a resolved model's kind (torch, ONNX Runtime or OpenVINO); ``threads``:
     intra-op threads of the runtime (default: CPU count); ``precision`` (torch only, see
     ``TorchBackend``)."""
@@ -294,10 +338,11 @@ def load_backend(model: ResolvedModel, *, device: str = "auto", precision: str =
 
     if model.kind == "onnx":
         return OnnxBackend(model.path, device=device, threads=threads)
-    return OpenVinoBackend(model.path, device=device)
+    return OpenVinoBackend(model.path, device=device, threads=threads)
 
 
 # ----------------------------------------------------------------------------- chunk inference
+
 
 @dataclass
 class ChunkResult:
@@ -321,8 +366,9 @@ class DetectOptions:
     max_pixels: int = 100_000_000
 
 
-def detect_loaded(backend: Backend, loaded: list[LoadedImage], *, options: DetectOptions,
-                  model_id: str) -> ChunkResult:
+def detect_loaded(
+    backend: Backend, loaded: list[LoadedImage], *, options: DetectOptions, model_id: str
+) -> ChunkResult:
     """Run the model on decoded images (forward in pieces of ``options.batch`` inputs) and turn
     head outputs into rows in original pixels; tiles are merged with the whole-image pass."""
     good = [item for item in loaded if item.error is None]
@@ -330,53 +376,103 @@ def detect_loaded(backend: Backend, loaded: list[LoadedImage], *, options: Detec
     crops = [(i, crop) for i, item in enumerate(good) for crop in item.crops]
     per_image: list[list[Detections]] = [[] for _ in good]
     for start in range(0, len(crops), options.batch):
-        piece = crops[start:start + options.batch]
+        piece = crops[start : start + options.batch]
         head = backend.forward(np.stack([crop.pixels for _, crop in piece]))
-        found = Detections.from_yolo_output(head, conf=options.conf, iou=options.iou, max_det=options.max_det)
+        found = Detections.from_yolo_output(
+            head, conf=options.conf, iou=options.iou, max_det=options.max_det
+        )
         for (i, crop), dets in zip(piece, found):
-            per_image[i].append(dets.unletterbox(ratio=crop.ratio, pad=crop.pad, shape=crop.shape,
-                                                 offset=crop.offset))
+            per_image[i].append(
+                dets.unletterbox(
+                    ratio=crop.ratio, pad=crop.pad, shape=crop.shape, offset=crop.offset
+                )
+            )
     frames = []
     for item, parts in zip(good, per_image):
         dets = merge_tile_detections(parts)
-        frames.append(dets.to_frame(image_id=item.image_id, class_names=backend.names, model_id=model_id))
+        frames.append(
+            dets.to_frame(image_id=item.image_id, class_names=backend.names, model_id=model_id)
+        )
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame()
-    return ChunkResult(frame if len(frame) else empty_frame(), [item.image_id for item in good], failed)
+    return ChunkResult(
+        frame if len(frame) else empty_frame(), [item.image_id for item in good], failed
+    )
 
 
 def chunks_of(images: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
     """Consecutive chunks of ``size`` rows."""
     for start in range(0, len(images), size):
-        yield images.iloc[start:start + size]
+        yield images.iloc[start : start + size]
 
 
-def results_local(backend: Backend, pending: pd.DataFrame, *, options: DetectOptions, model_id: str,
-                  workers: int, prefetch: int = 2) -> Iterator[ChunkResult]:
-    """Chunks in order; decoding of the next ``prefetch`` chunks overlaps inference."""
+def results_local(
+    backend: Backend,
+    pending: pd.DataFrame,
+    *,
+    options: DetectOptions,
+    model_id: str,
+    workers: int,
+    streams: int = 1,
+    prefetch: int = 2,
+) -> Iterator[ChunkResult]:
+    """Chunk results in order. ``workers`` threads decode the next chunks while ``streams``
+    threads run the model on earlier ones (torch, ONNX Runtime and OpenVINO release the GIL),
+    at most ``streams + prefetch`` chunks in flight."""
     import cv2
 
     cv2.setNumThreads(1)
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="decode") as pool:
-        def submit(chunk: pd.DataFrame) -> list:
-            return [pool.submit(load_image, image_id, path, imgsz=options.imgsz, slicing=options.slicing,
-                                max_pixels=options.max_pixels)
-                    for image_id, path in zip(chunk["image_id"], chunk["path"])]
+    with (
+        ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="decode") as decode,
+        ThreadPoolExecutor(max_workers=max(1, streams), thread_name_prefix="infer") as infer,
+    ):
+
+        def run(futures: list) -> ChunkResult:
+            loaded = [future.result() for future in futures]
+            return detect_loaded(backend, loaded, options=options, model_id=model_id)
+
+        def submit(chunk: pd.DataFrame) -> Any:
+            futures = [
+                decode.submit(load_image, image_id, path, imgsz=options.imgsz, slicing=options.slicing,
+                              max_pixels=options.max_pixels)
+                for image_id, path in zip(chunk["image_id"], chunk["path"])
+            ]
+            return infer.submit(run, futures)
 
         chunks = chunks_of(pending, options.batch)
-        inflight: deque = deque()
-        for chunk in chunks:
-            inflight.append(submit(chunk))
-            if len(inflight) > prefetch:
-                break
+        inflight: deque = deque(submit(chunk) for chunk in islice(chunks, max(1, streams) + prefetch))
         while inflight:
-            futures = inflight.popleft()
-            nxt = next(chunks, None)
-            if nxt is not None:
-                inflight.append(submit(nxt))
-            yield detect_loaded(backend, [f.result() for f in futures], options=options, model_id=model_id)
+            result = inflight.popleft().result()
+            following = next(chunks, None)
+            if following is not None:
+                inflight.append(submit(following))
+            yield result
 
 
 # ----------------------------------------------------------------------------- part files
+
+
+@contextmanager
+def exclusive_lock(directory: Path) -> Iterator[None]:
+    """Hold ``directory/.lock`` (flock) so two jobs never write parts into one folder; the OS
+    drops the lock when the process dies, so a killed job never blocks its rerun."""
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # no flock on this platform: run unguarded
+        yield
+        return
+    with open(directory / ".lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DetectorInputError(
+                f"another detect job is writing to {directory}; wait for it or use another --out"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
 
 PART_SCHEMA_COLUMNS = FRAME_COLUMNS
 
@@ -408,22 +504,38 @@ class PartStore:
         return record
 
     def done_ids(self) -> set[str]:
-        return {i for r in self.records for i in r["done"]} | {i for r in self.records for i, _ in r["failed"]}
+        return {i for r in self.records for i in r["done"]} | {
+            i for r in self.records for i, _ in r["failed"]
+        }
 
     def model_ids(self) -> set[str]:
         return {r["model_id"] for r in self.records if r.get("model_id")}
 
-    def write(self, frame: pd.DataFrame, *, done: list[str], failed: list[tuple[str, str]], model_id: str) -> Path:
+    def write(
+        self, frame: pd.DataFrame, *, done: list[str], failed: list[tuple[str, str]], model_id: str
+    ) -> Path:
         """Write one part atomically (temp name in the same folder, then rename)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         frame = frame[FRAME_COLUMNS] if len(frame) else empty_frame()
-        table = pa.Table.from_pandas(frame.astype({"x1": "float32", "y1": "float32", "x2": "float32",
-                                                  "y2": "float32", "conf": "float32", "class_id": "int32"}),
-                                     preserve_index=False)
+        table = pa.Table.from_pandas(
+            frame.astype(
+                {
+                    "x1": "float32",
+                    "y1": "float32",
+                    "x2": "float32",
+                    "y2": "float32",
+                    "conf": "float32",
+                    "class_id": "int32",
+                }
+            ),
+            preserve_index=False,
+        )
         record = {"model_id": model_id, "done": list(done), "failed": [list(f) for f in failed]}
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: json.dumps(record).encode()})
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), META_KEY: json.dumps(record).encode()}
+        )
         path = self.directory / f"part-{self.next_index:06d}.parquet"
         tmp = self.directory / f".{path.name}.tmp-{os.getpid()}"
         pq.write_table(table, tmp)
@@ -439,7 +551,9 @@ class PartWriter:
     """Buffers chunk results and writes a part every ``part_images`` images or ``flush_s``
     seconds (always whole chunks)."""
 
-    def __init__(self, store: PartStore, *, model_id: str, part_images: int, flush_s: float) -> None:
+    def __init__(
+        self, store: PartStore, *, model_id: str, part_images: int, flush_s: float
+    ) -> None:
         self.store, self.model_id = store, model_id
         self.part_images, self.flush_s = part_images, flush_s
         self.buffer: list[ChunkResult] = []
@@ -454,9 +568,12 @@ class PartWriter:
     def flush(self) -> None:
         if self.buffer:
             frames = [r.frame for r in self.buffer if len(r.frame)]
-            self.store.write(pd.concat(frames, ignore_index=True) if frames else empty_frame(),
-                             done=[i for r in self.buffer for i in r.done],
-                             failed=[f for r in self.buffer for f in r.failed], model_id=self.model_id)
+            self.store.write(
+                pd.concat(frames, ignore_index=True) if frames else empty_frame(),
+                done=[i for r in self.buffer for i in r.done],
+                failed=[f for r in self.buffer for f in r.failed],
+                model_id=self.model_id,
+            )
             self.buffer = []
         self.last_flush = time.monotonic()
 
@@ -474,12 +591,20 @@ def read_detections(out: str | Path) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- progress
 
+
 class ProgressReporter:
     """A rich progress bar (images, img/s, ETA) on a terminal; plain lines every ``every_s``
     seconds otherwise (on stderr)."""
 
-    def __init__(self, total: int, *, enabled: bool = True, tty: bool | None = None, every_s: float = 10.0,
-                 stream: Any = None) -> None:
+    def __init__(
+        self,
+        total: int,
+        *,
+        enabled: bool = True,
+        tty: bool | None = None,
+        every_s: float = 10.0,
+        stream: Any = None,
+    ) -> None:
         self.total, self.count, self.every_s, self.enabled = total, 0, every_s, enabled
         self.stream = stream or sys.stderr
         self.start = self.last = time.monotonic()
@@ -487,13 +612,26 @@ class ProgressReporter:
         self.bar = None
         if tty and total:
             from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
-            self.bar = Progress(TextColumn("detect"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.fields[rate]:>8} img/s"), TimeElapsedColumn(),
-                                TextColumn("ETA"), TimeRemainingColumn(),
-                                console=Console(file=self.stream), transient=False)
+            self.bar = Progress(
+                TextColumn("detect"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]:>8} img/s"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=Console(file=self.stream),
+                transient=False,
+            )
             self.task = self.bar.add_task("detect", total=total, rate="-")
             self.bar.start()
 
@@ -506,8 +644,11 @@ class ProgressReporter:
         elif self.enabled and now - self.last >= self.every_s:
             self.last = now
             eta = (self.total - self.count) / rate if rate > 0 else float("inf")
-            print(f"detect: {self.count}/{self.total} images, {rate:.1f} img/s, ETA {_duration(eta)}",
-                  file=self.stream, flush=True)
+            print(
+                f"detect: {self.count}/{self.total} images, {rate:.1f} img/s, ETA {_duration(eta)}",
+                file=self.stream,
+                flush=True,
+            )
 
     def close(self) -> None:
         if self.bar is not None:
@@ -524,94 +665,182 @@ def _duration(seconds: float) -> str:
 
 # ----------------------------------------------------------------------------- public entry
 
-def detect_images(source: str | Path, *, model: str | Path | ResolvedModel, out: str | Path | None = None,
-                  device: str = "auto", precision: str = "auto", batch: int = 16, conf: float | None = None, iou: float = 0.7,
-                  imgsz: int | None = None, slice: str | None = None, workers: int | None = None,
-                  engine: str = "local", address: str | None = None, part_images: int = 1024,
-                  flush_s: float = 60.0, max_pixels: int = 100_000_000, max_det: int = 300,
-                  progress: bool | None = None, models_dir: Path | None = None) -> dict[str, Any]:
+
+def detect_images(
+    source: str | Path,
+    *,
+    model: str | Path | ResolvedModel,
+    out: str | Path | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    batch: int = 16,
+    conf: float | None = None,
+    iou: float = 0.7,
+    imgsz: int | None = None,
+    slice: str | None = None,
+    workers: int | None = None,
+    streams: int | None = None,
+    engine: str = "local",
+    address: str | None = None,
+    part_images: int = 1024,
+    flush_s: float = 60.0,
+    max_pixels: int = 100_000_000,
+    max_det: int = 300,
+    progress: bool | None = None,
+    models_dir: Path | None = None,
+) -> dict[str, Any]:
     """Detect cameras on every image of ``source``; write ``OUT/detections/part-*.parquet``,
     ``OUT/detect_summary.json`` and ``OUT/detect_failures.parquet``; return the summary.
 
     ``source``: survey dir (OUT defaults to it), folder, glob or text file of paths. ``precision``:
     auto, fp32, fp16 or bf16 for .pt models (see ``TorchBackend``). ``model``: a
     models/ name, a ``.pt``, ``.onnx`` or ``*_openvino_model``. ``conf`` defaults to the card's
-    operating threshold (else 0.25), ``imgsz`` (px) to the card's, else the model's training
-    size, else 640. ``batch``: images per chunk and inputs per forward pass. ``slice``:
-    ``"SIZE:OVERLAP"`` tiles (px, fraction) merged with the whole image. ``progress``: None or
-    True shows a bar on a terminal and plain lines otherwise, False nothing. Rerunning resumes."""
+    operating threshold (else 0.25), ``imgsz`` (px) to the card's, else the size in the model's
+    own metadata, else 640. ``batch``: images per chunk and inputs per forward pass. ``slice``:
+    ``"SIZE:OVERLAP"`` tiles (px, fraction) merged with the whole image. ``workers``: decoding
+    threads (default min(4, CPUs)). ``streams``: concurrent model runs (default: one per CPU core,
+    each single-threaded, on a CPU; one on a GPU). ``progress``: None or True shows a bar on a
+    terminal and plain lines otherwise, False nothing. Rerunning resumes."""
     started = time.monotonic()
     if batch < 1:
         raise DetectorInputError(f"--batch must be >= 1, got {batch}")
     if engine not in ("local", "ray"):
         raise DetectorInputError(f"--engine must be local or ray, got {engine!r}")
     slicing = parse_slice(slice)
-    resolved = model if isinstance(model, ResolvedModel) else resolve_model(str(model), models_dir=models_dir)
+    resolved = (
+        model
+        if isinstance(model, ResolvedModel)
+        else resolve_model(str(model), models_dir=models_dir)
+    )
     src = images_from_source(source)
     if out is None:
         if src.kind != "survey":
             raise DetectorInputError("--out DIR is required when SOURCE is not a survey directory")
         out = src.root
     out = Path(out)
-    store = PartStore(out / DETECTIONS_DIR)
-    others = store.model_ids() - {resolved.model_id}
-    if others:
-        raise DetectorInputError(f"{out / DETECTIONS_DIR} already holds detections of model "
-                                 f"{sorted(others)[0]!r}; use another --out or remove that folder")
-    done = store.done_ids()
-    pending = src.images[~src.images["image_id"].isin(done)].reset_index(drop=True)
-
     card = resolved.card
     conf = conf if conf is not None else (card.conf if card else 0.25)
+    options = DetectOptions(
+        imgsz=imgsz or (card.imgsz if card else None) or model_imgsz(resolved) or 640,
+        conf=conf,
+        iou=iou,
+        batch=batch,
+        slicing=slicing,
+        max_det=max_det,
+        max_pixels=max_pixels,
+    )
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
-    reporter = ProgressReporter(len(pending), enabled=progress is not False)
-    writer = PartWriter(store, model_id=resolved.model_id, part_images=max(part_images, batch), flush_s=flush_s)
-    device_used = pick_device(device) if resolved.kind == "pt" else device
-    precision_used = precision
-    n_run = 0
-    run_started = time.monotonic()
-    try:
-        if len(pending):
-            if engine == "ray":
-                from detector.ray_engine import results_ray
+    with exclusive_lock(out / DETECTIONS_DIR):
+        store = PartStore(out / DETECTIONS_DIR)
+        others = store.model_ids() - {resolved.model_id}
+        if others:
+            raise DetectorInputError(
+                f"{out / DETECTIONS_DIR} already holds detections of model "
+                f"{min(others)!r}; use another --out or remove that folder"
+            )
+        pending = src.images[~src.images["image_id"].isin(store.done_ids())].reset_index(drop=True)
+        writer = PartWriter(
+            store, model_id=resolved.model_id, part_images=max(part_images, batch), flush_s=flush_s
+        )
+        reporter = ProgressReporter(len(pending), enabled=progress is not False)
+        run = {
+            "device": pick_device(device) if resolved.kind == "pt" else device,
+            "precision": precision,
+            "processed": 0,
+            "started": time.monotonic(),
+        }
+        try:
+            if len(pending):
+                for result in _results(
+                    resolved,
+                    pending,
+                    options=options,
+                    engine=engine,
+                    device=device,
+                    precision=precision,
+                    workers=workers,
+                    streams=streams,
+                    address=address,
+                    run=run,
+                ):
+                    writer.add(result)
+                    n = len(result.done) + len(result.failed)
+                    run["processed"] += n
+                    reporter.advance(n)
+        finally:
+            writer.flush()
+            reporter.close()
+        return summarize(
+            out,
+            src.images,
+            store,
+            model=resolved,
+            device=run["device"],
+            precision=run["precision"],
+            engine=engine,
+            options=dict(batch=batch, conf=conf, iou=iou, imgsz=options.imgsz, slice=slice),
+            processed=run["processed"],
+            seconds=time.monotonic() - run["started"],
+            total_seconds=time.monotonic() - started,
+        )
 
-                size = imgsz or (card.imgsz if card else None)
-                results, device_used, size = results_ray(resolved, pending, imgsz=size, conf=conf, iou=iou,
-                                                         batch=batch, slicing=slicing, max_det=max_det,
-                                                         max_pixels=max_pixels, device=device,
-                                                         precision=precision, workers=workers,
-                                                         address=address)
-            else:
-                backend = load_backend(resolved, device=device, precision=precision)
-                device_used = backend.device
-                precision_used = backend.precision
-                size = imgsz or (card.imgsz if card else None) or backend.imgsz or 640
-                options = DetectOptions(imgsz=size, conf=conf, iou=iou, batch=batch, slicing=slicing,
-                                        max_det=max_det, max_pixels=max_pixels)
-                run_started = time.monotonic()
-                results = results_local(backend, pending, options=options, model_id=resolved.model_id,
-                                        workers=workers)
-            for result in results:
-                writer.add(result)
-                n = len(result.done) + len(result.failed)
-                n_run += n
-                reporter.advance(n)
-        else:
-            size = imgsz or (card.imgsz if card else None)
-    finally:
-        writer.flush()
-        reporter.close()
-    seconds = time.monotonic() - run_started
-    summary = summarize(out, src.images, store, model=resolved, device=device_used, precision=precision_used,
-                        engine=engine,
-                        options=dict(batch=batch, conf=conf, iou=iou, imgsz=size, slice=slice),
-                        processed=n_run, seconds=seconds, total_seconds=time.monotonic() - started)
-    return summary
+
+def _results(
+    model: ResolvedModel,
+    pending: pd.DataFrame,
+    *,
+    options: DetectOptions,
+    engine: str,
+    device: str,
+    precision: str,
+    workers: int,
+    streams: int | None,
+    address: str | None,
+    run: dict[str, Any],
+) -> Iterator[ChunkResult]:
+    """Chunk results of the chosen engine; records the device and precision used in ``run`` and
+    restarts its clock once the model is loaded.
+
+    On a CPU the local engine runs ``streams`` single-threaded model calls side by side rather
+    than one call on all cores: no barrier between threads inside every layer, so it scales
+    almost linearly and degrades gracefully on a busy machine."""
+    if engine == "ray":
+        from detector.ray_engine import results_ray
+
+        results, run["device"] = results_ray(
+            model,
+            pending,
+            options=options,
+            device=device,
+            precision=precision,
+            workers=workers,
+            address=address,
+        )
+        return results
+    cpus = os.cpu_count() or 1
+    on_cpu = pick_device(device) == "cpu"
+    streams = max(1, streams or (cpus if on_cpu else 1))
+    threads = max(1, cpus // streams) if on_cpu else cpus
+    backend = load_backend(model, device=device, precision=precision, threads=threads)
+    run.update(device=backend.device, precision=backend.precision, started=time.monotonic())
+    return results_local(backend, pending, options=options, model_id=model.model_id,
+                         workers=workers, streams=streams)
 
 
-def summarize(out: Path, images: pd.DataFrame, store: PartStore, *, model: ResolvedModel, device: str,
-              precision: str, engine: str, options: dict[str, Any], processed: int, seconds: float,
-              total_seconds: float) -> dict[str, Any]:
+def summarize(
+    out: Path,
+    images: pd.DataFrame,
+    store: PartStore,
+    *,
+    model: ResolvedModel,
+    device: str,
+    precision: str,
+    engine: str,
+    options: dict[str, Any],
+    processed: int,
+    seconds: float,
+    total_seconds: float,
+) -> dict[str, Any]:
     """Write ``detect_summary.json`` and ``detect_failures.parquet`` from all part records."""
     listed = set(images["image_id"])
     ok = {i for r in store.records for i in r["done"]} & listed
@@ -621,25 +850,36 @@ def summarize(out: Path, images: pd.DataFrame, store: PartStore, *, model: Resol
             if image_id in listed:
                 failed[image_id] = error
     paths = dict(zip(images["image_id"], images["path"]))
-    failures = pd.DataFrame({"image_id": pd.Series(list(failed), dtype=object),
-                             "path": pd.Series([paths.get(i) for i in failed], dtype=object),
-                             "error": pd.Series(list(failed.values()), dtype=object)})
+    failures = pd.DataFrame(
+        {
+            "image_id": pd.Series(list(failed), dtype=object),
+            "path": pd.Series([paths.get(i) for i in failed], dtype=object),
+            "error": pd.Series(list(failed.values()), dtype=object),
+        }
+    )
     _atomic_write(out / FAILURES_FILE, lambda tmp: failures.to_parquet(tmp, index=False))
     summary = {
-        "images": len(listed), "ok": len(ok), "failed": len(failed),
+        "images": len(listed),
+        "ok": len(ok),
+        "failed": len(failed),
         "pending": len(listed) - len(ok) - len(failed),
         "detections": int(sum(r["rows"] for r in store.records)),
-        "processed_this_run": processed, "seconds": round(seconds, 3),
+        "processed_this_run": processed,
+        "seconds": round(seconds, 3),
         "images_per_second": round(processed / seconds, 3) if seconds > 0 and processed else None,
         "total_seconds": round(total_seconds, 3),
-        "device": device, "precision": precision, "engine": engine,
+        "device": device,
+        "precision": precision,
+        "engine": engine,
         "model": {"id": model.model_id, "kind": model.kind, "path": str(model.path)},
         **options,
         "parts": len(store.records),
         "failures": [{"image_id": i, "error": e} for i, e in list(failed.items())[:100]],
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    _atomic_write(out / SUMMARY_FILE, lambda tmp: tmp.write_text(json.dumps(summary, indent=2) + "\n"))
+    _atomic_write(
+        out / SUMMARY_FILE, lambda tmp: tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    )
     return summary
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,33 +23,59 @@ from detector.registry import OPENVINO_SUFFIX, ResolvedModel, resolve_model
 FORMATS = ("onnx", "openvino")
 
 
-def export_model(model: str | Path | ResolvedModel, *, format: str = "onnx", imgsz: int | None = None,
-                 half: bool = False, dynamic: bool = True, out: str | Path | None = None,
-                 models_dir: Path | None = None) -> ResolvedModel:
+def export_model(
+    model: str | Path | ResolvedModel,
+    *,
+    format: str = "onnx",
+    imgsz: int | None = None,
+    half: bool = False,
+    dynamic: bool = True,
+    out: str | Path | None = None,
+    models_dir: Path | None = None,
+) -> ResolvedModel:
     """Export a ``.pt`` model to ``format`` (onnx or openvino) at ``imgsz`` px (default: the
     card's or the training size); return the exported model resolved by the registry.
 
     ``out``: where to put it (a file for onnx, a directory for openvino); default beside the
     weights. ``half``: FP16 weights (OpenVINO; ONNX FP16 needs a GPU in ultralytics)."""
-    import detector  # noqa: F401  (offline ultralytics)
     from ultralytics import YOLO
+
+    import detector  # noqa: F401  (offline ultralytics)
 
     if format not in FORMATS:
         raise DetectorInputError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
-    resolved = model if isinstance(model, ResolvedModel) else resolve_model(str(model), models_dir=models_dir)
+    resolved = (
+        model
+        if isinstance(model, ResolvedModel)
+        else resolve_model(str(model), models_dir=models_dir)
+    )
     if resolved.kind != "pt":
-        raise DetectorInputError(f"only .pt models can be exported; {resolved.path} is {resolved.kind}")
+        raise DetectorInputError(
+            f"only .pt models can be exported; {resolved.path} is {resolved.kind}"
+        )
     if format == "openvino":
         try:
             import openvino  # noqa: F401
         except ImportError:
-            raise DetectorInputError("OpenVINO export needs the openvino package (pip install openvino)") from None
+            raise DetectorInputError(
+                "OpenVINO export needs the openvino package (pip install openvino)"
+            ) from None
     yolo = YOLO(str(resolved.path))
     if imgsz is None:
         args = (getattr(yolo, "ckpt", None) or {}).get("train_args", {}) or {}
         imgsz = (resolved.card.imgsz if resolved.card else None) or args.get("imgsz") or 640
-    exported = Path(yolo.export(format=format, imgsz=imgsz, dynamic=dynamic, half=half and format == "openvino",
-                                simplify=True, batch=1, device="cpu", verbose=False))
+    exported = Path(
+        yolo.export(
+            format=format,
+            imgsz=imgsz,
+            dynamic=dynamic,
+            half=half and format == "openvino",
+            simplify=True,
+            batch=1,
+            device="cpu",
+            verbose=False,
+        )
+    )
     if out is not None:
         out = Path(out)
         if out.exists() and out.is_dir() and format == "onnx":
@@ -90,7 +117,9 @@ class OnnxBackend:
     """An ultralytics ONNX export run with ONNX Runtime (CUDA provider when asked for and
     available, else CPU). Fixed-batch exports are fed in pieces, padded."""
 
-    def __init__(self, path: str | Path, *, device: str = "auto", threads: int | None = None) -> None:
+    def __init__(
+        self, path: str | Path, *, device: str = "auto", threads: int | None = None
+    ) -> None:
         import onnxruntime as ort
 
         providers = ["CPUExecutionProvider"]
@@ -100,8 +129,12 @@ class OnnxBackend:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or (os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         self.session = ort.InferenceSession(str(path), options, providers=providers)
-        self.device = "cuda" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
+        self.device = (
+            "cuda" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
+        )
         meta = self.session.get_modelmeta().custom_metadata_map
         self.names = _parse_names(meta.get("names"))
         self.imgsz = _imgsz_of(meta.get("imgsz"))
@@ -117,23 +150,28 @@ class OnnxBackend:
             return self.session.run(None, {self.input_name: x})[0]
         outs = []
         for start in range(0, len(x), self.fixed_batch):
-            piece = x[start:start + self.fixed_batch]
+            piece = x[start : start + self.fixed_batch]
             n = len(piece)
             if n < self.fixed_batch:
-                piece = np.concatenate([piece, np.zeros((self.fixed_batch - n, *piece.shape[1:]), piece.dtype)])
+                piece = np.concatenate(
+                    [piece, np.zeros((self.fixed_batch - n, *piece.shape[1:]), piece.dtype)]
+                )
             outs.append(self.session.run(None, {self.input_name: piece})[0][:n])
         return np.concatenate(outs)
 
 
 class OpenVinoBackend:
-    """An ultralytics OpenVINO export (``*_openvino_model`` dir) run with the OpenVINO runtime."""
+    """An ultralytics OpenVINO export (``*_openvino_model`` dir) run with the OpenVINO runtime on
+    the CPU (bf16 on CPUs with AMX, OpenVINO's own default). ``threads`` per stream: the model
+    is compiled for CPUs // threads parallel streams, one infer request per calling thread."""
 
-    def __init__(self, path: str | Path, *, device: str = "auto") -> None:
+    def __init__(self, path: str | Path, *, device: str = "auto", threads: int | None = None) -> None:
         try:
             import openvino as ov
         except ImportError:
-            raise DetectorInputError("running an OpenVINO model needs the openvino package "
-                                     "(pip install openvino)") from None
+            raise DetectorInputError(
+                "running an OpenVINO model needs the openvino package (pip install openvino)"
+            ) from None
         import yaml
 
         path = Path(path)
@@ -144,12 +182,17 @@ class OpenVinoBackend:
         meta = yaml.safe_load(meta_path.read_text()) if meta_path.is_file() else {}
         self.names = _parse_names(meta.get("names"))
         self.imgsz = _imgsz_of(meta.get("imgsz"))
+        cpus = os.cpu_count() or 1
+        config = {"NUM_STREAMS": str(max(1, cpus // (threads or cpus))), "INFERENCE_NUM_THREADS": str(cpus)}
         core = ov.Core()
-        self.compiled = core.compile_model(core.read_model(xml), "CPU",
-                                           {"PERFORMANCE_HINT": "THROUGHPUT"})
+        self.compiled = core.compile_model(core.read_model(xml), "CPU", config)
         self.device = "cpu"
-        self.precision = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
+        self.precision = str(self.compiled.get_property("INFERENCE_PRECISION_HINT")).lower()
+        self._local = threading.local()
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(batch.transpose(0, 3, 1, 2)).astype(np.float32) / np.float32(255)
-        return self.compiled(x)[0]
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self.compiled.create_infer_request()
+        return request.infer({0: x})[0].copy()

@@ -45,7 +45,9 @@ def default_models_dir() -> Path:
 def kind_of(path: Path) -> ModelKind | None:
     """The kind of a weights path by its name, or None when it is not a model."""
     if path.is_dir():
-        return "openvino" if path.name.endswith(OPENVINO_SUFFIX) or any(path.glob("*.xml")) else None
+        return (
+            "openvino" if path.name.endswith(OPENVINO_SUFFIX) or any(path.glob("*.xml")) else None
+        )
     return {".pt": "pt", ".onnx": "onnx"}.get(path.suffix.lower())
 
 
@@ -68,9 +70,13 @@ def model_from_path(path: str | Path) -> ResolvedModel:
         raise DetectorInputError(f"model not found: {path}")
     kind = kind_of(path)
     if kind is None:
-        raise DetectorInputError(f"not a model (expected .pt, .onnx or an *{OPENVINO_SUFFIX} dir): {path}")
+        raise DetectorInputError(
+            f"not a model (expected .pt, .onnx or an *{OPENVINO_SUFFIX} dir): {path}"
+        )
     card = _card_beside(path)
-    return ResolvedModel(path=path, kind=kind, card=card, model_id=card.name if card else _stem(path))
+    return ResolvedModel(
+        path=path, kind=kind, card=card, model_id=card.name if card else _stem(path)
+    )
 
 
 def resolve_model(spec: str | Path, *, models_dir: Path | None = None) -> ResolvedModel:
@@ -87,17 +93,27 @@ def resolve_model(spec: str | Path, *, models_dir: Path | None = None) -> Resolv
         card = read_card(card_path)
         weights = models_dir / card.weights
         if not weights.exists():
-            raise DetectorInputError(f"model card {card_path} names weights {card.weights}, which are missing")
+            raise DetectorInputError(
+                f"model card {card_path} names weights {card.weights}, which are missing"
+            )
         kind = kind_of(weights)
         if kind is None:
-            raise DetectorInputError(f"model card {card_path} names {card.weights}, which is not a model")
+            raise DetectorInputError(
+                f"model card {card_path} names {card.weights}, which is not a model"
+            )
         return ResolvedModel(path=weights, kind=kind, card=card, model_id=card.name)
-    for candidate in (models_dir / name, models_dir / f"{name}.pt", models_dir / f"{name}.onnx",
-                      models_dir / f"{name}{OPENVINO_SUFFIX}"):
+    for candidate in (
+        models_dir / name,
+        models_dir / f"{name}.pt",
+        models_dir / f"{name}.onnx",
+        models_dir / f"{name}{OPENVINO_SUFFIX}",
+    ):
         if candidate.exists() and kind_of(candidate):
             return model_from_path(candidate)
     known = ", ".join(m.model_id for m in list_models(models_dir=models_dir)) or "none"
-    raise DetectorInputError(f"unknown model {name!r}: not a file, and not in {models_dir} (known: {known})")
+    raise DetectorInputError(
+        f"unknown model {name!r}: not a file, and not in {models_dir} (known: {known})"
+    )
 
 
 def list_models(*, models_dir: Path | None = None) -> list[ResolvedModel]:
@@ -119,3 +135,43 @@ def list_models(*, models_dir: Path | None = None) -> list[ResolvedModel]:
         if path.resolve() not in found and kind_of(path):
             found[path.resolve()] = model_from_path(path)
     return sorted(found.values(), key=lambda m: (m.model_id, m.kind))
+
+
+def model_imgsz(model: ResolvedModel) -> int | None:
+    """The input size (px) a model was trained or exported at, read from the weights' own
+    metadata (train args of a .pt, ONNX metadata, OpenVINO metadata.yaml); None if unknown."""
+    import ast
+
+    value = None
+    try:
+        if model.kind == "pt":
+            import torch
+
+            import detector  # noqa: F401  (ultralytics classes unpickle offline)
+
+            ckpt = torch.load(model.path, map_location="cpu", weights_only=False)
+            value = (ckpt.get("train_args") or {}).get("imgsz") if isinstance(ckpt, dict) else None
+        elif model.kind == "onnx":
+            import onnx
+
+            meta = {
+                p.key: p.value
+                for p in onnx.load(str(model.path), load_external_data=False).metadata_props
+            }
+            value = meta.get("imgsz")
+        else:
+            import yaml
+
+            meta_path = model.path / "metadata.yaml"
+            value = (
+                (yaml.safe_load(meta_path.read_text()) or {}).get("imgsz")
+                if meta_path.is_file()
+                else None
+            )
+    except Exception:  # unreadable metadata: the caller falls back to a default
+        return None
+    if isinstance(value, str):
+        value = ast.literal_eval(value)
+    if isinstance(value, (list, tuple)):
+        value = max(value)
+    return int(value) if value else None

@@ -1,9 +1,10 @@
 """Benchmark of batch detection, images per second, all methods in one run on the same model:
 
 1. plain ``YOLO(weights).predict(paths, batch=B, stream=True)`` (the baseline),
-2. the raw model forward on already preprocessed tensors (fused, fp32; the ceiling for torch),
+2. the raw model forward on already preprocessed tensors (fused, fp32 NCHW, as predict runs it),
+   and (2b) the engine's own torch backend forward (its precision, channels-last) on them,
 3. ``camcensus detect`` (``detector.engine.detect_images``) with torch,
-4. ``camcensus detect`` with the ONNX Runtime export.
+4. ``camcensus detect`` with the ONNX Runtime export (and 4b with OpenVINO when installed).
 
 Images: N generated 640x640 JPEGs (drawn objects on noise). Model: ``--model`` (a name in
 models/ or a .pt), default an untrained ``yolo11n.yaml`` with 2 classes (same architecture, so
@@ -64,10 +65,17 @@ def bench_predict(weights: Path, paths: list[str], *, batch: int, imgsz: int, co
     from ultralytics import YOLO
 
     model = YOLO(str(weights))
-    for _ in model.predict(paths[:batch], batch=batch, imgsz=imgsz, conf=conf, stream=True, verbose=False):
+    for _ in model.predict(
+        paths[:batch], batch=batch, imgsz=imgsz, conf=conf, stream=True, verbose=False
+    ):
         pass  # warm-up (predictor set-up, first-call kernels)
     start = time.perf_counter()
-    n = sum(1 for _ in model.predict(paths, batch=batch, imgsz=imgsz, conf=conf, stream=True, verbose=False))
+    n = sum(
+        1
+        for _ in model.predict(
+            paths, batch=batch, imgsz=imgsz, conf=conf, stream=True, verbose=False
+        )
+    )
     return n / (time.perf_counter() - start)
 
 
@@ -85,7 +93,12 @@ def bench_forward(weights: Path, paths: list[str], *, batch: int, imgsz: int, de
     pixels = np.stack([letterbox(read_image(p, max_pixels=10**9)[0], imgsz)[0] for p in paths])
     tensors = []
     for start in range(0, len(paths), batch):
-        x = torch.from_numpy(pixels[start:start + batch]).permute(0, 3, 1, 2).contiguous().to(device)
+        x = (
+            torch.from_numpy(pixels[start : start + batch])
+            .permute(0, 3, 1, 2)
+            .contiguous()
+            .to(device)
+        )
         tensors.append((x.half() if half else x.float()) / 255)
     with torch.inference_mode():
         net(tensors[0])
@@ -99,8 +112,34 @@ def bench_forward(weights: Path, paths: list[str], *, batch: int, imgsz: int, de
     return len(paths) / (time.perf_counter() - start)
 
 
-def bench_detect(model: Path, folder: Path, out: Path, *, batch: int, imgsz: int, conf: float, device: str,
-                 workers: int | None) -> float:
+def bench_backend_forward(
+    weights: Path, paths: list[str], *, batch: int, imgsz: int, device: str
+) -> float:
+    """The engine's torch backend (its precision and memory format) on preprocessed uint8 batches."""
+    import numpy as np
+
+    from detector.engine import TorchBackend, letterbox, read_image
+
+    backend = TorchBackend(weights, device=device)
+    pixels = np.stack([letterbox(read_image(p, max_pixels=10**9)[0], imgsz)[0] for p in paths])
+    backend.forward(pixels[:batch])
+    start = time.perf_counter()
+    for i in range(0, len(paths), batch):
+        backend.forward(pixels[i : i + batch]).cpu()
+    return len(paths) / (time.perf_counter() - start)
+
+
+def bench_detect(
+    model: Path,
+    folder: Path,
+    out: Path,
+    *,
+    batch: int,
+    imgsz: int,
+    conf: float,
+    device: str,
+    workers: int | None,
+) -> float:
     """camcensus detect; the rate is its own steady loop (decode, inference, NMS, part files)."""
     from detector.engine import detect_images
 
@@ -110,25 +149,61 @@ def bench_detect(model: Path, folder: Path, out: Path, *, batch: int, imgsz: int
     (warm / "src").mkdir(parents=True)
     for path in sorted(folder.iterdir())[:batch]:
         shutil.copyfile(path, warm / "src" / path.name)
-    detect_images(warm / "src", model=model, out=warm / "out", batch=batch, imgsz=imgsz, conf=conf,
-                  device=device, workers=workers, progress=False)
-    summary = detect_images(folder, model=model, out=out, batch=batch, imgsz=imgsz, conf=conf, device=device,
-                            workers=workers, progress=False)
+    detect_images(
+        warm / "src",
+        model=model,
+        out=warm / "out",
+        batch=batch,
+        imgsz=imgsz,
+        conf=conf,
+        device=device,
+        workers=workers,
+        progress=False,
+    )
+    summary = detect_images(
+        folder,
+        model=model,
+        out=out,
+        batch=batch,
+        imgsz=imgsz,
+        conf=conf,
+        device=device,
+        workers=workers,
+        progress=False,
+    )
     return float(summary["images_per_second"])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=200, help="images (640x640), default 200")
-    parser.add_argument("--batch", type=int, default=16, help="batch size for every method, default 16")
+    parser.add_argument(
+        "--batch", type=int, default=16, help="batch size for every method, default 16"
+    )
     parser.add_argument("--imgsz", type=int, default=640, help="model input size, px, default 640")
-    parser.add_argument("--conf", type=float, default=0.25, help="confidence threshold, default 0.25")
-    parser.add_argument("--model", default=None, help="models/ name or .pt; default untrained yolo11n (2 classes)")
+    parser.add_argument(
+        "--conf", type=float, default=0.25, help="confidence threshold, default 0.25"
+    )
+    parser.add_argument(
+        "--model", default=None, help="models/ name or .pt; default untrained yolo11n (2 classes)"
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda, default auto")
-    parser.add_argument("--workers", type=int, default=None, help="decode threads of camcensus detect")
-    parser.add_argument("--repeat", type=int, default=1, help="repeat everything and report medians")
-    parser.add_argument("--skip", default="", help="comma list of methods to skip: predict,forward,torch,onnx")
-    parser.add_argument("--workdir", type=Path, default=None, help="scratch folder (default: a temp dir)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="decode threads of camcensus detect"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="repeat everything and report medians"
+    )
+    parser.add_argument(
+        "--skip",
+        default="",
+        help="comma list of methods to skip: predict,forward,forward-engine,torch,onnx,openvino",
+    )
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="scratch folder (default: a temp dir)"
+    )
     args = parser.parse_args()
 
     import torch
@@ -148,36 +223,95 @@ def main() -> None:
         shutil.rmtree(folder, ignore_errors=True)
         paths = make_images(folder, args.n)
     weights = resolve_model(args.model).path if args.model else untrained_model(work / "bench.pt")
-    onnx = None
+    onnx = openvino = None
     skip = set(filter(None, args.skip.split(",")))
     if "onnx" not in skip:
         onnx = export_model(weights, format="onnx", imgsz=args.imgsz, out=work / "bench.onnx").path
+    if "openvino" not in skip:
+        try:
+            import openvino  # noqa: F401
+
+            openvino = export_model(
+                weights, format="openvino", imgsz=args.imgsz, out=work / "bench_openvino_model"
+            ).path
+        except ImportError:
+            skip.add("openvino")
 
     methods = {
-        "predict": ("1 YOLO.predict(stream=True)", lambda: bench_predict(weights, paths, batch=args.batch,
-                                                                        imgsz=args.imgsz, conf=args.conf)),
-        "forward": ("2 raw forward, preprocessed", lambda: bench_forward(weights, paths, batch=args.batch,
-                                                                        imgsz=args.imgsz, device=device)),
-        "torch": ("3 camcensus detect, torch", lambda: bench_detect(weights, folder, work / "out-torch",
-                                                                    batch=args.batch, imgsz=args.imgsz,
-                                                                    conf=args.conf, device=device,
-                                                                    workers=args.workers)),
-        "onnx": ("4 camcensus detect, ONNX Runtime", lambda: bench_detect(onnx, folder, work / "out-onnx",
-                                                                          batch=args.batch, imgsz=args.imgsz,
-                                                                          conf=args.conf, device=device,
-                                                                          workers=args.workers)),
+        "predict": (
+            "1 YOLO.predict(stream=True)",
+            lambda: bench_predict(
+                weights, paths, batch=args.batch, imgsz=args.imgsz, conf=args.conf
+            ),
+        ),
+        "forward": (
+            "2 raw forward, preprocessed",
+            lambda: bench_forward(
+                weights, paths, batch=args.batch, imgsz=args.imgsz, device=device
+            ),
+        ),
+        "forward-engine": (
+            "2b forward, engine backend",
+            lambda: bench_backend_forward(
+                weights, paths, batch=args.batch, imgsz=args.imgsz, device=device
+            ),
+        ),
+        "torch": (
+            "3 camcensus detect, torch",
+            lambda: bench_detect(
+                weights,
+                folder,
+                work / "out-torch",
+                batch=args.batch,
+                imgsz=args.imgsz,
+                conf=args.conf,
+                device=device,
+                workers=args.workers,
+            ),
+        ),
+        "onnx": (
+            "4 camcensus detect, ONNX Runtime",
+            lambda: bench_detect(
+                onnx,
+                folder,
+                work / "out-onnx",
+                batch=args.batch,
+                imgsz=args.imgsz,
+                conf=args.conf,
+                device=device,
+                workers=args.workers,
+            ),
+        ),
+        "openvino": (
+            "4b camcensus detect, OpenVINO",
+            lambda: bench_detect(
+                openvino,
+                folder,
+                work / "out-openvino",
+                batch=args.batch,
+                imgsz=args.imgsz,
+                conf=args.conf,
+                device=device,
+                workers=args.workers,
+            ),
+        ),
     }
     rates: dict[str, list[float]] = {key: [] for key in methods if key not in skip}
     for run in range(args.repeat):
         for key in rates:
             torch.set_num_threads(threads)
             rates[key].append(methods[key][1]())
-            print(f"run {run + 1}/{args.repeat} {methods[key][0]}: {rates[key][-1]:.2f} img/s", flush=True)
+            print(
+                f"run {run + 1}/{args.repeat} {methods[key][0]}: {rates[key][-1]:.2f} img/s",
+                flush=True,
+            )
 
     median = {key: statistics.median(values) for key, values in rates.items()}
     base = median.get("predict")
-    print(f"\n{args.n} images 640x640, batch {args.batch}, imgsz {args.imgsz}, device {device}, "
-          f"{threads} CPU threads, median of {args.repeat}")
+    print(
+        f"\n{args.n} images 640x640, batch {args.batch}, imgsz {args.imgsz}, device {device}, "
+        f"{threads} CPU threads, median of {args.repeat}"
+    )
     print(f"{'method':<36} {'img/s':>8} {'x (1)':>7}  runs")
     for key, value in median.items():
         ratio = f"{value / base:.2f}" if base else "-"
@@ -185,6 +319,10 @@ def main() -> None:
         print(f"{methods[key][0]:<36} {value:8.2f} {ratio:>7}  {runs}")
     if "torch" in median and "forward" in median:
         print(f"(3) / (2) = {median['torch'] / median['forward']:.2f}")
+    if "torch" in median and "forward-engine" in median:
+        print(
+            f"(3) / (2b) = {median['torch'] / median['forward-engine']:.2f}  (engine overhead over its own forward)"
+        )
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
 
