@@ -19,13 +19,19 @@ FRAME_COLUMNS = ["image_id", "x1", "y1", "x2", "y2", "conf", "class_id", "class_
 
 def empty_frame() -> pd.DataFrame:
     """An empty detections table with the contract's columns and dtypes."""
-    return pd.DataFrame({
-        "image_id": pd.Series([], dtype=object), "x1": pd.Series([], dtype="float32"),
-        "y1": pd.Series([], dtype="float32"), "x2": pd.Series([], dtype="float32"),
-        "y2": pd.Series([], dtype="float32"), "conf": pd.Series([], dtype="float32"),
-        "class_id": pd.Series([], dtype="int32"), "class_name": pd.Series([], dtype=object),
-        "model_id": pd.Series([], dtype=object),
-    })
+    return pd.DataFrame(
+        {
+            "image_id": pd.Series([], dtype=object),
+            "x1": pd.Series([], dtype="float32"),
+            "y1": pd.Series([], dtype="float32"),
+            "x2": pd.Series([], dtype="float32"),
+            "y2": pd.Series([], dtype="float32"),
+            "conf": pd.Series([], dtype="float32"),
+            "class_id": pd.Series([], dtype="int32"),
+            "class_name": pd.Series([], dtype=object),
+            "model_id": pd.Series([], dtype=object),
+        }
+    )
 
 
 @dataclass
@@ -56,8 +62,11 @@ class Detections:
         """Concatenate detections of the same image."""
         if not parts:
             return cls.empty()
-        return cls(np.concatenate([p.xyxy for p in parts]), np.concatenate([p.confidence for p in parts]),
-                   np.concatenate([p.class_id for p in parts]))
+        return cls(
+            np.concatenate([p.xyxy for p in parts]),
+            np.concatenate([p.confidence for p in parts]),
+            np.concatenate([p.class_id for p in parts]),
+        )
 
     @classmethod
     def from_ultralytics(cls, result: Any) -> Detections:
@@ -68,8 +77,9 @@ class Detections:
         return cls(boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy())
 
     @classmethod
-    def from_yolo_output(cls, prediction: Any, *, conf: float = 0.25, iou: float = 0.7,
-                         max_det: int = 300) -> list[Detections]:
+    def from_yolo_output(
+        cls, prediction: Any, *, conf: float = 0.25, iou: float = 0.7, max_det: int = 300
+    ) -> list[Detections]:
         """Per image of a raw YOLO detect-head batch: confidence filter and per-class NMS.
 
         ``prediction`` is (B, 4 + nc, A) with boxes as centre x, centre y, width, height in input
@@ -83,7 +93,9 @@ class Detections:
         if pred.ndim == 3 and pred.shape[2] == 6 and pred.shape[1] > 6:  # end-to-end head (B, N, 6)
             for p in pred:
                 p = p[p[:, 4] >= conf][:max_det]
-                out.append(cls(p[:, :4].cpu().numpy(), p[:, 4].cpu().numpy(), p[:, 5].cpu().numpy()))
+                out.append(
+                    cls(p[:, :4].cpu().numpy(), p[:, 4].cpu().numpy(), p[:, 5].cpu().numpy())
+                )
             return out
         pred = pred.transpose(1, 2)  # (B, A, 4 + nc)
         for p in pred:
@@ -96,13 +108,21 @@ class Detections:
             xy, half = boxes[:, :2], boxes[:, 2:] / 2
             boxes = torch.cat([xy - half, xy + half], 1)
             idx = batched_nms(boxes, scores, classes, iou)[:max_det]
-            out.append(cls(boxes[idx].cpu().numpy(), scores[idx].cpu().numpy(), classes[idx].cpu().numpy()))
+            out.append(
+                cls(boxes[idx].cpu().numpy(), scores[idx].cpu().numpy(), classes[idx].cpu().numpy())
+            )
         return out
 
     from_onnx_output = from_yolo_output  # ONNX Runtime / OpenVINO give the same head tensor (numpy)
 
-    def unletterbox(self, *, ratio: float, pad: tuple[float, float], shape: tuple[int, int],
-                    offset: tuple[float, float] = (0.0, 0.0)) -> Detections:
+    def unletterbox(
+        self,
+        *,
+        ratio: float,
+        pad: tuple[float, float],
+        shape: tuple[int, int],
+        offset: tuple[float, float] = (0.0, 0.0),
+    ) -> Detections:
         """Map boxes from a letterboxed input back to image pixels.
 
         ``ratio`` input px per image px, ``pad`` (left, top) px, ``shape`` (height, width) of the
@@ -114,8 +134,9 @@ class Detections:
         xyxy[:, [1, 3]] = ((xyxy[:, [1, 3]] - pad[1]) / ratio).clip(0, shape[0]) + offset[1]
         return Detections(xyxy, self.confidence, self.class_id)
 
-    def with_merged_duplicates(self, *, iou: float = 0.5, ios: float = 0.6,
-                               class_agnostic: bool = True) -> Detections:
+    def with_merged_duplicates(
+        self, *, iou: float = 0.5, ios: float = 0.6, class_agnostic: bool = True
+    ) -> Detections:
         """Greedy non-maximum merging for tiles (SAHI's greedy NMM): the most confident box
         absorbs every box overlapping it by IoU >= ``iou`` or by intersection over the smaller
         box >= ``ios`` (a part cut at a tile border), and grows to their union; confidence and
@@ -140,7 +161,9 @@ class Detections:
                 inter = (rb - lt).clip(0).prod(1)
                 union = area[rest] + area[i] - inter
                 smaller = np.minimum(area[rest], area[i])
-                match = (inter / np.maximum(union, 1e-9) >= iou) | (inter / np.maximum(smaller, 1e-9) >= ios)
+                match = (inter / np.maximum(union, 1e-9) >= iou) | (
+                    inter / np.maximum(smaller, 1e-9) >= ios
+                )
                 matched = rest[match]
                 if len(matched):
                     box[:2] = np.minimum(box[:2], xyxy[matched, :2].min(0))
@@ -151,16 +174,23 @@ class Detections:
             kept_cls.append(cls_[i])
         return Detections(np.array(kept_boxes), np.array(kept_conf), np.array(kept_cls))
 
-    def to_frame(self, *, image_id: str, class_names: dict[int, str] | list[str],
-                 model_id: str) -> pd.DataFrame:
+    def to_frame(
+        self, *, image_id: str, class_names: dict[int, str] | list[str], model_id: str
+    ) -> pd.DataFrame:
         """Rows of the detections table for this image (see ``FRAME_COLUMNS``)."""
         if not len(self):
             return empty_frame()
         names = dict(enumerate(class_names)) if isinstance(class_names, list) else class_names
-        return pd.DataFrame({
-            "image_id": [image_id] * len(self),
-            "x1": self.xyxy[:, 0], "y1": self.xyxy[:, 1], "x2": self.xyxy[:, 2], "y2": self.xyxy[:, 3],
-            "conf": self.confidence, "class_id": self.class_id,
-            "class_name": [names.get(int(c), str(int(c))) for c in self.class_id],
-            "model_id": [model_id] * len(self),
-        })
+        return pd.DataFrame(
+            {
+                "image_id": [image_id] * len(self),
+                "x1": self.xyxy[:, 0],
+                "y1": self.xyxy[:, 1],
+                "x2": self.xyxy[:, 2],
+                "y2": self.xyxy[:, 3],
+                "conf": self.confidence,
+                "class_id": self.class_id,
+                "class_name": [names.get(int(c), str(int(c))) for c in self.class_id],
+                "model_id": [model_id] * len(self),
+            }
+        )

@@ -26,7 +26,9 @@ def parse_slice(spec: str | None) -> tuple[int, float] | None:
         size_text, _, overlap_text = str(spec).partition(":")
         size, overlap = int(size_text), float(overlap_text or 0.2)
     except ValueError:
-        raise DetectorInputError(f"--slice must be SIZE:OVERLAP like 320:0.2, got {spec!r}") from None
+        raise DetectorInputError(
+            f"--slice must be SIZE:OVERLAP like 320:0.2, got {spec!r}"
+        ) from None
     if size < 32 or not 0 <= overlap < 1:
         raise DetectorInputError(f"--slice needs SIZE >= 32 px and 0 <= OVERLAP < 1, got {spec!r}")
     return size, overlap
@@ -41,13 +43,18 @@ def tile_origins(length: int, size: int, overlap: float) -> list[int]:
     return list(range(0, length - size, step)) + [length - size]
 
 
-def tile_windows(height: int, width: int, size: int, overlap: float) -> list[tuple[int, int, int, int]]:
+def tile_windows(
+    height: int, width: int, size: int, overlap: float
+) -> list[tuple[int, int, int, int]]:
     """Tiles of an image as (x, y, width, height) pixels, row by row; none when the image fits
     in one tile (the whole-image pass covers it)."""
     if height <= size and width <= size:
         return []
-    return [(x, y, min(size, width), min(size, height))
-            for y in tile_origins(height, size, overlap) for x in tile_origins(width, size, overlap)]
+    return [
+        (x, y, min(size, width), min(size, height))
+        for y in tile_origins(height, size, overlap)
+        for x in tile_origins(width, size, overlap)
+    ]
 
 
 def merge_tile_detections(parts: list[Detections]) -> Detections:

@@ -38,7 +38,9 @@ class ImageSource:
 
 
 def _frame(image_ids: list[str], paths: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame({"image_id": pd.Series(image_ids, dtype=object), "path": pd.Series(paths, dtype=object)})
+    frame = pd.DataFrame(
+        {"image_id": pd.Series(image_ids, dtype=object), "path": pd.Series(paths, dtype=object)}
+    )
     frame = frame.drop_duplicates("image_id").sort_values("image_id", kind="stable")
     return frame.reset_index(drop=True)
 
@@ -59,8 +61,13 @@ def images_from_survey(survey_dir: Path) -> ImageSource:
 def images_from_folder(folder: Path) -> ImageSource:
     """Image files (by suffix) anywhere under ``folder``."""
     files = [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
-    return ImageSource("folder", folder, _frame([p.relative_to(folder).as_posix() for p in files],
-                                                [str(p.resolve()) for p in files]))
+    return ImageSource(
+        "folder",
+        folder,
+        _frame(
+            [p.relative_to(folder).as_posix() for p in files], [str(p.resolve()) for p in files]
+        ),
+    )
 
 
 def images_from_glob(pattern: str) -> ImageSource:
@@ -69,8 +76,11 @@ def images_from_glob(pattern: str) -> ImageSource:
     fixed = [p for p in parts[: next(i for i, p in enumerate(parts) if glob.has_magic(p))]]
     root = Path(*fixed) if fixed else Path(".")
     files = [Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file()]
-    return ImageSource("glob", root, _frame([p.relative_to(root).as_posix() for p in files],
-                                            [str(p.resolve()) for p in files]))
+    return ImageSource(
+        "glob",
+        root,
+        _frame([p.relative_to(root).as_posix() for p in files], [str(p.resolve()) for p in files]),
+    )
 
 
 def images_from_list(list_file: Path) -> ImageSource:

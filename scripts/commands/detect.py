@@ -9,45 +9,102 @@ from scripts.app import app
 
 @app.command()
 def detect(
-    source: str = typer.Argument(..., help="A survey directory (reads images.parquet, writes detections/ "
-                                 "inside it), a folder (searched recursively), a glob in quotes, or a text "
-                                 "file with one image path per line."),
-    model: str = typer.Option(..., "--model", help="A model name in models/ (with its card), a .pt file, "
-                              "an exported .onnx file or an *_openvino_model directory."),
-    out: Path = typer.Option(None, "--out", help="Output directory (detections/, detect_summary.json, "
-                             "detect_failures.parquet). Default: the survey directory; required otherwise."),
-    device: str = typer.Option("auto", "--device", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N "
-                               "or mps. Half precision is used on CUDA."),
-    precision: str = typer.Option("auto", "--precision", help="Network precision for .pt models: auto (fp16 on "
-                                  "CUDA, bf16 on CPUs with native bfloat16 such as AMX, else fp32), fp32, fp16 "
-                                  "or bf16. Boxes are always decoded in fp32."),
-    batch: int = typer.Option(16, "--batch", help="Images per batch (and model inputs per forward pass)."),
-    conf: float = typer.Option(None, "--conf", help="Confidence threshold, 0-1. Default: the model card's "
-                               "operating threshold, else 0.25."),
+    source: str = typer.Argument(
+        ...,
+        help="A survey directory (reads images.parquet, writes detections/ "
+        "inside it), a folder (searched recursively), a glob in quotes, or a text "
+        "file with one image path per line.",
+    ),
+    model: str = typer.Option(
+        ...,
+        "--model",
+        help="A model name in models/ (with its card), a .pt file, "
+        "an exported .onnx file or an *_openvino_model directory.",
+    ),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        help="Output directory (detections/, detect_summary.json, "
+        "detect_failures.parquet). Default: the survey directory; required otherwise.",
+    ),
+    device: str = typer.Option(
+        "auto",
+        "--device",
+        help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N "
+        "or mps. Half precision is used on CUDA.",
+    ),
+    precision: str = typer.Option(
+        "auto",
+        "--precision",
+        help="Network precision for .pt models: auto (fp16 on "
+        "CUDA, bf16 on CPUs with native bfloat16 such as AMX, else fp32), fp32, fp16 "
+        "or bf16. Boxes are always decoded in fp32.",
+    ),
+    batch: int = typer.Option(
+        16, "--batch", help="Images per batch (and model inputs per forward pass)."
+    ),
+    conf: float = typer.Option(
+        None,
+        "--conf",
+        help="Confidence threshold, 0-1. Default: the model card's operating threshold, else 0.25.",
+    ),
     iou: float = typer.Option(0.7, "--iou", help="IoU threshold of non-maximum suppression, 0-1."),
-    imgsz: int = typer.Option(None, "--imgsz", help="Model input size, pixels (square). Default: the card's, "
-                              "else the model's training size, else 640."),
-    slice: str = typer.Option(None, "--slice", help="Sliced inference for tiny objects: SIZE:OVERLAP, tile "
-                              "size in pixels and overlap fraction (e.g. 320:0.2); tiles are merged with the "
-                              "whole-image pass. Default: off."),
-    workers: int = typer.Option(None, "--workers", help="Decoding threads (local) or CPUs per actor (ray). "
-                                "Default: min(4, CPU count)."),
-    engine: str = typer.Option("local", "--engine", help="local (this machine) or ray (Ray Data actor pool, "
-                               "one actor per GPU)."),
-    address: str = typer.Option(None, "--address", help="Ray cluster address for --engine ray (e.g. auto or "
-                                "ray://head:10001). Default: start a local Ray instance."),
+    imgsz: int = typer.Option(
+        None,
+        "--imgsz",
+        help="Model input size, pixels (square). Default: the card's, "
+        "else the model's training size, else 640.",
+    ),
+    slice: str = typer.Option(
+        None,
+        "--slice",
+        help="Sliced inference for tiny objects: SIZE:OVERLAP, tile "
+        "size in pixels and overlap fraction (e.g. 320:0.2); tiles are merged with the "
+        "whole-image pass. Default: off.",
+    ),
+    workers: int = typer.Option(
+        None,
+        "--workers",
+        help="Decoding threads (local) or CPUs per actor (ray). Default: min(4, CPU count).",
+    ),
+    engine: str = typer.Option(
+        "local",
+        "--engine",
+        help="local (this machine) or ray (Ray Data actor pool, one actor per GPU).",
+    ),
+    address: str = typer.Option(
+        None,
+        "--address",
+        help="Ray cluster address for --engine ray (e.g. auto or "
+        "ray://head:10001). Default: start a local Ray instance.",
+    ),
 ) -> None:
     """Detect cameras on every image of SOURCE; rerun the same command to resume after a stop."""
     from detector.engine import detect_images
 
-    summary = detect_images(source, model=model, out=out, device=device, precision=precision, batch=batch,
-                            conf=conf, iou=iou, imgsz=imgsz, slice=slice, workers=workers, engine=engine,
-                            address=address)
+    summary = detect_images(
+        source,
+        model=model,
+        out=out,
+        device=device,
+        precision=precision,
+        batch=batch,
+        conf=conf,
+        iou=iou,
+        imgsz=imgsz,
+        slice=slice,
+        workers=workers,
+        engine=engine,
+        address=address,
+    )
     rate = summary["images_per_second"]
-    typer.echo(f"detect: {summary['images']:,} images, {summary['ok']:,} ok, {summary['failed']:,} failed, "
-               f"{summary['detections']:,} detections; this run {summary['processed_this_run']:,} images"
-               + (f" at {rate:.1f} img/s" if rate else "") + f" on {summary['device']}, "
-               f"{summary['precision']} (model {summary['model']['id']})")
+    typer.echo(
+        f"detect: {summary['images']:,} images, {summary['ok']:,} ok, {summary['failed']:,} failed, "
+        f"{summary['detections']:,} detections; this run {summary['processed_this_run']:,} images"
+        + (f" at {rate:.1f} img/s" if rate else "")
+        + f" on {summary['device']}, "
+        f"{summary['precision']} (model {summary['model']['id']})"
+    )
     for failure in summary["failures"][:5]:
         typer.echo(f"  failed: {failure['image_id']}: {failure['error']}")
     if summary["failed"] > 5:

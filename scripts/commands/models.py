@@ -9,8 +9,12 @@ from scripts.app import app
 
 @app.command()
 def models(
-    models_dir: Path = typer.Option(None, "--models-dir", help="Folder of models and cards. Default: "
-                                    "$CAMCENSUS_MODELS_DIR, else the repository's models/."),
+    models_dir: Path = typer.Option(
+        None,
+        "--models-dir",
+        help="Folder of models and cards. Default: "
+        "$CAMCENSUS_MODELS_DIR, else the repository's models/.",
+    ),
 ) -> None:
     """List models usable with --model: name, kind, input size, operating threshold and its figures."""
     from detector.registry import default_models_dir, list_models
@@ -25,9 +29,13 @@ def models(
         return "-" if value is None else f"{value:.2f}"
 
     typer.echo(f"models in {where}:")
-    typer.echo(f"{'name':<24} {'kind':<8} {'imgsz':>5} {'conf':>5} {'P':>5} {'R':>5} {'AP50':>5}  trained on")
+    typer.echo(
+        f"{'name':<24} {'kind':<8} {'imgsz':>5} {'conf':>5} {'P':>5} {'R':>5} {'AP50':>5}  trained on"
+    )
     for m in found:
         c = m.card
-        typer.echo(f"{m.model_id:<24} {m.kind:<8} {c.imgsz if c else '-':>5} {fmt(c.conf) if c else '-':>5} "
-                   f"{fmt(c.precision) if c else '-':>5} {fmt(c.recall) if c else '-':>5} "
-                   f"{fmt(c.ap50) if c else '-':>5}  {(c.trained_on if c else '') or '-'}")
+        typer.echo(
+            f"{m.model_id:<24} {m.kind:<8} {c.imgsz if c else '-':>5} {fmt(c.conf) if c else '-':>5} "
+            f"{fmt(c.precision) if c else '-':>5} {fmt(c.recall) if c else '-':>5} "
+            f"{fmt(c.ap50) if c else '-':>5}  {(c.trained_on if c else '') or '-'}"
+        )

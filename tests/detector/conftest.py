@@ -41,15 +41,25 @@ class DrawnObject:
         return (self.cx - half_w, self.cy - half_h, self.cx + half_w, self.cy + half_h)
 
 
-def object_image(width: int, height: int, objects: list[DrawnObject], *, background: int = 205,
-                 noise: int = 0, seed: int = 0, color: tuple[int, int, int] = (25, 25, 25)) -> np.ndarray:
+def object_image(
+    width: int,
+    height: int,
+    objects: list[DrawnObject],
+    *,
+    background: int = 205,
+    noise: int = 0,
+    seed: int = 0,
+    color: tuple[int, int, int] = (25, 25, 25),
+) -> np.ndarray:
     """A BGR uint8 image of ``width`` x ``height`` pixels with ``objects`` drawn dark on a light
     plain background (``noise``: +- grey levels of uniform pixel noise)."""
     import cv2
 
     image = np.full((height, width, 3), background, np.int16)
     if noise:
-        image += np.random.default_rng(seed).integers(-noise, noise + 1, (height, width, 1), dtype=np.int16)
+        image += np.random.default_rng(seed).integers(
+            -noise, noise + 1, (height, width, 1), dtype=np.int16
+        )
     image = np.clip(image, 0, 255).astype(np.uint8)
     for obj in objects:
         if obj.class_id == 0:
@@ -60,8 +70,14 @@ def object_image(width: int, height: int, objects: list[DrawnObject], *, backgro
     return image
 
 
-def random_objects(rng: np.random.Generator, size: int, *, n_max: int = 2, min_frac: float = 0.15,
-                   max_frac: float = 0.35) -> list[DrawnObject]:
+def random_objects(
+    rng: np.random.Generator,
+    size: int,
+    *,
+    n_max: int = 2,
+    min_frac: float = 0.15,
+    max_frac: float = 0.35,
+) -> list[DrawnObject]:
     """1..n_max random objects with a side of ``min_frac``-``max_frac`` of ``size`` pixels."""
     objects = []
     for _ in range(int(rng.integers(1, n_max + 1))):
@@ -71,8 +87,9 @@ def random_objects(rng: np.random.Generator, size: int, *, n_max: int = 2, min_f
     return objects
 
 
-def object_dataset(root: str | Path, *, n_train: int = 80, n_val: int = 8, size: int = TINY_IMGSZ,
-                   seed: int = 0) -> Path:
+def object_dataset(
+    root: str | Path, *, n_train: int = 80, n_val: int = 8, size: int = TINY_IMGSZ, seed: int = 0
+) -> Path:
     """Write a YOLO dataset (PNG images, labels, ``data.yaml`` with names dome/directed) of
     random drawn objects under ``root``; return the data.yaml path."""
     import cv2
@@ -85,18 +102,29 @@ def object_dataset(root: str | Path, *, n_train: int = 80, n_val: int = 8, size:
         for i in range(n):
             objects = random_objects(rng, size)
             color = tuple(int(c) for c in rng.integers(0, 60, 3))
-            image = object_image(size, size, objects, background=int(rng.integers(170, 240)),
-                                 noise=8, seed=int(rng.integers(1 << 31)), color=color)
+            image = object_image(
+                size,
+                size,
+                objects,
+                background=int(rng.integers(170, 240)),
+                noise=8,
+                seed=int(rng.integers(1 << 31)),
+                color=color,
+            )
             cv2.imwrite(str(root / "images" / split / f"{i:04d}.png"), image)
             lines = []
             for obj in objects:
                 x1, y1, x2, y2 = obj.xyxy
-                lines.append(f"{obj.class_id} {(x1 + x2) / 2 / size:.6f} {(y1 + y2) / 2 / size:.6f} "
-                             f"{(x2 - x1) / size:.6f} {(y2 - y1) / size:.6f}")
+                lines.append(
+                    f"{obj.class_id} {(x1 + x2) / 2 / size:.6f} {(y1 + y2) / 2 / size:.6f} "
+                    f"{(x2 - x1) / size:.6f} {(y2 - y1) / size:.6f}"
+                )
             (root / "labels" / split / f"{i:04d}.txt").write_text("\n".join(lines) + "\n")
     data = root / "data.yaml"
-    data.write_text(f"path: {root.resolve()}\ntrain: images/train\nval: images/val\n"
-                    "names:\n  0: dome\n  1: directed\n")
+    data.write_text(
+        f"path: {root.resolve()}\ntrain: images/train\nval: images/val\n"
+        "names:\n  0: dome\n  1: directed\n"
+    )
     return data
 
 
@@ -108,10 +136,31 @@ def train_tiny_model(workdir: Path, *, epochs: int = 14, seed: int = 0) -> Path:
     torch.set_num_threads(2)
     data = object_dataset(workdir / "data", seed=seed)
     model = YOLO("yolo11n.yaml")
-    model.train(data=str(data), epochs=epochs, imgsz=TINY_IMGSZ, batch=8, nbs=8, optimizer="SGD",
-                lr0=0.03, warmup_epochs=0, mosaic=0.0, close_mosaic=0, hsv_h=0.0, hsv_s=0.0,
-                hsv_v=0.0, amp=False, workers=0, plots=False, val=False, device="cpu",
-                project=str(workdir / "runs"), name="tiny", exist_ok=True, seed=seed, verbose=False)
+    model.train(
+        data=str(data),
+        epochs=epochs,
+        imgsz=TINY_IMGSZ,
+        batch=8,
+        nbs=8,
+        optimizer="SGD",
+        lr0=0.03,
+        warmup_epochs=0,
+        mosaic=0.0,
+        close_mosaic=0,
+        hsv_h=0.0,
+        hsv_s=0.0,
+        hsv_v=0.0,
+        amp=False,
+        workers=0,
+        plots=False,
+        val=False,
+        device="cpu",
+        project=str(workdir / "runs"),
+        name="tiny",
+        exist_ok=True,
+        seed=seed,
+        verbose=False,
+    )
     return workdir / "runs" / "tiny" / "weights" / "last.pt"
 
 

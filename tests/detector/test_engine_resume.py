@@ -27,27 +27,48 @@ detect_images(sys.argv[1], model=sys.argv[2], out=sys.argv[3], batch={batch}, im
 def write_images(folder: Path) -> None:
     folder.mkdir()
     for i in range(N_IMAGES):
-        objects = [] if i % 5 == 0 else [DrawnObject(i % 2, 40 + (i * 7) % 100, 60 + (i * 3) % 60, 30 + i % 20)]
-        cv2.imwrite(str(folder / f"img{i:03d}.jpg"), object_image(192, 160, objects, noise=6, seed=i))
+        objects = (
+            []
+            if i % 5 == 0
+            else [DrawnObject(i % 2, 40 + (i * 7) % 100, 60 + (i * 3) % 60, 30 + i % 20)]
+        )
+        cv2.imwrite(
+            str(folder / f"img{i:03d}.jpg"), object_image(192, 160, objects, noise=6, seed=i)
+        )
 
 
 def sorted_rows(out: Path) -> pd.DataFrame:
     rows = read_detections(out)
-    return rows.sort_values(["image_id", "conf", "x1"], ascending=[True, False, True]).reset_index(drop=True)
+    return rows.sort_values(["image_id", "conf", "x1"], ascending=[True, False, True]).reset_index(
+        drop=True
+    )
 
 
 def test_killed_then_resumed_equals_uninterrupted(tiny_model, tmp_path):
     images = tmp_path / "images"
     write_images(images)
-    reference = detect_images(images, model=tiny_model, out=tmp_path / "full", batch=BATCH, imgsz=TINY_IMGSZ,
-                              part_images=BATCH, workers=1, progress=False)
+    reference = detect_images(
+        images,
+        model=tiny_model,
+        out=tmp_path / "full",
+        batch=BATCH,
+        imgsz=TINY_IMGSZ,
+        part_images=BATCH,
+        workers=1,
+        progress=False,
+    )
     assert reference["ok"] == N_IMAGES
 
     out = tmp_path / "killed"
     job = JOB.format(batch=BATCH, imgsz=TINY_IMGSZ)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-c", job, str(images), str(tiny_model), str(out)], env=env,
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", job, str(images), str(tiny_model), str(out)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     parts_dir = out / "detections"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
@@ -61,8 +82,16 @@ def test_killed_then_resumed_equals_uninterrupted(tiny_model, tmp_path):
     n_parts = len(list(parts_dir.glob("part-*.parquet")))
     assert 3 <= n_parts < N_IMAGES // BATCH  # really interrupted midway
 
-    resumed = detect_images(images, model=tiny_model, out=out, batch=BATCH, imgsz=TINY_IMGSZ,
-                            part_images=BATCH, workers=1, progress=False)
+    resumed = detect_images(
+        images,
+        model=tiny_model,
+        out=out,
+        batch=BATCH,
+        imgsz=TINY_IMGSZ,
+        part_images=BATCH,
+        workers=1,
+        progress=False,
+    )
     assert resumed["ok"] == N_IMAGES and resumed["failed"] == 0
     assert 0 < resumed["processed_this_run"] <= N_IMAGES - 2 * n_parts
     assert not list(parts_dir.glob(".part-*"))  # no temp files left

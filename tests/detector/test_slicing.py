@@ -24,13 +24,17 @@ def test_tiles_cover_the_image_and_end_at_its_edge():
 
 def test_merging_joins_duplicates_and_parts_cut_at_a_border_but_not_neighbours():
     boxes = Detections(
-        xyxy=[[100, 100, 140, 140],   # the object seen whole
-              [101, 99, 141, 139],    # the same from another tile
-              [100, 100, 120, 140],   # its left part, cut at a tile border
-              [120, 100, 140, 140],   # its right part, taken for the other class
-              [200, 100, 240, 140],   # a neighbour: kept
-              [235, 100, 275, 140]],  # overlapping the neighbour a little: kept
-        confidence=[0.9, 0.8, 0.6, 0.5, 0.7, 0.4], class_id=[0, 0, 0, 1, 0, 1])
+        xyxy=[
+            [100, 100, 140, 140],  # the object seen whole
+            [101, 99, 141, 139],  # the same from another tile
+            [100, 100, 120, 140],  # its left part, cut at a tile border
+            [120, 100, 140, 140],  # its right part, taken for the other class
+            [200, 100, 240, 140],  # a neighbour: kept
+            [235, 100, 275, 140],
+        ],  # overlapping the neighbour a little: kept
+        confidence=[0.9, 0.8, 0.6, 0.5, 0.7, 0.4],
+        class_id=[0, 0, 0, 1, 0, 1],
+    )
     merged = merge_tile_detections([boxes[:2], boxes[2:]])
     assert len(merged) == 3
     first = merged[np.argmax(merged.confidence)]
@@ -47,15 +51,28 @@ def test_slicing_finds_a_small_object_the_whole_image_pass_misses(tiny_model, tm
     folder = tmp_path / "images"
     folder.mkdir()
     write_scene(folder / "scene.png", [small])
-    whole = detect_images(folder, model=tiny_model, out=tmp_path / "whole", imgsz=IMGSZ, progress=False)
+    whole = detect_images(
+        folder, model=tiny_model, out=tmp_path / "whole", imgsz=IMGSZ, progress=False
+    )
     assert whole["ok"] == 1 and whole["detections"] == 0
-    sliced = detect_images(folder, model=tiny_model, out=tmp_path / "sliced", imgsz=IMGSZ,
-                           slice=f"{TILE}:{OVERLAP}", progress=False)
+    sliced = detect_images(
+        folder,
+        model=tiny_model,
+        out=tmp_path / "sliced",
+        imgsz=IMGSZ,
+        slice=f"{TILE}:{OVERLAP}",
+        progress=False,
+    )
     rows = read_detections(tmp_path / "sliced")
     assert sliced["detections"] == len(rows) == 1
     row = rows.iloc[0]
     x1, y1, x2, y2 = small.xyxy
-    assert abs(row.x1 - x1) < 6 and abs(row.x2 - x2) < 6 and abs(row.y1 - y1) < 6 and abs(row.y2 - y2) < 6
+    assert (
+        abs(row.x1 - x1) < 6
+        and abs(row.x2 - x2) < 6
+        and abs(row.y1 - y1) < 6
+        and abs(row.y2 - y2) < 6
+    )
     assert row.class_name == "dome" and sliced["slice"] == "160:0.25"
 
 
@@ -68,13 +85,21 @@ def test_an_object_in_the_overlap_of_four_tiles_is_reported_once(tiny_model, tmp
     raw = 0
     for crop in loaded.crops:
         found = Detections.from_yolo_output(backend.forward(crop.pixels[None]), conf=0.25)[0]
-        found = found.unletterbox(ratio=crop.ratio, pad=crop.pad, shape=crop.shape, offset=crop.offset)
+        found = found.unletterbox(
+            ratio=crop.ratio, pad=crop.pad, shape=crop.shape, offset=crop.offset
+        )
         centre = (found.xyxy[:, :2] + found.xyxy[:, 2:]) / 2
         raw += int((np.abs(centre - [140, 140]) < 10).all(1).sum())
     assert raw >= 3  # the duplicates really exist before merging
 
-    detect_images(path, model=tiny_model, out=tmp_path / "out", imgsz=IMGSZ, slice=f"{TILE}:{OVERLAP}",
-                  progress=False)
+    detect_images(
+        path,
+        model=tiny_model,
+        out=tmp_path / "out",
+        imgsz=IMGSZ,
+        slice=f"{TILE}:{OVERLAP}",
+        progress=False,
+    )
     rows = read_detections(tmp_path / "out")
     assert len(rows) == 1
     row = rows.iloc[0]

@@ -32,16 +32,27 @@ def test_glob_ids_are_relative_to_its_fixed_folder(tree):
 
 def test_list_file_keeps_every_line_relative_to_itself(tree, tmp_path):
     listing = tmp_path / "todo.txt"
-    listing.write_text(f"# my images\nphotos/b.jpg\n\nphotos/notes.txt\n{tree / 'sub' / 'c.jpeg'}\nphotos/b.jpg\n")
+    listing.write_text(
+        f"# my images\nphotos/b.jpg\n\nphotos/notes.txt\n{tree / 'sub' / 'c.jpeg'}\nphotos/b.jpg\n"
+    )
     src = images_from_source(listing)
     assert src.kind == "list"
-    assert src.images["image_id"].tolist() == sorted(["photos/b.jpg", "photos/notes.txt", str(tree / "sub" / "c.jpeg")])
-    assert src.images.set_index("image_id").loc["photos/notes.txt", "path"] == str((tree / "notes.txt").resolve())
+    assert src.images["image_id"].tolist() == sorted(
+        ["photos/b.jpg", "photos/notes.txt", str(tree / "sub" / "c.jpeg")]
+    )
+    assert src.images.set_index("image_id").loc["photos/notes.txt", "path"] == str(
+        (tree / "notes.txt").resolve()
+    )
 
 
 def test_survey_reads_ok_rows_of_images_parquet(tmp_path):
-    pd.DataFrame({"image_id": ["z", "y", "x"], "path": ["images/z.jpg", "images/y.jpg", None],
-                  "status": ["ok", "error", "no_imagery"]}).to_parquet(tmp_path / "images.parquet")
+    pd.DataFrame(
+        {
+            "image_id": ["z", "y", "x"],
+            "path": ["images/z.jpg", "images/y.jpg", None],
+            "status": ["ok", "error", "no_imagery"],
+        }
+    ).to_parquet(tmp_path / "images.parquet")
     src = images_from_source(tmp_path)
     assert src.kind == "survey" and src.images["image_id"].tolist() == ["z"]
     assert src.images["path"].iloc[0] == str((tmp_path / "images" / "z.jpg").resolve())
