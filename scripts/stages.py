@@ -6,6 +6,7 @@ function (which is itself resumable) and returns a one-line account of what it d
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,7 +72,6 @@ def locate_stage(survey_dir: Path, options: SurveyOptions) -> str:
 def estimate_stage(survey_dir: Path, options: SurveyOptions) -> str:
     """Density per area and the exports (density.*, map.html, report.json)."""
     from geo.estimate import estimate_survey
-    from scripts.commands.estimate import model_figures
 
     precision, recall, model_info = model_figures(survey_dir, model=options.model,
                                                   precision=options.precision, recall=options.recall)
@@ -81,3 +81,57 @@ def estimate_stage(survey_dir: Path, options: SurveyOptions) -> str:
     total = result.total
     return (f"{total['est_cameras']:.0f} cameras estimated "
             f"(95% {total['est_lo']:.0f}-{total['est_hi']:.0f})")
+
+
+def model_figures(survey: Path, *, model: str | None, precision: float | None, recall: float | None
+                  ) -> tuple[float | None, float | None, dict]:
+    """Precision and recall: the options first, else the model card of ``model`` or of the model
+    id that detect recorded (detect_summary.json, then the detections' model_id column)."""
+    info: dict = {"model_id": None, "card": None, "source": "options"}
+    if precision is not None and recall is not None:
+        return precision, recall, info
+    model_id = model or _recorded_model_id(Path(survey))
+    info["model_id"] = model_id
+    if model_id:
+        from detector.card import read_card
+        from detector.errors import DetectorInputError
+        from detector.registry import default_models_dir, resolve_model
+
+        card = None
+        try:
+            card = resolve_model(model_id).card
+        except DetectorInputError as error:
+            card_path = default_models_dir() / f"{model_id}.md"
+            if card_path.is_file():  # the card alone is enough for its figures
+                card = read_card(card_path)
+            elif model:  # named by the user: a bad name is an error
+                raise
+            else:
+                info["card_error"] = str(error)
+        if card is not None:
+            info.update(card=card.name, card_precision=card.precision,
+                        card_recall=card.recall, card_conf=card.conf, source="model card")
+            precision = card.precision if precision is None else precision
+            recall = card.recall if recall is None else recall
+    return precision, recall, info
+
+
+def _recorded_model_id(survey: Path) -> str | None:
+    summary = survey / "detect_summary.json"
+    if summary.exists():
+        try:
+            data = json.loads(summary.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            data = {}
+        for key in ("model_id", "model"):
+            if isinstance(data.get(key), str) and data[key]:
+                return data[key]
+    parts = sorted((survey / "detections").glob("part-*.parquet")) if (survey / "detections").exists() else []
+    if parts:
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(parts[0])
+        if "model_id" in table.column_names and table.num_rows:
+            value = table.column("model_id")[0].as_py()
+            return str(value) if value else None
+    return None

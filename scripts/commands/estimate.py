@@ -1,6 +1,5 @@
 """`camcensus estimate DIR`: camera density per area with 95% intervals, and its exports."""
 
-import json
 from pathlib import Path
 
 import typer
@@ -23,7 +22,7 @@ def estimate(
     population: Path = typer.Option(None, "--population", help="Population layer (polygons or points) "
                                     "for cameras per 1,000 people (default: none)."),
     population_field: str = typer.Option(None, "--population-field", help="Field of --population holding "
-                                         "the number of people."),
+                                         "the number of people (required with --population). Default: none."),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap replicates for the 95% interval (default 1000)."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap random seed (default 0)."),
     no_osm: bool = typer.Option(False, "--no-osm", help="Skip counting OSM-mapped cameras per area."),
@@ -32,6 +31,7 @@ def estimate(
     and the Stanford rate estimate (a) with 95% intervals; writes density.geojson, density.parquet,
     map.html, density.png and report.json."""
     from geo.estimate import estimate_survey
+    from scripts.stages import model_figures
 
     precision, recall, model_info = model_figures(survey, model=model, precision=precision, recall=recall)
     result = estimate_survey(survey, by=by, precision=precision, recall=recall, model=model_info,
@@ -50,60 +50,6 @@ def estimate(
         typer.secho(f"warning: {note}", err=True, fg="yellow")
     for path in [*result.paths.values(), Path(survey) / "report.json"]:
         typer.echo(f"wrote {path}")
-
-
-def model_figures(survey: Path, *, model: str | None, precision: float | None, recall: float | None
-                  ) -> tuple[float | None, float | None, dict]:
-    """Precision and recall: the options first, else the model card of ``model`` or of the model
-    id that detect recorded (detect_summary.json, then the detections' model_id column)."""
-    info: dict = {"model_id": None, "card": None, "source": "options"}
-    if precision is not None and recall is not None:
-        return precision, recall, info
-    model_id = model or _recorded_model_id(Path(survey))
-    info["model_id"] = model_id
-    if model_id:
-        from detector.card import read_card
-        from detector.errors import DetectorInputError
-        from detector.registry import default_models_dir, resolve_model
-
-        card = None
-        try:
-            card = resolve_model(model_id).card
-        except DetectorInputError as error:
-            card_path = default_models_dir() / f"{model_id}.md"
-            if card_path.is_file():  # the card alone is enough for its figures
-                card = read_card(card_path)
-            elif model:  # named by the user: a bad name is an error
-                raise
-            else:
-                info["card_error"] = str(error)
-        if card is not None:
-            info.update(card=card.name, card_precision=card.precision,
-                        card_recall=card.recall, card_conf=card.conf, source="model card")
-            precision = card.precision if precision is None else precision
-            recall = card.recall if recall is None else recall
-    return precision, recall, info
-
-
-def _recorded_model_id(survey: Path) -> str | None:
-    summary = survey / "detect_summary.json"
-    if summary.exists():
-        try:
-            data = json.loads(summary.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
-            data = {}
-        for key in ("model_id", "model"):
-            if isinstance(data.get(key), str) and data[key]:
-                return data[key]
-    parts = sorted((survey / "detections").glob("part-*.parquet")) if (survey / "detections").exists() else []
-    if parts:
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(parts[0])
-        if "model_id" in table.column_names and table.num_rows:
-            value = table.column("model_id")[0].as_py()
-            return str(value) if value else None
-    return None
 
 
 def _num(value, digits: int = 3) -> str:
