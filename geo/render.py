@@ -242,8 +242,7 @@ def _lighting(rng: np.random.Generator) -> dict:
         "sun_elev": rng.uniform(20, 55),
         "gain": rng.uniform(0.8, 1.12),
         "tint": np.array([rng.uniform(0.93, 1.07), 1.0, rng.uniform(0.93, 1.07)]),
-        "sky_top": (lambda b: np.array([b, b * rng.uniform(0.72, 0.85), b * rng.uniform(0.42, 0.6)]))(
-            rng.uniform(185, 235)) if sunny else np.full(3, rng.uniform(170, 215)),
+        "sky_top": _sky_blue(rng) if sunny else np.full(3, rng.uniform(170, 215)),
         "sky_low": np.array([rng.uniform(215, 240), rng.uniform(205, 225), rng.uniform(190, 215)]),
         "asphalt": rng.uniform(75, 115),
         "sidewalk_m": rng.uniform(2.0, 4.0),
@@ -251,6 +250,12 @@ def _lighting(rng: np.random.Generator) -> dict:
         "blur": rng.uniform(0.0, 1.0),
         "clouds": rng.uniform(0.0, 0.7),
     }
+
+
+def _sky_blue(rng: np.random.Generator) -> np.ndarray:
+    """A clear sky's zenith colour (BGR): blue, with some spread in saturation."""
+    blue = rng.uniform(185, 235)
+    return np.array([blue, blue * rng.uniform(0.72, 0.85), blue * rng.uniform(0.42, 0.6)])
 
 
 def _background(scene: Scene, view: _View, walls: _Walls, light: dict, rng: np.random.Generator
@@ -481,12 +486,7 @@ def _draw_objects(scene: Scene, view: _View, walls: _Walls, image: np.ndarray | 
         ox1, oy1 = min(x0 + w, view.width), min(y0 + h, view.height)
         if ox1 > ox0 and oy1 > oy0:
             mine[oy0 - y0:oy1 - y0, ox0 - x0:ox1 - x0] = owner[oy0:oy1, ox0:ox1] == j
-        on_top = (seen > 0.3) & mine
-        # Pixels outside the canvas (a pitched view's margin) count as visible.
-        outside = np.ones_like(mine)
-        if ox1 > ox0 and oy1 > oy0:
-            outside[oy0 - y0:oy1 - y0, ox0 - x0:ox1 - x0] = False
-        on_top |= (seen > 0.3) & outside
+        on_top = (seen > 0.3) & mine  # out of the canvas counts as not visible
         ys_, xs_ = np.nonzero(on_top)
         if len(xs_) == 0:
             continue
@@ -509,7 +509,7 @@ def _behind_relief(row: dict, view: _View) -> bool:
     """A wall camera seen at less than ``GRAZING_DEG`` from its wall's plane is hidden by the
     facade's relief (window reveals, pilasters, pipes, signs), as is one seen from behind it."""
     normal = row.get("normal", float("nan"))
-    if normal != normal:  # NaN: not on a wall
+    if math.isnan(normal):  # not on a wall
         return False
     dx, dy = view.x - row["x"], view.y - row["y"]
     dist = math.hypot(dx, dy)
@@ -821,13 +821,16 @@ def _warp_boxes(boxes: list[dict], homography: np.ndarray) -> list[dict]:
 
 
 def _finish_boxes(boxes: list[dict], width: int, height: int) -> pd.DataFrame:
-    """Clip to the frame and keep boxes that are at least half visible and at least 3 px."""
+    """Clip to the frame and keep boxes that are at least half visible, at least half in frame
+    and at least 3 px (sqrt of the box area)."""
     rows = []
     for box in boxes:
         x1, y1 = max(box["x1"], 0.0), max(box["y1"], 0.0)
         x2, y2 = min(box["x2"], float(width)), min(box["y2"], float(height))
         if x2 <= x1 or y2 <= y1 or box["visible"] < 0.5:
             continue
+        if (x2 - x1) * (y2 - y1) < 0.5 * (box["x2"] - box["x1"]) * (box["y2"] - box["y1"]):
+            continue  # mostly out of frame
         if math.sqrt((x2 - x1) * (y2 - y1)) < MIN_BOX_PX:
             continue
         rows.append({"camera_id": box["camera_id"], "class_name": box["class_name"],

@@ -9,7 +9,8 @@ streets, camera-like distractors on facades (alarm boxes, wall units), and the c
   ``camera:mount``, ``height`` and direction tags used when present; wall cameras snap to the
   nearest facade; default mount height 3-6 m);
 - ``"random:D[:SEED]"``: a seeded Poisson process of D cameras per km of street, on the facades
-  beside the street or on poles at the kerb where no facade is near;
+  beside the street or on poles at the kerb where no facade is near (SEED defaults to the
+  scene's ``seed``);
 - a path to a GeoJSON file of points (optional properties ``class_name``/``camera:type``,
   ``height``/``mount_height_m``, ``facing``/``direction``, ``mount``).
 """
@@ -148,7 +149,7 @@ def scene_from_area(area: Area | str, *, graph: nx.MultiDiGraph | None = None,
 
     area = area_from_spec(area) if isinstance(area, str) else area
     if sim_cameras is None:
-        sim_cameras = "osm" if area.spec == "demo" else "random:1"
+        sim_cameras = default_sim_cameras(area)
     spec = _parse_sim_cameras(sim_cameras)  # fail fast, before any heavy reading
     buildings = buildings_from_area(area)
     if graph is None:
@@ -167,7 +168,8 @@ def scene_from_area(area: Area | str, *, graph: nx.MultiDiGraph | None = None,
         cameras = cameras_from_points(scene, surveillance_from_area(area).to_crs(crs), source="osm",
                                       seed=seed)
     elif spec[0] == "random":
-        cameras = cameras_random(scene, streets, density_per_km=spec[1], seed=spec[2])
+        cameras = cameras_random(scene, streets, density_per_km=spec[1],
+                                 seed=seed if spec[2] is None else spec[2])
     else:
         cameras = cameras_from_points(scene, _read_points(spec[1]).to_crs(crs), source="file",
                                       seed=seed)
@@ -211,8 +213,14 @@ def scene_from_frames(buildings: gpd.GeoDataFrame, *, crs: str, cameras: pd.Data
 
 # --- sim_cameras ----------------------------------------------------------------------------
 
+def default_sim_cameras(area: Area | str) -> str:
+    """The camera spec used when none is given: "osm" for the demo area, else "random:1"."""
+    spec = area.spec if isinstance(area, Area) else str(area).strip()
+    return "osm" if spec == "demo" else "random:1"
+
+
 def _parse_sim_cameras(spec: str) -> tuple:
-    """("osm",) | ("random", D per km, seed) | ("file", Path)."""
+    """("osm",) | ("random", D per km, seed or None) | ("file", Path)."""
     text = str(spec).strip()
     if text == "osm":
         return ("osm",)
@@ -222,7 +230,7 @@ def _parse_sim_cameras(spec: str) -> tuple:
             raise GeoInputError(
                 f"malformed --sim-cameras '{text}': expected random:D or random:D:SEED with D "
                 "cameras per km of street (a number >= 0) and SEED an integer")
-        seed = int(match.group("seed")) if match.group("seed") is not None else 0
+        seed = int(match.group("seed")) if match.group("seed") is not None else None
         return ("random", float(match.group("d")), seed)
     path = Path(text).expanduser()
     if text.lower().endswith((".geojson", ".json")) or path.exists():

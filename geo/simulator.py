@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import GeoInputError
-from geo.render import BOX_COLUMNS, boxes_for_view, jpeg_quality, render_view
-from geo.scene import Scene, scene_from_area
+from geo.render import boxes_for_view, jpeg_quality, render_view
+from geo.scene import Scene, default_sim_cameras, scene_from_area
 
 PROVIDER = "simulated"
 STATE_DIR = ".simulated"
@@ -72,7 +72,9 @@ def simulate_survey(survey_dir: Path, *, area: str | None = None, sim_cameras: s
     if len(views) == 0:
         raise GeoInputError(f"{views_path} has no views")
     state = survey_dir / STATE_DIR
-    params = {"area": str(area), "sim_cameras": sim_cameras, "seed": int(seed),
+    if sim_cameras is None:
+        sim_cameras = default_sim_cameras(area)
+    params = {"area": str(area), "sim_cameras": str(sim_cameras), "seed": int(seed),
               "width": int(width), "height": int(height)}
     _check_params(state, params)
     graph_path = survey_dir / "network.graphml"
@@ -150,6 +152,13 @@ def _render_one(task: dict, images_dir: Path) -> dict:
         return _record(task["view_id"], "error", f"{type(error).__name__}: {error}"[:300], None)
 
 
+def _init_worker() -> None:
+    """One OpenCV thread per render process: the processes are the parallelism."""
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
 def _worker_batch(args: tuple[list[dict], str]) -> list[dict]:
     tasks, images_dir = args
     return [_render_one(task, Path(images_dir)) for task in tasks]
@@ -168,7 +177,7 @@ def _render_all(todo: list[dict], images_dir: Path, writer: _PartWriter, *, work
                     writer.add(record)
                 report.advance(len(args[0]))
         else:
-            with mp.get_context("fork").Pool(workers) as pool:
+            with mp.get_context("fork").Pool(workers, initializer=_init_worker) as pool:
                 for records in pool.imap_unordered(_worker_batch, batches):
                     for record in records:
                         writer.add(record)

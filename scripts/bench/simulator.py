@@ -30,7 +30,6 @@ def _views(area: str, spacing: float, sim_cameras: str | None, seed: int):
     from geo.network import graph_from_area
     from geo.sampling import views_from_graph
     from geo.scene import scene_from_area
-    from geo.simulator import _tasks
 
     graph = graph_from_area(area)
     scene = scene_from_area(area, graph=graph, sim_cameras=sim_cameras, seed=seed)
