@@ -37,7 +37,7 @@ IMAGE_COLUMNS = ["view_id", "image_id", "provider", "path", "width", "height", "
                  "heading", "fov", "pitch", "captured_at", "status", "error"]
 TRUTH_BOX_COLUMNS = ["image_id", "camera_id", "class_name", "x1", "y1", "x2", "y2"]
 
-_SCENE: Scene | None = None  # the scene a worker process renders (inherited through fork)
+_SCENE: Scene | None = None  # the scene this process renders (set in each worker)
 
 
 def view_seed(seed: int, view_id: str) -> int:
@@ -152,10 +152,12 @@ def _render_one(task: dict, images_dir: Path) -> dict:
         return _record(task["view_id"], "error", f"{type(error).__name__}: {error}"[:300], None)
 
 
-def _init_worker() -> None:
-    """One OpenCV thread per render process: the processes are the parallelism."""
+def _init_worker(scene: Scene) -> None:
+    """Receive the scene; one OpenCV thread per render process (processes are the parallelism)."""
     import cv2
 
+    global _SCENE
+    _SCENE = scene
     cv2.setNumThreads(1)
 
 
@@ -177,7 +179,11 @@ def _render_all(todo: list[dict], images_dir: Path, writer: _PartWriter, *, work
                     writer.add(record)
                 report.advance(len(args[0]))
         else:
-            with mp.get_context("fork").Pool(workers, initializer=_init_worker) as pool:
+            # forkserver: workers start from a clean process (forking one that already runs
+            # OpenCV or OpenMP threads can deadlock); each receives the scene once.
+            context = mp.get_context("forkserver")
+            context.set_forkserver_preload(["geo.render", "geo.scene"])
+            with context.Pool(workers, initializer=_init_worker, initargs=(_SCENE,)) as pool:
                 for records in pool.imap_unordered(_worker_batch, batches):
                     for record in records:
                         writer.add(record)
