@@ -7,8 +7,10 @@ eye (the three nearest wall hits per column, so taller buildings show above lowe
 shaded per pixel with numpy: sky, road and sidewalk with shadows, facades with windows, shop
 fronts and colour variety. Cameras, street furniture and camera-like distractors are drawn with
 OpenCV at their true distance (so their size in pixels follows from geometry), supersampled and
-masked by the walls in front of them. A camera is labelled only if it is in front of the eye, in
-frame, at least half visible and at least 3 px (sqrt of its box area).
+masked by the walls and objects in front of them. A camera is labelled only if it is in front
+of the eye, at least half in frame, at least half visible (not hidden by walls, nearer objects or,
+for wall cameras seen within 10-25 degrees of their wall's plane, the facade's relief) and its box is
+at least 3 px wide and high.
 
 Non-zero pitch is rendered level and warped by the rotation's homography, which is exact for a
 pinhole camera.
@@ -30,7 +32,7 @@ MAX_RANGE_M = 220.0  # facades farther than this are not drawn (haze)
 OBJECT_RANGE_M = 90.0  # objects farther than this are below a pixel
 LAYERS = 3
 MIN_BOX_PX = 3.0
-GRAZING_DEG = 12.0  # wall cameras seen closer than this to their wall's plane are hidden
+GRAZING_DEG = 15.0  # default relief angle: wall cameras seen closer to their wall's plane are hidden
 SUPERSAMPLE = 4
 BOX_COLUMNS = ["camera_id", "class_name", "x1", "y1", "x2", "y2"]
 
@@ -506,8 +508,8 @@ def _hidden(walls: _Walls, view: _View, u: float, top: float, half: float, dist:
 
 
 def _behind_relief(row: dict, view: _View) -> bool:
-    """A wall camera seen at less than ``GRAZING_DEG`` from its wall's plane is hidden by the
-    facade's relief (window reveals, pilasters, pipes, signs), as is one seen from behind it."""
+    """A wall camera seen closer to its wall's plane than its ``relief_deg`` (10-25 degrees: window
+    reveals, pilasters, pipes, bay windows) is hidden by the facade, as is one seen from behind."""
     normal = row.get("normal", float("nan"))
     if math.isnan(normal):  # not on a wall
         return False
@@ -516,7 +518,8 @@ def _behind_relief(row: dict, view: _View) -> bool:
     if dist < 1e-6:
         return False
     n = math.radians(normal)
-    return (dx * math.sin(n) + dy * math.cos(n)) / dist < math.sin(math.radians(GRAZING_DEG))
+    relief = row.get("relief_deg", GRAZING_DEG)
+    return (dx * math.sin(n) + dy * math.cos(n)) / dist < math.sin(math.radians(relief))
 
 
 def _own(owner: np.ndarray, x0: int, y0: int, alpha: np.ndarray, j: int) -> None:
@@ -822,7 +825,7 @@ def _warp_boxes(boxes: list[dict], homography: np.ndarray) -> list[dict]:
 
 def _finish_boxes(boxes: list[dict], width: int, height: int) -> pd.DataFrame:
     """Clip to the frame and keep boxes that are at least half visible, at least half in frame
-    and at least 3 px (sqrt of the box area)."""
+    and at least 3 px wide and high."""
     rows = []
     for box in boxes:
         x1, y1 = max(box["x1"], 0.0), max(box["y1"], 0.0)
@@ -831,7 +834,7 @@ def _finish_boxes(boxes: list[dict], width: int, height: int) -> pd.DataFrame:
             continue
         if (x2 - x1) * (y2 - y1) < 0.5 * (box["x2"] - box["x1"]) * (box["y2"] - box["y1"]):
             continue  # mostly out of frame
-        if math.sqrt((x2 - x1) * (y2 - y1)) < MIN_BOX_PX:
+        if min(x2 - x1, y2 - y1) < MIN_BOX_PX:
             continue
         rows.append({"camera_id": box["camera_id"], "class_name": box["class_name"],
                      "x1": x1, "y1": y1, "x2": x2, "y2": y2})

@@ -122,7 +122,8 @@ class Scene:
     ``window_spacing_m``, ``window_width`` (fraction of spacing), ``window_height`` (fraction of
     a floor), ``ground_floor_m``. ``cameras``: camera_id, class_name, x, y, z (mount height, m),
     facing (deg clockwise from grid north), normal (outward normal of the wall it is on, deg; NaN
-    off walls), tilt (deg down), mount ("wall"/"pole"/"ceiling"),
+    off walls), relief_deg (seen closer than this to its wall's plane, the facade's relief hides
+    it), tilt (deg down), mount ("wall"/"pole"/"ceiling"),
     size_m, arm_m (bracket length), color (0 light, 1 dark), source, lon, lat. ``objects``: street furniture and
     distractors: kind, x, y, z (m), facing, size_m, variant, pole (draw a pole up to z).
     """
@@ -199,7 +200,7 @@ def scene_from_frames(buildings: gpd.GeoDataFrame, *, crs: str, cameras: pd.Data
         facades, styles = facades_from_buildings(gpd.GeoDataFrame(
             {"height_m": [], "building_id": []}, geometry=[], crs=crs), seed=seed)
     cams = _empty_cameras() if cameras is None else cameras.copy()
-    defaults = {"facing": 0.0, "normal": float("nan"), "tilt": 20.0, "mount": "wall", "size_m": 0.2, "arm_m": 0.15,
+    defaults = {"facing": 0.0, "normal": float("nan"), "relief_deg": 15.0, "tilt": 20.0, "mount": "wall", "size_m": 0.2, "arm_m": 0.15,
                 "color": 0, "source": "file"}
     for name, value in defaults.items():
         if name not in cams.columns:
@@ -367,7 +368,8 @@ def _inside_building(buildings_tree: shapely.STRtree, xy: np.ndarray) -> np.ndar
 def _empty_cameras() -> pd.DataFrame:
     return pd.DataFrame({
         "camera_id": pd.Series([], dtype=object), "class_name": pd.Series([], dtype=object),
-        "x": [], "y": [], "z": [], "facing": [], "normal": [], "tilt": [], "mount": pd.Series([], dtype=object),
+        "x": [], "y": [], "z": [], "facing": [], "normal": [], "relief_deg": [], "tilt": [],
+        "mount": pd.Series([], dtype=object),
         "size_m": [], "arm_m": [], "color": pd.Series([], dtype=np.int64),
         "source": pd.Series([], dtype=object)})
 
@@ -381,8 +383,8 @@ def _empty_objects() -> pd.DataFrame:
 def _camera_size(class_name: str, rng: np.random.Generator) -> float:
     """Characteristic size in metres: dome diameter, or directed housing length."""
     if class_name == "dome":
-        return float(rng.uniform(0.15, 0.26))
-    return float(rng.uniform(0.30, 0.48))
+        return float(rng.uniform(0.16, 0.28))
+    return float(rng.uniform(0.32, 0.50))
 
 
 def _bearing(dx: float, dy: float) -> float:
@@ -423,7 +425,8 @@ def cameras_from_points(scene: Scene, points: gpd.GeoDataFrame, *, source: str, 
     """Cameras at projected ``points`` (OSM surveillance nodes or a user file), using their tags.
 
     Wall cameras (``camera:mount=wall``, or no mount given and a facade within 8 m, or inside a
-    building) snap to the nearest facade, 0.3 m in front of it; others stand on a pole.
+    building) snap to the nearest facade, 0.3 m in front of it; others stand on a pole. Without a
+    ``height`` tag the mount height is 3-6 m (seeded per camera).
     """
     rows = []
     f = scene.facades
@@ -453,7 +456,7 @@ def cameras_from_points(scene: Scene, points: gpd.GeoDataFrame, *, source: str, 
             z = min(z, max(top, 2.6))
             mount = "ceiling" if mount == "ceiling" else "wall"
         else:
-            z = height if height is not None else _pole_height(rng)
+            z = height if height is not None else _pole_height(rng, mapped=True)
             if facing is None:
                 facing = float(rng.uniform(0, 360))
             mount = "pole"
@@ -464,21 +467,22 @@ def cameras_from_points(scene: Scene, points: gpd.GeoDataFrame, *, source: str, 
 
 
 def _wall_height(rng: np.random.Generator) -> float:
-    """Default mount height of a wall camera, m: mostly above the ground floor's shop fronts."""
-    return float(rng.uniform(3.5, 6.5))
+    """Default mount height of a wall camera, m."""
+    return float(rng.uniform(3.0, 6.0))
 
 
-def _pole_height(rng: np.random.Generator) -> float:
-    """Default mount height of a pole camera, m."""
-    return float(rng.uniform(4.5, 8.0))
+def _pole_height(rng: np.random.Generator, *, mapped: bool = False) -> float:
+    """Default mount height of a pole camera, m (3-6 m for mapped cameras without a height)."""
+    return float(rng.uniform(3.0, 6.0) if mapped else rng.uniform(4.0, 7.0))
 
 
 def _camera_row(camera_id: str, class_name: str, x: float, y: float, z: float, facing: float,
                 mount: str, source: str, rng: np.random.Generator, *, normal: float = float("nan")) -> dict:
     return {"camera_id": camera_id, "class_name": class_name, "x": x, "y": y, "z": float(z),
-            "facing": float(facing) % 360.0, "normal": float(normal), "tilt": float(rng.uniform(10, 35)),
+            "facing": float(facing) % 360.0, "normal": float(normal),
+            "relief_deg": float(rng.uniform(10.0, 25.0)), "tilt": float(rng.uniform(10, 35)),
             "mount": mount,
-            "size_m": _camera_size(class_name, rng), "arm_m": float(rng.uniform(0.12, 0.30)),
+            "size_m": _camera_size(class_name, rng), "arm_m": float(rng.uniform(0.15, 0.35)),
             "color": int(rng.random() < 0.2), "source": source}
 
 
