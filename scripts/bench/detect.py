@@ -251,7 +251,7 @@ def main() -> None:
             ),
         ),
         "forward-engine": (
-            "2b forward, engine backend",
+            "2b forward, engine backend, 1 stream",
             lambda: bench_backend_forward(
                 weights, paths, batch=args.batch, imgsz=args.imgsz, device=device
             ),
@@ -319,10 +319,6 @@ def main() -> None:
         print(f"{methods[key][0]:<36} {value:8.2f} {ratio:>7}  {runs}")
     if "torch" in median and "forward" in median:
         print(f"(3) / (2) = {median['torch'] / median['forward']:.2f}")
-    if "torch" in median and "forward-engine" in median:
-        print(
-            f"(3) / (2b) = {median['torch'] / median['forward-engine']:.2f}  (engine overhead over its own forward)"
-        )
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -20,7 +20,7 @@ JOB = """
 import sys
 from detector.engine import detect_images
 detect_images(sys.argv[1], model=sys.argv[2], out=sys.argv[3], batch={batch}, imgsz={imgsz},
-              part_images={batch}, workers=1, progress=False)
+              part_images={batch}, workers=1, streams=1, progress=False)
 """
 
 
@@ -55,6 +55,7 @@ def test_killed_then_resumed_equals_uninterrupted(tiny_model, tmp_path):
         imgsz=TINY_IMGSZ,
         part_images=BATCH,
         workers=1,
+        streams=1,
         progress=False,
     )
     assert reference["ok"] == N_IMAGES
@@ -90,6 +91,7 @@ def test_killed_then_resumed_equals_uninterrupted(tiny_model, tmp_path):
         imgsz=TINY_IMGSZ,
         part_images=BATCH,
         workers=1,
+        streams=1,
         progress=False,
     )
     assert resumed["ok"] == N_IMAGES and resumed["failed"] == 0

@@ -17,7 +17,6 @@ def local_ray():
     ray.shutdown()
 
 
-@pytest.mark.slow
 def test_ray_engine_gives_the_same_rows_as_the_local_engine(tiny_model, tmp_path, local_ray):
     images = tmp_path / "images"
     images.mkdir()
