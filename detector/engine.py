@@ -390,13 +390,12 @@ def detect_loaded(
     frames = []
     for item, parts in zip(good, per_image):
         dets = merge_tile_detections(parts)
-        frames.append(
-            dets.to_frame(image_id=item.image_id, class_names=backend.names, model_id=model_id)
-        )
+        if len(dets):
+            frames.append(
+                dets.to_frame(image_id=item.image_id, class_names=backend.names, model_id=model_id)
+            )
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame()
-    return ChunkResult(
-        frame if len(frame) else empty_frame(), [item.image_id for item in good], failed
-    )
+    return ChunkResult(frame, [item.image_id for item in good], failed)
 
 
 def chunks_of(images: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
