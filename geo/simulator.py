@@ -52,7 +52,9 @@ def simulate_survey(survey_dir: Path, *, area: str | None = None, sim_cameras: s
 
     ``area`` defaults to the one in ``sample.json``; ``sim_cameras`` is "osm", "random:D[:SEED]"
     or a GeoJSON of points (None: "osm" for the demo area, else "random:1"); ``width`` and
-    ``height`` in pixels; ``workers`` processes (default: CPU count). Returns the images table
+    ``height`` in pixels; ``workers`` render processes (default: CPU count; started from a
+    forkserver, each receives the scene once). A rerun renders only views without an image (or
+    whose render failed). Returns the images table
     (view_id, image_id, provider, path, width, height, lon, lat, heading, fov, pitch,
     captured_at, status, error).
     """
@@ -87,8 +89,8 @@ def simulate_survey(survey_dir: Path, *, area: str | None = None, sim_cameras: s
     state.mkdir(exist_ok=True)
     _write_json_atomic(state / "params.json", params)
     done = _read_parts(state)
-    done = {vid: rec for vid, rec in done.items()
-            if rec["status"] != "ok" or (images_dir / f"{vid}.jpg").exists()}
+    done = {vid: rec for vid, rec in done.items()  # views that ended in error are tried again
+            if rec["status"] == "ok" and (images_dir / f"{vid}.jpg").exists()}
     todo = [t for t in tasks if t["view_id"] not in done]
     # Images already on disk whose boxes were not saved (killed in between): boxes only.
     orphans = [t for t in todo if (images_dir / f"{t['view_id']}.jpg").exists()]
