@@ -22,11 +22,24 @@ from geo.area import Area, area_from_spec
 from geo.errors import GeoInputError
 
 LEVEL_HEIGHT_M = 3.0
-CAMERA_TAGS = ("camera:type", "camera:mount", "height", "est_height", "direction",
-               "camera:direction", "surveillance", "surveillance:type", "surveillance:zone")
+CAMERA_TAGS = (
+    "camera:type",
+    "camera:mount",
+    "height",
+    "est_height",
+    "direction",
+    "camera:direction",
+    "surveillance",
+    "surveillance:type",
+    "surveillance:zone",
+)
 _FURNITURE = {
-    "highway": {"street_lamp": "lamp", "traffic_signals": "signal", "stop": "sign",
-                "give_way": "sign"},
+    "highway": {
+        "street_lamp": "lamp",
+        "traffic_signals": "signal",
+        "stop": "sign",
+        "give_way": "sign",
+    },
     "power": {"pole": "pole"},
     "man_made": {"flagpole": "pole", "utility_pole": "pole"},
     "traffic_sign": None,  # any value: a sign
@@ -46,7 +59,9 @@ def buildings_from_area(area: Area | str) -> gpd.GeoDataFrame:
     area = area_from_spec(area) if isinstance(area, str) else area
     raw = _read_features(area, {"building": True}, what="buildings")
     if raw is None or len(raw) == 0:
-        raise GeoInputError(f"area {area.name} has no buildings (the simulator needs building footprints)")
+        raise GeoInputError(
+            f"area {area.name} has no buildings (the simulator needs building footprints)"
+        )
     raw = raw[raw.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
     raw = raw[raw.geometry.is_valid & ~raw.geometry.is_empty]
     if len(raw) == 0:
@@ -55,17 +70,25 @@ def buildings_from_area(area: Area | str) -> gpd.GeoDataFrame:
     height = _column(raw, "height").map(_parse_metres).to_numpy(dtype=float)
     levels = _column(raw, "building:levels").map(_parse_number).to_numpy(dtype=float)
     default = np.array([_default_levels(i) for i in ids], dtype=float) * LEVEL_HEIGHT_M
-    source = np.where(np.isfinite(height) & (height > 0), "height",
-                      np.where(np.isfinite(levels) & (levels > 0), "levels", "default"))
-    height_m = np.where(source == "height", height,
-                        np.where(source == "levels", levels * LEVEL_HEIGHT_M, default))
+    source = np.where(
+        np.isfinite(height) & (height > 0),
+        "height",
+        np.where(np.isfinite(levels) & (levels > 0), "levels", "default"),
+    )
+    height_m = np.where(
+        source == "height", height, np.where(source == "levels", levels * LEVEL_HEIGHT_M, default)
+    )
     height_m = np.clip(height_m, 2.5, 300.0)
-    out = gpd.GeoDataFrame({
-        "building_id": ids,
-        "building": _column(raw, "building").fillna("yes").astype(str).to_numpy(),
-        "height_m": height_m,
-        "height_source": source,
-    }, geometry=raw.geometry.to_numpy(), crs="EPSG:4326")
+    out = gpd.GeoDataFrame(
+        {
+            "building_id": ids,
+            "building": _column(raw, "building").fillna("yes").astype(str).to_numpy(),
+            "height_m": height_m,
+            "height_source": source,
+        },
+        geometry=raw.geometry.to_numpy(),
+        crs="EPSG:4326",
+    )
     return out.reset_index(drop=True)
 
 
@@ -83,13 +106,17 @@ def surveillance_from_area(area: Area | str) -> gpd.GeoDataFrame:
         return gpd.GeoDataFrame(columns, geometry=[], crs="EPSG:4326")
     raw = raw[raw.geometry.geom_type == "Point"]
     tags = _tags_table(raw, CAMERA_TAGS)
-    out = gpd.GeoDataFrame({"osm_id": _ids(raw), **{t: tags[t].to_numpy() for t in CAMERA_TAGS}},
-                           geometry=raw.geometry.to_numpy(), crs="EPSG:4326")
+    out = gpd.GeoDataFrame(
+        {"osm_id": _ids(raw), **{t: tags[t].to_numpy() for t in CAMERA_TAGS}},
+        geometry=raw.geometry.to_numpy(),
+        crs="EPSG:4326",
+    )
     return out.reset_index(drop=True)
 
 
 def street_furniture_from_area(area: Area | str) -> gpd.GeoDataFrame:
-    """Street lamps, poles, signs, traffic signals and trees mapped as nodes in ``area`` (EPSG:4326).
+    """Street lamps, poles, signs, traffic signals and trees mapped as nodes in ``area``
+    (EPSG:4326).
 
     Columns: ``osm_id``, ``kind`` ("lamp", "pole", "sign", "signal" or "tree"), ``geometry``
     (Point).
@@ -102,26 +129,35 @@ def street_furniture_from_area(area: Area | str) -> gpd.GeoDataFrame:
     except GeoInputError:
         raw = None
     if raw is None or len(raw) == 0:
-        return gpd.GeoDataFrame({"osm_id": np.zeros(0, dtype=np.int64), "kind": []},
-                                geometry=[], crs="EPSG:4326")
+        return gpd.GeoDataFrame(
+            {"osm_id": np.zeros(0, dtype=np.int64), "kind": []}, geometry=[], crs="EPSG:4326"
+        )
     raw = raw[raw.geometry.geom_type == "Point"]
     tags = _tags_table(raw, tuple(_FURNITURE))
     kind = pd.Series([None] * len(raw), dtype=object)
     for key, values in _FURNITURE.items():
         column = tags[key]
-        mapped = column.map(lambda v, vals=values: ("sign" if vals is None else vals.get(v))
-                            if isinstance(v, str) else None)
+        mapped = column.map(
+            lambda v, vals=values: (
+                ("sign" if vals is None else vals.get(v)) if isinstance(v, str) else None
+            )
+        )
         kind = kind.where(kind.notna(), mapped.to_numpy())
     keep = kind.notna().to_numpy()
-    out = gpd.GeoDataFrame({"osm_id": _ids(raw)[keep], "kind": kind.to_numpy()[keep]},
-                           geometry=raw.geometry.to_numpy()[keep], crs="EPSG:4326")
+    out = gpd.GeoDataFrame(
+        {"osm_id": _ids(raw)[keep], "kind": kind.to_numpy()[keep]},
+        geometry=raw.geometry.to_numpy()[keep],
+        crs="EPSG:4326",
+    )
     return out.reset_index(drop=True)
 
 
 # --- readers -------------------------------------------------------------------------------
 
-def _read_features(area: Area, tags: dict, *, what: str, nodes_only: bool = False
-                   ) -> gpd.GeoDataFrame | None:
+
+def _read_features(
+    area: Area, tags: dict, *, what: str, nodes_only: bool = False
+) -> gpd.GeoDataFrame | None:
     if area.kind == "pbf":
         return _read_pbf(area.path, tags, what=what, nodes_only=nodes_only)
     if area.kind == "xml":
@@ -129,7 +165,8 @@ def _read_features(area: Area, tags: dict, *, what: str, nodes_only: bool = Fals
     if area.kind == "graphml":
         raise GeoInputError(
             f"area {area.name} is a saved street graph without {what}: pass the .osm.pbf or "
-            ".osm file it came from")
+            ".osm file it came from"
+        )
     return _read_overpass(area, tags, what=what)
 
 
@@ -142,8 +179,12 @@ def _read_pbf(path: Path, tags: dict, *, what: str, nodes_only: bool) -> gpd.Geo
             return osm.get_buildings()
         custom = {key: (True if value is True else list(value)) for key, value in tags.items()}
         return osm.get_data_by_custom_criteria(
-            custom_filter=custom, filter_type="keep", keep_nodes=True,
-            keep_ways=not nodes_only, keep_relations=not nodes_only)
+            custom_filter=custom,
+            filter_type="keep",
+            keep_nodes=True,
+            keep_ways=not nodes_only,
+            keep_relations=not nodes_only,
+        )
     except Exception as error:  # pyrosm raises bare errors on corrupt blocks
         raise GeoInputError(f"cannot read {what} from OSM PBF {path}: {_short(error)}") from None
 
@@ -175,10 +216,12 @@ def _read_overpass(area: Area, tags: dict, *, what: str) -> gpd.GeoDataFrame | N
     except Exception as error:
         raise GeoInputError(
             f"cannot download {what} for {area.name} (needs network access to OpenStreetMap; "
-            f"offline, pass an .osm.pbf or .osm file): {_short(error)}") from None
+            f"offline, pass an .osm.pbf or .osm file): {_short(error)}"
+        ) from None
 
 
 # --- tag helpers ---------------------------------------------------------------------------
+
 
 def _ids(frame: gpd.GeoDataFrame) -> np.ndarray:
     if "id" in frame.columns:

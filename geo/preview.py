@@ -20,8 +20,14 @@ TILE_PX = 320
 _COLORS = {"dome": (0, 200, 255), "directed": (60, 60, 255)}  # BGR
 
 
-def contact_sheet(survey_dir: str | Path, *, n: int = 16, boxes: BoxSource = "truth",
-                  out: str | Path | None = None, tile: int = TILE_PX) -> Path:
+def contact_sheet(
+    survey_dir: str | Path,
+    *,
+    n: int = 16,
+    boxes: BoxSource = "truth",
+    out: str | Path | None = None,
+    tile: int = TILE_PX,
+) -> Path:
     """Write a PNG grid of ``n`` images of ``survey_dir`` with their ``boxes`` ("truth" from
     ``truth_boxes.parquet`` or "detections" from ``detections/``) drawn; images with boxes come
     first. ``tile`` is the size of one image in the sheet (px). Returns the PNG's path (default
@@ -51,7 +57,9 @@ def contact_sheet(survey_dir: str | Path, *, n: int = 16, boxes: BoxSource = "tr
             continue
         mine = table[table["image_id"] == image_row["image_id"]]
         r, c = divmod(k, cols)
-        sheet[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile] = _tile(img, mine, tile, str(image_row["image_id"]))
+        sheet[r * tile : (r + 1) * tile, c * tile : (c + 1) * tile] = _tile(
+            img, mine, tile, str(image_row["image_id"])
+        )
     out = Path(out) if out is not None else survey_dir / "preview.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     ok, data = cv2.imencode(".png", sheet)
@@ -67,13 +75,17 @@ def _boxes(survey_dir: Path, source: BoxSource) -> pd.DataFrame:
     if source == "truth":
         path = survey_dir / "truth_boxes.parquet"
         if not path.exists():
-            raise FileNotFoundError(f"{path} not found: truth boxes exist only for simulated imagery")
+            raise FileNotFoundError(
+                f"{path} not found: truth boxes exist only for simulated imagery"
+            )
         table = pd.read_parquet(path)
         table["label"] = table["class_name"]
         return table
     parts = sorted((survey_dir / "detections").glob("part-*.parquet"))
     if not parts:
-        raise FileNotFoundError(f"{survey_dir / 'detections'} has no part files: run `camcensus detect` first")
+        raise FileNotFoundError(
+            f"{survey_dir / 'detections'} has no part files: run `camcensus detect` first"
+        )
     table = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
     table["label"] = table["class_name"].astype(str) + " " + table["conf"].map(lambda c: f"{c:.2f}")
     return table
@@ -102,23 +114,47 @@ def _tile(img: np.ndarray, boxes: pd.DataFrame, tile: int, title: str) -> np.nda
     canvas = img.copy()
     for b in boxes.itertuples():
         color = _COLORS.get(str(b.class_name), (0, 255, 0))
-        cv2.rectangle(canvas, (int(b.x1) - 3, int(b.y1) - 3), (int(b.x2) + 3, int(b.y2) + 3), color, 2)
+        cv2.rectangle(
+            canvas, (int(b.x1) - 3, int(b.y1) - 3), (int(b.x2) + 3, int(b.y2) + 3), color, 2
+        )
     scale = tile / max(h, w)
     small = cv2.resize(canvas, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
     out = np.full((tile, tile, 3), 30, np.uint8)
-    out[:small.shape[0], :small.shape[1]] = small
+    out[: small.shape[0], : small.shape[1]] = small
     if len(boxes):  # magnified inset of the largest box, from the clean image
-        b = boxes.assign(area=(boxes.x2 - boxes.x1) * (boxes.y2 - boxes.y1)).sort_values("area").iloc[-1]
+        b = (
+            boxes.assign(area=(boxes.x2 - boxes.x1) * (boxes.y2 - boxes.y1))
+            .sort_values("area")
+            .iloc[-1]
+        )
         cx, cy = (b.x1 + b.x2) / 2, (b.y1 + b.y2) / 2
         half = max(16, int(max(b.x2 - b.x1, b.y2 - b.y1)))
         x0, y0 = int(np.clip(cx - half, 0, w - 2 * half)), int(np.clip(cy - half, 0, h - 2 * half))
-        crop = img[y0:y0 + 2 * half, x0:x0 + 2 * half]
+        crop = img[y0 : y0 + 2 * half, x0 : x0 + 2 * half]
         size = tile // 3
         inset = cv2.resize(crop, (size, size), interpolation=cv2.INTER_NEAREST)
-        cv2.rectangle(inset, (0, 0), (size - 1, size - 1), _COLORS.get(str(b.class_name), (0, 255, 0)), 2)
-        out[2:2 + size, tile - size - 2:tile - 2] = inset
-        cv2.putText(out, str(b.label), (tile - size, size + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
-                    (255, 255, 255), 1, cv2.LINE_AA)
-    cv2.putText(out, f"{title}  ({len(boxes)})", (4, tile - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
-                (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.rectangle(
+            inset, (0, 0), (size - 1, size - 1), _COLORS.get(str(b.class_name), (0, 255, 0)), 2
+        )
+        out[2 : 2 + size, tile - size - 2 : tile - 2] = inset
+        cv2.putText(
+            out,
+            str(b.label),
+            (tile - size, size + 14),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
+    cv2.putText(
+        out,
+        f"{title}  ({len(boxes)})",
+        (4, tile - 6),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.4,
+        (255, 255, 255),
+        1,
+        cv2.LINE_AA,
+    )
     return out

@@ -8,9 +8,9 @@ shaded per pixel with numpy: sky, road and sidewalk with shadows, facades with w
 fronts and colour variety. Cameras, street furniture and camera-like distractors are drawn with
 OpenCV at their true distance (so their size in pixels follows from geometry), supersampled and
 masked by the walls and objects in front of them. A camera is labelled only if it is in front
-of the eye, at least half in frame, at least half visible (not hidden by walls, nearer objects or,
-for wall cameras seen within 10-25 degrees of their wall's plane, the facade's relief) and its box is
-at least 3 px wide and high.
+of the eye, at least half in frame, at least half visible (not hidden by walls, nearer objects
+or, for wall cameras seen within 10-25 degrees of their wall's plane, the facade's relief) and
+its box is at least 3 px wide and high.
 
 Non-zero pitch is rendered level and warped by the rotation's homography, which is exact for a
 pinhole camera.
@@ -32,7 +32,9 @@ MAX_RANGE_M = 220.0  # facades farther than this are not drawn (haze)
 OBJECT_RANGE_M = 90.0  # objects farther than this are below a pixel
 LAYERS = 3
 MIN_BOX_PX = 3.0
-GRAZING_DEG = 15.0  # default relief angle: wall cameras seen closer to their wall's plane are hidden
+GRAZING_DEG = (
+    15.0  # default relief angle: wall cameras seen closer to their wall's plane are hidden
+)
 SUPERSAMPLE = 4
 BOX_COLUMNS = ["camera_id", "class_name", "x1", "y1", "x2", "y2"]
 
@@ -50,8 +52,12 @@ def _cloud_tile(size: int = 512) -> np.ndarray:
     tile = np.zeros((size, size), np.float32)
     for scale, weight in ((64, 0.5), (16, 0.3), (4, 0.2)):
         small = rng.random((size // scale + 2, size // scale + 2)).astype(np.float32)
-        tile += weight * cv2.resize(small, (size + 2 * scale, size + 2 * scale),
-                                    interpolation=cv2.INTER_CUBIC)[scale:scale + size, scale:scale + size]
+        tile += (
+            weight
+            * cv2.resize(
+                small, (size + 2 * scale, size + 2 * scale), interpolation=cv2.INTER_CUBIC
+            )[scale : scale + size, scale : scale + size]
+        )
     tile -= tile.min()
     return tile / max(float(tile.max()), 1e-6)
 
@@ -63,24 +69,38 @@ def _grime_tile(size: int = 1024) -> np.ndarray:
     tile = np.ones((size, size), np.float32)
     for scale, weight in ((128, 0.035), (32, 0.03), (8, 0.025), (2, 0.02)):
         small = rng.standard_normal((size // scale + 2, size // scale + 2)).astype(np.float32)
-        tile += weight * cv2.resize(small, (size + 2 * scale, size + 2 * scale),
-                                    interpolation=cv2.INTER_CUBIC)[scale:scale + size, scale:scale + size]
+        tile += (
+            weight
+            * cv2.resize(
+                small, (size + 2 * scale, size + 2 * scale), interpolation=cv2.INTER_CUBIC
+            )[scale : scale + size, scale : scale + size]
+        )
     return np.clip(tile, 0.8, 1.2)
 
 
 class _View:
     """Camera geometry of one level (pitch 0) canvas: focal length, principal point, axes."""
 
-    def __init__(self, x: float, y: float, heading: float, f: float, width: int, height: int,
-                 cx: float, cy: float) -> None:
+    def __init__(
+        self,
+        x: float,
+        y: float,
+        heading: float,
+        f: float,
+        width: int,
+        height: int,
+        cx: float,
+        cy: float,
+    ) -> None:
         self.x, self.y, self.z = x, y, EYE_HEIGHT_M
         self.width, self.height, self.cx, self.cy, self.f = width, height, cx, cy, f
         h = math.radians(heading)
         self.fwd = np.array([math.sin(h), math.cos(h)])
         self.right = np.array([math.cos(h), -math.sin(h)])
 
-    def project(self, x: np.ndarray, y: np.ndarray, z: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def project(
+        self, x: np.ndarray, y: np.ndarray, z: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """World points -> (u, v) px, depth along the axis (m), horizontal distance (m)."""
         dx, dy = x - self.x, y - self.y
         depth = dx * self.fwd[0] + dy * self.fwd[1]
@@ -96,9 +116,18 @@ def focal_px(fov: float, width: int) -> float:
     return (width / 2.0) / math.tan(math.radians(fov) / 2.0)
 
 
-def render_view(scene: Scene, *, x: float, y: float, heading: float, pitch: float = 0,
-                fov: float = 90, width: int = 640, height: int = 640, seed: int = 0
-                ) -> tuple[np.ndarray, pd.DataFrame]:
+def render_view(
+    scene: Scene,
+    *,
+    x: float,
+    y: float,
+    heading: float,
+    pitch: float = 0,
+    fov: float = 90,
+    width: int = 640,
+    height: int = 640,
+    seed: int = 0,
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Render the view from ``(x, y)`` (scene metres), eye 2.5 m above the road.
 
     Returns the image (height x width x 3, uint8, BGR; noise and blur applied, not yet JPEG
@@ -108,14 +137,34 @@ def render_view(scene: Scene, *, x: float, y: float, heading: float, pitch: floa
     return _render(scene, x, y, heading, pitch, fov, width, height, seed, draw=True)
 
 
-def boxes_for_view(scene: Scene, *, x: float, y: float, heading: float, pitch: float = 0,
-                   fov: float = 90, width: int = 640, height: int = 640) -> pd.DataFrame:
+def boxes_for_view(
+    scene: Scene,
+    *,
+    x: float,
+    y: float,
+    heading: float,
+    pitch: float = 0,
+    fov: float = 90,
+    width: int = 640,
+    height: int = 640,
+) -> pd.DataFrame:
     """The camera boxes :func:`render_view` would give, without drawing the image."""
     return _render(scene, x, y, heading, pitch, fov, width, height, 0, draw=False)[1]
 
 
-def _render(scene: Scene, x: float, y: float, heading: float, pitch: float, fov: float,
-            width: int, height: int, seed: int, *, draw: bool) -> tuple[np.ndarray | None, pd.DataFrame]:
+def _render(
+    scene: Scene,
+    x: float,
+    y: float,
+    heading: float,
+    pitch: float,
+    fov: float,
+    width: int,
+    height: int,
+    seed: int,
+    *,
+    draw: bool,
+) -> tuple[np.ndarray | None, pd.DataFrame]:
     if not (0 < fov < 170):
         raise ValueError(f"fov must be in (0, 170) degrees, got {fov}")
     f = focal_px(fov, width)
@@ -134,8 +183,13 @@ def _render(scene: Scene, x: float, y: float, heading: float, pitch: float, fov:
         _birds(image, view, walls, rng)
     if homography is not None:
         if draw:
-            image = cv2.warpPerspective(image, homography, (width, height), flags=cv2.INTER_LINEAR,
-                                        borderMode=cv2.BORDER_REPLICATE)
+            image = cv2.warpPerspective(
+                image,
+                homography,
+                (width, height),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_REPLICATE,
+            )
         boxes = _warp_boxes(boxes, homography)
     boxes = _finish_boxes(boxes, width, height)
     if draw:
@@ -145,8 +199,10 @@ def _render(scene: Scene, x: float, y: float, heading: float, pitch: float, fov:
 
 # --- geometry ---------------------------------------------------------------------------------
 
-def _level_canvas(f: float, pitch: float, width: int, height: int
-                  ) -> tuple[int, int, float, float, np.ndarray]:
+
+def _level_canvas(
+    f: float, pitch: float, width: int, height: int
+) -> tuple[int, int, float, float, np.ndarray]:
     """Level canvas covering a pitched view, and the homography level px -> pitched px."""
     p = math.radians(pitch)
     # Pitched camera coordinates (x right, y down, z forward) = rot @ level coordinates.
@@ -195,7 +251,9 @@ def _cast_walls(scene: Scene, view: _View) -> _Walls:
         front = (-qx * fac.nx[idx] - qy * fac.ny[idx]) > 0  # the eye is on the outward side
         # Keep segments not entirely behind the eye.
         ex, ey = fac.x1[idx] - view.x, fac.y1[idx] - view.y
-        ahead = ((qx * view.fwd[0] + qy * view.fwd[1]) > -1) | ((ex * view.fwd[0] + ey * view.fwd[1]) > -1)
+        ahead = ((qx * view.fwd[0] + qy * view.fwd[1]) > -1) | (
+            (ex * view.fwd[0] + ey * view.fwd[1]) > -1
+        )
         idx = idx[front & ahead]
     dist = np.full((LAYERS, n_cols), np.inf)
     seg = np.zeros((LAYERS, n_cols), np.int64)
@@ -229,11 +287,16 @@ def _cast_walls(scene: Scene, view: _View) -> _Walls:
     height = np.where(hit, fac.height[seg], 0.0) if len(fac) else np.zeros_like(dist)
     top = np.where(hit, view.cy - view.f * (height - view.z) * length_factor / safe, np.inf)
     bottom = np.where(hit, view.cy + view.f * view.z * length_factor / safe, view.cy)
-    inc = np.abs(dx[None, :] * fac.nx[seg] + dy[None, :] * fac.ny[seg]) if len(fac) else np.ones_like(dist)
+    inc = (
+        np.abs(dx[None, :] * fac.nx[seg] + dy[None, :] * fac.ny[seg])
+        if len(fac)
+        else np.ones_like(dist)
+    )
     return _Walls(dist, seg, along, top, bottom, inc, length_factor)
 
 
 # --- lighting and background --------------------------------------------------------------------
+
 
 def _lighting(rng: np.random.Generator) -> dict:
     sunny = rng.random() < 0.6
@@ -260,8 +323,9 @@ def _sky_blue(rng: np.random.Generator) -> np.ndarray:
     return np.array([blue, blue * rng.uniform(0.72, 0.85), blue * rng.uniform(0.42, 0.6)])
 
 
-def _background(scene: Scene, view: _View, walls: _Walls, light: dict, rng: np.random.Generator
-                ) -> np.ndarray:
+def _background(
+    scene: Scene, view: _View, walls: _Walls, light: dict, rng: np.random.Generator
+) -> np.ndarray:
     h, w = view.height, view.width
     rows = (np.arange(h, dtype=np.float32) + 0.5)[:, None]
     image = np.empty((h, w, 3), np.float32)
@@ -283,7 +347,7 @@ def _tile_slice(tile: np.ndarray, h: int, w: int, rng: np.random.Generator) -> n
         tile = cv2.resize(tile, (max(w, tile.shape[1]), max(h, tile.shape[0])))
     oy = int(rng.integers(0, tile.shape[0] - h + 1))
     ox = int(rng.integers(0, tile.shape[1] - w + 1))
-    return tile[oy:oy + h, ox:ox + w]
+    return tile[oy : oy + h, ox : ox + w]
 
 
 def _sky(image: np.ndarray, view: _View, light: dict, rng: np.random.Generator, rows: int) -> None:
@@ -294,15 +358,25 @@ def _sky(image: np.ndarray, view: _View, light: dict, rng: np.random.Generator, 
     if horizon <= 0:
         return
     r = np.arange(horizon, dtype=np.float32)[:, None, None]
-    frac = np.clip((np.float32(view.cy) - r) / np.float32(max(view.f, 1.0)), 0, 1) ** np.float32(0.6)
+    frac = np.clip((np.float32(view.cy) - r) / np.float32(max(view.f, 1.0)), 0, 1) ** np.float32(
+        0.6
+    )
     low, top = light["sky_low"].astype(np.float32), light["sky_top"].astype(np.float32)
     sky = low + (top - low) * frac  # (horizon, 1, 3)
     cover = np.clip((cloud - np.float32(1 - light["clouds"])) * np.float32(3), 0, 1)[:, :, None]
     image[:horizon] = sky + (np.float32(235) - sky) * cover
 
 
-def _ground(image: np.ndarray, scene: Scene, view: _View, walls: _Walls, light: dict,
-            rows: np.ndarray, grime: np.ndarray, first_row: float) -> None:
+def _ground(
+    image: np.ndarray,
+    scene: Scene,
+    view: _View,
+    walls: _Walls,
+    light: dict,
+    rows: np.ndarray,
+    grime: np.ndarray,
+    first_row: float,
+) -> None:
     """Road and sidewalk below each column's nearest wall (from ``first_row`` down): asphalt, a
     kerb and paving in front of the facade, cast shadows of sunlit facades, haze with distance."""
     h = view.height
@@ -330,7 +404,9 @@ def _ground(image: np.ndarray, scene: Scene, view: _View, walls: _Walls, light: 
         fac = scene.facades
         seg = walls.seg[0]
         away = (fac.nx[seg] * light["sun"][0] + fac.ny[seg] * light["sun"][1]) < 0.1
-        shadow = np.where(hit & away, fac.height[seg] / math.tan(math.radians(light["sun_elev"])) * 0.5, -1)
+        shadow = np.where(
+            hit & away, fac.height[seg] / math.tan(math.radians(light["sun_elev"])) * 0.5, -1
+        )
         value *= np.where(perp < shadow.astype(f32)[None, :], f32(0.62), f32(1.08))
     value *= grime[start:]
     haze = np.minimum(t * f32(1 / 400.0), f32(1))
@@ -340,8 +416,16 @@ def _ground(image: np.ndarray, scene: Scene, view: _View, walls: _Walls, light: 
     np.copyto(image[start:], ground, where=visible[:, :, None])
 
 
-def _facade_layer(image: np.ndarray, scene: Scene, view: _View, walls: _Walls, light: dict, k: int,
-                  rows: np.ndarray, grime: np.ndarray) -> None:
+def _facade_layer(
+    image: np.ndarray,
+    scene: Scene,
+    view: _View,
+    walls: _Walls,
+    light: dict,
+    k: int,
+    rows: np.ndarray,
+    grime: np.ndarray,
+) -> None:
     """Shade the pixels where wall layer ``k`` is visible: plaster, windows, shop fronts, cornices
     and floor lines, lit by the sun by the facade's orientation, hazed with distance."""
     dist = walls.dist[k]
@@ -376,29 +460,52 @@ def _facade_layer(image: np.ndarray, scene: Scene, view: _View, walls: _Walls, l
     level = np.floor(fz)
     fz -= level
     above_ground_floor = z > ground_floor[None, :]
-    win = (col_window[None, :] & (fz > 0.22) & (fz < (0.22 + st["window_height"][b]).astype(f32)[None, :])
-           & above_ground_floor & (z < (top - 0.7)[None, :]))
-    sill = col_window[None, :] & (fz > 0.17) & (fz <= 0.22) & above_ground_floor & (z < (top - 0.7)[None, :])
+    win = (
+        col_window[None, :]
+        & (fz > 0.22)
+        & (fz < (0.22 + st["window_height"][b]).astype(f32)[None, :])
+        & above_ground_floor
+        & (z < (top - 0.7)[None, :])
+    )
+    sill = (
+        col_window[None, :]
+        & (fz > 0.17)
+        & (fz <= 0.22)
+        & above_ground_floor
+        & (z < (top - 0.7)[None, :])
+    )
     shop = col_shop[None, :] & (z > 0.4) & (z < (ground_floor - 0.9)[None, :])
-    band = has_shops[None, :] & (z > (ground_floor - 0.75)[None, :]) & (z < (ground_floor - 0.2)[None, :])
+    band = (
+        has_shops[None, :]
+        & (z > (ground_floor - 0.75)[None, :])
+        & (z < (ground_floor - 0.2)[None, :])
+    )
     cornice = (z > (top - 0.35)[None, :]) | ((fz < 0.04) & above_ground_floor) | sill
     # Materials: 0 wall, 1 cornice/sill, 2 shop glass, 3 shop sign band, 4-7 window variants
     # (dark, darker, reflecting the sky, curtains), seeded per window by its column and floor.
     hashed = col_hash[None, :] + level * f32(0.372)
     variant = ((hashed - np.floor(hashed)) * f32(4)).astype(np.uint8)
     u8 = np.uint8
-    material = cornice.view(u8) + u8(2) * shop.view(u8) + u8(3) * band.view(u8) + win.view(u8) * (u8(4) + variant)
+    material = (
+        cornice.view(u8)
+        + u8(2) * shop.view(u8)
+        + u8(3) * band.view(u8)
+        + win.view(u8) * (u8(4) + variant)
+    )
     np.minimum(material, u8(7), out=material)
     lit = fac.nx[seg] * light["sun"][0] + fac.ny[seg] * light["sun"][1]
     shade = (0.75 + 0.35 * np.clip(lit, -1, 1)) if light["sunny"] else (0.85 + 0.08 * lit)
     shade = shade * (0.92 + 0.08 * walls.inc[k])
     wall_rgb = st["color"][b] * shade[:, None]
     glass = st["window"][b] * (0.8 + 0.4 * (1 - walls.inc[k]))[:, None]
-    sky_glass = 0.5 * glass + 0.5 * light["sky_low"][None, :] * (0.6 + 0.3 * (1 - walls.inc[k]))[:, None]
+    sky_glass = (
+        0.5 * glass + 0.5 * light["sky_low"][None, :] * (0.6 + 0.3 * (1 - walls.inc[k]))[:, None]
+    )
     curtain = np.array([175.0, 190.0, 200.0])[None, :] * shade[:, None]
     sign = _SIGN_COLORS_ARRAY[(b * 5) % len(_SIGN_COLORS_ARRAY)] * shade[:, None]
-    palette = np.stack([wall_rgb, wall_rgb * 1.12, glass * 0.6, sign,
-                        glass, glass * 0.7, sky_glass, curtain])  # (8, w, 3)
+    palette = np.stack(
+        [wall_rgb, wall_rgb * 1.12, glass * 0.6, sign, glass, glass * 0.7, sky_glass, curtain]
+    )  # (8, w, 3)
     haze = np.clip(np.where(hit, dist, 0) / 600.0, 0, 0.6)[None, :, None]
     palette = (palette * (1 - haze) + light["sky_low"][None, None, :] * haze).astype(f32)
     w = view.width
@@ -413,8 +520,9 @@ def _facade_layer(image: np.ndarray, scene: Scene, view: _View, walls: _Walls, l
 _SMALL_KINDS = {"alarm", "unit", "wall_light", "blade"}  # on facades: only near ones matter
 
 
-def _draw_objects(scene: Scene, view: _View, walls: _Walls, image: np.ndarray | None, light: dict,
-                  *, draw: bool) -> list[dict]:
+def _draw_objects(
+    scene: Scene, view: _View, walls: _Walls, image: np.ndarray | None, light: dict, *, draw: bool
+) -> list[dict]:
     """Draw furniture, distractors and cameras far to near, each masked by the walls in front of
     it; return the camera boxes (level canvas px, unclipped) with their visible fraction.
 
@@ -425,8 +533,10 @@ def _draw_objects(scene: Scene, view: _View, walls: _Walls, image: np.ndarray | 
     parts = []
     for code, table in ((0, objs), (1, cams)):
         if table:
-            near = np.flatnonzero((np.abs(table["x"] - view.x) < OBJECT_RANGE_M)
-                                  & (np.abs(table["y"] - view.y) < OBJECT_RANGE_M))
+            near = np.flatnonzero(
+                (np.abs(table["x"] - view.x) < OBJECT_RANGE_M)
+                & (np.abs(table["y"] - view.y) < OBJECT_RANGE_M)
+            )
             parts.append(np.stack([np.full(len(near), code), near], axis=1))
     if not parts:
         return []
@@ -455,7 +565,9 @@ def _draw_objects(scene: Scene, view: _View, walls: _Walls, image: np.ndarray | 
         if not is_cam[j]:
             size = float(table["size_m"][items[j, 1]])
             half = 2.6 if table["kind"][items[j, 1]] == "car" else max(1.3 * size, 0.4)
-            if _hidden(walls, view, u[j], v[j] - (1.3 * size + 0.3) * scale, half * scale, hdist[j]):
+            if _hidden(
+                walls, view, u[j], v[j] - (1.3 * size + 0.3) * scale, half * scale, hdist[j]
+            ):
                 continue
         row = {name: column[items[j, 1]] for name, column in table.items()}
         if is_cam[j]:
@@ -487,15 +599,22 @@ def _draw_objects(scene: Scene, view: _View, walls: _Walls, image: np.ndarray | 
         ox0, oy0 = max(x0, 0), max(y0, 0)
         ox1, oy1 = min(x0 + w, view.width), min(y0 + h, view.height)
         if ox1 > ox0 and oy1 > oy0:
-            mine[oy0 - y0:oy1 - y0, ox0 - x0:ox1 - x0] = owner[oy0:oy1, ox0:ox1] == j
+            mine[oy0 - y0 : oy1 - y0, ox0 - x0 : ox1 - x0] = owner[oy0:oy1, ox0:ox1] == j
         on_top = (seen > 0.3) & mine  # out of the canvas counts as not visible
         ys_, xs_ = np.nonzero(on_top)
         if len(xs_) == 0:
             continue
-        boxes.append({"camera_id": row["camera_id"], "class_name": row["class_name"],
-                      "x1": float(x0 + xs_.min()), "y1": float(y0 + ys_.min()),
-                      "x2": float(x0 + xs_.max() + 1), "y2": float(y0 + ys_.max() + 1),
-                      "visible": float(on_top.sum()) / total})
+        boxes.append(
+            {
+                "camera_id": row["camera_id"],
+                "class_name": row["class_name"],
+                "x1": float(x0 + xs_.min()),
+                "y1": float(y0 + ys_.min()),
+                "x2": float(x0 + xs_.max() + 1),
+                "y2": float(y0 + ys_.max() + 1),
+                "visible": float(on_top.sum()) / total,
+            }
+        )
     return boxes
 
 
@@ -529,7 +648,7 @@ def _own(owner: np.ndarray, x0: int, y0: int, alpha: np.ndarray, j: int) -> None
     if ox1 <= ox0 or oy1 <= oy0:
         return
     region = owner[oy0:oy1, ox0:ox1]
-    region[alpha[oy0 - y0:oy1 - y0, ox0 - x0:ox1 - x0] > 0.5] = j
+    region[alpha[oy0 - y0 : oy1 - y0, ox0 - x0 : ox1 - x0] > 0.5] = j
 
 
 def _columns(table: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -546,7 +665,9 @@ def _columns(table: pd.DataFrame) -> dict[str, np.ndarray]:
 _COLUMN_CACHE: dict[int, tuple[pd.DataFrame, dict]] = {}
 
 
-def _visibility(walls: _Walls, view: _View, x0: int, y0: int, shape: tuple, dist: float) -> np.ndarray:
+def _visibility(
+    walls: _Walls, view: _View, x0: int, y0: int, shape: tuple, dist: float
+) -> np.ndarray:
     """1 where a sprite pixel is not behind a nearer wall, else 0 (shape of the sprite)."""
     h, w = shape
     cols = np.clip(np.arange(x0, x0 + w), 0, view.width - 1)
@@ -555,8 +676,14 @@ def _visibility(walls: _Walls, view: _View, x0: int, y0: int, shape: tuple, dist
     return (rows < occ[None, :]).astype(np.float32)
 
 
-def _composite(image: np.ndarray, x0: int, y0: int, premultiplied: np.ndarray, alpha: np.ndarray,
-               visible: np.ndarray) -> None:
+def _composite(
+    image: np.ndarray,
+    x0: int,
+    y0: int,
+    premultiplied: np.ndarray,
+    alpha: np.ndarray,
+    visible: np.ndarray,
+) -> None:
     """Blend a premultiplied sprite over ``image`` where ``visible`` (1) lets it show."""
     h, w = alpha.shape
     H, W = image.shape[:2]
@@ -575,8 +702,17 @@ class _Pen:
     """A supersampled RGBA canvas for one sprite, addressed in metres from its anchor (x right,
     y down); ``body`` is a second mask for what a camera's box covers."""
 
-    def __init__(self, width_m: float, height_m: float, anchor_m: tuple[float, float], u: float, v: float,
-                 scale: float, *, body: bool = False) -> None:
+    def __init__(
+        self,
+        width_m: float,
+        height_m: float,
+        anchor_m: tuple[float, float],
+        u: float,
+        v: float,
+        scale: float,
+        *,
+        body: bool = False,
+    ) -> None:
         self.w = int(math.ceil(width_m * scale)) + 4
         self.h = int(math.ceil(height_m * scale)) + 4
         self.x0 = int(math.floor(u - anchor_m[0] * scale)) - 2
@@ -607,9 +743,13 @@ class _Pen:
         for target, value in self._targets(color, body):
             cv2.rectangle(target, self.p(*a), self.p(*b), value, -1)
 
-    def ellipse(self, c, axes_m, color, start: float = 0, end: float = 360, *, body: bool = False) -> None:
+    def ellipse(
+        self, c, axes_m, color, start: float = 0, end: float = 360, *, body: bool = False
+    ) -> None:
         for target, value in self._targets(color, body):
-            cv2.ellipse(target, self.p(*c), (self.n(axes_m[0]), self.n(axes_m[1])), 0, start, end, value, -1)
+            cv2.ellipse(
+                target, self.p(*c), (self.n(axes_m[0]), self.n(axes_m[1])), 0, start, end, value, -1
+            )
 
     def poly(self, points, color, *, body: bool = False) -> None:
         pts = np.array([self.p(*q) for q in points], np.int32)
@@ -619,8 +759,11 @@ class _Pen:
     def finish(self):
         if self.ss > 1:
             rgba = cv2.resize(self.rgba, (self.w, self.h), interpolation=cv2.INTER_AREA)
-            body = None if self.body is None else cv2.resize(self.body, (self.w, self.h),
-                                                             interpolation=cv2.INTER_AREA)
+            body = (
+                None
+                if self.body is None
+                else cv2.resize(self.body, (self.w, self.h), interpolation=cv2.INTER_AREA)
+            )
         else:
             rgba, body = self.rgba, self.body
         return self.x0, self.y0, rgba[:, :, :3], np.ascontiguousarray(rgba[:, :, 3]), body
@@ -662,26 +805,55 @@ def _camera_sprite(row: dict, view: _View, u: float, v: float, scale: float):
         mid = (-0.25 * fx, -0.25 * drop - diam / 2)
         plate = (mid[0] - sign * 0.06 * abs(side), mid[1] - arm)
         pen.line(mid, plate, shade, 0.035, body=True)
-        pen.rect((plate[0] - 0.04, plate[1] - 0.05), (plate[0] + 0.04, plate[1] + 0.02), shade, body=True)
+        pen.rect(
+            (plate[0] - 0.04, plate[1] - 0.05), (plate[0] + 0.04, plate[1] + 0.02), shade, body=True
+        )
         pen.line(back, front, shell, diam, body=True)
         half = 0.55 * diam  # the housing's front face: a rounded box, wider than the lens
-        pen.rect((front[0] - half, front[1] - half), (front[0] + half, front[1] + 0.8 * half), shell, body=True)
-        pen.line((back[0], back[1] - 0.6 * diam), (front[0] + 0.15 * fx, front[1] - 0.6 * diam), shell,
-                 diam / 3, body=True)  # sun shield
-        pen.line((back[0], back[1] + 0.3 * diam), (front[0], front[1] + 0.3 * diam), shade, diam / 3)
+        pen.rect(
+            (front[0] - half, front[1] - half),
+            (front[0] + half, front[1] + 0.8 * half),
+            shell,
+            body=True,
+        )
+        pen.line(
+            (back[0], back[1] - 0.6 * diam),
+            (front[0] + 0.15 * fx, front[1] - 0.6 * diam),
+            shell,
+            diam / 3,
+            body=True,
+        )  # sun shield
+        pen.line(
+            (back[0], back[1] + 0.3 * diam), (front[0], front[1] + 0.3 * diam), shade, diam / 3
+        )
         facing_us = math.cos(rel)
         if facing_us > 0:  # the lens: a dark disc on the front face, an ellipse when seen obliquely
             lens = 0.26 * diam
-            pen.ellipse((front[0], front[1] + 0.05 * diam), (lens * max(facing_us, 0.25), lens), (22, 22, 26))
-            pen.ellipse((front[0] - 0.3 * lens * facing_us, front[1] - 0.2 * lens), (0.25 * lens, 0.25 * lens),
-                        (95, 95, 100))
+            pen.ellipse(
+                (front[0], front[1] + 0.05 * diam),
+                (lens * max(facing_us, 0.25), lens),
+                (22, 22, 26),
+            )
+            pen.ellipse(
+                (front[0] - 0.3 * lens * facing_us, front[1] - 0.2 * lens),
+                (0.25 * lens, 0.25 * lens),
+                (95, 95, 100),
+            )
     return pen.finish()
 
 
 _SIGN_COLORS = [(40, 40, 200), (200, 90, 20), (30, 200, 230), (230, 230, 230), (40, 140, 40)]
 _SIGN_COLORS_ARRAY = np.array(_SIGN_COLORS + [(60, 60, 60), (30, 30, 120), (150, 40, 40)], float)
-_CAR_COLORS = [(40, 40, 40), (200, 200, 200), (150, 150, 155), (30, 30, 140), (120, 60, 20), (230, 230, 230),
-               (60, 90, 60), (20, 20, 20)]
+_CAR_COLORS = [
+    (40, 40, 40),
+    (200, 200, 200),
+    (150, 150, 155),
+    (30, 30, 140),
+    (120, 60, 20),
+    (230, 230, 230),
+    (60, 90, 60),
+    (20, 20, 20),
+]
 
 
 def _object_sprite(row: dict, view: _View, u: float, v: float, scale: float, *, seed: int):
@@ -746,7 +918,9 @@ def _object_sprite(row: dict, view: _View, u: float, v: float, scale: float, *, 
         direction = 1.0 if math.sin(rel) >= 0 else -1.0
         pen.line((0, -0.55 * r), (direction * out, -0.55 * r), (50, 50, 50), 0.03)
         pen.rect((0, -0.45 * r), (direction * out, 0.45 * r), color)
-        pen.rect((direction * out * 0.2, -0.1 * r), (direction * out * 0.8, 0.1 * r), (235, 235, 235))
+        pen.rect(
+            (direction * out * 0.2, -0.1 * r), (direction * out * 0.8, 0.1 * r), (235, 235, 235)
+        )
     return pen.finish()
 
 
@@ -766,7 +940,9 @@ def _tree_sprite(size: float, z: float, variant: int, u: float, v: float, scale:
         dist = radius * 0.55 * math.sqrt(rng.random())
         blob = radius * rng.uniform(0.3, 0.55)
         shade = base * rng.uniform(0.7, 1.25)
-        pen.ellipse((dist * math.cos(angle), dist * math.sin(angle) * 0.9), (blob, blob * 0.9), tuple(shade))
+        pen.ellipse(
+            (dist * math.cos(angle), dist * math.sin(angle) * 0.9), (blob, blob * 0.9), tuple(shade)
+        )
     return pen.finish()
 
 
@@ -785,7 +961,10 @@ def _car_sprite(length: float, rel: float, variant: int, u: float, v: float, sca
     pen.rect((-half, 0.5), (half, height - 0.2), color)  # body
     cabin = half * (0.62 if side > 0.5 else 0.85)
     pen.poly([(-cabin, 0.5), (-cabin * 0.8, 0.02), (cabin * 0.7, 0.02), (cabin, 0.5)], color)
-    pen.poly([(-cabin * 0.9, 0.48), (-cabin * 0.75, 0.1), (cabin * 0.65, 0.1), (cabin * 0.88, 0.48)], (60, 50, 45))
+    pen.poly(
+        [(-cabin * 0.9, 0.48), (-cabin * 0.75, 0.1), (cabin * 0.65, 0.1), (cabin * 0.88, 0.48)],
+        (60, 50, 45),
+    )
     if side > 0.3:
         for x in (-half * 0.68, half * 0.68):
             pen.ellipse((x, height - 0.25), (0.33, 0.33), (25, 25, 25))
@@ -812,14 +991,29 @@ def _birds(image: np.ndarray, view: _View, walls: _Walls, rng: np.random.Generat
 
 # --- finishing ----------------------------------------------------------------------------------
 
+
 def _warp_boxes(boxes: list[dict], homography: np.ndarray) -> list[dict]:
     out = []
     for box in boxes:
-        pts = np.array([[box["x1"], box["y1"]], [box["x2"], box["y1"]],
-                        [box["x1"], box["y2"]], [box["x2"], box["y2"]]], np.float64)[None]
+        pts = np.array(
+            [
+                [box["x1"], box["y1"]],
+                [box["x2"], box["y1"]],
+                [box["x1"], box["y2"]],
+                [box["x2"], box["y2"]],
+            ],
+            np.float64,
+        )[None]
         warped = cv2.perspectiveTransform(pts, homography)[0]
-        out.append({**box, "x1": float(warped[:, 0].min()), "y1": float(warped[:, 1].min()),
-                    "x2": float(warped[:, 0].max()), "y2": float(warped[:, 1].max())})
+        out.append(
+            {
+                **box,
+                "x1": float(warped[:, 0].min()),
+                "y1": float(warped[:, 1].min()),
+                "x2": float(warped[:, 0].max()),
+                "y2": float(warped[:, 1].max()),
+            }
+        )
     return out
 
 
@@ -836,11 +1030,23 @@ def _finish_boxes(boxes: list[dict], width: int, height: int) -> pd.DataFrame:
             continue  # mostly out of frame
         if min(x2 - x1, y2 - y1) < MIN_BOX_PX:
             continue
-        rows.append({"camera_id": box["camera_id"], "class_name": box["class_name"],
-                     "x1": x1, "y1": y1, "x2": x2, "y2": y2})
+        rows.append(
+            {
+                "camera_id": box["camera_id"],
+                "class_name": box["class_name"],
+                "x1": x1,
+                "y1": y1,
+                "x2": x2,
+                "y2": y2,
+            }
+        )
     if not rows:
-        return pd.DataFrame({c: pd.Series([], dtype=object if c in ("camera_id", "class_name") else float)
-                             for c in BOX_COLUMNS})
+        return pd.DataFrame(
+            {
+                c: pd.Series([], dtype=object if c in ("camera_id", "class_name") else float)
+                for c in BOX_COLUMNS
+            }
+        )
     return pd.DataFrame(rows, columns=BOX_COLUMNS)
 
 

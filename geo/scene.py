@@ -36,9 +36,24 @@ CLASSES = ("dome", "directed")
 WALL_OFFSET_M = 0.3  # a wall camera's centre sits this far in front of the facade
 SNAP_DISTANCE_M = 8.0  # OSM cameras this close to a facade (or inside a building) go on it
 DOME_SHARE = 0.53  # Stanford labels: 1,067 dome / 2,021 cameras
-_CARDINAL = {"N": 0, "NNE": 22.5, "NE": 45, "ENE": 67.5, "E": 90, "ESE": 112.5, "SE": 135,
-             "SSE": 157.5, "S": 180, "SSW": 202.5, "SW": 225, "WSW": 247.5, "W": 270,
-             "WNW": 292.5, "NW": 315, "NNW": 337.5}
+_CARDINAL = {
+    "N": 0,
+    "NNE": 22.5,
+    "NE": 45,
+    "ENE": 67.5,
+    "E": 90,
+    "ESE": 112.5,
+    "SE": 135,
+    "SSE": 157.5,
+    "S": 180,
+    "SSW": 202.5,
+    "SW": 225,
+    "WSW": 247.5,
+    "W": 270,
+    "WNW": 292.5,
+    "NW": 315,
+    "NNW": 337.5,
+}
 _RANDOM_SPEC = re.compile(r"^random:(?P<d>\d+(?:\.\d*)?|\.\d+)(?::(?P<seed>-?\d+))?$")
 
 
@@ -80,7 +95,9 @@ class SegmentGrid:
     @classmethod
     def from_facades(cls, facades: Facades, *, cell: float = 40.0) -> SegmentGrid:
         if len(facades) == 0:
-            return cls(0.0, 0.0, cell, 1, 1, np.zeros(2, dtype=np.int64), np.zeros(0, dtype=np.int64))
+            return cls(
+                0.0, 0.0, cell, 1, 1, np.zeros(2, dtype=np.int64), np.zeros(0, dtype=np.int64)
+            )
         xs = np.concatenate([facades.x0, facades.x1])
         ys = np.concatenate([facades.y0, facades.y1])
         x_min, y_min = float(xs.min()) - 1, float(ys.min()) - 1
@@ -109,8 +126,10 @@ class SegmentGrid:
         gy1 = min(int((y + radius - self.y_min) // self.cell), self.ny - 1)
         if gx0 > gx1 or gy0 > gy1:
             return np.zeros(0, dtype=np.int64)
-        parts = [self.items[self.start[gy * self.nx + gx0]:self.start[gy * self.nx + gx1 + 1]]
-                 for gy in range(gy0, gy1 + 1)]
+        parts = [
+            self.items[self.start[gy * self.nx + gx0] : self.start[gy * self.nx + gx1 + 1]]
+            for gy in range(gy0, gy1 + 1)
+        ]
         return np.unique(np.concatenate(parts))
 
 
@@ -124,8 +143,9 @@ class Scene:
     facing (deg clockwise from grid north), normal (outward normal of the wall it is on, deg; NaN
     off walls), relief_deg (seen closer than this to its wall's plane, the facade's relief hides
     it), tilt (deg down), mount ("wall"/"pole"/"ceiling"),
-    size_m, arm_m (bracket length), color (0 light, 1 dark), source, lon, lat. ``objects``: street furniture and
-    distractors: kind, x, y, z (m), facing, size_m, variant, pole (draw a pole up to z).
+    size_m, arm_m (bracket length), color (0 light, 1 dark), source, lon, lat. ``objects``:
+    street furniture and distractors: kind, x, y, z (m), facing, size_m, variant, pole (draw a
+    pole up to z).
     """
 
     crs: str
@@ -139,8 +159,13 @@ class Scene:
     meta: dict = field(default_factory=dict)
 
 
-def scene_from_area(area: Area | str, *, graph: nx.MultiDiGraph | None = None,
-                    sim_cameras: str | None = None, seed: int = 0) -> Scene:
+def scene_from_area(
+    area: Area | str,
+    *,
+    graph: nx.MultiDiGraph | None = None,
+    sim_cameras: str | None = None,
+    seed: int = 0,
+) -> Scene:
     """Build the simulator's scene of ``area`` (see the module docstring for ``sim_cameras``;
     None means "osm" for the demo area, else "random:1"). ``graph`` is the area's projected
     street graph (read from the area when None). Raises ``GeoInputError`` for a malformed
@@ -161,34 +186,56 @@ def scene_from_area(area: Area | str, *, graph: nx.MultiDiGraph | None = None,
     buildings_utm = buildings.to_crs(crs)
     facades, styles = facades_from_buildings(buildings_utm, seed=seed)
     grid = SegmentGrid.from_facades(facades)
-    scene = Scene(crs=crs.to_string(), facades=facades, grid=grid, styles=styles,
-                  cameras=_empty_cameras(), objects=_empty_objects(), road_km=road_km, seed=seed,
-                  meta={"area": area.spec, "sim_cameras": sim_cameras})
+    scene = Scene(
+        crs=crs.to_string(),
+        facades=facades,
+        grid=grid,
+        styles=styles,
+        cameras=_empty_cameras(),
+        objects=_empty_objects(),
+        road_km=road_km,
+        seed=seed,
+        meta={"area": area.spec, "sim_cameras": sim_cameras},
+    )
     rng = np.random.default_rng([seed, 7])
     if spec[0] == "osm":
-        cameras = cameras_from_points(scene, surveillance_from_area(area).to_crs(crs), source="osm",
-                                      seed=seed)
+        cameras = cameras_from_points(
+            scene, surveillance_from_area(area).to_crs(crs), source="osm", seed=seed
+        )
     elif spec[0] == "random":
-        cameras = cameras_random(scene, streets, density_per_km=spec[1],
-                                 seed=seed if spec[2] is None else spec[2])
+        cameras = cameras_random(
+            scene, streets, density_per_km=spec[1], seed=seed if spec[2] is None else spec[2]
+        )
     else:
-        cameras = cameras_from_points(scene, _read_points(spec[1]).to_crs(crs), source="file",
-                                      seed=seed)
+        cameras = cameras_from_points(
+            scene, _read_points(spec[1]).to_crs(crs), source="file", seed=seed
+        )
     furniture = street_furniture_from_area(area).to_crs(crs)
     mapped_trees = int((furniture["kind"] == "tree").sum())
-    objects = pd.concat([
-        furniture_from_points(furniture, rng=rng),
-        furniture_random(scene, streets, rng=rng, trees_per_km=12.0 if mapped_trees > 20 * road_km else 25.0),
-        distractors_on_facades(scene, rng=rng),
-        _poles_for(cameras),
-    ], ignore_index=True)
+    objects = pd.concat(
+        [
+            furniture_from_points(furniture, rng=rng),
+            furniture_random(
+                scene, streets, rng=rng, trees_per_km=12.0 if mapped_trees > 20 * road_km else 25.0
+            ),
+            distractors_on_facades(scene, rng=rng),
+            _poles_for(cameras),
+        ],
+        ignore_index=True,
+    )
     scene.cameras = _with_lonlat(cameras, crs)
     scene.objects = objects
     return scene
 
 
-def scene_from_frames(buildings: gpd.GeoDataFrame, *, crs: str, cameras: pd.DataFrame | None = None,
-                      objects: pd.DataFrame | None = None, seed: int = 0) -> Scene:
+def scene_from_frames(
+    buildings: gpd.GeoDataFrame,
+    *,
+    crs: str,
+    cameras: pd.DataFrame | None = None,
+    objects: pd.DataFrame | None = None,
+    seed: int = 0,
+) -> Scene:
     """A scene from ready-made tables in the projected ``crs``: ``buildings`` (geometry,
     ``height_m``, optional ``building_id``), ``cameras`` (at least camera_id, class_name, x, y, z;
     the other columns of :class:`Scene` get defaults) and ``objects``. For tests and custom
@@ -197,22 +244,39 @@ def scene_from_frames(buildings: gpd.GeoDataFrame, *, crs: str, cameras: pd.Data
     if len(buildings):
         facades, styles = facades_from_buildings(buildings, seed=seed)
     else:
-        facades, styles = facades_from_buildings(gpd.GeoDataFrame(
-            {"height_m": [], "building_id": []}, geometry=[], crs=crs), seed=seed)
+        facades, styles = facades_from_buildings(
+            gpd.GeoDataFrame({"height_m": [], "building_id": []}, geometry=[], crs=crs), seed=seed
+        )
     cams = _empty_cameras() if cameras is None else cameras.copy()
-    defaults = {"facing": 0.0, "normal": float("nan"), "relief_deg": 15.0, "tilt": 20.0, "mount": "wall", "size_m": 0.2, "arm_m": 0.15,
-                "color": 0, "source": "file"}
+    defaults = {
+        "facing": 0.0,
+        "normal": float("nan"),
+        "relief_deg": 15.0,
+        "tilt": 20.0,
+        "mount": "wall",
+        "size_m": 0.2,
+        "arm_m": 0.15,
+        "color": 0,
+        "source": "file",
+    }
     for name, value in defaults.items():
         if name not in cams.columns:
             cams[name] = value
-    scene = Scene(crs=CRS.from_user_input(crs).to_string(), facades=facades,
-                  grid=SegmentGrid.from_facades(facades), styles=styles, cameras=cams,
-                  objects=_empty_objects() if objects is None else objects, seed=seed)
+    scene = Scene(
+        crs=CRS.from_user_input(crs).to_string(),
+        facades=facades,
+        grid=SegmentGrid.from_facades(facades),
+        styles=styles,
+        cameras=cams,
+        objects=_empty_objects() if objects is None else objects,
+        seed=seed,
+    )
     scene.cameras = _with_lonlat(cams, CRS.from_user_input(crs))
     return scene
 
 
 # --- sim_cameras ----------------------------------------------------------------------------
+
 
 def default_sim_cameras(area: Area | str) -> str:
     """The camera spec used when none is given: "osm" for the demo area, else "random:1"."""
@@ -230,7 +294,8 @@ def _parse_sim_cameras(spec: str) -> tuple:
         if not match:
             raise GeoInputError(
                 f"malformed --sim-cameras '{text}': expected random:D or random:D:SEED with D "
-                "cameras per km of street (a number >= 0) and SEED an integer")
+                "cameras per km of street (a number >= 0) and SEED an integer"
+            )
         seed = int(match.group("seed")) if match.group("seed") is not None else None
         return ("random", float(match.group("d")), seed)
     path = Path(text).expanduser()
@@ -239,14 +304,17 @@ def _parse_sim_cameras(spec: str) -> tuple:
             raise GeoInputError(f"--sim-cameras file not found: {text}")
         return ("file", path)
     raise GeoInputError(
-        f"malformed --sim-cameras '{text}': use osm, random:D[:SEED] or a GeoJSON file of points")
+        f"malformed --sim-cameras '{text}': use osm, random:D[:SEED] or a GeoJSON file of points"
+    )
 
 
 def _read_points(path: Path) -> gpd.GeoDataFrame:
     try:
         frame = gpd.read_file(path)
     except Exception as error:
-        raise GeoInputError(f"cannot read camera GeoJSON {path}: {str(error).splitlines()[0][:200]}") from None
+        raise GeoInputError(
+            f"cannot read camera GeoJSON {path}: {str(error).splitlines()[0][:200]}"
+        ) from None
     if len(frame) == 0 or frame.geometry is None:
         raise GeoInputError(f"camera GeoJSON {path} has no points")
     frame = frame[frame.geometry.notna()]
@@ -260,14 +328,28 @@ def _read_points(path: Path) -> gpd.GeoDataFrame:
 
 # --- buildings ------------------------------------------------------------------------------
 
-_PALETTE = np.array([  # facade colours, BGR: plaster, ochre, brick, grey, cream, pale blue
-    [196, 206, 214], [120, 170, 205], [80, 95, 150], [150, 150, 150], [170, 200, 222],
-    [205, 190, 170], [110, 130, 160], [185, 185, 180], [140, 160, 190], [95, 120, 140],
-    [215, 220, 225], [150, 175, 200]], dtype=float)
+_PALETTE = np.array(
+    [  # facade colours, BGR: plaster, ochre, brick, grey, cream, pale blue
+        [196, 206, 214],
+        [120, 170, 205],
+        [80, 95, 150],
+        [150, 150, 150],
+        [170, 200, 222],
+        [205, 190, 170],
+        [110, 130, 160],
+        [185, 185, 180],
+        [140, 160, 190],
+        [95, 120, 140],
+        [215, 220, 225],
+        [150, 175, 200],
+    ],
+    dtype=float,
+)
 
 
-def facades_from_buildings(buildings: gpd.GeoDataFrame, *, seed: int = 0
-                           ) -> tuple[Facades, dict[str, np.ndarray]]:
+def facades_from_buildings(
+    buildings: gpd.GeoDataFrame, *, seed: int = 0
+) -> tuple[Facades, dict[str, np.ndarray]]:
     """Wall segments of projected building polygons, with per-building styles.
 
     Rings are oriented so that the building lies on the left of each segment: the outward normal
@@ -291,16 +373,30 @@ def facades_from_buildings(buildings: gpd.GeoDataFrame, *, seed: int = 0
     keep = length > 0.2
     p0, p1, d, length, building = p0[keep], p1[keep], d[keep], length[keep], building[keep]
     heights = buildings["height_m"].to_numpy(dtype=float)
-    facades = Facades(x0=p0[:, 0], y0=p0[:, 1], x1=p1[:, 0], y1=p1[:, 1],
-                      nx=d[:, 1] / length, ny=-d[:, 0] / length, length=length,
-                      height=heights[building], building=building.astype(np.int64))
-    ids = buildings["building_id"].to_numpy() if "building_id" in buildings else np.arange(len(buildings))
+    facades = Facades(
+        x0=p0[:, 0],
+        y0=p0[:, 1],
+        x1=p1[:, 0],
+        y1=p1[:, 1],
+        nx=d[:, 1] / length,
+        ny=-d[:, 0] / length,
+        length=length,
+        height=heights[building],
+        building=building.astype(np.int64),
+    )
+    ids = (
+        buildings["building_id"].to_numpy()
+        if "building_id" in buildings
+        else np.arange(len(buildings))
+    )
     n = len(buildings)
     rng = np.random.default_rng([seed, 11])
     jitter = rng.random((n, 8))
     key = np.array([zlib.crc32(f"{seed}:{i}".encode()) for i in ids], dtype=np.int64)
     color = _PALETTE[key % len(_PALETTE)] * (0.85 + 0.3 * jitter[:, :1]) + rng.normal(0, 6, (n, 3))
-    window = np.stack([70 + 50 * jitter[:, 1], 60 + 40 * jitter[:, 1], 50 + 30 * jitter[:, 2]], axis=1)
+    window = np.stack(
+        [70 + 50 * jitter[:, 1], 60 + 40 * jitter[:, 1], 50 + 30 * jitter[:, 2]], axis=1
+    )
     styles = {
         "color": np.clip(color, 30, 240),
         "window": window,
@@ -314,8 +410,9 @@ def facades_from_buildings(buildings: gpd.GeoDataFrame, *, seed: int = 0
     return facades, styles
 
 
-def nearest_facade(scene: Scene, x: float, y: float, *, radius: float = 30.0
-                   ) -> tuple[int, float, float, float] | None:
+def nearest_facade(
+    scene: Scene, x: float, y: float, *, radius: float = 30.0
+) -> tuple[int, float, float, float] | None:
     """The facade segment nearest to ``(x, y)`` within ``radius`` m: (index, distance m, foot x,
     foot y), or None."""
     f = scene.facades
@@ -332,8 +429,9 @@ def nearest_facade(scene: Scene, x: float, y: float, *, radius: float = 30.0
     return int(idx[j]), float(dist[j]), float(fx[j]), float(fy[j])
 
 
-def facade_hit(scene: Scene, x: float, y: float, dx: float, dy: float, *, max_m: float = 30.0
-               ) -> tuple[int, float] | None:
+def facade_hit(
+    scene: Scene, x: float, y: float, dx: float, dy: float, *, max_m: float = 30.0
+) -> tuple[int, float] | None:
     """First front-facing facade hit by the horizontal ray from ``(x, y)`` along the unit vector
     ``(dx, dy)`` within ``max_m`` metres: (segment index, distance m), or None."""
     f = scene.facades
@@ -365,19 +463,41 @@ def _inside_building(buildings_tree: shapely.STRtree, xy: np.ndarray) -> np.ndar
 
 # --- cameras --------------------------------------------------------------------------------
 
+
 def _empty_cameras() -> pd.DataFrame:
-    return pd.DataFrame({
-        "camera_id": pd.Series([], dtype=object), "class_name": pd.Series([], dtype=object),
-        "x": [], "y": [], "z": [], "facing": [], "normal": [], "relief_deg": [], "tilt": [],
-        "mount": pd.Series([], dtype=object),
-        "size_m": [], "arm_m": [], "color": pd.Series([], dtype=np.int64),
-        "source": pd.Series([], dtype=object)})
+    return pd.DataFrame(
+        {
+            "camera_id": pd.Series([], dtype=object),
+            "class_name": pd.Series([], dtype=object),
+            "x": [],
+            "y": [],
+            "z": [],
+            "facing": [],
+            "normal": [],
+            "relief_deg": [],
+            "tilt": [],
+            "mount": pd.Series([], dtype=object),
+            "size_m": [],
+            "arm_m": [],
+            "color": pd.Series([], dtype=np.int64),
+            "source": pd.Series([], dtype=object),
+        }
+    )
 
 
 def _empty_objects() -> pd.DataFrame:
-    return pd.DataFrame({"kind": pd.Series([], dtype=object), "x": [], "y": [], "z": [],
-                         "facing": [], "size_m": [], "variant": pd.Series([], dtype=np.int64),
-                         "pole": pd.Series([], dtype=bool)})
+    return pd.DataFrame(
+        {
+            "kind": pd.Series([], dtype=object),
+            "x": [],
+            "y": [],
+            "z": [],
+            "facing": [],
+            "size_m": [],
+            "variant": pd.Series([], dtype=np.int64),
+            "pole": pd.Series([], dtype=bool),
+        }
+    )
 
 
 def _camera_size(class_name: str, rng: np.random.Generator) -> float:
@@ -415,13 +535,18 @@ def _first(row: pd.Series, names: tuple[str, ...]) -> object:
     for name in names:
         if name in row.index:
             value = row[name]
-            if value is not None and not (isinstance(value, float) and np.isnan(value)) and str(value).strip():
+            if (
+                value is not None
+                and not (isinstance(value, float) and np.isnan(value))
+                and str(value).strip()
+            ):
                 return value
     return None
 
 
-def cameras_from_points(scene: Scene, points: gpd.GeoDataFrame, *, source: str, seed: int = 0
-                        ) -> pd.DataFrame:
+def cameras_from_points(
+    scene: Scene, points: gpd.GeoDataFrame, *, source: str, seed: int = 0
+) -> pd.DataFrame:
     """Cameras at projected ``points`` (OSM surveillance nodes or a user file), using their tags.
 
     Wall cameras (``camera:mount=wall``, or no mount given and a facade within 8 m, or inside a
@@ -433,12 +558,18 @@ def cameras_from_points(scene: Scene, points: gpd.GeoDataFrame, *, source: str, 
     for i, row in points.reset_index(drop=True).iterrows():
         x, y = float(row.geometry.x), float(row.geometry.y)
         ident = _first(row, ("osm_id", "camera_id", "id"))
-        ident = str(int(ident)) if isinstance(ident, (int, float, np.integer)) else (str(ident) if ident else str(i))
+        ident = (
+            str(int(ident))
+            if isinstance(ident, (int, float, np.integer))
+            else (str(ident) if ident else str(i))
+        )
         rng = np.random.default_rng([seed, zlib.crc32(f"{source}/{ident}".encode())])
         ctype = str(_first(row, ("class_name", "camera:type")) or "").lower()
         class_name = "dome" if ctype == "dome" else "directed"
         mount = str(_first(row, ("mount", "camera:mount")) or "").lower()
-        height = _parse_height(_first(row, ("mount_height_m", "height", "camera:height", "est_height")))
+        height = _parse_height(
+            _first(row, ("mount_height_m", "height", "camera:height", "est_height"))
+        )
         facing = _parse_direction(_first(row, ("facing", "camera:direction", "direction")))
         near = nearest_facade(scene, x, y, radius=SNAP_DISTANCE_M)
         on_wall = mount in ("wall", "ceiling") or (mount in ("", "none") and near is not None)
@@ -461,8 +592,20 @@ def cameras_from_points(scene: Scene, points: gpd.GeoDataFrame, *, source: str, 
                 facing = float(rng.uniform(0, 360))
             mount = "pole"
             normal = float("nan")
-        rows.append(_camera_row(f"{source}/{ident}", class_name, x, y, z, facing, mount, source, rng,
-                                normal=normal if mount in ("wall", "ceiling") else float("nan")))
+        rows.append(
+            _camera_row(
+                f"{source}/{ident}",
+                class_name,
+                x,
+                y,
+                z,
+                facing,
+                mount,
+                source,
+                rng,
+                normal=normal if mount in ("wall", "ceiling") else float("nan"),
+            )
+        )
     return pd.DataFrame(rows) if rows else _empty_cameras()
 
 
@@ -476,19 +619,42 @@ def _pole_height(rng: np.random.Generator, *, mapped: bool = False) -> float:
     return float(rng.uniform(3.0, 6.0) if mapped else rng.uniform(4.0, 7.0))
 
 
-def _camera_row(camera_id: str, class_name: str, x: float, y: float, z: float, facing: float,
-                mount: str, source: str, rng: np.random.Generator, *, normal: float = float("nan")) -> dict:
-    return {"camera_id": camera_id, "class_name": class_name, "x": x, "y": y, "z": float(z),
-            "facing": float(facing) % 360.0, "normal": float(normal),
-            "relief_deg": float(rng.uniform(10.0, 25.0)), "tilt": float(rng.uniform(10, 35)),
-            "mount": mount,
-            "size_m": _camera_size(class_name, rng), "arm_m": float(rng.uniform(0.15, 0.35)),
-            "color": int(rng.random() < 0.2), "source": source}
+def _camera_row(
+    camera_id: str,
+    class_name: str,
+    x: float,
+    y: float,
+    z: float,
+    facing: float,
+    mount: str,
+    source: str,
+    rng: np.random.Generator,
+    *,
+    normal: float = float("nan"),
+) -> dict:
+    return {
+        "camera_id": camera_id,
+        "class_name": class_name,
+        "x": x,
+        "y": y,
+        "z": float(z),
+        "facing": float(facing) % 360.0,
+        "normal": float(normal),
+        "relief_deg": float(rng.uniform(10.0, 25.0)),
+        "tilt": float(rng.uniform(10, 35)),
+        "mount": mount,
+        "size_m": _camera_size(class_name, rng),
+        "arm_m": float(rng.uniform(0.15, 0.35)),
+        "color": int(rng.random() < 0.2),
+        "source": source,
+    }
 
 
-def _street_positions(streets: gpd.GeoDataFrame, n: int, rng: np.random.Generator
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` uniform random positions along projected streets: (xy (n, 2), unit direction (n, 2))."""
+def _street_positions(
+    streets: gpd.GeoDataFrame, n: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` uniform random positions along projected streets: xy (n, 2) and the street's unit
+    direction there (n, 2)."""
     from geo.sampling import StreetPolylines
 
     lines = StreetPolylines.from_geometries(streets.geometry.to_numpy())
@@ -502,8 +668,9 @@ def _street_positions(streets: gpd.GeoDataFrame, n: int, rng: np.random.Generato
     return xy, np.stack([np.sin(rad), np.cos(rad)], axis=1)
 
 
-def cameras_random(scene: Scene, streets: gpd.GeoDataFrame, *, density_per_km: float, seed: int
-                   ) -> pd.DataFrame:
+def cameras_random(
+    scene: Scene, streets: gpd.GeoDataFrame, *, density_per_km: float, seed: int
+) -> pd.DataFrame:
     """A seeded Poisson process of ``density_per_km`` cameras per km of ``streets``.
 
     Each camera goes on the first facade within 25 m on a random side of the street (wall mount,
@@ -538,8 +705,11 @@ def cameras_random(scene: Scene, streets: gpd.GeoDataFrame, *, density_per_km: f
             z = _pole_height(rng)
             mount = "pole"
             normal = float("nan")
-        rows.append(_camera_row(f"random/{i:06d}", class_name, x, y, z, facing, mount, "random", rng,
-                                normal=normal))
+        rows.append(
+            _camera_row(
+                f"random/{i:06d}", class_name, x, y, z, facing, mount, "random", rng, normal=normal
+            )
+        )
     return pd.DataFrame(rows)
 
 
@@ -548,10 +718,18 @@ def _poles_for(cameras: pd.DataFrame) -> pd.DataFrame:
     if len(poles) == 0:
         return _empty_objects()
     back = np.radians(poles["facing"].to_numpy())  # the pole stands 0.25 m behind the camera
-    return pd.DataFrame({"kind": "camera_pole", "x": poles["x"].to_numpy() - 0.25 * np.sin(back),
-                         "y": poles["y"].to_numpy() - 0.25 * np.cos(back),
-                         "z": poles["z"].to_numpy() + 0.3, "facing": poles["facing"].to_numpy(),
-                         "size_m": 0.12, "variant": 0, "pole": True})
+    return pd.DataFrame(
+        {
+            "kind": "camera_pole",
+            "x": poles["x"].to_numpy() - 0.25 * np.sin(back),
+            "y": poles["y"].to_numpy() - 0.25 * np.cos(back),
+            "z": poles["z"].to_numpy() + 0.3,
+            "facing": poles["facing"].to_numpy(),
+            "size_m": 0.12,
+            "variant": 0,
+            "pole": True,
+        }
+    )
 
 
 def _with_lonlat(cameras: pd.DataFrame, crs: CRS) -> pd.DataFrame:
@@ -560,15 +738,21 @@ def _with_lonlat(cameras: pd.DataFrame, crs: CRS) -> pd.DataFrame:
         cameras["lon"], cameras["lat"] = [], []
         return cameras
     lon, lat = Transformer.from_crs(crs, 4326, always_xy=True).transform(
-        cameras["x"].to_numpy(), cameras["y"].to_numpy())
+        cameras["x"].to_numpy(), cameras["y"].to_numpy()
+    )
     cameras["lon"], cameras["lat"] = lon, lat
     return cameras
 
 
 # --- furniture and distractors ----------------------------------------------------------------
 
-_FURNITURE_HEIGHT = {"lamp": (6.0, 9.0), "pole": (5.0, 8.0), "sign": (2.2, 3.0), "signal": (3.0, 4.5),
-                     "tree": (4.0, 8.0)}
+_FURNITURE_HEIGHT = {
+    "lamp": (6.0, 9.0),
+    "pole": (5.0, 8.0),
+    "sign": (2.2, 3.0),
+    "signal": (3.0, 4.5),
+    "tree": (4.0, 8.0),
+}
 
 
 def furniture_from_points(points: gpd.GeoDataFrame, *, rng: np.random.Generator) -> pd.DataFrame:
@@ -580,15 +764,30 @@ def furniture_from_points(points: gpd.GeoDataFrame, *, rng: np.random.Generator)
     high = np.array([_FURNITURE_HEIGHT[k][1] for k in kind])
     n = len(points)
     is_tree = kind == "tree"
-    return pd.DataFrame({"kind": kind, "x": points.geometry.x.to_numpy(), "y": points.geometry.y.to_numpy(),
-                         "z": rng.uniform(low, high), "facing": rng.uniform(0, 360, n),
-                         "size_m": np.where(is_tree, rng.uniform(1.5, 3.5, n), rng.uniform(0.4, 0.8, n)),
-                         "variant": rng.integers(0, 1000, n), "pole": ~is_tree})
+    return pd.DataFrame(
+        {
+            "kind": kind,
+            "x": points.geometry.x.to_numpy(),
+            "y": points.geometry.y.to_numpy(),
+            "z": rng.uniform(low, high),
+            "facing": rng.uniform(0, 360, n),
+            "size_m": np.where(is_tree, rng.uniform(1.5, 3.5, n), rng.uniform(0.4, 0.8, n)),
+            "variant": rng.integers(0, 1000, n),
+            "pole": ~is_tree,
+        }
+    )
 
 
-def furniture_random(scene: Scene, streets: gpd.GeoDataFrame, *, rng: np.random.Generator,
-                     lamps_per_km: float = 25.0, signs_per_km: float = 12.0, trees_per_km: float = 20.0,
-                     cars_per_km: float = 45.0) -> pd.DataFrame:
+def furniture_random(
+    scene: Scene,
+    streets: gpd.GeoDataFrame,
+    *,
+    rng: np.random.Generator,
+    lamps_per_km: float = 25.0,
+    signs_per_km: float = 12.0,
+    trees_per_km: float = 20.0,
+    cars_per_km: float = 45.0,
+) -> pd.DataFrame:
     """Seeded lamps, signs, street trees and parked cars along the streets (per km of street,
     both sides together). The kerb is 1.5 m in front of the facade on that side (4-7 m from the
     centre line where there is none); lamps and signs stand on it, trees 0.8 m behind it, cars
@@ -600,7 +799,9 @@ def furniture_random(scene: Scene, streets: gpd.GeoDataFrame, *, rng: np.random.
         return _empty_objects()
     xy, along = _street_positions(streets, n, rng)
     names = np.array(list(rates))
-    kind = names[rng.choice(len(names), size=n, p=np.array(list(rates.values())) / sum(rates.values()))]
+    kind = names[
+        rng.choice(len(names), size=n, p=np.array(list(rates.values())) / sum(rates.values()))
+    ]
     side = np.where(rng.random(n) < 0.5, 1.0, -1.0)
     px, py = along[:, 1] * side, -along[:, 0] * side
     kerb = rng.uniform(4.0, 7.0, n)
@@ -616,26 +817,57 @@ def furniture_random(scene: Scene, streets: gpd.GeoDataFrame, *, rng: np.random.
     offset[kind == "car"] -= 1.1
     ok = ~((kind == "car") & (offset < 2.5)) & ~((kind == "tree") & (room < 2.5))
     bearing = np.degrees(np.arctan2(along[:, 0], along[:, 1])) % 360
-    z = np.select([kind == "lamp", kind == "sign", kind == "tree", kind == "car"],
-                  [rng.uniform(6.0, 9.0, n), rng.uniform(2.2, 3.0, n), rng.uniform(4.5, 7.0, n), np.full(n, 1.45)])
-    size = np.select([kind == "tree", kind == "car"], [rng.uniform(1.5, 3.0, n), rng.uniform(4.0, 4.9, n)],
-                     rng.uniform(0.4, 0.8, n))
-    facing = np.where(np.isin(kind, ["car", "sign"]), bearing, np.degrees(np.arctan2(-px, -py)) % 360)
-    frame = pd.DataFrame({"kind": kind, "x": xy[:, 0] + px * offset, "y": xy[:, 1] + py * offset, "z": z,
-                          "facing": facing, "size_m": size, "variant": rng.integers(0, 1000, n),
-                          "pole": np.isin(kind, ["lamp", "sign"])})
+    z = np.select(
+        [kind == "lamp", kind == "sign", kind == "tree", kind == "car"],
+        [
+            rng.uniform(6.0, 9.0, n),
+            rng.uniform(2.2, 3.0, n),
+            rng.uniform(4.5, 7.0, n),
+            np.full(n, 1.45),
+        ],
+    )
+    size = np.select(
+        [kind == "tree", kind == "car"],
+        [rng.uniform(1.5, 3.0, n), rng.uniform(4.0, 4.9, n)],
+        rng.uniform(0.4, 0.8, n),
+    )
+    facing = np.where(
+        np.isin(kind, ["car", "sign"]), bearing, np.degrees(np.arctan2(-px, -py)) % 360
+    )
+    frame = pd.DataFrame(
+        {
+            "kind": kind,
+            "x": xy[:, 0] + px * offset,
+            "y": xy[:, 1] + py * offset,
+            "z": z,
+            "facing": facing,
+            "size_m": size,
+            "variant": rng.integers(0, 1000, n),
+            "pole": np.isin(kind, ["lamp", "sign"]),
+        }
+    )
     return frame[ok].reset_index(drop=True)
 
 
-def distractors_on_facades(scene: Scene, *, rng: np.random.Generator, alarms_per_km: float = 25.0,
-                           units_per_km: float = 40.0, lights_per_km: float = 30.0,
-                           blades_per_km: float = 25.0) -> pd.DataFrame:
+def distractors_on_facades(
+    scene: Scene,
+    *,
+    rng: np.random.Generator,
+    alarms_per_km: float = 25.0,
+    units_per_km: float = 40.0,
+    lights_per_km: float = 30.0,
+    blades_per_km: float = 25.0,
+) -> pd.DataFrame:
     """Camera-like things on walls: alarm boxes, wall/window units, wall lights and blade signs
     (sticking out of the wall), placed by a seeded Poisson process along the facades."""
     f = scene.facades
     total_km = float(f.length.sum() / 1000.0) if len(f) else 0.0
-    rates = {"alarm": alarms_per_km, "unit": units_per_km, "wall_light": lights_per_km,
-             "blade": blades_per_km}
+    rates = {
+        "alarm": alarms_per_km,
+        "unit": units_per_km,
+        "wall_light": lights_per_km,
+        "blade": blades_per_km,
+    }
     frames = []
     for kind, rate in rates.items():
         n = int(rng.poisson(rate * total_km))
@@ -658,8 +890,18 @@ def distractors_on_facades(scene: Scene, *, rng: np.random.Generator, alarms_per
         else:
             z = np.minimum(rng.uniform(2.6, 4.5, n), f.height[seg] - 0.5)
             size = rng.uniform(0.15, 0.3, n)
-        frames.append(pd.DataFrame({
-            "kind": kind, "x": x, "y": y, "z": z,
-            "facing": np.degrees(np.arctan2(f.nx[seg], f.ny[seg])) % 360, "size_m": size,
-            "variant": rng.integers(0, 4, n), "pole": False}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "kind": kind,
+                    "x": x,
+                    "y": y,
+                    "z": z,
+                    "facing": np.degrees(np.arctan2(f.nx[seg], f.ny[seg])) % 360,
+                    "size_m": size,
+                    "variant": rng.integers(0, 4, n),
+                    "pole": False,
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True) if frames else _empty_objects()

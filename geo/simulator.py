@@ -33,8 +33,22 @@ from geo.scene import Scene, default_sim_cameras, scene_from_area
 PROVIDER = "simulated"
 STATE_DIR = ".simulated"
 FLUSH_EVERY = 64  # views per part file
-IMAGE_COLUMNS = ["view_id", "image_id", "provider", "path", "width", "height", "lon", "lat",
-                 "heading", "fov", "pitch", "captured_at", "status", "error"]
+IMAGE_COLUMNS = [
+    "view_id",
+    "image_id",
+    "provider",
+    "path",
+    "width",
+    "height",
+    "lon",
+    "lat",
+    "heading",
+    "fov",
+    "pitch",
+    "captured_at",
+    "status",
+    "error",
+]
 TRUTH_BOX_COLUMNS = ["image_id", "camera_id", "class_name", "x1", "y1", "x2", "y2"]
 
 _SCENE: Scene | None = None  # the scene this process renders (set in each worker)
@@ -45,9 +59,17 @@ def view_seed(seed: int, view_id: str) -> int:
     return zlib.crc32(f"{int(seed)}:{view_id}".encode())
 
 
-def simulate_survey(survey_dir: Path, *, area: str | None = None, sim_cameras: str | None = None,
-                    seed: int = 0, width: int = 640, height: int = 640, workers: int | None = None,
-                    progress: bool = True) -> pd.DataFrame:
+def simulate_survey(
+    survey_dir: Path,
+    *,
+    area: str | None = None,
+    sim_cameras: str | None = None,
+    seed: int = 0,
+    width: int = 640,
+    height: int = 640,
+    workers: int | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
     """Render the views of ``survey_dir`` and write the images table and the ground truth.
 
     ``area`` defaults to the one in ``sample.json``; ``sim_cameras`` is "osm", "random:D[:SEED]"
@@ -69,15 +91,22 @@ def simulate_survey(survey_dir: Path, *, area: str | None = None, sim_cameras: s
     info = _read_json(survey_dir / "sample.json")
     area = area or info.get("area")
     if not area:
-        raise GeoInputError(f"no area given and {survey_dir / 'sample.json'} names none: pass --area")
+        raise GeoInputError(
+            f"no area given and {survey_dir / 'sample.json'} names none: pass --area"
+        )
     views = gpd.read_parquet(views_path)
     if len(views) == 0:
         raise GeoInputError(f"{views_path} has no views")
     state = survey_dir / STATE_DIR
     if sim_cameras is None:
         sim_cameras = default_sim_cameras(area)
-    params = {"area": str(area), "sim_cameras": str(sim_cameras), "seed": int(seed),
-              "width": int(width), "height": int(height)}
+    params = {
+        "area": str(area),
+        "sim_cameras": str(sim_cameras),
+        "seed": int(seed),
+        "width": int(width),
+        "height": int(height),
+    }
     _check_params(state, params)
     graph_path = survey_dir / "network.graphml"
     graph = load_network(graph_path) if graph_path.exists() else None
@@ -89,8 +118,11 @@ def simulate_survey(survey_dir: Path, *, area: str | None = None, sim_cameras: s
     state.mkdir(exist_ok=True)
     _write_json_atomic(state / "params.json", params)
     done = _read_parts(state)
-    done = {vid: rec for vid, rec in done.items()  # views that ended in error are tried again
-            if rec["status"] == "ok" and (images_dir / f"{vid}.jpg").exists()}
+    done = {
+        vid: rec
+        for vid, rec in done.items()  # views that ended in error are tried again
+        if rec["status"] == "ok" and (images_dir / f"{vid}.jpg").exists()
+    }
     todo = [t for t in tasks if t["view_id"] not in done]
     # Images already on disk whose boxes were not saved (killed in between): boxes only.
     orphans = [t for t in todo if (images_dir / f"{t['view_id']}.jpg").exists()]
@@ -100,8 +132,16 @@ def simulate_survey(survey_dir: Path, *, area: str | None = None, sim_cameras: s
     global _SCENE
     _SCENE = scene
     for task in orphans:
-        boxes = boxes_for_view(scene, x=task["x"], y=task["y"], heading=task["grid_heading"],
-                               pitch=task["pitch"], fov=task["fov"], width=width, height=height)
+        boxes = boxes_for_view(
+            scene,
+            x=task["x"],
+            y=task["y"],
+            heading=task["grid_heading"],
+            pitch=task["pitch"],
+            fov=task["fov"],
+            width=width,
+            height=height,
+        )
         writer.add(_record(task["view_id"], "ok", None, boxes))
     writer.flush()
     if todo:
@@ -112,7 +152,10 @@ def simulate_survey(survey_dir: Path, *, area: str | None = None, sim_cameras: s
 
 # --- tasks and workers --------------------------------------------------------------------------
 
-def _tasks(views: gpd.GeoDataFrame, scene: Scene, *, seed: int, width: int, height: int) -> list[dict]:
+
+def _tasks(
+    views: gpd.GeoDataFrame, scene: Scene, *, seed: int, width: int, height: int
+) -> list[dict]:
     from pyproj import CRS, Transformer
 
     from geo.sampling import true_north_correction
@@ -128,10 +171,23 @@ def _tasks(views: gpd.GeoDataFrame, scene: Scene, *, seed: int, width: int, heig
     ids = views["view_id"].astype(str).to_numpy()
     if len(set(ids)) != len(ids):
         raise GeoInputError("views.parquet has duplicate view_id values")
-    return [{"view_id": ids[i], "x": float(x[i]), "y": float(y[i]), "grid_heading": float(grid_heading[i]),
-             "heading": float(heading[i]), "pitch": float(pitch[i]), "fov": float(fov[i]),
-             "lon": float(lon[i]), "lat": float(lat[i]), "seed": view_seed(seed, ids[i]),
-             "width": width, "height": height} for i in range(len(ids))]
+    return [
+        {
+            "view_id": ids[i],
+            "x": float(x[i]),
+            "y": float(y[i]),
+            "grid_heading": float(grid_heading[i]),
+            "heading": float(heading[i]),
+            "pitch": float(pitch[i]),
+            "fov": float(fov[i]),
+            "lon": float(lon[i]),
+            "lat": float(lat[i]),
+            "seed": view_seed(seed, ids[i]),
+            "width": width,
+            "height": height,
+        }
+        for i in range(len(ids))
+    ]
 
 
 def _render_one(task: dict, images_dir: Path) -> dict:
@@ -139,10 +195,20 @@ def _render_one(task: dict, images_dir: Path) -> dict:
     import cv2
 
     try:
-        image, boxes = render_view(_SCENE, x=task["x"], y=task["y"], heading=task["grid_heading"],
-                                   pitch=task["pitch"], fov=task["fov"], width=task["width"],
-                                   height=task["height"], seed=task["seed"])
-        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality(task["seed"])])
+        image, boxes = render_view(
+            _SCENE,
+            x=task["x"],
+            y=task["y"],
+            heading=task["grid_heading"],
+            pitch=task["pitch"],
+            fov=task["fov"],
+            width=task["width"],
+            height=task["height"],
+            seed=task["seed"],
+        )
+        ok, data = cv2.imencode(
+            ".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality(task["seed"])]
+        )
         if not ok:
             raise RuntimeError("JPEG encoding failed")
         path = images_dir / f"{task['view_id']}.jpg"
@@ -168,11 +234,12 @@ def _worker_batch(args: tuple[list[dict], str]) -> list[dict]:
     return [_render_one(task, Path(images_dir)) for task in tasks]
 
 
-def _render_all(todo: list[dict], images_dir: Path, writer: _PartWriter, *, workers: int | None,
-                progress: bool) -> None:
+def _render_all(
+    todo: list[dict], images_dir: Path, writer: _PartWriter, *, workers: int | None, progress: bool
+) -> None:
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
     batch = 8
-    batches = [(todo[i:i + batch], str(images_dir)) for i in range(0, len(todo), batch)]
+    batches = [(todo[i : i + batch], str(images_dir)) for i in range(0, len(todo), batch)]
     report = _Progress(len(todo), enabled=progress)
     try:
         if workers == 1:
@@ -196,13 +263,26 @@ def _render_all(todo: list[dict], images_dir: Path, writer: _PartWriter, *, work
 
 
 def _record(view_id: str, status: str, error: str | None, boxes: pd.DataFrame | None) -> dict:
-    rows = [] if boxes is None else [
-        [r.camera_id, r.class_name, round(float(r.x1), 2), round(float(r.y1), 2),
-         round(float(r.x2), 2), round(float(r.y2), 2)] for r in boxes.itertuples()]
+    rows = (
+        []
+        if boxes is None
+        else [
+            [
+                r.camera_id,
+                r.class_name,
+                round(float(r.x1), 2),
+                round(float(r.y1), 2),
+                round(float(r.x2), 2),
+                round(float(r.y2), 2),
+            ]
+            for r in boxes.itertuples()
+        ]
+    )
     return {"view_id": view_id, "status": status, "error": error, "boxes": json.dumps(rows)}
 
 
 # --- part files -----------------------------------------------------------------------------------
+
 
 class _PartWriter:
     """Buffers view records and writes them as atomic part files under ``.simulated/``."""
@@ -225,7 +305,9 @@ class _PartWriter:
             return
         path = self.state / f"part-{self.next:06d}.parquet"
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        pd.DataFrame(self.buffer, columns=["view_id", "status", "error", "boxes"]).to_parquet(tmp, index=False)
+        pd.DataFrame(self.buffer, columns=["view_id", "status", "error", "boxes"]).to_parquet(
+            tmp, index=False
+        )
         os.replace(tmp, path)
         self.next += 1
         self.buffer = []
@@ -241,8 +323,17 @@ def _read_parts(state: Path) -> dict[str, dict]:
 
 # --- outputs --------------------------------------------------------------------------------------
 
-def _finish(survey_dir: Path, views: gpd.GeoDataFrame, tasks: list[dict], scene: Scene,
-            records: dict[str, dict], *, width: int, height: int) -> pd.DataFrame:
+
+def _finish(
+    survey_dir: Path,
+    views: gpd.GeoDataFrame,
+    tasks: list[dict],
+    scene: Scene,
+    records: dict[str, dict],
+    *,
+    width: int,
+    height: int,
+) -> pd.DataFrame:
     image_rows, box_rows = [], []
     for task in tasks:
         rec = records.get(task["view_id"])
@@ -250,16 +341,39 @@ def _finish(survey_dir: Path, views: gpd.GeoDataFrame, tasks: list[dict], scene:
             continue
         vid = task["view_id"]
         ok = rec["status"] == "ok"
-        image_rows.append({
-            "view_id": vid, "image_id": vid, "provider": PROVIDER,
-            "path": f"images/{vid}.jpg" if ok else None, "width": width, "height": height,
-            "lon": task["lon"], "lat": task["lat"], "heading": task["heading"], "fov": task["fov"],
-            "pitch": task["pitch"], "captured_at": None, "status": rec["status"],
-            "error": rec["error"] if rec["error"] is not None and rec["error"] == rec["error"] else None})
+        image_rows.append(
+            {
+                "view_id": vid,
+                "image_id": vid,
+                "provider": PROVIDER,
+                "path": f"images/{vid}.jpg" if ok else None,
+                "width": width,
+                "height": height,
+                "lon": task["lon"],
+                "lat": task["lat"],
+                "heading": task["heading"],
+                "fov": task["fov"],
+                "pitch": task["pitch"],
+                "captured_at": None,
+                "status": rec["status"],
+                "error": rec["error"]
+                if rec["error"] is not None and rec["error"] == rec["error"]
+                else None,
+            }
+        )
         if ok:
             for camera_id, class_name, x1, y1, x2, y2 in json.loads(rec["boxes"]):
-                box_rows.append({"image_id": vid, "camera_id": camera_id, "class_name": class_name,
-                                 "x1": x1, "y1": y1, "x2": x2, "y2": y2})
+                box_rows.append(
+                    {
+                        "image_id": vid,
+                        "camera_id": camera_id,
+                        "class_name": class_name,
+                        "x1": x1,
+                        "y1": y1,
+                        "x2": x2,
+                        "y2": y2,
+                    }
+                )
     images = pd.DataFrame(image_rows, columns=IMAGE_COLUMNS)
     images["captured_at"] = images["captured_at"].astype(object)
     boxes = pd.DataFrame(box_rows, columns=TRUTH_BOX_COLUMNS)
@@ -282,13 +396,30 @@ def truth_features(scene: Scene, boxes: pd.DataFrame) -> dict:
     features = []
     if len(cams):
         lon, lat = cams["lon"].to_numpy(), cams["lat"].to_numpy()
-        facing = np.mod(cams["facing"].to_numpy() + true_north_correction(lon, lat, CRS.from_user_input(scene.crs)), 360)
+        facing = np.mod(
+            cams["facing"].to_numpy()
+            + true_north_correction(lon, lat, CRS.from_user_input(scene.crs)),
+            360,
+        )
         for i, row in enumerate(cams.itertuples()):
-            features.append({"type": "Feature", "properties": {
-                "camera_id": row.camera_id, "class_name": row.class_name,
-                "mount_height_m": round(float(row.z), 2), "facing": round(float(facing[i]), 1),
-                "mount": row.mount, "source": row.source, "seen_by": seen.get(row.camera_id, [])},
-                "geometry": {"type": "Point", "coordinates": [round(float(lon[i]), 7), round(float(lat[i]), 7)]}})
+            features.append(
+                {
+                    "type": "Feature",
+                    "properties": {
+                        "camera_id": row.camera_id,
+                        "class_name": row.class_name,
+                        "mount_height_m": round(float(row.z), 2),
+                        "facing": round(float(facing[i]), 1),
+                        "mount": row.mount,
+                        "source": row.source,
+                        "seen_by": seen.get(row.camera_id, []),
+                    },
+                    "geometry": {
+                        "type": "Point",
+                        "coordinates": [round(float(lon[i]), 7), round(float(lat[i]), 7)],
+                    },
+                }
+            )
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -326,7 +457,8 @@ def _check_params(state: Path, params: dict) -> None:
         changed = ", ".join(k for k in params if old.get(k) != params[k])
         raise GeoInputError(
             f"{state.parent} was already simulated with other parameters ({changed}); "
-            "use a new survey directory or the same options")
+            "use a new survey directory or the same options"
+        )
 
 
 class _Progress:
@@ -352,7 +484,11 @@ class _Progress:
             self.bar.update(self.task, advance=n)
         elif self.done / self.total >= self.next_line or self.done == self.total:
             rate = self.done / max(time.monotonic() - self.start, 1e-9)
-            print(f"rendered {self.done}/{self.total} views ({rate:.1f}/s)", file=sys.stderr, flush=True)
+            print(
+                f"rendered {self.done}/{self.total} views ({rate:.1f}/s)",
+                file=sys.stderr,
+                flush=True,
+            )
             self.next_line = math.floor(self.done / self.total * 10 + 1) / 10
 
     def close(self) -> None:

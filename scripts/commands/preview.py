@@ -9,12 +9,22 @@ from scripts.app import app
 
 @app.command()
 def preview(
-    survey: Path = typer.Argument(..., help="Survey directory (images.parquet from `camcensus fetch`)."),
-    n: int = typer.Option(16, "--n", help="Number of images on the sheet (images with boxes first). Default 16."),
+    survey: Path = typer.Argument(
+        ..., help="Survey directory (images.parquet from `camcensus fetch`)."
+    ),
+    n: int = typer.Option(
+        16, "--n", help="Number of images on the sheet (images with boxes first). Default 16."
+    ),
     out: Path = typer.Option(None, "--out", help="PNG file to write. Default: SURVEY/preview.png."),
-    boxes: str = typer.Option("truth", "--boxes", help="Boxes to draw: truth (simulated ground "
-                              "truth) or detections (from `camcensus detect`). Default truth."),
-    tile: int = typer.Option(320, "--tile", help="Size of one image on the sheet, pixels. Default 320."),
+    boxes: str = typer.Option(
+        "truth",
+        "--boxes",
+        help="Boxes to draw: truth (simulated ground "
+        "truth) or detections (from `camcensus detect`). Default truth.",
+    ),
+    tile: int = typer.Option(
+        320, "--tile", help="Size of one image on the sheet, pixels. Default 320."
+    ),
 ) -> None:
     """Write a contact sheet PNG: a grid of views, boxes drawn, with a magnified inset of the
     largest box of each view."""

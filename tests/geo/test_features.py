@@ -1,4 +1,4 @@
-"""OSM features for the simulator and the locate stage: buildings with heights, cameras, furniture."""
+"""OSM features for the simulator and the locate stage: buildings, cameras, furniture."""
 
 from pathlib import Path
 
@@ -22,15 +22,21 @@ def write_block_osm(path: Path, *, buildings: list[dict], nodes: list[dict] = ()
         nid = next_id[0]
         next_id[0] += 1
         body = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in (tags or {}).items())
-        lines.append(f'  <node id="{nid}" version="1" lat="{lat:.7f}" lon="{lon:.7f}">{body}</node>')
+        lines.append(
+            f'  <node id="{nid}" version="1" lat="{lat:.7f}" lon="{lon:.7f}">{body}</node>'
+        )
         return nid
 
     street = [node(LON0 + i * 10 * D, LAT0) for i in range(6)]
     ways = [(street, {"highway": "residential", "name": "Testikatu"})]
     for b in buildings:
         x = LON0 + b["dx"] * D
-        corners = [node(x, LAT0 + 2 * D), node(x + 5 * D, LAT0 + 2 * D), node(x + 5 * D, LAT0 + 4 * D),
-                   node(x, LAT0 + 4 * D)]
+        corners = [
+            node(x, LAT0 + 2 * D),
+            node(x + 5 * D, LAT0 + 2 * D),
+            node(x + 5 * D, LAT0 + 4 * D),
+            node(x, LAT0 + 4 * D),
+        ]
         ways.append((corners + corners[:1], b["tags"]))
     for n in nodes:
         node(LON0 + n["dx"] * D, LAT0 + n["dy"] * D, n["tags"])
@@ -45,11 +51,14 @@ def write_block_osm(path: Path, *, buildings: list[dict], nodes: list[dict] = ()
 
 
 def test_heights_from_height_levels_or_a_seeded_default(tmp_path):
-    osm = write_block_osm(tmp_path / "block.osm", buildings=[
-        {"dx": 0, "tags": {"building": "yes", "height": "15 m"}},
-        {"dx": 10, "tags": {"building": "apartments", "building:levels": "4"}},
-        {"dx": 20, "tags": {"building": "yes"}},
-    ])
+    osm = write_block_osm(
+        tmp_path / "block.osm",
+        buildings=[
+            {"dx": 0, "tags": {"building": "yes", "height": "15 m"}},
+            {"dx": 10, "tags": {"building": "apartments", "building:levels": "4"}},
+            {"dx": 20, "tags": {"building": "yes"}},
+        ],
+    )
     first = buildings_from_area(str(osm))
     again = buildings_from_area(str(osm))
     assert first.crs.to_epsg() == 4326 and len(first) == 3
@@ -62,16 +71,37 @@ def test_heights_from_height_levels_or_a_seeded_default(tmp_path):
 
 
 def test_surveillance_nodes_keep_their_camera_tags(tmp_path):
-    osm = write_block_osm(tmp_path / "cams.osm", buildings=[{"dx": 0, "tags": {"building": "yes"}}], nodes=[
-        {"dx": 2, "dy": 1.9, "tags": {"man_made": "surveillance", "camera:type": "dome", "camera:mount": "wall",
-                                     "height": "4", "camera:direction": "180"}},
-        {"dx": 30, "dy": 1, "tags": {"man_made": "surveillance", "surveillance:type": "camera"}},
-        {"dx": 40, "dy": 1, "tags": {"highway": "street_lamp"}},
-    ])
+    osm = write_block_osm(
+        tmp_path / "cams.osm",
+        buildings=[{"dx": 0, "tags": {"building": "yes"}}],
+        nodes=[
+            {
+                "dx": 2,
+                "dy": 1.9,
+                "tags": {
+                    "man_made": "surveillance",
+                    "camera:type": "dome",
+                    "camera:mount": "wall",
+                    "height": "4",
+                    "camera:direction": "180",
+                },
+            },
+            {
+                "dx": 30,
+                "dy": 1,
+                "tags": {"man_made": "surveillance", "surveillance:type": "camera"},
+            },
+            {"dx": 40, "dy": 1, "tags": {"highway": "street_lamp"}},
+        ],
+    )
     cams = surveillance_from_area(str(osm))
     assert len(cams) == 2 and cams.crs.to_epsg() == 4326
     dome = cams[cams["camera:type"] == "dome"].iloc[0]
-    assert dome["camera:mount"] == "wall" and dome["height"] == "4" and dome["camera:direction"] == "180"
+    assert (
+        dome["camera:mount"] == "wall"
+        and dome["height"] == "4"
+        and dome["camera:direction"] == "180"
+    )
     furniture = street_furniture_from_area(str(osm))
     assert list(furniture["kind"]) == ["lamp"]
 

@@ -1,4 +1,4 @@
-"""The simulated imagery provider on the demo area: outputs, truth, determinism, resuming, inputs."""
+"""The simulated imagery provider on the demo area: outputs, truth, determinism, resuming."""
 
 import json
 import os
@@ -32,7 +32,7 @@ def demo_graph():
 
 @pytest.fixture(scope="module")
 def demo_views(demo_graph):
-    """Views of the demo sampled every 20 m: the 10 nearest to mapped cameras first, then 50 more."""
+    """Demo views sampled every 20 m: the 10 nearest to mapped cameras first, then 50 more."""
     from geo.features import surveillance_from_area
 
     _, views = views_from_graph(demo_graph, spacing=20, seed=0)
@@ -65,9 +65,27 @@ def _files(path: Path) -> dict[str, bytes]:
 
 def test_outputs_follow_the_contracts_and_truth_is_consistent(survey, demo_views):
     images = pd.read_parquet(survey / "images.parquet")
-    assert list(images.columns) == ["view_id", "image_id", "provider", "path", "width", "height", "lon",
-                                    "lat", "heading", "fov", "pitch", "captured_at", "status", "error"]
-    assert len(images) == 16 and (images["provider"] == "simulated").all() and (images["status"] == "ok").all()
+    assert list(images.columns) == [
+        "view_id",
+        "image_id",
+        "provider",
+        "path",
+        "width",
+        "height",
+        "lon",
+        "lat",
+        "heading",
+        "fov",
+        "pitch",
+        "captured_at",
+        "status",
+        "error",
+    ]
+    assert (
+        len(images) == 16
+        and (images["provider"] == "simulated").all()
+        and (images["status"] == "ok").all()
+    )
     assert (images["image_id"] == images["view_id"]).all()
     assert np.allclose(images["heading"], demo_views["heading"].iloc[:16])
     for rel in images["path"]:
@@ -77,7 +95,9 @@ def test_outputs_follow_the_contracts_and_truth_is_consistent(survey, demo_views
     assert list(boxes.columns) == ["image_id", "camera_id", "class_name", "x1", "y1", "x2", "y2"]
     assert len(boxes) >= 3  # the first views stand next to mapped cameras
     assert set(boxes["image_id"]) <= set(images["image_id"])
-    assert ((boxes.x2 > boxes.x1) & (boxes.y2 > boxes.y1) & (boxes.x1 >= 0) & (boxes.y2 <= SIZE)).all()
+    assert (
+        (boxes.x2 > boxes.x1) & (boxes.y2 > boxes.y1) & (boxes.x1 >= 0) & (boxes.y2 <= SIZE)
+    ).all()
     truth = json.loads((survey / "truth.geojson").read_text())
     props = {f["properties"]["camera_id"]: f["properties"] for f in truth["features"]}
     assert len(props) > 100  # every mapped camera of the demo, seen or not
@@ -90,14 +110,17 @@ def test_outputs_follow_the_contracts_and_truth_is_consistent(survey, demo_views
     assert all(2.5 <= p["mount_height_m"] <= 30 for p in props.values())
 
 
-def test_same_seed_gives_byte_identical_images_and_truth_whatever_the_workers(survey, demo_views, demo_graph,
-                                                                              tmp_path):
+def test_same_seed_gives_byte_identical_images_and_truth_whatever_the_workers(
+    survey, demo_views, demo_graph, tmp_path
+):
     again = make_survey(tmp_path / "b", demo_views.iloc[:16], demo_graph)
     simulate_survey(again, seed=4, width=SIZE, height=SIZE, workers=1, progress=False)
     assert _files(again) == _files(survey)
     assert (again / "truth.geojson").read_text() == (survey / "truth.geojson").read_text()
-    pd.testing.assert_frame_equal(pd.read_parquet(again / "truth_boxes.parquet"),
-                                  pd.read_parquet(survey / "truth_boxes.parquet"))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(again / "truth_boxes.parquet"),
+        pd.read_parquet(survey / "truth_boxes.parquet"),
+    )
     other = make_survey(tmp_path / "c", demo_views.iloc[:4], demo_graph)
     simulate_survey(other, seed=5, width=SIZE, height=SIZE, workers=1, progress=False)
     assert _files(other) != {k: v for k, v in _files(survey).items() if k in _files(other)}
@@ -122,8 +145,10 @@ def test_rerun_renders_only_missing_images(survey, demo_views, demo_graph, tmp_p
     before = {p.name: p.stat().st_mtime_ns for p in (path / "images").glob("*.jpg")}
     simulate_survey(path, seed=4, width=SIZE, height=SIZE, workers=1, progress=False)
     assert {p.name: p.stat().st_mtime_ns for p in (path / "images").glob("*.jpg")} == before
-    pd.testing.assert_frame_equal(pd.read_parquet(path / "truth_boxes.parquet"),
-                                  pd.read_parquet(survey / "truth_boxes.parquet"))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(path / "truth_boxes.parquet"),
+        pd.read_parquet(survey / "truth_boxes.parquet"),
+    )
     with pytest.raises(GeoInputError, match="other parameters"):
         simulate_survey(path, seed=5, width=SIZE, height=SIZE, workers=1, progress=False)
 
@@ -133,10 +158,16 @@ def test_kill_9_loses_nothing_saved(demo_views, demo_graph, tmp_path):
     reference = make_survey(tmp_path / "ref", views, demo_graph)
     simulate_survey(reference, seed=1, width=SIZE, height=SIZE, workers=1, progress=False)
     path = make_survey(tmp_path / "killed", views, demo_graph)
-    code = ("import sys; from geo.simulator import simulate_survey; "
-            f"simulate_survey(sys.argv[1], seed=1, width={SIZE}, height={SIZE}, workers=1, progress=False)")
-    child = subprocess.Popen([sys.executable, "-c", code, str(path)], cwd=Path(__file__).parents[2],
-                             stderr=subprocess.DEVNULL)
+    code = (
+        "import sys; from geo.simulator import simulate_survey; "
+        f"simulate_survey(sys.argv[1], seed=1, width={SIZE}, height={SIZE}, workers=1, "
+        "progress=False)"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, str(path)],
+        cwd=Path(__file__).parents[2],
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 60
     while time.time() < deadline and child.poll() is None:
         if len(list((path / "images").glob("*.jpg"))) >= 5:
@@ -149,17 +180,23 @@ def test_kill_9_loses_nothing_saved(demo_views, demo_graph, tmp_path):
         assert cv2.imread(str(jpg)) is not None
     simulate_survey(path, seed=1, width=SIZE, height=SIZE, workers=1, progress=False)
     assert _files(path) == _files(reference)
-    pd.testing.assert_frame_equal(pd.read_parquet(path / "truth_boxes.parquet"),
-                                  pd.read_parquet(reference / "truth_boxes.parquet"))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(path / "truth_boxes.parquet"),
+        pd.read_parquet(reference / "truth_boxes.parquet"),
+    )
 
 
 def test_random_cameras_match_the_density_over_a_large_area():
     # 2,000 km of straight streets (40 x 50 km) and no buildings: every camera on a pole. A Poisson
     # count of 1,000 or more is within 10% of its mean with probability > 0.998.
-    lines = [LineString([(385_000 + i * 250.0, 6_672_000), (385_000 + i * 250.0, 6_722_000)]) for i in range(40)]
+    lines = [
+        LineString([(385_000 + i * 250.0, 6_672_000), (385_000 + i * 250.0, 6_722_000)])
+        for i in range(40)
+    ]
     streets = gpd.GeoDataFrame({"street_id": range(40)}, geometry=lines, crs="EPSG:32635")
-    scene = scene_from_frames(gpd.GeoDataFrame({"height_m": []}, geometry=[], crs="EPSG:32635"),
-                              crs="EPSG:32635")
+    scene = scene_from_frames(
+        gpd.GeoDataFrame({"height_m": []}, geometry=[], crs="EPSG:32635"), crs="EPSG:32635"
+    )
     for density in (0.5, 2.0):
         for seed in (0, 1):
             cams = cameras_random(scene, streets, density_per_km=density, seed=seed)
@@ -175,11 +212,16 @@ def test_random_and_file_cameras_on_the_demo(demo_graph, tmp_path):
     assert abs(len(scene.cameras) - 3 * scene.road_km) < 4 * np.sqrt(3 * scene.road_km)
     assert (scene.cameras["mount"] == "wall").mean() > 0.3  # facades line most central streets
     same = scene_from_area("demo", graph=demo_graph, sim_cameras="random:3:7", seed=9)
-    pd.testing.assert_frame_equal(scene.cameras, same.cameras)  # SEED given: the layout ignores --seed
+    pd.testing.assert_frame_equal(
+        scene.cameras, same.cameras
+    )  # SEED given: the layout ignores --seed
     other = scene_from_area("demo", graph=demo_graph, sim_cameras="random:3", seed=9)
     assert not np.allclose(other.cameras["x"].iloc[:5], scene.cameras["x"].iloc[:5])
-    points = gpd.GeoDataFrame({"class_name": ["dome", "directed"], "height": [5.0, 7.0]},
-                              geometry=gpd.points_from_xy([24.9426, 24.945], [60.1664, 60.168]), crs=4326)
+    points = gpd.GeoDataFrame(
+        {"class_name": ["dome", "directed"], "height": [5.0, 7.0]},
+        geometry=gpd.points_from_xy([24.9426, 24.945], [60.1664, 60.168]),
+        crs=4326,
+    )
     path = tmp_path / "cams.geojson"
     points.to_file(path, driver="GeoJSON")
     from_file = scene_from_area("demo", graph=demo_graph, sim_cameras=str(path)).cameras
@@ -188,8 +230,9 @@ def test_random_and_file_cameras_on_the_demo(demo_graph, tmp_path):
     assert (from_file["source"] == "file").all()
 
 
-@pytest.mark.parametrize("spec", ["random", "random:", "random:x", "random:-1", "random:2:x", "bogus",
-                                  "missing.geojson"])
+@pytest.mark.parametrize(
+    "spec", ["random", "random:", "random:x", "random:-1", "random:2:x", "bogus", "missing.geojson"]
+)
 def test_malformed_sim_cameras_is_a_clear_error(spec, demo_graph):
     with pytest.raises(GeoInputError, match="sim-cameras"):
         scene_from_area("demo", graph=demo_graph, sim_cameras=spec)
@@ -199,8 +242,23 @@ def test_geojson_without_points_and_area_without_buildings_are_clear_errors(tmp_
     empty = tmp_path / "empty.geojson"
     empty.write_text(json.dumps({"type": "FeatureCollection", "features": []}))
     lines = tmp_path / "lines.geojson"
-    lines.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},
-                                 "geometry": {"type": "LineString", "coordinates": [[24.94, 60.17], [24.95, 60.17]]}}]}))
+    lines.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {},
+                        "geometry": {
+                            "type": "LineString",
+                            "coordinates": [[24.94, 60.17], [24.95, 60.17]],
+                        },
+                    }
+                ],
+            }
+        )
+    )
     for path in (empty, lines):
         with pytest.raises(GeoInputError, match="no points"):
             scene_from_area("demo", graph=demo_graph, sim_cameras=str(path))
@@ -218,6 +276,11 @@ def test_contact_sheet_and_preview_command(survey, tmp_path):
     assert sheet.shape == (320, 320, 3)
     assert main(["preview", str(survey), "--n", "9", "--out", str(tmp_path / "cli.png")]) == 0
     assert cv2.imread(str(tmp_path / "cli.png")).shape == (960, 960, 3)
-    assert main(["preview", str(survey), "--boxes", "nonsense", "--out", str(tmp_path / "x.png")]) == 2
-    assert main(["preview", str(survey), "--boxes", "detections", "--out", str(tmp_path / "x.png")]) == 2
+    assert (
+        main(["preview", str(survey), "--boxes", "nonsense", "--out", str(tmp_path / "x.png")]) == 2
+    )
+    assert (
+        main(["preview", str(survey), "--boxes", "detections", "--out", str(tmp_path / "x.png")])
+        == 2
+    )
     assert main(["preview", str(tmp_path / "nowhere")]) == 2
