@@ -395,7 +395,7 @@ def _ground(
     kerb = (perp >= walk) & (perp < walk + f32(0.18))
     base = f32(light["asphalt"])
     value = np.where(sidewalk, base + f32(45), np.where(kerb, base + f32(70), base))
-    joints = t * f32(1 / 1.2)
+    joints = perp * f32(1 / 1.2)  # paving joints run along the facade
     joints -= np.floor(joints)
     value = np.where(sidewalk & (joints < f32(0.05)), value - f32(25), value)
     lane = (perp >= walk + f32(2.1)) & (perp < walk + f32(2.22))  # parking lane line
