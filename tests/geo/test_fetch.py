@@ -194,3 +194,14 @@ def test_kill_9_loses_nothing_already_saved(server, tmp_path):
     assert len(gsv.served) <= 16 + 2  # at most the two in flight at the kill were repeated
     assert KEY.encode() not in out + err
     assert not files_containing(survey, KEY)
+
+
+def test_validate_image_after_ultralytics_patched_pillow():
+    # ultralytics (imported by the detector in the same process) patches PIL's Image.open to try
+    # pi_heif on unknown bodies; validation must still answer InvalidImage, never crash.
+    import detector  # noqa: F401
+    import ultralytics  # noqa: F401
+    from geo.fetch import InvalidImage, validate_image
+
+    with pytest.raises(InvalidImage, match="undecodable"):
+        validate_image(b"\x00\x01\x02 definitely not an image" * 20, content_type="image/jpeg")
