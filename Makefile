@@ -18,13 +18,16 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/camcensus sample --area demo --out survey-demo
+	$(BIN)/camcensus survey --area demo --provider simulated --model cctv-yolo11n-synth --out survey-demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" --timeout=900
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench/sampling.py
+	$(BIN)/python scripts/bench/simulator.py
+	$(BIN)/python -m scripts.bench.detect
+	$(BIN)/python scripts/bench/estimate.py
 
 clean:
 	rm -rf $(VENV) survey-demo .pytest_cache
