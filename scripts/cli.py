@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 ok, 1 failure, 2 bad input, 130 interrupted)."""
     _register_commands()
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)  # click returns typer.Exit's code here
     except USER_ERRORS as error:
         typer.secho(f"error: {error}", err=True, fg="red")
         return 2
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         if show:
             show()
         return code
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

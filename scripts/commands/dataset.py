@@ -54,7 +54,7 @@ def synth(
 @dataset_app.command("check")
 def check(
     data: Path = typer.Argument(..., help="A data.yaml or the dataset folder holding it."),
-    json_out: Path = typer.Option(None, "--json", help="Also write the report as JSON to this path."),
+    json_out: Path = typer.Option(None, "--json", help="Also write the report as JSON to this path. Default: none."),
 ) -> None:
     """Count images and boxes per split and class, bin box sizes (sqrt(w*h), px), list broken files.
     Exit code 1 when a file is broken."""

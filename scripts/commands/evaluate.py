@@ -16,7 +16,7 @@ def evaluate(
                                     "with the most recall reaching it. Default: the threshold of max F1."),
     imgsz: int = typer.Option(640, "--imgsz", help="Inference size, px (full images). Default 640."),
     device: str = typer.Option("auto", "--device", help="auto (GPU if any, else CPU), cpu, 0, ..."),
-    json_out: Path = typer.Option(None, "--json", help="Also write the figures as JSON to this path."),
+    json_out: Path = typer.Option(None, "--json", help="Also write the figures as JSON to this path. Default: none."),
     plot: Path = typer.Option(None, "--plot", help="PR-curve PNG. Default: NAME-pr.png beside the weights."),
     no_card: bool = typer.Option(False, "--no-card", help="Do not write the figures into the model card."),
 ) -> None:

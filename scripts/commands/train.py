@@ -28,7 +28,7 @@ def train(
     hours: float = typer.Option(None, "--hours", help="Time budget in hours: the epoch count is fitted to it "
                                 "after the first epoch. Default: no limit, run --epochs."),
     arg: list[str] = typer.Option(None, "--arg", help="Extra ultralytics training argument KEY=VALUE "
-                                  "(repeatable), e.g. --arg val=False --arg warmup_epochs=1."),
+                                  "(repeatable), e.g. --arg val=False --arg warmup_epochs=1. Default: none."),
 ) -> None:
     """Train a detector; rerunning the same command resumes from the last checkpoint."""
     import yaml

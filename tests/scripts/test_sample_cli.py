@@ -79,3 +79,17 @@ def test_help_lists_options_with_units_and_defaults(command, capsys):
     for option in ("--area", "--spacing", "--network", "--method", "--sides", "--fov", "--pitch"):
         assert option in out
     assert "Metres" in out and "degrees" in out and "default" in out.lower()
+
+
+def test_typer_exit_code_is_returned():
+    from scripts.app import app
+
+    @app.command("exit-seven", hidden=True)
+    def _exit_seven() -> None:
+        import typer
+        raise typer.Exit(7)
+
+    try:
+        assert main(["exit-seven"]) == 7
+    finally:
+        app.registered_commands[:] = [c for c in app.registered_commands if c.name != "exit-seven"]

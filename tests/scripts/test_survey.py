@@ -159,10 +159,12 @@ def _commands() -> list:
     return found
 
 
-UNITS = {"--spacing": "metre", "--fov": "degree", "--pitch": "degree", "--size": "pixel",
-         "--imgsz": "pixel", "--radius": "metre", "--heading-tol": "degree", "--timeout": "second",
-         "--rate": "per second", "--max-range": "metre", "--min-gap": "metre", "--merge": "metre",
-         "--conf": "0-1", "--precision": "0-1", "--recall": "0-1", "--tile": "pixel"}
+# Accepted ways of stating each option's unit (any one of them).
+PIXELS = ("pixel", "px")
+UNITS = {"--spacing": ("metre",), "--fov": ("degree",), "--pitch": ("degree",), "--size": PIXELS,
+         "--imgsz": PIXELS, "--radius": ("metre",), "--heading-tol": ("degree",), "--timeout": ("second",),
+         "--rate": ("per second",), "--max-range": ("metre",), "--min-gap": ("metre",), "--merge": ("metre",),
+         "--conf": ("0-1",), "--precision": ("0-1", "(0, 1]", "fp32"), "--recall": ("0-1",), "--tile": PIXELS}
 
 
 def test_every_command_documents_every_option():
@@ -186,9 +188,9 @@ def test_every_command_documents_every_option():
             has_default = "default" in text or shown or param.required or param.is_flag
             if not has_default:
                 problems.append(f"{name} {flag}: help does not say its default")
-            unit = UNITS.get(flag)
-            if unit and unit not in text:
-                problems.append(f"{name} {flag}: help does not state its unit ({unit})")
+            units = UNITS.get(flag, ())
+            if units and not any(unit in text for unit in units):
+                problems.append(f"{name} {flag}: help does not state its unit ({' or '.join(units)})")
     assert not problems, "\n".join(problems)
 
 
