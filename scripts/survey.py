@@ -20,6 +20,17 @@ from scripts import survey_files as files
 
 STAGES = ("sample", "fetch", "detect", "locate", "estimate")
 MARKERS = ".stages"
+# What each stage writes: removed before a stage is redone with other options (a stage that was
+# merely interrupted keeps them and resumes).
+STAGE_OUTPUTS = {
+    "sample": (files.NETWORK, files.POINTS, files.VIEWS, files.SAMPLE_INFO),
+    "fetch": (files.IMAGES, files.IMAGES_DIR, "images.parquet.parts", ".simulated", files.TRUTH,
+              files.TRUTH_BOXES),
+    "detect": (files.DETECTIONS_DIR, files.DETECT_SUMMARY, "detect_failures.parquet"),
+    "locate": (files.CAMERAS,),
+    "estimate": (files.DENSITY_GEOJSON, files.DENSITY_PARQUET, files.MAP_HTML, files.DENSITY_PNG,
+                 files.REPORT),
+}
 
 
 @dataclass
@@ -139,15 +150,22 @@ def run_survey(survey_dir: str | Path, options: SurveyOptions, *,
     survey_dir.mkdir(parents=True, exist_ok=True)
     options_to_toml(options, survey_dir / files.SURVEY_TOML)
     result = SurveyResult(survey_dir)
-    stale = False
+    stale = False  # an earlier stage ran: every later one runs too
+    redone = False  # an earlier stage was redone with other options: later outputs are stale
     for number, stage in enumerate(STAGES, start=1):
         marker = survey_dir / MARKERS / f"{stage}.json"
         wanted = options.stage_options(stage)
-        if not stale and marker.exists() and json.loads(marker.read_text()).get("options") == wanted:
+        recorded = json.loads(marker.read_text()).get("options") if marker.exists() else None
+        if not stale and recorded == wanted:
             say(f"[{number}/{len(STAGES)}] {stage}: already done, skipped")
             result.stages.append(StageRun(stage, "skipped", 0.0))
             continue
-        stale = True  # this stage runs, so every later one must run again too
+        stale = True
+        if redone or (recorded is not None and recorded != wanted):
+            redone = True
+            marker.unlink(missing_ok=True)
+            _remove_outputs(survey_dir, stage)
+            say(f"[{number}/{len(STAGES)}] {stage}: options changed, previous results removed")
         say(f"[{number}/{len(STAGES)}] {stage} ...")
         started = time.perf_counter()
         detail = _STAGE_FUNCTIONS[stage](survey_dir, options)
@@ -159,6 +177,17 @@ def run_survey(survey_dir: str | Path, options: SurveyOptions, *,
     if report_path.exists():
         result.report = json.loads(report_path.read_text())
     return result
+
+
+def _remove_outputs(survey_dir: Path, stage: str) -> None:
+    import shutil
+
+    for name in STAGE_OUTPUTS[stage]:
+        path = survey_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
 
 
 def _write_marker(path: Path, data: dict) -> None:
