@@ -229,8 +229,9 @@ def main() -> None:
         onnx = export_model(weights, format="onnx", imgsz=args.imgsz, out=work / "bench.onnx").path
     if "openvino" not in skip:
         try:
-            import openvino  # noqa: F401
+            import importlib
 
+            importlib.import_module("openvino")  # only to know it is installed
             openvino = export_model(
                 weights, format="openvino", imgsz=args.imgsz, out=work / "bench_openvino_model"
             ).path

@@ -57,7 +57,7 @@ def grid_graph(n: int, x0: float = 380_000.0, y0: float = 6_660_000.0) -> nx.Mul
 def make_survey(out: Path, *, n_views: int, n_detections: int, seed: int = 0) -> dict:
     """Write the generated survey into ``out``; return its sizes."""
     import geopandas as gpd
-    from pyproj import CRS, Transformer
+    from pyproj import CRS
     from scipy.spatial import cKDTree
 
     from geo.network import road_km, save_network

@@ -5,8 +5,6 @@ from html.parser import HTMLParser
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
-import pytest
 import shapely
 
 from geo.export import geojson_from_frame, write_exports, write_json
