@@ -149,7 +149,8 @@ def popup_html(row: pd.Series) -> str:
 
 def write_png(areas: gpd.GeoDataFrame, path: str | Path, *, cameras: gpd.GeoDataFrame | None = None,
               title: str = "Camera density", column: str = "per_road_km") -> Path:
-    """A matplotlib choropleth of ``column`` with a colour bar legend, title and cameras."""
+    """A matplotlib choropleth of ``column`` with a colour bar legend, title and cameras.
+    The format follows the file's suffix (``.png`` by default, ``.svg`` for documents)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -173,7 +174,7 @@ def write_png(areas: gpd.GeoDataFrame, path: str | Path, *, cameras: gpd.GeoData
                                                             if len(areas) else 0.0))))
         path = Path(path)
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        fig.savefig(tmp, format="png", bbox_inches="tight")
+        fig.savefig(tmp, format=path.suffix.lstrip(".").lower() or "png", bbox_inches="tight")
         os.replace(tmp, path)
     finally:
         plt.close(fig)
