@@ -10,7 +10,7 @@ For each area x seed x camera spec it samples and simulates a survey (cached und
 runs locate + estimate and compares the city-wide estimates (b) and (a) with the truth.
 
   .venv/bin/python scripts/validate_estimator.py --areas demo,test_pbf --seeds 0,1,2 \
-      --cameras random:2,random:5,osm --recall 0.63 --precision 0.8 --work /tmp/validate
+      --cameras random:2,random:5,osm --recall 0.63 --precision 0.8 --work validate-runs
 
 Acceptance: median |b - truth| / truth <= 15% and the 95% interval of (b) covers the truth in
 >= 90% of runs. Two truths are scored: every scene camera (truth.geojson), and the cameras that

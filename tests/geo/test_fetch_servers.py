@@ -30,7 +30,7 @@ from werkzeug import Request, Response
 
 from geo.fetch import FetchOptions
 
-KEY = "AIzaTESTKEY_do_not_leak_0123456789"
+KEY = "TESTKEY_do_not_leak_0123456789_gsv"
 SECRET = base64.urlsafe_b64encode(b"a-signing-secret-of-20b").decode()
 TOKEN = "MLY|1234567|do_not_leak_token_abcdef"
 GSV_PATH = "/maps/api/streetview"

@@ -156,7 +156,7 @@ def test_a_wrong_key_is_an_error_without_the_key(server, tmp_path):
     gsv.add_pano("PANO_0", *HELSINKI)
     survey = tmp_path / "survey"
     write_views(survey, _views([HELSINKI]))
-    wrong = "AIzaWRONG_key_9876543210"
+    wrong = "WRONG_key_9876543210_gsv"
     provider = StreetViewProvider(key=wrong, endpoint=gsv.endpoint, size=64)
     result = fetch_survey(survey, provider=provider, options=FAST, progress=False)
     table = pd.read_parquet(survey / "images.parquet")
