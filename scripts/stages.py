@@ -17,8 +17,6 @@ if TYPE_CHECKING:
 def fetch_stage(survey_dir: Path, options: SurveyOptions) -> str:
     """Images for every view: the simulator, or a real provider with its credentials from the
     environment (MAPILLARY_TOKEN, GOOGLE_MAPS_API_KEY)."""
-    import os
-
     if options.provider == "simulated":
         from geo.simulator import simulate_survey
 
@@ -31,21 +29,35 @@ def fetch_stage(survey_dir: Path, options: SurveyOptions) -> str:
         from geo.fetch import FetchOptions, fetch_survey
         from geo.providers import provider_from_name
 
-        if options.provider == "gsv":
-            settings = {"key": os.environ.get("GOOGLE_MAPS_API_KEY"), "endpoint": options.endpoint,
-                        "secret": os.environ.get("GOOGLE_MAPS_URL_SECRET"), "radius": 50.0,
-                        "size": options.size}
-        elif options.provider == "mapillary":
-            settings = {"token": os.environ.get("MAPILLARY_TOKEN"), "endpoint": options.endpoint,
-                        "radius": 20.0, "heading_tol": 45.0, "size": options.size}
-        else:
+        if options.provider not in ("gsv", "mapillary"):
             raise GeoInputError(
                 f"survey cannot use provider '{options.provider}': choose simulated, mapillary or gsv "
                 "(for your own images run `camcensus fetch DIR --provider local` after `sample`)")
+        settings = provider_settings(options.provider, endpoint=options.endpoint, size=options.size)
         result = fetch_survey(survey_dir, provider=provider_from_name(options.provider, **settings),
                               options=FetchOptions(workers=options.workers or 4, size=options.size))
         counts = result.counts
     return ", ".join(f"{counts.get(s, 0):,} {s}" for s in ("ok", "no_imagery", "error"))
+
+
+def provider_settings(provider: str, *, endpoint: str | None = None, key: str | None = None,
+                      token: str | None = None, secret: str | None = None, radius: float | None = None,
+                      heading_tol: float = 45.0, size: int = 640, images: Path | None = None,
+                      manifest: Path | None = None, as_is: bool = False) -> dict:
+    """Settings of a real provider: credentials from the arguments, else the environment
+    (GOOGLE_MAPS_API_KEY, GOOGLE_MAPS_URL_SECRET, MAPILLARY_TOKEN); search radius in metres
+    (default 50 for gsv, 20 otherwise), heading tolerance in degrees, image side in pixels."""
+    import os
+
+    if provider == "gsv":
+        return {"key": key or os.environ.get("GOOGLE_MAPS_API_KEY"), "endpoint": endpoint,
+                "secret": secret or os.environ.get("GOOGLE_MAPS_URL_SECRET"),
+                "radius": radius or 50.0, "size": size}
+    if provider == "mapillary":
+        return {"token": token or os.environ.get("MAPILLARY_TOKEN"), "endpoint": endpoint,
+                "radius": radius or 20.0, "heading_tol": heading_tol, "size": size}
+    return {"images": images, "manifest": manifest, "radius": radius or 20.0,
+            "heading_tol": heading_tol, "as_is": as_is}
 
 
 def detect_stage(survey_dir: Path, options: SurveyOptions) -> str:

@@ -1,6 +1,5 @@
 """`camcensus fetch`: one image (or a final no_imagery / error row) per view of a survey."""
 
-import os
 from pathlib import Path
 
 import typer
@@ -65,17 +64,11 @@ def fetch(
     else:
         from geo.fetch import FetchOptions, fetch_survey
         from geo.providers import provider_from_name
+        from scripts.stages import provider_settings
 
-        if provider == "gsv":
-            settings = {"key": key or os.environ.get("GOOGLE_MAPS_API_KEY"), "endpoint": endpoint,
-                        "secret": secret or os.environ.get("GOOGLE_MAPS_URL_SECRET"),
-                        "radius": radius or 50.0, "size": size}
-        elif provider == "mapillary":
-            settings = {"token": token or os.environ.get("MAPILLARY_TOKEN"), "endpoint": endpoint,
-                        "radius": radius or 20.0, "heading_tol": heading_tol, "size": size}
-        else:
-            settings = {"images": images, "manifest": manifest, "radius": radius or 20.0,
-                        "heading_tol": heading_tol, "as_is": as_is}
+        settings = provider_settings(provider, endpoint=endpoint, key=key, token=token, secret=secret,
+                                     radius=radius, heading_tol=heading_tol, size=size, images=images,
+                                     manifest=manifest, as_is=as_is)
         options = FetchOptions(workers=workers or 4, rate=rate, retries=retries, timeout=timeout,
                                backoff=backoff, size=size)
         result = fetch_survey(survey, provider=provider_from_name(provider, **settings),
