@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+
+from geo.io import atomic_path, write_parquet, write_text
 
 MAX_MAP_CAMERAS = 50_000  # camera markers drawn on map.html (the rest are in cameras.parquet)
 _POPUP_FIELDS = [("road_km", "road km", 2), ("surveyed_km", "surveyed km", 2), ("n_images", "images", 0),
@@ -61,23 +62,19 @@ def geojson_from_frame(frame: gpd.GeoDataFrame) -> dict:
 def write_geojson(frame: gpd.GeoDataFrame, path: str | Path) -> Path:
     """Write ``frame`` as an RFC 7946 GeoJSON file."""
     text = json.dumps(geojson_from_frame(frame), allow_nan=False, ensure_ascii=False)
-    return _atomic_text(Path(path), text)
+    return write_text(path, text)
 
 
 def write_geoparquet(frame: gpd.GeoDataFrame, path: str | Path) -> Path:
     """Write ``frame`` as GeoParquet (EPSG:4326)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     plain = frame.to_crs(4326)
     plain.attrs = {}
-    plain.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-    return path
+    return write_parquet(plain, path)
 
 
 def write_json(data: dict, path: str | Path) -> Path:
     """Write ``data`` as indented JSON (NaN and infinities as null)."""
-    return _atomic_text(Path(path), json.dumps(_clean(data), indent=2, allow_nan=False, ensure_ascii=False) + "\n")
+    return write_text(path, json.dumps(_clean(data), indent=2, allow_nan=False, ensure_ascii=False) + "\n")
 
 
 def write_map_html(areas: gpd.GeoDataFrame, path: str | Path, *, cameras: gpd.GeoDataFrame | None = None,
@@ -129,7 +126,7 @@ def write_map_html(areas: gpd.GeoDataFrame, path: str | Path, *, cameras: gpd.Ge
               f"{_text(title)}</h3>"
     fmap.get_root().html.add_child(folium.Element(heading))
     fmap.get_root().header.add_child(folium.Element(f"<title>{_text(title)}</title>"))
-    return _atomic_text(Path(path), fmap.get_root().render())
+    return write_text(path, fmap.get_root().render())
 
 
 def popup_html(row: pd.Series) -> str:
@@ -173,9 +170,8 @@ def write_png(areas: gpd.GeoDataFrame, path: str | Path, *, cameras: gpd.GeoData
         ax.set_aspect(1.0 / max(0.1, math.cos(math.radians(float(np.mean(areas.total_bounds[[1, 3]]))
                                                             if len(areas) else 0.0))))
         path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        fig.savefig(tmp, format=path.suffix.lstrip(".").lower() or "png", bbox_inches="tight")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=path.suffix.lstrip(".").lower() or "png", bbox_inches="tight")
     finally:
         plt.close(fig)
     return path
@@ -228,8 +224,4 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _atomic_text(path: Path, text: str) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+

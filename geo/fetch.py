@@ -37,6 +37,7 @@ import pandas as pd
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from geo.errors import GeoInputError
+from geo.io import atomic_path, write_bytes, write_parquet
 
 IMAGES = "images.parquet"
 IMAGES_DIR = "images"
@@ -352,7 +353,7 @@ class DiskCache:
         return path.read_bytes() if path.is_file() else None
 
     def put(self, key: str, data: bytes) -> None:
-        atomic_write_bytes(self.path(key), data)
+        write_bytes(self.path(key), data)
 
     def get_or_fetch(self, key: str, fetch: Callable[[], bytes]) -> bytes:
         """The cached bytes, or ``fetch()`` once (even with many threads asking) and cache them."""
@@ -369,22 +370,12 @@ class DiskCache:
 
 def link_file(source: Path, target: Path) -> bool:
     """Hard-link ``source`` to ``target`` atomically (replacing it); False where links fail."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{threading.get_ident()}")
     try:
-        os.link(source, tmp)
+        with atomic_path(target) as tmp:
+            os.link(source, tmp)
     except OSError:
         return False
-    os.replace(tmp, target)
     return True
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp name in the same folder, then rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 # --- the provider interface -----------------------------------------------------------------
@@ -513,14 +504,6 @@ def rows_to_frame(rows: list[dict]) -> pd.DataFrame:
     return frame
 
 
-def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Parquet written to a temp name in the same folder, then renamed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-
-
 # --- the stage ------------------------------------------------------------------------------
 
 def _number(value: Any) -> float | None:
@@ -556,7 +539,7 @@ def fetch_one(view: dict, provider: Provider, ctx: FetchContext, out_dir: Path) 
         width, height = validate_image(got.data)
         relative = f"{IMAGES_DIR}/{safe_file_name(view['view_id'])}{got.suffix}"
         if got.cached is None or not link_file(got.cached, out_dir / relative):
-            atomic_write_bytes(out_dir / relative, got.data)
+            write_bytes(out_dir / relative, got.data)
         return _row(view, name, status="ok", path=relative, width=width, height=height,
                     lon=got.lon, lat=got.lat, heading=got.heading, fov=got.fov, pitch=got.pitch,
                     captured_at=got.captured_at, source_id=got.source_id, error=None)

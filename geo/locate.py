@@ -16,7 +16,6 @@ Public entries: :func:`cameras_from_detections` (tables in, cameras out) and
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import GeoInputError
+from geo.io import atomic_path
 
 EYE_HEIGHT_M = 2.5  # the simulator's camera eye above the road
 # Nominal visible size of a camera in metres, by class (dome diameter ~0.14-0.24 m, bullet/box
@@ -285,21 +285,19 @@ def buildings_for_survey(info: dict) -> gpd.GeoDataFrame | None:
 
 def write_cameras(cameras: gpd.GeoDataFrame, path: str | Path) -> Path:
     """Write cameras as GeoParquet atomically (temp name in the same directory, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     frame = cameras.copy()
     meta = {k: v for k, v in cameras.attrs.items() if isinstance(v, (int, float, str))}
     frame.attrs = {}
-    frame.to_parquet(tmp, index=False)
-    if meta:
-        import pyarrow.parquet as pq
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+        if meta:
+            import pyarrow.parquet as pq
 
-        table = pq.read_table(tmp)
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                               b"camcensus": json.dumps(meta).encode()})
-        pq.write_table(table, tmp)
-    os.replace(tmp, path)
-    return path
+            table = pq.read_table(tmp)
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                                   b"camcensus": json.dumps(meta).encode()})
+            pq.write_table(table, tmp)
+    return Path(path)
 
 
 # --- placing rays --------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import os
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -22,6 +21,7 @@ import pandas as pd
 
 from geo.area import Area, area_from_spec
 from geo.errors import GeoInputError
+from geo.io import atomic_path
 
 NetworkType = Literal["drive", "all", "walk"]
 NETWORK_TYPES: tuple[str, ...] = ("drive", "all", "walk")
@@ -65,12 +65,9 @@ def save_network(graph: nx.MultiDiGraph, path: str | Path) -> Path:
     """Write ``graph`` as GraphML atomically (temp file, then rename); return the path."""
     import osmnx as ox
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    ox.save_graphml(graph, tmp)
-    os.replace(tmp, path)
-    return path
+    with atomic_path(path) as tmp:
+        ox.save_graphml(graph, tmp)
+    return Path(path)
 
 
 def load_network(path: str | Path) -> nx.MultiDiGraph:

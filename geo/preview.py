@@ -6,7 +6,6 @@ its largest box.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
@@ -14,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import GeoInputError
+from geo.io import write_bytes
 
 BoxSource = Literal["truth", "detections"]
 TILE_PX = 320
@@ -65,10 +65,7 @@ def contact_sheet(
     ok, data = cv2.imencode(".png", sheet)
     if not ok:
         raise RuntimeError("PNG encoding failed")
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data.tobytes())
-    os.replace(tmp, out)
-    return out
+    return write_bytes(out, data.tobytes())
 
 
 def _boxes(survey_dir: Path, source: BoxSource) -> pd.DataFrame:

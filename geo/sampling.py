@@ -9,7 +9,6 @@ no Python loop per street. Bearings and headings are degrees clockwise from true
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -22,6 +21,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from geo.errors import GeoInputError
+from geo.io import write_parquet, write_text
 from geo.network import streets_from_graph
 
 Method = Literal["systematic", "random"]
@@ -314,25 +314,9 @@ def sample_survey(survey_dir: str | Path, *, area: str = "demo", network_type: s
     points, views = views_from_graph(graph, method=method, spacing=spacing, n=n, seed=seed,
                                      min_gap=min_gap, sides=sides, along=along, fov=fov,
                                      pitch=pitch)
-    write_geoparquet(points, paths["points.parquet"])
-    write_geoparquet(views, paths["views.parquet"])
+    write_parquet(points, paths["points.parquet"])
+    write_parquet(views, paths["views.parquet"])
     info = {**params, "road_km": road_km(graph), "n_points": len(points),
             "n_views": len(views), "crs": str(graph.graph["crs"])}
-    write_json(info, paths["sample.json"])
+    write_text(paths["sample.json"], json.dumps(info, indent=2, default=str))
     return SampleResult(info["road_km"], len(points), len(views), paths, False)
-
-
-def write_geoparquet(frame: gpd.GeoDataFrame, path: Path) -> Path:
-    """Write GeoParquet atomically (temp name in the same dir, then rename)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-    return path
-
-
-def write_json(data: dict, path: Path) -> Path:
-    """Write JSON atomically (temp name in the same dir, then rename)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
-    return path

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import GeoInputError
+from geo.io import write_bytes, write_parquet, write_text
 from geo.render import boxes_for_view, jpeg_quality, render_view
 from geo.scene import Scene, default_sim_cameras, scene_from_area
 
@@ -116,7 +117,7 @@ def simulate_survey(
     images_dir = survey_dir / "images"
     images_dir.mkdir(parents=True, exist_ok=True)
     state.mkdir(exist_ok=True)
-    _write_json_atomic(state / "params.json", params)
+    write_text(state / "params.json", json.dumps(params, indent=2))
     done = _read_parts(state)
     done = {
         vid: rec
@@ -211,10 +212,7 @@ def _render_one(task: dict, images_dir: Path) -> dict:
         )
         if not ok:
             raise RuntimeError("JPEG encoding failed")
-        path = images_dir / f"{task['view_id']}.jpg"
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_bytes(data.tobytes())
-        os.replace(tmp, path)
+        write_bytes(images_dir / f"{task['view_id']}.jpg", data.tobytes())
         return _record(task["view_id"], "ok", None, boxes)
     except Exception as error:  # one bad view must not stop the survey
         return _record(task["view_id"], "error", f"{type(error).__name__}: {error}"[:300], None)
@@ -303,12 +301,8 @@ class _PartWriter:
         self.last = time.monotonic()
         if not self.buffer:
             return
-        path = self.state / f"part-{self.next:06d}.parquet"
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        pd.DataFrame(self.buffer, columns=["view_id", "status", "error", "boxes"]).to_parquet(
-            tmp, index=False
-        )
-        os.replace(tmp, path)
+        part = pd.DataFrame(self.buffer, columns=["view_id", "status", "error", "boxes"])
+        write_parquet(part, self.state / f"part-{self.next:06d}.parquet")
         self.next += 1
         self.buffer = []
 
@@ -378,9 +372,9 @@ def _finish(
     images["captured_at"] = images["captured_at"].astype(object)
     boxes = pd.DataFrame(box_rows, columns=TRUTH_BOX_COLUMNS)
     boxes = boxes.astype({"x1": float, "y1": float, "x2": float, "y2": float})
-    _write_parquet_atomic(images, survey_dir / "images.parquet")
-    _write_parquet_atomic(boxes, survey_dir / "truth_boxes.parquet")
-    _write_truth(scene, boxes, survey_dir / "truth.geojson")
+    write_parquet(images, survey_dir / "images.parquet")
+    write_parquet(boxes, survey_dir / "truth_boxes.parquet")
+    write_text(survey_dir / "truth.geojson", json.dumps(truth_features(scene, boxes)))
     return images
 
 
@@ -423,22 +417,6 @@ def truth_features(scene: Scene, boxes: pd.DataFrame) -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
-def _write_truth(scene: Scene, boxes: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(truth_features(scene, boxes)))
-    os.replace(tmp, path)
-
-
-def _write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
 
 
 def _read_json(path: Path) -> dict:

@@ -9,7 +9,6 @@ again, and so is everything after it.
 from __future__ import annotations
 
 import json
-import os
 import time
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
@@ -135,11 +134,9 @@ def options_to_toml(options: SurveyOptions, path: str | Path) -> Path:
         else:
             text = json.dumps(str(value))  # a TOML basic string
         lines.append(f"{name} = {text}")
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, path)
-    return path
+    from geo.io import write_text
+
+    return write_text(path, "\n".join(lines) + "\n")
 
 
 # --- stages -----------------------------------------------------------------------------------
@@ -192,10 +189,9 @@ def _remove_outputs(survey_dir: Path, stage: str) -> None:
 
 
 def _write_marker(path: Path, data: dict) -> None:
-    path.parent.mkdir(exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
+    from geo.io import write_text
+
+    write_text(path, json.dumps(data, indent=2, default=str))
 
 
 def _sample(survey_dir: Path, o: SurveyOptions) -> str:

@@ -154,7 +154,7 @@ class LocalProvider:
                 raise GeoInputError(f"{path} exists and holds other views than the manifest; "
                                     "use a new survey directory for --as-is")
         else:
-            from geo.fetch import write_parquet
+            from geo.io import write_parquet
 
             Path(survey_dir).mkdir(parents=True, exist_ok=True)
             write_parquet(views, path)

@@ -17,7 +17,8 @@ from shapely.geometry import LineString
 
 from geo.errors import GeoInputError
 from geo.network import graph_from_area, save_network
-from geo.sampling import views_from_graph, write_geoparquet
+from geo.io import write_parquet as write_geoparquet
+from geo.sampling import views_from_graph
 from geo.scene import cameras_random, scene_from_area, scene_from_frames
 from geo.simulator import simulate_survey
 from tests.geo.test_features import write_block_osm
