@@ -159,9 +159,7 @@ def validate_image(data: bytes, *, content_type: str | None = None) -> tuple[int
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             return image.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, ImportError) as error:
-        # ImportError: once ultralytics is imported in the same process it patches Image.open to
-        # retry unknown bodies through pi_heif, which offline raises ModuleNotFoundError instead.
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise InvalidImage(f"undecodable image: {type(error).__name__}") from None
 
 

@@ -45,7 +45,7 @@ def record_from_exif(path: Path) -> dict:
             exif = image.getexif()
         gps = exif.get_ifd(0x8825)
         sub = exif.get_ifd(0x8769)
-    except (OSError, SyntaxError, ValueError, ImportError):  # unreadable (ImportError: see geo.fetch.validate_image)
+    except (OSError, SyntaxError, ValueError):  # unreadable: no position, so never matched
         return record
     try:
         lat = _dms(gps[2]) * (-1.0 if str(gps.get(1, "N")).upper().startswith("S") else 1.0)

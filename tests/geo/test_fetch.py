@@ -198,7 +198,7 @@ def test_kill_9_loses_nothing_already_saved(server, tmp_path):
 
 def test_validate_image_after_ultralytics_patched_pillow():
     # ultralytics (imported by the detector in the same process) patches PIL's Image.open to try
-    # pi_heif on unknown bodies; validation must still answer InvalidImage, never crash.
+    # pi_heif on unknown bodies (a declared dependency); validation must still answer InvalidImage.
     import detector  # noqa: F401
     import ultralytics  # noqa: F401
     from geo.fetch import InvalidImage, validate_image
