@@ -6,7 +6,6 @@ The front matter holds the machine-read figures (the density estimator reads ``p
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import yaml
 
 from detector.errors import DetectorInputError
+from detector.io import write_text
 
 
 @dataclass
@@ -67,9 +67,5 @@ def read_card(path: str | Path) -> ModelCard:
 
 def write_card(card: ModelCard, path: str | Path) -> Path:
     """Write a card atomically (temp file, then rename)."""
-    path = Path(path)
     head = yaml.safe_dump(card.to_front_matter(), sort_keys=False, allow_unicode=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(f"---\n{head}---\n\n{card.body}", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text(path, f"---\n{head}---\n\n{card.body}")

@@ -8,7 +8,6 @@ centre and size as fractions of the image. Pixel values coming back from YOLO ar
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from detector.errors import DetectorInputError
+from detector.io import write_text
 from detector.yolo_dataset import (
     BOX_COLUMNS,
     CLASS_NAMES,
@@ -25,6 +25,7 @@ from detector.yolo_dataset import (
     label_path_of,
     read_data_yaml,
     write_data_yaml,
+    write_label_file,
 )
 
 PIXEL_DECIMALS = 4
@@ -67,10 +68,7 @@ def yolo_from_coco(coco_json: str | Path, images_dir: str | Path, out: str | Pat
             width, height = image_size(source)
         boxes = pd.DataFrame(boxes_of.get(image["id"], []), columns=BOX_COLUMNS)
         lines = label_lines_from_boxes(boxes, int(width), int(height), names=names)
-        label = label_path_of(target)
-        tmp = label.with_name(f".{label.name}.tmp-{os.getpid()}")
-        tmp.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
-        os.replace(tmp, label)
+        write_label_file(label_path_of(target), lines)
     return data_yaml
 
 
@@ -100,12 +98,7 @@ def coco_from_yolo(data_yaml: str | Path, *, split: str = "val") -> dict[str, An
 
 def write_coco(coco: dict[str, Any], path: str | Path) -> Path:
     """Write a COCO dict as json atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(coco), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text(path, json.dumps(coco))
 
 
 def _read_coco(path: Path) -> dict[str, Any]:

@@ -39,6 +39,7 @@ import pandas as pd
 
 from detector.detections import FRAME_COLUMNS, Detections, empty_frame
 from detector.errors import DetectorInputError
+from detector.io import atomic_path, write_text
 from detector.registry import ResolvedModel, model_imgsz, resolve_model
 from detector.slicing import merge_tile_detections, parse_slice, tile_windows
 from detector.sources import images_from_source
@@ -536,11 +537,10 @@ class PartStore:
             {**(table.schema.metadata or {}), META_KEY: json.dumps(record).encode()}
         )
         path = self.directory / f"part-{self.next_index:06d}.parquet"
-        tmp = self.directory / f".{path.name}.tmp-{os.getpid()}"
-        pq.write_table(table, tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp)
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
         self.next_index += 1
         self.records.append({**record, "rows": len(frame)})
         return path
@@ -856,7 +856,8 @@ def summarize(
             "error": pd.Series(list(failed.values()), dtype=object),
         }
     )
-    _atomic_write(out / FAILURES_FILE, lambda tmp: failures.to_parquet(tmp, index=False))
+    with atomic_path(out / FAILURES_FILE) as tmp:
+        failures.to_parquet(tmp, index=False)
     summary = {
         "images": len(listed),
         "ok": len(ok),
@@ -876,13 +877,8 @@ def summarize(
         "failures": [{"image_id": i, "error": e} for i, e in list(failed.items())[:100]],
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    _atomic_write(
-        out / SUMMARY_FILE, lambda tmp: tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    )
+    write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     return summary
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    write(tmp)
-    os.replace(tmp, path)
+

@@ -13,7 +13,6 @@ Box sizes are ``sqrt(w*h)`` of ground-truth boxes in original image pixels.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import pandas as pd
 import detector  # noqa: F401  (offline ultralytics set-up)
 from detector.card import ModelCard, read_card, write_card
 from detector.errors import DetectorInputError
+from detector.io import atomic_path, write_text
 from detector.yolo_dataset import (
     SIZE_BINS,
     boxes_from_label_file,
@@ -238,11 +238,7 @@ def evaluate_model(model: Any, data_yaml: str | Path, *, precision_target: float
         plot_pr_curve(curve, scores, plot)
         scores["pr_curve_png"] = str(plot)
     if json_path is not None:
-        path = Path(json_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(scores, indent=2), encoding="utf-8")
-        os.replace(tmp, path)
+        write_text(json_path, json.dumps(scores, indent=2))
     if card is not None:
         card_from_scores(card, scores, weights=Path(str(model)).name if isinstance(model, (str, Path)) else None,
                          evaluated_on=_describe(spec.yaml_path, split))
@@ -268,10 +264,9 @@ def plot_pr_curve(curve: pd.DataFrame, scores: dict[str, Any], path: str | Path)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    fig.savefig(tmp)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".").lower() or "png")
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 

@@ -18,12 +18,14 @@ from pathlib import Path
 import pandas as pd
 
 from detector.errors import DetectorInputError
+from detector.io import atomic_path
 from detector.yolo_dataset import (
     BOX_COLUMNS,
     CLASS_NAMES,
     image_size,
     label_lines_from_boxes,
     write_data_yaml,
+    write_label_file,
 )
 
 STANFORD_CLASSES = {0: "directed", 1: "dome"}
@@ -97,10 +99,7 @@ def yolo_from_stanford(meta: str | Path, images_dir: str | Path, out: str | Path
         boxes = boxes_from_annotations(row.annotations)
         lines = label_lines_from_boxes(boxes, width, height, names=names)
         _link_or_copy(source, out / "images" / split / source.name)
-        label = out / "labels" / split / f"{row.stem}.txt"
-        tmp = label.with_name(f".{label.name}.tmp-{os.getpid()}")
-        tmp.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
-        os.replace(tmp, label)
+        write_label_file(out / "labels" / split / f"{row.stem}.txt", lines)
         result.images[split] += 1
         for name in boxes["class_name"]:
             result.boxes[name] += 1
@@ -112,9 +111,8 @@ def _link_or_copy(source: Path, target: Path) -> None:
         if target.stat().st_size == source.stat().st_size:
             return
         target.unlink()
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        os.link(source, tmp)
-    except OSError:
-        shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
+    with atomic_path(target) as tmp:
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)

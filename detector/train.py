@@ -16,6 +16,7 @@ from typing import Any
 import detector  # noqa: F401  (offline ultralytics set-up before it is imported)
 from detector.card import ModelCard, write_card
 from detector.errors import DetectorInputError
+from detector.io import atomic_path
 from detector.yolo_dataset import read_data_yaml
 
 
@@ -137,9 +138,8 @@ def _strip_copy(source: Path, target: Path) -> None:
     """Copy weights without optimizer state, EMA as the model, fp16 (ultralytics' strip_optimizer)."""
     from ultralytics.utils.torch_utils import strip_optimizer
 
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    strip_optimizer(source, str(tmp))
-    os.replace(tmp, target)
+    with atomic_path(target) as tmp:
+        strip_optimizer(source, str(tmp))
 
 
 def _last_results(run_dir: Path) -> dict[str, float]:

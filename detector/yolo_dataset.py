@@ -12,7 +12,6 @@ belong to. Class ids follow ``CLASS_NAMES`` (0 = directed, 1 = dome, as in the S
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import pandas as pd
 import yaml
 
 from detector.errors import DetectorInputError
+from detector.io import write_bytes, write_text
 
 CLASS_NAMES: list[str] = ["directed", "dome"]
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -125,9 +125,8 @@ def write_example(root: str | Path, split: str, name: str, image: np.ndarray, bo
     ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise DetectorInputError(f"could not encode image {name} as JPEG")
-    _atomic_write_bytes(image_path, data.tobytes())
-    lines = label_lines_from_boxes(boxes, width, height, names=names)
-    _atomic_write_bytes(label_path, ("\n".join(lines) + ("\n" if lines else "")).encode())
+    write_bytes(image_path, data.tobytes())
+    write_label_file(label_path, label_lines_from_boxes(boxes, width, height, names=names))
     return image_path
 
 
@@ -145,14 +144,13 @@ def write_data_yaml(root: str | Path, *, names: list[str] = CLASS_NAMES, splits:
     if extra:
         data.update(extra)
     path = root / "data.yaml"
-    _atomic_write_bytes(path, yaml.safe_dump(data, sort_keys=False).encode())
+    write_text(path, yaml.safe_dump(data, sort_keys=False))
     return path
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+def write_label_file(path: Path, lines: list[str]) -> Path:
+    """Write YOLO label lines (one box each; none for a view without cameras) atomically."""
+    return write_text(path, "\n".join(lines) + ("\n" if lines else ""))
 
 
 # ----------------------------------------------------------------------------- tiling
