@@ -1,5 +1,5 @@
 """Atomic file writes: a temp name in the same directory, then a rename, so a crash never
-leave half a file and a reader never sees one. Every detector writer goes through here;
+leaves half a file and a reader never sees one. Every detector writer goes through here;
 geo has the same small module (geo.io), since the two packages never import each other."""
 
 from __future__ import annotations
