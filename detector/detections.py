@@ -14,24 +14,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-FRAME_COLUMNS = ["image_id", "x1", "y1", "x2", "y2", "conf", "class_id", "class_name", "model_id"]
+from detector import schemas
+from detector.schemas import DETECTIONS
+
+FRAME_COLUMNS = DETECTIONS.names
 
 
 def empty_frame() -> pd.DataFrame:
     """An empty detections table with the contract's columns and dtypes."""
-    return pd.DataFrame(
-        {
-            "image_id": pd.Series([], dtype=object),
-            "x1": pd.Series([], dtype="float32"),
-            "y1": pd.Series([], dtype="float32"),
-            "x2": pd.Series([], dtype="float32"),
-            "y2": pd.Series([], dtype="float32"),
-            "conf": pd.Series([], dtype="float32"),
-            "class_id": pd.Series([], dtype="int32"),
-            "class_name": pd.Series([], dtype=object),
-            "model_id": pd.Series([], dtype=object),
-        }
-    )
+    return schemas.empty_frame(DETECTIONS)
 
 
 @dataclass

@@ -1,4 +1,7 @@
-"""Batch detection over image sets: ``detect_images`` is the public entry.
+"""The detection engine core: image loading, model backends, chunked local inference, part files.
+
+It knows nothing of Ray (``detector.ray_engine`` builds on it) and nothing of the job around it
+(``detector.detect.detect_images`` is the public entry of the detect stage).
 
 How it runs (local engine):
 - the source is listed (``detector.sources``), images already done in ``OUT/detections/`` are
@@ -22,7 +25,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -30,19 +32,18 @@ from itertools import islice
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-from detector.detections import FRAME_COLUMNS, Detections, empty_frame
+from detector.detections import Detections, empty_frame
 from detector.errors import DetectorInputError
-from detector.io import atomic_path, write_text
-from detector.registry import ResolvedModel, model_imgsz, resolve_model
-from detector.slicing import merge_tile_detections, parse_slice, tile_windows
-from detector.sources import images_from_source
+from detector.schemas import DETECTIONS, table_from_frame
+from detector.io import atomic_path
+from detector.registry import ResolvedModel
+from detector.slicing import merge_tile_detections, tile_windows
 
 DETECTIONS_DIR = "detections"
 SUMMARY_FILE = "detect_summary.json"
@@ -474,9 +475,6 @@ def exclusive_lock(directory: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-PART_SCHEMA_COLUMNS = FRAME_COLUMNS
-
-
 class PartStore:
     """``detections/part-NNNNNN.parquet`` files; each carries in its Parquet metadata the
     image_ids it completes (``done``), its failures and the model id."""
@@ -515,23 +513,9 @@ class PartStore:
         self, frame: pd.DataFrame, *, done: list[str], failed: list[tuple[str, str]], model_id: str
     ) -> Path:
         """Write one part atomically (temp name in the same folder, then rename)."""
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        frame = frame[FRAME_COLUMNS] if len(frame) else empty_frame()
-        table = pa.Table.from_pandas(
-            frame.astype(
-                {
-                    "x1": "float32",
-                    "y1": "float32",
-                    "x2": "float32",
-                    "y2": "float32",
-                    "conf": "float32",
-                    "class_id": "int32",
-                }
-            ),
-            preserve_index=False,
-        )
+        table = table_from_frame(frame if len(frame) else empty_frame(), DETECTIONS, what="detections")
         record = {"model_id": model_id, "done": list(done), "failed": [list(f) for f in failed]}
         table = table.replace_schema_metadata(
             {**(table.schema.metadata or {}), META_KEY: json.dumps(record).encode()}
@@ -586,299 +570,3 @@ def read_detections(out: str | Path) -> pd.DataFrame:
     if not parts:
         return empty_frame()
     return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
-
-
-# ----------------------------------------------------------------------------- progress
-
-
-class ProgressReporter:
-    """A rich progress bar (images, img/s, ETA) on a terminal; plain lines every ``every_s``
-    seconds otherwise (on stderr)."""
-
-    def __init__(
-        self,
-        total: int,
-        *,
-        enabled: bool = True,
-        tty: bool | None = None,
-        every_s: float = 10.0,
-        stream: Any = None,
-    ) -> None:
-        self.total, self.count, self.every_s, self.enabled = total, 0, every_s, enabled
-        self.stream = stream or sys.stderr
-        self.start = self.last = time.monotonic()
-        tty = enabled and (tty if tty is not None else self.stream.isatty())
-        self.bar = None
-        if tty and total:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self.bar = Progress(
-                TextColumn("detect"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]:>8} img/s"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                console=Console(file=self.stream),
-                transient=False,
-            )
-            self.task = self.bar.add_task("detect", total=total, rate="-")
-            self.bar.start()
-
-    def advance(self, n: int) -> None:
-        self.count += n
-        now = time.monotonic()
-        rate = self.count / max(now - self.start, 1e-9)
-        if self.bar is not None:
-            self.bar.update(self.task, advance=n, rate=f"{rate:.1f}")
-        elif self.enabled and now - self.last >= self.every_s:
-            self.last = now
-            eta = (self.total - self.count) / rate if rate > 0 else float("inf")
-            print(
-                f"detect: {self.count}/{self.total} images, {rate:.1f} img/s, ETA {_duration(eta)}",
-                file=self.stream,
-                flush=True,
-            )
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
-
-
-# ----------------------------------------------------------------------------- public entry
-
-
-def detect_images(
-    source: str | Path,
-    *,
-    model: str | Path | ResolvedModel,
-    out: str | Path | None = None,
-    device: str = "auto",
-    precision: str = "auto",
-    batch: int = 16,
-    conf: float | None = None,
-    iou: float = 0.7,
-    imgsz: int | None = None,
-    slice: str | None = None,
-    workers: int | None = None,
-    streams: int | None = None,
-    engine: str = "local",
-    address: str | None = None,
-    part_images: int = 1024,
-    flush_s: float = 60.0,
-    max_pixels: int = 100_000_000,
-    max_det: int = 300,
-    progress: bool | None = None,
-    models_dir: Path | None = None,
-) -> dict[str, Any]:
-    """Detect cameras on every image of ``source``; write ``OUT/detections/part-*.parquet``,
-    ``OUT/detect_summary.json`` and ``OUT/detect_failures.parquet``; return the summary.
-
-    ``source``: survey dir (OUT defaults to it), folder, glob or text file of paths. ``precision``:
-    auto, fp32, fp16 or bf16 for .pt models (see ``TorchBackend``). ``model``: a
-    models/ name, a ``.pt``, ``.onnx`` or ``*_openvino_model``. ``conf`` defaults to the card's
-    operating threshold (else 0.25), ``imgsz`` (px) to the card's, else the size in the model's
-    own metadata, else 640. ``batch``: images per chunk and inputs per forward pass. ``slice``:
-    ``"SIZE:OVERLAP"`` tiles (px, fraction) merged with the whole image. ``workers``: decoding
-    threads (default min(4, CPUs)). ``streams``: concurrent model runs (default: one per CPU core,
-    each single-threaded, on a CPU; one on a GPU). ``progress``: None or True shows a bar on a
-    terminal and plain lines otherwise, False nothing. Rerunning resumes."""
-    started = time.monotonic()
-    if batch < 1:
-        raise DetectorInputError(f"--batch must be >= 1, got {batch}")
-    if engine not in ("local", "ray"):
-        raise DetectorInputError(f"--engine must be local or ray, got {engine!r}")
-    slicing = parse_slice(slice)
-    resolved = (
-        model
-        if isinstance(model, ResolvedModel)
-        else resolve_model(str(model), models_dir=models_dir)
-    )
-    src = images_from_source(source)
-    if out is None:
-        if src.kind != "survey":
-            raise DetectorInputError("--out DIR is required when SOURCE is not a survey directory")
-        out = src.root
-    out = Path(out)
-    card = resolved.card
-    conf = conf if conf is not None else (card.conf if card else 0.25)
-    options = DetectOptions(
-        imgsz=imgsz or (card.imgsz if card else None) or model_imgsz(resolved) or 640,
-        conf=conf,
-        iou=iou,
-        batch=batch,
-        slicing=slicing,
-        max_det=max_det,
-        max_pixels=max_pixels,
-    )
-    workers = workers if workers is not None else min(4, os.cpu_count() or 1)
-    with exclusive_lock(out / DETECTIONS_DIR):
-        store = PartStore(out / DETECTIONS_DIR)
-        others = store.model_ids() - {resolved.model_id}
-        if others:
-            raise DetectorInputError(
-                f"{out / DETECTIONS_DIR} already holds detections of model "
-                f"{min(others)!r}; use another --out or remove that folder"
-            )
-        pending = src.images[~src.images["image_id"].isin(store.done_ids())].reset_index(drop=True)
-        writer = PartWriter(
-            store, model_id=resolved.model_id, part_images=max(part_images, batch), flush_s=flush_s
-        )
-        reporter = ProgressReporter(len(pending), enabled=progress is not False)
-        run = {
-            "device": pick_device(device) if resolved.kind == "pt" else device,
-            "precision": precision,
-            "processed": 0,
-            "started": time.monotonic(),
-        }
-        try:
-            if len(pending):
-                for result in _results(
-                    resolved,
-                    pending,
-                    options=options,
-                    engine=engine,
-                    device=device,
-                    precision=precision,
-                    workers=workers,
-                    streams=streams,
-                    address=address,
-                    run=run,
-                ):
-                    writer.add(result)
-                    n = len(result.done) + len(result.failed)
-                    run["processed"] += n
-                    reporter.advance(n)
-        finally:
-            writer.flush()
-            reporter.close()
-        return summarize(
-            out,
-            src.images,
-            store,
-            model=resolved,
-            device=run["device"],
-            precision=run["precision"],
-            engine=engine,
-            options=dict(batch=batch, conf=conf, iou=iou, imgsz=options.imgsz, slice=slice),
-            processed=run["processed"],
-            seconds=time.monotonic() - run["started"],
-            total_seconds=time.monotonic() - started,
-        )
-
-
-def _results(
-    model: ResolvedModel,
-    pending: pd.DataFrame,
-    *,
-    options: DetectOptions,
-    engine: str,
-    device: str,
-    precision: str,
-    workers: int,
-    streams: int | None,
-    address: str | None,
-    run: dict[str, Any],
-) -> Iterator[ChunkResult]:
-    """Chunk results of the chosen engine; records the device and precision used in ``run`` and
-    restarts its clock once the model is loaded.
-
-    On a CPU the local engine runs ``streams`` single-threaded model calls side by side rather
-    than one call on all cores: no barrier between threads inside every layer, so it scales
-    almost linearly and degrades gracefully on a busy machine."""
-    if engine == "ray":
-        from detector.ray_engine import results_ray
-
-        results, run["device"] = results_ray(
-            model,
-            pending,
-            options=options,
-            device=device,
-            precision=precision,
-            workers=workers,
-            address=address,
-        )
-        return results
-    cpus = os.cpu_count() or 1
-    on_cpu = pick_device(device) == "cpu"
-    streams = max(1, streams or (cpus if on_cpu else 1))
-    threads = max(1, cpus // streams) if on_cpu else cpus
-    backend = load_backend(model, device=device, precision=precision, threads=threads)
-    run.update(device=backend.device, precision=backend.precision, started=time.monotonic())
-    return results_local(backend, pending, options=options, model_id=model.model_id,
-                         workers=workers, streams=streams)
-
-
-def summarize(
-    out: Path,
-    images: pd.DataFrame,
-    store: PartStore,
-    *,
-    model: ResolvedModel,
-    device: str,
-    precision: str,
-    engine: str,
-    options: dict[str, Any],
-    processed: int,
-    seconds: float,
-    total_seconds: float,
-) -> dict[str, Any]:
-    """Write ``detect_summary.json`` and ``detect_failures.parquet`` from all part records."""
-    listed = set(images["image_id"])
-    ok = {i for r in store.records for i in r["done"]} & listed
-    failed = {}
-    for r in store.records:
-        for image_id, error in r["failed"]:
-            if image_id in listed:
-                failed[image_id] = error
-    paths = dict(zip(images["image_id"], images["path"]))
-    failures = pd.DataFrame(
-        {
-            "image_id": pd.Series(list(failed), dtype=object),
-            "path": pd.Series([paths.get(i) for i in failed], dtype=object),
-            "error": pd.Series(list(failed.values()), dtype=object),
-        }
-    )
-    with atomic_path(out / FAILURES_FILE) as tmp:
-        failures.to_parquet(tmp, index=False)
-    summary = {
-        "images": len(listed),
-        "ok": len(ok),
-        "failed": len(failed),
-        "pending": len(listed) - len(ok) - len(failed),
-        "detections": int(sum(r["rows"] for r in store.records)),
-        "processed_this_run": processed,
-        "seconds": round(seconds, 3),
-        "images_per_second": round(processed / seconds, 3) if seconds > 0 and processed else None,
-        "total_seconds": round(total_seconds, 3),
-        "device": device,
-        "precision": precision,
-        "engine": engine,
-        "model": {"id": model.model_id, "kind": model.kind, "path": str(model.path)},
-        **options,
-        "parts": len(store.records),
-        "failures": [{"image_id": i, "error": e} for i, e in list(failed.items())[:100]],
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
-    return summary
-
-
-

@@ -30,11 +30,9 @@ import pandas as pd
 import shapely
 
 from geo.errors import GeoInputError
+from geo.schemas import DENSITY, check_frame, columns
 
-AREA_COLUMNS = ["area_id", "name", "road_km", "surveyed_km", "area_km2", "n_images", "n_detections",
-                "n_cameras", "est_cameras", "est_lo", "est_hi", "per_road_km", "per_road_km_lo",
-                "per_road_km_hi", "per_km2", "population", "per_1000_people", "rate_est_cameras",
-                "rate_est_lo", "rate_est_hi", "rate_per_road_km", "truth_cameras", "truth_seen_cameras", "osm_cameras"]
+AREA_COLUMNS = columns(DENSITY)
 
 
 @dataclass
@@ -290,6 +288,7 @@ def density_from_tables(
         })
     out = gpd.GeoDataFrame(table[AREA_COLUMNS], geometry=areas.reset_index(drop=True).geometry.to_numpy(),
                            crs=areas.crs).to_crs(4326)
+    check_frame(out, DENSITY, what="density table")
     out.attrs["metres_per_image"] = float(metres_per_image)
     return out
 
@@ -572,7 +571,7 @@ def _read_truth(survey_dir: Path) -> gpd.GeoDataFrame | None:
 
 def _osm_cameras(spec: str, notes: list[str]) -> gpd.GeoDataFrame | None:
     try:
-        from geo.features import surveillance_from_area
+        from geo.sim.features import surveillance_from_area
     except ImportError:
         return None
     try:

@@ -9,7 +9,12 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from geo.schemas import check_frame, table_from_frame
 
 
 @contextlib.contextmanager
@@ -40,8 +45,17 @@ def write_text(path: str | Path, text: str) -> Path:
     return Path(path)
 
 
-def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write a DataFrame as Parquet (a GeoDataFrame as GeoParquet) atomically, without its index."""
+def write_parquet(frame: pd.DataFrame, path: str | Path, *, schema: pa.Schema | None = None) -> Path:
+    """Write a DataFrame as Parquet (a GeoDataFrame as GeoParquet) atomically, without its index.
+
+    With ``schema`` (one of ``geo.schemas``) the frame is checked against it first; a plain
+    frame is written with exactly the schema's columns and types."""
     with atomic_path(path) as tmp:
-        frame.to_parquet(tmp, index=False)
+        if schema is None:
+            frame.to_parquet(tmp, index=False)
+        elif isinstance(frame, gpd.GeoDataFrame):
+            check_frame(frame, schema, what=Path(path).name)
+            frame.to_parquet(tmp, index=False)
+        else:
+            pq.write_table(table_from_frame(frame, schema, what=Path(path).name), tmp)
     return Path(path)

@@ -26,14 +26,21 @@ import pandas as pd
 
 from geo.errors import GeoInputError
 from geo.io import atomic_path
+from geo.schemas import (
+    CAMERAS,
+    DETECTION_COLUMNS,
+    IMAGES,
+    check_frame,
+    columns,
+    empty_frame,
+    require_columns,
+)
 
 EYE_HEIGHT_M = 2.5  # the simulator's camera eye above the road
 # Nominal visible size of a camera in metres, by class (dome diameter ~0.14-0.24 m, bullet/box
 # housings ~0.26-0.42 m long but seen at all angles); other class names use "default".
 CAMERA_SIZE_M = {"dome": 0.19, "directed": 0.28, "default": 0.25}
-CAMERA_COLUMNS = ["camera_id", "lon", "lat", "n_views", "n_detections", "conf_max", "class_name",
-                  "method", "uncertainty_m", "n_visible", "image_ids", "point_ids"]
-_DETECTION_COLUMNS = ("image_id", "x1", "y1", "x2", "y2")
+CAMERA_COLUMNS = columns(CAMERAS)
 _IMAGE_COLUMNS = ("image_id", "lon", "lat", "heading", "fov")
 
 
@@ -104,8 +111,8 @@ def rays_from_detections(
     (horizontal range from the box size), point_id; ``attrs["crs"]`` holds the metric CRS.
     Detections of images that are unknown or not "ok" are dropped.
     """
-    _require(detections, _DETECTION_COLUMNS, "detections")
-    _require(images, _IMAGE_COLUMNS, "images")
+    require_columns(detections, DETECTION_COLUMNS[:5], what="detections table")
+    check_frame(images, IMAGES, required=_IMAGE_COLUMNS, what="images table")
     imgs = images
     if "status" in imgs.columns:
         imgs = imgs[imgs["status"].fillna("ok") == "ok"]
@@ -230,7 +237,7 @@ def locate_survey(
     """Locate the detections of a survey directory and write ``cameras.parquet`` (atomic).
 
     ``buildings``: a GeoDataFrame, None (size-based ranges only), or "auto" (the area's OSM
-    buildings through ``geo.features.buildings_from_area`` when available). An existing
+    buildings through ``geo.sim.features.buildings_from_area`` when available). An existing
     ``cameras.parquet`` newer than the detections is reused unless ``overwrite``.
     """
     survey_dir = Path(survey_dir)
@@ -267,7 +274,7 @@ def buildings_for_survey(info: dict) -> gpd.GeoDataFrame | None:
     """The survey area's OSM buildings (EPSG:4326, height_m) when the area is a local OSM file
     (the demo, .osm.pbf, .osm): None for other areas or when they cannot be read."""
     try:
-        from geo import features  # written by the simulator issue
+        from geo.sim import features
         from geo.area import area_from_spec
     except ImportError:
         return None
@@ -285,6 +292,7 @@ def buildings_for_survey(info: dict) -> gpd.GeoDataFrame | None:
 
 def write_cameras(cameras: gpd.GeoDataFrame, path: str | Path) -> Path:
     """Write cameras as GeoParquet atomically (temp name in the same directory, then rename)."""
+    check_frame(cameras, CAMERAS, what="cameras table")
     frame = cameras.copy()
     meta = {k: v for k, v in cameras.attrs.items() if isinstance(v, (int, float, str))}
     frame.attrs = {}
@@ -581,16 +589,7 @@ def _convergence(lon, lat, crs) -> np.ndarray:
 
 
 def _empty_cameras() -> gpd.GeoDataFrame:
-    frame = pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
-        CAMERA_COLUMNS, ["int64", "float64", "float64", "int64", "int64", "float64", "object",
-                         "object", "float64", "int64", "object", "object"])})
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=4326), crs=4326)
-
-
-def _require(frame: pd.DataFrame, columns, what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise GeoInputError(f"{what} table lacks column(s): {', '.join(missing)}")
+    return gpd.GeoDataFrame(empty_frame(CAMERAS), geometry=gpd.GeoSeries([], crs=4326), crs=4326)
 
 
 def _col(frame: pd.DataFrame, name: str, default: float) -> np.ndarray:
@@ -642,14 +641,13 @@ def read_detections(survey_dir: str | Path) -> pd.DataFrame:
 
     det_dir = Path(survey_dir) / "detections"
     parts = sorted(det_dir.glob("part-*.parquet")) if det_dir.exists() else []
-    columns = ["image_id", "x1", "y1", "x2", "y2", "conf", "class_id", "class_name", "model_id"]
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="float64" if c[0] in "xyc" and c != "class_name" else "object")
-                             for c in columns})
+                             for c in DETECTION_COLUMNS})
     tables = []
     for part in parts:
         table = pq.read_table(part)
-        tables.append(table.select([c for c in columns if c in table.column_names]).to_pandas())
+        tables.append(table.select([c for c in DETECTION_COLUMNS if c in table.column_names]).to_pandas())
     frame = pd.concat(tables, ignore_index=True)
     frame["image_id"] = frame["image_id"].astype(str)
     return frame

@@ -23,6 +23,7 @@ from pyproj import CRS, Transformer
 from geo.errors import GeoInputError
 from geo.io import write_parquet, write_text
 from geo.network import streets_from_graph
+from geo.schemas import POINTS, VIEWS
 
 Method = Literal["systematic", "random"]
 Sides = Literal["both", "left", "right", "random"]
@@ -314,8 +315,8 @@ def sample_survey(survey_dir: str | Path, *, area: str = "demo", network_type: s
     points, views = views_from_graph(graph, method=method, spacing=spacing, n=n, seed=seed,
                                      min_gap=min_gap, sides=sides, along=along, fov=fov,
                                      pitch=pitch)
-    write_parquet(points, paths["points.parquet"])
-    write_parquet(views, paths["views.parquet"])
+    write_parquet(points, paths["points.parquet"], schema=POINTS)
+    write_parquet(views, paths["views.parquet"], schema=VIEWS)
     info = {**params, "road_km": road_km(graph), "n_points": len(points),
             "n_views": len(views), "crs": str(graph.graph["crs"])}
     write_text(paths["sample.json"], json.dumps(info, indent=2, default=str))

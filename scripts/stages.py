@@ -11,14 +11,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from scripts.survey import SurveyOptions
+    from scripts.survey_options import SurveyOptions
+
+
+def sample_stage(survey_dir: Path, o: SurveyOptions) -> str:
+    """The street network, sample points and views of the survey's area."""
+    from geo.sampling import sample_survey
+
+    done = sample_survey(survey_dir, area=o.area, network_type=o.network, method=o.method,
+                         spacing=o.spacing, n=o.n, seed=o.seed, min_gap=o.min_gap, sides=o.sides,
+                         fov=o.fov, pitch=o.pitch)
+    return f"{done.road_km:.1f} road km, {done.n_points:,} points, {done.n_views:,} views"
 
 
 def fetch_stage(survey_dir: Path, options: SurveyOptions) -> str:
     """Images for every view: the simulator, or a real provider with its credentials from the
     environment (MAPILLARY_TOKEN, GOOGLE_MAPS_API_KEY)."""
     if options.provider == "simulated":
-        from geo.simulator import simulate_survey
+        from geo.sim.survey import simulate_survey
 
         table = simulate_survey(survey_dir, area=None, sim_cameras=options.sim_cameras,
                                 seed=options.seed, width=options.size, height=options.size,
@@ -26,8 +36,8 @@ def fetch_stage(survey_dir: Path, options: SurveyOptions) -> str:
         counts = table["status"].value_counts().to_dict()
     else:
         from geo.errors import GeoInputError
-        from geo.fetch import FetchOptions, fetch_survey
-        from geo.providers import provider_from_name
+        from geo.imagery.fetch import FetchOptions, fetch_survey
+        from geo.imagery.providers import provider_from_name
 
         if options.provider not in ("gsv", "mapillary"):
             raise GeoInputError(
@@ -62,7 +72,7 @@ def provider_settings(provider: str, *, endpoint: str | None = None, key: str | 
 
 def detect_stage(survey_dir: Path, options: SurveyOptions) -> str:
     """Detections on every fetched image, with the survey's model."""
-    from detector.engine import detect_images
+    from detector.detect import detect_images
 
     summary = detect_images(survey_dir, model=options.model, device=options.device,
                             batch=options.batch, conf=options.conf, imgsz=options.imgsz,

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import time
-import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from collections.abc import Callable
 
+from scripts import stages
 from scripts import survey_files as files
+from scripts.survey_options import SurveyOptions, options_to_toml
 
 STAGES = ("sample", "fetch", "detect", "locate", "estimate")
 MARKERS = ".stages"
@@ -31,54 +32,6 @@ STAGE_OUTPUTS = {
     "estimate": (files.DENSITY_GEOJSON, files.DENSITY_PARQUET, files.MAP_HTML, files.DENSITY_PNG,
                  files.REPORT),
 }
-
-
-@dataclass
-class SurveyOptions:
-    """Every option of a survey (units in the names). Written to survey.toml."""
-
-    area: str = "demo"
-    provider: str = "simulated"
-    model: str = "cctv-yolo11n-synth"
-    # sample
-    network: str = "drive"
-    method: str = "systematic"
-    spacing: float = 20.0
-    n: int | None = None
-    seed: int = 0
-    min_gap: float | None = None
-    sides: str = "both"
-    fov: float = 90.0
-    pitch: float = 0.0
-    # fetch
-    sim_cameras: str | None = None
-    size: int = 640
-    endpoint: str | None = None
-    workers: int | None = None
-    # detect
-    device: str = "auto"
-    batch: int = 16
-    conf: float | None = None
-    imgsz: int = 640
-    slice: str | None = None
-    # estimate
-    by: str = "area"
-    precision: float | None = None
-    recall: float | None = None
-    population: str | None = None
-    population_field: str | None = None
-
-    # Which options each stage depends on: a change reruns that stage and the later ones.
-    STAGE_OPTIONS = {
-        "sample": ("area", "network", "method", "spacing", "n", "seed", "min_gap", "sides", "fov", "pitch"),
-        "fetch": ("provider", "sim_cameras", "size", "endpoint"),
-        "detect": ("model", "conf", "imgsz", "slice"),
-        "locate": (),
-        "estimate": ("by", "precision", "recall", "population", "population_field"),
-    }
-
-    def stage_options(self, stage: str) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.STAGE_OPTIONS[stage]}
 
 
 @dataclass
@@ -98,45 +51,6 @@ class SurveyResult:
     survey_dir: Path
     stages: list[StageRun] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
-
-
-# --- survey.toml ------------------------------------------------------------------------------
-
-def options_from_toml(path: str | Path, **overrides: Any) -> SurveyOptions:
-    """Options read from a survey.toml, then ``overrides`` (those not None) on top."""
-    from geo.errors import GeoInputError
-
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text()) if path.exists() else {}
-    except tomllib.TOMLDecodeError as error:
-        raise GeoInputError(f"malformed {path}: {error}") from None
-    data = data.get("survey", data)
-    known = {f.name for f in fields(SurveyOptions)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise GeoInputError(f"unknown option(s) in {path}: {', '.join(unknown)}")
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    return SurveyOptions(**data)
-
-
-def options_to_toml(options: SurveyOptions, path: str | Path) -> Path:
-    """Write the options (None values left out) as a [survey] table, atomically."""
-    lines = ["# camcensus survey options: `camcensus survey --out DIR` reruns exactly this survey",
-             "[survey]"]
-    for name, value in asdict(options).items():
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, (int, float)):
-            text = repr(value)
-        else:
-            text = json.dumps(str(value))  # a TOML basic string
-        lines.append(f"{name} = {text}")
-    from geo.io import write_text
-
-    return write_text(path, "\n".join(lines) + "\n")
 
 
 # --- stages -----------------------------------------------------------------------------------
@@ -194,39 +108,7 @@ def _write_marker(path: Path, data: dict) -> None:
     write_text(path, json.dumps(data, indent=2, default=str))
 
 
-def _sample(survey_dir: Path, o: SurveyOptions) -> str:
-    from geo.sampling import sample_survey
-
-    done = sample_survey(survey_dir, area=o.area, network_type=o.network, method=o.method,
-                         spacing=o.spacing, n=o.n, seed=o.seed, min_gap=o.min_gap, sides=o.sides,
-                         fov=o.fov, pitch=o.pitch)
-    return f"{done.road_km:.1f} road km, {done.n_points:,} points, {done.n_views:,} views"
-
-
-def _fetch(survey_dir: Path, o: SurveyOptions) -> str:
-    from scripts.stages import fetch_stage
-
-    return fetch_stage(survey_dir, o)
-
-
-def _detect(survey_dir: Path, o: SurveyOptions) -> str:
-    from scripts.stages import detect_stage
-
-    return detect_stage(survey_dir, o)
-
-
-def _locate(survey_dir: Path, o: SurveyOptions) -> str:
-    from scripts.stages import locate_stage
-
-    return locate_stage(survey_dir, o)
-
-
-def _estimate(survey_dir: Path, o: SurveyOptions) -> str:
-    from scripts.stages import estimate_stage
-
-    return estimate_stage(survey_dir, o)
-
-
 _STAGE_FUNCTIONS: dict[str, Callable[[Path, SurveyOptions], str]] = {
-    "sample": _sample, "fetch": _fetch, "detect": _detect, "locate": _locate, "estimate": _estimate,
+    "sample": stages.sample_stage, "fetch": stages.fetch_stage, "detect": stages.detect_stage,
+    "locate": stages.locate_stage, "estimate": stages.estimate_stage,
 }

@@ -1,8 +1,8 @@
 """`camcensus dataset synth`: a YOLO dataset rendered by the simulator, split by geography.
 
 For each area: its street graph (``geo.network``), systematic viewpoints along every street
-(``geo.sampling.views_from_graph``, both sides) and a simulated scene (``geo.scene``); a random
-subset of the views is rendered (``geo.render.render_view``), so the share of views without a
+(``geo.sampling.views_from_graph``, both sides) and a simulated scene (``geo.sim.scene``); a random
+subset of the views is rendered (``geo.sim.render.render_view``), so the share of views without a
 camera stays what a survey would see. Train and val never share a street:
 
 - ``val_areas``: whole areas held out for validation (training areas then give only train views);
@@ -69,7 +69,7 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
     """
     from geo.network import graph_from_area
     from geo.sampling import views_from_graph
-    from geo.scene import scene_from_area
+    from geo.sim.scene import scene_from_area
 
     log = log or _plain_log
     val_areas = list(val_areas or [])
@@ -123,7 +123,7 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
     progress = (out / "progress.txt").open("a", encoding="utf-8")
     manifest_rows = []
     try:
-        from geo.render import render_view
+        from geo.sim.render import render_view
 
         total = len(chosen)
         for number, (pool_index, row) in enumerate(chosen, 1):
@@ -255,7 +255,7 @@ def _enrich_positives(chosen: list[tuple[int, pd.Series]], pools: list[_AreaView
                       size: int, seed: int) -> list[tuple[int, pd.Series]]:
     """Swap train views without a camera for unused train views with one until ``min_positive``
     of the train views show a camera (or the training streets run out of them)."""
-    from geo.render import boxes_for_view
+    from geo.sim.render import boxes_for_view
 
     def has_camera(pool_index: int, row) -> bool:
         boxes = boxes_for_view(pools[pool_index].scene, x=row.x, y=row.y, heading=row.heading, pitch=row.pitch,

@@ -148,14 +148,14 @@ def simulate(survey_dir: Path, *, area: str, cameras: str, seed: int, spacing: f
     """Sample and simulate a survey into ``survey_dir`` unless it is already there.
 
     ``render``: the full simulator (images on disk, needed to run a detector); otherwise only the
-    truth boxes the renderer would give (``geo.render.boxes_for_view``), much faster."""
+    truth boxes the renderer would give (``geo.sim.render.boxes_for_view``), much faster."""
     from geo.sampling import sample_survey
 
     if (survey_dir / "truth_boxes.parquet").exists() and (survey_dir / "images.parquet").exists():
         return
     sample_survey(survey_dir, area=area, spacing=spacing, seed=seed)
     if render:
-        from geo.simulator import simulate_survey
+        from geo.sim.survey import simulate_survey
 
         simulate_survey(survey_dir, sim_cameras=cameras, seed=seed, progress=False)
     else:
@@ -169,10 +169,12 @@ def truth_boxes_survey(survey_dir: Path, *, cameras: str, seed: int, width: int 
     from pyproj import CRS, Transformer
 
     from geo.network import load_network
-    from geo.render import boxes_for_view
+    from geo.sim.render import boxes_for_view
     from geo.sampling import true_north_correction
-    from geo.scene import scene_from_area
-    from geo.simulator import IMAGE_COLUMNS, TRUTH_BOX_COLUMNS, truth_features
+    from geo.sim.scene import scene_from_area
+    from geo.io import write_parquet
+    from geo.schemas import IMAGES, TRUTH_BOXES, columns
+    from geo.sim.survey import truth_features
 
     info = json.loads((survey_dir / "sample.json").read_text())
     scene = scene_from_area(info["area"], graph=load_network(survey_dir / "network.graphml"),
@@ -188,16 +190,16 @@ def truth_boxes_survey(survey_dir: Path, *, cameras: str, seed: int, width: int 
                                fov=float(views["fov"].iloc[i]), width=width, height=height)
         if len(found):
             boxes.append(found.assign(image_id=vid))
-    box_frame = (pd.concat(boxes, ignore_index=True)[TRUTH_BOX_COLUMNS] if boxes
-                 else pd.DataFrame(columns=TRUTH_BOX_COLUMNS))
+    box_frame = (pd.concat(boxes, ignore_index=True)[columns(TRUTH_BOXES)] if boxes
+                 else pd.DataFrame(columns=columns(TRUTH_BOXES)))
     images = pd.DataFrame({"view_id": views["view_id"].astype(str), "image_id": views["view_id"].astype(str),
                            "provider": "simulated-boxes", "path": None, "width": width, "height": height,
                            "lon": lon, "lat": lat, "heading": views["heading"].to_numpy(float),
                            "fov": views["fov"].to_numpy(float), "pitch": views["pitch"].to_numpy(float),
-                           "captured_at": None, "status": "ok", "error": None})[IMAGE_COLUMNS]
-    box_frame.to_parquet(survey_dir / "truth_boxes.parquet", index=False)
+                           "captured_at": None, "status": "ok", "error": None, "source_id": None})
+    write_parquet(box_frame, survey_dir / "truth_boxes.parquet", schema=TRUTH_BOXES)
     (survey_dir / "truth.geojson").write_text(json.dumps(truth_features(scene, box_frame)))
-    images.to_parquet(survey_dir / "images.parquet", index=False)
+    write_parquet(images, survey_dir / "images.parquet", schema=IMAGES)
 
 
 def main(argv: list[str] | None = None) -> int:

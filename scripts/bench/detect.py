@@ -3,7 +3,7 @@
 1. plain ``YOLO(weights).predict(paths, batch=B, stream=True)`` (the baseline),
 2. the raw model forward on already preprocessed tensors (fused, fp32 NCHW, as predict runs it),
    and (2b) the engine's own torch backend forward (its precision, channels-last) on them,
-3. ``camcensus detect`` (``detector.engine.detect_images``) with torch,
+3. ``camcensus detect`` (``detector.detect.detect_images``) with torch,
 4. ``camcensus detect`` with the ONNX Runtime export (and 4b with OpenVINO when installed).
 
 Images: N generated 640x640 JPEGs (drawn objects on noise). Model: ``--model`` (a name in
@@ -141,7 +141,7 @@ def bench_detect(
     workers: int | None,
 ) -> float:
     """camcensus detect; the rate is its own steady loop (decode, inference, NMS, part files)."""
-    from detector.engine import detect_images
+    from detector.detect import detect_images
 
     shutil.rmtree(out, ignore_errors=True)
     warm = out.with_name(out.name + "-warm")

@@ -31,7 +31,7 @@ DEFAULT_STANFORD = (
 def _views(area: str, spacing: float, sim_cameras: str | None, seed: int):
     from geo.network import graph_from_area
     from geo.sampling import views_from_graph
-    from geo.scene import scene_from_area
+    from geo.sim.scene import scene_from_area
 
     graph = graph_from_area(area)
     scene = scene_from_area(area, graph=graph, sim_cameras=sim_cameras, seed=seed)
@@ -42,8 +42,8 @@ def _views(area: str, spacing: float, sim_cameras: str | None, seed: int):
 def bench_speed(area: str, *, n: int, size: int, sim_cameras: str | None, seed: int) -> dict:
     import cv2
 
-    from geo.render import jpeg_quality, render_view
-    from geo.simulator import _tasks
+    from geo.sim.render import jpeg_quality, render_view
+    from geo.sim.survey import _tasks
 
     scene, views, _ = _views(area, 20.0, sim_cameras, seed)
     tasks = _tasks(views, scene, seed=seed, width=size, height=size)
@@ -95,8 +95,8 @@ def stanford_sizes(meta: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def calibrate(area: str, *, spacing: float, size: int, sim_cameras: str | None, seed: int) -> dict:
-    from geo.render import boxes_for_view
-    from geo.simulator import _tasks
+    from geo.sim.render import boxes_for_view
+    from geo.sim.survey import _tasks
 
     scene, views, _ = _views(area, spacing, sim_cameras, seed)
     tasks = _tasks(views, scene, seed=seed, width=size, height=size)

@@ -30,8 +30,8 @@ def stanford(
     and write a YOLO dataset (classes by name: 0 dome, 1 directed; splits as in the file).
     Resumable: a rerun fetches only what is missing."""
     from detector.stanford import yolo_from_stanford
-    from geo.fetch import FetchOptions
-    from geo.stanford import fetch_stanford, find_stanford_meta
+    from geo.imagery.fetch import FetchOptions
+    from geo.imagery.stanford import fetch_stanford, find_stanford_meta
 
     meta = meta or find_stanford_meta()
     options = FetchOptions(workers=workers, rate=rate, retries=retries, timeout=timeout,

@@ -80,7 +80,7 @@ def detect(
     ),
 ) -> None:
     """Detect cameras on every image of SOURCE; rerun the same command to resume after a stop."""
-    from detector.engine import detect_images
+    from detector.detect import detect_images
 
     summary = detect_images(
         source,

@@ -56,14 +56,14 @@ def fetch(
     if provider not in PROVIDERS:
         raise GeoInputError(f"unknown --provider '{provider}': choose one of {', '.join(PROVIDERS)}")
     if provider == "simulated":
-        from geo.simulator import simulate_survey
+        from geo.sim.survey import simulate_survey
 
         table = simulate_survey(survey, area=None, sim_cameras=sim_cameras, seed=seed, width=size,
                                 height=size, workers=workers)
         counts = table["status"].value_counts().to_dict()
     else:
-        from geo.fetch import FetchOptions, fetch_survey
-        from geo.providers import provider_from_name
+        from geo.imagery.fetch import FetchOptions, fetch_survey
+        from geo.imagery.providers import provider_from_name
         from scripts.stages import provider_settings
 
         settings = provider_settings(provider, endpoint=endpoint, key=key, token=token, secret=secret,

@@ -28,7 +28,7 @@ def preview(
 ) -> None:
     """Write a contact sheet PNG: a grid of views, boxes drawn, with a magnified inset of the
     largest box of each view."""
-    from geo.preview import contact_sheet
+    from geo.sim.preview import contact_sheet
 
     path = contact_sheet(survey, n=n, boxes=boxes, out=out, tile=tile)
     typer.echo(f"wrote {path}")

@@ -48,7 +48,8 @@ def survey(
 ) -> None:
     """Run sample, fetch, detect, locate and estimate into one directory. Interrupt it at any
     time and run the same command again: finished stages are skipped."""
-    from scripts.survey import options_from_toml, run_survey
+    from scripts.survey import run_survey
+    from scripts.survey_options import options_from_toml
     from scripts.survey_report import print_summary
 
     given = dict(area=area, provider=provider, model=model, network=network, spacing=spacing,

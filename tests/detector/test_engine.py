@@ -8,14 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detector.engine import (
-    FAILURES_FILE,
-    SUMMARY_FILE,
-    ProgressReporter,
-    detect_images,
-    letterbox,
-    read_detections,
-)
+from detector.detect import ProgressReporter, detect_images
+from detector.engine import FAILURES_FILE, SUMMARY_FILE, letterbox, read_detections
 from detector.errors import DetectorInputError
 from tests.detector.conftest import TINY_IMGSZ, DrawnObject, object_image
 

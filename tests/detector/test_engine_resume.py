@@ -11,14 +11,15 @@ from pathlib import Path
 import cv2
 import pandas as pd
 
-from detector.engine import detect_images, read_detections
+from detector.detect import detect_images
+from detector.engine import read_detections
 from tests.detector.conftest import TINY_IMGSZ, DrawnObject, object_image
 
 REPO = Path(__file__).resolve().parents[2]
 N_IMAGES, BATCH = 48, 2
 JOB = """
 import sys
-from detector.engine import detect_images
+from detector.detect import detect_images
 detect_images(sys.argv[1], model=sys.argv[2], out=sys.argv[3], batch={batch}, imgsz={imgsz},
               part_images={batch}, workers=1, streams=1, progress=False)
 """

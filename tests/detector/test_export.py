@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from detector.card import ModelCard, write_card
-from detector.engine import detect_images, read_detections
+from detector.detect import detect_images
+from detector.engine import read_detections
 from detector.errors import DetectorInputError
 from detector.export import export_model
 from detector.registry import list_models, resolve_model

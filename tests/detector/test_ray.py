@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detector.engine import detect_images, read_detections
+from detector.detect import detect_images
+from detector.engine import read_detections
 from tests.detector.conftest import TINY_IMGSZ, DrawnObject, object_image
 
 

@@ -5,7 +5,8 @@ import cv2
 import numpy as np
 
 from detector.detections import Detections
-from detector.engine import TorchBackend, detect_images, load_image, read_detections
+from detector.detect import detect_images
+from detector.engine import TorchBackend, load_image, read_detections
 from detector.slicing import merge_tile_detections, parse_slice, tile_origins, tile_windows
 from tests.detector.conftest import DrawnObject, object_image
 

@@ -12,7 +12,7 @@ from geo.areas import (areas_from_spec, grid_areas, h3_areas, population_for_are
                        whole_area)
 from geo.errors import GeoInputError
 from geo.network import streets_from_graph
-from tests.geo.scene import ORIGIN, UTM, grid_graph
+from tests.geo.sim.scene import ORIGIN, UTM, grid_graph
 
 
 @pytest.fixture(scope="module")

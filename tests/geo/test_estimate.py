@@ -9,7 +9,7 @@ import pytest
 from geo.errors import GeoInputError
 from geo.estimate import (bootstrap_ratio, camera_weights, detection_probability, estimate_survey,
                           garwood_interval, rate_estimate)
-from tests.geo.scene import make_survey
+from tests.geo.sim.scene import make_survey
 
 
 def test_detection_probability_is_one_minus_all_missed():

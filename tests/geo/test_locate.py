@@ -9,7 +9,7 @@ import shapely
 from geo.errors import GeoInputError
 from geo.locate import (cameras_from_detections, locate_survey, rays_from_detections, read_cameras,
                         visible_counts)
-from tests.geo.scene import UTM, block_buildings, facade_cameras, make_survey, truth_boxes_from_scene
+from tests.geo.sim.scene import UTM, block_buildings, facade_cameras, make_survey, truth_boxes_from_scene
 
 X0, Y0 = 385_000.0, 6_672_000.0
 
@@ -97,7 +97,7 @@ def test_generated_scene_cameras_are_found_once_and_in_place():
         buildings = block_buildings(n=4)
         truth = facade_cameras(buildings, n=30, seed=seed)
         from geo.sampling import views_from_graph
-        from tests.geo.scene import grid_graph
+        from tests.geo.sim.scene import grid_graph
 
         _, views = views_from_graph(grid_graph(n=4), spacing=10.0, seed=seed)
         scene_images = views.assign(image_id=views["view_id"], width=640, height=640, status="ok")

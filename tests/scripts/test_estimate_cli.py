@@ -6,7 +6,7 @@ import pytest
 
 from detector.card import ModelCard, write_card
 from scripts.cli import main
-from tests.geo.scene import make_survey
+from tests.geo.sim.scene import make_survey
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from scripts.cli import main
-from tests.geo.test_fetch_servers import (
+from tests.geo.imagery.test_fetch_servers import (
     HELSINKI,
     KEY,
     TOKEN,

@@ -10,15 +10,21 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import typer
 
+from detector.schemas import DETECTIONS, check_schema
+from geo.schemas import CAMERAS, DENSITY, IMAGES, POINTS, TRUTH_BOXES, VIEWS, check_table
 from scripts.app import app
 from scripts.cli import _register_commands, main
-from scripts.survey import STAGES, SurveyOptions, options_from_toml, options_to_toml
+from scripts.survey import STAGES
+from scripts.survey_options import SurveyOptions, options_from_toml, options_to_toml
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "models" / "cctv-yolo11n-synth.pt"
+TABLES = {"points.parquet": POINTS, "views.parquet": VIEWS, "images.parquet": IMAGES,
+          "truth_boxes.parquet": TRUTH_BOXES, "cameras.parquet": CAMERAS, "density.parquet": DENSITY}
 SMALL = ["--area", "demo", "--method", "random", "--n", "24", "--seed", "5", "--size", "640",
          "--workers", "2"]
 
@@ -46,28 +52,23 @@ def test_every_output_exists_and_keeps_its_contract(finished):
     points, views = gpd.read_parquet(s / "points.parquet"), gpd.read_parquet(s / "views.parquet")
     assert len(points) == 24 and len(views) == 48
     assert points.crs.to_epsg() == 4326 and views.crs.to_epsg() == 4326
+    for name, schema in TABLES.items():  # every Parquet table keeps its schema (geo.schemas)
+        check_table(pq.read_schema(s / name), schema, what=name)
+    for part in sorted((s / "detections").glob("part-*.parquet")):
+        check_schema(pq.read_schema(part), DETECTIONS, what=part.name)
     images = pd.read_parquet(s / "images.parquet")
-    assert {"view_id", "image_id", "provider", "path", "width", "height", "lon", "lat", "heading", "fov",
-            "pitch", "captured_at", "status", "error"} <= set(images.columns)
     assert set(images["view_id"]) == set(views["view_id"]) and (images["status"] == "ok").all()
     assert all((s / p).is_file() for p in images["path"])
     truth = gpd.read_file(s / "truth.geojson")
     assert {"camera_id", "class_name"} <= set(truth.columns) and len(truth) > 0
-    boxes = pd.read_parquet(s / "truth_boxes.parquet")
-    assert {"image_id", "camera_id", "class_name", "x1", "y1", "x2", "y2"} <= set(boxes.columns)
     dets = detections(s)
-    assert {"image_id", "x1", "y1", "x2", "y2", "conf", "class_id", "class_name", "model_id"} <= set(dets.columns)
     assert set(dets["image_id"]) <= set(images["image_id"])
     assert set(dets["class_name"]) <= {"dome", "directed"}
     summary = json.loads((s / "detect_summary.json").read_text())
     assert summary["images"] == 48 and summary["failed"] == 0
-    cameras = gpd.read_parquet(s / "cameras.parquet")
-    assert {"camera_id", "lon", "lat", "n_views", "n_detections", "conf_max", "class_name", "method",
-            "uncertainty_m"} <= set(cameras.columns)
     density = gpd.read_file(s / "density.geojson")
     assert density.crs.to_epsg() == 4326
-    assert {"area_id", "road_km", "surveyed_km", "n_images", "n_detections", "n_cameras", "est_cameras",
-            "est_lo", "est_hi", "per_road_km", "per_km2", "truth_cameras", "osm_cameras"} <= set(density.columns)
+    assert set(DENSITY.names) - {"geometry"} <= set(density.columns)
     assert gpd.read_parquet(s / "density.parquet").crs.to_epsg() == 4326
     report = json.loads((s / "report.json").read_text())
     total = report["total"]

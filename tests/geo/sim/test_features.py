@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from geo.errors import GeoInputError
-from geo.features import buildings_from_area, street_furniture_from_area, surveillance_from_area
+from geo.sim.features import buildings_from_area, street_furniture_from_area, surveillance_from_area
 
 LON0, LAT0 = 24.94, 60.17
 D = 0.0001  # ~11 m in latitude, ~5.5 m in longitude

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from geo.errors import GeoInputError
-from geo.fetch import FetchOptions, FetchResult, fetch_views
+from geo.imagery.fetch import FetchOptions, FetchResult, fetch_views
 
 META_PARTS = ("shared", "data", "stanford-surveilling-surveillance", "meta.csv")
 STANFORD_SIZE = 640  # px, square
@@ -64,7 +64,7 @@ def fetch_stanford(meta: str | Path, out_dir: str | Path, *, key: str | None,
     missing or failed."""
     from dataclasses import replace
 
-    from geo.providers.gsv import StreetViewProvider
+    from geo.imagery.gsv import StreetViewProvider
 
     options = replace(options or FetchOptions(), size=STANFORD_SIZE)
     provider = StreetViewProvider(key=key, secret=secret, endpoint=endpoint, size=STANFORD_SIZE)

@@ -170,7 +170,7 @@ def scene_from_area(
     None means "osm" for the demo area, else "random:1"). ``graph`` is the area's projected
     street graph (read from the area when None). Raises ``GeoInputError`` for a malformed
     ``sim_cameras``, a GeoJSON without points, or an area without buildings."""
-    from geo.features import buildings_from_area, street_furniture_from_area, surveillance_from_area
+    from geo.sim.features import buildings_from_area, street_furniture_from_area, surveillance_from_area
     from geo.network import graph_from_area, streets_from_graph
 
     area = area_from_spec(area) if isinstance(area, str) else area

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from geo.panorama import perspective_from_equirect, rays_from_perspective
+from geo.imagery.panorama import perspective_from_equirect, rays_from_perspective
 
 W, H = 1440, 720  # 4 px per degree
 

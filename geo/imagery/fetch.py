@@ -1,6 +1,6 @@
 """The fetch stage: one ``images.parquet`` row per view, whatever the imagery provider.
 
-A provider only knows its API (see ``geo.providers``); everything else lives here and is
+A provider only knows its API (see ``geo.imagery.providers``); everything else lives here and is
 shared: a thread pool (``workers``), a global request rate limit (``rate`` requests per
 second), retries with exponential backoff and jitter on 429 / 5xx / timeouts that honour
 ``Retry-After`` (tenacity), validation of every image body, a disk cache keyed by provider,
@@ -38,13 +38,13 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from geo.errors import GeoInputError
 from geo.io import atomic_path, write_bytes, write_parquet
+from geo import schemas
 
 IMAGES = "images.parquet"
 IMAGES_DIR = "images"
 PARTS_DIR = "images.parquet.parts"
 STATUSES = ("ok", "no_imagery", "error")
-COLUMNS = ["view_id", "image_id", "provider", "path", "width", "height", "lon", "lat",
-           "heading", "fov", "pitch", "captured_at", "status", "error", "source_id"]
+COLUMNS = schemas.columns(schemas.IMAGES)
 
 log = logging.getLogger(__name__)
 # httpx logs every request URL at INFO level; GSV URLs carry the key, so keep it quiet.
@@ -466,7 +466,8 @@ class ImageTable:
         parts = self._parts()
         number = int(parts[-1].stem.split("-")[1]) + 1 if parts else 0
         self.parts_dir.mkdir(parents=True, exist_ok=True)
-        write_parquet(rows_to_frame(self.pending), self.parts_dir / f"part-{number:06d}.parquet")
+        write_parquet(rows_to_frame(self.pending), self.parts_dir / f"part-{number:06d}.parquet",
+                      schema=schemas.IMAGES)
         self.pending = []
 
     def finish(self, view_ids: Iterable[str] | None = None) -> pd.DataFrame:
@@ -481,7 +482,7 @@ class ImageTable:
             table = table.assign(_o=table["view_id"].map(order).fillna(len(order)))
             table = table.sort_values("_o", kind="stable").drop(columns="_o")
         table = rows_to_frame(table.to_dict("records"))
-        write_parquet(table, self.path)
+        write_parquet(table, self.path, schema=schemas.IMAGES)
         for part in self._parts():
             part.unlink()
         if self.parts_dir.is_dir() and not any(self.parts_dir.iterdir()):

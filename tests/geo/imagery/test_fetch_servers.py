@@ -28,7 +28,7 @@ from PIL import Image
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from geo.fetch import FetchOptions
+from geo.imagery.fetch import FetchOptions
 
 KEY = "TESTKEY_do_not_leak_0123456789_gsv"
 SECRET = base64.urlsafe_b64encode(b"a-signing-secret-of-20b").decode()
@@ -339,7 +339,7 @@ def test_mapillary_server_speaks_the_api(server):
 
 def test_signature_matches_googles_published_example():
     """The signing used by provider and server reproduces a published test vector."""
-    from geo.providers.gsv import sign_url
+    from geo.imagery.gsv import sign_url
 
     url = ("https://maps.googleapis.com/maps/api/staticmap?center=40.714%2C+-73.998"
            "&client=myclient&size=400x400&zoom=12")

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from geo.errors import GeoInputError
-from geo.fetch import (
+from geo.imagery.fetch import (
     PARTS_DIR,
     DiskCache,
     FetchOptions,
@@ -28,8 +28,8 @@ from geo.fetch import (
     scrub,
     validate_image,
 )
-from geo.providers.gsv import StreetViewProvider
-from tests.geo.test_fetch_servers import (
+from geo.imagery.gsv import StreetViewProvider
+from tests.geo.imagery.test_fetch_servers import (
     FAST,
     HELSINKI,
     KEY,
@@ -42,7 +42,7 @@ from tests.geo.test_fetch_servers import (
 )
 
 __all__ = ["server"]
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_validate_image_accepts_whole_images_only():
@@ -147,8 +147,8 @@ def test_missing_views_is_one_clear_error(tmp_path):
 
 _CHILD = """
 import sys
-from geo.fetch import FetchOptions, fetch_survey
-from geo.providers.gsv import StreetViewProvider
+from geo.imagery.fetch import FetchOptions, fetch_survey
+from geo.imagery.gsv import StreetViewProvider
 import os
 options = FetchOptions(workers=2, rate=0, retries=0, timeout=5, size=32, flush_every=1)
 provider = StreetViewProvider(key=os.environ["GOOGLE_MAPS_API_KEY"], endpoint=sys.argv[2], size=32)
@@ -174,7 +174,7 @@ def test_kill_9_loses_nothing_already_saved(server, tmp_path):
         time.sleep(0.02)
     child.send_signal(signal.SIGKILL)
     out, err = child.communicate()
-    assert child.returncode == -signal.SIGKILL
+    assert child.returncode == -signal.SIGKILL, err.decode()[-2000:]
     assert not (survey / "images.parquet").exists()  # killed before the merge
     saved = ImageTable(survey).read()
     assert len(saved) >= 3 and saved["status"].eq("ok").all()
@@ -201,7 +201,7 @@ def test_validate_image_after_ultralytics_patched_pillow():
     # pi_heif on unknown bodies (a declared dependency); validation must still answer InvalidImage.
     import detector  # noqa: F401
     import ultralytics  # noqa: F401
-    from geo.fetch import InvalidImage, validate_image
+    from geo.imagery.fetch import InvalidImage, validate_image
 
     with pytest.raises(InvalidImage, match="undecodable"):
         validate_image(b"\x00\x01\x02 definitely not an image" * 20, content_type="image/jpeg")

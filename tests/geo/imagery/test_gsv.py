@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from geo.errors import GeoInputError
-from geo.fetch import COLUMNS, fetch_survey
-from geo.providers.gsv import StreetViewProvider
-from tests.geo.test_fetch_servers import (
+from geo.imagery.fetch import COLUMNS, fetch_survey
+from geo.imagery.gsv import StreetViewProvider
+from tests.geo.imagery.test_fetch_servers import (
     FAST,
     HELSINKI,
     KEY,

@@ -21,7 +21,7 @@ from urllib.parse import urlencode, urlsplit
 import pandas as pd
 
 from geo.errors import GeoInputError
-from geo.fetch import FetchContext, Fetched, FetchError, HTTPStatusError, NoImagery, RetryableError
+from geo.imagery.fetch import FetchContext, Fetched, FetchError, HTTPStatusError, NoImagery, RetryableError
 
 DEFAULT_ENDPOINT = "https://maps.googleapis.com/maps/api/streetview"
 NO_IMAGERY = ("ZERO_RESULTS", "NOT_FOUND")

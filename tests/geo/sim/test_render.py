@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from geo.render import EYE_HEIGHT_M, boxes_for_view, focal_px, render_view
-from geo.scene import scene_from_frames
+from geo.sim.render import EYE_HEIGHT_M, boxes_for_view, focal_px, render_view
+from geo.sim.scene import scene_from_frames
 
 UTM = "EPSG:32635"
 X0, Y0 = 385_000.0, 6_672_000.0  # central Helsinki, metres

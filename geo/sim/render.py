@@ -1,4 +1,4 @@
-"""Render a street-level view of a :class:`geo.scene.Scene` with exact camera boxes.
+"""Render a street-level view of a :class:`geo.sim.scene.Scene` with exact camera boxes.
 
 A pinhole camera (eye 2.5 m above the road) looks along ``heading`` (degrees clockwise from the
 scene's grid north, about true north) with ``pitch`` (degrees, up positive) and a horizontal
@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from geo.scene import Scene
+from geo.sim.scene import Scene
 
 EYE_HEIGHT_M = 2.5
 MAX_RANGE_M = 220.0  # facades farther than this are not drawn (haze)

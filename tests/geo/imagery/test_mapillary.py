@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 
 from geo.errors import GeoInputError
-from geo.fetch import COLUMNS, fetch_survey
-from geo.providers.mapillary import MapillaryProvider, choose_image
-from tests.geo.test_fetch_servers import (
+from geo.imagery.fetch import COLUMNS, fetch_survey
+from geo.imagery.mapillary import MapillaryProvider, choose_image
+from tests.geo.imagery.test_fetch_servers import (
     FAST,
     HELSINKI,
     TOKEN,

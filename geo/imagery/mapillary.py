@@ -6,7 +6,7 @@ TOKEN``) answers ``{"data": [{"id", "computed_geometry": {"type": "Point", "coor
 "thumb_2048_url"}, ...]}``. The nearest image within ``radius`` metres that faces the view's
 heading (within ``heading_tol`` degrees; a panorama faces every way) is downloaded from its
 thumbnail URL; a panorama is cut into an exact perspective crop at the view's heading, fov
-and pitch (``geo.panorama``). Thumbnail URLs expire, so only image ids are kept; a URL that no
+and pitch (``geo.imagery.panorama``). Thumbnail URLs expire, so only image ids are kept; a URL that no
 longer works is resolved again with ``GET /{id}?fields=thumb_2048_url``.
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import GeoInputError
-from geo.fetch import (
+from geo.imagery.fetch import (
     FetchContext,
     Fetched,
     FetchError,
@@ -28,7 +28,7 @@ from geo.fetch import (
     decode_rgb,
     encode_jpeg,
 )
-from geo.panorama import perspective_from_equirect
+from geo.imagery.panorama import perspective_from_equirect
 
 DEFAULT_ENDPOINT = "https://graph.mapillary.com"
 FIELDS = ("id,computed_geometry,computed_compass_angle,captured_at,is_pano,thumb_2048_url,"

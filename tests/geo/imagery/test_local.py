@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from geo.errors import GeoInputError
-from geo.fetch import COLUMNS, FetchOptions, fetch_survey
-from geo.providers.local import LocalProvider, manifest_from_folder
-from tests.geo.test_fetch_servers import HELSINKI, jpeg_bytes, offset, write_views
+from geo.imagery.fetch import COLUMNS, FetchOptions, fetch_survey
+from geo.imagery.local import LocalProvider, manifest_from_folder
+from tests.geo.imagery.test_fetch_servers import HELSINKI, jpeg_bytes, offset, write_views
 
 OPTIONS = FetchOptions(workers=2, rate=0, retries=0, timeout=1, size=64, flush_every=2)
 

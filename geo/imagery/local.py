@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import GeoInputError
-from geo.fetch import FetchContext, Fetched, NoImagery, safe_file_name
+from geo.imagery.fetch import FetchContext, Fetched, NoImagery, safe_file_name
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 METRES_PER_DEGREE = 111_320.0
@@ -142,7 +142,7 @@ class LocalProvider:
     def survey_views(self, survey_dir: Path) -> pd.DataFrame:
         """With ``as_is``: the manifest's views, written to ``views.parquet``; otherwise the
         survey's own ``views.parquet``."""
-        from geo.fetch import read_views
+        from geo.imagery.fetch import read_views
 
         if not self.as_is:
             return read_views(survey_dir)
@@ -155,9 +155,10 @@ class LocalProvider:
                                     "use a new survey directory for --as-is")
         else:
             from geo.io import write_parquet
+            from geo.schemas import VIEWS
 
             Path(survey_dir).mkdir(parents=True, exist_ok=True)
-            write_parquet(views, path)
+            write_parquet(views, path, schema=VIEWS)
         self.matches = {v: i for i, v in enumerate(views["view_id"])}
         return pd.DataFrame(views.drop(columns="geometry"))
 

@@ -12,16 +12,18 @@ import cv2
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from shapely.geometry import LineString
 
 from geo.errors import GeoInputError
 from geo.network import graph_from_area, save_network
 from geo.io import write_parquet as write_geoparquet
+from geo.schemas import IMAGES, TRUTH_BOXES, check_table
 from geo.sampling import views_from_graph
-from geo.scene import cameras_random, scene_from_area, scene_from_frames
-from geo.simulator import simulate_survey
-from tests.geo.test_features import write_block_osm
+from geo.sim.scene import cameras_random, scene_from_area, scene_from_frames
+from geo.sim.survey import simulate_survey
+from tests.geo.sim.test_features import write_block_osm
 
 SIZE = 200  # small images keep the tests fast
 
@@ -34,7 +36,7 @@ def demo_graph():
 @pytest.fixture(scope="module")
 def demo_views(demo_graph):
     """Demo views sampled every 20 m: the 10 nearest to mapped cameras first, then 50 more."""
-    from geo.features import surveillance_from_area
+    from geo.sim.features import surveillance_from_area
 
     _, views = views_from_graph(demo_graph, spacing=20, seed=0)
     cams = surveillance_from_area("demo").to_crs(demo_graph.graph["crs"])
@@ -66,22 +68,8 @@ def _files(path: Path) -> dict[str, bytes]:
 
 def test_outputs_follow_the_contracts_and_truth_is_consistent(survey, demo_views):
     images = pd.read_parquet(survey / "images.parquet")
-    assert list(images.columns) == [
-        "view_id",
-        "image_id",
-        "provider",
-        "path",
-        "width",
-        "height",
-        "lon",
-        "lat",
-        "heading",
-        "fov",
-        "pitch",
-        "captured_at",
-        "status",
-        "error",
-    ]
+    assert list(images.columns) == IMAGES.names
+    check_table(pq.read_schema(survey / "images.parquet"), IMAGES, what="images.parquet")
     assert (
         len(images) == 16
         and (images["provider"] == "simulated").all()
@@ -93,7 +81,8 @@ def test_outputs_follow_the_contracts_and_truth_is_consistent(survey, demo_views
         img = cv2.imread(str(survey / rel))
         assert img is not None and img.shape == (SIZE, SIZE, 3)
     boxes = pd.read_parquet(survey / "truth_boxes.parquet")
-    assert list(boxes.columns) == ["image_id", "camera_id", "class_name", "x1", "y1", "x2", "y2"]
+    assert list(boxes.columns) == TRUTH_BOXES.names
+    check_table(pq.read_schema(survey / "truth_boxes.parquet"), TRUTH_BOXES, what="truth_boxes.parquet")
     assert len(boxes) >= 3  # the first views stand next to mapped cameras
     assert set(boxes["image_id"]) <= set(images["image_id"])
     assert (
@@ -160,13 +149,13 @@ def test_kill_9_loses_nothing_saved(demo_views, demo_graph, tmp_path):
     simulate_survey(reference, seed=1, width=SIZE, height=SIZE, workers=1, progress=False)
     path = make_survey(tmp_path / "killed", views, demo_graph)
     code = (
-        "import sys; from geo.simulator import simulate_survey; "
+        "import sys; from geo.sim.survey import simulate_survey; "
         f"simulate_survey(sys.argv[1], seed=1, width={SIZE}, height={SIZE}, workers=1, "
         "progress=False)"
     )
     child = subprocess.Popen(
         [sys.executable, "-c", code, str(path)],
-        cwd=Path(__file__).parents[2],
+        cwd=Path(__file__).parents[3],
         stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 60
@@ -269,7 +258,7 @@ def test_geojson_without_points_and_area_without_buildings_are_clear_errors(tmp_
 
 
 def test_contact_sheet_and_preview_command(survey, tmp_path):
-    from geo.preview import contact_sheet
+    from geo.sim.preview import contact_sheet
     from scripts.cli import main
 
     out = contact_sheet(survey, n=4, out=tmp_path / "sheet.png", tile=160)

@@ -1,7 +1,7 @@
 """The ``simulated`` imagery provider: render every view of a survey with exact ground truth.
 
 ``simulate_survey`` reads the survey's ``views.parquet`` (and ``sample.json``,
-``network.graphml``), builds the area's scene once (:func:`geo.scene.scene_from_area`), renders
+``network.graphml``), builds the area's scene once (:func:`geo.sim.scene.scene_from_area`), renders
 the views not yet rendered in parallel processes and writes ``images/<view_id>.jpg``,
 ``images.parquet``, ``truth_boxes.parquet`` and ``truth.geojson``.
 
@@ -28,29 +28,13 @@ import pandas as pd
 
 from geo.errors import GeoInputError
 from geo.io import write_bytes, write_parquet, write_text
-from geo.render import boxes_for_view, jpeg_quality, render_view
-from geo.scene import Scene, default_sim_cameras, scene_from_area
+from geo.schemas import IMAGES, TRUTH_BOXES, columns
+from geo.sim.render import boxes_for_view, jpeg_quality, render_view
+from geo.sim.scene import Scene, default_sim_cameras, scene_from_area
 
 PROVIDER = "simulated"
 STATE_DIR = ".simulated"
 FLUSH_EVERY = 64  # views per part file
-IMAGE_COLUMNS = [
-    "view_id",
-    "image_id",
-    "provider",
-    "path",
-    "width",
-    "height",
-    "lon",
-    "lat",
-    "heading",
-    "fov",
-    "pitch",
-    "captured_at",
-    "status",
-    "error",
-]
-TRUTH_BOX_COLUMNS = ["image_id", "camera_id", "class_name", "x1", "y1", "x2", "y2"]
 
 _SCENE: Scene | None = None  # the scene this process renders (set in each worker)
 
@@ -249,7 +233,7 @@ def _render_all(
             # forkserver: workers start from a clean process (forking one that already runs
             # OpenCV or OpenMP threads can deadlock); each receives the scene once.
             context = mp.get_context("forkserver")
-            context.set_forkserver_preload(["geo.render", "geo.scene"])
+            context.set_forkserver_preload(["geo.sim.render", "geo.sim.scene"])
             with context.Pool(workers, initializer=_init_worker, initargs=(_SCENE,)) as pool:
                 for records in pool.imap_unordered(_worker_batch, batches):
                     for record in records:
@@ -368,12 +352,12 @@ def _finish(
                         "y2": y2,
                     }
                 )
-    images = pd.DataFrame(image_rows, columns=IMAGE_COLUMNS)
+    images = pd.DataFrame(image_rows, columns=columns(IMAGES))
     images["captured_at"] = images["captured_at"].astype(object)
-    boxes = pd.DataFrame(box_rows, columns=TRUTH_BOX_COLUMNS)
+    boxes = pd.DataFrame(box_rows, columns=columns(TRUTH_BOXES))
     boxes = boxes.astype({"x1": float, "y1": float, "x2": float, "y2": float})
-    write_parquet(images, survey_dir / "images.parquet")
-    write_parquet(boxes, survey_dir / "truth_boxes.parquet")
+    write_parquet(images, survey_dir / "images.parquet", schema=IMAGES)
+    write_parquet(boxes, survey_dir / "truth_boxes.parquet", schema=TRUTH_BOXES)
     write_text(survey_dir / "truth.geojson", json.dumps(truth_features(scene, boxes)))
     return images
 
