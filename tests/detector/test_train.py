@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from detector.card import read_card
+from detector.engine import fast_bf16_cpu
 from detector.errors import DetectorInputError
 from detector.train import train_model
 from tests.detector.drawn import drawn_dataset
@@ -28,6 +29,7 @@ def test_two_epoch_training_gives_weights_that_load_and_predict(tmp_path):
     on_disk = read_card(tmp_path / "models" / "tiny.md")
     assert on_disk.classes == ["directed", "dome"] and on_disk.imgsz == 64 and on_disk.weights == "tiny.pt"
     assert on_disk.extra["epochs"] == 2 and on_disk.extra["seed"] == 0 and card.name == "tiny"
+    assert on_disk.extra["precision"] == ("bf16" if fast_bf16_cpu() else "fp32")  # auto on this CPU
 
 
 def test_interrupted_training_resumes_from_last_checkpoint(tmp_path):
