@@ -1,12 +1,12 @@
-"""Exports of a density table: GeoJSON (RFC 7946), GeoParquet, an HTML map, a PNG map, JSON.
+"""Exports of a density table: GeoJSON (RFC 7946), GeoParquet, map.html, density.png, JSON.
 
-Every file is written to a temporary name in the target directory and renamed, so a crash never
-leaves a half-written output. The HTML map (folium/Leaflet) escapes every text it shows.
+``write_exports`` is the entry point. The map page is ``geo.mapview`` (self-contained Leaflet,
+offline), the figure ``geo.plot``. Every file is written to a temporary name in the target
+directory and renamed, so a crash never leaves a half-written output.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from pathlib import Path
@@ -17,31 +17,74 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.io import atomic_path, write_parquet, write_text
-
-MAX_MAP_CAMERAS = 50_000  # camera markers drawn on map.html (the rest are in cameras.parquet)
-_POPUP_FIELDS = [("road_km", "road km", 2), ("surveyed_km", "surveyed km", 2), ("n_images", "images", 0),
-                 ("n_detections", "detections", 0), ("n_cameras", "cameras located", 0),
-                 ("est_cameras", "estimated cameras", 1), ("est_lo", "95% low", 1), ("est_hi", "95% high", 1),
-                 ("per_road_km", "cameras / road km", 3), ("per_km2", "cameras / km²", 2),
-                 ("per_1000_people", "cameras / 1000 people", 3),
-                 ("rate_est_cameras", "Stanford rate estimate", 1),
-                 ("truth_cameras", "true cameras", 0), ("truth_seen_cameras", "true cameras in some image", 0),
-                 ("osm_cameras", "OSM-mapped cameras", 0)]
+from geo.io import write_parquet, write_text
+from geo.mapview import MAX_MAP_CAMERAS, write_map_html
+from geo.plot import write_density_plot
 
 
 def write_exports(out_dir: str | Path, areas: gpd.GeoDataFrame, *, cameras: gpd.GeoDataFrame | None = None,
-                  report: dict | None = None, title: str | None = None) -> dict[str, Path]:
-    """Write density.geojson, density.parquet, map.html and density.png into ``out_dir``."""
+                  report: dict | None = None, title: str | None = None,
+                  streets: gpd.GeoDataFrame | None = None, points: pd.DataFrame | None = None,
+                  images: pd.DataFrame | None = None, detections: pd.DataFrame | None = None,
+                  truth: gpd.GeoDataFrame | None = None, metres_per_point: float = 20.0,
+                  basemap: str | None = None, image_root: str | Path | None = None) -> dict[str, Path]:
+    """Write density.geojson, density.parquet, map.html and density.png into ``out_dir``.
+
+    Optional, for richer figures: ``streets`` (projected, from ``geo.network.streets_from_graph``)
+    with ``points`` and ``images`` for their coverage (``metres_per_point``: the sampling spacing);
+    ``detections`` and ``images`` for the cameras' thumbnails (image paths relative to
+    ``image_root``, default ``out_dir``); ``truth``, the true cameras of a simulated survey;
+    ``basemap``, an online tile layer for map.html (None: the page requests nothing).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     title = title or _title(report)
+    subtitle = _subtitle(areas, report)
+    coverage, thumbnails = _coverage_and_thumbnails(
+        image_root if image_root is not None else out_dir, cameras=cameras, streets=streets, points=points,
+        images=images, detections=detections, metres_per_point=metres_per_point)
+    figures = dict(cameras=cameras, streets=streets, coverage=coverage, truth=truth, title=title)
     return {
         "density.geojson": write_geojson(areas, out_dir / "density.geojson"),
         "density.parquet": write_geoparquet(areas, out_dir / "density.parquet"),
-        "map.html": write_map_html(areas, out_dir / "map.html", cameras=cameras, title=title),
-        "density.png": write_png(areas, out_dir / "density.png", cameras=cameras, title=title),
+        "map.html": write_map_html(areas, out_dir / "map.html", thumbnails=thumbnails, subtitle=subtitle,
+                                   basemap=basemap, **figures),
+        "density.png": write_density_plot(areas, out_dir / "density.png", **figures),
     }
+
+
+def map_from_survey(survey_dir: str | Path, *, basemap: str | None = None, out: str | Path | None = None) -> Path:
+    """Draw map.html again from a survey directory that ``camcensus estimate`` finished
+    (density.parquet, report.json, cameras.parquet, network.graphml, points, images, detections,
+    truth.geojson), e.g. with a ``basemap``. Returns the page's path (default SURVEY/map.html)."""
+    from geo.errors import GeoInputError
+    from geo.locate import read_cameras, read_detections, read_images
+    from geo.network import load_network, streets_from_graph
+
+    survey_dir = Path(survey_dir)
+    density = survey_dir / "density.parquet"
+    if not density.exists():
+        raise GeoInputError(f"{density} not found: run `camcensus estimate` first")
+    areas = gpd.read_parquet(density)
+    report_path = survey_dir / "report.json"
+    report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.exists() else None
+    cameras = read_cameras(survey_dir / "cameras.parquet") if (survey_dir / "cameras.parquet").exists() else None
+    streets = points = images = detections = truth = None
+    if (survey_dir / "network.graphml").exists():
+        streets = streets_from_graph(load_network(survey_dir / "network.graphml"))
+    if (survey_dir / "points.parquet").exists():
+        points = pd.read_parquet(survey_dir / "points.parquet", columns=["point_id", "street_id"])
+    if (survey_dir / "images.parquet").exists():
+        images = read_images(survey_dir)
+        detections = read_detections(survey_dir)
+    if (survey_dir / "truth.geojson").exists():
+        truth = gpd.read_file(survey_dir / "truth.geojson")
+    spacing = float(((report or {}).get("parameters") or {}).get("metres_per_point") or 20.0)
+    coverage, thumbnails = _coverage_and_thumbnails(survey_dir, cameras=cameras, streets=streets, points=points,
+                                                    images=images, detections=detections, metres_per_point=spacing)
+    return write_map_html(areas, Path(out) if out is not None else survey_dir / "map.html", cameras=cameras,
+                          streets=streets, coverage=coverage, truth=truth, thumbnails=thumbnails,
+                          title=_title(report), subtitle=_subtitle(areas, report), basemap=basemap)
 
 
 def geojson_from_frame(frame: gpd.GeoDataFrame) -> dict:
@@ -77,122 +120,49 @@ def write_json(data: dict, path: str | Path) -> Path:
     return write_text(path, json.dumps(_clean(data), indent=2, allow_nan=False, ensure_ascii=False) + "\n")
 
 
-def write_map_html(areas: gpd.GeoDataFrame, path: str | Path, *, cameras: gpd.GeoDataFrame | None = None,
-                   title: str = "Camera density", column: str = "per_road_km") -> Path:
-    """A folium (Leaflet) choropleth of ``column`` with a popup per area and the located cameras
-    as points (one GeoJSON layer each, so it stays fast for many areas and cameras). Every text
-    is HTML-escaped before it reaches the page."""
-    import branca.colormap as cm
-    import folium
-
-    areas = areas.to_crs(4326).reset_index(drop=True)
-    west, south, east, north = areas.total_bounds if len(areas) else (-180, -85, 180, 85)
-    fmap = folium.Map(tiles="OpenStreetMap", control_scale=True)
-    fmap.fit_bounds([[south, west], [north, east]])
-    values = pd.to_numeric(areas[column], errors="coerce").to_numpy(float) if column in areas else np.full(len(areas), np.nan)
-    finite = values[np.isfinite(values)]
-    vmax = float(finite.max()) if len(finite) and finite.max() > 0 else 1.0
-    colormap = cm.LinearColormap(["#ffffcc", "#fd8d3c", "#800026"], vmin=0.0, vmax=vmax,
-                                 caption=f"{column.replace('_', ' ')} (estimated cameras)")
-    shown = gpd.GeoDataFrame({
-        "fill": [colormap(v) if np.isfinite(v) else "#bdbdbd" for v in values],
-        "label": [_text(row.get("name", row.get("area_id", ""))) for _, row in areas.iterrows()],
-        "figures": [popup_html(row) for _, row in areas.iterrows()],
-    }, geometry=areas.geometry.to_numpy(), crs=4326)
-    folium.GeoJson(
-        geojson_from_frame(shown), name="density per area",
-        style_function=lambda feature: {"fillColor": feature["properties"]["fill"], "color": "#555555",
-                                        "weight": 1, "fillOpacity": 0.6},
-        tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
-        popup=folium.GeoJsonPopup(fields=["figures"], labels=False, max_width=340),
-    ).add_to(fmap)
-    colormap.add_to(fmap)
-    if cameras is not None and len(cameras):
-        cams = cameras.head(MAX_MAP_CAMERAS)
-        points = gpd.GeoDataFrame({
-            "camera": [_text(v) for v in cams.get("camera_id", pd.Series(range(len(cams))))],
-            "class": [_text(v) for v in cams.get("class_name", pd.Series([""] * len(cams)))],
-            "views": [_text(v) for v in cams.get("n_views", pd.Series([""] * len(cams)))],
-            "method": [_text(v) for v in cams.get("method", pd.Series([""] * len(cams)))],
-            "uncertainty (m)": [_text(_fmt(v, 1)) for v in cams.get("uncertainty_m", pd.Series([np.nan] * len(cams)))],
-        }, geometry=gpd.points_from_xy(cams["lon"], cams["lat"]), crs=4326)
-        folium.GeoJson(
-            geojson_from_frame(points), name=f"located cameras ({len(cams):,} of {len(cameras):,})",
-            marker=folium.CircleMarker(radius=3, color="#08306b", fill=True, fill_opacity=0.9, weight=1),
-            popup=folium.GeoJsonPopup(fields=list(points.columns.drop("geometry")), max_width=260),
-        ).add_to(fmap)
-    folium.LayerControl().add_to(fmap)
-    heading = f'<h3 style="position:absolute;z-index:1000;left:60px;top:4px;background:white;padding:2px 6px">' \
-              f"{_text(title)}</h3>"
-    fmap.get_root().html.add_child(folium.Element(heading))
-    fmap.get_root().header.add_child(folium.Element(f"<title>{_text(title)}</title>"))
-    return write_text(path, fmap.get_root().render())
-
-
-def popup_html(row: pd.Series) -> str:
-    """Escaped HTML table of one area's figures."""
-    name = _text(str(row.get("name", "")))
-    area_id = _text(str(row.get("area_id", "")))
-    lines = [f"<b>{name}</b><br><small>{area_id}</small><table>"]
-    for key, label, digits in _POPUP_FIELDS:
-        value = row.get(key)
-        if value is None or (isinstance(value, float) and not math.isfinite(value)):
-            continue
-        lines.append(f"<tr><td>{_text(label)}</td><td style='text-align:right'>"
-                     f"{_text(_fmt(value, digits))}</td></tr>")
-    lines.append("</table>")
-    return "".join(lines)
-
-
-def write_png(areas: gpd.GeoDataFrame, path: str | Path, *, cameras: gpd.GeoDataFrame | None = None,
-              title: str = "Camera density", column: str = "per_road_km") -> Path:
-    """A matplotlib choropleth of ``column`` with a colour bar legend, title and cameras.
-    The format follows the file's suffix (``.png`` by default, ``.svg`` for documents)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    areas = areas.to_crs(4326)
-    fig, ax = plt.subplots(figsize=(8, 8), dpi=110)
-    try:
-        if len(areas):
-            plot = areas.assign(**{column: pd.to_numeric(areas[column], errors="coerce")})
-            plot.plot(column=column, ax=ax, cmap="YlOrRd", legend=True, edgecolor="#555555", linewidth=0.4,
-                      vmin=0.0, missing_kwds={"color": "#dddddd", "label": "no data"},
-                      legend_kwds={"label": "estimated cameras per road km", "shrink": 0.6})
-        if cameras is not None and len(cameras):
-            ax.scatter(cameras["lon"], cameras["lat"], s=4, c="#08306b", label="located cameras", zorder=3)
-            ax.legend(loc="lower left", fontsize=8)
-        ax.set_title(title, fontsize=11)
-        ax.set_xlabel("longitude (°)")
-        ax.set_ylabel("latitude (°)")
-        ax.set_aspect(1.0 / max(0.1, math.cos(math.radians(float(np.mean(areas.total_bounds[[1, 3]]))
-                                                            if len(areas) else 0.0))))
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=path.suffix.lstrip(".").lower() or "png", bbox_inches="tight")
-    finally:
-        plt.close(fig)
-    return path
-
-
 # --- helpers --------------------------------------------------------------------------------
 
-def _text(value: Any) -> str:
-    """Text made safe for HTML and for the JavaScript template strings folium puts it in."""
-    return html.escape(str(value), quote=True).replace("`", "&#96;").replace("$", "&#36;").replace("\\", "&#92;")
+def _coverage_and_thumbnails(root: Path, *, cameras, streets, points, images, detections,
+                             metres_per_point: float) -> tuple[np.ndarray | None, list | None]:
+    coverage = thumbnails = None
+    if streets is not None and len(streets):
+        from geo.coverage import street_coverage
+
+        coverage = street_coverage(streets, points, images, metres_per_point=metres_per_point)
+    if cameras is not None and len(cameras) and detections is not None and images is not None:
+        from geo.thumbnails import camera_thumbnails
+
+        thumbnails = camera_thumbnails(cameras.head(MAX_MAP_CAMERAS), detections, images, root=root)
+    return coverage, thumbnails
 
 
 def _title(report: dict | None) -> str:
+    """"Camera density: NAME - EST cameras (95% LO-HI)" from the report's whole-area total."""
     if not report:
         return "Camera density"
     total = report.get("total", {})
     est, lo, hi = total.get("est_cameras"), total.get("est_lo"), total.get("est_hi")
     name = report.get("parameters", {}).get("area") or report.get("survey", "")
-    if est is None:
+    if est is None or not math.isfinite(est):
         return f"Camera density: {name}"
-    return f"Camera density: {name} - {est:.0f} cameras (95% {lo:.0f}-{hi:.0f})"
+    interval = f" (95% {lo:,.0f}–{hi:,.0f})" if lo is not None and hi is not None else ""
+    return f"Camera density: {name} – {est:,.0f} cameras{interval}"
+
+
+def _subtitle(areas: gpd.GeoDataFrame, report: dict | None) -> str:
+    """One line under the map's title: the areas, road surveyed, the truth when known."""
+    parts = []
+    by = (report or {}).get("parameters", {}).get("by")
+    if by:
+        parts.append(f"{len(areas):,} area(s), --by {by}")
+    total = (report or {}).get("total", {})
+    if total.get("road_km") is not None:
+        parts.append(f"{total['road_km']:,.1f} road km, {total.get('surveyed_km') or 0:,.1f} surveyed")
+    if total.get("per_road_km") is not None and math.isfinite(total["per_road_km"]):
+        parts.append(f"{total['per_road_km']:.2f} cameras per road km")
+    if total.get("truth_cameras") is not None:
+        parts.append(f"simulator truth: {total['truth_cameras']:,.0f} cameras")
+    return " · ".join(parts)
 
 
 def _fmt(value: Any, digits: int) -> str:

@@ -1,7 +1,8 @@
 """Contact sheets: a grid of a survey's images with their boxes, for a person to look at.
 
 Camera boxes are tiny (5-20 px in a 640 px image), so each tile also shows a magnified inset of
-its largest box.
+its largest box. With ``boxes="both"`` the truth boxes are green and the detections magenta, so
+that misses (green alone) and false alarms (magenta alone) show at a glance.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import pandas as pd
 from geo.errors import GeoInputError
 from geo.io import write_bytes
 
-BoxSource = Literal["truth", "detections"]
+BoxSource = Literal["truth", "detections", "both"]
 TILE_PX = 320
 _COLORS = {"dome": (0, 200, 255), "directed": (60, 60, 255)}  # BGR
+SOURCE_COLORS = {"truth": (0, 220, 0), "detections": (255, 0, 255)}  # BGR: green, magenta (--boxes both)
 
 
 def contact_sheet(
@@ -29,16 +31,16 @@ def contact_sheet(
     tile: int = TILE_PX,
 ) -> Path:
     """Write a PNG grid of ``n`` images of ``survey_dir`` with their ``boxes`` ("truth" from
-    ``truth_boxes.parquet`` or "detections" from ``detections/``) drawn; images with boxes come
-    first. ``tile`` is the size of one image in the sheet (px). Returns the PNG's path (default
-    ``<survey_dir>/preview.png``)."""
+    ``truth_boxes.parquet``, "detections" from ``detections/``, or "both" in two colours:
+    ``SOURCE_COLORS``) drawn; images with boxes come first. ``tile`` is the size of one image in
+    the sheet (px). Returns the PNG's path (default ``<survey_dir>/preview.png``)."""
     import cv2
 
     survey_dir = Path(survey_dir)
     if n < 1:
         raise GeoInputError(f"--n must be at least 1, got {n}")
-    if boxes not in ("truth", "detections"):
-        raise GeoInputError(f"--boxes must be 'truth' or 'detections', got '{boxes}'")
+    if boxes not in ("truth", "detections", "both"):
+        raise GeoInputError(f"--boxes must be 'truth', 'detections' or 'both', got '{boxes}'")
     images_path = survey_dir / "images.parquet"
     if not images_path.exists():
         raise FileNotFoundError(f"{images_path} not found: run `camcensus fetch` first")
@@ -46,7 +48,10 @@ def contact_sheet(
     images = images[(images["status"] == "ok") & images["path"].notna()].reset_index(drop=True)
     if len(images) == 0:
         raise GeoInputError(f"{survey_dir} has no fetched images to preview")
-    table = _boxes(survey_dir, boxes)
+    if boxes == "both":
+        table = pd.concat([_boxes(survey_dir, "truth"), _boxes(survey_dir, "detections")], ignore_index=True)
+    else:
+        table = _boxes(survey_dir, boxes)
     chosen = _choose(images, table, n)
     cols = int(np.ceil(np.sqrt(len(chosen))))
     rows = int(np.ceil(len(chosen) / cols))
@@ -58,7 +63,7 @@ def contact_sheet(
         mine = table[table["image_id"] == image_row["image_id"]]
         r, c = divmod(k, cols)
         sheet[r * tile : (r + 1) * tile, c * tile : (c + 1) * tile] = _tile(
-            img, mine, tile, str(image_row["image_id"])
+            img, mine, tile, str(image_row["image_id"]), by_source=boxes == "both"
         )
     out = Path(out) if out is not None else survey_dir / "preview.png"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -77,6 +82,7 @@ def _boxes(survey_dir: Path, source: BoxSource) -> pd.DataFrame:
             )
         table = pd.read_parquet(path)
         table["label"] = table["class_name"]
+        table["source"] = "truth"
         return table
     parts = sorted((survey_dir / "detections").glob("part-*.parquet"))
     if not parts:
@@ -85,6 +91,7 @@ def _boxes(survey_dir: Path, source: BoxSource) -> pd.DataFrame:
         )
     table = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
     table["label"] = table["class_name"].astype(str) + " " + table["conf"].map(lambda c: f"{c:.2f}")
+    table["source"] = "detections"
     return table
 
 
@@ -104,15 +111,22 @@ def _spread(frame: pd.DataFrame, n: int) -> pd.DataFrame:
     return frame.iloc[np.linspace(0, len(frame) - 1, n).round().astype(int)]
 
 
-def _tile(img: np.ndarray, boxes: pd.DataFrame, tile: int, title: str) -> np.ndarray:
+def _tile(
+    img: np.ndarray, boxes: pd.DataFrame, tile: int, title: str, *, by_source: bool = False
+) -> np.ndarray:
     import cv2
+
+    def color_of(b) -> tuple[int, int, int]:
+        if by_source:
+            return SOURCE_COLORS[str(b.source)]
+        return _COLORS.get(str(b.class_name), (0, 255, 0))
 
     h, w = img.shape[:2]
     canvas = img.copy()
     for b in boxes.itertuples():
-        color = _COLORS.get(str(b.class_name), (0, 255, 0))
+        pad = 3 if not by_source or b.source == "truth" else 6  # detections drawn outside the truth
         cv2.rectangle(
-            canvas, (int(b.x1) - 3, int(b.y1) - 3), (int(b.x2) + 3, int(b.y2) + 3), color, 2
+            canvas, (int(b.x1) - pad, int(b.y1) - pad), (int(b.x2) + pad, int(b.y2) + pad), color_of(b), 2
         )
     scale = tile / max(h, w)
     small = cv2.resize(canvas, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
@@ -130,9 +144,7 @@ def _tile(img: np.ndarray, boxes: pd.DataFrame, tile: int, title: str) -> np.nda
         crop = img[y0 : y0 + 2 * half, x0 : x0 + 2 * half]
         size = tile // 3
         inset = cv2.resize(crop, (size, size), interpolation=cv2.INTER_NEAREST)
-        cv2.rectangle(
-            inset, (0, 0), (size - 1, size - 1), _COLORS.get(str(b.class_name), (0, 255, 0)), 2
-        )
+        cv2.rectangle(inset, (0, 0), (size - 1, size - 1), color_of(b), 2)
         out[2 : 2 + size, tile - size - 2 : tile - 2] = inset
         cv2.putText(
             out,
@@ -144,14 +156,17 @@ def _tile(img: np.ndarray, boxes: pd.DataFrame, tile: int, title: str) -> np.nda
             1,
             cv2.LINE_AA,
         )
-    cv2.putText(
-        out,
-        f"{title}  ({len(boxes)})",
-        (4, tile - 6),
-        cv2.FONT_HERSHEY_SIMPLEX,
-        0.4,
-        (255, 255, 255),
-        1,
-        cv2.LINE_AA,
-    )
+    caption = f"{title}  ({len(boxes)})"
+    if by_source:
+        counts = boxes["source"].value_counts() if len(boxes) else pd.Series(dtype=int)
+        caption = title
+    out[tile - 20 :] = (out[tile - 20 :] * 0.35).astype(np.uint8)  # a dark band: the caption reads on any image
+    cv2.putText(out, caption, (4, tile - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+    if by_source:
+        x = 8 + cv2.getTextSize(caption, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)[0][0]
+        for source, short in (("truth", "truth"), ("detections", "det")):
+            text = f"{short} {int(counts.get(source, 0))}"
+            cv2.putText(out, text, (x, tile - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, SOURCE_COLORS[source], 1,
+                        cv2.LINE_AA)
+            x += 6 + cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)[0][0]
     return out

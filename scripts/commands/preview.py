@@ -19,8 +19,9 @@ def preview(
     boxes: str = typer.Option(
         "truth",
         "--boxes",
-        help="Boxes to draw: truth (simulated ground "
-        "truth) or detections (from `camcensus detect`). Default truth.",
+        help="Boxes to draw: truth (simulated ground truth), detections (from `camcensus "
+        "detect`) or both (truth green, detections magenta: misses and false alarms at a glance). "
+        "Default truth.",
     ),
     tile: int = typer.Option(
         320, "--tile", help="Size of one image on the sheet, pixels. Default 320."

@@ -36,8 +36,8 @@ def survey(
     imgsz: int = typer.Option(None, "--imgsz", help="Detector input size, pixels. Default: 640."),
     slice: str = typer.Option(None, "--slice", help="Sliced inference SIZE:OVERLAP (px, fraction), "
                               "e.g. 320:0.2. Default: off."),
-    by: str = typer.Option(None, "--by", help="Density areas: area, h3:RES, grid:METRES or a "
-                           "polygons file. Default: area."),
+    by: str = typer.Option(None, "--by", help="Density areas: h3:RES, grid:METRES, area (the whole "
+                           "survey as one) or a polygons file. Default: h3:9 (plus the whole-area total)."),
     precision: float = typer.Option(None, "--precision", help="Detector precision, 0-1. "
                                     "Default: the model card's."),
     recall: float = typer.Option(None, "--recall", help="Detector recall, 0-1. Default: the card's."),
@@ -45,6 +45,9 @@ def survey(
                                    "1,000 people. Default: none."),
     population_field: str = typer.Option(None, "--population-field", help="Field of --population "
                                          "holding the number of people. Default: none."),
+    basemap: str = typer.Option(None, "--basemap", help="Online basemap under map.html: a tile URL with "
+                                "{z}/{x}/{y}, or a name such as osm. Default: none (the page requests "
+                                "nothing from anywhere)."),
 ) -> None:
     """Run sample, fetch, detect, locate and estimate into one directory. Interrupt it at any
     time and run the same command again: finished stages are skipped."""
@@ -58,5 +61,13 @@ def survey(
                  imgsz=imgsz, slice=slice, by=by, precision=precision, recall=recall,
                  population=population, population_field=population_field)
     options = options_from_toml(out / "survey.toml", **given)
+    if basemap:
+        from geo.mapview import basemap_from_spec
+
+        basemap_from_spec(basemap)  # a bad --basemap fails before the survey runs
     result = run_survey(out, options, say=typer.echo)
+    if basemap:
+        from geo.export import map_from_survey
+
+        map_from_survey(out, basemap=basemap)
     print_summary(result)

@@ -7,7 +7,14 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from geo.export import geojson_from_frame, write_exports, write_json
+import pandas as pd
+import pytest
+
+from geo.coverage import street_coverage
+from geo.errors import GeoInputError
+from geo.export import geojson_from_frame, map_from_survey, write_exports, write_json
+from geo.thumbnails import best_detections, camera_thumbnails
+from tests.geo import map_fixtures as fx
 
 EVIL = '<script>alert("x")</script>&<b>`${alert(2)}`\\'
 
@@ -51,11 +58,10 @@ def test_write_exports_files_open_and_escape(tmp_path):
     parquet = gpd.read_parquet(paths["density.parquet"])
     assert parquet.crs.to_epsg() == 4326 and parquet["est_hi"].tolist() == [9.0, 3.1]
     page = paths["map.html"].read_text(encoding="utf-8")
-    # folium puts feature properties into innerHTML as they are: they must arrive escaped
-    assert "<script>alert(" not in page and "\\u003cscript" not in page
-    assert "\\u0026lt;script\\u0026gt;alert(" in page and "L.map(" in page and "pointToLayer" in page
-    assert "${alert(2)}" not in page and "`${" not in page  # nothing breaks out of folium's JS strings
-
+    # map.html: Leaflet embedded, the data as escaped JSON that the page shows as text only
+    assert "L.map(" in page and "<script src" not in page
+    assert "<script>alert(" not in page and EVIL not in page and "\\u003cscript\\u003ealert(" in page
+    assert "${alert(2)}" in page.replace("\\u0026", "&")  # inside a JSON string, never in a template
     class Parser(HTMLParser):
         titles: list = []
 
@@ -85,3 +91,46 @@ def test_exports_with_no_areas_values_and_no_cameras(tmp_path):
 def test_write_json_turns_nan_into_null(tmp_path):
     path = write_json({"a": np.float64("nan"), "b": np.int64(3), "c": [np.inf, 1.5]}, tmp_path / "r.json")
     assert json.loads(path.read_text()) == {"a": None, "b": 3, "c": [None, 1.5]}
+
+
+def test_street_coverage_is_the_share_seen():
+    streets = fx.streets()
+    points = pd.DataFrame({"point_id": [0, 1, 2, 3], "street_id": [0, 0, 1, 1]})
+    images = pd.DataFrame({"image_id": list("abcdefgh"), "point_id": [0, 0, 1, 1, 2, 2, 3, 3],
+                           "status": ["ok"] * 6 + ["error", "no_imagery"]})
+    share = street_coverage(streets, points, images, metres_per_point=100.0)
+    lengths = streets["length_m"].to_numpy()
+    assert share[0] == pytest.approx(min(1.0, 200.0 / lengths[0]))
+    assert share[1] == pytest.approx(100.0 / lengths[1])  # point 3 has no image: it saw nothing
+    assert share[2] == 0.0
+    assert street_coverage(streets, None, None).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_thumbnails_crop_the_best_detection(tmp_path):
+    points, images, detections = fx.points_and_images(tmp_path)
+    cameras = fx.cameras()
+    best = best_detections(cameras, detections)
+    assert best.set_index("camera_id")["image_id"].to_dict() == {0: "img0", 1: "img1"}
+    thumbs = camera_thumbnails(cameras, detections, images, root=tmp_path, size=64)
+    assert thumbs[1] is None  # its image is missing: no thumbnail, no error
+    import base64
+    import io
+
+    from PIL import Image
+
+    picture = Image.open(io.BytesIO(base64.b64decode(thumbs[0].split(",", 1)[1])))
+    assert picture.size == (64, 64)
+    pixels = np.asarray(picture.convert("L"))
+    assert pixels[32, 32] < 80 and pixels[2, 2] > 150  # the dark "camera" in the middle, wall around
+
+
+def test_map_from_survey_draws_again_with_a_basemap(tmp_path):
+    with pytest.raises(GeoInputError, match="run `camcensus estimate` first"):
+        map_from_survey(tmp_path)
+    write_exports(tmp_path, _areas(), report={"total": {"est_cameras": 7.0, "est_lo": 2.0, "est_hi": 20.0},
+                                               "parameters": {"area": "Kallio"}})
+    (tmp_path / "report.json").write_text(json.dumps({"total": {"est_cameras": 7.0, "est_lo": 2.0,
+                                                                "est_hi": 20.0}, "parameters": {"area": "Kallio"}}))
+    path = map_from_survey(tmp_path, basemap="osm")
+    page = path.read_text(encoding="utf-8")
+    assert "tile.openstreetmap.org" in page and "Kallio – 7 cameras (95% 2–20)" in page
