@@ -311,6 +311,8 @@ def serve(app: Flask, *, host: str = "127.0.0.1", port: int = 8765, open_browser
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{server.server_port}/verify"
     announce(f"review at {url}  (answers are saved on every click; Ctrl-C stops)")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        announce(f"warning: listening on {host}: anyone who can reach it can read the images and answer")
     if open_browser:
         import webbrowser
 

@@ -267,3 +267,37 @@ def test_a_missing_survey_is_a_clear_error(tmp_path, bad, capsys):
 
     assert main(["review", str(tmp_path / bad), "--no-browser"]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_answers_survive_a_killed_server(survey):
+    """`camcensus review` in its own process, killed with SIGKILL after some answers: every answer
+    the server acknowledged is on disk, and a new server resumes after them."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "scripts.cli", "review", str(survey), "--port", "0",
+                                "--no-browser", "--n-verify", "8"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, "YOLO_OFFLINE": "1"})
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("review at http://127.0.0.1:"), line + process.stderr.read()
+        base = line.split()[2].rsplit("/", 1)[0]
+        with httpx.Client(base_url=base, timeout=30) as http:
+            assert http.get("/verify").status_code == 200
+            acknowledged = []
+            for _ in range(4):
+                item = http.get("/api/verify/next?client=k").json()
+                reply = http.post("/api/verify", json={"detection_id": item["detection_id"], "answer": "camera",
+                                                       "reviewer": "kim"})
+                assert reply.status_code == 200
+                acknowledged.append(item["detection_id"])
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    standing = AnswerStore.of_survey(survey).standing("verify")
+    assert sorted(standing) == sorted(acknowledged)
+    again = create_app(survey).test_client()
+    assert again.get("/api/state").get_json()["n_verified"] == 4
+    assert again.get("/api/verify/next").get_json()["position"] == 5
