@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scripts.review.sampling import Z95, bin_index, read_design
+from scripts.review.sampling import Z95, bin_index, check_design_matches, read_design
 from scripts.review.store import AnswerStore, store_path
 
 N_DRAWS = 20_000
@@ -82,6 +82,7 @@ def review_summary(survey_dir: str | Path, *, tables=None, design=None,
         return None
     store = store or AnswerStore.of_survey(survey_dir)
     tables = tables or SurveyTables.open(survey_dir, conf=design.conf_threshold)
+    check_design_matches(design, tables)
     det = tables.all_detections
     k = len(design.edges) - 1
 

@@ -157,9 +157,7 @@ def open_design(tables: SurveyTables, *, target_half_width: float = 0.1, n_verif
         if tables.conf_threshold != design.conf_threshold:  # the review keeps its own threshold
             tables.conf_threshold = design.conf_threshold
             tables.__dict__.pop("detections", None)
-        if set(design.verify_order) != set(tables.detections.index):
-            raise GeoInputError(f"the detections changed since the review began ({design_path(tables.survey_dir)}); "
-                                "move the review/ folder away to start a new review")
+        check_design_matches(design, tables)
         if n_verify is not None:
             design.n_verify = min(int(n_verify), len(design.verify_order))
         if n_audit is not None:
@@ -167,3 +165,11 @@ def open_design(tables: SurveyTables, *, target_half_width: float = 0.1, n_verif
     if design != stored:
         write_text(design_path(tables.survey_dir), json.dumps(asdict(design)))
     return design
+
+
+def check_design_matches(design: ReviewDesign, tables: SurveyTables) -> None:
+    """Raise ``GeoInputError`` when the survey's detections (at the design's threshold) are no
+    longer the ones the design sampled (detect was run again): the answers would not describe them."""
+    if set(design.verify_order) != set(tables.detections.index):
+        raise GeoInputError(f"the detections changed since the review began ({design_path(tables.survey_dir)}); "
+                            "move the review/ folder away and review again")

@@ -89,9 +89,11 @@ class SurveyTables:
         """The operating threshold of the model that made the detections (its card), else 0.25."""
         from scripts.stages import model_figures
 
+        from detector.errors import DetectorInputError
+
         try:
             _, _, info = model_figures(self.survey_dir, model=None, precision=None, recall=None)
-        except Exception:  # an unreadable card must not stop a review; the default is said on the page
+        except (DetectorInputError, GeoInputError, OSError, ValueError):  # a bad card must not stop a review
             return DEFAULT_CONF
         conf = info.get("card_conf")
         return float(conf) if isinstance(conf, int | float) else DEFAULT_CONF

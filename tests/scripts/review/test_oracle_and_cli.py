@@ -156,3 +156,14 @@ def test_matching_accepts_small_offsets_on_tiny_boxes():
     assert added == []
     rejected, added = audit_answer(det.iloc[[1]], truth)
     assert rejected == ["b"] and [a[4] for a in added] == ["dome", "directed"]
+
+
+def test_a_review_of_other_detections_is_refused(survey, capsys):
+    assert main(["review", str(survey), "--oracle", "truth", "--n-verify", "5", "--n-audit", "5"]) == 0
+    part = survey / "detections" / "part-000000.parquet"
+    frame = pd.read_parquet(part)
+    frame.iloc[:-1].to_parquet(part)  # detect ran again and found one box less
+    with pytest.raises(GeoInputError, match="detections changed"):
+        calibration_from_review(survey)
+    assert main(["review", str(survey), "--no-browser", "--port", "0"]) == 2
+    assert "detections changed" in capsys.readouterr().err
