@@ -87,16 +87,39 @@ class SurveyTables:
 
     def card_conf(self) -> float:
         """The operating threshold of the model that made the detections (its card), else 0.25."""
-        from scripts.stages import model_figures
-
+        from detector.card import read_card
         from detector.errors import DetectorInputError
+        from detector.registry import default_models_dir, resolve_model
 
-        try:
-            _, _, info = model_figures(self.survey_dir, model=None, precision=None, recall=None)
-        except (DetectorInputError, GeoInputError, OSError, ValueError):  # a bad card must not stop a review
+        model_id = self.model_id()
+        if not model_id:
             return DEFAULT_CONF
-        conf = info.get("card_conf")
+        try:
+            try:
+                card = resolve_model(model_id).card
+            except DetectorInputError:
+                path = default_models_dir() / f"{model_id}.md"
+                card = read_card(path) if path.is_file() else None
+        except (DetectorInputError, OSError, ValueError):  # a bad card must not stop a review
+            return DEFAULT_CONF
+        conf = getattr(card, "conf", None)
         return float(conf) if isinstance(conf, int | float) else DEFAULT_CONF
+
+    def model_id(self) -> str | None:
+        """The model id detect recorded (detect_summary.json, else the detections' model_id)."""
+        import json
+
+        summary = self.survey_dir / survey_files.DETECT_SUMMARY
+        if summary.exists():
+            try:
+                data = json.loads(summary.read_text(encoding="utf-8"))
+            except json.JSONDecodeError:
+                data = {}
+            for key in ("model_id", "model"):
+                if isinstance(data.get(key), str) and data[key]:
+                    return data[key]
+        ids = self.all_detections["model_id"].dropna() if "model_id" in self.all_detections else []
+        return str(ids.iloc[0]) if len(ids) else None
 
     @cached_property
     def images(self) -> pd.DataFrame:

@@ -167,3 +167,15 @@ def test_a_review_of_other_detections_is_refused(survey, capsys):
         calibration_from_review(survey)
     assert main(["review", str(survey), "--no-browser", "--port", "0"]) == 2
     assert "detections changed" in capsys.readouterr().err
+
+
+def test_the_threshold_is_the_model_cards(survey):
+    from detector.card import read_card
+    from detector.registry import default_models_dir
+
+    card = read_card(default_models_dir() / "cctv-yolo11n-synth.md")
+    part = survey / "detections" / "part-000000.parquet"
+    frame = pd.read_parquet(part)
+    frame.assign(model_id="cctv-yolo11n-synth").to_parquet(part)
+    assert SurveyTables.open(survey).conf_threshold == card.conf
+    assert SurveyTables.open(survey, conf=0.5).conf_threshold == 0.5
