@@ -1,16 +1,27 @@
 """Camera density per area with calibrated uncertainty: two estimators side by side.
 
-(a) ``rate``: the Stanford detection-rate estimator (Sheng, Yao, Goel 2021). The share of images
-    with a detection, times precision, over recall, times the images' coverage:
-    per road km = rate x precision x (1000 / metres of roadside seen per image) x 2 sides / recall,
-    with a Clopper-Pearson binomial 95% interval on the rate. No deduplication.
-(b) ``dedup``: the deduplicated cameras from ``geo.locate``, each weighted by the probability
-    that it is real (precision; false positives are taken to be isolated single detections) over
-    the probability that it was detected at all, 1 - (1 - recall)^k with k the views that could
-    see it; summed per area and scaled by the surveyed share of the area's road length. The 95%
-    interval comes from a bootstrap over street segments (ratio estimator, resampling the
-    streets of each area), widened to at least a Poisson (Garwood) interval on the camera count
-    so that an area with few or no cameras still gets an honest upper bound.
+The estimand: the cameras within ``strip`` metres of the surveyed streets (the street pieces that
+views with imagery stand for; see ``geo.inclusion``), per area and by class. Nothing outside the
+strip is claimed: cameras deep in courtyards or far from any street are no part of it.
+
+(b) ``strip`` (the estimate): Horvitz-Thompson over the located cameras inside the strip, each
+    weighted by P(real) / pi, with pi its inclusion probability from the views' geometry and the
+    detector's recall by box size (``geo.inclusion``; floored at ``MIN_INCLUSION`` so that no camera
+    weighs more than 10) and P(real) from the precision by confidence (``camera_reality``).
+    Variance, as Distance's ``dht2`` reports it, from three independent sources:
+    - encounter: the binomial (Horvitz-Thompson) variance of which cameras were detected and which
+      detections are real, sum q (1 - pi) / pi^2 + q (1 - q) / pi^2. The strip is surveyed
+      whole (covered region = study region), for which ``dht2`` uses this binomial variance;
+      the between-streets encounter-rate variance of Fewster et al. (2009), R2, is reported for
+      the density per road km as a rate to carry to other streets (``encounter_rate_variance``);
+    - precision and recall: each calibration bin's Beta posterior variance carried through by the
+      delta method (a central difference of one posterior SD per bin);
+    and a log-normal interval, N / C .. N x C with C = exp(t_df sqrt(log(1 + cv^2))), df by
+    Satterthwaite (``lognormal_interval``); an area where no camera was located gets 0 and the
+    Poisson (Garwood) upper bound of a zero count, so that it still has an honest upper bound.
+(a) ``rate``: the Stanford detection-rate estimator (Sheng, Yao, Goel 2021), kept as the
+    published comparison: per road km = rate x precision x (1000 / metres of roadside seen per
+    image) x 2 sides / recall, with a Clopper-Pearson interval on the rate. No deduplication.
 
 ``density_from_tables`` works on tables; ``estimate_survey`` reads a survey directory, runs it,
 and writes the exports (``geo.export``).
@@ -29,10 +40,15 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.calibration import (NOMINAL_N, Calibration, RateCurves, calibration_from_dict, calibration_from_rates,
+                             calibration_summary, conf_bin)
 from geo.errors import GeoInputError
+from geo.inclusion import (DEFAULT_SHIFTS, DEFAULT_STRIP_M, MIN_INCLUSION, box_size_m, street_distance,
+                           surveyed_streets, view_pairs, views_for_inclusion)
 from geo.schemas import DENSITY, check_frame, columns
 
 AREA_COLUMNS = columns(DENSITY)
+CLASSES = ("directed", "dome")
 
 
 @dataclass
@@ -45,29 +61,53 @@ class EstimateResult:
     paths: dict[str, Path] = field(default_factory=dict)
 
 
-# --- the two estimators ---------------------------------------------------------------------
+# --- published formulas ---------------------------------------------------------------------
 
-def detection_probability(k: np.ndarray, recall: float) -> np.ndarray:
-    """Probability that a camera visible in ``k`` images is detected in at least one of them."""
-    k = np.maximum(np.asarray(k, dtype=float), 1.0)
-    return 1.0 - (1.0 - float(recall)) ** k
+def encounter_rate_variance(n: np.ndarray, lengths: np.ndarray, *, method: str = "R2") -> float:
+    """Variance of the encounter rate n / L from per-transect counts ``n`` and lengths (Fewster et
+    al. 2009, Biometrics 65: 225-236). R2 (random placement, unequal lengths):
+    K / (L^2 (K - 1)) sum l_k^2 (n_k / l_k - n / L)^2. O2 (systematic designs, overlapping pairs of
+    neighbouring transects in the given order): 2K / (L^2 (K - 1)) sum_{k<K} (l_k l_{k+1} /
+    (l_k + l_{k+1}))^2 (n_k / l_k - n_{k+1} / l_{k+1})^2. NaN for fewer than two transects."""
+    n, lengths = np.asarray(n, float), np.asarray(lengths, float)
+    keep = lengths > 0
+    n, lengths = n[keep], lengths[keep]
+    k = len(n)
+    if k < 2:
+        return float("nan")
+    total_l = lengths.sum()
+    rate = n / lengths
+    if method == "R2":
+        return float(k * np.sum(lengths ** 2 * (rate - n.sum() / total_l) ** 2) / (total_l ** 2 * (k - 1)))
+    if method == "O2":
+        l1, l2 = lengths[:-1], lengths[1:]
+        term = (l1 * l2 / (l1 + l2)) ** 2 * (rate[:-1] - rate[1:]) ** 2
+        return float(2 * k * term.sum() / (total_l ** 2 * (k - 1)))
+    raise GeoInputError(f"unknown encounter-rate variance '{method}': use R2 or O2")
 
 
-def camera_weights(n_detections: np.ndarray, k: np.ndarray, *, precision: float, recall: float,
-                   n_detections_total: int | None = None) -> np.ndarray:
-    """Horvitz-Thompson weight of each located camera: P(real) / P(detected).
+def satterthwaite_df(cvs: np.ndarray, dfs: np.ndarray) -> np.ndarray:
+    """Degrees of freedom of a total CV^2 = sum cv_i^2 (Satterthwaite, as in Buckland et al. 2001
+    eq. 3.75 and ``dht2``): (sum cv_i^2)^2 / sum (cv_i^4 / df_i). ``cvs`` (..., sources)."""
+    cvs, dfs = np.asarray(cvs, float), np.asarray(dfs, float)
+    num = np.sum(cvs ** 2, axis=-1) ** 2
+    den = np.sum(cvs ** 4 / np.maximum(dfs, 1e-9), axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / den, np.inf)
 
-    The expected false detections, n_detections_total x (1 - precision), are taken to be single-
-    detection cameras (an isolated false box): each single-detection camera is real with
-    probability 1 - false / singles; cameras confirmed by two or more detections are real.
-    """
-    n_det = np.asarray(n_detections, dtype=float)
-    total = float(n_det.sum() if n_detections_total is None else n_detections_total)
-    singles = n_det <= 1
-    false = total * (1.0 - float(precision))
-    q_single = float(np.clip(1.0 - false / singles.sum(), 0.0, 1.0)) if singles.any() else 1.0
-    real = np.where(singles, q_single, 1.0)
-    return real / detection_probability(k, recall)
+
+def lognormal_interval(est: np.ndarray, cv: np.ndarray, df: np.ndarray | float = np.inf, *, level: float = 0.95
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Log-normal interval of ``dht2`` (Buckland et al. 2001 eq. 3.71-3.72): est / C, est x C
+    with C = exp(t_{df, 1 - alpha/2} sqrt(log(1 + cv^2))); normal quantile for infinite df."""
+    from scipy.stats import norm, t
+
+    est, cv = np.asarray(est, float), np.asarray(cv, float)
+    df = np.broadcast_to(np.asarray(df, float), est.shape)
+    q = 1 - (1 - level) / 2
+    quant = np.where(np.isfinite(df), t.ppf(q, np.where(np.isfinite(df), np.maximum(df, 1.0), 1.0)), norm.ppf(q))
+    c = np.exp(quant * np.sqrt(np.log1p(np.nan_to_num(cv) ** 2)))
+    return est / c, est * c
 
 
 def rate_estimate(n_images: np.ndarray, n_hit: np.ndarray, road_km: np.ndarray, *, precision: float,
@@ -104,43 +144,125 @@ def garwood_interval(n: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np
     return np.nan_to_num(lo), hi
 
 
-def bootstrap_ratio(unit_area: np.ndarray, unit_w: np.ndarray, unit_s: np.ndarray, n_areas: int, *,
-                    n_boot: int = 1000, seed: int = 0, level: float = 0.95, chunk: int = 100
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile interval of the ratio sum(w) / sum(s) per area, resampling the units (street
-    segments) of each area with replacement. Returns (lo, hi) of the ratio *relative to* the
-    point ratio: T* / T for multiplying onto any point estimate (1 where undefined)."""
-    order = np.argsort(unit_area, kind="stable")
-    area, w, s = unit_area[order], unit_w[order], unit_s[order]
-    counts = np.bincount(area, minlength=n_areas)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    rng = np.random.default_rng(seed)
-    size = len(area)
-    w_sum = np.bincount(area, w, n_areas)
-    s_sum = np.bincount(area, s, n_areas)
-    reps = np.empty((n_boot, n_areas))
-    present = counts > 0
-    cut = starts[present]
-    for first in range(0, n_boot, chunk):
-        b = min(chunk, n_boot - first)
-        if size == 0:
-            reps[first:first + b] = 0.0
-            continue
-        idx = starts[area] + np.floor(rng.random((b, size)) * counts[area]).astype(np.int64)
-        ws = np.add.reduceat(w[idx], cut, axis=1) if len(cut) else np.zeros((b, 0))
-        ss = np.add.reduceat(s[idx], cut, axis=1) if len(cut) else np.zeros((b, 0))
-        wsum = np.zeros((b, n_areas))
-        ssum = np.zeros((b, n_areas))
-        wsum[:, present], ssum[:, present] = ws, ss
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # T*/T = (W*/S*) / (W/S); with no surveyed length resampled, fall back to W*/W
-            ratio = np.where(ssum > 0, (wsum / ssum) * (s_sum / np.where(w_sum > 0, w_sum, 1.0)),
-                             wsum / np.where(w_sum > 0, w_sum, 1.0))
-        reps[first:first + b] = np.where(w_sum > 0, ratio, 0.0)
-    alpha = 1.0 - level
-    lo = np.quantile(reps, alpha / 2, axis=0)
-    hi = np.quantile(reps, 1 - alpha / 2, axis=0)
-    return np.where(w_sum > 0, lo, 1.0), np.where(w_sum > 0, hi, 1.0)
+# --- the strip estimator --------------------------------------------------------------------
+
+def camera_reality(n_detections: np.ndarray, conf_max: np.ndarray, detection_conf: np.ndarray,
+                   precision_at) -> np.ndarray:
+    """P(real) of each located camera from the precision by confidence.
+
+    The expected false detections of each confidence bin, sum over the bin's detections of
+    (1 - precision), are taken to be single-detection cameras of that bin (a false box seldom
+    repeats at one place across views): such a camera is real with probability
+    1 - false_b / singles_b. False detections beyond a bin's singles are spread over the
+    multi-detection cameras in proportion to 1 - precision(conf_max); the rest are real.
+    ``precision_at(conf)`` gives the precision at each confidence; bins are those of its
+    calibration (``conf_bin``), passed as ``precision_at.edges``."""
+    n_det = np.asarray(n_detections, float)
+    conf_max = np.asarray(conf_max, float)
+    edges = precision_at.edges
+    k = len(edges) - 1
+    false_b = np.bincount(conf_bin(detection_conf, edges), 1.0 - precision_at(detection_conf), minlength=k)
+    single = n_det <= 1
+    cam_bin = conf_bin(conf_max, edges)
+    singles_b = np.bincount(cam_bin[single], minlength=k).astype(float)
+    q = np.ones(len(n_det))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q_b = np.where(singles_b > 0, np.clip(1.0 - false_b / singles_b, 0.0, 1.0), 1.0)
+    q[single] = q_b[cam_bin[single]]
+    excess = float(np.sum(np.maximum(false_b - singles_b, 0.0)))
+    multi = ~single
+    if excess > 0 and multi.any():
+        share = 1.0 - precision_at(conf_max[multi])
+        if share.sum() > 0:
+            q[multi] = np.clip(1.0 - excess * share / share.sum(), 0.0, 1.0)
+    return q
+
+
+class _PrecisionAt:
+    """precision_at(conf) of a ``RateCurves`` with its bin edges attached."""
+
+    def __init__(self, curves: RateCurves):
+        self.curves = curves
+        self.edges = curves.conf_edges
+
+    def __call__(self, conf: np.ndarray) -> np.ndarray:
+        return self.curves.precision_at(conf)
+
+
+@dataclass
+class StripParts:
+    """What the strip estimator needs per located camera inside the strip (``inside``: their
+    indices among all located cameras) and the functions that redo the weights."""
+
+    inside: np.ndarray
+    pair_cam: np.ndarray  # (inside camera, area) pairs: overlapping areas share a camera
+    pair_area: np.ndarray
+    klass: np.ndarray  # class name per inside camera
+    box_m: np.ndarray
+    pairs: Any  # geo.inclusion.ViewPairs
+    n_detections: np.ndarray  # all located cameras
+    conf_max: np.ndarray
+    detection_conf: np.ndarray
+    floor: float = MIN_INCLUSION
+
+    def weights(self, curves: RateCurves) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(weight, q, pi floored, pi raw) of the inside cameras under ``curves``."""
+        q_all = camera_reality(self.n_detections, self.conf_max, self.detection_conf, _PrecisionAt(curves))
+        q = q_all[self.inside]
+        pi, raw = self.pairs.inclusion(self.box_m, curves.recall_at, floor=self.floor)
+        return q / pi, q, pi, raw
+
+
+def strip_variance(parts: StripParts, cal: Calibration, n_areas: int) -> dict[str, np.ndarray]:
+    """Per-area point estimate and variance components (encounter, precision, recall), the
+    estimate by class, and how many cameras the p* floor applied to."""
+    curves = cal.curves()
+    w, q, pi, raw = parts.weights(curves)
+    def per_area(values: np.ndarray) -> np.ndarray:
+        return np.bincount(parts.pair_area, values[parts.pair_cam], minlength=n_areas)
+
+    est = per_area(w)
+    var_enc = per_area(q * (1 - pi) / pi ** 2 + q * (1 - q) / pi ** 2)
+    out = {"est": est, "var_encounter": var_enc, "n_floored": per_area((raw < parts.floor).astype(float)),
+           "n_located": per_area(np.ones(len(w)))}
+    for name in CLASSES:
+        out[f"est_{name}"] = per_area(np.where(parts.klass == name, w, 0.0))
+    for source, (a, b), rates in (("precision", cal.precision_beta(), curves.precision),
+                                  ("recall", cal.recall_beta(), curves.recall)):
+        sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+        var = np.zeros(n_areas)
+        for j in range(len(rates)):
+            if sd[j] <= 0:
+                continue
+            ests = []
+            for sign in (1.0, -1.0):
+                moved = rates.copy()
+                moved[j] = np.clip(rates[j] + sign * sd[j], 1e-4, 1.0)
+                new = (RateCurves(curves.conf_edges, moved, curves.size_edges, curves.recall) if source == "precision"
+                       else RateCurves(curves.conf_edges, curves.precision, curves.size_edges, moved))
+                ests.append(per_area(parts.weights(new)[0]))
+            step = (min(rates[j] + sd[j], 1.0) - max(rates[j] - sd[j], 1e-4)) / (2 * sd[j])
+            var += ((ests[0] - ests[1]) / 2.0 / max(step, 1e-9)) ** 2
+        out[f"var_{source}"] = var
+    return out
+
+
+def strip_interval(parts: dict[str, np.ndarray], cal: Calibration, *, level: float = 0.95
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(lo, hi, cv, df) per area: log-normal interval of the three variance components with
+    Satterthwaite df (encounter: located cameras - 1; precision: checked detections - bins;
+    recall: checked cameras - bins)."""
+    est = parts["est"]
+    comps = np.stack([parts["var_encounter"], parts["var_precision"], parts["var_recall"]], axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cvs = np.where(est[:, None] > 0, np.sqrt(comps) / est[:, None], 0.0)
+    dfs = np.stack([np.maximum(parts["n_located"] - 1, 1),
+                    np.full(len(est), max(cal.prec_n.sum() - np.count_nonzero(cal.prec_n), 1)),
+                    np.full(len(est), max(cal.rec_n.sum() - np.count_nonzero(cal.rec_n), 1))], axis=-1)
+    df = satterthwaite_df(cvs, dfs)
+    cv = np.sqrt(np.sum(cvs ** 2, axis=-1))
+    lo, hi = lognormal_interval(est, cv, df, level=level)
+    return lo, hi, cv, df
 
 
 # --- per-area table -------------------------------------------------------------------------
@@ -153,41 +275,51 @@ def density_from_tables(
     images: pd.DataFrame,
     points: pd.DataFrame,
     streets: gpd.GeoDataFrame,
-    precision: float = 1.0,
-    recall: float = 1.0,
+    calibration: Calibration | dict | None = None,
+    precision: float | None = None,
+    recall: float | None = None,
+    strip: float = DEFAULT_STRIP_M,
+    buildings: gpd.GeoDataFrame | None = None,
     metres_per_point: float = 20.0,
+    n_shifts: int = DEFAULT_SHIFTS,
     metres_per_image: float | None = None,
     truth: gpd.GeoDataFrame | None = None,
     osm: gpd.GeoDataFrame | None = None,
     population: np.ndarray | None = None,
-    n_boot: int = 1000,
-    seed: int = 0,
     level: float = 0.95,
+    surveyed: gpd.GeoDataFrame | None = None,
+    parts_out: dict | None = None,
 ) -> gpd.GeoDataFrame:
     """Density per area (EPSG:4326 GeoDataFrame with ``AREA_COLUMNS``).
 
     ``areas``: area_id, name, polygons (any CRS). ``cameras``: from ``geo.locate`` (lon, lat,
-    n_detections, n_views, n_visible, point_ids). ``images``: image_id, point_id, status.
+    n_detections, conf_max, class_name). ``detections``: image_id, conf (those the cameras come
+    from). ``images``: image_id, point_id, status, lon, lat, heading, fov, width, height.
     ``points``: point_id, street_id, lon, lat. ``streets``: projected (metres), street_id.
-    ``metres_per_point``: road length one sampled point stands for (the sampling spacing).
-    ``metres_per_image``: roadside length one image sees, for estimator (a) (default: from the
-    cameras' setback from the street and the images' field of view). ``population``: people per
-    area (same order as ``areas``) or None.
+    ``calibration``: the shared calibration dict or a ``Calibration`` (default: from scalar
+    ``precision``/``recall`` with ``NOMINAL_N``, or 1.0). ``strip``: half-width (m) of the strip
+    around the surveyed streets that is estimated. ``buildings``: footprints (any CRS) that block
+    sight lines. ``metres_per_point``: road length one sampled point stands for (the spacing);
+    ``n_shifts``: positions over one spacing that a camera's inclusion is averaged over (1: the
+    survey's own viewpoints only). ``metres_per_image``: roadside one image sees, for estimator
+    (a). ``population``: people per area (same order as ``areas``) or None. ``surveyed``: the
+    surveyed street pieces (default ``geo.inclusion.surveyed_streets``). ``parts_out``: filled
+    with the whole computation's parts (for the report and tests).
     """
-    _check_rates(precision, recall)
+    cal = _calibration(calibration, precision, recall)
+    curves = cal.curves()
     crs = streets.crs
     areas_m = areas.to_crs(crs).reset_index(drop=True)
     n_areas = len(areas_m)
     geoms = areas_m.geometry.to_numpy()
     tree = shapely.STRtree(geoms)
 
-    # road length per (area, street): the units of the bootstrap
+    # road length per (area, street) and the surveyed length: each point with ok images stands
+    # for metres_per_point (its share of views)
     si, ai = _pairs(tree, streets.geometry.to_numpy(), "intersects")
     piece_len = shapely.length(shapely.intersection(streets.geometry.to_numpy()[si], geoms[ai]))
     units = pd.DataFrame({"area": ai, "street_id": streets["street_id"].to_numpy()[si], "road_m": piece_len})
     units = units.groupby(["area", "street_id"], as_index=False)["road_m"].sum()
-
-    # surveyed length: each point with ok images stands for metres_per_point (its share of views)
     imgs = images.copy()
     imgs["ok"] = (imgs["status"].fillna("ok") == "ok") if "status" in imgs.columns else True
     pts = pd.DataFrame(points[["point_id", "street_id", "lon", "lat"]]).drop_duplicates("point_id")
@@ -200,70 +332,85 @@ def density_from_tables(
         pts["n_ok"] = 0
         pts["cover"] = 0.0
     pxy = _xy(pts["lon"], pts["lat"], crs)
-    pi, pa = _point_pairs(tree, shapely.points(pxy))
-    cover = pd.DataFrame({"area": pa, "street_id": pts["street_id"].to_numpy()[pi],
-                          "cover_m": pts["cover"].to_numpy()[pi] * metres_per_point})
+    pi_, pa = _point_pairs(tree, shapely.points(pxy))
+    cover = pd.DataFrame({"area": pa, "street_id": pts["street_id"].to_numpy()[pi_],
+                          "cover_m": pts["cover"].to_numpy()[pi_] * metres_per_point})
     cover = cover.groupby(["area", "street_id"], as_index=False)["cover_m"].sum()
     units = units.merge(cover, on=["area", "street_id"], how="outer").fillna(0.0)
     units["surveyed_m"] = np.minimum(units["cover_m"], np.where(units["road_m"] > 0, units["road_m"], units["cover_m"]))
+    units["area"] = units["area"].astype(np.int64)
 
-    # images and detections per area, through their points
-    point_area = pd.DataFrame({"point_id": pts["point_id"].to_numpy()[pi], "area": pa})
+    # images and detections per area, through their points (detections below the calibration's
+    # threshold are not used)
+    point_area = pd.DataFrame({"point_id": pts["point_id"].to_numpy()[pi_], "area": pa})
     ok_imgs = imgs[imgs["ok"]] if len(imgs) else imgs
     img_area = ok_imgs[["image_id", "point_id"]].merge(point_area, on="point_id") if "point_id" in ok_imgs else \
         pd.DataFrame({"image_id": [], "area": []})
     n_images = np.bincount(img_area["area"].to_numpy(np.int64), minlength=n_areas)
-    det_area = detections[["image_id"]].merge(img_area[["image_id", "area"]], on="image_id")
+    used = _used_detections(detections, cal)
+    used = used[used["image_id"].isin(ok_imgs["image_id"])] if len(ok_imgs) else used.iloc[:0]
+    det_area = used[["image_id"]].merge(img_area[["image_id", "area"]], on="image_id")
     n_det = np.bincount(det_area["area"].to_numpy(np.int64), minlength=n_areas)
     hit_area = det_area.drop_duplicates(["image_id", "area"])
     n_hit = np.bincount(hit_area["area"].to_numpy(np.int64), minlength=n_areas)
 
-    # cameras: weight, area, and the street they were seen from
-    n_located = int(cameras["n_detections"].sum()) if len(cameras) else 0
-    k = cameras["n_visible"].to_numpy() if "n_visible" in cameras.columns else cameras["n_views"].to_numpy()
-    weight = camera_weights(cameras["n_detections"].to_numpy(), np.maximum(k, cameras["n_views"].to_numpy()),
-                            precision=precision, recall=recall, n_detections_total=n_located)
+    # the strip and the located cameras inside it
+    if surveyed is None:
+        surveyed = surveyed_streets(streets, points, images, metres_per_point=metres_per_point)
     cxy = _xy(cameras["lon"], cameras["lat"], crs)
-    ci, ca = _point_pairs(tree, shapely.points(cxy))
-    cam_street = _camera_streets(cameras, pts, streets, cxy)
-    cam_units = pd.DataFrame({"area": ca, "street_id": cam_street[ci], "w": weight[ci], "n": 1})
-    cam_units = cam_units.groupby(["area", "street_id"], as_index=False)[["w", "n"]].sum()
-    units = units.merge(cam_units, on=["area", "street_id"], how="outer").fillna(0.0)
-    units["area"] = units["area"].astype(np.int64)
+    dist, _, tangent = street_distance(cxy, surveyed)
+    inside = np.flatnonzero(dist <= strip)
+    ci, ca = _point_pairs(tree, shapely.points(cxy[inside])) if len(inside) else (np.zeros(0, np.int64),) * 2
+    views = views_for_inclusion(images, crs)
+    build_m = buildings.to_crs(crs) if buildings is not None and len(buildings) else None
+    pairs = view_pairs(cxy[inside], tangent[inside], views, spacing_m=metres_per_point, buildings=build_m,
+                       n_shifts=n_shifts)
+    klass = cameras["class_name"].astype(str).to_numpy()
+    parts = StripParts(inside=inside, pair_cam=ci, pair_area=ca, klass=klass[inside], box_m=box_size_m(klass[inside]),
+                       pairs=pairs, n_detections=cameras["n_detections"].to_numpy(float),
+                       conf_max=cameras["conf_max"].fillna(1.0).to_numpy(float) if "conf_max" in cameras
+                       else np.ones(len(cameras)),
+                       detection_conf=used["conf"].fillna(1.0).to_numpy(float) if "conf" in used
+                       else np.ones(len(used)))
+    comp = strip_variance(parts, cal, n_areas)
+    est = comp["est"]
+    lo, hi, cv, df = strip_interval(comp, cal, level=level)
+    # an area where no camera was located: zero, with the Poisson (Garwood) upper bound of a zero
+    # count carried by the weight of a camera seen once at the best recall
+    n_cam = comp["n_located"].round().astype(np.int64)
+    _, g_hi = garwood_interval(n_cam, level)
+    empty_weight = 1.0 / max(float(curves.recall.max()), 1e-3)
+    est_lo = np.where(est > 0, lo, 0.0)
+    est_hi = np.where(est > 0, hi, 0.0)
+    est_hi = np.where(n_cam == 0, np.maximum(est_hi, g_hi * empty_weight), est_hi)
 
-    road_m = np.bincount(units["area"], units["road_m"], n_areas)
-    surveyed_m = np.bincount(units["area"], units["surveyed_m"], n_areas)
-    w_sum = np.bincount(units["area"], units["w"], n_areas)
-    n_cam = np.bincount(units["area"], units["n"], n_areas).round().astype(np.int64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(surveyed_m > 0, road_m / np.minimum(surveyed_m, np.where(road_m > 0, road_m, surveyed_m)), np.nan)
-    scale = np.where(road_m == 0, 1.0, scale)
-    est = w_sum * scale
-    rel_lo, rel_hi = bootstrap_ratio(units["area"].to_numpy(), units["w"].to_numpy(float),
-                                     units["surveyed_m"].to_numpy(float), n_areas, n_boot=n_boot, seed=seed, level=level)
-    boot_lo, boot_hi = est * rel_lo, est * rel_hi
-    # Poisson floor: the located count's exact interval carried by the mean weight
-    g_lo, g_hi = garwood_interval(n_cam, level)
-    q1 = camera_weights(np.ones(1), np.ones(1), precision=precision, recall=recall, n_detections_total=1)[0]
-    unit_weight = np.where(n_cam > 0, w_sum / np.maximum(n_cam, 1), max(q1, 1.0 / recall))
-    est_lo = np.minimum(boot_lo, g_lo * unit_weight * scale)
-    est_hi = np.maximum(boot_hi, g_hi * unit_weight * scale)
-
-    # estimator (a)
+    # estimator (a), with the calibration's overall precision and recall
+    summary = calibration_summary(cal, conf=parts.detection_conf)
+    p_all, r_all = summary["precision"], summary["recall"]
     if metres_per_image is None:
         metres_per_image = seen_metres_per_image(cameras, streets, images, metres_per_point=metres_per_point,
-                                                 recall=recall)
+                                                 recall=r_all)
+    road_m = np.bincount(units["area"], units["road_m"], n_areas)
+    surveyed_m = np.bincount(units["area"], units["surveyed_m"], n_areas)
     road_km = road_m / 1000.0
-    rate_est, rate_lo, rate_hi = rate_estimate(n_images, n_hit, road_km, precision=precision, recall=recall,
+    surveyed_km = np.minimum(surveyed_m, np.where(road_m > 0, road_m, surveyed_m)) / 1000.0
+    rate_est, rate_lo, rate_hi = rate_estimate(n_images, n_hit, road_km, precision=p_all, recall=r_all,
                                                metres_per_image=metres_per_image, level=level)
+    truth_strip = truth_all = np.full(n_areas, np.nan)
+    truth_seen = np.full(n_areas, np.nan)
+    if truth is not None:
+        truth_in = truth_in_strip(truth, surveyed, strip=strip)
+        truth_strip = _count_in(truth[truth_in], tree, crs, n_areas)
+        truth_all = _count_in(truth, tree, crs, n_areas)
+        truth_seen = _count_in(_seen(truth), tree, crs, n_areas)
     area_km2 = shapely.area(geoms) / 1e6
     with np.errstate(divide="ignore", invalid="ignore"):
-        per_km = np.where(road_km > 0, est / road_km, np.nan)
         table = pd.DataFrame({
             "area_id": areas_m["area_id"].astype(str).to_numpy(),
             "name": areas_m["name"].astype(str).to_numpy() if "name" in areas_m else areas_m["area_id"].astype(str),
+            "strip_m": float(strip),
             "road_km": road_km,
-            "surveyed_km": np.minimum(surveyed_m, np.where(road_m > 0, road_m, surveyed_m)) / 1000.0,
+            "surveyed_km": surveyed_km,
             "area_km2": area_km2,
             "n_images": n_images,
             "n_detections": n_det,
@@ -271,9 +418,15 @@ def density_from_tables(
             "est_cameras": est,
             "est_lo": est_lo,
             "est_hi": est_hi,
-            "per_road_km": per_km,
-            "per_road_km_lo": np.where(road_km > 0, est_lo / road_km, np.nan),
-            "per_road_km_hi": np.where(road_km > 0, est_hi / road_km, np.nan),
+            "est_cv": np.where(est > 0, cv, np.nan),
+            "est_directed": comp["est_directed"],
+            "est_dome": comp["est_dome"],
+            "var_share_encounter": _share(comp, "var_encounter"),
+            "var_share_precision": _share(comp, "var_precision"),
+            "var_share_recall": _share(comp, "var_recall"),
+            "per_road_km": np.where(surveyed_km > 0, est / surveyed_km, np.nan),
+            "per_road_km_lo": np.where(surveyed_km > 0, est_lo / surveyed_km, np.nan),
+            "per_road_km_hi": np.where(surveyed_km > 0, est_hi / surveyed_km, np.nan),
             "per_km2": np.where(area_km2 > 0, est / area_km2, np.nan),
             "population": population if population is not None else np.nan,
             "per_1000_people": (np.where(population > 0, est / population * 1000.0, np.nan)
@@ -282,15 +435,65 @@ def density_from_tables(
             "rate_est_lo": rate_lo,
             "rate_est_hi": rate_hi,
             "rate_per_road_km": np.where(road_km > 0, rate_est / road_km, np.nan),
-            "truth_cameras": _count_in(truth, tree, crs, n_areas),
-            "truth_seen_cameras": _count_in(_seen(truth), tree, crs, n_areas),
+            "truth_cameras": truth_strip,
+            "truth_all_cameras": truth_all,
+            "truth_seen_cameras": truth_seen,
             "osm_cameras": _count_in(osm, tree, crs, n_areas),
         })
     out = gpd.GeoDataFrame(table[AREA_COLUMNS], geometry=areas.reset_index(drop=True).geometry.to_numpy(),
                            crs=areas.crs).to_crs(4326)
     check_frame(out, DENSITY, what="density table")
     out.attrs["metres_per_image"] = float(metres_per_image)
+    if parts_out is not None:
+        # encounter-rate variance between streets (Fewster R2) of the density per surveyed km
+        cam_street = np.full(len(inside), -1, dtype=np.int64)
+        if len(surveyed) and len(inside):
+            _, near, _ = street_distance(cxy[inside], surveyed)
+            cam_street = surveyed["street_id"].to_numpy()[near]
+        w = parts.weights(curves)[0]
+        per_street = pd.Series(w).groupby(cam_street).sum() if len(w) else pd.Series(dtype=float)
+        lengths = units.groupby("street_id")["surveyed_m"].sum()
+        lengths = lengths[lengths > 0]
+        n_k = per_street.reindex(lengths.index).fillna(0.0).to_numpy()
+        var_r2 = encounter_rate_variance(n_k, lengths.to_numpy() / 1000.0, method="R2")
+        parts_out.update(parts=parts, components=comp, calibration=cal, summary=summary, df=df, cv=cv,
+                         per_road_km_se_r2=float(np.sqrt(var_r2)) if np.isfinite(var_r2) else None,
+                         n_floored=int(comp["n_floored"].sum()), n_inside=int(len(inside)),
+                         n_outside=int(len(cameras) - len(inside)))
     return out
+
+
+def truth_in_strip(truth: gpd.GeoDataFrame, surveyed: gpd.GeoDataFrame, *, strip: float) -> np.ndarray:
+    """Which true cameras lie within ``strip`` metres of the surveyed street pieces."""
+    if len(truth) == 0:
+        return np.zeros(0, dtype=bool)
+    pts = truth.to_crs(surveyed.crs).geometry.centroid
+    dist, _, _ = street_distance(shapely.get_coordinates(pts.to_numpy()), surveyed)
+    return dist <= strip
+
+
+def _share(comp: dict, key: str) -> np.ndarray:
+    total = comp["var_encounter"] + comp["var_precision"] + comp["var_recall"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0, comp[key] / total, np.nan)
+
+
+def _calibration(calibration: Calibration | dict | None, precision: float | None, recall: float | None
+                 ) -> Calibration:
+    if isinstance(calibration, Calibration):
+        return calibration
+    if calibration is not None:
+        return calibration_from_dict(calibration)
+    _check_rates(1.0 if precision is None else precision, 1.0 if recall is None else recall)
+    return calibration_from_dict(calibration_from_rates(1.0 if precision is None else precision,
+                                                        1.0 if recall is None else recall,
+                                                        n=NOMINAL_N, source="scalar"))
+
+
+def _used_detections(detections: pd.DataFrame, cal: Calibration) -> pd.DataFrame:
+    if "conf" not in detections.columns or len(detections) == 0:
+        return detections
+    return detections[detections["conf"].fillna(1.0).to_numpy(float) >= cal.conf_threshold - 1e-9]
 
 
 def seen_metres_per_image(cameras: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, images: pd.DataFrame, *,
@@ -339,13 +542,15 @@ def k_from_mean_views(mean_views: float, recall: float) -> float:
 def total_from_row(row: pd.Series | dict) -> dict:
     """The report's ``total`` object from a one-area table row (estimator (a) nested)."""
     get = (lambda k: row[k]) if isinstance(row, dict) else row.get
-    total = {k: _plain(get(k)) for k in ("road_km", "surveyed_km", "area_km2", "n_images", "n_detections",
-                                          "n_cameras", "est_cameras", "est_lo", "est_hi", "per_road_km",
-                                          "per_road_km_lo", "per_road_km_hi", "per_km2", "population",
-                                          "per_1000_people")}
+    total = {k: _plain(get(k)) for k in ("strip_m", "road_km", "surveyed_km", "area_km2", "n_images",
+                                          "n_detections", "n_cameras", "est_cameras", "est_lo", "est_hi",
+                                          "est_cv", "per_road_km", "per_road_km_lo", "per_road_km_hi",
+                                          "per_km2", "population", "per_1000_people")}
+    total["by_class"] = {c: _plain(get(f"est_{c}")) for c in CLASSES}
+    total["variance_share"] = {s: _plain(get(f"var_share_{s}")) for s in ("encounter", "precision", "recall")}
     total["rate_estimator"] = {"est_cameras": _plain(get("rate_est_cameras")), "est_lo": _plain(get("rate_est_lo")),
                                "est_hi": _plain(get("rate_est_hi")), "per_road_km": _plain(get("rate_per_road_km"))}
-    for key in ("truth_cameras", "truth_seen_cameras", "osm_cameras"):
+    for key in ("truth_cameras", "truth_all_cameras", "truth_seen_cameras", "osm_cameras"):
         value = _plain(get(key))
         if value is not None:
             total[key] = value
@@ -358,27 +563,37 @@ def estimate_survey(
     survey_dir: str | Path,
     *,
     by: str = "area",
+    calibration: dict | None = None,
     precision: float | None = None,
     recall: float | None = None,
+    strip: float = DEFAULT_STRIP_M,
     model: dict | None = None,
     population: str | Path | None = None,
     population_field: str | None = None,
     metres_per_image: float | None = None,
+    n_shifts: int = DEFAULT_SHIFTS,
     n_boot: int = 1000,
     seed: int = 0,
     osm: bool = True,
     buildings: Any = "auto",
     exports: bool = True,
 ) -> EstimateResult:
-    """Estimate density per area for a survey directory and write the exports.
+    """Estimate the cameras within ``strip`` metres of the surveyed streets, per area, and write
+    the exports.
 
-    Locates cameras first when ``cameras.parquet`` is missing or older than the detections.
-    ``precision``/``recall``: the detector's figures at its operating threshold (None: 1.0 and a
-    warning in report.json). ``model``: what the caller knows of the model (id, card), recorded
-    in report.json. Writes density.geojson, density.parquet, map.html, density.png, report.json.
+    ``calibration``: the shared calibration dict (the review's, else the model card's); without
+    one, scalar ``precision``/``recall`` stand for a calibration measured on ``NOMINAL_N`` (200)
+    detections and cameras; without those, 1.0 and a warning in report.json. ``model``: what the
+    caller knows of the model (id, card), recorded in report.json. ``buildings``: footprints that
+    block sight lines, None, or "auto" (the area's OSM buildings when the area is a local file).
+    ``n_boot``: Monte Carlo draws of the calibration summary's intervals (the estimate's interval
+    is analytic). Locates cameras first when ``cameras.parquet`` is missing or older than the
+    detections (from the detections at or above the calibration's threshold). Writes
+    density.geojson, density.parquet, map.html, density.png, report.json.
     """
     from geo.areas import areas_from_spec, population_for_areas, population_from_file, whole_area
-    from geo.locate import locate_survey, read_detections, read_images, read_sample_info
+    from geo.locate import (buildings_for_survey, cameras_from_detections, locate_survey, read_detections,
+                            read_images, read_sample_info, write_cameras)
     from geo.network import load_network, streets_from_graph
 
     timings: dict[str, float] = {}
@@ -386,13 +601,19 @@ def estimate_survey(
     survey_dir = Path(survey_dir)
     clock = time.perf_counter()
     info = read_sample_info(survey_dir)
-    if precision is None or recall is None:
+    if calibration is None and (precision is None or recall is None):
         missing = " and ".join(n for n, v in (("precision", precision), ("recall", recall)) if v is None)
-        notes.append(f"no model {missing} known (no model card, no --precision/--recall): using 1.0, "
-                     "so the estimate is not corrected for false or missed detections")
-    precision = 1.0 if precision is None else float(precision)
-    recall = 1.0 if recall is None else float(recall)
-    _check_rates(precision, recall)
+        notes.append(f"no model {missing} known (no calibration, no model card, no --precision/--recall): "
+                     "using 1.0, so the estimate is not corrected for false or missed detections")
+    if calibration is None:
+        precision = 1.0 if precision is None else float(precision)
+        recall = 1.0 if recall is None else float(recall)
+        _check_rates(precision, recall)
+        cal = calibration_from_dict(calibration_from_rates(precision, recall, n=NOMINAL_N, source="scalar"))
+    else:
+        cal = calibration_from_dict(calibration)
+    if not strip > 0:
+        raise GeoInputError(f"--strip must be a positive number of metres, got {strip}")
     if population is not None and not population_field:
         raise GeoInputError("--population needs --population-field, the field holding the number of people")
     for name in ("network.graphml", "points.parquet"):
@@ -405,9 +626,21 @@ def estimate_survey(
     timings["read_inputs_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    cameras = locate_survey(survey_dir, buildings=buildings)
     detections = read_detections(survey_dir)
+    if isinstance(buildings, str) and buildings == "auto":
+        buildings = buildings_for_survey(info)
+    below = (detections["conf"].fillna(1.0).to_numpy(float) < cal.conf_threshold - 1e-9
+             if "conf" in detections and len(detections) else np.zeros(len(detections), bool))
     images = read_images(survey_dir)
+    if below.any():
+        detections = detections[~below].reset_index(drop=True)
+        notes.append(f"{int(below.sum()):,} detections below the calibration's threshold "
+                     f"{cal.conf_threshold:g} are not used")
+        cameras = cameras_from_detections(detections, images, buildings=buildings, crs=info.get("crs") or None)
+        cameras.attrs["buildings"] = len(buildings) if buildings is not None else 0
+        write_cameras(cameras, survey_dir / "cameras.parquet")
+    else:
+        cameras = locate_survey(survey_dir, buildings=buildings)
     points = _read_points(survey_dir)
     timings["locate_s"] = time.perf_counter() - clock
     if len(detections) == 0:
@@ -422,14 +655,19 @@ def estimate_survey(
 
     clock = time.perf_counter()
     spacing = float(info.get("spacing_m") or 20.0)
+    shifts = n_shifts
     if info.get("method") == "random":
         fov = float(info.get("fov") or 90.0)
         spacing = 2.0 * 10.0 * float(np.tan(np.radians(fov) / 2.0))
+        shifts = 1  # no grid to shift: inclusion from the survey's own viewpoints
+    surveyed = surveyed_streets(streets, points, images, metres_per_point=spacing)
     if metres_per_image is None:
-        metres_per_image = seen_metres_per_image(cameras, streets, images, metres_per_point=spacing, recall=recall)
+        metres_per_image = seen_metres_per_image(cameras, streets, images, metres_per_point=spacing,
+                                                 recall=float(cal.recall_bins() @ (cal.rec_n / max(cal.rec_n.sum(), 1)))
+                                                 if cal.rec_n.sum() > 0 else 1.0)
     common = dict(cameras=cameras, detections=detections, images=images, points=points, streets=streets,
-                  precision=precision, recall=recall, metres_per_point=spacing, metres_per_image=metres_per_image,
-                  truth=truth, osm=osm_frame, n_boot=n_boot, seed=seed)
+                  calibration=cal, strip=strip, buildings=buildings, metres_per_point=spacing, n_shifts=shifts,
+                  metres_per_image=metres_per_image, truth=truth, osm=osm_frame, surveyed=surveyed)
     whole = whole_area(streets)
     pop_areas = pop_whole = None
     if pop_layer is not None:
@@ -437,26 +675,51 @@ def estimate_survey(
         if not pop_areas.any():
             notes.append(f"the population layer {Path(population).name} does not overlap the areas")
         pop_whole = population_for_areas(whole, pop_layer, field=population_field, crs=streets.crs)
-    table = density_from_tables(areas, population=pop_areas, **common)
     same = len(areas) == 1 and areas["area_id"].iloc[0] == "area"
-    total_table = table if same else density_from_tables(whole, population=pop_whole, **common)
+    parts: dict = {}
+    table = density_from_tables(areas, population=pop_areas, parts_out=parts if same else None, **common)
+    total_table = table if same else density_from_tables(whole, population=pop_whole, parts_out=parts, **common)
     timings["estimate_s"] = time.perf_counter() - clock
     total = total_from_row(total_table.iloc[0])
+    total["encounter_rate_r2"] = {"per_road_km_se": parts.get("per_road_km_se_r2"),
+                                  "note": "between-streets (Fewster R2) SE of the density per surveyed km, "
+                                          "for carrying the rate to other streets of the same kind"}
     if len(table) and (table["road_km"] <= 0).all():
         raise GeoInputError(f"the areas of --by {by} contain none of the survey's streets")
+    summary = calibration_summary(cal, conf=parts["parts"].detection_conf if "parts" in parts else None,
+                                  seed=seed)
+    if cal.source == "scalar":
+        summary["note"] = (f"scalar precision / recall taken as measured on {NOMINAL_N} detections and "
+                           f"{NOMINAL_N} cameras (no calibration counts: flat curves)")
+    if parts.get("n_floored"):
+        notes.append(f"{parts['n_floored']} located camera(s) had an inclusion probability below "
+                     f"{MIN_INCLUSION:g}: counted with {MIN_INCLUSION:g} (weight at most {1 / MIN_INCLUSION:g})")
+
+    from geo.inclusion import BOX_SIZE_M
 
     report = {
         "survey": survey_dir.name,
-        "parameters": {"by": by, "precision": precision, "recall": recall, "n_boot": n_boot, "seed": seed,
+        "parameters": {"by": by, "strip_m": float(strip), "precision": summary["precision"],
+                       "recall": summary["recall"], "n_boot": n_boot, "seed": seed,
                        "level": 0.95, "metres_per_point": spacing, "metres_per_image": float(metres_per_image),
+                       "n_shifts": shifts, "min_inclusion": MIN_INCLUSION, "box_size_m": BOX_SIZE_M,
                        "visible_range_m": _attr(cameras, "visible_range_m"),
-                       "n_buildings_for_locate": _attr(cameras, "buildings"),
+                       "n_buildings": len(buildings) if buildings is not None else 0,
                        "population": str(population) if population is not None else None,
                        "population_field": population_field, "area": info.get("area"),
                        "sampling": {k: info.get(k) for k in ("method", "spacing_m", "sides", "fov", "pitch", "seed")}},
+        "estimand": f"cameras within {float(strip):g} m of the surveyed streets (street pieces whose views have "
+                    "imagery); nothing outside this strip is estimated",
         "model": model or {"model_id": _model_ids(detections)},
-        "estimators": {"dedup": "deduplicated cameras / (precision-adjusted) P(detected) = 1-(1-recall)^k, "
-                                "scaled by surveyed road share; 95% bootstrap over street segments",
+        "calibration": summary,
+        "inclusion": {"n_located": int(len(cameras)), "n_in_strip": parts.get("n_inside"),
+                      "n_outside_strip": parts.get("n_outside"), "n_floored": parts.get("n_floored")},
+        "estimators": {"strip": "Horvitz-Thompson over the located cameras within the strip: P(real | confidence) / "
+                                "inclusion probability from the views' geometry (field of view, range, building "
+                                "occlusion, recall at the expected box size, averaged over the grid's start); "
+                                "variance: binomial encounter + precision + recall (delta method, Beta per bin); "
+                                "log-normal 95% interval (dht2) with Satterthwaite df; Garwood upper bound "
+                                "where none was located",
                        "rate_estimator": "Stanford: share of images with a detection x precision x "
                                          "(1000 / metres_per_image) x 2 / recall; Clopper-Pearson; "
                                          "metres_per_image = k x metres_per_point, k solved from the "
@@ -468,13 +731,13 @@ def estimate_survey(
     }
     paths: dict[str, Path] = {}
     if exports:
-        from geo.export import write_exports
+        from geo.export import write_exports, write_json
 
         clock = time.perf_counter()
-        paths = write_exports(survey_dir, table, cameras=cameras, report=report)
+        paths = write_exports(survey_dir, table, cameras=cameras, report=report, streets=streets,
+                              surveyed=surveyed, points=points, images=images, detections=detections,
+                              truth=truth, metres_per_point=spacing)
         timings["export_s"] = time.perf_counter() - clock
-        from geo.export import write_json
-
         write_json(report, survey_dir / "report.json")
     return EstimateResult(areas=table, total=total, report=report, paths=paths)
 

@@ -92,6 +92,7 @@ CAMERAS = pa.schema([
 DENSITY = pa.schema([
     ("area_id", pa.string()),
     ("name", pa.string()),
+    ("strip_m", pa.float64()),  # the estimand: cameras within this many metres of the surveyed streets
     ("road_km", pa.float64()),
     ("surveyed_km", pa.float64()),
     ("area_km2", pa.float64()),
@@ -101,7 +102,13 @@ DENSITY = pa.schema([
     ("est_cameras", pa.float64()),
     ("est_lo", pa.float64()),
     ("est_hi", pa.float64()),
-    ("per_road_km", pa.float64()),
+    ("est_cv", pa.float64()),  # coefficient of variation of est_cameras
+    ("est_directed", pa.float64()),  # est_cameras by (located) class
+    ("est_dome", pa.float64()),
+    ("var_share_encounter", pa.float64()),  # shares of the variance (dht2 style), summing to 1
+    ("var_share_precision", pa.float64()),
+    ("var_share_recall", pa.float64()),
+    ("per_road_km", pa.float64()),  # est_cameras per surveyed km
     ("per_road_km_lo", pa.float64()),
     ("per_road_km_hi", pa.float64()),
     ("per_km2", pa.float64()),
@@ -111,7 +118,8 @@ DENSITY = pa.schema([
     ("rate_est_lo", pa.float64()),
     ("rate_est_hi", pa.float64()),
     ("rate_per_road_km", pa.float64()),
-    ("truth_cameras", pa.float64()),
+    ("truth_cameras", pa.float64()),  # simulator: true cameras inside the strip
+    ("truth_all_cameras", pa.float64()),  # simulator: every true camera in the area
     ("truth_seen_cameras", pa.float64()),
     ("osm_cameras", pa.float64()),
     GEOMETRY,

@@ -95,20 +95,54 @@ def estimate_stage(survey_dir: Path, options: SurveyOptions) -> str:
     """Density per area and the exports (density.*, map.html, report.json)."""
     from geo.estimate import estimate_survey
 
-    precision, recall, model_info = model_figures(survey_dir, model=options.model,
-                                                  precision=options.precision, recall=options.recall)
-    result = estimate_survey(survey_dir, by=options.by, precision=precision, recall=recall,
-                             model=model_info, population=options.population,
+    calibration, precision, recall, model_info = estimate_calibration(
+        survey_dir, model=options.model, precision=options.precision, recall=options.recall)
+    result = estimate_survey(survey_dir, by=options.by, calibration=calibration, precision=precision,
+                             recall=recall, strip=options.strip, model=model_info, population=options.population,
                              population_field=options.population_field)
     total = result.total
-    return (f"{total['est_cameras']:.0f} cameras estimated "
+    return (f"{total['est_cameras']:.0f} cameras within {total['strip_m']:g} m of the surveyed streets "
             f"(95% {total['est_lo']:.0f}-{total['est_hi']:.0f})")
+
+
+def estimate_calibration(survey: Path, *, model: str | None, precision: float | None, recall: float | None
+                         ) -> tuple[dict | None, float | None, float | None, dict]:
+    """(calibration, precision, recall, model info) for the estimator: precision and recall given
+    as options win (scalar figures); else the survey's review (``review_calibration``); else the
+    model card's ``calibration``; else the card's scalar precision/recall (the estimator then
+    takes them as measured on ``geo.calibration.NOMINAL_N`` detections and cameras)."""
+    precision, recall, info = model_figures(survey, model=model, precision=precision, recall=recall)
+    card_cal = info.pop("card_calibration", None)
+    if info.get("source") == "options":
+        return None, precision, recall, info
+    calibration = review_calibration(Path(survey))
+    if calibration is not None:
+        info["source"] = "review"
+    elif isinstance(card_cal, dict) and card_cal.get("precision_bins"):
+        calibration = {**card_cal, "source": "card"}
+        info["source"] = "model card calibration"
+    return calibration, precision, recall, info
+
+
+def review_calibration(survey: Path) -> dict | None:
+    """The survey's review as a calibration dict (``scripts.review.calibration_from_review``),
+    or None when there is no review (or no review module)."""
+    try:
+        from scripts.review import calibration_from_review
+    except ImportError:
+        try:
+            from scripts.review.calibration import calibration_from_review
+        except ImportError:
+            return None
+    found = calibration_from_review(survey)
+    return found if isinstance(found, dict) else None
 
 
 def model_figures(survey: Path, *, model: str | None, precision: float | None, recall: float | None
                   ) -> tuple[float | None, float | None, dict]:
     """Precision and recall: the options first, else the model card of ``model`` or of the model
-    id that detect recorded (detect_summary.json, then the detections' model_id column)."""
+    id that detect recorded (detect_summary.json, then the detections' model_id column). The
+    card's ``calibration`` (when it has one) is in the info under ``card_calibration``."""
     info: dict = {"model_id": None, "card": None, "source": "options"}
     if precision is not None and recall is not None:
         return precision, recall, info
@@ -133,6 +167,8 @@ def model_figures(survey: Path, *, model: str | None, precision: float | None, r
         if card is not None:
             info.update(card=card.name, card_precision=card.precision,
                         card_recall=card.recall, card_conf=card.conf, source="model card")
+            if getattr(card, "calibration", None):
+                info["card_calibration"] = card.calibration
             precision = card.precision if precision is None else precision
             recall = card.recall if recall is None else recall
     return precision, recall, info

@@ -42,9 +42,10 @@ class SurveyOptions:
     imgsz: int = 640
     slice: str | None = None
     # estimate
-    by: str = "area"
+    by: str = "h3:9"  # per-cell density by default (the whole-area total is always reported)
     precision: float | None = None
     recall: float | None = None
+    strip: float = 20.0  # metres either side of the surveyed streets: the estimand (geo.inclusion.DEFAULT_STRIP_M)
     population: str | None = None
     population_field: str | None = None
 
@@ -54,7 +55,7 @@ class SurveyOptions:
         "fetch": ("provider", "sim_cameras", "size", "endpoint"),
         "detect": ("model", "conf", "imgsz", "slice"),
         "locate": (),
-        "estimate": ("by", "precision", "recall", "population", "population_field"),
+        "estimate": ("by", "precision", "recall", "strip", "population", "population_field"),
     }
 
     def stage_options(self, stage: str) -> dict[str, Any]:

@@ -35,6 +35,11 @@ def summary_rows(result: SurveyResult) -> list[tuple[str, str]]:
          f"{num(total.get('per_road_km'), 2)} ({num(total.get('per_road_km_lo'), 2)}-"
          f"{num(total.get('per_road_km_hi'), 2)})"),
     ]
+    if total.get("strip_m") is not None:
+        rows.insert(5, ("estimand", f"cameras within {total['strip_m']:g} m of the surveyed streets"))
+    cal = result.report.get("calibration")
+    if cal:
+        rows.append(("calibration", calibration_line(cal).removeprefix("calibration: ")))
     rate = total.get("rate_estimator") or {}
     if rate.get("est_cameras") is not None:
         rows.append(("Stanford rate estimate (95% interval)",
@@ -44,6 +49,20 @@ def summary_rows(result: SurveyResult) -> list[tuple[str, str]]:
     if total.get("osm_cameras") is not None:
         rows.append(("cameras mapped in OSM", num(total["osm_cameras"])))
     return rows
+
+
+def calibration_line(cal: dict) -> str:
+    """One line: where precision and recall come from (review / card / scalar), on how many
+    verified detections and audited images, with their 95% intervals."""
+    def num(value) -> str:
+        return "n/a" if value is None else f"{value:.2f}"
+
+    def fig(name: str) -> str:
+        return f"{name} {num(cal.get(name))} ({num(cal.get(name + '_lo'))}-{num(cal.get(name + '_hi'))})"
+
+    assumed = f" (assumed n={cal['assumed_n']})" if cal.get("assumed_n") else ""
+    return (f"calibration: {cal.get('source', 'n/a')}{assumed}, {cal.get('n_verified', 0):,} verified, "
+            f"{cal.get('n_audited', 0):,} audited; {fig('precision')}, {fig('recall')}")
 
 
 def print_summary(result: SurveyResult, *, console: Console | None = None) -> None:

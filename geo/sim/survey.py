@@ -358,13 +358,34 @@ def _finish(
     boxes = boxes.astype({"x1": float, "y1": float, "x2": float, "y2": float})
     write_parquet(images, survey_dir / "images.parquet", schema=IMAGES)
     write_parquet(boxes, survey_dir / "truth_boxes.parquet", schema=TRUTH_BOXES)
-    write_text(survey_dir / "truth.geojson", json.dumps(truth_features(scene, boxes)))
+    surveyed = surveyed_for_truth(survey_dir, images)
+    write_text(survey_dir / "truth.geojson", json.dumps(truth_features(scene, boxes, surveyed=surveyed)))
     return images
 
 
-def truth_features(scene: Scene, boxes: pd.DataFrame) -> dict:
+def surveyed_for_truth(survey_dir: Path, images: pd.DataFrame) -> gpd.GeoDataFrame | None:
+    """The surveyed street pieces (``geo.inclusion.surveyed_streets``) of a survey directory, in
+    the network's CRS: None without a network or points."""
+    from geo.inclusion import surveyed_streets
+    from geo.network import load_network, streets_from_graph
+
+    points_path = Path(survey_dir) / "points.parquet"
+    graph_path = Path(survey_dir) / "network.graphml"
+    if not graph_path.exists() or not points_path.exists():
+        return None
+    graph = load_network(graph_path)
+    spacing_m = float(_read_json(Path(survey_dir) / "sample.json").get("spacing_m") or 20.0)
+    points = pd.read_parquet(points_path, columns=["point_id", "street_id", "lon", "lat"])
+    views = pd.read_parquet(Path(survey_dir) / "views.parquet", columns=["view_id", "point_id"])
+    imgs = images.merge(views, on="view_id", how="left") if "point_id" not in images else images
+    return surveyed_streets(streets_from_graph(graph), points, imgs, metres_per_point=spacing_m)
+
+
+def truth_features(scene: Scene, boxes: pd.DataFrame, *, surveyed: gpd.GeoDataFrame | None = None) -> dict:
     """GeoJSON FeatureCollection of every scene camera: camera_id, class_name, mount_height_m,
-    facing (deg from true north), mount, source, seen_by (image ids), Point geometry."""
+    facing (deg from true north), mount, source, seen_by (image ids), street_distance_m (metres to
+    the nearest surveyed street piece, ``surveyed`` in the scene's CRS; null without it: the
+    estimand is the cameras within the strip of those), Point geometry."""
     from pyproj import CRS
 
     from geo.sampling import true_north_correction
@@ -372,6 +393,11 @@ def truth_features(scene: Scene, boxes: pd.DataFrame) -> dict:
     cams = scene.cameras
     seen = boxes.groupby("camera_id")["image_id"].apply(list).to_dict() if len(boxes) else {}
     features = []
+    distance = np.full(len(cams), np.nan)
+    if len(cams) and surveyed is not None and len(surveyed):
+        from geo.inclusion import street_distance
+
+        distance = street_distance(cams[["x", "y"]].to_numpy(float), surveyed.to_crs(scene.crs))[0]
     if len(cams):
         lon, lat = cams["lon"].to_numpy(), cams["lat"].to_numpy()
         facing = np.mod(
@@ -391,6 +417,8 @@ def truth_features(scene: Scene, boxes: pd.DataFrame) -> dict:
                         "mount": row.mount,
                         "source": row.source,
                         "seen_by": seen.get(row.camera_id, []),
+                        "street_distance_m": (round(float(distance[i]), 2) if np.isfinite(distance[i])
+                                              else None),
                     },
                     "geometry": {
                         "type": "Point",

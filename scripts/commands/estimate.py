@@ -10,9 +10,10 @@ from scripts.app import app
 @app.command()
 def estimate(
     survey: Path = typer.Argument(..., help="Survey directory (after detect; locate runs if needed)."),
-    by: str = typer.Option("area", "--by", help="Areas: 'area' (whole survey, default), h3:RES (H3 "
-                           "hexagons, resolution 0-15), grid:METRES (square cells) or a polygons file "
-                           "(.geojson, .gpkg, .shp, .parquet; no CRS means EPSG:4326)."),
+    by: str = typer.Option("h3:9", "--by", help="Areas: h3:RES (H3 hexagons, resolution 0-15; default "
+                           "h3:9, cells of ~0.1 km²), grid:METRES (square cells), 'area' (the whole survey "
+                           "as one) or a polygons file (.geojson, .gpkg, .shp, .parquet; no CRS means "
+                           "EPSG:4326). The whole-area total is always in report.json."),
     precision: float = typer.Option(None, "--precision", help="Detector precision at its threshold, 0-1 "
                                     "(default: from the model card)."),
     recall: float = typer.Option(None, "--recall", help="Detector recall at its threshold, 0-1 "
@@ -23,26 +24,46 @@ def estimate(
                                     "for cameras per 1,000 people (default: none)."),
     population_field: str = typer.Option(None, "--population-field", help="Field of --population holding "
                                          "the number of people (required with --population). Default: none."),
-    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap replicates for the 95% interval (default 1000)."),
+    n_boot: int = typer.Option(1000, "--n-boot", help="Monte Carlo draws for the calibration's intervals in "
+                               "report.json (default 1000; the estimate's interval is analytic)."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap random seed (default 0)."),
+    strip: float = typer.Option(20.0, "--strip", help="Estimate the cameras within this many metres of the "
+                                "surveyed streets (default 20: where a dome camera's box falls below 6 px in a "
+                                "640 px / 90 deg view). Nothing outside the strip is estimated."),
     no_osm: bool = typer.Option(False, "--no-osm", help="Skip counting OSM-mapped cameras per area."),
+    basemap: str = typer.Option(None, "--basemap", help="Online basemap under map.html: a tile URL with "
+                                "{z}/{x}/{y}, or a name such as osm or OpenStreetMap.Mapnik. Default: none "
+                                "(the page then requests nothing from anywhere)."),
 ) -> None:
     """Density per area: road km, images, detections, unique cameras, the deduplicated estimate (b)
     and the Stanford rate estimate (a) with 95% intervals; writes density.geojson, density.parquet,
     map.html, density.png and report.json."""
     from geo.estimate import estimate_survey
-    from scripts.stages import model_figures
+    from scripts.stages import estimate_calibration
+    from scripts.survey_report import calibration_line
 
-    precision, recall, model_info = model_figures(survey, model=model, precision=precision, recall=recall)
-    result = estimate_survey(survey, by=by, precision=precision, recall=recall, model=model_info,
+    if basemap:
+        from geo.mapview import basemap_from_spec
+
+        basemap_from_spec(basemap)  # a bad --basemap fails before the estimate runs
+    calibration, precision, recall, model_info = estimate_calibration(survey, model=model, precision=precision,
+                                                                      recall=recall)
+    result = estimate_survey(survey, by=by, calibration=calibration, precision=precision, recall=recall,
+                             strip=strip, model=model_info,
                              population=population, population_field=population_field, n_boot=n_boot,
                              seed=seed, osm=not no_osm)
+    if basemap:
+        from geo.export import map_from_survey
+
+        map_from_survey(survey, basemap=basemap)
     t = result.total
     rate = t["rate_estimator"]
     typer.echo(f"road km {t['road_km']:.1f} (surveyed {t['surveyed_km']:.1f}), images {t['n_images']:,}, "
                f"detections {t['n_detections']:,}, cameras located {t['n_cameras']:,}")
-    typer.echo(f"estimated cameras {t['est_cameras']:.0f} (95% {t['est_lo']:.0f}-{t['est_hi']:.0f}), "
-               f"{_num(t['per_road_km'])} per road km; Stanford rate estimate {_num(rate['est_cameras'], 0)}")
+    typer.echo(f"estimated cameras {t['est_cameras']:.0f} (95% {t['est_lo']:.0f}-{t['est_hi']:.0f}) within "
+               f"{t['strip_m']:g} m of the surveyed streets, {_num(t['per_road_km'])} per surveyed km; "
+               f"Stanford rate estimate {_num(rate['est_cameras'], 0)}")
+    typer.echo(calibration_line(result.report.get("calibration") or {}))
     for key in ("truth_cameras", "osm_cameras"):
         if t.get(key) is not None:
             typer.echo(f"{key.replace('_', ' ')}: {t[key]:.0f}")

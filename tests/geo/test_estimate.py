@@ -7,24 +7,49 @@ import pandas as pd
 import pytest
 
 from geo.errors import GeoInputError
-from geo.estimate import (bootstrap_ratio, camera_weights, detection_probability, estimate_survey,
-                          garwood_interval, rate_estimate)
+from geo.estimate import (camera_reality, encounter_rate_variance, estimate_survey, garwood_interval,
+                          lognormal_interval, rate_estimate, satterthwaite_df)
 from tests.geo.sim.scene import make_survey
 
 
-def test_detection_probability_is_one_minus_all_missed():
-    assert detection_probability(np.array([1, 2, 3]), 0.5) == pytest.approx([0.5, 0.75, 0.875])
-    assert detection_probability(np.array([0]), 0.6) == pytest.approx([0.6])  # k at least 1
-    assert detection_probability(np.array([4]), 1.0) == pytest.approx([1.0])
+def test_encounter_rate_variance_matches_fewster_by_hand():
+    n, lengths = np.array([2.0, 0.0, 3.0]), np.array([1.0, 1.0, 2.0])
+    # R2: K / (L^2 (K-1)) sum l^2 (n/l - n/L)^2 = 3 / (16 x 2) x (0.5625 + 1.5625 + 0.25)
+    assert encounter_rate_variance(n, lengths, method="R2") == pytest.approx(0.22265625)
+    # O2: 2K / (L^2 (K-1)) sum (l1 l2 / (l1 + l2))^2 (e1 - e2)^2 = 6 / 32 x (0.25 x 4 + 4/9 x 2.25)
+    assert encounter_rate_variance(n, lengths, method="O2") == pytest.approx(0.375)
+    assert np.isnan(encounter_rate_variance(np.array([1.0]), np.array([1.0])))
+    with pytest.raises(GeoInputError, match="R2 or O2"):
+        encounter_rate_variance(n, lengths, method="S9")
 
 
-def test_camera_weights_spend_false_detections_on_single_detection_cameras():
-    n_det = np.array([1, 1, 1, 1, 3])  # 7 detections; precision 5/7 -> 2 false, among 4 singles
-    w = camera_weights(n_det, np.ones(5), precision=5 / 7, recall=1.0)
-    assert w[:4] == pytest.approx([0.5] * 4) and w[4] == pytest.approx(1.0)
-    assert w.sum() == pytest.approx(3.0)
-    w_recall = camera_weights(np.array([2]), np.array([2]), precision=1.0, recall=0.5)
-    assert w_recall == pytest.approx([1 / 0.75])
+def test_lognormal_interval_and_satterthwaite_df_match_dht2_by_hand():
+    # C = exp(z sqrt(log(1 + cv^2))): cv 0.2, z 1.959964 -> C = 1.474259
+    lo, hi = lognormal_interval(np.array([100.0]), np.array([0.2]))
+    assert lo[0] == pytest.approx(100 / 1.474259, rel=1e-5) and hi[0] == pytest.approx(147.4259, rel=1e-5)
+    # t(10) 0.975 quantile 2.228139 -> C = 1.554673
+    lo, hi = lognormal_interval(np.array([100.0]), np.array([0.2]), np.array([10.0]))
+    assert hi[0] == pytest.approx(155.4673, rel=1e-5) and lo[0] * hi[0] == pytest.approx(100.0 ** 2)
+    # (0.1^2 + 0.2^2)^2 / (0.1^4 / 10 + 0.2^4 / 20) = 0.0025 / 0.00009
+    assert satterthwaite_df(np.array([0.1, 0.2]), np.array([10.0, 20.0])) == pytest.approx(27.7778, rel=1e-4)
+
+
+def test_false_detections_are_spent_on_single_detection_cameras_of_their_bin():
+    from geo.calibration import calibration_from_dict
+    from geo.estimate import _PrecisionAt
+
+    cal = calibration_from_dict({"precision_bins": {"edges": [0.25, 0.5, 1.0], "n": [1000, 1000], "real": [500, 900]},
+                                 "recall_bins": {"edges_px": [0, 100000], "n": [10], "found": [5]}})
+    prec = _PrecisionAt(cal.curves())
+    p_low, p_high = prec(np.array([0.3, 0.8]))
+    # four low-confidence detections -> 4 (1 - p_low) false among three low singles; one high single
+    n_det = np.array([1, 1, 1, 1, 3])
+    conf_max = np.array([0.3, 0.3, 0.3, 0.8, 0.9])
+    det_conf = np.array([0.3, 0.3, 0.3, 0.3, 0.8, 0.9, 0.9, 0.9])
+    q = camera_reality(n_det, conf_max, det_conf, prec)
+    assert q[:3] == pytest.approx([1 - 4 * (1 - p_low) / 3] * 3)
+    assert q[3] == pytest.approx(1 - 4 * (1 - p_high))  # 4 high detections' false share on 1 single
+    assert q[4] == 1.0  # no excess false detections left for multi-detection cameras
 
 
 def test_rate_estimate_matches_the_stanford_formula_and_clopper_pearson():
@@ -46,20 +71,6 @@ def test_garwood_interval_known_values():
     lo, hi = garwood_interval(np.array([0, 10]))
     assert lo[0] == 0 and hi[0] == pytest.approx(3.689, abs=1e-3)
     assert lo[1] == pytest.approx(4.795, abs=1e-3) and hi[1] == pytest.approx(18.39, abs=1e-2)
-
-
-def test_bootstrap_ratio_is_seeded_and_brackets_the_point_estimate():
-    rng = np.random.default_rng(0)
-    area = np.repeat([0, 1, 2], [50, 30, 1])
-    w = rng.poisson(0.5, len(area)).astype(float)
-    s = rng.uniform(50, 150, len(area))
-    w[-1] = 0.0
-    lo, hi = bootstrap_ratio(area, w, s, 3, n_boot=400, seed=1)
-    again = bootstrap_ratio(area, w, s, 3, n_boot=400, seed=1)
-    assert np.array_equal(lo, again[0]) and np.array_equal(hi, again[1])
-    assert (lo[:2] < 1.0).all() and (hi[:2] > 1.0).all()
-    assert hi[1] - lo[1] > hi[0] - lo[0]  # fewer streets, wider interval
-    assert lo[2] == 1.0 and hi[2] == 1.0  # no cameras: left to the Poisson bound
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +107,11 @@ def test_per_area_table_partitions_the_survey(surveys):
     assert table["truth_cameras"].sum() == result.total["truth_cameras"]
     assert (table["est_lo"] <= table["est_cameras"] + 1e-9).all()
     assert (table["est_cameras"] <= table["est_hi"] + 1e-9).all()
-    assert table["per_road_km"].to_numpy() == pytest.approx((table["est_cameras"] / table["road_km"]).to_numpy())
+    assert table["per_road_km"].to_numpy() == pytest.approx((table["est_cameras"] / table["surveyed_km"]).to_numpy())
+    assert table["est_cameras"].sum() == pytest.approx(result.total["est_cameras"], rel=1e-9)
+    assert (table["strip_m"] == 20.0).all()
+    by_class = table["est_directed"] + table["est_dome"]
+    assert by_class.to_numpy() == pytest.approx(table["est_cameras"].to_numpy())
 
 
 def test_survey_without_detections_gives_zero_with_an_upper_bound(tmp_path):
@@ -114,7 +129,8 @@ def test_survey_without_detections_gives_zero_with_an_upper_bound(tmp_path):
 def test_unknown_precision_and_recall_fall_back_to_one_with_a_warning(surveys):
     scene, path = surveys[1]
     result = estimate_survey(path, buildings=scene["buildings"], osm=False, n_boot=50, exports=False)
-    assert result.report["parameters"]["precision"] == 1.0 and result.report["parameters"]["recall"] == 1.0
+    assert result.report["parameters"]["precision"] == pytest.approx(1.0, abs=0.01)
+    assert result.report["parameters"]["recall"] == pytest.approx(1.0, abs=0.01)
     assert any("no model precision and recall" in w for w in result.report["warnings"])
     with pytest.raises(GeoInputError, match="recall"):
         estimate_survey(path, precision=0.5, recall=0.0, osm=False, exports=False)
@@ -138,8 +154,80 @@ def test_truth_boxes_degraded_to_a_known_recall_and_precision(surveys):
     scene, _ = surveys[2]
     boxes = pd.concat([scene["boxes"]] * 20, ignore_index=True)  # enough boxes for tight rates
     det = detections_from_truth_boxes(boxes, scene["images"], recall=0.6, precision=0.75, seed=5)
-    kept = det.merge(boxes[["image_id", "x1", "y1"]].drop_duplicates(), on=["image_id", "x1", "y1"])
+    kept = det[det["real"]]
     assert len(kept) / len(boxes) == pytest.approx(0.6, abs=0.03)  # recall
     assert len(kept) / len(det) == pytest.approx(0.75, abs=0.01)  # precision
-    assert set(det.columns) == {"image_id", "x1", "y1", "x2", "y2", "conf", "class_id", "class_name", "model_id"}
+    centre = (kept["x1"] + kept["x2"]) / 2  # localisation noise moves the boxes a little
+    assert centre.between(0, 640).mean() > 0.95
+    assert set(det.columns) == {"image_id", "x1", "y1", "x2", "y2", "conf", "class_id", "class_name", "model_id",
+                                "real"}
     assert det["image_id"].isin(scene["images"]["image_id"]).all()
+    assert (det.loc[det["class_name"] == "directed", "class_id"] == 0).all()  # the project's order
+    assert (det.loc[det["class_name"] == "dome", "class_id"] == 1).all()
+    assert det["real"].sum() == len(kept)
+
+
+def test_size_model_degrades_small_boxes_more(surveys):
+    from scripts.validate_estimator import detections_from_truth_boxes, recall_by_size
+
+    scene, _ = surveys[2]
+    boxes = pd.concat([scene["boxes"]] * 30, ignore_index=True)
+    det = detections_from_truth_boxes(boxes, scene["images"], s50=8.0, false_per_image=0.05, seed=1)
+    size = np.sqrt((boxes["x2"] - boxes["x1"]) * (boxes["y2"] - boxes["y1"]))
+    expected = recall_by_size(size.to_numpy(), s50=8.0).sum()
+    assert det["real"].sum() == pytest.approx(expected, rel=0.05)
+    assert (~det["real"]).sum() == pytest.approx(0.05 * len(scene["images"]), rel=0.25)
+    assert det.loc[det["real"], "conf"].mean() > det.loc[~det["real"], "conf"].mean()
+
+
+def test_forty_reviewed_detections_give_a_wider_interval_than_four_hundred(surveys):
+    scene, path = surveys[3]
+
+    def calibration(n):
+        return {"source": "review", "conf_threshold": 0.25,
+                "precision_bins": {"edges": [0.25, 0.5, 1.0], "n": [n // 2, n // 2], "real": [0.3 * n, 0.5 * n]},
+                "recall_bins": {"edges_px": [0, 6, 8, 12, 16, 24, 32, 64, 100000], "n": [n // 8] * 8,
+                                "found": [0.4 * n / 8, 0.5 * n / 8, 0.6 * n / 8, 0.63 * n / 8, 0.7 * n / 8,
+                                          0.7 * n / 8, 0.7 * n / 8, 0.7 * n / 8]}}
+
+    widths, shares = {}, {}
+    for n in (40, 400):
+        result = estimate_survey(path, calibration=calibration(n), buildings=scene["buildings"], osm=False,
+                                 exports=False)
+        t = result.total
+        widths[n] = (t["est_hi"] - t["est_lo"]) / t["est_cameras"]
+        shares[n] = t["variance_share"]
+        assert result.report["calibration"]["n_verified"] == 2 * (n // 2)
+        assert sum(shares[n].values()) == pytest.approx(1.0)
+    assert widths[40] > 1.2 * widths[400], widths
+    assert shares[40]["precision"] + shares[40]["recall"] > shares[400]["precision"] + shares[400]["recall"]
+
+
+def test_the_strip_defines_what_is_estimated(surveys):
+    scene, path = surveys[4]
+    wide = estimate_survey(path, precision=0.8, recall=0.63, buildings=scene["buildings"], osm=False, exports=False)
+    narrow = estimate_survey(path, precision=0.8, recall=0.63, strip=11.0, buildings=scene["buildings"], osm=False,
+                             exports=False)
+    assert wide.total["truth_cameras"] == wide.total["truth_all_cameras"] == len(scene["cameras"])
+    # the generated facades stand 12 m from the centrelines: at 11 m the strip holds none of them
+    assert narrow.total["truth_cameras"] == 0 and narrow.total["truth_all_cameras"] == len(scene["cameras"])
+    assert narrow.total["est_cameras"] < 0.25 * wide.total["est_cameras"]
+    assert narrow.report["parameters"]["strip_m"] == 11.0 and "11 m" in narrow.report["estimand"]
+    assert narrow.report["inclusion"]["n_outside_strip"] > 0
+    with pytest.raises(GeoInputError, match="strip"):
+        estimate_survey(path, precision=0.8, recall=0.63, strip=0.0, osm=False, exports=False)
+
+
+def test_report_states_calibration_and_variance_sources(surveys):
+    scene, path = surveys[0]
+    result = estimate_survey(path, precision=0.8, recall=0.63, buildings=scene["buildings"], osm=False,
+                             exports=False)
+    cal = result.report["calibration"]
+    for key in ("source", "n_verified", "n_audited", "precision", "precision_lo", "precision_hi", "recall",
+                "recall_lo", "recall_hi"):
+        assert cal[key] is not None, key
+    assert cal["source"] == "scalar" and cal["n_verified"] == 200 and "200" in cal["note"]
+    assert cal["precision_lo"] < 0.8 < cal["precision_hi"]
+    assert set(result.total["variance_share"]) == {"encounter", "precision", "recall"}
+    assert result.total["rate_estimator"]["est_cameras"] > 0
+    assert result.total["encounter_rate_r2"]["per_road_km_se"] > 0

@@ -20,9 +20,11 @@ def test_locate_then_estimate_write_every_output(survey, capsys):
     assert main(["locate", str(survey), "--no-buildings"]) == 0
     assert (survey / "cameras.parquet").exists()
     code = main(["estimate", str(survey), "--by", "h3:10", "--precision", "0.8", "--recall", "0.7",
-                 "--no-osm", "--n-boot", "200"])
+                 "--no-osm", "--n-boot", "200", "--strip", "25"])
     out = capsys.readouterr().out
     assert code == 0 and "estimated cameras" in out and "truth cameras: 25" in out
+    assert "within 25 m of the surveyed streets" in out
+    assert "calibration: scalar (assumed n=200)" in out and "precision 0.80 (" in out
     for name in ("density.geojson", "density.parquet", "map.html", "density.png", "report.json"):
         assert (survey / name).stat().st_size > 0, name
     report = json.loads((survey / "report.json").read_text())
@@ -31,10 +33,13 @@ def test_locate_then_estimate_write_every_output(survey, capsys):
                 "per_road_km", "truth_cameras"):
         assert total[key] is not None, key
     assert set(total["rate_estimator"]) >= {"est_cameras", "est_lo", "est_hi", "per_road_km"}
-    assert report["parameters"]["precision"] == 0.8 and report["parameters"]["by"] == "h3:10"
+    assert report["parameters"]["precision"] == pytest.approx(0.8, abs=0.01) and report["parameters"]["by"] == "h3:10"
+    assert report["parameters"]["strip_m"] == 25.0 and total["strip_m"] == 25.0
+    assert report["calibration"]["source"] == "scalar" and report["calibration"]["n_verified"] == 200
     assert total["est_lo"] <= total["est_cameras"] <= total["est_hi"]
     features = json.loads((survey / "density.geojson").read_text())["features"]
     assert features and all(f["properties"]["area_id"] for f in features)
+    assert all(f["properties"]["strip_m"] == 25.0 for f in features)
 
 
 def test_precision_and_recall_come_from_the_model_card(survey, tmp_path, monkeypatch):
@@ -45,9 +50,30 @@ def test_precision_and_recall_come_from_the_model_card(survey, tmp_path, monkeyp
     monkeypatch.setenv("CAMCENSUS_MODELS_DIR", str(models))
     assert main(["estimate", str(survey), "--no-osm", "--n-boot", "50"]) == 0
     report = json.loads((survey / "report.json").read_text())
-    assert report["parameters"]["precision"] == 0.75 and report["parameters"]["recall"] == 0.6
+    assert report["parameters"]["precision"] == pytest.approx(0.75, abs=0.01)
+    assert report["parameters"]["recall"] == pytest.approx(0.6, abs=0.01)
     assert report["model"]["source"] == "model card" and report["model"]["model_id"] == "truth-degraded"
+    assert report["calibration"]["source"] == "scalar"
     assert not report["warnings"]
+
+
+def test_the_cards_calibration_is_used_when_it_has_one(survey, tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    models.mkdir()
+    calibration = {"conf_threshold": 0.25,
+                   "precision_bins": {"edges": [0.25, 0.5, 1.0], "n": [60, 60], "real": [30, 54]},
+                   "recall_bins": {"edges_px": [0, 6, 8, 12, 16, 24, 32, 64, 100000], "n": [10] * 8,
+                                   "found": [1, 3, 5, 6, 7, 8, 8, 8]}, "n_images": 300}
+    write_card(ModelCard(name="truth-degraded", weights="truth-degraded.pt", precision=0.75, recall=0.6,
+                         calibration=calibration), models / "truth-degraded.md")
+    monkeypatch.setenv("CAMCENSUS_MODELS_DIR", str(models))
+    assert main(["estimate", str(survey), "--by", "area", "--no-osm"]) == 0
+    report = json.loads((survey / "report.json").read_text())
+    cal = report["calibration"]
+    assert cal["source"] == "card" and cal["n_verified"] == 120 and cal["n_audited"] == 80
+    assert cal["precision_by_conf"]["precision"][0] < cal["precision_by_conf"]["precision"][1]
+    assert report["model"]["source"] == "model card calibration"
+    assert "card_calibration" not in report["model"]
 
 
 def test_without_figures_the_estimate_warns_and_uses_one(survey, tmp_path, monkeypatch, capsys):
@@ -55,7 +81,7 @@ def test_without_figures_the_estimate_warns_and_uses_one(survey, tmp_path, monke
     assert main(["estimate", str(survey), "--no-osm", "--n-boot", "50"]) == 0
     assert "no model precision and recall" in capsys.readouterr().err
     report = json.loads((survey / "report.json").read_text())
-    assert report["parameters"]["recall"] == 1.0 and report["warnings"]
+    assert report["parameters"]["recall"] == pytest.approx(1.0, abs=0.01) and report["warnings"]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -63,6 +89,7 @@ def test_without_figures_the_estimate_warns_and_uses_one(survey, tmp_path, monke
     (["--by", "hex:9"], "unknown --by"),
     (["--population", "pop.geojson"], "--population-field"),
     (["--precision", "1.5", "--recall", "0.5"], "precision must be"),
+    (["--precision", "0.5", "--recall", "0.5", "--strip", "-3"], "--strip must be"),
 ])
 def test_bad_input_is_one_line_and_exit_2(survey, args, message, capsys):
     assert main(["estimate", str(survey), "--no-osm", *args]) == 2

@@ -1,0 +1,227 @@
+"""The detector's calibration: precision by confidence and recall by box size, with their
+sampling uncertainty.
+
+A calibration is the shared plain dict (see DESIGN.md / the brief of issues 12-14)::
+
+    {"source": "card" | "review" | "assumed", "conf_threshold": 0.25,
+     "precision_bins": {"edges": [...], "n": [...], "real": [...]},
+     "recall_bins": {"edges_px": [...], "n": [...], "found": [...]}, "n_images": ...}
+
+Counts, not rates: each bin's rate has a Beta posterior (Jeffreys prior, Beta(1/2, 1/2), shrunk
+towards the pooled rate by ``PRIOR_STRENGTH`` pseudo-counts so that an empty or tiny bin falls
+back on the pooled figure with a wide uncertainty). The point curves are the posterior means made
+monotone (isotonic: precision rises with confidence, recall with box size, weighted by the bins'
+counts); recall between bin centres is interpolated in log box size.
+
+``calibration_from_dict`` checks and reads the dict; ``calibration_from_rates`` builds one from
+scalar precision and recall (older model cards) with an assumed evaluation size, ``NOMINAL_N``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from geo.errors import GeoInputError
+
+NOMINAL_N = 200  # evaluation size assumed for scalar precision / recall (cards without calibration)
+DEFAULT_SIZE_EDGES_PX = (0.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 64.0, 100000.0)
+PRIOR_STRENGTH = 2.0  # pseudo-counts of the pooled rate added to each bin's Beta
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Binned counts of a calibration (numpy arrays); see the module docstring."""
+
+    source: str
+    conf_threshold: float
+    conf_edges: np.ndarray  # k + 1 confidence edges
+    prec_n: np.ndarray  # detections checked per confidence bin
+    prec_real: np.ndarray  # of them real
+    size_edges: np.ndarray  # m + 1 edges of sqrt(box area), pixels
+    rec_n: np.ndarray  # true cameras per size bin
+    rec_found: np.ndarray  # of them detected
+    n_images: int = 0
+    extra: dict | None = None  # figures the producer stated (overall precision with interval, ...)
+
+    # --- Beta posteriors per bin -------------------------------------------------------------
+    def precision_beta(self) -> tuple[np.ndarray, np.ndarray]:
+        """(a, b) of each confidence bin's Beta posterior of precision."""
+        return _beta(self.prec_real, self.prec_n)
+
+    def recall_beta(self) -> tuple[np.ndarray, np.ndarray]:
+        """(a, b) of each size bin's Beta posterior of recall."""
+        return _beta(self.rec_found, self.rec_n)
+
+    def precision_bins(self) -> np.ndarray:
+        """Monotone posterior-mean precision per confidence bin."""
+        a, b = self.precision_beta()
+        return _monotone(a / (a + b), self.prec_n)
+
+    def recall_bins(self) -> np.ndarray:
+        """Monotone posterior-mean recall per size bin."""
+        a, b = self.recall_beta()
+        return _monotone(a / (a + b), self.rec_n)
+
+    def with_rates(self, *, precision: np.ndarray | None = None, recall: np.ndarray | None = None
+                   ) -> RateCurves:
+        """Curves from given per-bin rates (default: this calibration's point rates)."""
+        return RateCurves(self.conf_edges, self.precision_bins() if precision is None else np.asarray(precision),
+                          self.size_edges, self.recall_bins() if recall is None else np.asarray(recall))
+
+    def curves(self) -> RateCurves:
+        """The point precision and recall curves."""
+        return self.with_rates()
+
+    def scaled(self, factor: float) -> Calibration:
+        """The same rates from ``factor`` times the counts (for tests of sample size)."""
+        return replace(self, prec_n=self.prec_n * factor, prec_real=self.prec_real * factor,
+                       rec_n=self.rec_n * factor, rec_found=self.rec_found * factor)
+
+
+@dataclass(frozen=True)
+class RateCurves:
+    """Precision per confidence bin and recall per size bin as functions."""
+
+    conf_edges: np.ndarray
+    precision: np.ndarray
+    size_edges: np.ndarray
+    recall: np.ndarray
+
+    def precision_at(self, conf: np.ndarray) -> np.ndarray:
+        """P(real) of detections of confidence ``conf`` (the bin's precision)."""
+        return self.precision[conf_bin(conf, self.conf_edges)]
+
+    def recall_at(self, size_px: np.ndarray) -> np.ndarray:
+        """P(detected) of a camera whose box is ``size_px`` (sqrt of the area) pixels: linear in
+        log size between bin centres (geometric means of the edges), flat beyond the outer ones."""
+        return recall_at(size_px, self.size_edges, self.recall)
+
+
+def conf_bin(conf: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Index of each confidence's bin (below the first edge: the first bin; 1.0: the last)."""
+    k = len(edges) - 1
+    return np.clip(np.searchsorted(edges, np.asarray(conf, float), side="right") - 1, 0, k - 1)
+
+
+def size_centres(edges: np.ndarray) -> np.ndarray:
+    """Log-scale centres of the size bins (pixels): geometric means, the first bin's at 3/4 of
+    its upper edge and the open last bin's at 1.5x its lower edge."""
+    lo, hi = np.asarray(edges[:-1], float), np.asarray(edges[1:], float)
+    if len(lo) == 1:  # one bin: a flat curve, any centre
+        return np.array([10.0])
+    centre = np.sqrt(np.maximum(lo, 1e-9) * hi)
+    centre[0] = 0.75 * hi[0] if lo[0] <= 0 else centre[0]
+    centre[-1] = 1.5 * lo[-1] if hi[-1] >= 1e4 else centre[-1]
+    return centre
+
+
+def recall_at(size_px: np.ndarray, edges: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """Recall at box sizes ``size_px`` from per-bin ``rates`` (see ``RateCurves.recall_at``).
+    ``rates`` may be (m,) or (d, m) for d draws; the result then has a leading axis d."""
+    centres = np.log(size_centres(edges))
+    x = np.log(np.maximum(np.asarray(size_px, float), 1e-3))
+    pos = np.clip(np.interp(x, centres, np.arange(len(centres), dtype=float)), 0, len(centres) - 1)
+    i0 = np.floor(pos).astype(np.int64)
+    i1 = np.minimum(i0 + 1, len(centres) - 1)
+    t = pos - i0
+    rates = np.asarray(rates, float)
+    return rates[..., i0] * (1 - t) + rates[..., i1] * t
+
+
+def calibration_from_dict(data: dict) -> Calibration:
+    """A ``Calibration`` from the shared dict; ``GeoInputError`` naming what is malformed."""
+    if not isinstance(data, dict):
+        raise GeoInputError(f"calibration must be a dict, got {type(data).__name__}")
+    try:
+        pb, rb = data["precision_bins"], data["recall_bins"]
+        edges = np.asarray(pb["edges"], float)
+        pn, pr = np.asarray(pb["n"], float), np.asarray(pb["real"], float)
+        sedges = np.asarray(rb.get("edges_px", DEFAULT_SIZE_EDGES_PX), float)
+        rn, rf = np.asarray(rb["n"], float), np.asarray(rb["found"], float)
+    except (KeyError, TypeError, AttributeError) as error:
+        raise GeoInputError(f"calibration lacks {error}: it needs precision_bins (edges, n, real) and "
+                            "recall_bins (edges_px, n, found)") from None
+    for name, e, n, k in (("precision_bins", edges, pn, pr), ("recall_bins", sedges, rn, rf)):
+        if len(e) < 2 or len(n) != len(e) - 1 or len(k) != len(n):
+            raise GeoInputError(f"calibration {name}: {len(e)} edges need {len(e) - 1} counts, got "
+                                f"{len(n)} and {len(k)}")
+        if np.any(np.diff(e) <= 0):
+            raise GeoInputError(f"calibration {name}: edges must increase")
+        if np.any(n < 0) or np.any(k < 0) or np.any(k > n):
+            raise GeoInputError(f"calibration {name}: counts must satisfy 0 <= hits <= n")
+    if pn.sum() <= 0 and rn.sum() <= 0:
+        raise GeoInputError("calibration has no counts (no checked detections, no audited cameras)")
+    known = {"source", "conf_threshold", "precision_bins", "recall_bins", "n_images"}
+    return Calibration(source=str(data.get("source", "card")),
+                       conf_threshold=float(data.get("conf_threshold", edges[0])),
+                       conf_edges=edges, prec_n=pn, prec_real=pr, size_edges=sedges, rec_n=rn, rec_found=rf,
+                       n_images=int(data.get("n_images") or 0),
+                       extra={k: v for k, v in data.items() if k not in known})
+
+
+def calibration_from_rates(precision: float, recall: float, *, n: int = NOMINAL_N,
+                           conf_threshold: float = 0.25, source: str = "assumed") -> dict:
+    """A calibration dict with one confidence bin and one size bin holding ``precision`` and
+    ``recall`` as if measured on ``n`` detections and ``n`` true cameras (flat curves)."""
+    for name, value in (("precision", precision), ("recall", recall)):
+        if not 0 < float(value) <= 1:
+            raise GeoInputError(f"{name} must be in (0, 1], got {value}")
+    return {"source": source, "conf_threshold": float(conf_threshold),
+            "precision_bins": {"edges": [float(conf_threshold), 1.0], "n": [int(n)],
+                               "real": [float(precision) * n]},
+            "recall_bins": {"edges_px": [0.0, 100000.0], "n": [int(n)], "found": [float(recall) * n]},
+            "n_images": 0, "assumed_n": int(n)}
+
+
+def calibration_summary(cal: Calibration, *, conf: np.ndarray | None = None, level: float = 0.95,
+                        seed: int = 0) -> dict:
+    """report.json's ``calibration``: source, n_verified, n_audited, overall precision and recall
+    with ``level`` intervals. Overall figures weight the bins by the survey's detections
+    (``conf``: their confidences) for precision and by the checked cameras for recall; the
+    intervals come from the bins' Beta posteriors (Monte Carlo, seeded)."""
+    rng = np.random.default_rng(seed)
+    alpha = (1 - level) / 2
+    pa, pb = cal.precision_beta()
+    if conf is not None and len(conf):
+        weights = np.bincount(conf_bin(conf, cal.conf_edges), minlength=len(pa)).astype(float)
+    else:
+        weights = cal.prec_n.astype(float)
+    weights = weights / weights.sum() if weights.sum() > 0 else np.full(len(pa), 1.0 / len(pa))
+    p_draws = rng.beta(pa, pb, size=(4000, len(pa))) @ weights
+    ra, rb = cal.recall_beta()
+    rw = cal.rec_n / cal.rec_n.sum() if cal.rec_n.sum() > 0 else np.full(len(ra), 1.0 / len(ra))
+    r_draws = rng.beta(ra, rb, size=(4000, len(ra))) @ rw
+    extra = cal.extra or {}
+    return {"source": cal.source,
+            "n_verified": int(extra.get("n_verified", cal.prec_n.sum())),
+            "n_audited": int(extra.get("n_audited", cal.rec_n.sum())),
+            "n_audit_cameras": int(cal.rec_n.sum()),
+            "assumed_n": extra.get("assumed_n"),
+            "conf_threshold": cal.conf_threshold,
+            "precision": float(cal.precision_bins() @ weights),
+            "precision_lo": float(np.quantile(p_draws, alpha)), "precision_hi": float(np.quantile(p_draws, 1 - alpha)),
+            "recall": float(cal.recall_bins() @ rw),
+            "recall_lo": float(np.quantile(r_draws, alpha)), "recall_hi": float(np.quantile(r_draws, 1 - alpha)),
+            "precision_by_conf": {"edges": cal.conf_edges.tolist(), "precision": cal.precision_bins().round(4).tolist(),
+                                  "n": cal.prec_n.tolist()},
+            "recall_by_size": {"edges_px": cal.size_edges.tolist(), "recall": cal.recall_bins().round(4).tolist(),
+                               "n": cal.rec_n.tolist()}}
+
+
+def _beta(hits: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    hits, n = np.asarray(hits, float), np.asarray(n, float)
+    pooled = (hits.sum() + 0.5) / (n.sum() + 1.0)
+    a = hits + 0.5 + PRIOR_STRENGTH * pooled
+    b = n - hits + 0.5 + PRIOR_STRENGTH * (1 - pooled)
+    return a, b
+
+
+def _monotone(rates: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Non-decreasing fit of ``rates`` weighted by ``n`` (+1), pool-adjacent-violators."""
+    if len(rates) < 2:
+        return np.asarray(rates, float)
+    from scipy.optimize import isotonic_regression
+
+    return np.asarray(isotonic_regression(rates, weights=np.asarray(n, float) + 1.0, increasing=True).x)

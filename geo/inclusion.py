@@ -1,0 +1,234 @@
+"""Inclusion probability of a camera from the survey's geometry (not from its detections).
+
+The estimand is the cameras within ``strip`` metres of the surveyed streets (the street pieces
+that views with imagery stand for). For a camera at a given position, the views that could show
+it are those within ``max_range_m`` whose horizontal field of view holds it, whose vertical field
+of view reaches it (a nominal ``RISE_M`` above the eye) and whose line of sight is not blocked by
+an OSM building footprint (the last ``FACADE_TOLERANCE_M`` before the camera are not checked: it
+hangs on a wall). In each such view the camera's box would measure ``BOX_SIZE_M[class] x f' / r``
+pixels (sqrt of the area; f' the focal length along the ray, r the slant range), and the detector
+finds it with the recall at that size (``geo.calibration``). Views detect independently, so
+
+    p*(position) = 1 - prod_j (1 - recall(size_j)).
+
+Systematic sampling places the viewpoints at a random start along each street, so a camera's
+position relative to them is uniform over one spacing: its inclusion probability is p* averaged
+over ``n_shifts`` positions spread over one spacing along its street (equivalently, over the
+possible starts). A camera in a blind spot between two viewpoints then counts with the chance
+that a survey of that design sees it, which is what Horvitz-Thompson needs.
+
+Small-p* rule: p* is floored at ``MIN_INCLUSION`` (0.1), so that no camera weighs more than
+P(real) / 0.1 = 10: a camera seen only at the edge of what the detector can find stands for at
+most 10 (Horvitz-Thompson weights above that come from a p* that the calibration cannot pin down,
+and a single one would dominate the estimate and its variance). The truncation is reported:
+``n_floored`` counts the cameras it applied to.
+
+Box sizes: ``BOX_SIZE_M`` is the size whose pinhole projection equals a camera's labelled box
+(sqrt of its area), measured on the simulator's truth boxes (demo, 219 boxes: sqrt(area) x slant
+range / focal length has median 0.52 m for directed and 0.36 m for dome cameras, housing and
+bracket together) and consistent with the Stanford labels (median 9 px at the 10-20 m slant ranges
+of street-side cameras in 640 px / 90 deg views).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+BOX_SIZE_M = {"directed": 0.52, "dome": 0.36, "default": 0.45}
+# Strip half-width (m): at 20 m the smaller class's box (dome, 0.36 m) seen square-on from the
+# street centre in a 640 px / 90 deg view (focal length 320 px) is 0.36 x 320 / 20 = 5.8 px, below
+# the 6 px of the calibration format's first recall bin, where detectors find next to nothing.
+DEFAULT_STRIP_M = 20.0
+MIN_INCLUSION = 0.1
+MAX_RANGE_M = 60.0  # a directed camera's box is 0.52 x 320 / 60 = 2.8 px there: below any detector
+RISE_M = 2.0  # nominal camera height above the eye (mounts ~4.5 m, eye 2.5 m)
+FACADE_TOLERANCE_M = 1.5
+DEFAULT_SHIFTS = 8
+
+
+@dataclass
+class ViewPairs:
+    """Camera-position / view pairs that could show the camera: ``cam`` (camera index),
+    ``shift`` (0..n_shifts-1), ``scale`` (px of box per metre of size: f' / slant range)."""
+
+    cam: np.ndarray
+    shift: np.ndarray
+    scale: np.ndarray
+    n_cameras: int
+    n_shifts: int
+
+    def inclusion(self, box_m: np.ndarray, recall_fn, *, floor: float = MIN_INCLUSION
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """(pi floored, pi raw) per camera for box sizes ``box_m`` (m, per camera) and
+        ``recall_fn(size_px) -> recall``."""
+        p = np.clip(recall_fn(box_m[self.cam] * self.scale), 0.0, 1.0 - 1e-12)
+        cell = self.cam * self.n_shifts + self.shift
+        log_miss = np.bincount(cell, np.log1p(-p), minlength=self.n_cameras * self.n_shifts)
+        p_star = 1.0 - np.exp(log_miss.reshape(self.n_cameras, self.n_shifts))
+        raw = p_star.mean(axis=1)
+        return np.maximum(raw, floor), raw
+
+
+def box_size_m(class_name: pd.Series | np.ndarray, sizes: dict[str, float] | None = None) -> np.ndarray:
+    """Box-equivalent size (m) per camera from its class (``BOX_SIZE_M`` unless ``sizes``)."""
+    sizes = {**BOX_SIZE_M, **(sizes or {})}
+    default = float(sizes.get("default", 0.45))
+    return np.array([float(sizes.get(str(c), default)) for c in np.asarray(class_name)], dtype=float)
+
+
+def surveyed_streets(streets: gpd.GeoDataFrame, points: pd.DataFrame, images: pd.DataFrame, *,
+                     metres_per_point: float) -> gpd.GeoDataFrame:
+    """The street pieces the survey's imagery stands for (projected, ``street_id``, geometry).
+
+    A point with at least one ok image stands for ``metres_per_point`` of its street centred on
+    it; points whose views all lack imagery, and streets without such points, are unsurveyed.
+    Fast path: where every point of a street has imagery the whole street is surveyed."""
+    crs = streets.crs
+    if len(streets) == 0 or len(points) == 0:
+        return gpd.GeoDataFrame({"street_id": []}, geometry=[], crs=crs)
+    pts = pd.DataFrame(points[["point_id", "street_id", "lon", "lat"]]).drop_duplicates("point_id")
+    if "point_id" in images.columns and len(images):
+        ok = (images["status"].fillna("ok").eq("ok") if "status" in images.columns
+              else pd.Series(True, index=images.index))
+        good = set(images.loc[ok.to_numpy(), "point_id"].dropna().astype(np.int64).tolist())
+        pts["ok"] = pts["point_id"].isin(good)
+    else:
+        pts["ok"] = False
+    by_street = pts.groupby("street_id")["ok"].agg(["all", "any"])
+    full = by_street.index[by_street["all"]].to_numpy()
+    part = by_street.index[by_street["any"] & ~by_street["all"]].to_numpy()
+    sid = streets["street_id"].to_numpy()
+    geoms = streets.geometry.to_numpy()
+    pieces = [gpd.GeoDataFrame({"street_id": sid[np.isin(sid, full)]}, geometry=geoms[np.isin(sid, full)], crs=crs)]
+    if len(part):
+        sel = pts[pts["street_id"].isin(part) & pts["ok"]]
+        from pyproj import Transformer
+
+        x, y = Transformer.from_crs(4326, crs, always_xy=True).transform(sel["lon"].to_numpy(float),
+                                                                          sel["lat"].to_numpy(float))
+        discs = shapely.buffer(shapely.points(x, y), metres_per_point / 2.0 + 0.5)
+        frame = pd.DataFrame({"street_id": sel["street_id"].to_numpy(), "g": discs})
+        lookup = dict(zip(sid.tolist(), geoms))
+        out_ids, out_geoms = [], []
+        for street, group in frame.groupby("street_id"):
+            piece = shapely.intersection(lookup[street], shapely.union_all(group["g"].to_numpy()))
+            if not piece.is_empty:
+                out_ids.append(street)
+                out_geoms.append(piece)
+        pieces.append(gpd.GeoDataFrame({"street_id": out_ids}, geometry=out_geoms, crs=crs))
+    out = pd.concat(pieces, ignore_index=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=crs)
+
+
+def street_distance(xy: np.ndarray, lines: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For points ``xy`` (metres, the lines' CRS): distance (m) to the nearest line, that line's
+    row index (-1 when there are no lines) and the unit tangent (2 columns) of the line there."""
+    n = len(xy)
+    if n == 0 or len(lines) == 0:
+        return np.full(n, np.inf), np.full(n, -1, dtype=np.int64), np.tile([1.0, 0.0], (n, 1))
+    geoms = lines.geometry.to_numpy()
+    tree = shapely.STRtree(geoms)
+    pts = shapely.points(xy)
+    idx, dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
+    order = np.argsort(idx[0])
+    near = idx[1][order].astype(np.int64)
+    dist = dist[order]
+    line = geoms[near]
+    t = shapely.line_locate_point(line, pts)
+    a = shapely.get_coordinates(shapely.line_interpolate_point(line, np.maximum(t - 1.0, 0.0)))
+    b = shapely.get_coordinates(shapely.line_interpolate_point(line, t + 1.0))
+    tangent = b - a
+    norm = np.hypot(tangent[:, 0], tangent[:, 1])
+    tangent = np.where(norm[:, None] > 1e-9, tangent / np.maximum(norm, 1e-9)[:, None], [1.0, 0.0])
+    return dist, near, tangent
+
+
+def view_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, *, spacing_m: float,
+               buildings: gpd.GeoDataFrame | None = None, n_shifts: int = DEFAULT_SHIFTS,
+               max_range_m: float = MAX_RANGE_M, rise_m: float = RISE_M) -> ViewPairs:
+    """The pairs (camera at each shifted position, view) that could show it.
+
+    ``cam_xy``: camera positions (m); ``tangent``: unit street direction at each camera (the
+    shifts run along it, over one ``spacing_m``). ``views``: x, y (eye, m), heading_grid (deg
+    clockwise from the CRS's grid north), fov (deg, horizontal), width, height (px), all with
+    imagery. ``buildings``: footprints in the same CRS (or None)."""
+    from scipy.spatial import cKDTree
+
+    n = len(cam_xy)
+    n_shifts = max(1, int(n_shifts))
+    empty = ViewPairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), n, n_shifts)
+    if n == 0 or len(views) == 0:
+        return empty
+    offsets = ((np.arange(n_shifts) + 0.5) / n_shifts - 0.5) * float(spacing_m) if n_shifts > 1 else np.zeros(1)
+    pos = (cam_xy[:, None, :] + offsets[None, :, None] * tangent[:, None, :]).reshape(-1, 2)
+    ex, ey = views["x"].to_numpy(float), views["y"].to_numpy(float)
+    pairs = cKDTree(pos).sparse_distance_matrix(cKDTree(np.column_stack([ex, ey])), max_range_m,
+                                                output_type="ndarray")
+    pi, vj = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
+    if len(pi) == 0:
+        return empty
+    dx, dy = pos[pi, 0] - ex[vj], pos[pi, 1] - ey[vj]
+    r = np.hypot(dx, dy)
+    off = (np.degrees(np.arctan2(dx, dy)) - views["heading_grid"].to_numpy(float)[vj] + 180.0) % 360.0 - 180.0
+    fov = np.clip(views["fov"].to_numpy(float)[vj], 1.0, 179.0)
+    width = views["width"].to_numpy(float)[vj]
+    height = views["height"].to_numpy(float)[vj]
+    focal = width / 2.0 / np.tan(np.radians(fov) / 2.0)
+    vhalf = np.degrees(np.arctan2(height / 2.0, focal))
+    inside = (np.abs(off) <= fov / 2.0 - 0.5) & (np.degrees(np.arctan2(rise_m, np.maximum(r, 1e-6))) <= vhalf - 0.5)
+    inside &= r > 0.5
+    pi, vj, r, off, focal = pi[inside], vj[inside], r[inside], off[inside], focal[inside]
+    if buildings is not None and len(buildings) and len(pi):
+        blocked = sight_blocked(np.column_stack([ex[vj], ey[vj]]), pos[pi], buildings)
+        pi, vj, r, off, focal = pi[~blocked], vj[~blocked], r[~blocked], off[~blocked], focal[~blocked]
+    along = focal / np.cos(np.radians(off))  # focal length along the ray, px
+    scale = along / np.hypot(r, rise_m)
+    return ViewPairs(pi // n_shifts, pi % n_shifts, scale, n, n_shifts)
+
+
+def sight_blocked(eye: np.ndarray, target: np.ndarray, buildings: gpd.GeoDataFrame, *,
+                  tolerance_m: float = FACADE_TOLERANCE_M) -> np.ndarray:
+    """Whether each sight line eye -> target (less the last ``tolerance_m``) crosses a building
+    footprint (``buildings`` in the points' CRS; shapely STRtree, vectorised)."""
+    polys = buildings.geometry.to_numpy()
+    polys = polys[np.isin(shapely.get_type_id(polys), [3, 6])]
+    out = np.zeros(len(eye), dtype=bool)
+    if len(polys) == 0 or len(eye) == 0:
+        return out
+    d = target - eye
+    length = np.hypot(d[:, 0], d[:, 1])
+    keep = np.clip((length - tolerance_m) / np.maximum(length, 1e-9), 0.0, 1.0)
+    end = eye + d * keep[:, None]
+    lines = shapely.linestrings(np.stack([eye, end], axis=1))
+    hit = shapely.STRtree(polys).query(lines, predicate="intersects")[0]
+    out[hit] = True
+    return out & (length > tolerance_m)
+
+
+def views_for_inclusion(images: pd.DataFrame, crs) -> pd.DataFrame:
+    """The ok images as views in ``crs``: x, y (m), heading_grid (deg), fov, width, height."""
+    from pyproj import CRS, Transformer
+
+    from geo.sampling import true_north_correction
+
+    ok = images
+    if "status" in ok.columns:
+        ok = ok[ok["status"].fillna("ok").eq("ok")]
+    ok = ok.drop_duplicates("image_id")
+    lon, lat = ok["lon"].to_numpy(float), ok["lat"].to_numpy(float)
+    if len(ok) == 0:
+        return pd.DataFrame({"x": [], "y": [], "heading_grid": [], "fov": [], "width": [], "height": []})
+    x, y = Transformer.from_crs(4326, crs, always_xy=True).transform(lon, lat)
+    conv = true_north_correction(lon, lat, CRS.from_user_input(crs))
+    return pd.DataFrame({
+        "x": np.asarray(x), "y": np.asarray(y),
+        "heading_grid": np.mod(ok["heading"].to_numpy(float) - conv, 360.0),
+        "fov": ok["fov"].fillna(90.0).to_numpy(float),
+        "width": ok["width"].fillna(640).to_numpy(float) if "width" in ok else np.full(len(ok), 640.0),
+        "height": ok["height"].fillna(640).to_numpy(float) if "height" in ok else np.full(len(ok), 640.0),
+    })

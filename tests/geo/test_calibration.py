@@ -1,0 +1,100 @@
+"""geo.calibration: the shared calibration dict -> precision by confidence, recall by size, with
+their Beta posteriors."""
+
+import numpy as np
+import pytest
+
+from geo.calibration import (NOMINAL_N, PRIOR_STRENGTH, calibration_from_dict, calibration_from_rates,
+                             calibration_summary, conf_bin, recall_at, size_centres)
+from geo.errors import GeoInputError
+
+
+def card(**over):
+    data = {"source": "card", "conf_threshold": 0.25,
+            "precision_bins": {"edges": [0.25, 0.5, 0.75, 1.0], "n": [100, 100, 100], "real": [40, 70, 90]},
+            "recall_bins": {"edges_px": [0, 6, 8, 12, 16, 24, 32, 64, 100000],
+                            "n": [50, 50, 50, 50, 50, 50, 20, 5], "found": [2, 10, 20, 30, 40, 45, 18, 5]},
+            "n_images": 500}
+    data.update(over)
+    return data
+
+
+def test_beta_posteriors_are_jeffreys_shrunk_to_the_pooled_rate():
+    cal = calibration_from_dict(card())
+    a, b = cal.precision_beta()
+    pooled = (200 + 0.5) / (300 + 1)
+    assert a == pytest.approx(np.array([40, 70, 90]) + 0.5 + PRIOR_STRENGTH * pooled)
+    assert b == pytest.approx(np.array([60, 30, 10]) + 0.5 + PRIOR_STRENGTH * (1 - pooled))
+    assert cal.precision_bins() == pytest.approx(a / (a + b))  # already monotone: unchanged
+
+
+def test_curves_are_made_monotone_by_pooling_violators():
+    cal = calibration_from_dict(card(precision_bins={"edges": [0.25, 0.5, 0.75, 1.0], "n": [100, 100, 100],
+                                                     "real": [60, 40, 90]}))
+    p = cal.precision_bins()
+    assert np.all(np.diff(p) >= -1e-12)
+    assert p[0] == pytest.approx(p[1])  # the violating pair pooled
+    assert p[0] == pytest.approx(0.5, abs=0.01)
+
+
+def test_precision_follows_confidence_bins():
+    curves = calibration_from_dict(card()).curves()
+    got = curves.precision_at(np.array([0.1, 0.3, 0.6, 0.8, 1.0]))
+    assert got[0] == got[1]  # below the threshold: the first bin
+    assert got[1] < got[2] < got[3] and got[3] == got[4]  # 1.0 falls in the last bin
+    assert conf_bin(np.array([0.25, 0.5, 0.99]), np.array([0.25, 0.5, 0.75, 1.0])).tolist() == [0, 1, 2]
+
+
+def test_recall_interpolates_in_log_size_between_bin_centres():
+    edges = np.array([0, 6, 8, 12, 16, 24, 32, 64, 100000.0])
+    rates = np.array([0.0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.85, 0.9])
+    centres = size_centres(edges)
+    assert centres[1] == pytest.approx(np.sqrt(48))
+    assert recall_at(centres, edges, rates) == pytest.approx(rates)
+    mid = np.sqrt(centres[1] * centres[2])  # halfway in log size
+    assert recall_at(np.array([mid]), edges, rates)[0] == pytest.approx(0.3)
+    assert recall_at(np.array([1.0, 1e6]), edges, rates).tolist() == pytest.approx([0.0, 0.9])
+    draws = np.stack([rates, rates * 0.5])
+    assert recall_at(centres, edges, draws).shape == (2, 8)
+
+
+def test_scalar_rates_become_a_flat_calibration_of_nominal_size():
+    data = calibration_from_rates(0.8, 0.6)
+    cal = calibration_from_dict(data)
+    assert cal.prec_n.sum() == NOMINAL_N and data["assumed_n"] == NOMINAL_N
+    curves = cal.curves()
+    assert curves.precision_at(np.array([0.3, 0.99])) == pytest.approx([0.8, 0.8], abs=0.005)
+    assert curves.recall_at(np.array([3.0, 50.0])) == pytest.approx([0.6, 0.6], abs=0.005)
+    with pytest.raises(GeoInputError, match="precision"):
+        calibration_from_rates(0.0, 0.5)
+
+
+def test_summary_intervals_shrink_with_the_counts():
+    small = calibration_summary(calibration_from_dict(calibration_from_rates(0.7, 0.6, n=40)))
+    large = calibration_summary(calibration_from_dict(calibration_from_rates(0.7, 0.6, n=400)))
+    for s in (small, large):
+        assert s["precision_lo"] < 0.7 < s["precision_hi"] and s["recall_lo"] < 0.6 < s["recall_hi"]
+    assert (small["precision_hi"] - small["precision_lo"]) > 2.5 * (large["precision_hi"] - large["precision_lo"])
+    assert small["n_verified"] == 40 and large["n_audited"] == 400
+
+
+def test_summary_weights_precision_by_the_surveys_confidences():
+    cal = calibration_from_dict(card())
+    low = calibration_summary(cal, conf=np.full(50, 0.3))
+    high = calibration_summary(cal, conf=np.full(50, 0.9))
+    assert low["precision"] == pytest.approx(cal.precision_bins()[0])
+    assert high["precision"] == pytest.approx(cal.precision_bins()[2])
+    assert low["source"] == "card" and len(low["recall_by_size"]["recall"]) == 8
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"precision_bins": {"edges": [0.25, 1.0], "n": [10, 10], "real": [1, 1]}}, "counts"),
+    ({"precision_bins": {"edges": [0.25, 1.0], "n": [10], "real": [11]}}, "hits <= n"),
+    ({"recall_bins": {"edges_px": [0, 8, 4], "n": [1, 1], "found": [0, 0]}}, "increase"),
+    ({"recall_bins": None}, "lacks"),
+])
+def test_malformed_calibrations_are_one_clear_error(change, message):
+    with pytest.raises(GeoInputError, match=message):
+        calibration_from_dict(card(**change))
+    with pytest.raises(GeoInputError, match="dict"):
+        calibration_from_dict([1, 2])

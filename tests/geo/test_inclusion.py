@@ -1,0 +1,104 @@
+"""geo.inclusion: views that could show a camera, building occlusion, p* and its floor, the
+surveyed street pieces."""
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from geo.inclusion import (BOX_SIZE_M, DEFAULT_STRIP_M, MIN_INCLUSION, RISE_M, box_size_m, sight_blocked,
+                           street_distance, surveyed_streets, view_pairs)
+
+UTM = "EPSG:32635"
+
+
+def views(*rows):
+    """Views (x, y, heading_grid) with 640 px, 90 deg."""
+    frame = pd.DataFrame(rows, columns=["x", "y", "heading_grid"], dtype=float)
+    return frame.assign(fov=90.0, width=640.0, height=640.0)
+
+
+def flat(value):
+    return lambda size: np.full(np.shape(size), value)
+
+
+def test_box_size_and_pair_scale_follow_the_pinhole_model():
+    cam = np.array([[10.0, 0.0]])  # 10 m east of the eye, straight ahead of a view heading 90
+    pairs = view_pairs(cam, np.array([[0.0, 1.0]]), views((0, 0, 90)), spacing_m=20, n_shifts=1)
+    assert pairs.cam.tolist() == [0]
+    assert pairs.scale[0] == pytest.approx(320.0 / np.hypot(10.0, RISE_M))  # focal 320 px, slant range
+    size = box_size_m(np.array(["dome"]))[0] * pairs.scale[0]
+    assert size == pytest.approx(0.36 * 320 / np.hypot(10, 2))
+    assert box_size_m(np.array(["directed", "other"])).tolist() == [BOX_SIZE_M["directed"], BOX_SIZE_M["default"]]
+
+
+def test_p_star_combines_views_and_is_floored():
+    cam = np.array([[10.0, 0.0], [-10.0, 0.0]])  # the second is behind both views
+    v = views((0, 0, 90), (0, 2, 100))
+    pairs = view_pairs(cam, np.tile([0.0, 1.0], (2, 1)), v, spacing_m=20, n_shifts=1)
+    pi, raw = pairs.inclusion(np.full(2, 0.45), flat(0.5))
+    assert raw == pytest.approx([0.75, 0.0])  # 1 - (1 - 0.5)^2 ; no view
+    assert pi == pytest.approx([0.75, MIN_INCLUSION])  # the small-p* rule: at most 1 / 0.1 = 10
+    assert (1 / pi).max() <= 1 / MIN_INCLUSION
+    pi_low, raw_low = pairs.inclusion(np.full(2, 0.45), flat(0.01))
+    assert raw_low[0] == pytest.approx(1 - 0.99 ** 2) and pi_low[0] == MIN_INCLUSION
+
+
+def test_field_of_view_and_range_limit_the_views():
+    cam = np.array([[10.0, 0.0]])
+    side = view_pairs(cam, np.array([[0.0, 1.0]]), views((0, 0, 0)), spacing_m=20, n_shifts=1)  # looks north
+    assert len(side.cam) == 0  # 90 deg off axis, outside a 90 deg field of view
+    far = view_pairs(np.array([[70.0, 0.0]]), np.array([[0.0, 1.0]]), views((0, 0, 90)), spacing_m=20, n_shifts=1)
+    assert len(far.cam) == 0  # beyond the maximum range
+
+
+def test_buildings_block_the_line_of_sight_but_not_the_cameras_own_wall():
+    house = gpd.GeoDataFrame(geometry=[shapely.box(4, -3, 8, 3)], crs=UTM)
+    eye = np.array([[0.0, 0.0], [0.0, 0.0]])
+    behind = np.array([[12.0, 0.0], [4.0 - 0.3, 0.0]])  # behind the house; on its west wall
+    assert sight_blocked(eye, behind, house).tolist() == [True, False]
+    pairs = view_pairs(behind, np.tile([0.0, 1.0], (2, 1)), views((0, 0, 90)), spacing_m=20,
+                       buildings=house, n_shifts=1)
+    assert pairs.cam.tolist() == [1]
+
+
+def test_inclusion_is_averaged_over_the_grids_start():
+    # a kerb camera 3 m beside a street of viewpoints 40 m apart: a view sees it only when it stands
+    # within ~3 m along the street, i.e. for a small share of the possible starts
+    cam = np.array([[0.0, 3.0]])
+    v = views((0, 0, 0), (40, 0, 0), (-40, 0, 0))
+    one = view_pairs(cam, np.array([[1.0, 0.0]]), v, spacing_m=40, n_shifts=1, rise_m=0.0)
+    many = view_pairs(cam, np.array([[1.0, 0.0]]), v, spacing_m=40, n_shifts=40, rise_m=0.0)
+    _, raw_one = one.inclusion(np.full(1, 0.45), flat(1.0 - 1e-9))
+    _, raw_many = many.inclusion(np.full(1, 0.45), flat(1.0 - 1e-9))
+    assert raw_one[0] == pytest.approx(1.0)
+    assert raw_many[0] == pytest.approx(6 / 40, abs=0.03)  # seen from |offset| <= 3 m of 40 m
+
+
+def test_surveyed_streets_leave_out_points_without_imagery():
+    streets = gpd.GeoDataFrame({"street_id": [0, 1, 2]},
+                               geometry=[shapely.LineString([(0, 0), (100, 0)]),
+                                         shapely.LineString([(0, 50), (100, 50)]),
+                                         shapely.LineString([(0, 100), (100, 100)])], crs=UTM)
+    xs = np.arange(5, 100, 10.0)
+    xy = np.concatenate([np.column_stack([xs, np.full(10, y)]) for y in (0, 50, 100)])
+    lonlat = gpd.GeoSeries(gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=UTM).to_crs(4326)
+    points = pd.DataFrame({"point_id": np.arange(30), "street_id": np.repeat([0, 1, 2], 10),
+                           "lon": lonlat.x.to_numpy(), "lat": lonlat.y.to_numpy()})
+    status = np.where(points["street_id"] == 0, "ok", "no_imagery")
+    status[10:15] = "ok"  # half of street 1
+    images = pd.DataFrame({"image_id": points["point_id"].astype(str), "point_id": points["point_id"],
+                           "status": status})
+    pieces = surveyed_streets(streets, points, images, metres_per_point=10.0)
+    length = dict(zip(pieces["street_id"], pieces.geometry.length))
+    assert set(length) == {0, 1}  # street 2 has no imagery: unsurveyed
+    assert length[0] == pytest.approx(100.0) and length[1] == pytest.approx(50.5, abs=1.0)
+    dist, near, tangent = street_distance(np.array([[50.0, 20.0], [90.0, 70.0]]), pieces)
+    assert dist == pytest.approx([20.0, np.hypot(90 - 50.5, 20)], abs=0.6)  # street 1 ends near x = 50
+    assert np.abs(tangent[0]).tolist() == pytest.approx([1.0, 0.0])
+
+
+def test_default_strip_is_where_a_dome_falls_below_six_pixels():
+    focal = 640 / 2 / np.tan(np.radians(45))
+    assert BOX_SIZE_M["dome"] * focal / DEFAULT_STRIP_M < 6.0 < BOX_SIZE_M["dome"] * focal / (DEFAULT_STRIP_M - 2)
