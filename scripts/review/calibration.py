@@ -40,19 +40,24 @@ def wilson_interval(k: float, n: float, *, z: float = Z95) -> tuple[float, float
 def stratified_precision(real: np.ndarray, n: np.ndarray, sizes: np.ndarray, *, seed: int = 0
                          ) -> tuple[float, float, float]:
     """Overall precision and its 95% interval from per-bin counts ``real`` of ``n`` checked and
-    the bins' population ``sizes``. Bins with detections but no answers get a flat Beta(1, 1)."""
-    sizes = np.asarray(sizes, float)
-    if sizes.sum() <= 0 or np.asarray(n).sum() <= 0:
+    the bins' population ``sizes``: sum of bin shares x bin precision, each bin's precision a
+    Jeffreys Beta posterior. A bin with detections but no answers yet takes the pooled answers'
+    posterior (so the point and the interval agree while the sample fills)."""
+    real, n, sizes = (np.asarray(v, float) for v in (real, n, sizes))
+    if sizes.sum() <= 0 or n.sum() <= 0:
         return math.nan, math.nan, math.nan
     weights = sizes / sizes.sum()
-    a = np.where(n > 0, real + 0.5, 1.0)
-    b = np.where(n > 0, n - real + 0.5, 1.0)
+    answered = n > 0
+    a = np.where(answered, real + 0.5, real.sum() + 0.5)
+    b = np.where(answered, n - real + 0.5, n.sum() - real.sum() + 0.5)
+    rates = np.where(answered, real / np.maximum(n, 1), real.sum() / n.sum())
     rng = np.random.default_rng(seed)
     draws = rng.beta(a[None, :], b[None, :], size=(N_DRAWS, len(n))) @ weights
-    answered = n > 0
-    point = float((weights[answered] * real[answered] / n[answered]).sum() / weights[answered].sum())
     lo, hi = np.quantile(draws, [0.025, 0.975])
-    return point, float(lo), float(hi)
+    point = float(weights @ rates)
+    # all-camera or no-camera answers: the interval reaches the point (the boundary fix of the
+    # Jeffreys interval, Brown, Cai & DasGupta 2001: upper = 1 when x = n, lower = 0 when x = 0)
+    return point, float(min(lo, point)), float(max(hi, point))
 
 
 def bootstrap_recall(found: np.ndarray, total: np.ndarray, *, seed: int = 0) -> tuple[float, float, float]:

@@ -179,3 +179,13 @@ def test_the_threshold_is_the_model_cards(survey):
     frame.assign(model_id="cctv-yolo11n-synth").to_parquet(part)
     assert SurveyTables.open(survey).conf_threshold == card.conf
     assert SurveyTables.open(survey, conf=0.5).conf_threshold == 0.5
+
+
+def test_overall_precision_weights_the_bins_and_its_interval_holds_the_point():
+    from scripts.review.calibration import stratified_precision
+
+    point, lo, hi = stratified_precision(np.array([2, 0, 0]), np.array([2, 0, 0]), np.array([12, 11, 9]))
+    assert point == 1.0 and lo < point <= hi  # empty bins take the pooled answers, not a flat prior
+    point, lo, hi = stratified_precision(np.array([10, 40]), np.array([40, 40]), np.array([900, 100]))
+    assert abs(point - (0.9 * 0.25 + 0.1 * 1.0)) < 1e-9 and lo < point < hi and hi - lo < 0.3
+    assert np.isnan(stratified_precision(np.zeros(2), np.zeros(2), np.array([5, 5]))[0])
