@@ -12,8 +12,10 @@ _OTHER = ["#1b9e77", "#e7298a", "#66a61e", "#a6761d", "#e6ab02", "#666666"]
 
 
 def density_bins(values: np.ndarray, *, n: int = 5) -> tuple[list[float], list[str]]:
-    """Up to ``n`` classes of ``values`` (finite, >= 0) with round edges from 0 to at least the
-    largest value, and their colours (YlOrRd). Returns (edges, colours): len(edges) = len(colours) + 1."""
+    """Up to ``n`` classes of ``values`` (finite, >= 0) with round edges from 0, and their colours
+    (YlOrRd). Returns (edges, colours), len(edges) = len(colours) + 1. When a few outliers (e.g.
+    edge cells with little road) reach past twice the 90th percentile, the edges stop there and
+    the last class is open: its upper edge is ``inf`` ("100+")."""
     from matplotlib import colormaps
     from matplotlib.colors import to_hex
     from matplotlib.ticker import MaxNLocator
@@ -21,10 +23,16 @@ def density_bins(values: np.ndarray, *, n: int = 5) -> tuple[list[float], list[s
     finite = np.asarray(values, dtype=float)
     finite = finite[np.isfinite(finite)]
     top = float(finite.max()) if len(finite) and finite.max() > 0 else 1.0
-    edges = [float(e) for e in MaxNLocator(nbins=n, steps=[1, 2, 2.5, 5, 10]).tick_values(0.0, top) if e >= 0]
-    while edges[-1] < top:  # the locator may stop one edge short
+    robust = float(np.quantile(finite, 0.9, method="lower")) if len(finite) >= 5 else top
+    open_top = robust > 0 and top > 2.0 * robust
+    reach = robust if open_top else top
+    edges = [float(e) for e in MaxNLocator(nbins=n - 1 if open_top else n, steps=[1, 2, 2.5, 5, 10]
+                                           ).tick_values(0.0, reach) if e >= 0]
+    while edges[-1] < reach:  # the locator may stop one edge short
         edges.append(edges[-1] + (edges[1] - edges[0]))
-    edges = [e for i, e in enumerate(edges) if i == 0 or edges[i - 1] < top]
+    edges = [e for i, e in enumerate(edges) if i == 0 or edges[i - 1] < reach]
+    if open_top:
+        edges.append(float("inf"))
     cmap = colormaps["YlOrRd"]
     k = len(edges) - 1
     colours = [to_hex(cmap(0.12 + 0.83 * i / max(1, k - 1))) for i in range(k)]

@@ -38,3 +38,21 @@ def street_coverage(streets: gpd.GeoDataFrame, points: pd.DataFrame | None, imag
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(length > 0, np.minimum(1.0, seen / length), np.where(seen > 0, 1.0, 0.0))
     return out
+
+
+def coverage_from_pieces(streets: gpd.GeoDataFrame, pieces: gpd.GeoDataFrame | None) -> np.ndarray:
+    """Share (0-1) of each street's length inside the surveyed ``pieces`` (street_id, geometry in
+    the streets' CRS, e.g. ``geo.inclusion.surveyed_streets``), in the order of ``streets``."""
+    import shapely
+
+    out = np.zeros(len(streets))
+    if pieces is None or len(pieces) == 0 or len(streets) == 0:
+        return out
+    pieces = pieces.to_crs(streets.crs) if pieces.crs is not None and pieces.crs != streets.crs else pieces
+    seen = pd.Series(shapely.length(pieces.geometry.to_numpy()), index=pieces["street_id"].to_numpy())
+    seen = seen.groupby(level=0).sum()
+    length = streets.geometry.length.to_numpy(float)
+    got = streets["street_id"].map(seen).fillna(0.0).to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(length > 0, np.clip(got / length, 0.0, 1.0), np.where(got > 0, 1.0, 0.0))
+    return out

@@ -24,14 +24,17 @@ from geo.plot import write_density_plot
 
 def write_exports(out_dir: str | Path, areas: gpd.GeoDataFrame, *, cameras: gpd.GeoDataFrame | None = None,
                   report: dict | None = None, title: str | None = None,
-                  streets: gpd.GeoDataFrame | None = None, points: pd.DataFrame | None = None,
+                  streets: gpd.GeoDataFrame | None = None, surveyed: gpd.GeoDataFrame | None = None,
+                  points: pd.DataFrame | None = None,
                   images: pd.DataFrame | None = None, detections: pd.DataFrame | None = None,
                   truth: gpd.GeoDataFrame | None = None, metres_per_point: float = 20.0,
                   basemap: str | None = None, image_root: str | Path | None = None) -> dict[str, Path]:
     """Write density.geojson, density.parquet, map.html and density.png into ``out_dir``.
 
     Optional, for richer figures: ``streets`` (projected, from ``geo.network.streets_from_graph``)
-    with ``points`` and ``images`` for their coverage (``metres_per_point``: the sampling spacing);
+    styled by coverage: the share of each inside the ``surveyed`` pieces (street_id, geometry; e.g.
+    ``geo.inclusion.surveyed_streets``) or, without them, from ``points`` and ``images``
+    (``metres_per_point``: the sampling spacing);
     ``detections`` and ``images`` for the cameras' thumbnails (image paths relative to
     ``image_root``, default ``out_dir``); ``truth``, the true cameras of a simulated survey;
     ``basemap``, an online tile layer for map.html (None: the page requests nothing).
@@ -41,8 +44,8 @@ def write_exports(out_dir: str | Path, areas: gpd.GeoDataFrame, *, cameras: gpd.
     title = title or _title(report)
     subtitle = _subtitle(areas, report)
     coverage, thumbnails = _coverage_and_thumbnails(
-        image_root if image_root is not None else out_dir, cameras=cameras, streets=streets, points=points,
-        images=images, detections=detections, metres_per_point=metres_per_point)
+        image_root if image_root is not None else out_dir, cameras=cameras, streets=streets, surveyed=surveyed,
+        points=points, images=images, detections=detections, metres_per_point=metres_per_point)
     figures = dict(cameras=cameras, streets=streets, coverage=coverage, truth=truth, title=title)
     return {
         "density.geojson": write_geojson(areas, out_dir / "density.geojson"),
@@ -123,12 +126,13 @@ def write_json(data: dict, path: str | Path) -> Path:
 # --- helpers --------------------------------------------------------------------------------
 
 def _coverage_and_thumbnails(root: Path, *, cameras, streets, points, images, detections,
-                             metres_per_point: float) -> tuple[np.ndarray | None, list | None]:
+                             metres_per_point: float, surveyed=None) -> tuple[np.ndarray | None, list | None]:
     coverage = thumbnails = None
     if streets is not None and len(streets):
-        from geo.coverage import street_coverage
+        from geo.coverage import coverage_from_pieces, street_coverage
 
-        coverage = street_coverage(streets, points, images, metres_per_point=metres_per_point)
+        coverage = (coverage_from_pieces(streets, surveyed) if surveyed is not None
+                    else street_coverage(streets, points, images, metres_per_point=metres_per_point))
     if cameras is not None and len(cameras) and detections is not None and images is not None:
         from geo.thumbnails import camera_thumbnails
 

@@ -326,7 +326,7 @@ def _fmt(value: Any, digits: int) -> str:
 
 
 def _edge(value: float) -> str:
-    return f"{value:g}"
+    return "" if math.isinf(value) else f"{value:g}"
 
 
 def _value_text(value: float, column: str) -> str:
@@ -465,7 +465,7 @@ _PAGE_JS = r"""
       var row = el("div", "row"), sw = el("span", "sw");
       sw.style.background = b[2];
       row.appendChild(sw);
-      row.appendChild(el("span", null, b[0] + " – " + b[1]));
+      row.appendChild(el("span", null, b[1] === "" ? b[0] + " or more" : b[0] + " – " + b[1]));
       box.appendChild(row);
     });
     if (lg.nodata) {

@@ -16,7 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.colours import NO_DATA, TRUTH, UNSURVEYED, class_colours, coverage_colour, density_bins
+from geo.colours import NO_DATA, TRUTH, UNSURVEYED, class_colours, colour_for, coverage_colour, density_bins
 from geo.io import atomic_path
 from geo.mapview import DENSITY_UNITS
 
@@ -76,17 +76,20 @@ def map_panel(ax, areas: gpd.GeoDataFrame, *, cameras=None, streets=None, covera
     values = (pd.to_numeric(areas[column], errors="coerce").to_numpy(float) if column in areas
               else np.full(len(areas), np.nan))
     edges, colours = density_bins(values)
-    cmap, norm = ListedColormap(colours), BoundaryNorm(edges, len(colours))
+    open_top = math.isinf(edges[-1])
+    bounds = edges[:-1] if open_top else edges
+    cmap = ListedColormap(colours)
+    norm = BoundaryNorm(bounds, len(colours), extend="max" if open_top else "neither")
     finite = np.isfinite(values)
     handles = []
     if (~finite).any():
         areas[~finite].plot(ax=ax, color=NO_DATA, edgecolor="#777777", linewidth=0.4, hatch="///", alpha=0.6)
         handles.append(Patch(facecolor=NO_DATA, edgecolor="#777777", hatch="///", label="area: no data"))
     if finite.any():
-        areas[finite].plot(ax=ax, color=[cmap(norm(v)) for v in values[finite]], edgecolor="#666666",
-                           linewidth=0.5, alpha=0.8)
+        areas[finite].plot(ax=ax, color=[colour_for(v, edges, colours) for v in values[finite]],
+                           edgecolor="#666666", linewidth=0.5, alpha=0.8)
     bar = plt.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.7, pad=0.02,
-                       ticks=edges, spacing="proportional")
+                       ticks=bounds, spacing="proportional", extend="max" if open_top else "neither")
     bar.set_label(DENSITY_UNITS.get(column, column.replace("_", " ")))
     if streets is not None and len(streets):
         lines = streets.to_crs(4326).reset_index(drop=True)
@@ -135,7 +138,10 @@ def truth_panel(ax, areas: gpd.GeoDataFrame) -> None:
     est, lo, hi, true = est[keep], lo[keep], hi[keep], true[keep]
     lo, hi = np.where(np.isfinite(lo), lo, est), np.where(np.isfinite(hi), hi, est)
     x_top = float(max(1.0, np.nanmax(true) if len(true) else 1.0)) * 1.1
-    y_top = float(max(x_top, np.nanmax(hi) if len(hi) else 1.0)) * 1.05
+    # the axis fits the points and the truth; intervals reaching past 2x that are cut at the top
+    y_top = float(max(x_top, np.nanmax(est) if len(est) else 1.0))
+    y_top = min(float(np.nanmax(hi)) * 1.05 if len(hi) else y_top, 2.0 * y_top) if len(hi) else y_top
+    y_top = max(y_top, x_top)
     ax.plot([0, x_top], [0, x_top], color="#888888", lw=1, ls="--", label="estimate = truth")
     held = (lo <= true) & (true <= hi)
     ax.errorbar(true, est, yerr=[np.maximum(0, est - lo), np.maximum(0, hi - est)], fmt="o", ms=4.5,
@@ -147,6 +153,10 @@ def truth_panel(ax, areas: gpd.GeoDataFrame) -> None:
     ax.set_ylabel("estimated cameras")
     ax.set_title(f"estimate vs truth per area: {int(held.sum())} of {len(est)} intervals hold the truth",
                  fontsize=10.5)
+    cut = hi > y_top
+    if cut.any():
+        ax.scatter(true[cut], np.full(cut.sum(), y_top), marker="^", s=28, color="#6baed6", clip_on=False,
+                   zorder=3, label="interval reaches past the top")
     ax.grid(True, color="#e5e5e5", lw=0.6)
     ax.legend(loc="upper left", fontsize=8.5)
 

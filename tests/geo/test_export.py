@@ -6,6 +6,7 @@ from html.parser import HTMLParser
 import geopandas as gpd
 import numpy as np
 import shapely
+import shapely.ops
 
 import pandas as pd
 import pytest
@@ -134,3 +135,16 @@ def test_map_from_survey_draws_again_with_a_basemap(tmp_path):
     path = map_from_survey(tmp_path, basemap="osm")
     page = path.read_text(encoding="utf-8")
     assert "tile.openstreetmap.org" in page and "Kallio – 7 cameras (95% 2–20)" in page
+
+
+def test_coverage_from_surveyed_pieces():
+    from geo.coverage import coverage_from_pieces
+
+    streets = fx.streets()
+    first = streets.geometry.iloc[0]
+    half = shapely.ops.substring(first, 0, first.length / 2)
+    pieces = gpd.GeoDataFrame({"street_id": [0, 2, 2]}, geometry=[half, streets.geometry.iloc[2],
+                                                                 streets.geometry.iloc[2]], crs=streets.crs)
+    share = coverage_from_pieces(streets, pieces)
+    assert share[0] == pytest.approx(0.5) and share[1] == 0.0 and share[2] == 1.0  # clipped at the whole street
+    assert coverage_from_pieces(streets, None).tolist() == [0.0, 0.0, 0.0]

@@ -148,3 +148,15 @@ def test_page_from_data_has_one_title(tmp_path):
 
     text = page_from_data(map_data(fx.areas(), title="T <1>"))
     assert text.count("<title>") == 1 and "<title>T &lt;1&gt;</title>" in text
+
+
+def test_many_features_draw_on_a_canvas(page, tmp_path, monkeypatch):
+    import geo.mapview
+
+    monkeypatch.setattr(geo.mapview, "CANVAS_ABOVE", 3)
+    path = write_map_html(fx.areas(), tmp_path / "canvas.html", cameras=fx.cameras(), streets=fx.streets())
+    page.goto(path.as_uri())
+    page.wait_for_selector(".leaflet-overlay-pane canvas")
+    assert page.locator("path.cc-camera").count() == 0  # no SVG paths: one canvas
+    assert page.console_errors == [] and page.external_requests == []
+    assert _distinct_colours(page.screenshot()) > 20

@@ -106,3 +106,18 @@ def test_degree_ticks_keep_enough_decimals():
         assert len(set(texts)) == len(texts) >= 2, texts
     finally:
         plt.close(fig)
+
+
+def test_density_classes_are_round_and_outliers_get_an_open_class():
+    from geo.colours import colour_for, density_bins
+
+    edges, colours = density_bins(np.array([0.0, 1.2, 2.8, 3.9, np.nan]))
+    assert edges[0] == 0 and edges[-1] >= 3.9 and len(edges) == len(colours) + 1
+    assert all(float(e).is_integer() or float(e * 2).is_integer() for e in edges)  # round edges
+    skewed = np.array([1.0, 2, 3, 4, 5, 6, 7, 8, 9, 200])  # one edge cell with little road
+    edges, colours = density_bins(skewed)
+    assert np.isinf(edges[-1]) and 9 <= edges[-2] <= 10
+    assert colour_for(200.0, edges, colours) == colours[-1] and colour_for(1.0, edges, colours) == colours[0]
+    assert colour_for(float("nan"), edges, colours) == "#d9d9d9"
+    fig = density_figure(fx.areas().assign(per_road_km=[1.0, 200.0]), title=TITLE)
+    plt.close(fig)
