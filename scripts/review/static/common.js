@@ -2,7 +2,10 @@
 // Shared by the verify and audit pages: the API, the reviewer's name, figures and drawing.
 const Review = (() => {
   const NAME_KEY = "camcensus-review-name";
-  const clientId = Math.random().toString(36).slice(2) + Date.now().toString(36);
+  // one id per tab (kept across reloads): the server hands two tabs different items
+  const clientId = sessionStorage.getItem("camcensus-review-tab") ||
+    Math.random().toString(36).slice(2) + Date.now().toString(36);
+  sessionStorage.setItem("camcensus-review-tab", clientId);
   const input = document.getElementById("reviewer");
   input.value = localStorage.getItem(NAME_KEY) || document.body.dataset.defaultReviewer || "";
   input.addEventListener("change", () => localStorage.setItem(NAME_KEY, input.value.trim()));

@@ -126,3 +126,26 @@ def test_page_text_is_shown_as_text(page, template_survey, tmp_path):
         _progress(page, "1 of 2")
         assert page.external_requests == [] and page.console_errors == []
     assert AnswerStore.of_survey(survey).rows()[0].reviewer == "<b>ann</b>"
+
+
+def test_two_open_tabs_review_different_detections(page, survey):
+    app = create_app(survey, n_verify=6, n_audit=2, reviewer="ann")
+    with serving(app) as url:
+        page.goto(f"{url}/verify")
+        _showing(page, "Detection 1 of 6")
+        other = page.context.new_page()
+        errors = []
+        other.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        other.on("pageerror", lambda e: errors.append(str(e)))
+        other.goto(f"{url}/verify")
+        _showing(other, "Detection 2 of 6")  # the first is held by the first tab
+        other.keyboard.press("n")
+        page.keyboard.press("y")
+        _showing(other, "Detection 3 of 6")
+        _showing(page, "Detection 4 of 6")
+        other.reload()  # a reload keeps the tab's place: it still holds detection 3
+        _showing(other, "Detection 3 of 6")
+        assert page.external_requests == [] and page.console_errors == [] and errors == []
+    standing = AnswerStore.of_survey(survey).standing("verify")
+    ids = app.extensions["review"].design.verify_ids
+    assert standing[ids[0]].answer == "camera" and standing[ids[1]].answer == "not" and len(standing) == 2
