@@ -233,6 +233,8 @@ def basemap_from_spec(spec: str | None) -> dict | None:
     if re.match(r"^https?://", spec, flags=re.IGNORECASE):
         if not all(k in spec for k in ("{z}", "{x}", "{y}")):
             raise GeoInputError(f"--basemap URL must hold {{z}}, {{x}} and {{y}}: {spec}")
+        if not re.match(r"^https?://[A-Za-z0-9.{}:-]+(/[^\s;,'\"<>]*)?$", spec, flags=re.IGNORECASE):
+            raise GeoInputError(f"--basemap URL is malformed (a host, then a path without spaces or quotes): {spec}")
         return {"url": spec, "attribution": "", "max_zoom": 19}
     import xyzservices
 
@@ -285,9 +287,8 @@ def _csp(data: dict) -> str:
     img = "data:"
     if data.get("basemap"):
         url = re.match(r"^(https?://[^/]+)", data["basemap"]["url"], flags=re.IGNORECASE)
-        if url:
-            host = re.sub(r"\{s\}", "*", url.group(1))
-            img += " " + host
+        if url:  # a templated host ({s}.tile...) allows its scheme: CSP wildcards only lead a host
+            img += " " + (url.group(1) if "{" not in url.group(1) else url.group(1).split(":")[0] + ":")
     return (f"default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src {img}; "
             "connect-src 'none'; font-src 'none'; base-uri 'none'; form-action 'none'")
 

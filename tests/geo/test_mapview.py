@@ -111,6 +111,8 @@ def test_basemap_is_off_by_default_and_checked():
     assert basemap_from_spec("OpenStreetMap.Mapnik")["url"] == osm["url"]
     with pytest.raises(GeoInputError, match="z"):
         basemap_from_spec("https://tiles.example.test/tile.png")
+    with pytest.raises(GeoInputError, match="malformed"):  # nothing may slip into the page's CSP
+        basemap_from_spec("https://a.test;script-src *;/{z}/{x}/{y}.png")
     with pytest.raises(GeoInputError, match="unknown --basemap"):
         basemap_from_spec("no.such.provider")
 
