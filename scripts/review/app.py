@@ -22,7 +22,13 @@ from urllib.parse import quote
 from flask import Flask, abort, jsonify, redirect, render_template, request, send_file
 
 from scripts.review.calibration import review_summary, wilson_interval
-from scripts.review.sampling import ReviewDesign, bin_index, open_design, sample_size_for_half_width
+from scripts.review.sampling import (
+    ReviewDesign,
+    bin_index,
+    extend_audit,
+    open_design,
+    sample_size_for_half_width,
+)
 from scripts.review.store import CLASS_NAMES, VERIFY_ANSWERS, AnswerStore
 from scripts.review.tables import SurveyTables
 
@@ -72,7 +78,23 @@ class Review:
             for item in order:  # every open item is held by another tab: share one
                 if item not in answered:
                     return item
+        if queue == "audit" and self.grow_audit():
+            return self.next_item(queue, client)
         return None
+
+    def grow_audit(self) -> bool:
+        """Extend an adaptive audit that holds too few cameras yet (see sampling.extend_audit)."""
+        with self._lock:
+            summary = review_summary(self.tables.survey_dir, tables=self.tables, design=self.design,
+                                     store=self.store)
+            if summary["n_audited"] < self.design.n_audit:
+                return False
+            grown = extend_audit(self.design, self.tables.survey_dir, n_cameras=summary["n_audit_cameras"])
+            if grown is None:
+                return False
+            self.design = grown
+            self.audit_set = set(grown.audit_ids)
+            return True
 
     def image_json(self, image_id: str) -> dict:
         img = self.tables.images.loc[image_id]

@@ -123,7 +123,7 @@ def oracle_review(survey_dir, *, n_verify: int | None = None, n_audit: int | Non
     """Open (or design) the survey's review, answer it from the truth; return what was written
     and the review's summary (scripts.review.calibration.review_summary)."""
     from scripts.review.calibration import review_summary
-    from scripts.review.sampling import open_design
+    from scripts.review.sampling import extend_audit, open_design
 
     tables = SurveyTables.open(survey_dir, conf=conf)
     if tables.truth_boxes is None:  # before writing a design
@@ -132,4 +132,11 @@ def oracle_review(survey_dir, *, n_verify: int | None = None, n_audit: int | Non
     design = open_design(tables, target_half_width=target_half_width, n_verify=n_verify, n_audit=n_audit, seed=seed)
     store = AnswerStore.of_survey(survey_dir)
     result = review_with_oracle(tables, design, store)
-    return result, review_summary(survey_dir, tables=tables, design=design, store=store)
+    summary = review_summary(survey_dir, tables=tables, design=design, store=store)
+    while (grown := extend_audit(design, survey_dir, n_cameras=summary["n_audit_cameras"])) is not None:
+        design = grown  # an adaptive audit: go on until the audited images hold enough cameras
+        more = review_with_oracle(tables, design, store)
+        result = OracleResult(n_verified=result.n_verified, n_audited=result.n_audited + more.n_audited,
+                              n_skipped=result.n_skipped)
+        summary = review_summary(survey_dir, tables=tables, design=design, store=store)
+    return result, summary

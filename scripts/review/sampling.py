@@ -82,6 +82,7 @@ class ReviewDesign:
     n_audit: int
     target_half_width: float
     seed: int
+    adaptive_audit: bool = True  # no --n-audit given: the audit grows until it holds enough cameras
     version: int = DESIGN_VERSION
     recall_edges_px: list[float] = field(default_factory=lambda: list(RECALL_SIZE_EDGES_PX))
 
@@ -129,8 +130,9 @@ def design_review(tables: SurveyTables, *, target_half_width: float = 0.1, n_ver
     audit_order = interleaved_order(images.index.to_numpy(), strata,
                                     {k: v for k, v in audit_sizes.items() if v}, rng=rng)
     needed = sample_size_for_half_width(target_half_width)
+    adaptive = n_audit is None
     if n_audit is None:
-        per_image = len(det) / max(len(images), 1)  # about as many cameras as detections, a guess
+        per_image = len(det) / max(len(images), 1)  # about as many cameras as detections: a first guess
         n_audit = int(math.ceil(needed / max(per_image, 0.05)))
     n_verify = needed if n_verify is None else n_verify
     if n_verify < 0 or n_audit < 0:
@@ -139,7 +141,7 @@ def design_review(tables: SurveyTables, *, target_half_width: float = 0.1, n_ver
                         verify_strata_sizes=sizes.tolist(), audit_order=audit_order,
                         audit_strata_sizes=audit_sizes, n_verify=min(int(n_verify), len(verify_order)),
                         n_audit=min(int(n_audit), len(audit_order)), target_half_width=float(target_half_width),
-                        seed=int(seed))
+                        seed=int(seed), adaptive_audit=adaptive)
 
 
 def open_design(tables: SurveyTables, *, target_half_width: float = 0.1, n_verify: int | None = None,
@@ -162,6 +164,7 @@ def open_design(tables: SurveyTables, *, target_half_width: float = 0.1, n_verif
             design.n_verify = min(int(n_verify), len(design.verify_order))
         if n_audit is not None:
             design.n_audit = min(int(n_audit), len(design.audit_order))
+            design.adaptive_audit = False
     if design != stored:
         write_text(design_path(tables.survey_dir), json.dumps(asdict(design)))
     return design
@@ -173,3 +176,24 @@ def check_design_matches(design: ReviewDesign, tables: SurveyTables) -> None:
     if set(design.verify_order) != set(tables.detections.index):
         raise GeoInputError(f"the detections changed since the review began ({design_path(tables.survey_dir)}); "
                             "move the review/ folder away and review again")
+
+
+def cameras_needed(design: ReviewDesign) -> int:
+    """Cameras the audited images should hold for the target width on recall."""
+    return sample_size_for_half_width(design.target_half_width)
+
+
+def extend_audit(design: ReviewDesign, survey_dir: str | Path, *, n_cameras: int) -> ReviewDesign | None:
+    """A longer audit sample (written) when the design is adaptive, every planned image is
+    audited, the audited images hold fewer than ``cameras_needed`` cameras and images remain;
+    else None. It grows by the images that the cameras per audited image so far say are still
+    needed (at least 10, at most double), always the next ones of the same random order."""
+    needed = cameras_needed(design)
+    if not design.adaptive_audit or n_cameras >= needed or design.n_audit >= len(design.audit_order):
+        return None
+    per_image = n_cameras / max(design.n_audit, 1)
+    more = int(math.ceil((needed - n_cameras) / per_image)) if per_image > 0 else design.n_audit
+    more = max(10, min(more, max(design.n_audit, 10)))
+    grown = replace(design, n_audit=min(design.n_audit + more, len(design.audit_order)))
+    write_text(design_path(survey_dir), json.dumps(asdict(grown)))
+    return grown

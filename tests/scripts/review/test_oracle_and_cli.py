@@ -189,3 +189,43 @@ def test_overall_precision_weights_the_bins_and_its_interval_holds_the_point():
     point, lo, hi = stratified_precision(np.array([10, 40]), np.array([40, 40]), np.array([900, 100]))
     assert abs(point - (0.9 * 0.25 + 0.1 * 1.0)) < 1e-9 and lo < point < hi and hi - lo < 0.3
     assert np.isnan(stratified_precision(np.zeros(2), np.zeros(2), np.array([5, 5]))[0])
+
+
+def test_an_adaptive_audit_grows_until_it_holds_enough_cameras(survey, capsys):
+    from scripts.review.sampling import cameras_needed
+
+    assert main(["review", str(survey), "--oracle", "truth", "--target", "0.25", "--n-verify", "3"]) == 0
+    design = read_design(survey)
+    c = calibration_from_review(survey)
+    n_images = len(SurveyTables.open(survey).images)
+    assert design.adaptive_audit and cameras_needed(design) == 16
+    assert c["n_audit_cameras"] >= 16 and c["n_audited"] == design.n_audit < n_images
+    audit = AnswerStore.of_survey(survey).standing("audit")
+    assert sorted(audit) == sorted(design.audit_ids)  # the first n of the one random order
+
+
+def test_the_app_extends_an_adaptive_audit(survey):
+    from scripts.review.app import create_app
+
+    import dataclasses
+    import json
+
+    from scripts.review.sampling import design_path, open_design
+
+    planned = open_design(SurveyTables.open(survey), target_half_width=0.25)
+    design_path(survey).write_text(json.dumps(dataclasses.asdict(dataclasses.replace(planned, n_audit=5))))
+    app = create_app(survey)  # a first guess of 5 images: far too few for 16 cameras
+    client = app.test_client()
+    truth = pd.read_parquet(survey / "truth_boxes.parquet")
+    audited = 0
+    while not (item := client.get("/api/audit/next").get_json()).get("done"):
+        boxes = truth[truth["image_id"] == item["image_id"]]  # a perfect reviewer adds every camera
+        added = [[r.x1, r.y1, r.x2, r.y2] for r in boxes.itertuples()]
+        reply = client.post("/api/audit", json={"image_id": item["image_id"], "reviewer": "ann",
+                                                "rejected": [d["detection_id"] for d in item["detections"]],
+                                                "added": added})
+        assert reply.status_code == 200
+        audited += 1
+    state = client.get("/api/state").get_json()
+    assert state["n_audit_cameras"] >= 16 and audited == state["n_audited"] == read_design(survey).n_audit > 5
+    assert state["n_audit_planned"] == audited and audited < len(app.extensions["review"].tables.images)
