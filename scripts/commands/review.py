@@ -33,11 +33,9 @@ def review(
     """Review a survey: the answers (review/answers.sqlite, append-only, saved on every click) give
     `camcensus estimate` the survey's own precision by confidence and recall by box size."""
     if export is not None:
-        from scripts.review.store import AnswerStore, store_path
+        from scripts.review.export import export_review
 
-        if not store_path(survey).exists():
-            raise FileNotFoundError(f"no review in {survey} ({store_path(survey)} not found)")
-        rows = AnswerStore.of_survey(survey).export_csv(export)
+        rows = export_review(survey, export)
         typer.echo(f"wrote {export}: {rows} answer rows")
         return
     if oracle is not None:

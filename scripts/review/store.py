@@ -12,7 +12,6 @@ detections that are not cameras, ``added`` = boxes of missed cameras, pixels).
 
 from __future__ import annotations
 
-import csv
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -21,15 +20,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
-
 STORE_FILE = "answers.sqlite"
 QUEUES = ("verify", "audit")
 VERIFY_ANSWERS = ("camera", "not", "unsure")
 CLASS_NAMES = ("dome", "directed")
 UNDO = "undo"
-EXPORT_COLUMNS = ["seq", "queue", "item_id", "answer", "class_name", "rejected", "added", "reviewer", "time",
-                  "undoes", "standing"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -155,18 +150,6 @@ class AnswerStore:
     def count(self) -> int:
         with self._connect() as db:
             return int(db.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
-
-    def export_csv(self, path: str | Path) -> int:
-        """Write every row to ``path`` (CSV; ``standing`` marks the answers that count); return
-        the number of rows."""
-        from geo.io import write_text
-
-        rows = self.rows()
-        standing = {a.seq for q in QUEUES for a in self.standing(q).values()}
-        frame = pd.DataFrame([{**r.__dict__, "rejected": json.dumps(r.rejected), "added": json.dumps(r.added),
-                               "standing": r.seq in standing} for r in rows], columns=EXPORT_COLUMNS)
-        write_text(path, frame.to_csv(index=False, quoting=csv.QUOTE_MINIMAL))
-        return len(frame)
 
 
 def _answer(row: tuple) -> Answer:

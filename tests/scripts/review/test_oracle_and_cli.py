@@ -72,6 +72,12 @@ def test_export_writes_every_answer_with_reviewer_and_time(survey, tmp_path, cap
     assert len(frame) == 10 and set(frame["queue"]) == {"verify", "audit"}
     assert (frame["reviewer"] == "oracle:truth").all() and frame["time"].str.endswith("+00:00").all()
     assert frame["standing"].sum() == 8 and (frame["answer"] == "undo").sum() == 1
+    verify = frame[(frame["queue"] == "verify") & (frame["answer"] != "undo")]
+    tables = SurveyTables.open(survey)
+    for row in verify.itertuples():
+        d = tables.detections.loc[row.item_id]
+        assert row.image_id == d["image_id"] and abs(row.conf - d["conf"]) < 1e-6 and abs(row.x1 - d["x1"]) < 1e-3
+    assert (frame.loc[frame["queue"] == "audit", "image_id"] == frame.loc[frame["queue"] == "audit", "item_id"]).all()
 
 
 def test_dataset_from_review_writes_a_yolo_dataset(survey, tmp_path, capsys):
