@@ -28,7 +28,8 @@ def review(
     conf: float = typer.Option(None, "--conf", help="Confidence threshold of the detections to review, 0-1. "
                                "Default: the model card's, else 0.25 (fixed when a review begins)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random samples (fixed when a review begins). Default 0."),
-    export: Path = typer.Option(None, "--export", help="Write every answer to this CSV and stop (no server)."),
+    export: Path = typer.Option(None, "--export", help="Write every answer to this CSV and stop (no server). "
+                                "Default: none (serve the page)."),
 ) -> None:
     """Review a survey: the answers (review/answers.sqlite, append-only, saved on every click) give
     `camcensus estimate` the survey's own precision by confidence and recall by box size."""
