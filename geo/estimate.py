@@ -282,6 +282,7 @@ def density_from_tables(
     buildings: gpd.GeoDataFrame | None = None,
     metres_per_point: float = 20.0,
     n_shifts: int = DEFAULT_SHIFTS,
+    random_sides: bool = False,
     metres_per_image: float | None = None,
     truth: gpd.GeoDataFrame | None = None,
     osm: gpd.GeoDataFrame | None = None,
@@ -301,7 +302,8 @@ def density_from_tables(
     around the surveyed streets that is estimated. ``buildings``: footprints (any CRS) that block
     sight lines. ``metres_per_point``: road length one sampled point stands for (the spacing);
     ``n_shifts``: positions over one spacing that a camera's inclusion is averaged over (1: the
-    survey's own viewpoints only). ``metres_per_image``: roadside one image sees, for estimator
+    survey's own viewpoints only). ``random_sides``: the design took one side per point at random
+    (the inclusion probability averages over that choice). ``metres_per_image``: roadside one image sees, for estimator
     (a). ``population``: people per area (same order as ``areas``) or None. ``surveyed``: the
     surveyed street pieces (default ``geo.inclusion.surveyed_streets``). ``parts_out``: filled
     with the whole computation's parts (for the report and tests).
@@ -361,7 +363,7 @@ def density_from_tables(
     dist, _, tangent = street_distance(cxy, surveyed)
     inside = np.flatnonzero(dist <= strip)
     ci, ca = _point_pairs(tree, shapely.points(cxy[inside])) if len(inside) else (np.zeros(0, np.int64),) * 2
-    views = views_for_inclusion(images, crs)
+    views = views_for_inclusion(images, crs, random_sides=random_sides)
     build_m = buildings.to_crs(crs) if buildings is not None and len(buildings) else None
     pairs = view_pairs(cxy[inside], tangent[inside], views, spacing_m=metres_per_point, buildings=build_m,
                        n_shifts=n_shifts)
@@ -667,6 +669,7 @@ def estimate_survey(
                                                  if cal.rec_n.sum() > 0 else 1.0)
     common = dict(cameras=cameras, detections=detections, images=images, points=points, streets=streets,
                   calibration=cal, strip=strip, buildings=buildings, metres_per_point=spacing, n_shifts=shifts,
+                  random_sides=info.get("sides") == "random",
                   metres_per_image=metres_per_image, truth=truth, osm=osm_frame, surveyed=surveyed)
     whole = whole_area(streets)
     pop_areas = pop_whole = None
@@ -695,7 +698,7 @@ def estimate_survey(
         notes.append(f"{parts['n_floored']} located camera(s) had an inclusion probability below "
                      f"{MIN_INCLUSION:g}: counted with {MIN_INCLUSION:g} (weight at most {1 / MIN_INCLUSION:g})")
 
-    from geo.inclusion import BOX_SIZE_M
+    from geo.inclusion import BOX_SIZE_M, VISIBILITY, VISIBILITY_RANGE_M
 
     report = {
         "survey": survey_dir.name,
@@ -703,6 +706,7 @@ def estimate_survey(
                        "recall": summary["recall"], "n_boot": n_boot, "seed": seed,
                        "level": 0.95, "metres_per_point": spacing, "metres_per_image": float(metres_per_image),
                        "n_shifts": shifts, "min_inclusion": MIN_INCLUSION, "box_size_m": BOX_SIZE_M,
+                       "visibility_by_range": dict(zip(VISIBILITY_RANGE_M, VISIBILITY)),
                        "visible_range_m": _attr(cameras, "visible_range_m"),
                        "n_buildings": len(buildings) if buildings is not None else 0,
                        "population": str(population) if population is not None else None,
@@ -716,7 +720,8 @@ def estimate_survey(
                       "n_outside_strip": parts.get("n_outside"), "n_floored": parts.get("n_floored")},
         "estimators": {"strip": "Horvitz-Thompson over the located cameras within the strip: P(real | confidence) / "
                                 "inclusion probability from the views' geometry (field of view, range, building "
-                                "occlusion, recall at the expected box size, averaged over the grid's start); "
+                                "occlusion, wall facing, visibility by range, recall at the expected box size, "
+                                "averaged over the grid's start and random sides); "
                                 "variance: binomial encounter + precision + recall (delta method, Beta per bin); "
                                 "log-normal 95% interval (dht2) with Satterthwaite df; Garwood upper bound "
                                 "where none was located",

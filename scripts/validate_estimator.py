@@ -226,6 +226,7 @@ def replicate(scene: Scene, rng: np.random.Generator, *, n_verify: int, n_eval: 
     import geopandas as gpd
 
     from geo.estimate import density_from_tables
+    from geo.inclusion import BOX_SIZE_M
     from geo.locate import cameras_from_detections
 
     spacing = float(rng.choice([10.0, 20.0, 40.0]))
@@ -251,11 +252,14 @@ def replicate(scene: Scene, rng: np.random.Generator, *, n_verify: int, n_eval: 
     eval_sizes = rng.choice(scene.box_sizes, n_eval, replace=True)
     cal = calibration_from_truth(det, eval_sizes, n_verify=n_verify, seed=seed, s50=s50)
     started = time.perf_counter()
-    cameras = cameras_from_detections(det.drop(columns="real"), images, buildings=scene.buildings, crs=scene.crs)
+    # the simulator's boxes (sqrt of the area) match BOX_SIZE_M, about twice geo.locate's CAMERA_SIZE_M
+    cameras = cameras_from_detections(det.drop(columns="real"), images, buildings=scene.buildings, crs=scene.crs,
+                                      camera_size_m=BOX_SIZE_M)
     parts: dict = {}
     table = density_from_tables(scene.areas, cameras=cameras, detections=det, images=images, points=points,
                                 streets=scene.streets, calibration=cal, strip=strip, buildings=scene.buildings,
-                                metres_per_point=spacing, truth=gpd.GeoDataFrame(truth), parts_out=parts)
+                                metres_per_point=spacing, random_sides=sides == "one", truth=gpd.GeoDataFrame(truth),
+                                parts_out=parts)
     whole = table.iloc[0]
     summary = parts["summary"]
     old = old_estimate(cameras, scene.streets, points, images, precision=summary["precision"],

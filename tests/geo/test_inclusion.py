@@ -8,7 +8,8 @@ import pytest
 import shapely
 
 from geo.inclusion import (BOX_SIZE_M, DEFAULT_STRIP_M, MIN_INCLUSION, RISE_M, box_size_m, sight_blocked,
-                           street_distance, surveyed_streets, view_pairs)
+                           street_distance, surveyed_streets, view_pairs, views_for_inclusion, visibility_by_range,
+                           wall_normals)
 
 UTM = "EPSG:32635"
 
@@ -37,11 +38,11 @@ def test_p_star_combines_views_and_is_floored():
     cam = np.array([[10.0, 0.0], [-10.0, 0.0]])  # the second is behind both views
     v = views((0, 0, 90), (0, 2, 100))
     pairs = view_pairs(cam, np.tile([0.0, 1.0], (2, 1)), v, spacing_m=20, n_shifts=1)
-    pi, raw = pairs.inclusion(np.full(2, 0.45), flat(0.5))
+    pi, raw = pairs.inclusion(np.full(2, 0.45), flat(0.5), visibility=None)
     assert raw == pytest.approx([0.75, 0.0])  # 1 - (1 - 0.5)^2 ; no view
     assert pi == pytest.approx([0.75, MIN_INCLUSION])  # the small-p* rule: at most 1 / 0.1 = 10
     assert (1 / pi).max() <= 1 / MIN_INCLUSION
-    pi_low, raw_low = pairs.inclusion(np.full(2, 0.45), flat(0.01))
+    pi_low, raw_low = pairs.inclusion(np.full(2, 0.45), flat(0.01), visibility=None)
     assert raw_low[0] == pytest.approx(1 - 0.99 ** 2) and pi_low[0] == MIN_INCLUSION
 
 
@@ -63,17 +64,59 @@ def test_buildings_block_the_line_of_sight_but_not_the_cameras_own_wall():
     assert pairs.cam.tolist() == [1]
 
 
+def test_a_wall_camera_is_hidden_at_grazing_angles_and_from_behind():
+    house = gpd.GeoDataFrame(geometry=[shapely.box(0, 5, 40, 15)], crs=UTM)  # south wall at y = 5
+    cam = np.array([[20.0, 4.7]])  # 0.3 m in front of the south wall
+    assert wall_normals(cam, house)[0].tolist() == pytest.approx([0.0, -1.0])
+    assert np.isnan(wall_normals(np.array([[20.0, -10.0]]), house)).all()  # a pole, far from walls
+    # eyes 10 m south (straight on) and 30 m along the wall, 3 m out: 5.7 deg from its plane
+    v = views((20, -5, 0), (50, 1.7, 270))
+    pairs = view_pairs(cam, np.array([[1.0, 0.0]]), v, spacing_m=20, buildings=house, n_shifts=1)
+    assert pairs.view.tolist() == [0]
+
+
 def test_inclusion_is_averaged_over_the_grids_start():
     # a kerb camera 3 m beside a street of viewpoints 40 m apart: a view sees it only when it stands
     # within ~3 m along the street, i.e. for a small share of the possible starts
     cam = np.array([[0.0, 3.0]])
-    v = views((0, 0, 0), (40, 0, 0), (-40, 0, 0))
-    one = view_pairs(cam, np.array([[1.0, 0.0]]), v, spacing_m=40, n_shifts=1, rise_m=0.0)
-    many = view_pairs(cam, np.array([[1.0, 0.0]]), v, spacing_m=40, n_shifts=40, rise_m=0.0)
-    _, raw_one = one.inclusion(np.full(1, 0.45), flat(1.0 - 1e-9))
-    _, raw_many = many.inclusion(np.full(1, 0.45), flat(1.0 - 1e-9))
+    v = views((0, 0, 0), (40, 0, 0), (-40, 0, 0)).assign(height=64000.0)  # no vertical limit
+    one = view_pairs(cam, np.array([[1.0, 0.0]]), v, spacing_m=40, n_shifts=1)
+    many = view_pairs(cam, np.array([[1.0, 0.0]]), v, spacing_m=40, n_shifts=40)
+    _, raw_one = one.inclusion(np.full(1, 0.45), flat(1.0 - 1e-9), visibility=None)
+    _, raw_many = many.inclusion(np.full(1, 0.45), flat(1.0 - 1e-9), visibility=None)
     assert raw_one[0] == pytest.approx(1.0)
     assert raw_many[0] == pytest.approx(6 / 40, abs=0.03)  # seen from |offset| <= 3 m of 40 m
+
+
+def test_visibility_and_the_vertical_field_of_view_scale_each_sighting():
+    near, far = np.array([[0.0, 1.2]]), np.array([[0.0, 30.0]])
+    v = views((0, 0, 0))
+    close = view_pairs(near, np.array([[1.0, 0.0]]), v, spacing_m=20, n_shifts=1)
+    # at 1.2 m a 45 deg half-fov reaches rises up to ~1.18 m: (1.18 - 0.5) / 3 of the 0.5-3.5 m mounts
+    assert close.factor[0] == pytest.approx((1.2 * np.tan(np.radians(44.5)) - 0.5) / 3.0, rel=1e-6)
+    distant = view_pairs(far, np.array([[1.0, 0.0]]), v, spacing_m=20, n_shifts=1)
+    assert distant.factor[0] == 1.0
+    p_geo = distant.detection(np.full(1, 0.45), flat(0.8), visibility=None)[0]
+    p_vis = distant.detection(np.full(1, 0.45), flat(0.8))[0]
+    assert p_geo == pytest.approx(0.8) and p_vis == pytest.approx(0.8 * visibility_by_range(np.array([30.0]))[0])
+    assert visibility_by_range(np.array([10.0, 45.0, 70.0])).tolist() == pytest.approx([0.955, 0.16, 0.0])
+
+
+def test_random_sides_count_each_view_and_its_mirror_half():
+    v = views((0, 0, 90)).assign(lon=0.0)  # placeholder columns for the images table below
+    from pyproj import Transformer
+
+    lon, lat = Transformer.from_crs(UTM, 4326, always_xy=True).transform(385000.0, 6672000.0)
+    images = pd.DataFrame({"image_id": ["a"], "lon": [lon], "lat": [lat], "heading": [90.0], "fov": [90.0],
+                           "width": [640], "height": [640], "status": ["ok"]})
+    plain = views_for_inclusion(images, UTM)
+    mixed = views_for_inclusion(images, UTM, random_sides=True)
+    assert len(plain) == 1 and plain["share"].tolist() == [1.0]
+    assert len(mixed) == 2 and mixed["share"].tolist() == [0.5, 0.5]
+    assert (mixed["heading_grid"].iloc[1] - mixed["heading_grid"].iloc[0]) % 360 == pytest.approx(180.0)
+    cam = np.array([[mixed["x"].iloc[0] - 10.0, mixed["y"].iloc[0]]])  # west: only the mirror looks there
+    pairs = view_pairs(cam, np.array([[0.0, 1.0]]), mixed, spacing_m=20, n_shifts=1)
+    assert pairs.factor.tolist() == [0.5] and len(v) == 1
 
 
 def test_surveyed_streets_leave_out_points_without_imagery():
