@@ -43,8 +43,8 @@ import shapely
 from geo.calibration import (NOMINAL_N, Calibration, RateCurves, calibration_from_dict, calibration_from_rates,
                              calibration_summary, conf_bin)
 from geo.errors import GeoInputError
-from geo.inclusion import (DEFAULT_SHIFTS, DEFAULT_STRIP_M, MIN_INCLUSION, box_size_m, street_distance,
-                           surveyed_streets, view_pairs, views_for_inclusion)
+from geo.inclusion import (DEFAULT_SHIFTS, DEFAULT_STRIP_M, MIN_INCLUSION, box_size_m, inclusion_gradient,
+                           street_distance, surveyed_streets, view_pairs, views_for_inclusion)
 from geo.schemas import DENSITY, check_frame, columns
 
 AREA_COLUMNS = columns(DENSITY)
@@ -227,23 +227,30 @@ def strip_variance(parts: StripParts, cal: Calibration, n_areas: int) -> dict[st
            "n_located": per_area(np.ones(len(w)))}
     for name in CLASSES:
         out[f"est_{name}"] = per_area(np.where(parts.klass == name, w, 0.0))
-    for source, (a, b), rates in (("precision", cal.precision_beta(), curves.precision),
-                                  ("recall", cal.recall_beta(), curves.recall)):
-        sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
-        var = np.zeros(n_areas)
-        for j in range(len(rates)):
-            if sd[j] <= 0:
-                continue
-            ests = []
-            for sign in (1.0, -1.0):
-                moved = rates.copy()
-                moved[j] = np.clip(rates[j] + sign * sd[j], 1e-4, 1.0)
-                new = (RateCurves(curves.conf_edges, moved, curves.size_edges, curves.recall) if source == "precision"
-                       else RateCurves(curves.conf_edges, curves.precision, curves.size_edges, moved))
-                ests.append(per_area(parts.weights(new)[0]))
-            step = (min(rates[j] + sd[j], 1.0) - max(rates[j] - sd[j], 1e-4)) / (2 * sd[j])
-            var += ((ests[0] - ests[1]) / 2.0 / max(step, 1e-9)) ** 2
-        out[f"var_{source}"] = var
+    # precision: central differences of one posterior SD per confidence bin (only P(real) moves)
+    a, b = cal.precision_beta()
+    sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+    rates = curves.precision
+    var = np.zeros(n_areas)
+    for j in range(len(rates)):
+        hi_r, lo_r = min(rates[j] + sd[j], 1.0), max(rates[j] - sd[j], 1e-4)
+        if hi_r <= lo_r:
+            continue
+        ests = []
+        for value in (hi_r, lo_r):
+            moved = rates.copy()
+            moved[j] = value
+            q_all = camera_reality(parts.n_detections, parts.conf_max, parts.detection_conf,
+                                   _PrecisionAt(RateCurves(curves.conf_edges, moved, curves.size_edges, curves.recall)))
+            ests.append(per_area(q_all[parts.inside] / pi))
+        var += ((ests[0] - ests[1]) / (hi_r - lo_r) * sd[j]) ** 2
+    out["var_precision"] = var
+    # recall: the exact gradient of pi (geo.inclusion.inclusion_gradient) times each bin's SD
+    a, b = cal.recall_beta()
+    sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+    grad = inclusion_gradient(parts.pairs, parts.box_m, curves.size_edges, curves.recall)
+    dw = np.where((raw >= parts.floor)[:, None], -q[:, None] / pi[:, None] ** 2 * grad, 0.0)
+    out["var_recall"] = sum((per_area(dw[:, j]) * sd[j]) ** 2 for j in range(len(sd)))
     return out
 
 

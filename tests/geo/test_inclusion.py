@@ -145,3 +145,25 @@ def test_surveyed_streets_leave_out_points_without_imagery():
 def test_default_strip_is_where_a_dome_falls_below_six_pixels():
     focal = 640 / 2 / np.tan(np.radians(45))
     assert BOX_SIZE_M["dome"] * focal / DEFAULT_STRIP_M < 6.0 < BOX_SIZE_M["dome"] * focal / (DEFAULT_STRIP_M - 2)
+
+
+def test_inclusion_gradient_matches_finite_differences():
+    from geo.calibration import recall_at
+    from geo.inclusion import inclusion_gradient
+
+    rng = np.random.default_rng(3)
+    cam = rng.uniform(-30, 30, (12, 2))
+    v = views(*[(x, 0.0, h) for x in range(-40, 41, 10) for h in (0.0, 180.0)])
+    pairs = view_pairs(cam, np.tile([1.0, 0.0], (12, 1)), v, spacing_m=10, n_shifts=4)
+    edges = np.array([0, 6, 8, 12, 16, 24, 32, 64, 100000.0])
+    rates = np.array([0.05, 0.2, 0.4, 0.55, 0.65, 0.7, 0.75, 0.8])
+    box = np.full(12, 0.45)
+    grad = inclusion_gradient(pairs, box, edges, rates)
+    for b in (1, 3, 5):
+        up, down = rates.copy(), rates.copy()
+        up[b] += 1e-5
+        down[b] -= 1e-5
+        numeric = (pairs.inclusion(box, lambda s, r=up: recall_at(s, edges, r))[1]
+                   - pairs.inclusion(box, lambda s, r=down: recall_at(s, edges, r))[1]) / 2e-5
+        assert grad[:, b] == pytest.approx(numeric, rel=1e-4, abs=1e-8)
+    assert (grad >= 0).all() and grad.sum() > 0
