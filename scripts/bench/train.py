@@ -10,8 +10,9 @@ Data: --n generated training images of --size px (dark discs and boxes drawn on 
 dome/directed) and 8 validation images. Both train --epochs at --imgsz with --batch, seed 0, the
 same ultralytics defaults otherwise. The rate is training images / seconds of the epochs'
 training loops (from a callback at each epoch's start to one at its end: model set-up and
-validation are left out). Prints both rates, their ratio (target >= 2.5x) and the load average,
-since the machine may be shared. Run: ``python -m scripts.bench.train --n 200``.
+validation are left out). ``--repeat`` runs both several times, alternating, and reports medians.
+Prints both rates, their ratio (target >= 2.5x) and the load average, since the machine may be
+shared. Run: ``python -m scripts.bench.train --n 200``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -86,7 +88,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16, help="images per batch, default 16")
     parser.add_argument("--epochs", type=int, default=1, help="epochs per method, default 1")
     parser.add_argument("--precision", default="auto", help="camcensus precision: auto, fp32, bf16")
+    parser.add_argument("--threads", type=int, default=None, help="camcensus torch threads (default: every core)")
     parser.add_argument("--workers", type=int, default=None, help="camcensus data-loader workers (default its own)")
+    parser.add_argument("--repeat", type=int, default=1, help="repeat both and report medians, default 1")
     parser.add_argument("--skip", default="", help="comma list of methods to skip: stock,camcensus")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch folder (default: a temp dir)")
     args = parser.parse_args()
@@ -105,19 +109,24 @@ def main() -> None:
                                    exist_ok=True, **common)
 
     def camcensus() -> None:
-        train_model(data, device="cpu", precision=args.precision, workers=args.workers, out=work / "cc",
-                    run_dir=work / "runs" / "camcensus", fresh=True, **common)
+        train_model(data, device="cpu", precision=args.precision, threads=args.threads, workers=args.workers,
+                    out=work / "cc", run_dir=work / "runs" / "camcensus", fresh=True, **common)
 
     skip = set(filter(None, args.skip.split(",")))
-    rates = {}
-    for name, run in (("stock", stock), ("camcensus", camcensus)):
-        if name not in skip:
-            rates[name], wall = timed(run)
-            print(f"{name}: {rates[name]:.2f} training img/s ({wall:.1f} s in all)", flush=True)
+    runs: dict[str, list[float]] = {name: [] for name in ("stock", "camcensus") if name not in skip}
+    for i in range(args.repeat):
+        for name, run in (("stock", stock), ("camcensus", camcensus)):
+            if name in runs:
+                rate, wall = timed(run)
+                runs[name].append(rate)
+                print(f"run {i + 1}/{args.repeat} {name}: {rate:.2f} training img/s ({wall:.1f} s in all), "
+                      f"load average {os.getloadavg()[0]:.2f}", flush=True)
+    rates = {name: statistics.median(values) for name, values in runs.items()}
     print(f"\n{args.n} images {args.size}x{args.size}, imgsz {args.imgsz}, batch {args.batch}, {args.epochs} "
-          f"epoch(s), yolo11n 2 classes, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+          f"epoch(s), yolo11n 2 classes, {os.cpu_count()} CPUs, median of {args.repeat}, "
+          f"load average {os.getloadavg()[0]:.2f}")
     for name, rate in rates.items():
-        print(f"{name:<10} {rate:8.2f} img/s")
+        print(f"{name:<10} {rate:8.2f} img/s  runs " + " ".join(f"{v:.2f}" for v in runs[name]))
     if len(rates) == 2:
         print(f"camcensus / stock = {rates['camcensus'] / rates['stock']:.2f}x (target >= 2.5x)")
     if args.workdir is None:
