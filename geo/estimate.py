@@ -586,6 +586,7 @@ def estimate_survey(
     osm: bool = True,
     buildings: Any = "auto",
     exports: bool = True,
+    basemap: str | None = None,
 ) -> EstimateResult:
     """Estimate the cameras within ``strip`` metres of the surveyed streets, per area, and write
     the exports.
@@ -595,6 +596,8 @@ def estimate_survey(
     detections and cameras; without those, 1.0 and a warning in report.json. ``model``: what the
     caller knows of the model (id, card), recorded in report.json. ``buildings``: footprints that
     block sight lines, None, or "auto" (the area's OSM buildings when the area is a local file).
+    ``basemap``: an online tile layer under map.html (a {z}/{x}/{y} URL or a name such as osm;
+    checked by ``geo.mapview.basemap_from_spec``; None: the page requests nothing).
     ``n_boot``: Monte Carlo draws of the calibration summary's intervals (the estimate's interval
     is analytic). Locates cameras first when ``cameras.parquet`` is missing or older than the
     detections (from the detections at or above the calibration's threshold). Writes
@@ -748,7 +751,7 @@ def estimate_survey(
         clock = time.perf_counter()
         paths = write_exports(survey_dir, table, cameras=cameras, report=report, streets=streets,
                               surveyed=surveyed, points=points, images=images, detections=detections,
-                              truth=truth, metres_per_point=spacing)
+                              truth=truth, metres_per_point=spacing, basemap=basemap)
         timings["export_s"] = time.perf_counter() - clock
         write_json(report, survey_dir / "report.json")
     return EstimateResult(areas=table, total=total, report=report, paths=paths)

@@ -99,7 +99,7 @@ def estimate_stage(survey_dir: Path, options: SurveyOptions) -> str:
         survey_dir, model=options.model, precision=options.precision, recall=options.recall)
     result = estimate_survey(survey_dir, by=options.by, calibration=calibration, precision=precision,
                              recall=recall, strip=options.strip, model=model_info, population=options.population,
-                             population_field=options.population_field)
+                             population_field=options.population_field, basemap=options.basemap)
     total = result.total
     return (f"{total['est_cameras']:.0f} cameras within {total['strip_m']:g} m of the surveyed streets "
             f"(95% {total['est_lo']:.0f}-{total['est_hi']:.0f})")

@@ -48,6 +48,7 @@ class SurveyOptions:
     strip: float = 20.0  # metres either side of the surveyed streets: the estimand (geo.inclusion.DEFAULT_STRIP_M)
     population: str | None = None
     population_field: str | None = None
+    basemap: str | None = None  # online tiles under map.html (None: the page requests nothing)
 
     # Which options each stage depends on: a change reruns that stage and the later ones.
     STAGE_OPTIONS = {
@@ -55,7 +56,7 @@ class SurveyOptions:
         "fetch": ("provider", "sim_cameras", "size", "endpoint"),
         "detect": ("model", "conf", "imgsz", "slice"),
         "locate": (),
-        "estimate": ("by", "precision", "recall", "strip", "population", "population_field"),
+        "estimate": ("by", "precision", "recall", "strip", "population", "population_field", "basemap"),
     }
 
     def stage_options(self, stage: str) -> dict[str, Any]:

@@ -51,11 +51,7 @@ def estimate(
     result = estimate_survey(survey, by=by, calibration=calibration, precision=precision, recall=recall,
                              strip=strip, model=model_info,
                              population=population, population_field=population_field, n_boot=n_boot,
-                             seed=seed, osm=not no_osm)
-    if basemap:
-        from geo.export import map_from_survey
-
-        map_from_survey(survey, basemap=basemap)
+                             seed=seed, osm=not no_osm, basemap=basemap)
     t = result.total
     rate = t["rate_estimator"]
     typer.echo(f"road km {t['road_km']:.1f} (surveyed {t['surveyed_km']:.1f}), images {t['n_images']:,}, "

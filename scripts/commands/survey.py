@@ -59,15 +59,11 @@ def survey(
                  method=method, n=n, seed=seed, sides=sides, sim_cameras=sim_cameras, size=size,
                  endpoint=endpoint, workers=workers, device=device, batch=batch, conf=conf,
                  imgsz=imgsz, slice=slice, by=by, precision=precision, recall=recall,
-                 population=population, population_field=population_field)
+                 population=population, population_field=population_field, basemap=basemap)
     options = options_from_toml(out / "survey.toml", **given)
     if basemap:
         from geo.mapview import basemap_from_spec
 
         basemap_from_spec(basemap)  # a bad --basemap fails before the survey runs
     result = run_survey(out, options, say=typer.echo)
-    if basemap:
-        from geo.export import map_from_survey
-
-        map_from_survey(out, basemap=basemap)
     print_summary(result)

@@ -31,3 +31,16 @@ def test_a_bad_basemap_fails_before_anything_runs(tmp_path, capsys):
     assert "--basemap" in capsys.readouterr().err and not (survey / "map.html").exists()
     assert main(["survey", "--out", str(tmp_path / "s"), "--basemap", "no.such.provider"]) == 2
     assert not (tmp_path / "s" / "points.parquet").exists()
+
+
+def test_the_survey_estimate_stage_draws_its_basemap_once(tmp_path):
+    from scripts.stages import estimate_stage
+    from scripts.survey_options import SurveyOptions
+
+    survey = tmp_path / "survey"
+    make_survey(survey, n_cameras=8, seed=3, grid=2)
+    options = SurveyOptions(by="area", precision=0.8, recall=0.7, basemap=TILES)
+    assert "basemap" in options.stage_options("estimate")  # a new --basemap reruns the estimate stage
+    estimate_stage(survey, options)
+    page = (survey / "map.html").read_text(encoding="utf-8")
+    assert TILES in page and "img-src data: https://tiles.example.test" in page.replace("&#x27;", "'")
