@@ -708,14 +708,15 @@ def estimate_survey(
         notes.append(f"{parts['n_floored']} located camera(s) had an inclusion probability below "
                      f"{MIN_INCLUSION:g}: counted with {MIN_INCLUSION:g} (weight at most {1 / MIN_INCLUSION:g})")
 
-    from geo.inclusion import BOX_SIZE_M, VISIBILITY, VISIBILITY_RANGE_M
+    from geo.inclusion import VISIBILITY, VISIBILITY_RANGE_M
+    from geo.locate import CAMERA_SIZE_M
 
     report = {
         "survey": survey_dir.name,
         "parameters": {"by": by, "strip_m": float(strip), "precision": summary["precision"],
                        "recall": summary["recall"], "n_boot": n_boot, "seed": seed,
                        "level": 0.95, "metres_per_point": spacing, "metres_per_image": float(metres_per_image),
-                       "n_shifts": shifts, "min_inclusion": MIN_INCLUSION, "box_size_m": BOX_SIZE_M,
+                       "n_shifts": shifts, "min_inclusion": MIN_INCLUSION, "box_size_m": CAMERA_SIZE_M,
                        "visibility_by_range": dict(zip(VISIBILITY_RANGE_M, VISIBILITY)),
                        "visible_range_m": _attr(cameras, "visible_range_m"),
                        "n_buildings": len(buildings) if buildings is not None else 0,

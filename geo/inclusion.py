@@ -5,7 +5,7 @@ that views with imagery stand for). For a camera at a given position, the views 
 it are those within ``max_range_m`` whose horizontal field of view holds it, whose vertical field
 of view reaches it (a nominal ``RISE_M`` above the eye) and whose line of sight is not blocked by
 an OSM building footprint (the last ``FACADE_TOLERANCE_M`` before the camera are not checked: it
-hangs on a wall). In each such view the camera's box would measure ``BOX_SIZE_M[class] x f' / r``
+hangs on a wall). In each such view the camera's box would measure ``CAMERA_SIZE_M[class] x f' / r``
 pixels (sqrt of the area; f' the focal length along the ray, r the slant range), and the detector
 finds it with the recall at that size (``geo.calibration``), times the share of such sightings in
 which nothing else hides it (``visibility_by_range``). Views detect independently, so
@@ -24,11 +24,9 @@ most 10 (Horvitz-Thompson weights above that come from a p* that the calibration
 and a single one would dominate the estimate and its variance). The truncation is reported:
 ``n_floored`` counts the cameras it applied to.
 
-Box sizes: ``BOX_SIZE_M`` is the size whose pinhole projection equals a camera's labelled box
-(sqrt of its area), measured on the simulator's truth boxes (demo, 219 boxes: sqrt(area) x slant
-range / focal length has median 0.52 m for directed and 0.36 m for dome cameras, housing and
-bracket together) and consistent with the Stanford labels (median 9 px at the 10-20 m slant ranges
-of street-side cameras in 640 px / 90 deg views).
+Box sizes: ``geo.locate.CAMERA_SIZE_M``, the one box-equivalent size per class that locate
+(range from box size), this module and the validation share; measured on the simulator's truth
+boxes (see there).
 """
 
 from __future__ import annotations
@@ -40,13 +38,15 @@ import numpy as np
 import pandas as pd
 import shapely
 
-BOX_SIZE_M = {"directed": 0.52, "dome": 0.36, "default": 0.45}
-# Strip half-width (m): at 20 m the smaller class's box (dome, 0.36 m) seen square-on from the
-# street centre in a 640 px / 90 deg view (focal length 320 px) is 0.36 x 320 / 20 = 5.8 px, below
-# the 6 px of the calibration format's first recall bin, where detectors find next to nothing.
+from geo.locate import CAMERA_SIZE_M
+
+# Strip half-width (m): at 20 m the smaller class's box (dome, 0.33 m) seen square-on from the
+# street centre in a 640 px / 90 deg view (focal length 320 px) is 0.33 x 320 / 20 = 5.3 px, inside
+# the calibration format's first recall bin (< 6 px), where detectors find next to nothing, while
+# the larger class (directed, 0.46 m: 7.4 px) is still found.
 DEFAULT_STRIP_M = 20.0
 MIN_INCLUSION = 0.1
-MAX_RANGE_M = 50.0  # a directed camera's box is 0.52 x 320 / 50 = 3.3 px there; visibility 0.1
+MAX_RANGE_M = 50.0  # a directed camera's box is 0.46 x 320 / 50 = 2.9 px there; visibility 0.1
 RISE_M = 2.0  # nominal camera height above the eye (mounts ~4.5 m, eye 2.5 m), for the slant range
 RISE_RANGE_M = (0.5, 3.5)  # mounts 3-6 m above the road, eye 2.5 m: spread for the vertical field of view
 FACADE_TOLERANCE_M = 1.5
@@ -136,9 +136,9 @@ def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, r
 
 
 def box_size_m(class_name: pd.Series | np.ndarray, sizes: dict[str, float] | None = None) -> np.ndarray:
-    """Box-equivalent size (m) per camera from its class (``BOX_SIZE_M`` unless ``sizes``)."""
-    sizes = {**BOX_SIZE_M, **(sizes or {})}
-    default = float(sizes.get("default", 0.45))
+    """Box-equivalent size (m) per camera from its class (``geo.locate.CAMERA_SIZE_M`` unless ``sizes``)."""
+    sizes = {**CAMERA_SIZE_M, **(sizes or {})}
+    default = float(sizes.get("default", CAMERA_SIZE_M["default"]))
     return np.array([float(sizes.get(str(c), default)) for c in np.asarray(class_name)], dtype=float)
 
 

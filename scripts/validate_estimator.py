@@ -226,7 +226,6 @@ def replicate(scene: Scene, rng: np.random.Generator, *, n_verify: int, n_eval: 
     import geopandas as gpd
 
     from geo.estimate import density_from_tables
-    from geo.inclusion import BOX_SIZE_M
     from geo.locate import cameras_from_detections
 
     spacing = float(rng.choice([10.0, 20.0, 40.0]))
@@ -252,9 +251,8 @@ def replicate(scene: Scene, rng: np.random.Generator, *, n_verify: int, n_eval: 
     eval_sizes = rng.choice(scene.box_sizes, n_eval, replace=True)
     cal = calibration_from_truth(det, eval_sizes, n_verify=n_verify, seed=seed, s50=s50)
     started = time.perf_counter()
-    # the simulator's boxes (sqrt of the area) match BOX_SIZE_M, about twice geo.locate's CAMERA_SIZE_M
-    cameras = cameras_from_detections(det.drop(columns="real"), images, buildings=scene.buildings, crs=scene.crs,
-                                      camera_size_m=BOX_SIZE_M)
+    # located with geo.locate.CAMERA_SIZE_M, the sizes the simulator's boxes imply (--measure-sizes)
+    cameras = cameras_from_detections(det.drop(columns="real"), images, buildings=scene.buildings, crs=scene.crs)
     parts: dict = {}
     table = density_from_tables(scene.areas, cameras=cameras, detections=det, images=images, points=points,
                                 streets=scene.streets, calibration=cal, strip=strip, buildings=scene.buildings,
@@ -336,6 +334,29 @@ def summarise(runs: list[dict]) -> dict:
     return out
 
 
+def box_sizes_from_truth(scene: Scene) -> pd.DataFrame:
+    """Box-equivalent size (m) of each of the scene's truth boxes: sqrt(box area) x the 3-D slant
+    range from the eye (``geo.locate.EYE_HEIGHT_M``) to the camera / f' (f' = hypot(focal, dx),
+    the focal length along the ray), the S of geo.locate's and geo.inclusion's pinhole model.
+    Columns: class_name, size_m."""
+    from pyproj import Transformer
+
+    from geo.locate import EYE_HEIGHT_M
+
+    to_m = Transformer.from_crs(4326, scene.crs, always_xy=True)
+    cx, cy = to_m.transform(scene.truth.geometry.x.to_numpy(), scene.truth.geometry.y.to_numpy())
+    cams = pd.DataFrame({"camera_id": scene.truth["camera_id"].to_numpy(), "cx": cx, "cy": cy,
+                         "cz": scene.truth["mount_height_m"].to_numpy(float)})
+    ex, ey = to_m.transform(scene.images["lon"].to_numpy(float), scene.images["lat"].to_numpy(float))
+    eyes = scene.images[["image_id", "fov", "width"]].assign(ex=ex, ey=ey).drop_duplicates("image_id")
+    m = scene.boxes.merge(cams, on="camera_id").merge(eyes, on="image_id")
+    focal = m["width"].to_numpy(float) / 2 / np.tan(np.radians(m["fov"].to_numpy(float)) / 2)
+    dx = (m["x1"] + m["x2"]).to_numpy(float) / 2 - m["width"].to_numpy(float) / 2
+    size_px = np.sqrt((m["x2"] - m["x1"]).to_numpy(float) * (m["y2"] - m["y1"]).to_numpy(float))
+    slant = np.sqrt((m["cx"] - m["ex"]) ** 2 + (m["cy"] - m["ey"]) ** 2 + (m["cz"] - EYE_HEIGHT_M) ** 2).to_numpy()
+    return pd.DataFrame({"class_name": m["class_name"].to_numpy(), "size_m": size_px * slant / np.hypot(focal, dx)})
+
+
 def truth_boxes_survey(survey_dir: Path, *, cameras: str, seed: int, width: int = 640, height: int = 640) -> None:
     """Write images.parquet (no image files), truth_boxes.parquet and truth.geojson of the
     simulator's scene for every view, without drawing the images."""
@@ -407,6 +428,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strip", type=float, default=20.0, help="strip half-width, metres")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=Path("validate-work"), help="cache of the scenes")
+    parser.add_argument("--measure-sizes", action="store_true",
+                        help="print the box-equivalent camera size by class measured on the scenes' truth "
+                             "boxes (geo.locate.CAMERA_SIZE_M) and stop")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -425,6 +449,11 @@ def main(argv: list[str] | None = None) -> int:
         scenes.append(Scene(build_scene(args.work, name, spec)))
         print(f"scene {name}: {len(scenes[-1].images)} views, {len(scenes[-1].truth)} cameras, "
               f"{len(scenes[-1].boxes)} boxes ({time.perf_counter() - clock:.0f} s)", flush=True)
+    if args.measure_sizes:
+        sizes = pd.concat([box_sizes_from_truth(scene).assign(area=name) for name, scene in zip(specs, scenes)])
+        print(sizes.groupby(["class_name", "area"])["size_m"].describe(percentiles=[0.25, 0.5, 0.75]).round(3))
+        print("median by class (m):", sizes.groupby("class_name")["size_m"].median().round(3).to_dict())
+        return 0
     rng = np.random.default_rng(args.seed)
     runs = []
     for i in range(args.runs):

@@ -2,9 +2,11 @@
 
 import json
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 
 from geo.errors import GeoInputError
 from geo.estimate import (camera_reality, encounter_rate_variance, estimate_survey, garwood_interval,
@@ -97,10 +99,24 @@ def test_city_wide_estimate_is_unbiased_and_its_interval_covers_truth(surveys):
     assert np.isfinite(rate_errors).all()
 
 
-def test_per_area_table_partitions_the_survey(surveys):
+def test_per_area_table_partitions_the_survey(surveys, tmp_path):
     scene, path = surveys[0]
-    result = estimate_survey(path, by="grid:130", precision=0.8, recall=0.63, buildings=scene["buildings"],
-                             osm=False, n_boot=200, exports=False)
+    # two halves of the whole area (a partition that covers the strip; grid and H3 cells are only
+    # those the streets cross, so a camera 20 m beside the last street may lie in none of them)
+    from geo.areas import whole_area
+    from geo.network import load_network, streets_from_graph
+
+    streets = streets_from_graph(load_network(path / "network.graphml"))
+    hull = whole_area(streets, buffer_m=60.0).to_crs(streets.crs).geometry.iloc[0]
+    x0, y0, x1, y1 = hull.bounds
+    mid = (x0 + x1) / 2
+    halves = [hull.intersection(shapely.box(x0 - 1, y0 - 1, mid, y1 + 1)),
+              hull.intersection(shapely.box(mid, y0 - 1, x1 + 1, y1 + 1))]
+    gpd.GeoDataFrame({"area_id": ["west", "east"], "name": ["west", "east"]}, geometry=halves,
+                     crs=streets.crs).to_crs(4326).to_file(tmp_path / "halves.geojson", driver="GeoJSON")
+    result = estimate_survey(path, by=str(tmp_path / "halves.geojson"), precision=0.8, recall=0.63,
+                             buildings=scene["buildings"], osm=False, n_boot=200, exports=False)
+    assert len(result.areas) == 2
     table = result.areas
     assert table["road_km"].sum() == pytest.approx(result.total["road_km"], rel=1e-6)
     assert table["n_images"].sum() == result.total["n_images"]

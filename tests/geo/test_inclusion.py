@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.inclusion import (BOX_SIZE_M, DEFAULT_STRIP_M, MIN_INCLUSION, RISE_M, box_size_m, sight_blocked,
+from geo.inclusion import (DEFAULT_STRIP_M, MIN_INCLUSION, RISE_M, box_size_m, sight_blocked,
                            street_distance, surveyed_streets, view_pairs, views_for_inclusion, visibility_by_range,
                            wall_normals)
+from geo.locate import CAMERA_SIZE_M
 
 UTM = "EPSG:32635"
 
@@ -30,8 +31,8 @@ def test_box_size_and_pair_scale_follow_the_pinhole_model():
     assert pairs.cam.tolist() == [0]
     assert pairs.scale[0] == pytest.approx(320.0 / np.hypot(10.0, RISE_M))  # focal 320 px, slant range
     size = box_size_m(np.array(["dome"]))[0] * pairs.scale[0]
-    assert size == pytest.approx(0.36 * 320 / np.hypot(10, 2))
-    assert box_size_m(np.array(["directed", "other"])).tolist() == [BOX_SIZE_M["directed"], BOX_SIZE_M["default"]]
+    assert size == pytest.approx(0.33 * 320 / np.hypot(10, 2))
+    assert box_size_m(np.array(["directed", "other"])).tolist() == [CAMERA_SIZE_M["directed"], CAMERA_SIZE_M["default"]]
 
 
 def test_p_star_combines_views_and_is_floored():
@@ -142,9 +143,9 @@ def test_surveyed_streets_leave_out_points_without_imagery():
     assert np.abs(tangent[0]).tolist() == pytest.approx([1.0, 0.0])
 
 
-def test_default_strip_is_where_a_dome_falls_below_six_pixels():
-    focal = 640 / 2 / np.tan(np.radians(45))
-    assert BOX_SIZE_M["dome"] * focal / DEFAULT_STRIP_M < 6.0 < BOX_SIZE_M["dome"] * focal / (DEFAULT_STRIP_M - 2)
+def test_default_strip_is_where_a_dome_falls_into_the_first_recall_bin():
+    focal = 640 / 2 / np.tan(np.radians(45))  # square-on, from the street centre
+    assert CAMERA_SIZE_M["dome"] * focal / DEFAULT_STRIP_M < 6.0 < CAMERA_SIZE_M["directed"] * focal / DEFAULT_STRIP_M
 
 
 def test_inclusion_gradient_matches_finite_differences():

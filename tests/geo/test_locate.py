@@ -7,7 +7,7 @@ import pytest
 import shapely
 
 from geo.errors import GeoInputError
-from geo.locate import (cameras_from_detections, locate_survey, rays_from_detections, read_cameras,
+from geo.locate import (CAMERA_SIZE_M, cameras_from_detections, locate_survey, rays_from_detections, read_cameras,
                         visible_counts)
 from tests.geo.sim.scene import UTM, block_buildings, facade_cameras, make_survey, truth_boxes_from_scene
 
@@ -74,7 +74,8 @@ def test_two_views_triangulate_one_camera_and_classes_stay_apart():
     rows = []
     for k, ex in enumerate([X0, X0 + 20.0]):
         dx = focal * (cam[0] - ex) / (cam[1] - Y0)
-        rows.append(_box(f"i{k}", 320 + dx, 300, 6))
+        size = CAMERA_SIZE_M["dome"] * np.hypot(focal, dx) / np.hypot(cam[0] - ex, cam[1] - Y0)  # ~10.6 px
+        rows.append(_box(f"i{k}", 320 + dx, 300, size))
     cams = cameras_from_detections(pd.DataFrame(rows), images, crs=UTM).to_crs(UTM)
     assert len(cams) == 1 and cams["method"].iloc[0] == "triangulated"
     assert cams["n_views"].iloc[0] == 2 and sorted(cams["image_ids"].iloc[0]) == ["i0", "i1"]

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.locate import CAMERA_SIZE_M
+
 UTM = "EPSG:32635"  # Helsinki's zone
 ORIGIN = (385_000.0, 6_672_000.0)
 EYE_M = 2.5
@@ -71,9 +73,9 @@ def facade_cameras(buildings: gpd.GeoDataFrame, *, n: int, seed: int = 0) -> gpd
         "class_name": np.where(rng.random(n) < 0.5, "dome", "directed"),
         "mount_height_m": rng.uniform(3.0, 6.0, n),
         "facing": np.degrees(np.arctan2(nx_, ny_)) % 360.0,
-        "size_m": rng.uniform(0.14, 0.24, n),  # dome-like; directed ones are larger below
     }, geometry=gpd.points_from_xy(x, y), crs=UTM)
-    frame.loc[frame["class_name"] == "directed", "size_m"] *= 1.45
+    # box-equivalent sizes spread around geo.locate's CAMERA_SIZE_M (the simulator's, measured)
+    frame["size_m"] = frame["class_name"].map(CAMERA_SIZE_M).to_numpy(float) * rng.uniform(0.8, 1.2, n)
     return frame.to_crs(4326)
 
 
@@ -109,7 +111,15 @@ def truth_boxes_from_scene(cameras: gpd.GeoDataFrame, images: pd.DataFrame, buil
     polys = buildings.to_crs(UTM).geometry.to_numpy()
     blocked = np.zeros(len(ci), bool)
     blocked[shapely.STRtree(polys).query(lines, predicate="intersects")[0]] = True
+    # a wall camera seen closer than GRAZING_DEG to its wall's plane is hidden by the facade's
+    # relief (as in the simulator; geo.inclusion.GRAZING_DEG)
+    facing = np.radians(cam["facing"].to_numpy(float))[ci] if "facing" in cam else None
     ok = inside & ~blocked
+    if facing is not None:
+        from geo.inclusion import GRAZING_DEG
+
+        toward = (np.sin(facing) * (ex[ii] - cx[ci]) + np.cos(facing) * (ey[ii] - cy[ci])) / np.maximum(dist, 1e-9)
+        ok &= toward >= np.sin(np.radians(GRAZING_DEG))
     ci, ii, dist, off = ci[ok], ii[ok], dist[ok], off[ok]
     width, height = images["width"].to_numpy(float)[ii], images["height"].to_numpy(float)[ii]
     focal = width / 2 / np.tan(np.radians(images["fov"].to_numpy()[ii]) / 2)
