@@ -1,7 +1,9 @@
 """Model cards: ``models/NAME.md`` beside ``models/NAME.pt``, Markdown with a YAML front matter.
 
 The front matter holds the machine-read figures (the density estimator reads ``precision`` and
-``recall`` at the operating threshold ``conf``); the Markdown body is for people.
+``recall`` at the operating threshold ``conf``, and ``calibration`` when present: counts of real
+detections by confidence bin and of found cameras by box-size bin, written by ``camcensus
+evaluate`` from held-out data, in the format shared with the review); the Markdown body is for people.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class ModelCard:
     ap50: float | None = None
     ap50_95: float | None = None
     recall_by_size: dict[str, float | None] = field(default_factory=dict)  # "<8", "8-16", "16-32", ">32"
+    calibration: dict[str, Any] = field(default_factory=dict)  # shared format: precision by conf, recall by size
     trained_on: str = ""
     evaluated_on: str = ""
     extra: dict[str, Any] = field(default_factory=dict)

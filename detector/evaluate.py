@@ -8,6 +8,16 @@ Two views of the same predictions:
   the density estimator needs. ``conf`` maximises F1, or, with ``precision_target``, is the
   threshold with the highest recall whose precision reaches the target.
 Box sizes are ``sqrt(w*h)`` of ground-truth boxes in original image pixels.
+
+Truth boxes smaller than ``difficult_px`` (6 px: below what people label in real imagery; the
+Stanford labels have p10 5.5 px) are "difficult", VOC-style: a detection matching one is neither
+a true nor a false positive, and missing one is not a miss. The per-size-band figures
+(``by_size``) and the calibration count them as they are (a detection of a tiny camera is a
+real camera, a tiny camera not found is not found), so the density estimator sees everything.
+
+``calibration`` (the shared format of issues 12-14): precision by confidence bin above the
+operating threshold (detections ``n``, of them ``real``) and recall by box-size bin (true
+cameras ``n``, of them ``found`` at the threshold); counts, not rates.
 """
 
 from __future__ import annotations
@@ -33,6 +43,8 @@ from detector.yolo_dataset import (
 )
 
 IOU_THRESHOLDS = np.round(np.arange(0.5, 0.96, 0.05), 2)
+DIFFICULT_PX = 6.0  # truth boxes with sqrt(area) below this are "difficult" (ignored both ways)
+SIZE_EDGES_PX = [0.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 64.0, 100000.0]  # the calibration's size bins
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)
 SECTION_START, SECTION_END = "<!-- evaluation -->", "<!-- /evaluation -->"
 
@@ -54,14 +66,21 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def match_boxes(predictions: pd.DataFrame, truth: pd.DataFrame, *, class_aware: bool,
-                thresholds: np.ndarray = IOU_THRESHOLDS) -> tuple[np.ndarray, np.ndarray]:
+                thresholds: np.ndarray = IOU_THRESHOLDS, ignore: np.ndarray | None = None,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Greedy COCO matching, per image, predictions in descending ``conf``.
 
-    Returns ``tp`` (n_pred, n_thresholds) bool in the row order of ``predictions`` and, for each
-    truth row, the conf of the prediction matched to it at the first IoU threshold (-inf if none).
+    ``ignore`` (bool per truth row): "difficult" truths. A prediction first matches the best
+    free non-ignored truth; failing that, a prediction overlapping an ignored truth by the IoU
+    threshold is ignored (VOC: any number of them), else it is false.
+    Returns ``tp`` and ``ignored`` (n_pred, n_thresholds) bool in the row order of
+    ``predictions`` and, for each truth row, the conf of the first (most confident) prediction
+    matched to it at the first IoU threshold (-inf if none; ignored truths included).
     """
     tp = np.zeros((len(predictions), len(thresholds)), bool)
+    ignored = np.zeros((len(predictions), len(thresholds)), bool)
     matched_conf = np.full(len(truth), -np.inf)
+    ignore = np.zeros(len(truth), bool) if ignore is None else np.asarray(ignore, bool)
     pred_groups = predictions.groupby("image_id").indices if len(predictions) else {}
     truth_groups = truth.groupby("image_id").indices if len(truth) else {}
     cols = ["x1", "y1", "x2", "y2"]
@@ -76,17 +95,25 @@ def match_boxes(predictions: pd.DataFrame, truth: pd.DataFrame, *, class_aware: 
         ious = iou_matrix(pred_xyxy[p_idx], truth_xyxy[t_idx])
         if class_aware:
             ious = np.where(pred_cls[p_idx][:, None] == truth_cls[t_idx][None, :], ious, 0.0)
+        hard = ignore[t_idx]
         for k, threshold in enumerate(thresholds):
             taken = np.zeros(len(t_idx), bool)
             for row, p in enumerate(p_idx):
-                candidates = np.where(taken, -1.0, ious[row])
+                candidates = np.where(taken | hard, -1.0, ious[row])
                 best = int(np.argmax(candidates))
                 if candidates[best] >= threshold - 1e-12:
                     taken[best] = True
                     tp[p, k] = True
                     if k == 0:
                         matched_conf[t_idx[best]] = pred_conf[p]
-    return tp, matched_conf
+                    continue
+                on_hard = np.where(hard, ious[row], -1.0)
+                best = int(np.argmax(on_hard))
+                if on_hard[best] >= threshold - 1e-12:
+                    ignored[p, k] = True
+                    if k == 0 and matched_conf[t_idx[best]] == -np.inf:
+                        matched_conf[t_idx[best]] = pred_conf[p]
+    return tp, ignored, matched_conf
 
 
 def average_precision(tp: np.ndarray, conf: np.ndarray, n_truth: int) -> float:
@@ -121,26 +148,45 @@ def pr_curve(tp: np.ndarray, conf: np.ndarray, n_truth: int) -> pd.DataFrame:
 
 
 def scores_from_boxes(predictions: pd.DataFrame, truth: pd.DataFrame, *, precision_target: float | None = None,
-                      ) -> dict[str, Any]:
+                      conf: float | None = None, difficult_px: float = DIFFICULT_PX,
+                      n_images: int | None = None) -> dict[str, Any]:
     """Score predictions (image_id, class_name, x1, y1, x2, y2, conf) against truth (image_id,
-    class_name, x1, y1, x2, y2); pixels of the original images. See the module docstring."""
+    class_name, x1, y1, x2, y2); pixels of the original images. See the module docstring.
+
+    The operating threshold is ``conf`` when given, else the max-F1 one (or the best recall
+    reaching ``precision_target``). ``difficult_px``: truths under this sqrt(area) are ignored
+    (0: none). ``n_images`` (default: images seen in either table) divides the false detections."""
     if precision_target is not None and not 0 < precision_target <= 1:
         raise DetectorInputError(f"--precision target must be in (0, 1], got {precision_target}")
-    n_truth = len(truth)
-    classes = sorted(set(truth["class_name"])) if n_truth else []
+    if conf is not None and not 0 <= conf <= 1:
+        raise DetectorInputError(f"--conf must be in [0, 1], got {conf}")
+    sizes = np.sqrt((truth.x2 - truth.x1) * (truth.y2 - truth.y1)).to_numpy(float) if len(truth) else np.zeros(0)
+    hard = sizes < difficult_px - 1e-9
+    n_truth = int((~hard).sum())
+    classes = sorted(set(truth["class_name"][~hard])) if n_truth else []
     aps = []
     for name in classes:
         p = predictions[predictions.class_name == name].reset_index(drop=True)
-        t = truth[truth.class_name == name].reset_index(drop=True)
-        tp_c, _ = match_boxes(p, t, class_aware=True)
+        in_class = (truth.class_name == name).to_numpy()
+        t = truth[in_class].reset_index(drop=True)
+        tp_c, ign_c, _ = match_boxes(p, t, class_aware=True, ignore=hard[in_class])
         conf_c = p["conf"].to_numpy(float)
-        aps.append([average_precision(tp_c[:, k], conf_c, len(t)) for k in range(len(IOU_THRESHOLDS))])
+        aps.append([average_precision(tp_c[~ign_c[:, k], k], conf_c[~ign_c[:, k]], int((~hard[in_class]).sum()))
+                    for k in range(len(IOU_THRESHOLDS))])
     ap = np.array(aps) if aps else np.zeros((0, len(IOU_THRESHOLDS)))
-    tp, matched_conf = match_boxes(predictions, truth, class_aware=False)
-    conf = predictions["conf"].to_numpy(float)
-    curve = pr_curve(tp[:, 0], conf, n_truth)
+    tp_all, ign_all, matched_conf = match_boxes(predictions, truth, class_aware=False, ignore=hard)
+    tp, ign = tp_all[:, 0], ign_all[:, 0]
+    pred_conf = predictions["conf"].to_numpy(float)
+    curve = pr_curve(tp[~ign], pred_conf[~ign], n_truth)
     target_met = None
-    if curve.empty:
+    if conf is not None:
+        kept = (pred_conf >= conf) & ~ign
+        n_tp = int(tp[kept].sum())
+        precision = n_tp / kept.sum() if kept.sum() else 0.0
+        recall = n_tp / n_truth if n_truth else 0.0
+        point = {"conf": conf, "precision": precision, "recall": recall,
+                 "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0}
+    elif curve.empty:
         point = {"conf": 1.0, "precision": 0.0, "recall": 0.0, "f1": 0.0}
     elif precision_target is None:
         point = curve.loc[curve.f1.idxmax()].to_dict()
@@ -148,50 +194,124 @@ def scores_from_boxes(predictions: pd.DataFrame, truth: pd.DataFrame, *, precisi
         reach = curve[curve.precision >= precision_target - 1e-12]
         target_met = not reach.empty
         point = (reach.loc[reach.recall.idxmax()] if target_met else curve.loc[curve.precision.idxmax()]).to_dict()
-    sizes = np.sqrt((truth.x2 - truth.x1) * (truth.y2 - truth.y1)).to_numpy() if n_truth else np.zeros(0)
-    bins = np.array([size_bin(s) for s in sizes])
+    threshold = float(point["conf"])
+    found = matched_conf >= threshold
+    bins = np.array([size_bin(v) for v in sizes])
     recall_by_size: dict[str, float | None] = {}
     n_by_size: dict[str, int] = {}
     for label, _, _ in SIZE_BINS:
         in_bin = bins == label
         n_by_size[label] = int(in_bin.sum())
-        recall_by_size[label] = float(np.mean(matched_conf[in_bin] >= point["conf"])) if in_bin.any() else None
+        recall_by_size[label] = float(np.mean(found[in_bin])) if in_bin.any() else None
+    if n_images is None:
+        n_images = len(set(truth["image_id"]) | set(predictions["image_id"])) if (len(truth) or len(predictions)) else 0
+    kept = pred_conf >= threshold
+    n_false = int((kept & ~tp & ~ign).sum())
     return {
         "ap50": float(np.mean(ap[:, 0])) if len(ap) else None,
         "ap50_95": float(np.mean(ap)) if len(ap) else None,
-        "ap50_any_class": average_precision(tp[:, 0], conf, n_truth) if n_truth else None,
+        "ap50_any_class": average_precision(tp[~ign], pred_conf[~ign], n_truth) if n_truth else None,
         "precision": float(point["precision"]), "recall": float(point["recall"]), "f1": float(point["f1"]),
-        "conf": float(point["conf"]), "precision_target": precision_target, "precision_target_met": target_met,
+        "conf": threshold, "precision_target": precision_target, "precision_target_met": target_met,
         "recall_by_size": recall_by_size, "n_by_size": n_by_size,
-        "n_images": len(set(truth["image_id"]) | set(predictions["image_id"])) if (n_truth or len(predictions)) else 0,
-        "n_truth": n_truth, "n_predictions": len(predictions),
+        "by_size": by_size_from_boxes(predictions, truth, conf=threshold, edges_px=SIZE_EDGES_PX),
+        "difficult_px": difficult_px, "n_difficult": int(hard.sum()),
+        "n_images": int(n_images), "n_truth": n_truth, "n_truth_all": len(truth), "n_predictions": len(predictions),
+        "n_false": n_false, "false_per_image": n_false / n_images if n_images else None,
+        "calibration": calibration_from_matches(pred_conf, tp | ign, sizes, found, conf=threshold,
+                                                n_images=int(n_images)),
         "curve": curve,
     }
+
+
+def by_size_from_boxes(predictions: pd.DataFrame, truth: pd.DataFrame, *, conf: float,
+                       edges_px: list[float] = SIZE_EDGES_PX) -> list[dict[str, Any]]:
+    """Figures per band of true-box size (sqrt(w*h) px), COCO area-range style: in a band, truths
+    outside it are ignored and so are unmatched detections whose own size is outside it.
+
+    One dict per band: lo_px, hi_px, n (truths), found (at ``conf``), recall, ap50 (any class),
+    precision (at ``conf``), n_detections (counted at ``conf``)."""
+    sizes = np.sqrt((truth.x2 - truth.x1) * (truth.y2 - truth.y1)).to_numpy(float) if len(truth) else np.zeros(0)
+    pred_sizes = (np.sqrt((predictions.x2 - predictions.x1).clip(0) * (predictions.y2 - predictions.y1).clip(0))
+                  .to_numpy(float) if len(predictions) else np.zeros(0))
+    pred_conf = predictions["conf"].to_numpy(float)
+    rows = []
+    for lo, hi in zip(edges_px[:-1], edges_px[1:]):
+        outside = (sizes < lo) | (sizes >= hi)
+        tp_all, ign_all, matched_conf = match_boxes(predictions, truth, class_aware=False,
+                                                    thresholds=IOU_THRESHOLDS[:1], ignore=outside)
+        tp = tp_all[:, 0]
+        ign = ign_all[:, 0] | (~tp & ((pred_sizes < lo) | (pred_sizes >= hi)))
+        n = int((~outside).sum())
+        kept = (pred_conf >= conf) & ~ign
+        found = int((matched_conf[~outside] >= conf).sum())
+        rows.append({"lo_px": lo, "hi_px": hi, "n": n, "found": found, "recall": found / n if n else None,
+                     "ap50": average_precision(tp[~ign], pred_conf[~ign], n) if n else None,
+                     "precision": float(tp[kept].sum() / kept.sum()) if kept.sum() else None,
+                     "n_detections": int(kept.sum())})
+    return rows
+
+
+def calibration_from_matches(pred_conf: np.ndarray, real: np.ndarray, truth_sizes: np.ndarray,
+                             truth_found: np.ndarray, *, conf: float, n_images: int,
+                             edges_px: list[float] = SIZE_EDGES_PX) -> dict[str, Any]:
+    """The shared calibration dict (source "card") from matched detections and truths.
+
+    ``pred_conf``/``real``: each detection's confidence and whether it is a true camera (matched at
+    IoU 0.5, tiny ones included); ``truth_sizes`` (sqrt area px) / ``truth_found`` per true box.
+    Confidence edges: ``conf``, then every 0.1 above it, then 1.0."""
+    edges = [float(conf)] + [round(e, 1) for e in np.arange(0.1, 1.0, 0.1) if e > conf + 0.02] + [1.0]
+    if edges[-2] >= 1.0:
+        edges = edges[:-1]
+    kept = pred_conf >= conf
+    index = np.clip(np.searchsorted(edges, pred_conf[kept], side="right") - 1, 0, len(edges) - 2)
+    n = np.bincount(index, minlength=len(edges) - 1)
+    hits = np.bincount(index, weights=real[kept].astype(float), minlength=len(edges) - 1)
+    size_index = np.clip(np.searchsorted(edges_px, truth_sizes, side="right") - 1, 0, len(edges_px) - 2)
+    rec_n = np.bincount(size_index, minlength=len(edges_px) - 1)
+    rec_found = np.bincount(size_index, weights=truth_found.astype(float), minlength=len(edges_px) - 1)
+    return {"source": "card", "conf_threshold": round(float(conf), 4),
+            "precision_bins": {"edges": [round(e, 4) for e in edges], "n": [int(v) for v in n],
+                               "real": [int(round(v)) for v in hits]},
+            "recall_bins": {"edges_px": [float(e) for e in edges_px], "n": [int(v) for v in rec_n],
+                            "found": [int(round(v)) for v in rec_found]},
+            "n_images": int(n_images)}
 
 
 # ----------------------------------------------------------------------------- model evaluation
 
 def predictions_from_model(model: Any, images: list[Path], *, imgsz: int = 640, device: str = "auto",
-                           batch: int = 8, conf_min: float = 0.001, max_det: int = 100) -> pd.DataFrame:
-    """Run ``model`` (a path or an ultralytics ``YOLO``) on ``images``; boxes in original pixels."""
-    from ultralytics import YOLO
+                           batch: int = 8, conf_min: float = 0.001, max_det: int = 300, slice: str | None = None,
+                           precision: str = "auto") -> tuple[pd.DataFrame, dict[str, float]]:
+    """Run ``model`` (a models/ name, a weights path or a ``ResolvedModel``) on ``images`` through
+    the survey's own detect stage (``detector.detect.detect_images``: same letterboxing, precision
+    and ``slice``), keeping detections from ``conf_min`` up; boxes in original pixels,
+    ``image_id`` = position in ``images``. Also returns the timing: wall ``seconds`` and
+    ``cpu_seconds`` (user + system, this process and its children) of the detection."""
+    import resource
+    import tempfile
+    import time
 
-    yolo = model if isinstance(model, YOLO) else YOLO(str(model))
-    device_arg = None if device in ("auto", "", None) else device
-    rows = []
-    for start in range(0, len(images), batch):
-        chunk = [str(p) for p in images[start:start + batch]]
-        for image_id, result in zip(range(start, start + len(chunk)), yolo.predict(
-                chunk, imgsz=imgsz, conf=conf_min, max_det=max_det, device=device_arg, verbose=False)):
-            boxes = result.boxes
-            if boxes is None or not len(boxes):
-                continue
-            xyxy = boxes.xyxy.cpu().numpy()
-            confs = boxes.conf.cpu().numpy()
-            classes = boxes.cls.cpu().numpy().astype(int)
-            for (x1, y1, x2, y2), c, k in zip(xyxy, confs, classes):
-                rows.append((image_id, result.names[k], float(x1), float(y1), float(x2), float(y2), float(c)))
-    return pd.DataFrame(rows, columns=["image_id", "class_name", "x1", "y1", "x2", "y2", "conf"])
+    from detector.detect import detect_images
+    from detector.engine import read_detections
+
+    def cpu() -> float:
+        return sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+                   for f in ("ru_utime", "ru_stime"))
+
+    with tempfile.TemporaryDirectory(prefix="camcensus-eval-") as tmp:
+        listing = Path(tmp) / "images.txt"
+        listing.write_text("".join(f"{Path(p).resolve()}\n" for p in images), encoding="utf-8")
+        wall, cpu0 = time.monotonic(), cpu()
+        detect_images(listing, model=model, out=Path(tmp) / "out", device=device, precision=precision, batch=batch,
+                      conf=conf_min, imgsz=imgsz, slice=slice, max_det=max_det, progress=False)
+        timing = {"seconds": round(time.monotonic() - wall, 2), "cpu_seconds": round(cpu() - cpu0, 2)}
+        found = read_detections(Path(tmp) / "out")
+    position = {str(Path(p).resolve()): i for i, p in enumerate(images)}
+    predictions = pd.DataFrame({"image_id": found["image_id"].astype(str).map(position).astype(int),
+                                "class_name": found["class_name"].astype(str),
+                                **{c: found[c].astype(float) for c in ("x1", "y1", "x2", "y2", "conf")}})
+    return predictions.reset_index(drop=True), timing
 
 
 def truth_from_split(images: list[Path], names: list[str]) -> pd.DataFrame:
@@ -212,36 +332,47 @@ def truth_from_split(images: list[Path], names: list[str]) -> pd.DataFrame:
 
 
 def evaluate_model(model: Any, data_yaml: str | Path, *, precision_target: float | None = None,
-                   split: str = "val", imgsz: int = 640, device: str = "auto", batch: int = 8,
+                   conf: float | None = None, split: str = "val", imgsz: int = 640, device: str = "auto",
+                   batch: int = 8, slice: str | None = None, difficult_px: float = DIFFICULT_PX,
                    card: str | Path | None = None, plot: str | Path | None = None,
-                   json_path: str | Path | None = None) -> dict[str, Any]:
-    """Evaluate ``model`` on ``split`` of ``data_yaml`` at ``imgsz`` px (full images, boxes scored in
-    original pixels). Returns ap50, ap50_95, precision, recall, f1, conf, recall_by_size (+ counts).
+                   json_path: str | Path | None = None, models_dir: Path | None = None) -> dict[str, Any]:
+    """Evaluate ``model`` (a models/ name as ``detect`` takes, or a weights path) on ``split`` of
+    ``data_yaml`` at ``imgsz`` px (full images, or ``slice`` SIZE:OVERLAP tiles; boxes scored in
+    original pixels). Returns ap50, ap50_95, precision, recall, f1, conf, recall_by_size, by_size,
+    false_per_image, calibration and the inference timing (see :func:`scores_from_boxes`).
 
-    ``card``: a model card to update with the figures (created if missing); ``plot``: PR-curve PNG;
+    ``conf``: a fixed operating threshold (default: max F1, or ``precision_target``);
+    ``difficult_px``: truths under this sqrt(area) are ignored both ways. ``card``: a model card
+    to update with the figures and calibration (created if missing); ``plot``: PR-curve PNG;
     ``json_path``: the figures as JSON."""
+    from detector.registry import resolve_model
+
     spec = read_data_yaml(data_yaml)
     if split not in spec.splits:
         raise DetectorInputError(f"{spec.yaml_path} has no split '{split}' (has {', '.join(spec.splits)})")
     images = spec.splits[split]
     if not images:
         raise DetectorInputError(f"split '{split}' of {spec.yaml_path} has no images")
-    if isinstance(model, (str, Path)) and not Path(model).is_file():
-        raise DetectorInputError(f"model weights not found: {model}")
+    if isinstance(model, (str, Path)):
+        try:
+            model = resolve_model(str(model), models_dir=models_dir)
+        except DetectorInputError as error:
+            raise DetectorInputError(f"model weights not found: {model} ({error})") from None
     truth = truth_from_split(images, spec.names)
-    predictions = predictions_from_model(model, images, imgsz=imgsz, device=device, batch=batch)
-    scores = scores_from_boxes(predictions, truth, precision_target=precision_target)
-    scores["n_images"] = len(images)
+    predictions, timing = predictions_from_model(model, images, imgsz=imgsz, device=device, batch=batch, slice=slice)
+    scores = scores_from_boxes(predictions, truth, precision_target=precision_target, conf=conf,
+                               difficult_px=difficult_px, n_images=len(images))
     curve = scores.pop("curve")
-    scores.update({"imgsz": imgsz, "split": split, "data": str(spec.yaml_path)})
+    scores.update({"imgsz": imgsz, "slice": slice, "split": split, "data": str(spec.yaml_path), **timing,
+                   "cpu_ms_per_image": round(1000 * timing["cpu_seconds"] / len(images), 2),
+                   "model": model.model_id})
     if plot is not None:
         plot_pr_curve(curve, scores, plot)
         scores["pr_curve_png"] = str(plot)
     if json_path is not None:
         write_text(json_path, json.dumps(scores, indent=2))
     if card is not None:
-        card_from_scores(card, scores, weights=Path(str(model)).name if isinstance(model, (str, Path)) else None,
-                         evaluated_on=_describe(spec.yaml_path, split))
+        card_from_scores(card, scores, weights=model.path.name, evaluated_on=_describe(spec.yaml_path, split))
     return scores
 
 
@@ -282,20 +413,28 @@ def card_from_scores(card_path: str | Path, scores: dict[str, Any], *, weights: 
         setattr(card, key, None if value is None else round(float(value), 4))
     card.recall_by_size = {k: None if v is None else round(v, 4) for k, v in scores["recall_by_size"].items()}
     card.evaluated_on = evaluated_on
-    card.extra["evaluation"] = {k: scores[k] for k in ("imgsz", "n_images", "n_truth", "n_predictions", "n_by_size",
-                                                        "ap50_any_class", "precision_target",
+    if scores.get("calibration"):
+        card.calibration = scores["calibration"]
+    card.extra["evaluation"] = {k: scores[k] for k in ("imgsz", "slice", "n_images", "n_truth", "n_truth_all",
+                                                        "n_difficult", "difficult_px", "n_predictions",
+                                                        "n_by_size", "ap50_any_class", "false_per_image",
+                                                        "cpu_ms_per_image", "precision_target",
                                                         "precision_target_met") if k in scores}
     section = "\n".join([
         SECTION_START, "## Evaluation", "",
-        f"On {evaluated_on} ({scores['n_images']} images, {scores['n_truth']} camera boxes), full images at "
-        f"{scores['imgsz']} px, IoU 0.5, any class:", "",
+        f"On {evaluated_on} ({scores['n_images']} images, {scores['n_truth']} camera boxes of "
+        f"{scores.get('difficult_px', 0):g} px and more, {scores.get('n_difficult', 0)} smaller ones counted as "
+        f"difficult: neither missed nor false), full images at {scores['imgsz']} px"
+        f"{', sliced ' + scores['slice'] if scores.get('slice') else ''}, IoU 0.5, any class"
+        + (f"; {scores['false_per_image']:.3f} false detections per image" if scores.get('false_per_image') is not None
+           else "") + ":", "",
         "| conf | precision | recall | F1 | AP50 | AP50-95 |", "|---|---|---|---|---|---|",
         f"| {scores['conf']:.3f} | {scores['precision']:.3f} | {scores['recall']:.3f} | {scores['f1']:.3f} "
         f"| {_fmt(scores['ap50'])} | {_fmt(scores['ap50_95'])} |", "",
         "Recall by box size (sqrt(w*h) of the true box, px; number of boxes in brackets):", "",
         "| " + " | ".join(scores["recall_by_size"]) + " |", "|" + "---|" * len(scores["recall_by_size"]),
         "| " + " | ".join(f"{_fmt(v)} ({scores['n_by_size'][k]})" for k, v in scores["recall_by_size"].items()) + " |",
-        "", SECTION_END, ""])
+        "", *_by_size_table(scores), SECTION_END, ""])
     body = card.body
     if SECTION_START in body and SECTION_END in body:
         head, rest = body.split(SECTION_START, 1)
@@ -305,6 +444,20 @@ def card_from_scores(card_path: str | Path, scores: dict[str, Any], *, weights: 
     card.body = body
     write_card(card, card_path)
     return card
+
+
+def _by_size_table(scores: dict[str, Any]) -> list[str]:
+    """Markdown lines: figures per true-box size band (all boxes, the tiny ones too)."""
+    rows = scores.get("by_size")
+    if not rows:
+        return []
+    lines = ["Per size band (sqrt(w*h) of the true box, px; every box counted, COCO area-range rules):", "",
+             "| band px | boxes | found | recall | AP50 | precision |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        hi = "inf" if r["hi_px"] >= 1e4 else f"{r['hi_px']:g}"
+        lines.append(f"| {r['lo_px']:g}-{hi} | {r['n']} | {r['found']} | {_fmt(r['recall'])} | {_fmt(r['ap50'])} "
+                     f"| {_fmt(r['precision'])} |")
+    return [*lines, ""]
 
 
 def _fmt(value: float | None) -> str:

@@ -187,6 +187,60 @@ def tiles_from_view(image: np.ndarray, boxes: pd.DataFrame, *, size: int, n_away
     return tiles
 
 
+def crop_around(image: np.ndarray, boxes: pd.DataFrame, target: tuple[float, float, float, float], *, size: int,
+                rng: np.random.Generator, avoid_boxes: bool = False, min_visible: float = 0.5, tries: int = 30,
+                ) -> tuple[np.ndarray, pd.DataFrame] | None:
+    """A ``size`` x ``size`` px crop holding ``target`` (x1, y1, x2, y2 px) at a random place.
+
+    ``boxes`` (the image's cameras) are shifted into the crop as in :func:`tiles_from_view`.
+    With ``avoid_boxes`` the crop must not touch any of ``boxes`` (a hard negative around a
+    decoy or a false detection); None when no such crop is found in ``tries`` draws."""
+    height, width = image.shape[:2]
+    size_x, size_y = min(size, width), min(size, height)
+    xyxy = boxes[["x1", "y1", "x2", "y2"]].to_numpy(float) if len(boxes) else np.zeros((0, 4))
+    x1, y1, x2, y2 = (float(v) for v in target)
+    for _ in range(tries if avoid_boxes else 1):
+        x0 = _random_origin(rng, x1, x2, size_x, width)
+        y0 = _random_origin(rng, y1, y2, size_y, height)
+        touches = len(xyxy) and np.any((xyxy[:, 2] > x0) & (xyxy[:, 0] < x0 + size_x)
+                                       & (xyxy[:, 3] > y0) & (xyxy[:, 1] < y0 + size_y))
+        if not (avoid_boxes and touches):
+            return _crop(image, boxes, xyxy, x0, y0, size_x, size_y, min_visible)
+    return None
+
+
+def safe_scale(min_side_px: float, *, floor_px: float = 4.0, cap: float = 0.5) -> float:
+    """The largest ultralytics ``scale`` (random zoom in [1 - scale, 1 + scale]) that never shrinks a
+    box whose smaller side is ``min_side_px`` below ``floor_px``: ``min_side * (1 - scale) >= floor``.
+
+    0 when boxes already are at or under the floor; at most ``cap``."""
+    if not min_side_px > floor_px:
+        return 0.0
+    return float(min(cap, np.floor((1.0 - floor_px / float(min_side_px)) * 1000) / 1000))
+
+
+def write_train_args(root: str | Path, args: dict[str, Any], *, comment: str = "") -> Path:
+    """Write the dataset's recommended ultralytics training arguments as ``root/train_args.yaml``
+    (pass each as ``camcensus train --arg KEY=VALUE``; ``scripts/train_cpu.sh`` does), with
+    ``comment`` lines saying why on top."""
+    path = Path(root) / "train_args.yaml"
+    head = "".join(f"# {line}\n" for line in comment.splitlines())
+    write_text(path, head + yaml.safe_dump(args, sort_keys=False))
+    return path
+
+
+def read_train_args(root: str | Path) -> dict[str, Any]:
+    """The dataset's ``train_args.yaml`` (empty when it has none)."""
+    path = Path(root)
+    path = path / "train_args.yaml" if path.is_dir() else path.with_name("train_args.yaml")
+    if not path.is_file():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise DetectorInputError(f"malformed {path}: expected a mapping of ultralytics training arguments")
+    return data
+
+
 def _random_origin(rng: np.random.Generator, low: float, high: float, size: int, limit: int) -> int:
     """A crop start in [high - size, low] (box fully inside when it fits), kept in the image."""
     start_min = max(0, int(np.ceil(high)) - size)

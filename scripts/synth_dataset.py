@@ -10,9 +10,20 @@ camera stays what a survey would see. Train and val never share a street:
   point) and a seeded draw sends each block, with all its streets, to val with ``val_fraction``.
 
 Val images are full views (evaluation happens at full resolution, in original pixels); train
-views are written whole or, with ``tile``, as crops around and away from cameras
-(``detector.yolo_dataset.tiles_from_view``). Re-running the same command resumes: views listed
-in ``progress.txt`` are skipped.
+views are written whole or, with ``tile``, as native-scale crops (``detector.yolo_dataset``):
+
+- one around each camera and ``n_away`` anywhere away from cameras;
+- ``n_decoy`` hard negatives around the simulator's camera-like things in the view (alarm boxes,
+  wall units and lights, blade signs, signs, lamps, signals, poles, parked cars and their
+  wheels), kind drawn uniformly so that rare kinds get their share, never touching a camera;
+- ``n_sky`` crops of the top of the view (sky, roof lines and the birds the renderer draws there);
+- ``mine``: the detector's own false positives in earlier simulated surveys of TRAINING areas
+  (detections at ``mine_conf`` or more that overlap no true box), each as a crop labelled with
+  the survey's true boxes.
+
+``train_args.yaml`` beside ``data.yaml`` holds the ultralytics arguments this data wants, above
+all a ``scale`` augmentation that never shrinks the smallest camera below ``scale_floor_px``.
+Re-running the same command resumes: views listed in ``progress.txt`` are skipped.
 """
 
 from __future__ import annotations
@@ -22,14 +33,27 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from detector.errors import DetectorInputError
-from detector.yolo_dataset import tiles_from_view, write_data_yaml, write_example
+from detector.yolo_dataset import (
+    crop_around,
+    safe_scale,
+    tiles_from_view,
+    write_data_yaml,
+    write_example,
+    write_train_args,
+)
+
+# Scene objects that look a little like a camera, and a crop-target half size floor (px).
+DECOY_KINDS = ("alarm", "unit", "wall_light", "blade", "sign", "lamp", "signal", "pole", "car")
+SMALL_KINDS = {"alarm", "unit", "wall_light", "blade"}  # facade things: the renderer draws them within 45 m
+DECOY_RANGE_M = {"small": 45.0, "other": 90.0}
+EYE_HEIGHT_M = 2.5
 
 
 @dataclass(frozen=True)
@@ -40,6 +64,10 @@ class SynthResult:
     n_boxes: dict[str, int]
     share_empty: dict[str, float]  # share of rendered views without a camera, per split
     seconds: float
+    crops: dict[str, int] = field(default_factory=dict)  # train crops by kind: camera, away, decoy, sky, mined
+    decoys: dict[str, int] = field(default_factory=dict)  # decoy crops by scene object kind
+    classes: dict[str, int] = field(default_factory=dict)  # train boxes by class (crops: counted per crop)
+    train_args: Path | None = None
 
 
 @dataclass
@@ -55,7 +83,10 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
                   sim_cameras: str | list[str] | None = None, seed: int = 0, layouts: int = 1,
                   tile: int | None = None, n_away: float = 1.0, min_positive: float = 0.0,
                   val_fraction: float = 0.2, block_m: float = 250.0, spacing: float = 20.0,
-                  size: int = 640, log: Callable[[str], None] | None = None) -> SynthResult:
+                  size: int = 640, n_decoy: float = 0.0, n_sky: float = 0.0,
+                  mine: list[str | Path] | None = None, mine_conf: float = 0.1, mine_per_image: int = 2,
+                  scale_floor_px: float = 4.0, balance: bool = False,
+                  log: Callable[[str], None] | None = None) -> SynthResult:
     """Render ``views`` simulated views (train + val) of ``areas`` into the YOLO dataset ``out``.
 
     ``sim_cameras``: the simulator's camera spec for every area, or one per area in the order
@@ -66,6 +97,12 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
     (a fraction is a probability: 0.3 gives an empty crop for 30% of the views). ``min_positive``
     > 0 enriches the TRAIN views: at least that share show a camera (negatives are swapped for
     positive views of the same training streets); val always keeps the realistic share.
+    With ``tile``: ``n_decoy`` decoy crops and ``n_sky`` sky crops per train view (fractions are
+    probabilities), and crops around the false detections (conf >= ``mine_conf``, at most
+    ``mine_per_image`` per image) of the simulated survey folders ``mine``. ``scale_floor_px``: the
+    smallest camera side (px) scale augmentation may shrink to (``train_args.yaml``). ``balance``:
+    add mirrored copies of train crops that show only the rarer class until both classes have
+    about as many boxes.
     """
     from geo.network import graph_from_area
     from geo.sampling import views_from_graph
@@ -90,8 +127,11 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
                                  f"got {len(specs)}")
     if not 0 <= min_positive <= 1:
         raise DetectorInputError(f"--min-positive must be in [0, 1], got {min_positive}")
-    if n_away < 0:
-        raise DetectorInputError(f"--away must be >= 0, got {n_away}")
+    if n_away < 0 or n_decoy < 0 or n_sky < 0:
+        raise DetectorInputError(f"--away, --decoys and --sky must be >= 0, got {n_away}, {n_decoy}, {n_sky}")
+    if (n_decoy or n_sky or mine) and not tile:
+        raise DetectorInputError("--decoys, --sky and --mine make crops: give --tile too")
+    mine_dirs = [_check_mine_dir(Path(d), val_areas) for d in (mine or [])]
     started = time.time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -119,7 +159,8 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
         chosen = _enrich_positives(chosen, pools, min_positive=min_positive, size=size, seed=seed)
         log(f"train views enriched to >= {min_positive:.0%} with a camera where the streets allow")
     done = _read_progress(out)
-    counts = {s: {"views": 0, "images": 0, "boxes": 0, "empty": 0} for s in ("train", "val")}
+    counts = {s: {"views": 0, "images": 0, "boxes": 0, "empty": 0, "crops": {}, "decoys": {}, "classes": {},
+                  "min_side": np.inf} for s in ("train", "val")}
     progress = (out / "progress.txt").open("a", encoding="utf-8")
     manifest_rows = []
     try:
@@ -138,25 +179,51 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
                                        fov=row.fov, width=size, height=size,
                                        seed=(seed * 1_000_003 + zlib_hash(name)) & 0xFFFFFFFF)
             boxes = boxes[["class_name", "x1", "y1", "x2", "y2"]]
+            crops: dict[str, int] = {}
+            decoy_kinds: dict[str, int] = {}
             if row.split == "train" and tile:
-                away = int(n_away) + int(tile_rng.random() < n_away - int(n_away))
-                parts = tiles_from_view(image, boxes, size=tile, n_away=away, rng=tile_rng)
+                parts = tiles_from_view(image, boxes, size=tile, n_away=_draw_count(tile_rng, n_away), rng=tile_rng)
+                parts += _decoy_crops(image, boxes, pool.scene, row, size=tile, n=_draw_count(tile_rng, n_decoy),
+                                      rng=tile_rng, kinds=decoy_kinds)
+                parts += _sky_crops(image, boxes, size=tile, n=_draw_count(tile_rng, n_sky), rng=tile_rng)
                 for suffix, crop, crop_boxes in parts:
                     write_example(out, "train", f"{name}_{suffix}", crop, crop_boxes)
-                n_images = len(parts)
+                    kind = _CROP_KINDS[suffix[0]]
+                    crops[kind] = crops.get(kind, 0) + 1
+                written = [b for _, _, b in parts]
             else:
                 write_example(out, row.split, name, image, boxes)
-                n_images = 1
+                written = [boxes]
             record = {"name": name, "area": pool.spec, "layout": pool.layout, "view_id": row.view_id,
-                      "street_id": int(row.street_id), "split": row.split, "n_boxes": len(boxes), "n_images": n_images}
+                      "street_id": int(row.street_id), "split": row.split, "n_boxes": len(boxes),
+                      "n_images": len(written), "crops": crops, "decoys": decoy_kinds,
+                      **_box_stats(written)}
             progress.write(json.dumps(record) + "\n")
             progress.flush()
             manifest_rows.append(record)
             _count(counts, record)
             if number % 100 == 0 or number == total:
                 log(f"rendered {number}/{total} views ({time.time() - started:.0f} s)")
+        for k, survey in enumerate(mine_dirs):
+            mined = _mined_crops(survey, size=tile, conf=mine_conf, per_image=mine_per_image,
+                                 rng=np.random.default_rng([seed, 11, k]))
+            for m, (image_id, crop, crop_boxes) in enumerate(mined):
+                write_example(out, "train", f"m{k}_{_safe_name(image_id)}_{m}", crop, crop_boxes)
+            record = {"name": f"mined:{survey}", "area": str(survey), "split": "train", "n_boxes": 0,
+                      "n_images": len(mined), "crops": {"mined": len(mined)}, "decoys": {}, "mined": True,
+                      **_box_stats([b for _, _, b in mined])}
+            counts["train"]["images"] += len(mined)
+            _count_crops(counts["train"], record)
+            log(f"mined {len(mined)} false-positive crops from {survey}")
     finally:
         progress.close()
+    if balance:
+        added = balance_classes(out, "train")
+        for name, n in added.items():
+            counts["train"]["classes"][name] = counts["train"]["classes"].get(name, 0) + n
+        counts["train"]["crops"]["mirrored"] = sum(1 for _ in (out / "images" / "train").glob("*_mirror.jpg"))
+        counts["train"]["images"] += counts["train"]["crops"]["mirrored"]
+        log(f"balanced the classes with mirrored crops: {added}")
     pd.DataFrame(manifest_rows).to_csv(out / "manifest.csv", index=False)
     short = {a: Path(a).name if ("/" in a or "\\" in a) else a for a in all_areas}
     areas_text, val_text = ", ".join(short[a] for a in areas), ", ".join(short[a] for a in val_areas)
@@ -167,12 +234,27 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
     val_desc = (f"{counts['val']['views']} simulated {size} px views of "
                 + (f"held-out area(s) {val_text}" if val_areas
                    else f"held-out street blocks ({block_m:g} m squares, {val_fraction:.0%}) of {areas_text}"))
+    train_c = counts["train"]
+    if tile:
+        train_desc += (f"; train crops: {', '.join(f'{v} {k}' for k, v in sorted(train_c['crops'].items()))}"
+                       f"; decoy kinds: {', '.join(f'{v} {k}' for k, v in sorted(train_c['decoys'].items()))}")
     data_yaml = write_data_yaml(out, extra={"description": train_desc, "val_description": val_desc})
+    min_side = float(train_c["min_side"]) if np.isfinite(train_c["min_side"]) else float("nan")
+    scale = safe_scale(min_side, floor_px=scale_floor_px) if np.isfinite(min_side) else 0.0
+    args_path = write_train_args(out, {
+        "imgsz": int(tile or size),  # crops at native scale: train at their size, predict full views
+        "scale": scale, "mosaic": 1.0, "translate": 0.1, "fliplr": 0.5, "degrees": 0.0, "close_mosaic": 2},
+        comment=(f"ultralytics training arguments for this dataset (camcensus train --arg KEY=VALUE).\n"
+                 f"scale {scale:g}: the smallest train box side is {min_side:.2f} px and scale augmentation\n"
+                 f"(zoom in [1 - scale, 1 + scale]) must keep it >= {scale_floor_px:g} px: "
+                 f"min side * (1 - scale) >= {scale_floor_px:g}.\n"
+                 f"imgsz: train at the crop size (native scale); predict on full views."))
     share_empty = {s: round(c["empty"] / c["views"], 3) if c["views"] else 0.0 for s, c in counts.items()}
     return SynthResult(data_yaml=data_yaml, n_views={s: c["views"] for s, c in counts.items()},
                        n_images={s: c["images"] for s, c in counts.items()},
                        n_boxes={s: c["boxes"] for s, c in counts.items()}, share_empty=share_empty,
-                       seconds=round(time.time() - started, 1))
+                       seconds=round(time.time() - started, 1), crops=dict(train_c["crops"]),
+                       decoys=dict(train_c["decoys"]), classes=dict(train_c["classes"]), train_args=args_path)
 
 
 def zlib_hash(text: str) -> int:
@@ -301,3 +383,204 @@ def _count(counts: dict, record: dict) -> None:
     c["images"] += record["n_images"]
     c["boxes"] += record["n_boxes"]
     c["empty"] += record["n_boxes"] == 0
+    _count_crops(c, record)
+
+
+def _count_crops(c: dict, record: dict) -> None:
+    for key in ("crops", "decoys", "classes"):
+        for kind, n in (record.get(key) or {}).items():
+            c[key][kind] = c[key].get(kind, 0) + n
+    if record.get("min_side") is not None:
+        c["min_side"] = min(c["min_side"], record["min_side"])
+
+
+_CROP_KINDS = {"c": "camera", "a": "away", "d": "decoy", "s": "sky", "f": "full"}
+
+
+def _draw_count(rng: np.random.Generator, mean: float) -> int:
+    """``mean`` as a whole count: its integer part plus one with the fraction's probability."""
+    return int(mean) + int(rng.random() < mean - int(mean))
+
+
+def _box_stats(written: list[pd.DataFrame]) -> dict:
+    """Boxes per class and the smallest box side (px) over the images written for one view."""
+    classes: dict[str, int] = {}
+    min_side = None
+    for boxes in written:
+        for name in boxes["class_name"]:
+            classes[name] = classes.get(name, 0) + 1
+        if len(boxes):
+            side = float(np.minimum(boxes.x2 - boxes.x1, boxes.y2 - boxes.y1).min())
+            min_side = side if min_side is None else min(min_side, side)
+    return {"classes": classes, "min_side": min_side}
+
+
+def decoys_from_view(scene, *, x: float, y: float, heading: float, pitch: float = 0.0, fov: float = 90.0,
+                     width: int = 640, height: int = 640) -> pd.DataFrame:
+    """The scene's camera-like objects in front of a view: kind, u, v (px, the object's anchor
+    point, about where the renderer draws it), dist (m), half (px, about half its drawn size).
+
+    Occlusion by walls is not checked (a hidden decoy still gives a camera-free crop). Cars are
+    placed at wheel height. ``pitch`` (deg, up positive) moves rows as a pinhole camera would."""
+    from geo.sim.render import focal_px
+
+    objects = scene.objects
+    columns = ["kind", "u", "v", "dist", "half"]
+    if objects is None or not len(objects):
+        return pd.DataFrame(columns=columns)
+    objects = objects[objects["kind"].isin(DECOY_KINDS)]
+    f = focal_px(fov, width)
+    h = np.radians(heading)
+    dx, dy = objects["x"].to_numpy(float) - x, objects["y"].to_numpy(float) - y
+    depth = dx * np.sin(h) + dy * np.cos(h)
+    side = dx * np.cos(h) - dy * np.sin(h)
+    kind = objects["kind"].to_numpy()
+    z = np.where(kind == "car", 0.35, objects["z"].to_numpy(float))
+    dist = np.hypot(dx, dy)
+    size_m = objects["size_m"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = width / 2 + f * side / depth
+        elevation = np.arctan2(z - EYE_HEIGHT_M, depth) - np.radians(pitch)
+        v = height / 2 - f * np.tan(elevation)
+        half = np.maximum(np.where(kind == "car", 0.5, 1.3 * size_m) * f / depth, 4.0)
+    limit = np.where(np.isin(kind, list(SMALL_KINDS)), DECOY_RANGE_M["small"], DECOY_RANGE_M["other"])
+    keep = (depth > 0.5) & (dist < limit) & (u >= 0) & (u < width) & (v >= 0) & (v < height)
+    return pd.DataFrame({"kind": kind[keep], "u": u[keep], "v": v[keep], "dist": dist[keep], "half": half[keep]},
+                        columns=columns).reset_index(drop=True)
+
+
+def _decoy_crops(image: np.ndarray, boxes: pd.DataFrame, scene, row, *, size: int, n: int,
+                 rng: np.random.Generator, kinds: dict[str, int]) -> list[tuple[str, np.ndarray, pd.DataFrame]]:
+    """Up to ``n`` camera-free crops around decoys of the view (kind drawn uniformly, then one of it)."""
+    if n <= 0:
+        return []
+    height, width = image.shape[:2]
+    decoys = decoys_from_view(scene, x=row.x, y=row.y, heading=row.heading, pitch=row.pitch, fov=row.fov,
+                              width=width, height=height)
+    out = []
+    for j in range(n):
+        if decoys.empty:
+            break
+        kind = rng.choice(sorted(set(decoys.kind)))
+        pick = decoys[decoys.kind == kind]
+        d = pick.iloc[int(rng.integers(len(pick)))]
+        target = (d.u - d.half, d.v - d.half, d.u + d.half, d.v + d.half)
+        made = crop_around(image, boxes, target, size=size, rng=rng, avoid_boxes=True)
+        decoys = decoys.drop(index=d.name)
+        if made is not None:
+            out.append((f"d{j}", *made))
+            kinds[kind] = kinds.get(kind, 0) + 1
+    return out
+
+
+def _sky_crops(image: np.ndarray, boxes: pd.DataFrame, *, size: int, n: int, rng: np.random.Generator,
+               ) -> list[tuple[str, np.ndarray, pd.DataFrame]]:
+    """Up to ``n`` camera-free crops along the top edge of the view (sky, roofs, birds)."""
+    width = image.shape[1]
+    out = []
+    for j in range(n):
+        x0 = float(rng.integers(0, max(width - size, 0) + 1))
+        made = crop_around(image, boxes, (x0, 0.0, x0 + min(size, width), 1.0), size=size, rng=rng,
+                           avoid_boxes=True)
+        if made is not None:
+            out.append((f"s{j}", *made))
+    return out
+
+
+def balance_classes(root: Path, split: str) -> dict[str, int]:
+    """Mirror (left-right) the split's images that show only the rarer class, in a seeded order,
+    until its box count reaches the commoner class's or such images run out. Returns the boxes
+    added per class. Idempotent: mirrors already written (``*_mirror.jpg``) are counted, not redone."""
+    import cv2
+
+    from detector.yolo_dataset import CLASS_NAMES, boxes_from_label_file, label_path_of
+
+    images = sorted(p for p in (root / "images" / split).glob("*.jpg"))
+    totals = {name: 0 for name in CLASS_NAMES}
+    only: dict[str, list[tuple[Path, pd.DataFrame]]] = {name: [] for name in CLASS_NAMES}
+    mirrored = {p.name.replace("_mirror.jpg", ".jpg") for p in images if p.name.endswith("_mirror.jpg")}
+    for path in images:
+        label = label_path_of(path)
+        if not label.is_file() or not label.read_text(encoding="utf-8").strip():
+            continue
+        side = 1  # crops are square; the size only scales the label fractions
+        boxes = boxes_from_label_file(label, side, side)
+        for name in boxes["class_name"]:
+            totals[name] += 1
+        names = set(boxes["class_name"])
+        if len(names) == 1 and not path.name.endswith("_mirror.jpg") and path.name not in mirrored:
+            only[names.pop()].append((path, boxes))
+    rare, common = sorted(totals, key=totals.get)[0], sorted(totals, key=totals.get)[-1]
+    added = {name: 0 for name in CLASS_NAMES}
+    order = np.random.default_rng(7).permutation(len(only[rare]))
+    for k in order:
+        if totals[rare] + added[rare] >= totals[common]:
+            break
+        path, boxes = only[rare][k]
+        image = cv2.imread(str(path))
+        if image is None:
+            continue
+        height, width = image.shape[:2]
+        flipped = boxes.assign(x1=1 - boxes.x2, x2=1 - boxes.x1)
+        flipped[["x1", "x2"]] *= width
+        flipped[["y1", "y2"]] *= height
+        write_example(root, split, path.stem + "_mirror", np.ascontiguousarray(image[:, ::-1]), flipped)
+        added[rare] += len(boxes)
+    return added
+
+
+def _check_mine_dir(survey: Path, val_areas: list[str]) -> Path:
+    """A survey folder to mine: it must hold detections, truth boxes and images of a training area."""
+    import tomllib
+
+    for needed in ("detections", "truth_boxes.parquet", "images.parquet"):
+        if not (survey / needed).exists():
+            raise DetectorInputError(f"--mine {survey}: no {needed} (need a finished simulated survey)")
+    area = ""
+    if (survey / "survey.toml").is_file():
+        options = tomllib.loads((survey / "survey.toml").read_text(encoding="utf-8"))
+        area = str(options.get("survey", {}).get("area", ""))
+    names = {str(a) for a in val_areas} | {Path(a).name for a in val_areas}
+    if area and (area in names or Path(area).name in names):
+        raise DetectorInputError(f"--mine {survey}: its area {area} is held out for validation")
+    return survey
+
+
+def _mined_crops(survey: Path, *, size: int, conf: float, per_image: int, rng: np.random.Generator,
+                 ) -> list[tuple[str, np.ndarray, pd.DataFrame]]:
+    """Crops around a survey's false detections (conf >= ``conf``, IoU < 0.1 with every true box,
+    the strongest ``per_image`` of each image), labelled with the image's true boxes."""
+    import cv2
+
+    from detector.evaluate import iou_matrix
+
+    detections = pd.read_parquet(survey / "detections")
+    truth = pd.read_parquet(survey / "truth_boxes.parquet")
+    images = pd.read_parquet(survey / "images.parquet")
+    images = images[images["status"] == "ok"] if "status" in images else images
+    paths = dict(zip(images["image_id"].astype(str), images["path"].astype(str)))
+    detections = detections[detections["conf"] >= conf]
+    cols = ["x1", "y1", "x2", "y2"]
+    out = []
+    truth_by_image = {k: g for k, g in truth.groupby(truth["image_id"].astype(str))}
+    for image_id, group in detections.groupby(detections["image_id"].astype(str)):
+        if image_id not in paths:
+            continue
+        true = truth_by_image.get(image_id, truth.iloc[0:0])
+        ious = iou_matrix(group[cols].to_numpy(float), true[cols].to_numpy(float))
+        false = group[(ious.max(axis=1) if ious.shape[1] else np.zeros(len(group))) < 0.1]
+        if false.empty:
+            continue
+        image = cv2.imread(str(survey / paths[image_id]))
+        if image is None:
+            continue
+        true_boxes = true[["class_name", *cols]].reset_index(drop=True)
+        for det in false.sort_values("conf", ascending=False).head(per_image).itertuples(index=False):
+            made = crop_around(image, true_boxes, (det.x1, det.y1, det.x2, det.y2), size=size, rng=rng)
+            if made is not None:
+                out.append((image_id, *made))
+    return out
+
+
+def _safe_name(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)

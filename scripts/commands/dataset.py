@@ -37,18 +37,42 @@ def synth(
     block_m: float = typer.Option(250.0, "--block-m", help="Side of the street blocks of the split, "
                                   "metres. Default 250."),
     spacing: float = typer.Option(20.0, "--spacing", help="Metres between viewpoints. Default 20."),
+    decoys: float = typer.Option(0.0, "--decoys", help="Camera-free crops around the simulator's decoys (alarm "
+                                 "boxes, wall lights, signs, lamps, signals, cars...) per train view (with "
+                                 "--tile); a fraction is a probability. Default 0."),
+    sky: float = typer.Option(0.0, "--sky", help="Camera-free crops of the top of the view (sky, roofs, birds) "
+                              "per train view (with --tile). Default 0."),
+    mine: list[Path] = typer.Option(None, "--mine", help="Simulated survey folder of a TRAINING area "
+                                    "(repeatable): its false detections become hard-negative crops (with "
+                                    "--tile). Default: none."),
+    mine_conf: float = typer.Option(0.1, "--mine-conf", help="Lowest confidence of a mined false detection. "
+                                    "Default 0.1."),
+    mine_per_image: int = typer.Option(2, "--mine-per-image", help="Most mined crops per survey image "
+                                       "(the most confident first). Default 2."),
+    balance: bool = typer.Option(False, "--balance", help="Mirror train crops showing only the rarer class "
+                                 "until both classes have about as many boxes. Default off."),
+    scale_floor: float = typer.Option(4.0, "--scale-floor", help="Scale augmentation in train_args.yaml "
+                                      "never shrinks the smallest camera below this, px. Default 4."),
 ) -> None:
-    """Render a YOLO dataset with the simulator, split into train and val by geography."""
+    """Render a YOLO dataset with the simulator, split into train and val by geography; writes
+    data.yaml and train_args.yaml (recommended `camcensus train --arg` values)."""
     from scripts.synth_dataset import synth_dataset
 
     result = synth_dataset(out, areas=area, views=views, val_areas=val_area, sim_cameras=sim_cameras or None,
                            seed=seed, layouts=layouts, tile=tile, n_away=n_away,
                            min_positive=min_positive, val_fraction=val_fraction,
-                           block_m=block_m, spacing=spacing)
+                           block_m=block_m, spacing=spacing, n_decoy=decoys, n_sky=sky, mine=mine or None,
+                           mine_conf=mine_conf, mine_per_image=mine_per_image, scale_floor_px=scale_floor,
+                           balance=balance)
     for split in ("train", "val"):
         typer.echo(f"{split}: {result.n_views[split]} views -> {result.n_images[split]} images, "
                    f"{result.n_boxes[split]} boxes, {result.share_empty[split]:.0%} of views without a camera")
-    typer.echo(f"wrote {result.data_yaml} in {result.seconds:.0f} s")
+    if result.crops:
+        typer.echo("train crops: " + ", ".join(f"{k} {v}" for k, v in sorted(result.crops.items()))
+                   + "; boxes by class: " + ", ".join(f"{k} {v}" for k, v in sorted(result.classes.items())))
+    if result.decoys:
+        typer.echo("decoy crops: " + ", ".join(f"{k} {v}" for k, v in sorted(result.decoys.items())))
+    typer.echo(f"wrote {result.data_yaml} and {result.train_args} in {result.seconds:.0f} s")
 
 
 @dataset_app.command("check")

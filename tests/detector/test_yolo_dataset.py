@@ -103,3 +103,37 @@ def test_write_example_is_readable_by_check(tmp_path):
     report = check_dataset(tmp_path / "data.yaml")
     assert report.splits["train"].empty == 1 and report.splits["val"].boxes == {"dome": 1, "directed": 0}
     assert report.size_hist["8-16"] == 1
+
+
+def test_safe_scale_never_shrinks_a_box_below_the_floor():
+    from detector.yolo_dataset import safe_scale
+
+    for side in (4.5, 6.0, 8.0, 9.7, 12.0, 100.0):
+        scale = safe_scale(side, floor_px=4.0)
+        assert 0 <= scale <= 0.5 and side * (1 - scale) >= 4.0 - 1e-9
+    assert safe_scale(6.0) == pytest.approx(0.333, abs=1e-3)  # 6 * (1 - 1/3) = 4
+    assert safe_scale(3.0) == 0.0 and safe_scale(4.0) == 0.0  # at or under the floor: no zoom-out at all
+    assert safe_scale(1000.0) == 0.5  # capped
+
+
+def test_crop_around_holds_the_target_and_can_avoid_cameras():
+    from detector.yolo_dataset import crop_around
+
+    image = np.zeros((200, 300, 3), np.uint8)
+    boxes = pd.DataFrame([("dome", 10, 10, 20, 20)], columns=BOX_COLUMNS)
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        crop, crop_boxes = crop_around(image, boxes, (200, 150, 210, 160), size=64, rng=rng, avoid_boxes=True)
+        assert crop.shape == (64, 64, 3) and crop_boxes.empty
+    crop, crop_boxes = crop_around(image, boxes, (12, 12, 18, 18), size=64, rng=rng)  # target next to the camera
+    assert len(crop_boxes) == 1
+    assert crop_around(image, boxes, (12, 12, 18, 18), size=64, rng=rng, avoid_boxes=True) is None
+
+
+def test_train_args_round_trip(tmp_path):
+    from detector.yolo_dataset import read_train_args, write_train_args
+
+    assert read_train_args(tmp_path) == {}
+    write_train_args(tmp_path, {"scale": 0.25, "mosaic": 1.0}, comment="why\nand why")
+    assert (tmp_path / "train_args.yaml").read_text().startswith("# why\n# and why\n")
+    assert read_train_args(tmp_path / "data.yaml") == {"scale": 0.25, "mosaic": 1.0}
