@@ -4,8 +4,11 @@ sampling uncertainty.
 A calibration is the shared plain dict (see DESIGN.md / the brief of issues 12-14)::
 
     {"source": "card" | "review" | "assumed", "conf_threshold": 0.25,
-     "precision_bins": {"edges": [...], "n": [...], "real": [...]},
+     "precision_bins": {"edges": [...], "n": [...], "real": [...], "population": [...]},
      "recall_bins": {"edges_px": [...], "n": [...], "found": [...]}, "n_images": ...}
+
+``population`` (optional; the review writes it) is the number of the survey's detections in each
+bin that the checked ones were drawn from, for the finite-population correction.
 
 Counts, not rates: each bin's rate has a Beta posterior (Jeffreys prior, Beta(1/2, 1/2), shrunk
 towards the pooled rate by ``PRIOR_STRENGTH`` pseudo-counts so that an empty or tiny bin falls
@@ -44,6 +47,24 @@ class Calibration:
     rec_found: np.ndarray  # of them detected
     n_images: int = 0
     extra: dict | None = None  # figures the producer stated (overall precision with interval, ...)
+    prec_population: np.ndarray | None = None  # detections per confidence bin the checked ones were drawn from
+
+    def sampled_survey(self) -> bool:
+        """Whether the precision bins are a sample of this survey's own detections (a review,
+        drawn without replacement), rather than of held-out data (a model card)."""
+        return self.source == "review" or self.prec_population is not None
+
+    def precision_fpc(self, survey_n: np.ndarray) -> np.ndarray:
+        """Finite-population correction 1 - n_b / N_b of each confidence bin (Cochran 1977,
+        eq. 2.12: the variance of a total estimated from a simple random sample of n_b of N_b
+        units carries the factor 1 - f): N_b the bin's ``population`` when the producer states
+        it, else ``survey_n`` (the survey's detections per bin). All ones when the precision
+        comes from held-out data: the survey's detections are then a new Bernoulli sample."""
+        if not self.sampled_survey():
+            return np.ones(len(self.prec_n))
+        pop = self.prec_population if self.prec_population is not None else np.asarray(survey_n, float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.clip(np.where(pop > 0, 1.0 - self.prec_n / pop, 0.0), 0.0, 1.0)
 
     # --- Beta posteriors per bin -------------------------------------------------------------
     def precision_beta(self) -> tuple[np.ndarray, np.ndarray]:
@@ -151,6 +172,12 @@ def calibration_from_dict(data: dict) -> Calibration:
             raise GeoInputError(f"calibration {name}: edges must increase")
         if np.any(n < 0) or np.any(k < 0) or np.any(k > n):
             raise GeoInputError(f"calibration {name}: counts must satisfy 0 <= hits <= n")
+    population = pb.get("population") if isinstance(pb, dict) else None
+    if population is not None:
+        population = np.asarray(population, float)
+        if len(population) != len(pn) or np.any(population < pn):
+            raise GeoInputError(f"calibration precision_bins: population needs {len(pn)} counts, each at least "
+                                "the bin's n")
     if pn.sum() <= 0 and rn.sum() <= 0:
         raise GeoInputError("calibration has no counts (no checked detections, no audited cameras)")
     known = {"source", "conf_threshold", "precision_bins", "recall_bins", "n_images"}
@@ -158,7 +185,7 @@ def calibration_from_dict(data: dict) -> Calibration:
                        conf_threshold=float(data.get("conf_threshold", edges[0])),
                        conf_edges=edges, prec_n=pn, prec_real=pr, size_edges=sedges, rec_n=rn, rec_found=rf,
                        n_images=int(data.get("n_images") or 0),
-                       extra={k: v for k, v in data.items() if k not in known})
+                       extra={k: v for k, v in data.items() if k not in known}, prec_population=population)
 
 
 def calibration_from_rates(precision: float, recall: float, *, n: int = NOMINAL_N,

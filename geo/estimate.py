@@ -213,18 +213,71 @@ class StripParts:
         return q / pi, q, pi, raw
 
 
+def reality_variance(parts: StripParts, q: np.ndarray, pi: np.ndarray, curves: RateCurves, n_areas: int, *,
+                     fixed_totals: bool) -> np.ndarray:
+    """Per-area variance of sum_j (R_j - q_j) / pi_j, R_j whether located camera j is real.
+
+    Held-out calibration (a model card): the survey's detections are a new Bernoulli sample, so
+    R_j ~ Bernoulli(q_j) independently: sum q (1 - q) / pi^2 (the bins' precision error is the
+    separate precision term). ``fixed_totals`` (a review of this survey's own detections): how
+    many of a confidence bin's single-detection cameras are real is what the review estimates
+    (its error, with the finite-population correction, is the precision term), so only which of
+    them are real is left: for S_b singles of which T_b are real, drawn as a random subset,
+    Var(sum_j c_j R_j | T_b) = q_b (1 - q_b) S_b / (S_b - 1) sum_j (c_j - c_bar)^2 over all S_b
+    (c_j = 1 / pi_j for the area's cameras inside the strip, 0 for the rest), i.e.
+    q_b (1 - q_b) S_b / (S_b - 1) (sum_a w^2 - (sum_a w)^2 / S_b). Multi-detection cameras keep
+    the Bernoulli term."""
+    w = 1.0 / pi
+    bern = q * (1 - q) * w ** 2
+
+    def per_area(values: np.ndarray) -> np.ndarray:
+        return np.bincount(parts.pair_area, values[parts.pair_cam], minlength=n_areas)
+
+    if not fixed_totals:
+        return per_area(bern)
+    single = parts.n_detections[parts.inside] <= 1
+    k = len(curves.precision)
+    all_single = parts.n_detections <= 1
+    s_b = np.bincount(conf_bin(parts.conf_max[all_single], curves.conf_edges), minlength=k).astype(float)
+    cam_bin = conf_bin(parts.conf_max[parts.inside], curves.conf_edges)
+    out = per_area(np.where(single, 0.0, bern))
+    pair_single = single[parts.pair_cam]
+    key = parts.pair_area[pair_single] * k + cam_bin[parts.pair_cam][pair_single]
+    wp = w[parts.pair_cam][pair_single]
+    sum_w = np.bincount(key, wp, minlength=n_areas * k).reshape(n_areas, k)
+    sum_w2 = np.bincount(key, wp ** 2, minlength=n_areas * k).reshape(n_areas, k)
+    q_b = np.zeros(k)
+    q_b[cam_bin[single]] = q[single]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(s_b > 1, q_b * (1 - q_b) * s_b / np.maximum(s_b - 1, 1), 0.0)
+        within = np.maximum(sum_w2 - np.where(s_b > 0, sum_w ** 2 / s_b, 0.0), 0.0)
+    return out + (within * factor).sum(axis=1)
+
+
 def strip_variance(parts: StripParts, cal: Calibration, n_areas: int) -> dict[str, np.ndarray]:
     """Per-area point estimate and variance components (encounter, precision, recall), the
-    estimate by class, and how many cameras the p* floor applied to."""
+    estimate by class, and how many cameras the p* floor applied to.
+
+    Encounter: the Horvitz-Thompson variance with known inclusion probabilities, estimated by
+    sum over the located cameras of q (1 - pi) / pi^2 (Horvitz and Thompson 1952; Poisson sampling,
+    independent inclusions, Sarndal, Swensson and Wretman 1992, sec. 3.5: E[sum over the sample of
+    (1 - pi) / pi^2] = sum over the population of (1 - pi) / pi = Var(N_hat)), plus which located
+    cameras are real (``reality_variance``). Precision:
+    each bin's Beta posterior SD carried by the delta method, times the bin's finite-population
+    correction when the bins are a review of this survey's own detections
+    (``Calibration.precision_fpc``). Recall: the exact gradient of pi times each size bin's SD."""
     curves = cal.curves()
     w, q, pi, raw = parts.weights(curves)
     def per_area(values: np.ndarray) -> np.ndarray:
         return np.bincount(parts.pair_area, values[parts.pair_cam], minlength=n_areas)
 
     est = per_area(w)
-    var_enc = per_area(q * (1 - pi) / pi ** 2 + q * (1 - q) / pi ** 2)
+    survey_n = np.bincount(conf_bin(parts.detection_conf, curves.conf_edges), minlength=len(curves.precision))
+    fpc = cal.precision_fpc(survey_n)
+    var_enc = per_area(q * (1 - pi) / pi ** 2) + reality_variance(parts, q, pi, curves, n_areas,
+                                                               fixed_totals=cal.sampled_survey())
     out = {"est": est, "var_encounter": var_enc, "n_floored": per_area((raw < parts.floor).astype(float)),
-           "n_located": per_area(np.ones(len(w)))}
+           "n_located": per_area(np.ones(len(w))), "fpc": fpc}
     for name in CLASSES:
         out[f"est_{name}"] = per_area(np.where(parts.klass == name, w, 0.0))
     # precision: central differences of one posterior SD per confidence bin (only P(real) moves)
@@ -243,7 +296,7 @@ def strip_variance(parts: StripParts, cal: Calibration, n_areas: int) -> dict[st
             q_all = camera_reality(parts.n_detections, parts.conf_max, parts.detection_conf,
                                    _PrecisionAt(RateCurves(curves.conf_edges, moved, curves.size_edges, curves.recall)))
             ests.append(per_area(q_all[parts.inside] / pi))
-        var += ((ests[0] - ests[1]) / (hi_r - lo_r) * sd[j]) ** 2
+        var += fpc[j] * ((ests[0] - ests[1]) / (hi_r - lo_r) * sd[j]) ** 2
     out["var_precision"] = var
     # recall: the exact gradient of pi (geo.inclusion.inclusion_gradient) times each bin's SD
     a, b = cal.recall_beta()

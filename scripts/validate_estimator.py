@@ -121,11 +121,15 @@ def calibration_from_truth(detections: pd.DataFrame, eval_sizes: np.ndarray, *, 
     bins = np.clip(np.searchsorted(CONF_EDGES, pick["conf"].to_numpy(float), side="right") - 1, 0, len(CONF_EDGES) - 2)
     n = np.bincount(bins, minlength=len(CONF_EDGES) - 1)
     real = np.bincount(bins, pick["real"].to_numpy(float), minlength=len(CONF_EDGES) - 1)
+    all_bins = np.clip(np.searchsorted(CONF_EDGES, detections["conf"].to_numpy(float), side="right") - 1, 0,
+                       len(CONF_EDGES) - 2)
+    population = np.bincount(all_bins, minlength=len(CONF_EDGES) - 1)  # the review's strata sizes
     found = rng.random(len(eval_sizes)) < recall_by_size(eval_sizes, s50=s50)
     edges = np.asarray(DEFAULT_SIZE_EDGES_PX)
     sbin = np.clip(np.searchsorted(edges, eval_sizes, side="right") - 1, 0, len(edges) - 2)
     return {"source": "review", "conf_threshold": CONF_EDGES[0],
-            "precision_bins": {"edges": CONF_EDGES, "n": n.tolist(), "real": real.tolist()},
+            "precision_bins": {"edges": CONF_EDGES, "n": n.tolist(), "real": real.tolist(),
+                               "population": population.tolist()},
             "recall_bins": {"edges_px": edges.tolist(), "n": np.bincount(sbin, minlength=len(edges) - 1).tolist(),
                             "found": np.bincount(sbin, found.astype(float), minlength=len(edges) - 1).tolist()},
             "n_images": 0, "n_verified": int(n.sum()), "n_audited": int(len(eval_sizes))}

@@ -98,3 +98,17 @@ def test_malformed_calibrations_are_one_clear_error(change, message):
         calibration_from_dict(card(**change))
     with pytest.raises(GeoInputError, match="dict"):
         calibration_from_dict([1, 2])
+
+
+def test_a_review_of_the_surveys_own_detections_gets_the_finite_population_correction():
+    review = calibration_from_dict(card(source="review", precision_bins={
+        "edges": [0.25, 0.5, 1.0], "n": [10, 5], "real": [4, 4], "population": [10, 20]}))
+    assert review.sampled_survey()
+    assert review.precision_fpc(np.array([99, 99])) == pytest.approx([0.0, 0.75])  # the stated population wins
+    older = calibration_from_dict(card(source="review", precision_bins={"edges": [0.25, 0.5, 1.0], "n": [10, 5],
+                                                                        "real": [4, 4]}))
+    assert older.precision_fpc(np.array([40, 5])) == pytest.approx([0.75, 0.0])  # else the survey's own counts
+    held_out = calibration_from_dict(card())
+    assert not held_out.sampled_survey() and held_out.precision_fpc(np.array([1, 1, 1])).tolist() == [1, 1, 1]
+    with pytest.raises(GeoInputError, match="population"):
+        calibration_from_dict(card(precision_bins={"edges": [0.25, 1.0], "n": [10], "real": [4], "population": [5]}))

@@ -54,6 +54,33 @@ def test_false_detections_are_spent_on_single_detection_cameras_of_their_bin():
     assert q[4] == 1.0  # no excess false detections left for multi-detection cameras
 
 
+def test_which_singles_are_real_given_a_reviewed_total_matches_exact_enumeration():
+    from itertools import combinations
+
+    from geo.calibration import calibration_from_dict
+    from geo.estimate import StripParts, reality_variance
+
+    cal = calibration_from_dict({"precision_bins": {"edges": [0.25, 1.0], "n": [10], "real": [5]},
+                                 "recall_bins": {"edges_px": [0, 100000], "n": [10], "found": [5]}})
+    pi = np.array([0.2, 0.5, 0.9, 0.3, 0.6, 1.0])
+    q = np.full(6, 0.5)  # 3 of the 6 single-detection cameras are real
+    # areas: 0 holds cameras 0-2, 1 holds 3-5, 2 holds all
+    pair_cam = np.array([0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5])
+    pair_area = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 2, 2, 2])
+    parts = StripParts(inside=np.arange(6), pair_cam=pair_cam, pair_area=pair_area, klass=np.array(["dome"] * 6),
+                       box_m=np.full(6, 0.33), pairs=None, n_detections=np.ones(6), conf_max=np.full(6, 0.5),
+                       detection_conf=np.full(6, 0.5))
+    fixed = reality_variance(parts, q, pi, cal.curves(), 3, fixed_totals=True)
+    sums = []
+    for real in combinations(range(6), 3):
+        r = np.isin(np.arange(6), real) / pi
+        sums.append([r[:3].sum(), r[3:].sum(), r.sum()])
+    assert fixed == pytest.approx(np.var(sums, axis=0))  # hypergeometric: exact
+    bernoulli = reality_variance(parts, q, pi, cal.curves(), 3, fixed_totals=False)
+    assert bernoulli == pytest.approx([(0.25 / pi[:3] ** 2).sum(), (0.25 / pi[3:] ** 2).sum(), (0.25 / pi ** 2).sum()])
+    assert (fixed < bernoulli).all()
+
+
 def test_rate_estimate_matches_the_stanford_formula_and_clopper_pearson():
     est, lo, hi = rate_estimate(np.array([1000]), np.array([50]), np.array([10.0]), precision=0.6, recall=0.5,
                                 metres_per_image=20.0)
