@@ -457,6 +457,9 @@ def main(argv: list[str] | None = None) -> int:
         sizes = pd.concat([box_sizes_from_truth(scene).assign(area=name) for name, scene in zip(specs, scenes)])
         print(sizes.groupby(["class_name", "area"])["size_m"].describe(percentiles=[0.25, 0.5, 0.75]).round(3))
         print("median by class (m):", sizes.groupby("class_name")["size_m"].median().round(3).to_dict())
+        ratio = sizes["size_m"] / sizes.groupby("class_name")["size_m"].transform("median")
+        print("99th percentile of size / class median (1 / FACADE_MIN_SIZE_RATIO):",
+              ratio.groupby(sizes["class_name"]).quantile(0.99).round(2).to_dict())
         return 0
     rng = np.random.default_rng(args.seed)
     runs = []
