@@ -302,7 +302,8 @@ def strip_variance(parts: StripParts, cal: Calibration, n_areas: int) -> dict[st
     a, b = cal.recall_beta()
     sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
     grad = inclusion_gradient(parts.pairs, parts.box_m, curves.size_edges, curves.recall)
-    dw = np.where((raw >= parts.floor)[:, None], -q[:, None] / pi[:, None] ** 2 * grad, 0.0)
+    free = raw >= parts.floor if parts.pairs.n_nodes == 1 else np.ones(len(raw), bool)  # else in grad
+    dw = np.where(free[:, None], -q[:, None] / pi[:, None] ** 2 * grad, 0.0)
     out["var_recall"] = sum((per_area(dw[:, j]) * sd[j]) ** 2 for j in range(len(sd)))
     return out
 
@@ -426,7 +427,7 @@ def density_from_tables(
     views = views_for_inclusion(images, crs, random_sides=random_sides)
     build_m = buildings.to_crs(crs) if buildings is not None and len(buildings) else None
     pairs = view_pairs(cxy[inside], tangent[inside], views, spacing_m=metres_per_point, buildings=build_m,
-                       n_shifts=n_shifts)
+                       n_shifts=n_shifts, location_sd_m=location_sd_m(cameras)[inside])
     klass = cameras["class_name"].astype(str).to_numpy()
     parts = StripParts(inside=inside, pair_cam=ci, pair_area=ca, klass=klass[inside], box_m=box_size_m(klass[inside]),
                        pairs=pairs, n_detections=cameras["n_detections"].to_numpy(float),
@@ -523,6 +524,18 @@ def density_from_tables(
                          n_floored=int(comp["n_floored"].sum()), n_inside=int(len(inside)),
                          n_outside=int(len(cameras) - len(inside)))
     return out
+
+
+def location_sd_m(cameras: pd.DataFrame) -> np.ndarray:
+    """SD (m) of each located camera's position across the street, for the measurement-error
+    correction of its weight (``geo.inclusion.corrected_weight``): for cameras placed by box
+    size (``method`` "size", range error along the ray) their ``uncertainty_m`` / sqrt(2), the
+    per-axis SD of a 2-D error of that RMS; 0 for cameras placed on a facade (their error runs
+    along the wall, which the grid shifts average over) or by triangulation (sub-metre)."""
+    if "uncertainty_m" not in cameras.columns or "method" not in cameras.columns or len(cameras) == 0:
+        return np.zeros(len(cameras))
+    unc = cameras["uncertainty_m"].fillna(0.0).to_numpy(float)
+    return np.where(cameras["method"].astype(str).to_numpy() == "size", unc / np.sqrt(2.0), 0.0)
 
 
 def truth_in_strip(truth: gpd.GeoDataFrame, surveyed: gpd.GeoDataFrame, *, strip: float) -> np.ndarray:

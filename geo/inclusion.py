@@ -52,6 +52,8 @@ RISE_RANGE_M = (0.5, 3.5)  # mounts 3-6 m above the road, eye 2.5 m: spread for 
 FACADE_TOLERANCE_M = 1.5
 WALL_M = 2.0  # a camera this close to a building outline hangs on that wall
 GRAZING_DEG = 15.0  # a wall camera seen closer than this to its wall's plane is hidden by the facade's relief
+# 3-point Gauss-Hermite rule for a normal error: nodes in SDs, weights (exact to the 5th moment)
+ERROR_NODES = (np.array([-np.sqrt(3.0), 0.0, np.sqrt(3.0)]), np.array([1 / 6, 2 / 3, 1 / 6]))
 DEFAULT_SHIFTS = 4  # positions over one spacing (midpoint rule); 8 moved the validation by <1%
 # Visibility by horizontal range (m): the share of camera/view pairs that the geometry above allows
 # (field of view, range, footprints, wall facing) in which the camera is not hidden by anything else
@@ -72,7 +74,9 @@ def visibility_by_range(range_m: np.ndarray) -> np.ndarray:
 @dataclass
 class ViewPairs:
     """Camera-position / view pairs that could show the camera: ``cam`` (camera index),
-    ``shift`` (0..n_shifts-1), ``scale`` (px of box per metre of size: f' / slant range)."""
+    ``shift`` (position: node x n_shifts + shift, 0..n_nodes x n_shifts - 1), ``scale`` (px of box
+    per metre of size: f' / slant range). ``n_nodes``: 1, or 3 positions across the street over
+    the camera's location error (``ERROR_NODES``) for the measurement-error bias correction."""
 
     cam: np.ndarray
     shift: np.ndarray
@@ -82,6 +86,19 @@ class ViewPairs:
     range_m: np.ndarray | None = None  # horizontal range of each pair, metres
     view: np.ndarray | None = None  # row of each pair's view
     factor: np.ndarray | None = None  # share of mount heights in the vertical field of view x view's share
+    n_nodes: int = 1
+
+    @property
+    def n_positions(self) -> int:
+        return self.n_nodes * self.n_shifts
+
+    def node_inclusion(self, box_m: np.ndarray, recall_fn, *, visibility=visibility_by_range) -> np.ndarray:
+        """(cameras, n_nodes) p* averaged over the grid shifts at each location node."""
+        p = self.detection(box_m, recall_fn, visibility)
+        cell = self.cam * self.n_positions + self.shift
+        log_miss = np.bincount(cell, np.log1p(-p), minlength=self.n_cameras * self.n_positions)
+        p_star = 1.0 - np.exp(log_miss.reshape(self.n_cameras, self.n_nodes, self.n_shifts))
+        return p_star.mean(axis=2)
 
     def detection(self, box_m: np.ndarray, recall_fn, visibility=visibility_by_range) -> np.ndarray:
         """P(detected) of each pair: recall at the expected box size, times ``visibility(range)``
@@ -95,22 +112,60 @@ class ViewPairs:
 
     def inclusion(self, box_m: np.ndarray, recall_fn, *, floor: float = MIN_INCLUSION, visibility=visibility_by_range
                   ) -> tuple[np.ndarray, np.ndarray]:
-        """(pi floored, pi raw) per camera for box sizes ``box_m`` (m, per camera),
-        ``recall_fn(size_px) -> recall`` and optionally ``visibility(range_m) -> share``."""
-        p = self.detection(box_m, recall_fn, visibility)
-        cell = self.cam * self.n_shifts + self.shift
-        log_miss = np.bincount(cell, np.log1p(-p), minlength=self.n_cameras * self.n_shifts)
-        p_star = 1.0 - np.exp(log_miss.reshape(self.n_cameras, self.n_shifts))
-        raw = p_star.mean(axis=1)
-        return np.maximum(raw, floor), raw
+        """(pi, pi raw) per camera for box sizes ``box_m`` (m, per camera),
+        ``recall_fn(size_px) -> recall`` and optionally ``visibility(range_m) -> share``.
+
+        pi raw: p* at the located position, averaged over the grid shifts. pi: pi raw floored
+        at ``floor``; with location nodes (``n_nodes`` 3), 1 / the bias-corrected weight
+        (``corrected_weight``)."""
+        node = self.node_inclusion(box_m, recall_fn, visibility=visibility)
+        raw = node[:, self.n_nodes // 2]
+        if self.n_nodes == 1:
+            return np.maximum(raw, floor), raw
+        return 1.0 / corrected_weight(node, floor=floor), raw
+
+
+def corrected_weight(node_pi: np.ndarray, *, floor: float = MIN_INCLUSION) -> np.ndarray:
+    """Horvitz-Thompson weight 1 / pi corrected for the error of the located position.
+
+    A camera located at x_hat = x + e (e ~ N(0, sd^2) across the street) has
+    E[1 / pi(x_hat)] = 1 / pi(x) + b with b ~ E_e[1 / pi(x_hat + e)] - 1 / pi(x_hat) (second
+    order: b = sd^2 (1 / pi)'' / 2; 1 / pi is convex in the distance from the street, so
+    uncorrected weights are biased upward). The corrected weight is
+    1 / pi(x_hat) - b = 2 / pi(x_hat) - sum_k w_k / pi(x_hat + z_k sd) over the Gauss-Hermite
+    nodes (the parametric-bootstrap bias correction; Carroll et al. 2006, Measurement Error in
+    Nonlinear Models, ch. 4), each pi floored at ``floor`` and the weight kept within
+    [1, 1 / floor]. ``node_pi``: (cameras, 3) pi at the nodes -sqrt(3) sd, 0, +sqrt(3) sd."""
+    _, node_w = ERROR_NODES
+    f = 1.0 / np.maximum(node_pi, floor)
+    return np.clip(2.0 * f[:, 1] - f @ node_w, 1.0, 1.0 / floor)
 
 
 def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, rates: np.ndarray, *,
-                       visibility=visibility_by_range) -> np.ndarray:
-    """d pi_raw / d recall_b: (cameras, size bins) derivative of each camera's raw inclusion
+                       visibility=visibility_by_range, floor: float = MIN_INCLUSION) -> np.ndarray:
+    """d pi / d recall_b: (cameras, size bins) derivative of each camera's inclusion
     probability with respect to each size bin's recall (exact, for the delta method):
     pi = mean_k (1 - prod_j (1 - p_jk)), so d pi / d p_jk = (1 - p*_k) / (1 - p_jk) / K, and
-    p_jk is linear in the two bin rates it interpolates between."""
+    p_jk is linear in the two bin rates it interpolates between. Without location nodes it is
+    the raw pi's derivative (the caller zeroes floored cameras); with them, that of
+    1 / ``corrected_weight``: d pi = pi^2 (2 f_0^2 d pi_0 - sum_k w_k f_k^2 d pi_k), f = 1 / pi
+    (0 where a node's pi or the weight is at its bound)."""
+    if pairs.n_nodes > 1:
+        node_pairs = ViewPairs(pairs.cam * pairs.n_nodes + pairs.shift // pairs.n_shifts, pairs.shift % pairs.n_shifts,
+                               pairs.scale, pairs.n_cameras * pairs.n_nodes, pairs.n_shifts, pairs.range_m,
+                               pairs.view, pairs.factor)
+        grad = inclusion_gradient(node_pairs, np.repeat(box_m, pairs.n_nodes), edges, rates, visibility=visibility)
+        grad = grad.reshape(pairs.n_cameras, pairs.n_nodes, -1)
+        from geo.calibration import recall_at
+
+        node = pairs.node_inclusion(box_m, lambda size: recall_at(size, edges, rates), visibility=visibility)
+        _, node_w = ERROR_NODES
+        f = np.where(node >= floor, 1.0 / np.maximum(node, floor), 0.0)  # 0: floored, no derivative
+        coef = -node_w[None, :] * f ** 2
+        coef[:, 1] += 2.0 * f[:, 1] ** 2
+        w = corrected_weight(node, floor=floor)
+        free = (w > 1.0) & (w < 1.0 / floor)
+        return np.where(free[:, None], np.einsum("nk,nkm->nm", coef, grad) / w[:, None] ** 2, 0.0)
     from geo.calibration import size_centres
 
     m = len(rates)
@@ -212,7 +267,7 @@ def street_distance(xy: np.ndarray, lines: gpd.GeoDataFrame) -> tuple[np.ndarray
 def view_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, *, spacing_m: float,
                buildings: gpd.GeoDataFrame | None = None, n_shifts: int = DEFAULT_SHIFTS,
                max_range_m: float = MAX_RANGE_M, rise_m: float = RISE_M, grazing_deg: float = GRAZING_DEG,
-               chunk: int = 50_000) -> ViewPairs:
+               location_sd_m: np.ndarray | None = None, chunk: int = 50_000) -> ViewPairs:
     """The pairs (camera at each shifted position, view) that could show it (``chunk`` positions
     at a time).
 
@@ -221,17 +276,30 @@ def view_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, *, 
     clockwise from the CRS's grid north), fov (deg, horizontal), width, height (px), all with
     imagery. ``buildings``: footprints in the same CRS (or None); a camera within ``WALL_M`` of
     one hangs on its wall, and views that see that wall from behind or closer than
-    ``grazing_deg`` to its plane cannot show it."""
+    ``grazing_deg`` to its plane cannot show it.
+
+    ``location_sd_m``: per camera, the SD (m) of its located position across the street (the
+    locator's range error). When any is positive, each camera is also placed at the 3
+    Gauss-Hermite nodes -sqrt(3) sd, 0, +sqrt(3) sd along the street's normal (``n_nodes`` 3),
+    for the measurement-error correction of its weight (``corrected_weight``)."""
     from scipy.spatial import cKDTree
 
     n = len(cam_xy)
     n_shifts = max(1, int(n_shifts))
+    sd = None if location_sd_m is None else np.nan_to_num(np.asarray(location_sd_m, float))
+    n_nodes = 3 if sd is not None and np.any(sd > 0) else 1
     empty = ViewPairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), n, n_shifts, np.zeros(0),
-                      np.zeros(0, np.int64))
+                      np.zeros(0, np.int64), n_nodes=n_nodes)
     if n == 0 or len(views) == 0:
         return empty
     offsets = ((np.arange(n_shifts) + 0.5) / n_shifts - 0.5) * float(spacing_m) if n_shifts > 1 else np.zeros(1)
-    pos = (cam_xy[:, None, :] + offsets[None, :, None] * tangent[:, None, :]).reshape(-1, 2)
+    pos = cam_xy[:, None, :] + offsets[None, :, None] * tangent[:, None, :]  # (n, shifts, 2)
+    if n_nodes > 1:
+        nodes, _ = ERROR_NODES
+        across = np.column_stack([-tangent[:, 1], tangent[:, 0]])
+        pos = pos[:, None, :, :] + (nodes[None, :, None, None] * sd[:, None, None, None]) * across[:, None, None, :]
+    pos = pos.reshape(-1, 2)
+    n_pos = n_nodes * n_shifts
     ex, ey = views["x"].to_numpy(float), views["y"].to_numpy(float)
     view_tree = cKDTree(np.column_stack([ex, ey]))
     normal = wall_normals(pos, buildings) if buildings is not None and len(buildings) else None
@@ -239,7 +307,7 @@ def view_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, *, 
                            max_range_m=max_range_m, rise_m=rise_m, grazing_deg=grazing_deg)
               for start in range(0, len(pos), chunk)]
     pi, vj, r, scale, factor = (np.concatenate([c[k] for c in chunks]) for k in range(5))
-    return ViewPairs(pi // n_shifts, pi % n_shifts, scale, n, n_shifts, r, vj, factor)
+    return ViewPairs(pi // n_pos, pi % n_pos, scale, n, n_shifts, r, vj, factor, n_nodes=n_nodes)
 
 
 def _pairs_chunk(pos, start, stop, view_tree, views, ex, ey, normal, buildings, *, max_range_m, rise_m, grazing_deg):

@@ -155,16 +155,35 @@ def test_inclusion_gradient_matches_finite_differences():
     rng = np.random.default_rng(3)
     cam = rng.uniform(-30, 30, (12, 2))
     v = views(*[(x, 0.0, h) for x in range(-40, 41, 10) for h in (0.0, 180.0)])
-    pairs = view_pairs(cam, np.tile([1.0, 0.0], (12, 1)), v, spacing_m=10, n_shifts=4)
     edges = np.array([0, 6, 8, 12, 16, 24, 32, 64, 100000.0])
     rates = np.array([0.05, 0.2, 0.4, 0.55, 0.65, 0.7, 0.75, 0.8])
     box = np.full(12, 0.45)
-    grad = inclusion_gradient(pairs, box, edges, rates)
-    for b in (1, 3, 5):
-        up, down = rates.copy(), rates.copy()
-        up[b] += 1e-5
-        down[b] -= 1e-5
-        numeric = (pairs.inclusion(box, lambda s, r=up: recall_at(s, edges, r))[1]
-                   - pairs.inclusion(box, lambda s, r=down: recall_at(s, edges, r))[1]) / 2e-5
-        assert grad[:, b] == pytest.approx(numeric, rel=1e-4, abs=1e-8)
-    assert (grad >= 0).all() and grad.sum() > 0
+    sd = np.where(np.arange(12) % 2 == 0, 1.5, 0.0)  # half of them with a location error
+    for location_sd, which in ((None, 1), (sd, 0)):  # raw pi; the corrected pi
+        pairs = view_pairs(cam, np.tile([1.0, 0.0], (12, 1)), v, spacing_m=10, n_shifts=4, location_sd_m=location_sd)
+        grad = inclusion_gradient(pairs, box, edges, rates, floor=0.01)
+        for b in (1, 3, 5):
+            up, down = rates.copy(), rates.copy()
+            up[b] += 1e-5
+            down[b] -= 1e-5
+            numeric = (pairs.inclusion(box, lambda s, r=up: recall_at(s, edges, r), floor=0.01)[which]
+                       - pairs.inclusion(box, lambda s, r=down: recall_at(s, edges, r), floor=0.01)[which]) / 2e-5
+            assert grad[:, b] == pytest.approx(numeric, rel=1e-4, abs=1e-8)
+        assert grad.sum() > 0
+
+
+def test_corrected_weight_removes_the_bias_of_a_noisy_position():
+    from geo.inclusion import ERROR_NODES, corrected_weight
+
+    nodes, _ = ERROR_NODES
+    rng = np.random.default_rng(0)
+    pi_of = lambda d: np.clip(d / 20.0, 0.05, 1.0)  # noqa: E731 - more views reach a camera farther out
+    true_d, sd = 6.0, 1.5
+    located = true_d + rng.normal(0, sd, 200_000)
+    plain = 1.0 / np.maximum(pi_of(located), 0.1)
+    node_pi = pi_of(located[:, None] + nodes[None, :] * sd)
+    corrected = corrected_weight(node_pi, floor=0.1)
+    assert plain.mean() > 1.04 / pi_of(true_d)  # Jensen: 1 / pi at a noisy position is biased up
+    assert corrected.mean() == pytest.approx(1.0 / pi_of(true_d), rel=0.01)
+    assert corrected_weight(np.array([[0.5, 0.5, 0.5]])) == pytest.approx([2.0])  # flat pi: no correction
+    assert corrected_weight(np.array([[0.01, 0.02, 0.9]])).tolist() == [10.0]  # kept within [1, 1 / floor]
