@@ -9,13 +9,19 @@ strip is claimed: cameras deep in courtyards or far from any street are no part 
     detector's recall by box size (``geo.inclusion``; floored at ``MIN_INCLUSION`` so that no camera
     weighs more than 10) and P(real) from the precision by confidence (``camera_reality``).
     Variance, as Distance's ``dht2`` reports it, from three independent sources:
-    - encounter: the binomial (Horvitz-Thompson) variance of which cameras were detected and which
-      detections are real, sum q (1 - pi) / pi^2 + q (1 - q) / pi^2. The strip is surveyed
+    - encounter: the Horvitz-Thompson variance of which cameras were detected (known pi),
+      sum q (1 - pi) / pi^2, plus that of which detections are real (``reality_variance``:
+      q (1 - q) / pi^2 with a held-out calibration; with a review of the survey's own detections
+      only the within-bin allocation, the bin totals being the review's). The strip is surveyed
       whole (covered region = study region), for which ``dht2`` uses this binomial variance;
       the between-streets encounter-rate variance of Fewster et al. (2009), R2, is reported for
       the density per road km as a rate to carry to other streets (``encounter_rate_variance``);
     - precision and recall: each calibration bin's Beta posterior variance carried through by the
-      delta method (a central difference of one posterior SD per bin);
+      delta method (a central difference of one posterior SD per bin; the exact gradient for
+      recall), the precision bins' times the finite-population correction 1 - n_b / N_b for a
+      review;
+    weights of cameras placed by box size are corrected for their location error
+    (``geo.inclusion.corrected_weight``);
     and a log-normal interval, N / C .. N x C with C = exp(t_df sqrt(log(1 + cv^2))), df by
     Satterthwaite (``lognormal_interval``); an area where no camera was located gets 0 and the
     Poisson (Garwood) upper bound of a zero count, so that it still has an honest upper bound.
@@ -798,8 +804,11 @@ def estimate_survey(
         "estimators": {"strip": "Horvitz-Thompson over the located cameras within the strip: P(real | confidence) / "
                                 "inclusion probability from the views' geometry (field of view, range, building "
                                 "occlusion, wall facing, visibility by range, recall at the expected box size, "
-                                "averaged over the grid's start and random sides); "
-                                "variance: binomial encounter + precision + recall (delta method, Beta per bin); "
+                                "averaged over the grid's start and random sides; weights of cameras placed by "
+                                "box size corrected for their location error); "
+                                "variance: Horvitz-Thompson encounter (known pi) + which cameras are real + "
+                                "precision (finite-population corrected for a review) + recall (delta method, "
+                                "Beta per bin); "
                                 "log-normal 95% interval (dht2) with Satterthwaite df; Garwood upper bound "
                                 "where none was located",
                        "rate_estimator": "Stanford: share of images with a detection x precision x "

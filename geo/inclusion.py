@@ -300,13 +300,26 @@ def view_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, *, 
         pos = pos[:, None, :, :] + (nodes[None, :, None, None] * sd[:, None, None, None]) * across[:, None, None, :]
     pos = pos.reshape(-1, 2)
     n_pos = n_nodes * n_shifts
+    # positions to compute: every centre node, and the outer nodes of cameras with a location SD
+    # (the others' outer nodes coincide with their centre: their pairs are copied below)
+    node_of = (np.arange(len(pos)) // n_shifts) % n_nodes
+    need = np.flatnonzero((node_of == n_nodes // 2) | (np.repeat(sd, n_pos) > 0 if n_nodes > 1 else True))
+    sub = pos[need]
     ex, ey = views["x"].to_numpy(float), views["y"].to_numpy(float)
     view_tree = cKDTree(np.column_stack([ex, ey]))
-    normal = wall_normals(pos, buildings) if buildings is not None and len(buildings) else None
-    chunks = [_pairs_chunk(pos, start, min(start + chunk, len(pos)), view_tree, views, ex, ey, normal, buildings,
+    normal = wall_normals(sub, buildings) if buildings is not None and len(buildings) else None
+    chunks = [_pairs_chunk(sub, start, min(start + chunk, len(sub)), view_tree, views, ex, ey, normal, buildings,
                            max_range_m=max_range_m, rise_m=rise_m, grazing_deg=grazing_deg)
-              for start in range(0, len(pos), chunk)]
+              for start in range(0, len(sub), chunk)]
     pi, vj, r, scale, factor = (np.concatenate([c[k] for c in chunks]) for k in range(5))
+    pi = need[pi]
+    if n_nodes > 1:
+        cam, at = pi // n_pos, pi % n_pos
+        twin = (sd[cam] <= 0) & (at // n_shifts == n_nodes // 2)
+        extra = [(pi[twin] + (k - n_nodes // 2) * n_shifts) for k in range(n_nodes) if k != n_nodes // 2]
+        rows = np.concatenate([np.arange(len(pi))] + [np.flatnonzero(twin)] * len(extra))
+        pi = np.concatenate([pi, *extra])
+        vj, r, scale, factor = vj[rows], r[rows], scale[rows], factor[rows]
     return ViewPairs(pi // n_pos, pi % n_pos, scale, n, n_shifts, r, vj, factor, n_nodes=n_nodes)
 
 

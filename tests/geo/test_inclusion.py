@@ -170,6 +170,11 @@ def test_inclusion_gradient_matches_finite_differences():
                        - pairs.inclusion(box, lambda s, r=down: recall_at(s, edges, r), floor=0.01)[which]) / 2e-5
             assert grad[:, b] == pytest.approx(numeric, rel=1e-4, abs=1e-8)
         assert grad.sum() > 0
+    node = pairs.node_inclusion(box, lambda s: recall_at(s, edges, rates))
+    assert node[1::2, 0] == pytest.approx(node[1::2, 1]) and node[1::2, 2] == pytest.approx(node[1::2, 1])  # no SD
+    alone = view_pairs(cam[1::2], np.tile([1.0, 0.0], (6, 1)), v, spacing_m=10, n_shifts=4)
+    assert node[1::2, 1] == pytest.approx(alone.node_inclusion(box[1::2], lambda s: recall_at(s, edges, rates))[:, 0])
+    assert not np.allclose(node[0::2, 0], node[0::2, 2])  # with an SD the nodes differ
 
 
 def test_corrected_weight_removes_the_bias_of_a_noisy_position():
