@@ -47,7 +47,7 @@
     if (!data.other_views.length) {
       const p = document.createElement("p");
       p.className = "muted";
-      p.textContent = data.camera_id < 0 ? "not located (run `camcensus locate`) or seen once" : "seen in this view only";
+      p.textContent = data.camera_id < 0 ? "not among the located cameras (run `camcensus locate`)" : "seen in this view only";
       others.appendChild(p);
     }
     for (const view of data.other_views) {
