@@ -25,7 +25,7 @@ browser:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 demo: $(STAMP)
-	$(BIN)/camcensus survey --area demo --provider simulated --model cctv-yolo11n-synth --out survey-demo
+	$(BIN)/camcensus survey --area demo --provider simulated --model cctv-yolo11n-synth2 --out survey-demo
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -m "not slow" --timeout=900

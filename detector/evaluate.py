@@ -260,7 +260,7 @@ def calibration_from_matches(pred_conf: np.ndarray, real: np.ndarray, truth_size
     ``pred_conf``/``real``: each detection's confidence and whether it is a true camera (matched at
     IoU 0.5, tiny ones included); ``truth_sizes`` (sqrt area px) / ``truth_found`` per true box.
     Confidence edges: ``conf``, then every 0.1 above it, then 1.0."""
-    edges = [float(conf)] + [round(e, 1) for e in np.arange(0.1, 1.0, 0.1) if e > conf + 0.02] + [1.0]
+    edges = [float(conf)] + [float(round(e, 1)) for e in np.arange(0.1, 1.0, 0.1) if e > conf + 0.02] + [1.0]
     if edges[-2] >= 1.0:
         edges = edges[:-1]
     kept = pred_conf >= conf

@@ -19,7 +19,7 @@ class SurveyOptions:
 
     area: str = "demo"
     provider: str = "simulated"
-    model: str = "cctv-yolo11n-synth"
+    model: str = "cctv-yolo11n-synth2"
     # sample
     network: str = "drive"
     method: str = "systematic"

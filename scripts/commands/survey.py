@@ -16,7 +16,7 @@ def survey(
     provider: str = typer.Option(None, "--provider", help="Imagery: simulated, mapillary "
                                  "(MAPILLARY_TOKEN) or gsv (GOOGLE_MAPS_API_KEY). Default: simulated."),
     model: str = typer.Option(None, "--model", help="Detector: a name in models/, a .pt, .onnx "
-                              "or *_openvino_model. Default: cctv-yolo11n-synth."),
+                              "or *_openvino_model. Default: cctv-yolo11n-synth2."),
     network: str = typer.Option(None, "--network", help="Streets: drive, all or walk. Default: drive."),
     spacing: float = typer.Option(None, "--spacing", help="Metres between viewpoints. Default: 20."),
     method: str = typer.Option(None, "--method", help="systematic or random. Default: systematic."),

@@ -147,6 +147,9 @@ def test_difficult_truths_are_neither_missed_nor_false():
 
 def test_calibration_counts_in_the_shared_format():
     cal = scores_from_boxes(PRED_D, TRUTH_D, conf=0.35, n_images=3)["calibration"]
+    import yaml
+
+    assert yaml.safe_load(yaml.safe_dump(cal)) == cal  # plain types: the card is YAML
     assert cal["source"] == "card" and cal["conf_threshold"] == 0.35 and cal["n_images"] == 3
     bins = cal["precision_bins"]
     assert bins["edges"] == [0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]

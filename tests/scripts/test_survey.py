@@ -22,7 +22,7 @@ from scripts.survey import STAGES
 from scripts.survey_options import SurveyOptions, options_from_toml, options_to_toml
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED = REPO / "models" / "cctv-yolo11n-synth.pt"
+SHIPPED = REPO / "models" / "cctv-yolo11n-synth2.pt"
 TABLES = {"points.parquet": POINTS, "views.parquet": VIEWS, "images.parquet": IMAGES,
           "truth_boxes.parquet": TRUTH_BOXES, "cameras.parquet": CAMERAS, "density.parquet": DENSITY}
 SMALL = ["--area", "demo", "--method", "random", "--n", "24", "--seed", "5", "--size", "640",
@@ -79,7 +79,7 @@ def test_every_output_exists_and_keeps_its_contract(finished):
     assert (s / "map.html").read_text().lstrip().lower().startswith("<!doctype html")
     assert (s / "density.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     recorded = options_from_toml(s / "survey.toml")
-    assert recorded.n == 24 and recorded.method == "random" and recorded.model == "cctv-yolo11n-synth"
+    assert recorded.n == 24 and recorded.method == "random" and recorded.model == "cctv-yolo11n-synth2"
 
 
 def test_rerun_skips_every_stage_and_prints_the_summary(finished, capsys):
