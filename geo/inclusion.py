@@ -203,7 +203,8 @@ def surveyed_streets(streets: gpd.GeoDataFrame, points: pd.DataFrame, images: pd
 
     A point with at least one ok image stands for ``metres_per_point`` of its street centred on
     it; points whose views all lack imagery, and streets without such points, are unsurveyed.
-    Fast path: where every point of a street has imagery the whole street is surveyed."""
+    Fast path: where every point of a street has imagery and its points cover it (points x
+    ``metres_per_point`` >= 90% of its length) the whole street is surveyed."""
     crs = streets.crs
     if len(streets) == 0 or len(points) == 0:
         return gpd.GeoDataFrame({"street_id": []}, geometry=[], crs=crs)
@@ -215,11 +216,15 @@ def surveyed_streets(streets: gpd.GeoDataFrame, points: pd.DataFrame, images: pd
         pts["ok"] = pts["point_id"].isin(good)
     else:
         pts["ok"] = False
-    by_street = pts.groupby("street_id")["ok"].agg(["all", "any"])
-    full = by_street.index[by_street["all"]].to_numpy()
-    part = by_street.index[by_street["any"] & ~by_street["all"]].to_numpy()
+    by_street = pts.groupby("street_id")["ok"].agg(["all", "any", "size"])
     sid = streets["street_id"].to_numpy()
     geoms = streets.geometry.to_numpy()
+    # whole only where its points, each standing for metres_per_point, cover the street (a
+    # systematic grid); a few random points on a long street stand for their pieces only
+    length = pd.Series(shapely.length(geoms), index=sid).groupby(level=0).max()
+    covers = by_street["size"] * metres_per_point >= 0.9 * length.reindex(by_street.index).fillna(0.0)
+    full = by_street.index[by_street["all"] & covers].to_numpy()
+    part = by_street.index[by_street["any"] & ~(by_street["all"] & covers)].to_numpy()
     pieces = [gpd.GeoDataFrame({"street_id": sid[np.isin(sid, full)]}, geometry=geoms[np.isin(sid, full)], crs=crs)]
     if len(part):
         sel = pts[pts["street_id"].isin(part) & pts["ok"]]

@@ -141,6 +141,10 @@ def test_surveyed_streets_leave_out_points_without_imagery():
     dist, near, tangent = street_distance(np.array([[50.0, 20.0], [90.0, 70.0]]), pieces)
     assert dist == pytest.approx([20.0, np.hypot(90 - 50.5, 20)], abs=0.6)  # street 1 ends near x = 50
     assert np.abs(tangent[0]).tolist() == pytest.approx([1.0, 0.0])
+    # random points (two on street 2, all with imagery) stand for their pieces, not the whole street
+    sparse = points[points["point_id"].isin([23, 27])]
+    pieces = surveyed_streets(streets, sparse, images.assign(status="ok"), metres_per_point=20.0)
+    assert pieces.geometry.length.sum() == pytest.approx(2 * 21.0, abs=1.0)
 
 
 def test_default_strip_is_where_a_dome_falls_into_the_first_recall_bin():
