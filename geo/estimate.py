@@ -49,7 +49,7 @@ import shapely
 from geo.calibration import (NOMINAL_N, Calibration, RateCurves, calibration_from_dict, calibration_from_rates,
                              calibration_summary, conf_bin)
 from geo.errors import GeoInputError
-from geo.inclusion import (DEFAULT_SHIFTS, DEFAULT_STRIP_M, MIN_INCLUSION, box_size_m, inclusion_gradient,
+from geo.inclusion import (DEFAULT_SHIFTS, DEFAULT_STRIP_M, MIN_INCLUSION, box_size_m, in_strip, inclusion_gradient,
                            street_distance, surveyed_streets, view_pairs, views_for_inclusion)
 from geo.schemas import DENSITY, check_frame, columns
 
@@ -428,7 +428,7 @@ def density_from_tables(
         surveyed = surveyed_streets(streets, points, images, metres_per_point=metres_per_point)
     cxy = _xy(cameras["lon"], cameras["lat"], crs)
     dist, _, tangent = street_distance(cxy, surveyed)
-    inside = np.flatnonzero(dist <= strip)
+    inside = np.flatnonzero((dist <= strip) & in_strip(cxy, surveyed, strip=strip))
     ci, ca = _point_pairs(tree, shapely.points(cxy[inside])) if len(inside) else (np.zeros(0, np.int64),) * 2
     views = views_for_inclusion(images, crs, random_sides=random_sides)
     build_m = buildings.to_crs(crs) if buildings is not None and len(buildings) else None
@@ -550,7 +550,7 @@ def truth_in_strip(truth: gpd.GeoDataFrame, surveyed: gpd.GeoDataFrame, *, strip
         return np.zeros(0, dtype=bool)
     pts = truth.to_crs(surveyed.crs).geometry.centroid
     dist, _, _ = street_distance(shapely.get_coordinates(pts.to_numpy()), surveyed)
-    return dist <= strip
+    return (dist <= strip) & in_strip(shapely.get_coordinates(pts.to_numpy()), surveyed, strip=strip)
 
 
 def _share(comp: dict, key: str) -> np.ndarray:

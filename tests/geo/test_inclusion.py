@@ -196,3 +196,11 @@ def test_corrected_weight_removes_the_bias_of_a_noisy_position():
     assert corrected.mean() == pytest.approx(1.0 / pi_of(true_d), rel=0.01)
     assert corrected_weight(np.array([[0.5, 0.5, 0.5]])) == pytest.approx([2.0])  # flat pi: no correction
     assert corrected_weight(np.array([[0.01, 0.02, 0.9]])).tolist() == [10.0]  # kept within [1, 1 / floor]
+
+
+def test_the_strip_ends_with_its_pieces():
+    from geo.inclusion import in_strip
+
+    pieces = gpd.GeoDataFrame({"street_id": [0]}, geometry=[shapely.LineString([(0, 0), (20, 0)])], crs=UTM)
+    xy = np.array([[10.0, 15.0], [10.0, -19.0], [25.0, 5.0], [10.0, 25.0]])
+    assert in_strip(xy, pieces, strip=20.0).tolist() == [True, True, False, False]  # beside, beside, beyond, far
