@@ -16,7 +16,7 @@ def evaluate(
     split: str = typer.Option("val", "--split", help="Split to evaluate on. Default val."),
     precision: float = typer.Option(None, "--precision", help="Precision target in (0, 1]: the threshold "
                                     "with the most recall reaching it. Default: the threshold of max F1."),
-    conf: float = typer.Option(None, "--conf", help="Fixed operating threshold in [0, 1] instead of max F1 / "
+    conf: float = typer.Option(None, "--conf", help="Fixed operating threshold, 0-1, instead of max F1 / "
                                "--precision. Default: none."),
     imgsz: int = typer.Option(640, "--imgsz", help="Inference size, px (full images). Default 640."),
     slice_: str = typer.Option(None, "--slice", help="Sliced inference SIZE:OVERLAP (px, fraction), as in "
