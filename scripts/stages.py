@@ -6,9 +6,10 @@ function (which is itself resumable) and returns a one-line account of what it d
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from scripts import survey_files
 
 if TYPE_CHECKING:
     from scripts.survey_options import SurveyOptions
@@ -146,7 +147,7 @@ def model_figures(survey: Path, *, model: str | None, precision: float | None, r
     info: dict = {"model_id": None, "card": None, "source": "options"}
     if precision is not None and recall is not None:
         return precision, recall, info
-    model_id = model or _recorded_model_id(Path(survey))
+    model_id = model or survey_files.recorded_model_id(Path(survey))
     info["model_id"] = model_id
     if model_id:
         from detector.card import read_card
@@ -172,24 +173,3 @@ def model_figures(survey: Path, *, model: str | None, precision: float | None, r
             precision = card.precision if precision is None else precision
             recall = card.recall if recall is None else recall
     return precision, recall, info
-
-
-def _recorded_model_id(survey: Path) -> str | None:
-    summary = survey / "detect_summary.json"
-    if summary.exists():
-        try:
-            data = json.loads(summary.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
-            data = {}
-        for key in ("model_id", "model"):
-            if isinstance(data.get(key), str) and data[key]:
-                return data[key]
-    parts = sorted((survey / "detections").glob("part-*.parquet")) if (survey / "detections").exists() else []
-    if parts:
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(parts[0])
-        if "model_id" in table.column_names and table.num_rows:
-            value = table.column("model_id")[0].as_py()
-            return str(value) if value else None
-    return None

@@ -106,20 +106,8 @@ class SurveyTables:
         return float(conf) if isinstance(conf, int | float) else DEFAULT_CONF
 
     def model_id(self) -> str | None:
-        """The model id detect recorded (detect_summary.json, else the detections' model_id)."""
-        import json
-
-        summary = self.survey_dir / survey_files.DETECT_SUMMARY
-        if summary.exists():
-            try:
-                data = json.loads(summary.read_text(encoding="utf-8"))
-            except json.JSONDecodeError:
-                data = {}
-            for key in ("model_id", "model"):
-                if isinstance(data.get(key), str) and data[key]:
-                    return data[key]
-        ids = self.all_detections["model_id"].dropna() if "model_id" in self.all_detections else []
-        return str(ids.iloc[0]) if len(ids) else None
+        """The model id detect recorded (``survey_files.recorded_model_id``)."""
+        return survey_files.recorded_model_id(self.survey_dir)
 
     @cached_property
     def images(self) -> pd.DataFrame:
