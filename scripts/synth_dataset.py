@@ -1,7 +1,7 @@
 """`camcensus dataset synth`: a YOLO dataset rendered by the simulator, split by geography.
 
-For each area: its street graph (``geo.network``), systematic viewpoints along every street
-(``geo.sampling.views_from_graph``, both sides) and a simulated scene (``geo.sim.scene``); a random
+For each area: its street graph (``geo.streets.network``), systematic viewpoints along every street
+(``geo.streets.sampling.views_from_graph``, both sides) and a simulated scene (``geo.sim.scene``); a random
 subset of the views is rendered (``geo.sim.render.render_view``), so the share of views without a
 camera stays what a survey would see. Train and val never share a street:
 
@@ -104,8 +104,8 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
     add mirrored copies of train crops that show only the rarer class until both classes have
     about as many boxes.
     """
-    from geo.network import graph_from_area
-    from geo.sampling import views_from_graph
+    from geo.streets.network import graph_from_area
+    from geo.streets.sampling import views_from_graph
     from geo.sim.scene import scene_from_area
 
     log = log or _plain_log
@@ -278,7 +278,7 @@ def _views_in_scene(points: pd.DataFrame, views: pd.DataFrame, scene) -> pd.Data
     """Views with the eye position in the scene's CRS (m) and the heading from grid north."""
     from pyproj import CRS, Transformer
 
-    from geo.sampling import true_north_correction
+    from geo.streets.sampling import true_north_correction
 
     crs = CRS.from_user_input(scene.crs)
     to_scene = Transformer.from_crs("EPSG:4326", crs, always_xy=True)

@@ -19,8 +19,8 @@ in memory, with its own random draws:
   (precision by confidence) and a held-out evaluation of --n-eval true boxes drawn from the scene
   (recall by size), both in the shared calibration format.
 
-Each replicate is located (``geo.locate.cameras_from_detections``, with the area's OSM buildings)
-and estimated city-wide and per H3 res-9 cell (``geo.estimate.density_from_tables``): the strip
+Each replicate is located (``geo.counting.locate.cameras_from_detections``, with the area's OSM buildings)
+and estimated city-wide and per H3 res-9 cell (``geo.counting.estimate.density_from_tables``): the strip
 estimator against the true cameras inside the strip, the old estimator (k-of-views weights,
 street bootstrap; reimplemented here for the comparison) and the Stanford rate estimator against
 every true camera (their estimand). Prints bias, median error, RMSE, 95% coverage with its Monte
@@ -114,7 +114,7 @@ def calibration_from_truth(detections: pd.DataFrame, eval_sizes: np.ndarray, *, 
     """A calibration dict: precision bins from a random review of ``n_verify`` of the survey's
     detections (their ``real`` flags), recall bins from held-out true boxes of ``eval_sizes`` px
     each found with the error model's recall."""
-    from geo.calibration import DEFAULT_SIZE_EDGES_PX
+    from geo.counting.calibration import DEFAULT_SIZE_EDGES_PX
 
     rng = np.random.default_rng([seed, 11])
     pick = detections.iloc[rng.permutation(len(detections))[:n_verify]]
@@ -144,7 +144,7 @@ def old_estimate(cameras, streets, points, images, *, precision: float, recall: 
     scaled by road / surveyed length; 95% street bootstrap widened to a Garwood interval."""
     import shapely
 
-    from geo.estimate import _xy, garwood_interval
+    from geo.counting.estimate import _xy, garwood_interval
 
     n_det = cameras["n_detections"].to_numpy(float)
     k = np.maximum(cameras["n_visible"].to_numpy(float), cameras["n_views"].to_numpy(float))
@@ -183,7 +183,7 @@ def old_estimate(cameras, streets, points, images, *, precision: float, recall: 
 
 def build_scene(work: Path, area_name: str, spec: str, *, seed: int = 0) -> Path:
     """The cached dense scene of ``area_name`` (sampled every 10 m, truth boxes of every view)."""
-    from geo.sampling import sample_survey
+    from geo.streets.sampling import sample_survey
 
     survey_dir = work / f"scene-{area_name}-s{seed}"
     if (survey_dir / "truth_boxes.parquet").exists() and (survey_dir / "images.parquet").exists():
@@ -199,9 +199,9 @@ class Scene:
     def __init__(self, survey_dir: Path):
         import geopandas as gpd
 
-        from geo.areas import h3_areas, whole_area
-        from geo.locate import buildings_for_survey
-        from geo.network import load_network, streets_from_graph
+        from geo.counting.areas import h3_areas, whole_area
+        from geo.counting.locate import buildings_for_survey
+        from geo.streets.network import load_network, streets_from_graph
 
         self.dir = survey_dir
         self.info = json.loads((survey_dir / "sample.json").read_text())
@@ -229,8 +229,8 @@ def replicate(scene: Scene, rng: np.random.Generator, *, n_verify: int, n_eval: 
     """One replicate survey cut from ``scene``: its design, truth, estimates and scores."""
     import geopandas as gpd
 
-    from geo.estimate import density_from_tables
-    from geo.locate import cameras_from_detections
+    from geo.counting.estimate import density_from_tables
+    from geo.counting.locate import cameras_from_detections
 
     spacing = float(rng.choice([10.0, 20.0, 40.0]))
     sides = str(rng.choice(["both", "one"]))
@@ -255,7 +255,7 @@ def replicate(scene: Scene, rng: np.random.Generator, *, n_verify: int, n_eval: 
     eval_sizes = rng.choice(scene.box_sizes, n_eval, replace=True)
     cal = calibration_from_truth(det, eval_sizes, n_verify=n_verify, seed=seed, s50=s50)
     started = time.perf_counter()
-    # located with geo.locate.CAMERA_SIZE_M, the sizes the simulator's boxes imply (--measure-sizes)
+    # located with geo.counting.locate.CAMERA_SIZE_M, the sizes the simulator's boxes imply (--measure-sizes)
     cameras = cameras_from_detections(det.drop(columns="real"), images, buildings=scene.buildings, crs=scene.crs)
     parts: dict = {}
     table = density_from_tables(scene.areas, cameras=cameras, detections=det, images=images, points=points,
@@ -340,12 +340,12 @@ def summarise(runs: list[dict]) -> dict:
 
 def box_sizes_from_truth(scene: Scene) -> pd.DataFrame:
     """Box-equivalent size (m) of each of the scene's truth boxes: sqrt(box area) x the 3-D slant
-    range from the eye (``geo.locate.EYE_HEIGHT_M``) to the camera / f' (f' = hypot(focal, dx),
-    the focal length along the ray), the S of geo.locate's and geo.inclusion's pinhole model.
+    range from the eye (``geo.counting.locate.EYE_HEIGHT_M``) to the camera / f' (f' = hypot(focal, dx),
+    the focal length along the ray), the S of geo.counting.locate's and geo.counting.inclusion's pinhole model.
     Columns: class_name, size_m."""
     from pyproj import Transformer
 
-    from geo.locate import EYE_HEIGHT_M
+    from geo.counting.locate import EYE_HEIGHT_M
 
     to_m = Transformer.from_crs(4326, scene.crs, always_xy=True)
     cx, cy = to_m.transform(scene.truth.geometry.x.to_numpy(), scene.truth.geometry.y.to_numpy())
@@ -368,8 +368,8 @@ def truth_boxes_survey(survey_dir: Path, *, cameras: str, seed: int, width: int 
     from pyproj import CRS, Transformer
 
     from geo.io import write_parquet
-    from geo.network import load_network
-    from geo.sampling import true_north_correction
+    from geo.streets.network import load_network
+    from geo.streets.sampling import true_north_correction
     from geo.schemas import IMAGES, TRUTH_BOXES, columns
     from geo.sim.render import boxes_for_view
     from geo.sim.scene import scene_from_area
@@ -434,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("validate-work"), help="cache of the scenes")
     parser.add_argument("--measure-sizes", action="store_true",
                         help="print the box-equivalent camera size by class measured on the scenes' truth "
-                             "boxes (geo.locate.CAMERA_SIZE_M) and stop")
+                             "boxes (geo.counting.locate.CAMERA_SIZE_M) and stop")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()

@@ -52,8 +52,8 @@ def graph() -> nx.DiGraph:
 
 
 def test_the_graph_sees_lazy_imports(graph):
-    # the survey runs each stage through scripts.stages, which imports geo inside functions
-    assert graph.has_edge("scripts.stages", "geo.sim.survey")
+    # the survey runs each stage through scripts.survey.stages, which imports geo inside functions
+    assert graph.has_edge("scripts.survey.stages", "geo.sim.survey")
     assert graph.has_edge("detector.detect", "detector.ray_engine")
 
 
@@ -90,3 +90,47 @@ def test_geo_reads_the_detections_table_by_detectors_names():
     from geo.schemas import DETECTION_COLUMNS
 
     assert list(DETECTION_COLUMNS) == DETECTIONS.names
+
+
+# geo's root holds its base modules and one package per stage, in the order data flows
+GEO_BASE_MODULES = {"__init__.py", "io.py", "errors.py", "schemas.py"}
+GEO_STAGE_PACKAGES = {"streets", "imagery", "sim", "counting", "outputs"}
+
+
+def geo_root_strays(root: Path = REPO) -> list[str]:
+    """Entries of geo/ that are neither a base module nor a stage package."""
+    strays = []
+    for entry in sorted((root / "geo").iterdir()):
+        if entry.name == "__pycache__":
+            continue
+        if entry.is_dir() and entry.name in GEO_STAGE_PACKAGES and (entry / "__init__.py").exists():
+            continue
+        if entry.is_file() and entry.name in GEO_BASE_MODULES:
+            continue
+        strays.append(entry.name)
+    return strays
+
+
+def test_geo_root_holds_only_base_modules_and_stage_packages():
+    assert geo_root_strays() == []
+
+
+def test_a_stray_module_at_geos_root_is_found(tmp_path):
+    (tmp_path / "geo" / "streets").mkdir(parents=True)
+    (tmp_path / "geo" / "streets" / "__init__.py").write_text("")
+    (tmp_path / "geo" / "io.py").write_text("")
+    (tmp_path / "geo" / "estimate.py").write_text("")
+    (tmp_path / "geo" / "loose").mkdir()
+    assert geo_root_strays(tmp_path) == ["estimate.py", "loose"]
+
+
+def test_every_stage_package_says_what_it_holds():
+    for name in GEO_STAGE_PACKAGES:
+        doc = ast.get_docstring(ast.parse((REPO / "geo" / name / "__init__.py").read_text()))
+        assert doc and len(doc.splitlines()) >= 2, name
+    assert ast.get_docstring(ast.parse((REPO / "scripts" / "survey" / "__init__.py").read_text()))
+
+
+def test_the_survey_orchestration_lives_in_one_package():
+    loose = {p.name for p in (REPO / "scripts").glob("*.py")}
+    assert not loose & {"survey.py", "stages.py", "survey_options.py", "survey_report.py", "survey_files.py"}

@@ -18,7 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.area import Area, area_from_spec
+from geo.streets.area import Area, area_from_spec
 from geo.errors import GeoInputError
 
 LEVEL_HEIGHT_M = 3.0
@@ -192,7 +192,7 @@ def _read_pbf(path: Path, tags: dict, *, what: str, nodes_only: bool) -> gpd.Geo
 def _read_xml(path: Path, tags: dict, *, what: str) -> gpd.GeoDataFrame | None:
     import osmnx as ox
 
-    from geo.network import _repair_osm_xml
+    from geo.streets.network import _repair_osm_xml
 
     with tempfile.TemporaryDirectory(prefix="camcensus-osm-") as tmp:
         repaired = _repair_osm_xml(path, Path(tmp) / "repaired.osm")

@@ -29,7 +29,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-from geo.area import Area, area_from_spec
+from geo.streets.area import Area, area_from_spec
 from geo.errors import GeoInputError
 
 CLASSES = ("dome", "directed")
@@ -171,7 +171,7 @@ def scene_from_area(
     street graph (read from the area when None). Raises ``GeoInputError`` for a malformed
     ``sim_cameras``, a GeoJSON without points, or an area without buildings."""
     from geo.sim.features import buildings_from_area, street_furniture_from_area, surveillance_from_area
-    from geo.network import graph_from_area, streets_from_graph
+    from geo.streets.network import graph_from_area, streets_from_graph
 
     area = area_from_spec(area) if isinstance(area, str) else area
     if sim_cameras is None:
@@ -655,7 +655,7 @@ def _street_positions(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n`` uniform random positions along projected streets: xy (n, 2) and the street's unit
     direction there (n, 2)."""
-    from geo.sampling import StreetPolylines
+    from geo.streets.sampling import StreetPolylines
 
     lines = StreetPolylines.from_geometries(streets.geometry.to_numpy())
     total = float(lines.street_length.sum())

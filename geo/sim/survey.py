@@ -65,7 +65,7 @@ def simulate_survey(
     (view_id, image_id, provider, path, width, height, lon, lat, heading, fov, pitch,
     captured_at, status, error).
     """
-    from geo.network import load_network
+    from geo.streets.network import load_network
 
     survey_dir = Path(survey_dir)
     views_path = survey_dir / "views.parquet"
@@ -143,7 +143,7 @@ def _tasks(
 ) -> list[dict]:
     from pyproj import CRS, Transformer
 
-    from geo.sampling import true_north_correction
+    from geo.streets.sampling import true_north_correction
 
     crs = CRS.from_user_input(scene.crs)
     lon = views["lon"].to_numpy(dtype=float) if "lon" in views else views.geometry.x.to_numpy()
@@ -364,10 +364,10 @@ def _finish(
 
 
 def surveyed_for_truth(survey_dir: Path, images: pd.DataFrame) -> gpd.GeoDataFrame | None:
-    """The surveyed street pieces (``geo.inclusion.surveyed_streets``) of a survey directory, in
+    """The surveyed street pieces (``geo.counting.inclusion.surveyed_streets``) of a survey directory, in
     the network's CRS: None without a network or points."""
-    from geo.inclusion import surveyed_streets
-    from geo.network import load_network, streets_from_graph
+    from geo.counting.inclusion import surveyed_streets
+    from geo.streets.network import load_network, streets_from_graph
 
     points_path = Path(survey_dir) / "points.parquet"
     graph_path = Path(survey_dir) / "network.graphml"
@@ -388,14 +388,14 @@ def truth_features(scene: Scene, boxes: pd.DataFrame, *, surveyed: gpd.GeoDataFr
     estimand is the cameras within the strip of those), Point geometry."""
     from pyproj import CRS
 
-    from geo.sampling import true_north_correction
+    from geo.streets.sampling import true_north_correction
 
     cams = scene.cameras
     seen = boxes.groupby("camera_id")["image_id"].apply(list).to_dict() if len(boxes) else {}
     features = []
     distance = np.full(len(cams), np.nan)
     if len(cams) and surveyed is not None and len(surveyed):
-        from geo.inclusion import street_distance
+        from geo.counting.inclusion import street_distance
 
         distance = street_distance(cams[["x", "y"]].to_numpy(float), surveyed.to_crs(scene.crs))[0]
     if len(cams):

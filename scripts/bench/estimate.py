@@ -2,7 +2,7 @@
 
 Generates a survey directory with a square street grid, --views views (two per point, 10 m
 apart), cameras on the building line 12 m from the street centre and their pinhole boxes, topped
-up with false boxes to exactly --detections detections. Then times ``geo.estimate.estimate_survey``
+up with false boxes to exactly --detections detections. Then times ``geo.counting.estimate.estimate_survey``
 end to end (it locates the cameras first). Baseline measured in the same run: reading the
 detections and images tables (the I/O floor). Prints seconds, the ratio to the 60 s budget and
 the ratio to the baseline.
@@ -60,8 +60,8 @@ def make_survey(out: Path, *, n_views: int, n_detections: int, seed: int = 0) ->
     from pyproj import CRS
     from scipy.spatial import cKDTree
 
-    from geo.network import road_km, save_network
-    from geo.sampling import true_north_correction, views_from_graph
+    from geo.streets.network import road_km, save_network
+    from geo.streets.sampling import true_north_correction, views_from_graph
 
     rng = np.random.default_rng(seed)
     spacing = 10.0
@@ -136,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, default=None, help="write the survey here and keep it")
     args = parser.parse_args(argv)
 
-    from geo.estimate import estimate_survey
-    from geo.locate import read_detections, read_images
+    from geo.counting.estimate import estimate_survey
+    from geo.counting.locate import read_detections, read_images
 
     out = args.keep or Path(tempfile.mkdtemp(prefix="camcensus-bench-"))
     out.mkdir(parents=True, exist_ok=True)

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.network import graph_from_area, streets_from_graph
-from geo.sampling import points_from_streets, positions_from_streets
+from geo.streets.network import graph_from_area, streets_from_graph
+from geo.streets.sampling import points_from_streets, positions_from_streets
 
 
 def tiled_streets(n_streets: int) -> gpd.GeoDataFrame:

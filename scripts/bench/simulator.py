@@ -29,8 +29,8 @@ DEFAULT_STANFORD = (
 
 
 def _views(area: str, spacing: float, sim_cameras: str | None, seed: int):
-    from geo.network import graph_from_area
-    from geo.sampling import views_from_graph
+    from geo.streets.network import graph_from_area
+    from geo.streets.sampling import views_from_graph
     from geo.sim.scene import scene_from_area
 
     graph = graph_from_area(area)

@@ -38,12 +38,12 @@ def estimate(
     """Density per area: road km, images, detections, unique cameras, the deduplicated estimate (b)
     and the Stanford rate estimate (a) with 95% intervals; writes density.geojson, density.parquet,
     map.html, density.png and report.json."""
-    from geo.estimate import estimate_survey
-    from scripts.stages import estimate_calibration
-    from scripts.survey_report import calibration_line
+    from geo.counting.estimate import estimate_survey
+    from scripts.survey.stages import estimate_calibration
+    from scripts.survey.report import calibration_line
 
     if basemap:
-        from geo.mapview import basemap_from_spec
+        from geo.outputs.mapview import basemap_from_spec
 
         basemap_from_spec(basemap)  # a bad --basemap fails before the estimate runs
     calibration, precision, recall, model_info = estimate_calibration(survey, model=model, precision=precision,

@@ -64,7 +64,7 @@ def fetch(
     else:
         from geo.imagery.fetch import FetchOptions, fetch_survey
         from geo.imagery.providers import provider_from_name
-        from scripts.stages import provider_settings
+        from scripts.survey.stages import provider_settings
 
         settings = provider_settings(provider, endpoint=endpoint, key=key, token=token, secret=secret,
                                      radius=radius, heading_tol=heading_tol, size=size, images=images,

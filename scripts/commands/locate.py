@@ -21,7 +21,7 @@ def locate(
 ) -> None:
     """Turn detections into unique cameras: bearing from each box, range from facades or box size,
     same camera seen in several views merged (writes cameras.parquet)."""
-    from geo.locate import locate_survey
+    from geo.counting.locate import locate_survey
 
     cameras = locate_survey(survey, buildings=None if no_buildings else "auto", overwrite=overwrite,
                             camera_size_m=camera_size, max_range_m=max_range, merge_m=merge)

@@ -27,7 +27,7 @@ def sample(
     pitch: float = typer.Option(0.0, "--pitch", help="Camera pitch, degrees (0 = horizontal)."),
 ) -> None:
     """Sample viewpoints along every street of an area (each two-way street once)."""
-    from geo.sampling import sample_survey
+    from geo.streets.sampling import sample_survey
 
     result = sample_survey(out, area=area, network_type=network, method=method, spacing=spacing,
                            n=n, seed=seed, min_gap=min_gap, sides=sides, along=along, fov=fov,

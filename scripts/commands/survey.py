@@ -51,9 +51,9 @@ def survey(
 ) -> None:
     """Run sample, fetch, detect, locate and estimate into one directory. Interrupt it at any
     time and run the same command again: finished stages are skipped."""
-    from scripts.survey import run_survey
-    from scripts.survey_options import options_from_toml
-    from scripts.survey_report import print_summary
+    from scripts.survey.run import run_survey
+    from scripts.survey.options import options_from_toml
+    from scripts.survey.report import print_summary
 
     given = dict(area=area, provider=provider, model=model, network=network, spacing=spacing,
                  method=method, n=n, seed=seed, sides=sides, sim_cameras=sim_cameras, size=size,
@@ -62,7 +62,7 @@ def survey(
                  population=population, population_field=population_field, basemap=basemap)
     options = options_from_toml(out / "survey.toml", **given)
     if basemap:
-        from geo.mapview import basemap_from_spec
+        from geo.outputs.mapview import basemap_from_spec
 
         basemap_from_spec(basemap)  # a bad --basemap fails before the survey runs
     result = run_survey(out, options, say=typer.echo)

@@ -17,10 +17,9 @@ import pandas as pd
 
 from detector.schemas import DETECTIONS
 from geo.errors import GeoInputError
-from geo.locate import read_detections, read_images
+from geo.counting.locate import read_detections, read_images
 from geo.schemas import TRUTH_BOXES, columns
-from scripts import survey_files
-
+from scripts.survey import files as survey_files
 DEFAULT_CONF = 0.25  # when neither the option nor the model card gives a threshold
 
 

@@ -158,7 +158,7 @@ def test_calibration_counts_in_the_shared_format():
     rec = cal["recall_bins"]
     assert rec["edges_px"] == [0, 6, 8, 12, 16, 24, 32, 64, 100000]
     assert rec["n"] == [1, 0, 1, 0, 1, 0, 0, 0] and rec["found"] == [1, 0, 1, 0, 0, 0, 0, 0]
-    from geo.calibration import calibration_from_dict  # the estimator reads it as it is
+    from geo.counting.calibration import calibration_from_dict  # the estimator reads it as it is
 
     assert calibration_from_dict(cal).rec_found.sum() == 2
 

@@ -34,8 +34,8 @@ def test_a_bad_basemap_fails_before_anything_runs(tmp_path, capsys):
 
 
 def test_the_survey_estimate_stage_draws_its_basemap_once(tmp_path):
-    from scripts.stages import estimate_stage
-    from scripts.survey_options import SurveyOptions
+    from scripts.survey.stages import estimate_stage
+    from scripts.survey.options import SurveyOptions
 
     survey = tmp_path / "survey"
     make_survey(survey, n_cameras=8, seed=3, grid=2)

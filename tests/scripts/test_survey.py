@@ -18,8 +18,8 @@ from detector.schemas import DETECTIONS, check_schema
 from geo.schemas import CAMERAS, DENSITY, IMAGES, POINTS, TRUTH_BOXES, VIEWS, check_table
 from scripts.app import app
 from scripts.cli import _register_commands, main
-from scripts.survey import STAGES
-from scripts.survey_options import SurveyOptions, options_from_toml, options_to_toml
+from scripts.survey.run import STAGES
+from scripts.survey.options import SurveyOptions, options_from_toml, options_to_toml
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "models" / "cctv-yolo11n-synth2.pt"

@@ -1,5 +1,5 @@
 """A small generated survey for the locate/estimate tests: a street grid, block buildings with
-cameras on their facades, views sampled by ``geo.sampling`` and exact pinhole truth boxes.
+cameras on their facades, views sampled by ``geo.streets.sampling`` and exact pinhole truth boxes.
 
 Nothing is mocked: the graph is a real osmnx-compatible MultiDiGraph saved as GraphML, the
 tables follow the survey contracts, and the truth boxes are projections of the cameras.
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.locate import CAMERA_SIZE_M
+from geo.counting.locate import CAMERA_SIZE_M
 
 UTM = "EPSG:32635"  # Helsinki's zone
 ORIGIN = (385_000.0, 6_672_000.0)
@@ -74,7 +74,7 @@ def facade_cameras(buildings: gpd.GeoDataFrame, *, n: int, seed: int = 0) -> gpd
         "mount_height_m": rng.uniform(3.0, 6.0, n),
         "facing": np.degrees(np.arctan2(nx_, ny_)) % 360.0,
     }, geometry=gpd.points_from_xy(x, y), crs=UTM)
-    # box-equivalent sizes spread around geo.locate's CAMERA_SIZE_M (the simulator's, measured)
+    # box-equivalent sizes spread around geo.counting.locate's CAMERA_SIZE_M (the simulator's, measured)
     frame["size_m"] = frame["class_name"].map(CAMERA_SIZE_M).to_numpy(float) * rng.uniform(0.8, 1.2, n)
     return frame.to_crs(4326)
 
@@ -96,7 +96,7 @@ def truth_boxes_from_scene(cameras: gpd.GeoDataFrame, images: pd.DataFrame, buil
     dist = np.hypot(cx[ci] - ex[ii], cy[ci] - ey[ii])
     from pyproj import CRS
 
-    from geo.sampling import true_north_correction
+    from geo.streets.sampling import true_north_correction
 
     conv = true_north_correction(images["lon"].to_numpy(float), images["lat"].to_numpy(float), CRS(UTM))[ii]
     bearing = (np.degrees(np.arctan2(cx[ci] - ex[ii], cy[ci] - ey[ii])) + conv) % 360
@@ -112,11 +112,11 @@ def truth_boxes_from_scene(cameras: gpd.GeoDataFrame, images: pd.DataFrame, buil
     blocked = np.zeros(len(ci), bool)
     blocked[shapely.STRtree(polys).query(lines, predicate="intersects")[0]] = True
     # a wall camera seen closer than GRAZING_DEG to its wall's plane is hidden by the facade's
-    # relief (as in the simulator; geo.inclusion.GRAZING_DEG)
+    # relief (as in the simulator; geo.counting.inclusion.GRAZING_DEG)
     facing = np.radians(cam["facing"].to_numpy(float))[ci] if "facing" in cam else None
     ok = inside & ~blocked
     if facing is not None:
-        from geo.inclusion import GRAZING_DEG
+        from geo.counting.inclusion import GRAZING_DEG
 
         toward = (np.sin(facing) * (ex[ii] - cx[ci]) + np.cos(facing) * (ey[ii] - cy[ci])) / np.maximum(dist, 1e-9)
         ok &= toward >= np.sin(np.radians(GRAZING_DEG))
@@ -144,8 +144,8 @@ def make_survey(survey_dir: str | Path, *, n_cameras: int = 40, seed: int = 0, s
                 recall: float = 0.7, precision: float = 0.8, grid: int = 4, with_detections: bool = True
                 ) -> dict:
     """Write a complete generated survey into ``survey_dir``; return its parts."""
-    from geo.network import road_km, save_network
-    from geo.sampling import views_from_graph
+    from geo.streets.network import road_km, save_network
+    from geo.streets.sampling import views_from_graph
     from scripts.validate_estimator import detections_from_truth_boxes
 
     survey_dir = Path(survey_dir)

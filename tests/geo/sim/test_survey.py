@@ -17,10 +17,10 @@ import pytest
 from shapely.geometry import LineString
 
 from geo.errors import GeoInputError
-from geo.network import graph_from_area, save_network
+from geo.streets.network import graph_from_area, save_network
 from geo.io import write_parquet as write_geoparquet
 from geo.schemas import IMAGES, TRUTH_BOXES, check_table
-from geo.sampling import views_from_graph
+from geo.streets.sampling import views_from_graph
 from geo.sim.scene import cameras_random, scene_from_area, scene_from_frames
 from geo.sim.survey import simulate_survey
 from tests.geo.sim.test_features import write_block_osm

@@ -73,7 +73,7 @@ def make_review_survey(survey_dir: str | Path, *, n_cameras: int = 20, seed: int
         pq.write_table(table_from_frame(detections, DETECTIONS), survey_dir / "detections" / "part-000000.parquet")
         parts["detections"] = detections
     if with_detections and locate:
-        from geo.locate import locate_survey
+        from geo.counting.locate import locate_survey
 
         locate_survey(survey_dir, buildings=None)
     return parts

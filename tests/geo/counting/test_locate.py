@@ -1,4 +1,4 @@
-"""geo.locate: rays from boxes, facade hits, size ranges, merging views of one camera."""
+"""geo.counting.locate: rays from boxes, facade hits, size ranges, merging views of one camera."""
 
 import geopandas as gpd
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 import shapely
 
 from geo.errors import GeoInputError
-from geo.locate import (CAMERA_SIZE_M, cameras_from_detections, locate_survey, rays_from_detections, read_cameras,
+from geo.counting.locate import (CAMERA_SIZE_M, cameras_from_detections, locate_survey, rays_from_detections, read_cameras,
                         visible_counts)
 from tests.geo.sim.scene import UTM, block_buildings, facade_cameras, make_survey, truth_boxes_from_scene
 
@@ -29,7 +29,7 @@ def _images(xs, ys, headings, fov=90.0):
 def _grid_north(images):
     from pyproj import CRS
 
-    from geo.sampling import true_north_correction
+    from geo.streets.sampling import true_north_correction
 
     return true_north_correction(images["lon"].to_numpy(), images["lat"].to_numpy(), CRS(UTM)) % 360.0
 
@@ -97,7 +97,7 @@ def test_generated_scene_cameras_are_found_once_and_in_place():
     for seed in (0, 1):
         buildings = block_buildings(n=4)
         truth = facade_cameras(buildings, n=30, seed=seed)
-        from geo.sampling import views_from_graph
+        from geo.streets.sampling import views_from_graph
         from tests.geo.sim.scene import grid_graph
 
         _, views = views_from_graph(grid_graph(n=4), spacing=10.0, seed=seed)

@@ -1,4 +1,4 @@
-"""geo.export: RFC 7946 GeoJSON, GeoParquet, escaped HTML map, PNG, JSON report."""
+"""geo.outputs.export: RFC 7946 GeoJSON, GeoParquet, escaped HTML map, PNG, JSON report."""
 
 import json
 from html.parser import HTMLParser
@@ -11,10 +11,10 @@ import shapely.ops
 import pandas as pd
 import pytest
 
-from geo.coverage import street_coverage
+from geo.outputs.coverage import street_coverage
 from geo.errors import GeoInputError
-from geo.export import geojson_from_frame, map_from_survey, write_exports, write_json
-from geo.thumbnails import best_detections, camera_thumbnails
+from geo.outputs.export import geojson_from_frame, map_from_survey, write_exports, write_json
+from geo.outputs.thumbnails import best_detections, camera_thumbnails
 from tests.geo import map_fixtures as fx
 
 EVIL = '<script>alert("x")</script>&<b>`${alert(2)}`\\'
@@ -138,7 +138,7 @@ def test_map_from_survey_draws_again_with_a_basemap(tmp_path):
 
 
 def test_coverage_from_surveyed_pieces():
-    from geo.coverage import coverage_from_pieces
+    from geo.outputs.coverage import coverage_from_pieces
 
     streets = fx.streets()
     first = streets.geometry.iloc[0]

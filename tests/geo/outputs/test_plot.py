@@ -10,8 +10,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.container import ErrorbarContainer  # noqa: E402
 
-from geo.coverage import street_coverage  # noqa: E402
-from geo.plot import density_figure, write_density_plot  # noqa: E402
+from geo.outputs.coverage import street_coverage  # noqa: E402
+from geo.outputs.plot import density_figure, write_density_plot  # noqa: E402
 from tests.geo import map_fixtures as fx  # noqa: E402
 
 TITLE = "Camera density: demo – 4 cameras (95% 1–12)"
@@ -96,7 +96,7 @@ def test_format_follows_the_suffix(tmp_path, suffix, magic):
 def test_degree_ticks_keep_enough_decimals():
     fig, ax = plt.subplots()
     try:
-        from geo.plot import _degree_axes
+        from geo.outputs.plot import _degree_axes
 
         areas = fx.areas()
         small = areas.assign(geometry=areas.geometry.scale(0.25, 0.25, origin=(24.91, 60.165)))
@@ -109,7 +109,7 @@ def test_degree_ticks_keep_enough_decimals():
 
 
 def test_density_classes_are_round_and_outliers_get_an_open_class():
-    from geo.colours import colour_for, density_bins
+    from geo.outputs.colours import colour_for, density_bins
 
     edges, colours = density_bins(np.array([0.0, 1.2, 2.8, 3.9, np.nan]))
     assert edges[0] == 0 and edges[-1] >= 3.9 and len(edges) == len(colours) + 1

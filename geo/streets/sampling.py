@@ -22,7 +22,7 @@ from pyproj import CRS, Transformer
 
 from geo.errors import GeoInputError
 from geo.io import write_parquet, write_text
-from geo.network import streets_from_graph
+from geo.streets.network import streets_from_graph
 from geo.schemas import POINTS, VIEWS
 
 Method = Literal["systematic", "random"]
@@ -167,7 +167,7 @@ def positions_from_streets(streets: gpd.GeoDataFrame, *, method: Method = "syste
     if len(streets) == 0:
         raise GeoInputError("no streets to sample")
     if CRS.from_user_input(streets.crs).is_geographic:
-        raise GeoInputError("streets must be projected to metres (use geo.network.graph_from_area)")
+        raise GeoInputError("streets must be projected to metres (use geo.streets.network.graph_from_area)")
     lines = StreetPolylines.from_geometries(streets.geometry.to_numpy())
     rng = np.random.default_rng(seed)
     if method == "systematic":
@@ -184,7 +184,7 @@ def positions_from_streets(streets: gpd.GeoDataFrame, *, method: Method = "syste
 def points_from_streets(streets: gpd.GeoDataFrame, *, method: Method = "systematic",
                         spacing: float = 20.0, n: int | None = None, seed: int = 0,
                         min_gap: float | None = None) -> gpd.GeoDataFrame:
-    """Sample points along projected ``streets`` (from ``geo.network.streets_from_graph``).
+    """Sample points along projected ``streets`` (from ``geo.streets.network.streets_from_graph``).
 
     Returns a GeoDataFrame in EPSG:4326 with the points contract: point_id, street_id, u, v,
     key, offset_m (m from the street's start), road_bearing (deg from true north, along the
@@ -289,7 +289,7 @@ def sample_survey(survey_dir: str | Path, *, area: str = "demo", network_type: s
     Rerun with the same parameters: skipped. With other parameters: an error (nothing is
     overwritten), so a survey's later stages never mix two samplings.
     """
-    from geo.network import graph_from_area, load_network, road_km, save_network
+    from geo.streets.network import graph_from_area, load_network, road_km, save_network
 
     survey_dir = Path(survey_dir)
     params = {"area": str(area), "network_type": network_type, "method": method,

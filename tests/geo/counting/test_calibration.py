@@ -1,10 +1,10 @@
-"""geo.calibration: the shared calibration dict -> precision by confidence, recall by size, with
+"""geo.counting.calibration: the shared calibration dict -> precision by confidence, recall by size, with
 their Beta posteriors."""
 
 import numpy as np
 import pytest
 
-from geo.calibration import (NOMINAL_N, PRIOR_STRENGTH, calibration_from_dict, calibration_from_rates,
+from geo.counting.calibration import (NOMINAL_N, PRIOR_STRENGTH, calibration_from_dict, calibration_from_rates,
                              calibration_summary, conf_bin, recall_at, size_centres)
 from geo.errors import GeoInputError
 

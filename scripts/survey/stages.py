@@ -9,15 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scripts import survey_files
-
+from scripts.survey import files as survey_files
 if TYPE_CHECKING:
-    from scripts.survey_options import SurveyOptions
+    from scripts.survey.options import SurveyOptions
 
 
 def sample_stage(survey_dir: Path, o: SurveyOptions) -> str:
     """The street network, sample points and views of the survey's area."""
-    from geo.sampling import sample_survey
+    from geo.streets.sampling import sample_survey
 
     done = sample_survey(survey_dir, area=o.area, network_type=o.network, method=o.method,
                          spacing=o.spacing, n=o.n, seed=o.seed, min_gap=o.min_gap, sides=o.sides,
@@ -86,7 +85,7 @@ def detect_stage(survey_dir: Path, options: SurveyOptions) -> str:
 
 def locate_stage(survey_dir: Path, options: SurveyOptions) -> str:
     """Unique cameras from the detections."""
-    from geo.locate import locate_survey
+    from geo.counting.locate import locate_survey
 
     cameras = locate_survey(survey_dir, buildings="auto", overwrite=True)
     return f"{len(cameras):,} unique cameras"
@@ -94,7 +93,7 @@ def locate_stage(survey_dir: Path, options: SurveyOptions) -> str:
 
 def estimate_stage(survey_dir: Path, options: SurveyOptions) -> str:
     """Density per area and the exports (density.*, map.html, report.json)."""
-    from geo.estimate import estimate_survey
+    from geo.counting.estimate import estimate_survey
 
     calibration, precision, recall, model_info = estimate_calibration(
         survey_dir, model=options.model, precision=options.precision, recall=options.recall)
@@ -111,7 +110,7 @@ def estimate_calibration(survey: Path, *, model: str | None, precision: float | 
     """(calibration, precision, recall, model info) for the estimator: precision and recall given
     as options win (scalar figures); else the survey's review (``review_calibration``); else the
     model card's ``calibration``; else the card's scalar precision/recall (the estimator then
-    takes them as measured on ``geo.calibration.NOMINAL_N`` detections and cameras)."""
+    takes them as measured on ``geo.counting.calibration.NOMINAL_N`` detections and cameras)."""
     precision, recall, info = model_figures(survey, model=model, precision=precision, recall=recall)
     card_cal = info.pop("card_calibration", None)
     if info.get("source") == "options":

@@ -39,7 +39,7 @@ from geo.schemas import (
 EYE_HEIGHT_M = 2.5  # the simulator's camera eye above the road
 # Box-equivalent size of a camera in metres, by class: the S for which a pinhole view puts
 # sqrt(box area) = S x f' / slant range pixels (f' = hypot(focal, dx), the focal length along the
-# ray). ONE constant for locate (range from box size), geo.inclusion (expected box size in each
+# ray). ONE constant for locate (range from box size), geo.counting.inclusion (expected box size in each
 # view) and scripts/validate_estimator.py. Measured on the simulator's truth boxes (housing,
 # bracket and mount seen at all angles; dome diameters 0.16-0.28 m, housings 0.32-0.50 m): the
 # median of sqrt(area) x 3-D slant range / f' over 1,872 boxes of both bundled areas (demo 772,
@@ -289,7 +289,7 @@ def buildings_for_survey(info: dict) -> gpd.GeoDataFrame | None:
     (the demo, .osm.pbf, .osm): None for other areas or when they cannot be read."""
     try:
         from geo.sim import features
-        from geo.area import area_from_spec
+        from geo.streets.area import area_from_spec
     except ImportError:
         return None
     spec = info.get("area")
@@ -596,7 +596,7 @@ def _convergence(lon, lat, crs) -> np.ndarray:
     """Degrees to add to a grid bearing of ``crs`` to get a true bearing (meridian convergence)."""
     from pyproj import CRS
 
-    from geo.sampling import true_north_correction
+    from geo.streets.sampling import true_north_correction
 
     return true_north_correction(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float),
                                  CRS.from_user_input(crs))
@@ -619,7 +619,7 @@ def _newer_than(path: Path, directory: Path) -> bool:
     return not stamps or path.stat().st_mtime >= max(stamps)
 
 
-# --- survey directory readers (shared with geo.estimate) ----------------------------------
+# --- survey directory readers (shared with geo.counting.estimate) ----------------------------------
 
 def read_sample_info(survey_dir: str | Path) -> dict:
     """``sample.json`` of a survey directory ({} when absent)."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from scripts import survey_files as files
-from scripts.survey import SurveyResult
+from scripts.survey import files
+from scripts.survey.run import SurveyResult
 
 OUTPUTS = (files.DENSITY_GEOJSON, files.DENSITY_PARQUET, files.MAP_HTML, files.DENSITY_PNG,
            files.REPORT, files.CAMERAS, files.SURVEY_TOML)

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable
 
-from scripts import stages
-from scripts import survey_files as files
-from scripts.survey_options import SurveyOptions, options_to_toml
+from scripts.survey import stages
+from scripts.survey import files
+from scripts.survey.options import SurveyOptions, options_to_toml
 
 STAGES = ("sample", "fetch", "detect", "locate", "estimate")
 MARKERS = ".stages"

@@ -16,9 +16,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.colours import NO_DATA, TRUTH, UNSURVEYED, class_colours, colour_for, coverage_colour, density_bins
+from geo.outputs.colours import NO_DATA, TRUTH, UNSURVEYED, class_colours, colour_for, coverage_colour, density_bins
 from geo.io import atomic_path
-from geo.mapview import DENSITY_UNITS
+from geo.outputs.mapview import DENSITY_UNITS
 
 
 def write_density_plot(areas: gpd.GeoDataFrame, path: str | Path, *, cameras: gpd.GeoDataFrame | None = None,

@@ -7,7 +7,7 @@ of view reaches it (a nominal ``RISE_M`` above the eye) and whose line of sight 
 an OSM building footprint (the last ``FACADE_TOLERANCE_M`` before the camera are not checked: it
 hangs on a wall). In each such view the camera's box would measure ``CAMERA_SIZE_M[class] x f' / r``
 pixels (sqrt of the area; f' the focal length along the ray, r the slant range), and the detector
-finds it with the recall at that size (``geo.calibration``), times the share of such sightings in
+finds it with the recall at that size (``geo.counting.calibration``), times the share of such sightings in
 which nothing else hides it (``visibility_by_range``). Views detect independently, so
 
     p*(position) = 1 - prod_j (1 - visibility(r_j) recall(size_j)).
@@ -24,7 +24,7 @@ most 10 (Horvitz-Thompson weights above that come from a p* that the calibration
 and a single one would dominate the estimate and its variance). The truncation is reported:
 ``n_floored`` counts the cameras it applied to.
 
-Box sizes: ``geo.locate.CAMERA_SIZE_M``, the one box-equivalent size per class that locate
+Box sizes: ``geo.counting.locate.CAMERA_SIZE_M``, the one box-equivalent size per class that locate
 (range from box size), this module and the validation share; measured on the simulator's truth
 boxes (see there).
 """
@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.locate import CAMERA_SIZE_M
+from geo.counting.locate import CAMERA_SIZE_M
 
 # Strip half-width (m): at 20 m the smaller class's box (dome, 0.33 m) seen square-on from the
 # street centre in a 640 px / 90 deg view (focal length 320 px) is 0.33 x 320 / 20 = 5.3 px, inside
@@ -156,7 +156,7 @@ def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, r
                                pairs.view, pairs.factor)
         grad = inclusion_gradient(node_pairs, np.repeat(box_m, pairs.n_nodes), edges, rates, visibility=visibility)
         grad = grad.reshape(pairs.n_cameras, pairs.n_nodes, -1)
-        from geo.calibration import recall_at
+        from geo.counting.calibration import recall_at
 
         node = pairs.node_inclusion(box_m, lambda size: recall_at(size, edges, rates), visibility=visibility)
         _, node_w = ERROR_NODES
@@ -166,7 +166,7 @@ def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, r
         w = corrected_weight(node, floor=floor)
         free = (w > 1.0) & (w < 1.0 / floor)
         return np.where(free[:, None], np.einsum("nk,nkm->nm", coef, grad) / w[:, None] ** 2, 0.0)
-    from geo.calibration import size_centres
+    from geo.counting.calibration import size_centres
 
     m = len(rates)
     out = np.zeros(pairs.n_cameras * m)
@@ -191,7 +191,7 @@ def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, r
 
 
 def box_size_m(class_name: pd.Series | np.ndarray, sizes: dict[str, float] | None = None) -> np.ndarray:
-    """Box-equivalent size (m) per camera from its class (``geo.locate.CAMERA_SIZE_M`` unless ``sizes``)."""
+    """Box-equivalent size (m) per camera from its class (``geo.counting.locate.CAMERA_SIZE_M`` unless ``sizes``)."""
     sizes = {**CAMERA_SIZE_M, **(sizes or {})}
     default = float(sizes.get("default", CAMERA_SIZE_M["default"]))
     return np.array([float(sizes.get(str(c), default)) for c in np.asarray(class_name)], dtype=float)
@@ -427,7 +427,7 @@ def views_for_inclusion(images: pd.DataFrame, crs, *, random_sides: bool = False
     its mirror (the other side, heading + 180) count with share 1/2."""
     from pyproj import CRS, Transformer
 
-    from geo.sampling import true_north_correction
+    from geo.streets.sampling import true_north_correction
 
     ok = images
     if "status" in ok.columns:

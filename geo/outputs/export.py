@@ -1,7 +1,7 @@
 """Exports of a density table: GeoJSON (RFC 7946), GeoParquet, map.html, density.png, JSON.
 
-``write_exports`` is the entry point. The map page is ``geo.mapview`` (self-contained Leaflet,
-offline), the figure ``geo.plot``. Every file is written to a temporary name in the target
+``write_exports`` is the entry point. The map page is ``geo.outputs.mapview`` (self-contained Leaflet,
+offline), the figure ``geo.outputs.plot``. Every file is written to a temporary name in the target
 directory and renamed, so a crash never leaves a half-written output.
 """
 
@@ -18,8 +18,8 @@ import pandas as pd
 import shapely
 
 from geo.io import write_parquet, write_text
-from geo.mapview import MAX_MAP_CAMERAS, write_map_html
-from geo.plot import write_density_plot
+from geo.outputs.mapview import MAX_MAP_CAMERAS, write_map_html
+from geo.outputs.plot import write_density_plot
 
 
 def write_exports(out_dir: str | Path, areas: gpd.GeoDataFrame, *, cameras: gpd.GeoDataFrame | None = None,
@@ -31,9 +31,9 @@ def write_exports(out_dir: str | Path, areas: gpd.GeoDataFrame, *, cameras: gpd.
                   basemap: str | None = None, image_root: str | Path | None = None) -> dict[str, Path]:
     """Write density.geojson, density.parquet, map.html and density.png into ``out_dir``.
 
-    Optional, for richer figures: ``streets`` (projected, from ``geo.network.streets_from_graph``)
+    Optional, for richer figures: ``streets`` (projected, from ``geo.streets.network.streets_from_graph``)
     styled by coverage: the share of each inside the ``surveyed`` pieces (street_id, geometry; e.g.
-    ``geo.inclusion.surveyed_streets``) or, without them, from ``points`` and ``images``
+    ``geo.counting.inclusion.surveyed_streets``) or, without them, from ``points`` and ``images``
     (``metres_per_point``: the sampling spacing);
     ``detections`` and ``images`` for the cameras' thumbnails (image paths relative to
     ``image_root``, default ``out_dir``); ``truth``, the true cameras of a simulated survey;
@@ -61,8 +61,8 @@ def map_from_survey(survey_dir: str | Path, *, basemap: str | None = None, out: 
     (density.parquet, report.json, cameras.parquet, network.graphml, points, images, detections,
     truth.geojson), e.g. with a ``basemap``. Returns the page's path (default SURVEY/map.html)."""
     from geo.errors import GeoInputError
-    from geo.locate import read_cameras, read_detections, read_images
-    from geo.network import load_network, streets_from_graph
+    from geo.counting.locate import read_cameras, read_detections, read_images
+    from geo.streets.network import load_network, streets_from_graph
 
     survey_dir = Path(survey_dir)
     density = survey_dir / "density.parquet"
@@ -129,12 +129,12 @@ def _coverage_and_thumbnails(root: Path, *, cameras, streets, points, images, de
                              metres_per_point: float, surveyed=None) -> tuple[np.ndarray | None, list | None]:
     coverage = thumbnails = None
     if streets is not None and len(streets):
-        from geo.coverage import coverage_from_pieces, street_coverage
+        from geo.outputs.coverage import coverage_from_pieces, street_coverage
 
         coverage = (coverage_from_pieces(streets, surveyed) if surveyed is not None
                     else street_coverage(streets, points, images, metres_per_point=metres_per_point))
     if cameras is not None and len(cameras) and detections is not None and images is not None:
-        from geo.thumbnails import camera_thumbnails
+        from geo.outputs.thumbnails import camera_thumbnails
 
         thumbnails = camera_thumbnails(cameras.head(MAX_MAP_CAMERAS), detections, images, root=root)
     return coverage, thumbnails

@@ -1,6 +1,6 @@
 """The options of a survey (``SurveyOptions``) and their survey.toml round trip.
 
-Both the stage functions (``scripts.stages``) and the survey runner (``scripts.survey``) import
+Both the stage functions (``scripts.survey.stages``) and the survey runner (``scripts.survey.run``) import
 this module, which imports neither.
 """
 
@@ -45,7 +45,7 @@ class SurveyOptions:
     by: str = "h3:9"  # per-cell density by default (the whole-area total is always reported)
     precision: float | None = None
     recall: float | None = None
-    strip: float = 20.0  # metres either side of the surveyed streets: the estimand (geo.inclusion.DEFAULT_STRIP_M)
+    strip: float = 20.0  # metres either side of the surveyed streets: the estimand (geo.counting.inclusion.DEFAULT_STRIP_M)
     population: str | None = None
     population_field: str | None = None
     basemap: str | None = None  # online tiles under map.html (None: the page requests nothing)

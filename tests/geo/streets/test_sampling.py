@@ -7,8 +7,8 @@ from pyproj import Geod, Transformer
 from shapely.geometry import LineString
 
 from geo.errors import GeoInputError
-from geo.network import graph_from_area, streets_from_graph
-from geo.sampling import (offsets_systematic, points_from_streets, sample_survey, thin_points,
+from geo.streets.network import graph_from_area, streets_from_graph
+from geo.streets.sampling import (offsets_systematic, points_from_streets, sample_survey, thin_points,
                           views_from_graph, views_from_points)
 
 GEOD = Geod(ellps="WGS84")
@@ -203,7 +203,7 @@ def test_bad_view_options(sampled):
 def test_utm_convergence_matches_numerical_projection():
     from pyproj import CRS
 
-    from geo.sampling import true_north_correction
+    from geo.streets.sampling import true_north_correction
     lon = np.array([24.0, 25.0, 27.0, 29.5, 31.0])
     lat = np.array([60.0, 60.2, 59.9, 61.0, 70.0])
     utm = CRS.from_epsg(32635)

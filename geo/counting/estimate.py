@@ -1,12 +1,12 @@
 """Camera density per area with calibrated uncertainty: two estimators side by side.
 
 The estimand: the cameras within ``strip`` metres of the surveyed streets (the street pieces that
-views with imagery stand for; see ``geo.inclusion``), per area and by class. Nothing outside the
+views with imagery stand for; see ``geo.counting.inclusion``), per area and by class. Nothing outside the
 strip is claimed: cameras deep in courtyards or far from any street are no part of it.
 
 (b) ``strip`` (the estimate): Horvitz-Thompson over the located cameras inside the strip, each
     weighted by P(real) / pi, with pi its inclusion probability from the views' geometry and the
-    detector's recall by box size (``geo.inclusion``; floored at ``MIN_INCLUSION`` so that no camera
+    detector's recall by box size (``geo.counting.inclusion``; floored at ``MIN_INCLUSION`` so that no camera
     weighs more than 10) and P(real) from the precision by confidence (``camera_reality``).
     Variance, as Distance's ``dht2`` reports it, from three independent sources:
     - encounter: the Horvitz-Thompson variance of which cameras were detected (known pi),
@@ -21,7 +21,7 @@ strip is claimed: cameras deep in courtyards or far from any street are no part 
       recall), the precision bins' times the finite-population correction 1 - n_b / N_b for a
       review;
     weights of cameras placed by box size are corrected for their location error
-    (``geo.inclusion.corrected_weight``);
+    (``geo.counting.inclusion.corrected_weight``);
     and a log-normal interval, N / C .. N x C with C = exp(t_df sqrt(log(1 + cv^2))), df by
     Satterthwaite (``lognormal_interval``); an area where no camera was located gets 0 and the
     Poisson (Garwood) upper bound of a zero count, so that it still has an honest upper bound.
@@ -30,7 +30,7 @@ strip is claimed: cameras deep in courtyards or far from any street are no part 
     image) x 2 sides / recall, with a Clopper-Pearson interval on the rate. No deduplication.
 
 ``density_from_tables`` works on tables; ``estimate_survey`` reads a survey directory, runs it,
-and writes the exports (``geo.export``).
+and writes the exports (``geo.outputs.export``).
 """
 
 from __future__ import annotations
@@ -46,10 +46,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.calibration import (NOMINAL_N, Calibration, RateCurves, calibration_from_dict, calibration_from_rates,
+from geo.counting.calibration import (NOMINAL_N, Calibration, RateCurves, calibration_from_dict, calibration_from_rates,
                              calibration_summary, conf_bin)
 from geo.errors import GeoInputError
-from geo.inclusion import (DEFAULT_SHIFTS, DEFAULT_STRIP_M, MIN_INCLUSION, box_size_m, in_strip, inclusion_gradient,
+from geo.counting.inclusion import (DEFAULT_SHIFTS, DEFAULT_STRIP_M, MIN_INCLUSION, box_size_m, in_strip, inclusion_gradient,
                            street_distance, surveyed_streets, view_pairs, views_for_inclusion)
 from geo.schemas import DENSITY, check_frame, columns
 
@@ -205,7 +205,7 @@ class StripParts:
     pair_area: np.ndarray
     klass: np.ndarray  # class name per inside camera
     box_m: np.ndarray
-    pairs: Any  # geo.inclusion.ViewPairs
+    pairs: Any  # geo.counting.inclusion.ViewPairs
     n_detections: np.ndarray  # all located cameras
     conf_max: np.ndarray
     detection_conf: np.ndarray
@@ -304,7 +304,7 @@ def strip_variance(parts: StripParts, cal: Calibration, n_areas: int) -> dict[st
             ests.append(per_area(q_all[parts.inside] / pi))
         var += fpc[j] * ((ests[0] - ests[1]) / (hi_r - lo_r) * sd[j]) ** 2
     out["var_precision"] = var
-    # recall: the exact gradient of pi (geo.inclusion.inclusion_gradient) times each bin's SD
+    # recall: the exact gradient of pi (geo.counting.inclusion.inclusion_gradient) times each bin's SD
     a, b = cal.recall_beta()
     sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
     grad = inclusion_gradient(parts.pairs, parts.box_m, curves.size_edges, curves.recall)
@@ -360,7 +360,7 @@ def density_from_tables(
 ) -> gpd.GeoDataFrame:
     """Density per area (EPSG:4326 GeoDataFrame with ``AREA_COLUMNS``).
 
-    ``areas``: area_id, name, polygons (any CRS). ``cameras``: from ``geo.locate`` (lon, lat,
+    ``areas``: area_id, name, polygons (any CRS). ``cameras``: from ``geo.counting.locate`` (lon, lat,
     n_detections, conf_max, class_name). ``detections``: image_id, conf (those the cameras come
     from). ``images``: image_id, point_id, status, lon, lat, heading, fov, width, height.
     ``points``: point_id, street_id, lon, lat. ``streets``: projected (metres), street_id.
@@ -372,7 +372,7 @@ def density_from_tables(
     survey's own viewpoints only). ``random_sides``: the design took one side per point at random
     (the inclusion probability averages over that choice). ``metres_per_image``: roadside one image sees, for estimator
     (a). ``population``: people per area (same order as ``areas``) or None. ``surveyed``: the
-    surveyed street pieces (default ``geo.inclusion.surveyed_streets``). ``parts_out``: filled
+    surveyed street pieces (default ``geo.counting.inclusion.surveyed_streets``). ``parts_out``: filled
     with the whole computation's parts (for the report and tests).
     """
     cal = _calibration(calibration, precision, recall)
@@ -534,7 +534,7 @@ def density_from_tables(
 
 def location_sd_m(cameras: pd.DataFrame) -> np.ndarray:
     """SD (m) of each located camera's position across the street, for the measurement-error
-    correction of its weight (``geo.inclusion.corrected_weight``): for cameras placed by box
+    correction of its weight (``geo.counting.inclusion.corrected_weight``): for cameras placed by box
     size (``method`` "size", range error along the ray) their ``uncertainty_m`` / sqrt(2), the
     per-axis SD of a 2-D error of that RMS; 0 for cameras placed on a facade (their error runs
     along the wall, which the grid shifts average over) or by triangulation (sub-metre)."""
@@ -669,16 +669,16 @@ def estimate_survey(
     caller knows of the model (id, card), recorded in report.json. ``buildings``: footprints that
     block sight lines, None, or "auto" (the area's OSM buildings when the area is a local file).
     ``basemap``: an online tile layer under map.html (a {z}/{x}/{y} URL or a name such as osm;
-    checked by ``geo.mapview.basemap_from_spec``; None: the page requests nothing).
+    checked by ``geo.outputs.mapview.basemap_from_spec``; None: the page requests nothing).
     ``n_boot``: Monte Carlo draws of the calibration summary's intervals (the estimate's interval
     is analytic). Locates cameras first when ``cameras.parquet`` is missing or older than the
     detections (from the detections at or above the calibration's threshold). Writes
     density.geojson, density.parquet, map.html, density.png, report.json.
     """
-    from geo.areas import areas_from_spec, population_for_areas, population_from_file, whole_area
-    from geo.locate import (buildings_for_survey, cameras_from_detections, locate_survey, read_detections,
+    from geo.counting.areas import areas_from_spec, population_for_areas, population_from_file, whole_area
+    from geo.counting.locate import (buildings_for_survey, cameras_from_detections, locate_survey, read_detections,
                             read_images, read_sample_info, write_cameras)
-    from geo.network import load_network, streets_from_graph
+    from geo.streets.network import load_network, streets_from_graph
 
     timings: dict[str, float] = {}
     notes: list[str] = []
@@ -780,8 +780,8 @@ def estimate_survey(
         notes.append(f"{parts['n_floored']} located camera(s) had an inclusion probability below "
                      f"{MIN_INCLUSION:g}: counted with {MIN_INCLUSION:g} (weight at most {1 / MIN_INCLUSION:g})")
 
-    from geo.inclusion import VISIBILITY, VISIBILITY_RANGE_M
-    from geo.locate import CAMERA_SIZE_M
+    from geo.counting.inclusion import VISIBILITY, VISIBILITY_RANGE_M
+    from geo.counting.locate import CAMERA_SIZE_M
 
     report = {
         "survey": survey_dir.name,
@@ -822,7 +822,7 @@ def estimate_survey(
     }
     paths: dict[str, Path] = {}
     if exports:
-        from geo.export import write_exports, write_json
+        from geo.outputs.export import write_exports, write_json
 
         clock = time.perf_counter()
         paths = write_exports(survey_dir, table, cameras=cameras, report=report, streets=streets,

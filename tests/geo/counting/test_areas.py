@@ -1,4 +1,4 @@
-"""geo.areas: --by specs, polygons files and their faults, population layers."""
+"""geo.counting.areas: --by specs, polygons files and their faults, population layers."""
 
 import json
 
@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import shapely
 
-from geo.areas import (areas_from_spec, grid_areas, h3_areas, population_for_areas, population_from_file,
+from geo.counting.areas import (areas_from_spec, grid_areas, h3_areas, population_for_areas, population_from_file,
                        whole_area)
 from geo.errors import GeoInputError
-from geo.network import streets_from_graph
+from geo.streets.network import streets_from_graph
 from tests.geo.sim.scene import ORIGIN, UTM, grid_graph
 
 

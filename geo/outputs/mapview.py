@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.colours import TRUTH, class_colours, colour_for, coverage_colour, density_bins
+from geo.outputs.colours import TRUTH, class_colours, colour_for, coverage_colour, density_bins
 from geo.errors import GeoInputError
 from geo.io import write_text
 

@@ -1,4 +1,4 @@
-"""geo.estimate: the two estimators, their intervals, and the survey stage on generated surveys."""
+"""geo.counting.estimate: the two estimators, their intervals, and the survey stage on generated surveys."""
 
 import json
 
@@ -9,7 +9,7 @@ import pytest
 import shapely
 
 from geo.errors import GeoInputError
-from geo.estimate import (camera_reality, encounter_rate_variance, estimate_survey, garwood_interval,
+from geo.counting.estimate import (camera_reality, encounter_rate_variance, estimate_survey, garwood_interval,
                           lognormal_interval, rate_estimate, satterthwaite_df)
 from tests.geo.sim.scene import make_survey
 
@@ -37,8 +37,8 @@ def test_lognormal_interval_and_satterthwaite_df_match_dht2_by_hand():
 
 
 def test_false_detections_are_spent_on_single_detection_cameras_of_their_bin():
-    from geo.calibration import calibration_from_dict
-    from geo.estimate import _PrecisionAt
+    from geo.counting.calibration import calibration_from_dict
+    from geo.counting.estimate import _PrecisionAt
 
     cal = calibration_from_dict({"precision_bins": {"edges": [0.25, 0.5, 1.0], "n": [1000, 1000], "real": [500, 900]},
                                  "recall_bins": {"edges_px": [0, 100000], "n": [10], "found": [5]}})
@@ -57,8 +57,8 @@ def test_false_detections_are_spent_on_single_detection_cameras_of_their_bin():
 def test_which_singles_are_real_given_a_reviewed_total_matches_exact_enumeration():
     from itertools import combinations
 
-    from geo.calibration import calibration_from_dict
-    from geo.estimate import StripParts, reality_variance
+    from geo.counting.calibration import calibration_from_dict
+    from geo.counting.estimate import StripParts, reality_variance
 
     cal = calibration_from_dict({"precision_bins": {"edges": [0.25, 1.0], "n": [10], "real": [5]},
                                  "recall_bins": {"edges_px": [0, 100000], "n": [10], "found": [5]}})
@@ -130,8 +130,8 @@ def test_per_area_table_partitions_the_survey(surveys, tmp_path):
     scene, path = surveys[0]
     # two halves of the whole area (a partition that covers the strip; grid and H3 cells are only
     # those the streets cross, so a camera 20 m beside the last street may lie in none of them)
-    from geo.areas import whole_area
-    from geo.network import load_network, streets_from_graph
+    from geo.counting.areas import whole_area
+    from geo.streets.network import load_network, streets_from_graph
 
     streets = streets_from_graph(load_network(path / "network.graphml"))
     hull = whole_area(streets, buffer_m=60.0).to_crs(streets.crs).geometry.iloc[0]

@@ -1,6 +1,6 @@
 """How much of each street a survey saw: the share of its length covered by viewpoints with images.
 
-The same rule as the estimator's surveyed length (``geo.estimate.density_from_tables``): each point
+The same rule as the estimator's surveyed length (``geo.counting.estimate.density_from_tables``): each point
 stands for ``metres_per_point`` of its street, in proportion to the share of its views that have an
 image (status ok).
 """
@@ -42,7 +42,7 @@ def street_coverage(streets: gpd.GeoDataFrame, points: pd.DataFrame | None, imag
 
 def coverage_from_pieces(streets: gpd.GeoDataFrame, pieces: gpd.GeoDataFrame | None) -> np.ndarray:
     """Share (0-1) of each street's length inside the surveyed ``pieces`` (street_id, geometry in
-    the streets' CRS, e.g. ``geo.inclusion.surveyed_streets``), in the order of ``streets``."""
+    the streets' CRS, e.g. ``geo.counting.inclusion.surveyed_streets``), in the order of ``streets``."""
     import shapely
 
     out = np.zeros(len(streets))

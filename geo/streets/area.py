@@ -1,7 +1,7 @@
 """What an ``--area`` names: the demo extract, an OSM file, a saved graph, a bbox or a place.
 
 ``area_from_spec`` only parses and checks the spec (no heavy I/O); the loaders in
-``geo.network`` and ``geo.sim.features`` read the data it points to.
+``geo.streets.network`` and ``geo.sim.features`` read the data it points to.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ _VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparqu
 
 def areas_from_spec(spec: str, streets: gpd.GeoDataFrame, *, warnings_out: list[str] | None = None
                     ) -> gpd.GeoDataFrame:
-    """Areas for ``--by`` around projected ``streets`` (from ``geo.network.streets_from_graph``).
+    """Areas for ``--by`` around projected ``streets`` (from ``geo.streets.network.streets_from_graph``).
 
     Returns a GeoDataFrame in EPSG:4326: area_id (str), name (str), geometry (Polygon /
     MultiPolygon). Raises ``GeoInputError`` for a malformed spec or a file that is unreadable,
