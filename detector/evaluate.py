@@ -259,7 +259,9 @@ def calibration_from_matches(pred_conf: np.ndarray, real: np.ndarray, truth_size
 
     ``pred_conf``/``real``: each detection's confidence and whether it is a true camera (matched at
     IoU 0.5, tiny ones included); ``truth_sizes`` (sqrt area px) / ``truth_found`` per true box.
-    Confidence edges: ``conf``, then every 0.1 above it, then 1.0."""
+    Confidence edges: ``conf``, then every 0.1 above it, then 1.0. ``false_bins`` holds the false
+    detections per confidence bin with the ``n_images`` they came from: a rate per image, which
+    carries from one area to another (precision depends on how many cameras an area has)."""
     edges = [float(conf)] + [float(round(e, 1)) for e in np.arange(0.1, 1.0, 0.1) if e > conf + 0.02] + [1.0]
     if edges[-2] >= 1.0:
         edges = edges[:-1]
@@ -275,6 +277,8 @@ def calibration_from_matches(pred_conf: np.ndarray, real: np.ndarray, truth_size
                                "real": [int(round(v)) for v in hits]},
             "recall_bins": {"edges_px": [float(e) for e in edges_px], "n": [int(v) for v in rec_n],
                             "found": [int(round(v)) for v in rec_found]},
+            "false_bins": {"edges": [round(e, 4) for e in edges], "false": [int(a - round(b)) for a, b in zip(n, hits)],
+                           "n_images": int(n_images)},
             "n_images": int(n_images)}
 
 

@@ -10,6 +10,18 @@ A calibration is the shared plain dict (see DESIGN.md / the brief of issues 12-1
 ``population`` (optional; the review writes it) is the number of the survey's detections in each
 bin that the checked ones were drawn from, for the finite-population correction.
 
+``false_bins`` (optional; ``camcensus evaluate`` writes it into a model card): the false detections
+per confidence bin (same edges as ``precision_bins``) on ``n_images`` held-out images::
+
+    "false_bins": {"edges": [...], "false": [...], "n_images": N}
+
+False detections are a rate per image, which carries from one area to another; precision is a
+ratio of false to true detections and depends on how many cameras an area has, so a card's
+precision never stands in for a survey's. A card without ``false_bins`` but with precision bins
+and ``n_images`` gets them derived (false = n - real: the same held-out evaluation); without
+either, the estimator falls back on the precision (and says so). Each bin's rate has a Gamma
+posterior, Gamma(false + 1/2, n_images) (Jeffreys prior of a Poisson rate).
+
 Counts, not rates: each bin's rate has a Beta posterior (Jeffreys prior, Beta(1/2, 1/2), shrunk
 towards the pooled rate by ``PRIOR_STRENGTH`` pseudo-counts so that an empty or tiny bin falls
 back on the pooled figure with a wide uncertainty). The point curves are the posterior means made
@@ -48,6 +60,27 @@ class Calibration:
     n_images: int = 0
     extra: dict | None = None  # figures the producer stated (overall precision with interval, ...)
     prec_population: np.ndarray | None = None  # detections per confidence bin the checked ones were drawn from
+    false_n: np.ndarray | None = None  # false detections per confidence bin on false_images held-out images
+    false_images: int = 0
+    false_derived: bool = False  # false_n derived from precision_bins (a card without false_bins)
+
+    def uses_false_rate(self) -> bool:
+        """Whether P(real) comes from the false-detection rate per image (a held-out calibration
+        with false counts) rather than from the precision (a review of the survey's own
+        detections, or a calibration without false counts)."""
+        return self.false_n is not None and self.false_images > 0 and not self.sampled_survey()
+
+    def false_rate_gamma(self) -> tuple[np.ndarray, np.ndarray]:
+        """(shape, rate) of each confidence bin's Gamma posterior of the false detections per
+        image: Gamma(false + 1/2, n_images)."""
+        if self.false_n is None or self.false_images <= 0:
+            raise ValueError("this calibration has no false-detection counts")
+        return self.false_n + 0.5, np.full(len(self.false_n), float(self.false_images))
+
+    def false_rates(self) -> np.ndarray:
+        """Posterior-mean false detections per image, per confidence bin."""
+        shape, rate = self.false_rate_gamma()
+        return shape / rate
 
     def sampled_survey(self) -> bool:
         """Whether the precision bins are a sample of this survey's own detections (a review,
@@ -98,7 +131,9 @@ class Calibration:
     def scaled(self, factor: float) -> Calibration:
         """The same rates from ``factor`` times the counts (for tests of sample size)."""
         return replace(self, prec_n=self.prec_n * factor, prec_real=self.prec_real * factor,
-                       rec_n=self.rec_n * factor, rec_found=self.rec_found * factor)
+                       rec_n=self.rec_n * factor, rec_found=self.rec_found * factor,
+                       false_n=None if self.false_n is None else self.false_n * factor,
+                       false_images=int(round(self.false_images * factor)))
 
 
 @dataclass(frozen=True)
@@ -180,12 +215,44 @@ def calibration_from_dict(data: dict) -> Calibration:
                                 "the bin's n")
     if pn.sum() <= 0 and rn.sum() <= 0:
         raise GeoInputError("calibration has no counts (no checked detections, no audited cameras)")
-    known = {"source", "conf_threshold", "precision_bins", "recall_bins", "n_images"}
-    return Calibration(source=str(data.get("source", "card")),
+    source = str(data.get("source", "card"))
+    n_images = int(data.get("n_images") or 0)
+    false_n, false_images, derived = false_from_dict(data, edges=edges, prec_n=pn, prec_real=pr, source=source,
+                                                     n_images=n_images)
+    known = {"source", "conf_threshold", "precision_bins", "recall_bins", "n_images", "false_bins"}
+    return Calibration(source=source,
                        conf_threshold=float(data.get("conf_threshold", edges[0])),
                        conf_edges=edges, prec_n=pn, prec_real=pr, size_edges=sedges, rec_n=rn, rec_found=rf,
-                       n_images=int(data.get("n_images") or 0),
-                       extra={k: v for k, v in data.items() if k not in known}, prec_population=population)
+                       n_images=n_images,
+                       extra={k: v for k, v in data.items() if k not in known}, prec_population=population,
+                       false_n=false_n, false_images=false_images, false_derived=derived)
+
+
+def false_from_dict(data: dict, *, edges: np.ndarray, prec_n: np.ndarray, prec_real: np.ndarray, source: str,
+                    n_images: int) -> tuple[np.ndarray | None, int, bool]:
+    """(false detections per confidence bin, images they came from, derived?) of a calibration
+    dict: its ``false_bins``; else, for a held-out calibration (not a review) with precision bins
+    and ``n_images``, false = n - real per bin (the same evaluation); else (None, 0, False)."""
+    fb = data.get("false_bins")
+    if fb is not None:
+        try:
+            fedges = np.asarray(fb["edges"], float)
+            false = np.asarray(fb["false"], float)
+            images = int(fb["n_images"]) if fb.get("n_images") is not None else int(n_images or 0)
+        except (KeyError, TypeError, AttributeError, ValueError) as error:
+            raise GeoInputError(f"calibration false_bins lacks {error}: it needs edges, false and n_images") from None
+        if len(fedges) != len(edges) or not np.allclose(fedges, edges, atol=1e-6):
+            raise GeoInputError("calibration false_bins: its edges must be precision_bins' edges")
+        if len(false) != len(edges) - 1 or np.any(false < 0):
+            raise GeoInputError(f"calibration false_bins: {len(edges)} edges need {len(edges) - 1} non-negative "
+                                f"counts, got {len(false)}")
+        if images <= 0:
+            raise GeoInputError("calibration false_bins: n_images must be a positive number of images")
+        return false, images, False
+    if source != "review" and "population" not in (data.get("precision_bins") or {}) and n_images > 0 \
+            and prec_n.sum() > 0 and "assumed_n" not in data:
+        return prec_n - prec_real, n_images, True
+    return None, 0, False
 
 
 def calibration_from_rates(precision: float, recall: float, *, n: int = NOMINAL_N,

@@ -161,6 +161,10 @@ def test_calibration_counts_in_the_shared_format():
     from geo.counting.calibration import calibration_from_dict  # the estimator reads it as it is
 
     assert calibration_from_dict(cal).rec_found.sum() == 2
+    # false detections per bin with the images they came from: a rate per image (issue 19)
+    assert cal["false_bins"] == {"edges": bins["edges"], "false": [0, 1, 0, 0, 1, 0, 0], "n_images": 3}
+    read = calibration_from_dict(cal)
+    assert read.uses_false_rate() and not read.false_derived and read.false_n.sum() == 2
 
 
 def test_figures_for_every_size_band():

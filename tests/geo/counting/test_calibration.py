@@ -112,3 +112,35 @@ def test_a_review_of_the_surveys_own_detections_gets_the_finite_population_corre
     assert not held_out.sampled_survey() and held_out.precision_fpc(np.array([1, 1, 1])).tolist() == [1, 1, 1]
     with pytest.raises(GeoInputError, match="population"):
         calibration_from_dict(card(precision_bins={"edges": [0.25, 1.0], "n": [10], "real": [4], "population": [5]}))
+
+
+def test_false_bins_give_a_gamma_rate_per_image():
+    cal = calibration_from_dict(card(false_bins={"edges": [0.25, 0.5, 0.75, 1.0], "false": [60, 30, 10],
+                                                 "n_images": 500}))
+    assert cal.uses_false_rate() and not cal.false_derived
+    shape, rate = cal.false_rate_gamma()
+    assert shape == pytest.approx([60.5, 30.5, 10.5]) and rate == pytest.approx([500, 500, 500])
+    assert cal.false_rates() == pytest.approx(np.array([60.5, 30.5, 10.5]) / 500)
+
+
+def test_old_cards_derive_false_bins_from_their_precision_counts():
+    cal = calibration_from_dict(card())  # no false_bins: false = n - real on the same 500 images
+    assert cal.uses_false_rate() and cal.false_derived
+    assert cal.false_n == pytest.approx([60, 30, 10]) and cal.false_images == 500
+    none = calibration_from_dict(card(n_images=0))  # no image count: no rate (the estimator warns)
+    assert none.false_n is None and not none.uses_false_rate()
+    scalar = calibration_from_dict(calibration_from_rates(0.8, 0.6))
+    assert not scalar.uses_false_rate()
+    review = calibration_from_dict(card(source="review"))  # a review measures the survey's own precision
+    assert not review.uses_false_rate()
+
+
+@pytest.mark.parametrize("false_bins, message", [
+    ({"edges": [0.25, 0.6, 1.0], "false": [1, 2], "n_images": 5}, "edges must be precision_bins"),
+    ({"edges": [0.25, 0.5, 0.75, 1.0], "false": [1, 2], "n_images": 5}, "need 3"),
+    ({"edges": [0.25, 0.5, 0.75, 1.0], "false": [1, 2, 3], "n_images": 0}, "n_images"),
+    ({"edges": [0.25, 0.5, 0.75, 1.0]}, "lacks"),
+])
+def test_malformed_false_bins_are_one_clear_error(false_bins, message):
+    with pytest.raises(GeoInputError, match=message):
+        calibration_from_dict(card(false_bins=false_bins))
