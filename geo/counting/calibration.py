@@ -237,7 +237,7 @@ def false_from_dict(data: dict, *, edges: np.ndarray, prec_n: np.ndarray, prec_r
     if fb is not None:
         try:
             fedges = np.asarray(fb["edges"], float)
-            false = np.asarray(fb["false"], float)
+            false = np.asarray(fb["false"] if "false" in fb else fb[False], float)  # YAML 1.1 reads a bare false: as False
             images = int(fb["n_images"]) if fb.get("n_images") is not None else int(n_images or 0)
         except (KeyError, TypeError, AttributeError, ValueError) as error:
             raise GeoInputError(f"calibration false_bins lacks {error}: it needs edges, false and n_images") from None
