@@ -74,6 +74,9 @@ def print_summary(result: SurveyResult, *, console: Console | None = None) -> No
     for label, value in summary_rows(result):
         table.add_row(label, value)
     console.print(table)
+    for run in result.stages:
+        if run.reason:
+            console.print(f"  {run.stage} ran again: {run.reason}")
     for name in OUTPUTS:
         path = result.survey_dir / name
         if path.exists():
