@@ -6,8 +6,12 @@ A spec is one of
 - an exported model: a ``.onnx`` file or an ``*_openvino_model`` directory.
 
 The models directory is ``$CAMCENSUS_MODELS_DIR`` when set, else ``models/`` of the repository.
-A card beside a path (``X.md`` for ``X.pt``, ``X.onnx`` or ``X_openvino_model``) is picked up too,
-so an exported model keeps its card and its model id.
+``DEFAULT_MODEL`` is the one model every command uses when ``--model`` is not given.
+
+An exported model keeps its card and its model id: the registry takes the card beside a path
+(``X.md`` for ``X.pt``, ``X.onnx`` or ``X_openvino_model``), else a card inside an OpenVINO
+directory, else the card in the models directory named by the model id that ``camcensus export``
+writes into the export's own metadata (``camcensus_model_id``).
 """
 
 from __future__ import annotations
@@ -23,17 +27,21 @@ from detector.errors import DetectorInputError
 
 ModelKind = Literal["pt", "onnx", "openvino"]
 OPENVINO_SUFFIX = "_openvino_model"
+DEFAULT_MODEL = "cctv-yolo11n-synth2"  # the shipped model: the default of every --model
+MODEL_ID_KEY = "camcensus_model_id"  # an export's metadata key naming the model it came from
 
 
 @dataclass(frozen=True)
 class ResolvedModel:
     """Weights of one model: ``path`` (file or OpenVINO dir), ``kind``, optional card, and
-    ``model_id``, the name written into every detection row."""
+    ``model_id``, the name written into every detection row; ``card_path``: where the card was
+    read from (None without a card)."""
 
     path: Path
     kind: ModelKind
     card: ModelCard | None
     model_id: str
+    card_path: Path | None = None
 
 
 def default_models_dir() -> Path:
@@ -58,13 +66,52 @@ def _stem(path: Path) -> str:
     return path.stem
 
 
-def _card_beside(path: Path) -> ModelCard | None:
-    card_path = path.parent / f"{_stem(path)}.md"
-    return read_card(card_path) if card_path.is_file() else None
+def card_path_of(path: Path) -> Path:
+    """Where the card of weights ``path`` lives or would live: ``STEM.md`` beside them."""
+    return path.parent / f"{_stem(path)}.md"
 
 
-def model_from_path(path: str | Path) -> ResolvedModel:
-    """Resolve an existing weights path (``.pt``, ``.onnx``, ``*_openvino_model``)."""
+def _card_of(path: Path, kind: ModelKind, models_dir: Path | None) -> Path | None:
+    """The card file of a weights path: beside it, inside an OpenVINO dir, else the card in
+    ``models_dir`` named by the export's recorded model id."""
+    beside = card_path_of(path)
+    if beside.is_file():
+        return beside
+    if kind == "openvino":
+        inside = sorted(path.glob("*.md"))
+        if len(inside) == 1:
+            return inside[0]
+    if kind in ("onnx", "openvino"):
+        model_id = exported_model_id(path, kind)
+        if model_id:
+            by_id = (Path(models_dir) if models_dir is not None else default_models_dir()) / f"{model_id}.md"
+            if by_id.is_file():
+                return by_id
+    return None
+
+
+def exported_model_id(path: Path, kind: ModelKind) -> str | None:
+    """The model id ``camcensus export`` wrote into an export's metadata, or None."""
+    try:
+        if kind == "onnx":
+            import onnx
+
+            props = onnx.load(str(path), load_external_data=False).metadata_props
+            return next((p.value for p in props if p.key == MODEL_ID_KEY), None)
+        if kind == "openvino":
+            import yaml
+
+            meta_path = path / "metadata.yaml"
+            meta = yaml.safe_load(meta_path.read_text()) if meta_path.is_file() else None
+            value = meta.get(MODEL_ID_KEY) if isinstance(meta, dict) else None
+            return str(value) if value else None
+    except Exception:  # unreadable metadata: no recorded id
+        return None
+    return None
+
+
+def model_from_path(path: str | Path, *, models_dir: Path | None = None) -> ResolvedModel:
+    """Resolve an existing weights path (``.pt``, ``.onnx``, ``*_openvino_model``) with its card."""
     path = Path(path)
     if not path.exists():
         raise DetectorInputError(f"model not found: {path}")
@@ -73,20 +120,24 @@ def model_from_path(path: str | Path) -> ResolvedModel:
         raise DetectorInputError(
             f"not a model (expected .pt, .onnx or an *{OPENVINO_SUFFIX} dir): {path}"
         )
-    card = _card_beside(path)
+    card_path = _card_of(path, kind, models_dir)
+    card = read_card(card_path) if card_path else None
     return ResolvedModel(
-        path=path, kind=kind, card=card, model_id=card.name if card else _stem(path)
+        path=path, kind=kind, card=card, model_id=card.name if card else _stem(path),
+        card_path=card_path,
     )
 
 
-def resolve_model(spec: str | Path, *, models_dir: Path | None = None) -> ResolvedModel:
-    """Resolve ``--model``: a name in ``models_dir`` (card first) or a weights path.
+def resolve_model(spec: str | Path | None = None, *, models_dir: Path | None = None) -> ResolvedModel:
+    """Resolve ``--model``: a name in ``models_dir`` (card first) or a weights path; None (or "")
+    is ``DEFAULT_MODEL``.
 
     Raises ``DetectorInputError`` naming the known models when nothing matches."""
     models_dir = Path(models_dir) if models_dir is not None else default_models_dir()
+    spec = spec or DEFAULT_MODEL
     spec_path = Path(spec)
     if spec_path.exists():
-        return model_from_path(spec_path)
+        return model_from_path(spec_path, models_dir=models_dir)
     name = str(spec)
     card_path = models_dir / f"{name}.md"
     if card_path.is_file():
@@ -101,7 +152,7 @@ def resolve_model(spec: str | Path, *, models_dir: Path | None = None) -> Resolv
             raise DetectorInputError(
                 f"model card {card_path} names {card.weights}, which is not a model"
             )
-        return ResolvedModel(path=weights, kind=kind, card=card, model_id=card.name)
+        return ResolvedModel(path=weights, kind=kind, card=card, model_id=card.name, card_path=card_path)
     for candidate in (
         models_dir / name,
         models_dir / f"{name}.pt",
@@ -109,7 +160,7 @@ def resolve_model(spec: str | Path, *, models_dir: Path | None = None) -> Resolv
         models_dir / f"{name}{OPENVINO_SUFFIX}",
     ):
         if candidate.exists() and kind_of(candidate):
-            return model_from_path(candidate)
+            return model_from_path(candidate, models_dir=models_dir)
     known = ", ".join(m.model_id for m in list_models(models_dir=models_dir)) or "none"
     raise DetectorInputError(
         f"unknown model {name!r}: not a file, and not in {models_dir} (known: {known})"
@@ -130,10 +181,10 @@ def list_models(*, models_dir: Path | None = None) -> list[ResolvedModel]:
             continue
         weights = models_dir / card.weights
         if weights.exists() and kind_of(weights):
-            found[weights.resolve()] = ResolvedModel(weights, kind_of(weights), card, card.name)
+            found[weights.resolve()] = ResolvedModel(weights, kind_of(weights), card, card.name, card_path)
     for path in sorted(models_dir.iterdir()):
         if path.resolve() not in found and kind_of(path):
-            found[path.resolve()] = model_from_path(path)
+            found[path.resolve()] = model_from_path(path, models_dir=models_dir)
     return sorted(found.values(), key=lambda m: (m.model_id, m.kind))
 
 

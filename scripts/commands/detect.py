@@ -4,6 +4,7 @@ from pathlib import Path
 
 import typer
 
+from detector.registry import DEFAULT_MODEL
 from scripts.app import app
 
 
@@ -16,10 +17,12 @@ def detect(
         "file with one image path per line.",
     ),
     model: str = typer.Option(
-        ...,
+        DEFAULT_MODEL,
         "--model",
         help="A model name in models/ (with its card), a .pt file, "
-        "an exported .onnx file or an *_openvino_model directory.",
+        "an exported .onnx file or an *_openvino_model directory (an export uses the card of the "
+        f"weights it came from). Default: the shipped model, {DEFAULT_MODEL}.",
+        show_default=False,
     ),
     out: Path = typer.Option(
         None,

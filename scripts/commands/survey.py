@@ -4,6 +4,7 @@ from pathlib import Path
 
 import typer
 
+from detector.registry import DEFAULT_MODEL
 from scripts.app import app
 
 
@@ -16,7 +17,7 @@ def survey(
     provider: str = typer.Option(None, "--provider", help="Imagery: simulated, mapillary "
                                  "(MAPILLARY_TOKEN) or gsv (GOOGLE_MAPS_API_KEY). Default: simulated."),
     model: str = typer.Option(None, "--model", help="Detector: a name in models/, a .pt, .onnx "
-                              "or *_openvino_model. Default: cctv-yolo11n-synth2."),
+                              "or *_openvino_model. Default: the shipped model, " + DEFAULT_MODEL + "."),
     network: str = typer.Option(None, "--network", help="Streets: drive, all or walk. Default: drive."),
     spacing: float = typer.Option(None, "--spacing", help="Metres between viewpoints. Default: 20."),
     method: str = typer.Option(None, "--method", help="systematic or random. Default: systematic."),

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from detector.registry import DEFAULT_MODEL
+
 
 @dataclass
 class SurveyOptions:
@@ -19,7 +21,7 @@ class SurveyOptions:
 
     area: str = "demo"
     provider: str = "simulated"
-    model: str = "cctv-yolo11n-synth2"
+    model: str = DEFAULT_MODEL
     # sample
     network: str = "drive"
     method: str = "systematic"
