@@ -367,6 +367,9 @@ def evaluate_model(model: Any, data_yaml: str | Path, *, precision_target: float
     scores = scores_from_boxes(predictions, truth, precision_target=precision_target, conf=conf,
                                difficult_px=difficult_px, n_images=len(images))
     curve = scores.pop("curve")
+    from detector.reach import reach_for_split  # issue 21: reach per class, recall per size band
+
+    scores["reach"] = reach_for_split(predictions, truth, images, conf=scores["conf"], data_root=spec.root)
     scores.update({"imgsz": imgsz, "slice": slice, "split": split, "data": str(spec.yaml_path), **timing,
                    "cpu_ms_per_image": round(1000 * timing["cpu_seconds"] / len(images), 2),
                    "model": model.model_id})
@@ -424,6 +427,8 @@ def card_from_scores(card_path: str | Path, scores: dict[str, Any], *, weights: 
                                                         "n_by_size", "ap50_any_class", "false_per_image",
                                                         "cpu_ms_per_image", "precision_target",
                                                         "precision_target_met") if k in scores}
+    if scores.get("reach"):
+        card.extra["reach_m"] = scores["reach"]["reach_m"]  # issue 21: range (m) where recall falls to 0.5
     section = "\n".join([
         SECTION_START, "## Evaluation", "",
         f"On {evaluated_on} ({scores['n_images']} images, {scores['n_truth']} camera boxes of "
@@ -438,7 +443,7 @@ def card_from_scores(card_path: str | Path, scores: dict[str, Any], *, weights: 
         "Recall by box size (sqrt(w*h) of the true box, px; number of boxes in brackets):", "",
         "| " + " | ".join(scores["recall_by_size"]) + " |", "|" + "---|" * len(scores["recall_by_size"]),
         "| " + " | ".join(f"{_fmt(v)} ({scores['n_by_size'][k]})" for k, v in scores["recall_by_size"].items()) + " |",
-        "", *_by_size_table(scores), SECTION_END, ""])
+        "", *_by_size_table(scores), *_reach_section(scores), SECTION_END, ""])
     body = card.body
     if SECTION_START in body and SECTION_END in body:
         head, rest = body.split(SECTION_START, 1)
@@ -462,6 +467,15 @@ def _by_size_table(scores: dict[str, Any]) -> list[str]:
         lines.append(f"| {r['lo_px']:g}-{hi} | {r['n']} | {r['found']} | {_fmt(r['recall'])} | {_fmt(r['ap50'])} "
                      f"| {_fmt(r['precision'])} |")
     return [*lines, ""]
+
+
+def _reach_section(scores: dict[str, Any]) -> list[str]:
+    """Markdown lines: reach per class (detector.reach)."""
+    from detector.reach import reach_lines
+
+    lines = reach_lines(scores["reach"]) if scores.get("reach") else []
+    return ["Reach (range from the viewpoint where recall falls to 0.5, 640 px / 90 degree views):", "",
+            *(f"- {line}" for line in lines), ""] if lines else []
 
 
 def _fmt(value: float | None) -> str:

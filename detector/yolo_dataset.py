@@ -437,3 +437,60 @@ def check_dataset(path: str | Path) -> DatasetReport:
     orphans = sum(1 for d in label_dirs if d.is_dir() for p in d.glob("*.txt") if p not in seen_labels)
     return DatasetReport(yaml_path=spec.yaml_path, names=spec.names, splits=splits, size_hist=size_hist,
                          broken=broken, orphan_labels=orphans)
+
+
+# ----------------------------------------------------------------------------- small-camera augmentation
+
+def zoom_out_crop(image: np.ndarray, boxes: pd.DataFrame, target: tuple[float, float, float, float], *,
+                  size: int, factor: float, rng: np.random.Generator, min_side_px: float = 3.0,
+                  ) -> tuple[np.ndarray, pd.DataFrame] | None:
+    """A ``size`` px crop that shows ``target`` (x1, y1, x2, y2 px) ``factor`` (> 1) times smaller:
+    a ``size * factor`` px window holding it at a random place, area-resampled to ``size`` px.
+
+    This is scale augmentation done where the labels are exact: a 16 px camera with ``factor`` 2
+    becomes an 8 px one, with its box scaled in floating point (no rounding to whole pixels).
+    Boxes whose smaller side falls under ``min_side_px`` (the renderer's own floor) are dropped.
+    None when the window does not fit in the image."""
+    import cv2
+
+    if factor <= 1:
+        raise ValueError(f"factor must be > 1, got {factor}")
+    height, width = image.shape[:2]
+    window = int(round(size * factor))
+    if window > min(width, height):
+        return None
+    xyxy = boxes[["x1", "y1", "x2", "y2"]].to_numpy(float) if len(boxes) else np.zeros((0, 4))
+    x1, y1, x2, y2 = (float(v) for v in target)
+    x0 = _random_origin(rng, x1, x2, window, width)
+    y0 = _random_origin(rng, y1, y2, window, height)
+    _, inside = _crop(image, boxes, xyxy, x0, y0, window, window, 0.5)
+    crop = cv2.resize(image[y0:y0 + window, x0:x0 + window], (size, size), interpolation=cv2.INTER_AREA)
+    scale = size / window
+    inside[["x1", "y1", "x2", "y2"]] = inside[["x1", "y1", "x2", "y2"]].to_numpy(float) * scale
+    sides = np.minimum(inside.x2 - inside.x1, inside.y2 - inside.y1)
+    return np.ascontiguousarray(crop), inside[sides >= min_side_px].reset_index(drop=True)
+
+
+def photometric_jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A photometrically randomized copy of a BGR uint8 image, beyond ultralytics' HSV jitter:
+    each with probability 0.5, a colour cast (per-channel gain 0.85-1.15), gamma (0.7-1.4),
+    Gaussian blur (sigma 0.4-1.3 px), sensor noise (sigma 2-9 grey levels) and a JPEG round trip
+    (quality 30-85). Geometry (and so the labels) is unchanged."""
+    import cv2
+
+    out = image.astype(np.float32)
+    if rng.random() < 0.5:
+        out *= rng.uniform(0.85, 1.15, size=3).astype(np.float32)
+    if rng.random() < 0.5:
+        out = 255.0 * (np.clip(out, 0, 255) / 255.0) ** np.float32(rng.uniform(0.7, 1.4))
+    if rng.random() < 0.5:
+        sigma = float(rng.uniform(0.4, 1.3))
+        out = cv2.GaussianBlur(out, (0, 0), sigma)
+    if rng.random() < 0.5:
+        out += rng.normal(0, rng.uniform(2, 9), size=out.shape).astype(np.float32)
+    out = np.clip(out, 0, 255).astype(np.uint8)
+    if rng.random() < 0.5:
+        ok, data = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 86))])
+        if ok:
+            out = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    return out

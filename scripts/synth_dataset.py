@@ -21,6 +21,16 @@ views are written whole or, with ``tile``, as native-scale crops (``detector.yol
   (detections at ``mine_conf`` or more that overlap no true box), each as a crop labelled with
   the survey's true boxes.
 
+Small cameras (issue 21): ``n_small`` zoom-out crops per train view show a camera shrunk to
+``small_px`` (5-10 px by default) by area resampling of a larger window (exact labels, no pixel
+rounding); ``n_small_decoy`` zoom-out crops around decoys give hard negatives of that size.
+``photometric`` is the probability that a train crop is photometrically randomized (colour cast,
+gamma, blur, noise, JPEG: ``detector.yolo_dataset.photometric_jitter``). Val views keep the
+renderer's look. ``style`` picks the renderer's style (``geo.sim.render.STYLES``); a dataset
+in a style never used in training measures robustness. Every val box's true range (m, horizontal,
+from the viewpoint to the camera) goes to ``truth_ranges.csv`` beside ``data.yaml``
+(``detector.reach`` reads it).
+
 ``train_args.yaml`` beside ``data.yaml`` holds the ultralytics arguments this data wants, above
 all a ``scale`` augmentation that never shrinks the smallest camera below ``scale_floor_px``.
 Re-running the same command resumes: views listed in ``progress.txt`` are skipped.
@@ -47,6 +57,8 @@ from detector.yolo_dataset import (
     write_data_yaml,
     write_example,
     write_train_args,
+    zoom_out_crop,
+    photometric_jitter,
 )
 
 # Scene objects that look a little like a camera, and a crop-target half size floor (px).
@@ -85,7 +97,9 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
                   val_fraction: float = 0.2, block_m: float = 250.0, spacing: float = 20.0,
                   size: int = 640, n_decoy: float = 0.0, n_sky: float = 0.0,
                   mine: list[str | Path] | None = None, mine_conf: float = 0.1, mine_per_image: int = 2,
-                  scale_floor_px: float = 4.0, balance: bool = False,
+                  scale_floor_px: float = 4.0, balance: bool = False, n_small: float = 0.0,
+                  small_px: tuple[float, float] = (5.0, 10.0), n_small_decoy: float = 0.0,
+                  photometric: float = 0.0, style: str = "default",
                   log: Callable[[str], None] | None = None) -> SynthResult:
     """Render ``views`` simulated views (train + val) of ``areas`` into the YOLO dataset ``out``.
 
@@ -102,7 +116,8 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
     ``mine_per_image`` per image) of the simulated survey folders ``mine``. ``scale_floor_px``: the
     smallest camera side (px) scale augmentation may shrink to (``train_args.yaml``). ``balance``:
     add mirrored copies of train crops that show only the rarer class until both classes have
-    about as many boxes.
+    about as many boxes. ``n_small``, ``small_px``, ``n_small_decoy``, ``photometric``, ``style``:
+    see the module docstring.
     """
     from geo.streets.network import graph_from_area
     from geo.streets.sampling import views_from_graph
@@ -129,7 +144,10 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
         raise DetectorInputError(f"--min-positive must be in [0, 1], got {min_positive}")
     if n_away < 0 or n_decoy < 0 or n_sky < 0:
         raise DetectorInputError(f"--away, --decoys and --sky must be >= 0, got {n_away}, {n_decoy}, {n_sky}")
-    if (n_decoy or n_sky or mine) and not tile:
+    if n_small < 0 or n_small_decoy < 0 or not 0 <= photometric <= 1:
+        raise DetectorInputError(f"--small and --small-decoys must be >= 0 and --photometric in [0, 1], got "
+                                 f"{n_small}, {n_small_decoy}, {photometric}")
+    if (n_decoy or n_sky or mine or n_small or n_small_decoy) and not tile:
         raise DetectorInputError("--decoys, --sky and --mine make crops: give --tile too")
     mine_dirs = [_check_mine_dir(Path(d), val_areas) for d in (mine or [])]
     started = time.time()
@@ -177,7 +195,10 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
                 continue
             image, boxes = render_view(pool.scene, x=row.x, y=row.y, heading=row.heading, pitch=row.pitch,
                                        fov=row.fov, width=size, height=size,
-                                       seed=(seed * 1_000_003 + zlib_hash(name)) & 0xFFFFFFFF)
+                                       seed=(seed * 1_000_003 + zlib_hash(name)) & 0xFFFFFFFF,
+                                       **({"style": style} if style != "default" else {}))
+            if row.split == "val":
+                _write_ranges(out / "truth_ranges.csv", name, boxes, pool.scene, row)
             boxes = boxes[["class_name", "x1", "y1", "x2", "y2"]]
             crops: dict[str, int] = {}
             decoy_kinds: dict[str, int] = {}
@@ -186,7 +207,14 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
                 parts += _decoy_crops(image, boxes, pool.scene, row, size=tile, n=_draw_count(tile_rng, n_decoy),
                                       rng=tile_rng, kinds=decoy_kinds)
                 parts += _sky_crops(image, boxes, size=tile, n=_draw_count(tile_rng, n_sky), rng=tile_rng)
+                parts += _small_crops(image, boxes, size=tile, n=_draw_count(tile_rng, n_small), px=small_px,
+                                      rng=tile_rng)
+                parts += _small_decoy_crops(image, boxes, pool.scene, row, size=tile,
+                                            n=_draw_count(tile_rng, n_small_decoy), px=small_px, rng=tile_rng,
+                                            kinds=decoy_kinds)
                 for suffix, crop, crop_boxes in parts:
+                    if photometric and tile_rng.random() < photometric:
+                        crop = photometric_jitter(crop, tile_rng)
                     write_example(out, "train", f"{name}_{suffix}", crop, crop_boxes)
                     kind = _CROP_KINDS[suffix[0]]
                     crops[kind] = crops.get(kind, 0) + 1
@@ -394,7 +422,8 @@ def _count_crops(c: dict, record: dict) -> None:
         c["min_side"] = min(c["min_side"], record["min_side"])
 
 
-_CROP_KINDS = {"c": "camera", "a": "away", "d": "decoy", "s": "sky", "f": "full"}
+_CROP_KINDS = {"c": "camera", "a": "away", "d": "decoy", "s": "sky", "f": "full", "z": "small",
+               "y": "small_decoy"}
 
 
 def _draw_count(rng: np.random.Generator, mean: float) -> int:
@@ -584,3 +613,70 @@ def _mined_crops(survey: Path, *, size: int, conf: float, per_image: int, rng: n
 
 def _safe_name(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)
+
+
+def _write_ranges(path: Path, name: str, boxes: pd.DataFrame, scene, row) -> None:
+    """Append each box of view ``name`` with its true horizontal range (m) from the viewpoint."""
+    if not len(boxes):
+        return
+    cams = scene.cameras.set_index(scene.cameras["camera_id"].astype(str))
+    ids = boxes["camera_id"].astype(str)
+    dx = cams.loc[ids, "x"].to_numpy(float) - float(row.x)
+    dy = cams.loc[ids, "y"].to_numpy(float) - float(row.y)
+    table = boxes[["class_name", "x1", "y1", "x2", "y2"]].copy()
+    table.insert(0, "image", name)
+    table["range_m"] = np.round(np.hypot(dx, dy), 3)
+    table.to_csv(path, mode="a", header=not path.is_file(), index=False)
+
+
+def _small_crops(image: np.ndarray, boxes: pd.DataFrame, *, size: int, n: int, px: tuple[float, float],
+                 rng: np.random.Generator) -> list[tuple[str, np.ndarray, pd.DataFrame]]:
+    """Up to ``n`` zoom-out crops, each around a camera of the view shrunk to a side drawn in ``px``
+    (as far as the view allows: the window is at most the view's side)."""
+    out = []
+    if not len(boxes) or n <= 0:
+        return out
+    height, width = image.shape[:2]
+    sides = np.sqrt((boxes.x2 - boxes.x1) * (boxes.y2 - boxes.y1)).to_numpy(float)
+    most = min(height, width) / size
+    usable = np.flatnonzero(sides * 0.85 > px[0])  # can shrink at least 15% and stay >= px[0]
+    for j in range(n):
+        if not len(usable):
+            break
+        i = int(rng.choice(usable))
+        factor = min(most, sides[i] / rng.uniform(*px))
+        if factor < 1.15:
+            continue
+        b = boxes.iloc[i]
+        made = zoom_out_crop(image, boxes, (b.x1, b.y1, b.x2, b.y2), size=size, factor=factor, rng=rng)
+        if made is not None:
+            out.append((f"z{j}", *made))
+    return out
+
+
+def _small_decoy_crops(image: np.ndarray, boxes: pd.DataFrame, scene, row, *, size: int, n: int,
+                       px: tuple[float, float], rng: np.random.Generator, kinds: dict[str, int],
+                       ) -> list[tuple[str, np.ndarray, pd.DataFrame]]:
+    """Up to ``n`` zoom-out crops around decoys shrunk towards ``px`` (hard negatives the size of a
+    distant camera); cameras that fall in the window keep their (scaled) labels."""
+    if n <= 0:
+        return []
+    height, width = image.shape[:2]
+    decoys = decoys_from_view(scene, x=row.x, y=row.y, heading=row.heading, pitch=row.pitch, fov=row.fov,
+                              width=width, height=height)
+    most = min(height, width) / size
+    out = []
+    for j in range(n):
+        if decoys.empty:
+            break
+        kind = rng.choice(sorted(set(decoys.kind)))
+        pick = decoys[decoys.kind == kind]
+        d = pick.iloc[int(rng.integers(len(pick)))]
+        decoys = decoys.drop(index=d.name)
+        factor = float(np.clip(2 * d.half / rng.uniform(*px), 1.15, most))
+        target = (d.u - d.half, d.v - d.half, d.u + d.half, d.v + d.half)
+        made = zoom_out_crop(image, boxes, target, size=size, factor=factor, rng=rng)
+        if made is not None:
+            out.append((f"y{j}", *made))
+            kinds[f"small_{kind}"] = kinds.get(f"small_{kind}", 0) + 1
+    return out

@@ -53,6 +53,17 @@ def synth(
                                  "until both classes have about as many boxes. Default off."),
     scale_floor: float = typer.Option(4.0, "--scale-floor", help="Scale augmentation in train_args.yaml "
                                       "never shrinks the smallest camera below this, px. Default 4."),
+    small: float = typer.Option(0.0, "--small", help="Zoom-out crops per train view showing a camera shrunk "
+                                "to --small-px (with --tile); a fraction is a probability. Default 0."),
+    small_px: str = typer.Option("5:10", "--small-px", help="Box side range LO:HI (px) of --small crops. "
+                                 "Default 5:10."),
+    small_decoys: float = typer.Option(0.0, "--small-decoys", help="Zoom-out crops around decoys shrunk to "
+                                       "--small-px per train view (hard negatives of a distant camera's size). "
+                                       "Default 0."),
+    photometric: float = typer.Option(0.0, "--photometric", help="Probability that a train crop gets colour "
+                                      "cast, gamma, blur, noise and JPEG randomization. Default 0."),
+    style: str = typer.Option("default", "--style", help="Rendering style of the simulator (default, alt). "
+                              "Default: default."),
 ) -> None:
     """Render a YOLO dataset with the simulator, split into train and val by geography; writes
     data.yaml and train_args.yaml (recommended `camcensus train --arg` values)."""
@@ -63,7 +74,8 @@ def synth(
                            min_positive=min_positive, val_fraction=val_fraction,
                            block_m=block_m, spacing=spacing, n_decoy=decoys, n_sky=sky, mine=mine or None,
                            mine_conf=mine_conf, mine_per_image=mine_per_image, scale_floor_px=scale_floor,
-                           balance=balance)
+                           balance=balance, n_small=small, small_px=_px_range(small_px),
+                           n_small_decoy=small_decoys, photometric=photometric, style=style)
     for split in ("train", "val"):
         typer.echo(f"{split}: {result.n_views[split]} views -> {result.n_images[split]} images, "
                    f"{result.n_boxes[split]} boxes, {result.share_empty[split]:.0%} of views without a camera")
@@ -116,3 +128,13 @@ def coco(
         result = coco_from_yolo(source, split=split or "val")
         write_coco(result, out)
         typer.echo(f"wrote {out}: {len(result['images'])} images, {len(result['annotations'])} boxes")
+
+
+def _px_range(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise typer.BadParameter(f"--small-px must be LO:HI in px, got {text!r}") from None
+    if not 0 < lo < hi:
+        raise typer.BadParameter(f"--small-px needs 0 < LO < HI, got {text!r}")
+    return lo, hi

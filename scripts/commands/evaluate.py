@@ -56,5 +56,10 @@ def evaluate(
     typer.echo("recall by size (px): " + "  ".join(f"{k} {fmt(v)}" for k, v in s["recall_by_size"].items()))
     typer.echo("per band: " + "  ".join(f"{r['lo_px']:g}-{'inf' if r['hi_px'] >= 1e4 else format(r['hi_px'], 'g')}"
                                          f" {r['found']}/{r['n']}" for r in s["by_size"]))
+    if s.get("reach"):
+        from detector.reach import reach_lines
+
+        for line in reach_lines(s["reach"]):
+            typer.echo(line)
     typer.echo(f"inference: {s['cpu_ms_per_image']:.1f} CPU ms per image ({s['seconds']:.1f} s wall)")
     typer.echo(f"wrote {plot}" + (f", {card}" if card else "") + (f", {json_out}" if json_out else ""))
