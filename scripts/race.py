@@ -3,6 +3,8 @@
     nohup flock /tmp/camcensus-heavy.lock nice -n 10 .venv/bin/python scripts/race.py run \\
         --out datasets/race21 --hours 0.13 > /work/notes/race21.log 2>&1 &
     .venv/bin/python scripts/race.py table --out datasets/race21
+    nohup flock /tmp/camcensus-heavy.lock nice -n 10 .venv/bin/python scripts/race.py style \
+        --out datasets/race21 > /work/notes/race21-style.log 2>&1 &
 
 ``run`` renders ONE dataset (``camcensus dataset synth``: demo-area training scenes with new seeds,
 5-10 px zoom-out crops, small hard negatives, photometric randomization; the held-out split is
@@ -13,6 +15,10 @@ AP50 (6 px and up), recall per size band, false detections per image, CPU ms per
 resumes. Every step runs in a child process, so that a fixed evaluation can be rerun alone
 (delete ``results/NAME.json``). Weights stay under ``OUT/models`` (not committed): shipping one is a
 decision made by hand on the table (``race.md``).
+
+``style`` renders the SAME held-out views again in the simulator's "alt" style (never used in
+training: ``geo.sim.render.STYLES``) and evaluates the race's weights there; ``style.md`` gives recall
+of boxes of 8 px and up in both styles and their ratio (issue 21's target: at least 0.8).
 
 Contenders whose architecture differs from the shipped model start from a checkpoint that has
 every tensor of the shipped weights whose name and shape match (``init/NAME.pt``, counts in
@@ -57,7 +63,7 @@ CONTENDERS = [
 ]
 
 
-def dataset_args(out: Path, *, views: int, val_views: int, seed: int) -> list[str]:
+def dataset_args(out: Path, *, views: int, val_views: int, seed: int, data: str = "data") -> list[str]:
     """The one ``camcensus dataset synth`` call of the race."""
     import pyrosm
 
@@ -70,7 +76,7 @@ def dataset_args(out: Path, *, views: int, val_views: int, seed: int) -> list[st
              "--spacing", "12", "--tile", "320", "--away", "0.3", "--decoys", "0.8", "--sky", "0.15",
              "--min-positive", "0.6", "--balance", "--small", "1.0", "--small-px", "5:10",
              "--small-decoys", "0.5", "--photometric", "0.5", "--scale-floor", "2.5", "--seed", str(seed),
-             "--out", str(out / "data")]
+             "--out", str(out / data)]
     return args
 
 
@@ -140,6 +146,9 @@ def run(out: Path, *, hours: float, views: int, val_views: int, seed: int, only:
         deadline: str | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     data = out / "data"
+    settings = out / "race.json"
+    if not settings.is_file():
+        settings.write_text(json.dumps({"views": views, "val_views": val_views, "seed": seed}))
     log = lambda msg: print(f"== {time.strftime('%H:%M:%S', time.gmtime())} {msg}", flush=True)  # noqa: E731
     if not (out / "dataset.done").is_file():
         log("dataset")
@@ -183,15 +192,18 @@ def run(out: Path, *, hours: float, views: int, val_views: int, seed: int, only:
     print(write_table(out))
 
 
-def evaluate_in_child(out: Path, name: str, weights: Path, imgsz: int) -> None:
+def evaluate_in_child(out: Path, name: str, weights: Path, imgsz: int, *, data: str = "data",
+                      results: str = "results") -> None:
     """A failed evaluation is reported and the race goes on (rerun `run` to retry it)."""
     done = subprocess.run([PYTHON, str(Path(__file__).resolve()), "eval", "--out", str(out), "--name", name,
-                           "--weights", str(weights), "--imgsz", str(imgsz)])
+                           "--weights", str(weights), "--imgsz", str(imgsz), "--data", data,
+                           "--results", results])
     if done.returncode:
         print(f"!! evaluation of {name} failed (exit {done.returncode}); rerun `run` to retry", flush=True)
 
 
-def evaluate(out: Path, *, name: str, weights: Path, imgsz: int) -> dict:
+def evaluate(out: Path, *, name: str, weights: Path, imgsz: int, data: str = "data",
+             results: str = "results") -> dict:
     """Predictions (kept as Parquet), scores and reach of one contender on the held-out split."""
     sys.path.insert(0, str(ROOT))
     import pandas as pd
@@ -201,9 +213,9 @@ def evaluate(out: Path, *, name: str, weights: Path, imgsz: int) -> dict:
     from detector.registry import model_from_path
     from detector.yolo_dataset import read_data_yaml
 
-    spec = read_data_yaml(out / "data" / "data.yaml")
+    spec = read_data_yaml(out / data / "data.yaml")
     images = spec.splits["val"]
-    results = out / "results"
+    results = out / results
     results.mkdir(parents=True, exist_ok=True)
     pred_path = results / f"{name}.predictions.parquet"
     timing_path = results / f"{name}.timing.json"
@@ -217,7 +229,7 @@ def evaluate(out: Path, *, name: str, weights: Path, imgsz: int) -> dict:
     truth = truth_from_split(images, spec.names)
     scores = scores_from_boxes(predictions, truth, n_images=len(images))
     scores.pop("curve")
-    ranges = ranges_for_truth(truth, images, out / "data" / "truth_ranges.csv")
+    ranges = ranges_for_truth(truth, images, out / data / "truth_ranges.csv")
     scores["reach"] = reach_from_boxes(predictions, truth, conf=scores["conf"], ranges_m=ranges)
     scores.update({"name": name, "weights": str(weights), "imgsz": imgsz, **timing,
                    "cpu_ms_per_image": round(1000 * timing["cpu_seconds"] / len(images), 2)})
@@ -287,6 +299,52 @@ def write_table(out: Path) -> str:
     return text
 
 
+def style(out: Path, *, names: list[str] | None) -> str:
+    """Render the race's held-out views in the "alt" style, evaluate, and write ``style.md``."""
+    settings = json.loads((out / "race.json").read_text())
+    log = lambda msg: print(f"== {time.strftime('%H:%M:%S', time.gmtime())} {msg}", flush=True)  # noqa: E731
+    if not (out / "style.done").is_file():
+        log("dataset: the held-out views in the alt style")
+        subprocess.run([*dataset_args(out, data="data-alt", **settings), "--style", "alt", "--val-only"], check=True)
+        (out / "style.done").write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    entries = [("shipped", SHIPPED, 640)] + [(c.name, out / "models" / f"{c.name}.pt", c.eval_imgsz)
+                                           for c in CONTENDERS]
+    for name, weights, imgsz in entries:
+        if (names and name not in names) or not Path(weights).is_file():
+            continue
+        if not (out / "results-alt" / f"{name}.json").is_file():
+            log(f"{name}: evaluate on the alt style at {imgsz} px")
+            evaluate_in_child(out, name, Path(weights), imgsz, data="data-alt", results="results-alt")
+    text = style_table(out)
+    (out / "style.md").write_text(text)
+    return text
+
+
+def recall_from_bands(bands: list[dict], *, lo_px: float = 8.0) -> float | None:
+    """Recall of true boxes of ``lo_px`` and up from ``by_size`` bands (n, found, lo_px)."""
+    n = sum(b["n"] for b in bands if b["lo_px"] >= lo_px)
+    return sum(b["found"] for b in bands if b["lo_px"] >= lo_px) / n if n else None
+
+
+def style_table(out: Path) -> str:
+    """Markdown: recall (8 px and up) in the training style and the held-out style, and the ratio."""
+    lines = ["| model | recall >= 8 px, training style | recall >= 8 px, held-out style | ratio | "
+             "false/image held-out style |", "|---|---|---|---|---|"]
+    for path in sorted((out / "results-alt").glob("*.json")):
+        if path.name.endswith(".timing.json"):
+            continue
+        alt = json.loads(path.read_text())
+        base_path = out / "results" / path.name
+        base = json.loads(base_path.read_text()) if base_path.is_file() else {}
+        r_alt = recall_from_bands(alt.get("by_size") or [])
+        r_base = recall_from_bands(base.get("by_size") or [])
+        ratio = r_alt / r_base if r_alt is not None and r_base else None
+        fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+        lines.append(f"| {alt['name']} | {fmt(r_base)} | {fmt(r_alt)} | {fmt(ratio)} | "
+                     f"{fmt(alt.get('false_per_image'))} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -304,6 +362,11 @@ def main(argv: list[str] | None = None) -> int:
     p_eval.add_argument("--name", required=True)
     p_eval.add_argument("--weights", type=Path, required=True)
     p_eval.add_argument("--imgsz", type=int, default=640)
+    p_eval.add_argument("--data", default="data", help="dataset folder inside --out")
+    p_eval.add_argument("--results", default="results", help="results folder inside --out")
+    p_style = sub.add_parser("style", help="the held-out views in the alt style: render, evaluate, style.md")
+    p_style.add_argument("--out", type=Path, default=Path("datasets/race21"))
+    p_style.add_argument("--name", action="append", help="evaluate only this one (repeatable; 'shipped' too)")
     p_table = sub.add_parser("table", help="print and write the race table (race.md)")
     p_table.add_argument("--out", type=Path, default=Path("datasets/race21"))
     args = parser.parse_args(argv)
@@ -312,7 +375,10 @@ def main(argv: list[str] | None = None) -> int:
         run(args.out, hours=args.hours, views=args.views, val_views=args.val_views, seed=args.seed, only=args.only,
             deadline=args.deadline)
     elif args.command == "eval":
-        evaluate(args.out, name=args.name, weights=args.weights, imgsz=args.imgsz)
+        evaluate(args.out, name=args.name, weights=args.weights, imgsz=args.imgsz, data=args.data,
+                 results=args.results)
+    elif args.command == "style":
+        print(style(args.out, names=args.name))
     else:
         print(write_table(args.out))
     return 0

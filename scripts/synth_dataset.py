@@ -99,7 +99,7 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
                   mine: list[str | Path] | None = None, mine_conf: float = 0.1, mine_per_image: int = 2,
                   scale_floor_px: float = 4.0, balance: bool = False, n_small: float = 0.0,
                   small_px: tuple[float, float] = (5.0, 10.0), n_small_decoy: float = 0.0,
-                  photometric: float = 0.0, style: str = "default",
+                  photometric: float = 0.0, style: str = "default", val_only: bool = False,
                   log: Callable[[str], None] | None = None) -> SynthResult:
     """Render ``views`` simulated views (train + val) of ``areas`` into the YOLO dataset ``out``.
 
@@ -117,7 +117,8 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
     smallest camera side (px) scale augmentation may shrink to (``train_args.yaml``). ``balance``:
     add mirrored copies of train crops that show only the rarer class until both classes have
     about as many boxes. ``n_small``, ``small_px``, ``n_small_decoy``, ``photometric``, ``style``:
-    see the module docstring.
+    see the module docstring. ``val_only``: render only the val views (the same views a full run
+    with the same arguments renders: the choice is made first), e.g. in another ``style``.
     """
     from geo.streets.network import graph_from_area
     from geo.streets.sampling import views_from_graph
@@ -189,6 +190,8 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
             pool = pools[pool_index]
             name = f"a{pool.index}l{pool.layout}_{row.view_id}"
             tile_rng = np.random.default_rng([seed, pool.index, pool.layout, zlib_hash(name)])
+            if val_only and row.split != "val":
+                continue
             if name in done:
                 manifest_rows.append(done[name])
                 _count(counts, done[name])

@@ -14,6 +14,14 @@ its box is at least 3 px wide and high.
 
 Non-zero pitch is rendered level and warped by the rotation's homography, which is exact for a
 pinhole camera.
+
+``style`` (one of :data:`STYLES`) picks the look. "default" is the look every training set uses;
+"alt" is held out from all training to measure robustness (issue 21): mostly overcast or dusk
+light with warm-grey skies, other facade palettes (a colour mix per view), stronger colour casts,
+more sensor noise and blur, a JPEG round trip at low quality, and camera housings of other shapes
+and colours (bullet cameras without a sun shield, turret domes, in black, beige or grey-blue).
+The scene's geometry is the same in every style; box sizes differ a little because the housings
+differ.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ GRAZING_DEG = (
 )
 SUPERSAMPLE = 4
 BOX_COLUMNS = ["camera_id", "class_name", "x1", "y1", "x2", "y2"]
+STYLES = ("default", "alt")
 
 
 @lru_cache(maxsize=4)
@@ -127,14 +136,15 @@ def render_view(
     width: int = 640,
     height: int = 640,
     seed: int = 0,
+    style: str = "default",
 ) -> tuple[np.ndarray, pd.DataFrame]:
-    """Render the view from ``(x, y)`` (scene metres), eye 2.5 m above the road.
+    """Render the view from ``(x, y)`` (scene metres), eye 2.5 m above the road, in ``style``.
 
     Returns the image (height x width x 3, uint8, BGR; noise and blur applied, not yet JPEG
-    compressed) and its camera boxes (camera_id, class_name, x1, y1, x2, y2 in pixels). The same
-    arguments give the same image and boxes.
+    compressed, except the "alt" style's own JPEG round trip) and its camera boxes (camera_id,
+    class_name, x1, y1, x2, y2 in pixels). The same arguments give the same image and boxes.
     """
-    return _render(scene, x, y, heading, pitch, fov, width, height, seed, draw=True)
+    return _render(scene, x, y, heading, pitch, fov, width, height, seed, draw=True, style=style)
 
 
 def boxes_for_view(
@@ -147,9 +157,10 @@ def boxes_for_view(
     fov: float = 90,
     width: int = 640,
     height: int = 640,
+    style: str = "default",
 ) -> pd.DataFrame:
     """The camera boxes :func:`render_view` would give, without drawing the image."""
-    return _render(scene, x, y, heading, pitch, fov, width, height, 0, draw=False)[1]
+    return _render(scene, x, y, heading, pitch, fov, width, height, 0, draw=False, style=style)[1]
 
 
 def _render(
@@ -164,9 +175,12 @@ def _render(
     seed: int,
     *,
     draw: bool,
+    style: str = "default",
 ) -> tuple[np.ndarray | None, pd.DataFrame]:
     if not (0 < fov < 170):
         raise ValueError(f"fov must be in (0, 170) degrees, got {fov}")
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
     f = focal_px(fov, width)
     homography = None
     if abs(pitch) < 1e-9:
@@ -176,7 +190,7 @@ def _render(
     view = _View(float(x), float(y), float(heading), f, base_w, base_h, cx, cy)
     walls = _cast_walls(scene, view)
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 99])
-    light = _lighting(rng)
+    light = _lighting(rng) if style == "default" else _lighting_alt(rng)
     image = _background(scene, view, walls, light, rng) if draw else None
     boxes = _draw_objects(scene, view, walls, image, light, draw=draw)
     if draw:
@@ -314,6 +328,35 @@ def _lighting(rng: np.random.Generator) -> dict:
         "noise": rng.uniform(2.0, 6.0),
         "blur": rng.uniform(0.0, 1.0),
         "clouds": rng.uniform(0.0, 0.7),
+    }
+
+
+def _lighting_alt(rng: np.random.Generator) -> dict:
+    """The held-out "alt" style: mostly overcast or dusk, warm-grey skies, other facade palettes,
+    strong colour casts, more noise and blur, low JPEG quality, other camera housings."""
+    sunny = rng.random() < 0.3
+    azimuth = rng.uniform(0, 360)
+    warm = rng.uniform(0.0, 1.0)  # 0: cold grey overcast, 1: warm dusk haze
+    grey = rng.uniform(140, 200)
+    mix = np.eye(3) * rng.uniform(0.5, 0.8) + rng.uniform(0.05, 0.3, size=(3, 3))  # facade palette mix
+    mix = mix[rng.permutation(3)]  # and a hue swap (brick may turn blue-grey, green may turn ochre)
+    return {
+        "style": "alt",
+        "sunny": sunny,
+        "sun": np.array([math.sin(math.radians(azimuth)), math.cos(math.radians(azimuth))]),
+        "sun_elev": rng.uniform(8, 30),
+        "gain": rng.uniform(0.6, 1.3),
+        "tint": np.array([rng.uniform(0.8, 1.05), 1.0, rng.uniform(0.95, 1.25)]),
+        "sky_top": np.array([grey * (1 - 0.25 * warm), grey * (1 - 0.1 * warm), grey * (1 + 0.12 * warm)]),
+        "sky_low": np.array([rng.uniform(150, 200), rng.uniform(180, 215), rng.uniform(200, 240)]),
+        "asphalt": rng.uniform(50, 140),
+        "sidewalk_m": rng.uniform(1.5, 5.0),
+        "noise": rng.uniform(6.0, 14.0),
+        "blur": rng.uniform(0.7, 1.6),
+        "clouds": rng.uniform(0.3, 1.0),
+        "palette": mix / mix.sum(axis=1, keepdims=True) * rng.uniform(0.8, 1.15),
+        "jpeg": int(rng.integers(35, 66)),
+        "housing": int(rng.integers(0, 3)),  # 0 black, 1 beige, 2 grey-blue
     }
 
 
@@ -497,6 +540,8 @@ def _facade_layer(
     shade = (0.75 + 0.35 * np.clip(lit, -1, 1)) if light["sunny"] else (0.85 + 0.08 * lit)
     shade = shade * (0.92 + 0.08 * walls.inc[k])
     wall_rgb = st["color"][b] * shade[:, None]
+    if "palette" in light:  # the "alt" style's facade colours
+        wall_rgb = wall_rgb @ light["palette"].T
     glass = st["window"][b] * (0.8 + 0.4 * (1 - walls.inc[k]))[:, None]
     sky_glass = (
         0.5 * glass + 0.5 * light["sky_low"][None, :] * (0.6 + 0.3 * (1 - walls.inc[k]))[:, None]
@@ -573,7 +618,10 @@ def _draw_objects(
         if is_cam[j]:
             if _behind_relief(row, view):
                 continue
-            sprite = _camera_sprite(row, view, u[j], v[j], scale)
+            if light.get("style") == "alt":
+                sprite = _camera_sprite_alt(row, view, u[j], v[j], scale, housing=light["housing"])
+            else:
+                sprite = _camera_sprite(row, view, u[j], v[j], scale)
         else:
             if row["kind"] in _SMALL_KINDS and hdist[j] > 45:
                 continue
@@ -842,6 +890,53 @@ def _camera_sprite(row: dict, view: _View, u: float, v: float, scale: float):
     return pen.finish()
 
 
+_ALT_HOUSINGS = [  # (shell, shade) BGR: black, beige, grey-blue
+    ((30.0, 30.0, 30.0), (60.0, 60.0, 64.0)),
+    ((170.0, 200.0, 215.0), (120.0, 145.0, 160.0)),
+    ((150.0, 130.0, 110.0), (100.0, 88.0, 75.0)),
+]
+
+
+def _camera_sprite_alt(row: dict, view: _View, u: float, v: float, scale: float, *, housing: int):
+    """The "alt" style's housings: a turret dome (a short cylinder holding a ball with its lens) and
+    a bullet camera (a long rounded tube, no sun shield, on a straight arm); colours from
+    ``_ALT_HOUSINGS`` (a dark camera stays dark)."""
+    size = float(row["size_m"])
+    arm = float(row.get("arm_m", 0.15))
+    if size * scale < 0.8:
+        return None
+    to_eye = math.degrees(math.atan2(view.x - row["x"], view.y - row["y"]))
+    rel = math.radians((row["facing"] - to_eye + 180) % 360 - 180)
+    shell, shade = _ALT_HOUSINGS[0] if row["color"] == 1 else _ALT_HOUSINGS[housing % len(_ALT_HOUSINGS)]
+    extent = size * 1.2 + arm + 0.1
+    pen = _Pen(2 * extent, 2 * extent, (extent, extent), u, v, scale, body=True)
+    side = math.sin(rel)
+    sign = 1.0 if side >= 0 else -1.0
+    if row["class_name"] == "dome":
+        r = size / 2
+        if row["mount"] != "ceiling":
+            pen.rect((-0.5 * r, -0.45 * r - arm), (0.5 * r, -0.45 * r), shade, body=True)  # a square arm
+        pen.rect((-0.9 * r, -0.45 * r), (0.9 * r, 0.1 * r), shell, body=True)  # the turret's base ring
+        pen.ellipse((0, 0.15 * r), (0.7 * r, 0.7 * r), shell, body=True)  # the ball
+        lens_x = 0.35 * r * side
+        pen.ellipse((lens_x, 0.25 * r), (0.22 * r, 0.22 * r), (15, 15, 18))
+        pen.line((-0.9 * r, 0.1 * r), (0.9 * r, 0.1 * r), shade, 0.015)
+    else:
+        diam = 0.26 * size
+        fx = 0.6 * size * abs(side) * sign
+        drop = 0.6 * size * math.sin(math.radians(row["tilt"])) * max(abs(side), 0.25)
+        front, back = (fx, drop), (-fx, -drop)
+        plate = (back[0], back[1] - arm)
+        pen.line(back, plate, shade, 0.05, body=True)
+        pen.line(back, front, shell, diam, body=True)
+        pen.ellipse(front, (0.5 * diam, 0.5 * diam), shell, body=True)
+        pen.ellipse(back, (0.5 * diam, 0.5 * diam), shade, body=True)
+        facing_us = math.cos(rel)
+        if facing_us > 0:
+            pen.ellipse(front, (0.35 * diam * max(facing_us, 0.25), 0.35 * diam), (12, 12, 14))
+    return pen.finish()
+
+
 _SIGN_COLORS = [(40, 40, 200), (200, 90, 20), (30, 200, 230), (230, 230, 230), (40, 140, 40)]
 _SIGN_COLORS_ARRAY = np.array(_SIGN_COLORS + [(60, 60, 60), (30, 30, 120), (150, 40, 40)], float)
 _CAR_COLORS = [
@@ -1058,7 +1153,11 @@ def _post(image: np.ndarray, rng: np.random.Generator, light: dict) -> np.ndarra
     image = cv2.scaleAdd(_tile_slice(_noise_tile(), h, w, rng), float(light["noise"]), image)
     out = cv2.convertScaleAbs(image)
     if light["blur"] > 0.3:
-        out = cv2.GaussianBlur(out, (3, 3), light["blur"])
+        out = cv2.GaussianBlur(out, (3, 3) if "jpeg" not in light else (5, 5), light["blur"])
+    if "jpeg" in light:  # the "alt" style's compression
+        ok, data = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(light["jpeg"])])
+        if ok:
+            out = cv2.imdecode(data, cv2.IMREAD_COLOR)
     return out
 
 

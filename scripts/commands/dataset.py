@@ -64,6 +64,8 @@ def synth(
                                       "cast, gamma, blur, noise and JPEG randomization. Default 0."),
     style: str = typer.Option("default", "--style", help="Rendering style of the simulator (default, alt). "
                               "Default: default."),
+    val_only: bool = typer.Option(False, "--val-only", help="Render only the val views (the same ones a full "
+                                  "run with the same arguments renders), e.g. in another --style. Default off."),
 ) -> None:
     """Render a YOLO dataset with the simulator, split into train and val by geography; writes
     data.yaml and train_args.yaml (recommended `camcensus train --arg` values)."""
@@ -75,7 +77,8 @@ def synth(
                            block_m=block_m, spacing=spacing, n_decoy=decoys, n_sky=sky, mine=mine or None,
                            mine_conf=mine_conf, mine_per_image=mine_per_image, scale_floor_px=scale_floor,
                            balance=balance, n_small=small, small_px=_px_range(small_px),
-                           n_small_decoy=small_decoys, photometric=photometric, style=style)
+                           n_small_decoy=small_decoys, photometric=photometric, style=style,
+                           val_only=val_only)
     for split in ("train", "val"):
         typer.echo(f"{split}: {result.n_views[split]} views -> {result.n_images[split]} images, "
                    f"{result.n_boxes[split]} boxes, {result.share_empty[split]:.0%} of views without a camera")
