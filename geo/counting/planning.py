@@ -1,0 +1,556 @@
+"""Plan a survey before any imagery is fetched: for each design, the images it needs, the strip
+it can speak for and the predicted 95% interval of its estimate.
+
+A design (``Design``) is the sampling (systematic every ``spacing_m`` metres, or Stanford-style
+random points, one per ``spacing_m`` metres of street on average), the sides looked at (``both``;
+``one``, the same side of every street; ``random``, one side per point at random), the view's
+horizontal field of view ``fov`` (degrees) and ``pitch`` (degrees up), and the street network.
+
+The prediction uses the estimator's own model (``geo.counting.inclusion`` and
+``geo.counting.estimate``) on an assumed population of cameras:
+
+- cameras are placed as the simulator places ``random:D`` cameras (``geo.sim.scene``: on the first
+  facade within 25 m on a random side of the street, else on a pole at the kerb) along the area's
+  streets, ``population_per_km`` of them per km, enough for stable averages; the assumed density
+  only scales them (the estimate's variance is a sum over cameras);
+- every camera's inclusion probability pi comes from the views that could show it (field of view,
+  range, OSM footprints and wall facing: ``geo.counting.inclusion.view_pairs``), each detecting it
+  with the calibration's recall at the box size it would have there, times the visibility by
+  range; pitch shifts the vertical field of view (mounts ``RISE_RANGE_M`` above the eye) and the
+  focal length along the ray. Views are computed once, on a dense base grid (a point every
+  ``base_step_m`` metres, both sides, fov 90); a design picks its points from it:
+  systematic spacing k x step averages over the k positions of its grid (the grid's start),
+  random points average over where points fall (the binomial chance that one of n points
+  lands where it sees the camera), and ``random`` sides over the side chosen per point;
+- the strip is, per class, the largest distance from a straight street at which the design's
+  inclusion probability stays at or above ``STRIP_FLOOR`` (0.15: distance sampling's usual
+  truncation, where g(w) is about 0.15);
+- the variance has the estimator's three parts: encounter (Horvitz-Thompson with known pi,
+  sum over the population of (1 - pi) / pi with pi floored at ``MIN_INCLUSION``, plus which
+  located cameras are real: q (1 - q) / pi^2 over the single-detection cameras, false detections
+  being a rate per image), precision (the false-detection rate's sampling error) and recall
+  (each size bin's Beta posterior SD through the derivative of pi); a log-normal interval with
+  Satterthwaite degrees of freedom (``geo.counting.estimate.lognormal_interval``).
+
+The reported half-width is (hi - lo) / 2 / estimate, in % of the estimate.
+
+``plan_area`` builds what does not depend on the design (network, buildings, population, base
+views) once; ``design_prediction`` answers one design in milliseconds to a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from itertools import product
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geo.counting.calibration import Calibration, calibration_from_dict, calibration_from_rates
+from geo.counting.inclusion import (MAX_RANGE_M, MIN_INCLUSION, RISE_M, RISE_RANGE_M, box_size_m,
+                                    street_distance, view_pairs, visibility_by_range)
+from geo.errors import GeoInputError
+
+METHODS = ("systematic", "random")
+SIDES = ("both", "one", "random")
+NETWORKS = ("drive", "all")
+STRIP_FLOOR = 0.15  # inclusion probability at the strip's edge (distance sampling's truncation)
+BASE_STEP_M = 5.0  # the base grid's spacing; systematic spacings are multiples of it
+IMAGE_PX = 640  # square images, as every provider serves them here
+POPULATION_PER_KM = 40.0  # assumed cameras per km placed for the averages (scaled to the density)
+CLASSES = ("directed", "dome")
+
+
+@dataclass(frozen=True)
+class Design:
+    """One survey design. ``spacing_m``: metres between points (systematic) or metres of street
+    per point (random: n = road length / spacing); ``sides``: both, one (the same side of each
+    street) or random (one side per point); ``fov`` and ``pitch`` in degrees; ``network``: drive
+    or all."""
+
+    method: str = "systematic"
+    spacing_m: float = 20.0
+    sides: str = "both"
+    fov: float = 90.0
+    pitch: float = 0.0
+    network: str = "drive"
+
+    def __post_init__(self) -> None:
+        check_design(self)
+
+    @property
+    def views_per_point(self) -> int:
+        return 2 if self.sides == "both" else 1
+
+    def label(self) -> str:
+        return (f"{self.method} {self.spacing_m:g} m, {self.sides} side{'s' if self.sides == 'both' else ''}, "
+                f"fov {self.fov:g}, pitch {self.pitch:g}, {self.network}")
+
+    def survey_options(self, *, road_m: float) -> dict:
+        """The ``camcensus survey`` options (``SurveyOptions`` names) that run this design on
+        streets of ``road_m`` metres."""
+        out = {"network": self.network, "method": self.method, "spacing": float(self.spacing_m),
+               "n": None, "sides": {"one": "left"}.get(self.sides, self.sides), "fov": float(self.fov),
+               "pitch": float(self.pitch)}
+        if self.method == "random":
+            out["n"] = points_for_design(np.array([road_m]), self)
+        return out
+
+    def command_args(self, *, road_m: float) -> list[str]:
+        """The same as ``camcensus survey`` command-line arguments."""
+        args = []
+        for name, value in self.survey_options(road_m=road_m).items():
+            if value is None or (name == "spacing" and self.method == "random"):
+                continue
+            args += [f"--{name.replace('_', '-')}", f"{value:g}" if isinstance(value, float) else str(value)]
+        return args
+
+
+def check_design(design: Design) -> None:
+    """GeoInputError (one line) for a design outside what the planner models."""
+    if design.method not in METHODS:
+        raise GeoInputError(f"unknown method '{design.method}': choose systematic or random")
+    if design.sides not in SIDES:
+        raise GeoInputError(f"unknown sides '{design.sides}': choose both, one or random")
+    if design.network not in NETWORKS:
+        raise GeoInputError(f"unknown network '{design.network}': choose drive or all")
+    if not 30.0 <= design.fov <= 120.0:
+        raise GeoInputError(f"fov must be 30-120 degrees, got {design.fov:g}")
+    if not 0.0 <= design.pitch < design.fov / 2.0:
+        raise GeoInputError(f"pitch must be 0 to half the fov (degrees up), got {design.pitch:g}")
+    if not design.spacing_m > 0:
+        raise GeoInputError(f"spacing must be a positive number of metres, got {design.spacing_m:g}")
+    if design.method == "systematic":
+        k = design.spacing_m / BASE_STEP_M
+        if abs(k - round(k)) > 1e-6 or round(k) < 1:
+            raise GeoInputError(f"systematic spacing must be a multiple of {BASE_STEP_M:g} m, got "
+                                f"{design.spacing_m:g}")
+
+
+def designs_from_grid(*, methods=("systematic", "random"), spacings=(10.0, 15.0, 20.0, 30.0, 40.0),
+                      sides=("both", "random"), fovs=(60.0, 90.0), pitches=(0.0, 10.0),
+                      networks=("drive",)) -> list[Design]:
+    """Every combination of the given options as designs (spacings in metres, angles in degrees)."""
+    return [Design(method=m, spacing_m=float(s), sides=d, fov=float(f), pitch=float(p), network=n)
+            for n, m, s, d, f, p in product(networks, methods, spacings, sides, fovs, pitches)]
+
+
+def points_for_design(lengths_m: np.ndarray, design: Design) -> int:
+    """Points a design samples on streets of ``lengths_m`` metres: floor(length / spacing) + 1 per
+    street for systematic designs (``geo.streets.sampling.offsets_systematic``), road / spacing for
+    random ones."""
+    lengths_m = np.asarray(lengths_m, float)
+    if design.method == "systematic":
+        return int(np.sum(np.floor(lengths_m / design.spacing_m) + 1))
+    return max(1, int(round(float(lengths_m.sum()) / design.spacing_m)))
+
+
+def images_for_design(lengths_m: np.ndarray, design: Design) -> int:
+    """Images (views) a design fetches on streets of ``lengths_m`` metres."""
+    return points_for_design(lengths_m, design) * design.views_per_point
+
+
+def cost_usd(images: int, *, price_per_1000: float, free_images: int = 0) -> float:
+    """Imagery cost in US dollars at ``price_per_1000`` per 1,000 images beyond ``free_images``."""
+    return max(int(images) - int(free_images), 0) * float(price_per_1000) / 1000.0
+
+
+# --- the design-independent part ---------------------------------------------------------------
+
+@dataclass
+class BasePairs:
+    """Camera / base-view pairs that could show the camera at fov 90 (the widest planned):
+    per pair the camera, the base view's unit (point x 2 + side, side 0 left, 1 right), its
+    street's grid rank, horizontal range (m), off-axis angle (deg) and the footprints' verdict
+    (pairs blocked by a building or a grazing wall are left out)."""
+
+    cam: np.ndarray
+    point: np.ndarray
+    side: np.ndarray
+    rank: np.ndarray
+    range_m: np.ndarray
+    off_deg: np.ndarray
+    n_cameras: int
+    n_points: int
+
+
+@dataclass
+class PlanArea:
+    """What a plan needs of an area, whatever the design: its streets (projected, lengths in m),
+    the assumed camera population (projected xy, class, distance to the nearest street, m) and
+    the base views' pairs with it."""
+
+    name: str
+    network: str
+    lengths_m: np.ndarray
+    cam_class: np.ndarray
+    cam_distance_m: np.ndarray
+    population_per_km: float
+    pairs: BasePairs
+    base_step_m: float = BASE_STEP_M
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def road_m(self) -> float:
+        return float(self.lengths_m.sum())
+
+    @property
+    def road_km(self) -> float:
+        return self.road_m / 1000.0
+
+
+def base_views(streets: gpd.GeoDataFrame, *, step_m: float = BASE_STEP_M, seed: int = 0
+               ) -> tuple[pd.DataFrame, np.ndarray]:
+    """The base grid's views (x, y, heading_grid, fov 90, width, height, share; view 2i left and
+    2i + 1 right of point i) on projected ``streets``, and each point's rank along its street."""
+    from geo.streets.sampling import StreetPolylines, offsets_systematic
+
+    lines = StreetPolylines.from_geometries(streets.geometry.to_numpy())
+    street, offset = offsets_systematic(lines.street_length, spacing=step_m, rng=np.random.default_rng([seed, 5]))
+    xy, bearing = lines.locate(street, offset)
+    first = np.searchsorted(street, np.arange(len(lines.street_length)))
+    rank = np.arange(len(street)) - first[street]
+    n = len(street)
+    heading = np.column_stack([bearing - 90.0, bearing + 90.0]).ravel() % 360.0
+    views = pd.DataFrame({"x": np.repeat(xy[:, 0], 2), "y": np.repeat(xy[:, 1], 2), "heading_grid": heading,
+                          "fov": 90.0, "width": float(IMAGE_PX), "height": float(IMAGE_PX), "share": 1.0})
+    assert len(views) == 2 * n
+    return views, rank
+
+
+def base_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, rank: np.ndarray, *,
+               buildings: gpd.GeoDataFrame | None) -> BasePairs:
+    """The pairs of ``base_views`` that could show each camera (``geo.counting.inclusion.view_pairs``
+    at fov 90, no grid shift), with their off-axis angle."""
+    pairs = view_pairs(cam_xy, tangent, views, spacing_m=0.0, buildings=buildings, n_shifts=1)
+    vj = pairs.view
+    dx = cam_xy[pairs.cam, 0] - views["x"].to_numpy()[vj]
+    dy = cam_xy[pairs.cam, 1] - views["y"].to_numpy()[vj]
+    off = (np.degrees(np.arctan2(dx, dy)) - views["heading_grid"].to_numpy()[vj] + 180.0) % 360.0 - 180.0
+    point = vj // 2
+    return BasePairs(pairs.cam, point, vj % 2, rank[point], pairs.range_m, off, len(cam_xy), len(rank))
+
+
+def plan_area(area: str, *, network: str = "drive", population_per_km: float = POPULATION_PER_KM,
+              seed: int = 0, base_step_m: float = BASE_STEP_M) -> PlanArea:
+    """The design-independent part of a plan of ``area`` (an area spec, as ``--area``): its
+    network, OSM buildings, an assumed population of cameras placed as the simulator's
+    ``random:D`` (``population_per_km`` per km of street) and the base views' pairs."""
+    import time
+
+    from geo.sim.features import buildings_from_area
+    from geo.sim.scene import scene_from_area
+    from geo.streets.area import area_from_spec
+    from geo.streets.network import graph_from_area, streets_from_graph
+
+    if network not in NETWORKS:
+        raise GeoInputError(f"unknown network '{network}': choose drive or all")
+    clock = time.perf_counter()
+    spec = area_from_spec(area)
+    graph = graph_from_area(spec, network_type=network)
+    streets = streets_from_graph(graph)
+    if len(streets) == 0:
+        raise GeoInputError(f"no streets in {area}")
+    timings = {"network_s": time.perf_counter() - clock}
+    clock = time.perf_counter()
+    scene = scene_from_area(spec, graph=graph, sim_cameras=f"random:{population_per_km:g}", seed=seed)
+    try:
+        buildings = buildings_from_area(spec).to_crs(streets.crs)
+    except GeoInputError:
+        buildings = None
+    cams = scene.cameras
+    cam_xy = cams[["x", "y"]].to_numpy(float)
+    dist, _, tangent = street_distance(cam_xy, streets)
+    timings["population_s"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    views, rank = base_views(streets, step_m=base_step_m, seed=seed)
+    pairs = base_pairs(cam_xy, tangent, views, rank, buildings=buildings)
+    timings["pairs_s"] = time.perf_counter() - clock
+    lengths = streets.geometry.length.to_numpy(float)
+    return PlanArea(name=str(area), network=network, lengths_m=lengths, cam_class=cams["class_name"].to_numpy(),
+                    cam_distance_m=dist, population_per_km=len(cams) / (lengths.sum() / 1000.0),
+                    pairs=pairs, base_step_m=base_step_m, timings=timings)
+
+
+# --- detection and inclusion of a design --------------------------------------------------------
+
+def pair_detection(pairs: BasePairs, box_m: np.ndarray, recall_at, *, fov: float, pitch: float,
+                   width: float = IMAGE_PX, height: float = IMAGE_PX) -> np.ndarray:
+    """P(detected) of each base pair in a view of ``fov`` and ``pitch`` (degrees): 0 outside the
+    horizontal field of view; else the recall (``recall_at(size_px)``) at the box size
+    ``box_m[cam]`` x f' / slant range, f' the focal length along the ray, times the share of
+    mounts (``RISE_RANGE_M`` above the eye) inside the vertical field of view, times the
+    visibility by range (``geo.counting.inclusion.visibility_by_range``). At pitch 0 this is
+    ``geo.counting.inclusion``'s model; pitch p tilts the vertical window to [p - v, p + v]
+    (v the vertical half-angle) and the focal length along a ray at elevation e to
+    f / (cos(h) cos(p) + tan(e) sin(p))."""
+    r = pairs.range_m
+    focal = width / 2.0 / np.tan(np.radians(fov) / 2.0)
+    vhalf = np.degrees(np.arctan2(height / 2.0, focal)) - 0.5
+    inside = np.abs(pairs.off_deg) <= fov / 2.0 - 0.5
+    lo_rise, hi_rise = RISE_RANGE_M
+    top = r * np.tan(np.radians(np.clip(pitch + vhalf, -89.0, 89.0)))
+    bottom = r * np.tan(np.radians(np.clip(pitch - vhalf, -89.0, 89.0)))
+    reach = np.clip((np.minimum(top, hi_rise) - np.maximum(bottom, lo_rise)) / (hi_rise - lo_rise), 0.0, 1.0)
+    p_rad, h = np.radians(pitch), np.radians(pairs.off_deg)
+    cos_axis = np.cos(h) * np.cos(p_rad) + RISE_M / np.maximum(r, 1e-6) * np.sin(p_rad)
+    scale = focal / np.maximum(cos_axis, 0.05) / np.hypot(r, RISE_M)
+    p = recall_at(box_m[pairs.cam] * scale) * reach * visibility_by_range(r)
+    return np.where(inside, np.clip(p, 0.0, 1.0 - 1e-12), 0.0)
+
+
+def design_inclusion(pairs: BasePairs, p: np.ndarray, design: Design, *, road_m: float,
+                     base_step_m: float = BASE_STEP_M) -> tuple[np.ndarray, np.ndarray]:
+    """(pi, p1) per camera: the inclusion probability over the design's randomization and the
+    probability of exactly one detection (a single-detection camera), from the base pairs'
+    detection probabilities ``p``.
+
+    Units that detect independently: each view for ``both`` sides, the left view for ``one``,
+    the point for ``random`` sides (detection (p_left + p_right) / 2). Systematic spacing
+    k x step: the mean over the grid's k starts of 1 - prod(1 - p_u) over the units whose rank
+    falls on that start. Random: n = road / spacing points placed uniformly, each a base unit
+    with probability step / road: P(none) = (1 - sum_u p_u step / road)^n."""
+    n = pairs.n_cameras
+    if design.sides == "one":
+        keep = pairs.side == 0
+        cam, unit, rank, pu = pairs.cam[keep], pairs.point[keep], pairs.rank[keep], p[keep]
+    elif design.sides == "random":
+        key = pairs.cam.astype(np.int64) * pairs.n_points + pairs.point
+        uniq, inv = np.unique(key, return_inverse=True)
+        pu = np.bincount(inv, p / 2.0, minlength=len(uniq))
+        cam, unit = uniq // pairs.n_points, uniq % pairs.n_points
+        rank = np.zeros(len(uniq), np.int64)
+        rank[inv] = pairs.rank
+    else:
+        cam, rank, pu = pairs.cam, pairs.rank, p
+    pu = np.clip(pu, 0.0, 1.0 - 1e-12)
+    if design.method == "systematic":
+        k = max(1, int(round(design.spacing_m / base_step_m)))
+        cell = cam * k + rank % k
+        log_miss = np.bincount(cell, np.log1p(-pu), minlength=n * k).reshape(n, k)
+        odds = np.bincount(cell, pu / (1.0 - pu), minlength=n * k).reshape(n, k)
+        miss = np.exp(log_miss)
+        return (1.0 - miss).mean(axis=1), (miss * odds).mean(axis=1)
+    n_points = road_m / design.spacing_m
+    share = np.clip(np.bincount(cam, pu, minlength=n) * base_step_m / road_m, 0.0, 1.0)
+    miss = (1.0 - share) ** n_points
+    p1 = n_points * share * (1.0 - share) ** max(n_points - 1.0, 0.0)
+    return 1.0 - miss, p1
+
+
+def strip_for_design(design: Design, calibration: Calibration, *, floor: float = STRIP_FLOOR,
+                     max_m: float = 40.0, step_m: float = 0.5, length_m: float = 800.0) -> dict[str, float]:
+    """Strip half-width per class (m): the largest distance from a straight street (views on it as
+    the design places them, no buildings) at which the design's inclusion probability, averaged
+    along the street, stays at or above ``floor``."""
+    dists, pairs = _straight_street_probe(float(max_m), float(step_m), float(length_m))
+    curves = calibration.curves()
+    out = {}
+    for name in CLASSES:
+        box = box_size_m(np.full(pairs.n_cameras, name))
+        p = pair_detection(pairs, box, curves.recall_at, fov=design.fov, pitch=design.pitch)
+        pi, _ = design_inclusion(pairs, p, design, road_m=length_m)
+        by_d = pi.reshape(len(dists), -1).mean(axis=1)
+        ok = np.flatnonzero(by_d >= floor)
+        out[name] = float(dists[ok[-1]]) if len(ok) else 0.0
+    return out
+
+
+@lru_cache(maxsize=4)
+def _straight_street_probe(max_m: float, step_m: float, length_m: float) -> tuple[np.ndarray, BasePairs]:
+    """Probe cameras every ``step_m`` out to ``max_m`` metres either side of a straight street of
+    ``length_m`` (16 positions over 40 m along its middle) and their base pairs (no buildings)."""
+    import shapely
+
+    streets = gpd.GeoDataFrame({"street_id": [0]}, geometry=[shapely.LineString([(0, 0), (0, length_m)])],
+                               crs=32635)
+    views, rank = base_views(streets, step_m=BASE_STEP_M)
+    dists = np.arange(step_m, max_m + step_m / 2, step_m)
+    along = length_m / 2.0 + np.linspace(-20.0, 20.0, 16, endpoint=False)
+    d, a, s = np.meshgrid(dists, along, [-1.0, 1.0], indexing="ij")
+    cam_xy = np.column_stack([(d * s).ravel(), a.ravel()])
+    tangent = np.tile([0.0, 1.0], (len(cam_xy), 1))
+    return dists, base_pairs(cam_xy, tangent, views, rank, buildings=None)
+
+
+# --- the prediction ----------------------------------------------------------------------------
+
+def calibration_for_plan(calibration: Calibration | dict | None, *, precision: float = 0.9, recall: float = 0.7
+                         ) -> Calibration:
+    """A ``Calibration`` from a dict (a model card's or a review's) or scalar figures."""
+    if isinstance(calibration, Calibration):
+        return calibration
+    if isinstance(calibration, dict) and calibration.get("precision_bins"):
+        return calibration_from_dict(calibration)
+    return calibration_from_rates(precision, recall)
+
+
+def false_per_image(cal: Calibration) -> tuple[float, float]:
+    """(false detections per image, its relative SE) from a calibration's false counts, or from
+    its precision bins over its images; (0.01, 0.3) when it has neither."""
+    if cal.false_n is not None and cal.false_images > 0:
+        total = float(np.sum(cal.false_n))
+        return (total + 0.5) / cal.false_images, 1.0 / np.sqrt(total + 0.5)
+    if cal.n_images:
+        total = float(np.sum(cal.prec_n - cal.prec_real))
+        return (total + 0.5) / cal.n_images, 1.0 / np.sqrt(total + 0.5)
+    return 0.01, 0.3
+
+
+@dataclass
+class Prediction:
+    """A design's predicted figures at an assumed density (see ``design_prediction``)."""
+
+    design: Design
+    images: int
+    points: int
+    strip_m: dict
+    density_per_km: float
+    cameras_in_strip: float
+    estimate: float
+    cv: float
+    df: float
+    lo: float
+    hi: float
+    ci_half_width_pct: float
+    var_share: dict
+    located: float
+    floored_share: float
+
+    def to_dict(self) -> dict:
+        out = {**asdict(self.design), "label": self.design.label()}
+        out.update({k: v for k, v in asdict(self).items() if k != "design"})
+        return out
+
+
+def design_prediction(area: PlanArea, design: Design, calibration: Calibration, *, density_per_km: float,
+                      strip_m: dict | float | None = None, review: bool = False, false_rate: float | None = None,
+                      level: float = 0.95, floor: float = MIN_INCLUSION) -> Prediction:
+    """Predicted estimate, CV and ``level`` interval of ``design`` on ``area`` at
+    ``density_per_km`` cameras per km of street, with ``calibration`` (recall by size; false
+    detections per image unless ``false_rate``). ``strip_m``: per class (dict) or one half-width
+    (m); default ``strip_for_design``. ``review``: the survey is calibrated by a review of its own
+    detections (precision known for the survey: only which singles are real is left, and no
+    false-rate error), else by held-out figures (a model card)."""
+    from geo.counting.estimate import lognormal_interval, satterthwaite_df
+
+    if not density_per_km > 0:
+        raise GeoInputError(f"density must be a positive number of cameras per km, got {density_per_km:g}")
+    if design.network != area.network:
+        raise GeoInputError(f"design on the {design.network} network, area planned on {area.network}")
+    curves = calibration.curves()
+    strips = strip_for_design(design, calibration) if strip_m is None else strip_m
+    if not isinstance(strips, dict):
+        strips = {name: float(strips) for name in CLASSES}
+    box = box_size_m(area.cam_class)
+    pairs = area.pairs
+
+    def inclusion(recall_rates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from geo.counting.calibration import recall_at
+
+        p = pair_detection(pairs, box, lambda s: recall_at(s, curves.size_edges, recall_rates),
+                           fov=design.fov, pitch=design.pitch)
+        return design_inclusion(pairs, p, design, road_m=area.road_m, base_step_m=area.base_step_m)
+
+    pi, p1 = inclusion(curves.recall)
+    limit = np.array([strips.get(str(c), strips.get("default", 20.0)) for c in area.cam_class], float)
+    in_strip = area.cam_distance_m <= limit
+    scale = density_per_km / area.population_per_km
+    images = images_for_design(area.lengths_m, design)
+    points = points_for_design(area.lengths_m, design)
+    pf = np.maximum(pi, floor)
+    s_pi, s_pf, s_p1 = pi[in_strip], pf[in_strip], p1[in_strip]
+    est = scale * float(np.sum(s_pi / s_pf))
+    truth = scale * float(in_strip.sum())
+    var_ht = scale * float(np.sum(s_pi * (1.0 - s_pf) / s_pf ** 2))
+    # which located cameras are real: false detections (a rate per image) become single cameras
+    rate, rate_rel_se = false_per_image(calibration) if false_rate is None else (float(false_rate), 0.0)
+    n_false = rate * images
+    singles_real = scale * float(np.sum(p1))
+    q = singles_real / (singles_real + n_false) if singles_real + n_false > 0 else 1.0
+    located = scale * float(np.sum(s_pi))
+    mean_pf = float(np.sum(s_pi * s_pf) / max(np.sum(s_pi), 1e-12)) if located > 0 else 1.0
+    w2_real = scale * float(np.sum(s_p1 / s_pf ** 2))
+    w1_real = scale * float(np.sum(s_p1 / s_pf))
+    w2_false, w1_false = n_false / mean_pf ** 2, n_false / mean_pf
+    if review:  # within-bin allocation only: which of the singles are real
+        n_singles = singles_real + n_false
+        spread = w2_real + w2_false - (w1_real + w1_false) ** 2 / max(n_singles, 1.0)
+        var_real = q * (1.0 - q) * max(spread, 0.0)
+        var_prec = 0.0
+    else:
+        var_real = q * (1.0 - q) * (w2_real + w2_false)
+        # the false rate's error: each false detection too many removes a single's weight
+        w_single = (w1_real + w1_false) / max(singles_real + n_false, 1e-12)
+        var_prec = (n_false * rate_rel_se * w_single) ** 2
+    # recall: each size bin's Beta posterior SD through d pi / d recall_b (central differences)
+    a, b = calibration.recall_beta()
+    sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+    var_rec = 0.0
+    free = s_pi >= floor
+    for j in range(len(sd)):
+        h = max(min(sd[j], 0.05), 1e-3)
+        up, down = curves.recall.copy(), curves.recall.copy()
+        up[j], down[j] = min(up[j] + h, 1.0), max(down[j] - h, 0.0)
+        if up[j] <= down[j]:
+            continue
+        grad = (inclusion(up)[0] - inclusion(down)[0])[in_strip] / (up[j] - down[j])
+        q_cam = 1.0 - (1.0 - q) * s_p1 / np.maximum(s_pi, 1e-12)
+        dsum = scale * float(np.sum(np.where(free, s_pi * q_cam / s_pf ** 2 * grad, 0.0)))
+        var_rec += (dsum * sd[j]) ** 2
+    var_enc = var_ht + var_real
+    comps = np.array([var_enc, var_prec, var_rec])
+    if est > 0:
+        cvs = np.sqrt(comps) / est
+        dfs = np.array([max(located - 1.0, 1.0),
+                        max(float(np.sum(calibration.prec_n)) - np.count_nonzero(calibration.prec_n), 1.0),
+                        max(float(np.sum(calibration.rec_n)) - np.count_nonzero(calibration.rec_n), 1.0)])
+        df = float(satterthwaite_df(cvs[None, :], dfs[None, :])[0])
+        cv = float(np.sqrt(np.sum(cvs ** 2)))
+        lo, hi = lognormal_interval(np.array([est]), np.array([cv]), df, level=level)
+        lo, hi = float(lo[0]), float(hi[0])
+        half = (hi - lo) / 2.0 / est * 100.0
+    else:
+        cv, df, lo, hi, half = float("inf"), 1.0, 0.0, float("inf"), float("inf")
+    total = float(comps.sum()) or 1.0
+    return Prediction(design=design, images=images, points=points, strip_m={k: float(v) for k, v in strips.items()},
+                      density_per_km=float(density_per_km), cameras_in_strip=truth, estimate=est, cv=cv, df=df,
+                      lo=lo, hi=hi, ci_half_width_pct=float(half),
+                      var_share={"encounter": var_enc / total, "precision": var_prec / total,
+                                 "recall": var_rec / total},
+                      located=located, floored_share=float(np.mean(s_pi < floor)) if in_strip.any() else 0.0)
+
+
+def predictions_for_designs(areas: dict[str, PlanArea], designs: list[Design], calibration: Calibration, *,
+                            density_per_km: float, review: bool = False) -> list[Prediction]:
+    """``design_prediction`` of each design on its network's ``PlanArea`` (``areas`` by network)."""
+    strips: dict = {}
+    out = []
+    for design in designs:
+        key = (design.method, design.spacing_m, design.sides, design.fov, design.pitch)
+        if key not in strips:
+            strips[key] = strip_for_design(design, calibration)
+        out.append(design_prediction(areas[design.network], design, calibration, density_per_km=density_per_km,
+                                     strip_m=strips[key], review=review))
+    return out
+
+
+def recommend(predictions: list[Prediction], *, target_pct: float | None = None, budget_images: int | None = None
+              ) -> Prediction | None:
+    """The cheapest design (fewest images, then the narrowest interval) whose half-width is at
+    most ``target_pct``; or, with ``budget_images``, the narrowest interval within that many
+    images. None when no design qualifies."""
+    if target_pct is not None:
+        ok = [p for p in predictions if p.ci_half_width_pct <= target_pct]
+        return min(ok, key=lambda p: (p.images, round(p.ci_half_width_pct, 1), p.design.pitch, -p.design.fov)) if ok else None
+    if budget_images is not None:
+        ok = [p for p in predictions if p.images <= budget_images]
+        return min(ok, key=lambda p: (p.ci_half_width_pct, p.images)) if ok else None
+    raise GeoInputError("give a target half-width or a budget")
+
+
+def scaled_design(design: Design, **changes) -> Design:
+    """``design`` with some options changed (a convenience for the design search)."""
+    return replace(design, **changes)

@@ -1,0 +1,265 @@
+"""`camcensus plan`: compare survey designs before any imagery is fetched (issue 23).
+
+For each design (``geo.counting.planning.Design``): images, cost at the provider's price, fetch
+time at its rate limit, detect time on this machine (measured with the real detector on a few
+rendered and blank 640 px images), the strip it can speak for and the predicted 95% interval
+(``geo.counting.planning.design_prediction``). Recommends the cheapest design that meets a
+target half-width, or the narrowest interval within a budget.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from geo.errors import GeoInputError
+
+
+@dataclass(frozen=True)
+class Provider:
+    """An imagery provider's published list price (USD per 1,000 images) and rate limit
+    (images per second), with where they come from."""
+
+    name: str
+    price_per_1000: float
+    rate_per_s: float | None  # None: as fast as this machine renders (simulated) or reads (local)
+    note: str
+
+
+# Published figures (checked December 2026; override with --price-per-1000 / --rate):
+PROVIDERS = {
+    "gsv": Provider("gsv", 7.0, 500.0, "Google Street View Static API list price, 0-100,000 "
+                    "images a month: USD 7.00 per 1,000; default quota 30,000 requests a minute"),
+    "mapillary": Provider("mapillary", 0.0, 10000 / 60.0, "Mapillary API v4: free; search requests "
+                          "limited to 10,000 a minute per app (one per view)"),
+    "simulated": Provider("simulated", 0.0, None, "the simulator: free, at this machine's render speed"),
+    "local": Provider("local", 0.0, None, "your own images: free, already on disk"),
+}
+
+
+def provider_figures(name: str, *, price_per_1000: float | None = None, rate_per_s: float | None = None
+                     ) -> Provider:
+    """The provider's figures, with ``price_per_1000`` (USD) and ``rate_per_s`` overriding them."""
+    if name not in PROVIDERS:
+        raise GeoInputError(f"unknown provider '{name}': choose one of {', '.join(PROVIDERS)}")
+    base = PROVIDERS[name]
+    if price_per_1000 is not None and not price_per_1000 >= 0:
+        raise GeoInputError(f"--price-per-1000 must be at least 0 US dollars, got {price_per_1000:g}")
+    if rate_per_s is not None and not rate_per_s > 0:
+        raise GeoInputError(f"--rate must be a positive number of images per second, got {rate_per_s:g}")
+    return Provider(base.name, base.price_per_1000 if price_per_1000 is None else float(price_per_1000),
+                    base.rate_per_s if rate_per_s is None else float(rate_per_s), base.note)
+
+
+def measure_image_seconds(scene, *, model: str | None = None, n_rendered: int = 3, n_blank: int = 2,
+                          device: str = "cpu") -> dict:
+    """Seconds per 640 px image on this machine: rendering a view of ``scene`` (the simulated
+    provider's fetch) and detecting with the real detector (``model``, default the shipped one),
+    measured on ``n_rendered`` rendered and ``n_blank`` blank images after one warm-up pass."""
+    import numpy as np
+
+    from detector.engine import DetectOptions, LoadedImage, crops_from_pixels, detect_loaded, load_backend
+    from detector.registry import resolve_model
+    from geo.sim.render import render_view
+
+    cams = scene.cameras
+    images = []
+    clock = time.perf_counter()
+    for i in range(n_rendered):
+        if len(cams):
+            row = cams.iloc[(i * 7919) % len(cams)]
+            x, y, heading = float(row["x"]) - 8.0, float(row["y"]), 90.0
+        else:
+            x, y, heading = 0.0, 0.0, 90.0 * i
+        pixels, _ = render_view(scene, x=x, y=y, heading=heading, width=640, height=640, seed=i)
+        images.append(pixels[:, :, ::-1].copy())
+    render_s = (time.perf_counter() - clock) / max(n_rendered, 1)
+    images += [np.full((640, 640, 3), 127, np.uint8) for _ in range(n_blank)]
+    resolved = resolve_model(model)
+    backend = load_backend(resolved, device=device)
+    conf = float(resolved.card.conf) if resolved.card is not None and resolved.card.conf else 0.25
+    options = DetectOptions(imgsz=640, conf=conf, iou=0.7, batch=len(images))
+
+    def loaded() -> list[LoadedImage]:
+        return [LoadedImage(str(i), crops=crops_from_pixels(p, p.shape[:2], imgsz=640, slicing=None))
+                for i, p in enumerate(images)]
+
+    detect_loaded(backend, loaded(), options=options, model_id=resolved.model_id)  # warm-up
+    clock = time.perf_counter()
+    detect_loaded(backend, loaded(), options=options, model_id=resolved.model_id)
+    detect_s = (time.perf_counter() - clock) / len(images)
+    return {"render_s_per_image": render_s, "detect_s_per_image": detect_s, "model": resolved.model_id,
+            "n_images": len(images)}
+
+
+def pilot_density(survey: Path) -> dict:
+    """Density (cameras per road km, with its 95% interval) from a finished survey's report.json."""
+    report_path = Path(survey) / "report.json"
+    if not report_path.is_file():
+        raise GeoInputError(f"--pilot {survey}: no report.json (run `camcensus estimate` on it first)")
+    total = json.loads(report_path.read_text()).get("total") or {}
+    per_km = total.get("per_road_km")
+    if per_km is None or not per_km > 0:
+        raise GeoInputError(f"--pilot {survey}: its report has no positive per_road_km estimate")
+    return {"density_per_km": float(per_km), "lo": float(total.get("per_road_km_lo") or per_km),
+            "hi": float(total.get("per_road_km_hi") or per_km), "cv": total.get("est_cv"), "survey": str(survey)}
+
+
+def plan_calibration(model: str | None) -> tuple[object, str]:
+    """The calibration a plan assumes: the model card's (held-out counts), else scalar figures."""
+    from detector.registry import resolve_model
+    from geo.counting.planning import calibration_for_plan
+
+    resolved = resolve_model(model)
+    card = resolved.card
+    if card is not None and getattr(card, "calibration", None):
+        return calibration_for_plan(card.calibration), f"{resolved.model_id} card calibration"
+    precision = card.precision if card is not None and card.precision else 0.9
+    recall = card.recall if card is not None and card.recall else 0.7
+    return calibration_for_plan(None, precision=precision, recall=recall), f"{resolved.model_id} scalar figures"
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "-"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def run_plan(area: str, *, target_pct: float | None = None, budget_usd: float | None = None,
+             provider: str = "gsv", price_per_1000: float | None = None, rate_per_s: float | None = None,
+             density: float | None = None, pilot: Path | None = None, networks: tuple[str, ...] = ("drive",),
+             methods: tuple[str, ...] = ("systematic", "random"), spacings: tuple[float, ...] = (10, 15, 20, 30, 40),
+             sides: tuple[str, ...] = ("both", "one", "random"), fovs: tuple[float, ...] = (60, 75, 90),
+             pitches: tuple[float, ...] = (0, 10, 20), model: str | None = None, review: bool = False,
+             measure: bool = True, say=print) -> dict:
+    """Compare designs on ``area`` and recommend one (see the module docstring). Returns the plan
+    as a dict: ``designs`` (every design's figures), ``recommended`` (or None), ``assumptions``."""
+    from geo.counting.planning import (cost_usd, designs_from_grid, plan_area, predictions_for_designs,
+                                       recommend)
+
+    if (target_pct is None) == (budget_usd is None):
+        raise GeoInputError("give one of --target-ci (half-width, % of the estimate) or --budget-usd")
+    if target_pct is not None and not 0 < target_pct < 1000:
+        raise GeoInputError(f"--target-ci must be a half-width above 0 % of the estimate, got {target_pct:g}")
+    if budget_usd is not None and not budget_usd >= 0:
+        raise GeoInputError(f"--budget-usd must be at least 0 US dollars, got {budget_usd:g}")
+    if (density is None) == (pilot is None):
+        raise GeoInputError("give one of --density (cameras per km of street) or --pilot DIR")
+    if density is not None and not density > 0:
+        raise GeoInputError(f"--density must be a positive number of cameras per km, got {density:g}")
+    figures = provider_figures(provider, price_per_1000=price_per_1000, rate_per_s=rate_per_s)
+    started = time.perf_counter()
+    pilot_info = pilot_density(pilot) if pilot is not None else None
+    assumed = pilot_info["lo"] if pilot_info else float(density)  # plan for the low end of a pilot's interval
+    assumed = assumed if assumed > 0 else pilot_info["density_per_km"]
+    calibration, cal_source = plan_calibration(model)
+    areas = {}
+    for network in networks:
+        say(f"planning {area} ({network} network): streets, buildings and an assumed camera layout ...")
+        areas[network] = plan_area(area, network=network)
+    designs = designs_from_grid(methods=methods, spacings=spacings, sides=sides, fovs=fovs, pitches=pitches,
+                                networks=networks)
+    say(f"predicting {len(designs)} designs at {assumed:g} cameras per km ...")
+    predictions = predictions_for_designs(areas, designs, calibration, density_per_km=assumed, review=review)
+    timing = {"render_s_per_image": float("nan"), "detect_s_per_image": float("nan"), "model": model}
+    if measure:
+        say("measuring detect time on this machine ...")
+        from geo.sim.scene import scene_from_area
+
+        first = areas[networks[0]]
+        timing = measure_image_seconds(scene_from_area(area, sim_cameras="random:10"), model=model)
+        del first
+    fetch_rate = figures.rate_per_s
+    if fetch_rate is None:
+        fetch_s = timing["render_s_per_image"] if provider == "simulated" else 0.0
+    else:
+        fetch_s = 1.0 / fetch_rate
+    rows = []
+    for pred in predictions:
+        area_info = areas[pred.design.network]
+        row = pred.to_dict()
+        row["cost_usd"] = round(cost_usd(pred.images, price_per_1000=figures.price_per_1000), 2)
+        row["fetch_s"] = pred.images * fetch_s if math.isfinite(fetch_s) else None
+        row["detect_s"] = (pred.images * timing["detect_s_per_image"]
+                           if math.isfinite(timing["detect_s_per_image"]) else None)
+        row["road_km"] = area_info.road_km
+        row["survey_options"] = pred.design.survey_options(road_m=area_info.road_m)
+        row["command"] = " ".join(["camcensus", "survey", "--area", area, "--provider", provider]
+                                  + pred.design.command_args(road_m=area_info.road_m))
+        rows.append(row)
+    if target_pct is not None:
+        best = recommend(predictions, target_pct=target_pct)
+    else:
+        max_images = int(budget_usd * 1000.0 / figures.price_per_1000) if figures.price_per_1000 > 0 else 10 ** 12
+        best = recommend(predictions, budget_images=max_images)
+    recommended = rows[predictions.index(best)] if best is not None else None
+    plan = {"area": area, "target_ci_pct": target_pct, "budget_usd": budget_usd,
+            "provider": {"name": figures.name, "price_per_1000_usd": figures.price_per_1000,
+                         "rate_per_s": figures.rate_per_s, "note": figures.note},
+            "density_per_km": assumed, "pilot": pilot_info, "calibration": cal_source,
+            "review": review, "timing": timing, "designs": rows, "recommended": recommended,
+            "seconds": round(time.perf_counter() - started, 1)}
+    return plan
+
+
+def plan_to_text(plan: dict, *, top: int = 12) -> str:
+    """The plan as a table (the ``top`` cheapest designs meeting the target, or the narrowest)
+    and the recommendation with the command that runs it."""
+    rows = plan["designs"]
+    target = plan.get("target_ci_pct")
+    if target is not None:
+        shown = sorted([r for r in rows if r["ci_half_width_pct"] <= target], key=lambda r: (r["images"], r["ci_half_width_pct"]))
+        shown += sorted([r for r in rows if r["ci_half_width_pct"] > target], key=lambda r: r["ci_half_width_pct"])
+    else:
+        shown = sorted(rows, key=lambda r: (r["ci_half_width_pct"], r["images"]))
+    lines = [f"{plan['area']}: {rows[0]['road_km']:.1f} km of street, {plan['density_per_km']:g} cameras per km "
+             f"assumed; {plan['provider']['name']} at USD {plan['provider']['price_per_1000_usd']:g} per 1,000 images; "
+             f"detect {plan['timing']['detect_s_per_image'] * 1000:.0f} ms per image on this machine; "
+             f"calibration: {plan['calibration']}" + (" + a review of the survey's own detections" if plan["review"] else "")]
+    header = (f"{'design':<52} {'images':>7} {'cost $':>8} {'fetch':>7} {'detect':>7} {'strip m (dir/dome)':>18} "
+              f"{'95% CI':>8}")
+    lines += [header, "-" * len(header)]
+    for r in shown[:top]:
+        strip = f"{r['strip_m'].get('directed', 0):.1f} / {r['strip_m'].get('dome', 0):.1f}"
+        lines.append(f"{r['label']:<52} {r['images']:>7,} {r['cost_usd']:>8,.2f} "
+                     f"{_duration(r['fetch_s'] if r['fetch_s'] is not None else float('nan')):>7} "
+                     f"{_duration(r['detect_s'] if r['detect_s'] is not None else float('nan')):>7} {strip:>18} "
+                     f"{'±' + format(r['ci_half_width_pct'], '.0f') + '%':>8}")
+    rec = plan.get("recommended")
+    if rec is None:
+        if target is not None:
+            best = min(rows, key=lambda r: r["ci_half_width_pct"])
+            lines.append(f"no design reaches ±{target:g}% here; the narrowest is ±{best['ci_half_width_pct']:.0f}% "
+                         f"({best['label']}). A larger area, a denser street network or a review "
+                         "(camcensus review) narrows it.")
+        else:
+            lines.append("no design fits the budget")
+    else:
+        lines.append(f"recommended: {rec['label']}: {rec['images']:,} images, USD {rec['cost_usd']:,.2f}, "
+                     f"predicted 95% interval ±{rec['ci_half_width_pct']:.0f}% of about "
+                     f"{rec['estimate']:.0f} cameras in the strip")
+        lines.append(f"run it: {rec['command']}")
+    return "\n".join(lines)
+
+
+def options_from_plan(path: Path) -> dict:
+    """The ``camcensus survey`` options of a plan.json's recommended design (``SurveyOptions``
+    names: network, method, spacing, n, sides, fov, pitch)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise GeoInputError(f"--plan {path}: not a readable plan.json ({error})") from None
+    rec = data.get("recommended") if isinstance(data, dict) else None
+    options = (rec or {}).get("survey_options")
+    if not isinstance(options, dict):
+        raise GeoInputError(f"--plan {path}: it has no recommended design (write one with `camcensus plan --json`)")
+    keep = ("network", "method", "spacing", "n", "sides", "fov", "pitch")
+    return {k: options.get(k) for k in keep if options.get(k) is not None}
