@@ -10,14 +10,23 @@ in memory, with its own random draws:
   sides or one side per point (Stanford's design);
 - cameras: density 0.5-10 per km (log-uniform), dome share 0.2, 0.53 or 0.8 (thinning the
   scene's cameras by class);
-- detector-error model: each truth box is found with recall(size) = R_MAX / (1 + (S50 / size)^3)
-  (size = sqrt of the box area, px; S50 7 or 10 px), with localisation noise (centre ~N(0, 0.1
-  size), size x lognormal(0, 0.1)); false boxes, Poisson with 0.01-0.04 per image (random 5-20 px
-  boxes above the horizon); confidences Beta(3, 1.5) for true and Beta(1.2, 3) for false boxes,
-  mapped to [0.25, 1];
-- calibration: a review of up to --n-verify detections drawn at random from the survey's own
-  (precision by confidence) and a held-out evaluation of --n-eval true boxes drawn from the scene
-  (recall by size), both in the shared calibration format.
+- detector-error model (``--error-model card``, the default): recall by box size and false
+  detections per image by confidence bin from a model card's calibration (``--card``, default the
+  shipped model), each replicate one draw from the card's posteriors (Beta per size bin, Gamma per
+  confidence bin), with a per-camera random effect on the logit of recall (SD ``CAMERA_SD_LOGIT``,
+  measured on rendered surveys by ``scripts/validate_rendered.py correlation``; the views of one
+  camera do not detect it independently) that keeps the card's recall as the marginal;
+  confidences spread over the card's bins as its real detections are; false boxes random 5-20 px
+  above the horizon; localisation noise (centre ~N(0, 0.1 size), size x lognormal(0, 0.1)).
+  ``--error-model curve`` is the earlier smooth model, recall(size) = R_MAX / (1 + (S50 / size)^3)
+  (S50 7 or 10 px) with 0.01-0.04 false boxes per image, which still finds 18% of 5 px boxes;
+- calibration (``--calibration``): the card itself (what a user without a review has; default),
+  or a review of up to --n-verify detections drawn at random from the survey's own (precision by
+  confidence) and a held-out evaluation of --n-eval true boxes drawn from the scene (recall by
+  size), both in the shared calibration format.
+
+``--rendered`` runs the rendered validation instead (``scripts/validate_rendered.py``: real
+detectors on rendered surveys; its step and options follow).
 
 Each replicate is located (``geo.counting.locate.cameras_from_detections``, with the area's OSM buildings)
 and estimated city-wide and per H3 res-9 cell (``geo.counting.estimate.density_from_tables``): the strip
@@ -36,6 +45,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -110,10 +120,10 @@ def detections_from_truth_boxes(boxes: pd.DataFrame, images: pd.DataFrame, *, re
 
 
 def calibration_from_truth(detections: pd.DataFrame, eval_sizes: np.ndarray, *, n_verify: int, seed: int,
-                           s50: float) -> dict:
+                           s50: float | None = None, recall_fn=None) -> dict:
     """A calibration dict: precision bins from a random review of ``n_verify`` of the survey's
     detections (their ``real`` flags), recall bins from held-out true boxes of ``eval_sizes`` px
-    each found with the error model's recall."""
+    each found with the error model's recall (``recall_fn(size_px)``, else the curve with ``s50``)."""
     from geo.counting.calibration import DEFAULT_SIZE_EDGES_PX
 
     rng = np.random.default_rng([seed, 11])
@@ -124,7 +134,8 @@ def calibration_from_truth(detections: pd.DataFrame, eval_sizes: np.ndarray, *, 
     all_bins = np.clip(np.searchsorted(CONF_EDGES, detections["conf"].to_numpy(float), side="right") - 1, 0,
                        len(CONF_EDGES) - 2)
     population = np.bincount(all_bins, minlength=len(CONF_EDGES) - 1)  # the review's strata sizes
-    found = rng.random(len(eval_sizes)) < recall_by_size(eval_sizes, s50=s50)
+    recall = recall_fn(eval_sizes) if recall_fn is not None else recall_by_size(eval_sizes, s50=s50)
+    found = rng.random(len(eval_sizes)) < recall
     edges = np.asarray(DEFAULT_SIZE_EDGES_PX)
     sbin = np.clip(np.searchsorted(edges, eval_sizes, side="right") - 1, 0, len(edges) - 2)
     return {"source": "review", "conf_threshold": CONF_EDGES[0],
@@ -133,6 +144,151 @@ def calibration_from_truth(detections: pd.DataFrame, eval_sizes: np.ndarray, *, 
             "recall_bins": {"edges_px": edges.tolist(), "n": np.bincount(sbin, minlength=len(edges) - 1).tolist(),
                             "found": np.bincount(sbin, found.astype(float), minlength=len(edges) - 1).tolist()},
             "n_images": 0, "n_verified": int(n.sum()), "n_audited": int(len(eval_sizes))}
+
+
+# --- the card-based detector-error model (issue 19) ------------------------------------------------
+
+# SD of the per-camera random effect on the logit of recall: views of one camera do not detect it
+# independently (measured on rendered surveys: scripts/validate_rendered.py correlation).
+CAMERA_SD_LOGIT = 0.0
+GH_NODES = 24  # Gauss-Hermite nodes of the marginal recall under the camera effect
+
+
+@dataclass(frozen=True)
+class CardErrorModel:
+    """A detector-error model read from a model card's calibration (binned counts), not a smooth
+    curve: recall by box size (per size bin, interpolated in log size as the estimator does),
+    false detections per image by confidence bin, the confidences of true detections spread over
+    the bins as the card's real detections are, and a per-camera random effect on the logit of
+    recall (SD ``camera_sd``) whose hits keep the card's recall as their marginal."""
+
+    name: str
+    calibration: dict  # the card's calibration dict (the estimator's, with --calibration card)
+    conf_edges: np.ndarray
+    false_rate: np.ndarray  # false detections per image, per confidence bin
+    true_conf_share: np.ndarray  # share of true detections per confidence bin
+    size_edges: np.ndarray  # px, sqrt of the box area
+    recall: np.ndarray  # recall per size bin (marginal over cameras)
+    camera_sd: float = 0.0
+
+    def recall_at(self, size_px: np.ndarray) -> np.ndarray:
+        """Marginal recall at box sizes ``size_px`` (px)."""
+        from geo.counting.calibration import recall_at
+
+        return recall_at(size_px, self.size_edges, self.recall)
+
+    def hit_probability(self, size_px: np.ndarray, camera_effect: np.ndarray) -> np.ndarray:
+        """P(detected) of boxes of ``size_px`` whose cameras have logit effects ``camera_effect``."""
+        r = self.recall_at(size_px)
+        if self.camera_sd <= 0:
+            return r
+        return _expit(logit_shift(r, self.camera_sd) + np.asarray(camera_effect, float))
+
+
+def _expit(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, float)))
+
+
+def logit_shift(recall: np.ndarray, sd: float) -> np.ndarray:
+    """c(r) with E[expit(c + u)] = r for u ~ N(0, sd^2): the logit that keeps a marginal recall
+    ``r`` under a per-camera random effect (Gauss-Hermite, bisection)."""
+    r = np.clip(np.asarray(recall, float), 1e-6, 1 - 1e-6)
+    x, w = np.polynomial.hermite.hermgauss(GH_NODES)
+    u, w = np.sqrt(2.0) * sd * x, w / np.sqrt(np.pi)
+    lo, hi = np.full(r.shape, -40.0), np.full(r.shape, 40.0)
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        m = (_expit(mid[..., None] + u) * w).sum(-1)
+        lo, hi = np.where(m < r, mid, lo), np.where(m < r, hi, mid)
+    return (lo + hi) / 2
+
+
+def error_model_from_card(name: str | None = None, *, rng: np.random.Generator | None = None,
+                          camera_sd: float | None = None, calibration: dict | None = None) -> CardErrorModel:
+    """The error model of model card ``name`` (default: the shipped model, via the registry), or
+    of a ``calibration`` dict given directly. With ``rng`` the rates are one draw from the card's
+    posteriors (recall: each size bin's Beta, made monotone; false rate: each confidence bin's
+    Gamma), so that replicates see detectors as different from the card as its counts allow;
+    without, the point rates."""
+    from scipy.optimize import isotonic_regression
+
+    from geo.counting.calibration import calibration_from_dict
+
+    if calibration is None:
+        from detector.registry import resolve_model
+
+        model = resolve_model(name)
+        if model.card is None or not model.card.calibration:
+            raise SystemExit(f"model {model.model_id} has no card calibration (binned counts) to build an "
+                             "error model from")
+        name, calibration = model.model_id, dict(model.card.calibration)
+    cal = calibration_from_dict(calibration)
+    if cal.false_n is None or cal.false_images <= 0:
+        raise SystemExit(f"the calibration of {name} has neither false_bins nor precision bins with n_images: "
+                         "no false-detection rate per image")
+    a, b = cal.recall_beta()
+    shape, rate = cal.false_rate_gamma()
+    if rng is None:
+        recall, false = cal.recall_bins(), shape / rate
+    else:
+        recall = isotonic_regression(rng.beta(a, b), weights=cal.rec_n + 1.0, increasing=True).x
+        false = rng.gamma(shape, 1.0 / rate)
+    share = cal.prec_real + 0.5
+    return CardErrorModel(name=str(name or "calibration"), calibration=calibration, conf_edges=cal.conf_edges,
+                          false_rate=np.asarray(false, float), true_conf_share=share / share.sum(),
+                          size_edges=cal.size_edges, recall=np.asarray(recall, float),
+                          camera_sd=CAMERA_SD_LOGIT if camera_sd is None else float(camera_sd))
+
+
+def detections_from_card(boxes: pd.DataFrame, images: pd.DataFrame, model: CardErrorModel, *, seed: int = 0,
+                         jitter: float = 0.1, model_id: str = "truth-card") -> pd.DataFrame:
+    """Detections made from truth boxes with a card's error model, with a column ``real``: each box
+    found with ``model.hit_probability`` (one logit effect per camera_id), localisation noise as in
+    ``detections_from_truth_boxes``, confidences drawn over the card's confidence bins (true: as its
+    real detections are spread; uniform within a bin); false boxes Poisson(rate x ok images) per
+    bin, random 5-20 px boxes above the horizon."""
+    rng = np.random.default_rng([seed, 13])
+    w_box = (boxes["x2"] - boxes["x1"]).to_numpy(float)
+    h_box = (boxes["y2"] - boxes["y1"]).to_numpy(float)
+    size = np.sqrt(np.clip(w_box, 0, None) * np.clip(h_box, 0, None))
+    cams, cam_index = np.unique(boxes["camera_id"].astype(str).to_numpy(), return_inverse=True)
+    effect = rng.normal(0.0, model.camera_sd, len(cams))[cam_index] if model.camera_sd > 0 else np.zeros(len(boxes))
+    keep = rng.random(len(boxes)) < model.hit_probability(size, effect)
+    kept = boxes[keep].reset_index(drop=True)
+    ks = size[keep]
+    cx = (kept["x1"].to_numpy(float) + kept["x2"].to_numpy(float)) / 2 + rng.normal(0, jitter, len(kept)) * ks
+    cy = (kept["y1"].to_numpy(float) + kept["y2"].to_numpy(float)) / 2 + rng.normal(0, jitter, len(kept)) * ks
+    scale = np.exp(rng.normal(0, jitter, len(kept)))
+    hw, hh = w_box[keep] * scale / 2, h_box[keep] * scale / 2
+    edges = model.conf_edges
+
+    def conf_in(bins: np.ndarray) -> np.ndarray:
+        return edges[bins] + rng.random(len(bins)) * (edges[bins + 1] - edges[bins])
+
+    true_bins = rng.choice(len(edges) - 1, len(kept), p=model.true_conf_share)
+    parts = [pd.DataFrame({"image_id": kept["image_id"].astype(str), "x1": cx - hw, "y1": cy - hh,
+                           "x2": cx + hw, "y2": cy + hh, "class_name": kept["class_name"].astype(str),
+                           "conf": conf_in(true_bins), "real": True})]
+    ok = images[images["status"].fillna("ok") == "ok"] if "status" in images else images
+    n_false_bins = rng.poisson(model.false_rate * len(ok)) if len(ok) else np.zeros(len(edges) - 1, np.int64)
+    n_false = int(n_false_bins.sum())
+    if n_false:
+        pick = ok.iloc[rng.integers(0, len(ok), n_false)]
+        w = pick["width"].fillna(640).to_numpy(float) if "width" in pick else np.full(n_false, 640.0)
+        h = pick["height"].fillna(640).to_numpy(float) if "height" in pick else np.full(n_false, 640.0)
+        fs = rng.uniform(5, 20, n_false)
+        fx = rng.uniform(0.05, 0.95, n_false) * w
+        fy = rng.uniform(0.1, 0.5, n_false) * h
+        parts.append(pd.DataFrame({"image_id": pick["image_id"].astype(str).to_numpy(), "x1": fx - fs / 2,
+                                   "y1": fy - fs / 2, "x2": fx + fs / 2, "y2": fy + fs / 2,
+                                   "class_name": np.where(rng.random(n_false) < 0.5, "dome", "directed"),
+                                   "conf": conf_in(np.repeat(np.arange(len(edges) - 1), n_false_bins)),
+                                   "real": False}))
+    out = pd.concat(parts, ignore_index=True)
+    out["conf"] = out["conf"].clip(upper=1.0)
+    out["class_id"] = out["class_name"].map(CLASS_IDS).fillna(0).astype(np.int64)
+    out["model_id"] = model_id
+    return out[["image_id", "x1", "y1", "x2", "y2", "conf", "class_id", "class_name", "model_id", "real"]]
 
 
 # --- the old estimator (b), for the comparison --------------------------------------------------
@@ -225,8 +381,15 @@ class Scene:
         self.share = {c: float((self.truth["class_name"] == c).mean()) for c in ("dome", "directed")}
 
 
-def replicate(scene: Scene, rng: np.random.Generator, *, n_verify: int, n_eval: int, strip: float) -> dict:
-    """One replicate survey cut from ``scene``: its design, truth, estimates and scores."""
+def replicate(scene: Scene, rng: np.random.Generator, *, n_verify: int, n_eval: int, strip: float,
+              card: str | None = None, calibration: str = "card", camera_sd: float | None = None,
+              error_model: str = "card") -> dict:
+    """One replicate survey cut from ``scene``: its design, truth, estimates and scores.
+
+    ``error_model`` "card": the detector is one draw from card ``card``'s posteriors
+    (``error_model_from_card``); the estimate gets the card's calibration (``calibration`` "card")
+    or a review-style one from the survey's own detections ("review"). "curve": the smooth size
+    curve with a drawn S50 and false rate, and a review-style calibration (the earlier model)."""
     import geopandas as gpd
 
     from geo.counting.estimate import density_from_tables
@@ -239,6 +402,8 @@ def replicate(scene: Scene, rng: np.random.Generator, *, n_verify: int, n_eval: 
     s50 = float(rng.choice([7.0, 10.0]))
     fp = float(rng.uniform(0.01, 0.04))
     seed = int(rng.integers(0, 2**31))
+    card_model = (error_model_from_card(card, rng=np.random.default_rng([seed, 17]), camera_sd=camera_sd)
+                  if error_model == "card" else None)
     step = int(round(spacing / BASE_SPACING_M))
     phase = int(rng.integers(0, step))
     points = scene.points[scene.points["rank"] % step == phase]
@@ -251,9 +416,15 @@ def replicate(scene: Scene, rng: np.random.Generator, *, n_verify: int, n_eval: 
     truth = scene.truth[rng.random(len(scene.truth)) < scene.truth["class_name"].map(keep_p).to_numpy()]
     boxes = scene.boxes[scene.boxes["image_id"].isin(images["image_id"])
                         & scene.boxes["camera_id"].isin(truth["camera_id"])]
-    det = detections_from_truth_boxes(boxes, images, s50=s50, false_per_image=fp, seed=seed)
     eval_sizes = rng.choice(scene.box_sizes, n_eval, replace=True)
-    cal = calibration_from_truth(det, eval_sizes, n_verify=n_verify, seed=seed, s50=s50)
+    if card_model is None:
+        det = detections_from_truth_boxes(boxes, images, s50=s50, false_per_image=fp, seed=seed)
+        cal = calibration_from_truth(det, eval_sizes, n_verify=n_verify, seed=seed, s50=s50)
+    else:
+        s50, fp = None, float(card_model.false_rate.sum())
+        det = detections_from_card(boxes, images, card_model, seed=seed)
+        cal = (dict(card_model.calibration) if calibration == "card" else
+               calibration_from_truth(det, eval_sizes, n_verify=n_verify, seed=seed, recall_fn=card_model.recall_at))
     started = time.perf_counter()
     # located with geo.counting.locate.CAMERA_SIZE_M, the sizes the simulator's boxes imply (--measure-sizes)
     cameras = cameras_from_detections(det.drop(columns="real"), images, buildings=scene.buildings, crs=scene.crs)
@@ -272,7 +443,8 @@ def replicate(scene: Scene, rng: np.random.Generator, *, n_verify: int, n_eval: 
     cell_cov = (cells["est_lo"].to_numpy() <= cell_truth + 1e-9) & (cell_truth <= cells["est_hi"].to_numpy() + 1e-9)
     return {"area": scene.info["area"] if len(str(scene.info["area"])) < 20 else Path(scene.info["area"]).stem,
             "spacing": spacing, "sides": sides, "density": round(density, 2), "dome_share": dome_share,
-            "s50": s50, "false_per_image": round(fp, 3), "n_images": int(len(images)),
+            "s50": s50, "false_per_image": round(fp, 4), "n_images": int(len(images)),
+            "error_model": error_model, "calibration": cal.get("source", calibration),
             "n_detections": int(len(det)), "n_cameras": int(len(cameras)),
             "truth_strip": float(whole["truth_cameras"]), "truth_all": float(whole["truth_all_cameras"]),
             "est": float(whole["est_cameras"]), "lo": float(whole["est_lo"]), "hi": float(whole["est_hi"]),
@@ -423,6 +595,12 @@ def print_table(summary: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--rendered" in argv:  # the rendered validation (its own steps and options)
+        from scripts.validate_rendered import main as rendered_main
+
+        rest = [a for a in argv if a != "--rendered"]
+        return rendered_main(rest if rest and not rest[0].startswith("-") else ["run", *rest])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--areas", default="demo,test_pbf", help="comma list: demo, test_pbf or area specs")
     parser.add_argument("--runs", type=int, default=300, help="replicate surveys (default 300)")
@@ -431,6 +609,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-eval", type=int, default=400, help="held-out true boxes for recall by size")
     parser.add_argument("--strip", type=float, default=20.0, help="strip half-width, metres")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--error-model", choices=("card", "curve"), default="card",
+                        help="detector-error model: card (recall by size and false detections per image from "
+                             "--card's calibration; default) or curve (the smooth 0.9 / (1 + (s50/size)^3))")
+    parser.add_argument("--card", default=None, help="model card of the error model (default: the shipped model)")
+    parser.add_argument("--calibration", choices=("card", "review"), default="card",
+                        help="what the estimate is calibrated with, for --error-model card: the card itself "
+                             "(default) or a review of --n-verify of the survey's own detections")
+    parser.add_argument("--camera-sd", type=float, default=None,
+                        help="SD of the per-camera random effect on the logit of recall (default "
+                             f"CAMERA_SD_LOGIT = {CAMERA_SD_LOGIT:g}, measured on rendered surveys)")
+    parser.add_argument("--rendered", action="store_true",
+                        help="run the rendered validation instead (scripts/validate_rendered.py; pass its "
+                             "step and options after --)")
     parser.add_argument("--work", type=Path, default=Path("validate-work"), help="cache of the scenes")
     parser.add_argument("--measure-sizes", action="store_true",
                         help="print the box-equivalent camera size by class measured on the scenes' truth "
@@ -467,7 +658,9 @@ def main(argv: list[str] | None = None) -> int:
         if time.perf_counter() - started > args.budget_s:
             print(f"time budget reached after {i} replicates", flush=True)
             break
-        row = replicate(scenes[i % len(scenes)], rng, n_verify=args.n_verify, n_eval=args.n_eval, strip=args.strip)
+        row = replicate(scenes[i % len(scenes)], rng, n_verify=args.n_verify, n_eval=args.n_eval, strip=args.strip,
+                        card=args.card, calibration=args.calibration, camera_sd=args.camera_sd,
+                        error_model=args.error_model)
         runs.append(row)
         if i % 10 == 0:
             print(f"{i:4d} {row['area']:>10} s{row['spacing']:.0f} {row['sides']:4} d{row['density']:5.2f} "

@@ -1,0 +1,667 @@
+"""Validate the estimate on rendered surveys with the real detectors (issue 19, build item 4).
+
+A fixed set of simulated surveys (``SURVEYS``: both bundled areas, 1-10 cameras per km, systematic
+spacings 10, 20 and 40 m and random designs, both sides and one side per point, seeds never used
+in training) is rendered once and cached under ``--root`` (default /work/cache/rendered, never in
+git), each with two detectors:
+
+- ``base/``: the survey (sample, simulated fetch with its truth) detected with the shipped model
+  (``detector.registry.DEFAULT_MODEL``);
+- ``weakdet/``: the same images detected with the weak model (``WEAK_MODEL``).
+
+Systematic surveys of a sub-area keep the streets nearest the area's centre until they hold
+``frac`` of its road length (the bundled extracts cannot be cut with ``bbox:``, which needs the
+network); the other streets are unsurveyed, as streets without imagery are.
+
+The estimate step is cheap and redone whenever the estimator changes: for each survey three
+estimates, each in its own directory ``est-<calibration>/`` that links the cached tables:
+
+- ``card``: the shipped model, its card's calibration (no review);
+- ``oracle``: the shipped model after ``camcensus review --oracle truth``;
+- ``weak``: the weak model after ``camcensus review --oracle truth``.
+
+    python scripts/validate_rendered.py cache              # render + detect (heavy; resumable)
+    python scripts/validate_rendered.py estimate           # the three estimates, the table
+    python scripts/validate_rendered.py table              # the tables from the last estimates
+
+``cache`` and ``estimate`` record their CPU time (this process and its children) in
+``<root>/cpu.json``; ``estimate`` writes ``<root>/rendered.json`` and the Markdown tables
+(``--markdown``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DEFAULT_ROOT = Path("/work/cache/rendered")
+WEAK_MODEL = "cctv-yolo11n-synth"
+CALIBRATIONS = ("card", "oracle", "weak")
+# files of a rendered survey that every estimate directory links (read-only for the estimate)
+LINKED = ("network.graphml", "sample.json", "points.parquet", "views.parquet", "images.parquet", "images",
+          "truth.geojson", "truth_boxes.parquet")
+
+
+@dataclass(frozen=True)
+class RenderedSurvey:
+    """One survey of the validation set. ``sides``: both, or random (one side per point);
+    ``frac``: share of the area's road length surveyed (systematic designs; 1 = all)."""
+
+    name: str
+    area: str  # demo or test_pbf
+    density: float  # simulated cameras per road km
+    method: str  # systematic or random
+    sides: str  # both or random
+    seed: int
+    spacing: float | None = None  # metres (systematic)
+    n: int | None = None  # points (random)
+    frac: float = 1.0
+    note: str = ""
+
+    @property
+    def design(self) -> str:
+        return f"systematic {self.spacing:g} m" if self.method == "systematic" else f"random n={self.n}"
+
+    @property
+    def sides_label(self) -> str:
+        return "both" if self.sides == "both" else "one"
+
+
+def _s(name, area, density, design, sides, seed, frac=1.0, note=""):
+    if design.startswith("sys"):
+        return RenderedSurvey(name, area, density, "systematic", sides, seed, spacing=float(design[3:]), frac=frac,
+                              note=note)
+    return RenderedSurvey(name, area, density, "random", sides, seed, n=int(design[1:]), frac=frac, note=note)
+
+
+# Seeds from 2001: training used seeds 0-12 (demo scenes) and 777/778 (held-out layouts).
+SURVEYS: tuple[RenderedSurvey, ...] = (
+    _s("t01", "test_pbf", 10, "sys10", "both", 2001, frac=0.07),
+    _s("t02", "test_pbf", 5, "sys10", "random", 2002, frac=0.10),
+    _s("t03", "test_pbf", 3, "sys20", "both", 2003, frac=0.15),
+    _s("t04", "test_pbf", 8, "sys20", "random", 2004, frac=0.15),
+    _s("t05", "test_pbf", 2, "sys40", "both", 2005, frac=0.30),
+    _s("t06", "test_pbf", 1, "sys40", "random", 2006, frac=0.60),
+    _s("t07", "test_pbf", 4, "n150", "both", 2007),
+    _s("t08", "test_pbf", 1.5, "n300", "random", 2008),
+    _s("t09", "test_pbf", 10, "n200", "both", 2009),
+    _s("t10", "test_pbf", 6, "sys20", "both", 2010, frac=0.10),
+    _s("t11", "test_pbf", 5, "sys40", "both", 2011, frac=0.20),
+    _s("t12", "test_pbf", 2, "n250", "both", 2012),
+    _s("d01", "demo", 8, "sys10", "both", 2101, frac=0.15),
+    _s("d02", "demo", 3, "sys10", "random", 2102, frac=0.20),
+    _s("d03", "demo", 5, "sys20", "both", 2103, frac=0.30),
+    _s("d04", "demo", 2, "sys20", "random", 2104, frac=0.50),
+    _s("d05", "demo", 1, "sys40", "both", 2105, frac=0.60),
+    _s("d06", "demo", 6, "sys40", "random", 2106, frac=0.50),
+    _s("d07", "demo", 3, "n150", "both", 2107),
+    _s("d08", "demo", 10, "n200", "random", 2108),
+    _s("d09", "demo", 6, "n100", "both", 2109),
+    _s("d10", "demo", 10, "sys10", "both", 2110, frac=0.10),
+    _s("d11", "demo", 4, "sys20", "random", 2111, frac=0.40),
+    _s("d12", "demo", 5, "n200", "both", 2112),
+    # the three surveys of issue 19's table
+    _s("i1", "test_pbf", 1.5, "sys20", "both", 3,
+       note="issue 19 row 1 (the card's hidden-style survey: random:1.5, --spacing 20 --seed 3)"),
+    _s("i2", "demo", 3, "sys15", "both", 2000,
+       note="issue 19 row 2 (its seed is not recorded; seed 2000 here)"),
+    _s("i3", "test_pbf", 8, "n200", "both", 1,
+       note="issue 19 row 3 (README's rendered table, test_pbf seed 1)"),
+)
+
+
+# --- running commands, CPU time ----------------------------------------------------------------
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def camcensus(*args: str, log=None) -> str:
+    """Run one ``camcensus`` command; its output, or RuntimeError with the tail of it."""
+    exe = Path(sys.executable).with_name("camcensus")
+    cmd = [str(exe) if exe.exists() else "camcensus", *map(str, args)]
+    env = {**os.environ, "YOLO_OFFLINE": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    out = proc.stdout + proc.stderr
+    if log is not None:
+        log(f"$ {' '.join(cmd[1:])}\n" + "\n".join(out.strip().splitlines()[-3:]))
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[1:])} failed ({proc.returncode}): {out.strip()[-800:]}")
+    return out
+
+
+def shipped_model() -> str:
+    """The shipped model's name (``detector.registry.DEFAULT_MODEL``, issue 20)."""
+    try:
+        from detector.registry import DEFAULT_MODEL
+    except ImportError:  # before issue 20 lands
+        return "cctv-yolo11n-synth2"
+    return DEFAULT_MODEL
+
+
+def area_spec(area: str) -> str:
+    if area == "test_pbf":
+        from pyrosm import get_data
+
+        return get_data("test_pbf")
+    return area
+
+
+# --- sub-areas ------------------------------------------------------------------------------
+
+def streets_near_centre(points: pd.DataFrame, *, frac: float, spacing: float) -> set:
+    """The street ids nearest the points' centre (by each street's mean point) that together hold
+    at least ``frac`` of the points' road length (points x ``spacing`` metres)."""
+    if frac >= 1.0:
+        return set(points["street_id"].unique().tolist())
+    lat0 = float(points["lat"].mean())
+    x = points["lon"].to_numpy(float) * np.cos(np.radians(lat0))
+    y = points["lat"].to_numpy(float)
+    frame = pd.DataFrame({"street_id": points["street_id"].to_numpy(), "x": x, "y": y})
+    streets = frame.groupby("street_id").agg(x=("x", "mean"), y=("y", "mean"), n=("x", "size"))
+    streets["d"] = np.hypot(streets["x"] - x.mean(), streets["y"] - y.mean())
+    streets = streets.sort_values("d")
+    length = streets["n"].to_numpy(float) * spacing
+    keep = np.searchsorted(np.cumsum(length), frac * length.sum()) + 1
+    return set(streets.index[:keep].tolist())
+
+
+def cut_to_subarea(survey_dir: Path, *, frac: float, spacing: float) -> dict:
+    """Keep only the points and views of the streets nearest the centre (``streets_near_centre``);
+    sample.json records it under ``subarea``."""
+    import geopandas as gpd
+
+    points = gpd.read_parquet(survey_dir / "points.parquet")
+    views = gpd.read_parquet(survey_dir / "views.parquet")
+    keep = streets_near_centre(points, frac=frac, spacing=spacing)
+    points = points[points["street_id"].isin(keep)]
+    views = views[views["point_id"].isin(set(points["point_id"]))]
+    points.to_parquet(survey_dir / "points.parquet")
+    views.to_parquet(survey_dir / "views.parquet")
+    info = json.loads((survey_dir / "sample.json").read_text())
+    info["subarea"] = {"rule": "streets nearest the centre", "frac": frac, "n_streets": len(keep),
+                       "n_points": int(len(points)), "n_views": int(len(views)),
+                       "surveyed_km": round(len(points) * spacing / 1000, 2)}
+    (survey_dir / "sample.json").write_text(json.dumps(info, indent=2))
+    return info["subarea"]
+
+
+# --- the cache: render, detect ------------------------------------------------------------------
+
+def render_survey(s: RenderedSurvey, base: Path, *, log) -> None:
+    """Sample (and cut), render with the simulator's truth, into ``base`` (skips what exists)."""
+    if not (base / "views.parquet").exists():
+        args = ["sample", "--area", area_spec(s.area), "--out", base, "--method", s.method, "--seed", s.seed,
+                "--sides", s.sides]
+        args += ["--spacing", s.spacing] if s.method == "systematic" else ["--n", s.n]
+        camcensus(*args, log=log)
+        if s.frac < 1.0:
+            log(f"sub-area: {cut_to_subarea(base, frac=s.frac, spacing=float(s.spacing))}")
+    if not (base / "truth_boxes.parquet").exists() or not (base / "images.parquet").exists():
+        camcensus("fetch", base, "--provider", "simulated", "--sim-cameras", f"random:{s.density:g}:{s.seed}",
+                  "--seed", s.seed, "--workers", 2, log=log)
+        shutil.rmtree(base / "cache", ignore_errors=True)
+
+
+def detected(out: Path) -> bool:
+    return (out / "detect_summary.json").exists() and any((out / "detections").glob("part-*.parquet"))
+
+
+def cache_all(root: Path, surveys, *, cpu_budget_s: float, log) -> dict:
+    """Phase 1: render + detect with the shipped model, every survey; phase 2: the weak model.
+    Stops starting new surveys once ``cpu_budget_s`` CPU seconds are spent. Returns CPU seconds
+    by survey and phase."""
+    started = cpu_seconds()
+    cpu_path = root / "cpu.json"
+    record = json.loads(cpu_path.read_text()) if cpu_path.exists() else {}
+    for phase in ("shipped", "weak"):
+        for s in surveys:
+            key = f"{s.name}:{phase}"
+            base = root / s.name / "base"
+            if phase == "shipped" and detected(base) or phase == "weak" and detected(root / s.name / "weakdet"):
+                continue
+            if cpu_seconds() - started > cpu_budget_s:
+                log(f"CPU budget {cpu_budget_s:.0f} s spent: {key} not cached")
+                continue
+            clock, wall = cpu_seconds(), time.time()
+            (root / s.name).mkdir(parents=True, exist_ok=True)
+            (root / s.name / "survey.json").write_text(json.dumps(asdict(s), indent=2))
+            try:
+                if phase == "shipped":
+                    render_survey(s, base, log=log)
+                    camcensus("detect", base, "--model", shipped_model(), "--device", "cpu", log=log)
+                else:
+                    camcensus("detect", base, "--model", WEAK_MODEL, "--device", "cpu", "--out",
+                              root / s.name / "weakdet", log=log)
+            except RuntimeError as exc:
+                log(f"{key}: {exc}")
+                continue
+            record[key] = {"cpu_s": round(cpu_seconds() - clock, 1), "wall_s": round(time.time() - wall, 1)}
+            cpu_path.write_text(json.dumps(record, indent=2))
+            log(f"{key}: {record[key]} (total CPU this run {cpu_seconds() - started:.0f} s)")
+    return record
+
+
+# --- do the views of a camera detect it independently? ----------------------------------------------
+
+HIT_SIZE_EDGES_PX = (0.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 12.0, 14.0, 16.0, 20.0, 24.0, 32.0, 1e5)
+
+
+def hits_from_survey(survey_dir: Path, *, detections_dir: Path | None = None) -> pd.DataFrame:
+    """Every truth box of a rendered survey with ``hit``: whether a detection matches it (the
+    review oracle's rule, ``scripts.review.oracle.match_scores``: IoU >= 0.3 or the centre within
+    max(3 px, half the box side)). Columns: camera_id, image_id, class_name, size_px, hit."""
+    from scripts.review.oracle import match_scores
+
+    truth = pd.read_parquet(survey_dir / "truth_boxes.parquet")
+    parts = sorted(((detections_dir or survey_dir) / "detections").glob("part-*.parquet"))
+    det = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True) if parts else pd.DataFrame(
+        columns=["image_id", "x1", "y1", "x2", "y2"])
+    det_by_image = {k: g for k, g in det.groupby(det["image_id"].astype(str))}
+    hit = np.zeros(len(truth), bool)
+    for image_id, idx in truth.groupby(truth["image_id"].astype(str)).indices.items():
+        d = det_by_image.get(image_id)
+        if d is not None and len(d):
+            hit[idx] = match_scores(d, truth.iloc[idx])[1].any(axis=0)
+    size = np.sqrt((truth["x2"] - truth["x1"]).clip(lower=0) * (truth["y2"] - truth["y1"]).clip(lower=0))
+    return pd.DataFrame({"camera_id": truth["camera_id"].astype(str).to_numpy(),
+                         "image_id": truth["image_id"].astype(str).to_numpy(),
+                         "class_name": truth["class_name"].astype(str).to_numpy(),
+                         "size_px": size.to_numpy(float), "hit": hit})
+
+
+def hit_rate_by_size(hits: pd.DataFrame, *, edges=HIT_SIZE_EDGES_PX) -> np.ndarray:
+    """Each box's hit probability given its size alone: the size bins' pooled hit rates
+    ((hits + 1/2) / (n + 1)), interpolated in log size between bin centres
+    (``geo.counting.calibration.recall_at``, as the estimator reads recall)."""
+    from geo.counting.calibration import recall_at
+
+    size = hits["size_px"].to_numpy(float)
+    b = np.clip(np.searchsorted(edges, size, side="right") - 1, 0, len(edges) - 2)
+    y = hits["hit"].to_numpy(float)
+    rates = (np.bincount(b, y, minlength=len(edges) - 1) + 0.5) / (np.bincount(b, minlength=len(edges) - 1) + 1.0)
+    return recall_at(size, np.asarray(edges, float), rates)
+
+
+def pairwise_residual_correlation(hits: pd.DataFrame, *, edges=HIT_SIZE_EDGES_PX) -> float:
+    """The intra-camera correlation of hits given box size: the mean product of the Pearson
+    residuals (y - p) / sqrt(p (1 - p)) over all pairs of views of one camera, p the hit rate at
+    the box's size (``hit_rate_by_size``, pooled over all cameras). About 0 when views detect a
+    camera independently."""
+    y = hits["hit"].to_numpy(float)
+    p = np.clip(hit_rate_by_size(hits, edges=edges), 1e-6, 1 - 1e-6)
+    ok = np.ones(len(y), bool)
+    r = (y - p) / np.sqrt(p * (1 - p))
+    cam = pd.factorize(hits["camera_id"])[0]
+    s1 = np.bincount(cam, r)
+    s2 = np.bincount(cam, r * r)
+    m = np.bincount(cam, ok.astype(float))
+    pairs = (m * (m - 1)).sum()
+    return float(((s1 ** 2 - s2).sum()) / pairs) if pairs > 0 else float("nan")
+
+
+def random_effect_sd(hits: pd.DataFrame, *, edges=HIT_SIZE_EDGES_PX, nodes: int = 20) -> float:
+    """ML estimate of the SD of a per-camera random intercept on the logit of the hit probability
+    (logit p = a[size bin] + u, u ~ N(0, sd^2); Gauss-Hermite marginal likelihood)."""
+    from scipy.optimize import minimize
+    from scipy.special import logsumexp
+
+    b = np.clip(np.searchsorted(edges, hits["size_px"].to_numpy(float), side="right") - 1, 0, len(edges) - 2)
+    used, b = np.unique(b, return_inverse=True)
+    y = hits["hit"].to_numpy(float)
+    cam = pd.factorize(hits["camera_id"])[0]
+    n_cam = cam.max() + 1 if len(cam) else 0
+    x, w = np.polynomial.hermite.hermgauss(nodes)
+    logw = np.log(w / np.sqrt(np.pi))
+    rate = (np.bincount(b, y) + 0.5) / (np.bincount(b) + 1.0)
+
+    def nll(theta):
+        a, sd = theta[:-1], np.exp(theta[-1])
+        eta = a[b][:, None] + np.sqrt(2.0) * sd * x[None, :]
+        lp = np.where(y[:, None] > 0, -np.logaddexp(0, -eta), -np.logaddexp(0, eta))
+        per_cam = np.zeros((n_cam, nodes))
+        np.add.at(per_cam, cam, lp)
+        return -float(logsumexp(per_cam + logw, axis=1).sum())
+
+    theta0 = np.append(np.log(rate / (1 - rate)), np.log(0.5))
+    res = minimize(nll, theta0, method="L-BFGS-B",
+                   bounds=[(-15, 15)] * len(used) + [(np.log(1e-3), np.log(10.0))])
+    return float(np.exp(res.x[-1]))
+
+
+def simulated_hits(hits: pd.DataFrame, sd: float, *, seed: int = 0, edges=HIT_SIZE_EDGES_PX) -> pd.DataFrame:
+    """``hits`` with ``hit`` redrawn by the truth-only error model: each box's hit rate at its size
+    (``hit_rate_by_size``) as the marginal, a per-camera logit effect of SD ``sd`` (``validate_estimator.logit_shift``)."""
+    from scripts.validate_estimator import _expit, logit_shift
+
+    rng = np.random.default_rng(seed)
+    rate = hit_rate_by_size(hits, edges=edges)
+    cam = pd.factorize(hits["camera_id"])[0]
+    u = rng.normal(0, sd, cam.max() + 1 if len(cam) else 0)[cam] if sd > 0 else 0.0
+    p = _expit(logit_shift(rate, sd) + u) if sd > 0 else rate
+    return hits.assign(hit=rng.random(len(hits)) < p)
+
+
+def camera_correlation(hits: pd.DataFrame, *, n_boot: int = 200, seed: int = 0) -> dict:
+    """The intra-camera correlation of hits (``pairwise_residual_correlation``) and the per-camera
+    random-effect SD (``random_effect_sd``; latent-scale ICC sd^2 / (sd^2 + pi^2 / 3)) on the
+    cameras shown by at least two views, with 95% percentile intervals from a bootstrap over
+    cameras; and the correlation the truth-only error model gives at that SD (its check)."""
+    counts = hits.groupby("camera_id")["image_id"].transform("size")
+    multi = hits[counts >= 2].reset_index(drop=True)
+    cams = multi["camera_id"].unique()
+    rho = pairwise_residual_correlation(multi)
+    sd = random_effect_sd(multi)
+    rng = np.random.default_rng(seed)
+    by_cam = multi.groupby("camera_id").indices
+    boot_rho, boot_sd = [], []
+    for i in range(n_boot):
+        pick = rng.choice(cams, len(cams), replace=True)
+        frame = pd.concat([multi.iloc[by_cam[c]].assign(camera_id=f"{c}#{k}") for k, c in enumerate(pick)],
+                          ignore_index=True)
+        boot_rho.append(pairwise_residual_correlation(frame))
+        if i < max(n_boot // 4, 20):  # the ML fit is slower: a quarter of the replicates
+            boot_sd.append(random_effect_sd(frame))
+    sim = [pairwise_residual_correlation(simulated_hits(multi, sd, seed=k)) for k in range(20)]
+    icc = sd ** 2 / (sd ** 2 + np.pi ** 2 / 3)
+    sd_lo, sd_hi = np.nanquantile(boot_sd, [0.025, 0.975])
+    return {"n_cameras": int(len(cams)), "n_views": int(len(multi)), "n_hits": int(multi["hit"].sum()),
+            "n_boot": n_boot, "rho": rho, "rho_lo": float(np.nanquantile(boot_rho, 0.025)),
+            "rho_hi": float(np.nanquantile(boot_rho, 0.975)), "sd_logit": sd, "sd_lo": float(sd_lo),
+            "sd_hi": float(sd_hi), "n_boot_sd": len(boot_sd), "icc_latent": float(icc),
+            "icc_latent_lo": float(sd_lo ** 2 / (sd_lo ** 2 + np.pi ** 2 / 3)),
+            "icc_latent_hi": float(sd_hi ** 2 / (sd_hi ** 2 + np.pi ** 2 / 3)),
+            "rho_model_at_sd": float(np.mean(sim)), "rho_model_independent": float(np.mean(
+                [pairwise_residual_correlation(simulated_hits(multi, 0.0, seed=k)) for k in range(20)]))}
+
+
+def correlation_of_cache(root: Path, surveys, *, n_boot: int, log) -> dict:
+    """``camera_correlation`` of the shipped model's hits over every cached survey (camera ids
+    prefixed by the survey) and, separately, of the weak model's."""
+    out = {}
+    for model, sub in (("shipped", None), ("weak", "weakdet")):
+        frames = []
+        for s in surveys:
+            base = root / s.name / "base"
+            src = root / s.name / sub if sub else base
+            if not detected(src) or not (base / "truth_boxes.parquet").exists():
+                continue
+            h = hits_from_survey(base, detections_dir=src)
+            frames.append(h.assign(camera_id=s.name + ":" + h["camera_id"]))
+        if not frames:
+            continue
+        hits = pd.concat(frames, ignore_index=True)
+        out[model] = camera_correlation(hits, n_boot=n_boot) | {"surveys": len(frames)}
+        log(f"{model}: {out[model]}")
+    return out
+
+
+def correlation_text(result: dict) -> str:
+    lines = []
+    for model, r in result.items():
+        lines.append(f"{model}: {r['n_cameras']} cameras shown by >= 2 views ({r['n_views']} views, {r['n_hits']} hits, "
+                     f"{r['surveys']} surveys); intra-camera correlation of hits given box size "
+                     f"{r['rho']:.3f} (95% {r['rho_lo']:.3f}-{r['rho_hi']:.3f}, bootstrap over cameras); random "
+                     f"effect SD on the logit {r['sd_logit']:.2f} ({r['sd_lo']:.2f}-{r['sd_hi']:.2f}), latent ICC "
+                     f"{r['icc_latent']:.2f}; the error model at that SD gives {r['rho_model_at_sd']:.3f}, "
+                     f"independent views {r['rho_model_independent']:.3f}")
+    return "\n".join(lines)
+
+
+# --- the estimate step: three calibrations per survey -----------------------------------------------
+
+def estimate_dir(root: Path, s: RenderedSurvey, calibration: str) -> Path:
+    """A fresh ``est-<calibration>`` directory of survey ``s`` linking its cached tables and the
+    detections of the calibration's model (the weak model's for ``weak``)."""
+    base = root / s.name / "base"
+    det = root / s.name / "weakdet" if calibration == "weak" else base
+    out = root / s.name / f"est-{calibration}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    for name in LINKED:
+        if (base / name).exists():
+            (out / name).symlink_to((base / name).resolve())
+    for name in ("detections", "detect_summary.json"):
+        (out / name).symlink_to((det / name).resolve())
+    return out
+
+
+def estimate_one(root: Path, s: RenderedSurvey, calibration: str, *, estimate_args: tuple = (), log) -> dict:
+    """One estimate of survey ``s`` (``card``, ``oracle`` or ``weak``); its report's figures."""
+    out = estimate_dir(root, s, calibration)
+    clock = cpu_seconds()
+    if calibration != "card":
+        camcensus("review", out, "--oracle", "truth", log=log)
+    camcensus("estimate", out, "--by", "area", "--no-osm", *estimate_args, log=log)
+    report = json.loads((out / "report.json").read_text())
+    return row_from_report(report) | {"estimate_cpu_s": round(cpu_seconds() - clock, 1)}
+
+
+def row_from_report(report: dict) -> dict:
+    """The figures of one estimate: total, interval, truth in its strip, strip, counts, the
+    calibration's source and figures."""
+    t = report.get("total") or {}
+    cal = report.get("calibration") or {}
+    strip = t.get("strip_m", (report.get("parameters") or {}).get("strip_m"))
+    return {"est": _num(t.get("est_cameras")), "lo": _num(t.get("est_lo")), "hi": _num(t.get("est_hi")),
+            "truth": _num(t.get("truth_cameras")), "strip_m": strip if not isinstance(strip, float) else round(strip, 2),
+            "n_images": t.get("n_images"), "n_detections": t.get("n_detections"), "n_cameras": t.get("n_cameras"),
+            "source": cal.get("source"), "precision": _num(cal.get("precision")), "recall": _num(cal.get("recall"))}
+
+
+def _num(value) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if np.isfinite(value) else None
+
+
+def estimate_all(root: Path, surveys, *, estimate_args: tuple = (), log) -> list[dict]:
+    """The three estimates of every cached survey (a survey whose detections are missing is
+    skipped with a line); one row per survey with the figures under ``card``, ``oracle``, ``weak``."""
+    rows = []
+    for s in surveys:
+        row = {"name": s.name, "area": s.area, "density": s.density, "design": s.design, "sides": s.sides_label,
+               "seed": s.seed, "note": s.note}
+        base = root / s.name / "base"
+        info = json.loads((base / "sample.json").read_text()) if (base / "sample.json").exists() else {}
+        row["surveyed_km"] = (info.get("subarea") or {}).get("surveyed_km")
+        for cal in CALIBRATIONS:
+            src = root / s.name / ("weakdet" if cal == "weak" else "base")
+            if not detected(src):
+                log(f"{s.name}:{cal}: not cached")
+                continue
+            try:
+                row[cal] = estimate_one(root, s, cal, estimate_args=estimate_args, log=log)
+            except RuntimeError as exc:
+                log(f"{s.name}:{cal}: {exc}")
+                row[cal] = {"error": str(exc)[-300:]}
+        rows.append(row)
+        log(f"{s.name}: " + ", ".join(f"{c} {_fmt_est(row.get(c))} truth {(row.get(c) or {}).get('truth')}"
+                                      for c in CALIBRATIONS))
+    return rows
+
+
+# --- scores and tables ----------------------------------------------------------------------------
+
+TARGETS = {"card": "median error within ±10%, coverage >= 90%",
+           "oracle": "median error within ±10%, coverage 90-98%",
+           "weak": "coverage >= 85%, no interval wider than 4x its estimate where the estimate >= 20"}
+LABELS = {"card": "shipped model, card", "oracle": "shipped model, oracle review",
+          "weak": f"weak model ({WEAK_MODEL}), oracle review"}
+
+
+def scored(cell: dict | None) -> dict | None:
+    """``cell`` with error ((est - truth) / truth), covered (lo <= truth <= hi) and the width
+    ratio ((hi - lo) / est); None without an estimate or with no truth in the strip."""
+    if not cell or cell.get("est") is None or cell.get("truth") is None or cell.get("lo") is None:
+        return None
+    truth = cell["truth"]
+    out = dict(cell)
+    out["error"] = (cell["est"] - truth) / truth if truth > 0 else None
+    out["covered"] = bool(cell["lo"] - 1e-9 <= truth <= cell["hi"] + 1e-9)
+    out["width_ratio"] = (cell["hi"] - cell["lo"]) / cell["est"] if cell["est"] > 0 else None
+    return out
+
+
+def summary_of(rows: list[dict], calibration: str) -> dict:
+    """Median error, coverage with its Monte Carlo SE (binomial, sqrt(c (1 - c) / n)), the widest
+    interval where the estimate is >= 20, and whether the issue's target is met."""
+    cells = [c for c in (scored(r.get(calibration)) for r in rows) if c is not None]
+    errors = np.array([c["error"] for c in cells if c["error"] is not None], float)
+    covered = np.array([c["covered"] for c in cells], bool)
+    n = len(cells)
+    cov = float(covered.mean()) if n else float("nan")
+    big = [c["width_ratio"] for c in cells if c["est"] >= 20 and c["width_ratio"] is not None]
+    out = {"calibration": calibration, "n": n, "n_with_truth": int(len(errors)),
+           "median_error": float(np.median(errors)) if len(errors) else None,
+           "median_abs_error": float(np.median(np.abs(errors))) if len(errors) else None,
+           "coverage": cov if n else None, "coverage_mcse": float(np.sqrt(cov * (1 - cov) / n)) if n else None,
+           "max_width_ratio_est20": float(max(big)) if big else None, "n_est20": len(big)}
+    med, ok_med = out["median_error"], False
+    if med is not None:
+        ok_med = abs(med) <= 0.10
+    if not n:
+        out["met"] = None
+    elif calibration == "card":
+        out["met"] = bool(ok_med and cov >= 0.90)
+    elif calibration == "oracle":
+        out["met"] = bool(ok_med and 0.90 <= cov <= 0.98)
+    else:
+        out["met"] = bool(cov >= 0.85 and (out["max_width_ratio_est20"] or 0.0) <= 4.0)
+    return out
+
+
+def _fmt_est(cell: dict | None) -> str:
+    if not cell or cell.get("est") is None:
+        return "-" if not cell or "error" not in cell else "failed"
+    return f"{cell['est']:.1f} ({cell['lo']:.1f}-{cell['hi']:.1f})"
+
+
+def _pct(x: float | None, signed: bool = True) -> str:
+    return "-" if x is None else (f"{x:+.0%}" if signed else f"{x:.0%}")
+
+
+def markdown_tables(rows: list[dict], *, cpu: dict | None = None) -> str:
+    """The summary table (per calibration: median error, coverage with MC SE, target) and the
+    per-survey table, as Markdown."""
+    lines = ["| calibration | surveys | median error | median abs. error | 95% coverage (MC SE) | "
+             "widest interval / estimate (est >= 20) | target | met |", "|---|---|---|---|---|---|---|---|"]
+    for cal in CALIBRATIONS:
+        sm = summary_of(rows, cal)
+        cov = "-" if sm["coverage"] is None else f"{sm['coverage']:.0%} ({sm['coverage_mcse']:.0%})"
+        wide = "-" if sm["max_width_ratio_est20"] is None else f"{sm['max_width_ratio_est20']:.2f} (of {sm['n_est20']})"
+        met = {True: "yes", False: "**no**", None: "-"}[sm["met"]]
+        lines.append(f"| {LABELS[cal]} | {sm['n']} | {_pct(sm['median_error'])} | "
+                     f"{_pct(sm['median_abs_error'], False)} | {cov} | {wide} | {TARGETS[cal]} | {met} |")
+    lines += ["", "| survey | area | cameras/km | design | sides | "
+              + " | ".join(f"{c}: truth in strip | {c}: estimate (95%) | {c}: error | {c}: covered" for c in CALIBRATIONS)
+              + " |", "|" + "---|" * (5 + 4 * len(CALIBRATIONS))]
+    for r in rows:
+        cells = []
+        for cal in CALIBRATIONS:
+            c = scored(r.get(cal))
+            if c is None:
+                cells += ["-", _fmt_est(r.get(cal)), "-", "-"]
+            else:
+                strip = f" ({c['strip_m']} m)" if c.get("strip_m") is not None else ""
+                cells += [f"{c['truth']:.0f}{strip}", _fmt_est(c), _pct(c["error"]), "yes" if c["covered"] else "**no**"]
+        area = "test extract" if r["area"] == "test_pbf" else r["area"]
+        lines.append(f"| {r['name']} | {area} | {r['density']:g} | {r['design']} | {r['sides']} | " + " | ".join(cells) + " |")
+    notes = [r for r in rows if r.get("note")]
+    if notes:
+        lines += [""] + [f"- {r['name']}: {r['note']}" for r in notes]
+    if cpu:
+        lines += ["", cpu_line(cpu)]
+    return "\n".join(lines) + "\n"
+
+
+def cpu_line(cpu: dict) -> str:
+    """One line: the CPU time of the cache (render + detect, by phase) and of the last estimate step."""
+    cache = {k: v for k, v in cpu.items() if ":" in k}
+    shipped = sum(v["cpu_s"] for k, v in cache.items() if k.endswith(":shipped"))
+    weak = sum(v["cpu_s"] for k, v in cache.items() if k.endswith(":weak"))
+    est = cpu.get("estimate", {})
+    text = (f"CPU time: render + detect with the shipped model {shipped / 60:.1f} min, detect with the weak model "
+            f"{weak / 60:.1f} min ({len(cache)} survey-phases)")
+    if est:
+        text += f"; the estimate step (three estimates each, two oracle reviews) {est.get('cpu_s', 0) / 60:.1f} min"
+    return text + "."
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("step", choices=("run", "cache", "estimate", "table", "correlation"),
+                        help="run: cache then estimate; cache: render + detect (heavy, resumable); estimate: the "
+                             "three estimates of every cached survey and the tables; table: the tables of the "
+                             "last estimates; correlation: the intra-camera correlation of hits")
+    parser.add_argument("--markdown", type=Path, default=None, help="also write the tables to this Markdown file")
+    parser.add_argument("--estimate-arg", action="append", default=None,
+                        help="extra option passed to every `camcensus estimate` (repeat; e.g. --estimate-arg=--strip "
+                             "--estimate-arg=20)")
+    parser.add_argument("--n-boot", type=int, default=200, help="correlation: bootstrap replicates (default 200)")
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="cache of the rendered surveys")
+    parser.add_argument("--only", default=None, help="comma list of survey names (default: all)")
+    parser.add_argument("--cpu-budget-s", type=float, default=3300.0,
+                        help="cache: stop starting surveys after this many CPU seconds (default 3300)")
+    args = parser.parse_args(argv)
+    surveys = [s for s in SURVEYS if args.only is None or s.name in args.only.split(",")]
+    args.root.mkdir(parents=True, exist_ok=True)
+
+    def log(text: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+    cpu_path = args.root / "cpu.json"
+    if args.step in ("cache", "run"):
+        record = cache_all(args.root, surveys, cpu_budget_s=args.cpu_budget_s, log=log)
+        total = sum(v["cpu_s"] for v in record.values())
+        log(f"cache done: {len(record)} survey-phases, {total:.0f} CPU s recorded")
+        if args.step == "cache":
+            return 0
+    results = args.root / "rendered.json"
+    if args.step in ("estimate", "run"):
+        clock, wall = cpu_seconds(), time.time()
+        rows = estimate_all(args.root, surveys, estimate_args=tuple(args.estimate_arg or ()), log=log)
+        cpu = json.loads(cpu_path.read_text()) if cpu_path.exists() else {}
+        cpu["estimate"] = {"cpu_s": round(cpu_seconds() - clock, 1), "wall_s": round(time.time() - wall, 1),
+                           "surveys": len(rows)}
+        cpu_path.write_text(json.dumps(cpu, indent=2))
+        results.write_text(json.dumps({"rows": rows, "estimate_args": args.estimate_arg or [],
+                                       "summary": {c: summary_of(rows, c) for c in CALIBRATIONS}}, indent=2))
+    if args.step == "correlation":
+        result = correlation_of_cache(args.root, surveys, n_boot=args.n_boot, log=log)
+        (args.root / "correlation.json").write_text(json.dumps(result, indent=2))
+        print(correlation_text(result))
+        return 0
+    if not results.exists():
+        raise SystemExit(f"no estimates yet: run `{Path(__file__).name} estimate` first ({results} missing)")
+    rows = json.loads(results.read_text())["rows"]
+    cpu = json.loads(cpu_path.read_text()) if cpu_path.exists() else None
+    text = markdown_tables(rows, cpu=cpu)
+    print(text)
+    if args.markdown is not None:
+        args.markdown.write_text(text)
+        log(f"wrote {args.markdown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""The validation's card-based error model (scripts/validate_estimator.py) and the rendered
+validation's logic (scripts/validate_rendered.py) on generated data: no rendering, no detector."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scripts.validate_estimator import (detections_from_card, error_model_from_card, logit_shift, _expit)
+from scripts.validate_rendered import (SURVEYS, camera_correlation, hits_from_survey, markdown_tables,
+                                       pairwise_residual_correlation, random_effect_sd, row_from_report,
+                                       streets_near_centre, summary_of)
+
+CARD = {"source": "card", "conf_threshold": 0.5,
+        "precision_bins": {"edges": [0.5, 0.7, 0.9, 1.0], "n": [40, 60, 100], "real": [20, 50, 98]},
+        "recall_bins": {"edges_px": [0.0, 6.0, 8.0, 12.0, 100000.0], "n": [100, 50, 50, 200],
+                        "found": [2, 10, 30, 190]},
+        "n_images": 2000}
+
+
+def truth_boxes(n_cameras: int, views: int, size: float, *, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``views`` boxes of ``size`` px per camera, one camera per image."""
+    rng = np.random.default_rng(seed)
+    cam = np.repeat(np.arange(n_cameras), views)
+    x = rng.uniform(50, 550, len(cam))
+    boxes = pd.DataFrame({"image_id": [f"i{k}" for k in range(len(cam))], "camera_id": cam.astype(str),
+                          "class_name": "dome", "x1": x, "y1": 100.0, "x2": x + size, "y2": 100.0 + size})
+    images = pd.DataFrame({"image_id": boxes["image_id"], "status": "ok", "width": 640, "height": 640})
+    return boxes, images
+
+
+def test_error_model_reads_the_cards_counts_not_a_curve():
+    model = error_model_from_card(calibration=CARD, camera_sd=0.0)
+    # false detections per image: (n - real + 1/2) / n_images per confidence bin (Gamma posterior mean)
+    np.testing.assert_allclose(model.false_rate, (np.array([20, 10, 2]) + 0.5) / 2000)
+    assert model.recall_at(np.array([4.0]))[0] < 0.06  # the card's 2 of 100 under 6 px, not 18%
+    assert model.recall_at(np.array([40.0]))[0] > 0.9
+    assert np.isclose(model.true_conf_share.sum(), 1.0) and model.true_conf_share.argmax() == 2
+    drawn = error_model_from_card(calibration=CARD, rng=np.random.default_rng(3), camera_sd=0.0)
+    assert np.all(np.diff(drawn.recall) >= -1e-12)  # a posterior draw, made monotone
+    assert not np.allclose(drawn.false_rate, model.false_rate)
+
+
+def test_logit_shift_keeps_the_marginal_recall():
+    r = np.array([0.05, 0.3, 0.8, 0.95])
+    x, w = np.polynomial.hermite.hermgauss(60)
+    c = logit_shift(r, 1.5)
+    marginal = [(w * _expit(ci + np.sqrt(2) * 1.5 * x)).sum() / np.sqrt(np.pi) for ci in c]
+    np.testing.assert_allclose(marginal, r, atol=1e-4)
+
+
+@pytest.mark.parametrize("sd", [0.0, 1.5])
+def test_detections_from_card_hit_the_cards_recall_and_false_rate(sd):
+    boxes, images = truth_boxes(3000, 4, 10.0)
+    model = error_model_from_card(calibration=CARD, camera_sd=sd)
+    det = detections_from_card(boxes, images, model, seed=1)
+    real = det[det["real"]]
+    assert abs(len(real) / len(boxes) - model.recall_at(np.array([10.0]))[0]) < 0.02
+    expected_false = model.false_rate.sum() * len(images)
+    assert abs((~det["real"]).sum() - expected_false) < 4 * np.sqrt(expected_false)
+    assert det["conf"].between(0.5, 1.0).all()
+    # true detections' confidences are spread over the bins as the card's real detections are
+    share = np.bincount(np.digitize(real["conf"], [0.7, 0.9]), minlength=3) / len(real)
+    np.testing.assert_allclose(share, model.true_conf_share, atol=0.03)
+
+
+def hits_of(boxes: pd.DataFrame, det: pd.DataFrame) -> pd.DataFrame:
+    found = set(det.loc[det["real"], "image_id"])
+    return pd.DataFrame({"camera_id": boxes["camera_id"], "image_id": boxes["image_id"],
+                         "size_px": 10.0, "hit": boxes["image_id"].isin(found).to_numpy()})
+
+
+def test_correlation_is_zero_for_independent_views_and_found_for_a_camera_effect():
+    boxes, images = truth_boxes(1500, 4, 10.0)
+    independent = hits_of(boxes, detections_from_card(boxes, images, error_model_from_card(calibration=CARD,
+                                                                                           camera_sd=0.0), seed=2))
+    correlated = hits_of(boxes, detections_from_card(boxes, images, error_model_from_card(calibration=CARD,
+                                                                                          camera_sd=2.0), seed=2))
+    assert abs(pairwise_residual_correlation(independent)) < 0.04
+    assert pairwise_residual_correlation(correlated) > 0.15
+    assert random_effect_sd(independent) < 0.6
+    assert 1.4 < random_effect_sd(correlated) < 2.6
+    result = camera_correlation(correlated, n_boot=8)
+    assert result["rho_lo"] <= result["rho"] <= result["rho_hi"]
+    assert abs(result["rho_model_at_sd"] - result["rho"]) < 0.08  # the error model reproduces it
+    assert abs(result["rho_model_independent"]) < 0.04
+
+
+def test_hits_use_the_oracles_matching_rule(tmp_path):
+    truth = pd.DataFrame({"image_id": ["a", "a", "b"], "camera_id": ["1", "2", "1"], "class_name": "dome",
+                          "x1": [100.0, 300.0, 10.0], "y1": [100.0, 100.0, 10.0],
+                          "x2": [106.0, 306.0, 16.0], "y2": [106.0, 106.0, 16.0]})
+    truth.to_parquet(tmp_path / "truth_boxes.parquet")
+    (tmp_path / "detections").mkdir()
+    # a: the first box found 2.5 px off-centre (IoU < 0.3, within the 3 px reach); b: a box elsewhere
+    pd.DataFrame({"image_id": ["a", "b"], "x1": [102.5, 200.0], "y1": [100.0, 200.0], "x2": [108.5, 206.0],
+                  "y2": [106.0, 206.0], "conf": 0.9}).to_parquet(tmp_path / "detections" / "part-000000.parquet")
+    hits = hits_from_survey(tmp_path)
+    assert hits["hit"].tolist() == [True, False, False]
+    assert np.allclose(hits["size_px"], 6.0)
+
+
+def test_sub_area_keeps_the_streets_nearest_the_centre():
+    # 10 streets of 10 points each along x, street k at (k - 4.5) x 0.001 degrees of latitude from the centre
+    pts = pd.DataFrame({"street_id": np.repeat(np.arange(10), 10), "lon": np.tile(np.linspace(0, 0.01, 10), 10),
+                        "lat": 60 + np.repeat((np.arange(10) - 4.5) * 0.001, 10)})
+    keep = streets_near_centre(pts, frac=0.3, spacing=10.0)
+    assert len(keep) == 3
+    assert keep <= {3, 4, 5, 6}
+    assert len(streets_near_centre(pts, frac=1.0, spacing=10.0)) == 10
+
+
+def test_survey_set_covers_the_issues_grid():
+    main = [s for s in SURVEYS if not s.name.startswith("i")]
+    assert len(main) >= 24
+    assert {s.area for s in main} == {"demo", "test_pbf"}
+    assert {s.spacing for s in main if s.method == "systematic"} == {10.0, 20.0, 40.0}
+    assert any(s.method == "random" for s in main)
+    assert {s.sides for s in main} == {"both", "random"}
+    assert min(s.density for s in main) <= 1 and max(s.density for s in main) >= 10
+    assert all(s.seed > 2000 for s in main)  # never a training seed (0-12, 777, 778)
+    assert len({s.name for s in SURVEYS}) == len(SURVEYS)
+
+
+def cell(est, lo, hi, truth):
+    return {"est": est, "lo": lo, "hi": hi, "truth": truth, "strip_m": 20.0}
+
+
+def test_summary_scores_median_error_coverage_and_targets():
+    rows = [{"name": f"s{k}", "area": "demo", "density": 3, "design": "systematic 20 m", "sides": "both",
+             "card": cell(11.0, 8.0, 14.0, 10.0), "oracle": cell(10.0, 9.0, 10.5, 11.0),
+             "weak": cell(30.0, 10.0, 200.0, 25.0)} for k in range(9)]
+    rows.append({"name": "s9", "area": "test_pbf", "density": 8, "design": "random n=200", "sides": "one",
+                 "card": cell(5.0, 4.0, 6.0, 10.0), "oracle": {"error": "failed"}, "weak": None})
+    card = summary_of(rows, "card")
+    assert card["n"] == 10 and card["coverage"] == pytest.approx(0.9)
+    assert card["coverage_mcse"] == pytest.approx(np.sqrt(0.9 * 0.1 / 10))
+    assert card["median_error"] == pytest.approx(0.10) and card["met"] is True
+    oracle = summary_of(rows, "oracle")
+    assert oracle["n"] == 9 and oracle["coverage"] == 0.0 and oracle["met"] is False
+    weak = summary_of(rows, "weak")
+    assert weak["coverage"] == 1.0 and weak["max_width_ratio_est20"] == pytest.approx(190 / 30)
+    assert weak["met"] is False  # an interval wider than 4x its estimate of >= 20
+    text = markdown_tables(rows, cpu={"s0:shipped": {"cpu_s": 120.0}, "s0:weak": {"cpu_s": 60.0}})
+    assert "| s9 | test extract | 8 | random n=200 | one |" in text
+    assert "failed" in text and "90% (9%)" in text
+    assert "render + detect with the shipped model 2.0 min" in text
+
+
+def test_row_from_report_reads_the_estimate_and_its_truth():
+    report = {"total": {"est_cameras": 12.5, "est_lo": 8.0, "est_hi": 19.0, "truth_cameras": 11, "strip_m": 14.0,
+                        "n_images": 400, "n_detections": 20, "n_cameras": 15},
+              "calibration": {"source": "card", "precision": 0.8, "recall": 0.4}}
+    row = row_from_report(json.loads(json.dumps(report)))
+    assert (row["est"], row["lo"], row["hi"], row["truth"], row["source"]) == (12.5, 8.0, 19.0, 11.0, "card")
+    assert row_from_report({})["est"] is None
