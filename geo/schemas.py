@@ -92,7 +92,9 @@ CAMERAS = pa.schema([
 DENSITY = pa.schema([
     ("area_id", pa.string()),
     ("name", pa.string()),
-    ("strip_m", pa.float64()),  # the estimand: cameras within this many metres of the surveyed streets
+    ("strip_m", pa.float64()),  # the estimand: cameras within this many metres of the surveyed streets (widest class)
+    ("strip_directed_m", pa.float64()),  # the strip's half-width per class (m; --strip auto: from the design)
+    ("strip_dome_m", pa.float64()),
     ("road_km", pa.float64()),
     ("surveyed_km", pa.float64()),
     ("area_km2", pa.float64()),

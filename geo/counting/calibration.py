@@ -237,7 +237,8 @@ def false_from_dict(data: dict, *, edges: np.ndarray, prec_n: np.ndarray, prec_r
     if fb is not None:
         try:
             fedges = np.asarray(fb["edges"], float)
-            false = np.asarray(fb["false"] if "false" in fb else fb[False], float)  # YAML 1.1 reads a bare false: as False
+            # YAML 1.1 reads a bare `false:` key as the boolean False
+            false = np.asarray(fb["false"] if "false" in fb else fb[False], float)
             images = int(fb["n_images"]) if fb.get("n_images") is not None else int(n_images or 0)
         except (KeyError, TypeError, AttributeError, ValueError) as error:
             raise GeoInputError(f"calibration false_bins lacks {error}: it needs edges, false and n_images") from None
@@ -270,11 +271,14 @@ def calibration_from_rates(precision: float, recall: float, *, n: int = NOMINAL_
 
 
 def calibration_summary(cal: Calibration, *, conf: np.ndarray | None = None, level: float = 0.95,
-                        seed: int = 0) -> dict:
+                        seed: int = 0, n_images: int | None = None) -> dict:
     """report.json's ``calibration``: source, n_verified, n_audited, overall precision and recall
     with ``level`` intervals. Overall figures weight the bins by the survey's detections
     (``conf``: their confidences) for precision and by the checked cameras for recall; the
-    intervals come from the bins' Beta posteriors (Monte Carlo, seeded)."""
+    intervals come from the bins' Beta posteriors (Monte Carlo, seeded). With a false-detection
+    rate per image (``Calibration.uses_false_rate``) and the survey's ``n_images``, the precision
+    is the survey's implied one, 1 - rate x images / detections per bin (Gamma posteriors), and
+    the rate itself is reported (``false_per_image`` with its interval)."""
     rng = np.random.default_rng(seed)
     alpha = (1 - level) / 2
     pa, pb = cal.precision_beta()
@@ -284,6 +288,22 @@ def calibration_summary(cal: Calibration, *, conf: np.ndarray | None = None, lev
         weights = cal.prec_n.astype(float)
     weights = weights / weights.sum() if weights.sum() > 0 else np.full(len(pa), 1.0 / len(pa))
     p_draws = rng.beta(pa, pb, size=(4000, len(pa))) @ weights
+    p_point = float(cal.precision_bins() @ weights)
+    false_figures: dict = {}
+    if cal.false_n is not None and cal.false_images > 0:
+        shape, rate = cal.false_rate_gamma()
+        f_draws = rng.gamma(shape, 1.0 / rate, size=(4000, len(shape)))
+        total_rate = f_draws.sum(axis=1)
+        false_figures = {"false_per_image": float(cal.false_rates().sum()),
+                         "false_per_image_lo": float(np.quantile(total_rate, alpha)),
+                         "false_per_image_hi": float(np.quantile(total_rate, 1 - alpha)),
+                         "false_n": float(cal.false_n.sum()), "false_images": int(cal.false_images),
+                         "false_derived_from_precision": bool(cal.false_derived)}
+        if cal.uses_false_rate() and conf is not None and len(conf) and n_images:
+            n_b = np.bincount(conf_bin(conf, cal.conf_edges), minlength=len(pa)).astype(float)
+            p_draws = 1.0 - np.minimum(f_draws * n_images, n_b).sum(axis=1) / n_b.sum()
+            p_point = float(1.0 - np.minimum(cal.false_rates() * n_images, n_b).sum() / n_b.sum())
+            false_figures["precision_from"] = "false-detection rate per image x the survey's images"
     ra, rb = cal.recall_beta()
     rw = cal.rec_n / cal.rec_n.sum() if cal.rec_n.sum() > 0 else np.full(len(ra), 1.0 / len(ra))
     r_draws = rng.beta(ra, rb, size=(4000, len(ra))) @ rw
@@ -294,14 +314,15 @@ def calibration_summary(cal: Calibration, *, conf: np.ndarray | None = None, lev
             "n_audit_cameras": int(cal.rec_n.sum()),
             "assumed_n": extra.get("assumed_n"),
             "conf_threshold": cal.conf_threshold,
-            "precision": float(cal.precision_bins() @ weights),
+            "precision": p_point,
             "precision_lo": float(np.quantile(p_draws, alpha)), "precision_hi": float(np.quantile(p_draws, 1 - alpha)),
             "recall": float(cal.recall_bins() @ rw),
             "recall_lo": float(np.quantile(r_draws, alpha)), "recall_hi": float(np.quantile(r_draws, 1 - alpha)),
             "precision_by_conf": {"edges": cal.conf_edges.tolist(), "precision": cal.precision_bins().round(4).tolist(),
                                   "n": cal.prec_n.tolist()},
             "recall_by_size": {"edges_px": cal.size_edges.tolist(), "recall": cal.recall_bins().round(4).tolist(),
-                               "n": cal.rec_n.tolist()}}
+                               "n": cal.rec_n.tolist()},
+            **false_figures}
 
 
 def _beta(hits: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -295,13 +295,13 @@ def strip_edge(distances_m: np.ndarray, pi: np.ndarray, *, floor: float = STRIP_
 
 def strip_from_design(design: Design, calibration, *, floor: float = STRIP_FLOOR,
                       classes: tuple[str, ...] = CLASSES) -> dict[str, float]:
-    """The strip's half-width (metres, rounded to 0.5 m) per class for ``design`` under
+    """The strip's half-width (metres, rounded down to 0.5 m) per class for ``design`` under
     ``calibration`` (the one the estimate uses: card or review): where the design's detection
     function g(d) = pi(d) / max pi falls under ``floor`` (``inclusion_by_distance``)."""
     out = {}
     for name in classes:
         d, pi = inclusion_by_distance(design, calibration, class_name=name)
-        out[name] = float(np.round(strip_edge(d, pi, floor=floor) * 2.0) / 2.0)
+        out[name] = float(np.floor(strip_edge(d, pi, floor=floor) * 2.0) / 2.0)
     return out
 
 

@@ -1,30 +1,42 @@
 """Camera density per area with calibrated uncertainty: two estimators side by side.
 
-The estimand: the cameras within ``strip`` metres of the surveyed streets (the street pieces that
-views with imagery stand for; see ``geo.counting.inclusion``), per area and by class. Nothing outside the
-strip is claimed: cameras deep in courtyards or far from any street are no part of it.
+The estimand: the cameras within the strip of the streets the survey speaks for, per area and by
+class (``geo.counting.design``): for a systematic design the surveyed streets (the street pieces
+that views with imagery stand for; ``geo.counting.inclusion.surveyed_streets``), for a random
+design every street of the network its points were drawn from. The strip's half-width is set per
+class (``--strip auto``, the default: where the design's detection function falls to
+``geo.counting.design.STRIP_FLOOR``) or fixed by the user (with a warning where its edge lies
+past that). Nothing outside the strip is claimed: cameras deep in courtyards or far from any
+street are no part of it.
 
-(b) ``strip`` (the estimate): Horvitz-Thompson over the located cameras inside the strip, each
-    weighted by P(real) / pi, with pi its inclusion probability from the views' geometry and the
-    detector's recall by box size (``geo.counting.inclusion``; floored at ``MIN_INCLUSION`` so that no camera
-    weighs more than 10) and P(real) from the precision by confidence (``camera_reality``).
-    Variance, as Distance's ``dht2`` reports it, from three independent sources:
-    - encounter: the Horvitz-Thompson variance of which cameras were detected (known pi),
-      sum q (1 - pi) / pi^2, plus that of which detections are real (``reality_variance``:
-      q (1 - q) / pi^2 with a held-out calibration; with a review of the survey's own detections
-      only the within-bin allocation, the bin totals being the review's). The strip is surveyed
-      whole (covered region = study region), for which ``dht2`` uses this binomial variance;
-      the between-streets encounter-rate variance of Fewster et al. (2009), R2, is reported for
-      the density per road km as a rate to carry to other streets (``encounter_rate_variance``);
-    - precision and recall: each calibration bin's Beta posterior variance carried through by the
-      delta method (a central difference of one posterior SD per bin; the exact gradient for
-      recall), the precision bins' times the finite-population correction 1 - n_b / N_b for a
-      review;
-    weights of cameras placed by box size are corrected for their location error
-    (``geo.counting.inclusion.corrected_weight``);
-    and a log-normal interval, N / C .. N x C with C = exp(t_df sqrt(log(1 + cv^2))), df by
-    Satterthwaite (``lognormal_interval``); an area where no camera was located gets 0 and the
-    Poisson (Garwood) upper bound of a zero count, so that it still has an honest upper bound.
+(b) ``strip`` (the estimate), in named steps:
+    1. strip (``strip_by_class``): the half-width per class, metres;
+    2. inclusion (``inclusion_pairs``): each located camera's inclusion probability pi from the
+       design's randomization (the grid's start, or where random points fall), the views'
+       geometry and the detector's recall by box size; floored at ``MIN_INCLUSION`` x the
+       design's best pi for the class (``geo.counting.design``'s small-pi rule);
+    3. P(real) (``false_detections_by_bin``, ``reality_from_false``): with a model card the
+       expected false detections per confidence bin are its false-detection rate per image x
+       the survey's images; with a review, the survey's own verified precision; spent first on
+       single-detection cameras of their bin;
+    4. totals (``strip_totals``): Horvitz-Thompson, sum of P(real) / pi per area and class;
+    5. variance (``strip_variance``), as Distance's ``dht2`` reports it, from independent sources:
+       - encounter: the Horvitz-Thompson variance of which cameras were detected (known pi),
+         sum q (1 - pi) / pi^2, plus that of which detections are real (``reality_variance``:
+         q (1 - q) / pi^2 with a held-out calibration; with a review of the survey's own
+         detections only the within-bin allocation, the bin totals being the review's). The
+         between-streets encounter-rate variance of Fewster et al. (2009), R2, is reported for
+         the density per road km as a rate to carry to other streets
+         (``encounter_rate_variance``);
+       - false detections ("precision"): each bin's false-detection rate (Gamma posterior) or
+         precision (Beta posterior, times the finite-population correction for a review)
+         carried through by the delta method (a central difference of one posterior SD);
+       - recall: each size bin's Beta posterior carried through pi's gradient;
+       weights of cameras placed by box size are corrected for their location error
+       (``geo.counting.inclusion.corrected_weight``);
+    6. interval (``strip_interval``): log-normal, N / C .. N x C with
+       C = exp(t_df sqrt(log(1 + cv^2))), df by Satterthwaite (``lognormal_interval``); an area
+       where no camera was located gets 0 and the Poisson (Garwood) upper bound of a zero count.
 (a) ``rate``: the Stanford detection-rate estimator (Sheng, Yao, Goel 2021), kept as the
     published comparison: per road km = rate x precision x (1000 / metres of roadside seen per
     image) x 2 sides / recall, with a Clopper-Pearson interval on the rate. No deduplication.
@@ -47,14 +59,17 @@ import pandas as pd
 import shapely
 
 from geo.counting.calibration import (NOMINAL_N, Calibration, RateCurves, calibration_from_dict, calibration_from_rates,
-                             calibration_summary, conf_bin)
+                                      calibration_summary, conf_bin)
+from geo.counting.design import (STRIP_FLOOR, Design, inclusion_by_distance, random_design_pairs, strip_edge)
+from geo.counting.inclusion import (DEFAULT_SHIFTS, MIN_INCLUSION, box_size_m, in_strip, inclusion_gradient,
+                                    inclusion_gradient_numeric, street_distance, surveyed_streets, view_pairs,
+                                    views_for_inclusion)
 from geo.errors import GeoInputError
-from geo.counting.inclusion import (DEFAULT_SHIFTS, DEFAULT_STRIP_M, MIN_INCLUSION, box_size_m, in_strip, inclusion_gradient,
-                           street_distance, surveyed_streets, view_pairs, views_for_inclusion)
 from geo.schemas import DENSITY, check_frame, columns
 
 AREA_COLUMNS = columns(DENSITY)
 CLASSES = ("directed", "dome")
+STRIP_AUTO = "auto"
 
 
 @dataclass
@@ -150,38 +165,164 @@ def garwood_interval(n: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np
     return np.nan_to_num(lo), hi
 
 
-# --- the strip estimator --------------------------------------------------------------------
+# --- step 1: the strip ----------------------------------------------------------------------
 
-def camera_reality(n_detections: np.ndarray, conf_max: np.ndarray, detection_conf: np.ndarray,
-                   precision_at) -> np.ndarray:
-    """P(real) of each located camera from the precision by confidence.
+def strip_by_class(strip: float | str | dict, *, design: Design, calibration: Calibration | RateCurves,
+                   floor: float = STRIP_FLOOR, classes: tuple[str, ...] = CLASSES
+                   ) -> tuple[dict[str, float], list[str]]:
+    """(half-width per class in metres, warnings) of the strip the estimate speaks for.
 
-    The expected false detections of each confidence bin, sum over the bin's detections of
-    (1 - precision), are taken to be single-detection cameras of that bin (a false box seldom
-    repeats at one place across views): such a camera is real with probability
-    1 - false_b / singles_b. False detections beyond a bin's singles are spread over the
-    multi-detection cameras in proportion to 1 - precision(conf_max); the rest are real.
-    ``precision_at(conf)`` gives the precision at each confidence; bins are those of its
-    calibration (``conf_bin``), passed as ``precision_at.edges``."""
+    ``strip``: "auto" (per class, where the design's detection function g = pi / max pi falls
+    under ``floor``: ``geo.counting.design.strip_from_design``), a number of metres for every
+    class, or a dict class -> metres. A fixed width whose edge lies where g < ``floor`` gets one
+    warning line: the survey does not speak for cameras that far out."""
+    notes: list[str] = []
+    profiles = {name: inclusion_by_distance(design, calibration, class_name=name) for name in classes}
+    if isinstance(strip, str) and strip.strip().lower() == STRIP_AUTO:
+        widths = {name: float(np.floor(strip_edge(*profiles[name], floor=floor) * 2.0) / 2.0) for name in classes}
+        blind = [name for name, width in widths.items() if width <= 0]
+        if blind:
+            notes.append(f"the design cannot find {' or '.join(blind)} cameras at any distance (inclusion 0): "
+                         "none are estimated")
+        return widths, notes
+    if isinstance(strip, dict):  # already decided (an auto strip passed on): no warning
+        widths = {name: float(strip.get(name, max(strip.values()))) for name in classes}
+        if not all(w >= 0 for w in widths.values()) or max(widths.values()) <= 0:
+            raise GeoInputError(f"--strip must be a positive number of metres, got {strip}")
+        return widths, notes
+    else:
+        try:
+            width = float(strip)
+        except (TypeError, ValueError):
+            raise GeoInputError(f"--strip must be 'auto' or a positive number of metres, got {strip}") from None
+        widths = {name: width for name in classes}
+    if not all(w > 0 for w in widths.values()):
+        raise GeoInputError(f"--strip must be a positive number of metres, got {strip}")
+    short = []
+    for name, width in widths.items():
+        d, pi = profiles[name]
+        g = float(np.interp(width, d, pi) / pi.max()) if pi.max() > 0 else 0.0
+        if g < floor:
+            short.append(f"{name} {g:.2f}")
+    if short:
+        auto = {name: strip_edge(*profiles[name], floor=floor) for name in classes}
+        notes.append(f"--strip {_widths_text(widths)}: at its edge the design finds cameras with under {floor:g} of "
+                     f"its best inclusion ({', '.join(short)}); the survey does not speak for cameras that far out "
+                     f"(--strip auto: {_widths_text(auto)})")
+    return widths, notes
+
+
+def strip_width_of(klass: np.ndarray, widths: dict[str, float]) -> np.ndarray:
+    """Half-width (m) of each camera's class (other classes: the widest)."""
+    default = max(widths.values()) if widths else 0.0
+    return np.array([float(widths.get(str(c), default)) for c in np.asarray(klass)], dtype=float)
+
+
+def cameras_in_strip(xy: np.ndarray, klass: np.ndarray, streets: gpd.GeoDataFrame,
+                     widths: dict[str, float]) -> np.ndarray:
+    """Whether points ``xy`` (m, the streets' CRS) of classes ``klass`` lie within their class's
+    strip of ``streets`` (nearest-street distance and flat-ended buffers,
+    ``geo.counting.inclusion.in_strip``)."""
+    out = np.zeros(len(xy), dtype=bool)
+    if len(xy) == 0 or len(streets) == 0:
+        return out
+    dist, _, _ = street_distance(xy, streets)
+    width = strip_width_of(klass, widths)
+    for value in np.unique(width):
+        rows = np.flatnonzero((width == value) & (dist <= value))
+        if value > 0 and len(rows):
+            out[rows] = in_strip(xy[rows], streets, strip=float(value))
+    return out
+
+
+def _widths_text(widths: dict[str, float]) -> str:
+    values = {round(float(v), 1) for v in widths.values()}
+    if len(values) == 1:
+        return f"{values.pop():g} m"
+    return ", ".join(f"{float(v):.1f} m ({k})" for k, v in widths.items())
+
+
+# --- step 2: inclusion ----------------------------------------------------------------------
+
+def inclusion_pairs(cam_xy: np.ndarray, tangent: np.ndarray, *, design: Design, images: pd.DataFrame,
+                    streets: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame | None = None,
+                    location_sd: np.ndarray | None = None, n_shifts: int = DEFAULT_SHIFTS):
+    """The camera / view pairs whose detection probabilities make each camera's inclusion
+    probability, from the design's randomization: a systematic design's own views shifted over
+    one spacing (``geo.counting.inclusion.view_pairs``); a random design's virtual viewpoints
+    along every street of ``streets`` (``geo.counting.design.random_design_pairs``).
+    ``cam_xy``, ``tangent``: positions (m, the streets' CRS) and street directions;
+    ``buildings``: footprints in that CRS (or None); ``location_sd``: SD (m) of each position
+    across the street."""
+    if design.random:
+        return random_design_pairs(cam_xy, tangent, streets, design, buildings=buildings, location_sd_m=location_sd)
+    views = views_for_inclusion(images, streets.crs, random_sides=design.sides == "random")
+    return view_pairs(cam_xy, tangent, views, spacing_m=design.spacing_m, buildings=buildings, n_shifts=n_shifts,
+                      location_sd_m=location_sd)
+
+
+def inclusion_floor(klass: np.ndarray, pi_ref: dict[str, float], *, min_inclusion: float = MIN_INCLUSION
+                    ) -> np.ndarray:
+    """The small-pi floor of each camera: ``min_inclusion`` x the design's best inclusion for its
+    class (``geo.counting.design.reference_inclusion``); at least 1e-4 (a weight of 10,000)."""
+    ref = strip_width_of(klass, pi_ref) if len(pi_ref) else np.ones(len(klass))
+    return np.maximum(min_inclusion * ref, 1e-4)
+
+
+# --- step 3: P(real) ------------------------------------------------------------------------
+
+def false_detections_by_bin(detection_conf: np.ndarray, edges: np.ndarray, *, precision: np.ndarray | None = None,
+                            false_rate: np.ndarray | None = None, n_images: int = 0) -> np.ndarray:
+    """Expected false detections of the survey per confidence bin (``edges``): a held-out
+    ``false_rate`` (false detections per image, per bin) x the survey's ``n_images``, at most the
+    bin's detections; else the sum over the bin's detections of 1 - ``precision`` (per bin)."""
+    k = len(edges) - 1
+    b = conf_bin(detection_conf, edges)
+    n_b = np.bincount(b, minlength=k).astype(float)
+    if false_rate is not None:
+        return np.minimum(np.asarray(false_rate, float) * float(n_images), n_b)
+    return np.bincount(b, 1.0 - np.asarray(precision, float)[b], minlength=k)
+
+
+def reality_from_false(n_detections: np.ndarray, conf_max: np.ndarray, detection_conf: np.ndarray,
+                       false_b: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """P(real) of each located camera from the expected false detections per confidence bin.
+
+    A false box seldom repeats at one place across views, so a bin's false detections are taken
+    to be single-detection cameras of that bin: such a camera is real with probability
+    1 - false_b / singles_b (clipped to [0, 1]). False detections beyond a bin's singles are spread
+    over the multi-detection cameras in proportion to their bin's false share (false_b /
+    detections_b at their conf_max); the rest are real."""
     n_det = np.asarray(n_detections, float)
     conf_max = np.asarray(conf_max, float)
-    edges = precision_at.edges
     k = len(edges) - 1
-    false_b = np.bincount(conf_bin(detection_conf, edges), 1.0 - precision_at(detection_conf), minlength=k)
+    dets_b = np.bincount(conf_bin(detection_conf, edges), minlength=k).astype(float)
     single = n_det <= 1
     cam_bin = conf_bin(conf_max, edges)
     singles_b = np.bincount(cam_bin[single], minlength=k).astype(float)
     q = np.ones(len(n_det))
     with np.errstate(divide="ignore", invalid="ignore"):
         q_b = np.where(singles_b > 0, np.clip(1.0 - false_b / singles_b, 0.0, 1.0), 1.0)
+        frac_b = np.where(dets_b > 0, np.clip(false_b / dets_b, 0.0, 1.0), 0.0)
     q[single] = q_b[cam_bin[single]]
     excess = float(np.sum(np.maximum(false_b - singles_b, 0.0)))
     multi = ~single
     if excess > 0 and multi.any():
-        share = 1.0 - precision_at(conf_max[multi])
+        share = frac_b[cam_bin[multi]]
         if share.sum() > 0:
             q[multi] = np.clip(1.0 - excess * share / share.sum(), 0.0, 1.0)
     return q
+
+
+def camera_reality(n_detections: np.ndarray, conf_max: np.ndarray, detection_conf: np.ndarray,
+                   precision_at) -> np.ndarray:
+    """P(real) of each located camera from the precision by confidence (``reality_from_false``
+    with false_b = sum over the bin's detections of 1 - precision). ``precision_at(conf)`` gives
+    the precision at each confidence; its bins' edges are ``precision_at.edges``."""
+    edges = precision_at.edges
+    b = conf_bin(detection_conf, edges)
+    false_b = np.bincount(b, 1.0 - precision_at(np.asarray(detection_conf, float)), minlength=len(edges) - 1)
+    return reality_from_false(n_detections, conf_max, detection_conf, false_b, edges)
 
 
 class _PrecisionAt:
@@ -198,35 +339,69 @@ class _PrecisionAt:
 @dataclass
 class StripParts:
     """What the strip estimator needs per located camera inside the strip (``inside``: their
-    indices among all located cameras) and the functions that redo the weights."""
+    indices among all located cameras) and the functions that redo the weights.
+
+    ``false_rate``: false detections per image per confidence bin (a held-out calibration's;
+    None: P(real) from the precision), with the survey's ``n_images``. ``floor``: the small-pi
+    floor, a scalar or one per inside camera (``inclusion_floor``)."""
 
     inside: np.ndarray
     pair_cam: np.ndarray  # (inside camera, area) pairs: overlapping areas share a camera
     pair_area: np.ndarray
     klass: np.ndarray  # class name per inside camera
     box_m: np.ndarray
-    pairs: Any  # geo.counting.inclusion.ViewPairs
+    pairs: Any  # geo.counting.inclusion.ViewPairs or geo.counting.design.RandomDesignPairs
     n_detections: np.ndarray  # all located cameras
     conf_max: np.ndarray
     detection_conf: np.ndarray
-    floor: float = MIN_INCLUSION
+    floor: Any = MIN_INCLUSION
+    n_images: int = 0
+    false_rate: np.ndarray | None = None
 
-    def weights(self, curves: RateCurves) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def reality(self, curves: RateCurves, *, false_rate: np.ndarray | None = None) -> np.ndarray:
+        """P(real) of every located camera (``false_rate`` overrides this survey's rates)."""
+        rate = self.false_rate if false_rate is None else false_rate
+        false_b = false_detections_by_bin(self.detection_conf, curves.conf_edges, precision=curves.precision,
+                                          false_rate=rate, n_images=self.n_images)
+        return reality_from_false(self.n_detections, self.conf_max, self.detection_conf, false_b, curves.conf_edges)
+
+    def weights(self, curves: RateCurves, *, false_rate: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(weight, q, pi floored, pi raw) of the inside cameras under ``curves``."""
-        q_all = camera_reality(self.n_detections, self.conf_max, self.detection_conf, _PrecisionAt(curves))
-        q = q_all[self.inside]
+        q = self.reality(curves, false_rate=false_rate)[self.inside]
         pi, raw = self.pairs.inclusion(self.box_m, curves.recall_at, floor=self.floor)
         return q / pi, q, pi, raw
 
+    def per_area(self, values: np.ndarray, n_areas: int) -> np.ndarray:
+        """Sum of per-inside-camera ``values`` per area."""
+        return np.bincount(self.pair_area, np.asarray(values, float)[self.pair_cam], minlength=n_areas)
+
+
+# --- step 4: totals -------------------------------------------------------------------------
+
+def strip_totals(parts: StripParts, curves: RateCurves, n_areas: int) -> dict[str, np.ndarray]:
+    """Horvitz-Thompson totals per area: ``est`` (sum of P(real) / pi, cameras), ``est_<class>``,
+    ``n_located`` (located cameras inside the strip), ``n_floored`` (of them at the small-pi
+    floor), and the per-camera ``w``, ``q``, ``pi``, ``raw``."""
+    w, q, pi, raw = parts.weights(curves)
+    out = {"est": parts.per_area(w, n_areas), "n_located": parts.per_area(np.ones(len(w)), n_areas),
+           "n_floored": parts.per_area((raw < np.asarray(parts.floor)).astype(float), n_areas),
+           "w": w, "q": q, "pi": pi, "raw": raw}
+    for name in CLASSES:
+        out[f"est_{name}"] = parts.per_area(np.where(parts.klass == name, w, 0.0), n_areas)
+    return out
+
+
+# --- step 5: variance -----------------------------------------------------------------------
 
 def reality_variance(parts: StripParts, q: np.ndarray, pi: np.ndarray, curves: RateCurves, n_areas: int, *,
                      fixed_totals: bool) -> np.ndarray:
     """Per-area variance of sum_j (R_j - q_j) / pi_j, R_j whether located camera j is real.
 
-    Held-out calibration (a model card): the survey's detections are a new Bernoulli sample, so
-    R_j ~ Bernoulli(q_j) independently: sum q (1 - q) / pi^2 (the bins' precision error is the
-    separate precision term). ``fixed_totals`` (a review of this survey's own detections): how
-    many of a confidence bin's single-detection cameras are real is what the review estimates
+    Held-out calibration (a model card): the survey's detections are a new sample, so
+    R_j ~ Bernoulli(q_j) independently: sum q (1 - q) / pi^2 (the calibration's own error is the
+    separate false-detection term). ``fixed_totals`` (a review of this survey's own detections):
+    how many of a confidence bin's single-detection cameras are real is what the review estimates
     (its error, with the finite-population correction, is the precision term), so only which of
     them are real is left: for S_b singles of which T_b are real, drawn as a random subset,
     Var(sum_j c_j R_j | T_b) = q_b (1 - q_b) S_b / (S_b - 1) sum_j (c_j - c_bar)^2 over all S_b
@@ -235,18 +410,14 @@ def reality_variance(parts: StripParts, q: np.ndarray, pi: np.ndarray, curves: R
     the Bernoulli term."""
     w = 1.0 / pi
     bern = q * (1 - q) * w ** 2
-
-    def per_area(values: np.ndarray) -> np.ndarray:
-        return np.bincount(parts.pair_area, values[parts.pair_cam], minlength=n_areas)
-
     if not fixed_totals:
-        return per_area(bern)
+        return parts.per_area(bern, n_areas)
     single = parts.n_detections[parts.inside] <= 1
     k = len(curves.precision)
     all_single = parts.n_detections <= 1
     s_b = np.bincount(conf_bin(parts.conf_max[all_single], curves.conf_edges), minlength=k).astype(float)
     cam_bin = conf_bin(parts.conf_max[parts.inside], curves.conf_edges)
-    out = per_area(np.where(single, 0.0, bern))
+    out = parts.per_area(np.where(single, 0.0, bern), n_areas)
     pair_single = single[parts.pair_cam]
     key = parts.pair_area[pair_single] * k + cam_bin[parts.pair_cam][pair_single]
     wp = w[parts.pair_cam][pair_single]
@@ -260,76 +431,118 @@ def reality_variance(parts: StripParts, q: np.ndarray, pi: np.ndarray, curves: R
     return out + (within * factor).sum(axis=1)
 
 
-def strip_variance(parts: StripParts, cal: Calibration, n_areas: int) -> dict[str, np.ndarray]:
-    """Per-area point estimate and variance components (encounter, precision, recall), the
-    estimate by class, and how many cameras the p* floor applied to.
+def encounter_variance(parts: StripParts, totals: dict, curves: RateCurves, n_areas: int, *,
+                       fixed_totals: bool) -> np.ndarray:
+    """Per-area Horvitz-Thompson variance of which cameras were detected, sum q (1 - pi) / pi^2
+    over the located cameras (Horvitz and Thompson 1952; Poisson sampling, independent
+    inclusions, Sarndal, Swensson and Wretman 1992, sec. 3.5), plus which of them are real
+    (``reality_variance``); cameras^2."""
+    q, pi = totals["q"], totals["pi"]
+    return parts.per_area(q * (1 - pi) / pi ** 2, n_areas) + reality_variance(parts, q, pi, curves, n_areas,
+                                                                            fixed_totals=fixed_totals)
 
-    Encounter: the Horvitz-Thompson variance with known inclusion probabilities, estimated by
-    sum over the located cameras of q (1 - pi) / pi^2 (Horvitz and Thompson 1952; Poisson sampling,
-    independent inclusions, Sarndal, Swensson and Wretman 1992, sec. 3.5: E[sum over the sample of
-    (1 - pi) / pi^2] = sum over the population of (1 - pi) / pi = Var(N_hat)), plus which located
-    cameras are real (``reality_variance``). Precision:
-    each bin's Beta posterior SD carried by the delta method, times the bin's finite-population
-    correction when the bins are a review of this survey's own detections
-    (``Calibration.precision_fpc``). Recall: the exact gradient of pi times each size bin's SD."""
-    curves = cal.curves()
-    w, q, pi, raw = parts.weights(curves)
-    def per_area(values: np.ndarray) -> np.ndarray:
-        return np.bincount(parts.pair_area, values[parts.pair_cam], minlength=n_areas)
 
-    est = per_area(w)
+def false_detection_variance(parts: StripParts, cal: Calibration, curves: RateCurves, pi: np.ndarray,
+                             n_areas: int) -> tuple[np.ndarray, np.ndarray]:
+    """(per-area variance, finite-population correction per bin) from the calibration's error on
+    P(real): each confidence bin's false-detection rate (Gamma posterior SD) or precision (Beta
+    posterior SD, times the finite-population correction 1 - n_b / N_b for a review of this
+    survey's own detections, ``Calibration.precision_fpc``) moved by one SD either way, the
+    estimate's central difference squared (delta method); cameras^2."""
     survey_n = np.bincount(conf_bin(parts.detection_conf, curves.conf_edges), minlength=len(curves.precision))
-    fpc = cal.precision_fpc(survey_n)
-    var_enc = per_area(q * (1 - pi) / pi ** 2) + reality_variance(parts, q, pi, curves, n_areas,
-                                                               fixed_totals=cal.sampled_survey())
-    out = {"est": est, "var_encounter": var_enc, "n_floored": per_area((raw < parts.floor).astype(float)),
-           "n_located": per_area(np.ones(len(w))), "fpc": fpc}
-    for name in CLASSES:
-        out[f"est_{name}"] = per_area(np.where(parts.klass == name, w, 0.0))
-    # precision: central differences of one posterior SD per confidence bin (only P(real) moves)
-    a, b = cal.precision_beta()
-    sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
-    rates = curves.precision
     var = np.zeros(n_areas)
+    if parts.false_rate is not None:
+        shape, rate = cal.false_rate_gamma()
+        rates, sd = parts.false_rate, np.sqrt(shape) / rate
+        fpc = np.ones(len(rates))
+        lower = 0.0
+    else:
+        a, b = cal.precision_beta()
+        rates, sd = curves.precision, np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+        fpc = cal.precision_fpc(survey_n)
+        lower = 1e-4
     for j in range(len(rates)):
-        hi_r, lo_r = min(rates[j] + sd[j], 1.0), max(rates[j] - sd[j], 1e-4)
+        hi_r = rates[j] + sd[j] if parts.false_rate is not None else min(rates[j] + sd[j], 1.0)
+        lo_r = max(rates[j] - sd[j], lower)
         if hi_r <= lo_r:
             continue
         ests = []
         for value in (hi_r, lo_r):
             moved = rates.copy()
             moved[j] = value
-            q_all = camera_reality(parts.n_detections, parts.conf_max, parts.detection_conf,
-                                   _PrecisionAt(RateCurves(curves.conf_edges, moved, curves.size_edges, curves.recall)))
-            ests.append(per_area(q_all[parts.inside] / pi))
+            if parts.false_rate is not None:
+                q_all = parts.reality(curves, false_rate=moved)
+            else:
+                q_all = parts.reality(RateCurves(curves.conf_edges, moved, curves.size_edges, curves.recall))
+            ests.append(parts.per_area(q_all[parts.inside] / pi, n_areas))
         var += fpc[j] * ((ests[0] - ests[1]) / (hi_r - lo_r) * sd[j]) ** 2
-    out["var_precision"] = var
-    # recall: the exact gradient of pi (geo.counting.inclusion.inclusion_gradient) times each bin's SD
+    return var, fpc
+
+
+def recall_variance(parts: StripParts, cal: Calibration, curves: RateCurves, totals: dict, n_areas: int
+                    ) -> np.ndarray:
+    """Per-area variance from the recall by size: d pi / d recall_b (exact for a systematic
+    design, ``geo.counting.inclusion.inclusion_gradient``; central differences for a random one)
+    times each size bin's Beta posterior SD, through w = q / pi; cameras^2."""
     a, b = cal.recall_beta()
     sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
-    grad = inclusion_gradient(parts.pairs, parts.box_m, curves.size_edges, curves.recall)
-    free = raw >= parts.floor if parts.pairs.n_nodes == 1 else np.ones(len(raw), bool)  # else in grad
+    q, pi, raw = totals["q"], totals["pi"], totals["raw"]
+    if hasattr(parts.pairs, "vpoint"):  # a random design: gradient of the floored / corrected pi
+        grad = inclusion_gradient_numeric(parts.pairs, parts.box_m, curves.size_edges, curves.recall,
+                                          floor=parts.floor)
+        free = np.ones(len(raw), bool)
+    else:
+        grad = inclusion_gradient(parts.pairs, parts.box_m, curves.size_edges, curves.recall, floor=parts.floor)
+        free = raw >= np.asarray(parts.floor) if parts.pairs.n_nodes == 1 else np.ones(len(raw), bool)
     dw = np.where(free[:, None], -q[:, None] / pi[:, None] ** 2 * grad, 0.0)
-    out["var_recall"] = sum((per_area(dw[:, j]) * sd[j]) ** 2 for j in range(len(sd)))
+    return sum((parts.per_area(dw[:, j], n_areas) * sd[j]) ** 2 for j in range(len(sd)))
+
+
+def strip_variance(parts: StripParts, cal: Calibration, n_areas: int) -> dict[str, np.ndarray]:
+    """Per-area point estimate (``strip_totals``) and variance components (cameras^2):
+    ``var_encounter`` (``encounter_variance``), ``var_precision`` (``false_detection_variance``)
+    and ``var_recall`` (``recall_variance``), with the estimate by class and how many cameras the
+    small-pi floor applied to."""
+    curves = cal.curves()
+    totals = strip_totals(parts, curves, n_areas)
+    out = {k: v for k, v in totals.items() if k not in ("w", "q", "pi", "raw")}
+    out["var_encounter"] = encounter_variance(parts, totals, curves, n_areas, fixed_totals=cal.sampled_survey())
+    out["var_precision"], out["fpc"] = false_detection_variance(parts, cal, curves, totals["pi"], n_areas)
+    out["var_recall"] = recall_variance(parts, cal, curves, totals, n_areas)
     return out
 
+
+# --- step 6: interval -----------------------------------------------------------------------
 
 def strip_interval(parts: dict[str, np.ndarray], cal: Calibration, *, level: float = 0.95
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(lo, hi, cv, df) per area: log-normal interval of the three variance components with
-    Satterthwaite df (encounter: located cameras - 1; precision: checked detections - bins;
-    recall: checked cameras - bins)."""
+    Satterthwaite df (encounter: located cameras - 1; false detections: the held-out false
+    detections (or checked detections) - bins; recall: checked cameras - bins)."""
     est = parts["est"]
     comps = np.stack([parts["var_encounter"], parts["var_precision"], parts["var_recall"]], axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         cvs = np.where(est[:, None] > 0, np.sqrt(comps) / est[:, None], 0.0)
+    prec_counts = cal.false_n if cal.uses_false_rate() else cal.prec_n
     dfs = np.stack([np.maximum(parts["n_located"] - 1, 1),
-                    np.full(len(est), max(cal.prec_n.sum() - np.count_nonzero(cal.prec_n), 1)),
+                    np.full(len(est), max(prec_counts.sum() - np.count_nonzero(prec_counts), 1)),
                     np.full(len(est), max(cal.rec_n.sum() - np.count_nonzero(cal.rec_n), 1))], axis=-1)
     df = satterthwaite_df(cvs, dfs)
     cv = np.sqrt(np.sum(cvs ** 2, axis=-1))
     lo, hi = lognormal_interval(est, cv, df, level=level)
     return lo, hi, cv, df
+
+
+def interval_with_zero_bound(est: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_located: np.ndarray,
+                             curves: RateCurves, *, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) per area, where an area with no located camera gets 0 and the Poisson (Garwood)
+    upper bound of a zero count carried by the weight of a camera seen once at the best recall."""
+    n_cam = np.round(n_located).astype(np.int64)
+    _, g_hi = garwood_interval(n_cam, level)
+    empty_weight = 1.0 / max(float(curves.recall.max()), 1e-3)
+    est_lo = np.where(est > 0, lo, 0.0)
+    est_hi = np.where(est > 0, hi, 0.0)
+    return est_lo, np.where(n_cam == 0, np.maximum(est_hi, g_hi * empty_weight), est_hi)
 
 
 # --- per-area table -------------------------------------------------------------------------
@@ -345,7 +558,8 @@ def density_from_tables(
     calibration: Calibration | dict | None = None,
     precision: float | None = None,
     recall: float | None = None,
-    strip: float = DEFAULT_STRIP_M,
+    strip: float | str | dict = STRIP_AUTO,
+    design: Design | None = None,
     buildings: gpd.GeoDataFrame | None = None,
     metres_per_point: float = 20.0,
     n_shifts: int = DEFAULT_SHIFTS,
@@ -363,98 +577,50 @@ def density_from_tables(
     ``areas``: area_id, name, polygons (any CRS). ``cameras``: from ``geo.counting.locate`` (lon, lat,
     n_detections, conf_max, class_name). ``detections``: image_id, conf (those the cameras come
     from). ``images``: image_id, point_id, status, lon, lat, heading, fov, width, height.
-    ``points``: point_id, street_id, lon, lat. ``streets``: projected (metres), street_id.
-    ``calibration``: the shared calibration dict or a ``Calibration`` (default: from scalar
-    ``precision``/``recall`` with ``NOMINAL_N``, or 1.0). ``strip``: half-width (m) of the strip
-    around the surveyed streets that is estimated. ``buildings``: footprints (any CRS) that block
-    sight lines. ``metres_per_point``: road length one sampled point stands for (the spacing);
-    ``n_shifts``: positions over one spacing that a camera's inclusion is averaged over (1: the
-    survey's own viewpoints only). ``random_sides``: the design took one side per point at random
-    (the inclusion probability averages over that choice). ``metres_per_image``: roadside one image sees, for estimator
-    (a). ``population``: people per area (same order as ``areas``) or None. ``surveyed``: the
-    surveyed street pieces (default ``geo.counting.inclusion.surveyed_streets``). ``parts_out``: filled
-    with the whole computation's parts (for the report and tests).
+    ``points``: point_id, street_id, lon, lat. ``streets``: projected (metres), street_id: the
+    network the points were drawn from. ``calibration``: the shared calibration dict or a
+    ``Calibration`` (default: from scalar ``precision``/``recall`` with ``NOMINAL_N``, or 1.0).
+    ``strip``: half-width (m) of the strip that is estimated, per class as a dict, or "auto"
+    (``strip_by_class``). ``design``: the survey's ``geo.counting.design.Design`` (default: a
+    systematic one every ``metres_per_point`` metres, one random side per point when
+    ``random_sides``); a random design estimates the strip along every street of ``streets``.
+    ``buildings``: footprints (any CRS) that block sight lines. ``metres_per_point``: road length
+    one sampled point stands for (the spacing); ``n_shifts``: positions over one spacing that a
+    camera's inclusion is averaged over. ``metres_per_image``: roadside one image sees, for
+    estimator (a). ``population``: people per area (same order as ``areas``) or None.
+    ``surveyed``: the surveyed street pieces (default ``geo.counting.inclusion.surveyed_streets``;
+    all of ``streets`` for a random design). ``parts_out``: filled with the whole computation's
+    parts (for the report and tests), its ``warnings`` included.
     """
     cal = _calibration(calibration, precision, recall)
     curves = cal.curves()
+    if design is None:
+        design = Design(method="systematic", spacing_m=float(metres_per_point),
+                        sides="random" if random_sides else "both")
+    widths, notes = strip_by_class(strip, design=design, calibration=curves)
+    pi_ref = {name: float(inclusion_by_distance(design, curves, class_name=name)[1].max()) for name in CLASSES}
     crs = streets.crs
     areas_m = areas.to_crs(crs).reset_index(drop=True)
     n_areas = len(areas_m)
     geoms = areas_m.geometry.to_numpy()
     tree = shapely.STRtree(geoms)
-
-    # road length per (area, street) and the surveyed length: each point with ok images stands
-    # for metres_per_point (its share of views)
-    si, ai = _pairs(tree, streets.geometry.to_numpy(), "intersects")
-    piece_len = shapely.length(shapely.intersection(streets.geometry.to_numpy()[si], geoms[ai]))
-    units = pd.DataFrame({"area": ai, "street_id": streets["street_id"].to_numpy()[si], "road_m": piece_len})
-    units = units.groupby(["area", "street_id"], as_index=False)["road_m"].sum()
-    imgs = images.copy()
-    imgs["ok"] = (imgs["status"].fillna("ok") == "ok") if "status" in imgs.columns else True
-    pts = pd.DataFrame(points[["point_id", "street_id", "lon", "lat"]]).drop_duplicates("point_id")
-    if "point_id" in imgs.columns and len(imgs):
-        per_point = imgs.groupby("point_id").agg(n_views=("ok", "size"), n_ok=("ok", "sum"))
-        design = max(1, int(per_point["n_views"].max()))
-        pts = pts.merge(per_point, left_on="point_id", right_index=True, how="left").fillna({"n_ok": 0})
-        pts["cover"] = np.minimum(1.0, pts["n_ok"].to_numpy(float) / design)
-    else:
-        pts["n_ok"] = 0
-        pts["cover"] = 0.0
-    pxy = _xy(pts["lon"], pts["lat"], crs)
-    pi_, pa = _point_pairs(tree, shapely.points(pxy))
-    cover = pd.DataFrame({"area": pa, "street_id": pts["street_id"].to_numpy()[pi_],
-                          "cover_m": pts["cover"].to_numpy()[pi_] * metres_per_point})
-    cover = cover.groupby(["area", "street_id"], as_index=False)["cover_m"].sum()
-    units = units.merge(cover, on=["area", "street_id"], how="outer").fillna(0.0)
-    units["surveyed_m"] = np.minimum(units["cover_m"], np.where(units["road_m"] > 0, units["road_m"], units["cover_m"]))
-    units["area"] = units["area"].astype(np.int64)
-
-    # images and detections per area, through their points (detections below the calibration's
-    # threshold are not used)
-    point_area = pd.DataFrame({"point_id": pts["point_id"].to_numpy()[pi_], "area": pa})
-    ok_imgs = imgs[imgs["ok"]] if len(imgs) else imgs
-    img_area = ok_imgs[["image_id", "point_id"]].merge(point_area, on="point_id") if "point_id" in ok_imgs else \
-        pd.DataFrame({"image_id": [], "area": []})
-    n_images = np.bincount(img_area["area"].to_numpy(np.int64), minlength=n_areas)
-    used = _used_detections(detections, cal)
-    used = used[used["image_id"].isin(ok_imgs["image_id"])] if len(ok_imgs) else used.iloc[:0]
-    det_area = used[["image_id"]].merge(img_area[["image_id", "area"]], on="image_id")
-    n_det = np.bincount(det_area["area"].to_numpy(np.int64), minlength=n_areas)
-    hit_area = det_area.drop_duplicates(["image_id", "area"])
-    n_hit = np.bincount(hit_area["area"].to_numpy(np.int64), minlength=n_areas)
-
-    # the strip and the located cameras inside it
     if surveyed is None:
-        surveyed = surveyed_streets(streets, points, images, metres_per_point=metres_per_point)
-    cxy = _xy(cameras["lon"], cameras["lat"], crs)
-    dist, _, tangent = street_distance(cxy, surveyed)
-    inside = np.flatnonzero((dist <= strip) & in_strip(cxy, surveyed, strip=strip))
-    ci, ca = _point_pairs(tree, shapely.points(cxy[inside])) if len(inside) else (np.zeros(0, np.int64),) * 2
-    views = views_for_inclusion(images, crs, random_sides=random_sides)
-    build_m = buildings.to_crs(crs) if buildings is not None and len(buildings) else None
-    pairs = view_pairs(cxy[inside], tangent[inside], views, spacing_m=metres_per_point, buildings=build_m,
-                       n_shifts=n_shifts, location_sd_m=location_sd_m(cameras)[inside])
-    klass = cameras["class_name"].astype(str).to_numpy()
-    parts = StripParts(inside=inside, pair_cam=ci, pair_area=ca, klass=klass[inside], box_m=box_size_m(klass[inside]),
-                       pairs=pairs, n_detections=cameras["n_detections"].to_numpy(float),
-                       conf_max=cameras["conf_max"].fillna(1.0).to_numpy(float) if "conf_max" in cameras
-                       else np.ones(len(cameras)),
-                       detection_conf=used["conf"].fillna(1.0).to_numpy(float) if "conf" in used
-                       else np.ones(len(used)))
+        surveyed = streets[["street_id", "geometry"]] if design.random else \
+            surveyed_streets(streets, points, images, metres_per_point=metres_per_point)
+    units = road_per_area(areas_m, tree, streets=streets, points=points, images=images,
+                          metres_per_point=metres_per_point, whole=design.random)
+    counts = counts_per_area(tree, n_areas, crs=crs, points=points, images=images, detections=detections,
+                             calibration=cal)
+    parts = strip_parts(tree, cameras=cameras, used=counts["used"], images=images, streets=streets,
+                        surveyed=surveyed, widths=widths, design=design, pi_ref=pi_ref, buildings=buildings,
+                        n_shifts=n_shifts, calibration=cal, n_images=counts["n_ok_images"])
     comp = strip_variance(parts, cal, n_areas)
     est = comp["est"]
     lo, hi, cv, df = strip_interval(comp, cal, level=level)
-    # an area where no camera was located: zero, with the Poisson (Garwood) upper bound of a zero
-    # count carried by the weight of a camera seen once at the best recall
-    n_cam = comp["n_located"].round().astype(np.int64)
-    _, g_hi = garwood_interval(n_cam, level)
-    empty_weight = 1.0 / max(float(curves.recall.max()), 1e-3)
-    est_lo = np.where(est > 0, lo, 0.0)
-    est_hi = np.where(est > 0, hi, 0.0)
-    est_hi = np.where(n_cam == 0, np.maximum(est_hi, g_hi * empty_weight), est_hi)
+    est_lo, est_hi = interval_with_zero_bound(est, lo, hi, comp["n_located"], curves, level=level)
 
     # estimator (a), with the calibration's overall precision and recall
-    summary = calibration_summary(cal, conf=parts.detection_conf)
+    summary = calibration_summary(cal, conf=parts.detection_conf, n_images=counts["n_ok_images"])
     p_all, r_all = summary["precision"], summary["recall"]
     if metres_per_image is None:
         metres_per_image = seen_metres_per_image(cameras, streets, images, metres_per_point=metres_per_point,
@@ -463,13 +629,11 @@ def density_from_tables(
     surveyed_m = np.bincount(units["area"], units["surveyed_m"], n_areas)
     road_km = road_m / 1000.0
     surveyed_km = np.minimum(surveyed_m, np.where(road_m > 0, road_m, surveyed_m)) / 1000.0
-    rate_est, rate_lo, rate_hi = rate_estimate(n_images, n_hit, road_km, precision=p_all, recall=r_all,
-                                               metres_per_image=metres_per_image, level=level)
-    truth_strip = truth_all = np.full(n_areas, np.nan)
-    truth_seen = np.full(n_areas, np.nan)
+    rate_est, rate_lo, rate_hi = rate_estimate(counts["n_images"], counts["n_hit"], road_km, precision=p_all,
+                                               recall=r_all, metres_per_image=metres_per_image, level=level)
+    truth_strip = truth_all = truth_seen = np.full(n_areas, np.nan)
     if truth is not None:
-        truth_in = truth_in_strip(truth, surveyed, strip=strip)
-        truth_strip = _count_in(truth[truth_in], tree, crs, n_areas)
+        truth_strip = _count_in(truth[truth_in_strip(truth, surveyed, strip=widths)], tree, crs, n_areas)
         truth_all = _count_in(truth, tree, crs, n_areas)
         truth_seen = _count_in(_seen(truth), tree, crs, n_areas)
     area_km2 = shapely.area(geoms) / 1e6
@@ -477,13 +641,15 @@ def density_from_tables(
         table = pd.DataFrame({
             "area_id": areas_m["area_id"].astype(str).to_numpy(),
             "name": areas_m["name"].astype(str).to_numpy() if "name" in areas_m else areas_m["area_id"].astype(str),
-            "strip_m": float(strip),
+            "strip_m": float(max(widths.values())),
+            "strip_directed_m": float(widths.get("directed", max(widths.values()))),
+            "strip_dome_m": float(widths.get("dome", max(widths.values()))),
             "road_km": road_km,
             "surveyed_km": surveyed_km,
             "area_km2": area_km2,
-            "n_images": n_images,
-            "n_detections": n_det,
-            "n_cameras": n_cam,
+            "n_images": counts["n_images"],
+            "n_detections": counts["n_det"],
+            "n_cameras": np.round(comp["n_located"]).astype(np.int64),
             "est_cameras": est,
             "est_lo": est_lo,
             "est_hi": est_hi,
@@ -514,22 +680,117 @@ def density_from_tables(
     check_frame(out, DENSITY, what="density table")
     out.attrs["metres_per_image"] = float(metres_per_image)
     if parts_out is not None:
-        # encounter-rate variance between streets (Fewster R2) of the density per surveyed km
-        cam_street = np.full(len(inside), -1, dtype=np.int64)
-        if len(surveyed) and len(inside):
-            _, near, _ = street_distance(cxy[inside], surveyed)
-            cam_street = surveyed["street_id"].to_numpy()[near]
-        w = parts.weights(curves)[0]
-        per_street = pd.Series(w).groupby(cam_street).sum() if len(w) else pd.Series(dtype=float)
-        lengths = units.groupby("street_id")["surveyed_m"].sum()
-        lengths = lengths[lengths > 0]
-        n_k = per_street.reindex(lengths.index).fillna(0.0).to_numpy()
-        var_r2 = encounter_rate_variance(n_k, lengths.to_numpy() / 1000.0, method="R2")
         parts_out.update(parts=parts, components=comp, calibration=cal, summary=summary, df=df, cv=cv,
-                         per_road_km_se_r2=float(np.sqrt(var_r2)) if np.isfinite(var_r2) else None,
-                         n_floored=int(comp["n_floored"].sum()), n_inside=int(len(inside)),
-                         n_outside=int(len(cameras) - len(inside)))
+                         per_road_km_se_r2=_per_road_km_se_r2(parts, cameras, surveyed, units, curves),
+                         n_floored=int(comp["n_floored"].sum()), n_inside=int(len(parts.inside)),
+                         n_outside=int(len(cameras) - len(parts.inside)), strip_m=widths, design=design,
+                         pi_ref=pi_ref, surveyed=surveyed, warnings=notes)
     return out
+
+
+def road_per_area(areas_m: gpd.GeoDataFrame, tree: shapely.STRtree, *, streets: gpd.GeoDataFrame,
+                  points: pd.DataFrame, images: pd.DataFrame, metres_per_point: float, whole: bool = False
+                  ) -> pd.DataFrame:
+    """Road and surveyed length per (area, street): ``area``, ``street_id``, ``road_m``,
+    ``surveyed_m`` (metres). Each point with ok images stands for ``metres_per_point`` (its share
+    of the design's views); ``whole`` (a random design): the whole network is surveyed."""
+    geoms = areas_m.geometry.to_numpy()
+    si, ai = _pairs(tree, streets.geometry.to_numpy(), "intersects")
+    piece_len = shapely.length(shapely.intersection(streets.geometry.to_numpy()[si], geoms[ai]))
+    units = pd.DataFrame({"area": ai, "street_id": streets["street_id"].to_numpy()[si], "road_m": piece_len})
+    units = units.groupby(["area", "street_id"], as_index=False)["road_m"].sum()
+    imgs = images.copy()
+    imgs["ok"] = (imgs["status"].fillna("ok") == "ok") if "status" in imgs.columns else True
+    pts = pd.DataFrame(points[["point_id", "street_id", "lon", "lat"]]).drop_duplicates("point_id")
+    if "point_id" in imgs.columns and len(imgs):
+        per_point = imgs.groupby("point_id").agg(n_views=("ok", "size"), n_ok=("ok", "sum"))
+        design = max(1, int(per_point["n_views"].max()))
+        pts = pts.merge(per_point, left_on="point_id", right_index=True, how="left").fillna({"n_ok": 0})
+        pts["cover"] = np.minimum(1.0, pts["n_ok"].to_numpy(float) / design)
+    else:
+        pts["cover"] = 0.0
+    pxy = _xy(pts["lon"], pts["lat"], streets.crs)
+    pi_, pa = _point_pairs(tree, shapely.points(pxy))
+    cover = pd.DataFrame({"area": pa, "street_id": pts["street_id"].to_numpy()[pi_],
+                          "cover_m": pts["cover"].to_numpy()[pi_] * metres_per_point})
+    cover = cover.groupby(["area", "street_id"], as_index=False)["cover_m"].sum()
+    units = units.merge(cover, on=["area", "street_id"], how="outer").fillna(0.0)
+    if whole:
+        units["surveyed_m"] = units["road_m"]
+    else:
+        units["surveyed_m"] = np.minimum(units["cover_m"], np.where(units["road_m"] > 0, units["road_m"],
+                                                                    units["cover_m"]))
+    units["area"] = units["area"].astype(np.int64)
+    return units
+
+
+def counts_per_area(tree: shapely.STRtree, n_areas: int, *, crs, points: pd.DataFrame, images: pd.DataFrame,
+                    detections: pd.DataFrame, calibration: Calibration) -> dict:
+    """Images with imagery, detections and images with a detection per area (through their
+    points; ``tree`` of the areas in ``crs``), the ``used`` detections (at or above the
+    calibration's threshold, on ok images) and the survey's ok images (``n_ok_images``)."""
+    imgs = images.copy()
+    imgs["ok"] = (imgs["status"].fillna("ok") == "ok") if "status" in imgs.columns else True
+    pts = pd.DataFrame(points[["point_id", "street_id", "lon", "lat"]]).drop_duplicates("point_id")
+    pxy = _xy(pts["lon"], pts["lat"], crs)
+    pi_, pa = _point_pairs(tree, shapely.points(pxy))
+    point_area = pd.DataFrame({"point_id": pts["point_id"].to_numpy()[pi_], "area": pa})
+    ok_imgs = imgs[imgs["ok"]] if len(imgs) else imgs
+    img_area = ok_imgs[["image_id", "point_id"]].merge(point_area, on="point_id") if "point_id" in ok_imgs else \
+        pd.DataFrame({"image_id": [], "area": []})
+    n_images = np.bincount(img_area["area"].to_numpy(np.int64), minlength=n_areas)
+    used = _used_detections(detections, calibration)
+    used = used[used["image_id"].isin(ok_imgs["image_id"])] if len(ok_imgs) else used.iloc[:0]
+    det_area = used[["image_id"]].merge(img_area[["image_id", "area"]], on="image_id")
+    n_det = np.bincount(det_area["area"].to_numpy(np.int64), minlength=n_areas)
+    hit_area = det_area.drop_duplicates(["image_id", "area"])
+    n_hit = np.bincount(hit_area["area"].to_numpy(np.int64), minlength=n_areas)
+    n_ok = int(ok_imgs["image_id"].nunique()) if len(ok_imgs) else 0
+    return {"n_images": n_images, "n_det": n_det, "n_hit": n_hit, "used": used, "n_ok_images": n_ok}
+
+
+def strip_parts(tree: shapely.STRtree, *, cameras: gpd.GeoDataFrame, used: pd.DataFrame, images: pd.DataFrame,
+                streets: gpd.GeoDataFrame, surveyed: gpd.GeoDataFrame, widths: dict[str, float], design: Design,
+                pi_ref: dict[str, float], buildings: gpd.GeoDataFrame | None, n_shifts: int,
+                calibration: Calibration, n_images: int) -> StripParts:
+    """The located cameras inside their class's strip of ``surveyed`` (``cameras_in_strip``),
+    the areas of ``tree`` each lies in, their inclusion pairs (``inclusion_pairs``), small-pi
+    floors (``inclusion_floor``) and what P(real) needs (the used detections' confidences; with
+    a held-out false-detection rate, the rate and the survey's ``n_images``)."""
+    crs = streets.crs
+    cxy = _xy(cameras["lon"], cameras["lat"], crs)
+    klass = cameras["class_name"].astype(str).to_numpy()
+    inside = np.flatnonzero(cameras_in_strip(cxy, klass, surveyed, widths))
+    _, _, tangent = street_distance(cxy[inside], surveyed) if len(inside) else (None, None, np.zeros((0, 2)))
+    ci, ca = _point_pairs(tree, shapely.points(cxy[inside])) if len(inside) else (np.zeros(0, np.int64),) * 2
+    build_m = buildings.to_crs(crs) if buildings is not None and len(buildings) else None
+    pairs = inclusion_pairs(cxy[inside], tangent, design=design, images=images, streets=streets, buildings=build_m,
+                            location_sd=location_sd_m(cameras)[inside], n_shifts=n_shifts)
+    return StripParts(inside=inside, pair_cam=ci, pair_area=ca, klass=klass[inside], box_m=box_size_m(klass[inside]),
+                      pairs=pairs, n_detections=cameras["n_detections"].to_numpy(float),
+                      conf_max=cameras["conf_max"].fillna(1.0).to_numpy(float) if "conf_max" in cameras
+                      else np.ones(len(cameras)),
+                      detection_conf=used["conf"].fillna(1.0).to_numpy(float) if "conf" in used
+                      else np.ones(len(used)),
+                      floor=inclusion_floor(klass[inside], pi_ref), n_images=int(n_images),
+                      false_rate=calibration.false_rates() if calibration.uses_false_rate() else None)
+
+
+def _per_road_km_se_r2(parts: StripParts, cameras: pd.DataFrame, surveyed: gpd.GeoDataFrame, units: pd.DataFrame,
+                       curves: RateCurves) -> float | None:
+    """Encounter-rate SE between streets (Fewster R2) of the density per surveyed km."""
+    cam_street = np.full(len(parts.inside), -1, dtype=np.int64)
+    if len(surveyed) and len(parts.inside):
+        cxy = _xy(cameras["lon"].to_numpy()[parts.inside], cameras["lat"].to_numpy()[parts.inside], surveyed.crs)
+        _, near, _ = street_distance(cxy, surveyed)
+        cam_street = surveyed["street_id"].to_numpy()[near]
+    w = parts.weights(curves)[0]
+    per_street = pd.Series(w).groupby(cam_street).sum() if len(w) else pd.Series(dtype=float)
+    lengths = units.groupby("street_id")["surveyed_m"].sum()
+    lengths = lengths[lengths > 0]
+    n_k = per_street.reindex(lengths.index).fillna(0.0).to_numpy()
+    var_r2 = encounter_rate_variance(n_k, lengths.to_numpy() / 1000.0, method="R2")
+    return float(np.sqrt(var_r2)) if np.isfinite(var_r2) else None
 
 
 def location_sd_m(cameras: pd.DataFrame) -> np.ndarray:
@@ -544,13 +805,19 @@ def location_sd_m(cameras: pd.DataFrame) -> np.ndarray:
     return np.where(cameras["method"].astype(str).to_numpy() == "size", unc / np.sqrt(2.0), 0.0)
 
 
-def truth_in_strip(truth: gpd.GeoDataFrame, surveyed: gpd.GeoDataFrame, *, strip: float) -> np.ndarray:
-    """Which true cameras lie within ``strip`` metres of the surveyed street pieces."""
+
+
+def truth_in_strip(truth: gpd.GeoDataFrame, surveyed: gpd.GeoDataFrame, *, strip: float | dict[str, float]
+                   ) -> np.ndarray:
+    """Which true cameras lie within the strip of the surveyed streets: ``strip`` metres, or per
+    class (a dict; the truth's ``class_name``, other classes the widest)."""
     if len(truth) == 0:
         return np.zeros(0, dtype=bool)
-    pts = truth.to_crs(surveyed.crs).geometry.centroid
-    dist, _, _ = street_distance(shapely.get_coordinates(pts.to_numpy()), surveyed)
-    return (dist <= strip) & in_strip(shapely.get_coordinates(pts.to_numpy()), surveyed, strip=strip)
+    xy = shapely.get_coordinates(truth.to_crs(surveyed.crs).geometry.centroid.to_numpy())
+    widths = strip if isinstance(strip, dict) else {name: float(strip) for name in CLASSES}
+    klass = truth["class_name"].astype(str).to_numpy() if "class_name" in truth.columns else \
+        np.full(len(truth), "")
+    return cameras_in_strip(xy, klass, surveyed, widths)
 
 
 def _share(comp: dict, key: str) -> np.ndarray:
@@ -647,7 +914,7 @@ def estimate_survey(
     calibration: dict | None = None,
     precision: float | None = None,
     recall: float | None = None,
-    strip: float = DEFAULT_STRIP_M,
+    strip: float | str | dict = STRIP_AUTO,
     model: dict | None = None,
     population: str | Path | None = None,
     population_field: str | None = None,
@@ -660,14 +927,16 @@ def estimate_survey(
     exports: bool = True,
     basemap: str | None = None,
 ) -> EstimateResult:
-    """Estimate the cameras within ``strip`` metres of the surveyed streets, per area, and write
-    the exports.
+    """Estimate the cameras within the strip of the streets the survey speaks for, per area, and
+    write the exports.
 
-    ``calibration``: the shared calibration dict (the review's, else the model card's); without
-    one, scalar ``precision``/``recall`` stand for a calibration measured on ``NOMINAL_N`` (200)
-    detections and cameras; without those, 1.0 and a warning in report.json. ``model``: what the
-    caller knows of the model (id, card), recorded in report.json. ``buildings``: footprints that
-    block sight lines, None, or "auto" (the area's OSM buildings when the area is a local file).
+    ``strip``: "auto" (default: per class, from the design and the calibration,
+    ``strip_by_class``), metres, or a dict class -> metres. ``calibration``: the shared
+    calibration dict (the review's, else the model card's); without one, scalar
+    ``precision``/``recall`` stand for a calibration measured on ``NOMINAL_N`` (200) detections
+    and cameras; without those, 1.0 and a warning in report.json. ``model``: what the caller
+    knows of the model (id, card), recorded in report.json. ``buildings``: footprints that block
+    sight lines, None, or "auto" (the area's OSM buildings when the area is a local file).
     ``basemap``: an online tile layer under map.html (a {z}/{x}/{y} URL or a name such as osm;
     checked by ``geo.outputs.mapview.basemap_from_spec``; None: the page requests nothing).
     ``n_boot``: Monte Carlo draws of the calibration summary's intervals (the estimate's interval
@@ -676,8 +945,8 @@ def estimate_survey(
     density.geojson, density.parquet, map.html, density.png, report.json.
     """
     from geo.counting.areas import areas_from_spec, population_for_areas, population_from_file, whole_area
-    from geo.counting.locate import (buildings_for_survey, cameras_from_detections, locate_survey, read_detections,
-                            read_images, read_sample_info, write_cameras)
+    from geo.counting.design import design_from_sample_info
+    from geo.counting.locate import read_sample_info
     from geo.streets.network import load_network, streets_from_graph
 
     timings: dict[str, float] = {}
@@ -685,74 +954,51 @@ def estimate_survey(
     survey_dir = Path(survey_dir)
     clock = time.perf_counter()
     info = read_sample_info(survey_dir)
-    if calibration is None and (precision is None or recall is None):
-        missing = " and ".join(n for n, v in (("precision", precision), ("recall", recall)) if v is None)
-        notes.append(f"no model {missing} known (no calibration, no model card, no --precision/--recall): "
-                     "using 1.0, so the estimate is not corrected for false or missed detections")
-    if calibration is None:
-        precision = 1.0 if precision is None else float(precision)
-        recall = 1.0 if recall is None else float(recall)
-        _check_rates(precision, recall)
-        cal = calibration_from_dict(calibration_from_rates(precision, recall, n=NOMINAL_N, source="scalar"))
-    else:
-        cal = calibration_from_dict(calibration)
-    if not strip > 0:
+    cal = survey_calibration(calibration, precision=precision, recall=recall, notes=notes)
+    if isinstance(strip, (int, float)) and not strip > 0:
         raise GeoInputError(f"--strip must be a positive number of metres, got {strip}")
     if population is not None and not population_field:
         raise GeoInputError("--population needs --population-field, the field holding the number of people")
     for name in ("network.graphml", "points.parquet"):
         if not (survey_dir / name).exists():
             raise GeoInputError(f"{survey_dir / name} not found: run `camcensus sample` first")
-    graph = load_network(survey_dir / "network.graphml")
-    streets = streets_from_graph(graph)
+    streets = streets_from_graph(load_network(survey_dir / "network.graphml"))
     areas = areas_from_spec(by, streets, warnings_out=notes)
     pop_layer = population_from_file(population, field=population_field) if population is not None else None
     timings["read_inputs_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    detections = read_detections(survey_dir)
     if isinstance(buildings, str) and buildings == "auto":
+        from geo.counting.locate import buildings_for_survey
+
         buildings = buildings_for_survey(info)
-    below = (detections["conf"].fillna(1.0).to_numpy(float) < cal.conf_threshold - 1e-9
-             if "conf" in detections and len(detections) else np.zeros(len(detections), bool))
-    images = read_images(survey_dir)
-    if below.any():
-        detections = detections[~below].reset_index(drop=True)
-        notes.append(f"{int(below.sum()):,} detections below the calibration's threshold "
-                     f"{cal.conf_threshold:g} are not used")
-        cameras = cameras_from_detections(detections, images, buildings=buildings, crs=info.get("crs") or None)
-        cameras.attrs["buildings"] = len(buildings) if buildings is not None else 0
-        write_cameras(cameras, survey_dir / "cameras.parquet")
-    else:
-        cameras = locate_survey(survey_dir, buildings=buildings)
+    detections, images, cameras = survey_cameras(survey_dir, info=info, calibration=cal, buildings=buildings,
+                                                 notes=notes)
     points = _read_points(survey_dir)
     timings["locate_s"] = time.perf_counter() - clock
-    if len(detections) == 0:
-        notes.append("the survey has no detections: the estimate is zero, its interval an upper bound")
 
     clock = time.perf_counter()
     truth = _read_truth(survey_dir)
-    osm_frame = None
-    if osm and info.get("area"):
-        osm_frame = _osm_cameras(info["area"], notes)
+    osm_frame = _osm_cameras(info["area"], notes) if osm and info.get("area") else None
     timings["reference_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    spacing = float(info.get("spacing_m") or 20.0)
-    shifts = n_shifts
-    if info.get("method") == "random":
-        fov = float(info.get("fov") or 90.0)
-        spacing = 2.0 * 10.0 * float(np.tan(np.radians(fov) / 2.0))
-        shifts = 1  # no grid to shift: inclusion from the survey's own viewpoints
-    surveyed = surveyed_streets(streets, points, images, metres_per_point=spacing)
+    network_m = float(shapely.length(streets.geometry.to_numpy()).sum())  # what random points are drawn from
+    design = design_from_sample_info(info, images=images, network_m=network_m)
+    widths, strip_notes = strip_by_class(strip, design=design, calibration=cal)
+    notes.extend(strip_notes)
+    spacing = design.spacing_m
+    if design.random:  # roadside a point's views see, for estimator (a)
+        spacing = 2.0 * 10.0 * float(np.tan(np.radians(design.fov) / 2.0))
+    surveyed = streets[["street_id", "geometry"]] if design.random else \
+        surveyed_streets(streets, points, images, metres_per_point=spacing)
     if metres_per_image is None:
         metres_per_image = seen_metres_per_image(cameras, streets, images, metres_per_point=spacing,
                                                  recall=float(cal.recall_bins() @ (cal.rec_n / max(cal.rec_n.sum(), 1)))
                                                  if cal.rec_n.sum() > 0 else 1.0)
     common = dict(cameras=cameras, detections=detections, images=images, points=points, streets=streets,
-                  calibration=cal, strip=strip, buildings=buildings, metres_per_point=spacing, n_shifts=shifts,
-                  random_sides=info.get("sides") == "random",
-                  metres_per_image=metres_per_image, truth=truth, osm=osm_frame, surveyed=surveyed)
+                  calibration=cal, strip=widths, design=design, buildings=buildings, metres_per_point=spacing,
+                  n_shifts=n_shifts, metres_per_image=metres_per_image, truth=truth, osm=osm_frame, surveyed=surveyed)
     whole = whole_area(streets)
     pop_areas = pop_whole = None
     if pop_layer is not None:
@@ -765,61 +1011,18 @@ def estimate_survey(
     table = density_from_tables(areas, population=pop_areas, parts_out=parts if same else None, **common)
     total_table = table if same else density_from_tables(whole, population=pop_whole, parts_out=parts, **common)
     timings["estimate_s"] = time.perf_counter() - clock
+    if len(table) and (table["road_km"] <= 0).all():
+        raise GeoInputError(f"the areas of --by {by} contain none of the survey's streets")
     total = total_from_row(total_table.iloc[0])
+    total["strip_m_by_class"] = dict(widths)
     total["encounter_rate_r2"] = {"per_road_km_se": parts.get("per_road_km_se_r2"),
                                   "note": "between-streets (Fewster R2) SE of the density per surveyed km, "
                                           "for carrying the rate to other streets of the same kind"}
-    if len(table) and (table["road_km"] <= 0).all():
-        raise GeoInputError(f"the areas of --by {by} contain none of the survey's streets")
-    summary = calibration_summary(cal, conf=parts["parts"].detection_conf if "parts" in parts else None,
-                                  seed=seed)
-    if cal.source == "scalar":
-        summary["note"] = (f"scalar precision / recall taken as measured on {NOMINAL_N} detections and "
-                           f"{NOMINAL_N} cameras (no calibration counts: flat curves)")
-    if parts.get("n_floored"):
-        notes.append(f"{parts['n_floored']} located camera(s) had an inclusion probability below "
-                     f"{MIN_INCLUSION:g}: counted with {MIN_INCLUSION:g} (weight at most {1 / MIN_INCLUSION:g})")
-
-    from geo.counting.inclusion import VISIBILITY, VISIBILITY_RANGE_M
-    from geo.counting.locate import CAMERA_SIZE_M
-
-    report = {
-        "survey": survey_dir.name,
-        "parameters": {"by": by, "strip_m": float(strip), "precision": summary["precision"],
-                       "recall": summary["recall"], "n_boot": n_boot, "seed": seed,
-                       "level": 0.95, "metres_per_point": spacing, "metres_per_image": float(metres_per_image),
-                       "n_shifts": shifts, "min_inclusion": MIN_INCLUSION, "box_size_m": CAMERA_SIZE_M,
-                       "visibility_by_range": dict(zip(VISIBILITY_RANGE_M, VISIBILITY)),
-                       "visible_range_m": _attr(cameras, "visible_range_m"),
-                       "n_buildings": len(buildings) if buildings is not None else 0,
-                       "population": str(population) if population is not None else None,
-                       "population_field": population_field, "area": info.get("area"),
-                       "sampling": {k: info.get(k) for k in ("method", "spacing_m", "sides", "fov", "pitch", "seed")}},
-        "estimand": f"cameras within {float(strip):g} m of the surveyed streets (street pieces whose views have "
-                    "imagery); nothing outside this strip is estimated",
-        "model": model or {"model_id": _model_ids(detections)},
-        "calibration": summary,
-        "inclusion": {"n_located": int(len(cameras)), "n_in_strip": parts.get("n_inside"),
-                      "n_outside_strip": parts.get("n_outside"), "n_floored": parts.get("n_floored")},
-        "estimators": {"strip": "Horvitz-Thompson over the located cameras within the strip: P(real | confidence) / "
-                                "inclusion probability from the views' geometry (field of view, range, building "
-                                "occlusion, wall facing, visibility by range, recall at the expected box size, "
-                                "averaged over the grid's start and random sides; weights of cameras placed by "
-                                "box size corrected for their location error); "
-                                "variance: Horvitz-Thompson encounter (known pi) + which cameras are real + "
-                                "precision (finite-population corrected for a review) + recall (delta method, "
-                                "Beta per bin); "
-                                "log-normal 95% interval (dht2) with Satterthwaite df; Garwood upper bound "
-                                "where none was located",
-                       "rate_estimator": "Stanford: share of images with a detection x precision x "
-                                         "(1000 / metres_per_image) x 2 / recall; Clopper-Pearson; "
-                                         "metres_per_image = k x metres_per_point, k solved from the "
-                                         "located cameras' mean views (zero-truncated binomial)"},
-        "n_areas": int(len(table)),
-        "total": total,
-        "warnings": notes,
-        "timings": timings,
-    }
+    report = estimate_report(survey_dir, info=info, cal=cal, parts=parts, design=design, widths=widths,
+                             strip=strip, total=total, table=table, cameras=cameras, detections=detections,
+                             buildings=buildings, notes=notes, timings=timings, model=model, by=by,
+                             population=population, population_field=population_field, n_boot=n_boot, seed=seed,
+                             spacing=spacing, metres_per_image=metres_per_image, n_shifts=n_shifts)
     paths: dict[str, Path] = {}
     if exports:
         from geo.outputs.export import write_exports, write_json
@@ -831,6 +1034,137 @@ def estimate_survey(
         timings["export_s"] = time.perf_counter() - clock
         write_json(report, survey_dir / "report.json")
     return EstimateResult(areas=table, total=total, report=report, paths=paths)
+
+
+def survey_calibration(calibration: dict | Calibration | None, *, precision: float | None, recall: float | None,
+                       notes: list[str]) -> Calibration:
+    """The ``Calibration`` the estimate uses: ``calibration`` (a review's or a card's dict), else
+    one from scalar ``precision``/``recall`` (``NOMINAL_N``), else 1.0 with a warning in
+    ``notes``. A held-out calibration without a false-detection rate per image adds one warning
+    line: P(real) then comes from a precision, which depends on how many cameras an area has."""
+    assumed = calibration is None and (precision is None or recall is None)
+    if assumed:
+        missing = " and ".join(n for n, v in (("precision", precision), ("recall", recall)) if v is None)
+        notes.append(f"no model {missing} known (no calibration, no model card, no --precision/--recall): "
+                     "using 1.0, so the estimate is not corrected for false or missed detections")
+    if calibration is None:
+        precision = 1.0 if precision is None else float(precision)
+        recall = 1.0 if recall is None else float(recall)
+        _check_rates(precision, recall)
+        cal = calibration_from_dict(calibration_from_rates(precision, recall, n=NOMINAL_N, source="scalar"))
+    else:
+        cal = calibration if isinstance(calibration, Calibration) else calibration_from_dict(calibration)
+    if not assumed and not cal.sampled_survey() and not cal.uses_false_rate():
+        notes.append(f"P(real) from the {cal.source} precision: no false-detection rate per image is known "
+                     "(false_bins, or precision_bins with n_images); precision depends on how many cameras an area "
+                     "has, so it may not carry to this survey (a review of its detections measures it)")
+    return cal
+
+
+def survey_cameras(survey_dir: Path, *, info: dict, calibration: Calibration, buildings: Any, notes: list[str]
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, gpd.GeoDataFrame]:
+    """(detections at or above the calibration's threshold, images, located cameras) of a survey
+    directory; relocates (and rewrites cameras.parquet) when some detections fall below the
+    threshold, else ``geo.counting.locate.locate_survey``."""
+    from geo.counting.locate import cameras_from_detections, locate_survey, read_detections, read_images, write_cameras
+
+    detections = read_detections(survey_dir)
+    below = (detections["conf"].fillna(1.0).to_numpy(float) < calibration.conf_threshold - 1e-9
+             if "conf" in detections and len(detections) else np.zeros(len(detections), bool))
+    images = read_images(survey_dir)
+    if below.any():
+        detections = detections[~below].reset_index(drop=True)
+        notes.append(f"{int(below.sum()):,} detections below the calibration's threshold "
+                     f"{calibration.conf_threshold:g} are not used")
+        cameras = cameras_from_detections(detections, images, buildings=buildings, crs=info.get("crs") or None)
+        cameras.attrs["buildings"] = len(buildings) if buildings is not None else 0
+        write_cameras(cameras, survey_dir / "cameras.parquet")
+    else:
+        cameras = locate_survey(survey_dir, buildings=buildings)
+    if len(detections) == 0:
+        notes.append("the survey has no detections: the estimate is zero, its interval an upper bound")
+    return detections, images, cameras
+
+
+def estimand_text(design: Design, widths: dict[str, float], *, network_km: float | None = None) -> str:
+    """One sentence: which cameras the estimate speaks for (strip per class, which streets)."""
+    strip = _widths_text(widths)
+    if design.random:
+        streets = (f"every street of the network the {design.n_points} random points were drawn from"
+                   + (f" ({network_km:.1f} km)" if network_km else ""))
+    else:
+        streets = "the surveyed streets (street pieces whose views have imagery)"
+    return f"cameras within {strip} of {streets}; nothing outside this strip is estimated"
+
+
+def estimate_report(survey_dir: Path, *, info: dict, cal: Calibration, parts: dict, design: Design,
+                    widths: dict[str, float], strip: Any, total: dict, table: gpd.GeoDataFrame, cameras: pd.DataFrame,
+                    detections: pd.DataFrame, buildings: Any, notes: list[str], timings: dict, model: dict | None,
+                    by: str, population: Any, population_field: str | None, n_boot: int, seed: int, spacing: float,
+                    metres_per_image: float, n_shifts: int) -> dict:
+    """report.json: parameters (the strip per class and how it was set, the design), estimand,
+    model, calibration summary, inclusion counts, estimators, totals, warnings, timings."""
+    from geo.counting.inclusion import VISIBILITY, VISIBILITY_RANGE_M
+    from geo.counting.locate import CAMERA_SIZE_M
+
+    summary = calibration_summary(cal, conf=parts["parts"].detection_conf if "parts" in parts else None,
+                                  n_images=int(total.get("n_images") or 0), seed=seed)
+    if cal.source == "scalar":
+        summary["note"] = (f"scalar precision / recall taken as measured on {NOMINAL_N} detections and "
+                           f"{NOMINAL_N} cameras (no calibration counts: flat curves)")
+    notes.extend(n for n in parts.get("warnings", []) if n not in notes)
+    if parts.get("n_floored"):
+        notes.append(f"{parts['n_floored']} located camera(s) had an inclusion probability below the small-pi floor "
+                     f"({MIN_INCLUSION:g} x the design's best for their class): counted with the floor")
+    pi_ref = parts.get("pi_ref") or {}
+    return {
+        "survey": survey_dir.name,
+        "parameters": {"by": by, "strip_m": float(max(widths.values())), "strip_m_by_class": dict(widths),
+                       "strip": "auto" if isinstance(strip, str) else "fixed", "strip_floor": STRIP_FLOOR,
+                       "precision": summary["precision"], "recall": summary["recall"], "n_boot": n_boot,
+                       "seed": seed, "level": 0.95, "metres_per_point": spacing,
+                       "metres_per_image": float(metres_per_image), "n_shifts": n_shifts,
+                       "min_inclusion": MIN_INCLUSION,
+                       "inclusion_floor_by_class": {k: MIN_INCLUSION * v for k, v in pi_ref.items()},
+                       "design_max_inclusion_by_class": pi_ref,
+                       "design": {"method": design.method, "spacing_m": design.spacing_m, "n_points": design.n_points,
+                                  "network_m": design.network_m, "sides": design.sides, "along": design.along,
+                                  "fov": design.fov, "width": design.width, "height": design.height},
+                       "p_real_from": "false-detection rate per image" if cal.uses_false_rate() else
+                                      ("the survey's reviewed precision" if cal.sampled_survey() else "precision"),
+                       "box_size_m": CAMERA_SIZE_M,
+                       "visibility_by_range": dict(zip(VISIBILITY_RANGE_M, VISIBILITY)),
+                       "visible_range_m": _attr(cameras, "visible_range_m"),
+                       "n_buildings": len(buildings) if buildings is not None else 0,
+                       "population": str(population) if population is not None else None,
+                       "population_field": population_field, "area": info.get("area"),
+                       "sampling": {k: info.get(k) for k in ("method", "spacing_m", "n", "sides", "fov", "pitch",
+                                                             "seed")}},
+        "estimand": estimand_text(design, widths, network_km=total.get("road_km")),
+        "model": model or {"model_id": _model_ids(detections)},
+        "calibration": summary,
+        "inclusion": {"n_located": int(len(cameras)), "n_in_strip": parts.get("n_inside"),
+                      "n_outside_strip": parts.get("n_outside"), "n_floored": parts.get("n_floored")},
+        "estimators": {"strip": "Horvitz-Thompson over the located cameras within the strip (per class): P(real) / "
+                                "inclusion probability from the design's randomization (the grid's start for "
+                                "systematic designs, where points fall for random ones) and the views' geometry "
+                                "(field of view, range, building occlusion, wall facing, visibility by range, recall "
+                                "at the expected box size, random sides); P(real) from the card's false-detection "
+                                "rate per image x the survey's images, or the review's precision; weights of "
+                                "cameras placed by box size corrected for their location error; variance: "
+                                "Horvitz-Thompson encounter (known pi) + which cameras are real + false detections "
+                                "(Gamma rate, or Beta precision finite-population corrected for a review) + recall "
+                                "(delta method, Beta per bin); log-normal 95% interval (dht2) with Satterthwaite df; "
+                                "Garwood upper bound where none was located",
+                       "rate_estimator": "Stanford: share of images with a detection x precision x "
+                                         "(1000 / metres_per_image) x 2 / recall; Clopper-Pearson; "
+                                         "metres_per_image = k x metres_per_point, k solved from the "
+                                         "located cameras' mean views (zero-truncated binomial)"},
+        "n_areas": int(len(table)),
+        "total": total,
+        "warnings": notes,
+        "timings": timings,
+    }
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -958,3 +1292,17 @@ def _plain(value: Any) -> Any:
 def report_to_text(report: dict) -> str:
     """The report as JSON text (NaN written as null)."""
     return json.dumps(report, indent=2, default=_plain, allow_nan=False)
+
+
+def strip_from_option(value: str | float | None) -> str | float:
+    """``--strip``'s value: "auto" (also None or empty), or a positive number of metres
+    (``GeoInputError`` otherwise)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", STRIP_AUTO)):
+        return STRIP_AUTO
+    try:
+        width = float(value)
+    except (TypeError, ValueError):
+        raise GeoInputError(f"--strip must be 'auto' or a positive number of metres, got {value}") from None
+    if not width > 0:
+        raise GeoInputError(f"--strip must be a positive number of metres, got {value}")
+    return width

@@ -18,11 +18,15 @@ over ``n_shifts`` positions spread over one spacing along its street (equivalent
 possible starts). A camera in a blind spot between two viewpoints then counts with the chance
 that a survey of that design sees it, which is what Horvitz-Thompson needs.
 
-Small-p* rule: p* is floored at ``MIN_INCLUSION`` (0.1), so that no camera weighs more than
-P(real) / 0.1 = 10: a camera seen only at the edge of what the detector can find stands for at
-most 10 (Horvitz-Thompson weights above that come from a p* that the calibration cannot pin down,
-and a single one would dominate the estimate and its variance). The truncation is reported:
-``n_floored`` counts the cameras it applied to.
+Small-p* rule: p* is floored at ``floor``: the estimator passes ``MIN_INCLUSION`` (0.1) x the
+design's best inclusion for the camera's class (``geo.counting.design``), so that a camera whose
+own geometry gives it less than a tenth of what the design gives the best-placed camera counts with
+that tenth: for a dense systematic design (best ~1) no camera weighs more than P(real) / 0.1 = 10,
+while a sparse random design, whose cameras all have small pi, keeps its Horvitz-Thompson weights.
+The strip (``geo.counting.design.strip_from_design``) is truncated where the design's detection
+function is still at least 0.15, so the floor applies only to cameras the idealised design
+profile does not describe (occlusion, corners). The truncation is reported: ``n_floored`` counts
+the cameras it applied to. Random designs: ``geo.counting.design.random_design_pairs``.
 
 Box sizes: ``geo.counting.locate.CAMERA_SIZE_M``, the one box-equivalent size per class that locate
 (range from box size), this module and the validation share; measured on the simulator's truth
@@ -137,7 +141,8 @@ def corrected_weight(node_pi: np.ndarray, *, floor: float = MIN_INCLUSION) -> np
     Nonlinear Models, ch. 4), each pi floored at ``floor`` and the weight kept within
     [1, 1 / floor]. ``node_pi``: (cameras, 3) pi at the nodes -sqrt(3) sd, 0, +sqrt(3) sd."""
     _, node_w = ERROR_NODES
-    f = 1.0 / np.maximum(node_pi, floor)
+    floor = np.asarray(floor, float)  # a scalar or one per camera
+    f = 1.0 / np.maximum(node_pi, floor[:, None] if floor.ndim else floor)
     return np.clip(2.0 * f[:, 1] - f @ node_w, 1.0, 1.0 / floor)
 
 
@@ -160,7 +165,9 @@ def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, r
 
         node = pairs.node_inclusion(box_m, lambda size: recall_at(size, edges, rates), visibility=visibility)
         _, node_w = ERROR_NODES
-        f = np.where(node >= floor, 1.0 / np.maximum(node, floor), 0.0)  # 0: floored, no derivative
+        floor = np.asarray(floor, float)
+        fl = floor[:, None] if floor.ndim else floor
+        f = np.where(node >= fl, 1.0 / np.maximum(node, fl), 0.0)  # 0: floored, no derivative
         coef = -node_w[None, :] * f ** 2
         coef[:, 1] += 2.0 * f[:, 1] ** 2
         w = corrected_weight(node, floor=floor)
@@ -188,6 +195,27 @@ def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, r
     out += np.bincount(pairs.cam * m + i0, g * (1 - t), minlength=len(out))
     out += np.bincount(pairs.cam * m + i1, g * t, minlength=len(out))
     return out.reshape(pairs.n_cameras, m)
+
+
+def inclusion_gradient_numeric(pairs, box_m: np.ndarray, edges: np.ndarray, rates: np.ndarray, *,
+                               visibility=visibility_by_range, floor=MIN_INCLUSION, step: float = 0.01) -> np.ndarray:
+    """d pi / d recall_b (cameras, size bins) by central differences of ``step`` on each bin's
+    recall, for any pairs object with ``inclusion(box_m, recall_fn, floor=, visibility=)`` (a
+    random design's ``geo.counting.design.RandomDesignPairs``); pi floored or location-corrected,
+    so a camera at the floor gets 0."""
+    from geo.counting.calibration import recall_at
+
+    rates = np.asarray(rates, float)
+    out = np.zeros((pairs.n_cameras, len(rates)))
+    for j in range(len(rates)):
+        hi, lo = rates.copy(), rates.copy()
+        hi[j], lo[j] = min(rates[j] + step, 1.0), max(rates[j] - step, 0.0)
+        if hi[j] <= lo[j]:
+            continue
+        p_hi, p_lo = (pairs.inclusion(box_m, lambda size, r=r: recall_at(size, edges, r), floor=floor,
+                                      visibility=visibility)[0] for r in (hi, lo))
+        out[:, j] = (p_hi - p_lo) / (hi[j] - lo[j])
+    return out
 
 
 def box_size_m(class_name: pd.Series | np.ndarray, sizes: dict[str, float] | None = None) -> np.ndarray:

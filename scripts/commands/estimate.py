@@ -5,9 +5,11 @@ from pathlib import Path
 import typer
 
 from scripts.app import app
+from scripts.survey.lock import holds_survey
 
 
 @app.command()
+@holds_survey("survey", command="camcensus estimate")  # one writer per survey directory
 def estimate(
     survey: Path = typer.Argument(..., help="Survey directory (after detect; locate runs if needed)."),
     by: str = typer.Option("h3:9", "--by", help="Areas: h3:RES (H3 hexagons, resolution 0-15; default "
@@ -27,9 +29,11 @@ def estimate(
     n_boot: int = typer.Option(1000, "--n-boot", help="Monte Carlo draws for the calibration's intervals in "
                                "report.json (default 1000; the estimate's interval is analytic)."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap random seed (default 0)."),
-    strip: float = typer.Option(20.0, "--strip", help="Estimate the cameras within this many metres of the "
-                                "surveyed streets (default 20: where a dome camera's box falls below 6 px in a "
-                                "640 px / 90 deg view). Nothing outside the strip is estimated."),
+    strip: str = typer.Option("auto", "--strip", help="Half-width of the strip estimated, metres either side of "
+                              "the streets the survey speaks for, or 'auto' (default: per class, the largest "
+                              "distance at which the design's inclusion probability stays at or above 0.15 of its "
+                              "best, from the calibration's recall by box size, the views and the spacing). A fixed "
+                              "width past that is warned about. Nothing outside the strip is estimated."),
     no_osm: bool = typer.Option(False, "--no-osm", help="Skip counting OSM-mapped cameras per area."),
     basemap: str = typer.Option(None, "--basemap", help="Online basemap under map.html: a tile URL with "
                                 "{z}/{x}/{y}, or a name such as osm or OpenStreetMap.Mapnik. Default: none "
@@ -38,7 +42,7 @@ def estimate(
     """Density per area: road km, images, detections, unique cameras, the deduplicated estimate (b)
     and the Stanford rate estimate (a) with 95% intervals; writes density.geojson, density.parquet,
     map.html, density.png and report.json."""
-    from geo.counting.estimate import estimate_survey
+    from geo.counting.estimate import estimate_survey, strip_from_option
     from scripts.survey.stages import estimate_calibration
     from scripts.survey.report import calibration_line
 
@@ -46,19 +50,20 @@ def estimate(
         from geo.outputs.mapview import basemap_from_spec
 
         basemap_from_spec(basemap)  # a bad --basemap fails before the estimate runs
+    strip_value = strip_from_option(strip)
     calibration, precision, recall, model_info = estimate_calibration(survey, model=model, precision=precision,
                                                                       recall=recall)
     result = estimate_survey(survey, by=by, calibration=calibration, precision=precision, recall=recall,
-                             strip=strip, model=model_info,
+                             strip=strip_value, model=model_info,
                              population=population, population_field=population_field, n_boot=n_boot,
                              seed=seed, osm=not no_osm, basemap=basemap)
     t = result.total
     rate = t["rate_estimator"]
     typer.echo(f"road km {t['road_km']:.1f} (surveyed {t['surveyed_km']:.1f}), images {t['n_images']:,}, "
                f"detections {t['n_detections']:,}, cameras located {t['n_cameras']:,}")
-    typer.echo(f"estimated cameras {t['est_cameras']:.0f} (95% {t['est_lo']:.0f}-{t['est_hi']:.0f}) within "
-               f"{t['strip_m']:g} m of the surveyed streets, {_num(t['per_road_km'])} per surveyed km; "
-               f"Stanford rate estimate {_num(rate['est_cameras'], 0)}")
+    typer.echo(f"estimated cameras {t['est_cameras']:.0f} (95% {t['est_lo']:.0f}-{t['est_hi']:.0f}), "
+               f"{_num(t['per_road_km'])} per surveyed km; Stanford rate estimate {_num(rate['est_cameras'], 0)}")
+    typer.echo(f"estimand: {result.report['estimand']}")
     typer.echo(calibration_line(result.report.get("calibration") or {}))
     for key in ("truth_cameras", "osm_cameras"):
         if t.get(key) is not None:

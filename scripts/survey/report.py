@@ -35,8 +35,13 @@ def summary_rows(result: SurveyResult) -> list[tuple[str, str]]:
          f"{num(total.get('per_road_km'), 2)} ({num(total.get('per_road_km_lo'), 2)}-"
          f"{num(total.get('per_road_km_hi'), 2)})"),
     ]
-    if total.get("strip_m") is not None:
+    if result.report.get("estimand"):
+        rows.insert(5, ("estimand", result.report["estimand"]))
+    elif total.get("strip_m") is not None:
         rows.insert(5, ("estimand", f"cameras within {total['strip_m']:g} m of the surveyed streets"))
+    for note in result.report.get("warnings", []):
+        if "does not speak for" in note:  # a fixed --strip past where the design finds cameras: one line
+            rows.insert(6, ("strip warning", note))
     cal = result.report.get("calibration")
     if cal:
         rows.append(("calibration", calibration_line(cal).removeprefix("calibration: ")))

@@ -93,16 +93,17 @@ def locate_stage(survey_dir: Path, options: SurveyOptions) -> str:
 
 def estimate_stage(survey_dir: Path, options: SurveyOptions) -> str:
     """Density per area and the exports (density.*, map.html, report.json)."""
-    from geo.counting.estimate import estimate_survey
+    from geo.counting.estimate import estimate_survey, strip_from_option
 
+    strip = strip_from_option(options.strip)  # "auto" (per class, from the design) or metres
     calibration, precision, recall, model_info = estimate_calibration(
         survey_dir, model=options.model, precision=options.precision, recall=options.recall)
     result = estimate_survey(survey_dir, by=options.by, calibration=calibration, precision=precision,
-                             recall=recall, strip=options.strip, model=model_info, population=options.population,
+                             recall=recall, strip=strip, model=model_info, population=options.population,
                              population_field=options.population_field, basemap=options.basemap)
     total = result.total
-    return (f"{total['est_cameras']:.0f} cameras within {total['strip_m']:g} m of the surveyed streets "
-            f"(95% {total['est_lo']:.0f}-{total['est_hi']:.0f})")
+    return (f"{total['est_cameras']:.0f} cameras (95% {total['est_lo']:.0f}-{total['est_hi']:.0f}): "
+            f"{result.report['estimand']}")
 
 
 def estimate_calibration(survey: Path, *, model: str | None, precision: float | None, recall: float | None

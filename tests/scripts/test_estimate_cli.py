@@ -23,7 +23,7 @@ def test_locate_then_estimate_write_every_output(survey, capsys):
                  "--no-osm", "--n-boot", "200", "--strip", "25"])
     out = capsys.readouterr().out
     assert code == 0 and "estimated cameras" in out and "truth cameras: 25" in out
-    assert "within 25 m of the surveyed streets" in out
+    assert "estimand: cameras within 25 m of the surveyed streets" in out
     assert "calibration: scalar (assumed n=200)" in out and "precision 0.80 (" in out
     for name in ("density.geojson", "density.parquet", "map.html", "density.png", "report.json"):
         assert (survey / name).stat().st_size > 0, name
@@ -54,7 +54,8 @@ def test_precision_and_recall_come_from_the_model_card(survey, tmp_path, monkeyp
     assert report["parameters"]["recall"] == pytest.approx(0.6, abs=0.01)
     assert report["model"]["source"] == "model card" and report["model"]["model_id"] == "truth-degraded"
     assert report["calibration"]["source"] == "scalar"
-    assert not report["warnings"]
+    # a scalar precision: P(real) cannot come from a false-detection rate per image (one line says so)
+    assert len(report["warnings"]) == 1 and "no false-detection rate per image" in report["warnings"][0]
 
 
 def test_the_cards_calibration_is_used_when_it_has_one(survey, tmp_path, monkeypatch):

@@ -152,7 +152,9 @@ def test_per_area_table_partitions_the_survey(surveys, tmp_path):
     assert (table["est_cameras"] <= table["est_hi"] + 1e-9).all()
     assert table["per_road_km"].to_numpy() == pytest.approx((table["est_cameras"] / table["surveyed_km"]).to_numpy())
     assert table["est_cameras"].sum() == pytest.approx(result.total["est_cameras"], rel=1e-9)
-    assert (table["strip_m"] == 20.0).all()
+    strip = result.report["parameters"]["strip_m_by_class"]  # --strip auto: one strip for every area
+    assert (table["strip_directed_m"] == strip["directed"]).all() and (table["strip_dome_m"] == strip["dome"]).all()
+    assert (table["strip_m"] == max(strip.values())).all()
     by_class = table["est_directed"] + table["est_dome"]
     assert by_class.to_numpy() == pytest.approx(table["est_cameras"].to_numpy())
 
@@ -274,3 +276,123 @@ def test_report_states_calibration_and_variance_sources(surveys):
     assert set(result.total["variance_share"]) == {"encounter", "precision", "recall"}
     assert result.total["rate_estimator"]["est_cameras"] > 0
     assert result.total["encounter_rate_r2"]["per_road_km_se"] > 0
+
+
+def test_a_held_out_false_rate_per_image_sets_p_real_by_the_surveys_images():
+    from geo.counting.estimate import false_detections_by_bin, reality_from_false
+
+    edges = np.array([0.25, 0.5, 1.0])
+    det_conf = np.array([0.3, 0.3, 0.3, 0.3, 0.8, 0.9, 0.9, 0.9])
+    # 0.002 and 0.0005 false detections per image, 1000 images: 2 and 0.5 expected false
+    false_b = false_detections_by_bin(det_conf, edges, false_rate=np.array([0.002, 0.0005]), n_images=1000)
+    assert false_b == pytest.approx([2.0, 0.5])
+    # at most the bin's detections (a sparse survey: the rate cannot claim more than it found)
+    assert false_detections_by_bin(det_conf, edges, false_rate=np.array([0.01, 0.0]), n_images=1000)[0] == 4.0
+    n_det = np.array([1, 1, 1, 1, 3])
+    conf_max = np.array([0.3, 0.3, 0.3, 0.8, 0.9])
+    q = reality_from_false(n_det, conf_max, det_conf, false_b, edges)
+    assert q[:3] == pytest.approx([1 - 2 / 3] * 3) and q[3] == pytest.approx(0.5) and q[4] == 1.0
+    # precision no longer travels: the same detector on a sparser area (half the cameras, the same
+    # images) gets fewer real detections per false one; the rate says so, a fixed precision cannot
+    sparse = reality_from_false(n_det[:2], conf_max[:2], det_conf[:2], false_detections_by_bin(
+        det_conf[:2], edges, false_rate=np.array([0.001, 0.0]), n_images=1000), edges)
+    assert sparse == pytest.approx([0.5, 0.5])
+
+
+def test_a_card_with_false_bins_reports_its_rate_and_the_surveys_implied_precision(surveys):
+    scene, path = surveys[0]
+    card = {"source": "card", "conf_threshold": 0.25,
+            "precision_bins": {"edges": [0.25, 0.5, 1.0], "n": [60, 60], "real": [30, 54]},
+            "recall_bins": {"edges_px": [0, 100000], "n": [100], "found": [63]}, "n_images": 300,
+            "false_bins": {"edges": [0.25, 0.5, 1.0], "false": [3, 1], "n_images": 300}}
+    result = estimate_survey(path, calibration=card, buildings=scene["buildings"], osm=False, exports=False)
+    cal = result.report["calibration"]
+    assert result.report["parameters"]["p_real_from"] == "false-detection rate per image"
+    assert cal["false_per_image"] == pytest.approx(5 / 300)  # Jeffreys: (3 + 1/2 + 1 + 1/2) / 300
+    assert cal["false_per_image_lo"] < cal["false_per_image"] < cal["false_per_image_hi"]
+    n_img = result.total["n_images"]
+    assert cal["precision"] == pytest.approx(1 - 5 / 300 * n_img / result.total["n_detections"], abs=0.02)
+    assert not any("P(real)" in w for w in result.report["warnings"])
+    old = dict(card)
+    old.pop("false_bins")
+    old["n_images"] = 0  # neither false_bins nor n_images: precision, with one line
+    fallback = estimate_survey(path, calibration=old, buildings=scene["buildings"], osm=False, exports=False)
+    assert fallback.report["parameters"]["p_real_from"] == "precision"
+    assert sum("no false-detection rate per image" in w for w in fallback.report["warnings"]) == 1
+
+
+def random_survey(survey_dir, *, n_points, seed, n_cameras=60, grid=4, recall=0.7, precision=0.8):
+    """A generated survey of ``n_points`` random points (the Stanford design) on the grid."""
+    from geo.streets.network import road_km, save_network
+    from geo.streets.sampling import views_from_graph
+    from scripts.validate_estimator import detections_from_truth_boxes
+    from tests.geo.sim.scene import UTM, block_buildings, facade_cameras, grid_graph, truth_boxes_from_scene
+
+    survey_dir.mkdir(parents=True, exist_ok=True)
+    graph = grid_graph(n=grid)
+    save_network(graph, survey_dir / "network.graphml")
+    points, views = views_from_graph(graph, method="random", n=n_points, seed=seed)
+    points.to_parquet(survey_dir / "points.parquet")
+    views.to_parquet(survey_dir / "views.parquet")
+    buildings = block_buildings(n=grid)
+    cameras = facade_cameras(buildings, n=n_cameras, seed=seed)
+    images = pd.DataFrame({
+        "view_id": views["view_id"], "image_id": views["view_id"], "provider": "simulated",
+        "path": "images/" + views["view_id"] + ".jpg", "width": 640, "height": 640,
+        "lon": views["lon"], "lat": views["lat"], "heading": views["heading"], "fov": views["fov"],
+        "pitch": views["pitch"], "captured_at": None, "status": "ok", "error": None})
+    images.to_parquet(survey_dir / "images.parquet")
+    boxes = truth_boxes_from_scene(cameras, images, buildings, seed=seed)
+    seen = boxes.groupby("camera_id")["image_id"].agg(list)
+    cameras.assign(seen_by=[json.dumps(list(seen.get(c, []))) for c in cameras["camera_id"]]).to_file(
+        survey_dir / "truth.geojson", driver="GeoJSON")
+    info = {"area": "generated grid", "network_type": "drive", "method": "random", "n": n_points, "spacing_m": 20.0,
+            "seed": seed, "sides": "both", "fov": 90.0, "pitch": 0.0, "road_km": road_km(graph),
+            "n_points": len(points), "n_views": len(views), "crs": UTM}
+    (survey_dir / "sample.json").write_text(json.dumps(info))
+    detections = detections_from_truth_boxes(boxes, images, recall=recall, precision=precision, seed=seed)
+    (survey_dir / "detections").mkdir(exist_ok=True)
+    detections.to_parquet(survey_dir / "detections" / "part-000000.parquet")
+    return buildings
+
+
+def test_a_sparse_random_design_estimates_the_strip_along_every_street_of_its_network(tmp_path):
+    errors, covered = [], []
+    for seed in range(4):
+        buildings = random_survey(tmp_path / f"r{seed}", n_points=25, seed=seed)
+        result = estimate_survey(tmp_path / f"r{seed}", precision=0.8, recall=0.7, buildings=buildings, osm=False,
+                                 exports=False)
+        t, params = result.total, result.report["parameters"]
+        # every camera of the network is in the estimand, though 25 points see a quarter of them
+        assert t["truth_cameras"] == t["truth_all_cameras"] == 60 and t["n_cameras"] < 25
+        assert t["surveyed_km"] == pytest.approx(t["road_km"])
+        assert "every street of the network" in result.report["estimand"]
+        # small pi everywhere: the floor scales with the design's best pi, not a fixed 0.1
+        assert params["design"]["method"] == "random" and params["design_max_inclusion_by_class"]["dome"] < 0.4
+        assert params["inclusion_floor_by_class"]["dome"] < 0.04
+        errors.append(t["est_cameras"] / 60 - 1)
+        covered.append(t["est_lo"] <= 60 <= t["est_hi"])
+    assert abs(np.median(errors)) < 0.15, errors
+    assert np.mean(covered) >= 0.75, (errors, covered)
+
+
+def test_strip_auto_is_the_default_and_a_fixed_strip_past_it_is_warned_about(surveys):
+    from geo.counting.calibration import calibration_from_dict
+    from geo.counting.design import Design, strip_from_design
+
+    scene, path = surveys[1]
+    card = {"source": "card", "conf_threshold": 0.25,
+            "precision_bins": {"edges": [0.25, 1.0], "n": [100], "real": [90]},
+            "recall_bins": {"edges_px": [0, 6, 8, 12, 16, 24, 32, 64, 100000], "n": [50] * 8,
+                            "found": [0, 2, 15, 35, 47, 48, 48, 48]}, "n_images": 500}
+    auto = estimate_survey(path, calibration=card, buildings=scene["buildings"], osm=False, exports=False)
+    params = auto.report["parameters"]
+    expected = strip_from_design(Design(spacing_m=10.0), calibration_from_dict(card))
+    assert params["strip"] == "auto" and params["strip_m_by_class"] == expected
+    assert expected["dome"] < expected["directed"]  # the smaller box fades sooner
+    assert f"{expected['dome']:.1f} m (dome)" in auto.report["estimand"]
+    assert not any("does not speak for" in w for w in auto.report["warnings"])
+    wide = estimate_survey(path, calibration=card, strip=45.0, buildings=scene["buildings"], osm=False,
+                           exports=False)
+    lines = [w for w in wide.report["warnings"] if "does not speak for" in w]
+    assert len(lines) == 1 and "--strip 45 m" in lines[0] and "--strip auto" in lines[0]
