@@ -8,7 +8,8 @@ anywhere: no CDN learns who looks at a map of cameras. An online basemap is opti
 The page draws the density per area with a legend, the street network styled by coverage, the
 located cameras (colour: class, size: confidence; popup: confidence, views, position uncertainty
 and a thumbnail of the best crop) and, for simulated surveys, the true cameras as a layer that
-can be switched off. Its data travels as JSON in a ``<script type="application/json">`` block
+can be switched off; after ``camcensus compare-osm``, the comparison with OpenStreetMap as four
+layers (confirmed, new, mapped but not seen, outside the strip; ``add_osm_layers``). Its data travels as JSON in a ``<script type="application/json">`` block
 with <, > and & escaped, and the page script builds every label with ``textContent``: no text
 from the data is ever parsed as HTML.
 """
@@ -159,6 +160,66 @@ def map_data(areas: gpd.GeoDataFrame, *, cameras: gpd.GeoDataFrame | None = None
         "cameras": {"type": "FeatureCollection", "features": camera_features},
         "truth": {"type": "FeatureCollection", "features": truth_features},
     }
+
+
+OSM_STATUS_COLOURS = {"confirmed": "#1a9850", "new": "#d01c8b", "unseen": "#f46d43", "outside": "#8c8c8c"}
+OSM_LAYER_NAMES = {"confirmed": "OSM: confirmed", "new": "OSM: new (not in OSM)",
+                   "unseen": "OSM: mapped, not seen", "outside": "OSM: outside the strip"}
+_MAP_DATA = re.compile(r'(<script type="application/json" id="map-data">)(.*?)(</script>)', re.DOTALL)
+
+
+def osm_layers(table: pd.DataFrame) -> dict:
+    """The comparison with OSM (``geo.counting.osm_compare``) as map layers: one FeatureCollection
+    per status (confirmed, new, unseen, outside), popups with the probability, the crops and, for
+    a new candidate, its suggested OSM tags."""
+    out = {}
+    for status in OSM_STATUS_COLOURS:
+        rows = table[table["status"] == status] if len(table) else table
+        features = []
+        for row in rows.itertuples(index=False):
+            props = {"color": OSM_STATUS_COLOURS[status], "status": status, "rows": [["status", status]]}
+            if status in ("confirmed", "new"):
+                props["title"] = f"located camera {int(row.camera_id)}"
+                props["rows"] += [["P(real)", _fmt(row.p_real, 2)], ["class", _plain_text(row.class_name)],
+                                  ["views", _fmt(row.n_views, 0)],
+                                  ["position", f"± {_fmt(row.uncertainty_m, 1)} m"]]
+                props["thumbs"] = [t for t in (row.crops if row.crops is not None else []) if _is_thumb(t)][:3]
+            else:
+                props["title"] = f"OSM node {_plain_text(row.osm_id)}"
+            if status == "confirmed":
+                props["subtitle"] = f"OSM node {_plain_text(row.osm_id)}"
+                props["rows"] += [["distance", f"{_fmt(row.distance_m, 1)} m"]]
+                if row.class_agree is not None and row.class_agree is not pd.NA:
+                    props["rows"] += [["class agrees with OSM", "yes" if bool(row.class_agree) else "no"]]
+            if status in ("confirmed", "unseen") and _finite(row.p_find):
+                props["rows"] += [["p_find", _fmt(row.p_find, 2)]]
+            if status == "unseen":
+                props["subtitle"] = ("probably gone, moved or mis-mapped" if float(row.p_find or 0) >= 0.8
+                                     else "this survey cannot tell")
+            if status == "outside":
+                props["subtitle"] = "outside the survey's strip: the survey says nothing about it"
+            if status == "new":
+                tags = json.loads(row.suggested_tags) if isinstance(row.suggested_tags, str) else {}
+                props["tags"] = [f"{k}={v}" for k, v in tags.items()]
+                props["subtitle"] = "not in OpenStreetMap: a candidate for a person to check, not an edit"
+            features.append({"type": "Feature",
+                             "geometry": {"type": "Point", "coordinates": [_round(row.lon), _round(row.lat)]},
+                             "properties": props})
+        out[status] = {"type": "FeatureCollection", "features": features}
+    return out
+
+
+def add_osm_layers(path: str | Path, table: pd.DataFrame) -> Path:
+    """Add (or replace) the comparison with OSM as four layers of an existing map.html."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    found = _MAP_DATA.search(text)
+    if not found:
+        raise GeoInputError(f"{path} is not a camcensus map page (no map data)")
+    data = json.loads(found.group(2))
+    data["osm"] = osm_layers(table)
+    data["legend"]["osm"] = [[OSM_LAYER_NAMES[s], c, s in ("confirmed", "new")] for s, c in OSM_STATUS_COLOURS.items()]
+    return write_text(path, page_from_data(data))
 
 
 def page_from_data(data: dict) -> str:
@@ -367,6 +428,8 @@ header p:empty { display: none; }
 .cc-popup td { padding: 1px 4px; vertical-align: top; }
 .cc-popup td + td { text-align: right; font-variant-numeric: tabular-nums; }
 .cc-popup img { display: block; margin-top: 6px; width: 96px; height: 96px; border: 1px solid #999; }
+.cc-popup .cc-crops { display: flex; gap: 4px; }
+.cc-popup pre.cc-tags { margin: 2px 0; font-size: 11.5px; background: #f4f4f4; padding: 3px; }
 """
 
 _PAGE_JS = r"""
@@ -396,6 +459,21 @@ _PAGE_JS = r"""
       img.src = props.thumb;
       img.alt = "best crop";
       box.appendChild(img);
+    }
+    if (props.tags && props.tags.length) {
+      box.appendChild(el("small", null, "suggested OSM tags (check before adding):"));
+      box.appendChild(el("pre", "cc-tags", props.tags.join("\n")));
+    }
+    if (props.thumbs && props.thumbs.length) {
+      var strip = el("div", "cc-crops");
+      props.thumbs.forEach(function (t) {
+        if (typeof t !== "string" || t.indexOf("data:image/jpeg;base64,") !== 0) return;
+        var im = el("img");
+        im.src = t;
+        im.alt = "crop";
+        strip.appendChild(im);
+      });
+      box.appendChild(strip);
     }
     return box;
   }
@@ -456,6 +534,24 @@ _PAGE_JS = r"""
     }).addTo(map);
     overlays["located cameras"] = cameras;
   }
+  if (data.osm) {
+    [["confirmed", "OSM: confirmed", true], ["new", "OSM: new (not in OSM)", true],
+     ["unseen", "OSM: mapped, not seen", true], ["outside", "OSM: outside the strip", false]].forEach(function (s) {
+      var fc = data.osm[s[0]];
+      if (!fc || !fc.features.length) return;
+      var layer = L.geoJSON(fc, {
+        pointToLayer: function (f, latlng) {
+          var filled = s[0] === "confirmed" || s[0] === "new";
+          return L.circleMarker(latlng, {radius: 7, color: f.properties.color, weight: 2.5, fill: true,
+                                         fillColor: f.properties.color, fillOpacity: filled ? 0.35 : 0,
+                                         className: "cc-osm cc-osm-" + s[0]});
+        },
+        onEachFeature: bindPopup
+      });
+      if (s[2]) layer.addTo(map);
+      overlays[s[1]] = layer;
+    });
+  }
   L.control.layers(null, overlays, {collapsed: false}).addTo(map);
   var legend = L.control({position: "bottomright"});
   legend.onAdd = function () {
@@ -489,6 +585,16 @@ _PAGE_JS = r"""
       tr.appendChild(el("span", "ring"));
       tr.appendChild(el("span", null, "true camera (simulated)"));
       box.appendChild(tr);
+    }
+    if (lg.osm) {
+      box.appendChild(el("h4", null, "OpenStreetMap comparison"));
+      lg.osm.forEach(function (o) {
+        var row = el("div", "row"), dot = el("span", o[2] ? "dot" : "ring");
+        if (o[2]) dot.style.background = o[1]; else dot.style.borderColor = o[1];
+        row.appendChild(dot);
+        row.appendChild(el("span", null, o[0]));
+        box.appendChild(row);
+      });
     }
     if (lg.coverage) {
       box.appendChild(el("h4", null, "street coverage"));

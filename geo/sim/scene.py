@@ -8,6 +8,14 @@ streets, camera-like distractors on facades (alarm boxes, wall units), and the c
 - ``"osm"``: every ``man_made=surveillance`` node (``camera:type=dome`` -> dome, else directed;
   ``camera:mount``, ``height`` and direction tags used when present; wall cameras snap to the
   nearest facade; default mount height 3-6 m);
+- ``"osm:drop=F,add=D,move=M[,seed=S]"`` (any subset): OSM disagrees with the street, to
+  measure the comparison with OSM (``geo.counting.osm_compare``). A share ``F`` of the mapped
+  cameras is gone from the scene (removed since it was mapped), ``D`` unmapped cameras per km of
+  street are added (as ``random:D``), and every mapped camera that remains stands ``0-M`` metres
+  from its node in a random direction (mapping error) before wall cameras snap to their facade.
+  Each fate is in the truth: scene cameras carry ``osm_id``, ``osm_status`` (kept / unmapped)
+  and ``osm_offset_m`` (metres from their node), and the removed nodes are listed in
+  ``scene.meta["osm_removed"]`` (``truth.geojson``'s ``osm_removed`` member);
 - ``"random:D[:SEED]"``: a seeded Poisson process of D cameras per km of street, on the facades
   beside the street or on poles at the kerb where no facade is near (SEED defaults to the
   scene's ``seed``);
@@ -198,7 +206,11 @@ def scene_from_area(
         meta={"area": area.spec, "sim_cameras": sim_cameras},
     )
     rng = np.random.default_rng([seed, 7])
-    if spec[0] == "osm":
+    if spec[0] == "osm" and spec[1] is not None:
+        cameras = cameras_osm_drift(
+            scene, surveillance_from_area(area).to_crs(crs), streets, drift=spec[1], seed=seed
+        )
+    elif spec[0] == "osm":
         cameras = cameras_from_points(
             scene, surveillance_from_area(area).to_crs(crs), source="osm", seed=seed
         )
@@ -285,10 +297,12 @@ def default_sim_cameras(area: Area | str) -> str:
 
 
 def _parse_sim_cameras(spec: str) -> tuple:
-    """("osm",) | ("random", D per km, seed or None) | ("file", Path)."""
+    """("osm", drift or None) | ("random", D per km, seed or None) | ("file", Path)."""
     text = str(spec).strip()
     if text == "osm":
-        return ("osm",)
+        return ("osm", None)
+    if text.lower().startswith("osm:"):
+        return ("osm", _parse_drift(text))
     if text.lower().startswith("random"):
         match = _RANDOM_SPEC.match(text)
         if not match:
@@ -306,6 +320,26 @@ def _parse_sim_cameras(spec: str) -> tuple:
     raise GeoInputError(
         f"malformed --sim-cameras '{text}': use osm, random:D[:SEED] or a GeoJSON file of points"
     )
+
+
+def _parse_drift(text: str) -> dict:
+    """``osm:drop=F,add=D,move=M[,seed=S]`` -> {"drop": share 0-1, "add": cameras per km,
+    "move": metres, "seed": int or None}."""
+    drift = {"drop": 0.0, "add": 0.0, "move": 0.0, "seed": None}
+    usage = (f"malformed --sim-cameras '{text}': expected osm:drop=F,add=D,move=M[,seed=S] (any "
+             "subset) with F the share of mapped cameras gone (0-1), D unmapped cameras per km of "
+             "street (>= 0), M metres of mapping error (>= 0)")
+    for item in text[4:].split(","):
+        key, sep, value = item.strip().partition("=")
+        if not sep or key not in drift:
+            raise GeoInputError(usage)
+        try:
+            drift[key] = int(value) if key == "seed" else float(value)
+        except ValueError:
+            raise GeoInputError(usage) from None
+    if not (0.0 <= drift["drop"] <= 1.0 and drift["add"] >= 0.0 and drift["move"] >= 0.0):
+        raise GeoInputError(usage)
+    return drift
 
 
 def _read_points(path: Path) -> gpd.GeoDataFrame:
@@ -607,6 +641,60 @@ def cameras_from_points(
             )
         )
     return pd.DataFrame(rows) if rows else _empty_cameras()
+
+
+def cameras_osm_drift(
+    scene: Scene, points: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, *, drift: dict, seed: int = 0
+) -> pd.DataFrame:
+    """Cameras of OSM nodes (projected ``points``) when OSM disagrees with the street: a share
+    ``drift["drop"]`` of the nodes has no camera (recorded in ``scene.meta["osm_removed"]``: osm_id,
+    class_name, lon, lat), the others stand ``0-drift["move"]`` m from their node in a random
+    direction (then placed as ``cameras_from_points`` places them), and ``drift["add"]`` unmapped
+    cameras per km of ``streets`` are added (``cameras_random``; source and id prefix
+    ``unmapped``). Columns added: ``osm_id`` (None for unmapped), ``osm_status`` (kept /
+    unmapped), ``osm_offset_m`` (m from the node; NaN for unmapped). Seeded by ``drift["seed"]``,
+    else ``seed``."""
+    base = int(seed if drift.get("seed") is None else drift["seed"])
+    rng = np.random.default_rng([base, 23])
+    points = points.reset_index(drop=True)
+    n = len(points)
+    gone = rng.random(n) < float(drift.get("drop", 0.0))
+    angle = rng.uniform(0.0, 2.0 * np.pi, n)
+    dist = rng.uniform(0.0, float(drift.get("move", 0.0)), n)
+    xy = shapely.get_coordinates(points.geometry.to_numpy()) if n else np.zeros((0, 2))
+    ids = [str(int(i)) for i in points["osm_id"]] if "osm_id" in points else [str(i) for i in range(n)]
+    removed = []
+    if gone.any():
+        lon, lat = Transformer.from_crs(scene.crs, 4326, always_xy=True).transform(xy[gone, 0], xy[gone, 1])
+        klass = points["camera:type"] if "camera:type" in points else pd.Series([None] * n)
+        for k, i in enumerate(np.flatnonzero(gone)):
+            removed.append({"osm_id": ids[i], "class_name": "dome" if str(klass.iloc[i]).lower() == "dome"
+                            else "directed", "lon": float(lon[k]), "lat": float(lat[k])})
+    keep = points[~gone].copy()
+    moved = xy[~gone] + np.column_stack([np.sin(angle), np.cos(angle)])[~gone] * dist[~gone, None]
+    keep = keep.set_geometry(shapely.points(moved), crs=points.crs) if len(keep) else keep
+    kept = cameras_from_points(scene, keep, source="osm", seed=seed)
+    if len(kept):
+        node = xy[~gone]
+        kept["osm_id"] = [ids[i] for i in np.flatnonzero(~gone)]
+        kept["osm_status"] = "kept"
+        kept["osm_offset_m"] = np.hypot(kept["x"].to_numpy(float) - node[:, 0], kept["y"].to_numpy(float) - node[:, 1])
+    added = cameras_random(scene, streets, density_per_km=float(drift.get("add", 0.0)), seed=base + 7919)
+    if len(added):
+        added["camera_id"] = added["camera_id"].str.replace("random/", "unmapped/", regex=False)
+        added["source"] = "unmapped"
+        added["osm_id"] = None
+        added["osm_status"] = "unmapped"
+        added["osm_offset_m"] = float("nan")
+    scene.meta["osm_drift"] = {k: drift.get(k) for k in ("drop", "add", "move", "seed")}
+    scene.meta["osm_removed"] = removed
+    parts = [f for f in (kept, added) if len(f)]
+    if not parts:
+        empty = _empty_cameras()
+        empty["osm_id"], empty["osm_status"], empty["osm_offset_m"] = (pd.Series([], dtype=object),
+                                                                     pd.Series([], dtype=object), [])
+        return empty
+    return pd.concat(parts, ignore_index=True)
 
 
 def _wall_height(rng: np.random.Generator) -> float:

@@ -385,12 +385,17 @@ def truth_features(scene: Scene, boxes: pd.DataFrame, *, surveyed: gpd.GeoDataFr
     """GeoJSON FeatureCollection of every scene camera: camera_id, class_name, mount_height_m,
     facing (deg from true north), mount, source, seen_by (image ids), street_distance_m (metres to
     the nearest surveyed street piece, ``surveyed`` in the scene's CRS; null without it: the
-    estimand is the cameras within the strip of those), Point geometry."""
+    estimand is the cameras within the strip of those), Point geometry. When OSM disagrees with
+    the scene (``--sim-cameras osm:drop=...``) each camera also has osm_id, osm_status (kept /
+    unmapped) and osm_offset_m (m from its OSM node), and the collection an ``osm_removed`` member
+    (a foreign member, RFC 7946 section 6.1): the OSM nodes whose camera is gone (osm_id,
+    class_name, lon, lat) and ``osm_drift`` (the option's values)."""
     from pyproj import CRS
 
     from geo.streets.sampling import true_north_correction
 
     cams = scene.cameras
+    drift = "osm_status" in cams.columns or "osm_removed" in scene.meta
     seen = boxes.groupby("camera_id")["image_id"].apply(list).to_dict() if len(boxes) else {}
     features = []
     distance = np.full(len(cams), np.nan)
@@ -419,6 +424,7 @@ def truth_features(scene: Scene, boxes: pd.DataFrame, *, surveyed: gpd.GeoDataFr
                         "seen_by": seen.get(row.camera_id, []),
                         "street_distance_m": (round(float(distance[i]), 2) if np.isfinite(distance[i])
                                               else None),
+                        **(_osm_truth(row) if drift else {}),
                     },
                     "geometry": {
                         "type": "Point",
@@ -426,7 +432,25 @@ def truth_features(scene: Scene, boxes: pd.DataFrame, *, surveyed: gpd.GeoDataFr
                     },
                 }
             )
-    return {"type": "FeatureCollection", "features": features}
+    out = {"type": "FeatureCollection", "features": features}
+    if drift:
+        out["osm_removed"] = [
+            {"type": "Feature", "properties": {"osm_id": r["osm_id"], "class_name": r["class_name"],
+                                               "osm_status": "removed"},
+             "geometry": {"type": "Point", "coordinates": [round(r["lon"], 7), round(r["lat"], 7)]}}
+            for r in scene.meta.get("osm_removed", [])
+        ]
+        out["osm_drift"] = scene.meta.get("osm_drift")
+    return out
+
+
+def _osm_truth(row) -> dict:
+    """A scene camera's OSM fate for the truth: osm_id, osm_status, osm_offset_m."""
+    osm_id = getattr(row, "osm_id", None)
+    offset = getattr(row, "osm_offset_m", float("nan"))
+    return {"osm_id": None if osm_id is None or osm_id != osm_id else str(osm_id),
+            "osm_status": getattr(row, "osm_status", None),
+            "osm_offset_m": round(float(offset), 2) if offset is not None and np.isfinite(offset) else None}
 
 
 

@@ -59,6 +59,7 @@ class SurveyOptions:
         "detect": ("model", "conf", "imgsz", "slice"),
         "locate": (),
         "estimate": ("by", "precision", "recall", "strip", "population", "population_field", "basemap"),
+        "compare": (),  # the comparison with OSM: reruns whenever estimate does
     }
 
     def stage_options(self, stage: str) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """`camcensus survey`: every stage in order, resumable, with its options kept in survey.toml.
 
-sample -> fetch -> detect -> locate -> estimate. Each stage's library function is resumable on
+sample -> fetch -> detect -> locate -> estimate -> compare (with OSM). Each stage's library function is resumable on
 its own; here a stage is marked done (``.stages/<stage>.json``, with the options that produced
 it and the outputs it left) once it finishes. A rerun skips a stage only when its marker matches
 the options **and** its outputs are all there and read back (``stage_problem``); a stage whose
@@ -23,7 +23,7 @@ from scripts.survey import files
 from scripts.survey.lock import survey_lock
 from scripts.survey.options import SurveyOptions, options_to_toml
 
-STAGES = ("sample", "fetch", "detect", "locate", "estimate")
+STAGES = ("sample", "fetch", "detect", "locate", "estimate", "compare")
 MARKERS = ".stages"
 # What each stage writes: removed before a stage is redone with other options (a stage that was
 # merely interrupted keeps them and resumes).
@@ -35,6 +35,8 @@ STAGE_OUTPUTS = {
     "locate": (files.CAMERAS,),
     "estimate": (files.DENSITY_GEOJSON, files.DENSITY_PARQUET, files.MAP_HTML, files.DENSITY_PNG,
                  files.REPORT),
+    "compare": ("osm_compare.geojson", "osm_compare.parquet", "osm_new_josm.geojson", "osm_new_maproulette.geojson",
+                "osm_unseen_maproulette.geojson", "osm_crops"),
 }
 
 
@@ -220,5 +222,5 @@ def _write_marker(path: Path, data: dict) -> None:
 
 _STAGE_FUNCTIONS: dict[str, Callable[[Path, SurveyOptions], str]] = {
     "sample": stages.sample_stage, "fetch": stages.fetch_stage, "detect": stages.detect_stage,
-    "locate": stages.locate_stage, "estimate": stages.estimate_stage,
+    "locate": stages.locate_stage, "estimate": stages.estimate_stage, "compare": stages.compare_stage,
 }

@@ -106,6 +106,24 @@ def estimate_stage(survey_dir: Path, options: SurveyOptions) -> str:
             f"{result.report['estimand']}")
 
 
+def compare_stage(survey_dir: Path, options: SurveyOptions) -> str:
+    """The survey against the OSM cameras of its area (``geo.counting.osm_compare``): osm_compare.*,
+    the mappers' exports and map.html's OSM layers, with the estimate's calibration and strip. An
+    area without OSM cameras (or whose cameras cannot be read) is noted, not an error."""
+    from geo.counting.osm_compare import compare_survey
+    from geo.errors import GeoInputError
+
+    calibration, precision, recall, _ = estimate_calibration(
+        survey_dir, model=options.model, precision=options.precision, recall=options.recall)
+    try:
+        result = compare_survey(survey_dir, calibration=calibration, precision=precision, recall=recall)
+    except GeoInputError as error:
+        return f"no comparison with OSM: {error}"
+    c = result.summary["counts"]
+    return (f"OSM: {c['confirmed']:,} confirmed, {c['new']:,} new, {c['unseen']:,} unseen, "
+            f"{c['outside']:,} outside the strip")
+
+
 def estimate_calibration(survey: Path, *, model: str | None, precision: float | None, recall: float | None
                          ) -> tuple[dict | None, float | None, float | None, dict]:
     """(calibration, precision, recall, model info) for the estimator: precision and recall given

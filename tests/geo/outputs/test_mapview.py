@@ -162,3 +162,55 @@ def test_many_features_draw_on_a_canvas(page, tmp_path, monkeypatch):
     assert page.locator("path.cc-camera").count() == 0  # no SVG paths: one canvas
     assert page.console_errors == [] and page.external_requests == []
     assert _distinct_colours(page.screenshot()) > 20
+
+
+def _osm_table():
+    """Four comparison rows, one per status, inside the fixture's areas."""
+    import pandas as pd
+
+    from tests.geo.counting.osm_scene import crop_uri
+
+    base = {"camera_id": None, "osm_id": None, "p_real": np.nan, "p_find": np.nan, "class_name": None,
+            "n_views": np.nan, "uncertainty_m": np.nan, "crops": [], "class_agree": None, "distance_m": np.nan,
+            "suggested_tags": None}
+    rows = [dict(base, status="confirmed", lon=24.9052, lat=60.1652, camera_id=0, osm_id="11", p_real=0.9,
+                 p_find=0.7, class_name="dome", n_views=2, uncertainty_m=1.2, crops=[crop_uri()], class_agree=True,
+                 distance_m=1.5),
+            dict(base, status="new", lon=24.907, lat=60.166, camera_id=1, p_real=0.87, class_name="directed",
+                 n_views=3, uncertainty_m=2.0, crops=[crop_uri(40), crop_uri(200)],
+                 suggested_tags=json.dumps({"man_made": "surveillance", "camera:type": fx.EVIL})),
+            dict(base, status="unseen", lon=24.913, lat=60.1665, osm_id="12", p_find=0.91),
+            dict(base, status="outside", lon=24.918, lat=60.169, osm_id="13")]
+    return pd.DataFrame(rows)
+
+
+def test_osm_comparison_layers_with_probability_crops_and_suggested_tags(page, demo_map):
+    from geo.outputs.mapview import add_osm_layers
+
+    add_osm_layers(demo_map, _osm_table())
+    dialogs = _open(page, demo_map)
+    assert page.locator("path.cc-osm-confirmed").count() == 1 and page.locator("path.cc-osm-new").count() == 1
+    assert page.locator("path.cc-osm-unseen").count() == 1
+    assert page.locator("path.cc-osm-outside").count() == 0  # a layer that starts switched off
+    layers = page.locator(".leaflet-control-layers").inner_text()
+    for name in ("OSM: confirmed", "OSM: new (not in OSM)", "OSM: mapped, not seen", "OSM: outside the strip"):
+        assert name in layers
+    page.locator(".leaflet-control-layers label", has_text="OSM: outside").locator("input").check()
+    assert page.locator("path.cc-osm-outside").count() == 1
+    page.locator("path.cc-osm-new").click(force=True)
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    text = popup.inner_text()
+    assert "P(real)" in text and "0.87" in text and "man_made=surveillance" in text and fx.EVIL in text
+    assert popup.locator("img").count() == 2
+    assert all(s.startswith("data:image/jpeg;base64,") for s in popup.locator("img").evaluate_all(
+        "els => els.map(e => e.src)"))
+    page.locator("path.cc-osm-unseen").click(force=True)
+    text = page.locator(".leaflet-popup-content", has_text="OSM node 12").inner_text()
+    assert "p_find" in text and "0.91" in text and "probably gone" in text
+    assert "OpenStreetMap comparison" in page.locator(".cc-legend").inner_text()
+    assert dialogs == [] and page.console_errors == [] and page.external_requests == []
+    # adding the layers again replaces them
+    add_osm_layers(demo_map, _osm_table().iloc[:1])
+    data = json.loads(re.search(r'id="map-data">(.*?)</script>', demo_map.read_text(), re.S).group(1))
+    assert [len(data["osm"][s]["features"]) for s in ("confirmed", "new", "unseen", "outside")] == [1, 0, 0, 0]

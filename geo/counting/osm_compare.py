@@ -1,0 +1,674 @@
+"""The survey against OpenStreetMap: which mapped cameras it confirms, which cameras it found that
+are not mapped, and which mapped cameras it should have seen but did not.
+
+Every OSM camera (``man_made=surveillance`` node) and every located camera gets one row with a
+``status``:
+
+- ``confirmed``: a located camera and an OSM camera match, one to one (Hungarian assignment on
+  distance / match radius), within ``match_radius_m`` of the located camera: the OSM mapping error
+  and the facade snap (``MATCH_BASE_M``) combined with ``MATCH_SIGMAS`` times its position
+  uncertainty (``uncertainty_m``, 1-sigma, metres), at most ``MATCH_MAX_M`` (DeFlock's duplicate
+  checks use 15-25 m). ``class_agree`` says whether OSM's ``camera:type`` (dome -> dome, fixed ->
+  directed) agrees with the detector's class (None where OSM does not say).
+- ``new``: a located camera with no OSM camera to match, with its P(real) (``p_real``, the
+  estimator's ``camera_reality`` from the precision by confidence), its views and its best crops.
+- ``unseen``: an OSM camera inside the strip that no located camera matches, with ``p_find``: the
+  probability that this survey would have found it were it there, the estimator's inclusion
+  probability at its mapped position (``geo.counting.inclusion``: the views whose field of view,
+  range and buildings allow it, the recall at the box size it would have, averaged over the grid's
+  start), unfloored. High: probably gone, moved or mis-mapped; low: the survey cannot tell.
+- ``outside``: an OSM camera outside the strip (``in_strip`` of the surveyed street pieces), about
+  which the survey says nothing.
+
+``compare_from_tables`` works on tables; ``compare_survey`` reads a survey directory and writes
+``osm_compare.geojson``, ``osm_compare.parquet``, the mappers' exports
+(``geo.outputs.osm_exports``) and an ``osm_compare`` summary in ``report.json``. Candidates are
+evidence for a person to check, never edits: nothing here uploads anything.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.counting.inclusion import (DEFAULT_SHIFTS, DEFAULT_STRIP_M, box_size_m, in_strip, street_distance,
+                                    surveyed_streets, view_pairs, views_for_inclusion)
+from geo.errors import GeoInputError
+
+STATUSES = ("confirmed", "new", "unseen", "outside")
+MATCH_BASE_M = 8.0  # OSM mapping error and the snap of a mapped node to its facade (the simulator's 8 m)
+MATCH_SIGMAS = 2.0  # times the located camera's 1-sigma uncertainty
+MATCH_MAX_M = 25.0
+N_CROPS = 3  # best crops kept per located camera
+N_EVIDENCE_VIEWS = 3  # views listed for an unseen camera (the likeliest to have shown it)
+OSM_CLASS = {"dome": "dome", "fixed": "directed"}  # OSM camera:type -> detector class (panning: unknown)
+CLASS_TO_OSM = {"dome": "dome", "directed": "fixed"}
+COMPARE_GEOJSON = "osm_compare.geojson"
+COMPARE_PARQUET = "osm_compare.parquet"
+COLUMNS = ("status", "osm_id", "camera_id", "lon", "lat", "distance_m", "match_radius_m", "p_real", "p_find",
+           "class_name", "osm_class", "class_agree", "in_strip", "street_distance_m", "n_views", "n_detections",
+           "conf_max", "method", "uncertainty_m", "camera_lon", "camera_lat", "osm_lon", "osm_lat",
+           "image_ids", "expected_views", "crops", "osm_tags", "suggested_tags", "shared_match", "evidence")
+
+
+@dataclass
+class CompareResult:
+    """The comparison table (one row per OSM camera and per located camera, EPSG:4326), its
+    summary (report.json's ``osm_compare``) and the paths written."""
+
+    table: gpd.GeoDataFrame
+    summary: dict
+    paths: dict[str, Path] = field(default_factory=dict)
+
+
+def match_radius_m(uncertainty_m: np.ndarray) -> np.ndarray:
+    """Match radius (m) of located cameras with position uncertainty ``uncertainty_m`` (1-sigma,
+    m; NaN as 0): hypot(``MATCH_BASE_M``, ``MATCH_SIGMAS`` x uncertainty), at most ``MATCH_MAX_M``."""
+    unc = np.nan_to_num(np.asarray(uncertainty_m, float), nan=0.0)
+    return np.minimum(np.hypot(MATCH_BASE_M, MATCH_SIGMAS * unc), MATCH_MAX_M)
+
+
+def match_cameras(cam_xy: np.ndarray, radius_m: np.ndarray, osm_xy: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One-to-one matches of located cameras (``cam_xy``, m, each with its ``radius_m``) to OSM
+    cameras (``osm_xy``, m): (camera index, OSM index, distance m), minimising the sum of
+    distance / radius over pairs within the radius (``scipy.optimize.linear_sum_assignment``)."""
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial import cKDTree
+
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    if len(cam_xy) == 0 or len(osm_xy) == 0:
+        return empty
+    near = cKDTree(cam_xy).query_ball_tree(cKDTree(osm_xy), float(np.max(radius_m)))
+    ci = np.array([i for i, js in enumerate(near) for _ in js], dtype=np.int64)
+    oj = np.array([j for js in near for j in js], dtype=np.int64)
+    if len(ci) == 0:
+        return empty
+    d = np.hypot(*(cam_xy[ci] - osm_xy[oj]).T)
+    ok = d <= radius_m[ci]
+    ci, oj, d = ci[ok], oj[ok], d[ok]
+    if len(ci) == 0:
+        return empty
+    # the assignment on the cameras and OSM nodes that have any candidate (small, dense)
+    rows, ri = np.unique(ci, return_inverse=True)
+    cols, cj = np.unique(oj, return_inverse=True)
+    big = 1e6
+    cost = np.full((len(rows), len(cols)), big)
+    cost[ri, cj] = d / np.maximum(radius_m[ci], 1e-9)
+    a, b = linear_sum_assignment(cost)
+    keep = cost[a, b] < big
+    a, b = rows[a[keep]], cols[b[keep]]
+    dist = np.hypot(*(cam_xy[a] - osm_xy[b]).T) if len(a) else np.zeros(0)
+    return a.astype(np.int64), b.astype(np.int64), dist
+
+
+def nearest_within(cams: np.ndarray, cam_xy: np.ndarray, radius_m: np.ndarray, osm_xy: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For located cameras ``cams`` (indices): the nearest OSM camera within each one's radius
+    (camera index, OSM index, distance m), those that have one."""
+    from scipy.spatial import cKDTree
+
+    if len(cams) == 0 or len(osm_xy) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    d, j = cKDTree(osm_xy).query(cam_xy[cams], k=1)
+    ok = d <= radius_m[cams]
+    return cams[ok].astype(np.int64), j[ok].astype(np.int64), d[ok]
+
+
+def osm_class(camera_type: pd.Series | np.ndarray) -> np.ndarray:
+    """Detector class of OSM ``camera:type`` values (dome -> dome, fixed -> directed; else None)."""
+    return np.array([OSM_CLASS.get(str(v).strip().lower()) if isinstance(v, str) else None
+                     for v in np.asarray(camera_type, dtype=object)], dtype=object)
+
+
+def find_probability(osm_xy: np.ndarray, klass: np.ndarray, *, surveyed: gpd.GeoDataFrame, views: pd.DataFrame,
+                     recall_at, spacing_m: float, buildings: gpd.GeoDataFrame | None = None,
+                     n_shifts: int = DEFAULT_SHIFTS) -> tuple[np.ndarray, list[list[int]]]:
+    """p_find of cameras at ``osm_xy`` (m, the surveyed pieces' CRS) of class ``klass`` (None:
+    directed, the simulator's and OSM's default): the estimator's inclusion probability there
+    (``ViewPairs.inclusion``, unfloored: p* averaged over ``n_shifts`` grid starts), and for
+    each camera the rows of ``views`` likeliest to show it (at most ``N_EVIDENCE_VIEWS``, best
+    first, at its mapped position). ``views``: ``views_for_inclusion``; ``recall_at(size_px)``:
+    the calibration's recall by box size; ``buildings``: footprints in the same CRS."""
+    n = len(osm_xy)
+    if n == 0:
+        return np.zeros(0), []
+    xy = snap_into_street(osm_xy, buildings)
+    _, _, tangent = street_distance(xy, surveyed)
+    names = np.array(["directed" if k is None else str(k) for k in klass], dtype=object)
+    box = box_size_m(names)
+    pairs = view_pairs(xy, tangent, views, spacing_m=spacing_m, buildings=buildings, n_shifts=n_shifts)
+    _, raw = pairs.inclusion(box, recall_at, floor=0.0)
+    best: list[list[int]] = [[] for _ in range(n)]
+    if len(pairs.cam):
+        p = pairs.detection(box, recall_at)
+        centre = pairs.shift == pairs.n_shifts // 2
+        frame = pd.DataFrame({"cam": pairs.cam[centre], "view": pairs.view[centre], "p": p[centre]})
+        frame = frame.sort_values("p", ascending=False).groupby("cam").head(N_EVIDENCE_VIEWS)
+        for cam, group in frame.groupby("cam"):
+            best[int(cam)] = group["view"].astype(int).tolist()
+    return np.clip(raw, 0.0, 1.0), best
+
+
+def snap_into_street(xy: np.ndarray, buildings: gpd.GeoDataFrame | None, *, offset_m: float = 0.3) -> np.ndarray:
+    """Mapped positions inside a building footprint moved to ``offset_m`` outside its nearest
+    outline (a node mapped on the building stands for a camera on its wall, as the simulator
+    places it); other positions unchanged."""
+    xy = np.asarray(xy, float).copy()
+    if buildings is None or len(buildings) == 0 or len(xy) == 0:
+        return xy
+    polys = buildings.geometry.to_numpy()
+    polys = polys[np.isin(shapely.get_type_id(polys), [3, 6])]
+    if len(polys) == 0:
+        return xy
+    pts = shapely.points(xy)
+    pi, bi = shapely.STRtree(polys).query(pts, predicate="within")
+    if len(pi) == 0:
+        return xy
+    pi, first = np.unique(pi, return_index=True)
+    bi = bi[first]
+    edge = shapely.get_coordinates(shapely.shortest_line(pts[pi], shapely.boundary(polys[bi])))[1::2]
+    d = edge - xy[pi]
+    norm = np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-9)
+    xy[pi] = edge + d / norm[:, None] * offset_m
+    return xy
+
+
+def suggested_tags(class_name: str, *, method: str | None = None, wall: bool = False) -> dict[str, str]:
+    """The OSM tags of a located camera, as OSM expects them: man_made=surveillance,
+    surveillance:type=camera, camera:type (dome / fixed), and camera:mount=wall where locate
+    placed it on a facade (``method`` facade, or ``wall``: within a metre of one)."""
+    tags = {"man_made": "surveillance", "surveillance:type": "camera"}
+    if class_name in CLASS_TO_OSM:
+        tags["camera:type"] = CLASS_TO_OSM[class_name]
+    if method == "facade" or wall:
+        tags["camera:mount"] = "wall"
+    return tags
+
+
+def compare_from_tables(
+    cameras: pd.DataFrame,
+    osm: gpd.GeoDataFrame,
+    *,
+    surveyed: gpd.GeoDataFrame,
+    views: pd.DataFrame,
+    recall_at,
+    p_real: np.ndarray | None = None,
+    strip: float | dict[str, float] = DEFAULT_STRIP_M,
+    spacing_m: float = 20.0,
+    n_shifts: int = DEFAULT_SHIFTS,
+    buildings: gpd.GeoDataFrame | None = None,
+    crops: list[list[str]] | None = None,
+    images: pd.DataFrame | None = None,
+) -> gpd.GeoDataFrame:
+    """The comparison table (EPSG:4326, ``COLUMNS``): one row per confirmed pair, per new located
+    camera and per unmatched OSM camera (unseen / outside).
+
+    ``cameras``: located cameras (camera_id, lon, lat, class_name, uncertainty_m, method, n_views,
+    n_detections, conf_max, image_ids). ``osm``: OSM cameras (osm_id, camera:type and the other
+    tags of ``geo.sim.features.surveillance_from_area``, Point geometry, any CRS).
+    ``surveyed``: the surveyed street pieces (projected, metres; their CRS is the one used).
+    ``views``: ``views_for_inclusion`` in that CRS; ``images``: the ok images in the same order
+    (for image ids of the views an unseen camera should be in). ``recall_at(size_px)``: recall by
+    box size. ``p_real``: per located camera (default 1). ``strip``: half-width (m), or one per
+    class. ``buildings``: footprints in the metric CRS. ``crops``: per located camera, its best
+    crops (data URIs)."""
+    crs = surveyed.crs
+    n_cam = len(cameras)
+    cam_xy = _xy(cameras["lon"], cameras["lat"], crs)
+    osm_m = osm.to_crs(crs) if len(osm) else osm
+    osm_xy = shapely.get_coordinates(osm_m.geometry.to_numpy()) if len(osm) else np.zeros((0, 2))
+    unc = cameras["uncertainty_m"].to_numpy(float) if "uncertainty_m" in cameras else np.zeros(n_cam)
+    radius = match_radius_m(unc)
+    ci, oj, dist = match_cameras(cam_xy, radius, osm_xy)
+    shared = np.zeros(len(ci), dtype=bool)
+    si, sj, sd = nearest_within(np.setdiff1d(np.arange(n_cam), ci), cam_xy, radius, osm_xy)
+    if len(si):  # a second located camera at a matched node: the same camera located twice, not new
+        ci, oj, dist = np.concatenate([ci, si]), np.concatenate([oj, sj]), np.concatenate([dist, sd])
+        shared = np.concatenate([shared, np.ones(len(si), dtype=bool)])
+    q = np.ones(n_cam) if p_real is None else np.asarray(p_real, float)
+    o_class = osm_class(osm["camera:type"] if "camera:type" in osm else [None] * len(osm))
+    c_class = cameras["class_name"].astype(str).to_numpy() if n_cam else np.zeros(0, dtype=object)
+    # the strip: per class when the strip is per class (the OSM camera's class, directed if unknown)
+    o_dist, _, _ = street_distance(osm_xy, surveyed)
+    o_width = _strip_for(np.array([k or "directed" for k in o_class], dtype=object), strip)
+    o_in = (o_dist <= o_width) & _in_strip_by(osm_xy, surveyed, o_width)
+    c_dist, _, _ = street_distance(cam_xy, surveyed)
+    c_width = _strip_for(c_class, strip)
+    c_in = (c_dist <= c_width) & _in_strip_by(cam_xy, surveyed, c_width)
+    unmatched_osm = np.setdiff1d(np.arange(len(osm)), oj)
+    p_find = np.full(len(osm), np.nan)
+    expected: list[list[str]] = [[] for _ in range(len(osm))]
+    ask = np.union1d(unmatched_osm[o_in[unmatched_osm]], oj)  # unseen and confirmed OSM cameras
+    if len(ask):
+        found, best = find_probability(osm_xy[ask], o_class[ask], surveyed=surveyed, views=views,
+                                       recall_at=recall_at, spacing_m=spacing_m, buildings=buildings,
+                                       n_shifts=n_shifts)
+        p_find[ask] = found
+        ids = (images["image_id"].astype(str).to_numpy() if images is not None and "image_id" in images
+               else None)
+        for k, rows in zip(ask, best):
+            if ids is not None:
+                expected[k] = [str(ids[r % len(ids)]) for r in rows]  # mirrored views (random sides) wrap
+    tags = [_tags_of(row) for _, row in osm.iterrows()] if len(osm) else []
+    osm_ids = osm["osm_id"].astype(str).to_numpy() if "osm_id" in osm else np.arange(len(osm)).astype(str)
+    ll_osm = shapely.get_coordinates(osm.to_crs(4326).geometry.to_numpy()) if len(osm) else np.zeros((0, 2))
+    wall = _near_wall(cam_xy, buildings)
+    rows = []
+
+    def camera_part(i: int) -> dict:
+        image_ids = cameras["image_ids"].iloc[i] if "image_ids" in cameras else None
+        image_ids = [str(v) for v in image_ids] if image_ids is not None and not _isnan(image_ids) else []
+        method = str(cameras["method"].iloc[i]) if "method" in cameras else None
+        return {"camera_id": int(cameras["camera_id"].iloc[i]), "p_real": float(q[i]), "class_name": c_class[i],
+                "n_views": _int(cameras, "n_views", i), "n_detections": _int(cameras, "n_detections", i),
+                "conf_max": _float(cameras, "conf_max", i), "method": method, "uncertainty_m": float(unc[i]),
+                "camera_lon": float(cameras["lon"].iloc[i]), "camera_lat": float(cameras["lat"].iloc[i]),
+                "image_ids": image_ids, "crops": list(crops[i]) if crops is not None else [],
+                "suggested_tags": json.dumps(suggested_tags(c_class[i], method=method, wall=bool(wall[i])))}
+
+    def osm_part(j: int) -> dict:
+        return {"osm_id": osm_ids[j], "osm_class": o_class[j], "osm_lon": float(ll_osm[j, 0]),
+                "osm_lat": float(ll_osm[j, 1]), "osm_tags": json.dumps(tags[j]), "p_find": _nan(p_find[j]),
+                "expected_views": expected[j]}
+
+    for i, j, d, again in zip(ci, oj, dist, shared):
+        agree = None if o_class[j] is None else bool(o_class[j] == c_class[i])
+        rows.append({**_blank(), **camera_part(i), **osm_part(j), "status": "confirmed",
+                     "lon": float(cameras["lon"].iloc[i]), "lat": float(cameras["lat"].iloc[i]),
+                     "distance_m": float(d), "match_radius_m": float(radius[i]), "class_agree": agree,
+                     "in_strip": bool(c_in[i] or o_in[j]), "street_distance_m": _nan(c_dist[i]),
+                     "suggested_tags": None,
+                     "evidence": (f"located camera {int(cameras['camera_id'].iloc[i])} ({c_class[i]}, "
+                                  f"P(real) {q[i]:.2f}, {_int(cameras, 'n_views', i)} views) {d:.1f} m from OSM "
+                                  f"node {osm_ids[j]} (match radius {radius[i]:.1f} m)"
+                                  + ("; the node is matched by another located camera too" if again else "")
+                                  + ("" if agree is None else f"; class {'agrees' if agree else 'differs'}")),
+                     "shared_match": bool(again)})
+    for i in np.setdiff1d(np.arange(n_cam), ci):
+        rows.append({**_blank(), **camera_part(i), "status": "new", "lon": float(cameras["lon"].iloc[i]),
+                     "lat": float(cameras["lat"].iloc[i]), "match_radius_m": float(radius[i]),
+                     "in_strip": bool(c_in[i]), "street_distance_m": _nan(c_dist[i]),
+                     "evidence": (f"located camera {int(cameras['camera_id'].iloc[i])} ({c_class[i]}, P(real) "
+                                  f"{q[i]:.2f}, {_int(cameras, 'n_views', i)} views, {_int(cameras, 'n_detections', i)} "
+                                  f"detections, position +- {unc[i]:.1f} m) with no OSM camera within "
+                                  f"{radius[i]:.1f} m")})
+    for j in unmatched_osm:
+        status = "unseen" if o_in[j] else "outside"
+        text = (f"OSM node {osm_ids[j]} inside the strip, matched by no located camera; this survey would "
+                f"have found it with probability {p_find[j]:.2f}" if status == "unseen" else
+                f"OSM node {osm_ids[j]} outside the survey's strip: the survey says nothing about it")
+        rows.append({**_blank(), **osm_part(j), "status": status, "lon": float(ll_osm[j, 0]),
+                     "lat": float(ll_osm[j, 1]), "in_strip": bool(o_in[j]), "street_distance_m": _nan(o_dist[j]),
+                     "evidence": text})
+    frame = pd.DataFrame(rows, columns=list(COLUMNS)) if rows else pd.DataFrame({c: [] for c in COLUMNS})
+    frame["camera_id"] = pd.array(frame["camera_id"], dtype="Int64")
+    for name in ("n_views", "n_detections"):
+        frame[name] = pd.array(frame[name], dtype="Int64")
+    frame["class_agree"] = pd.array(frame["class_agree"], dtype="boolean")
+    frame["shared_match"] = frame["shared_match"].fillna(False).astype(bool)
+    frame["in_strip"] = frame["in_strip"].astype(bool)
+    order = {s: k for k, s in enumerate(STATUSES)}
+    frame = frame.sort_values(["status", "p_real", "p_find"], key=lambda s: s.map(order) if s.name == "status"
+                              else -s.fillna(-1), kind="stable").reset_index(drop=True)
+    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=4326)
+
+
+def summary_from_table(table: pd.DataFrame, *, strip: float | dict, n_osm: int, n_located: int,
+                       high: float = 0.8) -> dict:
+    """report.json's ``osm_compare``: counts by status, class agreement of the confirmed, and how
+    many new candidates and unseen cameras reach ``high`` P(real) / p_find."""
+    counts = {s: int((table["status"] == s).sum()) for s in STATUSES}
+    conf = table[table["status"] == "confirmed"]
+    known = conf["class_agree"].dropna()
+    return {
+        "n_osm_cameras": int(n_osm), "n_located": int(n_located), "counts": counts,
+        "strip_m": strip,
+        "match": {"base_m": MATCH_BASE_M, "sigmas": MATCH_SIGMAS, "max_m": MATCH_MAX_M,
+                  "rule": "one-to-one (Hungarian) within hypot(base, sigmas x uncertainty_m), at most max"},
+        "class_agreement": {"n_known": int(len(known)), "n_agree": int(known.astype(bool).sum()),
+                            "share": float(known.astype(bool).mean()) if len(known) else None},
+        "new_p_real_at_least": {"threshold": high,
+                                "n": int(((table["status"] == "new") & (table["p_real"] >= high)).sum())},
+        "unseen_p_find_at_least": {"threshold": high,
+                                   "n": int(((table["status"] == "unseen") & (table["p_find"] >= high)).sum())},
+        "note": "candidates are evidence for a person to check, never edits; nothing is uploaded",
+    }
+
+
+# --- the survey ---------------------------------------------------------------------------------
+
+def compare_survey(
+    survey_dir: str | Path,
+    *,
+    calibration: dict | None = None,
+    precision: float | None = None,
+    recall: float | None = None,
+    strip: float | dict | None = None,
+    osm: gpd.GeoDataFrame | None = None,
+    buildings: Any = "auto",
+    exports: bool = True,
+    crops: bool = True,
+) -> CompareResult:
+    """Compare a located survey with the OSM cameras of its area and write the outputs.
+
+    ``calibration``: the shared calibration dict (the review's, else the model card's); else scalar
+    ``precision`` / ``recall`` (else 1.0). ``strip``: half-width (m, or per class); default the one
+    report.json records (the estimate's), else ``DEFAULT_STRIP_M``. ``osm``: the OSM cameras
+    (default: ``surveillance_from_area`` of the survey's area). Raises ``GeoInputError`` with a
+    one-line message when the survey has no located cameras table or its area no OSM cameras
+    (nothing is written then). Writes osm_compare.geojson, osm_compare.parquet, the exports of
+    ``geo.outputs.osm_exports`` and report.json's ``osm_compare``."""
+    from geo.counting.calibration import calibration_from_dict, calibration_from_rates
+    from geo.counting.locate import buildings_for_survey, read_cameras, read_detections, read_images, read_sample_info
+    from geo.streets.network import load_network, streets_from_graph
+
+    survey_dir = Path(survey_dir)
+    info = read_sample_info(survey_dir)
+    for name, stage in (("network.graphml", "sample"), ("points.parquet", "sample"), ("cameras.parquet", "locate")):
+        if not (survey_dir / name).exists():
+            raise GeoInputError(f"{survey_dir / name} not found: run `camcensus {stage}` first")
+    if osm is None:
+        osm = osm_cameras_for_survey(info)
+    if len(osm) == 0:
+        raise GeoInputError(f"the survey's area ({info.get('area')}) has no OpenStreetMap cameras "
+                            "(man_made=surveillance nodes): nothing to compare")
+    report_path = survey_dir / "report.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else {}
+    if strip is None:
+        strip = (report.get("parameters") or {}).get("strip_m") or DEFAULT_STRIP_M
+    strip = _check_strip(strip)
+    cal = calibration_from_dict(calibration if calibration is not None else calibration_from_rates(
+        1.0 if precision is None else float(precision), 1.0 if recall is None else float(recall), source="scalar"))
+    curves = cal.curves()
+    cameras = read_cameras(survey_dir / "cameras.parquet")
+    images = read_images(survey_dir)
+    detections = read_detections(survey_dir)
+    used = detections
+    if "conf" in detections and len(detections):
+        used = detections[detections["conf"].fillna(1.0).to_numpy(float) >= cal.conf_threshold - 1e-9]
+    n_ok = int(images["status"].fillna("ok").eq("ok").sum()) if "status" in images else len(images)
+    q = reality_of_cameras(cameras, used, cal, n_images=n_ok)
+    graph = load_network(survey_dir / "network.graphml")
+    streets = streets_from_graph(graph)
+    points = pd.read_parquet(survey_dir / "points.parquet", columns=["point_id", "street_id", "lon", "lat"])
+    spacing, shifts = design_spacing(info)
+    surveyed = surveyed_streets(streets, points, images, metres_per_point=spacing)
+    ok = images
+    if "status" in ok.columns:
+        ok = ok[ok["status"].fillna("ok").eq("ok")]
+    ok = ok.drop_duplicates("image_id").reset_index(drop=True)
+    views = views_for_inclusion(ok, streets.crs, random_sides=info.get("sides") == "random")
+    if isinstance(buildings, str) and buildings == "auto":
+        buildings = buildings_for_survey(info)
+    build_m = buildings.to_crs(streets.crs) if buildings is not None and len(buildings) else None
+    crop_lists = best_crops(cameras, used, images, root=survey_dir) if crops else None
+    table = compare_from_tables(cameras, osm, surveyed=surveyed, views=views, recall_at=curves.recall_at,
+                                p_real=q, strip=strip, spacing_m=spacing, n_shifts=shifts, buildings=build_m,
+                                crops=crop_lists, images=ok)
+    summary = summary_from_table(table, strip=strip, n_osm=len(osm), n_located=len(cameras))
+    summary["calibration_source"] = cal.source
+    summary["area"] = info.get("area")
+    paths: dict[str, Path] = {}
+    if exports:
+        from geo.io import write_text
+        from geo.outputs.osm_exports import write_osm_exports
+
+        provenance = provenance_for_survey(survey_dir, info=info, detections=detections, report=report)
+        paths["geojson"] = write_text(survey_dir / COMPARE_GEOJSON, table_to_geojson(table))
+        paths["parquet"] = write_table(table, survey_dir / COMPARE_PARQUET)
+        paths.update(write_osm_exports(table, survey_dir, provenance=provenance))
+        if (survey_dir / "map.html").exists():
+            from geo.outputs.mapview import add_osm_layers
+
+            paths["map"] = add_osm_layers(survey_dir / "map.html", table)
+        summary["provenance"] = provenance
+        summary["files"] = {k: Path(v).name for k, v in paths.items()}
+        report["osm_compare"] = summary
+        write_text(report_path, json.dumps(report, indent=2, default=_plain, allow_nan=False))
+    return CompareResult(table=table, summary=summary, paths=paths)
+
+
+def osm_cameras_for_survey(info: dict) -> gpd.GeoDataFrame:
+    """The OSM cameras of the survey's area (``sample.json``'s ``area``); ``GeoInputError`` when
+    the survey names no area or its cameras cannot be read."""
+    from geo.sim.features import surveillance_from_area
+
+    area = info.get("area")
+    if not area:
+        raise GeoInputError("the survey names no area (sample.json): cannot read its OpenStreetMap cameras")
+    cams = surveillance_from_area(str(area))
+    if "surveillance:type" in cams.columns and len(cams):
+        kind = cams["surveillance:type"]
+        cams = cams[kind.isna() | kind.astype(str).str.lower().eq("camera")]  # not guards, ALPR kept separate
+    return cams.reset_index(drop=True)
+
+
+def design_spacing(info: dict) -> tuple[float, int]:
+    """(metres a sampled point stands for, grid shifts) of the survey's design, as the estimate
+    uses them: the spacing and ``DEFAULT_SHIFTS`` for systematic designs; for random ones the
+    width one 90-degree view covers at 10 m and no shifts."""
+    if info.get("method") == "random":
+        fov = float(info.get("fov") or 90.0)
+        return 2.0 * 10.0 * float(np.tan(np.radians(fov) / 2.0)), 1
+    return float(info.get("spacing_m") or 20.0), DEFAULT_SHIFTS
+
+
+def best_crops(cameras: pd.DataFrame, detections: pd.DataFrame, images: pd.DataFrame, *, root: Path,
+               k: int = N_CROPS) -> list[list[str]]:
+    """Up to ``k`` crops per located camera (data URIs, best detection first), made by
+    ``geo.outputs.thumbnails.camera_thumbnails`` from each camera's k most confident detections."""
+    from geo.outputs.thumbnails import THUMB_PX, camera_thumbnails
+
+    out: list[list[str]] = [[] for _ in range(len(cameras))]
+    if len(cameras) == 0 or detections is None or len(detections) == 0:
+        return out
+    left = detections.reset_index(drop=True)
+    for _ in range(k):
+        found = camera_thumbnails(cameras, left, images, root=root, size=THUMB_PX * 2, limit=len(cameras))
+        for i, uri in enumerate(found):
+            if uri:
+                out[i].append(uri)
+        from geo.outputs.thumbnails import best_detections
+
+        best = best_detections(cameras, left)
+        if len(best) == 0:
+            break
+        taken = set(zip(best["image_id"].astype(str), best["x1"], best["y1"], best["x2"], best["y2"]))
+        keys = zip(left["image_id"].astype(str), left["x1"], left["y1"], left["x2"], left["y2"])
+        left = left[[key not in taken for key in keys]].reset_index(drop=True)
+        if len(left) == 0:
+            break
+    return out
+
+
+def provenance_for_survey(survey_dir: Path, *, info: dict, detections: pd.DataFrame, report: dict) -> dict:
+    """Where every claim comes from: the survey, its area, the imagery provider, the model, the
+    camcensus version."""
+    try:
+        from importlib.metadata import version
+
+        tool = f"camcensus {version('camcensus')}"
+    except Exception:
+        tool = "camcensus"
+    models = sorted(str(m) for m in detections["model_id"].dropna().unique()) if "model_id" in detections else []
+    provider = None
+    images_path = survey_dir / "images.parquet"
+    if images_path.exists():
+        prov = pd.read_parquet(images_path, columns=["provider"])["provider"].dropna().unique()
+        provider = ", ".join(sorted(map(str, prov))) or None
+    return {"tool": tool, "survey": survey_dir.name, "area": info.get("area"), "provider": provider,
+            "model": ", ".join(models) or None, "sampling": f"{info.get('method')} {info.get('spacing_m')} m"}
+
+
+def table_to_geojson(table: gpd.GeoDataFrame) -> str:
+    """The comparison table as a GeoJSON FeatureCollection (lists and tags as JSON values)."""
+    features = []
+    for row in table.drop(columns="geometry").to_dict("records"):
+        props = {k: _plain(v) for k, v in row.items()}
+        for key in ("osm_tags", "suggested_tags"):
+            if isinstance(props.get(key), str):
+                props[key] = json.loads(props[key])
+        features.append({"type": "Feature", "properties": props,
+                         "geometry": {"type": "Point", "coordinates": [round(row["lon"], 7), round(row["lat"], 7)]}})
+    return json.dumps({"type": "FeatureCollection", "features": features}, allow_nan=False)
+
+
+def write_table(table: gpd.GeoDataFrame, path: Path) -> Path:
+    """The comparison table as GeoParquet (atomic)."""
+    from geo.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        table.to_parquet(tmp, index=False)
+    return Path(path)
+
+
+def read_compare(survey_dir: str | Path) -> gpd.GeoDataFrame | None:
+    """``osm_compare.parquet`` of a survey (None when absent)."""
+    path = Path(survey_dir) / COMPARE_PARQUET
+    return gpd.read_parquet(path) if path.exists() else None
+
+
+def reality_of_cameras(cameras: pd.DataFrame, detections: pd.DataFrame, cal, *, n_images: int) -> np.ndarray:
+    """P(real) of each located camera: the estimator's ``camera_reality`` (the expected false
+    detections of each confidence bin taken to be that bin's single-detection cameras). The
+    expected false detections per bin: the calibration's false rate per image times the survey's
+    ``n_images`` when it has one (``Calibration.uses_false_rate``: a held-out card), else the
+    survey's detections times 1 - precision (a review of the survey's own detections)."""
+    from geo.counting.calibration import conf_bin
+    from geo.counting.estimate import camera_reality
+
+    if len(cameras) == 0:
+        return np.zeros(0)
+    conf = detections["conf"].fillna(1.0).to_numpy(float) if "conf" in detections else np.ones(len(detections))
+    curves = cal.curves()
+    precision_at = _PrecisionAt(curves)
+    if getattr(cal, "uses_false_rate", None) is not None and cal.uses_false_rate():
+        per_bin = np.bincount(conf_bin(conf, curves.conf_edges), minlength=len(curves.conf_edges) - 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(per_bin > 0, np.clip(cal.false_rates() * n_images / per_bin, 0.0, 1.0), 0.0)
+        precision_at = _PrecisionAt(curves, precision=1.0 - share)
+    return camera_reality(cameras["n_detections"].to_numpy(float),
+                          cameras["conf_max"].fillna(1.0).to_numpy(float) if "conf_max" in cameras
+                          else np.ones(len(cameras)), conf, precision_at)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+class _PrecisionAt:
+    """precision_at(conf) by confidence bin (the curves', or ``precision`` per bin) with the bin
+    edges attached, as ``camera_reality`` wants it."""
+
+    def __init__(self, curves, *, precision: np.ndarray | None = None):
+        from geo.counting.calibration import conf_bin
+
+        self._bin = conf_bin
+        self.edges = curves.conf_edges
+        self.precision = np.asarray(curves.precision if precision is None else precision, float)
+
+    def __call__(self, conf: np.ndarray) -> np.ndarray:
+        return self.precision[self._bin(conf, self.edges)]
+
+
+def _check_strip(strip: Any) -> float | dict[str, float]:
+    if isinstance(strip, dict):
+        out = {str(k): float(v) for k, v in strip.items() if isinstance(v, (int, float))}
+        if not out or any(not v > 0 for v in out.values()):
+            raise GeoInputError(f"strip must be positive metres per class, got {strip}")
+        return out
+    try:
+        value = float(strip)
+    except (TypeError, ValueError):
+        raise GeoInputError(f"strip must be a positive number of metres, got {strip!r}") from None
+    if not value > 0:
+        raise GeoInputError(f"strip must be a positive number of metres, got {strip}")
+    return value
+
+
+def _strip_for(klass: np.ndarray, strip: float | dict[str, float]) -> np.ndarray:
+    if isinstance(strip, dict):
+        default = max(strip.values())
+        return np.array([float(strip.get(str(k), default)) for k in klass], dtype=float)
+    return np.full(len(klass), float(strip))
+
+
+def _in_strip_by(xy: np.ndarray, surveyed: gpd.GeoDataFrame, width: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(xy), dtype=bool)
+    for w in np.unique(width):
+        sel = width == w
+        out[sel] = in_strip(xy[sel], surveyed, strip=float(w))
+    return out
+
+
+def _near_wall(xy: np.ndarray, buildings: gpd.GeoDataFrame | None, *, within_m: float = 1.0) -> np.ndarray:
+    out = np.zeros(len(xy), dtype=bool)
+    if buildings is None or len(buildings) == 0 or len(xy) == 0:
+        return out
+    outlines = shapely.boundary(buildings.geometry.to_numpy())
+    hit = shapely.STRtree(outlines).query(shapely.points(xy), predicate="dwithin", distance=within_m)[0]
+    out[hit] = True
+    return out
+
+
+def _tags_of(row: pd.Series) -> dict[str, str]:
+    skip = {"osm_id", "geometry"}
+    return {k: str(v) for k, v in row.items() if k not in skip and isinstance(v, str) and v.strip()}
+
+
+def _blank() -> dict:
+    return {c: None for c in COLUMNS} | {"image_ids": [], "expected_views": [], "crops": []}
+
+
+def _xy(lon, lat, crs) -> np.ndarray:
+    from pyproj import Transformer
+
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    if len(lon) == 0:
+        return np.zeros((0, 2))
+    x, y = Transformer.from_crs(4326, crs, always_xy=True).transform(lon, lat)
+    return np.column_stack([x, y])
+
+
+def _isnan(value: Any) -> bool:
+    return isinstance(value, float) and np.isnan(value)
+
+
+def _nan(value: float) -> float | None:
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+def _int(frame: pd.DataFrame, name: str, i: int) -> int | None:
+    if name not in frame:
+        return None
+    value = frame[name].iloc[i]
+    return None if pd.isna(value) else int(value)
+
+
+def _float(frame: pd.DataFrame, name: str, i: int) -> float | None:
+    if name not in frame:
+        return None
+    value = frame[name].iloc[i]
+    return None if pd.isna(value) else float(value)
+
+
+def _plain(value: Any) -> Any:
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
