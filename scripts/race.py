@@ -137,6 +137,7 @@ def race_budget(out: Path, *, hours: float, deadline: str | None, only: list[str
             hours = min(hours, max(left_h, 0.0) / len(todo))
     if hours < 0.02:
         raise SystemExit(f"race: only {hours * 60:.1f} min per contender left before {deadline}; not starting")
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"hours": round(hours, 4), "deadline": deadline,
                                 "set": time.strftime("%H:%M:%S", time.gmtime())}))
     return round(hours, 4)

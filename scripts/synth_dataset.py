@@ -150,6 +150,10 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
                                  f"{n_small}, {n_small_decoy}, {photometric}")
     if (n_decoy or n_sky or mine or n_small or n_small_decoy) and not tile:
         raise DetectorInputError("--decoys, --sky and --mine make crops: give --tile too")
+    from geo.sim.render import STYLES
+
+    if style not in STYLES:
+        raise DetectorInputError(f"--style must be one of {', '.join(STYLES)}, got {style!r}")
     mine_dirs = [_check_mine_dir(Path(d), val_areas) for d in (mine or [])]
     started = time.time()
     out = Path(out)

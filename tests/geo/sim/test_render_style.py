@@ -1,0 +1,42 @@
+"""The held-out rendering style (issue 21): different look, same scene, deterministic."""
+
+import numpy as np
+import pytest
+
+from geo.sim.render import STYLES, boxes_for_view, render_view
+from tests.geo.sim.test_render import X0, Y0, _scene
+
+
+def _two_camera_scene():
+    return _scene(
+        buildings=[((-20, 5, -8, 40), 15.0), ((8, 5, 20, 30), 9.0)],
+        cameras=[("a", "dome", -7.5, 14.0, 4.0), ("b", "directed", 7.5, 8.0, 5.0)],
+        size=0.3,
+    )
+
+
+def test_alt_style_renders_differently_and_deterministically():
+    scene = _two_camera_scene()
+    view = dict(x=X0, y=Y0, heading=10, width=480, height=360, seed=7)
+    base, base_boxes = render_view(scene, **view)
+    alt1, alt_boxes = render_view(scene, **view, style="alt")
+    alt2, alt_boxes2 = render_view(scene, **view, style="alt")
+    assert "alt" in STYLES and alt1.shape == base.shape and alt1.dtype == np.uint8
+    assert np.array_equal(alt1, alt2) and alt_boxes.equals(alt_boxes2)
+    # a different look: the mean colour moves and most pixels change
+    assert np.abs(alt1.astype(int) - base.astype(int)).mean() > 10
+    assert not np.array_equal(alt1, render_view(scene, **{**view, "seed": 8}, style="alt")[0])
+    # the same cameras in about the same places (housings differ a little)
+    assert list(alt_boxes.camera_id) == list(base_boxes.camera_id)
+    centre = lambda b: np.c_[(b.x1 + b.x2) / 2, (b.y1 + b.y2) / 2]  # noqa: E731
+    assert np.abs(centre(alt_boxes) - centre(base_boxes)).max() < 4
+    assert boxes_for_view(scene, x=X0, y=Y0, heading=10, width=480, height=360, style="alt").equals(alt_boxes)
+
+
+def test_default_style_is_the_untouched_default_and_unknown_styles_fail():
+    scene = _two_camera_scene()
+    a, _ = render_view(scene, x=X0, y=Y0, heading=10, width=320, height=240, seed=3)
+    b, _ = render_view(scene, x=X0, y=Y0, heading=10, width=320, height=240, seed=3, style="default")
+    assert np.array_equal(a, b)
+    with pytest.raises(ValueError, match="style"):
+        render_view(scene, x=X0, y=Y0, heading=10, width=320, height=240, seed=3, style="neon")
