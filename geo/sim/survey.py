@@ -365,7 +365,7 @@ def _finish(
 
 def surveyed_for_truth(survey_dir: Path, images: pd.DataFrame) -> gpd.GeoDataFrame | None:
     """The surveyed street pieces (``geo.counting.inclusion.surveyed_streets``) of a survey directory, in
-    the network's CRS: None without a network or points."""
+    the network's CRS (a random design: every street of its network); None without a network or points."""
     from geo.counting.inclusion import surveyed_streets
     from geo.streets.network import load_network, streets_from_graph
 
@@ -374,7 +374,10 @@ def surveyed_for_truth(survey_dir: Path, images: pd.DataFrame) -> gpd.GeoDataFra
     if not graph_path.exists() or not points_path.exists():
         return None
     graph = load_network(graph_path)
-    spacing_m = float(_read_json(Path(survey_dir) / "sample.json").get("spacing_m") or 20.0)
+    info = _read_json(Path(survey_dir) / "sample.json")
+    if info.get("method") == "random":  # a random design speaks for every street it was drawn from (issue 19)
+        return streets_from_graph(graph)[["street_id", "geometry"]]
+    spacing_m = float(info.get("spacing_m") or 20.0)
     points = pd.read_parquet(points_path, columns=["point_id", "street_id", "lon", "lat"])
     views = pd.read_parquet(Path(survey_dir) / "views.parquet", columns=["view_id", "point_id"])
     imgs = images.merge(views, on="view_id", how="left") if "point_id" not in images else images

@@ -87,3 +87,27 @@ def test_predicted_relative_se_falls_with_the_density_and_the_design():
         pytest.approx(base / 2, rel=1e-6)
     assert relative_se_from_design(Design(method="random", n_points=200, network_m=10_000), cal(),
                                    cameras_per_km=2, road_km=10) > base
+
+
+def test_truth_of_a_random_design_is_measured_from_every_street_of_its_network(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from geo.sim.survey import surveyed_for_truth
+    from geo.streets.network import save_network, streets_from_graph
+    from geo.streets.sampling import views_from_graph
+    from tests.geo.sim.scene import grid_graph
+
+    graph = grid_graph(n=3)
+    save_network(graph, tmp_path / "network.graphml")
+    points, views = views_from_graph(graph, method="random", n=3, seed=0)
+    points.to_parquet(tmp_path / "points.parquet")
+    views.to_parquet(tmp_path / "views.parquet")
+    images = pd.DataFrame({"view_id": views["view_id"], "image_id": views["view_id"], "status": "ok"})
+    (tmp_path / "sample.json").write_text(json.dumps({"method": "random", "n": 3, "spacing_m": 20.0}))
+    streets = streets_from_graph(graph)
+    assert len(surveyed_for_truth(tmp_path, images)) == len(streets)  # 3 points, the whole network
+    (tmp_path / "sample.json").write_text(json.dumps({"method": "systematic", "spacing_m": 20.0}))
+    pieces = surveyed_for_truth(tmp_path, images)  # systematic: only where its points stand
+    assert pieces.geometry.length.sum() < 0.5 * streets.geometry.length.sum()
