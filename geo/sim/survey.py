@@ -54,11 +54,13 @@ def simulate_survey(
     height: int = 640,
     workers: int | None = None,
     progress: bool = True,
+    style: str = "default",
 ) -> pd.DataFrame:
     """Render the views of ``survey_dir`` and write the images table and the ground truth.
 
     ``area`` defaults to the one in ``sample.json``; ``sim_cameras`` is "osm", "random:D[:SEED]"
-    or a GeoJSON of points (None: "osm" for the demo area, else "random:1"); ``width`` and
+    or a GeoJSON of points (None: "osm" for the demo area, else "random:1"); ``style`` the
+    renderer's look (``geo.sim.render.STYLES``; "alt" is never used in training); ``width`` and
     ``height`` in pixels; ``workers`` render processes (default: CPU count; started from a
     forkserver, each receives the scene once). A rerun renders only views without an image (or
     whose render failed). Returns the images table
@@ -73,6 +75,10 @@ def simulate_survey(
         raise FileNotFoundError(f"{views_path} not found: run `camcensus sample` first")
     if width < 16 or height < 16:
         raise GeoInputError(f"image size must be at least 16x16 px, got {width}x{height}")
+    from geo.sim.render import STYLES
+
+    if style not in STYLES:
+        raise GeoInputError(f"unknown style '{style}': choose one of {', '.join(STYLES)}")
     info = _read_json(survey_dir / "sample.json")
     area = area or info.get("area")
     if not area:
@@ -97,6 +103,8 @@ def simulate_survey(
     graph = load_network(graph_path) if graph_path.exists() else None
     scene = scene_from_area(area, graph=graph, sim_cameras=sim_cameras, seed=seed)
     tasks = _tasks(views, scene, seed=seed, width=width, height=height)
+    for task in tasks:
+        task["style"] = style
 
     images_dir = survey_dir / "images"
     images_dir.mkdir(parents=True, exist_ok=True)
@@ -190,6 +198,7 @@ def _render_one(task: dict, images_dir: Path) -> dict:
             width=task["width"],
             height=task["height"],
             seed=task["seed"],
+            style=task.get("style", "default"),
         )
         ok, data = cv2.imencode(
             ".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality(task["seed"])]

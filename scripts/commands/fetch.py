@@ -46,6 +46,8 @@ def fetch(
     sim_cameras: str = typer.Option(None, "--sim-cameras", help="Simulated cameras: osm, "
                                     "random:D[:SEED] or a GeoJSON. Default: osm for demo, random:1."),
     seed: int = typer.Option(0, "--seed", help="Seed of the simulated scene. Default 0."),
+    style: str = typer.Option("default", "--style", help="Simulated: the renderer's style, default or alt "
+                              "(a look never used in training, for robustness checks). Default: default."),
     cache: Path = typer.Option(None, "--cache", help="Download cache folder, keyed by provider, "
                                "image id and parameters. Default: SURVEY/cache."),
 ) -> None:
@@ -59,7 +61,7 @@ def fetch(
         from geo.sim.survey import simulate_survey
 
         table = simulate_survey(survey, area=None, sim_cameras=sim_cameras, seed=seed, width=size,
-                                height=size, workers=workers)
+                                height=size, workers=workers, style=style)
         counts = table["status"].value_counts().to_dict()
     else:
         from geo.imagery.fetch import FetchOptions, fetch_survey

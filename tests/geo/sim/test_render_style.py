@@ -40,3 +40,26 @@ def test_default_style_is_the_untouched_default_and_unknown_styles_fail():
     assert np.array_equal(a, b)
     with pytest.raises(ValueError, match="style"):
         render_view(scene, x=X0, y=Y0, heading=10, width=320, height=240, seed=3, style="neon")
+
+
+def test_simulated_survey_renders_in_the_alt_style(tmp_path):
+    from geo.errors import GeoInputError
+    from geo.sim.survey import simulate_survey
+    from geo.streets.network import graph_from_area
+    from geo.streets.sampling import views_from_graph
+    from tests.geo.sim.test_survey import make_survey
+
+    import cv2
+
+    graph = graph_from_area("demo")
+    _, views = views_from_graph(graph, spacing=40, seed=0)
+    views = views.iloc[:3].reset_index(drop=True)
+    looks = {}
+    for style in ("default", "alt"):
+        survey = make_survey(tmp_path / style, views, graph)
+        table = simulate_survey(survey, width=96, height=96, workers=1, progress=False, style=style)
+        assert (table.status == "ok").all()
+        looks[style] = np.stack([cv2.imread(str(survey / p)) for p in table.path]).astype(int)
+    assert np.abs(looks["alt"] - looks["default"]).mean() > 10
+    with pytest.raises(GeoInputError, match="style"):
+        simulate_survey(make_survey(tmp_path / "bad", views, graph), workers=1, progress=False, style="neon")
