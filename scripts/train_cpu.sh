@@ -26,10 +26,13 @@ VAL_FRACTION="${VAL_FRACTION:-0.2174}"              # share of the views taken f
 LAYOUTS="${LAYOUTS:-3}"
 TILE="${TILE:-320}"                                 # native-scale crops
 MINE="${MINE:-}"                                    # simulated survey folders of TRAINING areas to mine
-FROM="${FROM:-models/cctv-yolo11n-synth.pt}"        # warm start (or an architecture .yaml)
+FROM="${FROM:-models/cctv-yolo11n-synth2.pt}"       # warm start (or an architecture .yaml)
 HOURS="${HOURS:-1.0}"
 BATCH="${BATCH:-16}"
 PRECISION="${PRECISION:-auto}"
+SMALL="${SMALL:-1.0}"                               # zoom-out crops per view with a 5-10 px camera (issue 21)
+SMALL_DECOYS="${SMALL_DECOYS:-0.5}"                 # zoom-out crops around decoys: hard negatives of that size
+PHOTOMETRIC="${PHOTOMETRIC:-0.5}"                   # share of crops with cast/gamma/blur/noise/JPEG randomization
 OUT="${OUT:-models/${NAME}}"
 
 area_args=(); for a in $AREAS; do area_args+=(--area "$a"); done
@@ -40,6 +43,7 @@ for m in $MINE; do area_args+=(--mine "$m"); done
 echo "== $(date -u +%H:%M:%S) dataset: ${VIEWS} views -> ${DATA_DIR}"
 "$CAMCENSUS" dataset synth "${area_args[@]}" --views "$VIEWS" --val-fraction "$VAL_FRACTION" --layouts "$LAYOUTS" \
     --spacing 12 --tile "$TILE" --away 0.3 --decoys 0.8 --sky 0.15 --min-positive 0.6 --balance --seed "$SEED" \
+    --small "$SMALL" --small-px 5:10 --small-decoys "$SMALL_DECOYS" --photometric "$PHOTOMETRIC" --scale-floor 2.5 \
     --out "$DATA_DIR"
 "$CAMCENSUS" dataset check "$DATA_DIR"
 
