@@ -23,6 +23,7 @@ cameras ``n``, of them ``found`` at the threshold); counts, not rates.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -339,16 +340,20 @@ def evaluate_model(model: Any, data_yaml: str | Path, *, precision_target: float
                    conf: float | None = None, split: str = "val", imgsz: int = 640, device: str = "auto",
                    batch: int = 8, slice: str | None = None, difficult_px: float = DIFFICULT_PX,
                    card: str | Path | None = None, plot: str | Path | None = None,
-                   json_path: str | Path | None = None, models_dir: Path | None = None) -> dict[str, Any]:
+                   json_path: str | Path | None = None, models_dir: Path | None = None,
+                   new_held_out: bool = False) -> dict[str, Any]:
     """Evaluate ``model`` (a models/ name as ``detect`` takes, or a weights path) on ``split`` of
     ``data_yaml`` at ``imgsz`` px (full images, or ``slice`` SIZE:OVERLAP tiles; boxes scored in
     original pixels). Returns ap50, ap50_95, precision, recall, f1, conf, recall_by_size, by_size,
     false_per_image, calibration and the inference timing (see :func:`scores_from_boxes`).
 
     ``conf``: a fixed operating threshold (default: max F1, or ``precision_target``);
-    ``difficult_px``: truths under this sqrt(area) are ignored both ways. ``card``: a model card
-    to update with the figures and calibration (created if missing); ``plot``: PR-curve PNG;
-    ``json_path``: the figures as JSON."""
+    ``difficult_px``: truths under this sqrt(area) are ignored both ways. ``plot``: PR-curve PNG;
+    ``json_path``: the figures as JSON. ``card``: a model card to update with the figures and
+    calibration (created if missing; its previous figures go to its history). That is refused
+    with ``detector.held_out.CardUpdateRefused`` before anything runs unless the data is the
+    held-out set the card names, or ``new_held_out`` makes it the card's held-out set."""
+    from detector.held_out import CardUpdateRefused, card_update_problem, held_out_from_split
     from detector.registry import resolve_model
 
     spec = read_data_yaml(data_yaml)
@@ -357,6 +362,12 @@ def evaluate_model(model: Any, data_yaml: str | Path, *, precision_target: float
     images = spec.splits[split]
     if not images:
         raise DetectorInputError(f"split '{split}' of {spec.yaml_path} has no images")
+    held_out = held_out_from_split(spec.yaml_path, split)  # the data's identity, for the card and --json
+    if card is not None:  # refuse before any work: nothing changes when the data is not the card's set
+        problem = card_update_problem(read_card(card) if Path(card).is_file() else None, held_out,
+                                      new_held_out=new_held_out)
+        if problem:
+            raise CardUpdateRefused(f"refused: {problem}")
     if isinstance(model, (str, Path)):
         try:
             model = resolve_model(str(model), models_dir=models_dir)
@@ -372,14 +383,15 @@ def evaluate_model(model: Any, data_yaml: str | Path, *, precision_target: float
     scores["reach"] = reach_for_split(predictions, truth, images, conf=scores["conf"], data_root=spec.root)
     scores.update({"imgsz": imgsz, "slice": slice, "split": split, "data": str(spec.yaml_path), **timing,
                    "cpu_ms_per_image": round(1000 * timing["cpu_seconds"] / len(images), 2),
-                   "model": model.model_id})
+                   "model": model.model_id, "held_out": held_out})
     if plot is not None:
         plot_pr_curve(curve, scores, plot)
         scores["pr_curve_png"] = str(plot)
     if json_path is not None:
         write_text(json_path, json.dumps(scores, indent=2))
     if card is not None:
-        card_from_scores(card, scores, weights=model.path.name, evaluated_on=_describe(spec.yaml_path, split))
+        card_from_scores(card, scores, weights=model.path.name, evaluated_on=_describe(spec.yaml_path, split),
+                         held_out=held_out, new_held_out=new_held_out)
     return scores
 
 
@@ -409,11 +421,23 @@ def plot_pr_curve(curve: pd.DataFrame, scores: dict[str, Any], path: str | Path)
 
 
 def card_from_scores(card_path: str | Path, scores: dict[str, Any], *, weights: str | None = None,
-                     evaluated_on: str = "") -> ModelCard:
-    """Write the evaluation figures into a model card (its front matter and an Evaluation section)."""
+                     evaluated_on: str = "", held_out: dict[str, Any] | None = None,
+                     new_held_out: bool = False) -> ModelCard:
+    """Write the evaluation figures into a model card (its front matter and an Evaluation section);
+    the figures it held before move to its history (``detector.card.archive_evaluation``), and
+    ``held_out`` (``detector.held_out.held_out_from_split``) becomes the set it names. Callers
+    check ``detector.held_out.card_update_problem`` first (``evaluate_model`` does)."""
+    from detector.card import archive_evaluation
+    from detector.held_out import held_out_for_card
+
     card_path = Path(card_path)
     card = read_card(card_path) if card_path.is_file() else ModelCard(
         name=card_path.stem, weights=weights or f"{card_path.stem}.pt")
+    same_set = bool(held_out) and (card.held_out or {}).get("fingerprint") == held_out["fingerprint"]
+    archive_evaluation(card, reason="re-evaluated on the same held-out set" if same_set else
+                       "held-out set changed (--new-held-out)" if new_held_out else "replaced")
+    if held_out:
+        card.held_out = held_out_for_card(card, held_out, new_held_out=new_held_out)
     card.conf = round(scores["conf"], 4)
     for key in ("precision", "recall", "f1", "ap50", "ap50_95"):
         value = scores[key]
@@ -427,6 +451,7 @@ def card_from_scores(card_path: str | Path, scores: dict[str, Any], *, weights: 
                                                         "n_by_size", "ap50_any_class", "false_per_image",
                                                         "cpu_ms_per_image", "precision_target",
                                                         "precision_target_met") if k in scores}
+    card.extra["evaluation"]["evaluated"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     if scores.get("reach"):
         card.extra["reach_m"] = scores["reach"]["reach_m"]  # issue 21: range (m) where recall falls to 0.5
     section = "\n".join([
