@@ -244,7 +244,8 @@ def inclusion_by_distance(design: Design, calibration, *, class_name: str = "dir
     ``CAMERA_SIZE_M``) at each distance from a straight street surveyed by ``design``, on either
     side (the mean of the two), with the detector's recall by box size from ``calibration`` (a
     ``Calibration``, its dict, or a ``RateCurves``), the views' geometry and the visibility by
-    range; no buildings. Default distances: every 0.5 m from 0.5 to 60 m."""
+    range; no buildings. A one-sided design (``sides`` left or right): the side its views look
+    at. Default distances: every 0.5 m from 0.5 to 60 m."""
     from geo.counting.calibration import Calibration, RateCurves, calibration_from_dict
 
     if distances_m is None:
@@ -270,6 +271,10 @@ def inclusion_by_distance(design: Design, calibration, *, class_name: str = "dir
         views = design_views(np.column_stack([xs, np.zeros(len(xs))]), np.full(len(xs), 90.0), design)
         pairs = view_pairs(cams, tangent, views, spacing_m=s, n_shifts=n_shifts)
         pi = pairs.node_inclusion(np.full(len(cams), size), curves.recall_at)[:, 0]
+    if design.sides == "left" and not design.along:  # left of a street running east: north, +y
+        return d, pi[:len(d)]
+    if design.sides == "right" and not design.along:
+        return d, pi[len(d):]
     return d, 0.5 * (pi[:len(d)] + pi[len(d):])
 
 

@@ -219,10 +219,11 @@ def strip_width_of(klass: np.ndarray, widths: dict[str, float]) -> np.ndarray:
 
 
 def cameras_in_strip(xy: np.ndarray, klass: np.ndarray, streets: gpd.GeoDataFrame,
-                     widths: dict[str, float]) -> np.ndarray:
+                     widths: dict[str, float], *, side: str | None = None) -> np.ndarray:
     """Whether points ``xy`` (m, the streets' CRS) of classes ``klass`` lie within their class's
     strip of ``streets`` (nearest-street distance and flat-ended buffers,
-    ``geo.counting.inclusion.in_strip``)."""
+    ``geo.counting.inclusion.in_strip``); ``side`` "left" / "right": a one-sided design's strip
+    holds only the side its views look at."""
     out = np.zeros(len(xy), dtype=bool)
     if len(xy) == 0 or len(streets) == 0:
         return out
@@ -231,8 +232,13 @@ def cameras_in_strip(xy: np.ndarray, klass: np.ndarray, streets: gpd.GeoDataFram
     for value in np.unique(width):
         rows = np.flatnonzero((width == value) & (dist <= value))
         if value > 0 and len(rows):
-            out[rows] = in_strip(xy[rows], streets, strip=float(value))
+            out[rows] = in_strip(xy[rows], streets, strip=float(value), side=side)
     return out
+
+
+def strip_side(design: Design) -> str | None:
+    """The side a one-sided design's strip holds ("left" / "right"), None for both sides."""
+    return design.sides if design.sides in ("left", "right") and not design.along else None
 
 
 def _widths_text(widths: dict[str, float]) -> str:
@@ -633,7 +639,8 @@ def density_from_tables(
                                                recall=r_all, metres_per_image=metres_per_image, level=level)
     truth_strip = truth_all = truth_seen = np.full(n_areas, np.nan)
     if truth is not None:
-        truth_strip = _count_in(truth[truth_in_strip(truth, surveyed, strip=widths)], tree, crs, n_areas)
+        inside_truth = truth_in_strip(truth, surveyed, strip=widths, side=strip_side(design))
+        truth_strip = _count_in(truth[inside_truth], tree, crs, n_areas)
         truth_all = _count_in(truth, tree, crs, n_areas)
         truth_seen = _count_in(_seen(truth), tree, crs, n_areas)
     area_km2 = shapely.area(geoms) / 1e6
@@ -760,7 +767,7 @@ def strip_parts(tree: shapely.STRtree, *, cameras: gpd.GeoDataFrame, used: pd.Da
     crs = streets.crs
     cxy = _xy(cameras["lon"], cameras["lat"], crs)
     klass = cameras["class_name"].astype(str).to_numpy()
-    inside = np.flatnonzero(cameras_in_strip(cxy, klass, surveyed, widths))
+    inside = np.flatnonzero(cameras_in_strip(cxy, klass, surveyed, widths, side=strip_side(design)))
     _, _, tangent = street_distance(cxy[inside], surveyed) if len(inside) else (None, None, np.zeros((0, 2)))
     ci, ca = _point_pairs(tree, shapely.points(cxy[inside])) if len(inside) else (np.zeros(0, np.int64),) * 2
     build_m = buildings.to_crs(crs) if buildings is not None and len(buildings) else None
@@ -807,17 +814,18 @@ def location_sd_m(cameras: pd.DataFrame) -> np.ndarray:
 
 
 
-def truth_in_strip(truth: gpd.GeoDataFrame, surveyed: gpd.GeoDataFrame, *, strip: float | dict[str, float]
-                   ) -> np.ndarray:
+def truth_in_strip(truth: gpd.GeoDataFrame, surveyed: gpd.GeoDataFrame, *, strip: float | dict[str, float],
+                   side: str | None = None) -> np.ndarray:
     """Which true cameras lie within the strip of the surveyed streets: ``strip`` metres, or per
-    class (a dict; the truth's ``class_name``, other classes the widest)."""
+    class (a dict; the truth's ``class_name``, other classes the widest); ``side``: see
+    ``cameras_in_strip``."""
     if len(truth) == 0:
         return np.zeros(0, dtype=bool)
     xy = shapely.get_coordinates(truth.to_crs(surveyed.crs).geometry.centroid.to_numpy())
     widths = strip if isinstance(strip, dict) else {name: float(strip) for name in CLASSES}
     klass = truth["class_name"].astype(str).to_numpy() if "class_name" in truth.columns else \
         np.full(len(truth), "")
-    return cameras_in_strip(xy, klass, surveyed, widths)
+    return cameras_in_strip(xy, klass, surveyed, widths, side=side)
 
 
 def _share(comp: dict, key: str) -> np.ndarray:
@@ -1088,7 +1096,7 @@ def survey_cameras(survey_dir: Path, *, info: dict, calibration: Calibration, bu
 
 def estimand_text(design: Design, widths: dict[str, float], *, network_km: float | None = None) -> str:
     """One sentence: which cameras the estimate speaks for (strip per class, which streets)."""
-    strip = _widths_text(widths)
+    strip = _widths_text(widths) + (f", {strip_side(design)} side only," if strip_side(design) else "")
     if design.random:
         streets = (f"every street of the network the {design.n_points} random points were drawn from"
                    + (f" ({network_km:.1f} km)" if network_km else ""))

@@ -274,15 +274,19 @@ def surveyed_streets(streets: gpd.GeoDataFrame, points: pd.DataFrame, images: pd
     return gpd.GeoDataFrame(out, geometry="geometry", crs=crs)
 
 
-def in_strip(xy: np.ndarray, pieces: gpd.GeoDataFrame, *, strip: float) -> np.ndarray:
+def in_strip(xy: np.ndarray, pieces: gpd.GeoDataFrame, *, strip: float, side: str | None = None) -> np.ndarray:
     """Whether points ``xy`` (m, the pieces' CRS) lie in the strip: within ``strip`` metres of a
     surveyed piece measured across the street (flat-ended buffers: a camera beyond the end of a
     piece is not in it; contiguous pieces of a systematic grid join up, while a random design's
-    short pieces do not claim the unseen street beyond their ends)."""
+    short pieces do not claim the unseen street beyond their ends). ``side`` "left" or "right":
+    only that side of each piece (relative to its direction, as ``--sides`` takes them)."""
     out = np.zeros(len(xy), dtype=bool)
     if len(xy) == 0 or len(pieces) == 0:
         return out
-    zones = shapely.buffer(pieces.geometry.to_numpy(), strip, cap_style="flat")
+    if side in ("left", "right"):
+        zones = shapely.buffer(pieces.geometry.to_numpy(), strip if side == "left" else -strip, single_sided=True)
+    else:
+        zones = shapely.buffer(pieces.geometry.to_numpy(), strip, cap_style="flat")
     hit = shapely.STRtree(zones).query(shapely.points(xy), predicate="intersects")[0]
     out[hit] = True
     return out

@@ -321,8 +321,10 @@ def test_a_card_with_false_bins_reports_its_rate_and_the_surveys_implied_precisi
     assert sum("no false-detection rate per image" in w for w in fallback.report["warnings"]) == 1
 
 
-def random_survey(survey_dir, *, n_points, seed, n_cameras=60, grid=4, recall=0.7, precision=0.8):
-    """A generated survey of ``n_points`` random points (the Stanford design) on the grid."""
+def random_survey(survey_dir, *, n_points, seed, n_cameras=60, grid=4, recall=0.7, precision=0.8,
+                  method="random", sides="both", spacing=20.0):
+    """A generated survey of ``n_points`` random points (the Stanford design) on the grid, or a
+    systematic one every ``spacing`` metres (``method``), with views on ``sides``."""
     from geo.streets.network import road_km, save_network
     from geo.streets.sampling import views_from_graph
     from scripts.validate_estimator import detections_from_truth_boxes
@@ -331,7 +333,7 @@ def random_survey(survey_dir, *, n_points, seed, n_cameras=60, grid=4, recall=0.
     survey_dir.mkdir(parents=True, exist_ok=True)
     graph = grid_graph(n=grid)
     save_network(graph, survey_dir / "network.graphml")
-    points, views = views_from_graph(graph, method="random", n=n_points, seed=seed)
+    points, views = views_from_graph(graph, method=method, n=n_points, spacing=spacing, seed=seed, sides=sides)
     points.to_parquet(survey_dir / "points.parquet")
     views.to_parquet(survey_dir / "views.parquet")
     buildings = block_buildings(n=grid)
@@ -346,8 +348,8 @@ def random_survey(survey_dir, *, n_points, seed, n_cameras=60, grid=4, recall=0.
     seen = boxes.groupby("camera_id")["image_id"].agg(list)
     cameras.assign(seen_by=[json.dumps(list(seen.get(c, []))) for c in cameras["camera_id"]]).to_file(
         survey_dir / "truth.geojson", driver="GeoJSON")
-    info = {"area": "generated grid", "network_type": "drive", "method": "random", "n": n_points, "spacing_m": 20.0,
-            "seed": seed, "sides": "both", "fov": 90.0, "pitch": 0.0, "road_km": road_km(graph),
+    info = {"area": "generated grid", "network_type": "drive", "method": method, "n": n_points, "spacing_m": spacing,
+            "seed": seed, "sides": sides, "fov": 90.0, "pitch": 0.0, "road_km": road_km(graph),
             "n_points": len(points), "n_views": len(views), "crs": UTM}
     (survey_dir / "sample.json").write_text(json.dumps(info))
     detections = detections_from_truth_boxes(boxes, images, recall=recall, precision=precision, seed=seed)
@@ -396,3 +398,19 @@ def test_strip_auto_is_the_default_and_a_fixed_strip_past_it_is_warned_about(sur
                            exports=False)
     lines = [w for w in wide.report["warnings"] if "does not speak for" in w]
     assert len(lines) == 1 and "--strip 45 m" in lines[0] and "--strip auto" in lines[0]
+
+
+def test_a_one_sided_design_speaks_for_the_side_it_looks_at(tmp_path):
+    errors = []
+    for seed in range(3):
+        buildings = random_survey(tmp_path / f"l{seed}", n_points=None, seed=seed, method="systematic",
+                                  sides="left", spacing=10.0)
+        result = estimate_survey(tmp_path / f"l{seed}", precision=0.8, recall=0.7, buildings=buildings, osm=False,
+                                 exports=False, strip=15.0)
+        t = result.total
+        # the facades (12 m from the centrelines) line both sides of every street: the left side's
+        # 15 m strip holds about half of them
+        assert 0.3 * 60 < t["truth_cameras"] < 0.7 * 60 and t["truth_all_cameras"] == 60
+        assert "left side only" in result.report["estimand"]
+        errors.append(t["est_cameras"] / t["truth_cameras"] - 1)
+    assert abs(np.median(errors)) < 0.2, errors
