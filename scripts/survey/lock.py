@@ -8,10 +8,11 @@ line a second writer gets: it waits ``wait_s`` seconds (default 0: it refuses at
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -67,3 +68,18 @@ def survey_lock(survey_dir: str | Path, *, command: str, wait_s: float = 0.0) ->
     finally:
         owner_path.unlink(missing_ok=True)
         lock.release()
+
+
+def holds_survey(param: str, *, command: str) -> Callable:
+    """Decorate a command whose argument ``param`` is a survey directory: it runs holding the
+    directory's lock (a directory that does not exist yet is left to the command's own errors)."""
+    def wrap(function: Callable) -> Callable:
+        @functools.wraps(function)
+        def run(*args, **kwargs):
+            survey_dir = kwargs.get(param)
+            if survey_dir is None or not Path(survey_dir).is_dir():
+                return function(*args, **kwargs)
+            with survey_lock(survey_dir, command=command):
+                return function(*args, **kwargs)
+        return run
+    return wrap
