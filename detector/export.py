@@ -2,7 +2,11 @@
 
 ``export_model`` wraps ultralytics' exporter (dynamic batch, simplified graph) and puts the result
 beside the weights, so the registry finds the card of ``models/NAME.pt`` for ``models/NAME.onnx``
-too. ``OnnxBackend`` and ``OpenVinoBackend`` are engine backends: uint8 NHWC RGB in, the raw
+too. An export written elsewhere (``out``) carries its card: a copy of the source's card beside an
+ONNX file (``X.md`` for ``X.onnx``) or inside an OpenVINO directory, and every export records the
+model id in its own metadata (``camcensus_model_id``), so ``detect``, the estimate and ``camcensus
+models`` use the card's operating threshold and figures for it exactly as for the weights.
+``OnnxBackend`` and ``OpenVinoBackend`` are engine backends: uint8 NHWC RGB in, the raw
 YOLO head (B, 4 + nc, A) out, exactly like the torch backend, so ``detect`` writes the same rows.
 """
 
@@ -17,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from detector.card import write_card
 from detector.errors import DetectorInputError
-from detector.registry import OPENVINO_SUFFIX, ResolvedModel, resolve_model
+from detector.registry import MODEL_ID_KEY, OPENVINO_SUFFIX, ResolvedModel, card_path_of, resolve_model
 
 FORMATS = ("onnx", "openvino")
 
@@ -36,8 +41,10 @@ def export_model(
     """Export a ``.pt`` model to ``format`` (onnx or openvino) at ``imgsz`` px (default: the
     card's or the training size); return the exported model resolved by the registry.
 
-    ``out``: where to put it (a file for onnx, a directory for openvino); default beside the
-    weights. ``half``: FP16 weights (OpenVINO; ONNX FP16 needs a GPU in ultralytics)."""
+    ``out``: where to put it (a file for onnx, a directory for openvino; an existing directory
+    that is not an OpenVINO model gets ``STEM.onnx`` / ``STEM_openvino_model`` inside); default
+    beside the weights. The export carries the source's card (see the module docstring).
+    ``half``: FP16 weights (OpenVINO; ONNX FP16 needs a GPU in ultralytics)."""
     from ultralytics import YOLO
 
     import detector  # noqa: F401  (offline ultralytics)
@@ -60,41 +67,110 @@ def export_model(
             raise DetectorInputError(
                 "OpenVINO export needs the openvino package (pip install openvino)"
             ) from None
-    yolo = YOLO(str(resolved.path))
-    if imgsz is None:
-        args = (getattr(yolo, "ckpt", None) or {}).get("train_args", {}) or {}
-        imgsz = (resolved.card.imgsz if resolved.card else None) or args.get("imgsz") or 640
-    exported = Path(
-        yolo.export(
-            format=format,
-            imgsz=imgsz,
-            dynamic=dynamic,
-            half=half and format == "openvino",
-            simplify=True,
-            batch=1,
-            device="cpu",
-            verbose=False,
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="camcensus-export-") as scratch:
+        source = resolved.path
+        if out is not None:  # export a copy, so that nothing beside the source weights changes
+            source = Path(scratch) / resolved.path.name
+            shutil.copyfile(resolved.path, source)
+        yolo = YOLO(str(source))
+        if imgsz is None:
+            args = (getattr(yolo, "ckpt", None) or {}).get("train_args", {}) or {}
+            imgsz = (resolved.card.imgsz if resolved.card else None) or args.get("imgsz") or 640
+        exported = Path(
+            yolo.export(
+                format=format,
+                imgsz=imgsz,
+                dynamic=dynamic,
+                half=half and format == "openvino",
+                simplify=True,
+                batch=1,
+                device="cpu",
+                verbose=False,
+            )
         )
-    )
-    if out is not None:
-        out = Path(out)
-        if out.exists() and out.is_dir() and format == "onnx":
-            out = out / exported.name
-        if out.resolve() != exported.resolve():
+        if out is not None:
+            out = Path(out)
+            if out.is_dir() and (format == "onnx" or (any(out.iterdir()) and not any(out.glob("*.xml")))):
+                out = out / (exported.name if format == "onnx" else f"{resolved.path.stem}{OPENVINO_SUFFIX}")
             if out.exists():
                 shutil.rmtree(out) if out.is_dir() else out.unlink()
+            out.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(exported), str(out))
             exported = out
-    elif format == "openvino" and not exported.name.endswith(OPENVINO_SUFFIX):
-        target = exported.with_name(f"{resolved.path.stem}{OPENVINO_SUFFIX}")
-        shutil.move(str(exported), str(target))
-        exported = target
+        elif format == "openvino" and not exported.name.endswith(OPENVINO_SUFFIX):
+            target = exported.with_name(f"{resolved.path.stem}{OPENVINO_SUFFIX}")
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.move(str(exported), str(target))
+            exported = target
+    _record_model_id(exported, format, resolved.model_id)
+    if resolved.card is not None:
+        _card_with_export(resolved, exported, format=format, imgsz=imgsz, half=half)
     from detector.registry import model_from_path
 
-    found = model_from_path(exported)
+    found = model_from_path(exported, models_dir=models_dir)
     if found.card is None and resolved.card is not None:  # keep the source's model id
-        found = ResolvedModel(found.path, found.kind, resolved.card, resolved.model_id)
+        found = ResolvedModel(found.path, found.kind, resolved.card, resolved.model_id, resolved.card_path)
     return found
+
+
+def _record_model_id(exported: Path, format: str, model_id: str) -> None:
+    """Write the model id into the export's own metadata (``MODEL_ID_KEY``)."""
+    if format == "onnx":
+        import onnx
+
+        graph = onnx.load(str(exported))
+        props = {p.key: p for p in graph.metadata_props}
+        if MODEL_ID_KEY in props:
+            props[MODEL_ID_KEY].value = model_id
+        else:
+            entry = graph.metadata_props.add()
+            entry.key, entry.value = MODEL_ID_KEY, model_id
+        tmp = exported.with_name(exported.name + ".tmp")
+        onnx.save(graph, str(tmp))
+        tmp.replace(exported)
+    else:
+        import yaml
+
+        meta_path = exported / "metadata.yaml"
+        meta = (yaml.safe_load(meta_path.read_text()) if meta_path.is_file() else None) or {}
+        meta[MODEL_ID_KEY] = model_id
+        meta_path.write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True))
+
+
+def _card_with_export(resolved: ResolvedModel, exported: Path, *, format: str, imgsz: int | None,
+                      half: bool) -> Path | None:
+    """Write the source's card beside an ONNX export or inside an OpenVINO one, unless the card
+    the registry finds beside the export already is the source's; return the card written."""
+    import copy
+    import hashlib
+    from datetime import datetime, timezone
+
+    beside = card_path_of(exported)
+    if resolved.card_path is not None and beside.resolve() == Path(resolved.card_path).resolve():
+        return None  # models/NAME.onnx beside models/NAME.md: one card serves both
+    target = exported / f"{resolved.model_id}.md" if format == "openvino" else beside
+    if target.is_file():
+        from detector.card import read_card
+
+        try:
+            other = read_card(target).name
+        except DetectorInputError:
+            other = None
+        if other != resolved.model_id:
+            raise DetectorInputError(f"{target} is another model's card ({other}); export elsewhere (--out)")
+    card = copy.deepcopy(resolved.card)
+    card.weights = "." if format == "openvino" else exported.name
+    card.extra["export"] = {
+        "format": format, "imgsz": imgsz, "half": bool(half and format == "openvino"),
+        "from": resolved.path.name,
+        "from_sha256": hashlib.sha256(resolved.path.read_bytes()).hexdigest(),
+        "exported": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "note": "a copy of the card of the weights it came from: the same operating threshold and figures",
+    }
+    return write_card(card, target)
 
 
 def _parse_names(text: str | None) -> dict[int, str]:

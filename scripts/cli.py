@@ -22,6 +22,9 @@ def _register_commands() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 ok, 1 failure, 2 bad input, 130 interrupted)."""
+    from scripts.warning_lines import route_warnings
+
+    route_warnings()  # no raw warning text: ours as one line, dependencies' logged quietly
     _register_commands()
     try:
         code = app(args=argv, standalone_mode=False)  # click returns typer.Exit's code here

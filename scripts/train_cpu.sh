@@ -11,6 +11,12 @@
 # rerun the same command after an interruption. New weights are written as models/NAME.pt + card;
 # they replace the shipped default only by hand, and only when they score better on the held-out
 # split (compare the two evaluation lines printed at the end).
+#
+# This script WRITES A MODEL CARD: `evaluate --update-card` puts the held-out figures into
+# models/NAME.md (a card fresh from `train` takes this round's held-out split as its held-out set;
+# NEW_HELD_OUT=1 adds --new-held-out, to re-evaluate an existing card on another set, which the
+# card records). The weights it started from are only reported (no card changes). The figures
+# also go to DATA_DIR/NAME.eval.json and DATA_DIR/NAME.before.json (never into models/).
 set -euo pipefail
 
 NAME="${1:-cctv-yolo11n-round}"
@@ -34,6 +40,8 @@ SMALL="${SMALL:-1.0}"                               # zoom-out crops per view wi
 SMALL_DECOYS="${SMALL_DECOYS:-0.5}"                 # zoom-out crops around decoys: hard negatives of that size
 PHOTOMETRIC="${PHOTOMETRIC:-0.5}"                   # share of crops with cast/gamma/blur/noise/JPEG randomization
 OUT="${OUT:-models/${NAME}}"
+NEW_HELD_OUT="${NEW_HELD_OUT:-}"                    # 1: this data becomes the card's held-out set
+card_args=(--update-card); [[ -n "$NEW_HELD_OUT" ]] && card_args+=(--new-held-out)
 
 area_args=(); for a in $AREAS; do area_args+=(--area "$a"); done
 for a in $VAL_AREAS; do area_args+=(--val-area "$a"); done
@@ -61,10 +69,11 @@ echo "== $(date -u +%H:%M:%S) train: from ${FROM}, ${HOURS} h, ${PRECISION}, arg
     --batch "$BATCH" --device cpu --precision "$PRECISION" --seed "$SEED" --out "$OUT" \
     --arg val=False --arg warmup_epochs=1 "${train_args[@]}"
 
-echo "== $(date -u +%H:%M:%S) evaluate on the held-out split (new, then the weights it started from)"
-"$CAMCENSUS" evaluate --model "$OUT.pt" --data "$DATA_DIR/data.yaml" --imgsz 640 --device cpu --json "$OUT.eval.json"
+echo "== $(date -u +%H:%M:%S) evaluate on the held-out split (new: writes its card; then the weights it started from: a report)"
+"$CAMCENSUS" evaluate --model "$OUT.pt" --data "$DATA_DIR/data.yaml" --imgsz 640 --device cpu "${card_args[@]}" \
+    --json "$DATA_DIR/$(basename "$OUT").eval.json" --plot "$DATA_DIR/$(basename "$OUT")-pr.png"
 if [[ "$FROM" == *.pt ]]; then
-    "$CAMCENSUS" evaluate --model "$FROM" --data "$DATA_DIR/data.yaml" --imgsz 640 --device cpu --no-card \
-        --json "$OUT.before.json" --plot "$DATA_DIR/before-pr.png"
+    "$CAMCENSUS" evaluate --model "$FROM" --data "$DATA_DIR/data.yaml" --imgsz 640 --device cpu \
+        --json "$DATA_DIR/$(basename "$OUT").before.json" --plot "$DATA_DIR/before-pr.png"
 fi
-echo "== $(date -u +%H:%M:%S) done: $OUT.pt and its card $OUT.md"
+echo "== $(date -u +%H:%M:%S) done: $OUT.pt and its card $OUT.md (held-out figures written by --update-card)"

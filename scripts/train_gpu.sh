@@ -15,6 +15,11 @@
 # augmentation that never shrinks a camera below 4 px, crop size) is passed to training.
 # Every step is resumable: rerun the same command after an interruption (the dataset skips
 # views already rendered, training resumes from runs/train/NAME/weights/last.pt).
+#
+# This script WRITES A MODEL CARD: `evaluate --update-card` puts the held-out figures into
+# OUT.md (a card fresh from `train` takes DATA_DIR's val split as its held-out set;
+# NEW_HELD_OUT=1 adds --new-held-out, to re-evaluate an existing card on another set, which the
+# card records). The figures also go to DATA_DIR/NAME.eval.json (never into models/).
 set -euo pipefail
 
 NAME="${1:-cctv-yolo11n-synth-gpu}"
@@ -36,6 +41,8 @@ DEVICE="${DEVICE:-0}"
 WORKERS="${WORKERS:-8}"
 SEED="${SEED:-0}"
 OUT="${OUT:-models/${NAME}}"
+NEW_HELD_OUT="${NEW_HELD_OUT:-}"                 # 1: this data becomes the card's held-out set
+card_args=(--update-card); [[ -n "$NEW_HELD_OUT" ]] && card_args+=(--new-held-out)
 
 if [[ -f "$DATA_DIR/data.yaml" ]]; then
     echo "== dataset: using ${DATA_DIR} as rendered"
@@ -70,7 +77,7 @@ echo "== train: ${MODEL} at ${IMGSZ} px on device ${DEVICE} (${budget[*]}) ${arg
 "$CAMCENSUS" train --data "$DATA_DIR/data.yaml" --model "$MODEL" "${budget[@]}" --imgsz "$IMGSZ" \
     --batch "$BATCH" --device "$DEVICE" --workers "$WORKERS" --seed "$SEED" --out "$OUT" "${args[@]}"
 
-echo "== evaluate on the held-out split (full 640 px views)"
+echo "== evaluate on the held-out split (full 640 px views) and write the card"
 "$CAMCENSUS" evaluate --model "$OUT.pt" --data "$DATA_DIR/data.yaml" --imgsz 640 --device "$DEVICE" \
-    --json "$OUT.eval.json"
-echo "== done: $OUT.pt and its card $OUT.md"
+    "${card_args[@]}" --json "$DATA_DIR/$(basename "$OUT").eval.json"
+echo "== done: $OUT.pt and its card $OUT.md (held-out figures written by --update-card)"

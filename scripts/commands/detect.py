@@ -83,32 +83,28 @@ def detect(
     ),
 ) -> None:
     """Detect cameras on every image of SOURCE; rerun the same command to resume after a stop."""
-    from detector.detect import detect_images
+    from contextlib import nullcontext
 
-    summary = detect_images(
-        source,
-        model=model,
-        out=out,
-        device=device,
-        precision=precision,
-        batch=batch,
-        conf=conf,
-        iou=iou,
-        imgsz=imgsz,
-        slice=slice,
-        workers=workers,
-        engine=engine,
-        address=address,
-    )
+    from detector.detect import detect_images
+    from scripts.survey.files import IMAGES
+    from scripts.survey.lock import survey_lock
+
+    survey_dir = Path(source)
+    in_survey = survey_dir.is_dir() and (survey_dir / IMAGES).is_file() and out in (None, survey_dir)
+    with survey_lock(survey_dir, command="camcensus detect") if in_survey else nullcontext():
+        summary = detect_images(source, model=model, out=out, device=device, precision=precision, batch=batch,
+                                conf=conf, iou=iou, imgsz=imgsz, slice=slice, workers=workers, engine=engine,
+                                address=address)
     rate = summary["images_per_second"]
     typer.echo(
         f"detect: {summary['images']:,} images, {summary['ok']:,} ok, {summary['failed']:,} failed, "
         f"{summary['detections']:,} detections; this run {summary['processed_this_run']:,} images"
         + (f" at {rate:.1f} img/s" if rate else "")
         + f" on {summary['device']}, "
-        f"{summary['precision']} (model {summary['model']['id']})"
+        f"{summary['precision']} (model {summary['model']['id']}, threshold {summary['conf']:g})"
     )
     for failure in summary["failures"][:5]:
         typer.echo(f"  failed: {failure['image_id']}: {failure['error']}")
     if summary["failed"] > 5:
         typer.echo(f"  ... {summary['failed'] - 5} more in detect_failures.parquet")
+

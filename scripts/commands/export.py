@@ -4,12 +4,14 @@ from pathlib import Path
 
 import typer
 
+from detector.registry import DEFAULT_MODEL
 from scripts.app import app
 
 
 @app.command()
 def export(
-    model: str = typer.Option(..., "--model", help="A model name in models/ or a .pt file."),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", help="A model name in models/ or a .pt file. Default: the "
+                              f"shipped model, {DEFAULT_MODEL}.", show_default=False),
     format: str = typer.Option("onnx", "--format", help="onnx (ONNX Runtime) or openvino."),
     imgsz: int = typer.Option(
         None,
@@ -20,12 +22,17 @@ def export(
     out: Path = typer.Option(
         None,
         "--out",
-        help="Where to write it. Default: beside the weights "
-        "(models/NAME.onnx keeps the card of models/NAME.pt).",
+        help="Where to write it: a .onnx file, an OpenVINO model directory, or an existing folder "
+        "to put it in. The export carries the card of its weights (X.md beside X.onnx, NAME.md inside "
+        "the OpenVINO directory). Default: beside the weights (models/NAME.onnx uses the card "
+        "models/NAME.md).",
     ),
 ) -> None:
-    """Export a model; `camcensus detect --model` then runs it with the same outputs."""
+    """Export a model; `camcensus detect --model EXPORT` then runs it with the same card (operating
+    threshold) and the same outputs as the weights."""
     from detector.export import export_model
 
     exported = export_model(model, format=format, imgsz=imgsz, half=half, out=out)
-    typer.echo(f"exported {exported.model_id} ({exported.kind}) to {exported.path}")
+    card = (f"with the card {exported.card_path} (threshold {exported.card.conf:g})" if exported.card_path
+            else "without a card")
+    typer.echo(f"exported {exported.model_id} ({exported.kind}) to {exported.path}, {card}")
