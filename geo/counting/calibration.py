@@ -20,7 +20,8 @@ ratio of false to true detections and depends on how many cameras an area has, s
 precision never stands in for a survey's. A card without ``false_bins`` but with precision bins
 and ``n_images`` gets them derived (false = n - real: the same held-out evaluation); without
 either, the estimator falls back on the precision (and says so). Each bin's rate has a Gamma
-posterior, Gamma(false + 1/2, n_images) (Jeffreys prior of a Poisson rate).
+posterior, Gamma(false + 1/(2k), n_images) over k bins (the Jeffreys prior of a Poisson rate,
+its half count spread over the bins).
 
 Counts, not rates: each bin's rate has a Beta posterior (Jeffreys prior, Beta(1/2, 1/2), shrunk
 towards the pooled rate by ``PRIOR_STRENGTH`` pseudo-counts so that an empty or tiny bin falls
@@ -72,10 +73,12 @@ class Calibration:
 
     def false_rate_gamma(self) -> tuple[np.ndarray, np.ndarray]:
         """(shape, rate) of each confidence bin's Gamma posterior of the false detections per
-        image: Gamma(false + 1/2, n_images)."""
+        image: Gamma(false + 1/(2k), n_images) over k bins (the Jeffreys prior's half count spread
+        over the bins, so that the total rate's posterior is Gamma(total + 1/2, n_images))."""
         if self.false_n is None or self.false_images <= 0:
             raise ValueError("this calibration has no false-detection counts")
-        return self.false_n + 0.5, np.full(len(self.false_n), float(self.false_images))
+        k = len(self.false_n)
+        return self.false_n + 0.5 / k, np.full(k, float(self.false_images))
 
     def false_rates(self) -> np.ndarray:
         """Posterior-mean false detections per image, per confidence bin."""

@@ -119,8 +119,8 @@ def test_false_bins_give_a_gamma_rate_per_image():
                                                  "n_images": 500}))
     assert cal.uses_false_rate() and not cal.false_derived
     shape, rate = cal.false_rate_gamma()
-    assert shape == pytest.approx([60.5, 30.5, 10.5]) and rate == pytest.approx([500, 500, 500])
-    assert cal.false_rates() == pytest.approx(np.array([60.5, 30.5, 10.5]) / 500)
+    assert shape == pytest.approx(np.array([60, 30, 10]) + 0.5 / 3) and rate == pytest.approx([500, 500, 500])
+    assert cal.false_rates().sum() == pytest.approx(100.5 / 500)  # Jeffreys on the total
 
 
 def test_old_cards_derive_false_bins_from_their_precision_counts():
