@@ -32,6 +32,7 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 
 HIGH = 0.8
 TARGETS = {"confirmed": 0.95, "new": 0.85, "unseen": 0.80}
+P_FIND_BINS = (0.0, 0.2, 0.5, 0.8, 1.0)
 
 
 def truth_of_cameras(survey: Path, cameras: pd.DataFrame) -> pd.Series:
@@ -107,10 +108,20 @@ def score_survey(survey: Path, *, compare: bool = True, calibration: str = "auto
     uns = table[(table["status"] == "unseen") & (table["p_find"] >= HIGH)]
     uns_ok = [str(o) in removed for o in uns["osm_id"]]
     all_unseen = table[table["status"] == "unseen"]
+    # how p_find compares with what was found: in-strip OSM nodes whose camera is still there
+    nodes = table[table["osm_id"].notna() & table["status"].isin(["confirmed", "unseen"])].drop_duplicates("osm_id")
+    kept = nodes[~nodes["osm_id"].astype(str).isin(removed)]
+    bins = np.digitize(kept["p_find"].fillna(0).to_numpy(float), P_FIND_BINS[1:-1])
+    found = (kept["status"] == "confirmed").to_numpy()
+    calib = {f"pfind_n{b}": int((bins == b).sum()) for b in range(len(P_FIND_BINS) - 1)}
+    calib.update({f"pfind_found{b}": int(found[bins == b].sum()) for b in range(len(P_FIND_BINS) - 1)})
+    # the confirmed node's camera is there and the located camera is a real one (not necessarily that one)
+    node_ok = [shown(i) is not None and str(o) not in removed for i, o in zip(conf["camera_id"], conf["osm_id"])]
     in_strip_osm = table[table["osm_id"].notna() & table["in_strip"]]
     return {
         "survey": survey.name, "located": int(len(cameras)), "false_located": int(sum(v is None or v != v for v in shows)),
-        "confirmed": len(conf), "confirmed_ok": int(sum(conf_ok)),
+        "confirmed": len(conf), "confirmed_ok": int(sum(conf_ok)), "confirmed_node_ok": int(sum(node_ok)),
+        **calib,
         "new_high": len(new), "new_high_ok": int(sum(new_ok)), "new_all": int((table["status"] == "new").sum()),
         "new_multi": int(multi.sum()), "new_multi_ok": int(np.sum(np.array(new_ok, bool) & multi)),
         "unseen_high": len(uns), "unseen_high_ok": int(sum(uns_ok)), "unseen_all": len(all_unseen),
@@ -149,6 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     met = {"confirmed": total["confirmed_ok"] / max(total["confirmed"], 1),
            "new": total["new_high_ok"] / max(total["new_high"], 1),
            "unseen": total["unseen_high_ok"] / max(total["unseen_high"], 1)}
+    print(f"confirmed, node-level (the node's camera is there and the located camera is real; pooled): "
+          f"{_p(total['confirmed_node_ok'], total['confirmed'])}")
+    print("p_find against what was found (pooled; in-strip OSM nodes whose camera is still there): " + ", ".join(
+        f"p_find {P_FIND_BINS[b]:g}-{P_FIND_BINS[b + 1]:g}: {_p(total[f'pfind_found{b}'], total[f'pfind_n{b}'])} found"
+        for b in range(len(P_FIND_BINS) - 1)))
     print(f"new with P(real) >= {HIGH} and >= 2 views (pooled): {_p(total['new_multi_ok'], total['new_multi'])}; "
           f"class agreement of the confirmed where OSM has camera:type: {total['class_agree']}/{total['class_known']}")
     print("targets (pooled): " + ", ".join(f"{k} {v:.3f} {'>=' if v >= TARGETS[k] else '<'} {TARGETS[k]}"

@@ -16,9 +16,12 @@ Every OSM camera (``man_made=surveillance`` node) and every located camera gets 
   probability that this survey would have found it were it there, the estimator's inclusion
   probability at its mapped position (``geo.counting.inclusion``: the views whose field of view,
   range and buildings allow it, the recall at the box size it would have, averaged over the grid's
-  start), unfloored. High: probably gone, moved or mis-mapped; low: the survey cannot tell.
-- ``outside``: an OSM camera outside the strip (``in_strip`` of the surveyed street pieces), about
-  which the survey says nothing.
+  start), unfloored. High: probably gone, moved or mis-mapped; low: the survey cannot tell. A
+  node within locate's merge reach (``MERGE_M``, or 2 sigma) of a located camera matched to
+  another node gets p_find 0: one located camera stands for both, the survey cannot separate them.
+- ``outside``: an OSM camera outside the strip (the estimate's, per class:
+  ``geo.counting.estimate.cameras_in_strip`` of the surveyed street pieces; an OSM camera without
+  ``camera:type`` counts as directed), about which the survey says nothing.
 
 ``compare_from_tables`` works on tables; ``compare_survey`` reads a survey directory and writes
 ``osm_compare.geojson``, ``osm_compare.parquet``, the mappers' exports
@@ -38,14 +41,17 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.counting.inclusion import (DEFAULT_SHIFTS, DEFAULT_STRIP_M, box_size_m, in_strip, street_distance,
-                                    surveyed_streets, view_pairs, views_for_inclusion)
+from geo.counting.estimate import cameras_in_strip, false_detections_by_bin, reality_from_false, strip_by_class
+from geo.counting.inclusion import (DEFAULT_SHIFTS, DEFAULT_STRIP_M, box_size_m, street_distance, surveyed_streets,
+                                    view_pairs, views_for_inclusion)
 from geo.errors import GeoInputError
 
 STATUSES = ("confirmed", "new", "unseen", "outside")
+STRIP_DEFAULT = "auto"  # as the estimate: per class, where the design's detection function falls to its floor
 MATCH_BASE_M = 8.0  # OSM mapping error and the snap of a mapped node to its facade (the simulator's 8 m)
 MATCH_SIGMAS = 2.0  # times the located camera's 1-sigma uncertainty
 MATCH_MAX_M = 25.0
+MERGE_M = 2.5  # locate's merge distance (geo.counting.locate): cameras closer than this (or 2 sigma) become one
 N_CROPS = 3  # best crops kept per located camera
 N_EVIDENCE_VIEWS = 3  # views listed for an unseen camera (the likeliest to have shown it)
 OSM_CLASS = {"dome": "dome", "fixed": "directed"}  # OSM camera:type -> detector class (panning: unknown)
@@ -133,7 +139,8 @@ def find_probability(osm_xy: np.ndarray, klass: np.ndarray, *, surveyed: gpd.Geo
                      n_shifts: int = DEFAULT_SHIFTS) -> tuple[np.ndarray, list[list[int]]]:
     """p_find of cameras at ``osm_xy`` (m, the surveyed pieces' CRS) of class ``klass`` (None:
     directed, the simulator's and OSM's default): the estimator's inclusion probability there
-    (``ViewPairs.inclusion``, unfloored: p* averaged over ``n_shifts`` grid starts), and for
+    (``ViewPairs.inclusion``, unfloored: p* averaged over ``n_shifts`` grid starts; 1: this survey's
+    own views, as for a random design, where the question is what this survey could find), and for
     each camera the rows of ``views`` likeliest to show it (at most ``N_EVIDENCE_VIEWS``, best
     first, at its mapped position). ``views``: ``views_for_inclusion``; ``recall_at(size_px)``:
     the calibration's recall by box size; ``buildings``: footprints in the same CRS."""
@@ -145,7 +152,7 @@ def find_probability(osm_xy: np.ndarray, klass: np.ndarray, *, surveyed: gpd.Geo
     names = np.array(["directed" if k is None else str(k) for k in klass], dtype=object)
     box = box_size_m(names)
     pairs = view_pairs(xy, tangent, views, spacing_m=spacing_m, buildings=buildings, n_shifts=n_shifts)
-    _, raw = pairs.inclusion(box, recall_at, floor=0.0)
+    _, raw = pairs.inclusion(box, recall_at, floor=0.0)  # (geo.counting.estimate.inclusion_pairs, systematic)
     best: list[list[int]] = [[] for _ in range(n)]
     if len(pairs.cam):
         p = pairs.detection(box, recall_at)
@@ -236,13 +243,12 @@ def compare_from_tables(
     q = np.ones(n_cam) if p_real is None else np.asarray(p_real, float)
     o_class = osm_class(osm["camera:type"] if "camera:type" in osm else [None] * len(osm))
     c_class = cameras["class_name"].astype(str).to_numpy() if n_cam else np.zeros(0, dtype=object)
-    # the strip: per class when the strip is per class (the OSM camera's class, directed if unknown)
+    # the strip, per class (the OSM camera's class, directed where OSM does not say), as the estimate's
+    widths = strip if isinstance(strip, dict) else {"directed": float(strip), "dome": float(strip)}
     o_dist, _, _ = street_distance(osm_xy, surveyed)
-    o_width = _strip_for(np.array([k or "directed" for k in o_class], dtype=object), strip)
-    o_in = (o_dist <= o_width) & _in_strip_by(osm_xy, surveyed, o_width)
+    o_in = cameras_in_strip(osm_xy, np.array([k or "directed" for k in o_class], dtype=object), surveyed, widths)
     c_dist, _, _ = street_distance(cam_xy, surveyed)
-    c_width = _strip_for(c_class, strip)
-    c_in = (c_dist <= c_width) & _in_strip_by(cam_xy, surveyed, c_width)
+    c_in = cameras_in_strip(cam_xy, c_class, surveyed, widths)
     unmatched_osm = np.setdiff1d(np.arange(len(osm)), oj)
     p_find = np.full(len(osm), np.nan)
     expected: list[list[str]] = [[] for _ in range(len(osm))]
@@ -257,6 +263,17 @@ def compare_from_tables(
         for k, rows in zip(ask, best):
             if ids is not None:
                 expected[k] = [str(ids[r % len(ids)]) for r in rows]  # mirrored views (random sides) wrap
+    # an unmatched node within locate's merge reach of a located camera that matched another node:
+    # the survey could not have told the two apart (one located camera stands for both)
+    merged_with = np.full(len(osm), -1, dtype=np.int64)
+    if len(ci) and len(unmatched_osm):
+        reach = np.maximum(MERGE_M, 2.0 * np.nan_to_num(unc[ci]))
+        d = np.hypot(*(osm_xy[unmatched_osm][:, None, :] - cam_xy[ci][None, :, :]).transpose(2, 0, 1))
+        near = d <= reach[None, :]
+        hit = near.any(axis=1)
+        merged_with[unmatched_osm[hit]] = oj[np.argmax(np.where(near, -d, -np.inf), axis=1)[hit]]
+    inseparable = merged_with >= 0
+    p_find = np.where(inseparable & np.isfinite(p_find), 0.0, p_find)
     tags = [_tags_of(row) for _, row in osm.iterrows()] if len(osm) else []
     osm_ids = osm["osm_id"].astype(str).to_numpy() if "osm_id" in osm else np.arange(len(osm)).astype(str)
     ll_osm = shapely.get_coordinates(osm.to_crs(4326).geometry.to_numpy()) if len(osm) else np.zeros((0, 2))
@@ -305,6 +322,9 @@ def compare_from_tables(
         text = (f"OSM node {osm_ids[j]} inside the strip, matched by no located camera; this survey would "
                 f"have found it with probability {p_find[j]:.2f}" if status == "unseen" else
                 f"OSM node {osm_ids[j]} outside the survey's strip: the survey says nothing about it")
+        if status == "unseen" and inseparable[j]:
+            text += (f" as a camera of its own: it lies within locate's merge reach of the located camera that "
+                     f"matched node {osm_ids[merged_with[j]]}, so the survey cannot tell the two apart")
         rows.append({**_blank(), **osm_part(j), "status": status, "lon": float(ll_osm[j, 0]),
                      "lat": float(ll_osm[j, 1]), "in_strip": bool(o_in[j]), "street_distance_m": _nan(o_dist[j]),
                      "evidence": text})
@@ -361,12 +381,14 @@ def compare_survey(
 
     ``calibration``: the shared calibration dict (the review's, else the model card's); else scalar
     ``precision`` / ``recall`` (else 1.0). ``strip``: half-width (m, or per class); default the one
-    report.json records (the estimate's), else ``DEFAULT_STRIP_M``. ``osm``: the OSM cameras
+    report.json records (the estimate's, per class), else "auto" as the estimate decides it
+    (``geo.counting.estimate.strip_by_class``). ``osm``: the OSM cameras
     (default: ``surveillance_from_area`` of the survey's area). Raises ``GeoInputError`` with a
     one-line message when the survey has no located cameras table or its area no OSM cameras
     (nothing is written then). Writes osm_compare.geojson, osm_compare.parquet, the exports of
     ``geo.outputs.osm_exports`` and report.json's ``osm_compare``."""
     from geo.counting.calibration import calibration_from_dict, calibration_from_rates
+    from geo.counting.design import design_from_sample_info
     from geo.counting.locate import buildings_for_survey, read_cameras, read_detections, read_images, read_sample_info
     from geo.streets.network import load_network, streets_from_graph
 
@@ -382,9 +404,9 @@ def compare_survey(
                             "(man_made=surveillance nodes): nothing to compare")
     report_path = survey_dir / "report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
-    if strip is None:
-        strip = (report.get("parameters") or {}).get("strip_m") or DEFAULT_STRIP_M
-    strip = _check_strip(strip)
+    if strip is None:  # the estimate's strip (per class), else decided here as the estimate would
+        params = report.get("parameters") or {}
+        strip = params.get("strip_m_by_class") or params.get("strip_m") or STRIP_DEFAULT
     cal = calibration_from_dict(calibration if calibration is not None else calibration_from_rates(
         1.0 if precision is None else float(precision), 1.0 if recall is None else float(recall), source="scalar"))
     curves = cal.curves()
@@ -399,21 +421,30 @@ def compare_survey(
     graph = load_network(survey_dir / "network.graphml")
     streets = streets_from_graph(graph)
     points = pd.read_parquet(survey_dir / "points.parquet", columns=["point_id", "street_id", "lon", "lat"])
-    spacing, shifts = design_spacing(info)
-    surveyed = surveyed_streets(streets, points, images, metres_per_point=spacing)
+    design = design_from_sample_info(info, images=images,
+                                     network_m=float(shapely.length(streets.geometry.to_numpy()).sum()))
+    widths, strip_notes = strip_by_class(strip, design=design, calibration=cal)
+    spacing, shifts = (design.spacing_m, DEFAULT_SHIFTS) if not design.random else (design.spacing_m, 1)
+    surveyed = (streets[["street_id", "geometry"]] if design.random
+                else surveyed_streets(streets, points, images, metres_per_point=spacing))
     ok = images
     if "status" in ok.columns:
         ok = ok[ok["status"].fillna("ok").eq("ok")]
     ok = ok.drop_duplicates("image_id").reset_index(drop=True)
-    views = views_for_inclusion(ok, streets.crs, random_sides=info.get("sides") == "random")
+    views = views_for_inclusion(ok, streets.crs, random_sides=design.sides == "random")
     if isinstance(buildings, str) and buildings == "auto":
         buildings = buildings_for_survey(info)
     build_m = buildings.to_crs(streets.crs) if buildings is not None and len(buildings) else None
     crop_lists = best_crops(cameras, used, images, root=survey_dir) if crops else None
     table = compare_from_tables(cameras, osm, surveyed=surveyed, views=views, recall_at=curves.recall_at,
-                                p_real=q, strip=strip, spacing_m=spacing, n_shifts=shifts, buildings=build_m,
+                                p_real=q, strip=widths, spacing_m=spacing, n_shifts=shifts, buildings=build_m,
                                 crops=crop_lists, images=ok)
-    summary = summary_from_table(table, strip=strip, n_osm=len(osm), n_located=len(cameras))
+    summary = summary_from_table(table, strip=dict(widths), n_osm=len(osm), n_located=len(cameras))
+    summary["p_find"] = ("inclusion probability at the mapped position over the grid's start (systematic design)"
+                         if not design.random else "detection probability from this survey's own views (random "
+                         "design: the design's inclusion speaks for where points could fall, not for this survey)")
+    if strip_notes:
+        summary["warnings"] = strip_notes
     summary["calibration_source"] = cal.source
     summary["area"] = info.get("area")
     paths: dict[str, Path] = {}
@@ -449,16 +480,6 @@ def osm_cameras_for_survey(info: dict) -> gpd.GeoDataFrame:
         kind = cams["surveillance:type"]
         cams = cams[kind.isna() | kind.astype(str).str.lower().eq("camera")]  # not guards, ALPR kept separate
     return cams.reset_index(drop=True)
-
-
-def design_spacing(info: dict) -> tuple[float, int]:
-    """(metres a sampled point stands for, grid shifts) of the survey's design, as the estimate
-    uses them: the spacing and ``DEFAULT_SHIFTS`` for systematic designs; for random ones the
-    width one 90-degree view covers at 10 m and no shifts."""
-    if info.get("method") == "random":
-        fov = float(info.get("fov") or 90.0)
-        return 2.0 * 10.0 * float(np.tan(np.radians(fov) / 2.0)), 1
-    return float(info.get("spacing_m") or 20.0), DEFAULT_SHIFTS
 
 
 def best_crops(cameras: pd.DataFrame, detections: pd.DataFrame, images: pd.DataFrame, *, root: Path,
@@ -537,75 +558,24 @@ def read_compare(survey_dir: str | Path) -> gpd.GeoDataFrame | None:
 
 
 def reality_of_cameras(cameras: pd.DataFrame, detections: pd.DataFrame, cal, *, n_images: int) -> np.ndarray:
-    """P(real) of each located camera: the estimator's ``camera_reality`` (the expected false
-    detections of each confidence bin taken to be that bin's single-detection cameras). The
-    expected false detections per bin: the calibration's false rate per image times the survey's
-    ``n_images`` when it has one (``Calibration.uses_false_rate``: a held-out card), else the
-    survey's detections times 1 - precision (a review of the survey's own detections)."""
-    from geo.counting.calibration import conf_bin
-    from geo.counting.estimate import camera_reality
-
+    """P(real) of each located camera, as the estimate computes it
+    (``geo.counting.estimate.false_detections_by_bin``, ``reality_from_false``): the expected false
+    detections per confidence bin (a card's false rate per image x the survey's ``n_images``
+    ok images, else 1 - a review's precision per detection) spent first on the bin's
+    single-detection cameras."""
     if len(cameras) == 0:
         return np.zeros(0)
     conf = detections["conf"].fillna(1.0).to_numpy(float) if "conf" in detections else np.ones(len(detections))
     curves = cal.curves()
-    precision_at = _PrecisionAt(curves)
-    if getattr(cal, "uses_false_rate", None) is not None and cal.uses_false_rate():
-        per_bin = np.bincount(conf_bin(conf, curves.conf_edges), minlength=len(curves.conf_edges) - 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(per_bin > 0, np.clip(cal.false_rates() * n_images / per_bin, 0.0, 1.0), 0.0)
-        precision_at = _PrecisionAt(curves, precision=1.0 - share)
-    return camera_reality(cameras["n_detections"].to_numpy(float),
-                          cameras["conf_max"].fillna(1.0).to_numpy(float) if "conf_max" in cameras
-                          else np.ones(len(cameras)), conf, precision_at)
+    rate = cal.false_rates() if cal.uses_false_rate() else None
+    false_b = false_detections_by_bin(conf, curves.conf_edges, precision=curves.precision, false_rate=rate,
+                                      n_images=n_images)
+    return reality_from_false(cameras["n_detections"].to_numpy(float),
+                              cameras["conf_max"].fillna(1.0).to_numpy(float) if "conf_max" in cameras
+                              else np.ones(len(cameras)), conf, false_b, curves.conf_edges)
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-class _PrecisionAt:
-    """precision_at(conf) by confidence bin (the curves', or ``precision`` per bin) with the bin
-    edges attached, as ``camera_reality`` wants it."""
-
-    def __init__(self, curves, *, precision: np.ndarray | None = None):
-        from geo.counting.calibration import conf_bin
-
-        self._bin = conf_bin
-        self.edges = curves.conf_edges
-        self.precision = np.asarray(curves.precision if precision is None else precision, float)
-
-    def __call__(self, conf: np.ndarray) -> np.ndarray:
-        return self.precision[self._bin(conf, self.edges)]
-
-
-def _check_strip(strip: Any) -> float | dict[str, float]:
-    if isinstance(strip, dict):
-        out = {str(k): float(v) for k, v in strip.items() if isinstance(v, (int, float))}
-        if not out or any(not v > 0 for v in out.values()):
-            raise GeoInputError(f"strip must be positive metres per class, got {strip}")
-        return out
-    try:
-        value = float(strip)
-    except (TypeError, ValueError):
-        raise GeoInputError(f"strip must be a positive number of metres, got {strip!r}") from None
-    if not value > 0:
-        raise GeoInputError(f"strip must be a positive number of metres, got {strip}")
-    return value
-
-
-def _strip_for(klass: np.ndarray, strip: float | dict[str, float]) -> np.ndarray:
-    if isinstance(strip, dict):
-        default = max(strip.values())
-        return np.array([float(strip.get(str(k), default)) for k in klass], dtype=float)
-    return np.full(len(klass), float(strip))
-
-
-def _in_strip_by(xy: np.ndarray, surveyed: gpd.GeoDataFrame, width: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(xy), dtype=bool)
-    for w in np.unique(width):
-        sel = width == w
-        out[sel] = in_strip(xy[sel], surveyed, strip=float(w))
-    return out
-
 
 def _near_wall(xy: np.ndarray, buildings: gpd.GeoDataFrame | None, *, within_m: float = 1.0) -> np.ndarray:
     out = np.zeros(len(xy), dtype=bool)
