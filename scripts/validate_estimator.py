@@ -45,6 +45,7 @@ import argparse
 import json
 import sys
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -337,14 +338,19 @@ def old_estimate(cameras, streets, points, images, *, precision: float, recall: 
 
 # --- scenes and replicates -------------------------------------------------------------------
 
-def build_scene(work: Path, area_name: str, spec: str, *, seed: int = 0) -> Path:
-    """The cached dense scene of ``area_name`` (sampled every 10 m, truth boxes of every view)."""
+def build_scene(work: Path, area_name: str, spec: str, *, seed: int = 0, fov: float = 90.0, pitch: float = 0.0,
+                network: str = "drive", spacing: float = BASE_SPACING_M) -> Path:
+    """The cached dense scene of ``area_name`` (sampled every ``spacing`` m on both sides with views
+    of ``fov`` and ``pitch`` degrees on the ``network``, truth boxes of every view)."""
     from geo.streets.sampling import sample_survey
 
-    survey_dir = work / f"scene-{area_name}-s{seed}"
+    extra = "".join(f"-{k}{v:g}" if isinstance(v, float) else f"-{v}" for k, v, d in
+                    (("fov", fov, 90.0), ("pitch", pitch, 0.0), ("net", network, "drive"),
+                     ("sp", spacing, BASE_SPACING_M)) if v != d)
+    survey_dir = work / f"scene-{area_name}-s{seed}{extra}"
     if (survey_dir / "truth_boxes.parquet").exists() and (survey_dir / "images.parquet").exists():
         return survey_dir
-    sample_survey(survey_dir, area=spec, spacing=BASE_SPACING_M, seed=seed)
+    sample_survey(survey_dir, area=spec, spacing=spacing, seed=seed, fov=fov, pitch=pitch, network_type=network)
     truth_boxes_survey(survey_dir, cameras=f"random:{SCENE_DENSITY:g}", seed=seed)
     return survey_dir
 
@@ -383,13 +389,18 @@ class Scene:
 
 def replicate(scene: Scene, rng: np.random.Generator, *, n_verify: int, n_eval: int, strip: float,
               card: str | None = None, calibration: str = "card", camera_sd: float | None = None,
-              error_model: str = "card") -> dict:
+              error_model: str = "card", design: dict | None = None, fixed_density: float | None = None) -> dict:
     """One replicate survey cut from ``scene``: its design, truth, estimates and scores.
 
     ``error_model`` "card": the detector is one draw from card ``card``'s posteriors
     (``error_model_from_card``); the estimate gets the card's calibration (``calibration`` "card")
     or a review-style one from the survey's own detections ("review"). "curve": the smooth size
-    curve with a drawn S50 and false rate, and a review-style calibration (the earlier model)."""
+    curve with a drawn S50 and false rate, and a review-style calibration (the earlier model).
+
+    ``design`` (``--design``; ``geo.counting.planning.Design`` fields) and ``fixed_density`` (cameras
+    per km) fix what is otherwise drawn: method, spacing, sides (both; one: the left side of every
+    street; random: one side per point); fov and pitch are the scene's. The draws still happen,
+    so the random stream is that of the default replicates."""
     import geopandas as gpd
 
     from geo.counting.estimate import density_from_tables
@@ -402,12 +413,24 @@ def replicate(scene: Scene, rng: np.random.Generator, *, n_verify: int, n_eval: 
     s50 = float(rng.choice([7.0, 10.0]))
     fp = float(rng.uniform(0.01, 0.04))
     seed = int(rng.integers(0, 2**31))
+    method = "systematic"
+    if design is not None:  # a fixed design (--design)
+        method, spacing = str(design.get("method", "systematic")), float(design["spacing_m"])
+        sides, dome_share = {"both": "both", "random": "one", "one": "left"}[design.get("sides", "both")], 0.53
+    density = float(fixed_density) if fixed_density is not None else density
     card_model = (error_model_from_card(card, rng=np.random.default_rng([seed, 17]), camera_sd=camera_sd)
                   if error_model == "card" else None)
-    step = int(round(spacing / BASE_SPACING_M))
+    step = int(round(spacing / float(scene.info.get("spacing_m", BASE_SPACING_M))))
     phase = int(rng.integers(0, step))
-    points = scene.points[scene.points["rank"] % step == phase]
+    if method == "random":  # Stanford's design: road / spacing points drawn from the scene's dense grid
+        road_m = float(scene.streets.geometry.length.sum())
+        pick = rng.choice(len(scene.points), min(len(scene.points), max(1, round(road_m / spacing))), replace=False)
+        points = scene.points.iloc[np.sort(pick)]
+    else:
+        points = scene.points[scene.points["rank"] % step == phase]
     images = scene.images[scene.images["point_id"].isin(points["point_id"])]
+    if sides == "left":
+        images = images[images["side"].to_numpy() == "left"]
     if sides == "one":
         chosen = pd.Series(rng.choice(["left", "right"], len(points)), index=points["point_id"].to_numpy())
         images = images[images["side"].to_numpy() == chosen.reindex(images["point_id"]).to_numpy()]
@@ -429,10 +452,18 @@ def replicate(scene: Scene, rng: np.random.Generator, *, n_verify: int, n_eval: 
     # located with geo.counting.locate.CAMERA_SIZE_M, the sizes the simulator's boxes imply (--measure-sizes)
     cameras = cameras_from_detections(det.drop(columns="real"), images, buildings=scene.buildings, crs=scene.crs)
     parts: dict = {}
+    survey_design = None
+    if design is not None:  # the estimator's design: random points over the whole network, the scene's fov
+        from geo.counting.design import Design as SurveyDesign
+
+        survey_design = SurveyDesign(method=method, spacing_m=spacing, n_points=int(len(points)),
+                                     network_m=float(scene.streets.geometry.length.sum()),
+                                     sides={"one": "random"}.get(sides, sides),
+                                     fov=float(scene.info.get("fov", 90.0)))
     table = density_from_tables(scene.areas, cameras=cameras, detections=det, images=images, points=points,
                                 streets=scene.streets, calibration=cal, strip=strip, buildings=scene.buildings,
                                 metres_per_point=spacing, random_sides=sides == "one", truth=gpd.GeoDataFrame(truth),
-                                parts_out=parts)
+                                parts_out=parts, design=survey_design)
     whole = table.iloc[0]
     summary = parts["summary"]
     old = old_estimate(cameras, scene.streets, points, images, precision=summary["precision"],
@@ -442,7 +473,8 @@ def replicate(scene: Scene, rng: np.random.Generator, *, n_verify: int, n_eval: 
     has = cell_truth > 0
     cell_cov = (cells["est_lo"].to_numpy() <= cell_truth + 1e-9) & (cell_truth <= cells["est_hi"].to_numpy() + 1e-9)
     return {"area": scene.info["area"] if len(str(scene.info["area"])) < 20 else Path(scene.info["area"]).stem,
-            "spacing": spacing, "sides": sides, "density": round(density, 2), "dome_share": dome_share,
+            "method": method, "spacing": spacing, "sides": sides, "density": round(density, 2),
+            "dome_share": dome_share,
             "s50": s50, "false_per_image": round(fp, 4), "n_images": int(len(images)),
             "error_model": error_model, "calibration": cal.get("source", calibration),
             "n_detections": int(len(det)), "n_cameras": int(len(cameras)),
@@ -574,6 +606,61 @@ def truth_boxes_survey(survey_dir: Path, *, cameras: str, seed: int, width: int 
     write_parquet(images, survey_dir / "images.parquet", schema=IMAGES)
 
 
+def design_from_arg(text: str) -> dict:
+    """A design for ``--design``: JSON of ``geo.counting.planning.Design`` fields, or a plan.json
+    written by ``camcensus plan --json`` (its recommended design)."""
+    path = Path(text)
+    data = json.loads(path.read_text()) if path.is_file() else json.loads(text)
+    if "designs" in data:
+        data = data.get("recommended") or {}
+    keys = ("method", "spacing_m", "sides", "fov", "pitch", "network")
+    if "spacing_m" not in data:
+        raise SystemExit(f"--design {text}: no design (give JSON with {', '.join(keys)} or a plan.json)")
+    return {k: data[k] for k in keys if k in data}
+
+
+def design_check(runs: list[dict], specs: dict, design: dict, density: float, *, card: str | None,
+                 calibration: str) -> list[dict]:
+    """Per area, the 95% interval half-width (% of the estimate) that ``camcensus plan`` predicts for
+    ``design`` at ``density`` (``geo.counting.planning.design_prediction``, the card's calibration)
+    against the one measured over the replicates: the mean of the estimates' own half-widths, and
+    the spread of estimate / truth as a log-normal 95% half-width."""
+    from detector.registry import resolve_model
+    from geo.counting.planning import Design, calibration_for_plan, design_prediction, plan_area
+
+    cal = calibration_for_plan(dict(resolve_model(card).card.calibration))
+    spec_design = Design(**design)
+    frame = pd.DataFrame(runs)
+    out = []
+    for name, spec in specs.items():
+        label = spec if len(str(spec)) < 20 else Path(spec).stem
+        part = frame[(frame["area"] == label) & (frame["truth_strip"] > 0) & (frame["est"] > 0)]
+        if part.empty:
+            continue
+        pred = design_prediction(plan_area(spec, network=spec_design.network), spec_design, cal,
+                                 density_per_km=density, review=calibration == "review")
+        rel = part["est"] / part["truth_strip"]
+        cv = float(rel.std() / rel.mean())
+        c = np.exp(1.959964 * np.sqrt(np.log1p(cv ** 2)))
+        measured = float(((part["hi"] - part["lo"]) / 2 / part["est"]).mean() * 100)
+        out.append({"area": name, "design": spec_design.label(), "density": density, "runs": int(len(part)),
+                    "images_predicted": pred.images, "images_mean": float(part["n_images"].mean()),
+                    "truth_predicted": pred.cameras_in_strip, "truth_mean": float(part["truth_strip"].mean()),
+                    "predicted_pct": pred.ci_half_width_pct, "measured_pct": measured,
+                    "empirical_pct": float((c - 1 / c) / 2 * 100), "ratio": pred.ci_half_width_pct / measured,
+                    "median_err": float((rel - 1).median()),
+                    "coverage": float(((part["lo"] <= part["truth_strip"]) & (part["truth_strip"] <= part["hi"])).mean())})
+    print("| area | design | cameras/km | runs | images (pred / mean) | truth in strip (pred / mean) | predicted | "
+          "measured (mean) | measured (spread) | predicted / measured | median error | coverage |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in out:
+        print(f"| {r['area']} | {r['design']} | {r['density']:g} | {r['runs']} | {r['images_predicted']} / "
+              f"{r['images_mean']:.0f} | {r['truth_predicted']:.1f} / {r['truth_mean']:.1f} | ±{r['predicted_pct']:.1f}% | "
+              f"±{r['measured_pct']:.1f}% | ±{r['empirical_pct']:.1f}% | {r['ratio']:.2f} | {r['median_err']:+.1%} | "
+              f"{r['coverage']:.0%} |")
+    return out
+
+
 def print_table(summary: dict) -> None:
     """The validation table as Markdown."""
     print("| estimator (truth) | runs | bias | median error | RMSE | 95% coverage (MC SE) | mean width | "
@@ -623,6 +710,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the rendered validation instead (scripts/validate_rendered.py; pass its "
                              "step and options after --)")
     parser.add_argument("--work", type=Path, default=Path("validate-work"), help="cache of the scenes")
+    parser.add_argument("--design", default=None,
+                        help="run one design instead of drawn ones: JSON of geo.counting.planning.Design fields "
+                             "(method, spacing_m, sides, fov, pitch, network) or a plan.json from `camcensus plan "
+                             "--json` (its recommended design); the strip is the design's (auto); prints "
+                             "predicted against measured half-widths")
+    parser.add_argument("--density", type=float, default=None,
+                        help="cameras per km for every replicate (default: drawn, 0.5-10); with --design")
     parser.add_argument("--measure-sizes", action="store_true",
                         help="print the box-equivalent camera size by class measured on the scenes' truth "
                              "boxes (geo.counting.locate.CAMERA_SIZE_M) and stop")
@@ -639,9 +733,17 @@ def main(argv: list[str] | None = None) -> int:
         else:
             specs[name] = name
     scenes = []
+    design = design_from_arg(args.design) if args.design else None
+    geometry = {}
+    if design is not None:
+        spacing = float(design["spacing_m"])
+        geometry = {"fov": float(design.get("fov", 90.0)), "pitch": float(design.get("pitch", 0.0)),
+                    "network": design.get("network", "drive"),
+                    "spacing": BASE_SPACING_M if design.get("method") == "random" or spacing % BASE_SPACING_M == 0
+                    else BASE_SPACING_M / 2}
     for name, spec in specs.items():
         clock = time.perf_counter()
-        scenes.append(Scene(build_scene(args.work, name, spec)))
+        scenes.append(Scene(build_scene(args.work, name, spec, **geometry)))
         print(f"scene {name}: {len(scenes[-1].images)} views, {len(scenes[-1].truth)} cameras, "
               f"{len(scenes[-1].boxes)} boxes ({time.perf_counter() - clock:.0f} s)", flush=True)
     if args.measure_sizes:
@@ -658,15 +760,25 @@ def main(argv: list[str] | None = None) -> int:
         if time.perf_counter() - started > args.budget_s:
             print(f"time budget reached after {i} replicates", flush=True)
             break
-        row = replicate(scenes[i % len(scenes)], rng, n_verify=args.n_verify, n_eval=args.n_eval, strip=args.strip,
+        row = replicate(scenes[i % len(scenes)], rng, n_verify=args.n_verify, n_eval=args.n_eval,
+                        strip="auto" if design is not None else args.strip,
                         card=args.card, calibration=args.calibration, camera_sd=args.camera_sd,
-                        error_model=args.error_model)
+                        error_model=args.error_model, design=design, fixed_density=args.density)
         runs.append(row)
         if i % 10 == 0:
             print(f"{i:4d} {row['area']:>10} s{row['spacing']:.0f} {row['sides']:4} d{row['density']:5.2f} "
                   f"truth {row['truth_strip']:4.0f}/{row['truth_all']:4.0f} est {row['est']:6.1f} "
                   f"[{row['lo']:6.1f}, {row['hi']:6.1f}] old {row['old_est']:6.1f} ({row['estimate_s']} s)",
                   flush=True)
+    if design is not None:
+        if args.density is None:
+            raise SystemExit("--design needs --density (cameras per km)")
+        checks = design_check(runs, specs, design, args.density, card=args.card, calibration=args.calibration)
+        out = args.work / f"design-{zlib.crc32(json.dumps(design, sort_keys=True).encode()):08x}-d{args.density:g}.json"
+        out.write_text(json.dumps({"design": design, "density": args.density, "checks": checks, "runs": runs},
+                                  indent=1, default=str))
+        print(f"total {time.perf_counter() - started:.0f} s; wrote {out}")
+        return 0
     summary = summarise(runs)
     print_table(summary)
     print(json.dumps(summary["by_design"], indent=1))

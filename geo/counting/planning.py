@@ -41,7 +41,6 @@ views) once; ``design_prediction`` answers one design in milliseconds to a secon
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache
 from itertools import product
 
 import geopandas as gpd
@@ -57,7 +56,7 @@ METHODS = ("systematic", "random")
 SIDES = ("both", "one", "random")
 NETWORKS = ("drive", "all")
 STRIP_FLOOR = 0.15  # inclusion probability at the strip's edge (distance sampling's truncation)
-BASE_STEP_M = 5.0  # the base grid's spacing; systematic spacings are multiples of it
+BASE_STEP_M = 2.5  # the base grid's spacing; systematic spacings are multiples of it
 IMAGE_PX = 640  # square images, as every provider serves them here
 POPULATION_PER_KM = 40.0  # assumed cameras per km placed for the averages (scaled to the density)
 CLASSES = ("directed", "dome")
@@ -129,7 +128,7 @@ def check_design(design: Design) -> None:
                                 f"{design.spacing_m:g}")
 
 
-def designs_from_grid(*, methods=("systematic", "random"), spacings=(10.0, 15.0, 20.0, 30.0, 40.0),
+def designs_from_grid(*, methods=("systematic", "random"), spacings=(10.0, 20.0, 30.0, 40.0, 60.0),
                       sides=("both", "random"), fovs=(60.0, 90.0), pitches=(0.0, 10.0),
                       networks=("drive",)) -> list[Design]:
     """Every combination of the given options as designs (spacings in metres, angles in degrees)."""
@@ -260,44 +259,70 @@ def plan_area(area: str, *, network: str = "drive", population_per_km: float = P
         buildings = buildings_from_area(spec).to_crs(streets.crs)
     except GeoInputError:
         buildings = None
-    cams = scene.cameras
-    cam_xy = cams[["x", "y"]].to_numpy(float)
-    dist, _, tangent = street_distance(cam_xy, streets)
     timings["population_s"] = time.perf_counter() - clock
     clock = time.perf_counter()
+    out = plan_area_from_frames(streets, scene.cameras[["x", "y"]].to_numpy(float), scene.cameras["class_name"],
+                                buildings=buildings, name=str(area), network=network, seed=seed,
+                                base_step_m=base_step_m)
+    timings["pairs_s"] = time.perf_counter() - clock
+    out.timings = timings
+    return out
+
+
+def plan_area_from_frames(streets: gpd.GeoDataFrame, cam_xy: np.ndarray, cam_class, *,
+                          buildings: gpd.GeoDataFrame | None = None, name: str = "streets", network: str = "drive",
+                          seed: int = 0, base_step_m: float = BASE_STEP_M) -> PlanArea:
+    """A ``PlanArea`` from projected ``streets``, an assumed population of cameras (``cam_xy`` m in
+    the streets' CRS, ``cam_class`` per camera) and optional ``buildings`` (same CRS)."""
+    cam_xy = np.asarray(cam_xy, float).reshape(-1, 2)
+    dist, _, tangent = street_distance(cam_xy, streets)
     views, rank = base_views(streets, step_m=base_step_m, seed=seed)
     pairs = base_pairs(cam_xy, tangent, views, rank, buildings=buildings)
-    timings["pairs_s"] = time.perf_counter() - clock
     lengths = streets.geometry.length.to_numpy(float)
-    return PlanArea(name=str(area), network=network, lengths_m=lengths, cam_class=cams["class_name"].to_numpy(),
-                    cam_distance_m=dist, population_per_km=len(cams) / (lengths.sum() / 1000.0),
-                    pairs=pairs, base_step_m=base_step_m, timings=timings)
+    return PlanArea(name=name, network=network, lengths_m=lengths, cam_class=np.asarray(cam_class).astype(str),
+                    cam_distance_m=dist, population_per_km=len(cam_xy) / (lengths.sum() / 1000.0),
+                    pairs=pairs, base_step_m=base_step_m)
 
 
 # --- detection and inclusion of a design --------------------------------------------------------
+
+def view_geometry(range_m: np.ndarray, off_deg: np.ndarray, *, fov: float, pitch: float,
+                  width: float = IMAGE_PX, height: float = IMAGE_PX, rise_m: float = RISE_M,
+                  rise_range_m: tuple[float, float] = RISE_RANGE_M) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(inside, scale, reach) of cameras at horizontal range ``range_m`` and ``off_deg`` degrees
+    off a view's axis, in a view of ``fov`` and ``pitch`` (degrees up): inside the horizontal field
+    of view (0.5 deg margin); px of box per metre of camera size, f' / slant range with f' the
+    focal length along the ray at the nominal ``rise_m`` above the eye; and the share of mounts
+    spread over ``rise_range_m`` above the eye inside the vertical field of view [p - v, p + v]
+    (v the vertical half-angle less 0.5 deg). At pitch 0 these are ``geo.counting.inclusion``'s;
+    pitch p makes f' = f / (cos(h) cos(p) + tan(e) sin(p)), e the ray's elevation."""
+    r = np.asarray(range_m, float)
+    focal = width / 2.0 / np.tan(np.radians(fov) / 2.0)
+    vhalf = np.degrees(np.arctan2(height / 2.0, focal)) - 0.5
+    inside = np.abs(np.asarray(off_deg, float)) <= fov / 2.0 - 0.5
+    lo_rise, hi_rise = rise_range_m
+    top = r * np.tan(np.radians(np.clip(pitch + vhalf, -89.0, 89.0)))
+    bottom = r * np.tan(np.radians(np.clip(pitch - vhalf, -89.0, 89.0)))
+    span = max(hi_rise - lo_rise, 1e-9)
+    reach = np.clip((np.minimum(top, hi_rise) - np.maximum(bottom, lo_rise)) / span, 0.0, 1.0)
+    if hi_rise - lo_rise <= 1e-9:  # one height: in or out
+        reach = ((bottom <= lo_rise) & (lo_rise <= top)).astype(float)
+    p_rad, h = np.radians(pitch), np.radians(np.asarray(off_deg, float))
+    cos_axis = np.cos(h) * np.cos(p_rad) + rise_m / np.maximum(r, 1e-6) * np.sin(p_rad)
+    scale = focal / np.maximum(cos_axis, 0.05) / np.hypot(r, rise_m)
+    return inside, scale, reach
+
 
 def pair_detection(pairs: BasePairs, box_m: np.ndarray, recall_at, *, fov: float, pitch: float,
                    width: float = IMAGE_PX, height: float = IMAGE_PX) -> np.ndarray:
     """P(detected) of each base pair in a view of ``fov`` and ``pitch`` (degrees): 0 outside the
     horizontal field of view; else the recall (``recall_at(size_px)``) at the box size
-    ``box_m[cam]`` x f' / slant range, f' the focal length along the ray, times the share of
-    mounts (``RISE_RANGE_M`` above the eye) inside the vertical field of view, times the
-    visibility by range (``geo.counting.inclusion.visibility_by_range``). At pitch 0 this is
-    ``geo.counting.inclusion``'s model; pitch p tilts the vertical window to [p - v, p + v]
-    (v the vertical half-angle) and the focal length along a ray at elevation e to
-    f / (cos(h) cos(p) + tan(e) sin(p))."""
-    r = pairs.range_m
-    focal = width / 2.0 / np.tan(np.radians(fov) / 2.0)
-    vhalf = np.degrees(np.arctan2(height / 2.0, focal)) - 0.5
-    inside = np.abs(pairs.off_deg) <= fov / 2.0 - 0.5
-    lo_rise, hi_rise = RISE_RANGE_M
-    top = r * np.tan(np.radians(np.clip(pitch + vhalf, -89.0, 89.0)))
-    bottom = r * np.tan(np.radians(np.clip(pitch - vhalf, -89.0, 89.0)))
-    reach = np.clip((np.minimum(top, hi_rise) - np.maximum(bottom, lo_rise)) / (hi_rise - lo_rise), 0.0, 1.0)
-    p_rad, h = np.radians(pitch), np.radians(pairs.off_deg)
-    cos_axis = np.cos(h) * np.cos(p_rad) + RISE_M / np.maximum(r, 1e-6) * np.sin(p_rad)
-    scale = focal / np.maximum(cos_axis, 0.05) / np.hypot(r, RISE_M)
-    p = recall_at(box_m[pairs.cam] * scale) * reach * visibility_by_range(r)
+    ``box_m[cam]`` x scale, times the share of mounts inside the vertical field of view
+    (``view_geometry``), times the visibility by range
+    (``geo.counting.inclusion.visibility_by_range``)."""
+    inside, scale, reach = view_geometry(pairs.range_m, pairs.off_deg, fov=fov, pitch=pitch, width=width,
+                                         height=height)
+    p = recall_at(box_m[pairs.cam] * scale) * reach * visibility_by_range(pairs.range_m)
     return np.where(inside, np.clip(p, 0.0, 1.0 - 1e-12), 0.0)
 
 
@@ -340,39 +365,32 @@ def design_inclusion(pairs: BasePairs, p: np.ndarray, design: Design, *, road_m:
     return 1.0 - miss, p1
 
 
-def strip_for_design(design: Design, calibration: Calibration, *, floor: float = STRIP_FLOOR,
-                     max_m: float = 40.0, step_m: float = 0.5, length_m: float = 800.0) -> dict[str, float]:
-    """Strip half-width per class (m): the largest distance from a straight street (views on it as
-    the design places them, no buildings) at which the design's inclusion probability, averaged
-    along the street, stays at or above ``floor``."""
-    dists, pairs = _straight_street_probe(float(max_m), float(step_m), float(length_m))
-    curves = calibration.curves()
-    out = {}
+def estimator_design(design: Design, *, road_m: float):
+    """The estimator's ``geo.counting.design.Design`` of a planned design on ``road_m`` metres of
+    network (``one`` side: left; pitch is the planner's alone)."""
+    from geo.counting.design import Design as SurveyDesign
+
+    n_points = points_for_design(np.array([road_m]), design) if design.method == "random" else 0
+    return SurveyDesign(method=design.method, spacing_m=float(design.spacing_m), n_points=int(n_points),
+                        network_m=float(road_m) if design.method == "random" else 0.0,
+                        sides={"one": "left"}.get(design.sides, design.sides), fov=float(design.fov),
+                        width=float(IMAGE_PX), height=float(IMAGE_PX))
+
+
+def strip_for_design(design: Design, calibration: Calibration, *, road_m: float, floor: float = STRIP_FLOOR
+                     ) -> tuple[dict[str, float], dict[str, float]]:
+    """(strip half-width per class (m), the design's best inclusion probability per class): the
+    estimator's own rule (``geo.counting.design``: where g(d) = pi(d) / max pi falls under
+    ``floor`` beside a straight street, rounded down to 0.5 m; max pi scales its small-pi floor)."""
+    from geo.counting.design import inclusion_by_distance, strip_edge
+
+    survey_design = estimator_design(design, road_m=road_m)
+    strips, best = {}, {}
     for name in CLASSES:
-        box = box_size_m(np.full(pairs.n_cameras, name))
-        p = pair_detection(pairs, box, curves.recall_at, fov=design.fov, pitch=design.pitch)
-        pi, _ = design_inclusion(pairs, p, design, road_m=length_m)
-        by_d = pi.reshape(len(dists), -1).mean(axis=1)
-        ok = np.flatnonzero(by_d >= floor)
-        out[name] = float(dists[ok[-1]]) if len(ok) else 0.0
-    return out
-
-
-@lru_cache(maxsize=4)
-def _straight_street_probe(max_m: float, step_m: float, length_m: float) -> tuple[np.ndarray, BasePairs]:
-    """Probe cameras every ``step_m`` out to ``max_m`` metres either side of a straight street of
-    ``length_m`` (16 positions over 40 m along its middle) and their base pairs (no buildings)."""
-    import shapely
-
-    streets = gpd.GeoDataFrame({"street_id": [0]}, geometry=[shapely.LineString([(0, 0), (0, length_m)])],
-                               crs=32635)
-    views, rank = base_views(streets, step_m=BASE_STEP_M)
-    dists = np.arange(step_m, max_m + step_m / 2, step_m)
-    along = length_m / 2.0 + np.linspace(-20.0, 20.0, 16, endpoint=False)
-    d, a, s = np.meshgrid(dists, along, [-1.0, 1.0], indexing="ij")
-    cam_xy = np.column_stack([(d * s).ravel(), a.ravel()])
-    tangent = np.tile([0.0, 1.0], (len(cam_xy), 1))
-    return dists, base_pairs(cam_xy, tangent, views, rank, buildings=None)
+        d, pi = inclusion_by_distance(survey_design, calibration, class_name=name)
+        strips[name] = float(np.floor(strip_edge(d, pi, floor=floor) * 2.0) / 2.0)
+        best[name] = float(pi.max()) if len(pi) else 0.0
+    return strips, best
 
 
 # --- the prediction ----------------------------------------------------------------------------
@@ -388,11 +406,13 @@ def calibration_for_plan(calibration: Calibration | dict | None, *, precision: f
 
 
 def false_per_image(cal: Calibration) -> tuple[float, float]:
-    """(false detections per image, its relative SE) from a calibration's false counts, or from
-    its precision bins over its images; (0.01, 0.3) when it has neither."""
+    """(false detections per image, its relative SE): the posterior mean and SD of the sum of the
+    confidence bins' Gamma(false + 1/2, n_images) (``Calibration.false_rate_gamma``), else from
+    the precision bins over the calibration's images; (0.01, 0.3) when it has neither."""
     if cal.false_n is not None and cal.false_images > 0:
-        total = float(np.sum(cal.false_n))
-        return (total + 0.5) / cal.false_images, 1.0 / np.sqrt(total + 0.5)
+        shape, rate = cal.false_rate_gamma()
+        mean = float(np.sum(shape / rate))
+        return mean, float(np.sqrt(np.sum(shape / rate ** 2))) / mean
     if cal.n_images:
         total = float(np.sum(cal.prec_n - cal.prec_real))
         return (total + 0.5) / cal.n_images, 1.0 / np.sqrt(total + 0.5)
@@ -427,11 +447,14 @@ class Prediction:
 
 def design_prediction(area: PlanArea, design: Design, calibration: Calibration, *, density_per_km: float,
                       strip_m: dict | float | None = None, review: bool = False, false_rate: float | None = None,
-                      level: float = 0.95, floor: float = MIN_INCLUSION) -> Prediction:
+                      level: float = 0.95, floor: float = MIN_INCLUSION,
+                      strips: tuple[dict, dict] | None = None) -> Prediction:
     """Predicted estimate, CV and ``level`` interval of ``design`` on ``area`` at
     ``density_per_km`` cameras per km of street, with ``calibration`` (recall by size; false
     detections per image unless ``false_rate``). ``strip_m``: per class (dict) or one half-width
-    (m); default ``strip_for_design``. ``review``: the survey is calibrated by a review of its own
+    (m); default ``strip_for_design`` (``strips``: its result, when already known). Inclusion
+    probabilities are floored at ``floor`` x the design's best one for the class, as the
+    estimator's small-pi rule does. ``review``: the survey is calibrated by a review of its own
     detections (precision known for the survey: only which singles are real is left, and no
     false-rate error), else by held-out figures (a model card)."""
     from geo.counting.estimate import lognormal_interval, satterthwaite_df
@@ -441,7 +464,8 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
     if design.network != area.network:
         raise GeoInputError(f"design on the {design.network} network, area planned on {area.network}")
     curves = calibration.curves()
-    strips = strip_for_design(design, calibration) if strip_m is None else strip_m
+    auto, best = strips if strips is not None else strip_for_design(design, calibration, road_m=area.road_m)
+    strips = auto if strip_m is None else strip_m
     if not isinstance(strips, dict):
         strips = {name: float(strips) for name in CLASSES}
     box = box_size_m(area.cam_class)
@@ -460,7 +484,7 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
     scale = density_per_km / area.population_per_km
     images = images_for_design(area.lengths_m, design)
     points = points_for_design(area.lengths_m, design)
-    pf = np.maximum(pi, floor)
+    pf = np.maximum(pi, floor * np.array([best.get(str(c), 1.0) for c in area.cam_class], float))
     s_pi, s_pf, s_p1 = pi[in_strip], pf[in_strip], p1[in_strip]
     est = scale * float(np.sum(s_pi / s_pf))
     truth = scale * float(in_strip.sum())
@@ -489,7 +513,7 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
     a, b = calibration.recall_beta()
     sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
     var_rec = 0.0
-    free = s_pi >= floor
+    free = s_pi >= s_pf
     for j in range(len(sd)):
         h = max(min(sd[j], 0.05), 1e-3)
         up, down = curves.recall.copy(), curves.recall.copy()
@@ -520,7 +544,7 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
                       lo=lo, hi=hi, ci_half_width_pct=float(half),
                       var_share={"encounter": var_enc / total, "precision": var_prec / total,
                                  "recall": var_rec / total},
-                      located=located, floored_share=float(np.mean(s_pi < floor)) if in_strip.any() else 0.0)
+                      located=located, floored_share=float(np.mean(s_pi < s_pf)) if in_strip.any() else 0.0)
 
 
 def predictions_for_designs(areas: dict[str, PlanArea], designs: list[Design], calibration: Calibration, *,
@@ -529,26 +553,42 @@ def predictions_for_designs(areas: dict[str, PlanArea], designs: list[Design], c
     strips: dict = {}
     out = []
     for design in designs:
-        key = (design.method, design.spacing_m, design.sides, design.fov, design.pitch)
-        if key not in strips:
-            strips[key] = strip_for_design(design, calibration)
-        out.append(design_prediction(areas[design.network], design, calibration, density_per_km=density_per_km,
-                                     strip_m=strips[key], review=review))
+        area = areas[design.network]
+        key = (design.method, design.spacing_m, design.sides, design.fov, design.network)
+        if key not in strips:  # the estimator's strip has no pitch
+            strips[key] = strip_for_design(design, calibration, road_m=area.road_m)
+        out.append(design_prediction(area, design, calibration, density_per_km=density_per_km,
+                                     strips=strips[key], review=review))
     return out
 
 
-def recommend(predictions: list[Prediction], *, target_pct: float | None = None, budget_images: int | None = None
-              ) -> Prediction | None:
-    """The cheapest design (fewest images, then the narrowest interval) whose half-width is at
-    most ``target_pct``; or, with ``budget_images``, the narrowest interval within that many
-    images. None when no design qualifies."""
+def recommend(predictions: list[Prediction], *, target_pct: float | None = None, budget_images: int | None = None,
+              tolerance_pct: float = 1.0) -> Prediction | None:
+    """The cheapest design (fewest images) whose half-width is at most ``target_pct``; or, with
+    ``budget_images``, the narrowest interval within that many images. Designs within
+    ``tolerance_pct`` percentage points of the best interval at that cost count as equal; of
+    those, the plainest wins (pitch 0 first, then the widest fov). None when no design qualifies."""
     if target_pct is not None:
         ok = [p for p in predictions if p.ci_half_width_pct <= target_pct]
-        return min(ok, key=lambda p: (p.images, round(p.ci_half_width_pct, 1), p.design.pitch, -p.design.fov)) if ok else None
-    if budget_images is not None:
+        if not ok:
+            return None
+        fewest = min(p.images for p in ok)
+        ok = [p for p in ok if p.images == fewest]
+    elif budget_images is not None:
         ok = [p for p in predictions if p.images <= budget_images]
-        return min(ok, key=lambda p: (p.ci_half_width_pct, p.images)) if ok else None
-    raise GeoInputError("give a target half-width or a budget")
+        if not ok:
+            return None
+    else:
+        raise GeoInputError("give a target half-width or a budget")
+    return plainest(ok, tolerance_pct=tolerance_pct)
+
+
+def plainest(predictions: list[Prediction], *, tolerance_pct: float = 1.0) -> Prediction:
+    """Of ``predictions``, those within ``tolerance_pct`` percentage points of the narrowest
+    interval, then the fewest images, pitch 0, the widest fov."""
+    best = min(p.ci_half_width_pct for p in predictions)
+    near = [p for p in predictions if p.ci_half_width_pct <= best + tolerance_pct]
+    return min(near, key=lambda p: (p.images, p.design.pitch, -p.design.fov, p.ci_half_width_pct))
 
 
 def scaled_design(design: Design, **changes) -> Design:

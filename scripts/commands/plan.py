@@ -41,8 +41,8 @@ def plan(
                                "the density (the low end of its 95% interval is planned for)."),
     method: str = typer.Option("systematic,random", "--method", help="Sampling methods to compare, comma list. "
                                "Default: systematic,random."),
-    spacing: str = typer.Option("10,15,20,30,40", "--spacing", help="Metres between points (random: metres of "
-                                "street per point), comma list of multiples of 5. Default: 10,15,20,30,40."),
+    spacing: str = typer.Option("10,20,30,40,60", "--spacing", help="Metres between points (random: metres of "
+                                "street per point), comma list; systematic ones multiples of 5. Default: 10,20,30,40,60."),
     sides: str = typer.Option("both,one,random", "--sides", help="both, one (the same side of each street), "
                               "random (one per point), comma list. Default: all three."),
     fov: str = typer.Option("60,75,90", "--fov", help="Horizontal fields of view, degrees (30-120), comma list. "

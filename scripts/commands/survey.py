@@ -24,6 +24,11 @@ def survey(
     n: int = typer.Option(None, "--n", help="Number of points for --method random. Default: none."),
     seed: int = typer.Option(None, "--seed", help="Seed of sampling and simulation. Default: 0."),
     sides: str = typer.Option(None, "--sides", help="both, left, right or random. Default: both."),
+    fov: float = typer.Option(None, "--fov", help="Horizontal field of view of each view, degrees. Default: 90."),
+    pitch: float = typer.Option(None, "--pitch", help="Pitch of each view, degrees up. Default: 0."),
+    plan: Path = typer.Option(None, "--plan", help="A plan.json from `camcensus plan --json`: its recommended "
+                              "design (area, network, method, spacing, n, sides, fov, pitch) for the options "
+                              "not given here. Default: none."),
     sim_cameras: str = typer.Option(None, "--sim-cameras", help="Simulated cameras: osm, "
                                     "random:D[:SEED] (per road km) or a GeoJSON. Default: osm for "
                                     "demo, else random:1."),
@@ -60,7 +65,11 @@ def survey(
                  method=method, n=n, seed=seed, sides=sides, sim_cameras=sim_cameras, size=size,
                  endpoint=endpoint, workers=workers, device=device, batch=batch, conf=conf,
                  imgsz=imgsz, slice=slice, by=by, precision=precision, recall=recall,
-                 population=population, population_field=population_field, basemap=basemap)
+                 population=population, population_field=population_field, basemap=basemap, fov=fov, pitch=pitch)
+    if plan is not None:
+        from scripts.survey.plan import options_from_plan
+
+        given.update({k: v for k, v in options_from_plan(plan).items() if given.get(k) is None})
     options = options_from_toml(out / "survey.toml", **given)
     if basemap:
         from geo.outputs.mapview import basemap_from_spec

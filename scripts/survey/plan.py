@@ -135,13 +135,13 @@ def _duration(seconds: float) -> str:
 def run_plan(area: str, *, target_pct: float | None = None, budget_usd: float | None = None,
              provider: str = "gsv", price_per_1000: float | None = None, rate_per_s: float | None = None,
              density: float | None = None, pilot: Path | None = None, networks: tuple[str, ...] = ("drive",),
-             methods: tuple[str, ...] = ("systematic", "random"), spacings: tuple[float, ...] = (10, 15, 20, 30, 40),
+             methods: tuple[str, ...] = ("systematic", "random"), spacings: tuple[float, ...] = (10, 20, 30, 40, 60),
              sides: tuple[str, ...] = ("both", "one", "random"), fovs: tuple[float, ...] = (60, 75, 90),
              pitches: tuple[float, ...] = (0, 10, 20), model: str | None = None, review: bool = False,
              measure: bool = True, say=print) -> dict:
     """Compare designs on ``area`` and recommend one (see the module docstring). Returns the plan
     as a dict: ``designs`` (every design's figures), ``recommended`` (or None), ``assumptions``."""
-    from geo.counting.planning import (cost_usd, designs_from_grid, plan_area, predictions_for_designs,
+    from geo.counting.planning import (cost_usd, designs_from_grid, plainest, plan_area, predictions_for_designs,
                                        recommend)
 
     if (target_pct is None) == (budget_usd is None):
@@ -159,13 +159,13 @@ def run_plan(area: str, *, target_pct: float | None = None, budget_usd: float | 
     pilot_info = pilot_density(pilot) if pilot is not None else None
     assumed = pilot_info["lo"] if pilot_info else float(density)  # plan for the low end of a pilot's interval
     assumed = assumed if assumed > 0 else pilot_info["density_per_km"]
+    designs = designs_from_grid(methods=methods, spacings=spacings, sides=sides, fovs=fovs, pitches=pitches,
+                                networks=networks)  # bad options fail here, before any work
     calibration, cal_source = plan_calibration(model)
     areas = {}
     for network in networks:
         say(f"planning {area} ({network} network): streets, buildings and an assumed camera layout ...")
         areas[network] = plan_area(area, network=network)
-    designs = designs_from_grid(methods=methods, spacings=spacings, sides=sides, fovs=fovs, pitches=pitches,
-                                networks=networks)
     say(f"predicting {len(designs)} designs at {assumed:g} cameras per km ...")
     predictions = predictions_for_designs(areas, designs, calibration, density_per_km=assumed, review=review)
     timing = {"render_s_per_image": float("nan"), "detect_s_per_image": float("nan"), "model": model}
@@ -199,7 +199,10 @@ def run_plan(area: str, *, target_pct: float | None = None, budget_usd: float | 
     else:
         max_images = int(budget_usd * 1000.0 / figures.price_per_1000) if figures.price_per_1000 > 0 else 10 ** 12
         best = recommend(predictions, budget_images=max_images)
-    recommended = rows[predictions.index(best)] if best is not None else None
+    meets = best is not None
+    if best is None and target_pct is not None:  # none reaches the target: the narrowest, said so
+        best = plainest(predictions)
+    recommended = dict(rows[predictions.index(best)], meets_target=meets) if best is not None else None
     plan = {"area": area, "target_ci_pct": target_pct, "budget_usd": budget_usd,
             "provider": {"name": figures.name, "price_per_1000_usd": figures.price_per_1000,
                          "rate_per_s": figures.rate_per_s, "note": figures.note},
@@ -234,14 +237,11 @@ def plan_to_text(plan: dict, *, top: int = 12) -> str:
                      f"{'±' + format(r['ci_half_width_pct'], '.0f') + '%':>8}")
     rec = plan.get("recommended")
     if rec is None:
-        if target is not None:
-            best = min(rows, key=lambda r: r["ci_half_width_pct"])
-            lines.append(f"no design reaches ±{target:g}% here; the narrowest is ±{best['ci_half_width_pct']:.0f}% "
-                         f"({best['label']}). A larger area, a denser street network or a review "
-                         "(camcensus review) narrows it.")
-        else:
-            lines.append("no design fits the budget")
+        lines.append("no design fits the budget")
     else:
+        if target is not None and not rec.get("meets_target", True):
+            lines.append(f"no design reaches ±{target:g}% here: the narrowest interval is recommended instead. "
+                         "A larger area, a denser street network or a review (camcensus review) narrows it.")
         lines.append(f"recommended: {rec['label']}: {rec['images']:,} images, USD {rec['cost_usd']:,.2f}, "
                      f"predicted 95% interval ±{rec['ci_half_width_pct']:.0f}% of about "
                      f"{rec['estimate']:.0f} cameras in the strip")
@@ -262,4 +262,7 @@ def options_from_plan(path: Path) -> dict:
     if not isinstance(options, dict):
         raise GeoInputError(f"--plan {path}: it has no recommended design (write one with `camcensus plan --json`)")
     keep = ("network", "method", "spacing", "n", "sides", "fov", "pitch")
-    return {k: options.get(k) for k in keep if options.get(k) is not None}
+    out = {k: options.get(k) for k in keep if options.get(k) is not None}
+    if data.get("area"):
+        out["area"] = str(data["area"])
+    return out
