@@ -224,10 +224,35 @@ def detected(out: Path) -> bool:
     return (out / "detect_summary.json").exists() and any((out / "detections").glob("part-*.parquet"))
 
 
-def cache_all(root: Path, surveys, *, cpu_budget_s: float, log) -> dict:
+class heavy_lock:
+    """The shared heavy-job lock (``flock`` on ``path``) held for one survey-phase at a time, so
+    that other heavy jobs can run between them; no lock when ``path`` is None."""
+
+    def __init__(self, path: Path | None):
+        self.path, self.file = path, None
+
+    def __enter__(self):
+        if self.path is not None:
+            import fcntl
+
+            self.file = open(self.path, "a")
+            fcntl.flock(self.file, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        if self.file is not None:
+            import fcntl
+
+            fcntl.flock(self.file, fcntl.LOCK_UN)
+            self.file.close()
+            time.sleep(3.0)  # let a waiting job take the lock first
+        return False
+
+
+def cache_all(root: Path, surveys, *, cpu_budget_s: float, log, lock: Path | None = None) -> dict:
     """Phase 1: render + detect with the shipped model, every survey; phase 2: the weak model.
-    Stops starting new surveys once ``cpu_budget_s`` CPU seconds are spent. Returns CPU seconds
-    by survey and phase."""
+    Stops starting new surveys once ``cpu_budget_s`` CPU seconds are spent; holds ``lock`` (the
+    shared heavy-job lock) one survey-phase at a time. Returns CPU seconds by survey and phase."""
     started = cpu_seconds()
     cpu_path = root / "cpu.json"
     record = json.loads(cpu_path.read_text()) if cpu_path.exists() else {}
@@ -240,19 +265,20 @@ def cache_all(root: Path, surveys, *, cpu_budget_s: float, log) -> dict:
             if cpu_seconds() - started > cpu_budget_s:
                 log(f"CPU budget {cpu_budget_s:.0f} s spent: {key} not cached")
                 continue
-            clock, wall = cpu_seconds(), time.time()
             (root / s.name).mkdir(parents=True, exist_ok=True)
             (root / s.name / "survey.json").write_text(json.dumps(asdict(s), indent=2))
-            try:
-                if phase == "shipped":
-                    render_survey(s, base, log=log)
-                    camcensus("detect", base, "--model", shipped_model(), "--device", "cpu", log=log)
-                else:
-                    camcensus("detect", base, "--model", WEAK_MODEL, "--device", "cpu", "--out",
-                              root / s.name / "weakdet", log=log)
-            except RuntimeError as exc:
-                log(f"{key}: {exc}")
-                continue
+            with heavy_lock(lock):
+                clock, wall = cpu_seconds(), time.time()
+                try:
+                    if phase == "shipped":
+                        render_survey(s, base, log=log)
+                        camcensus("detect", base, "--model", shipped_model(), "--device", "cpu", log=log)
+                    else:
+                        camcensus("detect", base, "--model", WEAK_MODEL, "--device", "cpu", "--out",
+                                  root / s.name / "weakdet", log=log)
+                except RuntimeError as exc:
+                    log(f"{key}: {exc}")
+                    continue
             record[key] = {"cpu_s": round(cpu_seconds() - clock, 1), "wall_s": round(time.time() - wall, 1)}
             cpu_path.write_text(json.dumps(record, indent=2))
             log(f"{key}: {record[key]} (total CPU this run {cpu_seconds() - started:.0f} s)")
@@ -461,7 +487,8 @@ def row_from_report(report: dict) -> dict:
     cal = report.get("calibration") or {}
     strip = t.get("strip_m", (report.get("parameters") or {}).get("strip_m"))
     return {"est": _num(t.get("est_cameras")), "lo": _num(t.get("est_lo")), "hi": _num(t.get("est_hi")),
-            "truth": _num(t.get("truth_cameras")), "strip_m": strip if not isinstance(strip, float) else round(strip, 2),
+            "truth": _num(t.get("truth_cameras")), "strip_m": _num(strip),
+            "strip_by_class": {k: round(float(v), 1) for k, v in (t.get("strip_m_by_class") or {}).items()},
             "n_images": t.get("n_images"), "n_detections": t.get("n_detections"), "n_cameras": t.get("n_cameras"),
             "source": cal.get("source"), "precision": _num(cal.get("precision")), "recall": _num(cal.get("recall"))}
 
@@ -572,8 +599,21 @@ def markdown_tables(rows: list[dict], *, cpu: dict | None = None) -> str:
         met = {True: "yes", False: "**no**", None: "-"}[sm["met"]]
         lines.append(f"| {LABELS[cal]} | {sm['n']} | {_pct(sm['median_error'])} | "
                      f"{_pct(sm['median_abs_error'], False)} | {cov} | {wide} | {TARGETS[cal]} | {met} |")
+    groups = {"systematic": lambda r: r["design"].startswith("systematic"),
+              "random": lambda r: r["design"].startswith("random"),
+              "demo": lambda r: r["area"] == "demo", "test extract": lambda r: r["area"] == "test_pbf",
+              "both sides": lambda r: r["sides"] == "both", "one side": lambda r: r["sides"] == "one"}
+    lines += ["", "| surveys | " + " | ".join(f"{c}: median error, coverage" for c in CALIBRATIONS) + " |",
+              "|---|" + "---|" * len(CALIBRATIONS)]
+    for label, test in groups.items():
+        part = [r for r in rows if test(r)]
+        cells = []
+        for cal in CALIBRATIONS:
+            sm = summary_of(part, cal)
+            cells.append("-" if not sm["n"] else f"{_pct(sm['median_error'])}, {sm['coverage']:.0%} of {sm['n']}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", "| survey | area | cameras/km | design | sides | "
-              + " | ".join(f"{c}: truth in strip | {c}: estimate (95%) | {c}: error | {c}: covered" for c in CALIBRATIONS)
+              + " | ".join(f"{c}: truth in strip (directed/dome m) | {c}: estimate (95%) | {c}: error | {c}: covered" for c in CALIBRATIONS)
               + " |", "|" + "---|" * (5 + 4 * len(CALIBRATIONS))]
     for r in rows:
         cells = []
@@ -582,7 +622,7 @@ def markdown_tables(rows: list[dict], *, cpu: dict | None = None) -> str:
             if c is None:
                 cells += ["-", _fmt_est(r.get(cal)), "-", "-"]
             else:
-                strip = f" ({c['strip_m']} m)" if c.get("strip_m") is not None else ""
+                strip = strip_text(c)
                 cells += [f"{c['truth']:.0f}{strip}", _fmt_est(c), _pct(c["error"]), "yes" if c["covered"] else "**no**"]
         area = "test extract" if r["area"] == "test_pbf" else r["area"]
         lines.append(f"| {r['name']} | {area} | {r['density']:g} | {r['design']} | {r['sides']} | " + " | ".join(cells) + " |")
@@ -592,6 +632,14 @@ def markdown_tables(rows: list[dict], *, cpu: dict | None = None) -> str:
     if cpu:
         lines += ["", cpu_line(cpu)]
     return "\n".join(lines) + "\n"
+
+
+def strip_text(cell: dict) -> str:
+    """' (strip 12/9 m)': the strip half-width per class (directed/dome), else the one strip."""
+    by = cell.get("strip_by_class") or {}
+    if "directed" in by and "dome" in by:
+        return f" ({by['directed']:g}/{by['dome']:g} m)"
+    return f" ({cell['strip_m']:g} m)" if cell.get("strip_m") is not None else ""
 
 
 def cpu_line(cpu: dict) -> str:
@@ -613,6 +661,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="run: cache then estimate; cache: render + detect (heavy, resumable); estimate: the "
                              "three estimates of every cached survey and the tables; table: the tables of the "
                              "last estimates; correlation: the intra-camera correlation of hits")
+    parser.add_argument("--lock", type=Path, default=None,
+                        help="cache: hold this flock file (the shared heavy-job lock) one survey-phase at a time")
     parser.add_argument("--markdown", type=Path, default=None, help="also write the tables to this Markdown file")
     parser.add_argument("--estimate-arg", action="append", default=None,
                         help="extra option passed to every `camcensus estimate` (repeat; e.g. --estimate-arg=--strip "
@@ -631,7 +681,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cpu_path = args.root / "cpu.json"
     if args.step in ("cache", "run"):
-        record = cache_all(args.root, surveys, cpu_budget_s=args.cpu_budget_s, log=log)
+        record = cache_all(args.root, surveys, cpu_budget_s=args.cpu_budget_s, log=log, lock=args.lock)
         total = sum(v["cpu_s"] for v in record.values())
         log(f"cache done: {len(record)} survey-phases, {total:.0f} CPU s recorded")
         if args.step == "cache":
