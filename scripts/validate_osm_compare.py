@@ -101,7 +101,8 @@ def score_survey(survey: Path, *, compare: bool = True, calibration: str = "auto
         return None if v is None or v != v else v
 
     conf = table[table["status"] == "confirmed"]
-    conf_ok = [shown(i) is not None and str(osm_of.get(shown(i))) == str(o) for i, o in zip(conf["camera_id"], conf["osm_id"])]
+    conf_ok = [shown(i) is not None and str(osm_of.get(shown(i))) == str(o)
+               for i, o in zip(conf["camera_id"], conf["osm_id"])]
     new = table[(table["status"] == "new") & (table["p_real"] >= HIGH)]
     new_ok = [shown(i) is not None and status_of.get(shown(i)) == "unmapped" for i in new["camera_id"]]
     multi = (new["n_views"].fillna(0) >= 2).to_numpy()
@@ -119,7 +120,8 @@ def score_survey(survey: Path, *, compare: bool = True, calibration: str = "auto
     node_ok = [shown(i) is not None and str(o) not in removed for i, o in zip(conf["camera_id"], conf["osm_id"])]
     in_strip_osm = table[table["osm_id"].notna() & table["in_strip"]]
     return {
-        "survey": survey.name, "located": int(len(cameras)), "false_located": int(sum(v is None or v != v for v in shows)),
+        "survey": survey.name, "located": int(len(cameras)),
+        "false_located": int(sum(v is None or v != v for v in shows)),
         "confirmed": len(conf), "confirmed_ok": int(sum(conf_ok)), "confirmed_node_ok": int(sum(node_ok)),
         **calib,
         "new_high": len(new), "new_high_ok": int(sum(new_ok)), "new_all": int((table["status"] == "new").sum()),
@@ -128,7 +130,8 @@ def score_survey(survey: Path, *, compare: bool = True, calibration: str = "auto
         "unseen_all_removed": int(sum(str(o) in removed for o in all_unseen["osm_id"])),
         "removed_in_strip": int(sum(str(o) in removed for o in in_strip_osm["osm_id"])),
         "outside": int((table["status"] == "outside").sum()),
-        "class_known": int(conf["class_agree"].notna().sum()), "class_agree": int(conf["class_agree"].fillna(False).sum()),
+        "class_known": int(conf["class_agree"].notna().sum()),
+        "class_agree": int(conf["class_agree"].fillna(False).sum()),
         "unmapped_in_scene": int(sum(s == "unmapped" for s in truth["osm_status"])),
         "n_osm": int(table["osm_id"].dropna().nunique()), "removed": len(removed), "cid_na": int(cid.isna().sum()),
     }

@@ -314,7 +314,8 @@ def compare_from_tables(
                      "lat": float(cameras["lat"].iloc[i]), "match_radius_m": float(radius[i]),
                      "in_strip": bool(c_in[i]), "street_distance_m": _nan(c_dist[i]),
                      "evidence": (f"located camera {int(cameras['camera_id'].iloc[i])} ({c_class[i]}, P(real) "
-                                  f"{q[i]:.2f}, {_int(cameras, 'n_views', i)} views, {_int(cameras, 'n_detections', i)} "
+                                  f"{q[i]:.2f}, {_int(cameras, 'n_views', i)} views, "
+                                  f"{_int(cameras, 'n_detections', i)} "
                                   f"detections, position +- {unc[i]:.1f} m) with no OSM camera within "
                                   f"{radius[i]:.1f} m")})
     for j in unmatched_osm:

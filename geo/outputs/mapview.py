@@ -9,9 +9,10 @@ The page draws the density per area with a legend, the street network styled by 
 located cameras (colour: class, size: confidence; popup: confidence, views, position uncertainty
 and a thumbnail of the best crop) and, for simulated surveys, the true cameras as a layer that
 can be switched off; after ``camcensus compare-osm``, the comparison with OpenStreetMap as four
-layers (confirmed, new, mapped but not seen, outside the strip; ``add_osm_layers``). Its data travels as JSON in a ``<script type="application/json">`` block
-with <, > and & escaped, and the page script builds every label with ``textContent``: no text
-from the data is ever parsed as HTML.
+layers (confirmed, new, mapped but not seen, outside the strip; ``add_osm_layers``). Its data
+travels as JSON in a ``<script type="application/json">`` block with <, > and & escaped, and
+the page script builds every label with ``textContent``: no text from the data is ever parsed as
+HTML.
 """
 
 from __future__ import annotations

@@ -214,5 +214,6 @@ def _count(value) -> str:
 
 
 def _point(lon: float, lat: float, props: dict) -> dict:
-    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(float(lon), 7), round(float(lat), 7)]},
+    point = {"type": "Point", "coordinates": [round(float(lon), 7), round(float(lat), 7)]}
+    return {"type": "Feature", "geometry": point,
             "properties": props}

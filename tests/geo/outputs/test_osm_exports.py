@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from geo.counting.osm_compare import compare_from_tables
-from geo.outputs.osm_exports import (JOSM_NEW, MAPROULETTE_NEW, MAPROULETTE_UNSEEN, RS, read_line_by_line,
-                                     write_osm_exports)
+from geo.outputs.osm_exports import RS, read_line_by_line, write_osm_exports
 from tests.geo.counting import osm_scene as sc
 
 PROVENANCE = {"tool": "camcensus test", "survey": "s", "model": "m1", "provider": "simulated"}

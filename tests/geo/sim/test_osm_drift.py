@@ -57,9 +57,10 @@ def test_drop_add_move_are_recorded_in_the_truth():
 
 
 def test_drift_is_seeded():
-    a = cameras_osm_drift(_scene(), _nodes(), _streets(), drift={"drop": 0.3, "add": 5, "move": 3, "seed": None}, seed=1)
-    b = cameras_osm_drift(_scene(), _nodes(), _streets(), drift={"drop": 0.3, "add": 5, "move": 3, "seed": None}, seed=1)
-    c = cameras_osm_drift(_scene(), _nodes(), _streets(), drift={"drop": 0.3, "add": 5, "move": 3, "seed": 2}, seed=1)
+    drift = {"drop": 0.3, "add": 5, "move": 3, "seed": None}
+    a = cameras_osm_drift(_scene(), _nodes(), _streets(), drift=drift, seed=1)
+    b = cameras_osm_drift(_scene(), _nodes(), _streets(), drift=drift, seed=1)
+    c = cameras_osm_drift(_scene(), _nodes(), _streets(), drift={**drift, "seed": 2}, seed=1)
     pd.testing.assert_frame_equal(a, b)
     assert not (len(a) == len(c) and np.allclose(a["x"], c["x"]))
 
