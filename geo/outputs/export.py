@@ -166,6 +166,9 @@ def _subtitle(areas: gpd.GeoDataFrame, report: dict | None) -> str:
         parts.append(f"{total['per_road_km']:.2f} cameras per road km")
     if total.get("truth_cameras") is not None:
         parts.append(f"simulator truth: {total['truth_cameras']:,.0f} cameras")
+    estimand = (report or {}).get("estimand")
+    if estimand:  # which streets and which strip per class the estimate speaks for
+        parts.append(str(estimand).split(";")[0])
     return " · ".join(parts)
 
 

@@ -148,3 +148,11 @@ def test_coverage_from_surveyed_pieces():
     share = coverage_from_pieces(streets, pieces)
     assert share[0] == pytest.approx(0.5) and share[1] == 0.0 and share[2] == 1.0  # clipped at the whole street
     assert coverage_from_pieces(streets, None).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_the_map_states_the_estimand(tmp_path):
+    report = {"total": {"est_cameras": 7.0, "est_lo": 2.0, "est_hi": 20.0},
+              "estimand": "cameras within 23.5 m (directed), 18.0 m (dome) of the surveyed streets; nothing outside"}
+    page = write_exports(tmp_path, _areas(), report=report)["map.html"].read_text(encoding="utf-8")
+    assert "cameras within 23.5 m (directed), 18.0 m (dome) of the surveyed streets" in page
+    assert "nothing outside" not in page  # the subtitle keeps the first clause
