@@ -41,7 +41,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.counting.estimate import cameras_in_strip, false_detections_by_bin, reality_from_false, strip_by_class
+from geo.counting.estimate import (cameras_in_strip, false_detections_by_bin, reality_from_false, strip_by_class,
+                                   strip_side)
 from geo.counting.inclusion import (DEFAULT_SHIFTS, DEFAULT_STRIP_M, box_size_m, street_distance, surveyed_streets,
                                     view_pairs, views_for_inclusion)
 from geo.errors import GeoInputError
@@ -214,6 +215,7 @@ def compare_from_tables(
     buildings: gpd.GeoDataFrame | None = None,
     crops: list[list[str]] | None = None,
     images: pd.DataFrame | None = None,
+    side: str | None = None,
 ) -> gpd.GeoDataFrame:
     """The comparison table (EPSG:4326, ``COLUMNS``): one row per confirmed pair, per new located
     camera and per unmatched OSM camera (unseen / outside).
@@ -226,7 +228,8 @@ def compare_from_tables(
     (for image ids of the views an unseen camera should be in). ``recall_at(size_px)``: recall by
     box size. ``p_real``: per located camera (default 1). ``strip``: half-width (m), or one per
     class. ``buildings``: footprints in the metric CRS. ``crops``: per located camera, its best
-    crops (data URIs)."""
+    crops (data URIs). ``side``: "left" / "right" for a one-sided design, whose strip holds only
+    the side its views look at (``geo.counting.estimate.strip_side``)."""
     crs = surveyed.crs
     n_cam = len(cameras)
     cam_xy = _xy(cameras["lon"], cameras["lat"], crs)
@@ -246,9 +249,10 @@ def compare_from_tables(
     # the strip, per class (the OSM camera's class, directed where OSM does not say), as the estimate's
     widths = strip if isinstance(strip, dict) else {"directed": float(strip), "dome": float(strip)}
     o_dist, _, _ = street_distance(osm_xy, surveyed)
-    o_in = cameras_in_strip(osm_xy, np.array([k or "directed" for k in o_class], dtype=object), surveyed, widths)
+    o_in = cameras_in_strip(osm_xy, np.array([k or "directed" for k in o_class], dtype=object), surveyed, widths,
+                            side=side)
     c_dist, _, _ = street_distance(cam_xy, surveyed)
-    c_in = cameras_in_strip(cam_xy, c_class, surveyed, widths)
+    c_in = cameras_in_strip(cam_xy, c_class, surveyed, widths, side=side)
     unmatched_osm = np.setdiff1d(np.arange(len(osm)), oj)
     p_find = np.full(len(osm), np.nan)
     expected: list[list[str]] = [[] for _ in range(len(osm))]
@@ -439,7 +443,7 @@ def compare_survey(
     crop_lists = best_crops(cameras, used, images, root=survey_dir) if crops else None
     table = compare_from_tables(cameras, osm, surveyed=surveyed, views=views, recall_at=curves.recall_at,
                                 p_real=q, strip=widths, spacing_m=spacing, n_shifts=shifts, buildings=build_m,
-                                crops=crop_lists, images=ok)
+                                crops=crop_lists, images=ok, side=strip_side(design))
     summary = summary_from_table(table, strip=dict(widths), n_osm=len(osm), n_located=len(cameras))
     summary["p_find"] = ("inclusion probability at the mapped position over the grid's start (systematic design)"
                          if not design.random else "detection probability from this survey's own views (random "

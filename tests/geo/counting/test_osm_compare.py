@@ -117,3 +117,11 @@ def test_a_survey_before_locate_says_which_stage_to_run(tmp_path):
         (survey / name).write_text("")
     with pytest.raises(GeoInputError, match="camcensus locate"):
         compare_survey(survey)
+
+
+def test_a_one_sided_design_speaks_only_for_its_side():
+    osm = sc.osm([("1", 80, 6, None), ("2", 80, -6, None)])  # left and right of a street running east
+    views, images = sc.views()
+    table = compare_from_tables(sc.cameras([]), osm, surveyed=sc.surveyed(), views=views, images=images,
+                                recall_at=sc.high_recall, spacing_m=10.0, side="left")
+    assert _row(table, osm_id=1)["status"] == "unseen" and _row(table, osm_id=2)["status"] == "outside"
