@@ -155,3 +155,24 @@ def test_row_from_report_reads_the_estimate_and_its_truth():
     row = row_from_report(json.loads(json.dumps(report)))
     assert (row["est"], row["lo"], row["hi"], row["truth"], row["source"]) == (12.5, 8.0, 19.0, 11.0, "card")
     assert row_from_report({})["est"] is None
+
+
+@pytest.mark.slow
+def test_rendered_runner_end_to_end_on_a_tiny_survey(tmp_path):
+    """Render 12 views, detect with both models, three estimates, the tables (about a minute)."""
+    from scripts.validate_rendered import RenderedSurvey, cache_all, estimate_all
+
+    survey = RenderedSurvey("tiny", "demo", 10.0, "random", "both", 2999, n=6)
+    record = cache_all(tmp_path, [survey], cpu_budget_s=600, log=lambda text: None)
+    assert set(record) == {"tiny:shipped", "tiny:weak"} and all(v["cpu_s"] > 0 for v in record.values())
+    assert (tmp_path / "tiny" / "weakdet" / "detections").is_dir()
+    again = cache_all(tmp_path, [survey], cpu_budget_s=600, log=lambda text: None)
+    assert again == record  # cached: nothing rendered or detected again
+    rows = estimate_all(tmp_path, [survey], log=lambda text: None)
+    for cal in ("card", "oracle", "weak"):
+        cell = rows[0][cal]
+        assert cell["est"] is not None and cell["lo"] <= cell["est"] <= cell["hi"], cell
+        assert cell["truth"] is not None
+    assert rows[0]["oracle"]["source"] == "review" and rows[0]["card"]["source"] != "review"
+    assert (tmp_path / "tiny" / "est-weak" / "review").is_dir()
+    assert "| tiny | demo | 10 | random n=6 | both |" in markdown_tables(rows)
