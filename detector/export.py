@@ -41,8 +41,9 @@ def export_model(
     """Export a ``.pt`` model to ``format`` (onnx or openvino) at ``imgsz`` px (default: the
     card's or the training size); return the exported model resolved by the registry.
 
-    ``out``: where to put it (a file for onnx, a directory for openvino; an existing directory
-    that is not an OpenVINO model gets ``STEM.onnx`` / ``STEM_openvino_model`` inside); default
+    ``out``: where to put it (a ``.onnx`` file, else a folder for onnx; a directory for openvino;
+    an existing directory that is not an OpenVINO model gets ``STEM.onnx`` /
+    ``STEM_openvino_model`` inside); default
     beside the weights. The export carries the source's card (see the module docstring).
     ``half``: FP16 weights (OpenVINO; ONNX FP16 needs a GPU in ultralytics)."""
     from ultralytics import YOLO
@@ -92,6 +93,8 @@ def export_model(
         )
         if out is not None:
             out = Path(out)
+            if format == "onnx" and not out.exists() and out.suffix.lower() != ".onnx":
+                out.mkdir(parents=True)  # a folder to put it in
             if out.is_dir() and (format == "onnx" or (any(out.iterdir()) and not any(out.glob("*.xml")))):
                 out = out / (exported.name if format == "onnx" else f"{resolved.path.stem}{OPENVINO_SUFFIX}")
             if out.exists():
