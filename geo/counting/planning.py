@@ -190,6 +190,7 @@ class PlanArea:
     pairs: BasePairs
     base_step_m: float = BASE_STEP_M
     timings: dict = field(default_factory=dict)
+    cache: dict = field(default_factory=dict, repr=False)  # view geometry by (fov, pitch)
 
     @property
     def road_m(self) -> float:
@@ -311,6 +312,28 @@ def view_geometry(range_m: np.ndarray, off_deg: np.ndarray, *, fov: float, pitch
     cos_axis = np.cos(h) * np.cos(p_rad) + rise_m / np.maximum(r, 1e-6) * np.sin(p_rad)
     scale = focal / np.maximum(cos_axis, 0.05) / np.hypot(r, rise_m)
     return inside, scale, reach
+
+
+def _pair_terms(area: PlanArea, size_edges: np.ndarray, *, fov: float, pitch: float
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per base pair in a view of ``fov`` and ``pitch``: the two recall bins its box size falls
+    between and the weight of the second (``geo.counting.calibration.recall_at``), and the factor
+    recall is multiplied by (inside x vertical share x visibility). Cached on ``area``."""
+    from geo.counting.calibration import size_centres
+
+    key = (float(fov), float(pitch), tuple(np.asarray(size_edges, float)))
+    if key not in area.cache:
+        pairs = area.pairs
+        inside, scale, reach = view_geometry(pairs.range_m, pairs.off_deg, fov=fov, pitch=pitch)
+        size = box_size_m(area.cam_class)[pairs.cam] * scale
+        centres = np.log(size_centres(np.asarray(size_edges, float)))
+        pos = np.clip(np.interp(np.log(np.maximum(size, 1e-3)), centres, np.arange(len(centres), dtype=float)),
+                      0, len(centres) - 1)
+        i0 = np.floor(pos).astype(np.int64)
+        i1 = np.minimum(i0 + 1, len(centres) - 1)
+        rest = np.where(inside, reach * visibility_by_range(pairs.range_m), 0.0)
+        area.cache[key] = (i0, i1, pos - i0, rest)
+    return area.cache[key]
 
 
 def pair_detection(pairs: BasePairs, box_m: np.ndarray, recall_at, *, fov: float, pitch: float,
@@ -468,17 +491,17 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
     strips = auto if strip_m is None else strip_m
     if not isinstance(strips, dict):
         strips = {name: float(strips) for name in CLASSES}
-    box = box_size_m(area.cam_class)
     pairs = area.pairs
+    i0, i1, t, rest = _pair_terms(area, curves.size_edges, fov=design.fov, pitch=design.pitch)
 
-    def inclusion(recall_rates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from geo.counting.calibration import recall_at
+    def detection(rates: np.ndarray) -> np.ndarray:  # pair_detection, linear in the recall rates
+        return np.clip(rest * (rates[i0] * (1.0 - t) + rates[i1] * t), 0.0, 1.0 - 1e-12)
 
-        p = pair_detection(pairs, box, lambda s: recall_at(s, curves.size_edges, recall_rates),
-                           fov=design.fov, pitch=design.pitch)
+    def inclusion(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return design_inclusion(pairs, p, design, road_m=area.road_m, base_step_m=area.base_step_m)
 
-    pi, p1 = inclusion(curves.recall)
+    p0 = detection(curves.recall)
+    pi, p1 = inclusion(p0)
     limit = np.array([strips.get(str(c), strips.get("default", 20.0)) for c in area.cam_class], float)
     in_strip = area.cam_distance_m <= limit
     scale = density_per_km / area.population_per_km
@@ -509,18 +532,19 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
         # the false rate's error: each false detection too many removes a single's weight
         w_single = (w1_real + w1_false) / max(singles_real + n_false, 1e-12)
         var_prec = (n_false * rate_rel_se * w_single) ** 2
-    # recall: each size bin's Beta posterior SD through d pi / d recall_b (central differences)
+    # recall: each size bin's Beta posterior SD through d pi / d recall_b (a difference of 0.01)
     a, b = calibration.recall_beta()
     sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
     var_rec = 0.0
     free = s_pi >= s_pf
     for j in range(len(sd)):
-        h = max(min(sd[j], 0.05), 1e-3)
-        up, down = curves.recall.copy(), curves.recall.copy()
-        up[j], down[j] = min(up[j] + h, 1.0), max(down[j] - h, 0.0)
-        if up[j] <= down[j]:
+        touched = (i0 == j) | (i1 == j)
+        if not touched.any():
             continue
-        grad = (inclusion(up)[0] - inclusion(down)[0])[in_strip] / (up[j] - down[j])
+        h = -0.01 if curves.recall[j] > 0.5 else 0.01
+        moved = curves.recall.copy()
+        moved[j] += h
+        grad = (inclusion(detection(moved))[0] - pi)[in_strip] / h
         q_cam = 1.0 - (1.0 - q) * s_p1 / np.maximum(s_pi, 1e-12)
         dsum = scale * float(np.sum(np.where(free, s_pi * q_cam / s_pf ** 2 * grad, 0.0)))
         var_rec += (dsum * sd[j]) ** 2
