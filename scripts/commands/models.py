@@ -32,13 +32,13 @@ def models(
 
     typer.echo(f"models in {where}:")
     typer.echo(
-        f"  {'name':<24} {'kind':<8} {'imgsz':>5} {'conf':>5} {'P':>5} {'R':>5} {'AP50':>5} {'reach m':>9}  trained on"
+        f"{'name':<24} {'kind':<8} {'imgsz':>5} {'conf':>5} {'P':>5} {'R':>5} {'AP50':>5} {'reach m':>9}  trained on"
     )
     for m in found:
         c = m.card
-        mark = "*" if m.model_id == DEFAULT_MODEL else " "
+        name = f"{m.model_id} *" if m.model_id == DEFAULT_MODEL else m.model_id
         typer.echo(
-            f"{mark} {m.model_id:<24} {m.kind:<8} {c.imgsz if c else '-':>5} {fmt(c.conf) if c else '-':>5} "
+            f"{name:<24} {m.kind:<8} {c.imgsz if c else '-':>5} {fmt(c.conf) if c else '-':>5} "
             f"{fmt(c.precision) if c else '-':>5} {fmt(c.recall) if c else '-':>5} "
             f"{fmt(c.ap50) if c else '-':>5} {_reach(c):>9}  {(c.trained_on if c else '') or '-'}"
         )

@@ -104,3 +104,20 @@ def test_exports_of_the_shipped_model_match_its_weights(format, tmp_path):
     assert (per_image["pt"] != per_image["ex"]).sum() <= max(1, 0.01 * len(per_image))
     assert np.isclose(a["conf"].mean(), b["conf"].mean(), atol=0.02)
     assert MODEL_ID_KEY and exported_model_id(exported.path, format) == DEFAULT_MODEL
+
+
+def test_models_marks_the_default_and_lists_an_export_with_its_card(tmp_path, capsys):
+    from scripts.cli import main
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for suffix in (".pt", ".md"):
+        shutil.copyfile(REPO / "models" / f"{DEFAULT_MODEL}{suffix}", folder / f"{DEFAULT_MODEL}{suffix}")
+    (folder / f"{DEFAULT_MODEL}_openvino_model").mkdir()  # an export beside the weights (listed by name)
+    assert main(["models", "--models-dir", str(folder)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line for line in lines if line.startswith(f"{DEFAULT_MODEL} *")]
+    conf = f"{read_card(folder / f'{DEFAULT_MODEL}.md').conf:.2f}"
+    assert len(rows) == 2 and all(conf in row for row in rows)  # the weights and the export, one card
+    assert {row.split()[2] for row in rows} == {"pt", "openvino"}
+    assert any(line.startswith("* the default model") and DEFAULT_MODEL in line for line in lines)
