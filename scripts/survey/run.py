@@ -188,7 +188,15 @@ def _read_back(path: Path) -> dict:
 
         return {"rows": pq.read_metadata(path).num_rows}
     if suffix in (".json", ".geojson"):
-        json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        try:
+            json.loads(text)
+        except ValueError:
+            if suffix == ".json":
+                raise
+            for line in text.splitlines():  # line-by-line GeoJSON (one feature per line)
+                if line.strip():
+                    json.loads(line)
     elif suffix in (".graphml", ".html"):
         end = "</graphml>" if suffix == ".graphml" else "</html>"
         with path.open("rb") as handle:
