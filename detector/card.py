@@ -15,7 +15,7 @@ last, so nothing measured is lost; the body shows it in an "Earlier evaluations"
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,7 @@ def archive_evaluation(card: ModelCard, *, reason: str) -> ModelCard:
     Call it before writing new figures into the card."""
     if not card.has_figures:
         return card
-    entry: dict[str, Any] = {"replaced": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    entry: dict[str, Any] = {"replaced": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                              "reason": reason}
     for key in HISTORY_FIGURES:
         value = getattr(card, key)

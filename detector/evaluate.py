@@ -23,7 +23,7 @@ cameras ``n``, of them ``found`` at the threshold); counts, not rates.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
@@ -451,7 +451,7 @@ def card_from_scores(card_path: str | Path, scores: dict[str, Any], *, weights: 
                                                         "n_by_size", "ap50_any_class", "false_per_image",
                                                         "cpu_ms_per_image", "precision_target",
                                                         "precision_target_met") if k in scores}
-    card.extra["evaluation"]["evaluated"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    card.extra["evaluation"]["evaluated"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     if scores.get("reach"):
         card.extra["reach_m"] = scores["reach"]["reach_m"]  # issue 21: range (m) where recall falls to 0.5
     section = "\n".join([

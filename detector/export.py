@@ -24,6 +24,7 @@ import numpy as np
 from detector.card import write_card
 from detector.errors import DetectorInputError
 from detector.registry import MODEL_ID_KEY, OPENVINO_SUFFIX, ResolvedModel, card_path_of, resolve_model
+from datetime import UTC
 
 FORMATS = ("onnx", "openvino")
 
@@ -149,7 +150,7 @@ def _card_with_export(resolved: ResolvedModel, exported: Path, *, format: str, i
     the registry finds beside the export already is the source's; return the card written."""
     import copy
     import hashlib
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     beside = card_path_of(exported)
     if resolved.card_path is not None and beside.resolve() == Path(resolved.card_path).resolve():
@@ -170,7 +171,7 @@ def _card_with_export(resolved: ResolvedModel, exported: Path, *, format: str, i
         "format": format, "imgsz": imgsz, "half": bool(half and format == "openvino"),
         "from": resolved.path.name,
         "from_sha256": hashlib.sha256(resolved.path.read_bytes()).hexdigest(),
-        "exported": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "exported": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "note": "a copy of the card of the weights it came from: the same operating threshold and figures",
     }
     return write_card(card, target)

@@ -24,7 +24,7 @@ The rules (``card_update_problem``):
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,7 @@ def held_out_for_card(card: ModelCard | None, held_out: dict[str, Any], *, new_h
                       ) -> dict[str, Any]:
     """The ``held_out`` entry the card gets with new figures: ``held_out`` itself, with the time it
     was recorded and, when the card's set changes, the previous set's identity under ``previous``."""
-    entry = {**held_out, "recorded": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    entry = {**held_out, "recorded": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
     previous = dict(card.held_out) if card is not None and card.held_out else None
     if card is not None and previous and previous.get("fingerprint") == held_out["fingerprint"]:
         return {**previous, "data": held_out["data"]}  # the same set: keep when it was first recorded

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 from geo.errors import GeoInputError
@@ -63,7 +63,7 @@ def survey_lock(survey_dir: str | Path, *, command: str, wait_s: float = 0.0) ->
     try:
         owner_path.write_text(json.dumps({
             "pid": os.getpid(), "command": command,
-            "started": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")}), encoding="utf-8")
+            "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")}), encoding="utf-8")
         yield survey_dir
     finally:
         owner_path.unlink(missing_ok=True)
