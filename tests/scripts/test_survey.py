@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 import typer
 
+from detector.registry import DEFAULT_MODEL
 from detector.schemas import DETECTIONS, check_schema
 from geo.schemas import CAMERAS, DENSITY, IMAGES, POINTS, TRUTH_BOXES, VIEWS, check_table
 from scripts.app import app
@@ -22,7 +23,7 @@ from scripts.survey.run import STAGES
 from scripts.survey.options import SurveyOptions, options_from_toml, options_to_toml
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED = REPO / "models" / "cctv-yolo11n-synth2.pt"
+SHIPPED = REPO / "models" / f"{DEFAULT_MODEL}.pt"
 TABLES = {"points.parquet": POINTS, "views.parquet": VIEWS, "images.parquet": IMAGES,
           "truth_boxes.parquet": TRUTH_BOXES, "cameras.parquet": CAMERAS, "density.parquet": DENSITY}
 SMALL = ["--area", "demo", "--method", "random", "--n", "24", "--seed", "5", "--size", "640",
@@ -79,7 +80,7 @@ def test_every_output_exists_and_keeps_its_contract(finished):
     assert (s / "map.html").read_text().lstrip().lower().startswith("<!doctype html")
     assert (s / "density.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     recorded = options_from_toml(s / "survey.toml")
-    assert recorded.n == 24 and recorded.method == "random" and recorded.model == "cctv-yolo11n-synth2"
+    assert recorded.n == 24 and recorded.method == "random" and recorded.model == DEFAULT_MODEL
 
 
 def test_rerun_skips_every_stage_and_prints_the_summary(finished, capsys):
