@@ -215,7 +215,7 @@ def strip_by_class(strip: float | str | dict, *, design: Design, calibration: Ca
 def strip_width_of(klass: np.ndarray, widths: dict[str, float]) -> np.ndarray:
     """Half-width (m) of each camera's class (other classes: the widest)."""
     default = max(widths.values()) if widths else 0.0
-    return np.array([float(widths.get(str(c), default)) for c in np.asarray(klass)], dtype=float)
+    return pd.Series(np.asarray(klass, dtype=object)).astype(str).map(widths).fillna(default).to_numpy(float)
 
 
 def cameras_in_strip(xy: np.ndarray, klass: np.ndarray, streets: gpd.GeoDataFrame,
