@@ -109,7 +109,7 @@ def test_a_second_writer_is_refused_with_the_holding_process(finished, tmp_path,
     shutil.copytree(finished, copy)
     with survey_lock(copy, command="camcensus survey"):
         assert lock_owner(copy)["pid"] == os.getpid()
-        for command in (["survey", "--out", str(copy)], ["estimate", str(copy)]):
+        for command in (["survey", "--out", str(copy)], ["estimate", str(copy)], ["detect", str(copy)]):
             before = {p.name: p.stat().st_mtime_ns for p in copy.iterdir()}
             assert main(command) == 2
             err = capsys.readouterr().err.strip()
