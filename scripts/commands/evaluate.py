@@ -87,6 +87,11 @@ def evaluate(
         for line in reach_lines(s["reach"]):
             typer.echo(line)
     typer.echo(f"inference: {s['cpu_ms_per_image']:.1f} CPU ms per image ({s['seconds']:.1f} s wall)")
+    held_out, named = s.get("held_out") or {}, ((resolved.card.held_out or {}) if resolved.card else {})
+    if held_out and card is None:
+        which = ("the card's held-out set" if named.get("fingerprint") == held_out.get("fingerprint")
+                 else "not the card's held-out set" if named.get("fingerprint") else "the card names no fingerprint")
+        typer.echo(f"data: {held_out['n_images']} images, fingerprint {held_out['fingerprint'][:19]} ({which})")
     written = [str(p) for p in (plot, json_out) if p is not None]
     if card is not None:
         written.append(f"{card} (held-out set {s.get('held_out', {}).get('fingerprint', '?')[:19]}; earlier "
