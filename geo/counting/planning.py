@@ -471,7 +471,7 @@ class Prediction:
 def design_prediction(area: PlanArea, design: Design, calibration: Calibration, *, density_per_km: float,
                       strip_m: dict | float | None = None, review: bool = False, false_rate: float | None = None,
                       level: float = 0.95, floor: float = MIN_INCLUSION,
-                      strips: tuple[dict, dict] | None = None) -> Prediction:
+                      strips: tuple[dict, dict] | None = None, road_km: float | None = None) -> Prediction:
     """Predicted estimate, CV and ``level`` interval of ``design`` on ``area`` at
     ``density_per_km`` cameras per km of street, with ``calibration`` (recall by size; false
     detections per image unless ``false_rate``). ``strip_m``: per class (dict) or one half-width
@@ -479,7 +479,9 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
     probabilities are floored at ``floor`` x the design's best one for the class, as the
     estimator's small-pi rule does. ``review``: the survey is calibrated by a review of its own
     detections (precision known for the survey: only which singles are real is left, and no
-    false-rate error), else by held-out figures (a model card)."""
+    false-rate error), else by held-out figures (a model card). ``road_km``: predict for a city of
+    that many km of streets like the area's (cameras, images and false detections scaled; the
+    inclusion probabilities are the design's), default the area's own."""
     from geo.counting.estimate import lognormal_interval, satterthwaite_df
 
     if not density_per_km > 0:
@@ -504,9 +506,10 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
     pi, p1 = inclusion(p0)
     limit = np.array([strips.get(str(c), strips.get("default", 20.0)) for c in area.cam_class], float)
     in_strip = area.cam_distance_m <= limit
-    scale = density_per_km / area.population_per_km
-    images = images_for_design(area.lengths_m, design)
-    points = points_for_design(area.lengths_m, design)
+    factor = 1.0 if road_km is None else float(road_km) / area.road_km
+    scale = density_per_km / area.population_per_km * factor
+    images = int(round(images_for_design(area.lengths_m, design) * factor))
+    points = int(round(points_for_design(area.lengths_m, design) * factor))
     pf = np.maximum(pi, floor * np.array([best.get(str(c), 1.0) for c in area.cam_class], float))
     s_pi, s_pf, s_p1 = pi[in_strip], pf[in_strip], p1[in_strip]
     est = scale * float(np.sum(s_pi / s_pf))
@@ -584,6 +587,39 @@ def predictions_for_designs(areas: dict[str, PlanArea], designs: list[Design], c
         out.append(design_prediction(area, design, calibration, density_per_km=density_per_km,
                                      strips=strips[key], review=review))
     return out
+
+
+def images_needed(area: PlanArea, design: Design, calibration: Calibration, *, target_pct: float,
+                  density_per_km: float, road_km: float | None = None, review: bool = False,
+                  correction: float = 1.0) -> tuple[float, Prediction | None]:
+    """(images, prediction) of the sparsest version of ``design`` (its spacing varied: any for a
+    random design, multiples of the base step for a systematic one) whose predicted half-width
+    times ``correction`` (a measured / predicted ratio) is at most ``target_pct``; (inf, None)
+    when even a point every base step does not reach it."""
+    def half(spacing: float) -> Prediction:
+        d = replace(design, spacing_m=float(spacing))
+        return design_prediction(area, d, calibration, density_per_km=density_per_km, road_km=road_km, review=review)
+
+    if design.method == "systematic":
+        best = None
+        for k in range(1, 121):
+            pred = half(k * area.base_step_m)
+            if pred.ci_half_width_pct * correction <= target_pct:
+                best = pred
+            elif best is not None and k > 8:
+                break
+        return (float(best.images), best) if best is not None else (float("inf"), None)
+    lo, hi = np.log(area.base_step_m), np.log(2000.0)
+    if half(np.exp(lo)).ci_half_width_pct * correction > target_pct:
+        return float("inf"), None
+    for _ in range(40):  # bisection on log spacing: the half-width grows with the spacing
+        mid = (lo + hi) / 2
+        if half(np.exp(mid)).ci_half_width_pct * correction <= target_pct:
+            lo = mid
+        else:
+            hi = mid
+    pred = half(np.exp(lo))
+    return float(pred.images), pred
 
 
 def recommend(predictions: list[Prediction], *, target_pct: float | None = None, budget_images: int | None = None,

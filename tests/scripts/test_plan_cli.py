@@ -90,6 +90,21 @@ def test_an_unreachable_target_recommends_the_narrowest_and_says_so(capsys, tmp_
     assert plan["recommended"]["meets_target"] is False
 
 
+def test_a_pilot_survey_gives_the_density_and_the_low_end_is_planned_for(tmp_path, capsys):
+    pilot = tmp_path / "pilot"
+    pilot.mkdir()
+    (pilot / "report.json").write_text(json.dumps({"total": {"per_road_km": 6.0, "per_road_km_lo": 4.0,
+                                                             "per_road_km_hi": 9.0, "est_cv": 0.2}}))
+    out_json = tmp_path / "plan.json"
+    code, out, _ = run(["plan", *SMALL, "--pilot", str(pilot), "--target-ci", "60", "--json", str(out_json)], capsys)
+    assert code == 0
+    plan = json.loads(out_json.read_text())
+    assert plan["density_per_km"] == 4.0 and plan["pilot"]["density_per_km"] == 6.0
+    (pilot / "report.json").write_text(json.dumps({"total": {}}))
+    code, _, err = run(["plan", *SMALL, "--pilot", str(pilot), "--target-ci", "60"], capsys)
+    assert code == 2 and "per_road_km" in err
+
+
 def test_survey_refuses_a_plan_without_a_design(tmp_path, capsys):
     bad = tmp_path / "plan.json"
     bad.write_text(json.dumps({"designs": [], "recommended": None}))
