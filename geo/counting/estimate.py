@@ -637,12 +637,8 @@ def density_from_tables(
     surveyed_km = np.minimum(surveyed_m, np.where(road_m > 0, road_m, surveyed_m)) / 1000.0
     rate_est, rate_lo, rate_hi = rate_estimate(counts["n_images"], counts["n_hit"], road_km, precision=p_all,
                                                recall=r_all, metres_per_image=metres_per_image, level=level)
-    truth_strip = truth_all = truth_seen = np.full(n_areas, np.nan)
-    if truth is not None:
-        inside_truth = truth_in_strip(truth, surveyed, strip=widths, side=strip_side(design))
-        truth_strip = _count_in(truth[inside_truth], tree, crs, n_areas)
-        truth_all = _count_in(truth, tree, crs, n_areas)
-        truth_seen = _count_in(_seen(truth), tree, crs, n_areas)
+    truth_strip, truth_all, truth_seen = truth_counts(truth, tree, n_areas, crs=crs, surveyed=surveyed,
+                                                      widths=widths, side=strip_side(design))
     area_km2 = shapely.area(geoms) / 1e6
     with np.errstate(divide="ignore", invalid="ignore"):
         table = pd.DataFrame({
@@ -693,6 +689,18 @@ def density_from_tables(
                          n_outside=int(len(cameras) - len(parts.inside)), strip_m=widths, design=design,
                          pi_ref=pi_ref, surveyed=surveyed, warnings=notes)
     return out
+
+
+def truth_counts(truth: gpd.GeoDataFrame | None, tree: shapely.STRtree, n_areas: int, *, crs,
+                 surveyed: gpd.GeoDataFrame, widths: dict[str, float], side: str | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """True cameras per area (simulated surveys; NaN without ``truth``): inside the strip per
+    class (exactly the estimand, ``truth_in_strip``), all, and those some image shows."""
+    if truth is None:
+        return (np.full(n_areas, np.nan),) * 3
+    inside = truth_in_strip(truth, surveyed, strip=widths, side=side)
+    return (_count_in(truth[inside], tree, crs, n_areas), _count_in(truth, tree, crs, n_areas),
+            _count_in(_seen(truth), tree, crs, n_areas))
 
 
 def road_per_area(areas_m: gpd.GeoDataFrame, tree: shapely.STRtree, *, streets: gpd.GeoDataFrame,
