@@ -5,9 +5,11 @@ from pathlib import Path
 import typer
 
 from scripts.app import app
+from scripts.survey.lock import holds_survey
 
 
 @app.command("compare-osm")
+@holds_survey("survey", command="camcensus compare-osm")  # one writer per survey directory
 def compare_osm(
     survey: Path = typer.Argument(..., help="Survey directory (after locate; after estimate the strip and "
                                   "map.html are the estimate's)."),

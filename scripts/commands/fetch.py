@@ -5,11 +5,13 @@ from pathlib import Path
 import typer
 
 from scripts.app import app
+from scripts.survey.lock import holds_survey
 
 PROVIDERS = ("simulated", "local", "mapillary", "gsv")
 
 
 @app.command()
+@holds_survey("survey", command="camcensus fetch")  # one writer per survey directory
 def fetch(
     survey: Path = typer.Argument(..., help="Survey directory (views.parquet from `camcensus sample`)."),
     provider: str = typer.Option("simulated", "--provider",

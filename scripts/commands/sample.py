@@ -5,9 +5,11 @@ from pathlib import Path
 import typer
 
 from scripts.app import app
+from scripts.survey.lock import holds_survey
 
 
 @app.command()
+@holds_survey("out", command="camcensus sample")  # one writer per survey directory
 def sample(
     area: str = typer.Option("demo", "--area", help="Area: 'demo' (central Helsinki, bundled), "
                              "an .osm.pbf / .osm / .osm.bz2 / .graphml file, bbox:W,S,E,N (degrees) "
