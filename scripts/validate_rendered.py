@@ -256,32 +256,37 @@ def cache_all(root: Path, surveys, *, cpu_budget_s: float, log, lock: Path | Non
     started = cpu_seconds()
     cpu_path = root / "cpu.json"
     record = json.loads(cpu_path.read_text()) if cpu_path.exists() else {}
-    for phase in ("shipped", "weak"):
-        for s in surveys:
-            key = f"{s.name}:{phase}"
-            base = root / s.name / "base"
-            if phase == "shipped" and detected(base) or phase == "weak" and detected(root / s.name / "weakdet"):
+    main = [s for s in surveys if not s.note.startswith("issue")]
+    extra = [s for s in surveys if s.note.startswith("issue")]  # the issue's (large) surveys last
+    tasks = [(s, p) for group in (main, extra) for p in ("shipped", "weak") for s in group]
+    for s, phase in tasks:
+        key = f"{s.name}:{phase}"
+        base = root / s.name / "base"
+        if phase == "shipped" and detected(base) or phase == "weak" and detected(root / s.name / "weakdet"):
+            continue
+        if phase == "weak" and not detected(base):
+            log(f"{key}: not rendered, no weak detection")
+            continue
+        if cpu_seconds() - started > cpu_budget_s:
+            log(f"CPU budget {cpu_budget_s:.0f} s spent: {key} not cached")
+            continue
+        (root / s.name).mkdir(parents=True, exist_ok=True)
+        (root / s.name / "survey.json").write_text(json.dumps(asdict(s), indent=2))
+        with heavy_lock(lock):
+            clock, wall = cpu_seconds(), time.time()
+            try:
+                if phase == "shipped":
+                    render_survey(s, base, log=log)
+                    camcensus("detect", base, "--model", shipped_model(), "--device", "cpu", log=log)
+                else:
+                    camcensus("detect", base, "--model", WEAK_MODEL, "--device", "cpu", "--out",
+                              root / s.name / "weakdet", log=log)
+            except RuntimeError as exc:
+                log(f"{key}: {exc}")
                 continue
-            if cpu_seconds() - started > cpu_budget_s:
-                log(f"CPU budget {cpu_budget_s:.0f} s spent: {key} not cached")
-                continue
-            (root / s.name).mkdir(parents=True, exist_ok=True)
-            (root / s.name / "survey.json").write_text(json.dumps(asdict(s), indent=2))
-            with heavy_lock(lock):
-                clock, wall = cpu_seconds(), time.time()
-                try:
-                    if phase == "shipped":
-                        render_survey(s, base, log=log)
-                        camcensus("detect", base, "--model", shipped_model(), "--device", "cpu", log=log)
-                    else:
-                        camcensus("detect", base, "--model", WEAK_MODEL, "--device", "cpu", "--out",
-                                  root / s.name / "weakdet", log=log)
-                except RuntimeError as exc:
-                    log(f"{key}: {exc}")
-                    continue
-            record[key] = {"cpu_s": round(cpu_seconds() - clock, 1), "wall_s": round(time.time() - wall, 1)}
-            cpu_path.write_text(json.dumps(record, indent=2))
-            log(f"{key}: {record[key]} (total CPU this run {cpu_seconds() - started:.0f} s)")
+        record[key] = {"cpu_s": round(cpu_seconds() - clock, 1), "wall_s": round(time.time() - wall, 1)}
+        cpu_path.write_text(json.dumps(record, indent=2))
+        log(f"{key}: {record[key]} (total CPU this run {cpu_seconds() - started:.0f} s)")
     return record
 
 
