@@ -32,8 +32,12 @@ def truth_boxes(n_cameras: int, views: int, size: float, *, seed: int = 0) -> tu
 
 def test_error_model_reads_the_cards_counts_not_a_curve():
     model = error_model_from_card(calibration=CARD, camera_sd=0.0)
-    # false detections per image: (n - real + 1/2) / n_images per confidence bin (Gamma posterior mean)
-    np.testing.assert_allclose(model.false_rate, (np.array([20, 10, 2]) + 0.5) / 2000)
+    # false detections per image: n - real per confidence bin over n_images (the calibration's Gamma
+    # posterior mean: the counts plus a fraction of one from the prior)
+    from geo.counting.calibration import calibration_from_dict
+
+    np.testing.assert_allclose(model.false_rate, calibration_from_dict(CARD).false_rates())
+    np.testing.assert_allclose(model.false_rate, np.array([20, 10, 2]) / 2000, atol=0.5 / 2000)
     assert model.recall_at(np.array([4.0]))[0] < 0.06  # the card's 2 of 100 under 6 px, not 18%
     assert model.recall_at(np.array([40.0]))[0] > 0.9
     assert np.isclose(model.true_conf_share.sum(), 1.0) and model.true_conf_share.argmax() == 2
