@@ -47,6 +47,9 @@ def survey(
     precision: float = typer.Option(None, "--precision", help="Detector precision, 0-1. "
                                     "Default: the model card's."),
     recall: float = typer.Option(None, "--recall", help="Detector recall, 0-1. Default: the card's."),
+    strip: str = typer.Option(None, "--strip", help="Half-width of the strip estimated, metres either side "
+                              "of the streets, or auto (per class, where the design's inclusion probability "
+                              "falls under 0.15 of its best). Default: auto."),
     population: str = typer.Option(None, "--population", help="Population layer for cameras per "
                                    "1,000 people. Default: none."),
     population_field: str = typer.Option(None, "--population-field", help="Field of --population "
@@ -61,10 +64,14 @@ def survey(
     from scripts.survey.options import options_from_toml
     from scripts.survey.report import print_summary
 
+    if strip is not None:  # "auto" or metres, checked before anything runs
+        from geo.counting.estimate import strip_from_option
+
+        strip = strip_from_option(strip)
     given = dict(area=area, provider=provider, model=model, network=network, spacing=spacing,
                  method=method, n=n, seed=seed, sides=sides, sim_cameras=sim_cameras, size=size,
                  endpoint=endpoint, workers=workers, device=device, batch=batch, conf=conf,
-                 imgsz=imgsz, slice=slice, by=by, precision=precision, recall=recall,
+                 imgsz=imgsz, slice=slice, by=by, precision=precision, recall=recall, strip=strip,
                  population=population, population_field=population_field, basemap=basemap, fov=fov, pitch=pitch)
     if plan is not None:
         from scripts.survey.plan import options_from_plan

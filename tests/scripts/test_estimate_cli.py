@@ -101,3 +101,23 @@ def test_bad_input_is_one_line_and_exit_2(survey, args, message, capsys):
 def test_missing_survey_directory(tmp_path, capsys):
     assert main(["estimate", str(tmp_path / "nope"), "--precision", "1", "--recall", "1"]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_strip_auto_is_the_default_and_a_fixed_strip_past_it_warns(survey, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CAMCENSUS_MODELS_DIR", str(tmp_path))
+    assert main(["estimate", str(survey), "--by", "area", "--no-osm", "--precision", "0.8", "--recall", "0.7"]) == 0
+    report = json.loads((survey / "report.json").read_text())
+    assert report["parameters"]["strip"] == "auto" and set(report["parameters"]["strip_m_by_class"]) == \
+        {"directed", "dome"}
+    assert "estimand: cameras within" in capsys.readouterr().out
+    assert main(["estimate", str(survey), "--by", "area", "--no-osm", "--precision", "0.8", "--recall", "0.7",
+                 "--strip", "60"]) == 0
+    err = capsys.readouterr().err
+    assert sum("does not speak for cameras that far out" in line for line in err.splitlines()) == 1
+    assert main(["estimate", str(survey), "--no-osm", "--strip", "wide"]) == 2
+    assert "--strip must be 'auto' or a positive number of metres" in capsys.readouterr().err
+
+
+def test_survey_takes_the_strip_too(tmp_path, capsys):
+    assert main(["survey", "--out", str(tmp_path / "s"), "--strip", "-1"]) == 2
+    assert "--strip must be a positive number of metres" in capsys.readouterr().err
