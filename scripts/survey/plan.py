@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from geo.errors import GeoInputError
 
 
@@ -266,3 +268,42 @@ def options_from_plan(path: Path) -> dict:
     if data.get("area"):
         out["area"] = str(data["area"])
     return out
+
+
+STANFORD = {"method": "random", "sides": "random", "fov": 90.0, "pitch": 0.0}  # Sheng, Yao, Goel 2021
+
+
+def stanford_comparison(area: str, *, target_pct: float = 20.0, density: float = 3.0, road_km: float | None = None,
+                        review: bool = True, model: str | None = None, corrections: dict | None = None,
+                        fovs=(60.0, 75.0, 90.0), sides=("both", "one", "random"), methods=("systematic", "random"),
+                        pitches=(0.0, 10.0, 20.0)) -> dict:
+    """Images needed for a ±``target_pct``% interval at ``density`` cameras per km on ``area`` (or a
+    city of ``road_km`` km of streets like it): Stanford's design (random points, one random side,
+    fov 90, pitch 0; its number of points chosen) against the best camcensus design (every
+    method, sides, fov and pitch, each with its spacing chosen), with ``corrections`` (measured /
+    predicted half-width per "stanford" / "camcensus", from replicates) applied."""
+    from geo.counting.planning import Design, images_needed, plan_area
+
+    corrections = corrections or {}
+    calibration, _ = plan_calibration(model)
+    plan = plan_area(area)
+    st_images, st_pred = images_needed(plan, Design(spacing_m=20.0, **STANFORD), calibration, target_pct=target_pct,
+                                       density_per_km=density, road_km=road_km, review=review,
+                                       correction=corrections.get("stanford", 1.0))
+    best_images, best_pred = float("inf"), None
+    for method in methods:
+        for side in sides:
+            for fov in fovs:
+                for pitch in pitches:
+                    design = Design(method=method, spacing_m=20.0, sides=side, fov=fov, pitch=pitch)
+                    n, pred = images_needed(plan, design, calibration, target_pct=target_pct, density_per_km=density,
+                                            road_km=road_km, review=review,
+                                            correction=corrections.get("camcensus", 1.0))
+                    if n < best_images - 0.5 or (pred is not None and best_pred is not None and abs(n - best_images) < 0.5
+                                                 and pitch < best_pred.design.pitch):
+                        best_images, best_pred = n, pred
+    return {"area": area, "road_km": road_km or plan.road_km, "density": density, "target_pct": target_pct,
+            "review": review, "stanford_images": st_images,
+            "stanford_design": st_pred.to_dict() if st_pred else None,
+            "camcensus_images": best_images, "camcensus_design": best_pred.to_dict() if best_pred else None,
+            "ratio": best_images / st_images if np.isfinite(st_images) and st_images > 0 else None}
