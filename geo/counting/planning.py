@@ -234,10 +234,12 @@ def base_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, ran
 
 
 def plan_area(area: str, *, network: str = "drive", population_per_km: float = POPULATION_PER_KM,
-              seed: int = 0, base_step_m: float = BASE_STEP_M) -> PlanArea:
+              seed: int = 0, base_step_m: float = BASE_STEP_M, population_network: str = "drive") -> PlanArea:
     """The design-independent part of a plan of ``area`` (an area spec, as ``--area``): its
-    network, OSM buildings, an assumed population of cameras placed as the simulator's
-    ``random:D`` (``population_per_km`` per km of street) and the base views' pairs."""
+    ``network``, OSM buildings, an assumed population of cameras placed as the simulator's
+    ``random:D`` (``population_per_km`` per km of the ``population_network``'s streets: densities
+    are per km of drive streets whichever network the views are taken from) and the base
+    views' pairs."""
     import time
 
     from geo.sim.features import buildings_from_area
@@ -255,7 +257,9 @@ def plan_area(area: str, *, network: str = "drive", population_per_km: float = P
         raise GeoInputError(f"no streets in {area}")
     timings = {"network_s": time.perf_counter() - clock}
     clock = time.perf_counter()
-    scene = scene_from_area(spec, graph=graph, sim_cameras=f"random:{population_per_km:g}", seed=seed)
+    pop_graph = graph if population_network == network else graph_from_area(spec, network_type=population_network)
+    scene = scene_from_area(spec, graph=pop_graph, sim_cameras=f"random:{population_per_km:g}", seed=seed)
+    pop_km = float(streets_from_graph(pop_graph).geometry.length.sum()) / 1000.0
     try:
         buildings = buildings_from_area(spec).to_crs(streets.crs)
     except GeoInputError:
@@ -264,7 +268,7 @@ def plan_area(area: str, *, network: str = "drive", population_per_km: float = P
     clock = time.perf_counter()
     out = plan_area_from_frames(streets, scene.cameras[["x", "y"]].to_numpy(float), scene.cameras["class_name"],
                                 buildings=buildings, name=str(area), network=network, seed=seed,
-                                base_step_m=base_step_m)
+                                base_step_m=base_step_m, population_km=pop_km)
     timings["pairs_s"] = time.perf_counter() - clock
     out.timings = timings
     return out
@@ -272,16 +276,18 @@ def plan_area(area: str, *, network: str = "drive", population_per_km: float = P
 
 def plan_area_from_frames(streets: gpd.GeoDataFrame, cam_xy: np.ndarray, cam_class, *,
                           buildings: gpd.GeoDataFrame | None = None, name: str = "streets", network: str = "drive",
-                          seed: int = 0, base_step_m: float = BASE_STEP_M) -> PlanArea:
+                          seed: int = 0, base_step_m: float = BASE_STEP_M, population_km: float | None = None
+                          ) -> PlanArea:
     """A ``PlanArea`` from projected ``streets``, an assumed population of cameras (``cam_xy`` m in
-    the streets' CRS, ``cam_class`` per camera) and optional ``buildings`` (same CRS)."""
+    the streets' CRS, ``cam_class`` per camera; placed along ``population_km`` km of streets,
+    default the streets' own length) and optional ``buildings`` (same CRS)."""
     cam_xy = np.asarray(cam_xy, float).reshape(-1, 2)
     dist, _, tangent = street_distance(cam_xy, streets)
     views, rank = base_views(streets, step_m=base_step_m, seed=seed)
     pairs = base_pairs(cam_xy, tangent, views, rank, buildings=buildings)
     lengths = streets.geometry.length.to_numpy(float)
     return PlanArea(name=name, network=network, lengths_m=lengths, cam_class=np.asarray(cam_class).astype(str),
-                    cam_distance_m=dist, population_per_km=len(cam_xy) / (lengths.sum() / 1000.0),
+                    cam_distance_m=dist, population_per_km=len(cam_xy) / (population_km or lengths.sum() / 1000.0),
                     pairs=pairs, base_step_m=base_step_m)
 
 

@@ -36,7 +36,8 @@ def plan(
                                          "the provider's published list price (gsv 7.00, others 0)."),
     rate: float = typer.Option(None, "--rate", help="Provider's rate limit, images per second. Default: "
                                "its published limit (gsv 500, mapillary 167; simulated: measured)."),
-    density: float = typer.Option(None, "--density", help="Assumed cameras per km of street. Give this or --pilot."),
+    density: float = typer.Option(None, "--density", help="Assumed cameras per km of street (of the drive network, "
+                                  "whichever network the views use). Give this or --pilot."),
     pilot: Path = typer.Option(None, "--pilot", help="A finished survey (with report.json) whose estimate gives "
                                "the density (the low end of its 95% interval is planned for)."),
     method: str = typer.Option("systematic,random", "--method", help="Sampling methods to compare, comma list. "

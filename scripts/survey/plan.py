@@ -226,8 +226,9 @@ def plan_to_text(plan: dict, *, top: int = 12) -> str:
         shown = sorted(rows, key=lambda r: (r["ci_half_width_pct"], r["images"]))
     lines = [f"{plan['area']}: {rows[0]['road_km']:.1f} km of street, {plan['density_per_km']:g} cameras per km "
              f"assumed; {plan['provider']['name']} at USD {plan['provider']['price_per_1000_usd']:g} per 1,000 images; "
-             f"detect {plan['timing']['detect_s_per_image'] * 1000:.0f} ms per image on this machine; "
-             f"calibration: {plan['calibration']}" + (" + a review of the survey's own detections" if plan["review"] else "")]
+             + (f"detect {plan['timing']['detect_s_per_image'] * 1000:.0f} ms per image on this machine; "
+                if math.isfinite(plan['timing']['detect_s_per_image']) else "detect time not measured; ")
+             + f"calibration: {plan['calibration']}" + (" + a review of the survey's own detections" if plan["review"] else "")]
     header = (f"{'design':<52} {'images':>7} {'cost $':>8} {'fetch':>7} {'detect':>7} {'strip m (dir/dome)':>18} "
               f"{'95% CI':>8}")
     lines += [header, "-" * len(header)]
