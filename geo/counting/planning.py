@@ -561,8 +561,9 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
     comps = np.array([var_enc, var_prec, var_rec])
     if est > 0:
         cvs = np.sqrt(comps) / est
+        prec_counts = calibration.false_n if calibration.uses_false_rate() else calibration.prec_n
         dfs = np.array([max(located - 1.0, 1.0),
-                        max(float(np.sum(calibration.prec_n)) - np.count_nonzero(calibration.prec_n), 1.0),
+                        max(float(np.sum(prec_counts)) - np.count_nonzero(prec_counts), 1.0),
                         max(float(np.sum(calibration.rec_n)) - np.count_nonzero(calibration.rec_n), 1.0)])
         df = float(satterthwaite_df(cvs[None, :], dfs[None, :])[0])
         cv = float(np.sqrt(np.sum(cvs ** 2)))
@@ -657,6 +658,3 @@ def plainest(predictions: list[Prediction], *, tolerance_pct: float = 1.0) -> Pr
     return min(near, key=lambda p: (p.images, p.design.pitch, -p.design.fov, p.ci_half_width_pct))
 
 
-def scaled_design(design: Design, **changes) -> Design:
-    """``design`` with some options changed (a convenience for the design search)."""
-    return replace(design, **changes)
