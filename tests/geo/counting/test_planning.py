@@ -285,3 +285,50 @@ def test_recommend_takes_the_cheapest_that_meets_the_target_then_the_plainest(st
     assert budget.images <= pick.images and budget.ci_half_width_pct <= pick.ci_half_width_pct + 1.0
     plain = plainest(preds)
     assert plain.ci_half_width_pct <= min(p.ci_half_width_pct for p in preds) + 1.0
+
+
+@pytest.mark.slow
+def test_the_planners_inclusion_agrees_with_the_estimators_on_the_demo_area():
+    # the planner's base grid against geo.counting.inclusion / geo.counting.design on one realized
+    # design of the demo's streets, with its OSM buildings: mean (1 - pi) / pi within 10%
+    from geo.counting.design import Design as SurveyDesign, random_design_pairs
+    from geo.counting.inclusion import box_size_m, street_distance
+    from geo.counting.planning import _pair_terms, plan_area
+    from geo.sim.features import buildings_from_area
+    from geo.sim.scene import scene_from_area
+    from geo.streets.network import graph_from_area, streets_from_graph
+    from geo.streets.sampling import positions_from_streets
+
+    cal = calibration()
+    curves = cal.curves()
+    area = plan_area("demo")
+    graph = graph_from_area("demo")
+    streets = streets_from_graph(graph)
+    cams = scene_from_area("demo", graph=graph, sim_cameras="random:40", seed=0).cameras
+    xy, box = cams[["x", "y"]].to_numpy(float), box_size_m(cams["class_name"].to_numpy())
+    dist, _, tangent = street_distance(xy, streets)
+    buildings = buildings_from_area("demo").to_crs(streets.crs)
+    near = dist <= 20.0
+
+    def ratio(pi):
+        p = np.maximum(pi[near], 0.05)
+        return float(np.mean((1 - p) / p))
+
+    for design in (Design(spacing_m=20.0, sides="both", fov=60.0), Design(method="random", spacing_m=40.0)):
+        i0, i1, t, rest = _pair_terms(area, curves.size_edges, fov=design.fov, pitch=0.0)
+        p = np.clip(rest * (curves.recall[i0] * (1 - t) + curves.recall[i1] * t), 0, 1 - 1e-12)
+        planned, _ = design_inclusion(area.pairs, p, design, road_m=area.road_m, base_step_m=area.base_step_m)
+        if design.method == "systematic":
+            pos = positions_from_streets(streets, spacing=design.spacing_m, seed=1)
+            b = pos.grid_bearing
+            views = pd.DataFrame({"x": np.repeat(pos.xy[:, 0], 2), "y": np.repeat(pos.xy[:, 1], 2),
+                                  "heading_grid": np.column_stack([b - 90, b + 90]).ravel() % 360, "share": 1.0,
+                                  "fov": design.fov, "width": 640.0, "height": 640.0})
+            pairs = view_pairs(xy, tangent, views, spacing_m=design.spacing_m, buildings=buildings, n_shifts=4)
+            estimator = pairs.node_inclusion(box, curves.recall_at)[:, 0]
+        else:
+            survey = SurveyDesign(method="random", n_points=int(area.road_m / design.spacing_m),
+                                  network_m=area.road_m, sides=design.sides, fov=design.fov)
+            estimator = random_design_pairs(xy, tangent, streets, survey, buildings=buildings).node_inclusion(
+                box, curves.recall_at)[:, 0]
+        assert ratio(planned) == pytest.approx(ratio(estimator), rel=0.10), design
