@@ -260,7 +260,8 @@ def row_from_scores(scores: dict) -> dict:
             **{f"recall {label}": band_recall(lo, hi) for label, lo, hi in BAND_COLUMNS},
             "false/image": scores.get("false_per_image"), "cpu ms/image": scores.get("cpu_ms_per_image"),
             "reach directed m": reach.get("directed"), "reach dome m": reach.get("dome"),
-            "train s": train.get("seconds"), "epochs": scores.get("epochs")}
+            "train s": train.get("seconds"), "epochs": scores.get("epochs"),
+            "load": (train.get("load_end") or [None, None])[1]}  # 5-min load average as training ended
 
 
 def table_from_rows(rows: list[dict]) -> str:

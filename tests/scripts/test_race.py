@@ -46,7 +46,7 @@ def test_write_table_reads_results_and_epochs(tmp_path):
     (tmp_path / "models" / "x.md").write_text("---\nname: x\nextra:\n  epochs: 3\n---\n# x\n")
     text = race.write_table(tmp_path)
     assert (tmp_path / "race.md").read_text() == text
-    assert text.count("\n") == 3 and text.strip().endswith("| 3 |")
+    assert text.count("\n") == 3 and text.strip().endswith("| 3 | - |")  # epochs, then no load recorded
 
 
 def test_budget_is_fixed_once_and_shrinks_to_a_deadline(tmp_path, monkeypatch):
