@@ -45,6 +45,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -165,7 +166,10 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
         points, area_views = views_from_graph(graph, method="systematic", spacing=spacing, seed=seed, sides="both")
         for layout in range(layouts):
             layout_spec = _layout_spec(specs[index], seed + layout) if layouts > 1 else specs[index]
-            scene = scene_from_area(spec, graph=graph, sim_cameras=layout_spec, seed=seed + layout)
+            if val_only and not held_out:  # its views are only drawn (never rendered): no scene needed
+                scene = SimpleNamespace(crs=graph.graph["crs"], cameras=())
+            else:
+                scene = scene_from_area(spec, graph=graph, sim_cameras=layout_spec, seed=seed + layout)
             table = _views_in_scene(points, area_views, scene)
             if held_out:
                 table["split"] = "val"
@@ -178,7 +182,7 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
             log(f"{spec} layout {layout}: {len(table)} candidate views, {len(scene.cameras)} cameras, "
                 f"{int((table.split == 'val').sum())} in val")
     chosen = _choose_views(pools, views=views, val_share=val_fraction if val_areas else None, seed=seed)
-    if min_positive > 0:
+    if min_positive > 0 and not val_only:  # enrichment swaps train views only
         chosen = _enrich_positives(chosen, pools, min_positive=min_positive, size=size, seed=seed)
         log(f"train views enriched to >= {min_positive:.0%} with a camera where the streets allow")
     done = _read_progress(out)
