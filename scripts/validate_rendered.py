@@ -133,8 +133,30 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def camcensus(*args: str, log=None) -> str:
-    """Run one ``camcensus`` command; its output, or RuntimeError with the tail of it."""
+def camcensus(*args: str, log=None, inprocess: bool = False) -> str:
+    """Run one ``camcensus`` command; its output, or RuntimeError with the tail of it.
+    ``inprocess``: in this process (``scripts.cli.main``; no start-up cost: the estimate step),
+    else as a subprocess (rendering and detection)."""
+    if inprocess:
+        import contextlib
+        import io
+        import traceback
+
+        from scripts.cli import main as cli_main
+
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            try:
+                code = cli_main([str(a) for a in args])
+            except Exception:  # noqa: BLE001 - reported as the command's failure
+                traceback.print_exc(file=buffer)
+                code = 1
+        out = buffer.getvalue()
+        if log is not None:
+            log(f"$ {' '.join(map(str, args))}\n" + "\n".join(out.strip().splitlines()[-3:]))
+        if code != 0:
+            raise RuntimeError(f"{' '.join(map(str, args))} failed ({code}): {out.strip()[-800:]}")
+        return out
     exe = Path(sys.executable).with_name("camcensus")
     cmd = [str(exe) if exe.exists() else "camcensus", *map(str, args)]
     env = {**os.environ, "YOLO_OFFLINE": "1"}
@@ -479,8 +501,8 @@ def estimate_one(root: Path, s: RenderedSurvey, calibration: str, *, estimate_ar
     out = estimate_dir(root, s, calibration)
     clock = cpu_seconds()
     if calibration != "card":
-        camcensus("review", out, "--oracle", "truth", log=log)
-    camcensus("estimate", out, "--by", "area", "--no-osm", *estimate_args, log=log)
+        camcensus("review", out, "--oracle", "truth", log=log, inprocess=True)
+    camcensus("estimate", out, "--by", "area", "--no-osm", *estimate_args, log=log, inprocess=True)
     report = json.loads((out / "report.json").read_text())
     return row_from_report(report) | {"estimate_cpu_s": round(cpu_seconds() - clock, 1)}
 
