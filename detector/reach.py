@@ -2,11 +2,15 @@
 
 For each class, ``reach_m`` is the range (m, horizontal, from the viewpoint to the camera) at which
 recall falls to 0.5, for 640 px views with a 90 degree field of view (focal 320 px). It comes from
-a logistic detection function fitted to every true box, found or not at the operating threshold:
+every true box, found or not at the operating threshold, sorted by range: the non-increasing
+(isotonic) fit of found against range, and reach is where that fit drops below 0.5 (the midpoint
+between the farthest box of the last block at 0.5 or more and the nearest box of the next). The
+isotonic fit makes no assumption about the curve's shape, so a detector that also misses the
+largest, nearest cameras is not given a short reach for it. A logistic detection function
 
-    P(found | range r) = 1 / (1 + exp(-(a + b * ln r)))      reach = exp(-a / b)
+    P(found | range r) = 1 / (1 + exp(-(a + b * ln r)))      reach_logistic_m = exp(-a / b)
 
-(maximum likelihood, b < 0 when recall falls with range). Ranges are the simulator's truth when
+is fitted too (maximum likelihood) and reported beside it. Ranges are the simulator's truth when
 the dataset has a ``truth_ranges.csv`` sidecar (``camcensus dataset synth`` writes one for its val
 split); otherwise they follow from the box size and the class's physical size,
 ``range = size_m * focal_px / box_px`` (see :data:`CAMERA_SIZE_M`). Recall is also given per range
@@ -65,36 +69,50 @@ def fit_detection_function(range_m: np.ndarray, found: np.ndarray) -> tuple[floa
     return a0 - b * centre, b
 
 
+def isotonic_reach(range_m: np.ndarray, found: np.ndarray, *, recall: float = REACH_RECALL,
+                   ) -> tuple[float | None, str | None]:
+    """Where the non-increasing fit of ``found`` against ``range_m`` drops below ``recall``:
+    ``(reach_m, bound)``; bound "beyond" (fit never drops: reach = farthest range) or "below"
+    (under ``recall`` from the nearest box on: reach None)."""
+    from scipy.optimize import isotonic_regression
+
+    keep = np.isfinite(range_m)
+    r, y = np.asarray(range_m, float)[keep], np.asarray(found, float)[keep]
+    if not len(r):
+        return None, None
+    order = np.argsort(r, kind="stable")
+    r, y = r[order], y[order]
+    fitted = isotonic_regression(y, increasing=False).x
+    under = np.flatnonzero(fitted < recall - 1e-12)
+    if not len(under):
+        return float(r[-1]), "beyond"
+    first = int(under[0])
+    if first == 0:
+        return None, "below"
+    return round(float((r[first - 1] + r[first]) / 2), 2), None
+
+
 def reach_from_ranges(range_m: np.ndarray, found: np.ndarray, *, recall: float = REACH_RECALL) -> dict[str, Any]:
     """Reach (m) of one class from its true boxes' ranges and found flags.
 
-    Returns ``reach_m`` (None when the fit is impossible or recall does not fall with range),
-    ``a``, ``b`` of the fit, ``n``, ``found``, and ``bound``: "below" when even the nearest boxes
-    are under ``recall``, "beyond" when the farthest are still above it (the fitted value is then
-    an extrapolation), else None."""
+    Returns ``reach_m`` (isotonic; None when recall is under ``recall`` from the nearest box on),
+    ``bound`` ("below", "beyond": recall still at ``recall`` or more at the farthest box, reach is
+    then that range, a lower bound; else None), ``reach_logistic_m`` with the fit's ``a``, ``b``
+    (None when it cannot be fitted or recall does not fall with range), ``n`` and ``found``."""
     r = np.asarray(range_m, float)
     y = np.asarray(found, bool)
-    out: dict[str, Any] = {"reach_m": None, "a": None, "b": None, "n": int(len(r)), "found": int(y.sum()),
-                           "bound": None}
+    out: dict[str, Any] = {"reach_m": None, "bound": None, "reach_logistic_m": None, "a": None, "b": None,
+                           "n": int(len(r)), "found": int(y.sum())}
     if not len(r):
         return out
+    out["reach_m"], out["bound"] = isotonic_reach(r, y, recall=recall)
     fit = fit_detection_function(r, y)
-    if fit is None:
-        out["bound"] = "beyond" if y.all() else "below"
-        out["reach_m"] = float(np.max(r)) if y.all() else None
-        return out
-    a, b = fit
-    out.update({"a": round(a, 4), "b": round(b, 4)})
-    if b >= 0:  # recall does not fall with range in these data
-        out["bound"] = "beyond"
-        return out
-    logit = np.log(recall / (1 - recall))
-    reach = float(np.exp((logit - a) / b))
-    out["reach_m"] = round(reach, 2)
-    if reach > np.max(r):
-        out["bound"] = "beyond"
-    elif reach < np.min(r):
-        out["bound"] = "below"
+    if fit is not None:
+        a, b = fit
+        out.update({"a": round(a, 4), "b": round(b, 4)})
+        if b < 0:
+            logit = np.log(recall / (1 - recall))
+            out["reach_logistic_m"] = round(float(np.exp((logit - a) / b)), 2)
     return out
 
 

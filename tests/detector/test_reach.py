@@ -22,7 +22,17 @@ def test_reach_recovers_the_range_of_a_known_detection_function():
     p = 1 / (1 + np.exp(5 * (np.log(ranges) - np.log(14.0))))  # recall 0.5 at 14 m
     fit = reach_from_ranges(ranges, rng.random(4000) < p)
     assert fit["reach_m"] == pytest.approx(14.0, rel=0.06)
+    assert fit["reach_logistic_m"] == pytest.approx(14.0, rel=0.06)
     assert fit["b"] < 0 and fit["bound"] is None and fit["n"] == 4000
+
+
+def test_reach_is_not_shortened_by_misses_of_the_nearest_cameras():
+    # found 6 of 10 at every range up to 15 m, none beyond, but the 10 nearest (< 4 m) all missed
+    ranges = np.r_[np.linspace(2, 3.9, 10), np.repeat(np.arange(5.0, 15.0), 10), np.linspace(16, 30, 40)]
+    found = np.r_[np.zeros(10), np.tile([1, 1, 1, 1, 1, 1, 0, 0, 0, 0], 10), np.zeros(40)].astype(bool)
+    fit = reach_from_ranges(ranges, found)
+    assert fit["reach_m"] == pytest.approx(15.0, abs=1.0)  # isotonic: where the data drop
+    assert fit["reach_logistic_m"] is None or fit["reach_logistic_m"] < fit["reach_m"]
 
 
 def test_reach_bounds_when_recall_never_crosses_one_half():
