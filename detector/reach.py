@@ -206,8 +206,9 @@ def reach_lines(reach: dict[str, Any]) -> list[str]:
     for name, fit in (reach.get("by_class") or {}).items():
         value = fit.get("reach_m")
         text = "-" if value is None else f"{value:.1f} m"
-        bound = {"beyond": " (recall still above 0.5 at the farthest box)",
-                 "below": " (recall under 0.5 even at the nearest box)"}.get(fit.get("bound") or "", "")
+        if fit.get("bound") == "beyond":
+            text = f"at least {text} (recall still >= {reach.get('recall', REACH_RECALL):g} at the farthest box)"
+        bound = " (recall under 0.5 even at the nearest box)" if fit.get("bound") == "below" else ""
         bands = ", ".join(f"{b['lo']:g}{'-' + format(b['hi'], 'g') if b['hi'] < 1e8 else '+'} px "
                           f"{b['recall']:.2f} ({b['n']})" for b in fit["by_size"] if b["n"])
         lines.append(f"reach {name}: {text}{bound} [ranges: {reach.get('range_source')}]; recall by size: {bands}")
