@@ -177,6 +177,11 @@ def strip_by_class(strip: float | str | dict, *, design: Design, calibration: Ca
     class, or a dict class -> metres. A fixed width whose edge lies where g < ``floor`` gets one
     warning line: the survey does not speak for cameras that far out."""
     notes: list[str] = []
+    if isinstance(strip, dict):  # already decided (an auto strip passed on): no warning
+        widths = {name: float(strip.get(name, max(strip.values()))) for name in classes}
+        if not all(w >= 0 for w in widths.values()) or max(widths.values()) <= 0:
+            raise GeoInputError(f"--strip must be a positive number of metres, got {strip}")
+        return widths, notes
     profiles = {name: inclusion_by_distance(design, calibration, class_name=name) for name in classes}
     if isinstance(strip, str) and strip.strip().lower() == STRIP_AUTO:
         widths = {name: float(np.floor(strip_edge(*profiles[name], floor=floor) * 2.0) / 2.0) for name in classes}
@@ -185,17 +190,11 @@ def strip_by_class(strip: float | str | dict, *, design: Design, calibration: Ca
             notes.append(f"the design cannot find {' or '.join(blind)} cameras at any distance (inclusion 0): "
                          "none are estimated")
         return widths, notes
-    if isinstance(strip, dict):  # already decided (an auto strip passed on): no warning
-        widths = {name: float(strip.get(name, max(strip.values()))) for name in classes}
-        if not all(w >= 0 for w in widths.values()) or max(widths.values()) <= 0:
-            raise GeoInputError(f"--strip must be a positive number of metres, got {strip}")
-        return widths, notes
-    else:
-        try:
-            width = float(strip)
-        except (TypeError, ValueError):
-            raise GeoInputError(f"--strip must be 'auto' or a positive number of metres, got {strip}") from None
-        widths = {name: width for name in classes}
+    try:
+        width = float(strip)
+    except (TypeError, ValueError):
+        raise GeoInputError(f"--strip must be 'auto' or a positive number of metres, got {strip}") from None
+    widths = {name: width for name in classes}
     if not all(w > 0 for w in widths.values()):
         raise GeoInputError(f"--strip must be a positive number of metres, got {strip}")
     short = []
