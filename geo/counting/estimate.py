@@ -218,15 +218,17 @@ def strip_width_of(klass: np.ndarray, widths: dict[str, float]) -> np.ndarray:
 
 
 def cameras_in_strip(xy: np.ndarray, klass: np.ndarray, streets: gpd.GeoDataFrame,
-                     widths: dict[str, float], *, side: str | None = None) -> np.ndarray:
+                     widths: dict[str, float], *, side: str | None = None,
+                     distance_m: np.ndarray | None = None) -> np.ndarray:
     """Whether points ``xy`` (m, the streets' CRS) of classes ``klass`` lie within their class's
     strip of ``streets`` (nearest-street distance and flat-ended buffers,
     ``geo.counting.inclusion.in_strip``); ``side`` "left" / "right": a one-sided design's strip
-    holds only the side its views look at."""
+    holds only the side its views look at. ``distance_m``: each point's distance to the nearest
+    street when already known (``street_distance``)."""
     out = np.zeros(len(xy), dtype=bool)
     if len(xy) == 0 or len(streets) == 0:
         return out
-    dist, _, _ = street_distance(xy, streets)
+    dist = street_distance(xy, streets)[0] if distance_m is None else np.asarray(distance_m, float)
     width = strip_width_of(klass, widths)
     for value in np.unique(width):
         rows = np.flatnonzero((width == value) & (dist <= value))
@@ -774,8 +776,9 @@ def strip_parts(tree: shapely.STRtree, *, cameras: gpd.GeoDataFrame, used: pd.Da
     crs = streets.crs
     cxy = _xy(cameras["lon"], cameras["lat"], crs)
     klass = cameras["class_name"].astype(str).to_numpy()
-    inside = np.flatnonzero(cameras_in_strip(cxy, klass, surveyed, widths, side=strip_side(design)))
-    _, _, tangent = street_distance(cxy[inside], surveyed) if len(inside) else (None, None, np.zeros((0, 2)))
+    dist, _, tangent = street_distance(cxy, surveyed)
+    inside = np.flatnonzero(cameras_in_strip(cxy, klass, surveyed, widths, side=strip_side(design), distance_m=dist))
+    tangent = tangent[inside]
     ci, ca = _point_pairs(tree, shapely.points(cxy[inside])) if len(inside) else (np.zeros(0, np.int64),) * 2
     build_m = buildings.to_crs(crs) if buildings is not None and len(buildings) else None
     pairs = inclusion_pairs(cxy[inside], tangent, design=design, images=images, streets=streets, buildings=build_m,
