@@ -92,20 +92,40 @@ def isotonic_reach(range_m: np.ndarray, found: np.ndarray, *, recall: float = RE
     return round(float((r[first - 1] + r[first]) / 2), 2), None
 
 
+def reach_interval(range_m: np.ndarray, found: np.ndarray, *, recall: float = REACH_RECALL, n_boot: int = 200,
+                   seed: int = 0) -> list[float] | None:
+    """A 95% bootstrap interval (m) of the isotonic reach: boxes resampled with replacement,
+    ``n_boot`` times (seeded); a resample whose reach is "below" counts as 0 m and one "beyond" as
+    its farthest range. None with fewer than 10 boxes."""
+    r, y = np.asarray(range_m, float), np.asarray(found, bool)
+    if len(r) < 10:
+        return None
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n_boot):
+        pick = rng.integers(0, len(r), len(r))
+        value, _ = isotonic_reach(r[pick], y[pick], recall=recall)
+        values.append(0.0 if value is None else value)
+    low, high = np.percentile(values, [2.5, 97.5])
+    return [round(float(low), 2), round(float(high), 2)]
+
+
 def reach_from_ranges(range_m: np.ndarray, found: np.ndarray, *, recall: float = REACH_RECALL) -> dict[str, Any]:
     """Reach (m) of one class from its true boxes' ranges and found flags.
 
     Returns ``reach_m`` (isotonic; None when recall is under ``recall`` from the nearest box on),
     ``bound`` ("below", "beyond": recall still at ``recall`` or more at the farthest box, reach is
-    then that range, a lower bound; else None), ``reach_logistic_m`` with the fit's ``a``, ``b``
+    then that range, a lower bound; else None), ``reach_ci_m`` (95% bootstrap interval),
+    ``reach_logistic_m`` with the fit's ``a``, ``b``
     (None when it cannot be fitted or recall does not fall with range), ``n`` and ``found``."""
     r = np.asarray(range_m, float)
     y = np.asarray(found, bool)
-    out: dict[str, Any] = {"reach_m": None, "bound": None, "reach_logistic_m": None, "a": None, "b": None,
-                           "n": int(len(r)), "found": int(y.sum())}
+    out: dict[str, Any] = {"reach_m": None, "bound": None, "reach_ci_m": None, "reach_logistic_m": None,
+                           "a": None, "b": None, "n": int(len(r)), "found": int(y.sum())}
     if not len(r):
         return out
     out["reach_m"], out["bound"] = isotonic_reach(r, y, recall=recall)
+    out["reach_ci_m"] = reach_interval(r, y, recall=recall)
     fit = fit_detection_function(r, y)
     if fit is not None:
         a, b = fit
@@ -206,6 +226,8 @@ def reach_lines(reach: dict[str, Any]) -> list[str]:
     for name, fit in (reach.get("by_class") or {}).items():
         value = fit.get("reach_m")
         text = "-" if value is None else f"{value:.1f} m"
+        if fit.get("reach_ci_m"):
+            text += " (95% {:.1f}-{:.1f})".format(*fit["reach_ci_m"])
         if fit.get("bound") == "beyond":
             text = f"at least {text} (recall still >= {reach.get('recall', REACH_RECALL):g} at the farthest box)"
         bound = " (recall under 0.5 even at the nearest box)" if fit.get("bound") == "below" else ""

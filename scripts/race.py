@@ -309,8 +309,8 @@ def style(out: Path, *, names: list[str] | None) -> str:
         log("dataset: the held-out views in the alt style")
         subprocess.run([*dataset_args(out, data="data-alt", **settings), "--style", "alt", "--val-only"], check=True)
         (out / "style.done").write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    entries = [("shipped", SHIPPED, 640)] + [(c.name, out / "models" / f"{c.name}.pt", c.eval_imgsz)
-                                           for c in CONTENDERS]
+    entries = [("shipped", SHIPPED, 640), ("shipped-800", SHIPPED, 800)] + [
+        (c.name, out / "models" / f"{c.name}.pt", c.eval_imgsz) for c in CONTENDERS]
     for name, weights, imgsz in entries:
         if (names and name not in names) or not Path(weights).is_file():
             continue

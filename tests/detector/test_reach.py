@@ -23,6 +23,8 @@ def test_reach_recovers_the_range_of_a_known_detection_function():
     fit = reach_from_ranges(ranges, rng.random(4000) < p)
     assert fit["reach_m"] == pytest.approx(14.0, rel=0.06)
     assert fit["reach_logistic_m"] == pytest.approx(14.0, rel=0.06)
+    low, high = fit["reach_ci_m"]
+    assert low < 14.0 < high and high - low < 4.0
     assert fit["b"] < 0 and fit["bound"] is None and fit["n"] == 4000
 
 
