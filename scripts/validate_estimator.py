@@ -390,7 +390,7 @@ class Scene:
         self.share = {c: float((self.truth["class_name"] == c).mean()) for c in ("dome", "directed")}
 
 
-def replicate(scene: Scene, rng: np.random.Generator, *, n_verify: int, n_eval: int, strip: float,
+def replicate(scene: Scene, rng: np.random.Generator, *, n_verify: int, n_eval: int, strip: float | str,
               card: str | None = None, calibration: str = "card", camera_sd: float | None = None,
               error_model: str = "card", design: dict | None = None, fixed_density: float | None = None) -> dict:
     """One replicate survey cut from ``scene``: its design, truth, estimates and scores.
@@ -684,6 +684,19 @@ def print_table(summary: dict) -> None:
     print("variance shares (mean):", {k: round(v, 3) for k, v in summary["variance_share"].items()})
 
 
+def _strip_option(text: str) -> str | float:
+    """--strip: 'auto' or a positive number of metres."""
+    if str(text).strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--strip must be auto or metres, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"--strip must be positive metres, got {text!r}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--rendered" in argv:  # the rendered validation (its own steps and options)
@@ -697,7 +710,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget-s", type=float, default=840.0, help="stop starting replicates after this long")
     parser.add_argument("--n-verify", type=int, default=300, help="detections reviewed per replicate")
     parser.add_argument("--n-eval", type=int, default=400, help="held-out true boxes for recall by size")
-    parser.add_argument("--strip", type=float, default=20.0, help="strip half-width, metres")
+    parser.add_argument("--strip", type=_strip_option, default="auto",
+                        help="strip half-width: auto (the estimator's default: where the design's inclusion "
+                             "falls to its floor, per class) or metres")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--error-model", choices=("card", "curve"), default="card",
                         help="detector-error model: card (recall by size and false detections per image from "
