@@ -18,7 +18,8 @@ resumes. Every step runs in a child process, so that a fixed evaluation can be r
 decision made by hand on the table (``race.md``).
 
 ``style`` renders the SAME held-out views again in the simulator's "alt" style (never used in
-training: ``geo.sim.render.STYLES``) and evaluates the race's weights there; ``style.md`` gives recall
+training: ``geo.sim.render.STYLES``) and evaluates the race's weights there at the threshold each
+had in the training style; ``style.md`` gives recall
 of boxes of 8 px and up in both styles and their ratio (issue 21's target: at least 0.8).
 
 Contenders whose architecture differs from the shipped model start from a checkpoint that has
@@ -196,18 +197,19 @@ def run(out: Path, *, hours: float, views: int, val_views: int, seed: int, only:
 
 
 def evaluate_in_child(out: Path, name: str, weights: Path, imgsz: int, *, data: str = "data",
-                      results: str = "results") -> None:
+                      results: str = "results", conf: float | None = None) -> None:
     """A failed evaluation is reported and the race goes on (rerun `run` to retry it)."""
     done = subprocess.run([PYTHON, str(Path(__file__).resolve()), "eval", "--out", str(out), "--name", name,
                            "--weights", str(weights), "--imgsz", str(imgsz), "--data", data,
-                           "--results", results])
+                           "--results", results, *(["--conf", str(conf)] if conf is not None else [])])
     if done.returncode:
         print(f"!! evaluation of {name} failed (exit {done.returncode}); rerun `run` to retry", flush=True)
 
 
 def evaluate(out: Path, *, name: str, weights: Path, imgsz: int, data: str = "data",
-             results: str = "results") -> dict:
-    """Predictions (kept as Parquet), scores and reach of one contender on the held-out split."""
+             results: str = "results", conf: float | None = None) -> dict:
+    """Predictions (kept as Parquet), scores and reach of one contender on the held-out split, at
+    the threshold of max F1 or at ``conf``."""
     sys.path.insert(0, str(ROOT))
     import pandas as pd
 
@@ -230,7 +232,7 @@ def evaluate(out: Path, *, name: str, weights: Path, imgsz: int, data: str = "da
         timing["load"] = _load()
         timing_path.write_text(json.dumps(timing))
     truth = truth_from_split(images, spec.names)
-    scores = scores_from_boxes(predictions, truth, n_images=len(images))
+    scores = scores_from_boxes(predictions, truth, n_images=len(images), conf=conf)
     scores.pop("curve")
     ranges = ranges_for_truth(truth, images, out / data / "truth_ranges.csv")
     scores["reach"] = reach_from_boxes(predictions, truth, conf=scores["conf"], ranges_m=ranges)
@@ -317,8 +319,10 @@ def style(out: Path, *, names: list[str] | None) -> str:
         if (names and name not in names) or not Path(weights).is_file():
             continue
         if not (out / "results-alt" / f"{name}.json").is_file():
-            log(f"{name}: evaluate on the alt style at {imgsz} px")
-            evaluate_in_child(out, name, Path(weights), imgsz, data="data-alt", results="results-alt")
+            base = out / "results" / f"{name}.json"  # the training style's threshold: same operating point
+            conf = json.loads(base.read_text())["conf"] if base.is_file() else None
+            log(f"{name}: evaluate on the alt style at {imgsz} px, conf {conf}")
+            evaluate_in_child(out, name, Path(weights), imgsz, data="data-alt", results="results-alt", conf=conf)
     text = style_table(out)
     (out / "style.md").write_text(text)
     return text
@@ -368,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     p_eval.add_argument("--imgsz", type=int, default=640)
     p_eval.add_argument("--data", default="data", help="dataset folder inside --out")
     p_eval.add_argument("--results", default="results", help="results folder inside --out")
+    p_eval.add_argument("--conf", type=float, help="fixed operating threshold (default: max F1)")
     p_style = sub.add_parser("style", help="the held-out views in the alt style: render, evaluate, style.md")
     p_style.add_argument("--out", type=Path, default=Path("datasets/race21"))
     p_style.add_argument("--name", action="append", help="evaluate only this one (repeatable; 'shipped' too)")
@@ -380,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
             deadline=args.deadline)
     elif args.command == "eval":
         evaluate(args.out, name=args.name, weights=args.weights, imgsz=args.imgsz, data=args.data,
-                 results=args.results)
+                 results=args.results, conf=args.conf)
     elif args.command == "style":
         print(style(args.out, names=args.name))
     else:
