@@ -17,7 +17,7 @@ split); otherwise they follow from the box size and the class's physical size,
 band and per size band (6-8 px included), per class and for all classes.
 
 A camera counts as found when a detection of any class at the threshold matches it at IoU 0.5
-(:func:`detector.evaluate.match_boxes`), as in ``recall_by_size``; boxes of every size count.
+(:func:`detector.matching.match_boxes`), as in ``recall_by_size``; boxes of every size count.
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def reach_from_boxes(predictions: pd.DataFrame, truth: pd.DataFrame, *, conf: fl
     (default: from the box size, :func:`range_from_box`). Returns ``reach_m`` {class: m or None},
     ``by_class`` {class: fit details, ``by_range`` and ``by_size`` bands}, ``all`` (every class
     together: ``by_range``, ``by_size``), ``range_source`` and ``conf``."""
-    from detector.evaluate import match_boxes
+    from detector.matching import match_boxes
 
     sizes = np.sqrt((truth.x2 - truth.x1) * (truth.y2 - truth.y1)).to_numpy(float) if len(truth) else np.zeros(0)
     classes = truth["class_name"].astype(str).to_numpy() if len(truth) else np.zeros(0, str)

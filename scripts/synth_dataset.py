@@ -592,7 +592,7 @@ def _mined_crops(survey: Path, *, size: int, conf: float, per_image: int, rng: n
     the strongest ``per_image`` of each image), labelled with the image's true boxes."""
     import cv2
 
-    from detector.evaluate import iou_matrix
+    from detector.matching import iou_matrix
 
     detections = pd.read_parquet(survey / "detections")
     truth = pd.read_parquet(survey / "truth_boxes.parquet")

@@ -7,7 +7,8 @@ import pytest
 
 from detector.card import read_card
 from detector.errors import DetectorInputError
-from detector.evaluate import evaluate_model, iou_matrix, scores_from_boxes
+from detector.evaluate import evaluate_model, scores_from_boxes
+from detector.matching import iou_matrix
 
 TRUTH = pd.DataFrame([
     (0, "dome", 100, 100, 110, 110),      # g1: 10 px -> "8-16"
