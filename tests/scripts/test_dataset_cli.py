@@ -49,12 +49,14 @@ def test_train_then_evaluate_commands(tmp_path, capsys):
                  "--run-dir", str(tmp_path / "run")]) == 0
     assert out.with_suffix(".pt").is_file() and out.with_suffix(".md").is_file()
     assert main(["evaluate", "--model", str(out.with_suffix(".pt")), "--data", str(data), "--imgsz", "96",
-                 "--json", str(tmp_path / "e.json"), "--device", "cpu"]) == 0
+                 "--json", str(tmp_path / "e.json"), "--plot", str(tmp_path / "pr.png"), "--device", "cpu",
+                 "--update-card"]) == 0  # a card fresh from train takes its first held-out set
     figures = json.loads((tmp_path / "e.json").read_text())
     assert set(figures) >= {"ap50", "ap50_95", "precision", "recall", "f1", "conf", "recall_by_size"}
     assert "recall by size" in capsys.readouterr().out
     assert "## Evaluation" in out.with_suffix(".md").read_text()
-    assert (tmp_path / "models" / "cli-pr.png").is_file()
+    assert (tmp_path / "pr.png").is_file()
+    assert not (tmp_path / "models" / "cli-pr.png").exists()  # nothing written into the models directory
 
 
 @pytest.mark.parametrize("argv, message", [
