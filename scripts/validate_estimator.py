@@ -793,7 +793,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.density is None:
             raise SystemExit("--design needs --density (cameras per km)")
         checks = design_check(runs, specs, design, args.density, card=args.card, calibration=args.calibration)
-        out = args.work / f"design-{zlib.crc32(json.dumps(design, sort_keys=True).encode()):08x}-d{args.density:g}.json"
+        tag = f"{zlib.crc32(json.dumps(design, sort_keys=True).encode()):08x}-{args.areas.replace(',', '+')}"
+        out = args.work / f"design-{tag}-d{args.density:g}-{args.calibration}.json"
         out.write_text(json.dumps({"design": design, "density": args.density, "checks": checks, "runs": runs},
                                   indent=1, default=str))
         print(f"total {time.perf_counter() - started:.0f} s; wrote {out}")
