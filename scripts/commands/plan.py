@@ -28,18 +28,18 @@ def plan(
     area: str = typer.Option("demo", "--area", help="demo, an .osm.pbf / .osm / .osm.bz2 / .graphml file, "
                              "bbox:W,S,E,N (degrees) or a place name. Default: demo."),
     target_ci: float = typer.Option(None, "--target-ci", help="Wanted half-width of the 95% interval, % of "
-                                    "the estimate (e.g. 20). Give this or --budget-usd."),
+                                    "the estimate (e.g. 20). Give this or --budget-usd (default: neither; one is required)."),
     budget_usd: float = typer.Option(None, "--budget-usd", help="Imagery budget, US dollars: the narrowest "
-                                     "interval it buys. Give this or --target-ci."),
+                                     "interval it buys. Give this or --target-ci (default: neither; one is required)."),
     provider: str = typer.Option("gsv", "--provider", help="gsv, mapillary, simulated or local. Default: gsv."),
     price_per_1000: float = typer.Option(None, "--price-per-1000", help="US dollars per 1,000 images. Default: "
                                          "the provider's published list price (gsv 7.00, others 0)."),
     rate: float = typer.Option(None, "--rate", help="Provider's rate limit, images per second. Default: "
                                "its published limit (gsv 500, mapillary 167; simulated: measured)."),
     density: float = typer.Option(None, "--density", help="Assumed cameras per km of street (of the drive network, "
-                                  "whichever network the views use). Give this or --pilot."),
+                                  "whichever network the views use). Give this or --pilot (default: neither; one is required)."),
     pilot: Path = typer.Option(None, "--pilot", help="A finished survey (with report.json) whose estimate gives "
-                               "the density (the low end of its 95% interval is planned for)."),
+                               "the density (the low end of its 95% interval is planned for). Default: none (use --density)."),
     method: str = typer.Option("systematic,random", "--method", help="Sampling methods to compare, comma list. "
                                "Default: systematic,random."),
     spacing: str = typer.Option("10,20,30,40,60", "--spacing", help="Metres between points (random: metres of "
@@ -58,7 +58,7 @@ def plan(
     no_measure: bool = typer.Option(False, "--no-measure", help="Skip measuring detect time on this machine."),
     top: int = typer.Option(12, "--top", help="Designs shown in the table (all go to --json). Default: 12."),
     json_out: Path = typer.Option(None, "--json", help="Write the plan here: {\"designs\": [...], "
-                                  "\"recommended\": {...}}; `camcensus survey --plan FILE` runs the recommended one."),
+                                  "\"recommended\": {...}}; `camcensus survey --plan FILE` runs the recommended one. Default: not written."),
 ) -> None:
     """Compare survey designs (spacing, sides, method, fov, pitch, network) on an area: images, cost,
     fetch and detect time, the strip each can speak for and its predicted 95% interval; recommend
