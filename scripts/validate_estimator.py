@@ -56,6 +56,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from scripts.camera_effect import _expit, logit_shift  # noqa: E402  (after the sys.path set-up)
+
 SCENE_DENSITY = 10.0  # cameras per km in the cached scenes (thinned per replicate)
 BASE_SPACING_M = 10.0
 CONF_EDGES = [0.25, 0.4, 0.55, 0.7, 0.85, 1.0]
@@ -156,7 +158,6 @@ def calibration_from_truth(detections: pd.DataFrame, eval_sizes: np.ndarray, *, 
 # latent ICC 0.47; this model at SD 1.7 reproduces the correlation (0.077; independent views give
 # 0.001). (The 24 alone: 0.106, 0.028-0.143; SD 1.97.) `validate_rendered.py correlation` re-measures.
 CAMERA_SD_LOGIT = 1.7
-GH_NODES = 24  # Gauss-Hermite nodes of the marginal recall under the camera effect
 
 
 @dataclass(frozen=True)
@@ -188,24 +189,6 @@ class CardErrorModel:
         if self.camera_sd <= 0:
             return r
         return _expit(logit_shift(r, self.camera_sd) + np.asarray(camera_effect, float))
-
-
-def _expit(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, float)))
-
-
-def logit_shift(recall: np.ndarray, sd: float) -> np.ndarray:
-    """c(r) with E[expit(c + u)] = r for u ~ N(0, sd^2): the logit that keeps a marginal recall
-    ``r`` under a per-camera random effect (Gauss-Hermite, bisection)."""
-    r = np.clip(np.asarray(recall, float), 1e-6, 1 - 1e-6)
-    x, w = np.polynomial.hermite.hermgauss(GH_NODES)
-    u, w = np.sqrt(2.0) * sd * x, w / np.sqrt(np.pi)
-    lo, hi = np.full(r.shape, -40.0), np.full(r.shape, 40.0)
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        m = (_expit(mid[..., None] + u) * w).sum(-1)
-        lo, hi = np.where(m < r, mid, lo), np.where(m < r, hi, mid)
-    return (lo + hi) / 2
 
 
 def error_model_from_card(name: str | None = None, *, rng: np.random.Generator | None = None,

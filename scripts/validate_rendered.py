@@ -401,8 +401,9 @@ def random_effect_sd(hits: pd.DataFrame, *, edges=HIT_SIZE_EDGES_PX, nodes: int 
 
 def simulated_hits(hits: pd.DataFrame, sd: float, *, seed: int = 0, edges=HIT_SIZE_EDGES_PX) -> pd.DataFrame:
     """``hits`` with ``hit`` redrawn by the truth-only error model: each box's hit rate at its size
-    (``hit_rate_by_size``) as the marginal, a per-camera logit effect of SD ``sd`` (``validate_estimator.logit_shift``)."""
-    from scripts.validate_estimator import _expit, logit_shift
+    (``hit_rate_by_size``) as the marginal, a per-camera logit effect of SD ``sd``
+    (``scripts.camera_effect.logit_shift``)."""
+    from scripts.camera_effect import _expit, logit_shift
 
     rng = np.random.default_rng(seed)
     rate = hit_rate_by_size(hits, edges=edges)

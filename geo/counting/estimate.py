@@ -309,15 +309,21 @@ def reality_from_false(n_detections: np.ndarray, conf_max: np.ndarray, detection
     singles_b = np.bincount(cam_bin[single], minlength=k).astype(float)
     q = np.ones(len(n_det))
     with np.errstate(divide="ignore", invalid="ignore"):
-        q_b = np.where(singles_b > 0, np.clip(1.0 - false_b / singles_b, 0.0, 1.0), 1.0)
         frac_b = np.where(dets_b > 0, np.clip(false_b / dets_b, 0.0, 1.0), 0.0)
+        # where a bin's false detections outnumber its singles (a detector whose false boxes repeat
+        # at one place), each single is real with the bin's detection-level precision, not 0: the
+        # review or card still says that share of the bin's detections is real
+        overflow = false_b > singles_b
+        q_b = np.where(singles_b > 0, np.clip(1.0 - false_b / singles_b, 0.0, 1.0), 1.0)
+        q_b = np.where(overflow, 1.0 - frac_b, q_b)
     q[single] = q_b[cam_bin[single]]
-    excess = float(np.sum(np.maximum(false_b - singles_b, 0.0)))
+    excess = float(np.sum(np.where(overflow, false_b - singles_b * frac_b, 0.0)))
     multi = ~single
     if excess > 0 and multi.any():
         share = frac_b[cam_bin[multi]]
         if share.sum() > 0:
-            q[multi] = np.clip(1.0 - excess * share / share.sum(), 0.0, 1.0)
+            # a camera seen in several views is at least as likely real as a single of its bin
+            q[multi] = np.clip(1.0 - excess * share / share.sum(), 1.0 - share, 1.0)
     return q
 
 

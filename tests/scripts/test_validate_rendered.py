@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scripts.validate_estimator import (detections_from_card, error_model_from_card, logit_shift, _expit)
+from scripts.camera_effect import _expit, logit_shift
+from scripts.validate_estimator import detections_from_card, error_model_from_card
 from scripts.validate_rendered import (SURVEYS, camera_correlation, hits_from_survey, markdown_tables,
                                        pairwise_residual_correlation, random_effect_sd, row_from_report,
                                        streets_near_centre, summary_of)

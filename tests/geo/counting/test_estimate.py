@@ -414,3 +414,18 @@ def test_a_one_sided_design_speaks_for_the_side_it_looks_at(tmp_path):
         assert "left side only" in result.report["estimand"]
         errors.append(t["est_cameras"] / t["truth_cameras"] - 1)
     assert abs(np.median(errors)) < 0.2, errors
+
+
+def test_reality_when_false_detections_outnumber_the_singles():
+    # a weak detector whose false boxes repeat at one place: 10 detections in one bin, 9 of them
+    # false (a review's precision 0.1), but only 2 single-detection cameras. The singles keep the
+    # bin's detection-level precision instead of 0, and no camera's P(real) falls below it.
+    from geo.counting.estimate import reality_from_false
+
+    edges = np.array([0.25, 1.0])
+    n_detections = np.array([1, 1, 4, 4])
+    conf_max = np.full(4, 0.5)
+    detection_conf = np.full(10, 0.5)
+    q = reality_from_false(n_detections, conf_max, detection_conf, np.array([9.0]), edges)
+    assert np.allclose(q[:2], 0.1)
+    assert np.all(q >= 0.1 - 1e-12) and np.all(q <= 1.0)
