@@ -107,8 +107,8 @@ def train_model(data_yaml: str | Path, *, model: str | Path = "yolo11n.yaml", ep
                "train_seconds": round(time.time() - started, 1), "data": str(spec.yaml_path),
                "ultralytics_val": results},
         body=(f"# {name}\n\nTrained with `camcensus train` from `{model}` for {epochs_done} epochs at {imgsz} px "
-              f"on {trained_on or _describe_data(spec.yaml_path)}. Run `camcensus evaluate` to fill in the operating "
-              "threshold, precision and recall.\n"),
+              f"on {trained_on or _describe_data(spec.yaml_path)}. Run `camcensus evaluate --update-card` on "
+              "its held-out set to fill in the operating threshold, precision and recall.\n"),
     )
     write_card(card, out.with_suffix(".md"))
     return card
