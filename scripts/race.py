@@ -1,10 +1,10 @@
 """An equal-budget race of detector architectures (issue 21), one resumable command.
 
-    nohup flock /tmp/camcensus-heavy.lock nice -n 10 .venv/bin/python scripts/race.py run \\
-        --out datasets/race21 --hours 0.13 > /work/notes/race21.log 2>&1 &
+    nohup nice -n 10 .venv/bin/python scripts/race.py run \\
+        --out datasets/race21 --hours 0.13 > datasets/race21.log 2>&1 &
     .venv/bin/python scripts/race.py table --out datasets/race21
-    nohup flock /tmp/camcensus-heavy.lock nice -n 10 .venv/bin/python scripts/race.py style \
-        --out datasets/race21 > /work/notes/race21-style.log 2>&1 &
+    nohup nice -n 10 .venv/bin/python scripts/race.py style \
+        --out datasets/race21 > datasets/race21-style.log 2>&1 &
 
 ``run`` renders ONE dataset (``camcensus dataset synth``: demo-area training scenes with new seeds,
 5-10 px zoom-out crops, small hard negatives, photometric randomization; the held-out split is

@@ -288,7 +288,7 @@ def old_estimate(cameras, streets, points, images, *, precision: float, recall: 
     scaled by road / surveyed length; 95% street bootstrap widened to a Garwood interval."""
     import shapely
 
-    from geo.counting.estimate import _xy, garwood_interval
+    from geo.counting.estimate import garwood_interval, xy_from_lonlat
 
     n_det = cameras["n_detections"].to_numpy(float)
     k = np.maximum(cameras["n_visible"].to_numpy(float), cameras["n_views"].to_numpy(float))
@@ -306,7 +306,7 @@ def old_estimate(cameras, streets, points, images, *, precision: float, recall: 
     est = float(w.sum()) * scale
     if len(cameras):
         tree = shapely.STRtree(streets.geometry.to_numpy())
-        near = tree.query_nearest(shapely.points(_xy(cameras["lon"], cameras["lat"], streets.crs)),
+        near = tree.query_nearest(shapely.points(xy_from_lonlat(cameras["lon"], cameras["lat"], streets.crs)),
                                   all_matches=False)[1]
         cam_street = streets["street_id"].to_numpy()[near]
     else:

@@ -2,7 +2,7 @@
 the scene (``--sim-cameras osm:drop=F,add=D,move=M``): the truth says which OSM cameras were
 removed, which scene cameras are unmapped and which are mapped (with their OSM id).
 
-    python scripts/validate_osm_compare.py /work/cache/osm/demo-s1 /work/cache/osm/demo-s2 ...
+    python scripts/validate_osm_compare.py survey-osm-s1 survey-osm-s2 survey-osm-s3
 
 Each located camera is tied to the true camera it shows: among the true cameras whose boxes
 overlap its detections in its images, the one nearest its located position (none: a false

@@ -2,7 +2,7 @@
 
 A fixed set of simulated surveys (``SURVEYS``: both bundled areas, 1-10 cameras per km, systematic
 spacings 10, 20 and 40 m and random designs, both sides and one side per point, seeds never used
-in training) is rendered once and cached under ``--root`` (default /work/cache/rendered, never in
+in training) is rendered once and cached under ``--root`` (default runs/validate-rendered in the repository, never in
 git), each with two detectors:
 
 - ``base/``: the survey (sample, simulated fetch with its truth) detected with the shipped model
@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-DEFAULT_ROOT = Path("/work/cache/rendered")
+DEFAULT_ROOT = ROOT / "runs" / "validate-rendered"  # ignored by git (runs/)
 WEAK_MODEL = "cctv-yolo11n-synth"
 CALIBRATIONS = ("card", "oracle", "weak")
 # files of a rendered survey that every estimate directory links (read-only for the estimate)

@@ -731,7 +731,7 @@ def road_per_area(areas_m: gpd.GeoDataFrame, tree: shapely.STRtree, *, streets: 
         pts["cover"] = np.minimum(1.0, pts["n_ok"].to_numpy(float) / design)
     else:
         pts["cover"] = 0.0
-    pxy = _xy(pts["lon"], pts["lat"], streets.crs)
+    pxy = xy_from_lonlat(pts["lon"], pts["lat"], streets.crs)
     pi_, pa = _point_pairs(tree, shapely.points(pxy))
     cover = pd.DataFrame({"area": pa, "street_id": pts["street_id"].to_numpy()[pi_],
                           "cover_m": pts["cover"].to_numpy()[pi_] * metres_per_point})
@@ -754,7 +754,7 @@ def counts_per_area(tree: shapely.STRtree, n_areas: int, *, crs, points: pd.Data
     imgs = images.copy()
     imgs["ok"] = (imgs["status"].fillna("ok") == "ok") if "status" in imgs.columns else True
     pts = pd.DataFrame(points[["point_id", "street_id", "lon", "lat"]]).drop_duplicates("point_id")
-    pxy = _xy(pts["lon"], pts["lat"], crs)
+    pxy = xy_from_lonlat(pts["lon"], pts["lat"], crs)
     pi_, pa = _point_pairs(tree, shapely.points(pxy))
     point_area = pd.DataFrame({"point_id": pts["point_id"].to_numpy()[pi_], "area": pa})
     ok_imgs = imgs[imgs["ok"]] if len(imgs) else imgs
@@ -780,7 +780,7 @@ def strip_parts(tree: shapely.STRtree, *, cameras: gpd.GeoDataFrame, used: pd.Da
     floors (``inclusion_floor``) and what P(real) needs (the used detections' confidences; with
     a held-out false-detection rate, the rate and the survey's ``n_images``)."""
     crs = streets.crs
-    cxy = _xy(cameras["lon"], cameras["lat"], crs)
+    cxy = xy_from_lonlat(cameras["lon"], cameras["lat"], crs)
     klass = cameras["class_name"].astype(str).to_numpy()
     dist, _, tangent = street_distance(cxy, surveyed)
     inside = np.flatnonzero(cameras_in_strip(cxy, klass, surveyed, widths, side=strip_side(design), distance_m=dist))
@@ -804,7 +804,7 @@ def _per_road_km_se_r2(parts: StripParts, cameras: pd.DataFrame, surveyed: gpd.G
     """Encounter-rate SE between streets (Fewster R2) of the density per surveyed km."""
     cam_street = np.full(len(parts.inside), -1, dtype=np.int64)
     if len(surveyed) and len(parts.inside):
-        cxy = _xy(cameras["lon"].to_numpy()[parts.inside], cameras["lat"].to_numpy()[parts.inside], surveyed.crs)
+        cxy = xy_from_lonlat(cameras["lon"].to_numpy()[parts.inside], cameras["lat"].to_numpy()[parts.inside], surveyed.crs)
         _, near, _ = street_distance(cxy, surveyed)
         cam_street = surveyed["street_id"].to_numpy()[near]
     w = parts.weights(curves)[0]
@@ -885,7 +885,7 @@ def seen_metres_per_image(cameras: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, 
     fov = float(np.nanmedian(images["fov"].to_numpy(float))) if "fov" in images and len(images) else 90.0
     setback = default_setback_m
     if len(cameras) and len(streets):
-        xy = _xy(cameras["lon"], cameras["lat"], streets.crs)
+        xy = xy_from_lonlat(cameras["lon"], cameras["lat"], streets.crs)
         tree = shapely.STRtree(streets.geometry.to_numpy())
         _, dist = tree.query_nearest(shapely.points(xy), return_distance=True, all_matches=False)
         if len(dist):
@@ -1218,7 +1218,8 @@ def _point_pairs(tree: shapely.STRtree, points: np.ndarray) -> tuple[np.ndarray,
     return np.concatenate([inside_p, edge_p[first]]), np.concatenate([inside_a, edge_a[first]])
 
 
-def _xy(lon, lat, crs) -> np.ndarray:
+def xy_from_lonlat(lon, lat, crs) -> np.ndarray:
+    """Projected x, y (metres in ``crs``, shape (n, 2)) of WGS84 ``lon``, ``lat`` (degrees)."""
     from pyproj import Transformer
 
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)

@@ -42,7 +42,7 @@ import pandas as pd
 import shapely
 
 from geo.counting.estimate import (cameras_in_strip, false_detections_by_bin, reality_from_false, strip_by_class,
-                                   strip_side)
+                                   strip_side, xy_from_lonlat)
 from geo.counting.inclusion import (DEFAULT_SHIFTS, DEFAULT_STRIP_M, box_size_m, street_distance, surveyed_streets,
                                     view_pairs, views_for_inclusion)
 from geo.errors import GeoInputError
@@ -232,7 +232,7 @@ def compare_from_tables(
     the side its views look at (``geo.counting.estimate.strip_side``)."""
     crs = surveyed.crs
     n_cam = len(cameras)
-    cam_xy = _xy(cameras["lon"], cameras["lat"], crs)
+    cam_xy = xy_from_lonlat(cameras["lon"], cameras["lat"], crs)
     osm_m = osm.to_crs(crs) if len(osm) else osm
     osm_xy = shapely.get_coordinates(osm_m.geometry.to_numpy()) if len(osm) else np.zeros((0, 2))
     unc = cameras["uncertainty_m"].to_numpy(float) if "uncertainty_m" in cameras else np.zeros(n_cam)
@@ -599,16 +599,6 @@ def _tags_of(row: pd.Series) -> dict[str, str]:
 
 def _blank() -> dict:
     return {c: None for c in COLUMNS} | {"image_ids": [], "expected_views": [], "crops": []}
-
-
-def _xy(lon, lat, crs) -> np.ndarray:
-    from pyproj import Transformer
-
-    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-    if len(lon) == 0:
-        return np.zeros((0, 2))
-    x, y = Transformer.from_crs(4326, crs, always_xy=True).transform(lon, lat)
-    return np.column_stack([x, y])
 
 
 def _isnan(value: Any) -> bool:
