@@ -24,7 +24,7 @@ import pandas as pd
 from detector.errors import DetectorInputError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-SURVEY_IMAGES = "images.parquet"  # the survey directory's image table (scripts/survey/files.py)
+SURVEY_IMAGES = "images.parquet"  # the survey directory's image table (scripts/survey_dir.py)
 SourceKind = Literal["survey", "folder", "glob", "list"]
 
 

@@ -134,3 +134,35 @@ def test_every_stage_package_says_what_it_holds():
 def test_the_survey_orchestration_lives_in_one_package():
     loose = {p.name for p in (REPO / "scripts").glob("*.py")}
     assert not loose & {"survey.py", "stages.py", "survey_options.py", "survey_report.py", "survey_files.py"}
+
+
+# scripts/ shows its two parts: the app (cli, commands, survey, review) and validation/research
+# (scripts.validation, scripts.bench); dataset synthesis has a home of its own (scripts.synthesis)
+APP_PACKAGES = ("scripts.cli", "scripts.app", "scripts.commands", "scripts.survey", "scripts.review",
+                "scripts.survey_dir", "scripts.warning_lines")
+RESEARCH_PACKAGES = ("scripts.validation", "scripts.bench")
+
+
+def _in(name: str, packages) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in packages)
+
+
+def test_the_app_never_imports_validation_or_research(graph):
+    upward = [(a, b) for a, b in graph.edges if _in(a, APP_PACKAGES) and _in(b, RESEARCH_PACKAGES)]
+    assert upward == []
+
+
+def test_the_review_does_not_reach_back_into_the_survey(graph):
+    # the survey's stages read the review's calibration; the review reads survey files through
+    # scripts.survey_dir, never through the orchestration
+    back = [(a, b) for a, b in graph.edges if _in(a, ("scripts.review",)) and _in(b, ("scripts.survey",))]
+    assert back == []
+    assert graph.has_edge("scripts.review.tables", "scripts.survey_dir")
+
+
+def test_scripts_root_holds_the_app_and_the_parts():
+    loose = sorted(p.name for p in (REPO / "scripts").glob("*.py"))
+    assert loose == ["__init__.py", "app.py", "cli.py", "survey_dir.py", "warning_lines.py"]
+    for package in ("validation", "synthesis", "bench", "survey", "review", "commands"):
+        assert (REPO / "scripts" / package / "__init__.py").exists(), package
+    assert (REPO / "scripts" / "synthesis" / "dataset.py").exists()

@@ -40,11 +40,11 @@ EYE_HEIGHT_M = 2.5  # the simulator's camera eye above the road
 # Box-equivalent size of a camera in metres, by class: the S for which a pinhole view puts
 # sqrt(box area) = S x f' / slant range pixels (f' = hypot(focal, dx), the focal length along the
 # ray). ONE constant for locate (range from box size), geo.counting.inclusion (expected box size in each
-# view) and scripts/validate_estimator.py. Measured on the simulator's truth boxes (housing,
+# view) and scripts/validation/validate_estimator.py. Measured on the simulator's truth boxes (housing,
 # bracket and mount seen at all angles; dome diameters 0.16-0.28 m, housings 0.32-0.50 m): the
 # median of sqrt(area) x 3-D slant range / f' over 1,872 boxes of both bundled areas (demo 772,
 # test_pbf 1,100; the two agree within 0.01 m) is 0.46 m for directed and 0.33 m for dome
-# cameras (`scripts/validate_estimator.py --measure-sizes`); other class names use "default".
+# cameras (`scripts/validation/validate_estimator.py --measure-sizes`); other class names use "default".
 CAMERA_SIZE_M = {"directed": 0.46, "dome": 0.33, "default": 0.40}
 # A ray's first facade hit is taken for the camera's position only when the range from the box
 # size is at least this share of it: a camera on that wall has size range / hit = CAMERA_SIZE_M /

@@ -69,7 +69,7 @@ def synth(
 ) -> None:
     """Render a YOLO dataset with the simulator, split into train and val by geography; writes
     data.yaml and train_args.yaml (recommended `camcensus train --arg` values)."""
-    from scripts.synth_dataset import synth_dataset
+    from scripts.synthesis.dataset import synth_dataset
 
     result = synth_dataset(out, areas=area, views=views, val_areas=val_area, sim_cameras=sim_cameras or None,
                            seed=seed, layouts=layouts, tile=tile, n_away=n_away,

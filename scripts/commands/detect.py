@@ -86,7 +86,7 @@ def detect(
     from contextlib import nullcontext
 
     from detector.detect import detect_images
-    from scripts.survey.files import IMAGES
+    from scripts.survey_dir import IMAGES
     from scripts.survey.lock import survey_lock
 
     survey_dir = Path(source)

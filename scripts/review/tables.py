@@ -19,7 +19,7 @@ from detector.schemas import DETECTIONS
 from geo.errors import GeoInputError
 from geo.counting.locate import read_detections, read_images
 from geo.schemas import TRUTH_BOXES, columns
-from scripts.survey import files as survey_files
+from scripts import survey_dir
 DEFAULT_CONF = 0.25  # when neither the option nor the model card gives a threshold
 
 
@@ -105,8 +105,8 @@ class SurveyTables:
         return float(conf) if isinstance(conf, int | float) else DEFAULT_CONF
 
     def model_id(self) -> str | None:
-        """The model id detect recorded (``survey_files.recorded_model_id``)."""
-        return survey_files.recorded_model_id(self.survey_dir)
+        """The model id detect recorded (``survey_dir.recorded_model_id``)."""
+        return survey_dir.recorded_model_id(self.survey_dir)
 
     @cached_property
     def images(self) -> pd.DataFrame:
@@ -122,7 +122,7 @@ class SurveyTables:
     @cached_property
     def has_detections(self) -> bool:
         """Whether the detect stage has written any part file."""
-        return any((self.survey_dir / survey_files.DETECTIONS_DIR).glob("part-*.parquet"))
+        return any((self.survey_dir / survey_dir.DETECTIONS_DIR).glob("part-*.parquet"))
 
     @cached_property
     def all_detections(self) -> pd.DataFrame:
@@ -148,7 +148,7 @@ class SurveyTables:
     @cached_property
     def cameras(self) -> pd.DataFrame:
         """cameras.parquet (camera_id, lon, lat, image_ids) or an empty frame before locate."""
-        path = self.survey_dir / survey_files.CAMERAS
+        path = self.survey_dir / survey_dir.CAMERAS
         if not path.exists():
             return pd.DataFrame({"camera_id": pd.Series(dtype="int64"), "lon": pd.Series(dtype=float),
                                  "lat": pd.Series(dtype=float), "image_ids": pd.Series(dtype=object)})
@@ -161,7 +161,7 @@ class SurveyTables:
     @cached_property
     def truth_boxes(self) -> pd.DataFrame | None:
         """truth_boxes.parquet (simulated surveys only), or None."""
-        path = self.survey_dir / survey_files.TRUTH_BOXES
+        path = self.survey_dir / survey_dir.TRUTH_BOXES
         if not path.exists():
             return None
         frame = pd.read_parquet(path, columns=columns(TRUTH_BOXES))

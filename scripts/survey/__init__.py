@@ -4,5 +4,5 @@
 - ``scripts.survey.stages``: each stage as one call (sample, fetch, detect, locate, estimate);
 - ``scripts.survey.run.run_survey``: every stage in order, resumable;
 - ``scripts.survey.report``: the summary printed at the end;
-- ``scripts.survey.files``: file names inside a survey directory.
+- ``scripts.survey_dir`` (beside this package, shared with the review): file names inside a survey directory.
 """

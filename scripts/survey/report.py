@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from scripts.survey import files
+from scripts import survey_dir as files
 from scripts.survey.run import SurveyResult
 
 OUTPUTS = (files.DENSITY_GEOJSON, files.DENSITY_PARQUET, files.MAP_HTML, files.DENSITY_PNG,

@@ -19,7 +19,7 @@ from typing import Any
 from collections.abc import Callable
 
 from scripts.survey import stages
-from scripts.survey import files
+from scripts import survey_dir as files
 from scripts.survey.lock import survey_lock
 from scripts.survey.options import SurveyOptions, options_to_toml
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scripts.survey import files as survey_files
+from scripts import survey_dir
 if TYPE_CHECKING:
     from scripts.survey.options import SurveyOptions
 
@@ -165,7 +165,7 @@ def model_figures(survey: Path, *, model: str | None, precision: float | None, r
     info: dict = {"model_id": None, "card": None, "source": "options"}
     if precision is not None and recall is not None:
         return precision, recall, info
-    model_id = model or survey_files.recorded_model_id(Path(survey))
+    model_id = model or survey_dir.recorded_model_id(Path(survey))
     info["model_id"] = model_id
     if model_id:
         from detector.card import read_card

@@ -126,7 +126,7 @@ def test_dataset_synth_hard_negatives_and_safe_scale(tmp_path, capsys):
     import yaml
     from PIL import Image
 
-    from scripts.synth_dataset import DECOY_KINDS
+    from scripts.synthesis.dataset import DECOY_KINDS
 
     out = tmp_path / "synth"
     assert main(["dataset", "synth", "--area", "demo", "--sim-cameras", "random:20", "--views", "12",
@@ -202,7 +202,7 @@ def test_balance_classes_mirrors_crops_of_the_rarer_class(tmp_path):
     import pandas as pd
 
     from detector.yolo_dataset import BOX_COLUMNS, boxes_from_label_file, write_example
-    from scripts.synth_dataset import balance_classes
+    from scripts.synthesis.dataset import balance_classes
 
     image = np.zeros((100, 100, 3), np.uint8)
     for i in range(3):

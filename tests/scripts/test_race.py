@@ -1,10 +1,10 @@
-"""scripts/race.py (issue 21): the race table, its budget and the style comparison, on generated results."""
+"""scripts/validation/race.py (issue 21): the race table, its budget and the style comparison, on generated results."""
 
 import json
 
 import pytest
 
-from scripts import race
+from scripts.validation import race
 
 
 def _scores(name, *, ap50, bands, reach=None, false=0.01, ms=60.0):

@@ -1,5 +1,5 @@
-"""The validation's card-based error model (scripts/validate_estimator.py) and the rendered
-validation's logic (scripts/validate_rendered.py) on generated data: no rendering, no detector."""
+"""The validation's card-based error model (scripts/validation/validate_estimator.py) and the rendered
+validation's logic (scripts/validation/validate_rendered.py) on generated data: no rendering, no detector."""
 
 import json
 
@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scripts.camera_effect import _expit, logit_shift
-from scripts.validate_estimator import detections_from_card, error_model_from_card
-from scripts.validate_rendered import (SURVEYS, camera_correlation, hits_from_survey, markdown_tables,
+from scripts.validation.camera_effect import _expit, logit_shift
+from scripts.validation.validate_estimator import detections_from_card, error_model_from_card
+from scripts.validation.validate_rendered import (SURVEYS, camera_correlation, hits_from_survey, markdown_tables,
                                        pairwise_residual_correlation, random_effect_sd, row_from_report,
                                        streets_near_centre, summary_of)
 
@@ -165,7 +165,7 @@ def test_row_from_report_reads_the_estimate_and_its_truth():
 @pytest.mark.slow
 def test_rendered_runner_end_to_end_on_a_tiny_survey(tmp_path):
     """Render 12 views, detect with both models, three estimates, the tables (about a minute)."""
-    from scripts.validate_rendered import RenderedSurvey, cache_all, estimate_all
+    from scripts.validation.validate_rendered import RenderedSurvey, cache_all, estimate_all
 
     survey = RenderedSurvey("tiny", "demo", 10.0, "random", "both", 2999, n=6)
     record = cache_all(tmp_path, [survey], cpu_budget_s=600, log=lambda text: None)

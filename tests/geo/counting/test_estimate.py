@@ -194,7 +194,7 @@ def test_missing_survey_parts_are_clear_errors(tmp_path):
 
 
 def test_truth_boxes_degraded_to_a_known_recall_and_precision(surveys):
-    from scripts.validate_estimator import detections_from_truth_boxes
+    from scripts.validation.validate_estimator import detections_from_truth_boxes
 
     scene, _ = surveys[2]
     boxes = pd.concat([scene["boxes"]] * 20, ignore_index=True)  # enough boxes for tight rates
@@ -213,7 +213,7 @@ def test_truth_boxes_degraded_to_a_known_recall_and_precision(surveys):
 
 
 def test_size_model_degrades_small_boxes_more(surveys):
-    from scripts.validate_estimator import detections_from_truth_boxes, recall_by_size
+    from scripts.validation.validate_estimator import detections_from_truth_boxes, recall_by_size
 
     scene, _ = surveys[2]
     boxes = pd.concat([scene["boxes"]] * 30, ignore_index=True)
@@ -327,7 +327,7 @@ def random_survey(survey_dir, *, n_points, seed, n_cameras=60, grid=4, recall=0.
     systematic one every ``spacing`` metres (``method``), with views on ``sides``."""
     from geo.streets.network import road_km, save_network
     from geo.streets.sampling import views_from_graph
-    from scripts.validate_estimator import detections_from_truth_boxes
+    from scripts.validation.validate_estimator import detections_from_truth_boxes
     from tests.geo.sim.scene import UTM, block_buildings, facade_cameras, grid_graph, truth_boxes_from_scene
 
     survey_dir.mkdir(parents=True, exist_ok=True)

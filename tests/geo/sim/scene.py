@@ -146,7 +146,7 @@ def make_survey(survey_dir: str | Path, *, n_cameras: int = 40, seed: int = 0, s
     """Write a complete generated survey into ``survey_dir``; return its parts."""
     from geo.streets.network import road_km, save_network
     from geo.streets.sampling import views_from_graph
-    from scripts.validate_estimator import detections_from_truth_boxes
+    from scripts.validation.validate_estimator import detections_from_truth_boxes
 
     survey_dir = Path(survey_dir)
     survey_dir.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 the scene (``--sim-cameras osm:drop=F,add=D,move=M``): the truth says which OSM cameras were
 removed, which scene cameras are unmapped and which are mapped (with their OSM id).
 
-    python scripts/validate_osm_compare.py survey-osm-s1 survey-osm-s2 survey-osm-s3
+    python scripts/validation/validate_osm_compare.py survey-osm-s1 survey-osm-s2 survey-osm-s3
 
 Each located camera is tied to the true camera it shows: among the true cameras whose boxes
 overlap its detections in its images, the one nearest its located position (none: a false
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
 HIGH = 0.8

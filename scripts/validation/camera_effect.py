@@ -3,7 +3,7 @@ not independent (issue 19 measured an intra-camera correlation of hits), so each
 logit shift u ~ N(0, sd^2), and its views' recall is expit(c(r) + u) with c(r) chosen so that the
 marginal recall stays r (the card's recall by size).
 
-Shared by ``scripts/validate_estimator.py`` and ``scripts/validate_rendered.py``.
+Shared by ``scripts/validation/validate_estimator.py`` and ``scripts/validation/validate_rendered.py``.
 """
 
 from __future__ import annotations

@@ -20,9 +20,9 @@ estimates, each in its own directory ``est-<calibration>/`` that links the cache
 - ``oracle``: the shipped model after ``camcensus review --oracle truth``;
 - ``weak``: the weak model after ``camcensus review --oracle truth``.
 
-    python scripts/validate_rendered.py cache              # render + detect (heavy; resumable)
-    python scripts/validate_rendered.py estimate           # the three estimates, the table
-    python scripts/validate_rendered.py table              # the tables from the last estimates
+    python scripts/validation/validate_rendered.py cache              # render + detect (heavy; resumable)
+    python scripts/validation/validate_rendered.py estimate           # the three estimates, the table
+    python scripts/validation/validate_rendered.py table              # the tables from the last estimates
 
 ``cache`` and ``estimate`` record their CPU time (this process and its children) in
 ``<root>/cpu.json``; ``estimate`` writes ``<root>/rendered.json`` and the Markdown tables
@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -402,8 +402,8 @@ def random_effect_sd(hits: pd.DataFrame, *, edges=HIT_SIZE_EDGES_PX, nodes: int 
 def simulated_hits(hits: pd.DataFrame, sd: float, *, seed: int = 0, edges=HIT_SIZE_EDGES_PX) -> pd.DataFrame:
     """``hits`` with ``hit`` redrawn by the truth-only error model: each box's hit rate at its size
     (``hit_rate_by_size``) as the marginal, a per-camera logit effect of SD ``sd``
-    (``scripts.camera_effect.logit_shift``)."""
-    from scripts.camera_effect import _expit, logit_shift
+    (``scripts.validation.camera_effect.logit_shift``)."""
+    from scripts.validation.camera_effect import _expit, logit_shift
 
     rng = np.random.default_rng(seed)
     rate = hit_rate_by_size(hits, edges=edges)

@@ -14,7 +14,7 @@ in memory, with its own random draws:
   detections per image by confidence bin from a model card's calibration (``--card``, default the
   shipped model), each replicate one draw from the card's posteriors (Beta per size bin, Gamma per
   confidence bin), with a per-camera random effect on the logit of recall (SD ``CAMERA_SD_LOGIT``,
-  measured on rendered surveys by ``scripts/validate_rendered.py correlation``; the views of one
+  measured on rendered surveys by ``scripts/validation/validate_rendered.py correlation``; the views of one
   camera do not detect it independently) that keeps the card's recall as the marginal;
   confidences spread over the card's bins as its real detections are; false boxes random 5-20 px
   above the horizon; localisation noise (centre ~N(0, 0.1 size), size x lognormal(0, 0.1)).
@@ -25,7 +25,7 @@ in memory, with its own random draws:
   confidence) and a held-out evaluation of --n-eval true boxes drawn from the scene (recall by
   size), both in the shared calibration format.
 
-``--rendered`` runs the rendered validation instead (``scripts/validate_rendered.py``: real
+``--rendered`` runs the rendered validation instead (``scripts/validation/validate_rendered.py``: real
 detectors on rendered surveys; its step and options follow).
 
 Each replicate is located (``geo.counting.locate.cameras_from_detections``, with the area's OSM buildings)
@@ -36,7 +36,7 @@ every true camera (their estimand). Prints bias, median error, RMSE, 95% coverag
 Carlo SE, mean interval width and mean SE against the SD of the estimates (relative to the truth),
 city-wide and per cell, and writes validation.json into --work.
 
-    .venv/bin/python scripts/validate_estimator.py --runs 300 --budget-s 600 --work validate-work
+    .venv/bin/python scripts/validation/validate_estimator.py --runs 300 --budget-s 600 --work validate-work
 """
 
 from __future__ import annotations
@@ -52,11 +52,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from scripts.camera_effect import _expit, logit_shift  # noqa: E402  (after the sys.path set-up)
+from scripts.validation.camera_effect import _expit, logit_shift  # noqa: E402  (after the sys.path set-up)
 
 SCENE_DENSITY = 10.0  # cameras per km in the cached scenes (thinned per replicate)
 BASE_SPACING_M = 10.0
@@ -152,7 +152,7 @@ def calibration_from_truth(detections: pd.DataFrame, eval_sizes: np.ndarray, *, 
 # --- the card-based detector-error model (issue 19) ------------------------------------------------
 
 # SD of the per-camera random effect on the logit of recall: views of one camera do not detect it
-# independently. Measured on the 27 rendered surveys of scripts/validate_rendered.py (shipped
+# independently. Measured on the 27 rendered surveys of scripts/validation/validate_rendered.py (shipped
 # model, 224 cameras shown by >= 2 views, 675 views): the correlation of hits given box size 0.078
 # (95% bootstrap over cameras 0.014-0.114); ML SD of a per-camera logit effect 1.72 (0.00-2.78),
 # latent ICC 0.47; this model at SD 1.7 reproduces the correlation (0.077; independent views give
@@ -684,7 +684,7 @@ def _strip_option(text: str) -> str | float:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--rendered" in argv:  # the rendered validation (its own steps and options)
-        from scripts.validate_rendered import main as rendered_main
+        from scripts.validation.validate_rendered import main as rendered_main
 
         rest = [a for a in argv if a != "--rendered"]
         return rendered_main(rest if rest and not rest[0].startswith("-") else ["run", *rest])
@@ -709,7 +709,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="SD of the per-camera random effect on the logit of recall (default "
                              f"CAMERA_SD_LOGIT = {CAMERA_SD_LOGIT:g}, measured on rendered surveys)")
     parser.add_argument("--rendered", action="store_true",
-                        help="run the rendered validation instead (scripts/validate_rendered.py; pass its "
+                        help="run the rendered validation instead (scripts/validation/validate_rendered.py; pass its "
                              "step and options after --)")
     parser.add_argument("--work", type=Path, default=Path("validate-work"), help="cache of the scenes")
     parser.add_argument("--design", default=None,

@@ -1,9 +1,9 @@
 """An equal-budget race of detector architectures (issue 21), one resumable command.
 
-    nohup nice -n 10 .venv/bin/python scripts/race.py run \\
+    nohup nice -n 10 .venv/bin/python scripts/validation/race.py run \\
         --out datasets/race21 --hours 0.13 > datasets/race21.log 2>&1 &
-    .venv/bin/python scripts/race.py table --out datasets/race21
-    nohup nice -n 10 .venv/bin/python scripts/race.py style \
+    .venv/bin/python scripts/validation/race.py table --out datasets/race21
+    nohup nice -n 10 .venv/bin/python scripts/validation/race.py style \
         --out datasets/race21 > datasets/race21-style.log 2>&1 &
 
 ``run`` renders ONE dataset (``camcensus dataset synth``: demo-area training scenes with new seeds,
@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CAMCENSUS = str(ROOT / ".venv" / "bin" / "camcensus")
 PYTHON = sys.executable
 SHIPPED = ROOT / "models" / "cctv-yolo11n-synth2.pt"
