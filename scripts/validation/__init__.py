@@ -4,9 +4,9 @@
   ``validate_rendered``);
 - ``validate_rendered``: rendered surveys detected by the real models, the estimate against truth;
 - ``validate_osm_compare``: the OSM comparison against the simulator's truth;
-- ``race``: the equal-budget detector race and the held-out style comparison;
-- ``camera_effect``: the per-camera logit effect shared by the two validations.
+- ``race``: the equal-budget detector race and the held-out style comparison.
 
+The per-camera logit effect they share is the estimator's too: ``geo.counting.heterogeneity``.
 The benchmarks (``scripts/bench``) are research too; they keep their own package so that
 ``python -m scripts.bench.NAME`` stays short. Nothing in the app (cli, commands, survey, review)
 imports this package.

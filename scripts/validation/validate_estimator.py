@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from scripts.validation.camera_effect import _expit, logit_shift  # noqa: E402  (after the sys.path set-up)
+from geo.counting.heterogeneity import expit as _expit, logit_shift  # noqa: E402  (after the sys.path set-up)
 
 SCENE_DENSITY = 10.0  # cameras per km in the cached scenes (thinned per replicate)
 BASE_SPACING_M = 10.0

@@ -402,8 +402,8 @@ def random_effect_sd(hits: pd.DataFrame, *, edges=HIT_SIZE_EDGES_PX, nodes: int 
 def simulated_hits(hits: pd.DataFrame, sd: float, *, seed: int = 0, edges=HIT_SIZE_EDGES_PX) -> pd.DataFrame:
     """``hits`` with ``hit`` redrawn by the truth-only error model: each box's hit rate at its size
     (``hit_rate_by_size``) as the marginal, a per-camera logit effect of SD ``sd``
-    (``scripts.validation.camera_effect.logit_shift``)."""
-    from scripts.validation.camera_effect import _expit, logit_shift
+    (``geo.counting.heterogeneity.logit_shift``)."""
+    from geo.counting.heterogeneity import expit as _expit, logit_shift
 
     rng = np.random.default_rng(seed)
     rate = hit_rate_by_size(hits, edges=edges)

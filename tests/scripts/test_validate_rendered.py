@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scripts.validation.camera_effect import _expit, logit_shift
+from geo.counting.heterogeneity import expit as _expit, logit_shift
 from scripts.validation.validate_estimator import detections_from_card, error_model_from_card
 from scripts.validation.validate_rendered import (SURVEYS, camera_correlation, hits_from_survey, markdown_tables,
                                        pairwise_residual_correlation, random_effect_sd, row_from_report,
