@@ -25,12 +25,14 @@ def compare_osm(
     no_crops: bool = typer.Option(False, "--no-crops", help="Leave out the evidence crops (faster). "
                                   "Default: up to 3 crops per located camera."),
 ) -> None:
-    """Compare the located cameras with the OSM cameras (man_made=surveillance) of the survey's area:
+    """Compare the located cameras with the cameras mapped in OpenStreetMap.
+
+    Compare the located cameras with the OSM cameras (man_made=surveillance) of the survey's area:
     confirmed, new (not in OSM, with P(real) and crops), unseen (mapped inside the strip, not found,
     with the probability p_find that the survey would have found it) and outside. Writes
-    osm_compare.geojson / .parquet, a JOSM GeoJSON of new candidates, MapRoulette challenge files,
-    the OSM layers of map.html and report.json's osm_compare. Candidates are evidence for a person
-    to check, never edits: nothing is uploaded."""
+    osm_compare.geojson / .parquet, a JOSM GeoJSON of new candidates, MapRoulette challenge files, the
+    OSM layers of map.html and report.json's osm_compare. Candidates are evidence for a person to check,
+    never edits: nothing is uploaded."""
     from geo.counting.osm_compare import compare_survey
     from scripts.survey.stages import estimate_calibration
 

@@ -39,9 +39,11 @@ def estimate(
                                 "{z}/{x}/{y}, or a name such as osm or OpenStreetMap.Mapnik. Default: none "
                                 "(the page then requests nothing from anywhere)."),
 ) -> None:
-    """Density per area: road km, images, detections, unique cameras, the deduplicated estimate (b)
-    and the Stanford rate estimate (a) with 95% intervals; writes density.geojson, density.parquet,
-    map.html, density.png and report.json."""
+    """Estimate camera density per area with 95% intervals; write the map and the exports.
+
+    Density per area: road km, images, detections, unique cameras, the deduplicated estimate (b) and the
+    Stanford rate estimate (a) with 95% intervals; writes density.geojson, density.parquet, map.html,
+    density.png and report.json."""
     from geo.counting.estimate import estimate_survey, strip_from_option
     from scripts.survey.stages import estimate_calibration
     from scripts.survey.report import calibration_line

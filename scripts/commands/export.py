@@ -28,7 +28,9 @@ def export(
         "models/NAME.md).",
     ),
 ) -> None:
-    """Export a model; `camcensus detect --model EXPORT` then runs it with the same card (operating
+    """Export a detector to ONNX or OpenVINO for fast CPU detection.
+
+    Export a model; `camcensus detect --model EXPORT` then runs it with the same card (operating
     threshold) and the same outputs as the weights."""
     from detector.export import export_model
 

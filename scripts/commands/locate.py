@@ -21,8 +21,10 @@ def locate(
                                       "(ranges from box size only). Default: use them when available."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Recompute even if cameras.parquet is up to date."),
 ) -> None:
-    """Turn detections into unique cameras: bearing from each box, range from facades or box size,
-    same camera seen in several views merged (writes cameras.parquet)."""
+    """Turn detections into unique cameras on the map.
+
+    Turn detections into unique cameras: bearing from each box, range from facades or box size, same
+    camera seen in several views merged (writes cameras.parquet)."""
     from geo.counting.locate import locate_survey
 
     cameras = locate_survey(survey, buildings=None if no_buildings else "auto", overwrite=overwrite,

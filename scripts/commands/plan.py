@@ -5,6 +5,7 @@ from pathlib import Path
 import typer
 
 from scripts.app import app
+from scripts.commands.vocabulary import SIDES_HELP
 
 
 def _floats(text: str, what: str) -> tuple[float, ...]:
@@ -17,6 +18,14 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
     if not values:
         raise GeoInputError(f"{what} is empty")
     return values
+
+
+def _plan_sides(text: str) -> tuple[str, ...]:
+    """--sides words (``scripts.commands.vocabulary.SIDES``) as the planner's: left or right -> one."""
+    from scripts.commands.vocabulary import sides_from_option
+
+    planned = [{"left": "one", "right": "one"}.get(w, w) for w in map(sides_from_option, _names(text))]
+    return tuple(dict.fromkeys(planned))
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -44,8 +53,8 @@ def plan(
                                "Default: systematic,random."),
     spacing: str = typer.Option("10,20,30,40,60", "--spacing", help="Metres between points (random: metres of "
                                 "street per point), comma list; systematic ones multiples of 5. Default: 10,20,30,40,60."),
-    sides: str = typer.Option("both,one,random", "--sides", help="both, one (the same side of each street), "
-                              "random (one per point), comma list. Default: all three."),
+    sides: str = typer.Option("both,left,random", "--sides", help=f"Views per point, comma list: {SIDES_HELP}; "
+                              "left and right plan alike."),
     fov: str = typer.Option("60,75,90", "--fov", help="Horizontal fields of view, degrees (30-120), comma list. "
                             "Default: 60,75,90."),
     pitch: str = typer.Option("0,10,20", "--pitch", help="Pitches, degrees up, comma list. Default: 0,10,20."),
@@ -60,9 +69,11 @@ def plan(
     json_out: Path = typer.Option(None, "--json", help="Write the plan here: {\"designs\": [...], "
                                   "\"recommended\": {...}}; `camcensus survey --plan FILE` runs the recommended one. Default: not written."),
 ) -> None:
-    """Compare survey designs (spacing, sides, method, fov, pitch, network) on an area: images, cost,
-    fetch and detect time, the strip each can speak for and its predicted 95% interval; recommend
-    the cheapest that meets --target-ci (or the narrowest within --budget-usd)."""
+    """Compare survey designs on an area and recommend one: cost, time and the predicted interval.
+
+    Compare survey designs (spacing, sides, method, fov, pitch, network) on an area: images, cost, fetch
+    and detect time, the strip each can speak for and its predicted 95% interval; recommend the cheapest
+    that meets --target-ci (or the narrowest within --budget-usd)."""
     import json
 
     from scripts.survey.plan import plan_to_text, run_plan
@@ -70,7 +81,7 @@ def plan(
     result = run_plan(area, target_pct=target_ci, budget_usd=budget_usd, provider=provider,
                       price_per_1000=price_per_1000, rate_per_s=rate, density=density, pilot=pilot,
                       networks=_names(network), methods=_names(method), spacings=_floats(spacing, "--spacing"),
-                      sides=_names(sides), fovs=_floats(fov, "--fov"), pitches=_floats(pitch, "--pitch"),
+                      sides=_plan_sides(sides), fovs=_floats(fov, "--fov"), pitches=_floats(pitch, "--pitch"),
                       model=model, review=review, measure=not no_measure, say=lambda m: typer.echo(m, err=True))
     typer.echo(plan_to_text(result, top=top))
     if json_out is not None:
