@@ -34,13 +34,16 @@ def compare_osm(
     OSM layers of map.html and report.json's osm_compare. Candidates are evidence for a person to check,
     never edits: nothing is uploaded."""
     from geo.counting.osm_compare import compare_survey
-    from scripts.survey.stages import estimate_calibration
+    from scripts.survey.stages import estimate_calibration, refresh_geopackage
 
     calibration, precision, recall, _ = estimate_calibration(survey, model=model, precision=precision,
                                                              recall=recall)
     result = compare_survey(survey, calibration=calibration, precision=precision, recall=recall, strip=strip,
                             crops=not no_crops)
     typer.echo(compare_text(result.summary))
+    gpkg = refresh_geopackage(survey)
+    if gpkg is not None:
+        typer.echo(f"wrote {gpkg} (its osm_compare layer)")
     for name, path in result.paths.items():
         typer.echo(f"wrote {path}" if name != "crops" else f"wrote crops in {path}")
 

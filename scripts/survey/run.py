@@ -34,7 +34,7 @@ STAGE_OUTPUTS = {
     "detect": (files.DETECTIONS_DIR, files.DETECT_SUMMARY, "detect_failures.parquet"),
     "locate": (files.CAMERAS,),
     "estimate": (files.DENSITY_GEOJSON, files.DENSITY_PARQUET, files.MAP_HTML, files.DENSITY_PNG,
-                 files.REPORT),
+                 files.REPORT, files.GEOPACKAGE),
     "compare": ("osm_compare.geojson", "osm_compare.parquet", "osm_new_josm.geojson", "osm_new_maproulette.geojson",
                 "osm_unseen_maproulette.geojson", "osm_crops"),
 }

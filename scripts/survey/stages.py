@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scripts import survey_dir
+from scripts import survey_dir as survey_dir_files
 if TYPE_CHECKING:
     from scripts.survey.options import SurveyOptions
 
@@ -119,9 +120,19 @@ def compare_stage(survey_dir: Path, options: SurveyOptions) -> str:
         result = compare_survey(survey_dir, calibration=calibration, precision=precision, recall=recall)
     except GeoInputError as error:
         return f"no comparison with OSM: {error}"
+    refresh_geopackage(survey_dir)
     c = result.summary["counts"]
     return (f"OSM: {c['confirmed']:,} confirmed, {c['new']:,} new, {c['unseen']:,} unseen, "
             f"{c['outside']:,} outside the strip")
+
+
+def refresh_geopackage(survey_dir: Path) -> Path | None:
+    """Write survey.gpkg again (with the OSM comparison's layer) where estimate wrote one."""
+    from geo.outputs.geopackage import geopackage_from_survey
+
+    if not (Path(survey_dir) / survey_dir_files.GEOPACKAGE).exists():
+        return None
+    return geopackage_from_survey(survey_dir)
 
 
 def estimate_calibration(survey: Path, *, model: str | None, precision: float | None, recall: float | None
