@@ -1,10 +1,8 @@
 """Entry point of the ``camcensus`` command: registers the command modules in the order of work
-(``scripts.app.PANELS``), tidies the help (one-line summaries, each default stated once, no value
-placeholder on flags) and maps bad input to one line on stderr and exit code 2 (never a traceback)."""
+(``scripts.app.PANELS``; the help is tidied by ``scripts.app.TidyGroup``) and maps bad input to one
+line on stderr and exit code 2 (never a traceback)."""
 
 import importlib
-import inspect
-import re
 import sys
 
 import typer
@@ -36,60 +34,9 @@ def _register_commands() -> None:
 
 
 def cli_command():
-    """The click command of ``camcensus``, its help tidied (see the module docstring)."""
+    """The click command of ``camcensus`` (its help tidied by ``scripts.app.TidyGroup``)."""
     _register_commands()
-    group = typer.main.get_command(app)
-    _tidy(group)
-    return group
-
-
-def _tidy(command) -> None:
-    """Paragraphs without hard line breaks, the first a one-line summary; flags without a value
-    placeholder; a default that typer shows is not stated again in the help text."""
-    if command.help:
-        paragraphs = inspect.cleandoc(command.help).split("\n\n")
-        command.help = "\n\n".join(" ".join(p.split()) for p in paragraphs)
-    help_names = app.info.context_settings["help_option_names"]
-    help_option = command.get_help_option(command.context_class(command, help_option_names=help_names))
-    for param in [*command.params, *([help_option] if help_option is not None else [])]:
-        if getattr(param, "is_flag", False):
-            param.metavar = ""
-        if getattr(param, "param_type_name", "") == "option" and param.help:
-            _state_default_once(param)
-    for sub in getattr(command, "commands", {}).values():
-        _tidy(sub)
-
-
-def _state_default_once(param) -> None:
-    """Typer shows ``[default: X]`` for an option with a default: drop a closing "Default X." (or
-    "(default X)") that says the same; where the help's own default sentence says more than the
-    value, the help alone states it."""
-    shown = param.default is not None and param.default is not False and param.show_default is not False
-    at = param.help.lower().rfind("default")
-    if not shown or at < 0:
-        return
-    before = param.help[:at].rstrip()
-    opening = before.endswith("(")
-    if not (opening or before == "" or before.endswith((".", ";", ":"))):
-        return  # "default" inside a sentence (e.g. --style default): not a default statement
-    said = param.help[at + len("default"):].strip().lstrip(":").strip().rstrip(".").rstrip(")").strip()
-    if _same_value(said, param.default):
-        kept = (before[:-1] if opening else before).rstrip()
-        param.help = kept if kept.endswith((".", ")")) or not kept else kept + "."
-    else:
-        param.show_default = False
-
-
-def _same_value(said: str, default) -> bool:
-    said = said.strip().strip("'\"")
-    if isinstance(default, (list, tuple)):
-        default = ",".join(str(v) for v in default)
-    if isinstance(default, bool):
-        return said.lower() in ("off", "false", "no") and not default or said.lower() in ("on", "true") and default
-    try:
-        return float(said) == float(default)
-    except (TypeError, ValueError):
-        return said.lower() == str(default).lower()
+    return typer.main.get_command(app)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
             show()
         return code
     return code if isinstance(code, int) else 0
+
+
+_register_commands()  # `from scripts.cli import app` gets every command, in order
 
 
 if __name__ == "__main__":

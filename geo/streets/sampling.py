@@ -287,7 +287,7 @@ def check_sampling(*, network_type: str = "drive", method: str = "systematic", s
     from geo.streets.network import NETWORK_TYPES
 
     if network_type not in NETWORK_TYPES:
-        raise GeoInputError(f"unknown --network '{network_type}': choose one of {', '.join(NETWORK_TYPES)}")
+        raise GeoInputError(f"unknown network type '{network_type}': choose one of {', '.join(NETWORK_TYPES)}")
     if method not in METHODS:
         raise GeoInputError(f"unknown sampling method '{method}': choose systematic or random")
     if method == "systematic" and not spacing > 0:

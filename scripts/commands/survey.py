@@ -34,13 +34,11 @@ def survey(
     pitch: float = typer.Option(None, "--pitch", help="Pitch of each view, degrees up. Default: 0."),
     # fetch
     provider: str = typer.Option(None, "--provider", help="Imagery: simulated, local (your own images: "
-                                 "--images or --manifest), mapillary or gsv. Default: simulated."),
-    images: Path = typer.Option(None, "--images", help=_LOCAL + "folder of your own images, matched to the "
-                                "views by EXIF position and direction. Default: none."),
-    manifest: Path = typer.Option(None, "--manifest", help=_LOCAL + "CSV or Parquet of path, lon, lat, heading "
-                                  "[, fov, pitch, captured_at]. Default: read EXIF."),
-    as_is: bool = typer.Option(False, "--as-is", help=_LOCAL + "the manifest's images become the survey's "
-                               "views instead of being matched to sampled ones."),
+                                 "--images, with --manifest or EXIF), mapillary or gsv. Default: simulated."),
+    images: Path = typer.Option(None, "--images", help=_LOCAL + "folder of your own images (required there), "
+                                "matched to the views by position and direction. Default: none."),
+    manifest: Path = typer.Option(None, "--manifest", help=_LOCAL + "CSV or Parquet of path (relative to --images), "
+                                  "lon, lat, heading [, fov, pitch, captured_at]. Default: read EXIF."),
     key: str = typer.Option(None, "--key", help="Google Maps API key (gsv). Default: $GOOGLE_MAPS_API_KEY. "
                             "Never written anywhere."),
     token: str = typer.Option(None, "--token", help="Mapillary access token. Default: $MAPILLARY_TOKEN. "

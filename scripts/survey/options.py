@@ -42,7 +42,6 @@ class SurveyOptions:
     rate: float = 10.0  # requests per second at most (real providers); 0 = unlimited
     images: str | None = None  # local provider: folder of the user's own images
     manifest: str | None = None  # local provider: CSV / Parquet of path, lon, lat, heading
-    as_is: bool = False  # local provider: the manifest's images become the views
     key: str | None = None  # gsv API key: never written to survey.toml (SECRETS)
     token: str | None = None  # Mapillary token: never written to survey.toml (SECRETS)
     # detect
@@ -66,7 +65,7 @@ class SurveyOptions:
     STAGE_OPTIONS = {
         "sample": ("area", "network", "method", "spacing", "n", "seed", "min_gap", "sides", "along", "fov",
                    "pitch"),
-        "fetch": ("provider", "sim_cameras", "style", "size", "endpoint", "images", "manifest", "as_is"),
+        "fetch": ("provider", "sim_cameras", "style", "size", "endpoint", "images", "manifest"),
         "detect": ("model", "conf", "iou", "imgsz", "slice"),
         "locate": (),
         "estimate": ("by", "precision", "recall", "strip", "population", "population_field", "basemap"),
@@ -81,7 +80,7 @@ class SurveyOptions:
 
 
 # Options added after surveys were made: at these values a marker without them still matches.
-_NEWER = {"along": False, "style": "default", "images": None, "manifest": None, "as_is": False, "iou": 0.7}
+_NEWER = {"along": False, "style": "default", "images": None, "manifest": None, "iou": 0.7}
 SECRETS = ("key", "token")  # credentials: used for this run, never written to survey.toml
 PROVIDERS = ("simulated", "local", "mapillary", "gsv")
 
@@ -147,8 +146,8 @@ def _check_fetch(o: SurveyOptions) -> None:
 
     if o.provider not in PROVIDERS:
         raise GeoInputError(f"unknown --provider '{o.provider}': choose one of {', '.join(PROVIDERS)}")
-    if o.provider == "local" and o.images is None and o.manifest is None:
-        raise GeoInputError("--provider local needs --images FOLDER (photos with EXIF) or --manifest FILE")
+    if o.provider == "local" and o.images is None:
+        raise GeoInputError("--provider local needs --images FOLDER (with --manifest FILE, or EXIF in the photos)")
     for name in ("images", "manifest"):
         value = getattr(o, name)
         if value is not None and not Path(value).expanduser().exists():
@@ -159,8 +158,6 @@ def _check_fetch(o: SurveyOptions) -> None:
         raise GeoInputError("the gsv provider needs an API key: --key or GOOGLE_MAPS_API_KEY")
     if o.provider == "mapillary" and not (o.token or os.environ.get("MAPILLARY_TOKEN")):
         raise GeoInputError("the mapillary provider needs a token: --token or MAPILLARY_TOKEN")
-    if o.as_is and o.manifest is None:
-        raise GeoInputError("--as-is takes the views from a --manifest: give one")
     if o.style not in ("default", "alt"):
         raise GeoInputError(f"--style must be default or alt, got {o.style!r}")
     _positive(o.size, "--size", "pixels")

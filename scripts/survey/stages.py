@@ -42,7 +42,7 @@ def fetch_stage(survey_dir: Path, options: SurveyOptions) -> str:
         settings = provider_settings(
             options.provider, endpoint=options.endpoint, key=options.key, token=options.token, size=options.size,
             images=Path(options.images) if options.images else None,
-            manifest=Path(options.manifest) if options.manifest else None, as_is=options.as_is)
+            manifest=Path(options.manifest) if options.manifest else None)
         result = fetch_survey(survey_dir, provider=provider_from_name(options.provider, **settings),
                               options=FetchOptions(workers=options.workers or 4, rate=options.rate,
                                                    size=options.size))

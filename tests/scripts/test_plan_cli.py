@@ -29,7 +29,7 @@ SMALL = ["--area", "demo", "--method", "systematic,random", "--spacing", "20,40"
     (["--target-ci", "20", "--budget-usd", "5", "--density", "3"], "one of"),
     (["--target-ci", "20", "--density", "3", "--price-per-1000", "-1"], "--price-per-1000"),
     (["--target-ci", "20", "--density", "3", "--fov", "200"], "fov"),
-    (["--target-ci", "20", "--density", "3", "--sides", "left"], "sides"),
+    (["--target-ci", "20", "--density", "3", "--sides", "up"], "sides"),
     (["--target-ci", "20", "--density", "3", "--spacing", "12"], "multiple of"),
     (["--target-ci", "20", "--pilot", "/nonexistent-survey"], "report.json"),
 ])
