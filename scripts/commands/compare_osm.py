@@ -25,7 +25,7 @@ def compare_osm(
     no_crops: bool = typer.Option(False, "--no-crops", help="Leave out the evidence crops (faster). "
                                   "Default: up to 3 crops per located camera."),
 ) -> None:
-    """Compare the located cameras with the cameras mapped in OpenStreetMap.
+    """Compare the located cameras with OpenStreetMap's.
 
     Compare the located cameras with the OSM cameras (man_made=surveillance) of the survey's area:
     confirmed, new (not in OSM, with P(real) and crops), unseen (mapped inside the strip, not found,

@@ -77,7 +77,7 @@ def detect(
         "ray://head:10001). Default: start a local Ray instance.",
     ),
 ) -> None:
-    """Detect cameras on every image of a survey or folder; resumable.
+    """Detect cameras on every image of a survey or folder.
 
     Detect cameras on every image of SOURCE; rerun the same command to resume after a stop."""
     from contextlib import nullcontext

@@ -39,7 +39,7 @@ def estimate(
                                 "{z}/{x}/{y}, or a name such as osm or OpenStreetMap.Mapnik. Default: none "
                                 "(the page then requests nothing from anywhere)."),
 ) -> None:
-    """Estimate camera density per area with 95% intervals; write the map and the exports.
+    """Estimate camera density per area with 95% intervals.
 
     Density per area: road km, images, detections, unique cameras, the deduplicated estimate (b) and the
     Stanford rate estimate (a) with 95% intervals; writes density.geojson, density.parquet, map.html,

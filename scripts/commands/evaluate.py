@@ -46,7 +46,7 @@ def evaluate(
                                       "figures in its history. Default: off."),
     no_card: bool = typer.Option(False, "--no-card", hidden=True, help="Ignored: the default now (a report)."),
 ) -> None:
-    """Evaluate a detector on a YOLO dataset split; nothing is written unless asked.
+    """Evaluate a detector on a YOLO dataset split.
 
     Evaluate a detector on a YOLO dataset split and print its figures. Nothing is written unless asked:
     --json and --plot where given, the model's card only with --update-card."""

@@ -12,7 +12,7 @@ def info(
     survey: Path = typer.Argument(..., help="Survey directory."),
     json_out: bool = typer.Option(False, "--json", help="Print the same as JSON (for scripts)."),
 ) -> None:
-    """Show a survey: stages done, row counts, the estimate, the calibration and the files.
+    """Show what a survey holds: stages, rows, estimate, files.
 
     Reads only: nothing in the survey changes. The card check and calibration are those of
     report.json (written by `camcensus estimate`)."""

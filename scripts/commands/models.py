@@ -16,7 +16,7 @@ def models(
         "$CAMCENSUS_MODELS_DIR, else the repository's models/.",
     ),
 ) -> None:
-    """List the detectors usable with --model and their cards' figures.
+    """List the detectors usable with --model and their figures.
 
     List models usable with --model: name, kind, input size, operating threshold and its figures; the
     default model (used when --model is not given) is marked with *. An export is listed with the card

@@ -69,7 +69,7 @@ def plan(
     json_out: Path = typer.Option(None, "--json", help="Write the plan here: {\"designs\": [...], "
                                   "\"recommended\": {...}}; `camcensus survey --plan FILE` runs the recommended one. Default: not written."),
 ) -> None:
-    """Compare survey designs on an area and recommend one: cost, time and the predicted interval.
+    """Compare survey designs: cost, time and predicted interval.
 
     Compare survey designs (spacing, sides, method, fov, pitch, network) on an area: images, cost, fetch
     and detect time, the strip each can speak for and its predicted 95% interval; recommend the cheapest

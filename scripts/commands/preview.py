@@ -27,7 +27,7 @@ def preview(
         320, "--tile", help="Size of one image on the sheet, pixels. Default 320."
     ),
 ) -> None:
-    """Write a contact sheet of a survey's images with their boxes drawn.
+    """Write a contact sheet of views with their boxes drawn.
 
     Write a contact sheet PNG: a grid of views, boxes drawn, with a magnified inset of the largest box
     of each view."""

@@ -31,7 +31,7 @@ def review(
     export: Path = typer.Option(None, "--export", help="Write every answer to this CSV and stop (no server). "
                                 "Default: none (serve the page)."),
 ) -> None:
-    """Check a sample of detections and images in a web page; the estimate then uses the answers.
+    """Check a sample of detections and images in a web page.
 
     Review a survey: the answers (review/answers.sqlite, append-only, saved on every click) give
     `camcensus estimate` the survey's own precision by confidence and recall by box size."""

@@ -85,7 +85,7 @@ def survey(
                                 "{z}/{x}/{y}, or a name such as osm. Default: none (the page requests nothing "
                                 "from anywhere)."),
 ) -> None:
-    """Run every stage (sample, fetch, detect, locate, estimate) into one directory; resumable.
+    """Run every stage into one survey directory; resumable.
 
     Interrupt it at any time and run the same command again: finished stages are skipped. Every
     option is checked before anything is loaded or written; the options are kept in

@@ -103,7 +103,8 @@ def _calibration_lines(info: dict[str, Any]) -> list[str]:
         lines.append(f"calibration: {cal.get('source') or '?'}  {figures}".rstrip())
     check = info.get("card_check")
     if check:
-        verdict = check.get("verdict") or check.get("status") or check.get("summary") if isinstance(check, dict) else None
+        verdict = (check.get("verdict") or check.get("status") or check.get("summary")
+                   if isinstance(check, dict) else None)
         lines.append(f"card check: {verdict if verdict is not None else json.dumps(check, default=str)[:200]}")
     model = info.get("model") or {}
     if model.get("model_id"):

@@ -73,8 +73,8 @@ class SurveyOptions:
     }
 
     def stage_options(self, stage: str) -> dict[str, Any]:
-        """The options ``stage`` depends on; those still at their default and new since older surveys
-        (``along``, ``style``, ``iou``, the local provider's) are left out, so such surveys stay done."""
+        """The options ``stage`` depends on; those at their default and new since older surveys
+        (``along``, ``style``, ``iou``, the local provider's) are left out: such surveys stay done."""
         return {name: getattr(self, name) for name in self.STAGE_OPTIONS[stage]
                 if not (name in _NEWER and getattr(self, name) == _NEWER[name])}
 
