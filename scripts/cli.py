@@ -26,11 +26,12 @@ def _register_commands() -> None:
     """Import every command module and order the commands (and help panels) as ``COMMAND_ORDER``."""
     for module in COMMAND_MODULES:
         importlib.import_module(f"scripts.commands.{module}")
-    app.registered_commands.sort(key=lambda info: COMMAND_ORDER.index(_command_name(info)))
+    order = {name: i for i, name in enumerate(COMMAND_ORDER)}  # any other command (a test's) comes last
+    app.registered_commands.sort(key=lambda info: order.get(_command_name(info), len(order)))
     for info in app.registered_commands:
-        info.rich_help_panel = PANEL_OF[_command_name(info)]
+        info.rich_help_panel = PANEL_OF.get(_command_name(info), info.rich_help_panel)
     for group in app.registered_groups:
-        group.rich_help_panel = PANEL_OF[group.name]
+        group.rich_help_panel = PANEL_OF.get(group.name, group.rich_help_panel)
 
 
 def cli_command():

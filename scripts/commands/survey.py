@@ -24,7 +24,8 @@ def survey(
     network: str = typer.Option(None, "--network", help="Streets: drive, all or walk. Default: drive."),
     method: str = typer.Option(None, "--method", help="systematic or random. Default: systematic."),
     spacing: float = typer.Option(None, "--spacing", help="Metres between viewpoints. Default: 20."),
-    n: int = typer.Option(None, "--n", help="Number of points for --method random (required there)."),
+    n: int = typer.Option(None, "--n", help="Number of points for --method random. Default: none "
+                       "(required with --method random)."),
     seed: int = typer.Option(None, "--seed", help="Seed of sampling and simulation. Default: 0."),
     min_gap: float = typer.Option(None, "--min-gap", help="Metres: drop points closer than this at junctions. "
                                   "Default: off."),
