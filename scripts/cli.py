@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         show = getattr(click_error, "show", None)
         if show:
             show()
+        if getattr(click_error, "option_name", None) == "--precision":  # the old name of --dtype
+            typer.secho("hint: number formats are --dtype; --precision is a detector statistic (0-1)", err=True)
         return code
     return code if isinstance(code, int) else 0
 

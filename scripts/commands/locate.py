@@ -13,7 +13,8 @@ from scripts.survey.lock import holds_survey
 def locate(
     survey: Path = typer.Argument(..., help="Survey directory (with images.parquet and detections/)."),
     camera_size: float = typer.Option(None, "--camera-size", help="Nominal camera size, metres, for ranges "
-                                      "from box size when no facade is hit (default: 0.33 dome, 0.46 directed, as the estimate assumes)."),
+                                      "from box size when no facade is hit. Default: 0.33 dome, 0.46 directed, "
+                                      "as the estimate assumes."),
     max_range: float = typer.Option(60.0, "--max-range", help="Farthest facade hit accepted, metres (default 60)."),
     merge: float = typer.Option(2.5, "--merge", help="Detections of one camera merge when closer than this, "
                                 "metres, or within their combined uncertainty (default 2.5)."),

@@ -40,6 +40,7 @@ def info_from_survey(survey: str | Path) -> dict[str, Any]:
         "model": report.get("model"),
         "warnings": report.get("warnings") or [],
         "options": _options(survey / files.SURVEY_TOML),
+        "geopackage": _geopackage_layers(survey / files.GEOPACKAGE),
         "files": {p.name + ("/" if p.is_dir() else ""): _size(p) for p in sorted(survey.iterdir())
                   if not p.name.startswith(".")},
     }
@@ -70,6 +71,9 @@ def info_to_text(info: dict[str, Any]) -> str:
     if info["rows"]:
         lines.append("rows:")
         lines += [f"  {name:<16} {count:>10,}" for name, count in info["rows"].items() if count is not None]
+    if info.get("geopackage"):
+        layers = ", ".join(f"{name} ({n:,})" for name, n in info["geopackage"].items())
+        lines.append(f"{files.GEOPACKAGE} layers: {layers}")
     lines += _estimate_lines(info)
     lines += _calibration_lines(info)
     for note in info["warnings"]:
@@ -134,6 +138,19 @@ def _rows(path: Path) -> int | None:
             return pq.read_metadata(path).num_rows
         return len(json.loads(path.read_text(encoding="utf-8")).get("features", []))
     except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _geopackage_layers(path: Path) -> dict[str, int] | None:
+    """Feature count of each layer of survey.gpkg (None when there is none or it cannot be read)."""
+    if not path.is_file():
+        return None
+    try:
+        import pyogrio
+
+        return {str(name): int(pyogrio.read_info(path, layer=str(name))["features"])
+                for name, _ in pyogrio.list_layers(path)}
+    except Exception:  # noqa: BLE001  (an unreadable file is reported as such by its absence here)
         return None
 
 

@@ -56,7 +56,7 @@ class SurveyOptions:
     by: str = "h3:9"  # per-cell density by default (the whole-area total is always reported)
     precision: float | None = None
     recall: float | None = None
-    strip: float | str = "auto"  # metres either side of the streets, or per class from the design (geo.counting.estimate)
+    strip: float | str = "auto"  # metres either side of the streets, or "auto": per class from the design
     population: str | None = None
     population_field: str | None = None
     basemap: str | None = None  # online tiles under map.html (None: the page requests nothing)

@@ -330,8 +330,8 @@ def stanford_comparison(area: str, *, target_pct: float = 20.0, density: float =
                     n, pred = images_needed(plan, design, calibration, target_pct=target_pct, density_per_km=density,
                                             road_km=road_km, review=review,
                                             correction=corrections.get("camcensus", 1.0))
-                    if n < best_images - 0.5 or (pred is not None and best_pred is not None and abs(n - best_images) < 0.5
-                                                 and pitch < best_pred.design.pitch):
+                    tie = pred is not None and best_pred is not None and abs(n - best_images) < 0.5
+                    if n < best_images - 0.5 or (tie and pitch < best_pred.design.pitch):
                         best_images, best_pred = n, pred
     return {"area": area, "road_km": road_km or plan.road_km, "density": density, "target_pct": target_pct,
             "review": review, "stanford_images": st_images,
