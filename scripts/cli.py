@@ -59,17 +59,30 @@ def main(argv: list[str] | None = None) -> int:
         return done.exit_code
     except typer.Abort:
         return 1
-    except Exception as click_error:  # click's own usage errors carry their exit code
+    except Exception as click_error:  # click's own errors carry their exit code
         code = getattr(click_error, "exit_code", None)
         if code is None:
             raise
-        show = getattr(click_error, "show", None)
-        if show:
-            show()
-        if getattr(click_error, "option_name", None) == "--precision":  # the old name of --dtype
-            typer.secho("hint: number formats are --dtype; --precision is a detector statistic (0-1)", err=True)
+        _show_click_error(click_error, code)
         return code
     return code if isinstance(code, int) else 0
+
+
+def _show_click_error(error: Exception, code: int) -> None:
+    """A usage error (bad or missing option or argument: exit 2) as one line naming the help to
+    read; any other click error as click shows it."""
+    ctx = getattr(error, "ctx", None)
+    if code == 2 and ctx is not None and hasattr(error, "format_message"):
+        if not error.format_message().strip():  # no arguments at all: the help was shown
+            return
+        where = ctx.command_path.replace("python -m scripts.cli", "camcensus")
+        hint = " (number formats are --dtype; --precision is a detector statistic, 0-1)" if getattr(
+            error, "option_name", None) == "--precision" else ""
+        typer.secho(f"error: {error.format_message().rstrip('.')}{hint}; see `{where} -h`", err=True, fg="red")
+        return
+    show = getattr(error, "show", None)
+    if show:
+        show()
 
 
 _register_commands()  # `from scripts.cli import app` gets every command, in order

@@ -138,3 +138,15 @@ def test_a_bad_option_in_an_existing_survey_keeps_its_settings(tmp_path):
 def test_sample_checks_options_before_the_area(tmp_path, capsys):
     assert main(["sample", "--out", str(tmp_path / "s"), "--area", "missing.osm.pbf", "--spacing", "-5"]) == 2
     assert "--spacing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, words", [
+    (["sample", "--spacing", "abc"], "--spacing"),
+    (["info"], "Missing argument"),
+    (["detect", "x", "--precision", "fp16"], "--dtype"),
+    (["bogus"], "No such command"),
+])
+def test_usage_errors_are_one_line(args, words, capsys):
+    assert main(args) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and words in lines[0] and "-h`" in lines[0]

@@ -35,6 +35,7 @@ def detect(
     dtype: str = typer.Option(
         "auto",
         "--dtype",
+        metavar="|".join(DETECT_DTYPES),
         help="Number format of the network (.pt models): auto (fp16 on CUDA, bf16 on CPUs with native "
         "bfloat16 such as AMX, else fp32), fp32, fp16 or bf16. Boxes are always decoded in fp32.",
     ),
