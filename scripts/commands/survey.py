@@ -29,7 +29,8 @@ def survey(
     seed: int = typer.Option(None, "--seed", help="Seed of sampling and simulation. Default: 0."),
     min_gap: float = typer.Option(None, "--min-gap", help="Metres: drop points closer than this at junctions. "
                                   "Default: off."),
-    sides: str = typer.Option(None, "--sides", metavar="|".join(SIDES), help=f"Views per point: {SIDES_HELP}. Default: both."),
+    sides: str = typer.Option(None, "--sides", metavar="|".join(SIDES),
+                              help=f"Views per point: {SIDES_HELP}. Default: both."),
     along: bool = typer.Option(False, "--along", help="Also look forward and backward along the street."),
     fov: float = typer.Option(None, "--fov", help="Horizontal field of view of each view, degrees. Default: 90."),
     pitch: float = typer.Option(None, "--pitch", help="Pitch of each view, degrees up. Default: 0."),
@@ -59,7 +60,8 @@ def survey(
     model: str = typer.Option(None, "--model", help="Detector: a name in models/, a .pt, .onnx or "
                               f"*_openvino_model. Default: the shipped model, {DEFAULT_MODEL}."),
     device: str = typer.Option(None, "--device", help=DEVICE_HELP + " Default: auto."),
-    dtype: str = typer.Option(None, "--dtype", metavar="|".join(DETECT_DTYPES), help="Number format of the network: auto, fp32, fp16 or bf16 "
+    dtype: str = typer.Option(None, "--dtype", metavar="|".join(DETECT_DTYPES),
+                              help="Number format of the network: auto, fp32, fp16 or bf16 "
                               "(as `camcensus detect`). Default: auto."),
     batch: int = typer.Option(None, "--batch", help="Images per detection batch. Default: 16."),
     conf: float = typer.Option(None, "--conf", help="Detection threshold, 0-1. Default: the card's."),

@@ -22,7 +22,8 @@ def train(
     seed: int = typer.Option(0, "--seed", help="Random seed. Default 0."),
     workers: int = typer.Option(None, "--workers", help="Data-loader processes. Default 8 on GPU, 0 on CPU."),
     threads: int = typer.Option(None, "--threads", help="Torch CPU threads. Default: every core."),
-    dtype: str = typer.Option("auto", "--dtype", metavar="|".join(TRAIN_DTYPES), help="Number format: auto, fp32 or bf16. auto: bf16 network with an "
+    dtype: str = typer.Option("auto", "--dtype", metavar="|".join(TRAIN_DTYPES),
+                              help="Number format: auto, fp32 or bf16. auto: bf16 network with an "
                                   "fp32 loss on CPUs with native bfloat16 (about 2.5x), fp32 on other CPUs, "
                                   "ultralytics' own AMP setting on GPUs."),
     patience: int = typer.Option(50, "--patience", help="Stop after this many epochs without improvement."),
