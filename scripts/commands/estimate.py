@@ -42,16 +42,15 @@ def estimate(
     """Estimate camera density per area with 95% intervals.
 
     Density per area: road km, images, detections, unique cameras, the deduplicated estimate (b) and the
-    Stanford rate estimate (a) with 95% intervals; writes density.geojson, density.parquet, map.html,
-    density.png and report.json."""
+    Stanford rate estimate (a) with 95% intervals; writes density.geojson, density.parquet, survey.gpkg,
+    map.html, density.png and report.json."""
     from geo.counting.estimate import estimate_survey, strip_from_option
     from scripts.survey.stages import estimate_calibration
+    from scripts.survey.options import check_estimate
     from scripts.survey.report import calibration_line
 
-    if basemap:
-        from geo.outputs.mapview import basemap_from_spec
-
-        basemap_from_spec(basemap)  # a bad --basemap fails before the estimate runs
+    check_estimate(by=by, precision=precision, recall=recall, strip=strip, basemap=basemap,
+                   population=population, population_field=population_field)  # before any table is read
     strip_value = strip_from_option(strip)
     calibration, precision, recall, model_info = estimate_calibration(survey, model=model, precision=precision,
                                                                       recall=recall)

@@ -186,23 +186,37 @@ def _check_detect(o: SurveyOptions) -> None:
 
 
 def _check_estimate(o: SurveyOptions) -> None:
+    check_estimate(by=o.by, precision=o.precision, recall=o.recall, strip=o.strip, basemap=o.basemap,
+                   population=o.population, population_field=o.population_field)
+
+
+def check_estimate(*, by: str = "h3:9", precision: float | None = None, recall: float | None = None,
+                   strip: str | float | None = "auto", basemap: str | None = None, population: str | None = None,
+                   population_field: str | None = None) -> None:
+    """Raise one line for a bad estimate option (--by, --precision, --recall, --strip, --basemap,
+    --population with its field) before any table is read."""
     from geo.counting.estimate import strip_from_option
     from geo.errors import GeoInputError
     from geo.outputs.mapview import basemap_from_spec
 
-    for name, value in (("--precision", o.precision), ("--recall", o.recall)):
+    for name, value in (("--precision", precision), ("--recall", recall)):
         _share(value, name)
-    strip_from_option(o.strip)
-    basemap_from_spec(o.basemap)
-    by = str(o.by).strip().lower()
-    if by.startswith("h3:"):
-        if not by[3:].isdigit() or not 0 <= int(by[3:]) <= 15:
-            raise GeoInputError(f"--by h3:RES needs a resolution 0-15, got {o.by!r}")
-    elif by.startswith("grid:"):
-        _positive(_number(by[5:], "--by grid:METRES"), "--by grid:METRES", "metres")
-    elif by not in ("area", "all", "total") and not Path(o.by).expanduser().exists():
-        raise GeoInputError(f"--by must be area, h3:RES, grid:METRES or a polygons file; not found: {o.by}")
-    if (o.population is None) != (o.population_field is None):
+    strip_from_option(strip)
+    basemap_from_spec(basemap)
+    text = str(by).strip().lower()
+    if text.startswith("h3:"):
+        if not text[3:].isdigit() or not 0 <= int(text[3:]) <= 15:
+            raise GeoInputError(f"--by h3:RES needs a resolution 0-15, got {by!r}")
+    elif text.startswith("grid:"):
+        _positive(_number(text[5:], "--by grid:METRES"), "--by grid:METRES", "metres")
+    elif text not in ("area", "all", "total"):
+        from geo.counting.areas import _VECTOR_SUFFIXES
+
+        if not (text.endswith(_VECTOR_SUFFIXES) or "/" in text or "\\" in text):
+            raise GeoInputError(f"unknown --by '{by}': use area, h3:RES, grid:METRES or a polygons file (.geojson)")
+        if not Path(str(by)).expanduser().is_file():
+            raise GeoInputError(f"--by polygons file not found: {by}")
+    if (population is None) != (population_field is None):
         raise GeoInputError("--population and --population-field go together: give both or neither")
 
 
