@@ -143,7 +143,7 @@ def run_plan(area: str, *, target_pct: float | None = None, budget_usd: float | 
              measure: bool = True, say=print) -> dict:
     """Compare designs on ``area`` and recommend one (see the module docstring). Returns the plan
     as a dict: ``designs`` (every design's figures), ``recommended`` (or None), ``assumptions``."""
-    from geo.counting.planning import (cost_usd, designs_from_grid, plan_area, predictions_for_designs,
+    from geo.counting.planning import (cost_usd, designs_from_grid, plainest, plan_area, predictions_for_designs,
                                        recommend)
 
     if (target_pct is None) == (budget_usd is None):
@@ -203,8 +203,7 @@ def run_plan(area: str, *, target_pct: float | None = None, budget_usd: float | 
         best = recommend(predictions, budget_images=max_images)
     meets = best is not None
     if best is None and target_pct is not None:  # none reaches the target: the narrowest, said so
-        narrowest = min(range(len(rows)), key=lambda i: (rows[i]["ci_half_width_pct"], rows[i]["images"]))
-        best = predictions[narrowest]
+        best = plainest(predictions)
     recommended = dict(rows[predictions.index(best)], meets_target=meets) if best is not None else None
     plan = {"area": area, "target_ci_pct": target_pct, "budget_usd": budget_usd,
             "provider": {"name": figures.name, "price_per_1000_usd": figures.price_per_1000,
@@ -275,6 +274,9 @@ def _recommendation_lines(plan: dict) -> list[str]:
     if target is not None and not rec.get("meets_target", True):
         lines.append(f"no design reaches ±{target:g}% here: the narrowest interval is recommended instead. "
                      "A larger area, a denser street network or a review (--review; camcensus review) narrows it.")
+    if any(r["ci_half_width_pct"] < rec["ci_half_width_pct"] and r["images"] <= rec["images"] for r in plan["designs"]):
+        lines.append("designs within 1 percentage point of the narrowest interval count as equal: the plainest of "
+                     "them (pitch 0, the widest fov) is recommended")
     lines.append(f"* recommended: {rec['label']}: {rec['images']:,} images, USD {rec['cost_usd']:,.2f}, "
                  f"predicted 95% interval ±{rec['ci_half_width_pct']:.0f}% of about "
                  f"{rec['estimate']:.0f} cameras in the strip")

@@ -150,9 +150,12 @@ def test_the_table_shows_designs_within_the_budget_and_marks_the_recommended(cap
 
 
 def test_an_unreachable_target_recommends_the_narrowest_row(capsys):
-    code, out, _ = run(["plan", *SMALL, "--density", "3", "--target-ci", "1"], capsys)
+    code, out, _ = run(["plan", *SMALL, "--fov", "75,90", "--pitch", "0,20", "--density", "3", "--target-ci", "1"],
+                       capsys)
     assert code == 0 and "no design reaches" in out
     rows = table_rows(out)
     widths = [int(line.split("±")[1].rstrip("%")) for line in rows]
     marked = next(line for line in rows if line.startswith("* "))
-    assert int(marked.split("±")[1].rstrip("%")) == min(widths)
+    assert int(marked.split("±")[1].rstrip("%")) <= min(widths) + 1  # within the stated tolerance
+    if int(marked.split("±")[1].rstrip("%")) > min(widths):
+        assert "count as equal" in out
