@@ -150,3 +150,14 @@ def test_usage_errors_are_one_line(args, words, capsys):
     assert main(args) == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 1 and words in lines[0] and "-h`" in lines[0]
+
+
+def test_credentials_are_never_written_to_survey_toml(tmp_path):
+    from scripts.survey.options import SurveyOptions, options_from_toml, options_to_toml
+
+    options = SurveyOptions(provider="gsv", key="SECRET-KEY", token="SECRET-TOKEN", along=True, style="alt")
+    path = options_to_toml(options, tmp_path / "survey.toml")
+    text = path.read_text()
+    assert "SECRET" not in text and "key" not in text.split("[survey]")[1]
+    again = options_from_toml(path)
+    assert (again.along, again.style, again.key) == (True, "alt", None)
