@@ -21,7 +21,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.outputs.colours import NO_DATA, TRUTH, class_colours, density_bins
+from geo.outputs.colours import TRUTH, class_colours, density_bins
 
 GEOPACKAGE = "survey.gpkg"
 VIEW_LINE_M = 12.0  # length of a view's line on the map, metres
@@ -183,16 +183,11 @@ def _graduated(attribute: str, edges: list[float], colours: list[str]) -> str:
         label = f"{lo:g}+" if not math.isfinite(hi) else f"{lo:g} - {hi:g}"
         ranges.append(f'<range symbol="{i}" lower="{lo:.6f}" upper="{upper:.6f}" label={quoteattr(label)} '
                       'render="true"/>')
-        symbols.append(_symbol(*_pick(_fill(colour), str(i))))
-    kind, cls, values = _fill(NO_DATA)
+        kind, layer_class, values = _fill(colour)
+        symbols.append(_symbol(kind, str(i), layer_class, values))
     return (f'<renderer-v2 type="graduatedSymbol" attr={quoteattr(attribute)} graduatedMethod="GraduatedColor" '
             'forceraster="0" symbollevels="0" enableorderby="0">'
             f'<ranges>{"".join(ranges)}</ranges><symbols>{"".join(symbols)}</symbols></renderer-v2>')
-
-
-def _pick(symbol, name: str):
-    kind, layer_class, values = symbol
-    return kind, name, layer_class, values
 
 
 def _qml(renderer: str) -> str:
