@@ -76,11 +76,19 @@ def test_flags_show_no_value_placeholder_and_defaults_are_stated_once():
     assert twice == []
 
 
-@pytest.mark.parametrize("command, dtypes", [("detect", "fp16"), ("train", "bf16")])
+@pytest.mark.parametrize("command, dtypes", [("detect", "fp16"), ("train", "bf16"), ("export", "fp16")])
 def test_number_formats_are_dtype(command, dtypes):
     text = help_text(command)
     assert "--dtype" in text and dtypes in text
     assert "--precision" not in text  # precision is a detector statistic only
+
+
+def test_precision_is_only_a_detector_statistic():
+    for name, command in all_commands():
+        for param in command.params:
+            if "--precision" in getattr(param, "opts", ()):
+                assert "0-1" in param.help and "fp32" not in param.help, name
+    assert "--dtype" in help_text("survey") and "bf16" in help_text("survey")
 
 
 def test_one_device_syntax():

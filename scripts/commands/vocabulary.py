@@ -13,6 +13,7 @@ SIDES_HELP = ("both (a view to each side of every point), left or right (one sid
               "same for every point) or random (one side per point, drawn)")
 DETECT_DTYPES = ("auto", "fp32", "fp16", "bf16")
 TRAIN_DTYPES = ("auto", "fp32", "bf16")
+EXPORT_DTYPES = ("fp32", "fp16")
 
 
 def device_from_option(text: str) -> str:
