@@ -125,14 +125,20 @@ def test_survey_passes_every_stage_option_through():
     (["--slice", "x"], "--slice"),
     (["--style", "neon"], "--style"),
 ])
-def test_a_failed_survey_leaves_nothing_behind(tmp_path, args, words):
+def test_a_failed_survey_leaves_nothing_behind(tmp_path, args, words, capsys):
     out = tmp_path / "s"
-    run = subprocess.run([sys.executable, "-m", "scripts.cli", "survey", "--out", str(out), *args],
-                         capture_output=True, text=True, cwd=REPO, timeout=120)
-    assert run.returncode == 2
-    lines = [line for line in run.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and words in lines[0], run.stderr
+    assert main(["survey", "--out", str(out), *args]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and words in lines[0], lines
     assert not out.exists()  # no survey.toml, no directory
+
+
+def test_the_installed_command_leaves_no_settings_after_a_bad_provider(tmp_path):
+    out = tmp_path / "s"
+    run = subprocess.run([sys.executable, "-m", "scripts.cli", "survey", "--out", str(out), "--provider", "bogus"],
+                         capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1 and "--provider" in run.stderr
+    assert not (out / "survey.toml").exists() and not out.exists()
 
 
 def test_a_bad_option_in_an_existing_survey_keeps_its_settings(tmp_path):
