@@ -91,13 +91,21 @@ def test_precision_is_only_a_detector_statistic():
     assert "--dtype" in help_text("survey") and "bf16" in help_text("survey")
 
 
-def test_one_device_syntax():
+def test_one_device_syntax(monkeypatch, capsys):
+    import torch
+
     from scripts.commands.vocabulary import device_from_option, torch_device
 
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert [device_from_option(d) for d in ("auto", "cpu", "0", "0,1", "cuda", "cuda:1", " CUDA:0 ")] == [
         "auto", "cpu", "0", "0,1", "0", "1", "0"]
     assert torch_device("1") == "cuda:1" and torch_device("0,1", several=True) == "cuda"
     assert main(["detect", "nowhere", "--device", "gpu0"]) == 2
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    capsys.readouterr()
+    assert main(["detect", "nowhere", "--device", "cuda:0"]) == 2  # said before any work
+    assert "no CUDA GPU" in capsys.readouterr().err
 
 
 def test_one_sides_vocabulary():

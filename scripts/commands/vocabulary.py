@@ -28,9 +28,21 @@ def device_from_option(text: str) -> str:
         value = value[len("cuda:"):]
     indices = value.split(",")
     if value and all(index.isdigit() for index in indices):
+        _check_gpus([int(index) for index in indices], text)
         return ",".join(str(int(index)) for index in indices)
     raise GeoInputError(f"--device must be auto, cpu, mps, a GPU index such as 0, several such as 0,1, "
                         f"or cuda:N; got {text!r}")
+
+
+def _check_gpus(indices: list[int], text: str) -> None:
+    """One line, before any work, when the GPUs named are not on this machine."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    missing = [i for i in indices if i >= count]
+    if missing:
+        found = f"{count} CUDA GPU(s)" if count else "no CUDA GPU"
+        raise GeoInputError(f"--device {text}: this machine has {found}; use cpu or auto")
 
 
 def torch_device(device: str, *, several: bool = False) -> str:
