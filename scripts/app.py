@@ -1,5 +1,6 @@
-"""The typer application object shared by every command module in ``scripts.commands``, the
-order in which ``camcensus --help`` lists the commands (the order of work), and ``--version``."""
+"""The typer application object shared by every command module in ``scripts.commands``: the
+order in which ``camcensus --help`` lists the commands (the order of work, in help panels),
+``--version``, ``-h``, and the tidying of every command's help (``TidyGroup``)."""
 
 import inspect
 
