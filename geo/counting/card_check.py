@@ -1,0 +1,194 @@
+"""Does the survey look like the card's data? And which recall does the estimate then use?
+
+Every real city is imagery the detector never saw, and a card's recall does not carry to other
+imagery (on the renderer's held-out look it falls to about a quarter). ``calibration_checked`` is
+the estimator's one hook (``geo.counting.estimate.estimate_survey``, after the design, before the
+strip): it tests the survey against its calibration and decides which calibration the estimate uses.
+
+Tests (report.json ``card_check``; all on the survey's own detections, nothing else is needed):
+
+- ``recapture``: the P(real)-weighted share of located cameras seen in two or more views against
+  the share the calibration's recall predicts from each camera's own candidate views and box sizes,
+  with the per-camera effect (``geo.counting.recapture``); a normal test of the count (continuity
+  corrected), two-sided. Views of one camera are the survey's repeated measurement of recall;
+- ``level``: the likelihood-ratio test of the card's level (delta = 0) in the survey's own recall fit
+  (``geo.counting.recapture.fit_level``), whose interval gives ``recall_ratio`` (survey / card)
+  with ``recall_ratio_lo`` / ``recall_ratio_hi``;
+- ``confidence``: the survey's detection confidences against the card's held-out ones (the card's
+  precision bins' counts), chi-square of the 2 x k table. Reported, not used for ``fits``: the
+  card's held-out images are not a survey (other ranges, other box sizes), so this test rejects on
+  training-look surveys too.
+
+``fits``: false when the recapture or the level test rejects at ``ALPHA`` (each; Bonferroni over
+the two, so that training-look surveys raise at most about 1 false alarm in 100); null when the
+survey is too small to tell (the recapture test's expected count could not tell the card's recall
+from ``TELL_RATIO`` of it by ``TELL_Z`` standard errors, and nothing rejected); else true.
+
+Policy (``calibration_checked``):
+
+- the card fits (or the calibration is a review of this survey): the card's calibration;
+- too small to tell: the card's calibration, with a note;
+- the card does not fit: the survey's own recall fit (``calibration_from_fit``: the card's shape,
+  the survey's level, with the fit's uncertainty, however wide) and a warning: the estimate is
+  provisional and ``camcensus review`` measures recall on the survey's own images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from geo.counting.calibration import Calibration, conf_bin
+from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit
+from geo.counting.recapture import (CaptureHistories, RecallFit, c_of, calibration_from_fit, fit_level,
+                                    histories_from_tables, pair_recall, usable)
+
+ALPHA = 0.005  # per test (recapture, level): about 1% false alarms on surveys the card fits
+TELL_RATIO = 0.4  # "too small to tell": the test could not separate the card from this share of its recall
+TELL_Z = 2.0
+SELF_CALIBRATE = True  # False: always the given calibration, checks reported (validation's "card" column)
+MIN_CAMERAS = 5  # fewer P(real)-weighted located cameras with candidate views: too small to tell
+WARNING = ("the detector's card does not fit this survey's imagery (recall {ratio:.2f}x the card's, 95% "
+           "{lo:.2f}-{hi:.2f}; recapture p={p:.2g}): the estimate is provisional and uses the survey's own "
+           "recall from repeat views; run `camcensus review` to measure recall on its images")
+
+
+def repeat_share_test(h: CaptureHistories, cal: Calibration, *, level: float = 0.0, sd: float = CAMERA_LOGIT_SD
+                      ) -> dict:
+    """Observed vs predicted P(real)-weighted located cameras seen in >= 2 views, at recall
+    ``level`` (0: the calibration's own). P(k >= 2 | k >= 1) per camera, averaged over the camera
+    effect; two-sided normal p-value with a continuity correction."""
+    keep = usable(h)
+    w = np.where(keep, h.weight, 0.0)
+    pi2 = repeat_probability(h, pair_recall(h, cal, level, sd=sd), sd=sd)
+    observed = float(np.sum(w * (h.n_found() >= 2)))
+    expected = float(np.sum(w * pi2))
+    var = float(np.sum(w * pi2 * (1 - pi2)))
+    from scipy.stats import norm
+
+    z = (abs(observed - expected) - 0.5) / np.sqrt(var) if var > 0 else 0.0
+    n = float(w.sum())
+    return {"observed_repeat": round(observed, 2), "expected_repeat": round(expected, 2),
+            "observed_share": round(observed / n, 4) if n > 0 else None,
+            "expected_share": round(expected / n, 4) if n > 0 else None,
+            "sd": round(float(np.sqrt(var)), 3), "p_value": float(2 * norm.sf(max(z, 0.0))) if var > 0 else 1.0}
+
+
+def repeat_probability(h: CaptureHistories, p: np.ndarray, *, sd: float = CAMERA_LOGIT_SD) -> np.ndarray:
+    """P(seen in >= 2 of its candidate views | seen in >= 1) per camera, for pair probabilities ``p``."""
+    u, wts = effect_nodes(sd)
+    c = c_of(np.maximum(p, 1e-9), sd)
+    one = np.zeros(h.n_cameras)
+    found = np.zeros(h.n_cameras)
+    for uk, wk in zip(u, wts):
+        q = np.clip(np.where(p <= 0, 0.0, expit(c + uk)), 0.0, 1 - 1e-12)
+        log_miss = np.bincount(h.cam, np.log1p(-q), minlength=h.n_cameras)
+        odds = np.bincount(h.cam, q / (1 - q), minlength=h.n_cameras)
+        one += wk * np.exp(log_miss) * odds
+        found += wk * -np.expm1(log_miss)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(found > 0, np.clip(1.0 - one / found, 0.0, 1.0), 0.0)
+
+
+def confidence_test(detection_conf: np.ndarray, cal: Calibration) -> dict:
+    """The survey's detection confidences against the card's held-out ones (its precision bins'
+    counts): chi-square of the 2 x k table of counts per confidence bin."""
+    k = len(cal.conf_edges) - 1
+    survey = np.bincount(conf_bin(np.asarray(detection_conf, float), cal.conf_edges), minlength=k).astype(float)
+    card = np.asarray(cal.prec_n, float)
+    keep = (survey + card) > 0
+    out = {"survey_share": (survey / max(survey.sum(), 1)).round(3).tolist(),
+           "card_share": (card / max(card.sum(), 1)).round(3).tolist(), "edges": cal.conf_edges.tolist()}
+    if keep.sum() < 2 or survey.sum() < 5 or card.sum() < 5:
+        return {**out, "p_value": None}
+    from scipy.stats import chi2_contingency
+
+    return {**out, "p_value": float(chi2_contingency(np.vstack([survey[keep], card[keep]]))[1]),
+            "used_for_fits": False}
+
+
+def can_tell(h: CaptureHistories, cal: Calibration, *, sd: float = CAMERA_LOGIT_SD) -> bool:
+    """Whether the recapture test could tell the calibration's recall from ``TELL_RATIO`` of it."""
+    keep = usable(h)
+    if np.sum(np.where(keep, h.weight, 0.0)) < MIN_CAMERAS:
+        return False
+    w = np.where(keep, h.weight, 0.0)
+    base = repeat_probability(h, pair_recall(h, cal, 0.0, sd=sd), sd=sd)
+    rates = cal.recall_bins()
+    from geo.counting.recapture import LEVEL_GRID, shifted_rates
+
+    shifted = shifted_rates(rates, LEVEL_GRID, sd=sd)
+    card = float(np.sum(w[h.cam] * h.other * _recall(h, cal, rates)))
+    ratios = np.array([float(np.sum(w[h.cam] * h.other * _recall(h, cal, r))) / max(card, 1e-12) for r in shifted])
+    low_level = float(np.interp(TELL_RATIO, ratios, LEVEL_GRID))
+    low = repeat_probability(h, pair_recall(h, cal, low_level, sd=sd), sd=sd)
+    var = float(np.sum(w * base * (1 - base)))
+    return var > 0 and float(np.sum(w * (base - low))) / np.sqrt(var) >= TELL_Z
+
+
+def _recall(h: CaptureHistories, cal: Calibration, rates: np.ndarray) -> np.ndarray:
+    from geo.counting.calibration import recall_at
+
+    return recall_at(h.size_px, cal.size_edges, rates)
+
+
+def card_check(h: CaptureHistories, cal: Calibration, *, detection_conf: np.ndarray | None = None
+               ) -> tuple[dict, RecallFit | None]:
+    """(report.json's ``card_check``, the survey's own recall fit or None when no camera has a
+    candidate view); see the module docstring."""
+    if not usable(h).any():
+        return {"fits": None, "recall_ratio": None, "recall_ratio_lo": None, "recall_ratio_hi": None,
+                "n_cameras": 0, "tests": {}, "alpha": ALPHA,
+                "note": "no located camera with candidate views: too small to tell"}, None
+    fit = fit_level(h, cal)
+    rec = repeat_share_test(h, cal)
+    tests = {"recapture": rec, "level": {"p_value": fit.lr_p, "level_logit": round(fit.level, 3)}}
+    if detection_conf is not None and len(detection_conf):
+        tests["confidence"] = confidence_test(detection_conf, cal)
+    reject = rec["p_value"] < ALPHA or fit.lr_p < ALPHA
+    fits = False if reject else (True if can_tell(h, cal) else None)
+    return {"fits": fits, "recall_ratio": round(fit.recall_ratio, 4), "recall_ratio_lo": round(fit.recall_ratio_lo, 4),
+            "recall_ratio_hi": round(fit.recall_ratio_hi, 4), "n_cameras": round(fit.n_cameras, 2),
+            "n_unmatched_views": int(h.n_unmatched), "calibration_source": cal.source, "alpha": ALPHA,
+            "tests": tests}, fit
+
+
+def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: pd.DataFrame, images: pd.DataFrame,
+                        crs, buildings=None, notes: list[str] | None = None) -> tuple[Calibration, dict]:
+    """The calibration the estimate uses and the checks behind it: (calibration, checks) with
+    checks = {"card_check", "self_calibration", "provisional", "warning"} (see the module
+    docstring for the policy). ``buildings``: footprints (any CRS) that block sight lines.
+    Appends the warning (when the card does not fit) or a note (too small to tell) to ``notes``."""
+    build_m = buildings.to_crs(crs) if buildings is not None and len(buildings) else None
+    conf = detections["conf"].fillna(1.0).to_numpy(float) if "conf" in detections else None
+    h = histories_from_tables(cameras, images, crs=crs, detections=detections, calibration=cal, buildings=build_m)
+    check, fit = card_check(h, cal, detection_conf=conf)
+    checks = {"card_check": check, "self_calibration": fit.to_dict() if fit is not None else None,
+              "provisional": False, "warning": None}
+    if cal.source == "review":  # a review of this survey measured its recall: it stands
+        checks["self_calibration_used"] = False
+        return cal, checks
+    if check["fits"] is False and fit is not None:
+        checks.update(provisional=True, self_calibration_used=SELF_CALIBRATE,
+                      warning=WARNING.format(ratio=fit.recall_ratio, lo=fit.recall_ratio_lo, hi=fit.recall_ratio_hi,
+                                             p=min(check["tests"]["recapture"]["p_value"], fit.lr_p)))
+        if not SELF_CALIBRATE:
+            checks["warning"] = checks["warning"].replace("uses the survey's own recall from repeat views",
+                                                          "uses the card's recall")
+        if notes is not None:
+            notes.append(checks["warning"])
+        return (calibration_from_fit(cal, fit, h) if SELF_CALIBRATE else cal), checks
+    checks["self_calibration_used"] = False
+    if check["fits"] is None and notes is not None:
+        notes.append("card check: too few repeat views to test whether the detector's card fits this imagery "
+                     "(a denser design, or `camcensus review`, would tell)")
+    return cal, checks
+
+
+def report_keys(checks: dict) -> dict:
+    """The report.json keys of the checks: card_check, self_calibration, provisional."""
+    out = {"card_check": checks.get("card_check"), "self_calibration": checks.get("self_calibration"),
+           "provisional": bool(checks.get("provisional"))}
+    if checks.get("self_calibration") is not None:
+        out["self_calibration"] = {**checks["self_calibration"], "used": bool(checks.get("self_calibration_used"))}
+    return out
