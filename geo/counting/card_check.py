@@ -186,9 +186,28 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
 
 
 def report_keys(checks: dict) -> dict:
-    """The report.json keys of the checks: card_check, self_calibration, provisional."""
-    out = {"card_check": checks.get("card_check"), "self_calibration": checks.get("self_calibration"),
+    """The report.json keys of the checks: card_check (with the warning), self_calibration (with
+    whether the estimate used it), provisional."""
+    check = checks.get("card_check")
+    out = {"card_check": {**check, "warning": checks.get("warning")} if check is not None else None,
+           "self_calibration": checks.get("self_calibration"),
            "provisional": bool(checks.get("provisional"))}
     if checks.get("self_calibration") is not None:
         out["self_calibration"] = {**checks["self_calibration"], "used": bool(checks.get("self_calibration_used"))}
     return out
+
+
+def card_check_line(report: dict) -> str | None:
+    """One line for the survey's summary: the card check's verdict and the recall ratio, or None
+    when the report has no card check."""
+    check = report.get("card_check")
+    if not check:
+        return None
+    verdict = {True: "fits", False: "does not fit", None: "too few repeat views to tell"}[check.get("fits")]
+    ratio = ""
+    if check.get("recall_ratio") is not None:
+        ratio = (f"; survey recall {check['recall_ratio']:.2f}x the card's "
+                 f"({check['recall_ratio_lo']:.2f}-{check['recall_ratio_hi']:.2f})")
+    used = (report.get("self_calibration") or {}).get("used")
+    return f"{verdict}{ratio}" + ("; estimate uses the survey's own recall (provisional)" if used else
+                                  ("; estimate provisional" if report.get("provisional") else ""))

@@ -46,7 +46,7 @@ from geo.counting.calibration import Calibration, conf_bin, recall_at
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit, logit_shift
 from geo.counting.inclusion import box_size_m, view_pairs, views_for_inclusion, visibility_by_range
 
-LEVEL_GRID = np.round(np.arange(-6.0, 4.0 + 1e-9, 0.05), 4)  # logit shifts of the card's recall tried
+LEVEL_GRID = np.round(np.arange(-8.0, 4.0 + 1e-9, 0.05), 4)  # logit shifts of the card's recall tried
 PRIOR_SD = 2.0  # logit SD of the prior on the level around the card's (delta = 0)
 INFORMATIVE_WIDTH = 4.0  # a fit is informative when its 95% recall-ratio interval spans at most this factor
 INFORMATIVE_SHARE = 0.5  # ... and the level's posterior SD is at most this share of the prior's
@@ -324,7 +324,8 @@ def calibration_from_fit(cal: Calibration, fit: RecallFit, h: CaptureHistories |
     extra = dict(cal.extra or {})
     extra.update({"recall_from": "the survey's own repeat detections (capture-recapture)",
                   "card_source": cal.source, "self_level_logit": fit.level,
-                  "n_audited": int((cal.extra or {}).get("n_audited", 0))})
+                  "n_audited": int((cal.extra or {}).get("n_audited", 0)),
+                  "recall_weights": cal.rec_n.tolist()})  # the summary's overall recall: weighted as the card's
     return replace(cal, source="survey", rec_n=n, rec_found=found, extra=extra)
 
 
@@ -395,3 +396,41 @@ def self_calibration_for_design(streets, design, cal: Calibration, *, cameras_pe
     width = float(np.median(widths))
     return {"self_calibrates": bool(width <= INFORMATIVE_WIDTH), "ratio_lo": float(np.median(lows)),
             "ratio_hi": float(np.median(highs)), "width_factor": width, "repeat_share": float(np.median(repeats))}
+
+
+UNSEEN_LEVEL = -3.5  # logit shift of the card's recall that the plan assumes for unseen imagery (held-out look: -4.4)
+PLAN_SPACINGS_M = (5.0, 10.0, 20.0)
+
+
+def self_calibration_for_plan(area: str, *, calibration: Calibration, cameras_per_km: float, network: str = "drive",
+                              spacings: tuple[float, ...] = PLAN_SPACINGS_M, sides: str = "both", fov: float = 90.0,
+                              level: float = UNSEEN_LEVEL, n_reps: int = 2, seed: int = 0) -> list[dict]:
+    """For ``camcensus plan``: per systematic spacing (metres), whether a survey of ``area`` would
+    measure its own recall when the card does not carry (``level``: the card's recall shifted by
+    ``UNSEEN_LEVEL`` logits), and how wide that measurement is (``self_calibration_for_design``)."""
+    from geo.counting.design import Design
+    from geo.streets.area import area_from_spec
+    from geo.streets.network import graph_from_area, streets_from_graph
+
+    streets = streets_from_graph(graph_from_area(area_from_spec(area), network_type=network))
+    out = []
+    for spacing in spacings:
+        design = Design(method="systematic", spacing_m=float(spacing), sides=sides, fov=float(fov))
+        fig = self_calibration_for_design(streets, design, calibration, cameras_per_km=cameras_per_km, level=level,
+                                          n_reps=n_reps, seed=seed)
+        out.append({"spacing_m": float(spacing), "sides": sides, "fov": float(fov), "level": level, **fig})
+    return out
+
+
+def self_calibration_text(rows: list[dict]) -> str:
+    """One line of ``camcensus plan``'s output: which spacings measure recall on their own."""
+    parts = []
+    for r in rows:
+        if r.get("width_factor") is None:
+            parts.append(f"{r['spacing_m']:g} m: no cameras found")
+            continue
+        parts.append(f"{r['spacing_m']:g} m {'yes' if r['self_calibrates'] else 'no'} "
+                     f"(recall known within x{r['width_factor']:.1f}, {100 * r['repeat_share']:.0f}% of cameras "
+                     f"seen twice)")
+    return ("recall from the survey itself, should the card's not carry (unseen imagery, about a third of the "
+            "card's recall): " + "; ".join(parts)) if rows else ""
