@@ -7,30 +7,38 @@ strip): it tests the survey against its calibration and decides which calibratio
 
 Tests (report.json ``card_check``; all on the survey's own detections, nothing else is needed):
 
-- ``recapture``: the P(real)-weighted share of located cameras seen in two or more views against
-  the share the calibration's recall predicts from each camera's own candidate views and box sizes,
-  with the per-camera effect (``geo.counting.recapture``); a normal test of the count (continuity
-  corrected), two-sided. Views of one camera are the survey's repeated measurement of recall;
+- ``recapture``: the P(real)-weighted number of located cameras seen in two or more views against
+  the number the calibration's recall predicts from each camera's own candidate views and box
+  sizes, with the per-camera effect (``geo.counting.recapture``); a normal test of the count
+  (continuity corrected), two-sided. Views of one camera are the survey's repeated measurement of
+  recall;
 - ``level``: the likelihood-ratio test of the card's level (delta = 0) in the survey's own recall fit
   (``geo.counting.recapture.fit_level``), whose interval gives ``recall_ratio`` (survey / card)
   with ``recall_ratio_lo`` / ``recall_ratio_hi``;
 - ``confidence``: the survey's detection confidences against the card's held-out ones (the card's
-  precision bins' counts), chi-square of the 2 x k table. Reported, not used for ``fits``: the
-  card's held-out images are not a survey (other ranges, other box sizes), so this test rejects on
-  training-look surveys too.
+  precision bins' counts). ``p_value``: chi-square of the 2 x k table (reported only: survey boxes
+  are smaller than the card's held-out ones, so surveys the card fits differ too); ``p_low``: the
+  one-sided binomial test that the survey's share of detections in the card's low bins (below
+  ``LOW_CONF_EDGE``) exceeds the card's share plus ``LOW_CONF_MARGIN`` (detectors grow unsure on
+  imagery they never saw; at 20 m spacing this is the test with power, repeat views being rare).
 
-``fits``: false when the recapture or the level test rejects at ``ALPHA`` (each; Bonferroni over
-the two, so that training-look surveys raise at most about 1 false alarm in 100); null when the
-survey is too small to tell (the recapture test's expected count could not tell the card's recall
-from ``TELL_RATIO`` of it by ``TELL_Z`` standard errors, and nothing rejected); else true.
+``fits``: false when the recapture or the level test rejects at ``ALPHA`` or the low-confidence
+test at ``ALPHA_CONF``; null when the survey is too small to tell (the recapture test's expected
+count could not tell the card's recall from ``TELL_RATIO`` of it by ``TELL_Z`` standard errors,
+and nothing rejected); else true.
 
 Policy (``calibration_checked``):
 
-- the card fits (or the calibration is a review of this survey): the card's calibration;
-- too small to tell: the card's calibration, with a note;
-- the card does not fit: the survey's own recall fit (``calibration_from_fit``: the card's shape,
-  the survey's level, with the fit's uncertainty, however wide) and a warning: the estimate is
-  provisional and ``camcensus review`` measures recall on the survey's own images.
+- the card fits, or the survey is too small to tell (then with a note): the card's calibration;
+- the card does not fit and the survey's repeat views measure the level (the fit is informative,
+  or its own likelihood rejects the card's level): the survey's own recall fit
+  (``calibration_from_fit``: the card's shape, the survey's level, with the fit's uncertainty);
+- the card does not fit and the repeat views cannot tell: recall unknown, the prior alone
+  (``geo.counting.recapture.prior_only``: N(0, 2^2) in logit, at or below the card's): a wide
+  interval that says so;
+- either way a warning: the estimate is provisional and ``camcensus review`` measures recall on
+  the survey's own images. A review of the survey's own images, when there is one, stands (the
+  check is still reported).
 """
 
 from __future__ import annotations
@@ -41,16 +49,23 @@ import pandas as pd
 from geo.counting.calibration import Calibration, conf_bin
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit
 from geo.counting.recapture import (CaptureHistories, RecallFit, c_of, calibration_from_fit, fit_level,
-                                    histories_from_tables, pair_recall, usable)
+                                    histories_from_tables, pair_recall, prior_only, usable)
 
 ALPHA = 0.005  # per test (recapture, level): about 1% false alarms on surveys the card fits
+ALPHA_CONF = 0.02  # the low-confidence test (its margin already allows for surveys' smaller boxes)
 TELL_RATIO = 0.4  # "too small to tell": the test could not separate the card from this share of its recall
 TELL_Z = 2.0
 SELF_CALIBRATE = True  # False: always the given calibration, checks reported (validation's "card" column)
+LOW_CONF_EDGE = 0.7  # the card's bins up to this confidence are its "low" ones
+LOW_CONF_MARGIN = 0.15  # survey detections are smaller than the card's held-out ones: their low share runs up to
+# ~0.1 above the card's in the training look (0.37-0.40 vs 0.28, 3 rendered surveys), 0.67-0.68 in the held-out look
 MIN_CAMERAS = 5  # fewer P(real)-weighted located cameras with candidate views: too small to tell
 WARNING = ("the detector's card does not fit this survey's imagery (recall {ratio:.2f}x the card's, 95% "
            "{lo:.2f}-{hi:.2f}; recapture p={p:.2g}): the estimate is provisional and uses the survey's own "
            "recall from repeat views; run `camcensus review` to measure recall on its images")
+WARNING_UNKNOWN = ("the detector's card does not fit this survey's imagery (p={p:.2g}) and too few cameras were seen "
+                   "twice to measure recall: the estimate is provisional, with recall anywhere from {lo:.2f}x to "
+                   "{hi:.2f}x the card's; run `camcensus review` to measure recall on its images")
 
 
 def repeat_share_test(h: CaptureHistories, cal: Calibration, *, level: float = 0.0, sd: float = CAMERA_LOGIT_SD
@@ -92,19 +107,29 @@ def repeat_probability(h: CaptureHistories, p: np.ndarray, *, sd: float = CAMERA
 
 def confidence_test(detection_conf: np.ndarray, cal: Calibration) -> dict:
     """The survey's detection confidences against the card's held-out ones (its precision bins'
-    counts): chi-square of the 2 x k table of counts per confidence bin."""
+    counts): ``p_value``, chi-square of the 2 x k table (reported); ``p_low``, the one-sided
+    binomial test that the survey's share of detections in the card's low bins (below
+    ``LOW_CONF_EDGE``) exceeds the card's share by more than ``LOW_CONF_MARGIN`` (used for ``fits``:
+    detectors grow unsure on imagery they never saw)."""
+    from scipy.stats import binomtest, chi2_contingency
+
     k = len(cal.conf_edges) - 1
     survey = np.bincount(conf_bin(np.asarray(detection_conf, float), cal.conf_edges), minlength=k).astype(float)
     card = np.asarray(cal.prec_n, float)
     keep = (survey + card) > 0
+    low = cal.conf_edges[1:] <= LOW_CONF_EDGE + 1e-9
+    card_low = float(card[low].sum() / card.sum()) if card.sum() > 0 else None
     out = {"survey_share": (survey / max(survey.sum(), 1)).round(3).tolist(),
-           "card_share": (card / max(card.sum(), 1)).round(3).tolist(), "edges": cal.conf_edges.tolist()}
-    if keep.sum() < 2 or survey.sum() < 5 or card.sum() < 5:
-        return {**out, "p_value": None}
-    from scipy.stats import chi2_contingency
-
-    return {**out, "p_value": float(chi2_contingency(np.vstack([survey[keep], card[keep]]))[1]),
-            "used_for_fits": False}
+           "card_share": (card / max(card.sum(), 1)).round(3).tolist(), "edges": cal.conf_edges.tolist(),
+           "low_edge": LOW_CONF_EDGE, "survey_low_share": round(float(survey[low].sum() / max(survey.sum(), 1)), 3),
+           "card_low_share": None if card_low is None else round(card_low, 3), "margin": LOW_CONF_MARGIN,
+           "p_value": None, "p_low": None}
+    if keep.sum() < 2 or survey.sum() < 5 or card.sum() < 5 or not low.any() or low.all():
+        return out
+    out["p_value"] = float(chi2_contingency(np.vstack([survey[keep], card[keep]]))[1])
+    null = min(card_low + LOW_CONF_MARGIN, 0.999)
+    out["p_low"] = float(binomtest(int(survey[low].sum()), int(survey.sum()), null, alternative="greater").pvalue)
+    return out
 
 
 def can_tell(h: CaptureHistories, cal: Calibration, *, sd: float = CAMERA_LOGIT_SD) -> bool:
@@ -145,11 +170,12 @@ def card_check(h: CaptureHistories, cal: Calibration, *, detection_conf: np.ndar
     tests = {"recapture": rec, "level": {"p_value": fit.lr_p, "level_logit": round(fit.level, 3)}}
     if detection_conf is not None and len(detection_conf):
         tests["confidence"] = confidence_test(detection_conf, cal)
-    reject = rec["p_value"] < ALPHA or fit.lr_p < ALPHA
+    p_low = (tests.get("confidence") or {}).get("p_low")
+    reject = rec["p_value"] < ALPHA or fit.lr_p < ALPHA or (p_low is not None and p_low < ALPHA_CONF)
     fits = False if reject else (True if can_tell(h, cal) else None)
     return {"fits": fits, "recall_ratio": round(fit.recall_ratio, 4), "recall_ratio_lo": round(fit.recall_ratio_lo, 4),
             "recall_ratio_hi": round(fit.recall_ratio_hi, 4), "n_cameras": round(fit.n_cameras, 2),
-            "n_unmatched_views": int(h.n_unmatched), "calibration_source": cal.source, "alpha": ALPHA,
+            "n_unmatched_views": int(h.n_unmatched), "calibration_source": cal.source, "alpha": ALPHA, "alpha_confidence": ALPHA_CONF,
             "tests": tests}, fit
 
 
@@ -169,20 +195,31 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
         checks["self_calibration_used"] = False
         return cal, checks
     if check["fits"] is False and fit is not None:
+        measured = fit.informative or fit.lr_p < ALPHA  # the repeat views themselves tell the level
+        used = fit if measured else prior_only(fit, below_card=fit.recall_ratio_lo <= 1.0)
         checks.update(provisional=True, self_calibration_used=SELF_CALIBRATE,
-                      warning=WARNING.format(ratio=fit.recall_ratio, lo=fit.recall_ratio_lo, hi=fit.recall_ratio_hi,
-                                             p=min(check["tests"]["recapture"]["p_value"], fit.lr_p)))
+                      warning=(WARNING if measured else WARNING_UNKNOWN).format(
+                          ratio=used.recall_ratio, lo=used.recall_ratio_lo, hi=used.recall_ratio_hi,
+                          p=min(p for p in _p_values(check) if p is not None)))
+        if not measured:
+            checks["self_calibration_prior_only"] = used.to_dict()
         if not SELF_CALIBRATE:
             checks["warning"] = checks["warning"].replace("uses the survey's own recall from repeat views",
                                                           "uses the card's recall")
         if notes is not None:
             notes.append(checks["warning"])
-        return (calibration_from_fit(cal, fit, h) if SELF_CALIBRATE else cal), checks
+        return (calibration_from_fit(cal, used, h) if SELF_CALIBRATE else cal), checks
     checks["self_calibration_used"] = False
     if check["fits"] is None and notes is not None:
         notes.append("card check: too few repeat views to test whether the detector's card fits this imagery "
                      "(a denser design, or `camcensus review`, would tell)")
     return cal, checks
+
+
+def _p_values(check: dict) -> list:
+    tests = check.get("tests") or {}
+    return [(tests.get("recapture") or {}).get("p_value"), (tests.get("level") or {}).get("p_value"),
+            (tests.get("confidence") or {}).get("p_low")]
 
 
 def report_keys(checks: dict) -> dict:
@@ -194,6 +231,8 @@ def report_keys(checks: dict) -> dict:
            "provisional": bool(checks.get("provisional"))}
     if checks.get("self_calibration") is not None:
         out["self_calibration"] = {**checks["self_calibration"], "used": bool(checks.get("self_calibration_used"))}
+        if checks.get("self_calibration_prior_only") is not None:  # what the estimate used instead of the fit
+            out["self_calibration"]["used_prior_only"] = checks["self_calibration_prior_only"]
     return out
 
 

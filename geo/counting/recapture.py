@@ -25,7 +25,8 @@ The level's posterior is computed on a grid (``LEVEL_GRID``) with the card as it
 delta ~ N(0, ``PRIOR_SD``^2): the card is the prior, never a silent default. Where no camera was
 seen in two views the likelihood only bounds delta from above and the interval is as wide as the
 prior makes it; ``RecallFit.informative`` says whether the data narrowed it (posterior SD at most
-``INFORMATIVE_SHARE`` of the prior's, recall-ratio interval within a factor ``INFORMATIVE_WIDTH``).
+``INFORMATIVE_SHARE`` of the prior's). ``prior_only`` is the fit with the data set aside: what the
+estimate uses when the card does not fit and the survey's repeat views cannot tell its recall.
 
 ``calibration_from_fit`` turns the fit into a ``geo.counting.calibration.Calibration`` (source
 "survey") whose recall bins carry the posterior's mean and spread (moment-matched Betas, widened
@@ -48,8 +49,8 @@ from geo.counting.inclusion import box_size_m, view_pairs, views_for_inclusion, 
 
 LEVEL_GRID = np.round(np.arange(-8.0, 4.0 + 1e-9, 0.05), 4)  # logit shifts of the card's recall tried
 PRIOR_SD = 2.0  # logit SD of the prior on the level around the card's (delta = 0)
-INFORMATIVE_WIDTH = 4.0  # a fit is informative when its 95% recall-ratio interval spans at most this factor
-INFORMATIVE_SHARE = 0.5  # ... and the level's posterior SD is at most this share of the prior's
+INFORMATIVE_SHARE = 0.5  # a fit is informative when the level's posterior SD is at most this share of the prior's
+INFORMATIVE_WIDTH = 4.0  # a design self-calibrates (plan) when its 95% recall-ratio interval spans at most this factor
 LEVEL = 0.95
 _P_GRID = np.linspace(-14.0, 14.0, 1401)  # logit grid on which c(r) is tabulated
 
@@ -284,9 +285,27 @@ def fit_level(h: CaptureHistories, cal: Calibration, *, grid: np.ndarray = LEVEL
     return RecallFit(level=mean, level_lo=lev_lo, level_hi=lev_hi,
                      recall_ratio=float(post @ ratio), recall_ratio_lo=r_lo, recall_ratio_hi=r_hi,
                      n_cameras=float(w.sum()), n_repeat=float(np.sum(w * (n_found >= 2))), n_pairs=int(keep[h.cam].sum()),
-                     lr_p=float(chi2.sf(stat, 1)), informative=bool(r_lo > 0 and r_hi / r_lo <= INFORMATIVE_WIDTH
-                                      and np.sqrt(post @ (grid - mean) ** 2) <= INFORMATIVE_SHARE * prior_sd),
+                     lr_p=float(chi2.sf(stat, 1)), informative=bool(np.sqrt(post @ (grid - mean) ** 2) <= INFORMATIVE_SHARE * prior_sd),
                      grid=grid, posterior=post, loglik=ll, ratio_curve=ratio)
+
+
+def prior_only(fit: RecallFit, *, below_card: bool = True, prior_sd: float = PRIOR_SD, level: float = LEVEL
+               ) -> RecallFit:
+    """``fit`` with its posterior replaced by the prior alone, N(0, ``prior_sd``^2), truncated to
+    levels at or below the card's when ``below_card`` (a card that does not fit unseen imagery
+    overstates its recall): recall unknown, within what the prior allows."""
+    from dataclasses import replace
+
+    grid = fit.grid
+    post = np.exp(-0.5 * (grid / prior_sd) ** 2) * ((grid <= 1e-9) if below_card else 1.0)
+    post = post / post.sum()
+    alpha = (1 - level) / 2
+    cdf = np.cumsum(post) - post / 2
+    lev_lo, lev_hi = (float(np.interp(q, cdf, grid)) for q in (alpha, 1 - alpha))
+    return replace(fit, level=float(post @ grid), level_lo=lev_lo, level_hi=lev_hi,
+                   recall_ratio=float(post @ fit.ratio_curve),
+                   recall_ratio_lo=float(np.interp(lev_lo, grid, fit.ratio_curve)),
+                   recall_ratio_hi=float(np.interp(lev_hi, grid, fit.ratio_curve)), informative=False, posterior=post)
 
 
 # --- the fit as a calibration -----------------------------------------------------------------

@@ -69,6 +69,9 @@ def score_survey(survey_dir: Path) -> dict:
             row["recapture"] = (check.get("tests") or {}).get("recapture")
             row["p_level"] = ((check.get("tests") or {}).get("level") or {}).get("p_value")
             row["p_conf"] = ((check.get("tests") or {}).get("confidence") or {}).get("p_value")
+            row["p_low_conf"] = ((check.get("tests") or {}).get("confidence") or {}).get("p_low")
+            row["low_conf_share"] = ((check.get("tests") or {}).get("confidence") or {}).get("survey_low_share")
+            row["prior_only"] = "used_prior_only" in (report.get("self_calibration") or {})
             row["informative"] = (report.get("self_calibration") or {}).get("informative")
         row["n_located"] = report["inclusion"]["n_located"]
         row["spacing_m"] = report["parameters"]["design"]["spacing_m"]

@@ -102,3 +102,26 @@ def test_policy_uses_the_surveys_own_recall_when_single_views_dominate():
     assert cal.source == "survey" and checks["provisional"]
     assert cal.recall_bins()[-3] < card().recall_bins()[-3]
     assert len(notes) == 1 and "camcensus review" in notes[0]
+
+
+def test_the_warning_reaches_the_summary_and_the_map(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from geo.counting.card_check import card_check_line
+    from geo.outputs.mapview import banner_from_report, write_map_html
+
+    report = {"provisional": True, "card_check": {"fits": False, "recall_ratio": 0.3, "recall_ratio_lo": 0.1,
+                                                  "recall_ratio_hi": 0.6, "warning": "the card does not fit; run "
+                                                  "`camcensus review`"},
+              "self_calibration": {"used": True}}
+    assert "does not fit" in card_check_line(report) and "0.30x" in card_check_line(report)
+    assert card_check_line({"total": {}}) is None
+    banner = banner_from_report(report)
+    assert banner.startswith("Provisional estimate") and "camcensus review" in banner
+    assert banner_from_report({"provisional": False, "card_check": {"fits": True}}) == ""
+    areas = gpd.GeoDataFrame({"area_id": ["a"], "name": ["a"], "per_road_km": [1.0]},
+                             geometry=[box(24.9, 60.1, 24.95, 60.2)], crs=4326)
+    page = write_map_html(areas, tmp_path / "map.html", banner=banner).read_text()
+    assert 'id="banner"' in page and "camcensus review" in page
+    assert 'id="banner"' not in write_map_html(areas, tmp_path / "plain.html").read_text()

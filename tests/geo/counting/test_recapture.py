@@ -62,12 +62,13 @@ def test_single_views_give_a_wide_interval_that_covers():
 def test_p_real_weights_discount_false_single_view_cameras():
     cls, pairs = synthetic_pairs(1500, views_per_camera=(2, 6), seed=5)
     h = simulated_histories(cls, pairs, cal=card(), level=0.0, seed=6)
-    # add 150 false cameras: one candidate view each, detected (a false box)
+    # add 150 false cameras: a false box in one of the 3 views that could show its place
     n_false = 150
-    fake = CaptureHistories(np.concatenate([h.cam, h.n_cameras + np.arange(n_false)]),
-                            np.concatenate([h.size_px, np.full(n_false, 10.0)]),
-                            np.concatenate([h.other, np.ones(n_false)]),
-                            np.concatenate([h.detected, np.ones(n_false, bool)]),
+    fcam = h.n_cameras + np.repeat(np.arange(n_false), 3)
+    fake = CaptureHistories(np.concatenate([h.cam, fcam]),
+                            np.concatenate([h.size_px, np.full(3 * n_false, 14.0)]),
+                            np.concatenate([h.other, np.ones(3 * n_false)]),
+                            np.concatenate([h.detected, np.tile([True, False, False], n_false)]),
                             np.ones(h.n_cameras + n_false), h.n_cameras + n_false)
     naive = fit_level(fake, card())
     weighted = fit_level(CaptureHistories(fake.cam, fake.size_px, fake.other, fake.detected,
