@@ -32,8 +32,9 @@ estimate uses when the card does not fit and the survey's repeat views cannot te
 "survey") whose recall bins carry the posterior's mean and spread (moment-matched Betas, widened
 because one level moves every bin together), which the estimator consumes like a card's.
 
-``self_calibration_for_design`` predicts, for ``camcensus plan``, how well a design measures the
-level when recall is unknown (expected information from simulated capture histories).
+``self_calibration_for_plan`` predicts, for ``camcensus plan``, how well each spacing measures the
+level when the card's recall does not carry (fits to capture histories simulated on the plan's
+assumed cameras and views).
 """
 
 from __future__ import annotations
@@ -355,90 +356,74 @@ def simulated_histories(cam_cls: np.ndarray, pairs, *, cal: Calibration, level: 
     """Capture histories drawn from the model at ``level`` for cameras of classes ``cam_cls`` and
     their candidate ``pairs`` (``geo.counting.inclusion.ViewPairs`` with one shift); only found
     cameras are kept (what a survey would locate)."""
-    rng = np.random.default_rng(seed)
     box = box_size_m(np.asarray(cam_cls))
-    size = box[pairs.cam] * pairs.scale
     other = visibility_by_range(pairs.range_m) * (pairs.factor if pairs.factor is not None else 1.0)
-    n = len(cam_cls)
-    full = CaptureHistories(pairs.cam, size, other, np.zeros(len(size), bool), np.ones(n), n)
-    p = pair_recall(full, cal, level, sd=sd)
-    u = rng.normal(0.0, sd, n)
-    q = np.where(p <= 0, 0.0, expit(c_of(np.maximum(p, 1e-9), sd) + u[pairs.cam]))
-    y = rng.random(len(q)) < q
-    found = np.bincount(pairs.cam, y.astype(float), minlength=n) > 0
-    idx = np.cumsum(found) - 1
-    keep = found[pairs.cam]
-    return CaptureHistories(idx[pairs.cam[keep]], size[keep], other[keep], y[keep], np.ones(int(found.sum())),
-                            int(found.sum()))
-
-
-def self_calibration_for_design(streets, design, cal: Calibration, *, cameras_per_km: float = 5.0,
-                                level: float = 0.0, n_reps: int = 4, seed: int = 0, buildings=None,
-                                max_km: float = 10.0) -> dict:
-    """How well a design measures the recall level on its own (for ``camcensus plan``): cameras
-    placed at random along ``streets`` (projected), 3-9 m off the centreline, ``cameras_per_km``;
-    views of the ``design`` (``geo.counting.design.Design``: spacing, sides, fov) at a random grid
-    start; ``n_reps`` simulated surveys at recall level ``level`` (logit shift of ``cal``'s recall)
-    fitted with a flat prior. Returns the median 95% recall-ratio interval (lo, hi, width factor),
-    the share of located cameras seen in two or more views and whether the design self-calibrates
-    (width factor at most ``INFORMATIVE_WIDTH``). Streets beyond ``max_km`` are subsampled."""
-    from geo.counting.design import design_views, network_viewpoints
-
-    rng = np.random.default_rng(seed)
-    lengths = streets.geometry.length.to_numpy(float)
-    order = rng.permutation(len(streets))
-    keep = order[np.cumsum(lengths[order]) <= max_km * 1000.0 + lengths[order][0]]
-    sub = streets.iloc[np.sort(keep)]
-    widths, lows, highs, repeats = [], [], [], []
-    line_xy, line_bearing = network_viewpoints(sub, step_m=1.0)
-    vxy, vb = network_viewpoints(sub, step_m=design.spacing_m)
-    views = design_views(vxy, vb, design)
-    for rep in range(n_reps):
-        at = rng.random(len(line_xy)) < cameras_per_km / 1000.0  # cameras at random along the streets
-        cxy, bearing = line_xy[at], line_bearing[at]
-        tang = np.column_stack([np.sin(np.radians(bearing)), np.cos(np.radians(bearing))])
-        normal = np.column_stack([-tang[:, 1], tang[:, 0]]) * rng.choice([-1.0, 1.0], len(cxy))[:, None]
-        cxy = cxy + normal * rng.uniform(3.0, 9.0, len(cxy))[:, None]
-        cls = rng.choice(["directed", "dome"], len(cxy), p=[0.6, 0.4])
-        pairs = view_pairs(cxy, tang, views, spacing_m=design.spacing_m, buildings=buildings, n_shifts=1)
-        h = simulated_histories(cls, pairs, cal=cal, level=level, seed=seed + rep)
-        if h.n_cameras == 0:
-            continue
-        fit = fit_level(h, cal, prior_sd=1e6)
-        lows.append(fit.recall_ratio_lo)
-        highs.append(fit.recall_ratio_hi)
-        widths.append(fit.recall_ratio_hi / max(fit.recall_ratio_lo, 1e-9))
-        repeats.append(fit.n_repeat / max(fit.n_cameras, 1e-9))
-    if not widths:
-        return {"self_calibrates": False, "ratio_lo": None, "ratio_hi": None, "width_factor": None,
-                "repeat_share": None}
-    width = float(np.median(widths))
-    return {"self_calibrates": bool(width <= INFORMATIVE_WIDTH), "ratio_lo": float(np.median(lows)),
-            "ratio_hi": float(np.median(highs)), "width_factor": width, "repeat_share": float(np.median(repeats))}
+    return _drawn_histories(pairs.cam, box[pairs.cam] * pairs.scale, other, len(cam_cls), cal=cal, level=level,
+                            rng=np.random.default_rng(seed), sd=sd)
 
 
 UNSEEN_LEVEL = -3.5  # logit shift of the card's recall that the plan assumes for unseen imagery (held-out look: -4.4)
 PLAN_SPACINGS_M = (5.0, 10.0, 20.0)
 
 
-def self_calibration_for_plan(area: str, *, calibration: Calibration, cameras_per_km: float, network: str = "drive",
-                              spacings: tuple[float, ...] = PLAN_SPACINGS_M, sides: str = "both", fov: float = 90.0,
-                              level: float = UNSEEN_LEVEL, n_reps: int = 2, seed: int = 0) -> list[dict]:
-    """For ``camcensus plan``: per systematic spacing (metres), whether a survey of ``area`` would
-    measure its own recall when the card does not carry (``level``: the card's recall shifted by
-    ``UNSEEN_LEVEL`` logits), and how wide that measurement is (``self_calibration_for_design``)."""
-    from geo.counting.design import Design
-    from geo.streets.area import area_from_spec
-    from geo.streets.network import graph_from_area, streets_from_graph
+def self_calibration_for_plan(area, *, calibration: Calibration, cameras_per_km: float,
+                              spacings: tuple[float, ...] = PLAN_SPACINGS_M, level: float = UNSEEN_LEVEL,
+                              n_reps: int = 2, seed: int = 0) -> list[dict]:
+    """For ``camcensus plan``: per systematic spacing (metres; both sides, fov 90, pitch 0), whether
+    a survey of the planned ``area`` (``geo.counting.planning.PlanArea``: its assumed cameras and
+    base views) would measure its own recall when the card does not carry (``level``: the card's
+    recall shifted by ``UNSEEN_LEVEL`` logits), and how wide that measurement is: ``n_reps``
+    simulated surveys (a random grid start each, cameras thinned to ``cameras_per_km``) fitted
+    with a flat prior; the median 95% recall-ratio interval (lo, hi, width factor) and share of
+    located cameras seen in two or more views. ``self_calibrates``: width factor at most
+    ``INFORMATIVE_WIDTH``."""
+    from geo.counting.planning import view_geometry
 
-    streets = streets_from_graph(graph_from_area(area_from_spec(area), network_type=network))
+    rng = np.random.default_rng(seed)
+    pairs = area.pairs
+    inside, scale, reach = view_geometry(pairs.range_m, pairs.off_deg, fov=90.0, pitch=0.0)
+    size = box_size_m(area.cam_class)[pairs.cam] * scale
+    other = np.where(inside, reach * visibility_by_range(pairs.range_m), 0.0)
+    thin = min(1.0, cameras_per_km / max(area.population_per_km, 1e-9))
+    grid = LEVEL_GRID[::2]
     out = []
     for spacing in spacings:
-        design = Design(method="systematic", spacing_m=float(spacing), sides=sides, fov=float(fov))
-        fig = self_calibration_for_design(streets, design, calibration, cameras_per_km=cameras_per_km, level=level,
-                                          n_reps=n_reps, seed=seed)
-        out.append({"spacing_m": float(spacing), "sides": sides, "fov": float(fov), "level": level, **fig})
+        k = max(1, int(round(spacing / area.base_step_m)))
+        figs = []
+        for _ in range(n_reps):
+            keep_cam = rng.random(pairs.n_cameras) < thin
+            keep = (pairs.rank % k == rng.integers(k)) & (other > 0) & keep_cam[pairs.cam]
+            h = _drawn_histories(pairs.cam[keep], size[keep], other[keep], pairs.n_cameras, cal=calibration,
+                                 level=level, rng=rng)
+            if h.n_cameras:
+                fit = fit_level(h, calibration, prior_sd=1e6, grid=grid)
+                figs.append((fit.recall_ratio_lo, fit.recall_ratio_hi, fit.n_repeat / max(fit.n_cameras, 1e-9)))
+        row = {"spacing_m": float(spacing), "sides": "both", "fov": 90.0, "level": level}
+        if not figs:
+            out.append({**row, "self_calibrates": False, "ratio_lo": None, "ratio_hi": None, "width_factor": None,
+                        "repeat_share": None})
+            continue
+        lo, hi, rep = (float(np.median(v)) for v in zip(*figs))
+        width = float(np.median([h / max(lo_, 1e-9) for lo_, h, _ in figs]))
+        out.append({**row, "self_calibrates": bool(width <= INFORMATIVE_WIDTH), "ratio_lo": lo, "ratio_hi": hi,
+                    "width_factor": width, "repeat_share": rep})
     return out
+
+
+def _drawn_histories(cam: np.ndarray, size: np.ndarray, other: np.ndarray, n: int, *, cal: Calibration, level: float,
+                     rng: np.random.Generator, sd: float = CAMERA_LOGIT_SD) -> CaptureHistories:
+    """Capture histories drawn from the model at ``level`` for candidate pairs (camera, size px,
+    other); only found cameras are kept, renumbered."""
+    full = CaptureHistories(cam, size, other, np.zeros(len(size), bool), np.ones(n), n)
+    p = pair_recall(full, cal, level, sd=sd)
+    u = rng.normal(0.0, sd, n)
+    q = np.where(p <= 0, 0.0, expit(c_of(np.maximum(p, 1e-9), sd) + u[cam]))
+    y = rng.random(len(q)) < q
+    found = np.bincount(cam, y.astype(float), minlength=n) > 0
+    idx = np.cumsum(found) - 1
+    keep = found[cam]
+    return CaptureHistories(idx[cam[keep]], size[keep], other[keep], y[keep], np.ones(int(found.sum())),
+                            int(found.sum()))
 
 
 def self_calibration_text(rows: list[dict]) -> str:

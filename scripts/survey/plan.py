@@ -173,7 +173,7 @@ def run_plan(area: str, *, target_pct: float | None = None, budget_usd: float | 
     from geo.counting.recapture import self_calibration_for_plan  # issue 26: which designs measure recall
 
     say("predicting which spacings measure recall on their own ...")
-    selfcal = self_calibration_for_plan(area, calibration=calibration, cameras_per_km=assumed, network=networks[0])
+    selfcal = self_calibration_for_plan(areas[networks[0]], calibration=calibration, cameras_per_km=assumed)
     timing = {"render_s_per_image": float("nan"), "detect_s_per_image": float("nan"), "model": model}
     if measure:
         say("measuring detect time on this machine ...")

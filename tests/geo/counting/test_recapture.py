@@ -94,3 +94,25 @@ def test_fit_becomes_a_calibration_with_the_fitted_recall():
     assert np.allclose(own.precision_bins(), cal.precision_bins())
     a, b = own.recall_beta()
     assert np.all(a > 0) and np.all(b > 0)
+
+
+def test_plan_says_denser_spacings_measure_recall_better():
+    import geopandas as gpd
+    from shapely.geometry import LineString
+
+    from geo.counting.planning import plan_area_from_frames
+    from geo.counting.recapture import self_calibration_for_plan
+
+    rng = np.random.default_rng(3)
+    streets = gpd.GeoDataFrame({"street_id": np.arange(8)},
+                               geometry=[LineString([(0, 300.0 * i), (2000, 300.0 * i)]) for i in range(8)],
+                               crs="EPSG:32635")
+    n = 160  # 10 per km
+    x = rng.uniform(0, 2000, n)
+    y = 300.0 * rng.integers(0, 8, n) + rng.choice([-1, 1], n) * rng.uniform(4, 9, n)
+    area = plan_area_from_frames(streets, np.column_stack([x, y]), np.array(["directed"] * n))
+    rows = self_calibration_for_plan(area, calibration=card(), cameras_per_km=10.0, spacings=(5.0, 20.0), n_reps=2)
+    by = {r["spacing_m"]: r for r in rows}
+    assert by[5.0]["repeat_share"] > by[20.0]["repeat_share"]
+    assert by[5.0]["width_factor"] < by[20.0]["width_factor"]
+    assert by[5.0]["self_calibrates"]
