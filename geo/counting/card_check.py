@@ -38,7 +38,9 @@ Policy (``calibration_checked``):
   interval that says so;
 - either way a warning: the estimate is provisional and ``camcensus review`` measures recall on
   the survey's own images. A review of the survey's own images, when there is one, stands (the
-  check is still reported).
+  check is still reported). Only a model card's calibration (source "card") is replaced or
+  warned about; figures the user gave (--precision / --recall) or a review stand, checked and
+  reported only.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ ALPHA = 0.005  # per test (recapture, level): about 1% false alarms on surveys t
 ALPHA_CONF = 0.02  # the low-confidence test (its margin already allows for surveys' smaller boxes)
 TELL_RATIO = 0.4  # "too small to tell": the test could not separate the card from this share of its recall
 TELL_Z = 2.0
+CHECKED_SOURCES = ("card",)  # calibrations the check may replace: a model card's held-out figures
 SELF_CALIBRATE = True  # False: always the given calibration, checks reported (validation's "card" column)
 LOW_CONF_EDGE = 0.7  # the card's bins up to this confidence are its "low" ones
 LOW_CONF_MARGIN = 0.15  # survey detections are smaller than the card's held-out ones: their low share runs up to
@@ -191,8 +194,10 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
     check, fit = card_check(h, cal, detection_conf=conf)
     checks = {"card_check": check, "self_calibration": fit.to_dict() if fit is not None else None,
               "provisional": False, "warning": None}
-    if cal.source == "review":  # a review of this survey measured its recall: it stands
+    if cal.source not in CHECKED_SOURCES:  # a review of this survey, or figures the user gave: they stand
         checks["self_calibration_used"] = False
+        checks["card_check"]["note"] = (f"the calibration ({cal.source}) is not a model card's: the check is "
+                                        "reported only")
         return cal, checks
     if check["fits"] is False and fit is not None:
         measured = fit.informative or fit.lr_p < ALPHA  # the repeat views themselves tell the level
