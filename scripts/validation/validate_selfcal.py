@@ -8,6 +8,7 @@ in this process, no exports written:
 - ``self``: the default policy (the survey's own recall when the card does not fit).
 
     python scripts/validation/validate_selfcal.py DIR [DIR ...] [--json out.json] [--markdown out.md]
+    python scripts/validation/validate_selfcal.py --overlap test_pbf     # how much overlap self-calibration needs
 
 A row is "ok" for the card when its interval covers the truth in its strip or ``fits`` is false
 (the issue's target); the self column reports error and coverage.
@@ -101,12 +102,39 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def overlap_rows(area: str, *, levels=(0.0, -2.0, -3.5, -4.35), spacings=(5.0, 10.0, 20.0), density: float = 5.0,
+                 n_reps: int = 6) -> list[dict]:
+    """``camcensus plan``'s self-calibration figures (``geo.counting.recapture.self_calibration_for_plan``)
+    for ``area`` (``test_pbf``: pyrosm's test extract) at several recall levels (logit shifts of the card's)."""
+    from geo.counting.planning import plan_area
+    from geo.counting.recapture import self_calibration_for_plan
+    from scripts.survey.plan import plan_calibration
+
+    if area == "test_pbf":
+        from pyrosm import get_data
+
+        area = get_data("test_pbf")
+    calibration, _ = plan_calibration(None)
+    planned = plan_area(area)
+    rows = []
+    for level in levels:
+        rows += self_calibration_for_plan(planned, calibration=calibration, cameras_per_km=density, spacings=spacings,
+                                          level=level, n_reps=n_reps)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("surveys", nargs="+", type=Path)
+    parser.add_argument("surveys", nargs="*", type=Path)
+    parser.add_argument("--overlap", default=None, help="an area (test_pbf, demo, a file): plan's self-calibration "
+                                                         "figures per spacing and recall level, instead of surveys")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--markdown", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.overlap:
+        for row in overlap_rows(args.overlap):
+            print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}))
+        return 0
     rows = []
     for d in args.surveys:
         rows.append(score_survey(d))
