@@ -33,7 +33,11 @@ and nothing rejected); else true.
 
 Policy (``calibration_checked``):
 
-- the card fits, or the survey is too small to tell (then with a note): the card's calibration;
+- the card fits: the card's calibration;
+- the survey is too small to tell: the survey's own posterior, the card prior N(0, 2^2) in logit
+  times what few repeat views there are: the card's recall widened to what the survey cannot rule
+  out (a note says so; not provisional). Every real city is imagery the card was not measured on:
+  an unverified card is a prior, not a fact;
 - the card does not fit and the survey's repeat views measure the level (the fit is informative,
   or its own likelihood rejects the card's level): the survey's own recall fit
   (``calibration_from_fit``: the card's shape, the survey's level, with the fit's uncertainty);
@@ -71,6 +75,9 @@ MIN_CAMERAS = 5  # fewer P(real)-weighted located cameras with candidate views: 
 WARNING = ("the detector's card does not fit this survey's imagery (recall {ratio:.2f}x the card's, 95% "
            "{lo:.2f}-{hi:.2f}; recapture p={p:.2g}): the estimate is provisional and uses the survey's own "
            "recall from repeat views; run `camcensus review` to measure recall on its images")
+NOTE_UNVERIFIED = ("card check: too few cameras seen twice to test whether the detector's card fits this imagery; "
+                   "the estimate's recall is the card's widened to what the survey cannot rule out "
+                   "({lo:.2f}x-{hi:.2f}x the card's); a denser design or `camcensus review` would tell")
 WARNING_UNKNOWN = ("the detector's card does not fit this survey's imagery (p={p:.2g}) and too few cameras were seen "
                    "twice to measure recall: the estimate is provisional, with recall anywhere from {lo:.2f}x to "
                    "{hi:.2f}x the card's; run `camcensus review` to measure recall on its images")
@@ -241,6 +248,11 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
         if notes is not None:
             notes.append(checks["warning"])
         return (calibration_from_fit(cal, used, h) if SELF_CALIBRATE else cal), checks
+    if check["fits"] is None and fit is not None and SELF_CALIBRATE:  # unverified: the card is a prior, not a fact
+        checks.update(self_calibration_used=True, unverified=True)
+        if notes is not None:
+            notes.append(NOTE_UNVERIFIED.format(lo=fit.recall_ratio_lo, hi=fit.recall_ratio_hi))
+        return calibration_from_fit(cal, fit, h), checks
     checks["self_calibration_used"] = False
     if check["fits"] is None and notes is not None:
         notes.append("card check: too few repeat views to test whether the detector's card fits this imagery "
@@ -258,7 +270,8 @@ def report_keys(checks: dict) -> dict:
     """The report.json keys of the checks: card_check (with the warning), self_calibration (with
     whether the estimate used it), provisional."""
     check = checks.get("card_check")
-    out = {"card_check": {**check, "warning": checks.get("warning")} if check is not None else None,
+    out = {"card_check": {**check, "warning": checks.get("warning"), "unverified": bool(checks.get("unverified"))}
+           if check is not None else None,
            "self_calibration": checks.get("self_calibration"),
            "provisional": bool(checks.get("provisional"))}
     if checks.get("self_calibration") is not None:

@@ -125,3 +125,20 @@ def test_the_warning_reaches_the_summary_and_the_map(tmp_path):
     page = write_map_html(areas, tmp_path / "map.html", banner=banner).read_text()
     assert 'id="banner"' in page and "camcensus review" in page
     assert 'id="banner"' not in write_map_html(areas, tmp_path / "plain.html").read_text()
+
+
+def test_too_small_to_tell_widens_the_cards_recall_and_says_so():
+    cams, images, dets, crs = _line_survey(6, seed=4)
+    cams = cams[cams["n_views"] > 0].reset_index(drop=True).iloc[:3]
+    cams["image_ids"] = [ids[:1] for ids in cams["image_ids"]]
+    cams["n_views"] = cams["n_detections"] = 1
+    dets = pd.DataFrame({"image_id": [ids[0] for ids in cams["image_ids"]], "conf": 0.85})
+    notes: list[str] = []
+    cal, checks = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs, notes=notes)
+    assert checks["card_check"]["fits"] is None and checks["unverified"] and not checks["provisional"]
+    assert cal.source == "survey" and len(notes) == 1 and "too few cameras seen twice" in notes[0]
+    # the card is the prior: the recall's spread is far wider than the card's own
+    a, b = cal.recall_beta()
+    a0, b0 = card().recall_beta()
+    assert np.all(a + b < a0 + b0)
+    assert checks["card_check"]["recall_ratio_hi"] / checks["card_check"]["recall_ratio_lo"] > 2
