@@ -197,10 +197,10 @@ def card_check(h: CaptureHistories, cal: Calibration, *, detection_conf: np.ndar
                ) -> tuple[dict, RecallFit | None]:
     """(report.json's ``card_check``, the survey's own recall fit or None when no camera has a
     candidate view); see the module docstring."""
-    if not usable(h).any():
+    if np.sum(np.where(usable(h), h.weight, 0.0)) < 0.5:  # no located camera likely real with a candidate view
         return {"fits": None, "recall_ratio": None, "recall_ratio_lo": None, "recall_ratio_hi": None,
                 "n_cameras": 0, "tests": {}, "alpha": ALPHA,
-                "note": "no located camera with candidate views: too small to tell"}, None
+                "note": "no located camera (likely real) with candidate views: too small to tell"}, None
     fit = fit_level(h, cal)
     rec = repeat_share_test(h, cal)
     lev = level_test(fit)

@@ -93,7 +93,7 @@ def markdown(rows: list[dict]) -> str:
              "self-fit estimate | self error | covered | card ok |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        rr = r["recall_ratio"]
+        rr = [x if x is not None else float("nan") for x in r["recall_ratio"]]
         rec = r.get("recapture") or {}
         lines.append(f"| {r['survey']} | {r['spacing_m']:g} m | {r['n_located']} | {r['card']['truth']:.0f} | "
                      f"{est(r['card'])} {pct(r['card']['error'])} | {r['fits']} | "
