@@ -212,7 +212,8 @@ def card_check(h: CaptureHistories, cal: Calibration, *, detection_conf: np.ndar
     fits = False if reject else (True if can_tell(h, cal) else None)
     return {"fits": fits, "recall_ratio": round(fit.recall_ratio, 4), "recall_ratio_lo": round(fit.recall_ratio_lo, 4),
             "recall_ratio_hi": round(fit.recall_ratio_hi, 4), "n_cameras": round(fit.n_cameras, 2),
-            "n_unmatched_views": int(h.n_unmatched), "calibration_source": cal.source, "alpha": ALPHA, "alpha_confidence": ALPHA_CONF,
+            "n_unmatched_views": int(h.n_unmatched), "calibration_source": cal.source, "alpha": ALPHA,
+            "alpha_confidence": ALPHA_CONF,
             "tests": tests}, fit
 
 

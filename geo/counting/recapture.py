@@ -285,8 +285,9 @@ def fit_level(h: CaptureHistories, cal: Calibration, *, grid: np.ndarray = LEVEL
     n_found = h.n_found()
     return RecallFit(level=mean, level_lo=lev_lo, level_hi=lev_hi,
                      recall_ratio=float(post @ ratio), recall_ratio_lo=r_lo, recall_ratio_hi=r_hi,
-                     n_cameras=float(w.sum()), n_repeat=float(np.sum(w * (n_found >= 2))), n_pairs=int(keep[h.cam].sum()),
-                     lr_p=float(chi2.sf(stat, 1)), informative=bool(np.sqrt(post @ (grid - mean) ** 2) <= INFORMATIVE_SHARE * prior_sd),
+                     n_cameras=float(w.sum()), n_repeat=float(np.sum(w * (n_found >= 2))),
+                     n_pairs=int(keep[h.cam].sum()), lr_p=float(chi2.sf(stat, 1)),
+                     informative=bool(np.sqrt(post @ (grid - mean) ** 2) <= INFORMATIVE_SHARE * prior_sd),
                      grid=grid, posterior=post, loglik=ll, ratio_curve=ratio)
 
 

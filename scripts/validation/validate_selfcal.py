@@ -66,7 +66,7 @@ def score_survey(survey_dir: Path) -> dict:
         if name == "card":
             check = report.get("card_check") or {}
             row["fits"] = check.get("fits")
-            row["recall_ratio"] = [check.get("recall_ratio"), check.get("recall_ratio_lo"), check.get("recall_ratio_hi")]
+            row["recall_ratio"] = [check.get(k) for k in ("recall_ratio", "recall_ratio_lo", "recall_ratio_hi")]
             row["recapture"] = (check.get("tests") or {}).get("recapture")
             row["p_level"] = ((check.get("tests") or {}).get("level") or {}).get("p_value")
             row["p_conf"] = ((check.get("tests") or {}).get("confidence") or {}).get("p_value")
@@ -97,7 +97,8 @@ def markdown(rows: list[dict]) -> str:
         rec = r.get("recapture") or {}
         lines.append(f"| {r['survey']} | {r['spacing_m']:g} m | {r['n_located']} | {r['card']['truth']:.0f} | "
                      f"{est(r['card'])} {pct(r['card']['error'])} | {r['fits']} | "
-                     f"{rr[0]:.2f} ({rr[1]:.2f}-{rr[2]:.2f}) | {rec.get('observed_repeat')}/{rec.get('expected_repeat')} | "
+                     f"{rr[0]:.2f} ({rr[1]:.2f}-{rr[2]:.2f}) | "
+                     f"{rec.get('observed_repeat')}/{rec.get('expected_repeat')} | "
                      f"{est(r['self'])} | {pct(r['self']['error'])} | {r['self']['covered']} | {r['card_ok']} |")
     return "\n".join(lines) + "\n"
 
