@@ -129,10 +129,10 @@ def test_the_warning_reaches_the_summary_and_the_map(tmp_path):
 
 def test_too_small_to_tell_widens_the_cards_recall_and_says_so():
     cams, images, dets, crs = _line_survey(6, seed=4)
-    cams = cams[cams["n_views"] > 0].reset_index(drop=True).iloc[:3]
-    cams["image_ids"] = [ids[:1] for ids in cams["image_ids"]]
-    cams["n_views"] = cams["n_detections"] = 1
-    dets = pd.DataFrame({"image_id": [ids[0] for ids in cams["image_ids"]], "conf": 0.85})
+    cams = cams[cams["n_views"] >= 2].reset_index(drop=True).iloc[:2]  # two cameras, each seen twice: real
+    cams["image_ids"] = [ids[:2] for ids in cams["image_ids"]]
+    cams["n_views"] = cams["n_detections"] = 2
+    dets = pd.DataFrame({"image_id": [i for ids in cams["image_ids"] for i in ids], "conf": 0.85})
     notes: list[str] = []
     cal, checks = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs, notes=notes)
     assert checks["card_check"]["fits"] is None and checks["unverified"] and not checks["provisional"]
