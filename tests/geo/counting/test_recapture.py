@@ -38,8 +38,8 @@ def test_known_level_is_recovered(level):
     h = simulated_histories(cls, pairs, cal=card(), level=level, seed=2)
     assert h.n_cameras > 200 and (h.n_found() >= 2).sum() > 20
     fit = fit_level(h, card())
-    assert fit.level_lo <= level <= fit.level_hi
-    assert abs(fit.level - level) < 0.6
+    assert fit.level_lo - 0.1 <= level <= fit.level_hi + 0.1  # one draw: its 95% interval, give or take a grid step
+    assert abs(fit.level - level) < 0.4
     assert fit.informative
     if level == 0.0:
         assert fit.lr_p > 0.01
