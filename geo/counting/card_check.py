@@ -35,8 +35,8 @@ Policy (``calibration_checked``):
 
 - the card fits: the card's calibration;
 - the survey is too small to tell: the survey's own posterior, the card prior N(0, 2^2) in logit
-  times what few repeat views there are: the card's recall widened to what the survey cannot rule
-  out (a note says so; not provisional). Every real city is imagery the card was not measured on:
+  times what few repeat views there are, centred on its median (about the card's) with its spread:
+  the card's recall widened to what the survey cannot rule out (a note says so; not provisional). Every real city is imagery the card was not measured on:
   an unverified card is a prior, not a fact;
 - the card does not fit and the survey's repeat views measure the level (the fit is informative,
   or its own likelihood rejects the card's level): the survey's own recall fit
@@ -253,7 +253,7 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
         checks.update(self_calibration_used=True, unverified=True)
         if notes is not None:
             notes.append(NOTE_UNVERIFIED.format(lo=fit.recall_ratio_lo, hi=fit.recall_ratio_hi))
-        return calibration_from_fit(cal, fit, h), checks
+        return calibration_from_fit(cal, fit, h, centre="median"), checks
     checks["self_calibration_used"] = False
     if check["fits"] is None and notes is not None:
         notes.append("card check: too few repeat views to test whether the detector's card fits this imagery "

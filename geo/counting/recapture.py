@@ -313,17 +313,28 @@ def prior_only(fit: RecallFit, *, below_card: bool = True, prior_sd: float = PRI
 # --- the fit as a calibration -----------------------------------------------------------------
 
 def calibration_from_fit(cal: Calibration, fit: RecallFit, h: CaptureHistories | None = None, *,
-                         sd: float = CAMERA_LOGIT_SD) -> Calibration:
+                         centre: str = "harmonic", sd: float = CAMERA_LOGIT_SD) -> Calibration:
     """``cal`` with its recall bins replaced by the survey's own level (source "survey"): each
     bin's Beta has the posterior mean and variance of its shifted rate, the variance widened by
     (sum_b g_b s_b)^2 / sum_b g_b^2 s_b^2 (g_b: the located cameras' candidate views per bin, s_b the
     bin's SD), since one level moves every bin together while the estimator treats bins as
-    independent. The precision side (false detections per image) stays the card's."""
+    independent. ``centre``: "harmonic" (each rate's posterior harmonic mean, 1 / E[1 / r]: a count
+    goes as 1 / recall, so the estimate is then about the posterior mean of the count, which a wide
+    posterior moves up, as it should), "mean" (E[r]) or "median" (the rates at the posterior median
+    level: for a posterior that is mostly the prior, the card's recall with the spread of what the
+    survey cannot rule out). The precision side (false detections per image) stays the card's."""
     from dataclasses import replace
 
     rates = shifted_rates(cal.recall_bins(), fit.grid, sd=sd)  # (grid, bins)
     mean = fit.posterior @ rates
     var = np.maximum(fit.posterior @ (rates - mean) ** 2, 1e-10)
+    if centre == "harmonic":
+        mean = 1.0 / (fit.posterior @ (1.0 / np.maximum(rates, 1e-4)))
+        var = np.maximum(fit.posterior @ (rates - mean) ** 2, 1e-10)
+    elif centre == "median":
+        cdf = np.cumsum(fit.posterior) - fit.posterior / 2
+        mean = shifted_rates(cal.recall_bins(), float(np.interp(0.5, cdf, fit.grid)), sd=sd)
+        var = np.maximum(fit.posterior @ (rates - mean) ** 2, 1e-10)
     m = len(mean)
     if h is not None and len(h.size_px):
         b = np.clip(np.searchsorted(cal.size_edges, h.size_px, side="right") - 1, 0, m - 1)
@@ -333,21 +344,32 @@ def calibration_from_fit(cal: Calibration, fit: RecallFit, h: CaptureHistories |
     s = np.sqrt(var)
     widen = float((g @ s) ** 2 / max(np.sum(g ** 2 * var), 1e-30)) if g.sum() > 0 else float(m)
     var = var * max(widen, 1.0)
-    n_eff = np.maximum(mean * (1 - mean) / var - 1.0, 0.5)
-    pooled_guess = float(np.sum(mean * n_eff) / np.sum(n_eff))
-    # calibration._beta adds 0.5 + PRIOR_STRENGTH x pooled (resp. 1 - pooled) to each bin
-    from geo.counting.calibration import PRIOR_STRENGTH
-
-    found = mean * n_eff - 0.5 - PRIOR_STRENGTH * pooled_guess
-    n = n_eff - 1.0 - PRIOR_STRENGTH
-    n = np.maximum(n, 1e-3)
-    found = np.clip(found, 0.0, n)
+    n, found = beta_counts(np.clip(mean, 1e-4, 1 - 1e-4), var)
     extra = dict(cal.extra or {})
     extra.update({"recall_from": "the survey's own repeat detections (capture-recapture)",
                   "card_source": cal.source, "self_level_logit": fit.level,
                   "n_audited": int((cal.extra or {}).get("n_audited", 0)),
                   "recall_weights": cal.rec_n.tolist()})  # the summary's overall recall: weighted as the card's
     return replace(cal, source="survey", rec_n=n, rec_found=found, extra=extra)
+
+
+def beta_counts(mean: np.ndarray, var: np.ndarray, *, iterations: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """(n, found) per bin whose ``geo.counting.calibration`` Beta (which adds 0.5 + PRIOR_STRENGTH x
+    the pooled rate to the hits, and as much to the misses) has mean ``mean`` and variance ``var``;
+    where a bin's variance is too large for that, the largest the prior pseudo-counts allow (its
+    mean is kept: the point estimate must not move with the spread)."""
+    from geo.counting.calibration import PRIOR_STRENGTH
+
+    total = np.maximum(mean * (1 - mean) / var - 1.0, 1e-6)  # a + b of the target Beta
+    pooled = float(np.mean(mean))
+    for _ in range(iterations):
+        least = np.maximum((0.5 + PRIOR_STRENGTH * pooled) / mean, (0.5 + PRIOR_STRENGTH * (1 - pooled)) / (1 - mean))
+        k = np.maximum(total, least)
+        found = mean * k - 0.5 - PRIOR_STRENGTH * pooled
+        n = k - 1.0 - PRIOR_STRENGTH
+        pooled = float((np.clip(found, 0, None).sum() + 0.5) / (np.clip(n, 0, None).sum() + 1.0))
+    n = np.maximum(n, 1e-6)
+    return n, np.clip(found, 0.0, n)
 
 
 # --- planning -------------------------------------------------------------------------------
