@@ -36,8 +36,8 @@ Policy (``calibration_checked``):
 - the card fits: the card's calibration;
 - the survey is too small to tell: the survey's own posterior, the card prior N(0, 2^2) in logit
   times what few repeat views there are, centred on its median (about the card's) with its spread:
-  the card's recall widened to what the survey cannot rule out (a note says so; not provisional). Every real city is imagery the card was not measured on:
-  an unverified card is a prior, not a fact;
+  the card's recall widened to what the survey cannot rule out (a note says so; not provisional).
+  Every real city is imagery the card was not measured on: an unverified card is a prior, not a fact;
 - the card does not fit and the survey's repeat views measure the level (the fit is informative,
   or its own likelihood rejects the card's level): the survey's own recall fit
   (``calibration_from_fit``: the card's shape, the survey's level, with the fit's uncertainty);
