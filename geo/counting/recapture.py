@@ -49,6 +49,7 @@ from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit, log
 from geo.counting.inclusion import box_size_m, view_pairs, views_for_inclusion, visibility_by_range
 
 LEVEL_GRID = np.round(np.arange(-8.0, 4.0 + 1e-9, 0.05), 4)  # logit shifts of the card's recall tried
+UNKNOWN_FLOOR = -6.0  # lowest level (logit) a flagged survey whose repeat views cannot tell is taken to allow
 PRIOR_SD = 2.0  # logit SD of the prior on the level around the card's (delta = 0)
 INFORMATIVE_SHARE = 0.5  # a fit is informative when the level's posterior SD is at most this share of the prior's
 INFORMATIVE_WIDTH = 4.0  # a design self-calibrates (plan) when its 95% recall-ratio interval spans at most this factor
@@ -293,13 +294,15 @@ def fit_level(h: CaptureHistories, cal: Calibration, *, grid: np.ndarray = LEVEL
 
 def prior_only(fit: RecallFit, *, below_card: bool = True, prior_sd: float = PRIOR_SD, level: float = LEVEL
                ) -> RecallFit:
-    """``fit`` with its posterior replaced by the prior alone, N(0, ``prior_sd``^2), truncated to
-    levels at or below the card's when ``below_card`` (a card that does not fit unseen imagery
-    overstates its recall): recall unknown, within what the prior allows."""
+    """``fit`` with its posterior replaced by ignorance: with ``below_card`` (a card that does not
+    fit unseen imagery overstates its recall) uniform in logit from ``UNKNOWN_FLOOR`` to the card's
+    level (recall anywhere from a few % of the card's to the card's); else the prior
+    N(0, ``prior_sd``^2)."""
     from dataclasses import replace
 
     grid = fit.grid
-    post = np.exp(-0.5 * (grid / prior_sd) ** 2) * ((grid <= 1e-9) if below_card else 1.0)
+    post = (((grid <= 1e-9) & (grid >= UNKNOWN_FLOOR - 1e-9)).astype(float) if below_card
+            else np.exp(-0.5 * (grid / prior_sd) ** 2))
     post = post / post.sum()
     alpha = (1 - level) / 2
     cdf = np.cumsum(post) - post / 2
