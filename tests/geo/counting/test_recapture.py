@@ -116,3 +116,16 @@ def test_plan_says_denser_spacings_measure_recall_better():
     assert by[5.0]["repeat_share"] > by[20.0]["repeat_share"]
     assert by[5.0]["width_factor"] < by[20.0]["width_factor"]
     assert by[5.0]["self_calibrates"]
+
+
+def test_prior_only_says_recall_is_unknown_below_the_card():
+    from geo.counting.recapture import prior_only
+
+    cls, pairs = synthetic_pairs(300, views_per_camera=(1, 2), seed=11)
+    fit = fit_level(simulated_histories(cls, pairs, cal=card(), level=-3.0, seed=12), card())
+    unknown = prior_only(fit)
+    assert not unknown.informative
+    assert unknown.level_hi <= 0.0 and unknown.level_lo < -5.0
+    assert unknown.recall_ratio_lo < 0.2 and 0.9 < unknown.recall_ratio_hi <= 1.0 + 1e-6
+    own = calibration_from_fit(card(), unknown)
+    assert np.all(own.recall_bins() <= card().recall_bins() + 1e-6)  # never above the card's
