@@ -127,13 +127,18 @@ def test_the_warning_reaches_the_summary_and_the_map(tmp_path):
     assert 'id="banner"' not in write_map_html(areas, tmp_path / "plain.html").read_text()
 
 
-def test_too_small_to_tell_widens_the_cards_recall_and_says_so():
+def test_too_small_to_tell_keeps_the_card_or_widens_it_and_says_so(monkeypatch):
     cams, images, dets, crs = _line_survey(6, seed=4)
     cams = cams[cams["n_views"] >= 2].reset_index(drop=True).iloc[:2]  # two cameras, each seen twice: real
     cams["image_ids"] = [ids[:2] for ids in cams["image_ids"]]
     cams["n_views"] = cams["n_detections"] = 2
     dets = pd.DataFrame({"image_id": [i for ids in cams["image_ids"] for i in ids], "conf": 0.85})
     notes: list[str] = []
+    cal, checks = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs, notes=notes)
+    assert checks["card_check"]["fits"] is None and not checks["provisional"] and cal.source == "card"
+    assert len(notes) == 1 and "too few repeat views" in notes[0]
+    monkeypatch.setattr("geo.counting.card_check.UNVERIFIED_POSTERIOR", True)
+    notes = []
     cal, checks = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs, notes=notes)
     assert checks["card_check"]["fits"] is None and checks["unverified"] and not checks["provisional"]
     assert cal.source == "survey" and len(notes) == 1 and "too few cameras seen twice" in notes[0]
