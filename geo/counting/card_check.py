@@ -66,10 +66,10 @@ ALPHA_CONF = 0.02  # the low-confidence test (its margin already allows for surv
 TELL_RATIO = 0.4  # "too small to tell": the test could not separate the card from this share of its recall
 TELL_Z = 2.0
 CHECKED_SOURCES = ("card",)  # calibrations the check may replace: a model card's held-out figures
-SELF_CALIBRATE = True
+SELF_CALIBRATE = True  # False: always the given calibration, checks reported (validation's "card" column)
 # too small to tell: the survey's own posterior (the card widened) instead of the card. Off: measured on 9 small
 # rendered surveys it moved held-out estimates by 1-5 points, training-look ones by +10 to +40% (see the docs)
-UNVERIFIED_POSTERIOR = False  # False: always the given calibration, checks reported (validation's "card" column)
+UNVERIFIED_POSTERIOR = False
 LOW_CONF_EDGE = 0.7  # the card's bins up to this confidence are its "low" ones
 LOW_CONF_MARGIN = 0.15  # survey detections are smaller than the card's held-out ones: their low share runs up to
 # ~0.1 above the card's in the training look (0.37-0.40 vs 0.28, 3 rendered surveys), 0.67-0.68 in the held-out look
@@ -77,6 +77,9 @@ MIN_CAMERAS = 5  # fewer P(real)-weighted located cameras with candidate views: 
 WARNING = ("the detector's card does not fit this survey's imagery (recall {ratio:.2f}x the card's, 95% "
            "{lo:.2f}-{hi:.2f}; recapture p={p:.2g}): the estimate is provisional and uses the survey's own "
            "recall from repeat views; run `camcensus review` to measure recall on its images")
+WARNING_NO_CAMERAS = ("the detector's card does not fit this survey's imagery (p={p:.2g}) and no located camera can "
+                      "measure recall: the estimate is provisional and uses the card's recall, likely too high; run "
+                      "`camcensus review` to measure recall on its images")
 NOTE_UNVERIFIED = ("card check: too few cameras seen twice to test whether the detector's card fits this imagery; "
                    "the estimate's recall is the card's widened to what the survey cannot rule out "
                    "({lo:.2f}x-{hi:.2f}x the card's); a denser design or `camcensus review` would tell")
@@ -200,9 +203,13 @@ def card_check(h: CaptureHistories, cal: Calibration, *, detection_conf: np.ndar
     """(report.json's ``card_check``, the survey's own recall fit or None when no camera has a
     candidate view); see the module docstring."""
     if np.sum(np.where(usable(h), h.weight, 0.0)) < 0.5:  # no located camera likely real with a candidate view
-        return {"fits": None, "recall_ratio": None, "recall_ratio_lo": None, "recall_ratio_hi": None,
-                "n_cameras": 0, "tests": {}, "alpha": ALPHA,
-                "note": "no located camera (likely real) with candidate views: too small to tell"}, None
+        tests = {"confidence": confidence_test(detection_conf, cal)} if detection_conf is not None and len(
+            detection_conf) else {}
+        p_low = (tests.get("confidence") or {}).get("p_low")
+        return {"fits": False if p_low is not None and p_low < ALPHA_CONF else None, "recall_ratio": None,
+                "recall_ratio_lo": None, "recall_ratio_hi": None, "n_cameras": 0, "tests": tests, "alpha": ALPHA,
+                "alpha_confidence": ALPHA_CONF,
+                "note": "no located camera (likely real) with candidate views: recall cannot be measured"}, None
     fit = fit_level(h, cal)
     rec = repeat_share_test(h, cal)
     lev = level_test(fit)
@@ -251,6 +258,12 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
         if notes is not None:
             notes.append(checks["warning"])
         return (calibration_from_fit(cal, used, h) if SELF_CALIBRATE else cal), checks
+    if check["fits"] is False:  # no camera to measure recall on: the card stands, provisional
+        checks.update(provisional=True, self_calibration_used=False,
+                      warning=WARNING_NO_CAMERAS.format(p=min(p for p in _p_values(check) if p is not None)))
+        if notes is not None:
+            notes.append(checks["warning"])
+        return cal, checks
     if check["fits"] is None and fit is not None and SELF_CALIBRATE and UNVERIFIED_POSTERIOR:
         checks.update(self_calibration_used=True, unverified=True)
         if notes is not None:

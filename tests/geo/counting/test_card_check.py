@@ -149,3 +149,15 @@ def test_too_small_to_tell_keeps_the_card_or_widens_it_and_says_so(monkeypatch):
     assert own["recall_hi"] - own["recall_lo"] > 2 * (base["recall_hi"] - base["recall_lo"])
     assert abs(own["recall"] - base["recall"]) < 0.15
     assert checks["card_check"]["recall_ratio_hi"] / checks["card_check"]["recall_ratio_lo"] > 2
+
+
+def test_unsure_detections_with_no_camera_to_measure_flag_the_card():
+    cams, images, dets, crs = _line_survey(3, seed=6)
+    cams = cams.iloc[:0]  # nothing located
+    conf = np.r_[np.full(30, 0.58), np.full(10, 0.65), np.full(2, 0.75)]  # unsure, unlike the card's 0.28 low share
+    notes: list[str] = []
+    cal, checks = calibration_checked(card(), cameras=cams, detections=pd.DataFrame({"image_id": "i0", "conf": conf}),
+                                      images=images, crs=crs, notes=notes)
+    assert checks["card_check"]["fits"] is False and checks["provisional"] and cal.source == "card"
+    assert checks["card_check"]["tests"]["confidence"]["p_low"] < 0.02
+    assert len(notes) == 1 and "camcensus review" in notes[0]
