@@ -25,12 +25,14 @@ The level's posterior is computed on a grid (``LEVEL_GRID``) with the card as it
 delta ~ N(0, ``PRIOR_SD``^2): the card is the prior, never a silent default. Where no camera was
 seen in two views the likelihood only bounds delta from above and the interval is as wide as the
 prior makes it; ``RecallFit.informative`` says whether the data narrowed it (posterior SD at most
-``INFORMATIVE_SHARE`` of the prior's). ``prior_only`` is the fit with the data set aside: what the
-estimate uses when the card does not fit and the survey's repeat views cannot tell its recall.
+``INFORMATIVE_SHARE`` of the prior's). ``prior_only`` sets the data aside: recall uniform in logit
+from ``UNKNOWN_FLOOR`` to the card's level, what the estimate uses when the card does not fit and
+the survey's repeat views cannot tell its recall.
 
 ``calibration_from_fit`` turns the fit into a ``geo.counting.calibration.Calibration`` (source
-"survey") whose recall bins carry the posterior's mean and spread (moment-matched Betas, widened
-because one level moves every bin together), which the estimator consumes like a card's.
+"survey") whose recall bins carry the posterior's centre (by default the harmonic mean: a count
+goes as 1 / recall) and spread (Betas from ``beta_counts``, widened because one level moves every
+bin together), which the estimator consumes like a card's.
 
 ``self_calibration_for_plan`` predicts, for ``camcensus plan``, how well each spacing measures the
 level when the card's recall does not carry (fits to capture histories simulated on the plan's
