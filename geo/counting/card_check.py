@@ -75,7 +75,7 @@ LOW_CONF_MARGIN = 0.15  # survey detections are smaller than the card's held-out
 # ~0.1 above the card's in the training look (0.37-0.40 vs 0.28, 3 rendered surveys), 0.67-0.68 in the held-out look
 MIN_CAMERAS = 5  # fewer P(real)-weighted located cameras with candidate views: too small to tell
 WARNING = ("the detector's card does not fit this survey's imagery (recall {ratio:.2f}x the card's, 95% "
-           "{lo:.2f}-{hi:.2f}; recapture p={p:.2g}): the estimate is provisional and uses the survey's own "
+           "{lo:.2f}-{hi:.2f}; p={p:.2g}): the estimate is provisional and uses the survey's own "
            "recall from repeat views; run `camcensus review` to measure recall on its images")
 WARNING_NO_CAMERAS = ("the detector's card does not fit this survey's imagery (p={p:.2g}) and no located camera can "
                       "measure recall: the estimate is provisional and uses the card's recall, likely too high; run "
