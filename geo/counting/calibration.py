@@ -309,6 +309,8 @@ def calibration_summary(cal: Calibration, *, conf: np.ndarray | None = None, lev
             false_figures["precision_from"] = "false-detection rate per image x the survey's images"
     ra, rb = cal.recall_beta()
     rw = cal.rec_n / cal.rec_n.sum() if cal.rec_n.sum() > 0 else np.full(len(ra), 1.0 / len(ra))
+    if (cal.extra or {}).get("recall_weights") is not None:  # a survey's own fit: the card's cameras by size (issue 26)
+        rw = np.asarray(cal.extra["recall_weights"], float) / float(np.sum(cal.extra["recall_weights"]))
     r_draws = rng.beta(ra, rb, size=(4000, len(ra))) @ rw
     extra = cal.extra or {}
     return {"source": cal.source,

@@ -969,6 +969,7 @@ def estimate_survey(
     density.geojson, density.parquet, map.html, density.png, report.json.
     """
     from geo.counting.areas import areas_from_spec, population_for_areas, population_from_file, whole_area
+    from geo.counting.card_check import calibration_checked, report_keys
     from geo.counting.design import design_from_sample_info
     from geo.counting.locate import read_sample_info
     from geo.streets.network import load_network, streets_from_graph
@@ -1009,6 +1010,8 @@ def estimate_survey(
     clock = time.perf_counter()
     network_m = float(shapely.length(streets.geometry.to_numpy()).sum())  # what random points are drawn from
     design = design_from_sample_info(info, images=images, network_m=network_m)
+    cal, checks = calibration_checked(cal, cameras=cameras, detections=detections, images=images, crs=streets.crs,
+                                      buildings=buildings, notes=notes)  # issue 26: card check, survey's own recall
     widths, strip_notes = strip_by_class(strip, design=design, calibration=cal)
     notes.extend(strip_notes)
     spacing = design.spacing_m
@@ -1047,6 +1050,7 @@ def estimate_survey(
                              buildings=buildings, notes=notes, timings=timings, model=model, by=by,
                              population=population, population_field=population_field, n_boot=n_boot, seed=seed,
                              spacing=spacing, metres_per_image=metres_per_image, n_shifts=n_shifts)
+    report.update(report_keys(checks))
     paths: dict[str, Path] = {}
     if exports:
         from geo.outputs.export import write_exports, write_json

@@ -19,7 +19,7 @@ import shapely
 
 from geo.io import write_parquet, write_text
 from geo.outputs.geopackage import geopackage_from_survey
-from geo.outputs.mapview import MAX_MAP_CAMERAS, write_map_html
+from geo.outputs.mapview import MAX_MAP_CAMERAS, banner_from_report, write_map_html
 from geo.outputs.plot import write_density_plot
 
 
@@ -53,7 +53,7 @@ def write_exports(out_dir: str | Path, areas: gpd.GeoDataFrame, *, cameras: gpd.
         "density.geojson": write_geojson(areas, out_dir / "density.geojson"),
         "density.parquet": write_geoparquet(areas, out_dir / "density.parquet"),
         "map.html": write_map_html(areas, out_dir / "map.html", thumbnails=thumbnails, subtitle=subtitle,
-                                   basemap=basemap, **figures),
+                                   basemap=basemap, banner=banner_from_report(report), **figures),
         "density.png": write_density_plot(areas, out_dir / "density.png", **figures),
         "survey.gpkg": geopackage_from_survey(out_dir, areas=areas),
     }
@@ -90,7 +90,8 @@ def map_from_survey(survey_dir: str | Path, *, basemap: str | None = None, out: 
                                                     images=images, detections=detections, metres_per_point=spacing)
     return write_map_html(areas, Path(out) if out is not None else survey_dir / "map.html", cameras=cameras,
                           streets=streets, coverage=coverage, truth=truth, thumbnails=thumbnails,
-                          title=_title(report), subtitle=_subtitle(areas, report), basemap=basemap)
+                          title=_title(report), subtitle=_subtitle(areas, report), basemap=basemap,
+                          banner=banner_from_report(report))
 
 
 def geojson_from_frame(frame: gpd.GeoDataFrame) -> dict:

@@ -52,7 +52,7 @@ def write_map_html(areas: gpd.GeoDataFrame, path: str | Path, *, cameras: gpd.Ge
                    streets: gpd.GeoDataFrame | None = None, coverage: np.ndarray | None = None,
                    truth: gpd.GeoDataFrame | None = None, thumbnails: list[str | None] | None = None,
                    title: str = "Camera density", subtitle: str = "", column: str = "per_road_km",
-                   basemap: str | None = None) -> Path:
+                   basemap: str | None = None, banner: str = "") -> Path:
     """Write the map page (see the module docstring) to ``path``.
 
     ``areas``: the density table (``column`` coloured). ``streets``: any CRS, with ``coverage``
@@ -63,6 +63,7 @@ def write_map_html(areas: gpd.GeoDataFrame, path: str | Path, *, cameras: gpd.Ge
     """
     data = map_data(areas, cameras=cameras, streets=streets, coverage=coverage, truth=truth,
                     thumbnails=thumbnails, title=title, subtitle=subtitle, column=column, basemap=basemap)
+    data["banner"] = str(banner or "")  # a provisional estimate's warning (issue 26)
     return write_text(path, page_from_data(data))
 
 
@@ -244,7 +245,7 @@ def page_from_data(data: dict) -> str:
 <style>{_PAGE_CSS}</style>
 </head>
 <body>
-<header><h1 id="title">{title}</h1><p id="subtitle">{subtitle}</p></header>
+<header><h1 id="title">{title}</h1><p id="subtitle">{subtitle}</p>{_banner_html(data)}</header>
 <div id="map"></div>
 <script type="application/json" id="map-data">{payload}</script>
 <script>
@@ -256,6 +257,20 @@ def page_from_data(data: dict) -> str:
 </body>
 </html>
 """
+
+
+def banner_from_report(report: dict | None) -> str:
+    """The provisional banner of a report whose card check failed (issue 26), else ""."""
+    if not report or not report.get("provisional"):
+        return ""
+    warning = (report.get("card_check") or {}).get("warning") or next(
+        (w for w in report.get("warnings", []) if "card does not fit" in w), "")
+    return f"Provisional estimate: {warning}" if warning else "Provisional estimate"
+
+
+def _banner_html(data: dict) -> str:
+    text = data.get("banner") or ""
+    return f'<p id="banner" class="provisional">{html.escape(text, quote=True)}</p>' if text else ""
 
 
 def script_json(data: Any) -> str:
@@ -413,6 +428,7 @@ body { display: flex; flex-direction: column; }
 header { padding: 6px 12px; background: #fff; border-bottom: 1px solid #ccc; }
 header h1 { font-size: 17px; margin: 0; }
 header p { margin: 2px 0 0; color: #555; font-size: 12.5px; }
+header p.provisional { color: #7a4b00; background: #fff3cd; padding: 2px 6px; font-weight: 600; }
 header p:empty { display: none; }
 #map { flex: 1; background: #f3f2ee; }
 .cc-legend { background: rgba(255,255,255,.92); padding: 6px 8px; border-radius: 4px;

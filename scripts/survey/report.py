@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from geo.counting.card_check import card_check_line
 from scripts import survey_dir as files
 from scripts.survey.run import SurveyResult
 
@@ -45,6 +46,8 @@ def summary_rows(result: SurveyResult) -> list[tuple[str, str]]:
     cal = result.report.get("calibration")
     if cal:
         rows.append(("calibration", calibration_line(cal).removeprefix("calibration: ")))
+    if card_check_line(result.report):  # issue 26: does the card fit this imagery?
+        rows.append(("card check", card_check_line(result.report)))
     rate = total.get("rate_estimator") or {}
     if rate.get("est_cameras") is not None:
         rows.append(("Stanford rate estimate (95% interval)",
@@ -89,3 +92,8 @@ def print_summary(result: SurveyResult, *, console: Console | None = None) -> No
     map_html = result.survey_dir / files.MAP_HTML
     if map_html.exists():
         console.print(f"open the map: {map_html.resolve()}")
+    warning = (result.report.get("card_check") or {}).get("warning")
+    if warning:  # issue 26: the card does not fit this imagery; one line, on stderr
+        import sys
+
+        print(f"warning: {warning}", file=sys.stderr)

@@ -378,9 +378,13 @@ def test_a_sparse_random_design_estimates_the_strip_along_every_street_of_its_ne
     assert np.mean(covered) >= 0.75, (errors, covered)
 
 
-def test_strip_auto_is_the_default_and_a_fixed_strip_past_it_is_warned_about(surveys):
+def test_strip_auto_is_the_default_and_a_fixed_strip_past_it_is_warned_about(surveys, monkeypatch):
     from geo.counting.calibration import calibration_from_dict
     from geo.counting.design import Design, strip_from_design
+
+    # the simulated detector's flat recall 0.63 does not fit this card (issue 26's card check would
+    # replace its recall): this test is about the strip, so the card stands
+    monkeypatch.setattr("geo.counting.card_check.SELF_CALIBRATE", False)
 
     scene, path = surveys[1]
     card = {"source": "card", "conf_threshold": 0.25,

@@ -1,0 +1,313 @@
+"""Does the survey look like the card's data? And which recall does the estimate then use?
+
+Every real city is imagery the detector never saw, and a card's recall does not carry to other
+imagery (on the renderer's held-out look it falls to about a quarter). ``calibration_checked`` is
+the estimator's one hook (``geo.counting.estimate.estimate_survey``, after the design, before the
+strip): it tests the survey against its calibration and decides which calibration the estimate uses.
+
+Tests (report.json ``card_check``; all on the survey's own detections, nothing else is needed):
+
+- ``recapture``: the P(real)-weighted number of located cameras seen in two or more views against
+  the number the calibration's recall predicts from each camera's own candidate views and box
+  sizes, with the per-camera effect (``geo.counting.recapture``); a normal test of the count
+  (continuity corrected) against the predictions at the card's level moved by -/+
+  ``TOLERANCE_LOGIT`` (fewer repeats than even the lower level predicts, or more than the upper).
+  Views of one camera are the survey's repeated measurement of recall;
+- ``level``: the likelihood-ratio test that the survey's own recall level (``fit_level``) lies
+  within ``TOLERANCE_LOGIT`` of the card's (and ``p_card``, against the card's level exactly); the
+  fit's interval gives ``recall_ratio`` (survey / card, over the located cameras' candidate
+  views) with ``recall_ratio_lo`` / ``recall_ratio_hi``. The tolerance keeps a small model error
+  (the training look's own ratio is 0.9-1.1) from raising alarms on large surveys, where any
+  difference becomes significant; unseen imagery moves the level by 3-5 logits;
+- ``confidence``: the survey's detection confidences against the card's held-out ones (the card's
+  precision bins' counts). ``p_value``: chi-square of the 2 x k table (reported only: survey boxes
+  are smaller than the card's held-out ones, so surveys the card fits differ too); ``p_low``: the
+  one-sided binomial test that the survey's share of detections in the card's low bins (below
+  ``LOW_CONF_EDGE``) exceeds the card's share plus ``LOW_CONF_MARGIN`` (detectors grow unsure on
+  imagery they never saw; at 20 m spacing this is the test with power, repeat views being rare).
+
+``fits``: false when the recapture or the level test rejects at ``ALPHA`` or the low-confidence
+test at ``ALPHA_CONF``; null when the survey is too small to tell (the recapture test's expected
+count could not tell the card's recall from ``TELL_RATIO`` of it by ``TELL_Z`` standard errors,
+and nothing rejected); else true.
+
+Policy (``calibration_checked``):
+
+- the card fits: the card's calibration;
+- the survey is too small to tell: the card's calibration, with a note (``UNVERIFIED_POSTERIOR``
+  switches on the survey's own posterior instead, the card prior N(0, 2^2) in logit times what few
+  repeat views there are, centred on its median level: measured, it did not pay, see the docs);
+- the card does not fit and the survey's repeat views measure the level (the fit is informative,
+  or its own likelihood rejects the card's level): the survey's own recall fit
+  (``calibration_from_fit``: the card's shape, the survey's level, with the fit's uncertainty);
+- the card does not fit and the repeat views cannot tell: recall unknown
+  (``geo.counting.recapture.prior_only``: uniform in logit from 6 below the card's level to the
+  card's): a wide interval that says so;
+- either way a warning: the estimate is provisional and ``camcensus review`` measures recall on
+  the survey's own images. A review of the survey's own images, when there is one, stands (the
+  check is still reported). Only a model card's calibration (source "card") is replaced or
+  warned about; figures the user gave (--precision / --recall) or a review stand, checked and
+  reported only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from geo.counting.calibration import Calibration, conf_bin
+from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit
+from geo.counting.recapture import (CaptureHistories, RecallFit, c_of, calibration_from_fit, fit_level,
+                                    histories_from_tables, pair_recall, prior_only, usable)
+
+ALPHA = 0.005  # per test (recapture, level): about 1% false alarms on surveys the card fits
+TOLERANCE_LOGIT = 1.0  # a card whose level is within this many logits of the survey's fits (recall ratio ~0.75-1.2)
+ALPHA_CONF = 0.02  # the low-confidence test (its margin already allows for surveys' smaller boxes)
+TELL_RATIO = 0.4  # "too small to tell": the test could not separate the card from this share of its recall
+TELL_Z = 2.0
+CHECKED_SOURCES = ("card",)  # calibrations the check may replace: a model card's held-out figures
+SELF_CALIBRATE = True  # False: always the given calibration, checks reported (validation's "card" column)
+# too small to tell: the survey's own posterior (the card widened) instead of the card. Off: measured on 9 small
+# rendered surveys it moved held-out estimates by 1-5 points, training-look ones by +10 to +40% (see the docs)
+UNVERIFIED_POSTERIOR = False
+LOW_CONF_EDGE = 0.7  # the card's bins up to this confidence are its "low" ones
+LOW_CONF_MARGIN = 0.15  # survey detections are smaller than the card's held-out ones: their low share runs up to
+# ~0.1 above the card's in the training look (0.37-0.40 vs 0.28, 3 rendered surveys), 0.67-0.68 in the held-out look
+MIN_CAMERAS = 5  # fewer P(real)-weighted located cameras with candidate views: too small to tell
+WARNING = ("the detector's card does not fit this survey's imagery (recall {ratio:.2f}x the card's, 95% "
+           "{lo:.2f}-{hi:.2f}; p={p:.2g}): the estimate is provisional and uses the survey's own "
+           "recall from repeat views; run `camcensus review` to measure recall on its images")
+WARNING_NO_CAMERAS = ("the detector's card does not fit this survey's imagery (p={p:.2g}) and no located camera can "
+                      "measure recall: the estimate is provisional and uses the card's recall, likely too high; run "
+                      "`camcensus review` to measure recall on its images")
+NOTE_UNVERIFIED = ("card check: too few cameras seen twice to test whether the detector's card fits this imagery; "
+                   "the estimate's recall is the card's widened to what the survey cannot rule out "
+                   "({lo:.2f}x-{hi:.2f}x the card's); a denser design or `camcensus review` would tell")
+WARNING_UNKNOWN = ("the detector's card does not fit this survey's imagery (p={p:.2g}) and too few cameras were seen "
+                   "twice to measure recall: the estimate is provisional, with recall anywhere from {lo:.2f}x to "
+                   "{hi:.2f}x the card's; run `camcensus review` to measure recall on its images")
+
+
+def repeat_share_test(h: CaptureHistories, cal: Calibration, *, tolerance: float = TOLERANCE_LOGIT,
+                      sd: float = CAMERA_LOGIT_SD) -> dict:
+    """Observed vs predicted P(real)-weighted located cameras seen in >= 2 views. Predicted at the
+    calibration's own recall (``expected_repeat``) and at its level moved by -/+ ``tolerance``
+    logits; ``p_value``: the smaller one-sided normal p-value (continuity corrected) of fewer
+    repeats than even the lower level predicts or more than the upper one does, doubled (a card
+    within the tolerance fits: a small model error must not raise alarms on large surveys)."""
+    from scipy.stats import norm
+
+    keep = usable(h)
+    w = np.where(keep, h.weight, 0.0)
+    observed = float(np.sum(w * (h.n_found() >= 2)))
+
+    def moments(level: float) -> tuple[float, float]:
+        pi2 = repeat_probability(h, pair_recall(h, cal, level, sd=sd), sd=sd)
+        return float(np.sum(w * pi2)), float(np.sum(w * pi2 * (1 - pi2)))
+
+    expected, var = moments(0.0)
+    lo_mean, lo_var = moments(-tolerance)
+    hi_mean, hi_var = moments(tolerance)
+    p_fewer = norm.sf((lo_mean - observed - 0.5) / np.sqrt(lo_var)) if lo_var > 0 else 1.0
+    p_more = norm.sf((observed - hi_mean - 0.5) / np.sqrt(hi_var)) if hi_var > 0 else 1.0
+    n = float(w.sum())
+    return {"observed_repeat": round(observed, 2), "expected_repeat": round(expected, 2),
+            "expected_repeat_range": [round(lo_mean, 2), round(hi_mean, 2)], "tolerance_logit": tolerance,
+            "observed_share": round(observed / n, 4) if n > 0 else None,
+            "expected_share": round(expected / n, 4) if n > 0 else None,
+            "sd": round(float(np.sqrt(var)), 3), "p_value": float(min(1.0, 2 * min(p_fewer, p_more)))}
+
+
+def level_test(fit: RecallFit, *, tolerance: float = TOLERANCE_LOGIT) -> dict:
+    """Likelihood-ratio test that the survey's level lies within -/+ ``tolerance`` logits of the
+    card's: 2 (max log L - max over |delta| <= tolerance log L), chi-square 1 df (conservative at
+    the boundary); ``p_card``: the same against delta = 0 exactly (reported)."""
+    from scipy.stats import chi2
+
+    inside = np.abs(fit.grid) <= tolerance + 1e-9
+    stat = max(2.0 * (fit.loglik.max() - fit.loglik[inside].max()), 0.0)
+    return {"p_value": float(chi2.sf(stat, 1)), "p_card": fit.lr_p, "level_logit": round(fit.level, 3),
+            "tolerance_logit": tolerance}
+
+
+def repeat_probability(h: CaptureHistories, p: np.ndarray, *, sd: float = CAMERA_LOGIT_SD) -> np.ndarray:
+    """P(seen in >= 2 of its candidate views | seen in >= 1) per camera, for pair probabilities ``p``."""
+    u, wts = effect_nodes(sd)
+    c = c_of(np.maximum(p, 1e-9), sd)
+    one = np.zeros(h.n_cameras)
+    found = np.zeros(h.n_cameras)
+    for uk, wk in zip(u, wts):
+        q = np.clip(np.where(p <= 0, 0.0, expit(c + uk)), 0.0, 1 - 1e-12)
+        log_miss = np.bincount(h.cam, np.log1p(-q), minlength=h.n_cameras)
+        odds = np.bincount(h.cam, q / (1 - q), minlength=h.n_cameras)
+        one += wk * np.exp(log_miss) * odds
+        found += wk * -np.expm1(log_miss)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(found > 0, np.clip(1.0 - one / found, 0.0, 1.0), 0.0)
+
+
+def confidence_test(detection_conf: np.ndarray, cal: Calibration) -> dict:
+    """The survey's detection confidences against the card's held-out ones (its precision bins'
+    counts): ``p_value``, chi-square of the 2 x k table (reported); ``p_low``, the one-sided
+    binomial test that the survey's share of detections in the card's low bins (below
+    ``LOW_CONF_EDGE``) exceeds the card's share by more than ``LOW_CONF_MARGIN`` (used for ``fits``:
+    detectors grow unsure on imagery they never saw)."""
+    from scipy.stats import binomtest, chi2_contingency
+
+    k = len(cal.conf_edges) - 1
+    survey = np.bincount(conf_bin(np.asarray(detection_conf, float), cal.conf_edges), minlength=k).astype(float)
+    card = np.asarray(cal.prec_n, float)
+    keep = (survey + card) > 0
+    low = cal.conf_edges[1:] <= LOW_CONF_EDGE + 1e-9
+    card_low = float(card[low].sum() / card.sum()) if card.sum() > 0 else None
+    out = {"survey_share": (survey / max(survey.sum(), 1)).round(3).tolist(),
+           "card_share": (card / max(card.sum(), 1)).round(3).tolist(), "edges": cal.conf_edges.tolist(),
+           "low_edge": LOW_CONF_EDGE, "survey_low_share": round(float(survey[low].sum() / max(survey.sum(), 1)), 3),
+           "card_low_share": None if card_low is None else round(card_low, 3), "margin": LOW_CONF_MARGIN,
+           "p_value": None, "p_low": None}
+    if keep.sum() < 2 or survey.sum() < 5 or card.sum() < 5 or not low.any() or low.all():
+        return out
+    out["p_value"] = float(chi2_contingency(np.vstack([survey[keep], card[keep]]))[1])
+    null = min(card_low + LOW_CONF_MARGIN, 0.999)
+    out["p_low"] = float(binomtest(int(survey[low].sum()), int(survey.sum()), null, alternative="greater").pvalue)
+    return out
+
+
+def can_tell(h: CaptureHistories, cal: Calibration, *, sd: float = CAMERA_LOGIT_SD) -> bool:
+    """Whether the recapture test could tell the calibration's recall from ``TELL_RATIO`` of it."""
+    keep = usable(h)
+    if np.sum(np.where(keep, h.weight, 0.0)) < MIN_CAMERAS:
+        return False
+    w = np.where(keep, h.weight, 0.0)
+    base = repeat_probability(h, pair_recall(h, cal, 0.0, sd=sd), sd=sd)
+    rates = cal.recall_bins()
+    from geo.counting.recapture import LEVEL_GRID, shifted_rates
+
+    shifted = shifted_rates(rates, LEVEL_GRID, sd=sd)
+    card = float(np.sum(w[h.cam] * h.other * _recall(h, cal, rates)))
+    ratios = np.array([float(np.sum(w[h.cam] * h.other * _recall(h, cal, r))) / max(card, 1e-12) for r in shifted])
+    low_level = float(np.interp(TELL_RATIO, ratios, LEVEL_GRID))
+    low = repeat_probability(h, pair_recall(h, cal, low_level, sd=sd), sd=sd)
+    var = float(np.sum(w * base * (1 - base)))
+    return var > 0 and float(np.sum(w * (base - low))) / np.sqrt(var) >= TELL_Z
+
+
+def _recall(h: CaptureHistories, cal: Calibration, rates: np.ndarray) -> np.ndarray:
+    from geo.counting.calibration import recall_at
+
+    return recall_at(h.size_px, cal.size_edges, rates)
+
+
+def card_check(h: CaptureHistories, cal: Calibration, *, detection_conf: np.ndarray | None = None
+               ) -> tuple[dict, RecallFit | None]:
+    """(report.json's ``card_check``, the survey's own recall fit or None when no camera has a
+    candidate view); see the module docstring."""
+    if np.sum(np.where(usable(h), h.weight, 0.0)) < 0.5:  # no located camera likely real with a candidate view
+        tests = {"confidence": confidence_test(detection_conf, cal)} if detection_conf is not None and len(
+            detection_conf) else {}
+        p_low = (tests.get("confidence") or {}).get("p_low")
+        return {"fits": False if p_low is not None and p_low < ALPHA_CONF else None, "recall_ratio": None,
+                "recall_ratio_lo": None, "recall_ratio_hi": None, "n_cameras": 0, "tests": tests, "alpha": ALPHA,
+                "alpha_confidence": ALPHA_CONF,
+                "note": "no located camera (likely real) with candidate views: recall cannot be measured"}, None
+    fit = fit_level(h, cal)
+    rec = repeat_share_test(h, cal)
+    lev = level_test(fit)
+    tests = {"recapture": rec, "level": lev}
+    if detection_conf is not None and len(detection_conf):
+        tests["confidence"] = confidence_test(detection_conf, cal)
+    p_low = (tests.get("confidence") or {}).get("p_low")
+    reject = rec["p_value"] < ALPHA or lev["p_value"] < ALPHA or (p_low is not None and p_low < ALPHA_CONF)
+    fits = False if reject else (True if can_tell(h, cal) else None)
+    return {"fits": fits, "recall_ratio": round(fit.recall_ratio, 4), "recall_ratio_lo": round(fit.recall_ratio_lo, 4),
+            "recall_ratio_hi": round(fit.recall_ratio_hi, 4), "n_cameras": round(fit.n_cameras, 2),
+            "n_unmatched_views": int(h.n_unmatched), "calibration_source": cal.source, "alpha": ALPHA,
+            "alpha_confidence": ALPHA_CONF,
+            "tests": tests}, fit
+
+
+def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: pd.DataFrame, images: pd.DataFrame,
+                        crs, buildings=None, notes: list[str] | None = None) -> tuple[Calibration, dict]:
+    """The calibration the estimate uses and the checks behind it: (calibration, checks) with
+    checks = {"card_check", "self_calibration", "provisional", "warning"} (see the module
+    docstring for the policy). ``buildings``: footprints (any CRS) that block sight lines.
+    Appends the warning (when the card does not fit) or a note (too small to tell) to ``notes``."""
+    build_m = buildings.to_crs(crs) if buildings is not None and len(buildings) else None
+    conf = detections["conf"].fillna(1.0).to_numpy(float) if "conf" in detections else None
+    h = histories_from_tables(cameras, images, crs=crs, detections=detections, calibration=cal, buildings=build_m)
+    check, fit = card_check(h, cal, detection_conf=conf)
+    checks = {"card_check": check, "self_calibration": fit.to_dict() if fit is not None else None,
+              "provisional": False, "warning": None}
+    if cal.source not in CHECKED_SOURCES:  # a review of this survey, or figures the user gave: they stand
+        checks["self_calibration_used"] = False
+        checks["card_check"]["note"] = (f"the calibration ({cal.source}) is not a model card's: the check is "
+                                        "reported only")
+        return cal, checks
+    if check["fits"] is False and fit is not None:
+        measured = fit.informative or fit.lr_p < ALPHA  # the repeat views themselves tell the level
+        used = fit if measured else prior_only(fit, below_card=fit.recall_ratio_lo <= 1.0)
+        checks.update(provisional=True, self_calibration_used=SELF_CALIBRATE,
+                      warning=(WARNING if measured else WARNING_UNKNOWN).format(
+                          ratio=used.recall_ratio, lo=used.recall_ratio_lo, hi=used.recall_ratio_hi,
+                          p=min(p for p in _p_values(check) if p is not None)))
+        if not measured:
+            checks["self_calibration_prior_only"] = used.to_dict()
+        if not SELF_CALIBRATE:
+            checks["warning"] = checks["warning"].replace("uses the survey's own recall from repeat views",
+                                                          "uses the card's recall")
+        if notes is not None:
+            notes.append(checks["warning"])
+        return (calibration_from_fit(cal, used, h) if SELF_CALIBRATE else cal), checks
+    if check["fits"] is False:  # no camera to measure recall on: the card stands, provisional
+        checks.update(provisional=True, self_calibration_used=False,
+                      warning=WARNING_NO_CAMERAS.format(p=min(p for p in _p_values(check) if p is not None)))
+        if notes is not None:
+            notes.append(checks["warning"])
+        return cal, checks
+    if check["fits"] is None and fit is not None and SELF_CALIBRATE and UNVERIFIED_POSTERIOR:
+        checks.update(self_calibration_used=True, unverified=True)
+        if notes is not None:
+            notes.append(NOTE_UNVERIFIED.format(lo=fit.recall_ratio_lo, hi=fit.recall_ratio_hi))
+        return calibration_from_fit(cal, fit, h, centre="median"), checks
+    checks["self_calibration_used"] = False
+    if check["fits"] is None and notes is not None:
+        notes.append("card check: too few repeat views to test whether the detector's card fits this imagery "
+                     "(a denser design, or `camcensus review`, would tell)")
+    return cal, checks
+
+
+def _p_values(check: dict) -> list:
+    tests = check.get("tests") or {}
+    return [(tests.get("recapture") or {}).get("p_value"), (tests.get("level") or {}).get("p_value"),
+            (tests.get("confidence") or {}).get("p_low")]
+
+
+def report_keys(checks: dict) -> dict:
+    """The report.json keys of the checks: card_check (with the warning), self_calibration (with
+    whether the estimate used it), provisional."""
+    check = checks.get("card_check")
+    out = {"card_check": {**check, "warning": checks.get("warning"), "unverified": bool(checks.get("unverified"))}
+           if check is not None else None,
+           "self_calibration": checks.get("self_calibration"),
+           "provisional": bool(checks.get("provisional"))}
+    if checks.get("self_calibration") is not None:
+        out["self_calibration"] = {**checks["self_calibration"], "used": bool(checks.get("self_calibration_used"))}
+        if checks.get("self_calibration_prior_only") is not None:  # what the estimate used instead of the fit
+            out["self_calibration"]["used_prior_only"] = checks["self_calibration_prior_only"]
+    return out
+
+
+def card_check_line(report: dict) -> str | None:
+    """One line for the survey's summary: the card check's verdict and the recall ratio, or None
+    when the report has no card check."""
+    check = report.get("card_check")
+    if not check:
+        return None
+    verdict = {True: "fits", False: "does not fit", None: "too few repeat views to tell"}[check.get("fits")]
+    ratio = ""
+    if check.get("recall_ratio") is not None:
+        ratio = (f"; survey recall {check['recall_ratio']:.2f}x the card's "
+                 f"({check['recall_ratio_lo']:.2f}-{check['recall_ratio_hi']:.2f})")
+    used = (report.get("self_calibration") or {}).get("used")
+    return f"{verdict}{ratio}" + ("; estimate uses the survey's own recall (provisional)" if used else
+                                  ("; estimate provisional" if report.get("provisional") else ""))

@@ -1,0 +1,468 @@
+"""Recall from the survey itself: spatial capture-recapture with views as detectors at known poses.
+
+Every located camera carries a capture history: the views that could show it (its candidate views,
+from the survey's own poses and the camera's located position: ``geo.counting.inclusion.view_pairs``
+with one shift, the realized viewpoints) and which of them detected it (``cameras.parquet``'s
+``image_ids``). Each candidate view has the box size the camera would have there (pixels) and what
+else multiplies the detector's recall (``visibility_by_range`` x the share of mount heights in the
+vertical field of view), exactly as the estimator's inclusion model has them.
+
+The model (cf. R ``secr``, Efford; ``mrds``'s conditional detection functions):
+
+- the card's recall by box size r(s) gives the shape; its level is fitted: the survey's recall is
+  r_delta(s) = E_u[expit(c(r(s)) + delta + u)] (``shifted_rates``), ``c`` the logit that keeps a
+  marginal r under the per-camera effect u ~ N(0, CAMERA_LOGIT_SD^2)
+  (``geo.counting.heterogeneity.logit_shift``), so delta = 0 is the card;
+- view j of camera i detects it with p_ij(u) = expit(c(r_delta(s_ij) x other_ij) + u), one u per
+  camera (``secr``'s finite mixtures play this part there; here Gauss-Hermite over a normal);
+- the conditional (Huggins 1989) likelihood of each located camera's history given that some view
+  found it, prod_j p^y (1 - p)^(1 - y) / (1 - prod_j (1 - p)), each averaged over u; cameras
+  enter weighted by P(real) (``camera_reality``: false detections spent on the single-view cameras
+  of their confidence bin, as the estimator does), so a false box does not pass for a camera that
+  only one view saw.
+
+The level's posterior is computed on a grid (``LEVEL_GRID``) with the card as its prior,
+delta ~ N(0, ``PRIOR_SD``^2): the card is the prior, never a silent default. Where no camera was
+seen in two views the likelihood only bounds delta from above and the interval is as wide as the
+prior makes it; ``RecallFit.informative`` says whether the data narrowed it (posterior SD at most
+``INFORMATIVE_SHARE`` of the prior's). ``prior_only`` sets the data aside: recall uniform in logit
+from ``UNKNOWN_FLOOR`` to the card's level, what the estimate uses when the card does not fit and
+the survey's repeat views cannot tell its recall.
+
+``calibration_from_fit`` turns the fit into a ``geo.counting.calibration.Calibration`` (source
+"survey") whose recall bins carry the posterior's centre (by default the harmonic mean: a count
+goes as 1 / recall) and spread (Betas from ``beta_counts``, widened because one level moves every
+bin together), which the estimator consumes like a card's.
+
+``self_calibration_for_plan`` predicts, for ``camcensus plan``, how well each spacing measures the
+level when the card's recall does not carry (fits to capture histories simulated on the plan's
+assumed cameras and views).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from geo.counting.calibration import Calibration, conf_bin, recall_at
+from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit, logit_shift
+from geo.counting.inclusion import box_size_m, view_pairs, views_for_inclusion, visibility_by_range
+
+LEVEL_GRID = np.round(np.arange(-8.0, 4.0 + 1e-9, 0.05), 4)  # logit shifts of the card's recall tried
+UNKNOWN_FLOOR = -6.0  # lowest level (logit) a flagged survey whose repeat views cannot tell is taken to allow
+PRIOR_SD = 2.0  # logit SD of the prior on the level around the card's (delta = 0)
+INFORMATIVE_SHARE = 0.5  # a fit is informative when the level's posterior SD is at most this share of the prior's
+INFORMATIVE_WIDTH = 4.0  # a design self-calibrates (plan) when its 95% recall-ratio interval spans at most this factor
+LEVEL = 0.95
+_P_GRID = np.linspace(-14.0, 14.0, 1401)  # logit grid on which c(r) is tabulated
+
+
+@dataclass(frozen=True)
+class CaptureHistories:
+    """The located cameras' candidate (camera, view) pairs: ``cam`` (camera row), ``size_px``
+    (expected sqrt box area in that view), ``other`` (what multiplies recall: visibility by range x
+    vertical field-of-view share), ``detected`` (did that view find the camera); per camera
+    ``weight`` (P(real)). ``n_unmatched``: detecting views the geometry did not give the camera
+    (added as candidates at their horizontal range)."""
+
+    cam: np.ndarray
+    size_px: np.ndarray
+    other: np.ndarray
+    detected: np.ndarray
+    weight: np.ndarray
+    n_cameras: int
+    n_unmatched: int = 0
+
+    def n_found(self) -> np.ndarray:
+        """Views that detected each camera."""
+        return np.bincount(self.cam, self.detected.astype(float), minlength=self.n_cameras)
+
+    def n_candidates(self) -> np.ndarray:
+        return np.bincount(self.cam, minlength=self.n_cameras)
+
+
+@dataclass(frozen=True)
+class RecallFit:
+    """The survey's own recall level (see the module docstring). ``level``: posterior mean of
+    delta (logit shift of the card's recall); ``recall_ratio``: the survey's recall over the
+    card's, averaged over the located cameras' candidate views, with its ``LEVEL`` interval."""
+
+    level: float
+    level_lo: float
+    level_hi: float
+    recall_ratio: float
+    recall_ratio_lo: float
+    recall_ratio_hi: float
+    n_cameras: float  # P(real)-weighted cameras in the fit
+    n_repeat: float  # of them seen in two or more views
+    n_pairs: int
+    lr_p: float  # likelihood-ratio test of delta = 0 (the card's level), chi-square 1 df
+    informative: bool
+    grid: np.ndarray = field(repr=False)
+    posterior: np.ndarray = field(repr=False)
+    loglik: np.ndarray = field(repr=False)
+    ratio_curve: np.ndarray = field(repr=False)
+
+    def to_dict(self) -> dict:
+        """report.json's ``self_calibration`` figures."""
+        return {"level_logit": round(self.level, 4), "level_lo": round(self.level_lo, 4),
+                "level_hi": round(self.level_hi, 4), "recall_ratio": round(self.recall_ratio, 4),
+                "recall_ratio_lo": round(self.recall_ratio_lo, 4), "recall_ratio_hi": round(self.recall_ratio_hi, 4),
+                "n_cameras": round(self.n_cameras, 2), "n_repeat": round(self.n_repeat, 2),
+                "n_pairs": int(self.n_pairs), "lr_p": float(self.lr_p), "informative": bool(self.informative),
+                "prior": f"logit shift ~ N(0, {PRIOR_SD:g}^2) around the card's recall",
+                "camera_logit_sd": CAMERA_LOGIT_SD}
+
+
+# --- capture histories ------------------------------------------------------------------------
+
+def histories_from_tables(cameras: pd.DataFrame, images: pd.DataFrame, *, crs, detections: pd.DataFrame | None = None,
+                          calibration: Calibration | None = None, buildings=None) -> CaptureHistories:
+    """The capture histories of the located ``cameras`` (lon, lat, class_name, image_ids,
+    n_detections, conf_max) from the survey's ``images`` (poses) in the metric ``crs``;
+    ``buildings`` (footprints in ``crs``) block sight lines. P(real) from ``calibration`` and the
+    ``detections`` (conf) when both are given, else 1."""
+    from pyproj import Transformer
+
+    n = len(cameras)
+    ok = images
+    if "status" in ok.columns:
+        ok = ok[ok["status"].fillna("ok").eq("ok")]
+    ok = ok.drop_duplicates("image_id")
+    views = views_for_inclusion(images, crs)
+    if n == 0 or len(views) == 0:
+        z = np.zeros(0)
+        return CaptureHistories(z.astype(np.int64), z, z, z.astype(bool), np.ones(n), n)
+    x, y = Transformer.from_crs(4326, crs, always_xy=True).transform(cameras["lon"].to_numpy(float),
+                                                                     cameras["lat"].to_numpy(float))
+    cxy = np.column_stack([np.asarray(x), np.asarray(y)])
+    pairs = view_pairs(cxy, np.tile([1.0, 0.0], (n, 1)), views, spacing_m=1.0, buildings=buildings, n_shifts=1)
+    box = box_size_m(cameras["class_name"].astype(str).to_numpy())
+    view_ids = ok["image_id"].to_numpy()
+    seen = [set(ids) if ids is not None else set() for ids in cameras.get("image_ids", pd.Series([None] * n))]
+    cam, vj = pairs.cam, pairs.view
+    detected = np.array([view_ids[v] in seen[c] for c, v in zip(cam, vj)], bool)
+    size = box[cam] * pairs.scale
+    other = visibility_by_range(pairs.range_m) * (pairs.factor if pairs.factor is not None else 1.0)
+    extra = _unmatched_pairs(cxy, box, seen, cam, vj, view_ids, views)
+    weight = (camera_reality(cameras, detections, calibration, n_images=len(ok))
+              if calibration is not None and detections is not None else np.ones(n))
+    return CaptureHistories(np.concatenate([cam, extra[0]]), np.concatenate([size, extra[1]]),
+                            np.concatenate([other, extra[2]]), np.concatenate([detected, np.ones(len(extra[0]), bool)]),
+                            weight, n, n_unmatched=len(extra[0]))
+
+
+def _unmatched_pairs(cxy, box, seen, cam, vj, view_ids, views):
+    """Detecting views that the candidate geometry did not give their camera (position error):
+    (camera, size px, other) at the horizontal range, nominal rise and the view's focal length."""
+    have = set(zip(cam.tolist(), view_ids[vj].tolist()))
+    row_of = {v: i for i, v in enumerate(view_ids)}
+    out_c, out_s, out_o = [], [], []
+    for c, ids in enumerate(seen):
+        for v in ids:
+            if (c, v) in have or v not in row_of:
+                continue
+            r = views.iloc[row_of[v]]
+            rng = float(np.hypot(cxy[c, 0] - r["x"], cxy[c, 1] - r["y"]))
+            focal = float(r["width"]) / 2.0 / np.tan(np.radians(float(r["fov"])) / 2.0)
+            out_c.append(c)
+            out_s.append(box[c] * focal / max(np.hypot(rng, 2.0), 1.0))
+            out_o.append(float(visibility_by_range(np.array([rng]))[0]) or 0.05)
+    return np.array(out_c, np.int64), np.array(out_s, float), np.array(out_o, float)
+
+
+def camera_reality(cameras: pd.DataFrame, detections: pd.DataFrame, cal: Calibration, *, n_images: int) -> np.ndarray:
+    """P(real) of each located camera: the calibration's expected false detections per confidence
+    bin (false rate per image x ``n_images``, else 1 - precision per detection) spent on the
+    single-view cameras of that bin; cameras seen in several views are real (false boxes seldom
+    repeat at one place)."""
+    n = len(cameras)
+    if n == 0:
+        return np.ones(0)
+    edges = cal.conf_edges
+    k = len(edges) - 1
+    conf = detections["conf"].fillna(1.0).to_numpy(float) if "conf" in detections else np.ones(len(detections))
+    b = conf_bin(conf, edges)
+    if cal.uses_false_rate():
+        false_b = np.minimum(cal.false_rates() * float(n_images), np.bincount(b, minlength=k))
+    else:
+        false_b = np.bincount(b, 1.0 - cal.precision_bins()[b], minlength=k)
+    n_det = cameras["n_detections"].to_numpy(float) if "n_detections" in cameras else np.ones(n)
+    cmax = cameras["conf_max"].fillna(1.0).to_numpy(float) if "conf_max" in cameras else np.ones(n)
+    single = n_det <= 1
+    cb = conf_bin(cmax, edges)
+    singles_b = np.bincount(cb[single], minlength=k).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q_b = np.where(singles_b > 0, np.clip(1.0 - false_b / singles_b, 0.0, 1.0), 1.0)
+    q = np.ones(n)
+    q[single] = q_b[cb[single]]
+    return q
+
+
+# --- the model --------------------------------------------------------------------------------
+
+def _c_table(sd: float) -> tuple[np.ndarray, np.ndarray]:
+    """(marginal recall, c) on a logit grid: c(r) by interpolation instead of bisection per pair."""
+    r = expit(_P_GRID)
+    return r, logit_shift(r, sd)
+
+
+_TABLES: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def c_of(recall: np.ndarray, sd: float = CAMERA_LOGIT_SD) -> np.ndarray:
+    """``logit_shift`` by table lookup (linear in logit r)."""
+    if sd not in _TABLES:
+        _TABLES[sd] = _c_table(sd)
+    r_tab, c_tab = _TABLES[sd]
+    r = np.clip(np.asarray(recall, float), r_tab[0], r_tab[-1])
+    return np.interp(np.log(r / (1 - r)), _P_GRID, c_tab)
+
+
+def shifted_rates(rates: np.ndarray, level: float | np.ndarray, *, sd: float = CAMERA_LOGIT_SD) -> np.ndarray:
+    """The recall rates ``rates`` with their level moved by ``level`` (logit, under the camera
+    effect): E_u[expit(c(r) + level + u)]. ``level`` may be an array (leading axis of the result)."""
+    u, w = effect_nodes(sd)
+    c = c_of(rates, sd)
+    lev = np.asarray(level, float)
+    return (expit(c[None, :, None] + lev.reshape(-1, 1, 1) + u) * w).sum(-1).reshape(lev.shape + c.shape)
+
+
+def pair_recall(h: CaptureHistories, cal: Calibration, level: float, *, sd: float = CAMERA_LOGIT_SD) -> np.ndarray:
+    """Marginal P(detected) of each candidate pair at recall level ``level``."""
+    rates = shifted_rates(cal.recall_bins(), level, sd=sd)
+    return np.clip(recall_at(h.size_px, cal.size_edges, rates) * h.other, 0.0, 1.0 - 1e-9)
+
+
+def camera_loglik(h: CaptureHistories, p: np.ndarray, *, sd: float = CAMERA_LOGIT_SD) -> tuple[np.ndarray, np.ndarray]:
+    """(log conditional likelihood of each camera's history given it was found, P(found)) for
+    marginal pair probabilities ``p``, averaged over the camera effect."""
+    u, w = effect_nodes(sd)
+    c = c_of(np.maximum(p, 1e-9), sd)
+    y = h.detected
+    num = np.zeros(h.n_cameras)
+    found = np.zeros(h.n_cameras)
+    for uk, wk in zip(u, w):
+        q = np.where(p <= 0, 0.0, expit(c + uk))
+        q = np.clip(q, 1e-12, 1 - 1e-12)
+        log_hist = np.bincount(h.cam, np.where(y, np.log(q), np.log1p(-q)), minlength=h.n_cameras)
+        log_miss = np.bincount(h.cam, np.log1p(-q), minlength=h.n_cameras)
+        num += wk * np.exp(log_hist)
+        found += wk * -np.expm1(log_miss)
+    with np.errstate(divide="ignore"):
+        return np.log(np.maximum(num, 1e-300)) - np.log(np.maximum(found, 1e-300)), found
+
+
+def usable(h: CaptureHistories) -> np.ndarray:
+    """Cameras that enter the fit: found by at least one of their candidate views."""
+    return (h.n_found() > 0) & (h.n_candidates() > 0)
+
+
+def fit_level(h: CaptureHistories, cal: Calibration, *, grid: np.ndarray = LEVEL_GRID, prior_sd: float = PRIOR_SD,
+              sd: float = CAMERA_LOGIT_SD, level: float = LEVEL) -> RecallFit:
+    """The recall level's posterior on ``grid`` (logit shifts of ``cal``'s recall), P(real)-weighted
+    conditional likelihood x the card prior N(0, ``prior_sd``^2). See the module docstring."""
+    keep = usable(h)
+    w = np.where(keep, h.weight, 0.0)
+    ll = np.array([float(np.sum(w * np.where(keep, camera_loglik(h, pair_recall(h, cal, g, sd=sd), sd=sd)[0], 0.0)))
+                   for g in grid])
+    logpost = ll - 0.5 * (grid / prior_sd) ** 2
+    post = np.exp(logpost - logpost.max())
+    post /= post.sum()
+    base = cal.recall_bins()
+    pw = w[h.cam]
+    card = float(np.sum(pw * recall_at(h.size_px, cal.size_edges, base) * h.other))
+    ratio = np.array([float(np.sum(pw * recall_at(h.size_px, cal.size_edges, r) * h.other)) / max(card, 1e-12)
+                      for r in shifted_rates(base, grid, sd=sd)])
+    alpha = (1 - level) / 2
+    cdf = np.cumsum(post) - post / 2  # mid-point CDF, interpolated between grid points
+    lev_lo, lev_hi = (float(np.interp(q, cdf, grid)) for q in (alpha, 1 - alpha))
+    mean = float(post @ grid)
+    zero = int(np.argmin(np.abs(grid)))
+    from scipy.stats import chi2
+
+    stat = max(2.0 * (ll.max() - ll[zero]), 0.0)
+    r_lo, r_hi = float(np.interp(lev_lo, grid, ratio)), float(np.interp(lev_hi, grid, ratio))
+    n_found = h.n_found()
+    return RecallFit(level=mean, level_lo=lev_lo, level_hi=lev_hi,
+                     recall_ratio=float(post @ ratio), recall_ratio_lo=r_lo, recall_ratio_hi=r_hi,
+                     n_cameras=float(w.sum()), n_repeat=float(np.sum(w * (n_found >= 2))),
+                     n_pairs=int(keep[h.cam].sum()), lr_p=float(chi2.sf(stat, 1)),
+                     informative=bool(np.sqrt(post @ (grid - mean) ** 2) <= INFORMATIVE_SHARE * prior_sd),
+                     grid=grid, posterior=post, loglik=ll, ratio_curve=ratio)
+
+
+def prior_only(fit: RecallFit, *, below_card: bool = True, prior_sd: float = PRIOR_SD, level: float = LEVEL
+               ) -> RecallFit:
+    """``fit`` with its posterior replaced by ignorance: with ``below_card`` (a card that does not
+    fit unseen imagery overstates its recall) uniform in logit from ``UNKNOWN_FLOOR`` to the card's
+    level (recall anywhere from a few % of the card's to the card's); else the prior
+    N(0, ``prior_sd``^2)."""
+    from dataclasses import replace
+
+    grid = fit.grid
+    post = (((grid <= 1e-9) & (grid >= UNKNOWN_FLOOR - 1e-9)).astype(float) if below_card
+            else np.exp(-0.5 * (grid / prior_sd) ** 2))
+    post = post / post.sum()
+    alpha = (1 - level) / 2
+    cdf = np.cumsum(post) - post / 2
+    lev_lo, lev_hi = (float(np.interp(q, cdf, grid)) for q in (alpha, 1 - alpha))
+    return replace(fit, level=float(post @ grid), level_lo=lev_lo, level_hi=lev_hi,
+                   recall_ratio=float(post @ fit.ratio_curve),
+                   recall_ratio_lo=float(np.interp(lev_lo, grid, fit.ratio_curve)),
+                   recall_ratio_hi=float(np.interp(lev_hi, grid, fit.ratio_curve)), informative=False, posterior=post)
+
+
+# --- the fit as a calibration -----------------------------------------------------------------
+
+def calibration_from_fit(cal: Calibration, fit: RecallFit, h: CaptureHistories | None = None, *,
+                         centre: str = "harmonic", sd: float = CAMERA_LOGIT_SD) -> Calibration:
+    """``cal`` with its recall bins replaced by the survey's own level (source "survey"): each
+    bin's Beta has the posterior mean and variance of its shifted rate, the variance widened by
+    (sum_b g_b s_b)^2 / sum_b g_b^2 s_b^2 (g_b: the located cameras' candidate views per bin, s_b the
+    bin's SD), since one level moves every bin together while the estimator treats bins as
+    independent. ``centre``: "harmonic" (each rate's posterior harmonic mean, 1 / E[1 / r]: a count
+    goes as 1 / recall, so the estimate is then about the posterior mean of the count, which a wide
+    posterior moves up, as it should), "mean" (E[r]) or "median" (the rates at the posterior median
+    level: for a posterior that is mostly the prior, the card's recall with the spread of what the
+    survey cannot rule out). The precision side (false detections per image) stays the card's."""
+    from dataclasses import replace
+
+    rates = shifted_rates(cal.recall_bins(), fit.grid, sd=sd)  # (grid, bins)
+    mean = fit.posterior @ rates
+    var = np.maximum(fit.posterior @ (rates - mean) ** 2, 1e-10)
+    if centre == "harmonic":
+        mean = 1.0 / (fit.posterior @ (1.0 / np.maximum(rates, 1e-4)))
+        var = np.maximum(fit.posterior @ (rates - mean) ** 2, 1e-10)
+    elif centre == "median":
+        cdf = np.cumsum(fit.posterior) - fit.posterior / 2
+        mean = shifted_rates(cal.recall_bins(), float(np.interp(0.5, cdf, fit.grid)), sd=sd)
+        var = np.maximum(fit.posterior @ (rates - mean) ** 2, 1e-10)
+    m = len(mean)
+    if h is not None and len(h.size_px):
+        b = np.clip(np.searchsorted(cal.size_edges, h.size_px, side="right") - 1, 0, m - 1)
+        g = np.bincount(b, np.where(usable(h), h.weight, 0.0)[h.cam], minlength=m)
+    else:
+        g = cal.rec_n.astype(float)
+    s = np.sqrt(var)
+    widen = float((g @ s) ** 2 / max(np.sum(g ** 2 * var), 1e-30)) if g.sum() > 0 else float(m)
+    var = var * max(widen, 1.0)
+    n, found = beta_counts(np.clip(mean, 1e-4, 1 - 1e-4), var)
+    extra = dict(cal.extra or {})
+    extra.update({"recall_from": "the survey's own repeat detections (capture-recapture)",
+                  "card_source": cal.source, "self_level_logit": fit.level,
+                  "n_audited": int((cal.extra or {}).get("n_audited", 0)),
+                  "recall_weights": cal.rec_n.tolist()})  # the summary's overall recall: weighted as the card's
+    return replace(cal, source="survey", rec_n=n, rec_found=found, extra=extra)
+
+
+def beta_counts(mean: np.ndarray, var: np.ndarray, *, iterations: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """(n, found) per bin whose ``geo.counting.calibration`` Beta (which adds 0.5 + PRIOR_STRENGTH x
+    the pooled rate to the hits, and as much to the misses) has mean ``mean`` and variance ``var``;
+    where a bin's variance is too large for that, the largest the prior pseudo-counts allow (its
+    mean is kept: the point estimate must not move with the spread)."""
+    from geo.counting.calibration import PRIOR_STRENGTH
+
+    total = np.maximum(mean * (1 - mean) / var - 1.0, 1e-6)  # a + b of the target Beta
+    pooled = float(np.mean(mean))
+    for _ in range(iterations):
+        least = np.maximum((0.5 + PRIOR_STRENGTH * pooled) / mean, (0.5 + PRIOR_STRENGTH * (1 - pooled)) / (1 - mean))
+        k = np.maximum(total, least)
+        found = mean * k - 0.5 - PRIOR_STRENGTH * pooled
+        n = k - 1.0 - PRIOR_STRENGTH
+        pooled = float((np.clip(found, 0, None).sum() + 0.5) / (np.clip(n, 0, None).sum() + 1.0))
+    n = np.maximum(n, 1e-6)
+    return n, np.clip(found, 0.0, n)
+
+
+# --- planning -------------------------------------------------------------------------------
+
+def simulated_histories(cam_cls: np.ndarray, pairs, *, cal: Calibration, level: float = 0.0,
+                        sd: float = CAMERA_LOGIT_SD, seed: int = 0) -> CaptureHistories:
+    """Capture histories drawn from the model at ``level`` for cameras of classes ``cam_cls`` and
+    their candidate ``pairs`` (``geo.counting.inclusion.ViewPairs`` with one shift); only found
+    cameras are kept (what a survey would locate)."""
+    box = box_size_m(np.asarray(cam_cls))
+    other = visibility_by_range(pairs.range_m) * (pairs.factor if pairs.factor is not None else 1.0)
+    return _drawn_histories(pairs.cam, box[pairs.cam] * pairs.scale, other, len(cam_cls), cal=cal, level=level,
+                            rng=np.random.default_rng(seed), sd=sd)
+
+
+UNSEEN_LEVEL = -3.5  # logit shift of the card's recall that the plan assumes for unseen imagery (held-out look: -4.4)
+PLAN_SPACINGS_M = (5.0, 10.0, 20.0)
+
+
+def self_calibration_for_plan(area, *, calibration: Calibration, cameras_per_km: float,
+                              spacings: tuple[float, ...] = PLAN_SPACINGS_M, level: float = UNSEEN_LEVEL,
+                              n_reps: int = 2, seed: int = 0) -> list[dict]:
+    """For ``camcensus plan``: per systematic spacing (metres; both sides, fov 90, pitch 0), whether
+    a survey of the planned ``area`` (``geo.counting.planning.PlanArea``: its assumed cameras and
+    base views) would measure its own recall when the card does not carry (``level``: the card's
+    recall shifted by ``UNSEEN_LEVEL`` logits), and how wide that measurement is: ``n_reps``
+    simulated surveys (a random grid start each, cameras thinned to ``cameras_per_km``) fitted
+    with a flat prior; the median 95% recall-ratio interval (lo, hi, width factor) and share of
+    located cameras seen in two or more views. ``self_calibrates``: width factor at most
+    ``INFORMATIVE_WIDTH``."""
+    from geo.counting.planning import view_geometry
+
+    rng = np.random.default_rng(seed)
+    pairs = area.pairs
+    inside, scale, reach = view_geometry(pairs.range_m, pairs.off_deg, fov=90.0, pitch=0.0)
+    size = box_size_m(area.cam_class)[pairs.cam] * scale
+    other = np.where(inside, reach * visibility_by_range(pairs.range_m), 0.0)
+    thin = min(1.0, cameras_per_km / max(area.population_per_km, 1e-9))
+    grid = LEVEL_GRID[::2]
+    out = []
+    for spacing in spacings:
+        k = max(1, int(round(spacing / area.base_step_m)))
+        figs = []
+        for _ in range(n_reps):
+            keep_cam = rng.random(pairs.n_cameras) < thin
+            keep = (pairs.rank % k == rng.integers(k)) & (other > 0) & keep_cam[pairs.cam]
+            h = _drawn_histories(pairs.cam[keep], size[keep], other[keep], pairs.n_cameras, cal=calibration,
+                                 level=level, rng=rng)
+            if h.n_cameras:
+                fit = fit_level(h, calibration, prior_sd=1e6, grid=grid)
+                figs.append((fit.recall_ratio_lo, fit.recall_ratio_hi, fit.n_repeat / max(fit.n_cameras, 1e-9)))
+        row = {"spacing_m": float(spacing), "sides": "both", "fov": 90.0, "level": level}
+        if not figs:
+            out.append({**row, "self_calibrates": False, "ratio_lo": None, "ratio_hi": None, "width_factor": None,
+                        "repeat_share": None})
+            continue
+        lo, hi, rep = (float(np.median(v)) for v in zip(*figs))
+        width = float(np.median([h / max(lo_, 1e-9) for lo_, h, _ in figs]))
+        out.append({**row, "self_calibrates": bool(width <= INFORMATIVE_WIDTH), "ratio_lo": lo, "ratio_hi": hi,
+                    "width_factor": width, "repeat_share": rep})
+    return out
+
+
+def _drawn_histories(cam: np.ndarray, size: np.ndarray, other: np.ndarray, n: int, *, cal: Calibration, level: float,
+                     rng: np.random.Generator, sd: float = CAMERA_LOGIT_SD) -> CaptureHistories:
+    """Capture histories drawn from the model at ``level`` for candidate pairs (camera, size px,
+    other); only found cameras are kept, renumbered."""
+    full = CaptureHistories(cam, size, other, np.zeros(len(size), bool), np.ones(n), n)
+    p = pair_recall(full, cal, level, sd=sd)
+    u = rng.normal(0.0, sd, n)
+    q = np.where(p <= 0, 0.0, expit(c_of(np.maximum(p, 1e-9), sd) + u[cam]))
+    y = rng.random(len(q)) < q
+    found = np.bincount(cam, y.astype(float), minlength=n) > 0
+    idx = np.cumsum(found) - 1
+    keep = found[cam]
+    return CaptureHistories(idx[cam[keep]], size[keep], other[keep], y[keep], np.ones(int(found.sum())),
+                            int(found.sum()))
+
+
+def self_calibration_text(rows: list[dict]) -> str:
+    """One line of ``camcensus plan``'s output: which spacings measure recall on their own."""
+    parts = []
+    for r in rows:
+        if r.get("width_factor") is None:
+            parts.append(f"{r['spacing_m']:g} m: no cameras found")
+            continue
+        parts.append(f"{r['spacing_m']:g} m {'yes' if r['self_calibrates'] else 'no'} "
+                     f"(recall known within x{r['width_factor']:.1f}, {100 * r['repeat_share']:.0f}% of cameras "
+                     f"seen twice)")
+    return ("recall from the survey itself, should the card's not carry (unseen imagery, about a third of the "
+            "card's recall): " + "; ".join(parts)) if rows else ""

@@ -1,0 +1,153 @@
+"""Score the card check and the survey's own recall fit on rendered surveys (issue 26, parts 1-2).
+
+For each survey directory (detected and located, with the simulator's truth.geojson), two estimates
+in this process, no exports written:
+
+- ``card``: the card's calibration as it is (``geo.counting.card_check.SELF_CALIBRATE`` off), with
+  the card check's verdict (``fits``) and the recall ratio it measured;
+- ``self``: the default policy (the survey's own recall when the card does not fit).
+
+    python scripts/validation/validate_selfcal.py DIR [DIR ...] [--json out.json] [--markdown out.md]
+    python scripts/validation/validate_selfcal.py --overlap test_pbf     # how much overlap self-calibration needs
+
+A row is "ok" for the card when its interval covers the truth in its strip or ``fits`` is false
+(the issue's target); the self column reports error and coverage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def card_of_survey(survey_dir: Path) -> tuple[dict, dict]:
+    """(calibration dict, model info) the `estimate` command would use for this survey."""
+    from scripts.survey.stages import estimate_calibration
+
+    calibration, _precision, _recall, model_info = estimate_calibration(survey_dir, model=None, precision=None,
+                                                                        recall=None)
+    return calibration, model_info
+
+
+def scored(report: dict) -> dict:
+    """Estimate, interval, truth in its strip, error and coverage from a report."""
+    t = report["total"]
+    truth = t.get("truth_cameras")
+    est, lo, hi = t["est_cameras"], t["est_lo"], t["est_hi"]
+    return {"est": round(est, 1), "lo": round(lo, 1), "hi": round(hi, 1), "truth": truth,
+            "error": round(est / truth - 1, 3) if truth else None,
+            "covered": bool(lo <= truth <= hi) if truth is not None else None}
+
+
+def score_survey(survey_dir: Path) -> dict:
+    """The two estimates of one survey (see the module docstring)."""
+    import geo.counting.card_check as card_check
+    from geo.counting.estimate import estimate_survey
+
+    calibration, model_info = card_of_survey(survey_dir)
+    row: dict = {"survey": survey_dir.name}
+    for name, self_cal in (("card", False), ("self", True)):
+        card_check.SELF_CALIBRATE = self_cal
+        clock = time.perf_counter()
+        try:
+            result = estimate_survey(survey_dir, by="area", calibration=calibration, model=model_info, exports=False,
+                                     osm=False)
+        finally:
+            card_check.SELF_CALIBRATE = True
+        report = result.report
+        row[name] = {**scored(report), "seconds": round(time.perf_counter() - clock, 1)}
+        if name == "card":
+            check = report.get("card_check") or {}
+            row["fits"] = check.get("fits")
+            row["recall_ratio"] = [check.get(k) for k in ("recall_ratio", "recall_ratio_lo", "recall_ratio_hi")]
+            row["recapture"] = (check.get("tests") or {}).get("recapture")
+            row["p_level"] = ((check.get("tests") or {}).get("level") or {}).get("p_value")
+            row["p_conf"] = ((check.get("tests") or {}).get("confidence") or {}).get("p_value")
+            row["p_low_conf"] = ((check.get("tests") or {}).get("confidence") or {}).get("p_low")
+            row["low_conf_share"] = ((check.get("tests") or {}).get("confidence") or {}).get("survey_low_share")
+            row["prior_only"] = "used_prior_only" in (report.get("self_calibration") or {})
+            row["informative"] = (report.get("self_calibration") or {}).get("informative")
+        row["n_located"] = report["inclusion"]["n_located"]
+        row["spacing_m"] = report["parameters"]["design"]["spacing_m"]
+    card = row["card"]
+    row["card_ok"] = bool(card["covered"] or row["fits"] is False)
+    return row
+
+
+def markdown(rows: list[dict]) -> str:
+    """The table of issue 26's note."""
+    def est(c):
+        return f"{c['est']:.0f} ({c['lo']:.0f}-{c['hi']:.0f})"
+
+    def pct(x):
+        return "n/a" if x is None else f"{100 * x:+.0f}%"
+
+    lines = ["| survey | spacing | located | truth | card | fits | recall ratio (95%) | repeats obs/exp | "
+             "self-fit estimate | self error | covered | card ok |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        rr = [x if x is not None else float("nan") for x in r["recall_ratio"]]
+        rec = r.get("recapture") or {}
+        lines.append(f"| {r['survey']} | {r['spacing_m']:g} m | {r['n_located']} | {r['card']['truth']:.0f} | "
+                     f"{est(r['card'])} {pct(r['card']['error'])} | {r['fits']} | "
+                     f"{rr[0]:.2f} ({rr[1]:.2f}-{rr[2]:.2f}) | "
+                     f"{rec.get('observed_repeat')}/{rec.get('expected_repeat')} | "
+                     f"{est(r['self'])} | {pct(r['self']['error'])} | {r['self']['covered']} | {r['card_ok']} |")
+    return "\n".join(lines) + "\n"
+
+
+def overlap_rows(area: str, *, levels=(0.0, -2.0, -3.5, -4.35), spacings=(5.0, 10.0, 20.0), density: float = 5.0,
+                 n_reps: int = 6) -> list[dict]:
+    """``camcensus plan``'s self-calibration figures (``geo.counting.recapture.self_calibration_for_plan``)
+    for ``area`` (``test_pbf``: pyrosm's test extract) at several recall levels (logit shifts of the card's)."""
+    from geo.counting.planning import plan_area
+    from geo.counting.recapture import self_calibration_for_plan
+    from scripts.survey.plan import plan_calibration
+
+    if area == "test_pbf":
+        from pyrosm import get_data
+
+        area = get_data("test_pbf")
+    calibration, _ = plan_calibration(None)
+    planned = plan_area(area)
+    rows = []
+    for level in levels:
+        rows += self_calibration_for_plan(planned, calibration=calibration, cameras_per_km=density, spacings=spacings,
+                                          level=level, n_reps=n_reps)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("surveys", nargs="*", type=Path)
+    parser.add_argument("--overlap", default=None, help="an area (test_pbf, demo, a file): plan's self-calibration "
+                                                         "figures per spacing and recall level, instead of surveys")
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--markdown", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if args.overlap:
+        for row in overlap_rows(args.overlap):
+            print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}))
+        return 0
+    rows = []
+    for d in args.surveys:
+        rows.append(score_survey(d))
+        print(json.dumps(rows[-1]), flush=True)
+    text = markdown(rows)
+    print(text)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+    if args.markdown:
+        args.markdown.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

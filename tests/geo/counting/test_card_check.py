@@ -1,0 +1,163 @@
+"""The card check (geo.counting.card_check): a survey with a lower recall than the card is
+flagged, a survey like the card's data is not, a tiny one is too small to tell; the policy hands
+the estimate the survey's own recall only when the card does not fit."""
+
+import numpy as np
+import pandas as pd
+
+from geo.counting.card_check import calibration_checked, card_check, repeat_share_test
+from geo.counting.recapture import simulated_histories
+from tests.geo.counting.test_recapture import card, synthetic_pairs
+
+
+def survey(level: float, *, n: int = 1500, views=(2, 6), seed: int = 0):
+    cls, pairs = synthetic_pairs(n, views_per_camera=views, seed=seed)
+    return simulated_histories(cls, pairs, cal=card(), level=level, seed=seed + 1)
+
+
+def test_lower_recall_than_the_card_is_flagged():
+    check, fit = card_check(survey(-2.5, seed=10), card())
+    assert check["fits"] is False
+    assert check["tests"]["recapture"]["p_value"] < 1e-3
+    assert check["tests"]["recapture"]["observed_repeat"] < check["tests"]["recapture"]["expected_repeat"]
+    assert check["recall_ratio_hi"] < 0.8
+    assert check["recall_ratio_lo"] <= check["recall_ratio"] <= check["recall_ratio_hi"]
+
+
+def test_a_survey_like_the_cards_data_fits():
+    fits = [card_check(survey(0.0, seed=20 + k), card())[0]["fits"] for k in range(3)]
+    assert fits == [True, True, True]
+
+
+def test_too_small_to_tell_gives_null():
+    check, _ = card_check(survey(-2.5, n=12, views=(1, 2), seed=30), card())
+    assert check["fits"] is None
+
+
+def test_repeat_share_matches_simulation_at_the_card():
+    h = survey(0.0, seed=40)
+    test = repeat_share_test(h, card())
+    assert abs(test["observed_repeat"] - test["expected_repeat"]) < 3.5 * test["sd"]
+
+
+def _line_survey(n_cameras: int, *, seed: int):
+    """A straight east-west street in UTM 35N (metres), views every 5 m on both sides, cameras
+    4-8 m off the street; returns (cameras, images, detections, crs) with every camera seen by each
+    view that faces it within 15 m (a detector much better than the card)."""
+    from pyproj import Transformer
+
+    crs = "EPSG:32635"
+    rng = np.random.default_rng(seed)
+    to_ll = Transformer.from_crs(crs, 4326, always_xy=True)
+    vx = np.arange(0.0, 600.0, 5.0)
+    rows, img = [], 0
+    for x in vx:
+        for heading in (0.0, 180.0):  # north and south (left / right of an east-west street)
+            lon, lat = to_ll.transform(500000.0 + x, 6700000.0)
+            rows.append({"image_id": f"i{img}", "view_id": img, "point_id": int(x // 5), "lon": lon, "lat": lat,
+                         "heading": heading, "fov": 90.0, "pitch": 0.0, "width": 640, "height": 640, "status": "ok",
+                         "x": x, "side": 1 if heading == 0 else -1})
+            img += 1
+    images = pd.DataFrame(rows)
+    cx = rng.uniform(20, 580, n_cameras)
+    cy = rng.choice([-1.0, 1.0], n_cameras) * rng.uniform(4, 8, n_cameras)
+    cams, dets = [], []
+    for i, (x, y) in enumerate(zip(cx, cy)):
+        seen = images[(images["side"] == np.sign(y)) & (np.abs(images["x"] - x) < abs(y))]["image_id"].tolist()
+        seen = seen[:3] if seen else []
+        lon, lat = to_ll.transform(500000.0 + x, 6700000.0 + y)
+        cams.append({"camera_id": i, "lon": lon, "lat": lat, "class_name": "directed", "image_ids": seen,
+                     "n_views": len(seen), "n_detections": len(seen), "conf_max": 0.85})
+        dets += [{"image_id": s, "conf": 0.85} for s in seen]
+    return pd.DataFrame(cams), images.drop(columns=["x", "side"]), pd.DataFrame(dets), crs
+
+
+def test_policy_keeps_the_card_when_it_fits_and_reports_it():
+    cams, images, dets, crs = _line_survey(40, seed=1)
+    cams = cams[cams["n_views"] > 0].reset_index(drop=True)
+    notes: list[str] = []
+    cal, checks = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs, notes=notes)
+    check = checks["card_check"]
+    assert set(check) >= {"fits", "recall_ratio", "recall_ratio_lo", "recall_ratio_hi", "tests"}
+    assert check["tests"]["recapture"]["observed_repeat"] > 0
+    # every camera seen in 2-3 views at 4-8 m: more repeats than the card predicts, not fewer
+    assert check["recall_ratio"] > 1.0
+    if check["fits"] is False:
+        assert cal.source == "survey" and checks["provisional"] and any("camcensus review" in n for n in notes)
+    else:
+        assert cal.source == "card" and not checks["provisional"]
+
+
+def test_policy_uses_the_surveys_own_recall_when_single_views_dominate():
+    cams, images, dets, crs = _line_survey(80, seed=2)
+    # a detector far worse than the card: keep only each camera's first view
+    cams = cams[cams["n_views"] > 0].reset_index(drop=True)
+    cams["image_ids"] = [ids[:1] for ids in cams["image_ids"]]
+    cams["n_views"] = cams["n_detections"] = 1
+    dets = pd.DataFrame({"image_id": [ids[0] for ids in cams["image_ids"]], "conf": 0.85})
+    notes: list[str] = []
+    cal, checks = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs, notes=notes)
+    assert checks["card_check"]["fits"] is False
+    assert checks["card_check"]["recall_ratio_hi"] < 1.0
+    assert cal.source == "survey" and checks["provisional"]
+    assert cal.recall_bins()[-3] < card().recall_bins()[-3]
+    assert len(notes) == 1 and "camcensus review" in notes[0]
+
+
+def test_the_warning_reaches_the_summary_and_the_map(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from geo.counting.card_check import card_check_line
+    from geo.outputs.mapview import banner_from_report, write_map_html
+
+    report = {"provisional": True, "card_check": {"fits": False, "recall_ratio": 0.3, "recall_ratio_lo": 0.1,
+                                                  "recall_ratio_hi": 0.6, "warning": "the card does not fit; run "
+                                                  "`camcensus review`"},
+              "self_calibration": {"used": True}}
+    assert "does not fit" in card_check_line(report) and "0.30x" in card_check_line(report)
+    assert card_check_line({"total": {}}) is None
+    banner = banner_from_report(report)
+    assert banner.startswith("Provisional estimate") and "camcensus review" in banner
+    assert banner_from_report({"provisional": False, "card_check": {"fits": True}}) == ""
+    areas = gpd.GeoDataFrame({"area_id": ["a"], "name": ["a"], "per_road_km": [1.0]},
+                             geometry=[box(24.9, 60.1, 24.95, 60.2)], crs=4326)
+    page = write_map_html(areas, tmp_path / "map.html", banner=banner).read_text()
+    assert 'id="banner"' in page and "camcensus review" in page
+    assert 'id="banner"' not in write_map_html(areas, tmp_path / "plain.html").read_text()
+
+
+def test_too_small_to_tell_keeps_the_card_or_widens_it_and_says_so(monkeypatch):
+    cams, images, dets, crs = _line_survey(6, seed=4)
+    cams = cams[cams["n_views"] >= 2].reset_index(drop=True).iloc[:2]  # two cameras, each seen twice: real
+    cams["image_ids"] = [ids[:2] for ids in cams["image_ids"]]
+    cams["n_views"] = cams["n_detections"] = 2
+    dets = pd.DataFrame({"image_id": [i for ids in cams["image_ids"] for i in ids], "conf": 0.85})
+    notes: list[str] = []
+    cal, checks = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs, notes=notes)
+    assert checks["card_check"]["fits"] is None and not checks["provisional"] and cal.source == "card"
+    assert len(notes) == 1 and "too few repeat views" in notes[0]
+    monkeypatch.setattr("geo.counting.card_check.UNVERIFIED_POSTERIOR", True)
+    notes = []
+    cal, checks = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs, notes=notes)
+    assert checks["card_check"]["fits"] is None and checks["unverified"] and not checks["provisional"]
+    assert cal.source == "survey" and len(notes) == 1 and "too few cameras seen twice" in notes[0]
+    # the card is the prior: the recall's spread is far wider than the card's own, its centre about the card's
+    from geo.counting.calibration import calibration_summary
+
+    own, base = calibration_summary(cal), calibration_summary(card())
+    assert own["recall_hi"] - own["recall_lo"] > 2 * (base["recall_hi"] - base["recall_lo"])
+    assert abs(own["recall"] - base["recall"]) < 0.15
+    assert checks["card_check"]["recall_ratio_hi"] / checks["card_check"]["recall_ratio_lo"] > 2
+
+
+def test_unsure_detections_with_no_camera_to_measure_flag_the_card():
+    cams, images, dets, crs = _line_survey(3, seed=6)
+    cams = cams.iloc[:0]  # nothing located
+    conf = np.r_[np.full(30, 0.58), np.full(10, 0.65), np.full(2, 0.75)]  # unsure, unlike the card's 0.28 low share
+    notes: list[str] = []
+    cal, checks = calibration_checked(card(), cameras=cams, detections=pd.DataFrame({"image_id": "i0", "conf": conf}),
+                                      images=images, crs=crs, notes=notes)
+    assert checks["card_check"]["fits"] is False and checks["provisional"] and cal.source == "card"
+    assert checks["card_check"]["tests"]["confidence"]["p_low"] < 0.02
+    assert len(notes) == 1 and "camcensus review" in notes[0]

@@ -1,0 +1,131 @@
+"""Recall from the survey itself (geo.counting.recapture): simulated capture histories with a
+known level recover it; thin data give a wide interval that still covers; the fit becomes a
+Calibration the estimator consumes."""
+
+import numpy as np
+import pytest
+
+from geo.counting.calibration import calibration_from_dict
+from geo.counting.inclusion import ViewPairs
+from geo.counting.recapture import (CaptureHistories, calibration_from_fit, fit_level, shifted_rates,
+                                    simulated_histories)
+
+CARD = {"source": "card", "conf_threshold": 0.5,
+        "precision_bins": {"edges": [0.5, 0.7, 1.0], "n": [50, 100], "real": [40, 95]},
+        "recall_bins": {"edges_px": [0, 6, 8, 12, 16, 24, 32, 64, 100000],
+                        "n": [80, 40, 60, 60, 60, 30, 20, 10], "found": [2, 6, 30, 45, 55, 29, 20, 10]},
+        "n_images": 500}
+
+
+def card():
+    return calibration_from_dict(CARD)
+
+
+def synthetic_pairs(n_cameras: int, *, views_per_camera: tuple[int, int], seed: int) -> tuple[np.ndarray, ViewPairs]:
+    """Cameras with 1..k candidate views at 4-30 m (box 0.46 m x 320 px / range)."""
+    rng = np.random.default_rng(seed)
+    k = rng.integers(views_per_camera[0], views_per_camera[1] + 1, n_cameras)
+    cam = np.repeat(np.arange(n_cameras), k)
+    rng_m = rng.uniform(4.0, 30.0, len(cam))
+    pairs = ViewPairs(cam=cam, shift=np.zeros(len(cam), np.int64), scale=320.0 / rng_m, n_cameras=n_cameras,
+                      n_shifts=1, range_m=rng_m, view=np.arange(len(cam)), factor=np.ones(len(cam)))
+    return np.array(["directed"] * n_cameras), pairs
+
+
+@pytest.mark.parametrize("level", [0.0, -2.0])
+def test_known_level_is_recovered(level):
+    cls, pairs = synthetic_pairs(1500, views_per_camera=(2, 6), seed=1)
+    h = simulated_histories(cls, pairs, cal=card(), level=level, seed=2)
+    assert h.n_cameras > 200 and (h.n_found() >= 2).sum() > 20
+    fit = fit_level(h, card())
+    assert fit.level_lo - 0.1 <= level <= fit.level_hi + 0.1  # one draw: its 95% interval, give or take a grid step
+    assert abs(fit.level - level) < 0.4
+    assert fit.informative
+    if level == 0.0:
+        assert fit.lr_p > 0.01
+        assert fit.recall_ratio_lo < 1.0 < fit.recall_ratio_hi + 0.02
+    else:
+        assert fit.lr_p < 1e-3
+        assert fit.recall_ratio_hi < 0.75
+
+
+def test_single_views_give_a_wide_interval_that_covers():
+    cls, pairs = synthetic_pairs(400, views_per_camera=(1, 1), seed=3)
+    h = simulated_histories(cls, pairs, cal=card(), level=-1.5, seed=4)
+    fit = fit_level(h, card())
+    assert not fit.informative
+    assert fit.n_repeat == 0
+    assert fit.level_lo <= -1.5 <= fit.level_hi
+    assert fit.recall_ratio_hi / fit.recall_ratio_lo > 3.5  # the prior's width: the data say nothing
+
+
+def test_p_real_weights_discount_false_single_view_cameras():
+    cls, pairs = synthetic_pairs(1500, views_per_camera=(2, 6), seed=5)
+    h = simulated_histories(cls, pairs, cal=card(), level=0.0, seed=6)
+    # add 150 false cameras: a false box in one of the 3 views that could show its place
+    n_false = 150
+    fcam = h.n_cameras + np.repeat(np.arange(n_false), 3)
+    fake = CaptureHistories(np.concatenate([h.cam, fcam]),
+                            np.concatenate([h.size_px, np.full(3 * n_false, 14.0)]),
+                            np.concatenate([h.other, np.ones(3 * n_false)]),
+                            np.concatenate([h.detected, np.tile([True, False, False], n_false)]),
+                            np.ones(h.n_cameras + n_false), h.n_cameras + n_false)
+    naive = fit_level(fake, card())
+    weighted = fit_level(CaptureHistories(fake.cam, fake.size_px, fake.other, fake.detected,
+                                          np.concatenate([np.ones(h.n_cameras), np.zeros(n_false)]),
+                                          fake.n_cameras), card())
+    assert naive.level < weighted.level - 0.2
+    assert weighted.level_lo <= 0.0 <= weighted.level_hi
+
+
+def test_fit_becomes_a_calibration_with_the_fitted_recall():
+    cls, pairs = synthetic_pairs(1500, views_per_camera=(2, 6), seed=7)
+    cal = card()
+    h = simulated_histories(cls, pairs, cal=cal, level=-2.0, seed=8)
+    fit = fit_level(h, cal)
+    own = calibration_from_fit(cal, fit, h)
+    assert own.source == "survey"
+    expected = shifted_rates(cal.recall_bins(), -2.0)
+    got = own.recall_bins()
+    big = cal.size_edges[:-1] >= 12
+    assert np.all(np.abs(got[big] - expected[big]) < 0.15)
+    assert np.all(got[big] < cal.recall_bins()[big])
+    # the precision side stays the card's
+    assert np.allclose(own.precision_bins(), cal.precision_bins())
+    a, b = own.recall_beta()
+    assert np.all(a > 0) and np.all(b > 0)
+
+
+def test_plan_says_denser_spacings_measure_recall_better():
+    import geopandas as gpd
+    from shapely.geometry import LineString
+
+    from geo.counting.planning import plan_area_from_frames
+    from geo.counting.recapture import self_calibration_for_plan
+
+    rng = np.random.default_rng(3)
+    streets = gpd.GeoDataFrame({"street_id": np.arange(8)},
+                               geometry=[LineString([(0, 300.0 * i), (2000, 300.0 * i)]) for i in range(8)],
+                               crs="EPSG:32635")
+    n = 160  # 10 per km
+    x = rng.uniform(0, 2000, n)
+    y = 300.0 * rng.integers(0, 8, n) + rng.choice([-1, 1], n) * rng.uniform(4, 9, n)
+    area = plan_area_from_frames(streets, np.column_stack([x, y]), np.array(["directed"] * n))
+    rows = self_calibration_for_plan(area, calibration=card(), cameras_per_km=10.0, spacings=(5.0, 20.0), n_reps=2)
+    by = {r["spacing_m"]: r for r in rows}
+    assert by[5.0]["repeat_share"] > by[20.0]["repeat_share"]
+    assert by[5.0]["width_factor"] < by[20.0]["width_factor"]
+    assert by[5.0]["self_calibrates"]
+
+
+def test_prior_only_says_recall_is_unknown_below_the_card():
+    from geo.counting.recapture import prior_only
+
+    cls, pairs = synthetic_pairs(300, views_per_camera=(1, 2), seed=11)
+    fit = fit_level(simulated_histories(cls, pairs, cal=card(), level=-3.0, seed=12), card())
+    unknown = prior_only(fit)
+    assert not unknown.informative
+    assert unknown.level_hi <= 0.0 and unknown.level_lo < -5.0
+    assert unknown.recall_ratio_lo < 0.2 and 0.9 < unknown.recall_ratio_hi <= 1.0 + 1e-6
+    own = calibration_from_fit(card(), unknown)
+    assert np.all(own.recall_bins() <= card().recall_bins() + 1e-6)  # never above the card's
