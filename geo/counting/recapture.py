@@ -386,59 +386,11 @@ def simulated_histories(cam_cls: np.ndarray, pairs, *, cal: Calibration, level: 
     cameras are kept (what a survey would locate)."""
     box = box_size_m(np.asarray(cam_cls))
     other = visibility_by_range(pairs.range_m) * (pairs.factor if pairs.factor is not None else 1.0)
-    return _drawn_histories(pairs.cam, box[pairs.cam] * pairs.scale, other, len(cam_cls), cal=cal, level=level,
+    return drawn_histories(pairs.cam, box[pairs.cam] * pairs.scale, other, len(cam_cls), cal=cal, level=level,
                             rng=np.random.default_rng(seed), sd=sd)
 
 
-UNSEEN_LEVEL = -3.5  # logit shift of the card's recall that the plan assumes for unseen imagery (held-out look: -4.4)
-PLAN_SPACINGS_M = (5.0, 10.0, 20.0)
-
-
-def self_calibration_for_plan(area, *, calibration: Calibration, cameras_per_km: float,
-                              spacings: tuple[float, ...] = PLAN_SPACINGS_M, level: float = UNSEEN_LEVEL,
-                              n_reps: int = 2, seed: int = 0) -> list[dict]:
-    """For ``camcensus plan``: per systematic spacing (metres; both sides, fov 90, pitch 0), whether
-    a survey of the planned ``area`` (``geo.counting.planning.PlanArea``: its assumed cameras and
-    base views) would measure its own recall when the card does not carry (``level``: the card's
-    recall shifted by ``UNSEEN_LEVEL`` logits), and how wide that measurement is: ``n_reps``
-    simulated surveys (a random grid start each, cameras thinned to ``cameras_per_km``) fitted
-    with a flat prior; the median 95% recall-ratio interval (lo, hi, width factor) and share of
-    located cameras seen in two or more views. ``self_calibrates``: width factor at most
-    ``INFORMATIVE_WIDTH``."""
-    from geo.counting.planning import view_geometry
-
-    rng = np.random.default_rng(seed)
-    pairs = area.pairs
-    inside, scale, reach = view_geometry(pairs.range_m, pairs.off_deg, fov=90.0, pitch=0.0)
-    size = box_size_m(area.cam_class)[pairs.cam] * scale
-    other = np.where(inside, reach * visibility_by_range(pairs.range_m), 0.0)
-    thin = min(1.0, cameras_per_km / max(area.population_per_km, 1e-9))
-    grid = LEVEL_GRID[::2]
-    out = []
-    for spacing in spacings:
-        k = max(1, int(round(spacing / area.base_step_m)))
-        figs = []
-        for _ in range(n_reps):
-            keep_cam = rng.random(pairs.n_cameras) < thin
-            keep = (pairs.rank % k == rng.integers(k)) & (other > 0) & keep_cam[pairs.cam]
-            h = _drawn_histories(pairs.cam[keep], size[keep], other[keep], pairs.n_cameras, cal=calibration,
-                                 level=level, rng=rng)
-            if h.n_cameras:
-                fit = fit_level(h, calibration, prior_sd=1e6, grid=grid)
-                figs.append((fit.recall_ratio_lo, fit.recall_ratio_hi, fit.n_repeat / max(fit.n_cameras, 1e-9)))
-        row = {"spacing_m": float(spacing), "sides": "both", "fov": 90.0, "level": level}
-        if not figs:
-            out.append({**row, "self_calibrates": False, "ratio_lo": None, "ratio_hi": None, "width_factor": None,
-                        "repeat_share": None})
-            continue
-        lo, hi, rep = (float(np.median(v)) for v in zip(*figs))
-        width = float(np.median([h / max(lo_, 1e-9) for lo_, h, _ in figs]))
-        out.append({**row, "self_calibrates": bool(width <= INFORMATIVE_WIDTH), "ratio_lo": lo, "ratio_hi": hi,
-                    "width_factor": width, "repeat_share": rep})
-    return out
-
-
-def _drawn_histories(cam: np.ndarray, size: np.ndarray, other: np.ndarray, n: int, *, cal: Calibration, level: float,
+def drawn_histories(cam: np.ndarray, size: np.ndarray, other: np.ndarray, n: int, *, cal: Calibration, level: float,
                      rng: np.random.Generator, sd: float = CAMERA_LOGIT_SD) -> CaptureHistories:
     """Capture histories drawn from the model at ``level`` for candidate pairs (camera, size px,
     other); only found cameras are kept, renumbered."""
@@ -452,17 +404,3 @@ def _drawn_histories(cam: np.ndarray, size: np.ndarray, other: np.ndarray, n: in
     keep = found[cam]
     return CaptureHistories(idx[cam[keep]], size[keep], other[keep], y[keep], np.ones(int(found.sum())),
                             int(found.sum()))
-
-
-def self_calibration_text(rows: list[dict]) -> str:
-    """One line of ``camcensus plan``'s output: which spacings measure recall on their own."""
-    parts = []
-    for r in rows:
-        if r.get("width_factor") is None:
-            parts.append(f"{r['spacing_m']:g} m: no cameras found")
-            continue
-        parts.append(f"{r['spacing_m']:g} m {'yes' if r['self_calibrates'] else 'no'} "
-                     f"(recall known within x{r['width_factor']:.1f}, {100 * r['repeat_share']:.0f}% of cameras "
-                     f"seen twice)")
-    return ("recall from the survey itself, should the card's not carry (unseen imagery, about a third of the "
-            "card's recall): " + "; ".join(parts)) if rows else ""

@@ -170,7 +170,7 @@ def run_plan(area: str, *, target_pct: float | None = None, budget_usd: float | 
         areas[network] = plan_area(area, network=network)
     say(f"predicting {len(designs)} designs at {assumed:g} cameras per km ...")
     predictions = predictions_for_designs(areas, designs, calibration, density_per_km=assumed, review=review)
-    from geo.counting.recapture import self_calibration_for_plan  # issue 26: which designs measure recall
+    from geo.counting.planning import self_calibration_for_plan  # issue 26: which designs measure recall
 
     say("predicting which spacings measure recall on their own ...")
     selfcal = self_calibration_for_plan(areas[networks[0]], calibration=calibration, cameras_per_km=assumed)
@@ -237,7 +237,7 @@ def plan_to_text(plan: dict, *, top: int = 12) -> str:
                      f"{_duration(r['detect_s'] if r['detect_s'] is not None else float('nan')):>7} {strip:>19} "
                      f"{'±' + format(r['ci_half_width_pct'], '.0f') + '%':>7}")
     if plan.get("self_calibration"):  # issue 26: which spacings measure recall on their own
-        from geo.counting.recapture import self_calibration_text
+        from geo.counting.planning import self_calibration_text
 
         lines.append(self_calibration_text(plan["self_calibration"]))
     lines += _recommendation_lines(plan)

@@ -105,10 +105,10 @@ def markdown(rows: list[dict]) -> str:
 
 def overlap_rows(area: str, *, levels=(0.0, -2.0, -3.5, -4.35), spacings=(5.0, 10.0, 20.0), density: float = 5.0,
                  n_reps: int = 6) -> list[dict]:
-    """``camcensus plan``'s self-calibration figures (``geo.counting.recapture.self_calibration_for_plan``)
+    """``camcensus plan``'s self-calibration figures (``geo.counting.planning.self_calibration_for_plan``)
     for ``area`` (``test_pbf``: pyrosm's test extract) at several recall levels (logit shifts of the card's)."""
     from geo.counting.planning import plan_area
-    from geo.counting.recapture import self_calibration_for_plan
+    from geo.counting.planning import self_calibration_for_plan
     from scripts.survey.plan import plan_calibration
 
     if area == "test_pbf":

@@ -101,7 +101,7 @@ def test_plan_says_denser_spacings_measure_recall_better():
     from shapely.geometry import LineString
 
     from geo.counting.planning import plan_area_from_frames
-    from geo.counting.recapture import self_calibration_for_plan
+    from geo.counting.planning import self_calibration_for_plan
 
     rng = np.random.default_rng(3)
     streets = gpd.GeoDataFrame({"street_id": np.arange(8)},
