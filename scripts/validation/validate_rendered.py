@@ -72,6 +72,14 @@ class RenderedSurvey:
     n: int | None = None  # points (random)
     frac: float = 1.0
     note: str = ""
+    style: str = "default"  # the renderer's look: default (training) or alt (held out, never trained on)
+    corruption: str = ""  # corrupted surveys: KIND:SEV[+KIND:SEV...] (geo.sim.corruptions) applied to ...
+    source: str = ""  # ... the images of this training-look survey (its tables and truth are shared)
+
+    @property
+    def group(self) -> str:
+        """training look, held-out look or corrupted."""
+        return "corrupted" if self.corruption else ("held-out look" if self.style == "alt" else "training look")
 
     @property
     def design(self) -> str:
@@ -82,11 +90,20 @@ class RenderedSurvey:
         return "both" if self.sides == "both" else "one"
 
 
-def _s(name, area, density, design, sides, seed, frac=1.0, note=""):
+def _s(name, area, density, design, sides, seed, frac=1.0, note="", style="default"):
     if design.startswith("sys"):
         return RenderedSurvey(name, area, density, "systematic", sides, seed, spacing=float(design[3:]), frac=frac,
-                              note=note)
-    return RenderedSurvey(name, area, density, "random", sides, seed, n=int(design[1:]), frac=frac, note=note)
+                              note=note, style=style)
+    return RenderedSurvey(name, area, density, "random", sides, seed, n=int(design[1:]), frac=frac, note=note,
+                          style=style)
+
+
+def _corrupted(name: str, source: RenderedSurvey, corruption: str) -> RenderedSurvey:
+    """A survey whose images are ``source``'s with ``corruption`` applied (same scene and truth)."""
+    from dataclasses import replace
+
+    return replace(source, name=name, corruption=corruption, source=source.name,
+                   note=f"{source.name}'s images with {corruption}")
 
 
 # Seeds from 2001: training used seeds 0-12 (demo scenes) and 777/778 (held-out layouts).
@@ -123,6 +140,25 @@ SURVEYS: tuple[RenderedSurvey, ...] = (
     _s("i3", "test_pbf", 8, "n200", "both", 1,
        note="issue 19 row 3 (README's rendered table, test_pbf seed 1)"),
 )
+TRAINING = {s.name: s for s in SURVEYS}
+# The held-out look (issue 26): the renderer's alt style, never used in training; seeds from 4101.
+HELD_OUT: tuple[RenderedSurvey, ...] = (
+    _s("h01", "test_pbf", 5, "sys10", "both", 4101, frac=0.10, style="alt"),
+    _s("h02", "demo", 5, "sys10", "both", 4102, frac=0.15, style="alt"),
+    _s("h03", "test_pbf", 8, "sys10", "random", 4103, frac=0.08, style="alt"),
+    _s("h04", "demo", 3, "sys20", "both", 4104, frac=0.35, style="alt"),
+    _s("h05", "test_pbf", 5, "n200", "both", 4105, style="alt"),
+    _s("h06", "test_pbf", 5, "sys20", "both", 4106, style="alt",
+       note="the whole test extract at 20 m (about 4,150 views), as issue 26's table"),
+)
+# Corrupted training-look surveys (geo.sim.corruptions; evaluation only): the same scenes re-detected.
+CORRUPTED: tuple[RenderedSurvey, ...] = (
+    _corrupted("c01", TRAINING["t10"], "haze:3"),
+    _corrupted("c02", TRAINING["d03"], "lowres:3"),
+    _corrupted("c03", TRAINING["t03"], "jpeg:4"),
+    _corrupted("c04", TRAINING["d01"], "blur:3+noise:2"),
+)
+ALL_SURVEYS: tuple[RenderedSurvey, ...] = SURVEYS + HELD_OUT + CORRUPTED
 
 
 # --- running commands, CPU time ----------------------------------------------------------------
@@ -238,8 +274,52 @@ def render_survey(s: RenderedSurvey, base: Path, *, log) -> None:
             log(f"sub-area: {cut_to_subarea(base, frac=s.frac, spacing=float(s.spacing))}")
     if not (base / "truth_boxes.parquet").exists() or not (base / "images.parquet").exists():
         camcensus("fetch", base, "--provider", "simulated", "--sim-cameras", f"random:{s.density:g}:{s.seed}",
-                  "--seed", s.seed, "--workers", 2, log=log)
+                  "--seed", s.seed, "--workers", 2, "--style", s.style, log=log)
         shutil.rmtree(base / "cache", ignore_errors=True)
+
+
+SHARED = ("network.graphml", "sample.json", "points.parquet", "views.parquet", "images.parquet", "truth.geojson",
+          "truth_boxes.parquet")
+
+
+def corruptions_from_spec(spec: str) -> list[tuple[str, int]]:
+    """``"blur:3+noise:2"`` -> [("blur", 3), ("noise", 2)] (``geo.sim.corruptions.corruption_from_spec``)."""
+    from geo.sim.corruptions import corruption_from_spec
+
+    return [corruption_from_spec(part) for part in spec.split("+") if part]
+
+
+def corrupt_survey(source: Path, base: Path, spec: str, *, seed: int, log) -> int:
+    """``base``: the tables of the rendered survey ``source`` (linked) and its images corrupted by
+    ``spec`` (written; images already written are kept, so it resumes). Returns images written."""
+    import cv2
+    import zlib
+
+    from geo.sim.corruptions import corrupt
+
+    steps = corruptions_from_spec(spec)
+    (base / "images").mkdir(parents=True, exist_ok=True)
+    for name in SHARED:
+        if (source / name).exists() and not (base / name).exists():
+            (base / name).symlink_to((source / name).resolve())
+    images = pd.read_parquet(source / "images.parquet", columns=["image_id", "path"]).dropna()
+    written = 0
+    for image_id, rel in zip(images["image_id"].astype(str), images["path"].astype(str)):
+        out = base / rel
+        if out.exists():
+            continue
+        image = cv2.imread(str(source / rel), cv2.IMREAD_COLOR)
+        if image is None:
+            continue
+        rng = np.random.default_rng([seed, zlib.crc32(image_id.encode())])
+        for kind, severity in steps:
+            image = corrupt(image, kind, severity=severity, rng=rng)
+        tmp = out.with_suffix(".tmp.jpg")
+        cv2.imwrite(str(tmp), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        tmp.rename(out)
+        written += 1
+    log(f"corrupted {written} images of {source.parent.name} with {spec} into {base}")
+    return written
 
 
 def detected(out: Path) -> bool:
@@ -271,16 +351,33 @@ class heavy_lock:
         return False
 
 
-def cache_all(root: Path, surveys, *, cpu_budget_s: float, log, lock: Path | None = None) -> dict:
-    """Phase 1: render + detect with the shipped model, every survey; phase 2: the weak model.
-    Stops starting new surveys once ``cpu_budget_s`` CPU seconds are spent; holds ``lock`` (the
-    shared heavy-job lock) one survey-phase at a time. Returns CPU seconds by survey and phase."""
+def cache_order(surveys) -> list[RenderedSurvey]:
+    """The order of the cache: the held-out look's surveys (the largest last), each corrupted
+    survey right after its training-look source, then the other training-look surveys, issue 19's
+    (large) surveys last."""
+    surveys = list(surveys)
+    by_name = {s.name: s for s in surveys}
+    held = [s for s in surveys if s.group == "held-out look"]
+    whole = [s for s in held if s.method == "systematic" and s.frac >= 1.0]  # whole-area surveys: large
+    order = [s for s in held if s not in whole]
+    for c in (s for s in surveys if s.group == "corrupted"):
+        order += [x for x in (by_name.get(c.source) or TRAINING.get(c.source), c) if x is not None and x not in order]
+    order += whole
+    rest = [s for s in surveys if s not in order]
+    return order + [s for s in rest if not s.note.startswith("issue")] + [s for s in rest if s.note.startswith("issue")]
+
+
+def cache_all(root: Path, surveys, *, cpu_budget_s: float, log, lock: Path | None = None,
+              phases: tuple[str, ...] = ("shipped", "weak")) -> dict:
+    """Render (or corrupt) + detect with the shipped model every survey (``cache_order``), then
+    (phase ``weak``) detect with the weak model. Stops starting new surveys once ``cpu_budget_s``
+    CPU seconds are spent; holds ``lock`` (the shared heavy-job lock) one survey-phase at a time.
+    Resumable: what is cached is skipped. Returns CPU seconds by survey and phase."""
     started = cpu_seconds()
     cpu_path = root / "cpu.json"
     record = json.loads(cpu_path.read_text()) if cpu_path.exists() else {}
-    main = [s for s in surveys if not s.note.startswith("issue")]
-    extra = [s for s in surveys if s.note.startswith("issue")]  # the issue's (large) surveys last
-    tasks = [(s, p) for group in (main, extra) for p in ("shipped", "weak") for s in group]
+    order = cache_order(surveys)
+    tasks = [(s, p) for p in phases for s in order]
     for s, phase in tasks:
         key = f"{s.name}:{phase}"
         base = root / s.name / "base"
@@ -297,7 +394,13 @@ def cache_all(root: Path, surveys, *, cpu_budget_s: float, log, lock: Path | Non
         with heavy_lock(lock):
             clock, wall = cpu_seconds(), time.time()
             try:
-                if phase == "shipped":
+                if phase == "shipped" and s.corruption:
+                    source = root / s.source / "base"
+                    if not (source / "images.parquet").exists():
+                        render_survey(TRAINING[s.source], source, log=log)
+                    corrupt_survey(source, base, s.corruption, seed=s.seed, log=log)
+                    camcensus("detect", base, "--model", shipped_model(), "--device", "cpu", log=log)
+                elif phase == "shipped":
                     render_survey(s, base, log=log)
                     camcensus("detect", base, "--model", shipped_model(), "--device", "cpu", log=log)
                 else:
@@ -702,13 +805,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--estimate-arg", action="append", default=None,
                         help="extra option passed to every `camcensus estimate` (repeat; e.g. --estimate-arg=--strip "
                              "--estimate-arg=20)")
+    parser.add_argument("--no-weak", action="store_true", help="cache: skip the weak model's detection phase")
     parser.add_argument("--n-boot", type=int, default=200, help="correlation: bootstrap replicates (default 200)")
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="cache of the rendered surveys")
     parser.add_argument("--only", default=None, help="comma list of survey names (default: all)")
     parser.add_argument("--cpu-budget-s", type=float, default=3300.0,
                         help="cache: stop starting surveys after this many CPU seconds (default 3300)")
     args = parser.parse_args(argv)
-    surveys = [s for s in SURVEYS if args.only is None or s.name in args.only.split(",")]
+    surveys = [s for s in ALL_SURVEYS if args.only is None or s.name in args.only.split(",")]
     args.root.mkdir(parents=True, exist_ok=True)
 
     def log(text: str) -> None:
@@ -716,7 +820,8 @@ def main(argv: list[str] | None = None) -> int:
 
     cpu_path = args.root / "cpu.json"
     if args.step in ("cache", "run"):
-        record = cache_all(args.root, surveys, cpu_budget_s=args.cpu_budget_s, log=log, lock=args.lock)
+        record = cache_all(args.root, surveys, cpu_budget_s=args.cpu_budget_s, log=log, lock=args.lock,
+                           phases=("shipped",) if args.no_weak else ("shipped", "weak"))
         total = sum(v["cpu_s"] for v in record.values())
         log(f"cache done: {len(record)} survey-phases, {total:.0f} CPU s recorded")
         if args.step == "cache":
