@@ -21,13 +21,14 @@ from urllib.parse import quote
 
 from flask import Flask, abort, jsonify, redirect, render_template, request, send_file
 
-from scripts.review.calibration import review_summary, wilson_interval
+from scripts.review.calibration import prior_recall_of, review_summary, wilson_interval
 from scripts.review.sampling import (
+    DEFAULT_TARGET,
     ReviewDesign,
     bin_index,
+    cameras_needed,
     extend_audit,
     open_design,
-    sample_size_for_half_width,
 )
 from scripts.review.store import CLASS_NAMES, VERIFY_ANSWERS, AnswerStore
 from scripts.review.tables import SurveyTables
@@ -89,7 +90,8 @@ class Review:
                                      store=self.store)
             if summary["n_audited"] < self.design.n_audit:
                 return False
-            grown = extend_audit(self.design, self.tables.survey_dir, n_cameras=summary["n_audit_cameras"])
+            grown = extend_audit(self.design, self.tables.survey_dir, n_cameras=summary["n_audit_cameras"],
+                                 recall=summary.get("recall"))
             if grown is None:
                 return False
             self.design = grown
@@ -211,13 +213,13 @@ class Review:
         return None
 
 
-def create_app(survey_dir: str | Path, *, conf: float | None = None, target_half_width: float = 0.1,
+def create_app(survey_dir: str | Path, *, conf: float | None = None, target_half_width: float = DEFAULT_TARGET,
                n_verify: int | None = None, n_audit: int | None = None, seed: int = 0,
                reviewer: str = "") -> Flask:
     """The review app for ``survey_dir`` (reads or writes its design, opens its answer store)."""
     tables = SurveyTables.open(survey_dir, conf=conf)
     design = open_design(tables, target_half_width=target_half_width, n_verify=n_verify, n_audit=n_audit,
-                         seed=seed)
+                         seed=seed, prior_recall=prior_recall_of(survey_dir))
     review = Review(tables=tables, design=design, store=AnswerStore.of_survey(survey_dir),
                     default_reviewer=reviewer)
     here = Path(__file__).parent
@@ -226,7 +228,7 @@ def create_app(survey_dir: str | Path, *, conf: float | None = None, target_half
     app.url_map.merge_slashes = False  # "/image//etc/x" is an unknown id (404), not a redirect
     app.extensions["review"] = review
     page = {"survey": tables.survey_dir.resolve().name, "design": design, "reviewer": reviewer,
-            "needed": sample_size_for_half_width(design.target_half_width)}
+            "needed": cameras_needed(design)}
 
     @app.errorhandler(BadRequest)
     def bad_request(error: BadRequest):

@@ -613,15 +613,23 @@ def estimate_one(root: Path, s: RenderedSurvey, calibration: str, *, estimate_ar
 
 def row_from_report(report: dict) -> dict:
     """The figures of one estimate: total, interval, truth in its strip, strip, counts, the
-    calibration's source and figures."""
+    calibration's source and figures, images audited, and the card check and the survey's own fit
+    when the estimate wrote them (``card_check``, ``self_calibration``; read with .get)."""
     t = report.get("total") or {}
     cal = report.get("calibration") or {}
     strip = t.get("strip_m", (report.get("parameters") or {}).get("strip_m"))
+    check = report.get("card_check") or {}
+    fit = report.get("self_calibration") or {}
     return {"est": _num(t.get("est_cameras")), "lo": _num(t.get("est_lo")), "hi": _num(t.get("est_hi")),
             "truth": _num(t.get("truth_cameras")), "strip_m": _num(strip),
             "strip_by_class": {k: round(float(v), 1) for k, v in (t.get("strip_m_by_class") or {}).items()},
             "n_images": t.get("n_images"), "n_detections": t.get("n_detections"), "n_cameras": t.get("n_cameras"),
-            "source": cal.get("source"), "precision": _num(cal.get("precision")), "recall": _num(cal.get("recall"))}
+            "source": cal.get("source"), "precision": _num(cal.get("precision")), "recall": _num(cal.get("recall")),
+            "n_verified": cal.get("n_verified"), "n_audited": cal.get("n_audited"),
+            "fits": check.get("fits"), "recall_ratio": _num(check.get("recall_ratio")),
+            "self_ratio": _num(fit.get("recall_ratio")), "self_ratio_lo": _num(fit.get("recall_ratio_lo")),
+            "self_ratio_hi": _num(fit.get("recall_ratio_hi")), "self_used": fit.get("used"),
+            "self_informative": fit.get("informative"), "provisional": report.get("provisional")}
 
 
 def _num(value) -> float | None:
@@ -632,20 +640,27 @@ def _num(value) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def estimate_all(root: Path, surveys, *, estimate_args: tuple = (), log) -> list[dict]:
-    """The three estimates of every cached survey (a survey whose detections are missing is
-    skipped with a line); one row per survey with the figures under ``card``, ``oracle``, ``weak``."""
-    rows = []
+def estimate_all(root: Path, surveys, *, estimate_args: tuple = (), log, max_minutes: float | None = None,
+                 calibrations: tuple[str, ...] = CALIBRATIONS) -> list[dict]:
+    """The estimates of every cached survey: ``card``, ``oracle`` (an oracle review at the default
+    sample sizes, an update of the card) and ``weak`` where the weak model's detections are cached.
+    A survey whose cache is not finished (no detections yet) is skipped with a line, and so is
+    everything after ``max_minutes`` of wall time; one row per survey."""
+    rows, started = [], time.time()
     for s in surveys:
+        if not detected(root / s.name / "base"):
+            log(f"{s.name}: cache not finished (no detections): skipped")
+            continue
+        if max_minutes is not None and time.time() - started > 60 * max_minutes:
+            log(f"{s.name}: skipped, the estimate step's {max_minutes:g} min are spent")
+            continue
         row = {"name": s.name, "area": s.area, "density": s.density, "design": s.design, "sides": s.sides_label,
-               "seed": s.seed, "note": s.note}
+               "seed": s.seed, "note": s.note, "group": s.group, "style": s.style, "corruption": s.corruption}
         base = root / s.name / "base"
         info = json.loads((base / "sample.json").read_text()) if (base / "sample.json").exists() else {}
         row["surveyed_km"] = (info.get("subarea") or {}).get("surveyed_km")
-        for cal in CALIBRATIONS:
-            src = root / s.name / ("weakdet" if cal == "weak" else "base")
-            if not detected(src):
-                log(f"{s.name}:{cal}: not cached")
+        for cal in calibrations:
+            if cal == "weak" and not detected(root / s.name / "weakdet"):
                 continue
             try:
                 row[cal] = estimate_one(root, s, cal, estimate_args=estimate_args, log=log)
@@ -654,7 +669,7 @@ def estimate_all(root: Path, surveys, *, estimate_args: tuple = (), log) -> list
                 row[cal] = {"error": str(exc)[-300:]}
         rows.append(row)
         log(f"{s.name}: " + ", ".join(f"{c} {_fmt_est(row.get(c))} truth {(row.get(c) or {}).get('truth')}"
-                                      for c in CALIBRATIONS))
+                                      for c in calibrations if c in row))
     return rows
 
 
@@ -663,7 +678,7 @@ def estimate_all(root: Path, surveys, *, estimate_args: tuple = (), log) -> list
 TARGETS = {"card": "median error within ±10%, coverage >= 90%",
            "oracle": "median error within ±10%, coverage 90-98%",
            "weak": "coverage >= 85%, no interval wider than 4x its estimate where the estimate >= 20"}
-LABELS = {"card": "shipped model, card", "oracle": "shipped model, oracle review",
+LABELS = {"card": "shipped model, card", "oracle": "shipped model, oracle review (default sizes)",
           "weak": f"weak model ({WEAK_MODEL}), oracle review"}
 
 
@@ -720,9 +735,98 @@ def _pct(x: float | None, signed: bool = True) -> str:
     return "-" if x is None else (f"{x:+.0%}" if signed else f"{x:.0%}")
 
 
+GROUPS = ("training look", "held-out look", "corrupted")
+
+
+def _group(row: dict) -> str:
+    return row.get("group") or "training look"
+
+
+def group_summary(rows: list[dict]) -> dict:
+    """Per group (training look, held-out look, corrupted): the card's and the review's median
+    error and coverage, how often the card's estimate is covered or flagged (card_check.fits
+    false), false alarms (fits false where the card's interval covers), the survey's own fit, and
+    the images audited."""
+    out = {}
+    for g in GROUPS:
+        part = [r for r in rows if _group(r) == g]
+        card = [(r, scored(r.get("card"))) for r in part]
+        card = [(r, c) for r, c in card if c is not None]
+        review = [c for c in (scored(r.get("oracle")) for r in part) if c is not None]
+        flagged = [c.get("fits") is False for _, c in card]
+        audited = [float(c["n_audited"]) for c in review if c.get("n_audited") is not None]
+        ratios = [c["self_ratio"] for _, c in card if c.get("self_ratio") is not None]
+        out[g] = {"n": len(part), "card": summary_of(part, "card"), "review": summary_of(part, "oracle"),
+                  "card_covered_or_flagged": int(sum(c["covered"] or f for (_, c), f in zip(card, flagged))),
+                  "n_card": len(card), "fits_false": int(sum(flagged)),
+                  "fits_none": int(sum(c.get("fits") is None for _, c in card)),
+                  "false_alarms": int(sum(f and c["covered"] for (_, c), f in zip(card, flagged))),
+                  "self_informative": int(sum(bool(c.get("self_informative")) for _, c in card)),
+                  "self_ratio_median": float(np.median(ratios)) if ratios else None,
+                  "review_within_20": int(sum(c["error"] is not None and abs(c["error"]) <= 0.20 and c["covered"]
+                                              for c in review)),
+                  "n_review": len(review),
+                  "audited_median": float(np.median(audited)) if audited else None,
+                  "audited_max": float(max(audited)) if audited else None}
+    return out
+
+
+def group_table(rows: list[dict]) -> list[str]:
+    """The issue-26 summary by group, Markdown lines."""
+    lines = ["| surveys | n | card: median error, coverage | card covered or flagged | card_check.fits false "
+             "(false alarms) / unknown | own fit: informative, median recall ratio | review: median error, coverage "
+             "| review within ±20% and covered | images audited: median (max) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for g, sm in group_summary(rows).items():
+        if not sm["n"]:
+            continue
+        c, r = sm["card"], sm["review"]
+        card = "-" if not c["n"] else f"{_pct(c['median_error'])}, {c['coverage']:.0%}"
+        rev = "-" if not r["n"] else f"{_pct(r['median_error'])}, {r['coverage']:.0%}"
+        ratio = "-" if sm["self_ratio_median"] is None else f"{sm['self_ratio_median']:.2f}"
+        aud = "-" if sm["audited_median"] is None else f"{sm['audited_median']:.0f} ({sm['audited_max']:.0f})"
+        lines.append(f"| {g} | {sm['n']} | {card} | {sm['card_covered_or_flagged']} of {sm['n_card']} | "
+                     f"{sm['fits_false']} ({sm['false_alarms']}) / {sm['fits_none']} | {sm['self_informative']}, {ratio} "
+                     f"| {rev} | {sm['review_within_20']} of {sm['n_review']} | {aud} |")
+    return lines
+
+
+def survey_table(rows: list[dict]) -> list[str]:
+    """One line per survey: the card's estimate, card_check.fits, the survey's own fit, the
+    review's estimate and the images audited, Markdown lines."""
+    lines = ["| survey | group | design | card: truth | card: estimate (95%) | error | covered | card_check.fits "
+             "(recall ratio) | own fit: recall ratio (95%), used | review: truth | review: estimate (95%) | error | "
+             "covered | images audited | detections verified |", "|" + "---|" * 15]
+    for r in rows:
+        c, v = scored(r.get("card")), scored(r.get("oracle"))
+        look = r.get("corruption") or ("alt look" if r.get("style") == "alt" else "")
+        cells = [r["name"], _group(r) + (f" ({look})" if look else ""), r["design"]]
+        if c is None:
+            cells += ["-", _fmt_est(r.get("card")), "-", "-", "-", "-"]
+        else:
+            fits = {True: "yes", False: "**no**", None: "-"}[c.get("fits")]
+            ratio = "" if c.get("recall_ratio") is None else f" ({c['recall_ratio']:.2f})"
+            own = "-" if c.get("self_ratio") is None else (
+                f"{c['self_ratio']:.2f} ({c['self_ratio_lo']:.2f}-{c['self_ratio_hi']:.2f})"
+                + (", used" if c.get("self_used") else ""))
+            cells += [f"{c['truth']:.0f}", _fmt_est(c), _pct(c["error"]), "yes" if c["covered"] else "**no**",
+                      fits + ratio, own]
+        if v is None:
+            cells += ["-", _fmt_est(r.get("oracle")), "-", "-", "-", "-"]
+        else:
+            cells += [f"{v['truth']:.0f}", _fmt_est(v), _pct(v["error"]), "yes" if v["covered"] else "**no**",
+                      "-" if v.get("n_audited") is None else f"{v['n_audited']}",
+                      "-" if v.get("n_verified") is None else f"{v['n_verified']}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown_tables(rows: list[dict], *, cpu: dict | None = None) -> str:
-    """The summary table (per calibration: median error, coverage with MC SE, target) and the
-    per-survey table, as Markdown."""
+    """The issue-26 tables (by group: training look, held-out look, corrupted; and per survey),
+    then the training look's summary (per calibration: median error, coverage with MC SE,
+    target), its breakdown and per-survey table, as Markdown."""
+    head = group_table(rows) + [""] + survey_table(rows) + ["", "Training look:", ""]
+    rows = [r for r in rows if _group(r) == "training look"]
     lines = ["| calibration | surveys | median error | median abs. error | 95% coverage (MC SE) | "
              "median width / truth | widest interval / estimate (est >= 20) | target | met |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -769,7 +873,7 @@ def markdown_tables(rows: list[dict], *, cpu: dict | None = None) -> str:
         lines += [""] + [f"- {r['name']}: {r['note']}" for r in notes]
     if cpu:
         lines += ["", cpu_line(cpu)]
-    return "\n".join(lines) + "\n"
+    return "\n".join(head + lines) + "\n"
 
 
 def strip_text(cell: dict) -> str:
@@ -805,6 +909,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--estimate-arg", action="append", default=None,
                         help="extra option passed to every `camcensus estimate` (repeat; e.g. --estimate-arg=--strip "
                              "--estimate-arg=20)")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="estimate: skip the surveys left after this many minutes of wall time (default: none)")
+    parser.add_argument("--group", default=None, choices=("training", "held-out", "corrupted"),
+                        help="only the surveys of this group (default: all)")
     parser.add_argument("--no-weak", action="store_true", help="cache: skip the weak model's detection phase")
     parser.add_argument("--n-boot", type=int, default=200, help="correlation: bootstrap replicates (default 200)")
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="cache of the rendered surveys")
@@ -812,7 +920,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpu-budget-s", type=float, default=3300.0,
                         help="cache: stop starting surveys after this many CPU seconds (default 3300)")
     args = parser.parse_args(argv)
-    surveys = [s for s in ALL_SURVEYS if args.only is None or s.name in args.only.split(",")]
+    surveys = [s for s in ALL_SURVEYS if (args.only is None or s.name in args.only.split(","))
+               and (args.group is None or s.group.startswith(args.group))]
     args.root.mkdir(parents=True, exist_ok=True)
 
     def log(text: str) -> None:
@@ -829,13 +938,16 @@ def main(argv: list[str] | None = None) -> int:
     results = args.root / "rendered.json"
     if args.step in ("estimate", "run"):
         clock, wall = cpu_seconds(), time.time()
-        rows = estimate_all(args.root, surveys, estimate_args=tuple(args.estimate_arg or ()), log=log)
+        rows = estimate_all(args.root, surveys, estimate_args=tuple(args.estimate_arg or ()), log=log,
+                            max_minutes=args.max_minutes)
         cpu = json.loads(cpu_path.read_text()) if cpu_path.exists() else {}
         cpu["estimate"] = {"cpu_s": round(cpu_seconds() - clock, 1), "wall_s": round(time.time() - wall, 1),
                            "surveys": len(rows)}
         cpu_path.write_text(json.dumps(cpu, indent=2))
         results.write_text(json.dumps({"rows": rows, "estimate_args": args.estimate_arg or [],
-                                       "summary": {c: summary_of(rows, c) for c in CALIBRATIONS}}, indent=2))
+                                       "summary": {c: summary_of([r for r in rows if _group(r) == "training look"], c)
+                                                   for c in CALIBRATIONS},
+                                       "groups": group_summary(rows)}, indent=2))
     if args.step == "correlation":
         result = correlation_of_cache(args.root, surveys, n_boot=args.n_boot, log=log)
         (args.root / "correlation.json").write_text(json.dumps(result, indent=2))
