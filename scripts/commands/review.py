@@ -66,6 +66,6 @@ def review(
     design = flask_app.extensions["review"].design
     typer.echo(f"review sample: {design.n_verify:,} detections to verify, {design.n_audit:,} images to audit"
                + (f" (grows up to {design.audit_cap:,} while the audit holds too few cameras)"
-                  if design.adaptive_audit and design.audit_cap else ""))
-    typer.echo(person_time_line(design.n_verify, design.n_audit, seconds_per_image=seconds_per_image))
+                  if design.adaptive_audit and design.audit_cap else ""), err=True)
+    typer.echo(person_time_line(design.n_verify, design.n_audit, seconds_per_image=seconds_per_image), err=True)
     serve(flask_app, host=host, port=port, open_browser=not no_browser, announce=typer.echo)

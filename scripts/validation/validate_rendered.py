@@ -51,6 +51,9 @@ if str(ROOT) not in sys.path:
 
 DEFAULT_ROOT = ROOT / "runs" / "validate-rendered"  # ignored by git (runs/)
 WEAK_MODEL = "cctv-yolo11n-synth"
+# detect keeps detections from this confidence up: the estimate uses the card's threshold, the review's
+# audit draws images with low-confidence detections more often (scripts.review.sampling.LOW_CONF)
+DETECT_CONF = 0.05
 CALIBRATIONS = ("card", "oracle", "weak")
 # files of a rendered survey that every estimate directory links (read-only for the estimate)
 LINKED = ("network.graphml", "sample.json", "points.parquet", "views.parquet", "images.parquet", "images",
@@ -399,10 +402,12 @@ def cache_all(root: Path, surveys, *, cpu_budget_s: float, log, lock: Path | Non
                     if not (source / "images.parquet").exists():
                         render_survey(TRAINING[s.source], source, log=log)
                     corrupt_survey(source, base, s.corruption, seed=s.seed, log=log)
-                    camcensus("detect", base, "--model", shipped_model(), "--device", "cpu", log=log)
+                    camcensus("detect", base, "--model", shipped_model(), "--device", "cpu", "--conf", DETECT_CONF,
+                              log=log)
                 elif phase == "shipped":
                     render_survey(s, base, log=log)
-                    camcensus("detect", base, "--model", shipped_model(), "--device", "cpu", log=log)
+                    camcensus("detect", base, "--model", shipped_model(), "--device", "cpu", "--conf", DETECT_CONF,
+                              log=log)
                 else:
                     camcensus("detect", base, "--model", WEAK_MODEL, "--device", "cpu", "--out",
                               root / s.name / "weakdet", log=log)
@@ -604,7 +609,8 @@ def estimate_one(root: Path, s: RenderedSurvey, calibration: str, *, estimate_ar
     """One estimate of survey ``s`` (``card``, ``oracle`` or ``weak``); its report's figures."""
     out = estimate_dir(root, s, calibration)
     clock = cpu_seconds()
-    if calibration != "card":
+    if calibration != "card":  # locate first: the audit draws the other views of located cameras more often
+        camcensus("locate", out, log=log, inprocess=True)
         camcensus("review", out, "--oracle", "truth", log=log, inprocess=True)
     camcensus("estimate", out, "--by", "area", "--no-osm", *estimate_args, log=log, inprocess=True)
     report = json.loads((out / "report.json").read_text())
