@@ -287,6 +287,19 @@ def expected_cameras_per_image(n_detections: int, evidence: np.ndarray, measure:
     return per_evidence_image * share
 
 
+def planned_review(n_images: int, n_cameras: float, *, recall: float = 0.5, target_half_width: float = DEFAULT_TARGET
+                   ) -> tuple[int, int]:
+    """(detections to verify, images to audit) that a review of a planned survey of ``n_images``
+    images holding about ``n_cameras`` cameras is expected to need at the defaults: the cameras
+    the count's interval asks for at ``recall``, over the cameras per drawn image (the draw
+    favouring images with evidence: taken as twice the survey's average, at least one box per
+    camera), capped (``default_audit_cap``)."""
+    needed = audit_cameras_needed(target_half_width, recall)
+    per_image = 2.0 * max(float(n_cameras), 1.0) / max(int(n_images), 1)
+    n_audit = min(int(math.ceil(needed / per_image)), default_audit_cap(int(n_images)))
+    return sample_size_for_relative_half_width(target_half_width, p=0.5), n_audit
+
+
 def person_minutes(n_verify: int, n_audit: int, *, seconds_per_detection: float = SECONDS_PER_DETECTION,
                    seconds_per_image: float = SECONDS_PER_IMAGE) -> float:
     """A person's time for a review (minutes) at the stated seconds per answer."""

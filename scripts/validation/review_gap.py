@@ -96,7 +96,8 @@ def gap_of_survey(survey_dir: Path) -> dict:
     views = np.bincount(cam, minlength=n_k)
     return {"survey": survey_dir.name, "source": cal.get("source"), "n_audited": cal.get("n_audited"),
             "est": est, "lo": total.get("est_lo"), "hi": total.get("est_hi"), "N": n_strip, "K": n_k,
-            "F": int(found.sum()), "boxes": int(len(inside)), "views_per_visible_camera": float(views.mean()) if n_k else 0,
+            "F": int(found.sum()), "boxes": int(len(inside)),
+            "views_per_visible_camera": float(views.mean()) if n_k else 0,
             "single_view_share": float((views == 1).mean()) if n_k else 0,
             "box_recall_by_size": {f"{edges[i]:g}-{edges[i + 1]:g}": [int(by_bin_hit[i]), int(by_bin_n[i])]
                                    for i in range(len(edges) - 1) if by_bin_n[i]},
@@ -109,14 +110,15 @@ def gap_of_survey(survey_dir: Path) -> dict:
 
 def gap_text(g: dict) -> str:
     lines = [f"{g['survey']} ({g['source']}, {g['n_audited']} audited): estimate {g['est']:.0f} "
-             f"({g['lo']:.0f}-{g['hi']:.0f}) for N = {g['N']:.0f} true in the strip; K = {g['K']} visible in some view "
-             f"({g['boxes']} boxes, {g['views_per_visible_camera']:.2f} views each, {g['single_view_share']:.0%} in one "
-             f"view only); F = {g['F']} found",
+             f"({g['lo']:.0f}-{g['hi']:.0f}) for N = {g['N']:.0f} true in the strip; K = {g['K']} visible in "
+             f"some view ({g['boxes']} boxes, {g['views_per_visible_camera']:.2f} views each, "
+             f"{g['single_view_share']:.0%} in one view only); F = {g['F']} found",
              f"  true p* = F/N = {g['true_p_star']:.3f}; the estimate implies F/est = {g['implied_p_star']:.3f}; "
              f"F/K = {g['F'] / max(g['K'], 1):.3f}, K/N = {g['K'] / max(g['N'], 1):.3f}",
              "  per-box recall (matcher: found/boxes by size px): "
              + ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in g["box_recall_by_size"].items()),
-             "  the estimate's recall by size: " + ", ".join(f"{k} {v}" for k, v in g["estimate_recall_by_size"].items()),
+             "  the estimate's recall by size: "
+             + ", ".join(f"{k} {v}" for k, v in g["estimate_recall_by_size"].items()),
              "  cameras found, predicted from each visible camera's true boxes: "
              + "; ".join(f"{k} {v:.1f}" for k, v in g["predicted_found"].items()) + f" (observed {g['F']})"]
     return "\n".join(lines)

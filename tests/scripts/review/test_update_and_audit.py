@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from geo.counting.calibration import calibration_from_dict
+from geo.errors import GeoInputError
 from scripts.review.calibration import calibration_from_review, calibration_updated, recall_bins_updated
 from scripts.review.oracle import oracle_review
 from scripts.review.sampling import (
@@ -90,7 +91,7 @@ def test_sample_sizes_follow_the_counts_interval():
     assert sample_size_for_relative_half_width(0.2, p=0.8) == 25
     assert audit_cameras_needed(0.2, 0.99) == 30  # never below the floor
     assert (default_audit_cap(4056), default_audit_cap(300), default_audit_cap(100_000)) == (609, 100, 650)
-    with pytest.raises(Exception):
+    with pytest.raises(GeoInputError, match="target"):
         sample_size_for_relative_half_width(1.5, p=0.5)
 
 
@@ -146,3 +147,22 @@ def test_person_time_is_stated_at_its_seconds_per_answer(survey, capsys):
                  "--seconds-per-image", "12"]) in (0, None)
     out = capsys.readouterr().out
     assert "person-time: 4 detections x 3 s + 10 images x 12 s = about 2 min" in out
+
+
+def test_plan_review_states_the_reviews_size_and_person_time():
+    from scripts.review.sampling import planned_review
+    from scripts.survey.plan import plan_to_text
+
+    n_verify, n_audit = planned_review(4000, 100, recall=0.5)
+    assert n_verify == 97 and n_audit == min(62 * 20, 600)  # 62 cameras at 0.05 per drawn image, capped at 15%
+    assert planned_review(4000, 2000, recall=0.8)[1] < 100
+    row = {"label": "systematic 20 m", "images": 4000, "cost_usd": 0.0, "fetch_s": 10.0, "detect_s": 100.0,
+           "strip_m": {"directed": 20.0, "dome": 14.0}, "ci_half_width_pct": 25.0, "road_km": 20.0,
+           "estimate": 100.0, "command": "camcensus survey ..."}
+    plan = {"area": "demo", "designs": [row], "target_ci_pct": 30.0, "density_per_km": 5.0,
+            "provider": {"name": "simulated", "price_per_1000_usd": 0.0}, "timing": {"detect_s_per_image": 0.1},
+            "calibration": "card", "review": True, "recommended": {**row, "meets_target": True}}
+    text = plan_to_text(plan)
+    assert "then review it: camcensus review DIR (about 97 detections to verify and 600 images to audit)" in text
+    assert "person-time: 97 detections x 3 s + 600 images x 8 s = about 85 min" in text
+    assert "then review it" not in plan_to_text({**plan, "review": False})
