@@ -187,7 +187,10 @@ def effective_n(totals: np.ndarray, weights: np.ndarray) -> float:
     return num / den if den > 0 else 0.0
 
 
-PRIOR_CAMERAS = 3.0  # pseudo-cameras per size bin that the prior's (level-shifted) recall curve adds to the audit's
+PRIOR_CAMERAS = 3.0  # "bins" update: pseudo-cameras per size bin at the prior's shifted curve added to the audit's
+RECALL_UPDATE = "level"  # how the audit updates the prior's recall: "level" (shape kept) or "bins"
+LEVEL_PRIOR_SD = 3.0  # SD of the logit shift's prior around the card's level (weak: a factor of 20 in odds)
+MAX_BIN_COUNT = 5000.0  # cap of a bin's counts in the "level" update
 
 
 def calibration_from_review(survey_dir: str | Path, *, prior: dict | None = None, use_card: bool = True
@@ -280,28 +283,45 @@ def calibration_updated(summary: dict, prior: dict | None) -> dict:
     return out
 
 
-def recall_bins_updated(bins: dict, prior_cal) -> tuple[dict, float]:
-    """(recall bins, logit shift): the audit's bins plus ``PRIOR_CAMERAS`` pseudo-cameras per bin
-    at the prior's curve shifted by the level that fits the audit (see ``calibration_updated``)."""
+def recall_bins_updated(bins: dict, prior_cal, *, mode: str | None = None) -> tuple[dict, float]:
+    """(recall bins, logit shift) of an audit (``bins``: its weighted counts) as an update of the
+    prior's recall-by-size curve: the level that fits the audit (one logit shift, maximum
+    likelihood), the shape the prior's.
+
+    ``mode`` "level" (default, ``RECALL_UPDATE``): each bin holds the shifted curve with the
+    counts of a Beta whose variance is the shift's (delta method: n = 1 / (r (1 - r) var) - 1),
+    divided by the number of bins the audit's cameras spread over (the bins share one level, so
+    their errors are one error, not independent ones); the audit's own per-bin counts enter only
+    through the level. "bins": the audit's counts plus ``PRIOR_CAMERAS`` pseudo-cameras per bin at
+    the shifted curve."""
     from scipy.optimize import minimize_scalar
     from scipy.special import expit, logit
 
     from geo.counting.calibration import recall_at, size_centres
 
+    mode = mode or RECALL_UPDATE
     edges = np.asarray(bins["edges_px"], float)
     n, found = np.asarray(bins["n"], float), np.asarray(bins["found"], float)
     shape = recall_at(size_centres(edges), prior_cal.size_edges, prior_cal.recall_bins())
-    base = logit(np.clip(shape, 0.01, 0.99))
+    base = logit(np.clip(shape, 0.005, 0.995))
 
     def nll(delta: float) -> float:
         p = np.clip(expit(base + delta), 1e-9, 1 - 1e-9)
-        return -float((found * np.log(p) + (n - found) * np.log(1 - p)).sum())
+        return -float((found * np.log(p) + (n - found) * np.log(1 - p)).sum()) + 0.5 * (delta / LEVEL_PRIOR_SD) ** 2
 
     delta = float(minimize_scalar(nll, bounds=(-8.0, 8.0), method="bounded").x)
     rates = expit(base + delta)
-    return ({**bins, "n": np.round(n + PRIOR_CAMERAS, 3).tolist(),
-             "found": np.round(found + PRIOR_CAMERAS * rates, 3).tolist(),
-             "prior_rates": np.round(shape, 4).tolist(), "shifted_rates": np.round(rates, 4).tolist()},
+    info = float((n * rates * (1 - rates)).sum()) + 1.0 / LEVEL_PRIOR_SD ** 2
+    raw = np.asarray(bins.get("n_raw", n), float)
+    spread = float(raw.sum() ** 2 / max((raw ** 2).sum(), 1e-9)) if raw.sum() > 0 else 1.0
+    extra = {"prior_rates": np.round(shape, 4).tolist(), "shifted_rates": np.round(rates, 5).tolist(),
+             "level_sd": round(float(1.0 / np.sqrt(info)), 4), "audit_n": bins["n"], "audit_found": bins["found"],
+             "update": mode}
+    if mode == "bins":
+        return ({**bins, **extra, "n": np.round(n + PRIOR_CAMERAS, 3).tolist(),
+                 "found": np.round(found + PRIOR_CAMERAS * rates, 3).tolist()}, round(delta, 4))
+    strength = np.clip((info / np.maximum(rates * (1 - rates), 1e-9) - 1.0) / max(spread, 1.0), 1.0, MAX_BIN_COUNT)
+    return ({**bins, **extra, "n": np.round(strength, 3).tolist(), "found": np.round(strength * rates, 4).tolist()},
             round(delta, 4))
 
 

@@ -70,11 +70,20 @@ def test_the_update_keeps_the_priors_shape_where_the_audit_is_thin():
     n = [0, 0, 40, 40, 40, 0, 0, 0]
     found = [0, 0, 8, 12, 15, 0, 0, 0]
     bins, delta = recall_bins_updated({"edges_px": EDGES_PX, "n": n, "found": found}, prior)
-    assert delta < -0.5
+    assert delta < -0.5 and bins["update"] == "level"
     shifted = np.array(bins["shifted_rates"])
     assert np.all(np.diff(shifted) >= -1e-9)  # the shape (rising with size) is kept
     assert shifted[-1] < np.array(bins["prior_rates"])[-1]  # and shifted down where the audit saw nothing
-    assert bins["n"][0] == pytest.approx(3.0) and bins["found"][0] == pytest.approx(3.0 * shifted[0], abs=1e-3)
+    # every bin holds the shifted curve; its counts carry the level's uncertainty, spread over 3 bins
+    counts = np.array(bins["n"])
+    np.testing.assert_allclose(np.array(bins["found"]) / counts, shifted, atol=1e-3)
+    assert counts[3] < 120 / 3 + 5  # about the 120 audited cameras' information, not 120 per bin
+    assert counts[0] > counts[3]  # near 0 or 1 a rate is pinned down more tightly by the same level
+    # "bins": the audit's counts plus 3 pseudo-cameras per bin at the shifted curve
+    old, _ = recall_bins_updated({"edges_px": EDGES_PX, "n": n, "found": found}, prior, mode="bins")
+    assert old["n"][0] == pytest.approx(3.0) and old["found"][0] == pytest.approx(3.0 * old["shifted_rates"][0],
+                                                                               abs=1e-3)
+    assert old["n"][3] == pytest.approx(43.0) and old["found"][3] > 12
 
 
 def test_no_answers_and_no_prior_is_said_not_silent():
