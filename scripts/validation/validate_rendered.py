@@ -915,6 +915,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--estimate-arg", action="append", default=None,
                         help="extra option passed to every `camcensus estimate` (repeat; e.g. --estimate-arg=--strip "
                              "--estimate-arg=20)")
+    parser.add_argument("--calibrations", default=",".join(CALIBRATIONS),
+                        help="estimate: which estimates, comma list of card, oracle, weak (default: all three; weak only "
+                             "where its detections are cached)")
     parser.add_argument("--max-minutes", type=float, default=None,
                         help="estimate: skip the surveys left after this many minutes of wall time (default: none)")
     parser.add_argument("--group", default=None, choices=("training", "held-out", "corrupted"),
@@ -945,7 +948,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.step in ("estimate", "run"):
         clock, wall = cpu_seconds(), time.time()
         rows = estimate_all(args.root, surveys, estimate_args=tuple(args.estimate_arg or ()), log=log,
-                            max_minutes=args.max_minutes)
+                            max_minutes=args.max_minutes, calibrations=tuple(args.calibrations.split(",")))
         cpu = json.loads(cpu_path.read_text()) if cpu_path.exists() else {}
         cpu["estimate"] = {"cpu_s": round(cpu_seconds() - clock, 1), "wall_s": round(time.time() - wall, 1),
                            "surveys": len(rows)}
