@@ -371,12 +371,12 @@ def cache_order(surveys) -> list[RenderedSurvey]:
 
 
 def cache_all(root: Path, surveys, *, cpu_budget_s: float, log, lock: Path | None = None,
-              phases: tuple[str, ...] = ("shipped", "weak")) -> dict:
+              phases: tuple[str, ...] = ("shipped", "weak"), wall_budget_s: float | None = None) -> dict:
     """Render (or corrupt) + detect with the shipped model every survey (``cache_order``), then
     (phase ``weak``) detect with the weak model. Stops starting new surveys once ``cpu_budget_s``
     CPU seconds are spent; holds ``lock`` (the shared heavy-job lock) one survey-phase at a time.
     Resumable: what is cached is skipped. Returns CPU seconds by survey and phase."""
-    started = cpu_seconds()
+    started, wall_started = cpu_seconds(), time.time()
     cpu_path = root / "cpu.json"
     record = json.loads(cpu_path.read_text()) if cpu_path.exists() else {}
     order = cache_order(surveys)
@@ -391,6 +391,9 @@ def cache_all(root: Path, surveys, *, cpu_budget_s: float, log, lock: Path | Non
             continue
         if cpu_seconds() - started > cpu_budget_s:
             log(f"CPU budget {cpu_budget_s:.0f} s spent: {key} not cached")
+            continue
+        if wall_budget_s is not None and time.time() - wall_started > wall_budget_s:
+            log(f"wall budget {wall_budget_s:.0f} s spent: {key} not cached")
             continue
         (root / s.name).mkdir(parents=True, exist_ok=True)
         (root / s.name / "survey.json").write_text(json.dumps(asdict(s), indent=2))
@@ -922,6 +925,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="estimate: skip the surveys left after this many minutes of wall time (default: none)")
     parser.add_argument("--group", default=None, choices=("training", "held-out", "corrupted"),
                         help="only the surveys of this group (default: all)")
+    parser.add_argument("--wall-budget-s", type=float, default=None,
+                        help="cache: stop starting surveys after this many seconds of wall time (default: none; the "
+                             "CPU budget counts this process and its finished children only)")
     parser.add_argument("--no-weak", action="store_true", help="cache: skip the weak model's detection phase")
     parser.add_argument("--n-boot", type=int, default=200, help="correlation: bootstrap replicates (default 200)")
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="cache of the rendered surveys")
@@ -939,7 +945,8 @@ def main(argv: list[str] | None = None) -> int:
     cpu_path = args.root / "cpu.json"
     if args.step in ("cache", "run"):
         record = cache_all(args.root, surveys, cpu_budget_s=args.cpu_budget_s, log=log, lock=args.lock,
-                           phases=("shipped",) if args.no_weak else ("shipped", "weak"))
+                           phases=("shipped",) if args.no_weak else ("shipped", "weak"),
+                           wall_budget_s=args.wall_budget_s)
         total = sum(v["cpu_s"] for v in record.values())
         log(f"cache done: {len(record)} survey-phases, {total:.0f} CPU s recorded")
         if args.step == "cache":
