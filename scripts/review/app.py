@@ -29,6 +29,7 @@ from scripts.review.sampling import (
     cameras_needed,
     extend_audit,
     open_design,
+    sample_size_for_relative_half_width,
 )
 from scripts.review.store import CLASS_NAMES, VERIFY_ANSWERS, AnswerStore
 from scripts.review.tables import SurveyTables
@@ -228,7 +229,9 @@ def create_app(survey_dir: str | Path, *, conf: float | None = None, target_half
     app.url_map.merge_slashes = False  # "/image//etc/x" is an unknown id (404), not a redirect
     app.extensions["review"] = review
     page = {"survey": tables.survey_dir.resolve().name, "design": design, "reviewer": reviewer,
-            "needed": cameras_needed(design)}
+            "needed": cameras_needed(design),
+            "needed_verify": sample_size_for_relative_half_width(design.target_half_width, p=0.5)
+            if design.relative_target else None}
 
     @app.errorhandler(BadRequest)
     def bad_request(error: BadRequest):
