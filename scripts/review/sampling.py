@@ -4,9 +4,10 @@
   quartiles of the survey's own confidences), allocated in proportion to sqrt(bin size): every
   bin gets answers for the precision curve, the big bins a little more for overall precision.
 - audit (design version 2): images drawn with unequal probabilities, proportional to a size
-  measure: 1 for an image with no sign of a camera, ``EVIDENCE_WEIGHT`` (4) for an image with a
-  detection (any confidence from ``LOW_CONF`` = 0.05 up), or one whose field of view holds a
-  located camera within ``GEOMETRY_RANGE_M`` (the camera's other views, where a miss hides).
+  measure (``image_evidence``): 8 for an image with a detection of confidence 0.15 or more, or
+  whose field of view holds a located camera within ``GEOMETRY_RANGE_M`` (the camera's other
+  views, where a miss hides); 2 for one with a detection from ``LOW_CONF`` = 0.05 up only; 1 for
+  the others.
   The order is sequential Poisson sampling (Ohlsson 1998): key U_i / lambda_i, smallest first,
   so that the first n images are a sample with inclusion probabilities
   pi_i = min(1, n lambda_i / sum(lambda)) (capped, iterated), and each audited image carries the
@@ -44,8 +45,9 @@ DESIGN_FILE = "sample.json"
 DESIGN_VERSION = 2
 RECALL_SIZE_EDGES_PX = [0, 6, 8, 12, 16, 24, 32, 64, 100000]  # sqrt(box area), the shared format
 DEFAULT_TARGET = 0.20  # relative half-width of the count's 95% interval the samples are sized for
-LOW_CONF = 0.05  # detections from this confidence up mark an image as likely to hold a camera
-EVIDENCE_WEIGHT = 4.0  # size measure of such an image (1 for the others)
+LOW_CONF = 0.05  # detections from this confidence up mark an image as perhaps holding a camera ...
+STRONG_CONF = 0.15  # ... and from this one up (or a located camera in view) as likely to
+WEAK_WEIGHT, STRONG_WEIGHT = 2.0, 8.0  # size measures of such images (1 for the others)
 GEOMETRY_RANGE_M = 40.0  # a located camera within this range and the field of view marks an image
 MIN_AUDIT_CAMERAS, MAX_AUDIT_CAMERAS = 30, 2000
 AUDIT_CAP_SHARE, AUDIT_CAP_MIN, AUDIT_CAP_MAX = 0.15, 100, 650
@@ -103,14 +105,26 @@ def pps_inclusion(size: np.ndarray, n: int) -> np.ndarray:
 
 
 def image_evidence(tables: SurveyTables) -> np.ndarray:
-    """Per image of ``tables.images`` (in order): whether it shows a sign of a camera, a
-    detection of confidence >= ``LOW_CONF`` or a located camera in its field of view within
-    ``GEOMETRY_RANGE_M``."""
+    """Per image of ``tables.images`` (in order) its size measure for the audit's draw:
+    ``STRONG_WEIGHT`` for an image with a detection of confidence >= ``STRONG_CONF`` or a located
+    camera (at or above the review's threshold) in its field of view within ``GEOMETRY_RANGE_M``;
+    ``WEAK_WEIGHT`` for one with a detection of confidence >= ``LOW_CONF`` only (detect keeps those
+    with ``--conf 0.05``); 1 for the others. Measured on held-out-look surveys, the images with a
+    detection >= 0.15 (11% of them) held 47% of the cameras' boxes; those with 0.05-0.15 only, as
+    many boxes as images."""
     images = tables.images
     det = tables.all_detections
-    flagged = images.index.isin(det.loc[det["conf"] >= LOW_CONF, "image_id"].unique()) if len(det) else \
-        np.zeros(len(images), bool)
-    return np.asarray(flagged, bool) | cameras_in_view(images, tables.cameras)
+    cameras = tables.cameras
+    if "conf_max" in cameras.columns:
+        cameras = cameras[cameras["conf_max"].fillna(1.0) >= tables.conf_threshold - 1e-9]
+
+    def having(lo: float) -> np.ndarray:
+        if not len(det):
+            return np.zeros(len(images), bool)
+        return np.asarray(images.index.isin(det.loc[det["conf"] >= lo, "image_id"].unique()), bool)
+
+    strong = having(STRONG_CONF) | cameras_in_view(images, cameras)
+    return np.where(strong, STRONG_WEIGHT, np.where(having(LOW_CONF), WEAK_WEIGHT, 1.0))
 
 
 def cameras_in_view(images, cameras, *, range_m: float = GEOMETRY_RANGE_M) -> np.ndarray:
@@ -244,11 +258,12 @@ def design_review(tables: SurveyTables, *, target_half_width: float = DEFAULT_TA
     shares = {b: math.sqrt(n) for b, n in enumerate(sizes) if n}
     verify_order = interleaved_order(det.index.to_numpy(), bins, shares, rng=rng)
     images = tables.images
-    evidence = image_evidence(tables)
-    measure = np.where(evidence, EVIDENCE_WEIGHT, 1.0)
+    measure = image_evidence(tables)
+    evidence = measure > 1.0
     order = sequential_poisson_order(images.index.to_numpy(), measure, rng=rng)
     audit_order = [str(i) for i in images.index.to_numpy()[order]]
-    audit_sizes = {"with_evidence": int(evidence.sum()), "without_evidence": int((~evidence).sum())}
+    audit_sizes = {"with_evidence": int(evidence.sum()), "without_evidence": int((~evidence).sum()),
+                   "strong_evidence": int((measure >= STRONG_WEIGHT).sum())}
     prior_recall = 0.5 if prior_recall is None or not np.isfinite(prior_recall) else float(prior_recall)
     cap = default_audit_cap(len(images)) if audit_cap is None else int(audit_cap)
     adaptive = n_audit is None

@@ -159,7 +159,9 @@ class SurveyTables:
                                  "lat": pd.Series(dtype=float), "image_ids": pd.Series(dtype=object)})
         import pyarrow.parquet as pq
 
-        frame = pq.read_table(path, columns=["camera_id", "lon", "lat", "image_ids"]).to_pandas()
+        names = pq.read_schema(path).names
+        frame = pq.read_table(path, columns=[c for c in ("camera_id", "lon", "lat", "image_ids", "conf_max")
+                                             if c in names]).to_pandas()
         frame["image_ids"] = frame["image_ids"].map(lambda ids: [str(i) for i in ids] if ids is not None else [])
         return frame
 

@@ -612,8 +612,13 @@ def estimate_one(root: Path, s: RenderedSurvey, calibration: str, *, estimate_ar
     """One estimate of survey ``s`` (``card``, ``oracle`` or ``weak``); its report's figures."""
     out = estimate_dir(root, s, calibration)
     clock = cpu_seconds()
-    if calibration != "card":  # locate first: the audit draws the other views of located cameras more often
-        camcensus("locate", out, log=log, inprocess=True)
+    if calibration != "card":  # as a user would: the survey's estimate (cameras located at the card's
+        # threshold; the audit draws their other views more often), then the review, then the estimate again
+        located = root / s.name / "est-card" / "cameras.parquet"
+        if calibration == "oracle" and located.exists():
+            shutil.copy(located, out / "cameras.parquet")
+        else:
+            camcensus("estimate", out, "--by", "area", "--no-osm", *estimate_args, log=log, inprocess=True)
         camcensus("review", out, "--oracle", "truth", log=log, inprocess=True)
     camcensus("estimate", out, "--by", "area", "--no-osm", *estimate_args, log=log, inprocess=True)
     report = json.loads((out / "report.json").read_text())

@@ -136,12 +136,12 @@ def test_the_audit_draws_images_with_evidence_more_often_and_weights_them(survey
     design = read_design(survey)
     assert design.version == 2 and design.audit_size_measure is not None
     measure = np.array(design.audit_size_measure)
-    assert set(np.unique(measure)) <= {1.0, 4.0} and (measure == 4.0).any()
-    share_drawn = (measure[:30] == 4.0).mean()
-    assert share_drawn > (measure == 4.0).mean()  # over-represented in the sample
+    assert set(np.unique(measure)) <= {1.0, 2.0, 8.0} and (measure == 8.0).any()
+    share_drawn = (measure[:30] == 8.0).mean()
+    assert share_drawn > (measure == 8.0).mean()  # over-represented in the sample
     weights = design.audit_weights(30)
     heavy = [weights[i] for i, m in zip(design.audit_order[:30], measure[:30]) if m == 1.0]
-    light = [weights[i] for i, m in zip(design.audit_order[:30], measure[:30]) if m == 4.0]
+    light = [weights[i] for i, m in zip(design.audit_order[:30], measure[:30]) if m == 8.0]
     if heavy and light:
         assert min(heavy) > max(light)
     assert summary["audit_weighted"] and summary["n_audited"] == 30
