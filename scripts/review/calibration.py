@@ -204,7 +204,31 @@ def calibration_from_review(survey_dir: str | Path, *, prior: dict | None = None
         return None
     if prior is None and use_card:
         prior = card_calibration(survey_dir)
-    return calibration_updated(summary, prior)
+    return calibration_updated(summary, prior, level_prior=own_fit_level(survey_dir) if prior is not None else None)
+
+
+def own_fit_level(survey_dir: str | Path) -> tuple[float, float] | None:
+    """(mean, SD) of the survey's own fit of the card's recall level (logit shift), from the last
+    estimate's report.json ``self_calibration`` (the repeat views' capture-recapture fit), when
+    that estimate used the card (its level is relative to the card) and the fit was informative;
+    else None. The review's audit then updates this level instead of the card's."""
+    import json
+
+    path = Path(survey_dir) / "report.json"
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    fit = report.get("self_calibration") or {}
+    source = str((report.get("calibration") or {}).get("source", ""))
+    if not fit.get("informative") or source.startswith("review"):
+        return None
+    try:
+        level, lo, hi = float(fit["level_logit"]), float(fit["level_lo"]), float(fit["level_hi"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    sd = (hi - lo) / (2 * 1.959964)
+    return (level, sd) if math.isfinite(level) and math.isfinite(sd) and sd > 0 else None
 
 
 def card_calibration(survey_dir: str | Path) -> dict | None:
@@ -232,7 +256,7 @@ def prior_recall_of(survey_dir: str | Path) -> float | None:
     return float(c.recall_bins() @ (c.rec_n / c.rec_n.sum()))
 
 
-def calibration_updated(summary: dict, prior: dict | None) -> dict:
+def calibration_updated(summary: dict, prior: dict | None, *, level_prior: tuple[float, float] | None = None) -> dict:
     """The review's answers as an update of ``prior`` (a calibration dict, or None):
 
     - precision: the verify answers (the survey's own precision by confidence, with the bins'
@@ -245,7 +269,9 @@ def calibration_updated(summary: dict, prior: dict | None) -> dict:
       audit's counts alone; with none, the prior's recall unchanged.
 
     ``precision_from`` / ``recall_from`` say which; a side with neither answers nor prior is
-    listed under ``warnings`` (the estimator then sees an empty side: a flat 0.5)."""
+    listed under ``warnings`` (the estimator then sees an empty side: a flat 0.5).
+    ``level_prior``: (mean, SD) of the recall level's prior on the logit scale relative to the
+    prior's curve (the survey's own fit, ``own_fit_level``); default (0, ``LEVEL_PRIOR_SD``)."""
     out = {"source": "review", **summary, "warnings": []}
     prior_cal = None
     if prior is not None:
@@ -269,8 +295,12 @@ def calibration_updated(summary: dict, prior: dict | None) -> dict:
         out["precision_from"] = "none"
         out["warnings"].append("no verify answers and no prior: precision is unknown (a flat 0.5)")
     if audited and prior_cal is not None:
-        out["recall_bins"], out["recall_level_shift"] = recall_bins_updated(out["recall_bins"], prior_cal)
+        out["recall_bins"], out["recall_level_shift"] = recall_bins_updated(out["recall_bins"], prior_cal,
+                                                                            level_prior=level_prior)
         out["recall_from"] = f"audit, with the {out['prior_source']}'s recall-by-size shape"
+        if level_prior is not None:
+            out["recall_level_prior"] = {"from": "the survey's own fit (report.json self_calibration)",
+                                         "mean": round(level_prior[0], 4), "sd": round(level_prior[1], 4)}
     elif audited:
         out["recall_from"] = "audit"
     elif prior_cal is not None:
@@ -283,7 +313,8 @@ def calibration_updated(summary: dict, prior: dict | None) -> dict:
     return out
 
 
-def recall_bins_updated(bins: dict, prior_cal, *, mode: str | None = None) -> tuple[dict, float]:
+def recall_bins_updated(bins: dict, prior_cal, *, mode: str | None = None,
+                        level_prior: tuple[float, float] | None = None) -> tuple[dict, float]:
     """(recall bins, logit shift) of an audit (``bins``: its weighted counts) as an update of the
     prior's recall-by-size curve: the level that fits the audit (one logit shift, maximum
     likelihood), the shape the prior's.
@@ -305,13 +336,15 @@ def recall_bins_updated(bins: dict, prior_cal, *, mode: str | None = None) -> tu
     shape = recall_at(size_centres(edges), prior_cal.size_edges, prior_cal.recall_bins())
     base = logit(np.clip(shape, 0.005, 0.995))
 
+    mean, sd = level_prior if level_prior is not None else (0.0, LEVEL_PRIOR_SD)
+
     def nll(delta: float) -> float:
         p = np.clip(expit(base + delta), 1e-9, 1 - 1e-9)
-        return -float((found * np.log(p) + (n - found) * np.log(1 - p)).sum()) + 0.5 * (delta / LEVEL_PRIOR_SD) ** 2
+        return -float((found * np.log(p) + (n - found) * np.log(1 - p)).sum()) + 0.5 * ((delta - mean) / sd) ** 2
 
     delta = float(minimize_scalar(nll, bounds=(-8.0, 8.0), method="bounded").x)
     rates = expit(base + delta)
-    info = float((n * rates * (1 - rates)).sum()) + 1.0 / LEVEL_PRIOR_SD ** 2
+    info = float((n * rates * (1 - rates)).sum()) + 1.0 / sd ** 2
     raw = np.asarray(bins.get("n_raw", n), float)
     spread = float(raw.sum() ** 2 / max((raw ** 2).sum(), 1e-9)) if raw.sum() > 0 else 1.0
     extra = {"prior_rates": np.round(shape, 4).tolist(), "shifted_rates": np.round(rates, 5).tolist(),

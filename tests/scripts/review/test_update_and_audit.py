@@ -175,3 +175,29 @@ def test_plan_review_states_the_reviews_size_and_person_time():
     assert "then review it: camcensus review DIR (about 97 detections to verify and 600 images to audit)" in text
     assert "person-time: 97 detections x 3 s + 600 images x 8 s = about 85 min" in text
     assert "then review it" not in plan_to_text({**plan, "review": False})
+
+
+def test_the_surveys_own_fit_is_the_audits_prior_when_the_estimate_made_one(survey):
+    import json
+
+    from scripts.review.calibration import own_fit_level
+
+    oracle_review(survey, n_verify=5, n_audit=20)
+    assert own_fit_level(survey) is None  # no estimate yet
+    fit = {"level_logit": -4.0, "level_lo": -4.4, "level_hi": -3.6, "informative": True}
+    (survey / "report.json").write_text(json.dumps({"calibration": {"source": "card"}, "self_calibration": fit}))
+    mean, sd = own_fit_level(survey)
+    assert mean == -4.0 and sd == pytest.approx(0.8 / 3.919928, rel=1e-4)
+    with_fit = calibration_from_review(survey, prior=card_prior(0.95))
+    assert with_fit["recall_level_prior"]["mean"] == -4.0
+    without = calibration_updated({**with_fit, "recall_bins": with_fit["recall_bins"]}, None)  # no prior: as measured
+    assert without["recall_from"] == "audit"
+    # the tight own fit pulls the level towards -4 more than the weak default prior does
+    (survey / "report.json").write_text(json.dumps({"calibration": {"source": "card"}, "self_calibration": {
+        **fit, "informative": False}}))
+    default = calibration_from_review(survey, prior=card_prior(0.95))
+    assert "recall_level_prior" not in default
+    assert with_fit["recall_level_shift"] < default["recall_level_shift"] - 0.3
+    # a report whose estimate already used a review: its fit is relative to that review, not the card
+    (survey / "report.json").write_text(json.dumps({"calibration": {"source": "review"}, "self_calibration": fit}))
+    assert own_fit_level(survey) is None
