@@ -928,8 +928,9 @@ def main(argv: list[str] | None = None) -> int:
                              "where its detections are cached)")
     parser.add_argument("--max-minutes", type=float, default=None,
                         help="estimate: skip the surveys left after this many minutes of wall time (default: none)")
-    parser.add_argument("--group", default=None, choices=("training", "held-out", "corrupted"),
-                        help="only the surveys of this group (default: all)")
+    parser.add_argument("--group", default=None,
+                        help="only the surveys of these groups, comma list of training, held-out, corrupted "
+                             "(default: all)")
     parser.add_argument("--wall-budget-s", type=float, default=None,
                         help="cache: stop starting surveys after this many seconds of wall time (default: none; the "
                              "CPU budget counts this process and its finished children only)")
@@ -941,7 +942,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="cache: stop starting surveys after this many CPU seconds (default 3300)")
     args = parser.parse_args(argv)
     surveys = [s for s in ALL_SURVEYS if (args.only is None or s.name in args.only.split(","))
-               and (args.group is None or s.group.startswith(args.group))]
+               and (args.group is None or any(s.group.startswith(g.strip()) for g in args.group.split(",")))]
+    if not surveys:
+        parser.error(f"no survey matches --only {args.only!r} / --group {args.group!r}")
     args.root.mkdir(parents=True, exist_ok=True)
 
     def log(text: str) -> None:
