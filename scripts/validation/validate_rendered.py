@@ -687,6 +687,14 @@ def estimate_all(root: Path, surveys, *, estimate_args: tuple = (), log, max_min
     return rows
 
 
+def merged_rows(old: list[dict], new: list[dict]) -> list[dict]:
+    """``old`` rows with those of ``new`` (by survey name) replaced or added, in the order of
+    ``ALL_SURVEYS`` (unknown names last)."""
+    by_name = {r["name"]: r for r in old} | {r["name"]: r for r in new}
+    order = {s.name: k for k, s in enumerate(ALL_SURVEYS)}
+    return sorted(by_name.values(), key=lambda r: order.get(r["name"], len(order)))
+
+
 # --- scores and tables ----------------------------------------------------------------------------
 
 TARGETS = {"card": "median error within ±10%, coverage >= 90%",
@@ -926,6 +934,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibrations", default=",".join(CALIBRATIONS),
                         help="estimate: which estimates, comma list of card, oracle, weak (default: all three; weak only "
                              "where its detections are cached)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="estimate: drop the rows of surveys not estimated this time (default: keep them)")
     parser.add_argument("--max-minutes", type=float, default=None,
                         help="estimate: skip the surveys left after this many minutes of wall time (default: none)")
     parser.add_argument("--group", default=None,
@@ -964,6 +974,8 @@ def main(argv: list[str] | None = None) -> int:
         clock, wall = cpu_seconds(), time.time()
         rows = estimate_all(args.root, surveys, estimate_args=tuple(args.estimate_arg or ()), log=log,
                             max_minutes=args.max_minutes, calibrations=tuple(args.calibrations.split(",")))
+        if results.exists() and not args.fresh:  # keep the rows of surveys not estimated this time
+            rows = merged_rows(json.loads(results.read_text()).get("rows", []), rows)
         cpu = json.loads(cpu_path.read_text()) if cpu_path.exists() else {}
         cpu["estimate"] = {"cpu_s": round(cpu_seconds() - clock, 1), "wall_s": round(time.time() - wall, 1),
                            "surveys": len(rows)}

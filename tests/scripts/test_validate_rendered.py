@@ -251,3 +251,11 @@ def test_group_tables_score_card_check_own_fit_and_review():
     text = markdown_tables(rows)
     assert "| held-out look | 2 |" in text and "| h1 | held-out look (alt look) | systematic 10 m |" in text
     assert "0.30 (0.30-0.30)" in text and "| c1 | corrupted (haze:3) |" in text
+
+
+def test_estimate_rows_merge_by_survey_in_the_sets_order():
+    from scripts.validation.validate_rendered import merged_rows
+
+    old = [{"name": "t01", "v": 1}, {"name": "h01", "v": 1}]
+    new = [{"name": "h01", "v": 2}, {"name": "c01", "v": 2}]
+    assert [(r["name"], r["v"]) for r in merged_rows(old, new)] == [("t01", 1), ("h01", 2), ("c01", 2)]
