@@ -68,7 +68,8 @@ def gap_of_survey(survey_dir: Path) -> dict:
     from scripts.validation.validate_rendered import hits_from_survey
 
     report = json.loads((survey_dir / "report.json").read_text())
-    hits = hits_from_survey(survey_dir)
+    threshold = (report.get("calibration") or {}).get("conf_threshold")
+    hits = hits_from_survey(survey_dir, min_conf=float(threshold) if threshold is not None else None)
     strip_ids = cameras_in_strip_ids(survey_dir, report)
     inside = hits[hits["camera_id"].isin(strip_ids)].reset_index(drop=True)
     cam = pd.factorize(inside["camera_id"])[0]

@@ -428,16 +428,20 @@ def cache_all(root: Path, surveys, *, cpu_budget_s: float, log, lock: Path | Non
 HIT_SIZE_EDGES_PX = (0.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 12.0, 14.0, 16.0, 20.0, 24.0, 32.0, 1e5)
 
 
-def hits_from_survey(survey_dir: Path, *, detections_dir: Path | None = None) -> pd.DataFrame:
+def hits_from_survey(survey_dir: Path, *, detections_dir: Path | None = None, min_conf: float | None = None
+                     ) -> pd.DataFrame:
     """Every truth box of a rendered survey with ``hit``: whether a detection matches it (the
     review oracle's rule, ``scripts.review.oracle.match_scores``: IoU >= 0.3 or the centre within
-    max(3 px, half the box side)). Columns: camera_id, image_id, class_name, size_px, hit."""
+    max(3 px, half the box side)); ``min_conf``: only detections at or above it (the estimate's
+    threshold; detect may keep lower ones). Columns: camera_id, image_id, class_name, size_px, hit."""
     from scripts.review.oracle import match_scores
 
     truth = pd.read_parquet(survey_dir / "truth_boxes.parquet")
     parts = sorted(((detections_dir or survey_dir) / "detections").glob("part-*.parquet"))
     det = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True) if parts else pd.DataFrame(
         columns=["image_id", "x1", "y1", "x2", "y2"])
+    if min_conf is not None and "conf" in det.columns:  # detections below the estimate's threshold do not count
+        det = det[det["conf"].fillna(1.0) >= min_conf - 1e-9]
     det_by_image = {k: g for k, g in det.groupby(det["image_id"].astype(str))}
     hit = np.zeros(len(truth), bool)
     for image_id, idx in truth.groupby(truth["image_id"].astype(str)).indices.items():
