@@ -665,7 +665,7 @@ def estimate_all(root: Path, surveys, *, estimate_args: tuple = (), log, max_min
     A survey whose cache is not finished (no detections yet) is skipped with a line, and so is
     everything after ``max_minutes`` of wall time; one row per survey."""
     rows, started = [], time.time()
-    for s in surveys:
+    for s in cache_order(surveys):  # held-out look and corrupted first, as cached: they matter most
         if not detected(root / s.name / "base"):
             log(f"{s.name}: cache not finished (no detections): skipped")
             continue
@@ -688,7 +688,7 @@ def estimate_all(root: Path, surveys, *, estimate_args: tuple = (), log, max_min
         rows.append(row)
         log(f"{s.name}: " + ", ".join(f"{c} {_fmt_est(row.get(c))} truth {(row.get(c) or {}).get('truth')}"
                                       for c in calibrations if c in row))
-    return rows
+    return merged_rows([], rows)  # in the set's order
 
 
 def merged_rows(old: list[dict], new: list[dict]) -> list[dict]:
