@@ -36,6 +36,8 @@ def review(
 ) -> None:
     """Review a survey: the answers (review/answers.sqlite, append-only, saved on every click) give
     `camcensus estimate` the survey's own precision by confidence and recall by box size."""
+    if not seconds_per_image > 0:
+        raise typer.BadParameter(f"--seconds-per-image must be a positive number of seconds, got {seconds_per_image}")
     if export is not None:
         from scripts.review.export import export_review
 

@@ -201,3 +201,15 @@ def test_the_surveys_own_fit_is_the_audits_prior_when_the_estimate_made_one(surv
     # a report whose estimate already used a review: its fit is relative to that review, not the card
     (survey / "report.json").write_text(json.dumps({"calibration": {"source": "review"}, "self_calibration": fit}))
     assert own_fit_level(survey) is None
+
+
+def test_bad_review_options_are_one_line_errors(survey, capsys):
+    from scripts.cli import main
+
+    assert main(["review", str(survey), "--oracle", "truth", "--seconds-per-image", "0"]) == 2
+    assert main(["review", str(survey), "--oracle", "truth", "--target", "1.5"]) == 2
+    err = capsys.readouterr().err
+    assert "--seconds-per-image must be a positive" in err and "--target must be in (0, 1)" in err
+    from scripts.review.store import AnswerStore
+
+    assert AnswerStore.of_survey(survey).rows() == []  # nothing answered
