@@ -316,7 +316,7 @@ def calibration_summary(cal: Calibration, *, conf: np.ndarray | None = None, lev
     return {"source": cal.source,
             "n_verified": int(extra.get("n_verified", cal.prec_n.sum())),
             "n_audited": int(extra.get("n_audited", cal.rec_n.sum())),
-            "n_audit_cameras": int(cal.rec_n.sum()),
+            "n_audit_cameras": int(extra.get("n_audit_cameras", cal.rec_n.sum())),
             "assumed_n": extra.get("assumed_n"),
             "conf_threshold": cal.conf_threshold,
             "precision": p_point,

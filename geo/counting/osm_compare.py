@@ -230,7 +230,39 @@ def compare_from_tables(
     class. ``buildings``: footprints in the metric CRS. ``crops``: per located camera, its best
     crops (data URIs). ``side``: "left" / "right" for a one-sided design, whose strip holds only
     the side its views look at (``geo.counting.estimate.strip_side``)."""
-    crs = surveyed.crs
+    m = matched_pairs(cameras, osm, surveyed.crs)
+    widths = strip if isinstance(strip, dict) else {"directed": float(strip), "dome": float(strip)}
+    where = strip_membership(m, surveyed, widths, side=side)
+    found = find_step(m, where, surveyed=surveyed, views=views, recall_at=recall_at, spacing_m=spacing_m,
+                      buildings=buildings, n_shifts=n_shifts, images=images)
+    q = np.ones(len(cameras)) if p_real is None else np.asarray(p_real, float)
+    rows = comparison_rows(cameras, osm, m, where, found, q=q, crops=crops, buildings=buildings)
+    return comparison_frame(rows)
+
+
+@dataclass
+class _Matched:
+    """The located and OSM cameras in metres and their one-to-one pairs (``matched_pairs``)."""
+
+    cam_xy: np.ndarray
+    osm_xy: np.ndarray
+    unc: np.ndarray
+    radius: np.ndarray
+    ci: np.ndarray  # located camera of each pair
+    oj: np.ndarray  # OSM camera of each pair
+    dist: np.ndarray
+    shared: np.ndarray  # a second located camera at an already matched node
+    o_class: np.ndarray
+    c_class: np.ndarray
+
+    @property
+    def unmatched_osm(self) -> np.ndarray:
+        return np.setdiff1d(np.arange(len(self.osm_xy)), self.oj)
+
+
+def matched_pairs(cameras: pd.DataFrame, osm: gpd.GeoDataFrame, crs) -> _Matched:
+    """Step 1: project both sets into ``crs`` and pair them one to one within the match radius; a
+    second located camera near a matched node is paired too (``shared``: the same camera twice)."""
     n_cam = len(cameras)
     cam_xy = xy_from_lonlat(cameras["lon"], cameras["lat"], crs)
     osm_m = osm.to_crs(crs) if len(osm) else osm
@@ -240,25 +272,38 @@ def compare_from_tables(
     ci, oj, dist = match_cameras(cam_xy, radius, osm_xy)
     shared = np.zeros(len(ci), dtype=bool)
     si, sj, sd = nearest_within(np.setdiff1d(np.arange(n_cam), ci), cam_xy, radius, osm_xy)
-    if len(si):  # a second located camera at a matched node: the same camera located twice, not new
+    if len(si):
         ci, oj, dist = np.concatenate([ci, si]), np.concatenate([oj, sj]), np.concatenate([dist, sd])
         shared = np.concatenate([shared, np.ones(len(si), dtype=bool)])
-    q = np.ones(n_cam) if p_real is None else np.asarray(p_real, float)
     o_class = osm_class(osm["camera:type"] if "camera:type" in osm else [None] * len(osm))
     c_class = cameras["class_name"].astype(str).to_numpy() if n_cam else np.zeros(0, dtype=object)
-    # the strip, per class (the OSM camera's class, directed where OSM does not say), as the estimate's
-    widths = strip if isinstance(strip, dict) else {"directed": float(strip), "dome": float(strip)}
-    o_dist, _, _ = street_distance(osm_xy, surveyed)
-    o_in = cameras_in_strip(osm_xy, np.array([k or "directed" for k in o_class], dtype=object), surveyed, widths,
-                            side=side)
-    c_dist, _, _ = street_distance(cam_xy, surveyed)
-    c_in = cameras_in_strip(cam_xy, c_class, surveyed, widths, side=side)
-    unmatched_osm = np.setdiff1d(np.arange(len(osm)), oj)
-    p_find = np.full(len(osm), np.nan)
-    expected: list[list[str]] = [[] for _ in range(len(osm))]
-    ask = np.union1d(unmatched_osm[o_in[unmatched_osm]], oj)  # unseen and confirmed OSM cameras
+    return _Matched(cam_xy, osm_xy, unc, radius, ci, oj, dist, shared, o_class, c_class)
+
+
+def strip_membership(m: _Matched, surveyed: gpd.GeoDataFrame, widths: dict[str, float], *, side: str | None
+                     ) -> dict[str, np.ndarray]:
+    """Step 2: distances to the surveyed streets and whether each camera lies in the strip (per
+    class: the OSM camera's class, directed where OSM does not say), as the estimate's."""
+    o_dist, _, _ = street_distance(m.osm_xy, surveyed)
+    o_in = cameras_in_strip(m.osm_xy, np.array([k or "directed" for k in m.o_class], dtype=object), surveyed,
+                            widths, side=side)
+    c_dist, _, _ = street_distance(m.cam_xy, surveyed)
+    c_in = cameras_in_strip(m.cam_xy, m.c_class, surveyed, widths, side=side)
+    return {"o_dist": o_dist, "o_in": o_in, "c_dist": c_dist, "c_in": c_in}
+
+
+def find_step(m: _Matched, where: dict, *, surveyed, views, recall_at, spacing_m: float, buildings, n_shifts: int,
+              images: pd.DataFrame | None) -> dict:
+    """Step 3: p_find and the views expected to show each unseen or confirmed OSM camera; 0 for an
+    unmatched node within locate's merge reach of a located camera that matched another node
+    (one located camera stands for both: the survey could not have told them apart)."""
+    n_osm = len(m.osm_xy)
+    unmatched = m.unmatched_osm
+    p_find = np.full(n_osm, np.nan)
+    expected: list[list[str]] = [[] for _ in range(n_osm)]
+    ask = np.union1d(unmatched[where["o_in"][unmatched]], m.oj)
     if len(ask):
-        found, best = find_probability(osm_xy[ask], o_class[ask], surveyed=surveyed, views=views,
+        found, best = find_probability(m.osm_xy[ask], m.o_class[ask], surveyed=surveyed, views=views,
                                        recall_at=recall_at, spacing_m=spacing_m, buildings=buildings,
                                        n_shifts=n_shifts)
         p_find[ask] = found
@@ -267,22 +312,26 @@ def compare_from_tables(
         for k, rows in zip(ask, best):
             if ids is not None:
                 expected[k] = [str(ids[r % len(ids)]) for r in rows]  # mirrored views (random sides) wrap
-    # an unmatched node within locate's merge reach of a located camera that matched another node:
-    # the survey could not have told the two apart (one located camera stands for both)
-    merged_with = np.full(len(osm), -1, dtype=np.int64)
-    if len(ci) and len(unmatched_osm):
-        reach = np.maximum(MERGE_M, 2.0 * np.nan_to_num(unc[ci]))
-        d = np.hypot(*(osm_xy[unmatched_osm][:, None, :] - cam_xy[ci][None, :, :]).transpose(2, 0, 1))
+    merged_with = np.full(n_osm, -1, dtype=np.int64)
+    if len(m.ci) and len(unmatched):
+        reach = np.maximum(MERGE_M, 2.0 * np.nan_to_num(m.unc[m.ci]))
+        d = np.hypot(*(m.osm_xy[unmatched][:, None, :] - m.cam_xy[m.ci][None, :, :]).transpose(2, 0, 1))
         near = d <= reach[None, :]
         hit = near.any(axis=1)
-        merged_with[unmatched_osm[hit]] = oj[np.argmax(np.where(near, -d, -np.inf), axis=1)[hit]]
+        merged_with[unmatched[hit]] = m.oj[np.argmax(np.where(near, -d, -np.inf), axis=1)[hit]]
     inseparable = merged_with >= 0
     p_find = np.where(inseparable & np.isfinite(p_find), 0.0, p_find)
+    return {"p_find": p_find, "expected": expected, "merged_with": merged_with, "inseparable": inseparable}
+
+
+def comparison_rows(cameras: pd.DataFrame, osm: gpd.GeoDataFrame, m: _Matched, where: dict, found: dict, *,
+                    q: np.ndarray, crops, buildings) -> list[dict]:
+    """Step 4: the rows: confirmed pairs, new located cameras, unseen and outside OSM cameras."""
     tags = [_tags_of(row) for _, row in osm.iterrows()] if len(osm) else []
     osm_ids = osm["osm_id"].astype(str).to_numpy() if "osm_id" in osm else np.arange(len(osm)).astype(str)
     ll_osm = shapely.get_coordinates(osm.to_crs(4326).geometry.to_numpy()) if len(osm) else np.zeros((0, 2))
-    wall = _near_wall(cam_xy, buildings)
-    rows = []
+    wall = _near_wall(m.cam_xy, buildings)
+    p_find, c_class, unc = found["p_find"], m.c_class, m.unc
 
     def camera_part(i: int) -> dict:
         image_ids = cameras["image_ids"].iloc[i] if "image_ids" in cameras else None
@@ -296,43 +345,54 @@ def compare_from_tables(
                 "suggested_tags": json.dumps(suggested_tags(c_class[i], method=method, wall=bool(wall[i])))}
 
     def osm_part(j: int) -> dict:
-        return {"osm_id": osm_ids[j], "osm_class": o_class[j], "osm_lon": float(ll_osm[j, 0]),
+        return {"osm_id": osm_ids[j], "osm_class": m.o_class[j], "osm_lon": float(ll_osm[j, 0]),
                 "osm_lat": float(ll_osm[j, 1]), "osm_tags": json.dumps(tags[j]), "p_find": _nan(p_find[j]),
-                "expected_views": expected[j]}
+                "expected_views": found["expected"][j]}
 
-    for i, j, d, again in zip(ci, oj, dist, shared):
-        agree = None if o_class[j] is None else bool(o_class[j] == c_class[i])
+    rows = []
+    for i, j, d, again in zip(m.ci, m.oj, m.dist, m.shared):
+        agree = None if m.o_class[j] is None else bool(m.o_class[j] == c_class[i])
         rows.append({**_blank(), **camera_part(i), **osm_part(j), "status": "confirmed",
                      "lon": float(cameras["lon"].iloc[i]), "lat": float(cameras["lat"].iloc[i]),
-                     "distance_m": float(d), "match_radius_m": float(radius[i]), "class_agree": agree,
-                     "in_strip": bool(c_in[i] or o_in[j]), "street_distance_m": _nan(c_dist[i]),
-                     "suggested_tags": None,
+                     "distance_m": float(d), "match_radius_m": float(m.radius[i]), "class_agree": agree,
+                     "in_strip": bool(where["c_in"][i] or where["o_in"][j]),
+                     "street_distance_m": _nan(where["c_dist"][i]), "suggested_tags": None,
                      "evidence": (f"located camera {int(cameras['camera_id'].iloc[i])} ({c_class[i]}, "
                                   f"P(real) {q[i]:.2f}, {_int(cameras, 'n_views', i)} views) {d:.1f} m from OSM "
-                                  f"node {osm_ids[j]} (match radius {radius[i]:.1f} m)"
+                                  f"node {osm_ids[j]} (match radius {m.radius[i]:.1f} m)"
                                   + ("; the node is matched by another located camera too" if again else "")
                                   + ("" if agree is None else f"; class {'agrees' if agree else 'differs'}")),
                      "shared_match": bool(again)})
-    for i in np.setdiff1d(np.arange(n_cam), ci):
+    for i in np.setdiff1d(np.arange(len(cameras)), m.ci):
         rows.append({**_blank(), **camera_part(i), "status": "new", "lon": float(cameras["lon"].iloc[i]),
-                     "lat": float(cameras["lat"].iloc[i]), "match_radius_m": float(radius[i]),
-                     "in_strip": bool(c_in[i]), "street_distance_m": _nan(c_dist[i]),
+                     "lat": float(cameras["lat"].iloc[i]), "match_radius_m": float(m.radius[i]),
+                     "in_strip": bool(where["c_in"][i]), "street_distance_m": _nan(where["c_dist"][i]),
                      "evidence": (f"located camera {int(cameras['camera_id'].iloc[i])} ({c_class[i]}, P(real) "
                                   f"{q[i]:.2f}, {_int(cameras, 'n_views', i)} views, "
                                   f"{_int(cameras, 'n_detections', i)} "
                                   f"detections, position +- {unc[i]:.1f} m) with no OSM camera within "
-                                  f"{radius[i]:.1f} m")})
-    for j in unmatched_osm:
-        status = "unseen" if o_in[j] else "outside"
-        text = (f"OSM node {osm_ids[j]} inside the strip, matched by no located camera; this survey would "
-                f"have found it with probability {p_find[j]:.2f}" if status == "unseen" else
-                f"OSM node {osm_ids[j]} outside the survey's strip: the survey says nothing about it")
-        if status == "unseen" and inseparable[j]:
-            text += (f" as a camera of its own: it lies within locate's merge reach of the located camera that "
-                     f"matched node {osm_ids[merged_with[j]]}, so the survey cannot tell the two apart")
-        rows.append({**_blank(), **osm_part(j), "status": status, "lon": float(ll_osm[j, 0]),
-                     "lat": float(ll_osm[j, 1]), "in_strip": bool(o_in[j]), "street_distance_m": _nan(o_dist[j]),
-                     "evidence": text})
+                                  f"{m.radius[i]:.1f} m")})
+    for j in m.unmatched_osm:
+        rows.append({**_blank(), **osm_part(j), **unmatched_row(j, m, where, found, osm_ids, ll_osm)})
+    return rows
+
+
+def unmatched_row(j: int, m: _Matched, where: dict, found: dict, osm_ids: np.ndarray, ll_osm: np.ndarray) -> dict:
+    """The status, place and evidence of an OSM camera no located camera matched."""
+    status = "unseen" if where["o_in"][j] else "outside"
+    p_find = found["p_find"]
+    text = (f"OSM node {osm_ids[j]} inside the strip, matched by no located camera; this survey would "
+            f"have found it with probability {p_find[j]:.2f}" if status == "unseen" else
+            f"OSM node {osm_ids[j]} outside the survey's strip: the survey says nothing about it")
+    if status == "unseen" and found["inseparable"][j]:
+        text += (f" as a camera of its own: it lies within locate's merge reach of the located camera that "
+                 f"matched node {osm_ids[found['merged_with'][j]]}, so the survey cannot tell the two apart")
+    return {"status": status, "lon": float(ll_osm[j, 0]), "lat": float(ll_osm[j, 1]),
+            "in_strip": bool(where["o_in"][j]), "street_distance_m": _nan(where["o_dist"][j]), "evidence": text}
+
+
+def comparison_frame(rows: list[dict]) -> gpd.GeoDataFrame:
+    """Step 5: the rows as the table (typed columns, sorted by status, P(real), p_find), EPSG:4326."""
     frame = pd.DataFrame(rows, columns=list(COLUMNS)) if rows else pd.DataFrame({c: [] for c in COLUMNS})
     frame["camera_id"] = pd.array(frame["camera_id"], dtype="Int64")
     for name in ("n_views", "n_detections"):
@@ -385,19 +445,52 @@ def compare_survey(
     """Compare a located survey with the OSM cameras of its area and write the outputs.
 
     ``calibration``: the shared calibration dict (the review's, else the model card's); else scalar
-    ``precision`` / ``recall`` (else 1.0). ``strip``: half-width (m, or per class); default the one
-    report.json records (the estimate's, per class), else "auto" as the estimate decides it
+    ``precision`` / ``recall`` (else 1.0). p_find follows the calibration the estimate used: the
+    recall by box size that report.json records (``recall_of_estimate``), whatever its source (a
+    card, a review, the survey's own fit); ``calibration`` only when the survey has no estimate.
+    ``strip``: half-width (m, or per class); default the one report.json records (the
+    estimate's, per class), else "auto" as the estimate decides it
     (``geo.counting.estimate.strip_by_class``). ``osm``: the OSM cameras
     (default: ``surveillance_from_area`` of the survey's area). Raises ``GeoInputError`` with a
     one-line message when the survey has no located cameras table or its area no OSM cameras
     (nothing is written then). Writes osm_compare.geojson, osm_compare.parquet, the exports of
     ``geo.outputs.osm_exports`` and report.json's ``osm_compare``."""
     from geo.counting.calibration import calibration_from_dict, calibration_from_rates
-    from geo.counting.design import design_from_sample_info
-    from geo.counting.locate import buildings_for_survey, read_cameras, read_detections, read_images, read_sample_info
-    from geo.streets.network import load_network, streets_from_graph
 
     survey_dir = Path(survey_dir)
+    info, osm, report = compare_inputs(survey_dir, osm=osm)
+    if strip is None:  # the estimate's strip (per class), else decided here as the estimate would
+        params = report.get("parameters") or {}
+        strip = params.get("strip_m_by_class") or params.get("strip_m") or STRIP_DEFAULT
+    cal = calibration_from_dict(calibration if calibration is not None else calibration_from_rates(
+        1.0 if precision is None else float(precision), 1.0 if recall is None else float(recall), source="scalar"))
+    followed = recall_of_estimate(report)
+    recall_at, recall_source = followed if followed is not None else (cal.curves().recall_at, cal.source)
+    g = survey_geometry(survey_dir, info, cal, strip=strip, buildings=buildings, crops=crops)
+    table = compare_from_tables(g["cameras"], osm, surveyed=g["surveyed"], views=g["views"], recall_at=recall_at,
+                                p_real=g["q"], strip=g["widths"], spacing_m=g["spacing"], n_shifts=g["shifts"],
+                                buildings=g["buildings"], crops=g["crops"], images=g["ok"],
+                                side=strip_side(g["design"]))
+    summary = summary_from_table(table, strip=dict(g["widths"]), n_osm=len(osm), n_located=len(g["cameras"]))
+    summary["p_find"] = ("inclusion probability at the mapped position over the grid's start (systematic design)"
+                         if not g["design"].random else "detection probability from this survey's own views (random "
+                         "design: the design's inclusion speaks for where points could fall, not for this survey)")
+    if g["strip_notes"]:
+        summary["warnings"] = g["strip_notes"]
+    summary["calibration_source"] = cal.source
+    summary["p_find_calibration"] = (f"the estimate's ({recall_source}, report.json)" if followed is not None
+                                     else f"{recall_source} (no estimate in report.json)")
+    summary["area"] = info.get("area")
+    paths = write_compare(survey_dir, table, summary, report=report, info=info,
+                          detections=g["detections"]) if exports else {}
+    return CompareResult(table=table, summary=summary, paths=paths)
+
+
+def compare_inputs(survey_dir: Path, *, osm: gpd.GeoDataFrame | None) -> tuple[dict, gpd.GeoDataFrame, dict]:
+    """(sample info, OSM cameras, report.json) of a survey; ``GeoInputError`` naming the missing
+    stage or an area without OSM cameras."""
+    from geo.counting.locate import read_sample_info
+
     info = read_sample_info(survey_dir)
     for name, stage in (("network.graphml", "sample"), ("points.parquet", "sample"), ("cameras.parquet", "locate")):
         if not (survey_dir / name).exists():
@@ -409,12 +502,34 @@ def compare_survey(
                             "(man_made=surveillance nodes): nothing to compare")
     report_path = survey_dir / "report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
-    if strip is None:  # the estimate's strip (per class), else decided here as the estimate would
-        params = report.get("parameters") or {}
-        strip = params.get("strip_m_by_class") or params.get("strip_m") or STRIP_DEFAULT
-    cal = calibration_from_dict(calibration if calibration is not None else calibration_from_rates(
-        1.0 if precision is None else float(precision), 1.0 if recall is None else float(recall), source="scalar"))
-    curves = cal.curves()
+    return info, osm, report
+
+
+def recall_of_estimate(report: dict) -> tuple[Any, str] | None:
+    """(recall_at, source) of the calibration the estimate used: report.json's
+    ``calibration.recall_by_size`` (the per-bin recall the estimate read), or None when the
+    survey has no estimate (or an older report without it)."""
+    from geo.counting.calibration import recall_at
+
+    cal = report.get("calibration") or {}
+    by_size = cal.get("recall_by_size") or {}
+    try:
+        edges = np.asarray(by_size["edges_px"], float)
+        rates = np.asarray(by_size["recall"], float)
+    except (KeyError, TypeError, ValueError):
+        return None
+    if len(edges) != len(rates) + 1 or not len(rates) or not np.all(np.isfinite(rates)):
+        return None
+    return (lambda size_px: recall_at(size_px, edges, rates)), str(cal.get("source", "estimate"))
+
+
+def survey_geometry(survey_dir: Path, info: dict, cal, *, strip, buildings, crops: bool) -> dict:
+    """The survey's located cameras with P(real), its design, surveyed streets, views and the
+    strip per class, the buildings (metric CRS) and the cameras' best crops."""
+    from geo.counting.design import design_from_sample_info
+    from geo.counting.locate import buildings_for_survey, read_cameras, read_detections, read_images
+    from geo.streets.network import load_network, streets_from_graph
+
     cameras = read_cameras(survey_dir / "cameras.parquet")
     images = read_images(survey_dir)
     detections = read_detections(survey_dir)
@@ -422,9 +537,7 @@ def compare_survey(
     if "conf" in detections and len(detections):
         used = detections[detections["conf"].fillna(1.0).to_numpy(float) >= cal.conf_threshold - 1e-9]
     n_ok = int(images["status"].fillna("ok").eq("ok").sum()) if "status" in images else len(images)
-    q = reality_of_cameras(cameras, used, cal, n_images=n_ok)
-    graph = load_network(survey_dir / "network.graphml")
-    streets = streets_from_graph(graph)
+    streets = streets_from_graph(load_network(survey_dir / "network.graphml"))
     points = pd.read_parquet(survey_dir / "points.parquet", columns=["point_id", "street_id", "lon", "lat"])
     design = design_from_sample_info(info, images=images,
                                      network_m=float(shapely.length(streets.geometry.to_numpy()).sum()))
@@ -432,44 +545,39 @@ def compare_survey(
     spacing, shifts = (design.spacing_m, DEFAULT_SHIFTS) if not design.random else (design.spacing_m, 1)
     surveyed = (streets[["street_id", "geometry"]] if design.random
                 else surveyed_streets(streets, points, images, metres_per_point=spacing))
-    ok = images
-    if "status" in ok.columns:
-        ok = ok[ok["status"].fillna("ok").eq("ok")]
+    ok = images[images["status"].fillna("ok").eq("ok")] if "status" in images.columns else images
     ok = ok.drop_duplicates("image_id").reset_index(drop=True)
-    views = views_for_inclusion(ok, streets.crs, random_sides=design.sides == "random")
     if isinstance(buildings, str) and buildings == "auto":
         buildings = buildings_for_survey(info)
-    build_m = buildings.to_crs(streets.crs) if buildings is not None and len(buildings) else None
-    crop_lists = best_crops(cameras, used, images, root=survey_dir) if crops else None
-    table = compare_from_tables(cameras, osm, surveyed=surveyed, views=views, recall_at=curves.recall_at,
-                                p_real=q, strip=widths, spacing_m=spacing, n_shifts=shifts, buildings=build_m,
-                                crops=crop_lists, images=ok, side=strip_side(design))
-    summary = summary_from_table(table, strip=dict(widths), n_osm=len(osm), n_located=len(cameras))
-    summary["p_find"] = ("inclusion probability at the mapped position over the grid's start (systematic design)"
-                         if not design.random else "detection probability from this survey's own views (random "
-                         "design: the design's inclusion speaks for where points could fall, not for this survey)")
-    if strip_notes:
-        summary["warnings"] = strip_notes
-    summary["calibration_source"] = cal.source
-    summary["area"] = info.get("area")
+    return {"cameras": cameras, "detections": detections, "q": reality_of_cameras(cameras, used, cal, n_images=n_ok),
+            "design": design, "widths": widths, "strip_notes": strip_notes, "spacing": spacing, "shifts": shifts,
+            "surveyed": surveyed, "ok": ok,
+            "views": views_for_inclusion(ok, streets.crs, random_sides=design.sides == "random"),
+            "buildings": buildings.to_crs(streets.crs) if buildings is not None and len(buildings) else None,
+            "crops": best_crops(cameras, used, images, root=survey_dir) if crops else None}
+
+
+def write_compare(survey_dir: Path, table: gpd.GeoDataFrame, summary: dict, *, report: dict, info: dict,
+                  detections: pd.DataFrame) -> dict[str, Path]:
+    """Write osm_compare.geojson / .parquet, the OSM exports, the map's layers and report.json's
+    ``osm_compare`` (``summary`` gains provenance and file names); the paths written."""
+    from geo.io import write_text
+    from geo.outputs.osm_exports import write_osm_exports
+
     paths: dict[str, Path] = {}
-    if exports:
-        from geo.io import write_text
-        from geo.outputs.osm_exports import write_osm_exports
+    provenance = provenance_for_survey(survey_dir, info=info, detections=detections, report=report)
+    paths["geojson"] = write_text(survey_dir / COMPARE_GEOJSON, table_to_geojson(table))
+    paths["parquet"] = write_table(table, survey_dir / COMPARE_PARQUET)
+    paths.update(write_osm_exports(table, survey_dir, provenance=provenance))
+    if (survey_dir / "map.html").exists():
+        from geo.outputs.mapview import add_osm_layers
 
-        provenance = provenance_for_survey(survey_dir, info=info, detections=detections, report=report)
-        paths["geojson"] = write_text(survey_dir / COMPARE_GEOJSON, table_to_geojson(table))
-        paths["parquet"] = write_table(table, survey_dir / COMPARE_PARQUET)
-        paths.update(write_osm_exports(table, survey_dir, provenance=provenance))
-        if (survey_dir / "map.html").exists():
-            from geo.outputs.mapview import add_osm_layers
-
-            paths["map"] = add_osm_layers(survey_dir / "map.html", table)
-        summary["provenance"] = provenance
-        summary["files"] = {k: Path(v).name for k, v in paths.items()}
-        report["osm_compare"] = summary
-        write_text(report_path, json.dumps(report, indent=2, default=_plain, allow_nan=False))
-    return CompareResult(table=table, summary=summary, paths=paths)
+        paths["map"] = add_osm_layers(survey_dir / "map.html", table)
+    summary["provenance"] = provenance
+    summary["files"] = {k: Path(v).name for k, v in paths.items()}
+    report["osm_compare"] = summary
+    write_text(survey_dir / "report.json", json.dumps(report, indent=2, default=_plain, allow_nan=False))
+    return paths
 
 
 def osm_cameras_for_survey(info: dict) -> gpd.GeoDataFrame:

@@ -12,11 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def calibration_from_review(survey_dir: str | Path) -> dict | None:
-    """The survey's review answers as a calibration dict (``source`` = "review"), or None."""
+def calibration_from_review(survey_dir: str | Path, *, prior: dict | None = None) -> dict | None:
+    """The survey's review answers as an update of ``prior`` (default: the model card's
+    calibration), as a calibration dict, or None."""
     from scripts.review.calibration import calibration_from_review as from_review
 
-    return from_review(survey_dir)
+    return from_review(survey_dir, prior=prior)
 
 
 __all__ = ["calibration_from_review"]

@@ -21,13 +21,15 @@ from urllib.parse import quote
 
 from flask import Flask, abort, jsonify, redirect, render_template, request, send_file
 
-from scripts.review.calibration import review_summary, wilson_interval
+from scripts.review.calibration import prior_recall_of, review_summary, wilson_interval
 from scripts.review.sampling import (
+    DEFAULT_TARGET,
     ReviewDesign,
     bin_index,
+    cameras_needed,
     extend_audit,
     open_design,
-    sample_size_for_half_width,
+    sample_size_for_relative_half_width,
 )
 from scripts.review.store import CLASS_NAMES, VERIFY_ANSWERS, AnswerStore
 from scripts.review.tables import SurveyTables
@@ -89,7 +91,8 @@ class Review:
                                      store=self.store)
             if summary["n_audited"] < self.design.n_audit:
                 return False
-            grown = extend_audit(self.design, self.tables.survey_dir, n_cameras=summary["n_audit_cameras"])
+            grown = extend_audit(self.design, self.tables.survey_dir, n_cameras=summary["n_audit_cameras"],
+                                 recall=summary.get("recall"))
             if grown is None:
                 return False
             self.design = grown
@@ -211,22 +214,9 @@ class Review:
         return None
 
 
-def create_app(survey_dir: str | Path, *, conf: float | None = None, target_half_width: float = 0.1,
-               n_verify: int | None = None, n_audit: int | None = None, seed: int = 0,
-               reviewer: str = "") -> Flask:
-    """The review app for ``survey_dir`` (reads or writes its design, opens its answer store)."""
-    tables = SurveyTables.open(survey_dir, conf=conf)
-    design = open_design(tables, target_half_width=target_half_width, n_verify=n_verify, n_audit=n_audit,
-                         seed=seed)
-    review = Review(tables=tables, design=design, store=AnswerStore.of_survey(survey_dir),
-                    default_reviewer=reviewer)
-    here = Path(__file__).parent
-    app = Flask(__name__, static_folder=str(here / "static"), template_folder=str(here / "templates"))
-    app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
-    app.url_map.merge_slashes = False  # "/image//etc/x" is an unknown id (404), not a redirect
-    app.extensions["review"] = review
-    page = {"survey": tables.survey_dir.resolve().name, "design": design, "reviewer": reviewer,
-            "needed": sample_size_for_half_width(design.target_half_width)}
+def add_errors_and_headers(app: Flask) -> None:
+    """The app's error replies (JSON under /api/, one line of text elsewhere) and its security and
+    cache headers."""
 
     @app.errorhandler(BadRequest)
     def bad_request(error: BadRequest):
@@ -250,6 +240,27 @@ def create_app(survey_dir: str | Path, *, conf: float | None = None, target_half
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Cache-Control"] = "no-store" if request.path.startswith("/api/") else "no-cache"
         return response
+
+
+def create_app(survey_dir: str | Path, *, conf: float | None = None, target_half_width: float = DEFAULT_TARGET,
+               n_verify: int | None = None, n_audit: int | None = None, seed: int = 0,
+               reviewer: str = "") -> Flask:
+    """The review app for ``survey_dir`` (reads or writes its design, opens its answer store)."""
+    tables = SurveyTables.open(survey_dir, conf=conf)
+    design = open_design(tables, target_half_width=target_half_width, n_verify=n_verify, n_audit=n_audit,
+                         seed=seed, prior_recall=prior_recall_of(survey_dir))
+    review = Review(tables=tables, design=design, store=AnswerStore.of_survey(survey_dir),
+                    default_reviewer=reviewer)
+    here = Path(__file__).parent
+    app = Flask(__name__, static_folder=str(here / "static"), template_folder=str(here / "templates"))
+    app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
+    app.url_map.merge_slashes = False  # "/image//etc/x" is an unknown id (404), not a redirect
+    app.extensions["review"] = review
+    page = {"survey": tables.survey_dir.resolve().name, "design": design, "reviewer": reviewer,
+            "needed": cameras_needed(design),
+            "needed_verify": sample_size_for_relative_half_width(design.target_half_width, p=0.5)
+            if design.relative_target else None}
+    add_errors_and_headers(app)
 
     @app.get("/")
     def index():

@@ -60,8 +60,10 @@ def stratified_precision(real: np.ndarray, n: np.ndarray, sizes: np.ndarray, *, 
     return point, float(min(lo, point)), float(max(hi, point))
 
 
-def bootstrap_recall(found: np.ndarray, total: np.ndarray, *, seed: int = 0) -> tuple[float, float, float]:
-    """Recall sum(found) / sum(total) over images, with a 95% bootstrap interval over images."""
+def bootstrap_recall(found: np.ndarray, total: np.ndarray, *, seed: int = 0, n_effective: float | None = None
+                     ) -> tuple[float, float, float]:
+    """Recall sum(found) / sum(total) over images (weighted counts allowed), with a 95% bootstrap
+    interval over images, never narrower than Wilson's at ``n_effective`` cameras (default: the total)."""
     if total.sum() <= 0:
         return math.nan, math.nan, math.nan
     point = float(found.sum() / total.sum())
@@ -69,7 +71,8 @@ def bootstrap_recall(found: np.ndarray, total: np.ndarray, *, seed: int = 0) -> 
     pick = rng.integers(0, len(total), size=(N_BOOT, len(total)))
     f, t = found[pick].sum(axis=1), total[pick].sum(axis=1)
     ratios = f[t > 0] / t[t > 0]
-    lo_w, hi_w = wilson_interval(found.sum(), total.sum())
+    n_eff = float(total.sum()) if n_effective is None else float(n_effective)
+    lo_w, hi_w = wilson_interval(point * n_eff, n_eff)
     lo, hi = np.quantile(ratios, [0.025, 0.975]) if len(ratios) else (lo_w, hi_w)
     # few cameras: the bootstrap is too narrow (0 or 1 of everything); never narrower than Wilson
     return point, float(min(lo, lo_w)), float(max(hi, hi_w))
@@ -111,14 +114,42 @@ def review_summary(survey_dir: str | Path, *, tables=None, design=None,
                     classes[answer.class_name] += 1
     precision, p_lo, p_hi = stratified_precision(real, n, np.asarray(design.verify_strata_sizes), seed=design.seed)
 
+    recall_part = audit_recall(tables, design, store)
+    return {
+        "conf_threshold": design.conf_threshold,
+        "precision_bins": {"edges": list(design.edges), "n": n.tolist(), "real": real.tolist(),
+                           "n_unsure": unsure.tolist(), "population": list(design.verify_strata_sizes)},
+        **recall_part,
+        "n_verified": int(n.sum()),
+        "n_unsure": int(unsure.sum()),
+        "classes": classes,
+        "precision": _finite(precision), "precision_lo": _finite(p_lo), "precision_hi": _finite(p_hi),
+        "target_half_width": design.target_half_width,
+        "target": "relative, on the count" if design.relative_target else "absolute, on precision and recall",
+        "n_verify_planned": design.n_verify,
+        "n_audit_planned": design.n_audit,
+    }
+
+
+def audit_recall(tables, design, store: AnswerStore) -> dict:
+    """The audit's recall: per size bin, the cameras in the audited images (kept detections plus
+    added boxes) and the found ones, each image weighted by its Horvitz-Thompson weight
+    (``ReviewDesign.audit_weights``; all ones for a self-weighting design). The bins' counts are
+    effective sample sizes (Kish: (sum w)^2 / sum w^2 over the bin's cameras) holding the
+    weighted rate, so that the estimator's Beta posteriors carry the unequal weights;
+    ``n_raw`` / ``found_raw`` keep the plain counts. Overall recall: the weighted ratio with a
+    bootstrap interval over images."""
     edges_px = design.recall_edges_px
     audit = {i: a for i, a in store.standing("audit").items() if i in tables.images.index}
-    rec_n = np.zeros(len(edges_px) - 1, int)
-    rec_found = np.zeros(len(edges_px) - 1, int)
-    per_image_found, per_image_total = [], []
+    weights = design.audit_weights(max(design.n_audit, len(audit)))
+    k = len(edges_px) - 1
+    raw_n, raw_found = np.zeros(k, int), np.zeros(k, int)
+    w_n, w_found, w2_n = np.zeros(k), np.zeros(k), np.zeros(k)
+    per_image_found, per_image_total, per_image_w = [], [], []
     used = tables.detections
     by_image = {key: g for key, g in used.groupby("image_id")} if len(used) else {}
     for image_id, answer in audit.items():
+        w = float(weights.get(image_id, 1.0))
         dets = by_image.get(image_id)
         kept = dets[~dets.index.isin(answer.rejected)] if dets is not None else None
         kept_sizes = kept["size_px"].to_numpy(float) if kept is not None else np.zeros(0)
@@ -126,39 +157,205 @@ def review_summary(survey_dir: str | Path, *, tables=None, design=None,
         for sizes, found in ((kept_sizes, True), (added_sizes, False)):
             if len(sizes):
                 bins = bin_index(sizes, edges_px)
-                np.add.at(rec_n, bins, 1)
+                np.add.at(raw_n, bins, 1)
+                np.add.at(w_n, bins, w)
+                np.add.at(w2_n, bins, w * w)
                 if found:
-                    np.add.at(rec_found, bins, 1)
+                    np.add.at(raw_found, bins, 1)
+                    np.add.at(w_found, bins, w)
         per_image_found.append(len(kept_sizes))
         per_image_total.append(len(kept_sizes) + len(added_sizes))
-    recall, r_lo, r_hi = bootstrap_recall(np.asarray(per_image_found, float), np.asarray(per_image_total, float),
-                                          seed=design.seed)
-    return {
-        "conf_threshold": design.conf_threshold,
-        "precision_bins": {"edges": list(design.edges), "n": n.tolist(), "real": real.tolist(),
-                           "n_unsure": unsure.tolist(), "population": list(design.verify_strata_sizes)},
-        "recall_bins": {"edges_px": list(edges_px), "n": rec_n.tolist(), "found": rec_found.tolist()},
-        "n_images": len(audit),
-        "n_verified": int(n.sum()),
-        "n_unsure": int(unsure.sum()),
-        "n_audited": len(audit),
-        "n_audit_cameras": int(sum(per_image_total)),
-        "classes": classes,
-        "precision": _finite(precision), "precision_lo": _finite(p_lo), "precision_hi": _finite(p_hi),
-        "recall": _finite(recall), "recall_lo": _finite(r_lo), "recall_hi": _finite(r_hi),
-        "target_half_width": design.target_half_width,
-        "n_verify_planned": design.n_verify,
-        "n_audit_planned": design.n_audit,
-    }
+        per_image_w.append(w)
+    pw = np.asarray(per_image_w, float)
+    recall, r_lo, r_hi = bootstrap_recall(np.asarray(per_image_found, float) * pw,
+                                          np.asarray(per_image_total, float) * pw, seed=design.seed,
+                                          n_effective=effective_n(np.asarray(per_image_total, float), pw))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_eff = np.where(w2_n > 0, w_n ** 2 / w2_n, 0.0)
+        rate = np.where(w_n > 0, w_found / w_n, 0.0)
+    return {"recall_bins": {"edges_px": list(edges_px), "n": np.round(n_eff, 3).tolist(),
+                            "found": np.round(rate * n_eff, 3).tolist(), "n_raw": raw_n.tolist(),
+                            "found_raw": raw_found.tolist()},
+            "n_images": len(audit), "n_audited": len(audit), "n_audit_cameras": int(sum(per_image_total)),
+            "audit_weighted": design.audit_size_measure is not None,
+            "recall": _finite(recall), "recall_lo": _finite(r_lo), "recall_hi": _finite(r_hi)}
 
 
-def calibration_from_review(survey_dir: str | Path) -> dict | None:
-    """The survey's review as a calibration (the shared format, ``source`` = "review"), or None
-    when the survey has no review answers yet."""
+def effective_n(totals: np.ndarray, weights: np.ndarray) -> float:
+    """Kish's effective number of cameras of weighted images: (sum w t)^2 / sum w^2 t."""
+    num, den = float((weights * totals).sum()) ** 2, float((weights ** 2 * totals).sum())
+    return num / den if den > 0 else 0.0
+
+
+PRIOR_CAMERAS = 3.0  # "bins" update: pseudo-cameras per size bin at the prior's shifted curve added to the audit's
+RECALL_UPDATE = "level"  # how the audit updates the prior's recall: "level" (shape kept) or "bins"
+LEVEL_PRIOR_SD = 3.0  # SD of the logit shift's prior around the card's level (weak: a factor of 20 in odds)
+MAX_BIN_COUNT = 5000.0  # cap of a bin's counts in the "level" update
+
+
+def calibration_from_review(survey_dir: str | Path, *, prior: dict | None = None, use_card: bool = True
+                            ) -> dict | None:
+    """The survey's review as an update of a prior calibration (the shared format), or None when
+    the survey has no review answers yet. ``prior``: the calibration the review updates (the
+    model card's, or the survey's own fit); default the card of the model that made the
+    detections (``use_card``). See ``calibration_updated``."""
     summary = review_summary(survey_dir)
     if summary is None or (summary["n_verified"] == 0 and summary["n_audited"] == 0):
         return None
-    return {"source": "review", **summary}
+    if prior is None and use_card:
+        prior = card_calibration(survey_dir)
+    return calibration_updated(summary, prior, level_prior=own_fit_level(survey_dir) if prior is not None else None)
+
+
+def own_fit_level(survey_dir: str | Path) -> tuple[float, float] | None:
+    """(mean, SD) of the survey's own fit of the card's recall level (logit shift), from the last
+    estimate's report.json ``self_calibration`` (the repeat views' capture-recapture fit), when
+    that estimate used the card (its level is relative to the card) and the fit was informative;
+    else None. The review's audit then updates this level instead of the card's."""
+    import json
+
+    path = Path(survey_dir) / "report.json"
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    fit = report.get("self_calibration") or {}
+    source = str((report.get("calibration") or {}).get("source", ""))
+    if not fit.get("informative") or source.startswith("review"):
+        return None
+    try:
+        level, lo, hi = float(fit["level_logit"]), float(fit["level_lo"]), float(fit["level_hi"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    sd = (hi - lo) / (2 * 1.959964)
+    return (level, sd) if math.isfinite(level) and math.isfinite(sd) and sd > 0 else None
+
+
+def card_calibration(survey_dir: str | Path) -> dict | None:
+    """The ``calibration`` of the card of the model that made the survey's detections, or None."""
+    from scripts.review.tables import SurveyTables
+
+    try:
+        card = SurveyTables(survey_dir=Path(survey_dir), conf_threshold=0.0).card()
+    except Exception:  # noqa: BLE001 - a missing or bad card leaves the review without a prior
+        return None
+    cal = getattr(card, "calibration", None) if card is not None else None
+    return {**cal, "source": "card"} if isinstance(cal, dict) and cal.get("precision_bins") else None
+
+
+def prior_recall_of(survey_dir: str | Path) -> float | None:
+    """The overall recall of the card's calibration (the audit's first sizing), or None."""
+    cal = card_calibration(survey_dir)
+    if cal is None:
+        return None
+    from geo.counting.calibration import calibration_from_dict
+
+    c = calibration_from_dict(cal)
+    if c.rec_n.sum() <= 0:
+        return None
+    return float(c.recall_bins() @ (c.rec_n / c.rec_n.sum()))
+
+
+def calibration_updated(summary: dict, prior: dict | None, *, level_prior: tuple[float, float] | None = None) -> dict:
+    """The review's answers as an update of ``prior`` (a calibration dict, or None):
+
+    - precision: the verify answers (the survey's own precision by confidence, with the bins'
+      population) when there are any; else the prior's precision bins and false detections per
+      image, unchanged;
+    - recall: with audited cameras and a prior, the prior's recall-by-size curve shifted on the
+      logit scale by the level the audit measures (one parameter, maximum likelihood), as
+      ``PRIOR_CAMERAS`` pseudo-cameras per bin added to the audit's counts: the audit sets the
+      level, the prior the shape where the audit is thin; with audited cameras and no prior, the
+      audit's counts alone; with none, the prior's recall unchanged.
+
+    ``precision_from`` / ``recall_from`` say which; a side with neither answers nor prior is
+    listed under ``warnings`` (the estimator then sees an empty side: a flat 0.5).
+    ``level_prior``: (mean, SD) of the recall level's prior on the logit scale relative to the
+    prior's curve (the survey's own fit, ``own_fit_level``); default (0, ``LEVEL_PRIOR_SD``)."""
+    out = {"source": "review", **summary, "warnings": []}
+    prior_cal = None
+    if prior is not None:
+        from geo.counting.calibration import calibration_from_dict
+
+        prior_cal = calibration_from_dict(prior)
+        out["prior_source"] = str(prior.get("source", "card"))
+    verified, audited = summary["n_verified"] > 0, summary.get("n_audit_cameras", 0) > 0
+    if verified:
+        out["precision_from"] = "review"
+    elif prior_cal is not None:
+        out["source"] = f"review+{out['prior_source']}"
+        out["precision_from"] = f"{out['prior_source']} (no verify answers)"
+        out["precision_bins"] = {"edges": prior_cal.conf_edges.tolist(), "n": prior_cal.prec_n.tolist(),
+                                 "real": prior_cal.prec_real.tolist()}
+        if prior_cal.false_n is not None and prior_cal.false_images > 0:
+            out["false_bins"] = {"edges": prior_cal.conf_edges.tolist(), "false": prior_cal.false_n.tolist(),
+                                 "n_images": int(prior_cal.false_images)}
+        out["conf_threshold"] = float(prior_cal.conf_threshold)
+    else:
+        out["precision_from"] = "none"
+        out["warnings"].append("no verify answers and no prior: precision is unknown (a flat 0.5)")
+    if audited and prior_cal is not None:
+        out["recall_bins"], out["recall_level_shift"] = recall_bins_updated(out["recall_bins"], prior_cal,
+                                                                            level_prior=level_prior)
+        out["recall_from"] = f"audit, with the {out['prior_source']}'s recall-by-size shape"
+        if level_prior is not None:
+            out["recall_level_prior"] = {"from": "the survey's own fit (report.json self_calibration)",
+                                         "mean": round(level_prior[0], 4), "sd": round(level_prior[1], 4)}
+    elif audited:
+        out["recall_from"] = "audit"
+    elif prior_cal is not None:
+        out["recall_bins"] = {"edges_px": prior_cal.size_edges.tolist(), "n": prior_cal.rec_n.tolist(),
+                              "found": prior_cal.rec_found.tolist()}
+        out["recall_from"] = f"{out['prior_source']} (no audited cameras)"
+    else:
+        out["recall_from"] = "none"
+        out["warnings"].append("no audited cameras and no prior: recall is unknown (a flat 0.5)")
+    return out
+
+
+def recall_bins_updated(bins: dict, prior_cal, *, mode: str | None = None,
+                        level_prior: tuple[float, float] | None = None) -> tuple[dict, float]:
+    """(recall bins, logit shift) of an audit (``bins``: its weighted counts) as an update of the
+    prior's recall-by-size curve: the level that fits the audit (one logit shift, maximum
+    likelihood), the shape the prior's.
+
+    ``mode`` "level" (default, ``RECALL_UPDATE``): each bin holds the shifted curve with the
+    counts of a Beta whose variance is the shift's (delta method: n = 1 / (r (1 - r) var) - 1),
+    divided by the number of bins the audit's cameras spread over (the bins share one level, so
+    their errors are one error, not independent ones); the audit's own per-bin counts enter only
+    through the level. "bins": the audit's counts plus ``PRIOR_CAMERAS`` pseudo-cameras per bin at
+    the shifted curve."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import expit, logit
+
+    from geo.counting.calibration import recall_at, size_centres
+
+    mode = mode or RECALL_UPDATE
+    edges = np.asarray(bins["edges_px"], float)
+    n, found = np.asarray(bins["n"], float), np.asarray(bins["found"], float)
+    shape = recall_at(size_centres(edges), prior_cal.size_edges, prior_cal.recall_bins())
+    base = logit(np.clip(shape, 0.005, 0.995))
+
+    mean, sd = level_prior if level_prior is not None else (0.0, LEVEL_PRIOR_SD)
+
+    def nll(delta: float) -> float:
+        p = np.clip(expit(base + delta), 1e-9, 1 - 1e-9)
+        return -float((found * np.log(p) + (n - found) * np.log(1 - p)).sum()) + 0.5 * ((delta - mean) / sd) ** 2
+
+    delta = float(minimize_scalar(nll, bounds=(-8.0, 8.0), method="bounded").x)
+    rates = expit(base + delta)
+    info = float((n * rates * (1 - rates)).sum()) + 1.0 / sd ** 2
+    raw = np.asarray(bins.get("n_raw", n), float)
+    spread = float(raw.sum() ** 2 / max((raw ** 2).sum(), 1e-9)) if raw.sum() > 0 else 1.0
+    extra = {"prior_rates": np.round(shape, 4).tolist(), "shifted_rates": np.round(rates, 5).tolist(),
+             "level_sd": round(float(1.0 / np.sqrt(info)), 4), "audit_n": bins["n"], "audit_found": bins["found"],
+             "update": mode}
+    if mode == "bins":
+        return ({**bins, **extra, "n": np.round(n + PRIOR_CAMERAS, 3).tolist(),
+                 "found": np.round(found + PRIOR_CAMERAS * rates, 3).tolist()}, round(delta, 4))
+    strength = np.clip((info / np.maximum(rates * (1 - rates), 1e-9) - 1.0) / max(spread, 1.0), 1.0, MAX_BIN_COUNT)
+    return ({**bins, **extra, "n": np.round(strength, 3).tolist(), "found": np.round(strength * rates, 4).tolist()},
+            round(delta, 4))
 
 
 def _finite(value: float) -> float | None:

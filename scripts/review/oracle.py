@@ -119,21 +119,23 @@ def review_with_oracle(tables: SurveyTables, design: ReviewDesign, store: Answer
 
 
 def oracle_review(survey_dir, *, n_verify: int | None = None, n_audit: int | None = None, conf: float | None = None,
-                  target_half_width: float = 0.1, seed: int = 0) -> tuple[OracleResult, dict]:
+                  target_half_width: float | None = None, seed: int = 0) -> tuple[OracleResult, dict]:
     """Open (or design) the survey's review, answer it from the truth; return what was written
     and the review's summary (scripts.review.calibration.review_summary)."""
-    from scripts.review.calibration import review_summary
-    from scripts.review.sampling import extend_audit, open_design
+    from scripts.review.calibration import prior_recall_of, review_summary
+    from scripts.review.sampling import DEFAULT_TARGET, extend_audit, open_design
 
     tables = SurveyTables.open(survey_dir, conf=conf)
     if tables.truth_boxes is None:  # before writing a design
         raise GeoInputError(f"--oracle truth needs {tables.survey_dir / 'truth_boxes.parquet'}: "
                             "only simulated surveys (--provider simulated) have it")
-    design = open_design(tables, target_half_width=target_half_width, n_verify=n_verify, n_audit=n_audit, seed=seed)
+    design = open_design(tables, target_half_width=DEFAULT_TARGET if target_half_width is None else target_half_width,
+                         n_verify=n_verify, n_audit=n_audit, seed=seed, prior_recall=prior_recall_of(survey_dir))
     store = AnswerStore.of_survey(survey_dir)
     result = review_with_oracle(tables, design, store)
     summary = review_summary(survey_dir, tables=tables, design=design, store=store)
-    while (grown := extend_audit(design, survey_dir, n_cameras=summary["n_audit_cameras"])) is not None:
+    while (grown := extend_audit(design, survey_dir, n_cameras=summary["n_audit_cameras"],
+                                 recall=summary.get("recall"))) is not None:
         design = grown  # an adaptive audit: go on until the audited images hold enough cameras
         more = review_with_oracle(tables, design, store)
         result = OracleResult(n_verified=result.n_verified, n_audited=result.n_audited + more.n_audited,

@@ -84,23 +84,28 @@ class SurveyTables:
         tables.conf_threshold = float(conf) if conf is not None else tables.card_conf()
         return tables
 
-    def card_conf(self) -> float:
-        """The operating threshold of the model that made the detections (its card), else 0.25."""
+    def card(self):
+        """The card of the model that made the detections, or None (no model recorded, no card,
+        or a bad one: a bad card must not stop a review)."""
         from detector.card import read_card
         from detector.errors import DetectorInputError
         from detector.registry import default_models_dir, resolve_model
 
         model_id = self.model_id()
         if not model_id:
-            return DEFAULT_CONF
+            return None
         try:
             try:
-                card = resolve_model(model_id).card
+                return resolve_model(model_id).card
             except DetectorInputError:
                 path = default_models_dir() / f"{model_id}.md"
-                card = read_card(path) if path.is_file() else None
-        except (DetectorInputError, OSError, ValueError):  # a bad card must not stop a review
-            return DEFAULT_CONF
+                return read_card(path) if path.is_file() else None
+        except (DetectorInputError, OSError, ValueError):
+            return None
+
+    def card_conf(self) -> float:
+        """The operating threshold of the model that made the detections (its card), else 0.25."""
+        card = self.card()
         conf = getattr(card, "conf", None)
         return float(conf) if isinstance(conf, int | float) else DEFAULT_CONF
 
@@ -154,7 +159,9 @@ class SurveyTables:
                                  "lat": pd.Series(dtype=float), "image_ids": pd.Series(dtype=object)})
         import pyarrow.parquet as pq
 
-        frame = pq.read_table(path, columns=["camera_id", "lon", "lat", "image_ids"]).to_pandas()
+        names = pq.read_schema(path).names
+        frame = pq.read_table(path, columns=[c for c in ("camera_id", "lon", "lat", "image_ids", "conf_max")
+                                             if c in names]).to_pandas()
         frame["image_ids"] = frame["image_ids"].map(lambda ids: [str(i) for i in ids] if ids is not None else [])
         return frame
 

@@ -290,6 +290,12 @@ def _recommendation_lines(plan: dict) -> list[str]:
                  f"predicted 95% interval ±{rec['ci_half_width_pct']:.0f}% of about "
                  f"{rec['estimate']:.0f} cameras in the strip")
     lines.append(f"run it: {rec['command']}")
+    if plan.get("review"):  # the review's expected size and a person's time for it
+        from scripts.review.sampling import person_time_line, planned_review
+
+        n_verify, n_audit = planned_review(rec["images"], rec["estimate"])
+        lines.append(f"then review it: camcensus review DIR (about {n_verify} detections to verify and "
+                     f"{n_audit:,} images to audit); " + person_time_line(n_verify, n_audit))
     return lines
 
 

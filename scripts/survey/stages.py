@@ -145,7 +145,7 @@ def estimate_calibration(survey: Path, *, model: str | None, precision: float | 
     card_cal = info.pop("card_calibration", None)
     if info.get("source") == "options":
         return None, precision, recall, info
-    calibration = review_calibration(Path(survey))
+    calibration = review_calibration(Path(survey), prior=card_cal if isinstance(card_cal, dict) else None)
     if calibration is not None:
         info["source"] = "review"
     elif isinstance(card_cal, dict) and card_cal.get("precision_bins"):
@@ -154,9 +154,9 @@ def estimate_calibration(survey: Path, *, model: str | None, precision: float | 
     return calibration, precision, recall, info
 
 
-def review_calibration(survey: Path) -> dict | None:
-    """The survey's review as a calibration dict (``scripts.review.calibration_from_review``),
-    or None when there is no review (or no review module)."""
+def review_calibration(survey: Path, *, prior: dict | None = None) -> dict | None:
+    """The survey's review as a calibration dict (``scripts.review.calibration_from_review``: an
+    update of ``prior``, the card's calibration), or None when there is no review (or no review module)."""
     try:
         from scripts.review import calibration_from_review
     except ImportError:
@@ -164,7 +164,7 @@ def review_calibration(survey: Path) -> dict | None:
             from scripts.review.calibration import calibration_from_review
         except ImportError:
             return None
-    found = calibration_from_review(survey)
+    found = calibration_from_review(survey, prior={**prior, "source": "card"} if prior else None)
     return found if isinstance(found, dict) else None
 
 

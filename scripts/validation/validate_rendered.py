@@ -51,6 +51,9 @@ if str(ROOT) not in sys.path:
 
 DEFAULT_ROOT = ROOT / "runs" / "validate-rendered"  # ignored by git (runs/)
 WEAK_MODEL = "cctv-yolo11n-synth"
+# detect keeps detections from this confidence up: the estimate uses the card's threshold, the review's
+# audit draws images with low-confidence detections more often (scripts.review.sampling.LOW_CONF)
+DETECT_CONF = 0.05
 CALIBRATIONS = ("card", "oracle", "weak")
 # files of a rendered survey that every estimate directory links (read-only for the estimate)
 LINKED = ("network.graphml", "sample.json", "points.parquet", "views.parquet", "images.parquet", "images",
@@ -72,6 +75,14 @@ class RenderedSurvey:
     n: int | None = None  # points (random)
     frac: float = 1.0
     note: str = ""
+    style: str = "default"  # the renderer's look: default (training) or alt (held out, never trained on)
+    corruption: str = ""  # corrupted surveys: KIND:SEV[+KIND:SEV...] (geo.sim.corruptions) applied to ...
+    source: str = ""  # ... the images of this training-look survey (its tables and truth are shared)
+
+    @property
+    def group(self) -> str:
+        """training look, held-out look or corrupted."""
+        return "corrupted" if self.corruption else ("held-out look" if self.style == "alt" else "training look")
 
     @property
     def design(self) -> str:
@@ -82,11 +93,20 @@ class RenderedSurvey:
         return "both" if self.sides == "both" else "one"
 
 
-def _s(name, area, density, design, sides, seed, frac=1.0, note=""):
+def _s(name, area, density, design, sides, seed, frac=1.0, note="", style="default"):
     if design.startswith("sys"):
         return RenderedSurvey(name, area, density, "systematic", sides, seed, spacing=float(design[3:]), frac=frac,
-                              note=note)
-    return RenderedSurvey(name, area, density, "random", sides, seed, n=int(design[1:]), frac=frac, note=note)
+                              note=note, style=style)
+    return RenderedSurvey(name, area, density, "random", sides, seed, n=int(design[1:]), frac=frac, note=note,
+                          style=style)
+
+
+def _corrupted(name: str, source: RenderedSurvey, corruption: str) -> RenderedSurvey:
+    """A survey whose images are ``source``'s with ``corruption`` applied (same scene and truth)."""
+    from dataclasses import replace
+
+    return replace(source, name=name, corruption=corruption, source=source.name,
+                   note=f"{source.name}'s images with {corruption}")
 
 
 # Seeds from 2001: training used seeds 0-12 (demo scenes) and 777/778 (held-out layouts).
@@ -123,6 +143,25 @@ SURVEYS: tuple[RenderedSurvey, ...] = (
     _s("i3", "test_pbf", 8, "n200", "both", 1,
        note="issue 19 row 3 (README's rendered table, test_pbf seed 1)"),
 )
+TRAINING = {s.name: s for s in SURVEYS}
+# The held-out look (issue 26): the renderer's alt style, never used in training; seeds from 4101.
+HELD_OUT: tuple[RenderedSurvey, ...] = (
+    _s("h01", "test_pbf", 5, "sys10", "both", 4101, frac=0.10, style="alt"),
+    _s("h02", "demo", 5, "sys10", "both", 4102, frac=0.15, style="alt"),
+    _s("h03", "test_pbf", 8, "sys10", "random", 4103, frac=0.08, style="alt"),
+    _s("h04", "demo", 3, "sys20", "both", 4104, frac=0.35, style="alt"),
+    _s("h05", "test_pbf", 5, "n200", "both", 4105, style="alt"),
+    _s("h06", "test_pbf", 5, "sys20", "both", 4106, style="alt",
+       note="the whole test extract at 20 m (about 4,150 views), as issue 26's table"),
+)
+# Corrupted training-look surveys (geo.sim.corruptions; evaluation only): the same scenes re-detected.
+CORRUPTED: tuple[RenderedSurvey, ...] = (
+    _corrupted("c01", TRAINING["t10"], "haze:3"),
+    _corrupted("c02", TRAINING["d03"], "lowres:3"),
+    _corrupted("c03", TRAINING["t03"], "jpeg:4"),
+    _corrupted("c04", TRAINING["d01"], "blur:3+noise:2"),
+)
+ALL_SURVEYS: tuple[RenderedSurvey, ...] = SURVEYS + HELD_OUT + CORRUPTED
 
 
 # --- running commands, CPU time ----------------------------------------------------------------
@@ -238,8 +277,52 @@ def render_survey(s: RenderedSurvey, base: Path, *, log) -> None:
             log(f"sub-area: {cut_to_subarea(base, frac=s.frac, spacing=float(s.spacing))}")
     if not (base / "truth_boxes.parquet").exists() or not (base / "images.parquet").exists():
         camcensus("fetch", base, "--provider", "simulated", "--sim-cameras", f"random:{s.density:g}:{s.seed}",
-                  "--seed", s.seed, "--workers", 2, log=log)
+                  "--seed", s.seed, "--workers", 2, "--style", s.style, log=log)
         shutil.rmtree(base / "cache", ignore_errors=True)
+
+
+SHARED = ("network.graphml", "sample.json", "points.parquet", "views.parquet", "images.parquet", "truth.geojson",
+          "truth_boxes.parquet")
+
+
+def corruptions_from_spec(spec: str) -> list[tuple[str, int]]:
+    """``"blur:3+noise:2"`` -> [("blur", 3), ("noise", 2)] (``geo.sim.corruptions.corruption_from_spec``)."""
+    from geo.sim.corruptions import corruption_from_spec
+
+    return [corruption_from_spec(part) for part in spec.split("+") if part]
+
+
+def corrupt_survey(source: Path, base: Path, spec: str, *, seed: int, log) -> int:
+    """``base``: the tables of the rendered survey ``source`` (linked) and its images corrupted by
+    ``spec`` (written; images already written are kept, so it resumes). Returns images written."""
+    import cv2
+    import zlib
+
+    from geo.sim.corruptions import corrupt
+
+    steps = corruptions_from_spec(spec)
+    (base / "images").mkdir(parents=True, exist_ok=True)
+    for name in SHARED:
+        if (source / name).exists() and not (base / name).exists():
+            (base / name).symlink_to((source / name).resolve())
+    images = pd.read_parquet(source / "images.parquet", columns=["image_id", "path"]).dropna()
+    written = 0
+    for image_id, rel in zip(images["image_id"].astype(str), images["path"].astype(str)):
+        out = base / rel
+        if out.exists():
+            continue
+        image = cv2.imread(str(source / rel), cv2.IMREAD_COLOR)
+        if image is None:
+            continue
+        rng = np.random.default_rng([seed, zlib.crc32(image_id.encode())])
+        for kind, severity in steps:
+            image = corrupt(image, kind, severity=severity, rng=rng)
+        tmp = out.with_suffix(".tmp.jpg")
+        cv2.imwrite(str(tmp), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        tmp.rename(out)
+        written += 1
+    log(f"corrupted {written} images of {source.parent.name} with {spec} into {base}")
+    return written
 
 
 def detected(out: Path) -> bool:
@@ -271,16 +354,33 @@ class heavy_lock:
         return False
 
 
-def cache_all(root: Path, surveys, *, cpu_budget_s: float, log, lock: Path | None = None) -> dict:
-    """Phase 1: render + detect with the shipped model, every survey; phase 2: the weak model.
-    Stops starting new surveys once ``cpu_budget_s`` CPU seconds are spent; holds ``lock`` (the
-    shared heavy-job lock) one survey-phase at a time. Returns CPU seconds by survey and phase."""
-    started = cpu_seconds()
+def cache_order(surveys) -> list[RenderedSurvey]:
+    """The order of the cache: the held-out look's surveys (the largest last), each corrupted
+    survey right after its training-look source, then the other training-look surveys, issue 19's
+    (large) surveys last."""
+    surveys = list(surveys)
+    by_name = {s.name: s for s in surveys}
+    held = [s for s in surveys if s.group == "held-out look"]
+    whole = [s for s in held if s.method == "systematic" and s.frac >= 1.0]  # whole-area surveys: large
+    order = [s for s in held if s not in whole]
+    for c in (s for s in surveys if s.group == "corrupted"):
+        order += [x for x in (by_name.get(c.source) or TRAINING.get(c.source), c) if x is not None and x not in order]
+    order += whole
+    rest = [s for s in surveys if s not in order]
+    return order + [s for s in rest if not s.note.startswith("issue")] + [s for s in rest if s.note.startswith("issue")]
+
+
+def cache_all(root: Path, surveys, *, cpu_budget_s: float, log, lock: Path | None = None,
+              phases: tuple[str, ...] = ("shipped", "weak"), wall_budget_s: float | None = None) -> dict:
+    """Render (or corrupt) + detect with the shipped model every survey (``cache_order``), then
+    (phase ``weak``) detect with the weak model. Stops starting new surveys once ``cpu_budget_s``
+    CPU seconds are spent; holds ``lock`` (the shared heavy-job lock) one survey-phase at a time.
+    Resumable: what is cached is skipped. Returns CPU seconds by survey and phase."""
+    started, wall_started = cpu_seconds(), time.time()
     cpu_path = root / "cpu.json"
     record = json.loads(cpu_path.read_text()) if cpu_path.exists() else {}
-    main = [s for s in surveys if not s.note.startswith("issue")]
-    extra = [s for s in surveys if s.note.startswith("issue")]  # the issue's (large) surveys last
-    tasks = [(s, p) for group in (main, extra) for p in ("shipped", "weak") for s in group]
+    order = cache_order(surveys)
+    tasks = [(s, p) for p in phases for s in order]
     for s, phase in tasks:
         key = f"{s.name}:{phase}"
         base = root / s.name / "base"
@@ -292,14 +392,25 @@ def cache_all(root: Path, surveys, *, cpu_budget_s: float, log, lock: Path | Non
         if cpu_seconds() - started > cpu_budget_s:
             log(f"CPU budget {cpu_budget_s:.0f} s spent: {key} not cached")
             continue
+        if wall_budget_s is not None and time.time() - wall_started > wall_budget_s:
+            log(f"wall budget {wall_budget_s:.0f} s spent: {key} not cached")
+            continue
         (root / s.name).mkdir(parents=True, exist_ok=True)
         (root / s.name / "survey.json").write_text(json.dumps(asdict(s), indent=2))
         with heavy_lock(lock):
             clock, wall = cpu_seconds(), time.time()
             try:
-                if phase == "shipped":
+                if phase == "shipped" and s.corruption:
+                    source = root / s.source / "base"
+                    if not (source / "images.parquet").exists():
+                        render_survey(TRAINING[s.source], source, log=log)
+                    corrupt_survey(source, base, s.corruption, seed=s.seed, log=log)
+                    camcensus("detect", base, "--model", shipped_model(), "--device", "cpu", "--conf", DETECT_CONF,
+                              log=log)
+                elif phase == "shipped":
                     render_survey(s, base, log=log)
-                    camcensus("detect", base, "--model", shipped_model(), "--device", "cpu", log=log)
+                    camcensus("detect", base, "--model", shipped_model(), "--device", "cpu", "--conf", DETECT_CONF,
+                              log=log)
                 else:
                     camcensus("detect", base, "--model", WEAK_MODEL, "--device", "cpu", "--out",
                               root / s.name / "weakdet", log=log)
@@ -317,16 +428,20 @@ def cache_all(root: Path, surveys, *, cpu_budget_s: float, log, lock: Path | Non
 HIT_SIZE_EDGES_PX = (0.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 12.0, 14.0, 16.0, 20.0, 24.0, 32.0, 1e5)
 
 
-def hits_from_survey(survey_dir: Path, *, detections_dir: Path | None = None) -> pd.DataFrame:
+def hits_from_survey(survey_dir: Path, *, detections_dir: Path | None = None, min_conf: float | None = None
+                     ) -> pd.DataFrame:
     """Every truth box of a rendered survey with ``hit``: whether a detection matches it (the
     review oracle's rule, ``scripts.review.oracle.match_scores``: IoU >= 0.3 or the centre within
-    max(3 px, half the box side)). Columns: camera_id, image_id, class_name, size_px, hit."""
+    max(3 px, half the box side)); ``min_conf``: only detections at or above it (the estimate's
+    threshold; detect may keep lower ones). Columns: camera_id, image_id, class_name, size_px, hit."""
     from scripts.review.oracle import match_scores
 
     truth = pd.read_parquet(survey_dir / "truth_boxes.parquet")
     parts = sorted(((detections_dir or survey_dir) / "detections").glob("part-*.parquet"))
     det = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True) if parts else pd.DataFrame(
         columns=["image_id", "x1", "y1", "x2", "y2"])
+    if min_conf is not None and "conf" in det.columns:  # detections below the estimate's threshold do not count
+        det = det[det["conf"].fillna(1.0) >= min_conf - 1e-9]
     det_by_image = {k: g for k, g in det.groupby(det["image_id"].astype(str))}
     hit = np.zeros(len(truth), bool)
     for image_id, idx in truth.groupby(truth["image_id"].astype(str)).indices.items():
@@ -501,7 +616,13 @@ def estimate_one(root: Path, s: RenderedSurvey, calibration: str, *, estimate_ar
     """One estimate of survey ``s`` (``card``, ``oracle`` or ``weak``); its report's figures."""
     out = estimate_dir(root, s, calibration)
     clock = cpu_seconds()
-    if calibration != "card":
+    if calibration != "card":  # as a user would: the survey's estimate (cameras located at the card's
+        # threshold; the audit draws their other views more often), then the review, then the estimate again
+        located = root / s.name / "est-card" / "cameras.parquet"
+        if calibration == "oracle" and located.exists():
+            shutil.copy(located, out / "cameras.parquet")
+        else:
+            camcensus("estimate", out, "--by", "area", "--no-osm", *estimate_args, log=log, inprocess=True)
         camcensus("review", out, "--oracle", "truth", log=log, inprocess=True)
     camcensus("estimate", out, "--by", "area", "--no-osm", *estimate_args, log=log, inprocess=True)
     report = json.loads((out / "report.json").read_text())
@@ -510,15 +631,23 @@ def estimate_one(root: Path, s: RenderedSurvey, calibration: str, *, estimate_ar
 
 def row_from_report(report: dict) -> dict:
     """The figures of one estimate: total, interval, truth in its strip, strip, counts, the
-    calibration's source and figures."""
+    calibration's source and figures, images audited, and the card check and the survey's own fit
+    when the estimate wrote them (``card_check``, ``self_calibration``; read with .get)."""
     t = report.get("total") or {}
     cal = report.get("calibration") or {}
     strip = t.get("strip_m", (report.get("parameters") or {}).get("strip_m"))
+    check = report.get("card_check") or {}
+    fit = report.get("self_calibration") or {}
     return {"est": _num(t.get("est_cameras")), "lo": _num(t.get("est_lo")), "hi": _num(t.get("est_hi")),
             "truth": _num(t.get("truth_cameras")), "strip_m": _num(strip),
             "strip_by_class": {k: round(float(v), 1) for k, v in (t.get("strip_m_by_class") or {}).items()},
             "n_images": t.get("n_images"), "n_detections": t.get("n_detections"), "n_cameras": t.get("n_cameras"),
-            "source": cal.get("source"), "precision": _num(cal.get("precision")), "recall": _num(cal.get("recall"))}
+            "source": cal.get("source"), "precision": _num(cal.get("precision")), "recall": _num(cal.get("recall")),
+            "n_verified": cal.get("n_verified"), "n_audited": cal.get("n_audited"),
+            "fits": check.get("fits"), "recall_ratio": _num(check.get("recall_ratio")),
+            "self_ratio": _num(fit.get("recall_ratio")), "self_ratio_lo": _num(fit.get("recall_ratio_lo")),
+            "self_ratio_hi": _num(fit.get("recall_ratio_hi")), "self_used": fit.get("used"),
+            "self_informative": fit.get("informative"), "provisional": report.get("provisional")}
 
 
 def _num(value) -> float | None:
@@ -529,20 +658,27 @@ def _num(value) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def estimate_all(root: Path, surveys, *, estimate_args: tuple = (), log) -> list[dict]:
-    """The three estimates of every cached survey (a survey whose detections are missing is
-    skipped with a line); one row per survey with the figures under ``card``, ``oracle``, ``weak``."""
-    rows = []
-    for s in surveys:
+def estimate_all(root: Path, surveys, *, estimate_args: tuple = (), log, max_minutes: float | None = None,
+                 calibrations: tuple[str, ...] = CALIBRATIONS) -> list[dict]:
+    """The estimates of every cached survey: ``card``, ``oracle`` (an oracle review at the default
+    sample sizes, an update of the card) and ``weak`` where the weak model's detections are cached.
+    A survey whose cache is not finished (no detections yet) is skipped with a line, and so is
+    everything after ``max_minutes`` of wall time; one row per survey."""
+    rows, started = [], time.time()
+    for s in cache_order(surveys):  # held-out look and corrupted first, as cached: they matter most
+        if not detected(root / s.name / "base"):
+            log(f"{s.name}: cache not finished (no detections): skipped")
+            continue
+        if max_minutes is not None and time.time() - started > 60 * max_minutes:
+            log(f"{s.name}: skipped, the estimate step's {max_minutes:g} min are spent")
+            continue
         row = {"name": s.name, "area": s.area, "density": s.density, "design": s.design, "sides": s.sides_label,
-               "seed": s.seed, "note": s.note}
+               "seed": s.seed, "note": s.note, "group": s.group, "style": s.style, "corruption": s.corruption}
         base = root / s.name / "base"
         info = json.loads((base / "sample.json").read_text()) if (base / "sample.json").exists() else {}
         row["surveyed_km"] = (info.get("subarea") or {}).get("surveyed_km")
-        for cal in CALIBRATIONS:
-            src = root / s.name / ("weakdet" if cal == "weak" else "base")
-            if not detected(src):
-                log(f"{s.name}:{cal}: not cached")
+        for cal in calibrations:
+            if cal == "weak" and not detected(root / s.name / "weakdet"):
                 continue
             try:
                 row[cal] = estimate_one(root, s, cal, estimate_args=estimate_args, log=log)
@@ -551,8 +687,16 @@ def estimate_all(root: Path, surveys, *, estimate_args: tuple = (), log) -> list
                 row[cal] = {"error": str(exc)[-300:]}
         rows.append(row)
         log(f"{s.name}: " + ", ".join(f"{c} {_fmt_est(row.get(c))} truth {(row.get(c) or {}).get('truth')}"
-                                      for c in CALIBRATIONS))
-    return rows
+                                      for c in calibrations if c in row))
+    return merged_rows([], rows)  # in the set's order
+
+
+def merged_rows(old: list[dict], new: list[dict]) -> list[dict]:
+    """``old`` rows with those of ``new`` (by survey name) replaced or added, in the order of
+    ``ALL_SURVEYS`` (unknown names last)."""
+    by_name = {r["name"]: r for r in old} | {r["name"]: r for r in new}
+    order = {s.name: k for k, s in enumerate(ALL_SURVEYS)}
+    return sorted(by_name.values(), key=lambda r: order.get(r["name"], len(order)))
 
 
 # --- scores and tables ----------------------------------------------------------------------------
@@ -560,7 +704,7 @@ def estimate_all(root: Path, surveys, *, estimate_args: tuple = (), log) -> list
 TARGETS = {"card": "median error within ±10%, coverage >= 90%",
            "oracle": "median error within ±10%, coverage 90-98%",
            "weak": "coverage >= 85%, no interval wider than 4x its estimate where the estimate >= 20"}
-LABELS = {"card": "shipped model, card", "oracle": "shipped model, oracle review",
+LABELS = {"card": "shipped model, card", "oracle": "shipped model, oracle review (default sizes)",
           "weak": f"weak model ({WEAK_MODEL}), oracle review"}
 
 
@@ -617,9 +761,98 @@ def _pct(x: float | None, signed: bool = True) -> str:
     return "-" if x is None else (f"{x:+.0%}" if signed else f"{x:.0%}")
 
 
+GROUPS = ("training look", "held-out look", "corrupted")
+
+
+def _group(row: dict) -> str:
+    return row.get("group") or "training look"
+
+
+def group_summary(rows: list[dict]) -> dict:
+    """Per group (training look, held-out look, corrupted): the card's and the review's median
+    error and coverage, how often the card's estimate is covered or flagged (card_check.fits
+    false), false alarms (fits false where the card's interval covers), the survey's own fit, and
+    the images audited."""
+    out = {}
+    for g in GROUPS:
+        part = [r for r in rows if _group(r) == g]
+        card = [(r, scored(r.get("card"))) for r in part]
+        card = [(r, c) for r, c in card if c is not None]
+        review = [c for c in (scored(r.get("oracle")) for r in part) if c is not None]
+        flagged = [c.get("fits") is False for _, c in card]
+        audited = [float(c["n_audited"]) for c in review if c.get("n_audited") is not None]
+        ratios = [c["self_ratio"] for _, c in card if c.get("self_ratio") is not None]
+        out[g] = {"n": len(part), "card": summary_of(part, "card"), "review": summary_of(part, "oracle"),
+                  "card_covered_or_flagged": int(sum(c["covered"] or f for (_, c), f in zip(card, flagged))),
+                  "n_card": len(card), "fits_false": int(sum(flagged)),
+                  "fits_none": int(sum(c.get("fits") is None for _, c in card)),
+                  "false_alarms": int(sum(f and c["covered"] for (_, c), f in zip(card, flagged))),
+                  "self_informative": int(sum(bool(c.get("self_informative")) for _, c in card)),
+                  "self_ratio_median": float(np.median(ratios)) if ratios else None,
+                  "review_within_20": int(sum(c["error"] is not None and abs(c["error"]) <= 0.20 and c["covered"]
+                                              for c in review)),
+                  "n_review": len(review),
+                  "audited_median": float(np.median(audited)) if audited else None,
+                  "audited_max": float(max(audited)) if audited else None}
+    return out
+
+
+def group_table(rows: list[dict]) -> list[str]:
+    """The issue-26 summary by group, Markdown lines."""
+    lines = ["| surveys | n | card: median error, coverage | card covered or flagged | card_check.fits false "
+             "(false alarms) / unknown | own fit: informative, median recall ratio | review: median error, coverage "
+             "| review within ±20% and covered | images audited: median (max) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for g, sm in group_summary(rows).items():
+        if not sm["n"]:
+            continue
+        c, r = sm["card"], sm["review"]
+        card = "-" if not c["n"] else f"{_pct(c['median_error'])}, {c['coverage']:.0%}"
+        rev = "-" if not r["n"] else f"{_pct(r['median_error'])}, {r['coverage']:.0%}"
+        ratio = "-" if sm["self_ratio_median"] is None else f"{sm['self_ratio_median']:.2f}"
+        aud = "-" if sm["audited_median"] is None else f"{sm['audited_median']:.0f} ({sm['audited_max']:.0f})"
+        lines.append(f"| {g} | {sm['n']} | {card} | {sm['card_covered_or_flagged']} of {sm['n_card']} | "
+                     f"{sm['fits_false']} ({sm['false_alarms']}) / {sm['fits_none']} | {sm['self_informative']}, {ratio} "
+                     f"| {rev} | {sm['review_within_20']} of {sm['n_review']} | {aud} |")
+    return lines
+
+
+def survey_table(rows: list[dict]) -> list[str]:
+    """One line per survey: the card's estimate, card_check.fits, the survey's own fit, the
+    review's estimate and the images audited, Markdown lines."""
+    lines = ["| survey | group | design | card: truth | card: estimate (95%) | error | covered | card_check.fits "
+             "(recall ratio) | own fit: recall ratio (95%), used | review: truth | review: estimate (95%) | error | "
+             "covered | images audited | detections verified |", "|" + "---|" * 15]
+    for r in rows:
+        c, v = scored(r.get("card")), scored(r.get("oracle"))
+        look = r.get("corruption") or ("alt look" if r.get("style") == "alt" else "")
+        cells = [r["name"], _group(r) + (f" ({look})" if look else ""), r["design"]]
+        if c is None:
+            cells += ["-", _fmt_est(r.get("card")), "-", "-", "-", "-"]
+        else:
+            fits = {True: "yes", False: "**no**", None: "-"}[c.get("fits")]
+            ratio = "" if c.get("recall_ratio") is None else f" ({c['recall_ratio']:.2f})"
+            own = "-" if c.get("self_ratio") is None else (
+                f"{c['self_ratio']:.2f} ({c['self_ratio_lo']:.2f}-{c['self_ratio_hi']:.2f})"
+                + (", used" if c.get("self_used") else ""))
+            cells += [f"{c['truth']:.0f}", _fmt_est(c), _pct(c["error"]), "yes" if c["covered"] else "**no**",
+                      fits + ratio, own]
+        if v is None:
+            cells += ["-", _fmt_est(r.get("oracle")), "-", "-", "-", "-"]
+        else:
+            cells += [f"{v['truth']:.0f}", _fmt_est(v), _pct(v["error"]), "yes" if v["covered"] else "**no**",
+                      "-" if v.get("n_audited") is None else f"{v['n_audited']}",
+                      "-" if v.get("n_verified") is None else f"{v['n_verified']}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown_tables(rows: list[dict], *, cpu: dict | None = None) -> str:
-    """The summary table (per calibration: median error, coverage with MC SE, target) and the
-    per-survey table, as Markdown."""
+    """The issue-26 tables (by group: training look, held-out look, corrupted; and per survey),
+    then the training look's summary (per calibration: median error, coverage with MC SE,
+    target), its breakdown and per-survey table, as Markdown."""
+    head = group_table(rows) + [""] + survey_table(rows) + ["", "Training look:", ""]
+    rows = [r for r in rows if _group(r) == "training look"]
     lines = ["| calibration | surveys | median error | median abs. error | 95% coverage (MC SE) | "
              "median width / truth | widest interval / estimate (est >= 20) | target | met |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -666,7 +899,7 @@ def markdown_tables(rows: list[dict], *, cpu: dict | None = None) -> str:
         lines += [""] + [f"- {r['name']}: {r['note']}" for r in notes]
     if cpu:
         lines += ["", cpu_line(cpu)]
-    return "\n".join(lines) + "\n"
+    return "\n".join(head + lines) + "\n"
 
 
 def strip_text(cell: dict) -> str:
@@ -702,13 +935,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--estimate-arg", action="append", default=None,
                         help="extra option passed to every `camcensus estimate` (repeat; e.g. --estimate-arg=--strip "
                              "--estimate-arg=20)")
+    parser.add_argument("--calibrations", default=",".join(CALIBRATIONS),
+                        help="estimate: which estimates, comma list of card, oracle, weak (default: all three; weak only "
+                             "where its detections are cached)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="estimate: drop the rows of surveys not estimated this time (default: keep them)")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="estimate: skip the surveys left after this many minutes of wall time (default: none)")
+    parser.add_argument("--group", default=None,
+                        help="only the surveys of these groups, comma list of training, held-out, corrupted "
+                             "(default: all)")
+    parser.add_argument("--wall-budget-s", type=float, default=None,
+                        help="cache: stop starting surveys after this many seconds of wall time (default: none; the "
+                             "CPU budget counts this process and its finished children only)")
+    parser.add_argument("--no-weak", action="store_true", help="cache: skip the weak model's detection phase")
     parser.add_argument("--n-boot", type=int, default=200, help="correlation: bootstrap replicates (default 200)")
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="cache of the rendered surveys")
     parser.add_argument("--only", default=None, help="comma list of survey names (default: all)")
     parser.add_argument("--cpu-budget-s", type=float, default=3300.0,
                         help="cache: stop starting surveys after this many CPU seconds (default 3300)")
     args = parser.parse_args(argv)
-    surveys = [s for s in SURVEYS if args.only is None or s.name in args.only.split(",")]
+    surveys = [s for s in ALL_SURVEYS if (args.only is None or s.name in args.only.split(","))
+               and (args.group is None or any(s.group.startswith(g.strip()) for g in args.group.split(",")))]
+    if not surveys:
+        parser.error(f"no survey matches --only {args.only!r} / --group {args.group!r}")
     args.root.mkdir(parents=True, exist_ok=True)
 
     def log(text: str) -> None:
@@ -716,7 +966,9 @@ def main(argv: list[str] | None = None) -> int:
 
     cpu_path = args.root / "cpu.json"
     if args.step in ("cache", "run"):
-        record = cache_all(args.root, surveys, cpu_budget_s=args.cpu_budget_s, log=log, lock=args.lock)
+        record = cache_all(args.root, surveys, cpu_budget_s=args.cpu_budget_s, log=log, lock=args.lock,
+                           phases=("shipped",) if args.no_weak else ("shipped", "weak"),
+                           wall_budget_s=args.wall_budget_s)
         total = sum(v["cpu_s"] for v in record.values())
         log(f"cache done: {len(record)} survey-phases, {total:.0f} CPU s recorded")
         if args.step == "cache":
@@ -724,13 +976,18 @@ def main(argv: list[str] | None = None) -> int:
     results = args.root / "rendered.json"
     if args.step in ("estimate", "run"):
         clock, wall = cpu_seconds(), time.time()
-        rows = estimate_all(args.root, surveys, estimate_args=tuple(args.estimate_arg or ()), log=log)
+        rows = estimate_all(args.root, surveys, estimate_args=tuple(args.estimate_arg or ()), log=log,
+                            max_minutes=args.max_minutes, calibrations=tuple(args.calibrations.split(",")))
+        if results.exists() and not args.fresh:  # keep the rows of surveys not estimated this time
+            rows = merged_rows(json.loads(results.read_text()).get("rows", []), rows)
         cpu = json.loads(cpu_path.read_text()) if cpu_path.exists() else {}
         cpu["estimate"] = {"cpu_s": round(cpu_seconds() - clock, 1), "wall_s": round(time.time() - wall, 1),
                            "surveys": len(rows)}
         cpu_path.write_text(json.dumps(cpu, indent=2))
         results.write_text(json.dumps({"rows": rows, "estimate_args": args.estimate_arg or [],
-                                       "summary": {c: summary_of(rows, c) for c in CALIBRATIONS}}, indent=2))
+                                       "summary": {c: summary_of([r for r in rows if _group(r) == "training look"], c)
+                                                   for c in CALIBRATIONS},
+                                       "groups": group_summary(rows)}, indent=2))
     if args.step == "correlation":
         result = correlation_of_cache(args.root, surveys, n_boot=args.n_boot, log=log)
         (args.root / "correlation.json").write_text(json.dumps(result, indent=2))

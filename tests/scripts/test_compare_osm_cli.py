@@ -34,6 +34,7 @@ def test_survey_ends_with_the_comparison(surveyed, capsys):
     assert len(osm_rows) == summary["n_osm_cameras"] > 100  # the demo's mapped cameras
     assert sum(summary["counts"].values()) == len(table)
     assert "total" in report and "calibration" in report  # the estimate's report is kept
+    assert summary["p_find_calibration"].startswith("the estimate's")  # p_find follows the estimate's recall
     unseen = table[table["status"] == "unseen"]
     assert unseen["p_find"].between(0, 1).all() and table.loc[table["status"] == "outside", "p_find"].isna().all()
     located = table[table["camera_id"].notna()]

@@ -181,3 +181,81 @@ def test_rendered_runner_end_to_end_on_a_tiny_survey(tmp_path):
     assert rows[0]["oracle"]["source"] == "review" and rows[0]["card"]["source"] != "review"
     assert (tmp_path / "tiny" / "est-weak" / "review").is_dir()
     assert "| tiny | demo | 10 | random n=6 | both |" in markdown_tables(rows)
+
+
+def test_held_out_look_and_corrupted_surveys_are_in_the_set_and_cached_first():
+    from scripts.validation.validate_rendered import (ALL_SURVEYS, CORRUPTED, HELD_OUT, TRAINING, cache_order,
+                                                      corruptions_from_spec)
+
+    assert len(HELD_OUT) >= 6 and all(s.style == "alt" and s.group == "held-out look" for s in HELD_OUT)
+    ten = [s for s in HELD_OUT if s.method == "systematic" and s.spacing == 10.0]
+    assert {s.area for s in ten} == {"demo", "test_pbf"}
+    seeds = [s.seed for s in ALL_SURVEYS if not s.corruption]
+    assert len(set(seeds)) == len(seeds) and all(s.seed > 4000 for s in HELD_OUT)
+    assert len(CORRUPTED) >= 4 and all(s.source in TRAINING and s.group == "corrupted" for s in CORRUPTED)
+    assert {k for s in CORRUPTED for k, _ in corruptions_from_spec(s.corruption)} >= {"haze", "lowres", "jpeg", "blur"}
+    order = [s.name for s in cache_order(ALL_SURVEYS)]
+    assert sorted(order) == sorted(s.name for s in ALL_SURVEYS)
+    first_training = min(order.index(n) for n in TRAINING if n not in {c.source for c in CORRUPTED})
+    assert all(order.index(s.name) < first_training for s in HELD_OUT + CORRUPTED)
+    assert all(order.index(s.source) < order.index(s.name) for s in CORRUPTED)
+
+
+def test_a_corrupted_survey_links_its_sources_tables_and_resumes(tmp_path):
+    import cv2
+
+    from scripts.validation.validate_rendered import corrupt_survey
+
+    src = tmp_path / "src" / "base"
+    (src / "images").mkdir(parents=True)
+    image = np.full((64, 64, 3), 120, np.uint8)
+    image[20:40, 20:40] = 30
+    cv2.imwrite(str(src / "images" / "a.jpg"), image)
+    pd.DataFrame({"image_id": ["a", "b"], "path": ["images/a.jpg", None]}).to_parquet(src / "images.parquet")
+    (src / "truth_boxes.parquet").write_bytes(b"x")
+    out = tmp_path / "c" / "base"
+    assert corrupt_survey(src, out, "blur:3+noise:2", seed=1, log=lambda t: None) == 1
+    assert (out / "truth_boxes.parquet").is_symlink() and (out / "images.parquet").is_symlink()
+    changed = cv2.imread(str(out / "images" / "a.jpg"))
+    assert changed.shape == image.shape and np.abs(changed.astype(int) - image).mean() > 2
+    assert corrupt_survey(src, out, "blur:3+noise:2", seed=1, log=lambda t: None) == 0  # resumes: nothing redone
+
+
+def test_group_tables_score_card_check_own_fit_and_review():
+    from scripts.validation.validate_rendered import group_summary, markdown_tables
+
+    def card(est, lo, hi, truth, fits, ratio=None):
+        return {**cell(est, lo, hi, truth), "fits": fits, "self_ratio": ratio, "self_ratio_lo": ratio,
+                "self_ratio_hi": ratio, "self_informative": ratio is not None}
+
+    def review(est, lo, hi, truth, audited):
+        return {**cell(est, lo, hi, truth), "n_audited": audited, "n_verified": 97}
+
+    base = {"area": "test_pbf", "density": 5, "design": "systematic 10 m", "sides": "both"}
+    rows = [{**base, "name": "t1", "group": "training look", "card": card(10, 8, 12, 10, True),
+             "oracle": review(10, 8, 12, 10, 300)},
+            {**base, "name": "t2", "group": "training look", "card": card(10, 8, 12, 11, False),
+             "oracle": review(12, 9, 15, 11, 200)},
+            {**base, "name": "h1", "group": "held-out look", "style": "alt", "card": card(3, 2, 5, 10, False, 0.3),
+             "oracle": review(9, 6, 14, 10, 600)},
+            {**base, "name": "h2", "group": "held-out look", "style": "alt", "card": card(3, 2, 5, 10, None),
+             "oracle": review(5, 3, 7, 10, 650)},
+            {**base, "name": "c1", "group": "corrupted", "corruption": "haze:3", "card": card(8, 6, 11, 10, True),
+             "oracle": review(10, 8, 13, 10, 400)}]
+    g = group_summary(rows)
+    assert g["training look"]["false_alarms"] == 1 and g["training look"]["fits_false"] == 1
+    assert g["held-out look"]["card_covered_or_flagged"] == 1 and g["held-out look"]["fits_none"] == 1
+    assert g["held-out look"]["review_within_20"] == 1 and g["held-out look"]["audited_max"] == 650
+    assert g["held-out look"]["self_ratio_median"] == pytest.approx(0.3)
+    assert g["corrupted"]["card_covered_or_flagged"] == 1
+    text = markdown_tables(rows)
+    assert "| held-out look | 2 |" in text and "| h1 | held-out look (alt look) | systematic 10 m |" in text
+    assert "0.30 (0.30-0.30)" in text and "| c1 | corrupted (haze:3) |" in text
+
+
+def test_estimate_rows_merge_by_survey_in_the_sets_order():
+    from scripts.validation.validate_rendered import merged_rows
+
+    old = [{"name": "t01", "v": 1}, {"name": "h01", "v": 1}]
+    new = [{"name": "h01", "v": 2}, {"name": "c01", "v": 2}]
+    assert [(r["name"], r["v"]) for r in merged_rows(old, new)] == [("t01", 1), ("h01", 2), ("c01", 2)]

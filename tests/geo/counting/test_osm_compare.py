@@ -125,3 +125,22 @@ def test_a_one_sided_design_speaks_only_for_its_side():
     table = compare_from_tables(sc.cameras([]), osm, surveyed=sc.surveyed(), views=views, images=images,
                                 recall_at=sc.high_recall, spacing_m=10.0, side="left")
     assert _row(table, osm_id=1)["status"] == "unseen" and _row(table, osm_id=2)["status"] == "outside"
+
+
+def test_p_find_follows_the_recall_the_estimate_used():
+    from geo.counting.osm_compare import recall_of_estimate
+
+    report = {"calibration": {"source": "review", "recall_by_size": {
+        "edges_px": [0, 8, 16, 100000], "recall": [0.1, 0.3, 0.6], "n": [5, 5, 5]}}}
+    recall_at, source = recall_of_estimate(report)
+    assert source == "review"
+    r = recall_at(np.array([2.0, 12.0, 50.0]))
+    assert r[0] == pytest.approx(0.1) and r[2] == pytest.approx(0.6) and 0.1 < r[1] < 0.6
+    assert recall_of_estimate({}) is None and recall_of_estimate({"calibration": {"recall_by_size": {}}}) is None
+    # a blind recall from the estimate makes every OSM camera unfindable; a sharp one findable
+    osm = sc.osm([("9", 120, -5, None)])
+    blind = _compare(sc.cameras([]), osm, recall=recall_of_estimate(
+        {"calibration": {"recall_by_size": {"edges_px": [0, 100000], "recall": [0.0]}}})[0])
+    sharp = _compare(sc.cameras([]), osm, recall=recall_of_estimate(
+        {"calibration": {"recall_by_size": {"edges_px": [0, 100000], "recall": [0.95]}}})[0])
+    assert _row(blind, osm_id=9)["p_find"] == pytest.approx(0.0) and _row(sharp, osm_id=9)["p_find"] > 0.5

@@ -140,7 +140,7 @@ def test_the_design_is_stratified_by_confidence_and_stored(survey):
     design = open_design(tables, n_verify=8)
     assert design.edges[0] == tables.conf_threshold and design.edges[-1] == 1.0
     assert sum(design.verify_strata_sizes) == len(tables.detections)
-    assert design.audit_strata_sizes["with_detection"] == tables.detections["image_id"].nunique()
+    assert design.audit_strata_sizes["with_evidence"] >= tables.detections["image_id"].nunique()  # + geometry
     conf = tables.detections.loc[design.verify_ids, "conf"].to_numpy()
     assert len(np.unique(np.searchsorted(design.edges, conf, side="right"))) >= 3  # several bins in 8
     assert read_design(survey) == design
@@ -204,8 +204,10 @@ def test_an_adaptive_audit_grows_until_it_holds_enough_cameras(survey, capsys):
     design = read_design(survey)
     c = calibration_from_review(survey)
     n_images = len(SurveyTables.open(survey).images)
-    assert design.adaptive_audit and cameras_needed(design) == 16
-    assert c["n_audit_cameras"] >= 16 and c["n_audited"] == design.n_audit < n_images
+    # +-25% on the count at the recall the audit found (the generated survey's 0.7): about 27 cameras
+    needed = cameras_needed(design, recall=c["recall"])
+    assert design.adaptive_audit and 20 <= needed <= 40 and cameras_needed(design) == 62  # at the prior 0.5
+    assert c["n_audit_cameras"] >= needed and c["n_audited"] == design.n_audit < n_images
     audit = AnswerStore.of_survey(survey).standing("audit")
     assert sorted(audit) == sorted(design.audit_ids)  # the first n of the one random order
 
@@ -220,7 +222,7 @@ def test_the_app_extends_an_adaptive_audit(survey):
 
     planned = open_design(SurveyTables.open(survey), target_half_width=0.25)
     design_path(survey).write_text(json.dumps(dataclasses.asdict(dataclasses.replace(planned, n_audit=5))))
-    app = create_app(survey)  # a first guess of 5 images: far too few for 16 cameras
+    app = create_app(survey)  # a first guess of 5 images: far too few
     client = app.test_client()
     truth = pd.read_parquet(survey / "truth_boxes.parquet")
     audited = 0
@@ -233,5 +235,6 @@ def test_the_app_extends_an_adaptive_audit(survey):
         assert reply.status_code == 200
         audited += 1
     state = client.get("/api/state").get_json()
-    assert state["n_audit_cameras"] >= 16 and audited == state["n_audited"] == read_design(survey).n_audit > 5
+    design = read_design(survey)  # this reviewer rejects every detection: recall 0, the audit grows to its cap
+    assert audited == state["n_audited"] == design.n_audit == design.audit_cap > 5
     assert state["n_audit_planned"] == audited and audited < len(app.extensions["review"].tables.images)

@@ -94,9 +94,10 @@ def test_an_audit_box_can_be_dragged_and_saved(page, survey):
         assert "1 missed camera(s) added" in page.inner_text("#info")
         page.keyboard.press("Enter")
         _showing(page, "Image 2 of 4")
-        _progress(page, "1 of 4 images audited · 1 cameras")
-        assert page.inner_text("#recall").startswith("0.00")
-        assert page.locator("#recall-table tbody tr").count() == 1
+        kept = len(item["detections"])  # the audit draws images with a detection first more often
+        _progress(page, f"1 of 4 images audited · {kept + 1} cameras")
+        assert page.inner_text("#recall").startswith(f"{kept / (kept + 1):.2f}")
+        assert page.locator("#recall-table tbody tr").count() >= 1
         page.click("#btn-save")  # the second image, nothing missed
         _showing(page, "Image 3 of 4")
         _progress(page, "2 of 4")
