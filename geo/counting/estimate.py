@@ -62,8 +62,8 @@ from geo.counting.calibration import (NOMINAL_N, Calibration, RateCurves, calibr
                                       calibration_summary, conf_bin)
 from geo.counting.design import (STRIP_FLOOR, Design, inclusion_by_distance, random_design_pairs, strip_edge)
 from geo.counting.inclusion import (DEFAULT_SHIFTS, MIN_INCLUSION, box_size_m, in_strip, inclusion_gradient,
-                                    inclusion_gradient_numeric, street_distance, surveyed_streets, view_pairs,
-                                    views_for_inclusion)
+                                    inclusion_gradient_numeric, shift_range_from_points, street_distance,
+                                    surveyed_streets, view_pairs, views_for_inclusion)
 from geo.errors import GeoInputError
 from geo.schemas import DENSITY, check_frame, columns
 
@@ -253,19 +253,22 @@ def _widths_text(widths: dict[str, float]) -> str:
 
 def inclusion_pairs(cam_xy: np.ndarray, tangent: np.ndarray, *, design: Design, images: pd.DataFrame,
                     streets: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame | None = None,
-                    location_sd: np.ndarray | None = None, n_shifts: int = DEFAULT_SHIFTS):
+                    location_sd: np.ndarray | None = None, n_shifts: int = DEFAULT_SHIFTS,
+                    shift_range: np.ndarray | None = None):
     """The camera / view pairs whose detection probabilities make each camera's inclusion
     probability, from the design's randomization: a systematic design's own views shifted over
     one spacing (``geo.counting.inclusion.view_pairs``); a random design's virtual viewpoints
     along every street of ``streets`` (``geo.counting.design.random_design_pairs``).
     ``cam_xy``, ``tangent``: positions (m, the streets' CRS) and street directions;
     ``buildings``: footprints in that CRS (or None); ``location_sd``: SD (m) of each position
-    across the street."""
+    across the street; ``shift_range``: per camera, the (lo, hi) metres along its street that
+    the sampler's start moves it over (``geo.counting.inclusion.shift_range_from_points``;
+    default one spacing centred on it)."""
     if design.random:
         return random_design_pairs(cam_xy, tangent, streets, design, buildings=buildings, location_sd_m=location_sd)
     views = views_for_inclusion(images, streets.crs, random_sides=design.sides == "random")
     return view_pairs(cam_xy, tangent, views, spacing_m=design.spacing_m, buildings=buildings, n_shifts=n_shifts,
-                      location_sd_m=location_sd)
+                      location_sd_m=location_sd, shift_range_m=shift_range)
 
 
 def inclusion_floor(klass: np.ndarray, pi_ref: dict[str, float], *, min_inclusion: float = MIN_INCLUSION
@@ -626,7 +629,7 @@ def density_from_tables(
                              calibration=cal)
     parts = strip_parts(tree, cameras=cameras, used=counts["used"], images=images, streets=streets,
                         surveyed=surveyed, widths=widths, design=design, pi_ref=pi_ref, buildings=buildings,
-                        n_shifts=n_shifts, calibration=cal, n_images=counts["n_ok_images"])
+                        n_shifts=n_shifts, calibration=cal, n_images=counts["n_ok_images"], points=points)
     comp = strip_variance(parts, cal, n_areas)
     est = comp["est"]
     lo, hi, cv, df = strip_interval(comp, cal, level=level)
@@ -774,7 +777,7 @@ def counts_per_area(tree: shapely.STRtree, n_areas: int, *, crs, points: pd.Data
 def strip_parts(tree: shapely.STRtree, *, cameras: gpd.GeoDataFrame, used: pd.DataFrame, images: pd.DataFrame,
                 streets: gpd.GeoDataFrame, surveyed: gpd.GeoDataFrame, widths: dict[str, float], design: Design,
                 pi_ref: dict[str, float], buildings: gpd.GeoDataFrame | None, n_shifts: int,
-                calibration: Calibration, n_images: int) -> StripParts:
+                calibration: Calibration, n_images: int, points: pd.DataFrame | None = None) -> StripParts:
     """The located cameras inside their class's strip of ``surveyed`` (``cameras_in_strip``),
     the areas of ``tree`` each lies in, their inclusion pairs (``inclusion_pairs``), small-pi
     floors (``inclusion_floor``) and what P(real) needs (the used detections' confidences; with
@@ -782,13 +785,17 @@ def strip_parts(tree: shapely.STRtree, *, cameras: gpd.GeoDataFrame, used: pd.Da
     crs = streets.crs
     cxy = xy_from_lonlat(cameras["lon"], cameras["lat"], crs)
     klass = cameras["class_name"].astype(str).to_numpy()
-    dist, _, tangent = street_distance(cxy, surveyed)
+    dist, near, tangent = street_distance(cxy, surveyed)
     inside = np.flatnonzero(cameras_in_strip(cxy, klass, surveyed, widths, side=strip_side(design), distance_m=dist))
     tangent = tangent[inside]
     ci, ca = _point_pairs(tree, shapely.points(cxy[inside])) if len(inside) else (np.zeros(0, np.int64),) * 2
     build_m = buildings.to_crs(crs) if buildings is not None and len(buildings) else None
+    shift_range = None
+    if not design.random and len(surveyed) and points is not None:
+        street_id = surveyed["street_id"].to_numpy()[np.maximum(near[inside], 0)]
+        shift_range = shift_range_from_points(cxy[inside], street_id, streets, points, spacing_m=design.spacing_m)
     pairs = inclusion_pairs(cxy[inside], tangent, design=design, images=images, streets=streets, buildings=build_m,
-                            location_sd=location_sd_m(cameras)[inside], n_shifts=n_shifts)
+                            location_sd=location_sd_m(cameras)[inside], n_shifts=n_shifts, shift_range=shift_range)
     return StripParts(inside=inside, pair_cam=ci, pair_area=ca, klass=klass[inside], box_m=box_size_m(klass[inside]),
                       pairs=pairs, n_detections=cameras["n_detections"].to_numpy(float),
                       conf_max=cameras["conf_max"].fillna(1.0).to_numpy(float) if "conf_max" in cameras

@@ -32,8 +32,25 @@ def effect_nodes(sd: float, *, n: int = GH_NODES) -> tuple[np.ndarray, np.ndarra
 
 def logit_shift(recall: np.ndarray, sd: float) -> np.ndarray:
     """c(r) with E[expit(c + u)] = r for u ~ N(0, sd^2): the logit that keeps a marginal recall
-    ``r`` per view under a per-camera random effect (Gauss-Hermite, bisection)."""
+    ``r`` per view under a per-camera random effect (Gauss-Hermite; interpolated in logit(r) on a
+    table solved once per ``sd`` by bisection, ``_shift_table``: within 1e-6 of it)."""
     r = np.clip(np.asarray(recall, float), 1e-6, 1 - 1e-6)
+    grid, shift = _shift_table(float(sd))
+    return np.interp(np.log(r) - np.log1p(-r), grid, shift)
+
+
+_TABLES: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _shift_table(sd: float) -> tuple[np.ndarray, np.ndarray]:
+    """(logit r grid, c) for ``logit_shift``, solved by bisection on 6,001 points (cached)."""
+    if sd not in _TABLES:
+        grid = np.linspace(-15.0, 15.0, 6001)
+        _TABLES[sd] = (grid, _logit_shift_bisect(expit(grid), sd))
+    return _TABLES[sd]
+
+
+def _logit_shift_bisect(r: np.ndarray, sd: float) -> np.ndarray:
     u, w = effect_nodes(sd)
     lo, hi = np.full(r.shape, -40.0), np.full(r.shape, 40.0)
     for _ in range(60):

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit, found_by_any_view, logit_shift
 from geo.counting.locate import CAMERA_SIZE_M
 
 # Strip half-width (m): at 20 m the smaller class's box (dome, 0.33 m) seen square-on from the
@@ -91,6 +92,7 @@ class ViewPairs:
     view: np.ndarray | None = None  # row of each pair's view
     factor: np.ndarray | None = None  # share of mount heights in the vertical field of view x view's share
     n_nodes: int = 1
+    camera_sd: float = CAMERA_LOGIT_SD  # per-camera logit SD of recall (0: views detect independently)
 
     @property
     def n_positions(self) -> int:
@@ -100,9 +102,8 @@ class ViewPairs:
         """(cameras, n_nodes) p* averaged over the grid shifts at each location node."""
         p = self.detection(box_m, recall_fn, visibility)
         cell = self.cam * self.n_positions + self.shift
-        log_miss = np.bincount(cell, np.log1p(-p), minlength=self.n_cameras * self.n_positions)
-        p_star = 1.0 - np.exp(log_miss.reshape(self.n_cameras, self.n_nodes, self.n_shifts))
-        return p_star.mean(axis=2)
+        p_star = found_by_any_view(p, cell, self.n_cameras * self.n_positions, sd=self.camera_sd)
+        return p_star.reshape(self.n_cameras, self.n_nodes, self.n_shifts).mean(axis=2)
 
     def detection(self, box_m: np.ndarray, recall_fn, visibility=visibility_by_range) -> np.ndarray:
         """P(detected) of each pair: recall at the expected box size, times ``visibility(range)``
@@ -158,7 +159,7 @@ def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, r
     if pairs.n_nodes > 1:
         node_pairs = ViewPairs(pairs.cam * pairs.n_nodes + pairs.shift // pairs.n_shifts, pairs.shift % pairs.n_shifts,
                                pairs.scale, pairs.n_cameras * pairs.n_nodes, pairs.n_shifts, pairs.range_m,
-                               pairs.view, pairs.factor)
+                               pairs.view, pairs.factor, camera_sd=pairs.camera_sd)
         grad = inclusion_gradient(node_pairs, np.repeat(box_m, pairs.n_nodes), edges, rates, visibility=visibility)
         grad = grad.reshape(pairs.n_cameras, pairs.n_nodes, -1)
         from geo.counting.calibration import recall_at
@@ -190,11 +191,32 @@ def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, r
         vf = vf * visibility(pairs.range_m)
     p = np.clip(vf * (rates[i0] * (1 - t) + rates[i1] * t), 0.0, 1.0 - 1e-12)
     cell = pairs.cam * pairs.n_shifts + pairs.shift
-    log_miss = np.bincount(cell, np.log1p(-p), minlength=pairs.n_cameras * pairs.n_shifts)
-    g = np.exp(log_miss[cell]) / (1.0 - p) / pairs.n_shifts * vf
+    g = found_gradient(p, cell, pairs.n_cameras * pairs.n_shifts, sd=pairs.camera_sd) / pairs.n_shifts * vf
     out += np.bincount(pairs.cam * m + i0, g * (1 - t), minlength=len(out))
     out += np.bincount(pairs.cam * m + i1, g * t, minlength=len(out))
     return out.reshape(pairs.n_cameras, m)
+
+
+def found_gradient(p: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: float = CAMERA_LOGIT_SD) -> np.ndarray:
+    """d P(found by any view of its cell) / d p_j for each pair j (marginal recall ``p``, the
+    cell of ``heterogeneity.found_by_any_view``): with the camera effect u, p_j(u) =
+    expit(c(p_j) + u), so the derivative is E_u[miss(u) p_j(u)] / E_u[p_j(u) (1 - p_j(u))],
+    miss(u) = prod_i (1 - p_i(u)) over the cell; ``sd`` 0: prod_{i != j} (1 - p_i)."""
+    p = np.clip(np.asarray(p, float), 0.0, 1.0 - 1e-12)
+    cell = np.asarray(cell, np.int64)
+    if sd <= 0:
+        log_miss = np.bincount(cell, np.log1p(-p), minlength=n_cells)
+        return np.exp(log_miss[cell]) / (1.0 - p)
+    u, w = effect_nodes(sd)
+    c = logit_shift(p, sd)
+    num, den = np.zeros(len(p)), np.zeros(len(p))
+    for uk, wk in zip(u, w):
+        pk = np.where(p > 0, np.minimum(expit(c + uk), 1.0 - 1e-12), 0.0)
+        miss = np.exp(np.bincount(cell, np.log1p(-pk), minlength=n_cells))
+        num += wk * miss[cell] * pk
+        den += wk * pk * (1.0 - pk)
+    return np.where(den > 0, num / np.maximum(den, 1e-300), np.exp(np.bincount(
+        cell, np.log1p(-p), minlength=n_cells))[cell] / (1.0 - p))
 
 
 def inclusion_gradient_numeric(pairs, box_m: np.ndarray, edges: np.ndarray, rates: np.ndarray, *,
@@ -318,7 +340,8 @@ def street_distance(xy: np.ndarray, lines: gpd.GeoDataFrame) -> tuple[np.ndarray
 def view_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, *, spacing_m: float,
                buildings: gpd.GeoDataFrame | None = None, n_shifts: int = DEFAULT_SHIFTS,
                max_range_m: float = MAX_RANGE_M, rise_m: float = RISE_M, grazing_deg: float = GRAZING_DEG,
-               location_sd_m: np.ndarray | None = None, chunk: int = 50_000) -> ViewPairs:
+               location_sd_m: np.ndarray | None = None, shift_range_m: np.ndarray | None = None,
+               camera_sd: float = CAMERA_LOGIT_SD, chunk: int = 50_000) -> ViewPairs:
     """The pairs (camera at each shifted position, view) that could show it (``chunk`` positions
     at a time).
 
@@ -332,7 +355,11 @@ def view_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, *, 
     ``location_sd_m``: per camera, the SD (m) of its located position across the street (the
     locator's range error). When any is positive, each camera is also placed at the 3
     Gauss-Hermite nodes -sqrt(3) sd, 0, +sqrt(3) sd along the street's normal (``n_nodes`` 3),
-    for the measurement-error correction of its weight (``corrected_weight``)."""
+    for the measurement-error correction of its weight (``corrected_weight``).
+
+    ``shift_range_m``: per camera, the (lo, hi) metres along its street over which it is shifted
+    (the sampler's start distribution, ``shift_range_from_points``); default one spacing centred
+    on it. ``camera_sd``: the per-camera logit SD of recall that p* averages over."""
     from scipy.spatial import cKDTree
 
     n = len(cam_xy)
@@ -340,11 +367,16 @@ def view_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, *, 
     sd = None if location_sd_m is None else np.nan_to_num(np.asarray(location_sd_m, float))
     n_nodes = 3 if sd is not None and np.any(sd > 0) else 1
     empty = ViewPairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), n, n_shifts, np.zeros(0),
-                      np.zeros(0, np.int64), n_nodes=n_nodes)
+                      np.zeros(0, np.int64), n_nodes=n_nodes, camera_sd=camera_sd)
     if n == 0 or len(views) == 0:
         return empty
-    offsets = ((np.arange(n_shifts) + 0.5) / n_shifts - 0.5) * float(spacing_m) if n_shifts > 1 else np.zeros(1)
-    pos = cam_xy[:, None, :] + offsets[None, :, None] * tangent[:, None, :]  # (n, shifts, 2)
+    frac = (np.arange(n_shifts) + 0.5) / n_shifts if n_shifts > 1 else np.full(1, 0.5)
+    if shift_range_m is None:
+        offsets = np.tile((frac - 0.5) * float(spacing_m) if n_shifts > 1 else np.zeros(1), (n, 1))
+    else:
+        rng_m = np.asarray(shift_range_m, float).reshape(n, 2)
+        offsets = rng_m[:, :1] + frac[None, :] * (rng_m[:, 1:] - rng_m[:, :1])
+    pos = cam_xy[:, None, :] + offsets[:, :, None] * tangent[:, None, :]  # (n, shifts, 2)
     if n_nodes > 1:
         nodes, _ = ERROR_NODES
         across = np.column_stack([-tangent[:, 1], tangent[:, 0]])
@@ -371,7 +403,53 @@ def view_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, *, 
         rows = np.concatenate([np.arange(len(pi))] + [np.flatnonzero(twin)] * len(extra))
         pi = np.concatenate([pi, *extra])
         vj, r, scale, factor = vj[rows], r[rows], scale[rows], factor[rows]
-    return ViewPairs(pi // n_pos, pi % n_pos, scale, n, n_shifts, r, vj, factor, n_nodes=n_nodes)
+    return ViewPairs(pi // n_pos, pi % n_pos, scale, n, n_shifts, r, vj, factor, n_nodes=n_nodes, camera_sd=camera_sd)
+
+
+def shift_range_from_points(cam_xy: np.ndarray, street_id: np.ndarray, streets: gpd.GeoDataFrame,
+                            points: pd.DataFrame, *, spacing_m: float) -> np.ndarray:
+    """(lo, hi) metres along its street over which each camera's inclusion is averaged: its cell
+    between the two realized points of its street that it lies between.
+
+    Cameras are placed independently of the grid, so where the grid falls relative to a camera
+    is uniform over its cell: a whole spacing in a street's interior (the grid's random start),
+    but at a street's ends the stretch between the end and the first or last point, which the
+    sampler always places within its slack of the end (``geo.streets.sampling.offsets_systematic``:
+    start uniform on [0, slack]) rather than anywhere in a spacing; a gap that ``--min-gap``
+    thinning left makes a longer cell. ``cam_xy``: positions (m, the streets' CRS);
+    ``street_id``: each camera's street; ``points``: street_id, offset_m (m along the street's
+    geometry). Cameras of unknown streets: one spacing centred on them."""
+    s = float(spacing_m)
+    n = len(cam_xy)
+    out = np.tile([-s / 2.0, s / 2.0], (n, 1))
+    if n == 0 or s <= 0 or "offset_m" not in points.columns or "street_id" not in points.columns:
+        return out
+    geoms = pd.Series(streets.geometry.to_numpy(), index=streets["street_id"].to_numpy())
+    geoms = geoms[~geoms.index.duplicated()]
+    sid = pd.Series(np.asarray(street_id))
+    line = sid.map(geoms).to_numpy()
+    known = np.array([g is not None and not (isinstance(g, float)) for g in line], bool)
+    if not known.any():
+        return out
+    rows = np.flatnonzero(known)
+    geom = line[rows].astype(object)
+    along = shapely.line_locate_point(geom, shapely.points(cam_xy[rows]))
+    length = shapely.length(geom)
+    code = pd.Index(geoms.index)
+    big = float(max(length.max(), 1.0)) * 4.0 + 10.0
+    pts = pd.DataFrame(points[["street_id", "offset_m"]]).dropna()
+    pts = pts[pts["street_id"].isin(code)]
+    keys = np.sort(code.get_indexer(pts["street_id"]) * big + pts["offset_m"].to_numpy(float))
+    cam_code = code.get_indexer(sid.to_numpy()[rows]) * big
+    i = np.searchsorted(keys, cam_code + along, side="right")
+    prev = np.where(i > 0, keys[np.maximum(i - 1, 0)] - cam_code, -np.inf) if len(keys) else np.full(len(rows), -np.inf)
+    nxt = np.where(i < len(keys), keys[np.minimum(i, len(keys) - 1)] - cam_code, np.inf) if len(keys) else \
+        np.full(len(rows), np.inf)
+    lo = np.where((prev >= 0) & (prev <= along), prev, 0.0)  # the previous point, else the street's start
+    hi = np.where((nxt >= along) & (nxt <= length + 1e-6), nxt, length)  # the next point, else its end
+    out[rows, 0] = lo - along
+    out[rows, 1] = hi - along
+    return out
 
 
 def _pairs_chunk(pos, start, stop, view_tree, views, ex, ey, normal, buildings, *, max_range_m, rise_m, grazing_deg):
@@ -384,16 +462,11 @@ def _pairs_chunk(pos, start, stop, view_tree, views, ex, ey, normal, buildings, 
     r = np.hypot(dx, dy)
     off = (np.degrees(np.arctan2(dx, dy)) - views["heading_grid"].to_numpy(float)[vj] + 180.0) % 360.0 - 180.0
     fov = np.clip(views["fov"].to_numpy(float)[vj], 1.0, 179.0)
-    width = views["width"].to_numpy(float)[vj]
-    height = views["height"].to_numpy(float)[vj]
-    focal = width / 2.0 / np.tan(np.radians(fov) / 2.0)
-    vhalf = np.degrees(np.arctan2(height / 2.0, focal))
-    # vertical field of view: mounts spread over RISE_RANGE_M above the eye; the share of them a
-    # view at horizontal range r reaches is the share with rise <= r tan(vertical half-fov)
-    lo_rise, hi_rise = RISE_RANGE_M
-    reach = np.clip((r * np.tan(np.radians(vhalf - 0.5)) - lo_rise) / (hi_rise - lo_rise), 0.0, 1.0)
-    inside = (np.abs(off) <= fov / 2.0 - 0.5) & (reach > 0) & (r > 0.5)
-    pi, vj, r, off, focal, reach = pi[inside], vj[inside], r[inside], off[inside], focal[inside], reach[inside]
+    pitch = views["pitch"].to_numpy(float)[vj] if "pitch" in views.columns else np.zeros(len(vj))
+    inside, scale, reach = view_geometry(r, off, fov=fov, pitch=pitch, width=views["width"].to_numpy(float)[vj],
+                                         height=views["height"].to_numpy(float)[vj], rise_m=rise_m)
+    keep = inside & (reach > 0) & (r > 0.5)
+    pi, vj, r, scale, reach = pi[keep], vj[keep], r[keep], scale[keep], reach[keep]
     if normal is not None and len(pi):
         blocked = sight_blocked(np.column_stack([ex[vj], ey[vj]]), pos[pi], buildings)
         nx, ny = normal[pi, 0], normal[pi, 1]
@@ -402,11 +475,38 @@ def _pairs_chunk(pos, start, stop, view_tree, views, ex, ey, normal, buildings, 
                   / np.maximum(r, 1e-9))
         blocked |= on_wall & (facing < np.sin(np.radians(grazing_deg)))
         keep = ~blocked
-        pi, vj, r, off, focal, reach = pi[keep], vj[keep], r[keep], off[keep], focal[keep], reach[keep]
-    along = focal / np.cos(np.radians(off))  # focal length along the ray, px
-    scale = along / np.hypot(r, rise_m)
+        pi, vj, r, scale, reach = pi[keep], vj[keep], r[keep], scale[keep], reach[keep]
     share = views["share"].to_numpy(float)[vj] if "share" in views.columns else np.ones(len(vj))
     return pi, vj, r, scale, reach * share
+
+
+def view_geometry(range_m: np.ndarray, off_deg: np.ndarray, *, fov, pitch, width=640.0, height=640.0,
+                  rise_m: float = RISE_M, rise_range_m: tuple[float, float] = RISE_RANGE_M
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(inside, scale, reach) of cameras at horizontal range ``range_m`` and ``off_deg`` degrees
+    off a view's axis, in a view of ``fov`` and ``pitch`` (degrees up; scalars or one per pair):
+    inside the horizontal field of view (0.5 deg margin); px of box per metre of camera size,
+    f' / slant range with f' the focal length along the ray at the nominal ``rise_m`` above the
+    eye; and the share of mounts spread over ``rise_range_m`` above the eye inside the vertical
+    field of view [p - v, p + v] (v the vertical half-angle less 0.5 deg). Pitch p makes
+    f' = f / (cos(h) cos(p) + tan(e) sin(p)), e the ray's elevation. The estimator's inclusion
+    and the planner share it."""
+    r = np.asarray(range_m, float)
+    fov, pitch = np.asarray(fov, float), np.asarray(pitch, float)
+    focal = np.asarray(width, float) / 2.0 / np.tan(np.radians(fov) / 2.0)
+    vhalf = np.degrees(np.arctan2(np.asarray(height, float) / 2.0, focal)) - 0.5
+    inside = np.abs(np.asarray(off_deg, float)) <= fov / 2.0 - 0.5
+    lo_rise, hi_rise = rise_range_m
+    top = r * np.tan(np.radians(np.clip(pitch + vhalf, -89.0, 89.0)))
+    bottom = r * np.tan(np.radians(np.clip(pitch - vhalf, -89.0, 89.0)))
+    if hi_rise - lo_rise <= 1e-9:  # one height: in or out
+        reach = ((bottom <= lo_rise) & (lo_rise <= top)).astype(float)
+    else:
+        reach = np.clip((np.minimum(top, hi_rise) - np.maximum(bottom, lo_rise)) / (hi_rise - lo_rise), 0.0, 1.0)
+    p_rad, h = np.radians(pitch), np.radians(np.asarray(off_deg, float))
+    cos_axis = np.cos(h) * np.cos(p_rad) + rise_m / np.maximum(r, 1e-6) * np.sin(p_rad)
+    scale = focal / np.maximum(cos_axis, 0.05) / np.hypot(r, rise_m)
+    return inside, scale, reach
 
 
 def wall_normals(xy: np.ndarray, buildings: gpd.GeoDataFrame, *, within_m: float = WALL_M) -> np.ndarray:
@@ -452,7 +552,7 @@ def sight_blocked(eye: np.ndarray, target: np.ndarray, buildings: gpd.GeoDataFra
 
 
 def views_for_inclusion(images: pd.DataFrame, crs, *, random_sides: bool = False) -> pd.DataFrame:
-    """The ok images as views in ``crs``: x, y (m), heading_grid (deg), fov, width, height, share.
+    """The ok images as views in ``crs``: x, y (m), heading_grid (deg), fov, width, height, pitch, share.
 
     ``random_sides``: the design took one side per point at random (``--sides random``, the
     Stanford design); the inclusion probability then averages over that choice: each view and
@@ -467,7 +567,8 @@ def views_for_inclusion(images: pd.DataFrame, crs, *, random_sides: bool = False
     ok = ok.drop_duplicates("image_id")
     lon, lat = ok["lon"].to_numpy(float), ok["lat"].to_numpy(float)
     if len(ok) == 0:
-        return pd.DataFrame({"x": [], "y": [], "heading_grid": [], "fov": [], "width": [], "height": [], "share": []})
+        return pd.DataFrame({"x": [], "y": [], "heading_grid": [], "fov": [], "width": [], "height": [], "pitch": [],
+                             "share": []})
     x, y = Transformer.from_crs(4326, crs, always_xy=True).transform(lon, lat)
     conv = true_north_correction(lon, lat, CRS.from_user_input(crs))
     out = pd.DataFrame({
@@ -476,6 +577,7 @@ def views_for_inclusion(images: pd.DataFrame, crs, *, random_sides: bool = False
         "fov": ok["fov"].fillna(90.0).to_numpy(float),
         "width": ok["width"].fillna(640).to_numpy(float) if "width" in ok else np.full(len(ok), 640.0),
         "height": ok["height"].fillna(640).to_numpy(float) if "height" in ok else np.full(len(ok), 640.0),
+        "pitch": ok["pitch"].fillna(0.0).to_numpy(float) if "pitch" in ok else np.zeros(len(ok)),
         "share": 1.0,
     })
     if random_sides:

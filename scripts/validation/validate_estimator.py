@@ -76,19 +76,25 @@ def recall_by_size(size_px: np.ndarray, *, s50: float = 8.0, r_max: float = R_MA
 def detections_from_truth_boxes(boxes: pd.DataFrame, images: pd.DataFrame, *, recall: float | None = None,
                                 precision: float | None = None, seed: int = 0, s50: float | None = None,
                                 false_per_image: float | None = None, jitter: float = 0.1,
-                                model_id: str = "truth-degraded") -> pd.DataFrame:
+                                model_id: str = "truth-degraded", camera_sd: float = 0.0) -> pd.DataFrame:
     """Detections made from truth boxes, with a column ``real`` (True for kept truth boxes).
 
     Either a flat ``recall`` and a target ``precision`` (false boxes added so that ``precision`` of
     the result is true), or the size model (``s50``: recall(size) = 0.9 / (1 + (s50/size)^3)) with
     ``false_per_image`` false boxes per ok image (Poisson). True boxes get localisation noise
     (``jitter`` x size on the centre, lognormal size); confidences Beta(3, 1.5) for true and
-    Beta(1.2, 3) for false boxes on [0.25, 1]. Columns: the detections contract plus ``real``."""
+    Beta(1.2, 3) for false boxes on [0.25, 1]. ``camera_sd``: the per-camera logit effect of
+    recall (``geo.counting.heterogeneity``; boxes need ``camera_id``), keeping the recall as the
+    marginal; 0: boxes kept independently. Columns: the detections contract plus ``real``."""
     rng = np.random.default_rng([seed, 7])
     w_box = (boxes["x2"] - boxes["x1"]).to_numpy(float)
     h_box = (boxes["y2"] - boxes["y1"]).to_numpy(float)
     size = np.sqrt(np.clip(w_box, 0, None) * np.clip(h_box, 0, None))
     p_keep = recall_by_size(size, s50=s50) if s50 is not None else np.full(len(boxes), float(recall or 1.0))
+    if camera_sd > 0 and "camera_id" in boxes.columns and len(boxes):
+        cam, inverse = np.unique(boxes["camera_id"].astype(str).to_numpy(), return_inverse=True)
+        effect = np.random.default_rng([seed, 11]).normal(0.0, camera_sd, len(cam))
+        p_keep = _expit(logit_shift(p_keep, camera_sd) + effect[inverse])
     keep = rng.random(len(boxes)) < p_keep
     kept = boxes[keep].reset_index(drop=True)
     ks = size[keep]

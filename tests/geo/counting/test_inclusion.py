@@ -38,9 +38,12 @@ def test_box_size_and_pair_scale_follow_the_pinhole_model():
 def test_p_star_combines_views_and_is_floored():
     cam = np.array([[10.0, 0.0], [-10.0, 0.0]])  # the second is behind both views
     v = views((0, 0, 90), (0, 2, 100))
-    pairs = view_pairs(cam, np.tile([0.0, 1.0], (2, 1)), v, spacing_m=20, n_shifts=1)
+    pairs = view_pairs(cam, np.tile([0.0, 1.0], (2, 1)), v, spacing_m=20, n_shifts=1, camera_sd=0.0)
     pi, raw = pairs.inclusion(np.full(2, 0.45), flat(0.5), visibility=None)
     assert raw == pytest.approx([0.75, 0.0])  # 1 - (1 - 0.5)^2 ; no view
+    mixed = view_pairs(cam, np.tile([0.0, 1.0], (2, 1)), v, spacing_m=20, n_shifts=1)  # the camera effect
+    _, raw_mixed = mixed.inclusion(np.full(2, 0.45), flat(0.5), visibility=None)
+    assert 0.5 < raw_mixed[0] < 0.72 and raw_mixed[1] == 0.0  # one camera's views are not independent
     assert pi == pytest.approx([0.75, MIN_INCLUSION])  # the small-p* rule: at most 1 / 0.1 = 10
     assert (1 / pi).max() <= 1 / MIN_INCLUSION
     pi_low, raw_low = pairs.inclusion(np.full(2, 0.45), flat(0.01), visibility=None)
@@ -163,8 +166,10 @@ def test_inclusion_gradient_matches_finite_differences():
     rates = np.array([0.05, 0.2, 0.4, 0.55, 0.65, 0.7, 0.75, 0.8])
     box = np.full(12, 0.45)
     sd = np.where(np.arange(12) % 2 == 0, 1.5, 0.0)  # half of them with a location error
-    for location_sd, which in ((None, 1), (sd, 0)):  # raw pi; the corrected pi
-        pairs = view_pairs(cam, np.tile([1.0, 0.0], (12, 1)), v, spacing_m=10, n_shifts=4, location_sd_m=location_sd)
+    for location_sd, which, camera_sd, tol in ((None, 1, 0.0, 1e-4), (sd, 0, 0.0, 1e-4), (None, 1, 1.7, 2e-3),
+                                               (sd, 0, 1.7, 2e-3)):  # raw pi; the corrected pi; camera effect
+        pairs = view_pairs(cam, np.tile([1.0, 0.0], (12, 1)), v, spacing_m=10, n_shifts=4, location_sd_m=location_sd,
+                           camera_sd=camera_sd)
         grad = inclusion_gradient(pairs, box, edges, rates, floor=0.01)
         for b in (1, 3, 5):
             up, down = rates.copy(), rates.copy()
@@ -172,7 +177,7 @@ def test_inclusion_gradient_matches_finite_differences():
             down[b] -= 1e-5
             numeric = (pairs.inclusion(box, lambda s, r=up: recall_at(s, edges, r), floor=0.01)[which]
                        - pairs.inclusion(box, lambda s, r=down: recall_at(s, edges, r), floor=0.01)[which]) / 2e-5
-            assert grad[:, b] == pytest.approx(numeric, rel=1e-4, abs=1e-8)
+            assert grad[:, b] == pytest.approx(numeric, rel=tol, abs=1e-6)
         assert grad.sum() > 0
     node = pairs.node_inclusion(box, lambda s: recall_at(s, edges, rates))
     assert node[1::2, 0] == pytest.approx(node[1::2, 1]) and node[1::2, 2] == pytest.approx(node[1::2, 1])  # no SD
