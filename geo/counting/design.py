@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit, logit_shift
-from geo.counting.inclusion import (DEFAULT_SHIFTS, MAX_RANGE_M, MIN_INCLUSION, ViewPairs, corrected_weight,
+from geo.counting.inclusion import (DEFAULT_SHIFTS, MAX_RANGE_M, MIN_INCLUSION, ViewPairs, inclusion_parts,
                                     view_pairs, visibility_by_range)
 from geo.counting.locate import CAMERA_SIZE_M
 
@@ -198,11 +198,13 @@ class RandomDesignPairs:
                   ) -> tuple[np.ndarray, np.ndarray]:
         """(pi, pi raw) per camera, as ``ViewPairs.inclusion``: raw at the located position,
         pi floored at ``floor`` (scalar or per camera) or the location-error corrected one."""
-        node = self.node_inclusion(box_m, recall_fn, visibility=visibility)
-        raw = node[:, self.n_nodes // 2]
-        if self.n_nodes == 1:
-            return np.maximum(raw, floor), raw
-        return 1.0 / corrected_weight(node, floor=floor), raw
+        pi, raw, _ = self.inclusion_parts(box_m, recall_fn, floor=floor, visibility=visibility)
+        return pi, raw
+
+    def inclusion_parts(self, box_m: np.ndarray, recall_fn, *, floor=MIN_INCLUSION, visibility=visibility_by_range
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pi, pi raw, pi spread), as ``geo.counting.inclusion.inclusion_parts``."""
+        return inclusion_parts(self.node_inclusion(box_m, recall_fn, visibility=visibility), self.n_nodes, floor=floor)
 
 
 def effective_length(p: np.ndarray, position: np.ndarray, vpoint: np.ndarray, n_positions: int, *,

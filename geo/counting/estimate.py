@@ -384,9 +384,15 @@ class StripParts:
     def weights(self, curves: RateCurves, *, false_rate: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(weight, q, pi floored, pi raw) of the inside cameras under ``curves``."""
+        w, q, pi, raw, _ = self.weight_parts(curves, false_rate=false_rate)
+        return w, q, pi, raw
+
+    def weight_parts(self, curves: RateCurves, *, false_rate: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+        """(weight, q, pi floored, pi raw, pi spread) of the inside cameras under ``curves``
+        (pi spread: ``geo.counting.inclusion.inclusion_parts``, for the encounter variance)."""
         q = self.reality(curves, false_rate=false_rate)[self.inside]
-        pi, raw = self.pairs.inclusion(self.box_m, curves.recall_at, floor=self.floor)
-        return q / pi, q, pi, raw
+        pi, raw, spread = self.pairs.inclusion_parts(self.box_m, curves.recall_at, floor=self.floor)
+        return q / pi, q, pi, raw, spread
 
     def per_area(self, values: np.ndarray, n_areas: int) -> np.ndarray:
         """Sum of per-inside-camera ``values`` per area."""
@@ -399,10 +405,10 @@ def strip_totals(parts: StripParts, curves: RateCurves, n_areas: int) -> dict[st
     """Horvitz-Thompson totals per area: ``est`` (sum of P(real) / pi, cameras), ``est_<class>``,
     ``n_located`` (located cameras inside the strip), ``n_floored`` (of them at the small-pi
     floor), and the per-camera ``w``, ``q``, ``pi``, ``raw``."""
-    w, q, pi, raw = parts.weights(curves)
+    w, q, pi, raw, spread = parts.weight_parts(curves)
     out = {"est": parts.per_area(w, n_areas), "n_located": parts.per_area(np.ones(len(w)), n_areas),
            "n_floored": parts.per_area((raw < np.asarray(parts.floor)).astype(float), n_areas),
-           "w": w, "q": q, "pi": pi, "raw": raw}
+           "w": w, "q": q, "pi": pi, "raw": raw, "pi_spread": spread}
     for name in CLASSES:
         out[f"est_{name}"] = parts.per_area(np.where(parts.klass == name, w, 0.0), n_areas)
     return out
@@ -452,8 +458,11 @@ def encounter_variance(parts: StripParts, totals: dict, curves: RateCurves, n_ar
     """Per-area Horvitz-Thompson variance of which cameras were detected, sum q (1 - pi) / pi^2
     over the located cameras (Horvitz and Thompson 1952; Poisson sampling, independent
     inclusions, Sarndal, Swensson and Wretman 1992, sec. 3.5), plus which of them are real
-    (``reality_variance``); cameras^2."""
-    q, pi = totals["q"], totals["pi"]
+    (``reality_variance``); cameras^2. pi here is p* averaged over each camera's position
+    uncertainty (``totals["pi_spread"]``, ``geo.counting.inclusion.inclusion_parts``): the bias
+    correction of the weight (``corrected_weight``) fixes 1 / pi, not 1 / pi^2, which at a
+    mislocated camera's position would explode."""
+    q, pi = totals["q"], totals.get("pi_spread", totals["pi"])
     return parts.per_area(q * (1 - pi) / pi ** 2, n_areas) + reality_variance(parts, q, pi, curves, n_areas,
                                                                             fixed_totals=fixed_totals)
 
@@ -521,7 +530,7 @@ def strip_variance(parts: StripParts, cal: Calibration, n_areas: int) -> dict[st
     small-pi floor applied to."""
     curves = cal.curves()
     totals = strip_totals(parts, curves, n_areas)
-    out = {k: v for k, v in totals.items() if k not in ("w", "q", "pi", "raw")}
+    out = {k: v for k, v in totals.items() if k not in ("w", "q", "pi", "raw", "pi_spread")}
     out["var_encounter"] = encounter_variance(parts, totals, curves, n_areas, fixed_totals=cal.sampled_survey())
     out["var_precision"], out["fpc"] = false_detection_variance(parts, cal, curves, totals["pi"], n_areas)
     out["var_recall"] = recall_variance(parts, cal, curves, totals, n_areas)

@@ -123,11 +123,29 @@ class ViewPairs:
         pi raw: p* at the located position, averaged over the grid shifts. pi: pi raw floored
         at ``floor``; with location nodes (``n_nodes`` 3), 1 / the bias-corrected weight
         (``corrected_weight``)."""
-        node = self.node_inclusion(box_m, recall_fn, visibility=visibility)
-        raw = node[:, self.n_nodes // 2]
-        if self.n_nodes == 1:
-            return np.maximum(raw, floor), raw
-        return 1.0 / corrected_weight(node, floor=floor), raw
+        pi, raw, _ = self.inclusion_parts(box_m, recall_fn, floor=floor, visibility=visibility)
+        return pi, raw
+
+    def inclusion_parts(self, box_m: np.ndarray, recall_fn, *, floor: float = MIN_INCLUSION,
+                        visibility=visibility_by_range) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pi, pi raw, pi spread): ``inclusion`` and the p* for the encounter variance
+        (``inclusion_parts``)."""
+        return inclusion_parts(self.node_inclusion(box_m, recall_fn, visibility=visibility), self.n_nodes, floor=floor)
+
+
+def inclusion_parts(node: np.ndarray, n_nodes: int, *, floor=MIN_INCLUSION
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pi, pi raw, pi spread) from the (cameras, n_nodes) p* at the location nodes: pi as
+    ``ViewPairs.inclusion`` gives it; pi spread, for the encounter variance: p* averaged over
+    the camera's position uncertainty (the Gauss-Hermite nodes' weights), floored. Averaging pi
+    rather than 1 / pi keeps a mislocated camera's (1 - pi) / pi^2 bounded: a position that no
+    view can see next to positions that several can see counts with the average of the two."""
+    raw = node[:, n_nodes // 2]
+    if n_nodes == 1:
+        pi = np.maximum(raw, floor)
+        return pi, raw, pi
+    _, node_w = ERROR_NODES
+    return 1.0 / corrected_weight(node, floor=floor), raw, np.maximum(node @ node_w, floor)
 
 
 def corrected_weight(node_pi: np.ndarray, *, floor: float = MIN_INCLUSION) -> np.ndarray:
