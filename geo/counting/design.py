@@ -187,11 +187,11 @@ class RandomDesignPairs:
 
     def node_inclusion(self, box_m: np.ndarray, recall_fn, *, visibility=visibility_by_range) -> np.ndarray:
         """(cameras, n_nodes) pi of each camera at each location node."""
-        p = self.pairs.detection(box_m, recall_fn, visibility)
+        recall, factor = self.pairs.detection_parts(box_m, recall_fn, visibility)
         n_pos = self.pairs.n_cameras * self.pairs.n_positions
         pos = self.pairs.cam * self.pairs.n_positions + self.pairs.shift
-        pi = random_inclusion(p, pos, self.vpoint, n_pos, step_m=self.step_m, n_points=self.n_points,
-                              network_m=self.network_m, sd=self.pairs.camera_sd)
+        pi = random_inclusion(recall, pos, self.vpoint, n_pos, step_m=self.step_m, n_points=self.n_points,
+                              network_m=self.network_m, sd=self.pairs.camera_sd, factor=factor)
         return pi.reshape(self.pairs.n_cameras, self.pairs.n_nodes)
 
     def inclusion(self, box_m: np.ndarray, recall_fn, *, floor=MIN_INCLUSION, visibility=visibility_by_range
@@ -220,20 +220,23 @@ def effective_length(p: np.ndarray, position: np.ndarray, vpoint: np.ndarray, n_
     return np.bincount(cells // (int(vpoint.max()) + 1), p1, minlength=n_positions) * float(step_m)
 
 
-def random_inclusion(p: np.ndarray, position: np.ndarray, vpoint: np.ndarray, n_positions: int, *, step_m: float,
-                     n_points: int, network_m: float, sd: float = CAMERA_LOGIT_SD) -> np.ndarray:
+def random_inclusion(recall: np.ndarray, position: np.ndarray, vpoint: np.ndarray, n_positions: int, *,
+                     step_m: float, n_points: int, network_m: float, sd: float = CAMERA_LOGIT_SD,
+                     factor: np.ndarray | None = None) -> np.ndarray:
     """pi of each camera position under a random design of ``n_points`` on ``network_m`` metres:
     ``inclusion_from_length`` of the effective length, averaged over the per-camera effect of
     recall (``geo.counting.heterogeneity``: every point's views of one camera share it), so
-    E_u[1 - (1 - a(u) / network_m) ^ n_points]; ``sd`` 0: views detect independently."""
-    if sd <= 0 or len(p) == 0:
-        a = effective_length(p, position, vpoint, n_positions, step_m=step_m)
+    E_u[1 - (1 - a(u) / network_m) ^ n_points], each pair detecting with factor x
+    expit(c(recall) + u); ``sd`` 0: views detect independently."""
+    f = np.ones(len(recall)) if factor is None else np.asarray(factor, float)
+    if sd <= 0 or len(recall) == 0:
+        a = effective_length(np.asarray(recall, float) * f, position, vpoint, n_positions, step_m=step_m)
         return inclusion_from_length(a, n_points=n_points, network_m=network_m)
     u, w = effect_nodes(sd)
-    c = logit_shift(p, sd)
+    c = logit_shift(recall, sd)
     out = np.zeros(n_positions)
     for uk, wk in zip(u, w):
-        pk = np.where(p > 0, expit(c + uk), 0.0)
+        pk = np.where(np.asarray(recall) > 0, f * expit(c + uk), 0.0)
         a = effective_length(pk, position, vpoint, n_positions, step_m=step_m)
         out += wk * inclusion_from_length(a, n_points=n_points, network_m=network_m)
     return out
@@ -288,9 +291,9 @@ def inclusion_by_distance(design: Design, calibration, *, class_name: str = "dir
         views = design_views(np.column_stack([xs, np.zeros(len(xs))]), np.full(len(xs), 90.0), design)
         pairs = view_pairs(cams, tangent, views, spacing_m=STEP_M, n_shifts=1)
         vpoint = views["vpoint"].to_numpy(np.int64)[pairs.view] if len(pairs.cam) else np.zeros(0, np.int64)
-        p = pairs.detection(np.full(len(cams), size), curves.recall_at)
-        pi = random_inclusion(p, pairs.cam, vpoint, len(cams), step_m=STEP_M / 2, n_points=design.n_points,
-                              network_m=design.network_m)
+        recall, factor = pairs.detection_parts(np.full(len(cams), size), curves.recall_at)
+        pi = random_inclusion(recall, pairs.cam, vpoint, len(cams), step_m=STEP_M / 2, n_points=design.n_points,
+                              network_m=design.network_m, factor=factor)
     else:
         s = float(design.spacing_m)
         xs = np.arange(-np.ceil(reach / s) * s, reach + s, s)

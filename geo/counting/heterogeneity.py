@@ -60,23 +60,26 @@ def _logit_shift_bisect(r: np.ndarray, sd: float) -> np.ndarray:
     return (lo + hi) / 2
 
 
-def found_by_any_view(recall: np.ndarray, group: np.ndarray, n_groups: int, *, sd: float = CAMERA_LOGIT_SD
-                      ) -> np.ndarray:
+def found_by_any_view(recall: np.ndarray, group: np.ndarray, n_groups: int, *, sd: float = CAMERA_LOGIT_SD,
+                      factor: np.ndarray | None = None) -> np.ndarray:
     """P(at least one view finds the camera), averaged over the camera effect, per group.
 
     ``recall``: marginal recall of each (camera, view) pair (the card's recall at its box size,
     times anything else that multiplies it, such as visibility); ``group``: the camera index
-    (0 .. n_groups - 1) of each pair. ``sd`` = 0 gives the independent-views 1 - prod (1 - r)."""
+    (0 .. n_groups - 1) of each pair. ``sd`` = 0 gives the independent-views 1 - prod (1 - r).
+    ``factor``: per pair, what multiplies recall outside the camera effect (visibility, the
+    share of mounts in view): p_j(u) = factor_j expit(c(recall_j) + u)."""
     recall = np.clip(np.asarray(recall, float), 0.0, 1.0)
+    f = np.ones(len(recall)) if factor is None else np.clip(np.asarray(factor, float), 0.0, 1.0)
     group = np.asarray(group, np.int64)
     if sd <= 0:
-        log_miss = np.bincount(group, weights=np.log1p(-np.minimum(recall, 1 - 1e-12)), minlength=n_groups)
+        log_miss = np.bincount(group, weights=np.log1p(-np.minimum(recall * f, 1 - 1e-12)), minlength=n_groups)
         return 1.0 - np.exp(log_miss)
     u, w = effect_nodes(sd)
     c = logit_shift(recall, sd)
     out = np.zeros(n_groups)
     for uk, wk in zip(u, w):
-        p = expit(c + uk)
+        p = f * expit(c + uk)
         p = np.where(recall <= 0, 0.0, p)
         log_miss = np.bincount(group, weights=np.log1p(-np.minimum(p, 1 - 1e-12)), minlength=n_groups)
         out += wk * (1.0 - np.exp(log_miss))

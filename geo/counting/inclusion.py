@@ -100,10 +100,21 @@ class ViewPairs:
 
     def node_inclusion(self, box_m: np.ndarray, recall_fn, *, visibility=visibility_by_range) -> np.ndarray:
         """(cameras, n_nodes) p* averaged over the grid shifts at each location node."""
-        p = self.detection(box_m, recall_fn, visibility)
+        recall, factor = self.detection_parts(box_m, recall_fn, visibility)
         cell = self.cam * self.n_positions + self.shift
-        p_star = found_by_any_view(p, cell, self.n_cameras * self.n_positions, sd=self.camera_sd)
+        p_star = found_by_any_view(recall, cell, self.n_cameras * self.n_positions, sd=self.camera_sd, factor=factor)
         return p_star.reshape(self.n_cameras, self.n_nodes, self.n_shifts).mean(axis=2)
+
+    def detection_parts(self, box_m: np.ndarray, recall_fn, visibility=visibility_by_range
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """(recall, factor) of each pair: the recall at the expected box size, which carries the
+        camera's effect, and what multiplies it outside the effect (the vertical field of view's
+        share x ``visibility(range)``); their product is ``detection``."""
+        recall = np.clip(recall_fn(box_m[self.cam] * self.scale), 0.0, 1.0 - 1e-12)
+        factor = np.ones(len(self.cam)) if self.factor is None else np.asarray(self.factor, float)
+        if visibility is not None:
+            factor = factor * visibility(self.range_m)
+        return recall, np.clip(factor, 0.0, 1.0)
 
     def detection(self, box_m: np.ndarray, recall_fn, visibility=visibility_by_range) -> np.ndarray:
         """P(detected) of each pair: recall at the expected box size, times ``visibility(range)``
@@ -207,34 +218,38 @@ def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, r
     vf = pairs.factor if pairs.factor is not None else np.ones(len(pairs.cam))
     if visibility is not None:
         vf = vf * visibility(pairs.range_m)
-    p = np.clip(vf * (rates[i0] * (1 - t) + rates[i1] * t), 0.0, 1.0 - 1e-12)
+    r = np.clip(rates[i0] * (1 - t) + rates[i1] * t, 0.0, 1.0 - 1e-12)
     cell = pairs.cam * pairs.n_shifts + pairs.shift
-    g = found_gradient(p, cell, pairs.n_cameras * pairs.n_shifts, sd=pairs.camera_sd) / pairs.n_shifts * vf
+    g = found_gradient(r, cell, pairs.n_cameras * pairs.n_shifts, sd=pairs.camera_sd, factor=vf) / pairs.n_shifts
     out += np.bincount(pairs.cam * m + i0, g * (1 - t), minlength=len(out))
     out += np.bincount(pairs.cam * m + i1, g * t, minlength=len(out))
     return out.reshape(pairs.n_cameras, m)
 
 
-def found_gradient(p: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: float = CAMERA_LOGIT_SD) -> np.ndarray:
-    """d P(found by any view of its cell) / d p_j for each pair j (marginal recall ``p``, the
-    cell of ``heterogeneity.found_by_any_view``): with the camera effect u, p_j(u) =
-    expit(c(p_j) + u), so the derivative is E_u[miss(u) p_j(u)] / E_u[p_j(u) (1 - p_j(u))],
-    miss(u) = prod_i (1 - p_i(u)) over the cell; ``sd`` 0: prod_{i != j} (1 - p_i)."""
-    p = np.clip(np.asarray(p, float), 0.0, 1.0 - 1e-12)
+def found_gradient(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: float = CAMERA_LOGIT_SD,
+                   factor: np.ndarray | None = None) -> np.ndarray:
+    """d P(found by any view of its cell) / d recall_j for each pair j (the cells, recall and
+    factor of ``heterogeneity.found_by_any_view``): with the camera effect u, p_j(u) =
+    f_j expit(c(r_j) + u), so the derivative is f_j E_u[miss(u) / (1 - p_j(u)) s_j(u)] /
+    E_u[s_j(u)], s = expit' = e (1 - e), miss(u) = prod_i (1 - p_i(u)) over the cell; ``sd`` 0:
+    f_j prod_{i != j} (1 - p_i)."""
+    r = np.clip(np.asarray(recall, float), 0.0, 1.0 - 1e-12)
+    f = np.ones(len(r)) if factor is None else np.clip(np.asarray(factor, float), 0.0, 1.0)
     cell = np.asarray(cell, np.int64)
     if sd <= 0:
+        p = np.minimum(r * f, 1.0 - 1e-12)
         log_miss = np.bincount(cell, np.log1p(-p), minlength=n_cells)
-        return np.exp(log_miss[cell]) / (1.0 - p)
+        return f * np.exp(log_miss[cell]) / (1.0 - p)
     u, w = effect_nodes(sd)
-    c = logit_shift(p, sd)
-    num, den = np.zeros(len(p)), np.zeros(len(p))
+    c = logit_shift(r, sd)
+    num, den = np.zeros(len(r)), np.zeros(len(r))
     for uk, wk in zip(u, w):
-        pk = np.where(p > 0, np.minimum(expit(c + uk), 1.0 - 1e-12), 0.0)
+        e = expit(c + uk)
+        pk = np.where(r > 0, np.minimum(f * e, 1.0 - 1e-12), 0.0)
         miss = np.exp(np.bincount(cell, np.log1p(-pk), minlength=n_cells))
-        num += wk * miss[cell] * pk
-        den += wk * pk * (1.0 - pk)
-    return np.where(den > 0, num / np.maximum(den, 1e-300), np.exp(np.bincount(
-        cell, np.log1p(-p), minlength=n_cells))[cell] / (1.0 - p))
+        num += wk * miss[cell] / (1.0 - pk) * e * (1.0 - e)
+        den += wk * e * (1.0 - e)
+    return f * num / np.maximum(den, 1e-300)
 
 
 def inclusion_gradient_numeric(pairs, box_m: np.ndarray, edges: np.ndarray, rates: np.ndarray, *,

@@ -349,10 +349,12 @@ def pair_detection(pairs: BasePairs, box_m: np.ndarray, recall_at, *, fov: float
 
 
 def design_inclusion(pairs: BasePairs, p: np.ndarray, design: Design, *, road_m: float,
-                     base_step_m: float = BASE_STEP_M, sd: float = CAMERA_LOGIT_SD) -> tuple[np.ndarray, np.ndarray]:
+                     base_step_m: float = BASE_STEP_M, sd: float = CAMERA_LOGIT_SD,
+                     factor: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(pi, p1) per camera: the inclusion probability over the design's randomization and the
     probability of exactly one detection (a single-detection camera), from the base pairs'
-    detection probabilities ``p`` (marginal recall per view).
+    detection probabilities ``p`` (marginal per view; with ``factor``, ``p`` is the recall,
+    which carries the camera's effect, and ``factor`` what multiplies it outside the effect).
 
     Units: each view for ``both`` sides, the left view for ``one``, the point for ``random``
     sides (detection (p_left + p_right) / 2). A camera's units share its logit effect on recall
@@ -366,7 +368,8 @@ def design_inclusion(pairs: BasePairs, p: np.ndarray, design: Design, *, road_m:
     the camera's streets of the mean over their phases of prod(1 - p_u). Random: n = road / spacing points placed uniformly, each a base unit with
     probability step / road: P(none) = (1 - sum_u p_u step / road)^n."""
     units = _design_units(pairs, design)
-    draws = [(units.detection(pk), wk) for pk, wk in _effect_draws(np.clip(p, 0.0, 1.0 - 1e-12), sd)]
+    f = np.ones(len(p)) if factor is None else np.asarray(factor, float)
+    draws = [(units.detection(f * pk), wk) for pk, wk in _effect_draws(np.clip(p, 0.0, 1.0 - 1e-12), sd)]
     if design.method == "systematic":
         k = max(1, int(round(design.spacing_m / base_step_m)))
         allowed = _allowed_phases(pairs, k, design.spacing_m, base_step_m)
@@ -580,11 +583,11 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
     pairs = area.pairs
     i0, i1, t, rest = _pair_terms(area, curves.size_edges, fov=design.fov, pitch=design.pitch)
 
-    def detection(rates: np.ndarray) -> np.ndarray:  # pair_detection, linear in the recall rates
-        return np.clip(rest * (rates[i0] * (1.0 - t) + rates[i1] * t), 0.0, 1.0 - 1e-12)
+    def detection(rates: np.ndarray) -> np.ndarray:  # recall of pair_detection, linear in the recall rates
+        return np.clip(rates[i0] * (1.0 - t) + rates[i1] * t, 0.0, 1.0 - 1e-12)
 
-    def inclusion(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return design_inclusion(pairs, p, design, road_m=area.road_m, base_step_m=area.base_step_m)
+    def inclusion(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return design_inclusion(pairs, r, design, road_m=area.road_m, base_step_m=area.base_step_m, factor=rest)
 
     p0 = detection(curves.recall)
     pi, p1 = inclusion(p0)

@@ -178,8 +178,9 @@ def monte_carlo_inclusion(design: Design, cam_xy, box_m, cal, *, length_m: float
         inside, scale, reach = view_geometry(pairs.range_m, off, fov=design.fov, pitch=design.pitch)
         from geo.counting.inclusion import visibility_by_range
 
-        p = np.where(inside, curves.recall_at(box_m[pairs.cam] * scale) * reach * visibility_by_range(pairs.range_m), 0)
-        p = np.where(p > 0, expit(logit_shift(p, CAMERA_LOGIT_SD) + effect[pairs.cam]), 0.0)
+        recall = curves.recall_at(box_m[pairs.cam] * scale)  # carries the camera's effect; the rest does not
+        p = np.where(inside, reach * visibility_by_range(pairs.range_m), 0.0) * expit(
+            logit_shift(recall, CAMERA_LOGIT_SD) + effect[pairs.cam])
         found = np.bincount(pairs.cam, rng.random(len(p)) < p, minlength=len(cam_xy)) > 0
         hits += found
     return hits / reps
@@ -201,8 +202,14 @@ def test_inclusion_matches_a_monte_carlo_of_the_design(design):
     from geo.counting.planning import pair_detection
 
     box = box_size_m(area.cam_class)
+    from geo.counting.inclusion import view_geometry, visibility_by_range
+
+    inside, scale, reach = view_geometry(area.pairs.range_m, area.pairs.off_deg, fov=design.fov, pitch=design.pitch)
+    recall = cal.curves().recall_at(box[area.pairs.cam] * scale)
+    factor = np.where(inside, reach * visibility_by_range(area.pairs.range_m), 0.0)
+    pi, p1 = design_inclusion(area.pairs, recall, design, road_m=length, factor=factor)
     p = pair_detection(area.pairs, box, cal.curves().recall_at, fov=design.fov, pitch=design.pitch)
-    pi, p1 = design_inclusion(area.pairs, p, design, road_m=length)
+    assert recall * factor == pytest.approx(p)
     mc = monte_carlo_inclusion(design, cam_xy, box, cal, length_m=length, reps=1000)
     by_distance = pd.DataFrame({"d": dist, "pi": pi, "mc": mc}).groupby("d").mean()
     assert by_distance["pi"].to_numpy() == pytest.approx(by_distance["mc"].to_numpy(), abs=0.04)
