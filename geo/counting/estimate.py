@@ -627,8 +627,7 @@ def density_from_tables(
     crs = streets.crs
     areas_m = areas.to_crs(crs).reset_index(drop=True)
     n_areas = len(areas_m)
-    geoms = areas_m.geometry.to_numpy()
-    tree = shapely.STRtree(geoms)
+    tree = shapely.STRtree(areas_m.geometry.to_numpy())
     if surveyed is None:
         surveyed = streets[["street_id", "geometry"]] if design.random else \
             surveyed_streets(streets, points, images, metres_per_point=metres_per_point)
@@ -640,27 +639,50 @@ def density_from_tables(
                         surveyed=surveyed, widths=widths, design=design, pi_ref=pi_ref, buildings=buildings,
                         n_shifts=n_shifts, calibration=cal, n_images=counts["n_ok_images"], points=points)
     comp = strip_variance(parts, cal, n_areas)
-    est = comp["est"]
     lo, hi, cv, df = strip_interval(comp, cal, level=level)
-    est_lo, est_hi = interval_with_zero_bound(est, lo, hi, comp["n_located"], curves, level=level)
-
+    est_lo, est_hi = interval_with_zero_bound(comp["est"], lo, hi, comp["n_located"], curves, level=level)
     # estimator (a), with the calibration's overall precision and recall
     summary = calibration_summary(cal, conf=parts.detection_conf, n_images=counts["n_ok_images"])
-    p_all, r_all = summary["precision"], summary["recall"]
     if metres_per_image is None:
         metres_per_image = seen_metres_per_image(cameras, streets, images, metres_per_point=metres_per_point,
-                                                 recall=r_all)
+                                                 recall=summary["recall"])
+    truth_strip, truth_all, truth_seen = truth_counts(truth, tree, n_areas, crs=crs, surveyed=surveyed,
+                                                      widths=widths, side=strip_side(design))
+    table = density_table(areas_m, units, counts, comp, (est_lo, est_hi, cv), widths=widths, summary=summary,
+                          metres_per_image=metres_per_image, population=population, level=level,
+                          truth=(truth_strip, truth_all, truth_seen), osm=_count_in(osm, tree, crs, n_areas))
+    out = gpd.GeoDataFrame(table[AREA_COLUMNS], geometry=areas.reset_index(drop=True).geometry.to_numpy(),
+                           crs=areas.crs).to_crs(4326)
+    check_frame(out, DENSITY, what="density table")
+    out.attrs["metres_per_image"] = float(metres_per_image)
+    if parts_out is not None:
+        parts_out.update(parts=parts, components=comp, calibration=cal, summary=summary, df=df, cv=cv,
+                         per_road_km_se_r2=_per_road_km_se_r2(parts, cameras, surveyed, units, curves),
+                         n_floored=int(comp["n_floored"].sum()), n_inside=int(len(parts.inside)),
+                         n_outside=int(len(cameras) - len(parts.inside)), strip_m=widths, design=design,
+                         pi_ref=pi_ref, surveyed=surveyed, warnings=notes)
+    return out
+
+
+def density_table(areas_m: gpd.GeoDataFrame, units: pd.DataFrame, counts: dict, comp: dict, interval: tuple, *,
+                  widths: dict[str, float], summary: dict, metres_per_image: float, population, level: float,
+                  truth: tuple, osm: np.ndarray) -> pd.DataFrame:
+    """The per-area table (``AREA_COLUMNS``, areas in metres): the strip estimate (``comp``, its
+    (lo, hi, cv) ``interval``), estimator (a) from the ``counts`` and the calibration ``summary``,
+    lengths from ``units``, densities, and the truth (in the strip, all, seen) and OSM counts."""
+    n_areas = len(areas_m)
+    est = comp["est"]
+    est_lo, est_hi, cv = interval
     road_m = np.bincount(units["area"], units["road_m"], n_areas)
     surveyed_m = np.bincount(units["area"], units["surveyed_m"], n_areas)
     road_km = road_m / 1000.0
     surveyed_km = np.minimum(surveyed_m, np.where(road_m > 0, road_m, surveyed_m)) / 1000.0
-    rate_est, rate_lo, rate_hi = rate_estimate(counts["n_images"], counts["n_hit"], road_km, precision=p_all,
-                                               recall=r_all, metres_per_image=metres_per_image, level=level)
-    truth_strip, truth_all, truth_seen = truth_counts(truth, tree, n_areas, crs=crs, surveyed=surveyed,
-                                                      widths=widths, side=strip_side(design))
-    area_km2 = shapely.area(geoms) / 1e6
+    rate_est, rate_lo, rate_hi = rate_estimate(counts["n_images"], counts["n_hit"], road_km,
+                                               precision=summary["precision"], recall=summary["recall"],
+                                               metres_per_image=metres_per_image, level=level)
+    area_km2 = shapely.area(areas_m.geometry.to_numpy()) / 1e6
     with np.errstate(divide="ignore", invalid="ignore"):
-        table = pd.DataFrame({
+        return pd.DataFrame({
             "area_id": areas_m["area_id"].astype(str).to_numpy(),
             "name": areas_m["name"].astype(str).to_numpy() if "name" in areas_m else areas_m["area_id"].astype(str),
             "strip_m": float(max(widths.values())),
@@ -692,22 +714,11 @@ def density_from_tables(
             "rate_est_lo": rate_lo,
             "rate_est_hi": rate_hi,
             "rate_per_road_km": np.where(road_km > 0, rate_est / road_km, np.nan),
-            "truth_cameras": truth_strip,
-            "truth_all_cameras": truth_all,
-            "truth_seen_cameras": truth_seen,
-            "osm_cameras": _count_in(osm, tree, crs, n_areas),
+            "truth_cameras": truth[0],
+            "truth_all_cameras": truth[1],
+            "truth_seen_cameras": truth[2],
+            "osm_cameras": osm,
         })
-    out = gpd.GeoDataFrame(table[AREA_COLUMNS], geometry=areas.reset_index(drop=True).geometry.to_numpy(),
-                           crs=areas.crs).to_crs(4326)
-    check_frame(out, DENSITY, what="density table")
-    out.attrs["metres_per_image"] = float(metres_per_image)
-    if parts_out is not None:
-        parts_out.update(parts=parts, components=comp, calibration=cal, summary=summary, df=df, cv=cv,
-                         per_road_km_se_r2=_per_road_km_se_r2(parts, cameras, surveyed, units, curves),
-                         n_floored=int(comp["n_floored"].sum()), n_inside=int(len(parts.inside)),
-                         n_outside=int(len(cameras) - len(parts.inside)), strip_m=widths, design=design,
-                         pi_ref=pi_ref, surveyed=surveyed, warnings=notes)
-    return out
 
 
 def truth_counts(truth: gpd.GeoDataFrame | None, tree: shapely.STRtree, n_areas: int, *, crs,
@@ -984,15 +995,82 @@ def estimate_survey(
     detections (from the detections at or above the calibration's threshold). Writes
     density.geojson, density.parquet, map.html, density.png, report.json.
     """
-    from geo.counting.areas import areas_from_spec, population_for_areas, population_from_file, whole_area
-    from geo.counting.design import design_from_sample_info
-    from geo.counting.locate import read_sample_info
-    from geo.streets.network import load_network, streets_from_graph
-
     timings: dict[str, float] = {}
     notes: list[str] = []
     survey_dir = Path(survey_dir)
     clock = time.perf_counter()
+    inputs = survey_inputs(survey_dir, by=by, calibration=calibration, precision=precision, recall=recall,
+                           strip=strip, population=population, population_field=population_field, notes=notes)
+    timings["read_inputs_s"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    if isinstance(buildings, str) and buildings == "auto":
+        from geo.counting.locate import buildings_for_survey
+
+        buildings = buildings_for_survey(inputs.info)
+    detections, images, cameras = survey_cameras(survey_dir, info=inputs.info, calibration=inputs.cal,
+                                                 buildings=buildings, notes=notes)
+    points = _read_points(survey_dir)
+    timings["locate_s"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    truth = _read_truth(survey_dir)
+    osm_frame = _osm_cameras(inputs.info["area"], notes) if osm and inputs.info.get("area") else None
+    timings["reference_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    plan = survey_plan(inputs, strip=strip, cameras=cameras, images=images, points=points,
+                       metres_per_image=metres_per_image, notes=notes)
+    common = dict(cameras=cameras, detections=detections, images=images, points=points, streets=inputs.streets,
+                  calibration=plan.cal, strip=plan.widths, design=plan.design, buildings=buildings,
+                  metres_per_point=plan.spacing, n_shifts=n_shifts, metres_per_image=plan.metres_per_image,
+                  truth=truth, osm=osm_frame, surveyed=plan.surveyed)
+    table, total_table, parts = survey_tables(inputs, common, population=population,
+                                              population_field=population_field, notes=notes)
+    timings["estimate_s"] = time.perf_counter() - clock
+    if len(table) and (table["road_km"] <= 0).all():
+        raise GeoInputError(f"the areas of --by {by} contain none of the survey's streets")
+    total = total_from_row(total_table.iloc[0])
+    total["strip_m_by_class"] = dict(plan.widths)
+    total["encounter_rate_r2"] = {"per_road_km_se": parts.get("per_road_km_se_r2"),
+                                  "note": "between-streets (Fewster R2) SE of the density per surveyed km, "
+                                          "for carrying the rate to other streets of the same kind"}
+    report = estimate_report(survey_dir, info=inputs.info, cal=plan.cal, parts=parts, design=plan.design,
+                             widths=plan.widths, strip=strip, total=total, table=table, cameras=cameras,
+                             detections=detections, buildings=buildings, notes=notes, timings=timings, model=model,
+                             by=by, population=population, population_field=population_field, n_boot=n_boot,
+                             seed=seed, spacing=plan.spacing, metres_per_image=plan.metres_per_image, n_shifts=n_shifts)
+    paths: dict[str, Path] = {}
+    if exports:
+        from geo.outputs.export import write_exports, write_json
+
+        clock = time.perf_counter()
+        paths = write_exports(survey_dir, table, cameras=cameras, report=report, streets=inputs.streets,
+                              surveyed=plan.surveyed, points=points, images=images, detections=detections,
+                              truth=truth, metres_per_point=plan.spacing, basemap=basemap)
+        timings["export_s"] = time.perf_counter() - clock
+        write_json(report, survey_dir / "report.json")
+    return EstimateResult(areas=table, total=total, report=report, paths=paths)
+
+
+@dataclass
+class SurveyInputs:
+    """What ``estimate_survey`` reads before locating: sample.json (``info``), the calibration,
+    the streets (projected), the areas and the population layer (or None)."""
+
+    info: dict
+    cal: Calibration
+    streets: gpd.GeoDataFrame
+    areas: gpd.GeoDataFrame
+    pop_layer: Any = None
+
+
+def survey_inputs(survey_dir: Path, *, by: str, calibration, precision, recall, strip, population,
+                  population_field, notes: list[str]) -> SurveyInputs:
+    """Step 1 of ``estimate_survey``: check the options and read the survey's sample, network,
+    areas (``--by``) and population layer."""
+    from geo.counting.areas import areas_from_spec, population_from_file
+    from geo.counting.locate import read_sample_info
+    from geo.streets.network import load_network, streets_from_graph
+
     info = read_sample_info(survey_dir)
     cal = survey_calibration(calibration, precision=precision, recall=recall, notes=notes)
     if isinstance(strip, (int, float)) and not strip > 0:
@@ -1005,26 +1083,33 @@ def estimate_survey(
     streets = streets_from_graph(load_network(survey_dir / "network.graphml"))
     areas = areas_from_spec(by, streets, warnings_out=notes)
     pop_layer = population_from_file(population, field=population_field) if population is not None else None
-    timings["read_inputs_s"] = time.perf_counter() - clock
+    return SurveyInputs(info=info, cal=cal, streets=streets, areas=areas, pop_layer=pop_layer)
 
-    clock = time.perf_counter()
-    if isinstance(buildings, str) and buildings == "auto":
-        from geo.counting.locate import buildings_for_survey
 
-        buildings = buildings_for_survey(info)
-    detections, images, cameras = survey_cameras(survey_dir, info=info, calibration=cal, buildings=buildings,
-                                                 notes=notes)
-    points = _read_points(survey_dir)
-    timings["locate_s"] = time.perf_counter() - clock
+@dataclass
+class SurveyPlan:
+    """The design as sampled and what follows from it: the calibration the estimate uses, the
+    strip per class (m), the surveyed street pieces, metres per point and per image."""
 
-    clock = time.perf_counter()
-    truth = _read_truth(survey_dir)
-    osm_frame = _osm_cameras(info["area"], notes) if osm and info.get("area") else None
-    timings["reference_s"] = time.perf_counter() - clock
+    design: Design
+    cal: Calibration
+    widths: dict[str, float]
+    surveyed: gpd.GeoDataFrame
+    spacing: float
+    metres_per_image: float
 
-    clock = time.perf_counter()
+
+def survey_plan(inputs: SurveyInputs, *, strip, cameras: gpd.GeoDataFrame, images: pd.DataFrame,
+                points: pd.DataFrame, metres_per_image: float | None, notes: list[str]) -> SurveyPlan:
+    """Step 2 of ``estimate_survey``: the design from sample.json (random points are drawn from
+    the whole network), then the strip per class (``strip_by_class``) under the calibration, the
+    surveyed pieces and the roadside an image sees (estimator (a))."""
+    from geo.counting.design import design_from_sample_info
+
+    streets, cal = inputs.streets, inputs.cal
     network_m = float(shapely.length(streets.geometry.to_numpy()).sum())  # what random points are drawn from
-    design = design_from_sample_info(info, images=images, network_m=network_m)
+    design = design_from_sample_info(inputs.info, images=images, network_m=network_m)
+    # card check / the survey's own recall fit (issue 26) goes here: it may replace cal before the strip
     widths, strip_notes = strip_by_class(strip, design=design, calibration=cal)
     notes.extend(strip_notes)
     spacing = design.spacing_m
@@ -1033,12 +1118,20 @@ def estimate_survey(
     surveyed = streets[["street_id", "geometry"]] if design.random else \
         surveyed_streets(streets, points, images, metres_per_point=spacing)
     if metres_per_image is None:
-        metres_per_image = seen_metres_per_image(cameras, streets, images, metres_per_point=spacing,
-                                                 recall=float(cal.recall_bins() @ (cal.rec_n / max(cal.rec_n.sum(), 1)))
-                                                 if cal.rec_n.sum() > 0 else 1.0)
-    common = dict(cameras=cameras, detections=detections, images=images, points=points, streets=streets,
-                  calibration=cal, strip=widths, design=design, buildings=buildings, metres_per_point=spacing,
-                  n_shifts=n_shifts, metres_per_image=metres_per_image, truth=truth, osm=osm_frame, surveyed=surveyed)
+        recall = float(cal.recall_bins() @ (cal.rec_n / max(cal.rec_n.sum(), 1))) if cal.rec_n.sum() > 0 else 1.0
+        metres_per_image = seen_metres_per_image(cameras, streets, images, metres_per_point=spacing, recall=recall)
+    return SurveyPlan(design=design, cal=cal, widths=widths, surveyed=surveyed, spacing=spacing,
+                      metres_per_image=float(metres_per_image))
+
+
+def survey_tables(inputs: SurveyInputs, common: dict, *, population, population_field, notes: list[str]
+                  ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
+    """Step 3 of ``estimate_survey``: ``density_from_tables`` per area and for the whole survey
+    (once when the areas are the whole), with the population per area; (table, total table,
+    the whole survey's parts)."""
+    from geo.counting.areas import population_for_areas, whole_area
+
+    streets, areas, pop_layer = inputs.streets, inputs.areas, inputs.pop_layer
     whole = whole_area(streets)
     pop_areas = pop_whole = None
     if pop_layer is not None:
@@ -1050,30 +1143,7 @@ def estimate_survey(
     parts: dict = {}
     table = density_from_tables(areas, population=pop_areas, parts_out=parts if same else None, **common)
     total_table = table if same else density_from_tables(whole, population=pop_whole, parts_out=parts, **common)
-    timings["estimate_s"] = time.perf_counter() - clock
-    if len(table) and (table["road_km"] <= 0).all():
-        raise GeoInputError(f"the areas of --by {by} contain none of the survey's streets")
-    total = total_from_row(total_table.iloc[0])
-    total["strip_m_by_class"] = dict(widths)
-    total["encounter_rate_r2"] = {"per_road_km_se": parts.get("per_road_km_se_r2"),
-                                  "note": "between-streets (Fewster R2) SE of the density per surveyed km, "
-                                          "for carrying the rate to other streets of the same kind"}
-    report = estimate_report(survey_dir, info=info, cal=cal, parts=parts, design=design, widths=widths,
-                             strip=strip, total=total, table=table, cameras=cameras, detections=detections,
-                             buildings=buildings, notes=notes, timings=timings, model=model, by=by,
-                             population=population, population_field=population_field, n_boot=n_boot, seed=seed,
-                             spacing=spacing, metres_per_image=metres_per_image, n_shifts=n_shifts)
-    paths: dict[str, Path] = {}
-    if exports:
-        from geo.outputs.export import write_exports, write_json
-
-        clock = time.perf_counter()
-        paths = write_exports(survey_dir, table, cameras=cameras, report=report, streets=streets,
-                              surveyed=surveyed, points=points, images=images, detections=detections,
-                              truth=truth, metres_per_point=spacing, basemap=basemap)
-        timings["export_s"] = time.perf_counter() - clock
-        write_json(report, survey_dir / "report.json")
-    return EstimateResult(areas=table, total=total, report=report, paths=paths)
+    return table, total_table, parts
 
 
 def survey_calibration(calibration: dict | Calibration | None, *, precision: float | None, recall: float | None,
