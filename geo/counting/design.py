@@ -45,8 +45,8 @@ import numpy as np
 import pandas as pd
 
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit, logit_shift
-from geo.counting.inclusion import (DEFAULT_SHIFTS, MAX_RANGE_M, MIN_INCLUSION, ViewPairs, inclusion_parts,
-                                    view_pairs, visibility_by_range)
+from geo.counting.inclusion import (DEFAULT_SHIFTS, EFFECT_NODES, MAX_RANGE_M, MIN_INCLUSION, ViewPairs,
+                                    inclusion_parts, view_pairs, visibility_by_range)
 from geo.counting.locate import CAMERA_SIZE_M
 
 STRIP_FLOOR = 0.15  # g(w) at the strip's edge (distance sampling's usual truncation)
@@ -192,7 +192,7 @@ class RandomDesignPairs:
         pos = self.pairs.cam * self.pairs.n_positions + self.pairs.shift
         pi = random_inclusion(recall, pos, self.vpoint, n_pos, step_m=self.step_m, n_points=self.n_points,
                               network_m=self.network_m, sd=self.pairs.camera_sd, factor=factor)
-        return pi.reshape(self.pairs.n_cameras, self.pairs.n_nodes)
+        return self.pairs.fill_nodes(pi.reshape(self.pairs.n_cameras, self.pairs.n_nodes))
 
     def inclusion(self, box_m: np.ndarray, recall_fn, *, floor=MIN_INCLUSION, visibility=visibility_by_range
                   ) -> tuple[np.ndarray, np.ndarray]:
@@ -207,17 +207,25 @@ class RandomDesignPairs:
         return inclusion_parts(self.node_inclusion(box_m, recall_fn, visibility=visibility), self.n_nodes, floor=floor)
 
 
+def _length_cells(position: np.ndarray, vpoint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position of each (position, viewpoint) cell, each pair's cell) for ``effective_length``."""
+    width = int(vpoint.max()) + 1 if len(vpoint) else 1
+    key = position.astype(np.int64) * width + vpoint.astype(np.int64)
+    cells, inverse = np.unique(key, return_inverse=True)
+    return cells // width, inverse
+
+
 def effective_length(p: np.ndarray, position: np.ndarray, vpoint: np.ndarray, n_positions: int, *,
-                     step_m: float) -> np.ndarray:
+                     step_m: float, cells: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Metres of street from which one random point finds each camera position: sum over the
-    virtual viewpoints of p1 x ``step_m``, p1 = 1 - prod over the viewpoint's views (1 - p)."""
+    virtual viewpoints of p1 x ``step_m``, p1 = 1 - prod over the viewpoint's views (1 - p).
+    ``cells``: ``_length_cells(position, vpoint)`` when already known."""
     if len(p) == 0:
         return np.zeros(n_positions)
-    key = position.astype(np.int64) * (int(vpoint.max()) + 1) + vpoint.astype(np.int64)
-    cells, inverse = np.unique(key, return_inverse=True)
-    log_miss = np.bincount(inverse, np.log1p(-np.clip(p, 0.0, 1.0 - 1e-12)), minlength=len(cells))
+    cell_pos, inverse = cells if cells is not None else _length_cells(position, vpoint)
+    log_miss = np.bincount(inverse, np.log1p(-np.clip(p, 0.0, 1.0 - 1e-12)), minlength=len(cell_pos))
     p1 = -np.expm1(log_miss)
-    return np.bincount(cells // (int(vpoint.max()) + 1), p1, minlength=n_positions) * float(step_m)
+    return np.bincount(cell_pos, p1, minlength=n_positions) * float(step_m)
 
 
 def random_inclusion(recall: np.ndarray, position: np.ndarray, vpoint: np.ndarray, n_positions: int, *,
@@ -232,12 +240,13 @@ def random_inclusion(recall: np.ndarray, position: np.ndarray, vpoint: np.ndarra
     if sd <= 0 or len(recall) == 0:
         a = effective_length(np.asarray(recall, float) * f, position, vpoint, n_positions, step_m=step_m)
         return inclusion_from_length(a, n_points=n_points, network_m=network_m)
-    u, w = effect_nodes(sd)
+    u, w = effect_nodes(sd, n=EFFECT_NODES)
     c = logit_shift(recall, sd)
     out = np.zeros(n_positions)
+    cells = _length_cells(position, vpoint)
     for uk, wk in zip(u, w):
         pk = np.where(np.asarray(recall) > 0, f * expit(c + uk), 0.0)
-        a = effective_length(pk, position, vpoint, n_positions, step_m=step_m)
+        a = effective_length(pk, position, vpoint, n_positions, step_m=step_m, cells=cells)
         out += wk * inclusion_from_length(a, n_points=n_points, network_m=network_m)
     return out
 

@@ -373,6 +373,7 @@ class StripParts:
     floor: Any = MIN_INCLUSION
     n_images: int = 0
     false_rate: np.ndarray | None = None
+    cache: dict = field(default_factory=dict, repr=False)
 
     def reality(self, curves: RateCurves, *, false_rate: np.ndarray | None = None) -> np.ndarray:
         """P(real) of every located camera (``false_rate`` overrides this survey's rates)."""
@@ -391,7 +392,11 @@ class StripParts:
         """(weight, q, pi floored, pi raw, pi spread) of the inside cameras under ``curves``
         (pi spread: ``geo.counting.inclusion.inclusion_parts``, for the encounter variance)."""
         q = self.reality(curves, false_rate=false_rate)[self.inside]
-        pi, raw, spread = self.pairs.inclusion_parts(self.box_m, curves.recall_at, floor=self.floor)
+        key = (np.asarray(curves.recall, float).tobytes(), np.asarray(curves.size_edges, float).tobytes())
+        if key not in self.cache:  # the inclusion of one recall curve, computed once
+            self.cache.clear()
+            self.cache[key] = self.pairs.inclusion_parts(self.box_m, curves.recall_at, floor=self.floor)
+        pi, raw, spread = self.cache[key]
         return q / pi, q, pi, raw, spread
 
     def per_area(self, values: np.ndarray, n_areas: int) -> np.ndarray:

@@ -93,6 +93,7 @@ class ViewPairs:
     factor: np.ndarray | None = None  # share of mount heights in the vertical field of view x view's share
     n_nodes: int = 1
     camera_sd: float = CAMERA_LOGIT_SD  # per-camera logit SD of recall (0: views detect independently)
+    same_nodes: np.ndarray | None = None  # per camera: its outer location nodes are its centre (no pairs there)
 
     @property
     def n_positions(self) -> int:
@@ -102,8 +103,18 @@ class ViewPairs:
         """(cameras, n_nodes) p* averaged over the grid shifts at each location node."""
         recall, factor = self.detection_parts(box_m, recall_fn, visibility)
         cell = self.cam * self.n_positions + self.shift
-        p_star = found_by_any_view(recall, cell, self.n_cameras * self.n_positions, sd=self.camera_sd, factor=factor)
-        return p_star.reshape(self.n_cameras, self.n_nodes, self.n_shifts).mean(axis=2)
+        p_star = found_by_cell(recall, cell, self.n_cameras * self.n_positions, sd=self.camera_sd, factor=factor)
+        return self.fill_nodes(p_star.reshape(self.n_cameras, self.n_nodes, self.n_shifts).mean(axis=2))
+
+    def fill_nodes(self, node: np.ndarray) -> np.ndarray:
+        """``node`` (cameras, n_nodes, ...) with the outer nodes of ``same_nodes`` cameras set to
+        their centre's."""
+        if self.n_nodes > 1 and self.same_nodes is not None and self.same_nodes.any():
+            node = node.copy()
+            for k in range(self.n_nodes):
+                if k != self.n_nodes // 2:
+                    node[self.same_nodes, k] = node[self.same_nodes, self.n_nodes // 2]
+        return node
 
     def detection_parts(self, box_m: np.ndarray, recall_fn, visibility=visibility_by_range
                         ) -> tuple[np.ndarray, np.ndarray]:
@@ -190,7 +201,7 @@ def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, r
                                pairs.scale, pairs.n_cameras * pairs.n_nodes, pairs.n_shifts, pairs.range_m,
                                pairs.view, pairs.factor, camera_sd=pairs.camera_sd)
         grad = inclusion_gradient(node_pairs, np.repeat(box_m, pairs.n_nodes), edges, rates, visibility=visibility)
-        grad = grad.reshape(pairs.n_cameras, pairs.n_nodes, -1)
+        grad = pairs.fill_nodes(grad.reshape(pairs.n_cameras, pairs.n_nodes, -1))
         from geo.counting.calibration import recall_at
 
         node = pairs.node_inclusion(box_m, lambda size: recall_at(size, edges, rates), visibility=visibility)
@@ -226,6 +237,26 @@ def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, r
     return out.reshape(pairs.n_cameras, m)
 
 
+EFFECT_NODES = 12  # Gauss-Hermite nodes of the inclusion's average over the camera effect (3e-4 of 24)
+
+
+def found_by_cell(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: float = CAMERA_LOGIT_SD,
+                  factor: np.ndarray | None = None) -> np.ndarray:
+    """``geo.counting.heterogeneity.found_by_any_view`` per cell (a camera at one position), with
+    ``EFFECT_NODES`` nodes; a cell with one pair is found with its marginal recall x factor
+    exactly (the effect averages out), so only cells of two or more pairs are integrated."""
+    recall = np.asarray(recall, float)
+    f = np.ones(len(recall)) if factor is None else np.asarray(factor, float)
+    cell = np.asarray(cell, np.int64)
+    single = np.bincount(cell, minlength=n_cells)[cell] == 1
+    out = np.zeros(n_cells)
+    out[cell[single]] = np.clip(recall[single] * f[single], 0.0, 1.0)
+    many = ~single
+    if many.any():
+        out += found_by_any_view(recall[many], cell[many], n_cells, sd=sd, factor=f[many], n_nodes=EFFECT_NODES)
+    return out
+
+
 def found_gradient(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: float = CAMERA_LOGIT_SD,
                    factor: np.ndarray | None = None) -> np.ndarray:
     """d P(found by any view of its cell) / d recall_j for each pair j (the cells, recall and
@@ -240,7 +271,12 @@ def found_gradient(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: fl
         p = np.minimum(r * f, 1.0 - 1e-12)
         log_miss = np.bincount(cell, np.log1p(-p), minlength=n_cells)
         return f * np.exp(log_miss[cell]) / (1.0 - p)
-    u, w = effect_nodes(sd)
+    out = f.copy()  # a cell of one pair: P = f r exactly
+    many = np.bincount(cell, minlength=n_cells)[cell] > 1
+    if not many.any():
+        return out
+    r, f, cell = r[many], f[many], cell[many]
+    u, w = effect_nodes(sd, n=EFFECT_NODES)
     c = logit_shift(r, sd)
     num, den = np.zeros(len(r)), np.zeros(len(r))
     for uk, wk in zip(u, w):
@@ -249,7 +285,8 @@ def found_gradient(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: fl
         miss = np.exp(np.bincount(cell, np.log1p(-pk), minlength=n_cells))
         num += wk * miss[cell] / (1.0 - pk) * e * (1.0 - e)
         den += wk * e * (1.0 - e)
-    return f * num / np.maximum(den, 1e-300)
+    out[many] = f * num / np.maximum(den, 1e-300)
+    return out
 
 
 def inclusion_gradient_numeric(pairs, box_m: np.ndarray, edges: np.ndarray, rates: np.ndarray, *,
@@ -429,14 +466,10 @@ def view_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, *, 
               for start in range(0, len(sub), chunk)]
     pi, vj, r, scale, factor = (np.concatenate([c[k] for c in chunks]) for k in range(5))
     pi = need[pi]
-    if n_nodes > 1:
-        cam, at = pi // n_pos, pi % n_pos
-        twin = (sd[cam] <= 0) & (at // n_shifts == n_nodes // 2)
-        extra = [(pi[twin] + (k - n_nodes // 2) * n_shifts) for k in range(n_nodes) if k != n_nodes // 2]
-        rows = np.concatenate([np.arange(len(pi))] + [np.flatnonzero(twin)] * len(extra))
-        pi = np.concatenate([pi, *extra])
-        vj, r, scale, factor = vj[rows], r[rows], scale[rows], factor[rows]
-    return ViewPairs(pi // n_pos, pi % n_pos, scale, n, n_shifts, r, vj, factor, n_nodes=n_nodes, camera_sd=camera_sd)
+    # cameras without a location SD have no pairs at their outer nodes: those equal the centre's
+    same = (sd <= 0) if n_nodes > 1 else None
+    return ViewPairs(pi // n_pos, pi % n_pos, scale, n, n_shifts, r, vj, factor, n_nodes=n_nodes, camera_sd=camera_sd,
+                     same_nodes=same)
 
 
 def shift_range_from_points(cam_xy: np.ndarray, street_id: np.ndarray, streets: gpd.GeoDataFrame,
@@ -495,6 +528,8 @@ def _pairs_chunk(pos, start, stop, view_tree, views, ex, ey, normal, buildings, 
     r = np.hypot(dx, dy)
     off = (np.degrees(np.arctan2(dx, dy)) - views["heading_grid"].to_numpy(float)[vj] + 180.0) % 360.0 - 180.0
     fov = np.clip(views["fov"].to_numpy(float)[vj], 1.0, 179.0)
+    near = (np.abs(off) <= fov / 2.0 - 0.5) & (r > 0.5)  # inside the horizontal field of view: the rest is 0
+    pi, vj, r, off, fov = pi[near], vj[near], r[near], off[near], fov[near]
     pitch = views["pitch"].to_numpy(float)[vj] if "pitch" in views.columns else np.zeros(len(vj))
     inside, scale, reach = view_geometry(r, off, fov=fov, pitch=pitch, width=views["width"].to_numpy(float)[vj],
                                          height=views["height"].to_numpy(float)[vj], rise_m=rise_m)

@@ -49,8 +49,8 @@ import pandas as pd
 
 from geo.counting.calibration import Calibration, calibration_from_dict, calibration_from_rates
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit, logit_shift
-from geo.counting.inclusion import (MAX_RANGE_M, MIN_INCLUSION, box_size_m, street_distance, view_geometry,
-                                    view_pairs, visibility_by_range)
+from geo.counting.inclusion import (EFFECT_NODES, MAX_RANGE_M, MIN_INCLUSION, box_size_m, street_distance,
+                                    view_geometry, view_pairs, visibility_by_range)
 from geo.errors import GeoInputError
 
 METHODS = ("systematic", "random")
@@ -441,7 +441,7 @@ def _effect_draws(p: np.ndarray, sd: float):
     if sd <= 0:
         yield p, 1.0
         return
-    u, w = effect_nodes(sd)
+    u, w = effect_nodes(sd, n=EFFECT_NODES)
     c = logit_shift(p, sd)
     for uk, wk in zip(u, w):
         yield np.where(p > 0, np.minimum(expit(c + uk), 1.0 - 1e-12), 0.0), wk
