@@ -209,3 +209,82 @@ def test_the_strip_ends_with_its_pieces():
     pieces = gpd.GeoDataFrame({"street_id": [0]}, geometry=[shapely.LineString([(0, 0), (20, 0)])], crs=UTM)
     xy = np.array([[10.0, 15.0], [10.0, -19.0], [25.0, 5.0], [10.0, 25.0]])
     assert in_strip(xy, pieces, strip=20.0).tolist() == [True, True, False, False]  # beside, beside, beyond, far
+
+
+def test_views_of_one_camera_are_not_independent_but_a_single_view_keeps_its_recall():
+    from geo.counting.heterogeneity import CAMERA_LOGIT_SD
+    from geo.counting.inclusion import found_by_cell
+
+    recall = np.array([0.6, 0.6, 0.6, 0.3, 0.8])
+    factor = np.array([1.0, 0.9, 0.8, 0.5, 1.0])
+    cell = np.array([0, 0, 0, 1, 1])
+    p = recall * factor
+    independent = np.array([1 - np.prod(1 - p[:3]), 1 - np.prod(1 - p[3:])])
+    mixed = found_by_cell(recall, cell, 3, sd=CAMERA_LOGIT_SD, factor=factor)
+    assert mixed[0] < independent[0] - 0.05 and mixed[1] < independent[1] - 0.01  # below independence
+    assert mixed[2] == 0.0
+    alone = found_by_cell(recall[:1], np.zeros(1, np.int64), 1, sd=CAMERA_LOGIT_SD)
+    assert alone[0] == pytest.approx(0.6)  # one view: the marginal recall, whatever the effect
+    # a Monte Carlo of the effect on recall only (visibility outside it) agrees
+    rng = np.random.default_rng(0)
+    from geo.counting.heterogeneity import expit, logit_shift
+
+    u = rng.normal(0, CAMERA_LOGIT_SD, (200_000, 1))
+    hits = rng.random((200_000, 3)) < factor[:3] * expit(logit_shift(recall[:3], CAMERA_LOGIT_SD) + u)
+    assert hits.any(axis=1).mean() == pytest.approx(mixed[0], abs=0.005)
+
+
+def test_the_encounter_term_stays_bounded_for_a_mislocated_camera():
+    from geo.counting.inclusion import inclusion_parts
+
+    # views along a street (y = 0) looking north; the camera was located 8 m south of it, where no
+    # view looks, with a 6 m location SD: its other location nodes lie north, where views see it
+    v = views(*[(x, 0.0, 0.0) for x in range(-30, 31, 10)])
+    cam = np.array([[0.0, -8.0]])
+    pairs = view_pairs(cam, np.array([[1.0, 0.0]]), v, spacing_m=10, n_shifts=4, location_sd_m=np.array([6.0]))
+    node = pairs.node_inclusion(np.full(1, 0.45), flat(0.6))
+    assert node[0, 1] == 0.0 and node[0, 2] > 0.1  # no view at the located position; the north node seen
+    floor = 0.01
+    pi, raw, spread = inclusion_parts(node, 3, floor=floor)
+    assert raw[0] == 0.0 and pi[0] == pytest.approx(floor)  # the weight: at its bound
+    assert spread[0] == pytest.approx(node[0] @ np.array([1 / 6, 2 / 3, 1 / 6]))
+    assert (1 - spread[0]) / spread[0] ** 2 < 0.2 * (1 - floor) / floor ** 2  # bounded, not 9,900
+
+
+def test_the_inclusion_cells_follow_the_samplers_points_on_a_generated_network():
+    import networkx as nx
+
+    from geo.counting.inclusion import shift_range_from_points
+    from geo.streets.network import streets_from_graph
+    from geo.streets.sampling import points_from_streets
+
+    graph = nx.MultiDiGraph(crs=UTM)
+    xy = {0: (0, 0), 1: (137, 0), 2: (137, 88), 3: (0, 88), 4: (61, 40)}
+    for k, (x, y) in xy.items():
+        graph.add_node(k, x=385_000.0 + x, y=6_672_000.0 + y)
+    for u, v in ((0, 1), (1, 2), (2, 3), (3, 0), (0, 4), (4, 2)):
+        a, b = xy[u], xy[v]
+        geom = shapely.LineString([(385_000.0 + a[0], 6_672_000.0 + a[1]), (385_000.0 + b[0], 6_672_000.0 + b[1])])
+        graph.add_edge(u, v, key=0, osmid=u * 10 + v, highway="residential", length=geom.length, geometry=geom)
+    streets = streets_from_graph(graph)
+    spacing = 20.0
+    rng = np.random.default_rng(1)
+    for seed in range(5):
+        points = points_from_streets(streets, spacing=spacing, seed=seed)
+        street = rng.integers(0, len(streets), 200)
+        geoms = streets.geometry.to_numpy()[street]
+        along = rng.uniform(0, 1, 200) * shapely.length(geoms)
+        cam = shapely.get_coordinates(shapely.line_interpolate_point(geoms, along))
+        ranges = shift_range_from_points(cam, streets["street_id"].to_numpy()[street], streets, points,
+                                         spacing_m=spacing)
+        lo, hi = along + ranges[:, 0], along + ranges[:, 1]
+        length = shapely.length(geoms)
+        assert (ranges[:, 0] <= 1e-9).all() and (ranges[:, 1] >= -1e-9).all()
+        assert (lo >= -1e-6).all() and (hi <= length + 1e-6).all()  # the cell stays on its street
+        first = points.groupby("street_id")["offset_m"].min().reindex(streets["street_id"]).to_numpy()[street]
+        slack = length - np.floor(length / spacing) * spacing
+        assert (first <= slack + 1e-6).all()  # the sampler's start: uniform on [0, slack]
+        interior = (lo > 1e-6) & (hi < length - 1e-6)
+        assert interior.any() and hi[interior] - lo[interior] == pytest.approx(spacing)  # a whole spacing
+        end = lo <= 1e-6
+        assert (hi[end] <= first[end] + 1e-6).all()  # before the first point: up to it
