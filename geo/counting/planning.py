@@ -245,7 +245,8 @@ def base_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, ran
     street = views.attrs.get("street")
     return BasePairs(pairs.cam, point, vj % 2, rank[point], pairs.range_m, off, len(cam_xy), len(rank),
                      street=None if street is None else np.asarray(street)[point],
-                     street_length_m=views.attrs.get("street_length_m"), street_first_m=views.attrs.get("street_first_m"))
+                     street_length_m=views.attrs.get("street_length_m"),
+                     street_first_m=views.attrs.get("street_first_m"))
 
 
 def plan_area(area: str, *, network: str = "drive", population_per_km: float = POPULATION_PER_KM,
@@ -365,7 +366,8 @@ def design_inclusion(pairs: BasePairs, p: np.ndarray, design: Design, *, road_m:
     k); near a street's ends, and for the other streets near it (junctions: their ends), over
     the phases the sampler's start can take (uniform on [0, slack], slack = L - floor(L / s) s,
     ``geo.streets.sampling.offsets_systematic``), each street's independently: P(miss) = prod over
-    the camera's streets of the mean over their phases of prod(1 - p_u). Random: n = road / spacing points placed uniformly, each a base unit with
+    the camera's streets of the mean over their phases of prod(1 - p_u). Random: n = road /
+    spacing points placed uniformly, each a base unit with
     probability step / road: P(none) = (1 - sum_u p_u step / road)^n."""
     units = _design_units(pairs, design)
     f = np.ones(len(p)) if factor is None else np.asarray(factor, float)
@@ -569,8 +571,6 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
     false-rate error), else by held-out figures (a model card). ``road_km``: predict for a city of
     that many km of streets like the area's (cameras, images and false detections scaled; the
     inclusion probabilities are the design's), default the area's own."""
-    from geo.counting.estimate import lognormal_interval, satterthwaite_df
-
     if not density_per_km > 0:
         raise GeoInputError(f"density must be a positive number of cameras per km, got {density_per_km:g}")
     if design.network != area.network:
@@ -623,36 +623,13 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
         w_single = (w1_real + w1_false) / max(singles_real + n_false, 1e-12)
         var_prec = (n_false * rate_rel_se * w_single) ** 2
     # recall: each size bin's Beta posterior SD through d pi / d recall_b (a difference of 0.01)
-    a, b = calibration.recall_beta()
-    sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
-    var_rec = 0.0
-    free = s_pi >= s_pf
-    for j in range(len(sd)):
-        touched = (i0 == j) | (i1 == j)
-        if not touched.any():
-            continue
-        h = -0.01 if curves.recall[j] > 0.5 else 0.01
-        moved = curves.recall.copy()
-        moved[j] += h
-        grad = (inclusion(detection(moved))[0] - pi)[in_strip] / h
-        q_cam = 1.0 - (1.0 - q) * s_p1 / np.maximum(s_pi, 1e-12)
-        dsum = scale * float(np.sum(np.where(free, s_pi * q_cam / s_pf ** 2 * grad, 0.0)))
-        var_rec += (dsum * sd[j]) ** 2
+    q_cam = 1.0 - (1.0 - q) * s_p1 / np.maximum(s_pi, 1e-12)
+    var_rec = _predicted_recall_variance(calibration, curves.recall, lambda r: inclusion(detection(r))[0], pi,
+                                         touched=lambda j: ((i0 == j) | (i1 == j)).any(), in_strip=in_strip,
+                                         weight=scale * np.where(s_pi >= s_pf, s_pi * q_cam / s_pf ** 2, 0.0))
     var_enc = var_ht + var_real
     comps = np.array([var_enc, var_prec, var_rec])
-    if est > 0:
-        cvs = np.sqrt(comps) / est
-        prec_counts = calibration.false_n if calibration.uses_false_rate() else calibration.prec_n
-        dfs = np.array([max(located - 1.0, 1.0),
-                        max(float(np.sum(prec_counts)) - np.count_nonzero(prec_counts), 1.0),
-                        max(float(np.sum(calibration.rec_n)) - np.count_nonzero(calibration.rec_n), 1.0)])
-        df = float(satterthwaite_df(cvs[None, :], dfs[None, :])[0])
-        cv = float(np.sqrt(np.sum(cvs ** 2)))
-        lo, hi = lognormal_interval(np.array([est]), np.array([cv]), df, level=level)
-        lo, hi = float(lo[0]), float(hi[0])
-        half = (hi - lo) / 2.0 / est * 100.0
-    else:
-        cv, df, lo, hi, half = float("inf"), 1.0, 0.0, float("inf"), float("inf")
+    cv, df, lo, hi, half = _predicted_interval(est, comps, calibration, located=located, level=level)
     total = float(comps.sum()) or 1.0
     return Prediction(design=design, images=images, points=points, strip_m={k: float(v) for k, v in strips.items()},
                       density_per_km=float(density_per_km), cameras_in_strip=truth, estimate=est, cv=cv, df=df,
@@ -660,6 +637,44 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
                       var_share={"encounter": var_enc / total, "precision": var_prec / total,
                                  "recall": var_rec / total},
                       located=located, floored_share=float(np.mean(s_pi < s_pf)) if in_strip.any() else 0.0)
+
+
+def _predicted_recall_variance(calibration: Calibration, recall: np.ndarray, inclusion_of, pi: np.ndarray, *,
+                               touched, in_strip: np.ndarray, weight: np.ndarray) -> float:
+    """Sum over size bins of (d total / d recall_b x the bin's Beta posterior SD)^2, d pi by a
+    difference of 0.01 on the bin's recall (``inclusion_of(rates) -> pi``), d total = sum over the
+    cameras in the strip of ``weight`` x d pi; bins no pair ``touched`` are skipped."""
+    a, b = calibration.recall_beta()
+    sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+    var_rec = 0.0
+    for j in range(len(sd)):
+        if not touched(j):
+            continue
+        h = -0.01 if recall[j] > 0.5 else 0.01
+        moved = np.asarray(recall, float).copy()
+        moved[j] += h
+        grad = (inclusion_of(moved) - pi)[in_strip] / h
+        var_rec += (float(np.sum(weight * grad)) * sd[j]) ** 2
+    return var_rec
+
+
+def _predicted_interval(est: float, comps: np.ndarray, calibration: Calibration, *, located: float, level: float
+                        ) -> tuple[float, float, float, float, float]:
+    """(cv, df, lo, hi, half-width %) of a predicted estimate from its variance components
+    (encounter, precision, recall), as ``geo.counting.estimate.strip_interval`` makes them."""
+    from geo.counting.estimate import lognormal_interval, satterthwaite_df
+
+    if not est > 0:
+        return float("inf"), 1.0, 0.0, float("inf"), float("inf")
+    cvs = np.sqrt(comps) / est
+    prec_counts = calibration.false_n if calibration.uses_false_rate() else calibration.prec_n
+    dfs = np.array([max(located - 1.0, 1.0),
+                    max(float(np.sum(prec_counts)) - np.count_nonzero(prec_counts), 1.0),
+                    max(float(np.sum(calibration.rec_n)) - np.count_nonzero(calibration.rec_n), 1.0)])
+    df = float(satterthwaite_df(cvs[None, :], dfs[None, :])[0])
+    cv = float(np.sqrt(np.sum(cvs ** 2)))
+    lo, hi = lognormal_interval(np.array([est]), np.array([cv]), df, level=level)
+    return cv, df, float(lo[0]), float(hi[0]), float((hi[0] - lo[0]) / 2.0 / est * 100.0)
 
 
 def predictions_for_designs(areas: dict[str, PlanArea], designs: list[Design], calibration: Calibration, *,
