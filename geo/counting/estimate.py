@@ -62,7 +62,7 @@ from geo.counting.calibration import (NOMINAL_N, Calibration, RateCurves, calibr
                                       calibration_summary, conf_bin)
 from geo.counting.design import (STRIP_FLOOR, Design, inclusion_by_distance, random_design_pairs, strip_edge)
 from geo.counting.inclusion import (DEFAULT_SHIFTS, MIN_INCLUSION, box_size_m, in_strip, inclusion_gradient,
-                                    inclusion_gradient_numeric, shift_range_from_points, street_distance,
+                                    inclusion_gradient_numeric, shift_range_on_streets, street_distance,
                                     surveyed_streets, view_pairs, views_for_inclusion)
 from geo.errors import GeoInputError
 from geo.schemas import DENSITY, check_frame, columns
@@ -262,7 +262,7 @@ def inclusion_pairs(cam_xy: np.ndarray, tangent: np.ndarray, *, design: Design, 
     ``cam_xy``, ``tangent``: positions (m, the streets' CRS) and street directions;
     ``buildings``: footprints in that CRS (or None); ``location_sd``: SD (m) of each position
     across the street; ``shift_range``: per camera, the (lo, hi) metres along its street that
-    the sampler's start moves it over (``geo.counting.inclusion.shift_range_from_points``;
+    the sampler's start moves it over (``geo.counting.inclusion.shift_range_on_streets``;
     default one spacing centred on it)."""
     if design.random:
         return random_design_pairs(cam_xy, tangent, streets, design, buildings=buildings, location_sd_m=location_sd)
@@ -642,7 +642,7 @@ def density_from_tables(
                              calibration=cal)
     parts = strip_parts(tree, cameras=cameras, used=counts["used"], images=images, streets=streets,
                         surveyed=surveyed, widths=widths, design=design, pi_ref=pi_ref, buildings=buildings,
-                        n_shifts=n_shifts, calibration=cal, n_images=counts["n_ok_images"], points=points)
+                        n_shifts=n_shifts, calibration=cal, n_images=counts["n_ok_images"])
     comp = strip_variance(parts, cal, n_areas)
     lo, hi, cv, df = strip_interval(comp, cal, level=level)
     est_lo, est_hi = interval_with_zero_bound(comp["est"], lo, hi, comp["n_located"], curves, level=level)
@@ -802,7 +802,7 @@ def counts_per_area(tree: shapely.STRtree, n_areas: int, *, crs, points: pd.Data
 def strip_parts(tree: shapely.STRtree, *, cameras: gpd.GeoDataFrame, used: pd.DataFrame, images: pd.DataFrame,
                 streets: gpd.GeoDataFrame, surveyed: gpd.GeoDataFrame, widths: dict[str, float], design: Design,
                 pi_ref: dict[str, float], buildings: gpd.GeoDataFrame | None, n_shifts: int,
-                calibration: Calibration, n_images: int, points: pd.DataFrame | None = None) -> StripParts:
+                calibration: Calibration, n_images: int) -> StripParts:
     """The located cameras inside their class's strip of ``surveyed`` (``cameras_in_strip``),
     the areas of ``tree`` each lies in, their inclusion pairs (``inclusion_pairs``), small-pi
     floors (``inclusion_floor``) and what P(real) needs (the used detections' confidences; with
@@ -816,9 +816,9 @@ def strip_parts(tree: shapely.STRtree, *, cameras: gpd.GeoDataFrame, used: pd.Da
     ci, ca = _point_pairs(tree, shapely.points(cxy[inside])) if len(inside) else (np.zeros(0, np.int64),) * 2
     build_m = buildings.to_crs(crs) if buildings is not None and len(buildings) else None
     shift_range = None
-    if not design.random and len(surveyed) and points is not None:
+    if not design.random and len(surveyed):
         street_id = surveyed["street_id"].to_numpy()[np.maximum(near[inside], 0)]
-        shift_range = shift_range_from_points(cxy[inside], street_id, streets, points, spacing_m=design.spacing_m)
+        shift_range = shift_range_on_streets(cxy[inside], street_id, streets, spacing_m=design.spacing_m)
     pairs = inclusion_pairs(cxy[inside], tangent, design=design, images=images, streets=streets, buildings=build_m,
                             location_sd=location_sd_m(cameras)[inside], n_shifts=n_shifts, shift_range=shift_range)
     return StripParts(inside=inside, pair_cam=ci, pair_area=ca, klass=klass[inside], box_m=box_size_m(klass[inside]),

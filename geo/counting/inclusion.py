@@ -428,7 +428,7 @@ def view_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, *, 
     for the measurement-error correction of its weight (``corrected_weight``).
 
     ``shift_range_m``: per camera, the (lo, hi) metres along its street over which it is shifted
-    (the sampler's start distribution, ``shift_range_from_points``); default one spacing centred
+    (one spacing clipped to its street's ends, ``shift_range_on_streets``); default one spacing centred
     on it. ``camera_sd``: the per-camera logit SD of recall that p* averages over."""
     from scipy.spatial import cKDTree
 
@@ -472,49 +472,34 @@ def view_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, *, 
                      same_nodes=same)
 
 
-def shift_range_from_points(cam_xy: np.ndarray, street_id: np.ndarray, streets: gpd.GeoDataFrame,
-                            points: pd.DataFrame, *, spacing_m: float) -> np.ndarray:
-    """(lo, hi) metres along its street over which each camera's inclusion is averaged: its cell
-    between the two realized points of its street that it lies between.
+def shift_range_on_streets(cam_xy: np.ndarray, street_id: np.ndarray, streets: gpd.GeoDataFrame, *,
+                           spacing_m: float) -> np.ndarray:
+    """(lo, hi) metres along its street over which each camera's inclusion is averaged: one
+    spacing centred on it, clipped to its street's ends.
 
-    Cameras are placed independently of the grid, so where the grid falls relative to a camera
-    is uniform over its cell: a whole spacing in a street's interior (the grid's random start),
-    but at a street's ends the stretch between the end and the first or last point, which the
-    sampler always places within its slack of the end (``geo.streets.sampling.offsets_systematic``:
-    start uniform on [0, slack]) rather than anywhere in a spacing; a gap that ``--min-gap``
-    thinning left makes a longer cell. ``cam_xy``: positions (m, the streets' CRS);
-    ``street_id``: each camera's street; ``points``: street_id, offset_m (m along the street's
-    geometry). Cameras of unknown streets: one spacing centred on them."""
+    Cameras are placed independently of the grid, so in a street's interior where the grid falls
+    relative to a camera is uniform over a spacing (the grid's random start, or the camera's own
+    place). Past a street's end there is no grid of that street to shift: the sampler always puts
+    a point within its slack of each end (``geo.streets.sampling.offsets_systematic``: start
+    uniform on [0, slack]), so a camera near an end is averaged only over positions on its street,
+    not moved into the junction away from every view. ``cam_xy``: positions (m, the streets'
+    CRS); ``street_id``: each camera's street (unknown: the whole spacing)."""
     s = float(spacing_m)
     n = len(cam_xy)
     out = np.tile([-s / 2.0, s / 2.0], (n, 1))
-    if n == 0 or s <= 0 or "offset_m" not in points.columns or "street_id" not in points.columns:
+    if n == 0 or s <= 0:
         return out
     geoms = pd.Series(streets.geometry.to_numpy(), index=streets["street_id"].to_numpy())
     geoms = geoms[~geoms.index.duplicated()]
-    sid = pd.Series(np.asarray(street_id))
-    line = sid.map(geoms).to_numpy()
-    known = np.array([g is not None and not (isinstance(g, float)) for g in line], bool)
-    if not known.any():
+    line = pd.Series(np.asarray(street_id)).map(geoms).to_numpy()
+    rows = np.flatnonzero([isinstance(g, shapely.geometry.base.BaseGeometry) for g in line])
+    if len(rows) == 0:
         return out
-    rows = np.flatnonzero(known)
     geom = line[rows].astype(object)
     along = shapely.line_locate_point(geom, shapely.points(cam_xy[rows]))
     length = shapely.length(geom)
-    code = pd.Index(geoms.index)
-    big = float(max(length.max(), 1.0)) * 4.0 + 10.0
-    pts = pd.DataFrame(points[["street_id", "offset_m"]]).dropna()
-    pts = pts[pts["street_id"].isin(code)]
-    keys = np.sort(code.get_indexer(pts["street_id"]) * big + pts["offset_m"].to_numpy(float))
-    cam_code = code.get_indexer(sid.to_numpy()[rows]) * big
-    i = np.searchsorted(keys, cam_code + along, side="right")
-    prev = np.where(i > 0, keys[np.maximum(i - 1, 0)] - cam_code, -np.inf) if len(keys) else np.full(len(rows), -np.inf)
-    nxt = np.where(i < len(keys), keys[np.minimum(i, len(keys) - 1)] - cam_code, np.inf) if len(keys) else \
-        np.full(len(rows), np.inf)
-    lo = np.where((prev >= 0) & (prev <= along), prev, 0.0)  # the previous point, else the street's start
-    hi = np.where((nxt >= along) & (nxt <= length + 1e-6), nxt, length)  # the next point, else its end
-    out[rows, 0] = lo - along
-    out[rows, 1] = hi - along
+    out[rows, 0] = np.minimum(np.maximum(-s / 2.0, -along), 0.0)
+    out[rows, 1] = np.maximum(np.minimum(s / 2.0, length - along), 0.0)
     return out
 
 

@@ -361,7 +361,7 @@ def design_inclusion(pairs: BasePairs, p: np.ndarray, design: Design, *, road_m:
     sides (detection (p_left + p_right) / 2). A camera's units share its logit effect on recall
     (SD ``sd``, ``geo.counting.heterogeneity``): every figure is an average over it.
     Systematic spacing k x step, as the estimator's inclusion (``geo.counting.inclusion.
-    shift_range_from_points``): cameras lie anywhere relative to the grid, so on its own street,
+    shift_range_on_streets``): cameras lie anywhere relative to the grid, so on its own street,
     away from the ends (one spacing), the mean is over all k phases of the base grid (rank mod
     k); near a street's ends, and for the other streets near it (junctions: their ends), over
     the phases the sampler's start can take (uniform on [0, slack], slack = L - floor(L / s) s,

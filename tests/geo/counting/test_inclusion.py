@@ -251,40 +251,41 @@ def test_the_encounter_term_stays_bounded_for_a_mislocated_camera():
     assert (1 - spread[0]) / spread[0] ** 2 < 0.2 * (1 - floor) / floor ** 2  # bounded, not 9,900
 
 
-def test_the_inclusion_cells_follow_the_samplers_points_on_a_generated_network():
+def test_the_inclusion_shifts_stay_on_the_street_where_the_sampler_puts_points_on_a_generated_network():
     import networkx as nx
 
-    from geo.counting.inclusion import shift_range_from_points
+    from geo.counting.inclusion import shift_range_on_streets
     from geo.streets.network import streets_from_graph
     from geo.streets.sampling import points_from_streets
 
     graph = nx.MultiDiGraph(crs=UTM)
-    xy = {0: (0, 0), 1: (137, 0), 2: (137, 88), 3: (0, 88), 4: (61, 40)}
+    xy = {0: (0, 0), 1: (137, 0), 2: (137, 88), 3: (0, 88), 4: (61, 40), 5: (70, 52)}
     for k, (x, y) in xy.items():
         graph.add_node(k, x=385_000.0 + x, y=6_672_000.0 + y)
-    for u, v in ((0, 1), (1, 2), (2, 3), (3, 0), (0, 4), (4, 2)):
+    for u, v in ((0, 1), (1, 2), (2, 3), (3, 0), (0, 4), (4, 5), (5, 2)):
         a, b = xy[u], xy[v]
         geom = shapely.LineString([(385_000.0 + a[0], 6_672_000.0 + a[1]), (385_000.0 + b[0], 6_672_000.0 + b[1])])
         graph.add_edge(u, v, key=0, osmid=u * 10 + v, highway="residential", length=geom.length, geometry=geom)
     streets = streets_from_graph(graph)
     spacing = 20.0
     rng = np.random.default_rng(1)
+    street = rng.integers(0, len(streets), 300)
+    geoms = streets.geometry.to_numpy()[street]
+    length = shapely.length(geoms)
+    along = rng.uniform(0, 1, 300) * length
+    cam = shapely.get_coordinates(shapely.line_interpolate_point(geoms, along))
+    ranges = shift_range_on_streets(cam, streets["street_id"].to_numpy()[street], streets, spacing_m=spacing)
+    lo, hi = along + ranges[:, 0], along + ranges[:, 1]
+    assert (ranges[:, 0] <= 1e-9).all() and (ranges[:, 1] >= -1e-9).all()
+    assert (lo >= -1e-6).all() and (hi <= length + 1e-6).all()  # never past its street's ends
+    interior = (along > spacing / 2) & (along < length - spacing / 2)
+    assert interior.any() and hi[interior] - lo[interior] == pytest.approx(spacing)  # a whole spacing
+    # where the sampler puts points: every street, short ones included, has one within its slack of
+    # each end, so a camera near an end is never further than a spacing from a point of its street
     for seed in range(5):
         points = points_from_streets(streets, spacing=spacing, seed=seed)
-        street = rng.integers(0, len(streets), 200)
-        geoms = streets.geometry.to_numpy()[street]
-        along = rng.uniform(0, 1, 200) * shapely.length(geoms)
-        cam = shapely.get_coordinates(shapely.line_interpolate_point(geoms, along))
-        ranges = shift_range_from_points(cam, streets["street_id"].to_numpy()[street], streets, points,
-                                         spacing_m=spacing)
-        lo, hi = along + ranges[:, 0], along + ranges[:, 1]
-        length = shapely.length(geoms)
-        assert (ranges[:, 0] <= 1e-9).all() and (ranges[:, 1] >= -1e-9).all()
-        assert (lo >= -1e-6).all() and (hi <= length + 1e-6).all()  # the cell stays on its street
-        first = points.groupby("street_id")["offset_m"].min().reindex(streets["street_id"]).to_numpy()[street]
-        slack = length - np.floor(length / spacing) * spacing
-        assert (first <= slack + 1e-6).all()  # the sampler's start: uniform on [0, slack]
-        interior = (lo > 1e-6) & (hi < length - 1e-6)
-        assert interior.any() and hi[interior] - lo[interior] == pytest.approx(spacing)  # a whole spacing
-        end = lo <= 1e-6
-        assert (hi[end] <= first[end] + 1e-6).all()  # before the first point: up to it
+        first = points.groupby("street_id")["offset_m"].min().reindex(streets["street_id"]).to_numpy()
+        last = points.groupby("street_id")["offset_m"].max().reindex(streets["street_id"]).to_numpy()
+        full = shapely.length(streets.geometry.to_numpy())
+        slack = full - np.floor(full / spacing) * spacing
+        assert (first <= slack + 1e-6).all() and (full - last <= slack + 1e-6).all()
