@@ -198,12 +198,13 @@ class RandomDesignPairs:
                   ) -> tuple[np.ndarray, np.ndarray]:
         """(pi, pi raw) per camera, as ``ViewPairs.inclusion``: raw at the located position,
         pi floored at ``floor`` (scalar or per camera) or the location-error corrected one."""
-        pi, raw, _ = self.inclusion_parts(box_m, recall_fn, floor=floor, visibility=visibility)
+        pi, raw, _, _ = self.inclusion_parts(box_m, recall_fn, floor=floor, visibility=visibility)
         return pi, raw
 
     def inclusion_parts(self, box_m: np.ndarray, recall_fn, *, floor=MIN_INCLUSION, visibility=visibility_by_range
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(pi, pi raw, pi spread), as ``geo.counting.inclusion.inclusion_parts``."""
+                        ) -> tuple[np.ndarray, ...]:
+        """(pi, pi raw, pi spread, 0), as ``geo.counting.inclusion.inclusion_parts``: random points
+        fall independently, so no part of pi's variance is a grid's that cancels over cameras."""
         return inclusion_parts(self.node_inclusion(box_m, recall_fn, visibility=visibility), self.n_nodes, floor=floor)
 
 

@@ -385,19 +385,19 @@ class StripParts:
     def weights(self, curves: RateCurves, *, false_rate: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(weight, q, pi floored, pi raw) of the inside cameras under ``curves``."""
-        w, q, pi, raw, _ = self.weight_parts(curves, false_rate=false_rate)
+        w, q, pi, raw, _, _ = self.weight_parts(curves, false_rate=false_rate)
         return w, q, pi, raw
 
     def weight_parts(self, curves: RateCurves, *, false_rate: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-        """(weight, q, pi floored, pi raw, pi spread) of the inside cameras under ``curves``
-        (pi spread: ``geo.counting.inclusion.inclusion_parts``, for the encounter variance)."""
+        """(weight, q, pi floored, pi raw, pi spread, grid variance) of the inside cameras under
+        ``curves`` (the last two for the encounter variance: ``geo.counting.inclusion.inclusion_parts``)."""
         q = self.reality(curves, false_rate=false_rate)[self.inside]
         key = (np.asarray(curves.recall, float).tobytes(), np.asarray(curves.size_edges, float).tobytes())
         if key not in self.cache:  # the inclusion of one recall curve, computed once
             self.cache.clear()
             self.cache[key] = self.pairs.inclusion_parts(self.box_m, curves.recall_at, floor=self.floor)
-        pi, raw, spread = self.cache[key]
-        return q / pi, q, pi, raw, spread
+        pi, raw, spread, grid_var = self.cache[key]
+        return q / pi, q, pi, raw, spread, grid_var
 
     def per_area(self, values: np.ndarray, n_areas: int) -> np.ndarray:
         """Sum of per-inside-camera ``values`` per area."""
@@ -410,10 +410,10 @@ def strip_totals(parts: StripParts, curves: RateCurves, n_areas: int) -> dict[st
     """Horvitz-Thompson totals per area: ``est`` (sum of P(real) / pi, cameras), ``est_<class>``,
     ``n_located`` (located cameras inside the strip), ``n_floored`` (of them at the small-pi
     floor), and the per-camera ``w``, ``q``, ``pi``, ``raw``."""
-    w, q, pi, raw, spread = parts.weight_parts(curves)
+    w, q, pi, raw, spread, grid_var = parts.weight_parts(curves)
     out = {"est": parts.per_area(w, n_areas), "n_located": parts.per_area(np.ones(len(w)), n_areas),
            "n_floored": parts.per_area((raw < np.asarray(parts.floor)).astype(float), n_areas),
-           "w": w, "q": q, "pi": pi, "raw": raw, "pi_spread": spread}
+           "w": w, "q": q, "pi": pi, "raw": raw, "pi_spread": spread, "grid_var": grid_var}
     for name in CLASSES:
         out[f"est_{name}"] = parts.per_area(np.where(parts.klass == name, w, 0.0), n_areas)
     return out
@@ -466,10 +466,18 @@ def encounter_variance(parts: StripParts, totals: dict, curves: RateCurves, n_ar
     (``reality_variance``); cameras^2. pi here is p* averaged over each camera's position
     uncertainty (``totals["pi_spread"]``, ``geo.counting.inclusion.inclusion_parts``): the bias
     correction of the weight (``corrected_weight``) fixes 1 / pi, not 1 / pi^2, which at a
-    mislocated camera's position would explode."""
+    mislocated camera's position would explode.
+
+    The part of pi (1 - pi) that is the grid's position (the variance of p* over the grid's
+    shifts, ``totals["grid_var"]``) is left out: cameras lie anywhere relative to the grid, so
+    when the grid moves, as many cameras come into its blind spots as leave them and that part
+    cancels over the cameras (systematic sampling's gain over Poisson sampling). What is left,
+    E_grid[p* (1 - p*)], is which cameras the views find, independent between cameras; its sum
+    over the population is estimated by sum over the located of q E[p* (1 - p*)] / pi^3."""
     q, pi = totals["q"], totals.get("pi_spread", totals["pi"])
-    return parts.per_area(q * (1 - pi) / pi ** 2, n_areas) + reality_variance(parts, q, pi, curves, n_areas,
-                                                                            fixed_totals=fixed_totals)
+    grid = np.minimum(totals.get("grid_var", np.zeros(len(pi))), pi * (1 - pi))
+    found = q * (pi * (1 - pi) - grid) / pi ** 3
+    return parts.per_area(found, n_areas) + reality_variance(parts, q, pi, curves, n_areas, fixed_totals=fixed_totals)
 
 
 def false_detection_variance(parts: StripParts, cal: Calibration, curves: RateCurves, pi: np.ndarray,
@@ -535,7 +543,7 @@ def strip_variance(parts: StripParts, cal: Calibration, n_areas: int) -> dict[st
     small-pi floor applied to."""
     curves = cal.curves()
     totals = strip_totals(parts, curves, n_areas)
-    out = {k: v for k, v in totals.items() if k not in ("w", "q", "pi", "raw", "pi_spread")}
+    out = {k: v for k, v in totals.items() if k not in ("w", "q", "pi", "raw", "pi_spread", "grid_var")}
     out["var_encounter"] = encounter_variance(parts, totals, curves, n_areas, fixed_totals=cal.sampled_survey())
     out["var_precision"], out["fpc"] = false_detection_variance(parts, cal, curves, totals["pi"], n_areas)
     out["var_recall"] = recall_variance(parts, cal, curves, totals, n_areas)

@@ -101,10 +101,16 @@ class ViewPairs:
 
     def node_inclusion(self, box_m: np.ndarray, recall_fn, *, visibility=visibility_by_range) -> np.ndarray:
         """(cameras, n_nodes) p* averaged over the grid shifts at each location node."""
+        return self.node_moments(box_m, recall_fn, visibility=visibility)[0]
+
+    def node_moments(self, box_m: np.ndarray, recall_fn, *, visibility=visibility_by_range
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, variance) over the grid shifts of p* at each location node, (cameras, n_nodes)."""
         recall, factor = self.detection_parts(box_m, recall_fn, visibility)
         cell = self.cam * self.n_positions + self.shift
         p_star = found_by_cell(recall, cell, self.n_cameras * self.n_positions, sd=self.camera_sd, factor=factor)
-        return self.fill_nodes(p_star.reshape(self.n_cameras, self.n_nodes, self.n_shifts).mean(axis=2))
+        p_star = p_star.reshape(self.n_cameras, self.n_nodes, self.n_shifts)
+        return self.fill_nodes(p_star.mean(axis=2)), self.fill_nodes(p_star.var(axis=2))
 
     def fill_nodes(self, node: np.ndarray) -> np.ndarray:
         """``node`` (cameras, n_nodes, ...) with the outer nodes of ``same_nodes`` cameras set to
@@ -145,29 +151,35 @@ class ViewPairs:
         pi raw: p* at the located position, averaged over the grid shifts. pi: pi raw floored
         at ``floor``; with location nodes (``n_nodes`` 3), 1 / the bias-corrected weight
         (``corrected_weight``)."""
-        pi, raw, _ = self.inclusion_parts(box_m, recall_fn, floor=floor, visibility=visibility)
+        pi, raw, _, _ = self.inclusion_parts(box_m, recall_fn, floor=floor, visibility=visibility)
         return pi, raw
 
     def inclusion_parts(self, box_m: np.ndarray, recall_fn, *, floor: float = MIN_INCLUSION,
-                        visibility=visibility_by_range) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(pi, pi raw, pi spread): ``inclusion`` and the p* for the encounter variance
-        (``inclusion_parts``)."""
-        return inclusion_parts(self.node_inclusion(box_m, recall_fn, visibility=visibility), self.n_nodes, floor=floor)
+                        visibility=visibility_by_range) -> tuple[np.ndarray, ...]:
+        """(pi, pi raw, pi spread, grid variance): ``inclusion`` and what the encounter variance
+        needs (``inclusion_parts``)."""
+        mean, var = self.node_moments(box_m, recall_fn, visibility=visibility)
+        return inclusion_parts(mean, self.n_nodes, floor=floor, node_var=var)
 
 
-def inclusion_parts(node: np.ndarray, n_nodes: int, *, floor=MIN_INCLUSION
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(pi, pi raw, pi spread) from the (cameras, n_nodes) p* at the location nodes: pi as
-    ``ViewPairs.inclusion`` gives it; pi spread, for the encounter variance: p* averaged over
-    the camera's position uncertainty (the Gauss-Hermite nodes' weights), floored. Averaging pi
-    rather than 1 / pi keeps a mislocated camera's (1 - pi) / pi^2 bounded: a position that no
-    view can see next to positions that several can see counts with the average of the two."""
+def inclusion_parts(node: np.ndarray, n_nodes: int, *, floor=MIN_INCLUSION, node_var: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(pi, pi raw, pi spread, grid variance) from the (cameras, n_nodes) p* at the location
+    nodes: pi as ``ViewPairs.inclusion`` gives it; for the encounter variance, pi spread: p*
+    averaged over the camera's position uncertainty (the Gauss-Hermite nodes' weights), floored
+    (averaging pi rather than 1 / pi keeps a mislocated camera's (1 - pi) / pi^2 bounded: a
+    position that no view can see next to positions that several can see counts with the
+    average of the two), and the variance of p* over the grid's positions (``node_var``, averaged
+    the same way; 0 without it)."""
     raw = node[:, n_nodes // 2]
+    var = np.zeros(len(raw)) if node_var is None else node_var[:, n_nodes // 2]
     if n_nodes == 1:
         pi = np.maximum(raw, floor)
-        return pi, raw, pi
+        return pi, raw, pi, var
     _, node_w = ERROR_NODES
-    return 1.0 / corrected_weight(node, floor=floor), raw, np.maximum(node @ node_w, floor)
+    if node_var is not None:
+        var = node_var @ node_w
+    return 1.0 / corrected_weight(node, floor=floor), raw, np.maximum(node @ node_w, floor), var
 
 
 def corrected_weight(node_pi: np.ndarray, *, floor: float = MIN_INCLUSION) -> np.ndarray:

@@ -245,7 +245,7 @@ def test_the_encounter_term_stays_bounded_for_a_mislocated_camera():
     node = pairs.node_inclusion(np.full(1, 0.45), flat(0.6))
     assert node[0, 1] == 0.0 and node[0, 2] > 0.1  # no view at the located position; the north node seen
     floor = 0.01
-    pi, raw, spread = inclusion_parts(node, 3, floor=floor)
+    pi, raw, spread, _ = inclusion_parts(node, 3, floor=floor)
     assert raw[0] == 0.0 and pi[0] == pytest.approx(floor)  # the weight: at its bound
     assert spread[0] == pytest.approx(node[0] @ np.array([1 / 6, 2 / 3, 1 / 6]))
     assert (1 - spread[0]) / spread[0] ** 2 < 0.2 * (1 - floor) / floor ** 2  # bounded, not 9,900
