@@ -289,3 +289,19 @@ def test_the_inclusion_shifts_stay_on_the_street_where_the_sampler_puts_points_o
         full = shapely.length(streets.geometry.to_numpy())
         slack = full - np.floor(full / spacing) * spacing
         assert (first <= slack + 1e-6).all() and (full - last <= slack + 1e-6).all()
+
+
+def test_the_grids_share_of_pi_variance_is_what_moving_the_grid_changes():
+    from geo.counting.inclusion import inclusion_parts
+
+    # views every 20 m along a street (y = 0) looking north; cameras 5 m and 30 m north of it
+    v = views(*[(x, 0.0, 0.0) for x in range(-100, 101, 20)])
+    cam = np.array([[0.0, 5.0], [0.0, 30.0]])
+    pairs = view_pairs(cam, np.tile([1.0, 0.0], (2, 1)), v, spacing_m=20, n_shifts=8, camera_sd=0.0)
+    mean, var = pairs.node_moments(np.full(2, 0.45), flat(0.6), visibility=None)
+    assert mean[:, 0] == pytest.approx(pairs.node_inclusion(np.full(2, 0.45), flat(0.6), visibility=None)[:, 0])
+    # close to the street a view sees 10 m of it (fov 90): in a blind spot for half the grid's positions
+    assert 0.2 < mean[0, 0] < 0.8 and var[0, 0] > 0.05
+    assert var[1, 0] < 0.2 * var[0, 0]  # far from it, every position of the grid sees it alike
+    pi, _, spread, grid = inclusion_parts(mean, 1, floor=0.01, node_var=var)
+    assert (grid <= spread * (1 - spread) + 1e-12).all() and grid[0] == pytest.approx(var[0, 0])
