@@ -203,8 +203,8 @@ class RandomDesignPairs:
 
     def inclusion_parts(self, box_m: np.ndarray, recall_fn, *, floor=MIN_INCLUSION, visibility=visibility_by_range
                         ) -> tuple[np.ndarray, ...]:
-        """(pi, pi raw, pi spread, 0), as ``geo.counting.inclusion.inclusion_parts``: random points
-        fall independently, so no part of pi's variance is a grid's that cancels over cameras."""
+        """(pi, pi raw, pi spread, None), as ``geo.counting.inclusion.inclusion_parts``: random
+        points fall independently, there is no grid to shift."""
         return inclusion_parts(self.node_inclusion(box_m, recall_fn, visibility=visibility), self.n_nodes, floor=floor)
 
 

@@ -374,6 +374,7 @@ class StripParts:
     n_images: int = 0
     false_rate: np.ndarray | None = None
     cache: dict = field(default_factory=dict, repr=False)
+    street: np.ndarray | None = None  # per inside camera: its street (systematic designs: the grid moves with it)
 
     def reality(self, curves: RateCurves, *, false_rate: np.ndarray | None = None) -> np.ndarray:
         """P(real) of every located camera (``false_rate`` overrides this survey's rates)."""
@@ -389,15 +390,15 @@ class StripParts:
         return w, q, pi, raw
 
     def weight_parts(self, curves: RateCurves, *, false_rate: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-        """(weight, q, pi floored, pi raw, pi spread, grid variance) of the inside cameras under
+        """(weight, q, pi floored, pi raw, pi spread, p* by grid shift) of the inside cameras under
         ``curves`` (the last two for the encounter variance: ``geo.counting.inclusion.inclusion_parts``)."""
         q = self.reality(curves, false_rate=false_rate)[self.inside]
         key = (np.asarray(curves.recall, float).tobytes(), np.asarray(curves.size_edges, float).tobytes())
         if key not in self.cache:  # the inclusion of one recall curve, computed once
             self.cache.clear()
             self.cache[key] = self.pairs.inclusion_parts(self.box_m, curves.recall_at, floor=self.floor)
-        pi, raw, spread, grid_var = self.cache[key]
-        return q / pi, q, pi, raw, spread, grid_var
+        pi, raw, spread, by_shift = self.cache[key]
+        return q / pi, q, pi, raw, spread, by_shift
 
     def per_area(self, values: np.ndarray, n_areas: int) -> np.ndarray:
         """Sum of per-inside-camera ``values`` per area."""
@@ -410,10 +411,10 @@ def strip_totals(parts: StripParts, curves: RateCurves, n_areas: int) -> dict[st
     """Horvitz-Thompson totals per area: ``est`` (sum of P(real) / pi, cameras), ``est_<class>``,
     ``n_located`` (located cameras inside the strip), ``n_floored`` (of them at the small-pi
     floor), and the per-camera ``w``, ``q``, ``pi``, ``raw``."""
-    w, q, pi, raw, spread, grid_var = parts.weight_parts(curves)
+    w, q, pi, raw, spread, by_shift = parts.weight_parts(curves)
     out = {"est": parts.per_area(w, n_areas), "n_located": parts.per_area(np.ones(len(w)), n_areas),
            "n_floored": parts.per_area((raw < np.asarray(parts.floor)).astype(float), n_areas),
-           "w": w, "q": q, "pi": pi, "raw": raw, "pi_spread": spread, "grid_var": grid_var}
+           "w": w, "q": q, "pi": pi, "raw": raw, "pi_spread": spread, "by_shift": by_shift}
     for name in CLASSES:
         out[f"est_{name}"] = parts.per_area(np.where(parts.klass == name, w, 0.0), n_areas)
     return out
@@ -468,16 +469,38 @@ def encounter_variance(parts: StripParts, totals: dict, curves: RateCurves, n_ar
     correction of the weight (``corrected_weight``) fixes 1 / pi, not 1 / pi^2, which at a
     mislocated camera's position would explode.
 
-    The part of pi (1 - pi) that is the grid's position (the variance of p* over the grid's
-    shifts, ``totals["grid_var"]``) is left out: cameras lie anywhere relative to the grid, so
-    when the grid moves, as many cameras come into its blind spots as leave them and that part
-    cancels over the cameras (systematic sampling's gain over Poisson sampling). What is left,
-    E_grid[p* (1 - p*)], is which cameras the views find, independent between cameras; its sum
-    over the population is estimated by sum over the located of q E[p* (1 - p*)] / pi^3."""
+    A systematic design's pi (1 - pi) has two parts: E_grid[p* (1 - p*)], which cameras its
+    views find given where the grid fell (independent between cameras), and Var_grid(p*), where
+    the grid fell, which all cameras of a street share. The first is summed over the located
+    cameras, q E_grid[p* (1 - p*)] / pi^3; the second is the variance over the grid's shifts of
+    each street's Horvitz-Thompson sum, Var_k(sum over its located cameras of q p*_k / pi^2)
+    (``grid_variance``), the realized design's, neither the Poisson sum (cameras placed evenly
+    along a street cancel: as many come into the grid's blind spots as leave them) nor nothing
+    (a street's few cameras need not cancel)."""
     q, pi = totals["q"], totals.get("pi_spread", totals["pi"])
-    grid = np.minimum(totals.get("grid_var", np.zeros(len(pi))), pi * (1 - pi))
+    by_shift = totals.get("by_shift")
+    if by_shift is None or parts.street is None:
+        return parts.per_area(q * (1 - pi) / pi ** 2, n_areas) + reality_variance(parts, q, pi, curves, n_areas,
+                                                                                fixed_totals=fixed_totals)
+    grid = np.minimum(by_shift.var(axis=1), pi * (1 - pi))
     found = q * (pi * (1 - pi) - grid) / pi ** 3
-    return parts.per_area(found, n_areas) + reality_variance(parts, q, pi, curves, n_areas, fixed_totals=fixed_totals)
+    return (parts.per_area(found, n_areas) + grid_variance(parts, q[:, None] * by_shift / pi[:, None] ** 2, n_areas)
+            + reality_variance(parts, q, pi, curves, n_areas, fixed_totals=fixed_totals))
+
+
+def grid_variance(parts: StripParts, terms: np.ndarray, n_areas: int) -> np.ndarray:
+    """Per area, the sum over streets of the variance over the grid's shifts of the street's
+    sum of ``terms`` (inside cameras x shifts): a street's grid moves all its cameras at once."""
+    if len(parts.pair_cam) == 0:
+        return np.zeros(n_areas)
+    street = parts.street[parts.pair_cam]
+    _, group = np.unique(parts.pair_area.astype(np.int64) * (int(street.max()) + 2) + street + 1, return_inverse=True)
+    area_of = np.zeros(group.max() + 1, np.int64)
+    area_of[group] = parts.pair_area
+    sums = np.stack([np.bincount(group, terms[parts.pair_cam, k], minlength=group.max() + 1)
+                     for k in range(terms.shape[1])], axis=1)
+    return np.bincount(area_of, sums.var(axis=1), minlength=n_areas)
+
 
 
 def false_detection_variance(parts: StripParts, cal: Calibration, curves: RateCurves, pi: np.ndarray,
@@ -543,7 +566,7 @@ def strip_variance(parts: StripParts, cal: Calibration, n_areas: int) -> dict[st
     small-pi floor applied to."""
     curves = cal.curves()
     totals = strip_totals(parts, curves, n_areas)
-    out = {k: v for k, v in totals.items() if k not in ("w", "q", "pi", "raw", "pi_spread", "grid_var")}
+    out = {k: v for k, v in totals.items() if k not in ("w", "q", "pi", "raw", "pi_spread", "by_shift")}
     out["var_encounter"] = encounter_variance(parts, totals, curves, n_areas, fixed_totals=cal.sampled_survey())
     out["var_precision"], out["fpc"] = false_detection_variance(parts, cal, curves, totals["pi"], n_areas)
     out["var_recall"] = recall_variance(parts, cal, curves, totals, n_areas)
@@ -823,7 +846,7 @@ def strip_parts(tree: shapely.STRtree, *, cameras: gpd.GeoDataFrame, used: pd.Da
     tangent = tangent[inside]
     ci, ca = _point_pairs(tree, shapely.points(cxy[inside])) if len(inside) else (np.zeros(0, np.int64),) * 2
     build_m = buildings.to_crs(crs) if buildings is not None and len(buildings) else None
-    shift_range = None
+    shift_range = street_id = None
     if not design.random and len(surveyed):
         street_id = surveyed["street_id"].to_numpy()[np.maximum(near[inside], 0)]
         shift_range = shift_range_on_streets(cxy[inside], street_id, streets, spacing_m=design.spacing_m)
@@ -836,7 +859,8 @@ def strip_parts(tree: shapely.STRtree, *, cameras: gpd.GeoDataFrame, used: pd.Da
                       detection_conf=used["conf"].fillna(1.0).to_numpy(float) if "conf" in used
                       else np.ones(len(used)),
                       floor=inclusion_floor(klass[inside], pi_ref), n_images=int(n_images),
-                      false_rate=calibration.false_rates() if calibration.uses_false_rate() else None)
+                      false_rate=calibration.false_rates() if calibration.uses_false_rate() else None,
+                      street=None if street_id is None else np.asarray(street_id, np.int64))
 
 
 def _per_road_km_se_r2(parts: StripParts, cameras: pd.DataFrame, surveyed: gpd.GeoDataFrame, units: pd.DataFrame,

@@ -101,16 +101,14 @@ class ViewPairs:
 
     def node_inclusion(self, box_m: np.ndarray, recall_fn, *, visibility=visibility_by_range) -> np.ndarray:
         """(cameras, n_nodes) p* averaged over the grid shifts at each location node."""
-        return self.node_moments(box_m, recall_fn, visibility=visibility)[0]
+        return self.shift_inclusion(box_m, recall_fn, visibility=visibility).mean(axis=2)
 
-    def node_moments(self, box_m: np.ndarray, recall_fn, *, visibility=visibility_by_range
-                     ) -> tuple[np.ndarray, np.ndarray]:
-        """(mean, variance) over the grid shifts of p* at each location node, (cameras, n_nodes)."""
+    def shift_inclusion(self, box_m: np.ndarray, recall_fn, *, visibility=visibility_by_range) -> np.ndarray:
+        """(cameras, n_nodes, n_shifts) p* at each location node and grid shift."""
         recall, factor = self.detection_parts(box_m, recall_fn, visibility)
         cell = self.cam * self.n_positions + self.shift
         p_star = found_by_cell(recall, cell, self.n_cameras * self.n_positions, sd=self.camera_sd, factor=factor)
-        p_star = p_star.reshape(self.n_cameras, self.n_nodes, self.n_shifts)
-        return self.fill_nodes(p_star.mean(axis=2)), self.fill_nodes(p_star.var(axis=2))
+        return self.fill_nodes(p_star.reshape(self.n_cameras, self.n_nodes, self.n_shifts))
 
     def fill_nodes(self, node: np.ndarray) -> np.ndarray:
         """``node`` (cameras, n_nodes, ...) with the outer nodes of ``same_nodes`` cameras set to
@@ -158,28 +156,28 @@ class ViewPairs:
                         visibility=visibility_by_range) -> tuple[np.ndarray, ...]:
         """(pi, pi raw, pi spread, grid variance): ``inclusion`` and what the encounter variance
         needs (``inclusion_parts``)."""
-        mean, var = self.node_moments(box_m, recall_fn, visibility=visibility)
-        return inclusion_parts(mean, self.n_nodes, floor=floor, node_var=var)
+        by_shift = self.shift_inclusion(box_m, recall_fn, visibility=visibility)
+        return inclusion_parts(by_shift.mean(axis=2), self.n_nodes, floor=floor, by_shift=by_shift)
 
 
-def inclusion_parts(node: np.ndarray, n_nodes: int, *, floor=MIN_INCLUSION, node_var: np.ndarray | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(pi, pi raw, pi spread, grid variance) from the (cameras, n_nodes) p* at the location
+def inclusion_parts(node: np.ndarray, n_nodes: int, *, floor=MIN_INCLUSION, by_shift: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """(pi, pi raw, pi spread, p* by shift) from the (cameras, n_nodes) p* at the location
     nodes: pi as ``ViewPairs.inclusion`` gives it; for the encounter variance, pi spread: p*
     averaged over the camera's position uncertainty (the Gauss-Hermite nodes' weights), floored
     (averaging pi rather than 1 / pi keeps a mislocated camera's (1 - pi) / pi^2 bounded: a
     position that no view can see next to positions that several can see counts with the
-    average of the two), and the variance of p* over the grid's positions (``node_var``, averaged
-    the same way; 0 without it)."""
+    average of the two), and p* at each grid shift (``by_shift``, (cameras, n_nodes, n_shifts),
+    averaged over the nodes the same way; None without it)."""
     raw = node[:, n_nodes // 2]
-    var = np.zeros(len(raw)) if node_var is None else node_var[:, n_nodes // 2]
+    shifts = None if by_shift is None else by_shift[:, n_nodes // 2, :]
     if n_nodes == 1:
         pi = np.maximum(raw, floor)
-        return pi, raw, pi, var
+        return pi, raw, pi, shifts
     _, node_w = ERROR_NODES
-    if node_var is not None:
-        var = node_var @ node_w
-    return 1.0 / corrected_weight(node, floor=floor), raw, np.maximum(node @ node_w, floor), var
+    if by_shift is not None:
+        shifts = np.einsum("cns,n->cs", by_shift, node_w)
+    return 1.0 / corrected_weight(node, floor=floor), raw, np.maximum(node @ node_w, floor), shifts
 
 
 def corrected_weight(node_pi: np.ndarray, *, floor: float = MIN_INCLUSION) -> np.ndarray:

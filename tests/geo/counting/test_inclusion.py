@@ -292,16 +292,28 @@ def test_the_inclusion_shifts_stay_on_the_street_where_the_sampler_puts_points_o
 
 
 def test_the_grids_share_of_pi_variance_is_what_moving_the_grid_changes():
+    from geo.counting.estimate import StripParts, grid_variance
     from geo.counting.inclusion import inclusion_parts
 
     # views every 20 m along a street (y = 0) looking north; cameras 5 m and 30 m north of it
     v = views(*[(x, 0.0, 0.0) for x in range(-100, 101, 20)])
-    cam = np.array([[0.0, 5.0], [0.0, 30.0]])
-    pairs = view_pairs(cam, np.tile([1.0, 0.0], (2, 1)), v, spacing_m=20, n_shifts=8, camera_sd=0.0)
-    mean, var = pairs.node_moments(np.full(2, 0.45), flat(0.6), visibility=None)
-    assert mean[:, 0] == pytest.approx(pairs.node_inclusion(np.full(2, 0.45), flat(0.6), visibility=None)[:, 0])
+    cam = np.array([[0.0, 5.0], [0.0, 30.0], [10.0, 5.0]])
+    pairs = view_pairs(cam, np.tile([1.0, 0.0], (3, 1)), v, spacing_m=20, n_shifts=8, camera_sd=0.0)
+    by_shift = pairs.shift_inclusion(np.full(3, 0.45), flat(0.6), visibility=None)[:, 0, :]
+    mean = by_shift.mean(axis=1)
+    assert mean == pytest.approx(pairs.node_inclusion(np.full(3, 0.45), flat(0.6), visibility=None)[:, 0])
     # close to the street a view sees 10 m of it (fov 90): in a blind spot for half the grid's positions
-    assert 0.2 < mean[0, 0] < 0.8 and var[0, 0] > 0.05
-    assert var[1, 0] < 0.2 * var[0, 0]  # far from it, every position of the grid sees it alike
-    pi, _, spread, grid = inclusion_parts(mean, 1, floor=0.01, node_var=var)
-    assert (grid <= spread * (1 - spread) + 1e-12).all() and grid[0] == pytest.approx(var[0, 0])
+    assert 0.2 < mean[0] < 0.8 and by_shift[0].var() > 0.05
+    assert by_shift[1].var() < 0.2 * by_shift[0].var()  # far from it, every position of the grid sees it alike
+    _, _, _, shifts = inclusion_parts(mean[:, None], 1, floor=0.01, by_shift=by_shift[:, None, :])
+    assert shifts == pytest.approx(by_shift)
+    # the first and third camera sit half a spacing apart: when the grid moves, one leaves the blind
+    # spot as the other enters it, so their street's sum hardly moves; on separate streets it does
+    terms = by_shift / mean[:, None] ** 2
+    one = StripParts(np.arange(3), np.array([0, 2]), np.zeros(2, np.int64), None, None, None, None, None, None,
+                     street=np.array([7, 7, 7]))
+    two = StripParts(np.arange(3), np.array([0, 2]), np.zeros(2, np.int64), None, None, None, None, None, None,
+                     street=np.array([7, 7, 8]))
+    together, apart = grid_variance(one, terms, 1)[0], grid_variance(two, terms, 1)[0]
+    assert together < 0.25 * apart
+    assert apart == pytest.approx(terms[0].var() + terms[2].var())
