@@ -474,7 +474,9 @@ def encounter_variance(parts: StripParts, totals: dict, curves: RateCurves, n_ar
     the grid fell, which all cameras of a street share. The first is summed over the located
     cameras, q E_grid[p* (1 - p*)] / pi^3; the second is the variance over the grid's shifts of
     each street's Horvitz-Thompson sum, Var_k(sum over its located cameras of q p*_k / pi^2)
-    (``grid_variance``), the realized design's, neither the Poisson sum (cameras placed evenly
+    (``grid_variance``) with each camera's own term reweighted from 1 / pi^4 to 1 / pi^3 (the
+    Horvitz-Thompson estimate of a variance: pairs of cameras by 1 / (pi_i pi_j), a camera by
+    1 / pi_i), the realized design's, neither the Poisson sum (cameras placed evenly
     along a street cancel: as many come into the grid's blind spots as leave them) nor nothing
     (a street's few cameras need not cancel)."""
     q, pi = totals["q"], totals.get("pi_spread", totals["pi"])
@@ -484,8 +486,13 @@ def encounter_variance(parts: StripParts, totals: dict, curves: RateCurves, n_ar
                                                                                 fixed_totals=fixed_totals)
     grid = np.minimum(by_shift.var(axis=1), pi * (1 - pi))
     found = q * (pi * (1 - pi) - grid) / pi ** 3
-    return (parts.per_area(found, n_areas) + grid_variance(parts, q[:, None] * by_shift / pi[:, None] ** 2, n_areas)
-            + reality_variance(parts, q, pi, curves, n_areas, fixed_totals=fixed_totals))
+    # the street sums' variance over the shifts counts each camera's own term with 1 / pi^4; its
+    # Horvitz-Thompson estimate weighs it 1 / pi^3 (the pairs' terms keep 1 / (pi_i pi_j))
+    own = q ** 2 * grid / pi ** 4 - q * grid / pi ** 3
+    street = np.maximum(grid_variance(parts, q[:, None] * by_shift / pi[:, None] ** 2, n_areas)
+                        - parts.per_area(own, n_areas), 0.0)
+    return parts.per_area(found, n_areas) + street + reality_variance(parts, q, pi, curves, n_areas,
+                                                                      fixed_totals=fixed_totals)
 
 
 def grid_variance(parts: StripParts, terms: np.ndarray, n_areas: int) -> np.ndarray:
