@@ -62,8 +62,8 @@ from geo.counting.calibration import (NOMINAL_N, Calibration, RateCurves, calibr
                                       calibration_summary, conf_bin)
 from geo.counting.design import (STRIP_FLOOR, Design, inclusion_by_distance, random_design_pairs, strip_edge)
 from geo.counting.inclusion import (DEFAULT_SHIFTS, MIN_INCLUSION, box_size_m, in_strip, inclusion_gradient,
-                                    inclusion_gradient_numeric, shift_range_on_streets, street_distance,
-                                    surveyed_streets, view_pairs, views_for_inclusion)
+                                    inclusion_gradient_numeric, inclusion_parts, shift_range_on_streets,
+                                    street_distance, surveyed_streets, view_pairs, views_for_inclusion)
 from geo.errors import GeoInputError
 from geo.schemas import DENSITY, check_frame, columns
 
@@ -393,12 +393,23 @@ class StripParts:
         """(weight, q, pi floored, pi raw, pi spread, p* by grid shift) of the inside cameras under
         ``curves`` (the last two for the encounter variance: ``geo.counting.inclusion.inclusion_parts``)."""
         q = self.reality(curves, false_rate=false_rate)[self.inside]
-        key = (np.asarray(curves.recall, float).tobytes(), np.asarray(curves.size_edges, float).tobytes())
-        if key not in self.cache:  # the inclusion of one recall curve, computed once
-            self.cache.clear()
-            self.cache[key] = self.pairs.inclusion_parts(self.box_m, curves.recall_at, floor=self.floor)
-        pi, raw, spread, by_shift = self.cache[key]
+        pi, raw, spread, by_shift = self.inclusion_of(curves)[0]
         return q / pi, q, pi, raw, spread, by_shift
+
+    def inclusion_of(self, curves: RateCurves) -> tuple[tuple, np.ndarray | None]:
+        """(``inclusion_parts`` of the inside cameras, their p* at each location node or None)
+        under ``curves``'s recall, computed once per recall curve."""
+        key = (np.asarray(curves.recall, float).tobytes(), np.asarray(curves.size_edges, float).tobytes())
+        if key not in self.cache:
+            self.cache.clear()
+            if hasattr(self.pairs, "shift_inclusion"):
+                by_shift = self.pairs.shift_inclusion(self.box_m, curves.recall_at)
+                node = by_shift.mean(axis=2)
+                self.cache[key] = (inclusion_parts(node, self.pairs.n_nodes, floor=self.floor, by_shift=by_shift),
+                                   node)
+            else:
+                self.cache[key] = (self.pairs.inclusion_parts(self.box_m, curves.recall_at, floor=self.floor), None)
+        return self.cache[key]
 
     def per_area(self, values: np.ndarray, n_areas: int) -> np.ndarray:
         """Sum of per-inside-camera ``values`` per area."""
@@ -560,7 +571,8 @@ def recall_variance(parts: StripParts, cal: Calibration, curves: RateCurves, tot
                                           floor=parts.floor)
         free = np.ones(len(raw), bool)
     else:
-        grad = inclusion_gradient(parts.pairs, parts.box_m, curves.size_edges, curves.recall, floor=parts.floor)
+        grad = inclusion_gradient(parts.pairs, parts.box_m, curves.size_edges, curves.recall, floor=parts.floor,
+                                  node=parts.inclusion_of(curves)[1])
         free = raw >= np.asarray(parts.floor) if parts.pairs.n_nodes == 1 else np.ones(len(raw), bool)
     dw = np.where(free[:, None], -q[:, None] / pi[:, None] ** 2 * grad, 0.0)
     return sum((parts.per_area(dw[:, j], n_areas) * sd[j]) ** 2 for j in range(len(sd)))

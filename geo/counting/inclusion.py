@@ -198,14 +198,16 @@ def corrected_weight(node_pi: np.ndarray, *, floor: float = MIN_INCLUSION) -> np
 
 
 def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, rates: np.ndarray, *,
-                       visibility=visibility_by_range, floor: float = MIN_INCLUSION) -> np.ndarray:
+                       visibility=visibility_by_range, floor: float = MIN_INCLUSION,
+                       node: np.ndarray | None = None) -> np.ndarray:
     """d pi / d recall_b: (cameras, size bins) derivative of each camera's inclusion
     probability with respect to each size bin's recall (exact, for the delta method):
     pi = mean_k (1 - prod_j (1 - p_jk)), so d pi / d p_jk = (1 - p*_k) / (1 - p_jk) / K, and
     p_jk is linear in the two bin rates it interpolates between. Without location nodes it is
     the raw pi's derivative (the caller zeroes floored cameras); with them, that of
     1 / ``corrected_weight``: d pi = pi^2 (2 f_0^2 d pi_0 - sum_k w_k f_k^2 d pi_k), f = 1 / pi
-    (0 where a node's pi or the weight is at its bound)."""
+    (0 where a node's pi or the weight is at its bound). ``node``: the (cameras, n_nodes) p* at
+    these rates when already known."""
     if pairs.n_nodes > 1:
         node_pairs = ViewPairs(pairs.cam * pairs.n_nodes + pairs.shift // pairs.n_shifts, pairs.shift % pairs.n_shifts,
                                pairs.scale, pairs.n_cameras * pairs.n_nodes, pairs.n_shifts, pairs.range_m,
@@ -214,7 +216,8 @@ def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, r
         grad = pairs.fill_nodes(grad.reshape(pairs.n_cameras, pairs.n_nodes, -1))
         from geo.counting.calibration import recall_at
 
-        node = pairs.node_inclusion(box_m, lambda size: recall_at(size, edges, rates), visibility=visibility)
+        if node is None:
+            node = pairs.node_inclusion(box_m, lambda size: recall_at(size, edges, rates), visibility=visibility)
         _, node_w = ERROR_NODES
         floor = np.asarray(floor, float)
         fl = floor[:, None] if floor.ndim else floor
