@@ -475,10 +475,12 @@ def encounter_variance(parts: StripParts, totals: dict, curves: RateCurves, n_ar
     """Per-area Horvitz-Thompson variance of which cameras were detected, sum q (1 - pi) / pi^2
     over the located cameras (Horvitz and Thompson 1952; Poisson sampling, independent
     inclusions, Sarndal, Swensson and Wretman 1992, sec. 3.5), plus which of them are real
-    (``reality_variance``); cameras^2. pi here is p* averaged over each camera's position
-    uncertainty (``totals["pi_spread"]``, ``geo.counting.inclusion.inclusion_parts``): the bias
-    correction of the weight (``corrected_weight``) fixes 1 / pi, not 1 / pi^2, which at a
-    mislocated camera's position would explode.
+    (``reality_variance``); cameras^2. pi here is the larger of the weight's pi (1 / the
+    bias-corrected weight) and p* averaged over the camera's position uncertainty
+    (``totals["pi_spread"]``, ``geo.counting.inclusion.inclusion_parts``): the bias correction
+    of the weight (``corrected_weight``) fixes 1 / pi, not 1 / pi^2, which at a mislocated
+    camera's position would explode, while for a camera located where views see it the average
+    over positions its views see less well would inflate the term.
 
     A systematic design's pi (1 - pi) has two parts: E_grid[p* (1 - p*)], which cameras its
     views find given where the grid fell (independent between cameras), and Var_grid(p*), where
@@ -490,7 +492,7 @@ def encounter_variance(parts: StripParts, totals: dict, curves: RateCurves, n_ar
     1 / pi_i), the realized design's, neither the Poisson sum (cameras placed evenly
     along a street cancel: as many come into the grid's blind spots as leave them) nor nothing
     (a street's few cameras need not cancel)."""
-    q, pi = totals["q"], totals.get("pi_spread", totals["pi"])
+    q, pi = totals["q"], np.maximum(totals["pi"], totals.get("pi_spread", totals["pi"]))
     by_shift = totals.get("by_shift")
     if by_shift is None or parts.street is None:
         return parts.per_area(q * (1 - pi) / pi ** 2, n_areas) + reality_variance(parts, q, pi, curves, n_areas,
