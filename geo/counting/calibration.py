@@ -44,6 +44,10 @@ from geo.errors import GeoInputError
 NOMINAL_N = 200  # evaluation size assumed for scalar precision / recall (cards without calibration)
 DEFAULT_SIZE_EDGES_PX = (0.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 64.0, 100000.0)
 PRIOR_STRENGTH = 2.0  # pseudo-counts of the pooled rate added to each bin's Beta
+# boxes per true camera in a card's or review's recall counts when the producer does not count the
+# cameras (recall_bins.cameras): held-out surveys at 10-20 m spacing show most cameras in one to
+# three views (issue 26: 90 of 106 cameras with a box >= 8 px had one), so two is the assumption
+RECALL_BOXES_PER_CAMERA = 2.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class Calibration:
     false_n: np.ndarray | None = None  # false detections per confidence bin on false_images held-out images
     false_images: int = 0
     false_derived: bool = False  # false_n derived from precision_bins (a card without false_bins)
+    boxes_per_camera: float = 1.0  # recall's boxes per true camera (the design effect of recall_beta)
 
     def uses_false_rate(self) -> bool:
         """Whether P(real) comes from the false-detection rate per image (a held-out calibration
@@ -108,8 +113,14 @@ class Calibration:
         return _beta(self.prec_real, self.prec_n)
 
     def recall_beta(self) -> tuple[np.ndarray, np.ndarray]:
-        """(a, b) of each size bin's Beta posterior of recall."""
-        return _beta(self.rec_found, self.rec_n)
+        """(a, b) of each size bin's Beta posterior of recall, by camera: recall is counted over
+        boxes, but the boxes of one camera are not independent (the per-camera logit effect,
+        ``geo.counting.heterogeneity``), so the counts are divided by the design effect
+        1 + (m - 1) rho (Kish 1965), m the boxes per camera (``boxes_per_camera``) and rho the
+        intra-camera correlation of hits that the effect implies at the bin's recall
+        (``recall_design_effect``)."""
+        deff = recall_design_effect(_beta(self.rec_found, self.rec_n), boxes_per_camera=self.boxes_per_camera)
+        return _beta(self.rec_found / deff, self.rec_n / deff)
 
     def precision_bins(self) -> np.ndarray:
         """Monotone posterior-mean precision per confidence bin."""
@@ -223,12 +234,17 @@ def calibration_from_dict(data: dict) -> Calibration:
     false_n, false_images, derived = false_from_dict(data, edges=edges, prec_n=pn, prec_real=pr, source=source,
                                                      n_images=n_images)
     known = {"source", "conf_threshold", "precision_bins", "recall_bins", "n_images", "false_bins"}
+    if rb.get("cameras"):  # the true cameras the recall boxes came from, when the producer counts them
+        per_camera = max(1.0, float(rn.sum()) / max(float(rb["cameras"]), 1.0))
+    else:
+        per_camera = 1.0 if "assumed_n" in data else RECALL_BOXES_PER_CAMERA
     return Calibration(source=source,
                        conf_threshold=float(data.get("conf_threshold", edges[0])),
                        conf_edges=edges, prec_n=pn, prec_real=pr, size_edges=sedges, rec_n=rn, rec_found=rf,
                        n_images=n_images,
                        extra={k: v for k, v in data.items() if k not in known}, prec_population=population,
-                       false_n=false_n, false_images=false_images, false_derived=derived)
+                       false_n=false_n, false_images=false_images, false_derived=derived,
+                       boxes_per_camera=per_camera)
 
 
 def false_from_dict(data: dict, *, edges: np.ndarray, prec_n: np.ndarray, prec_real: np.ndarray, source: str,
@@ -328,6 +344,23 @@ def calibration_summary(cal: Calibration, *, conf: np.ndarray | None = None, lev
             "recall_by_size": {"edges_px": cal.size_edges.tolist(), "recall": cal.recall_bins().round(4).tolist(),
                                "n": cal.rec_n.tolist()},
             **false_figures}
+
+
+def recall_design_effect(beta: tuple[np.ndarray, np.ndarray], *, boxes_per_camera: float) -> np.ndarray:
+    """Per size bin, 1 + (m - 1) rho: the design effect of counting ``boxes_per_camera`` (m) boxes
+    of each camera, rho = Var_u(expit(c(r) + u)) / (r (1 - r)) the intra-camera correlation of
+    hits under the per-camera logit effect (``geo.counting.heterogeneity``) at the bin's recall r
+    (the posterior mean of ``beta``)."""
+    from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit, logit_shift
+
+    a, b = beta
+    r = np.clip(a / (a + b), 1e-4, 1 - 1e-4)
+    if boxes_per_camera <= 1.0:
+        return np.ones(len(r))
+    u, w = effect_nodes(CAMERA_LOGIT_SD)
+    p = expit(logit_shift(r, CAMERA_LOGIT_SD)[:, None] + u)
+    rho = (w * (p - r[:, None]) ** 2).sum(-1) / (r * (1 - r))
+    return 1.0 + (float(boxes_per_camera) - 1.0) * rho
 
 
 def _beta(hits: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

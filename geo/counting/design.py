@@ -44,8 +44,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from geo.counting.inclusion import (DEFAULT_SHIFTS, MAX_RANGE_M, MIN_INCLUSION, ViewPairs, corrected_weight,
-                                    view_pairs, visibility_by_range)
+from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit, logit_shift
+from geo.counting.inclusion import (DEFAULT_SHIFTS, EFFECT_NODES, MAX_RANGE_M, MIN_INCLUSION, ViewPairs,
+                                    inclusion_parts, view_pairs, visibility_by_range)
 from geo.counting.locate import CAMERA_SIZE_M
 
 STRIP_FLOOR = 0.15  # g(w) at the strip's edge (distance sampling's usual truncation)
@@ -62,7 +63,8 @@ class Design:
     the points of a systematic design; ``n_points``/``network_m``: points of a random design and
     the metres of network they were drawn from; ``sides``: both, left, right or random (one side
     per point at random); ``along``: also views forward and backward; ``fov``: horizontal field of
-    view (degrees); ``width``/``height``: image size (pixels)."""
+    view (degrees); ``width``/``height``: image size (pixels); ``pitch``: degrees up;
+    ``min_gap_m``: the sampler's thinning of points closer than that across streets (metres)."""
 
     method: str = "systematic"
     spacing_m: float = 20.0
@@ -73,6 +75,8 @@ class Design:
     fov: float = 90.0
     width: float = 640.0
     height: float = 640.0
+    pitch: float = 0.0
+    min_gap_m: float = 0.0
 
     @property
     def random(self) -> bool:
@@ -115,7 +119,8 @@ def design_from_sample_info(info: dict, *, images: pd.DataFrame | None = None, p
     return Design(method=method, spacing_m=float(info.get("spacing_m") or 20.0), n_points=n_points,
                   network_m=float(network_m), sides=str(info.get("sides") or "both"),
                   along=bool(info.get("along") or False), fov=float(info.get("fov") or 90.0),
-                  width=float(width), height=float(height))
+                  width=float(width), height=float(height), pitch=float(info.get("pitch") or 0.0),
+                  min_gap_m=float(info.get("min_gap_m") or 0.0))
 
 
 def design_views(xy: np.ndarray, grid_bearing: np.ndarray, design: Design) -> pd.DataFrame:
@@ -130,7 +135,7 @@ def design_views(xy: np.ndarray, grid_bearing: np.ndarray, design: Design) -> pd
         "y": np.repeat(np.asarray(xy, float)[:, 1], k) if n else np.zeros(0),
         "heading_grid": np.mod(np.repeat(np.asarray(grid_bearing, float), k) + np.tile(rel, n), 360.0),
         "fov": float(design.fov), "width": float(design.width), "height": float(design.height),
-        "share": np.tile(share, n), "vpoint": np.repeat(np.arange(n), k)})
+        "pitch": float(design.pitch), "share": np.tile(share, n), "vpoint": np.repeat(np.arange(n), k)})
 
 
 def network_viewpoints(streets, *, step_m: float = STEP_M, near_xy: np.ndarray | None = None,
@@ -182,35 +187,69 @@ class RandomDesignPairs:
 
     def node_inclusion(self, box_m: np.ndarray, recall_fn, *, visibility=visibility_by_range) -> np.ndarray:
         """(cameras, n_nodes) pi of each camera at each location node."""
-        p = self.pairs.detection(box_m, recall_fn, visibility)
+        recall, factor = self.pairs.detection_parts(box_m, recall_fn, visibility)
         n_pos = self.pairs.n_cameras * self.pairs.n_positions
         pos = self.pairs.cam * self.pairs.n_positions + self.pairs.shift
-        a = effective_length(p, pos, self.vpoint, n_pos, step_m=self.step_m)
-        return inclusion_from_length(a, n_points=self.n_points, network_m=self.network_m).reshape(
-            self.pairs.n_cameras, self.pairs.n_nodes)
+        pi = random_inclusion(recall, pos, self.vpoint, n_pos, step_m=self.step_m, n_points=self.n_points,
+                              network_m=self.network_m, sd=self.pairs.camera_sd, factor=factor)
+        return self.pairs.fill_nodes(pi.reshape(self.pairs.n_cameras, self.pairs.n_nodes))
 
     def inclusion(self, box_m: np.ndarray, recall_fn, *, floor=MIN_INCLUSION, visibility=visibility_by_range
                   ) -> tuple[np.ndarray, np.ndarray]:
         """(pi, pi raw) per camera, as ``ViewPairs.inclusion``: raw at the located position,
         pi floored at ``floor`` (scalar or per camera) or the location-error corrected one."""
-        node = self.node_inclusion(box_m, recall_fn, visibility=visibility)
-        raw = node[:, self.n_nodes // 2]
-        if self.n_nodes == 1:
-            return np.maximum(raw, floor), raw
-        return 1.0 / corrected_weight(node, floor=floor), raw
+        pi, raw, _, _ = self.inclusion_parts(box_m, recall_fn, floor=floor, visibility=visibility)
+        return pi, raw
+
+    def inclusion_parts(self, box_m: np.ndarray, recall_fn, *, floor=MIN_INCLUSION, visibility=visibility_by_range
+                        ) -> tuple[np.ndarray, ...]:
+        """(pi, pi raw, pi spread, None), as ``geo.counting.inclusion.inclusion_parts``: random
+        points fall independently, there is no grid to shift."""
+        return inclusion_parts(self.node_inclusion(box_m, recall_fn, visibility=visibility), self.n_nodes, floor=floor)
+
+
+def _length_cells(position: np.ndarray, vpoint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position of each (position, viewpoint) cell, each pair's cell) for ``effective_length``."""
+    width = int(vpoint.max()) + 1 if len(vpoint) else 1
+    key = position.astype(np.int64) * width + vpoint.astype(np.int64)
+    cells, inverse = np.unique(key, return_inverse=True)
+    return cells // width, inverse
 
 
 def effective_length(p: np.ndarray, position: np.ndarray, vpoint: np.ndarray, n_positions: int, *,
-                     step_m: float) -> np.ndarray:
+                     step_m: float, cells: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Metres of street from which one random point finds each camera position: sum over the
-    virtual viewpoints of p1 x ``step_m``, p1 = 1 - prod over the viewpoint's views (1 - p)."""
+    virtual viewpoints of p1 x ``step_m``, p1 = 1 - prod over the viewpoint's views (1 - p).
+    ``cells``: ``_length_cells(position, vpoint)`` when already known."""
     if len(p) == 0:
         return np.zeros(n_positions)
-    key = position.astype(np.int64) * (int(vpoint.max()) + 1) + vpoint.astype(np.int64)
-    cells, inverse = np.unique(key, return_inverse=True)
-    log_miss = np.bincount(inverse, np.log1p(-np.clip(p, 0.0, 1.0 - 1e-12)), minlength=len(cells))
+    cell_pos, inverse = cells if cells is not None else _length_cells(position, vpoint)
+    log_miss = np.bincount(inverse, np.log1p(-np.clip(p, 0.0, 1.0 - 1e-12)), minlength=len(cell_pos))
     p1 = -np.expm1(log_miss)
-    return np.bincount(cells // (int(vpoint.max()) + 1), p1, minlength=n_positions) * float(step_m)
+    return np.bincount(cell_pos, p1, minlength=n_positions) * float(step_m)
+
+
+def random_inclusion(recall: np.ndarray, position: np.ndarray, vpoint: np.ndarray, n_positions: int, *,
+                     step_m: float, n_points: int, network_m: float, sd: float = CAMERA_LOGIT_SD,
+                     factor: np.ndarray | None = None) -> np.ndarray:
+    """pi of each camera position under a random design of ``n_points`` on ``network_m`` metres:
+    ``inclusion_from_length`` of the effective length, averaged over the per-camera effect of
+    recall (``geo.counting.heterogeneity``: every point's views of one camera share it), so
+    E_u[1 - (1 - a(u) / network_m) ^ n_points], each pair detecting with factor x
+    expit(c(recall) + u); ``sd`` 0: views detect independently."""
+    f = np.ones(len(recall)) if factor is None else np.asarray(factor, float)
+    if sd <= 0 or len(recall) == 0:
+        a = effective_length(np.asarray(recall, float) * f, position, vpoint, n_positions, step_m=step_m)
+        return inclusion_from_length(a, n_points=n_points, network_m=network_m)
+    u, w = effect_nodes(sd, n=EFFECT_NODES)
+    c = logit_shift(recall, sd)
+    out = np.zeros(n_positions)
+    cells = _length_cells(position, vpoint)
+    for uk, wk in zip(u, w):
+        pk = np.where(np.asarray(recall) > 0, f * expit(c + uk), 0.0)
+        a = effective_length(pk, position, vpoint, n_positions, step_m=step_m, cells=cells)
+        out += wk * inclusion_from_length(a, n_points=n_points, network_m=network_m)
+    return out
 
 
 def inclusion_from_length(a_m: np.ndarray, *, n_points: int, network_m: float) -> np.ndarray:
@@ -262,9 +301,9 @@ def inclusion_by_distance(design: Design, calibration, *, class_name: str = "dir
         views = design_views(np.column_stack([xs, np.zeros(len(xs))]), np.full(len(xs), 90.0), design)
         pairs = view_pairs(cams, tangent, views, spacing_m=STEP_M, n_shifts=1)
         vpoint = views["vpoint"].to_numpy(np.int64)[pairs.view] if len(pairs.cam) else np.zeros(0, np.int64)
-        p = pairs.detection(np.full(len(cams), size), curves.recall_at)
-        a = effective_length(p, pairs.cam, vpoint, len(cams), step_m=STEP_M / 2)
-        pi = inclusion_from_length(a, n_points=design.n_points, network_m=design.network_m)
+        recall, factor = pairs.detection_parts(np.full(len(cams), size), curves.recall_at)
+        pi = random_inclusion(recall, pairs.cam, vpoint, len(cams), step_m=STEP_M / 2, n_points=design.n_points,
+                              network_m=design.network_m, factor=factor)
     else:
         s = float(design.spacing_m)
         xs = np.arange(-np.ceil(reach / s) * s, reach + s, s)

@@ -62,8 +62,8 @@ from geo.counting.calibration import (NOMINAL_N, Calibration, RateCurves, calibr
                                       calibration_summary, conf_bin)
 from geo.counting.design import (STRIP_FLOOR, Design, inclusion_by_distance, random_design_pairs, strip_edge)
 from geo.counting.inclusion import (DEFAULT_SHIFTS, MIN_INCLUSION, box_size_m, in_strip, inclusion_gradient,
-                                    inclusion_gradient_numeric, street_distance, surveyed_streets, view_pairs,
-                                    views_for_inclusion)
+                                    inclusion_gradient_numeric, inclusion_parts, shift_range_on_streets,
+                                    street_distance, surveyed_streets, view_pairs, views_for_inclusion)
 from geo.errors import GeoInputError
 from geo.schemas import DENSITY, check_frame, columns
 
@@ -253,19 +253,22 @@ def _widths_text(widths: dict[str, float]) -> str:
 
 def inclusion_pairs(cam_xy: np.ndarray, tangent: np.ndarray, *, design: Design, images: pd.DataFrame,
                     streets: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame | None = None,
-                    location_sd: np.ndarray | None = None, n_shifts: int = DEFAULT_SHIFTS):
+                    location_sd: np.ndarray | None = None, n_shifts: int = DEFAULT_SHIFTS,
+                    shift_range: np.ndarray | None = None):
     """The camera / view pairs whose detection probabilities make each camera's inclusion
     probability, from the design's randomization: a systematic design's own views shifted over
     one spacing (``geo.counting.inclusion.view_pairs``); a random design's virtual viewpoints
     along every street of ``streets`` (``geo.counting.design.random_design_pairs``).
     ``cam_xy``, ``tangent``: positions (m, the streets' CRS) and street directions;
     ``buildings``: footprints in that CRS (or None); ``location_sd``: SD (m) of each position
-    across the street."""
+    across the street; ``shift_range``: per camera, the (lo, hi) metres along its street that
+    the sampler's start moves it over (``geo.counting.inclusion.shift_range_on_streets``;
+    default one spacing centred on it)."""
     if design.random:
         return random_design_pairs(cam_xy, tangent, streets, design, buildings=buildings, location_sd_m=location_sd)
     views = views_for_inclusion(images, streets.crs, random_sides=design.sides == "random")
     return view_pairs(cam_xy, tangent, views, spacing_m=design.spacing_m, buildings=buildings, n_shifts=n_shifts,
-                      location_sd_m=location_sd)
+                      location_sd_m=location_sd, shift_range_m=shift_range)
 
 
 def inclusion_floor(klass: np.ndarray, pi_ref: dict[str, float], *, min_inclusion: float = MIN_INCLUSION
@@ -370,6 +373,8 @@ class StripParts:
     floor: Any = MIN_INCLUSION
     n_images: int = 0
     false_rate: np.ndarray | None = None
+    cache: dict = field(default_factory=dict, repr=False)
+    street: np.ndarray | None = None  # per inside camera: its street (systematic designs: the grid moves with it)
 
     def reality(self, curves: RateCurves, *, false_rate: np.ndarray | None = None) -> np.ndarray:
         """P(real) of every located camera (``false_rate`` overrides this survey's rates)."""
@@ -381,9 +386,30 @@ class StripParts:
     def weights(self, curves: RateCurves, *, false_rate: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(weight, q, pi floored, pi raw) of the inside cameras under ``curves``."""
+        w, q, pi, raw, _, _ = self.weight_parts(curves, false_rate=false_rate)
+        return w, q, pi, raw
+
+    def weight_parts(self, curves: RateCurves, *, false_rate: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+        """(weight, q, pi floored, pi raw, pi spread, p* by grid shift) of the inside cameras under
+        ``curves`` (the last two for the encounter variance: ``geo.counting.inclusion.inclusion_parts``)."""
         q = self.reality(curves, false_rate=false_rate)[self.inside]
-        pi, raw = self.pairs.inclusion(self.box_m, curves.recall_at, floor=self.floor)
-        return q / pi, q, pi, raw
+        pi, raw, spread, by_shift = self.inclusion_of(curves)[0]
+        return q / pi, q, pi, raw, spread, by_shift
+
+    def inclusion_of(self, curves: RateCurves) -> tuple[tuple, np.ndarray | None]:
+        """(``inclusion_parts`` of the inside cameras, their p* at each location node or None)
+        under ``curves``'s recall, computed once per recall curve."""
+        key = (np.asarray(curves.recall, float).tobytes(), np.asarray(curves.size_edges, float).tobytes())
+        if key not in self.cache:
+            self.cache.clear()
+            if hasattr(self.pairs, "shift_inclusion"):
+                by_shift = self.pairs.shift_inclusion(self.box_m, curves.recall_at)
+                node = by_shift.mean(axis=2)
+                self.cache[key] = (inclusion_parts(node, self.pairs.n_nodes, floor=self.floor, by_shift=by_shift),
+                                   node)
+            else:
+                self.cache[key] = (self.pairs.inclusion_parts(self.box_m, curves.recall_at, floor=self.floor), None)
+        return self.cache[key]
 
     def per_area(self, values: np.ndarray, n_areas: int) -> np.ndarray:
         """Sum of per-inside-camera ``values`` per area."""
@@ -396,10 +422,10 @@ def strip_totals(parts: StripParts, curves: RateCurves, n_areas: int) -> dict[st
     """Horvitz-Thompson totals per area: ``est`` (sum of P(real) / pi, cameras), ``est_<class>``,
     ``n_located`` (located cameras inside the strip), ``n_floored`` (of them at the small-pi
     floor), and the per-camera ``w``, ``q``, ``pi``, ``raw``."""
-    w, q, pi, raw = parts.weights(curves)
+    w, q, pi, raw, spread, by_shift = parts.weight_parts(curves)
     out = {"est": parts.per_area(w, n_areas), "n_located": parts.per_area(np.ones(len(w)), n_areas),
            "n_floored": parts.per_area((raw < np.asarray(parts.floor)).astype(float), n_areas),
-           "w": w, "q": q, "pi": pi, "raw": raw}
+           "w": w, "q": q, "pi": pi, "raw": raw, "pi_spread": spread, "by_shift": by_shift}
     for name in CLASSES:
         out[f"est_{name}"] = parts.per_area(np.where(parts.klass == name, w, 0.0), n_areas)
     return out
@@ -449,10 +475,52 @@ def encounter_variance(parts: StripParts, totals: dict, curves: RateCurves, n_ar
     """Per-area Horvitz-Thompson variance of which cameras were detected, sum q (1 - pi) / pi^2
     over the located cameras (Horvitz and Thompson 1952; Poisson sampling, independent
     inclusions, Sarndal, Swensson and Wretman 1992, sec. 3.5), plus which of them are real
-    (``reality_variance``); cameras^2."""
-    q, pi = totals["q"], totals["pi"]
-    return parts.per_area(q * (1 - pi) / pi ** 2, n_areas) + reality_variance(parts, q, pi, curves, n_areas,
-                                                                            fixed_totals=fixed_totals)
+    (``reality_variance``); cameras^2. pi here is the larger of the weight's pi (1 / the
+    bias-corrected weight) and p* averaged over the camera's position uncertainty
+    (``totals["pi_spread"]``, ``geo.counting.inclusion.inclusion_parts``): the bias correction
+    of the weight (``corrected_weight``) fixes 1 / pi, not 1 / pi^2, which at a mislocated
+    camera's position would explode, while for a camera located where views see it the average
+    over positions its views see less well would inflate the term.
+
+    A systematic design's pi (1 - pi) has two parts: E_grid[p* (1 - p*)], which cameras its
+    views find given where the grid fell (independent between cameras), and Var_grid(p*), where
+    the grid fell, which all cameras of a street share. The first is summed over the located
+    cameras, q E_grid[p* (1 - p*)] / pi^3; the second is the variance over the grid's shifts of
+    each street's Horvitz-Thompson sum, Var_k(sum over its located cameras of q p*_k / pi^2)
+    (``grid_variance``) with each camera's own term reweighted from 1 / pi^4 to 1 / pi^3 (the
+    Horvitz-Thompson estimate of a variance: pairs of cameras by 1 / (pi_i pi_j), a camera by
+    1 / pi_i), the realized design's, neither the Poisson sum (cameras placed evenly
+    along a street cancel: as many come into the grid's blind spots as leave them) nor nothing
+    (a street's few cameras need not cancel)."""
+    q, pi = totals["q"], np.maximum(totals["pi"], totals.get("pi_spread", totals["pi"]))
+    by_shift = totals.get("by_shift")
+    if by_shift is None or parts.street is None:
+        return parts.per_area(q * (1 - pi) / pi ** 2, n_areas) + reality_variance(parts, q, pi, curves, n_areas,
+                                                                                fixed_totals=fixed_totals)
+    grid = np.minimum(by_shift.var(axis=1), pi * (1 - pi))
+    found = q * (pi * (1 - pi) - grid) / pi ** 3
+    # the street sums' variance over the shifts counts each camera's own term with 1 / pi^4; its
+    # Horvitz-Thompson estimate weighs it 1 / pi^3 (the pairs' terms keep 1 / (pi_i pi_j))
+    own = q ** 2 * grid / pi ** 4 - q * grid / pi ** 3
+    street = np.maximum(grid_variance(parts, q[:, None] * by_shift / pi[:, None] ** 2, n_areas)
+                        - parts.per_area(own, n_areas), 0.0)
+    return parts.per_area(found, n_areas) + street + reality_variance(parts, q, pi, curves, n_areas,
+                                                                      fixed_totals=fixed_totals)
+
+
+def grid_variance(parts: StripParts, terms: np.ndarray, n_areas: int) -> np.ndarray:
+    """Per area, the sum over streets of the variance over the grid's shifts of the street's
+    sum of ``terms`` (inside cameras x shifts): a street's grid moves all its cameras at once."""
+    if len(parts.pair_cam) == 0:
+        return np.zeros(n_areas)
+    street = parts.street[parts.pair_cam]
+    _, group = np.unique(parts.pair_area.astype(np.int64) * (int(street.max()) + 2) + street + 1, return_inverse=True)
+    area_of = np.zeros(group.max() + 1, np.int64)
+    area_of[group] = parts.pair_area
+    sums = np.stack([np.bincount(group, terms[parts.pair_cam, k], minlength=group.max() + 1)
+                     for k in range(terms.shape[1])], axis=1)
+    return np.bincount(area_of, sums.var(axis=1), minlength=n_areas)
+
 
 
 def false_detection_variance(parts: StripParts, cal: Calibration, curves: RateCurves, pi: np.ndarray,
@@ -505,7 +573,8 @@ def recall_variance(parts: StripParts, cal: Calibration, curves: RateCurves, tot
                                           floor=parts.floor)
         free = np.ones(len(raw), bool)
     else:
-        grad = inclusion_gradient(parts.pairs, parts.box_m, curves.size_edges, curves.recall, floor=parts.floor)
+        grad = inclusion_gradient(parts.pairs, parts.box_m, curves.size_edges, curves.recall, floor=parts.floor,
+                                  node=parts.inclusion_of(curves)[1])
         free = raw >= np.asarray(parts.floor) if parts.pairs.n_nodes == 1 else np.ones(len(raw), bool)
     dw = np.where(free[:, None], -q[:, None] / pi[:, None] ** 2 * grad, 0.0)
     return sum((parts.per_area(dw[:, j], n_areas) * sd[j]) ** 2 for j in range(len(sd)))
@@ -518,7 +587,7 @@ def strip_variance(parts: StripParts, cal: Calibration, n_areas: int) -> dict[st
     small-pi floor applied to."""
     curves = cal.curves()
     totals = strip_totals(parts, curves, n_areas)
-    out = {k: v for k, v in totals.items() if k not in ("w", "q", "pi", "raw")}
+    out = {k: v for k, v in totals.items() if k not in ("w", "q", "pi", "raw", "pi_spread", "by_shift")}
     out["var_encounter"] = encounter_variance(parts, totals, curves, n_areas, fixed_totals=cal.sampled_survey())
     out["var_precision"], out["fpc"] = false_detection_variance(parts, cal, curves, totals["pi"], n_areas)
     out["var_recall"] = recall_variance(parts, cal, curves, totals, n_areas)
@@ -615,8 +684,7 @@ def density_from_tables(
     crs = streets.crs
     areas_m = areas.to_crs(crs).reset_index(drop=True)
     n_areas = len(areas_m)
-    geoms = areas_m.geometry.to_numpy()
-    tree = shapely.STRtree(geoms)
+    tree = shapely.STRtree(areas_m.geometry.to_numpy())
     if surveyed is None:
         surveyed = streets[["street_id", "geometry"]] if design.random else \
             surveyed_streets(streets, points, images, metres_per_point=metres_per_point)
@@ -628,27 +696,50 @@ def density_from_tables(
                         surveyed=surveyed, widths=widths, design=design, pi_ref=pi_ref, buildings=buildings,
                         n_shifts=n_shifts, calibration=cal, n_images=counts["n_ok_images"])
     comp = strip_variance(parts, cal, n_areas)
-    est = comp["est"]
     lo, hi, cv, df = strip_interval(comp, cal, level=level)
-    est_lo, est_hi = interval_with_zero_bound(est, lo, hi, comp["n_located"], curves, level=level)
-
+    est_lo, est_hi = interval_with_zero_bound(comp["est"], lo, hi, comp["n_located"], curves, level=level)
     # estimator (a), with the calibration's overall precision and recall
     summary = calibration_summary(cal, conf=parts.detection_conf, n_images=counts["n_ok_images"])
-    p_all, r_all = summary["precision"], summary["recall"]
     if metres_per_image is None:
         metres_per_image = seen_metres_per_image(cameras, streets, images, metres_per_point=metres_per_point,
-                                                 recall=r_all)
+                                                 recall=summary["recall"])
+    truth_strip, truth_all, truth_seen = truth_counts(truth, tree, n_areas, crs=crs, surveyed=surveyed,
+                                                      widths=widths, side=strip_side(design))
+    table = density_table(areas_m, units, counts, comp, (est_lo, est_hi, cv), widths=widths, summary=summary,
+                          metres_per_image=metres_per_image, population=population, level=level,
+                          truth=(truth_strip, truth_all, truth_seen), osm=_count_in(osm, tree, crs, n_areas))
+    out = gpd.GeoDataFrame(table[AREA_COLUMNS], geometry=areas.reset_index(drop=True).geometry.to_numpy(),
+                           crs=areas.crs).to_crs(4326)
+    check_frame(out, DENSITY, what="density table")
+    out.attrs["metres_per_image"] = float(metres_per_image)
+    if parts_out is not None:
+        parts_out.update(parts=parts, components=comp, calibration=cal, summary=summary, df=df, cv=cv,
+                         per_road_km_se_r2=_per_road_km_se_r2(parts, cameras, surveyed, units, curves),
+                         n_floored=int(comp["n_floored"].sum()), n_inside=int(len(parts.inside)),
+                         n_outside=int(len(cameras) - len(parts.inside)), strip_m=widths, design=design,
+                         pi_ref=pi_ref, surveyed=surveyed, warnings=notes)
+    return out
+
+
+def density_table(areas_m: gpd.GeoDataFrame, units: pd.DataFrame, counts: dict, comp: dict, interval: tuple, *,
+                  widths: dict[str, float], summary: dict, metres_per_image: float, population, level: float,
+                  truth: tuple, osm: np.ndarray) -> pd.DataFrame:
+    """The per-area table (``AREA_COLUMNS``, areas in metres): the strip estimate (``comp``, its
+    (lo, hi, cv) ``interval``), estimator (a) from the ``counts`` and the calibration ``summary``,
+    lengths from ``units``, densities, and the truth (in the strip, all, seen) and OSM counts."""
+    n_areas = len(areas_m)
+    est = comp["est"]
+    est_lo, est_hi, cv = interval
     road_m = np.bincount(units["area"], units["road_m"], n_areas)
     surveyed_m = np.bincount(units["area"], units["surveyed_m"], n_areas)
     road_km = road_m / 1000.0
     surveyed_km = np.minimum(surveyed_m, np.where(road_m > 0, road_m, surveyed_m)) / 1000.0
-    rate_est, rate_lo, rate_hi = rate_estimate(counts["n_images"], counts["n_hit"], road_km, precision=p_all,
-                                               recall=r_all, metres_per_image=metres_per_image, level=level)
-    truth_strip, truth_all, truth_seen = truth_counts(truth, tree, n_areas, crs=crs, surveyed=surveyed,
-                                                      widths=widths, side=strip_side(design))
-    area_km2 = shapely.area(geoms) / 1e6
+    rate_est, rate_lo, rate_hi = rate_estimate(counts["n_images"], counts["n_hit"], road_km,
+                                               precision=summary["precision"], recall=summary["recall"],
+                                               metres_per_image=metres_per_image, level=level)
+    area_km2 = shapely.area(areas_m.geometry.to_numpy()) / 1e6
     with np.errstate(divide="ignore", invalid="ignore"):
-        table = pd.DataFrame({
+        return pd.DataFrame({
             "area_id": areas_m["area_id"].astype(str).to_numpy(),
             "name": areas_m["name"].astype(str).to_numpy() if "name" in areas_m else areas_m["area_id"].astype(str),
             "strip_m": float(max(widths.values())),
@@ -680,22 +771,11 @@ def density_from_tables(
             "rate_est_lo": rate_lo,
             "rate_est_hi": rate_hi,
             "rate_per_road_km": np.where(road_km > 0, rate_est / road_km, np.nan),
-            "truth_cameras": truth_strip,
-            "truth_all_cameras": truth_all,
-            "truth_seen_cameras": truth_seen,
-            "osm_cameras": _count_in(osm, tree, crs, n_areas),
+            "truth_cameras": truth[0],
+            "truth_all_cameras": truth[1],
+            "truth_seen_cameras": truth[2],
+            "osm_cameras": osm,
         })
-    out = gpd.GeoDataFrame(table[AREA_COLUMNS], geometry=areas.reset_index(drop=True).geometry.to_numpy(),
-                           crs=areas.crs).to_crs(4326)
-    check_frame(out, DENSITY, what="density table")
-    out.attrs["metres_per_image"] = float(metres_per_image)
-    if parts_out is not None:
-        parts_out.update(parts=parts, components=comp, calibration=cal, summary=summary, df=df, cv=cv,
-                         per_road_km_se_r2=_per_road_km_se_r2(parts, cameras, surveyed, units, curves),
-                         n_floored=int(comp["n_floored"].sum()), n_inside=int(len(parts.inside)),
-                         n_outside=int(len(cameras) - len(parts.inside)), strip_m=widths, design=design,
-                         pi_ref=pi_ref, surveyed=surveyed, warnings=notes)
-    return out
 
 
 def truth_counts(truth: gpd.GeoDataFrame | None, tree: shapely.STRtree, n_areas: int, *, crs,
@@ -782,13 +862,17 @@ def strip_parts(tree: shapely.STRtree, *, cameras: gpd.GeoDataFrame, used: pd.Da
     crs = streets.crs
     cxy = xy_from_lonlat(cameras["lon"], cameras["lat"], crs)
     klass = cameras["class_name"].astype(str).to_numpy()
-    dist, _, tangent = street_distance(cxy, surveyed)
+    dist, near, tangent = street_distance(cxy, surveyed)
     inside = np.flatnonzero(cameras_in_strip(cxy, klass, surveyed, widths, side=strip_side(design), distance_m=dist))
     tangent = tangent[inside]
     ci, ca = _point_pairs(tree, shapely.points(cxy[inside])) if len(inside) else (np.zeros(0, np.int64),) * 2
     build_m = buildings.to_crs(crs) if buildings is not None and len(buildings) else None
+    shift_range = street_id = None
+    if not design.random and len(surveyed):
+        street_id = surveyed["street_id"].to_numpy()[np.maximum(near[inside], 0)]
+        shift_range = shift_range_on_streets(cxy[inside], street_id, streets, spacing_m=design.spacing_m)
     pairs = inclusion_pairs(cxy[inside], tangent, design=design, images=images, streets=streets, buildings=build_m,
-                            location_sd=location_sd_m(cameras)[inside], n_shifts=n_shifts)
+                            location_sd=location_sd_m(cameras)[inside], n_shifts=n_shifts, shift_range=shift_range)
     return StripParts(inside=inside, pair_cam=ci, pair_area=ca, klass=klass[inside], box_m=box_size_m(klass[inside]),
                       pairs=pairs, n_detections=cameras["n_detections"].to_numpy(float),
                       conf_max=cameras["conf_max"].fillna(1.0).to_numpy(float) if "conf_max" in cameras
@@ -796,7 +880,8 @@ def strip_parts(tree: shapely.STRtree, *, cameras: gpd.GeoDataFrame, used: pd.Da
                       detection_conf=used["conf"].fillna(1.0).to_numpy(float) if "conf" in used
                       else np.ones(len(used)),
                       floor=inclusion_floor(klass[inside], pi_ref), n_images=int(n_images),
-                      false_rate=calibration.false_rates() if calibration.uses_false_rate() else None)
+                      false_rate=calibration.false_rates() if calibration.uses_false_rate() else None,
+                      street=None if street_id is None else np.asarray(street_id, np.int64))
 
 
 def _per_road_km_se_r2(parts: StripParts, cameras: pd.DataFrame, surveyed: gpd.GeoDataFrame, units: pd.DataFrame,
@@ -968,16 +1053,85 @@ def estimate_survey(
     detections (from the detections at or above the calibration's threshold). Writes
     density.geojson, density.parquet, map.html, density.png, report.json.
     """
-    from geo.counting.areas import areas_from_spec, population_for_areas, population_from_file, whole_area
-    from geo.counting.card_check import calibration_checked, report_keys
-    from geo.counting.design import design_from_sample_info
-    from geo.counting.locate import read_sample_info
-    from geo.streets.network import load_network, streets_from_graph
-
     timings: dict[str, float] = {}
     notes: list[str] = []
     survey_dir = Path(survey_dir)
     clock = time.perf_counter()
+    inputs = survey_inputs(survey_dir, by=by, calibration=calibration, precision=precision, recall=recall,
+                           strip=strip, population=population, population_field=population_field, notes=notes)
+    timings["read_inputs_s"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    if isinstance(buildings, str) and buildings == "auto":
+        from geo.counting.locate import buildings_for_survey
+
+        buildings = buildings_for_survey(inputs.info)
+    detections, images, cameras = survey_cameras(survey_dir, info=inputs.info, calibration=inputs.cal,
+                                                 buildings=buildings, notes=notes)
+    points = _read_points(survey_dir)
+    timings["locate_s"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    truth = _read_truth(survey_dir)
+    osm_frame = _osm_cameras(inputs.info["area"], notes) if osm and inputs.info.get("area") else None
+    timings["reference_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    plan = survey_plan(inputs, strip=strip, cameras=cameras, detections=detections, images=images, points=points,
+                       buildings=buildings, metres_per_image=metres_per_image, notes=notes)
+    common = dict(cameras=cameras, detections=detections, images=images, points=points, streets=inputs.streets,
+                  calibration=plan.cal, strip=plan.widths, design=plan.design, buildings=buildings,
+                  metres_per_point=plan.spacing, n_shifts=n_shifts, metres_per_image=plan.metres_per_image,
+                  truth=truth, osm=osm_frame, surveyed=plan.surveyed)
+    table, total_table, parts = survey_tables(inputs, common, population=population,
+                                              population_field=population_field, notes=notes)
+    timings["estimate_s"] = time.perf_counter() - clock
+    if len(table) and (table["road_km"] <= 0).all():
+        raise GeoInputError(f"the areas of --by {by} contain none of the survey's streets")
+    total = total_from_row(total_table.iloc[0])
+    total["strip_m_by_class"] = dict(plan.widths)
+    total["encounter_rate_r2"] = {"per_road_km_se": parts.get("per_road_km_se_r2"),
+                                  "note": "between-streets (Fewster R2) SE of the density per surveyed km, "
+                                          "for carrying the rate to other streets of the same kind"}
+    report = estimate_report(survey_dir, info=inputs.info, cal=plan.cal, parts=parts, design=plan.design,
+                             widths=plan.widths, strip=strip, total=total, table=table, cameras=cameras,
+                             detections=detections, buildings=buildings, notes=notes, timings=timings, model=model,
+                             by=by, population=population, population_field=population_field, n_boot=n_boot,
+                             seed=seed, spacing=plan.spacing, metres_per_image=plan.metres_per_image, n_shifts=n_shifts)
+    from geo.counting.card_check import report_keys
+
+    report.update(report_keys(plan.checks))  # issue 26: card_check, self_calibration, provisional
+    paths: dict[str, Path] = {}
+    if exports:
+        from geo.outputs.export import write_exports, write_json
+
+        clock = time.perf_counter()
+        paths = write_exports(survey_dir, table, cameras=cameras, report=report, streets=inputs.streets,
+                              surveyed=plan.surveyed, points=points, images=images, detections=detections,
+                              truth=truth, metres_per_point=plan.spacing, basemap=basemap)
+        timings["export_s"] = time.perf_counter() - clock
+        write_json(report, survey_dir / "report.json")
+    return EstimateResult(areas=table, total=total, report=report, paths=paths)
+
+
+@dataclass
+class SurveyInputs:
+    """What ``estimate_survey`` reads before locating: sample.json (``info``), the calibration,
+    the streets (projected), the areas and the population layer (or None)."""
+
+    info: dict
+    cal: Calibration
+    streets: gpd.GeoDataFrame
+    areas: gpd.GeoDataFrame
+    pop_layer: Any = None
+
+
+def survey_inputs(survey_dir: Path, *, by: str, calibration, precision, recall, strip, population,
+                  population_field, notes: list[str]) -> SurveyInputs:
+    """Step 1 of ``estimate_survey``: check the options and read the survey's sample, network,
+    areas (``--by``) and population layer."""
+    from geo.counting.areas import areas_from_spec, population_from_file
+    from geo.counting.locate import read_sample_info
+    from geo.streets.network import load_network, streets_from_graph
+
     info = read_sample_info(survey_dir)
     cal = survey_calibration(calibration, precision=precision, recall=recall, notes=notes)
     if isinstance(strip, (int, float)) and not strip > 0:
@@ -990,26 +1144,35 @@ def estimate_survey(
     streets = streets_from_graph(load_network(survey_dir / "network.graphml"))
     areas = areas_from_spec(by, streets, warnings_out=notes)
     pop_layer = population_from_file(population, field=population_field) if population is not None else None
-    timings["read_inputs_s"] = time.perf_counter() - clock
+    return SurveyInputs(info=info, cal=cal, streets=streets, areas=areas, pop_layer=pop_layer)
 
-    clock = time.perf_counter()
-    if isinstance(buildings, str) and buildings == "auto":
-        from geo.counting.locate import buildings_for_survey
 
-        buildings = buildings_for_survey(info)
-    detections, images, cameras = survey_cameras(survey_dir, info=info, calibration=cal, buildings=buildings,
-                                                 notes=notes)
-    points = _read_points(survey_dir)
-    timings["locate_s"] = time.perf_counter() - clock
+@dataclass
+class SurveyPlan:
+    """The design as sampled and what follows from it: the calibration the estimate uses, the
+    strip per class (m), the surveyed street pieces, metres per point and per image."""
 
-    clock = time.perf_counter()
-    truth = _read_truth(survey_dir)
-    osm_frame = _osm_cameras(info["area"], notes) if osm and info.get("area") else None
-    timings["reference_s"] = time.perf_counter() - clock
+    design: Design
+    cal: Calibration
+    widths: dict[str, float]
+    surveyed: gpd.GeoDataFrame
+    spacing: float
+    metres_per_image: float
+    checks: dict = field(default_factory=dict)  # the card check and the survey's own recall (issue 26)
 
-    clock = time.perf_counter()
+
+def survey_plan(inputs: SurveyInputs, *, strip, cameras: gpd.GeoDataFrame, detections: pd.DataFrame,
+                images: pd.DataFrame, points: pd.DataFrame, buildings: Any, metres_per_image: float | None,
+                notes: list[str]) -> SurveyPlan:
+    """Step 2 of ``estimate_survey``: the design from sample.json (random points are drawn from
+    the whole network), then the strip per class (``strip_by_class``) under the calibration, the
+    surveyed pieces and the roadside an image sees (estimator (a))."""
+    from geo.counting.card_check import calibration_checked
+    from geo.counting.design import design_from_sample_info
+
+    streets, cal = inputs.streets, inputs.cal
     network_m = float(shapely.length(streets.geometry.to_numpy()).sum())  # what random points are drawn from
-    design = design_from_sample_info(info, images=images, network_m=network_m)
+    design = design_from_sample_info(inputs.info, images=images, network_m=network_m)
     cal, checks = calibration_checked(cal, cameras=cameras, detections=detections, images=images, crs=streets.crs,
                                       buildings=buildings, notes=notes)  # issue 26: card check, survey's own recall
     widths, strip_notes = strip_by_class(strip, design=design, calibration=cal)
@@ -1020,12 +1183,20 @@ def estimate_survey(
     surveyed = streets[["street_id", "geometry"]] if design.random else \
         surveyed_streets(streets, points, images, metres_per_point=spacing)
     if metres_per_image is None:
-        metres_per_image = seen_metres_per_image(cameras, streets, images, metres_per_point=spacing,
-                                                 recall=float(cal.recall_bins() @ (cal.rec_n / max(cal.rec_n.sum(), 1)))
-                                                 if cal.rec_n.sum() > 0 else 1.0)
-    common = dict(cameras=cameras, detections=detections, images=images, points=points, streets=streets,
-                  calibration=cal, strip=widths, design=design, buildings=buildings, metres_per_point=spacing,
-                  n_shifts=n_shifts, metres_per_image=metres_per_image, truth=truth, osm=osm_frame, surveyed=surveyed)
+        recall = float(cal.recall_bins() @ (cal.rec_n / max(cal.rec_n.sum(), 1))) if cal.rec_n.sum() > 0 else 1.0
+        metres_per_image = seen_metres_per_image(cameras, streets, images, metres_per_point=spacing, recall=recall)
+    return SurveyPlan(design=design, cal=cal, widths=widths, surveyed=surveyed, spacing=spacing,
+                      metres_per_image=float(metres_per_image), checks=checks)
+
+
+def survey_tables(inputs: SurveyInputs, common: dict, *, population, population_field, notes: list[str]
+                  ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
+    """Step 3 of ``estimate_survey``: ``density_from_tables`` per area and for the whole survey
+    (once when the areas are the whole), with the population per area; (table, total table,
+    the whole survey's parts)."""
+    from geo.counting.areas import population_for_areas, whole_area
+
+    streets, areas, pop_layer = inputs.streets, inputs.areas, inputs.pop_layer
     whole = whole_area(streets)
     pop_areas = pop_whole = None
     if pop_layer is not None:
@@ -1037,31 +1208,7 @@ def estimate_survey(
     parts: dict = {}
     table = density_from_tables(areas, population=pop_areas, parts_out=parts if same else None, **common)
     total_table = table if same else density_from_tables(whole, population=pop_whole, parts_out=parts, **common)
-    timings["estimate_s"] = time.perf_counter() - clock
-    if len(table) and (table["road_km"] <= 0).all():
-        raise GeoInputError(f"the areas of --by {by} contain none of the survey's streets")
-    total = total_from_row(total_table.iloc[0])
-    total["strip_m_by_class"] = dict(widths)
-    total["encounter_rate_r2"] = {"per_road_km_se": parts.get("per_road_km_se_r2"),
-                                  "note": "between-streets (Fewster R2) SE of the density per surveyed km, "
-                                          "for carrying the rate to other streets of the same kind"}
-    report = estimate_report(survey_dir, info=info, cal=cal, parts=parts, design=design, widths=widths,
-                             strip=strip, total=total, table=table, cameras=cameras, detections=detections,
-                             buildings=buildings, notes=notes, timings=timings, model=model, by=by,
-                             population=population, population_field=population_field, n_boot=n_boot, seed=seed,
-                             spacing=spacing, metres_per_image=metres_per_image, n_shifts=n_shifts)
-    report.update(report_keys(checks))
-    paths: dict[str, Path] = {}
-    if exports:
-        from geo.outputs.export import write_exports, write_json
-
-        clock = time.perf_counter()
-        paths = write_exports(survey_dir, table, cameras=cameras, report=report, streets=streets,
-                              surveyed=surveyed, points=points, images=images, detections=detections,
-                              truth=truth, metres_per_point=spacing, basemap=basemap)
-        timings["export_s"] = time.perf_counter() - clock
-        write_json(report, survey_dir / "report.json")
-    return EstimateResult(areas=table, total=total, report=report, paths=paths)
+    return table, total_table, parts
 
 
 def survey_calibration(calibration: dict | Calibration | None, *, precision: float | None, recall: float | None,

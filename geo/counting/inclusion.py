@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit, found_by_any_view, logit_shift
 from geo.counting.locate import CAMERA_SIZE_M
 
 # Strip half-width (m): at 20 m the smaller class's box (dome, 0.33 m) seen square-on from the
@@ -91,6 +92,8 @@ class ViewPairs:
     view: np.ndarray | None = None  # row of each pair's view
     factor: np.ndarray | None = None  # share of mount heights in the vertical field of view x view's share
     n_nodes: int = 1
+    camera_sd: float = CAMERA_LOGIT_SD  # per-camera logit SD of recall (0: views detect independently)
+    same_nodes: np.ndarray | None = None  # per camera: its outer location nodes are its centre (no pairs there)
 
     @property
     def n_positions(self) -> int:
@@ -98,11 +101,35 @@ class ViewPairs:
 
     def node_inclusion(self, box_m: np.ndarray, recall_fn, *, visibility=visibility_by_range) -> np.ndarray:
         """(cameras, n_nodes) p* averaged over the grid shifts at each location node."""
-        p = self.detection(box_m, recall_fn, visibility)
+        return self.shift_inclusion(box_m, recall_fn, visibility=visibility).mean(axis=2)
+
+    def shift_inclusion(self, box_m: np.ndarray, recall_fn, *, visibility=visibility_by_range) -> np.ndarray:
+        """(cameras, n_nodes, n_shifts) p* at each location node and grid shift."""
+        recall, factor = self.detection_parts(box_m, recall_fn, visibility)
         cell = self.cam * self.n_positions + self.shift
-        log_miss = np.bincount(cell, np.log1p(-p), minlength=self.n_cameras * self.n_positions)
-        p_star = 1.0 - np.exp(log_miss.reshape(self.n_cameras, self.n_nodes, self.n_shifts))
-        return p_star.mean(axis=2)
+        p_star = found_by_cell(recall, cell, self.n_cameras * self.n_positions, sd=self.camera_sd, factor=factor)
+        return self.fill_nodes(p_star.reshape(self.n_cameras, self.n_nodes, self.n_shifts))
+
+    def fill_nodes(self, node: np.ndarray) -> np.ndarray:
+        """``node`` (cameras, n_nodes, ...) with the outer nodes of ``same_nodes`` cameras set to
+        their centre's."""
+        if self.n_nodes > 1 and self.same_nodes is not None and self.same_nodes.any():
+            node = node.copy()
+            for k in range(self.n_nodes):
+                if k != self.n_nodes // 2:
+                    node[self.same_nodes, k] = node[self.same_nodes, self.n_nodes // 2]
+        return node
+
+    def detection_parts(self, box_m: np.ndarray, recall_fn, visibility=visibility_by_range
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """(recall, factor) of each pair: the recall at the expected box size, which carries the
+        camera's effect, and what multiplies it outside the effect (the vertical field of view's
+        share x ``visibility(range)``); their product is ``detection``."""
+        recall = np.clip(recall_fn(box_m[self.cam] * self.scale), 0.0, 1.0 - 1e-12)
+        factor = np.ones(len(self.cam)) if self.factor is None else np.asarray(self.factor, float)
+        if visibility is not None:
+            factor = factor * visibility(self.range_m)
+        return recall, np.clip(factor, 0.0, 1.0)
 
     def detection(self, box_m: np.ndarray, recall_fn, visibility=visibility_by_range) -> np.ndarray:
         """P(detected) of each pair: recall at the expected box size, times ``visibility(range)``
@@ -122,11 +149,35 @@ class ViewPairs:
         pi raw: p* at the located position, averaged over the grid shifts. pi: pi raw floored
         at ``floor``; with location nodes (``n_nodes`` 3), 1 / the bias-corrected weight
         (``corrected_weight``)."""
-        node = self.node_inclusion(box_m, recall_fn, visibility=visibility)
-        raw = node[:, self.n_nodes // 2]
-        if self.n_nodes == 1:
-            return np.maximum(raw, floor), raw
-        return 1.0 / corrected_weight(node, floor=floor), raw
+        pi, raw, _, _ = self.inclusion_parts(box_m, recall_fn, floor=floor, visibility=visibility)
+        return pi, raw
+
+    def inclusion_parts(self, box_m: np.ndarray, recall_fn, *, floor: float = MIN_INCLUSION,
+                        visibility=visibility_by_range) -> tuple[np.ndarray, ...]:
+        """(pi, pi raw, pi spread, grid variance): ``inclusion`` and what the encounter variance
+        needs (``inclusion_parts``)."""
+        by_shift = self.shift_inclusion(box_m, recall_fn, visibility=visibility)
+        return inclusion_parts(by_shift.mean(axis=2), self.n_nodes, floor=floor, by_shift=by_shift)
+
+
+def inclusion_parts(node: np.ndarray, n_nodes: int, *, floor=MIN_INCLUSION, by_shift: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """(pi, pi raw, pi spread, p* by shift) from the (cameras, n_nodes) p* at the location
+    nodes: pi as ``ViewPairs.inclusion`` gives it; for the encounter variance, pi spread: p*
+    averaged over the camera's position uncertainty (the Gauss-Hermite nodes' weights), floored
+    (averaging pi rather than 1 / pi keeps a mislocated camera's (1 - pi) / pi^2 bounded: a
+    position that no view can see next to positions that several can see counts with the
+    average of the two), and p* at each grid shift (``by_shift``, (cameras, n_nodes, n_shifts),
+    averaged over the nodes the same way; None without it)."""
+    raw = node[:, n_nodes // 2]
+    shifts = None if by_shift is None else by_shift[:, n_nodes // 2, :]
+    if n_nodes == 1:
+        pi = np.maximum(raw, floor)
+        return pi, raw, pi, shifts
+    _, node_w = ERROR_NODES
+    if by_shift is not None:
+        shifts = np.einsum("cns,n->cs", by_shift, node_w)
+    return 1.0 / corrected_weight(node, floor=floor), raw, np.maximum(node @ node_w, floor), shifts
 
 
 def corrected_weight(node_pi: np.ndarray, *, floor: float = MIN_INCLUSION) -> np.ndarray:
@@ -147,23 +198,26 @@ def corrected_weight(node_pi: np.ndarray, *, floor: float = MIN_INCLUSION) -> np
 
 
 def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, rates: np.ndarray, *,
-                       visibility=visibility_by_range, floor: float = MIN_INCLUSION) -> np.ndarray:
+                       visibility=visibility_by_range, floor: float = MIN_INCLUSION,
+                       node: np.ndarray | None = None) -> np.ndarray:
     """d pi / d recall_b: (cameras, size bins) derivative of each camera's inclusion
     probability with respect to each size bin's recall (exact, for the delta method):
     pi = mean_k (1 - prod_j (1 - p_jk)), so d pi / d p_jk = (1 - p*_k) / (1 - p_jk) / K, and
     p_jk is linear in the two bin rates it interpolates between. Without location nodes it is
     the raw pi's derivative (the caller zeroes floored cameras); with them, that of
     1 / ``corrected_weight``: d pi = pi^2 (2 f_0^2 d pi_0 - sum_k w_k f_k^2 d pi_k), f = 1 / pi
-    (0 where a node's pi or the weight is at its bound)."""
+    (0 where a node's pi or the weight is at its bound). ``node``: the (cameras, n_nodes) p* at
+    these rates when already known."""
     if pairs.n_nodes > 1:
         node_pairs = ViewPairs(pairs.cam * pairs.n_nodes + pairs.shift // pairs.n_shifts, pairs.shift % pairs.n_shifts,
                                pairs.scale, pairs.n_cameras * pairs.n_nodes, pairs.n_shifts, pairs.range_m,
-                               pairs.view, pairs.factor)
+                               pairs.view, pairs.factor, camera_sd=pairs.camera_sd)
         grad = inclusion_gradient(node_pairs, np.repeat(box_m, pairs.n_nodes), edges, rates, visibility=visibility)
-        grad = grad.reshape(pairs.n_cameras, pairs.n_nodes, -1)
+        grad = pairs.fill_nodes(grad.reshape(pairs.n_cameras, pairs.n_nodes, -1))
         from geo.counting.calibration import recall_at
 
-        node = pairs.node_inclusion(box_m, lambda size: recall_at(size, edges, rates), visibility=visibility)
+        if node is None:
+            node = pairs.node_inclusion(box_m, lambda size: recall_at(size, edges, rates), visibility=visibility)
         _, node_w = ERROR_NODES
         floor = np.asarray(floor, float)
         fl = floor[:, None] if floor.ndim else floor
@@ -188,13 +242,64 @@ def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, r
     vf = pairs.factor if pairs.factor is not None else np.ones(len(pairs.cam))
     if visibility is not None:
         vf = vf * visibility(pairs.range_m)
-    p = np.clip(vf * (rates[i0] * (1 - t) + rates[i1] * t), 0.0, 1.0 - 1e-12)
+    r = np.clip(rates[i0] * (1 - t) + rates[i1] * t, 0.0, 1.0 - 1e-12)
     cell = pairs.cam * pairs.n_shifts + pairs.shift
-    log_miss = np.bincount(cell, np.log1p(-p), minlength=pairs.n_cameras * pairs.n_shifts)
-    g = np.exp(log_miss[cell]) / (1.0 - p) / pairs.n_shifts * vf
+    g = found_gradient(r, cell, pairs.n_cameras * pairs.n_shifts, sd=pairs.camera_sd, factor=vf) / pairs.n_shifts
     out += np.bincount(pairs.cam * m + i0, g * (1 - t), minlength=len(out))
     out += np.bincount(pairs.cam * m + i1, g * t, minlength=len(out))
     return out.reshape(pairs.n_cameras, m)
+
+
+EFFECT_NODES = 12  # Gauss-Hermite nodes of the inclusion's average over the camera effect (3e-4 of 24)
+
+
+def found_by_cell(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: float = CAMERA_LOGIT_SD,
+                  factor: np.ndarray | None = None) -> np.ndarray:
+    """``geo.counting.heterogeneity.found_by_any_view`` per cell (a camera at one position), with
+    ``EFFECT_NODES`` nodes; a cell with one pair is found with its marginal recall x factor
+    exactly (the effect averages out), so only cells of two or more pairs are integrated."""
+    recall = np.asarray(recall, float)
+    f = np.ones(len(recall)) if factor is None else np.asarray(factor, float)
+    cell = np.asarray(cell, np.int64)
+    single = np.bincount(cell, minlength=n_cells)[cell] == 1
+    out = np.zeros(n_cells)
+    out[cell[single]] = np.clip(recall[single] * f[single], 0.0, 1.0)
+    many = ~single
+    if many.any():
+        out += found_by_any_view(recall[many], cell[many], n_cells, sd=sd, factor=f[many], n_nodes=EFFECT_NODES)
+    return out
+
+
+def found_gradient(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: float = CAMERA_LOGIT_SD,
+                   factor: np.ndarray | None = None) -> np.ndarray:
+    """d P(found by any view of its cell) / d recall_j for each pair j (the cells, recall and
+    factor of ``heterogeneity.found_by_any_view``): with the camera effect u, p_j(u) =
+    f_j expit(c(r_j) + u), so the derivative is f_j E_u[miss(u) / (1 - p_j(u)) s_j(u)] /
+    E_u[s_j(u)], s = expit' = e (1 - e), miss(u) = prod_i (1 - p_i(u)) over the cell; ``sd`` 0:
+    f_j prod_{i != j} (1 - p_i)."""
+    r = np.clip(np.asarray(recall, float), 0.0, 1.0 - 1e-12)
+    f = np.ones(len(r)) if factor is None else np.clip(np.asarray(factor, float), 0.0, 1.0)
+    cell = np.asarray(cell, np.int64)
+    if sd <= 0:
+        p = np.minimum(r * f, 1.0 - 1e-12)
+        log_miss = np.bincount(cell, np.log1p(-p), minlength=n_cells)
+        return f * np.exp(log_miss[cell]) / (1.0 - p)
+    out = f.copy()  # a cell of one pair: P = f r exactly
+    many = np.bincount(cell, minlength=n_cells)[cell] > 1
+    if not many.any():
+        return out
+    r, f, cell = r[many], f[many], cell[many]
+    u, w = effect_nodes(sd, n=EFFECT_NODES)
+    c = logit_shift(r, sd)
+    num, den = np.zeros(len(r)), np.zeros(len(r))
+    for uk, wk in zip(u, w):
+        e = expit(c + uk)
+        pk = np.where(r > 0, np.minimum(f * e, 1.0 - 1e-12), 0.0)
+        miss = np.exp(np.bincount(cell, np.log1p(-pk), minlength=n_cells))
+        num += wk * miss[cell] / (1.0 - pk) * e * (1.0 - e)
+        den += wk * e * (1.0 - e)
+    out[many] = f * num / np.maximum(den, 1e-300)
+    return out
 
 
 def inclusion_gradient_numeric(pairs, box_m: np.ndarray, edges: np.ndarray, rates: np.ndarray, *,
@@ -318,7 +423,8 @@ def street_distance(xy: np.ndarray, lines: gpd.GeoDataFrame) -> tuple[np.ndarray
 def view_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, *, spacing_m: float,
                buildings: gpd.GeoDataFrame | None = None, n_shifts: int = DEFAULT_SHIFTS,
                max_range_m: float = MAX_RANGE_M, rise_m: float = RISE_M, grazing_deg: float = GRAZING_DEG,
-               location_sd_m: np.ndarray | None = None, chunk: int = 50_000) -> ViewPairs:
+               location_sd_m: np.ndarray | None = None, shift_range_m: np.ndarray | None = None,
+               camera_sd: float = CAMERA_LOGIT_SD, chunk: int = 50_000) -> ViewPairs:
     """The pairs (camera at each shifted position, view) that could show it (``chunk`` positions
     at a time).
 
@@ -332,7 +438,11 @@ def view_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, *, 
     ``location_sd_m``: per camera, the SD (m) of its located position across the street (the
     locator's range error). When any is positive, each camera is also placed at the 3
     Gauss-Hermite nodes -sqrt(3) sd, 0, +sqrt(3) sd along the street's normal (``n_nodes`` 3),
-    for the measurement-error correction of its weight (``corrected_weight``)."""
+    for the measurement-error correction of its weight (``corrected_weight``).
+
+    ``shift_range_m``: per camera, the (lo, hi) metres along its street over which it is shifted
+    (one spacing clipped to its street's ends, ``shift_range_on_streets``); default one spacing centred
+    on it. ``camera_sd``: the per-camera logit SD of recall that p* averages over."""
     from scipy.spatial import cKDTree
 
     n = len(cam_xy)
@@ -340,11 +450,16 @@ def view_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, *, 
     sd = None if location_sd_m is None else np.nan_to_num(np.asarray(location_sd_m, float))
     n_nodes = 3 if sd is not None and np.any(sd > 0) else 1
     empty = ViewPairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), n, n_shifts, np.zeros(0),
-                      np.zeros(0, np.int64), n_nodes=n_nodes)
+                      np.zeros(0, np.int64), n_nodes=n_nodes, camera_sd=camera_sd)
     if n == 0 or len(views) == 0:
         return empty
-    offsets = ((np.arange(n_shifts) + 0.5) / n_shifts - 0.5) * float(spacing_m) if n_shifts > 1 else np.zeros(1)
-    pos = cam_xy[:, None, :] + offsets[None, :, None] * tangent[:, None, :]  # (n, shifts, 2)
+    frac = (np.arange(n_shifts) + 0.5) / n_shifts if n_shifts > 1 else np.full(1, 0.5)
+    if shift_range_m is None:
+        offsets = np.tile((frac - 0.5) * float(spacing_m) if n_shifts > 1 else np.zeros(1), (n, 1))
+    else:
+        rng_m = np.asarray(shift_range_m, float).reshape(n, 2)
+        offsets = rng_m[:, :1] + frac[None, :] * (rng_m[:, 1:] - rng_m[:, :1])
+    pos = cam_xy[:, None, :] + offsets[:, :, None] * tangent[:, None, :]  # (n, shifts, 2)
     if n_nodes > 1:
         nodes, _ = ERROR_NODES
         across = np.column_stack([-tangent[:, 1], tangent[:, 0]])
@@ -364,14 +479,41 @@ def view_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, *, 
               for start in range(0, len(sub), chunk)]
     pi, vj, r, scale, factor = (np.concatenate([c[k] for c in chunks]) for k in range(5))
     pi = need[pi]
-    if n_nodes > 1:
-        cam, at = pi // n_pos, pi % n_pos
-        twin = (sd[cam] <= 0) & (at // n_shifts == n_nodes // 2)
-        extra = [(pi[twin] + (k - n_nodes // 2) * n_shifts) for k in range(n_nodes) if k != n_nodes // 2]
-        rows = np.concatenate([np.arange(len(pi))] + [np.flatnonzero(twin)] * len(extra))
-        pi = np.concatenate([pi, *extra])
-        vj, r, scale, factor = vj[rows], r[rows], scale[rows], factor[rows]
-    return ViewPairs(pi // n_pos, pi % n_pos, scale, n, n_shifts, r, vj, factor, n_nodes=n_nodes)
+    # cameras without a location SD have no pairs at their outer nodes: those equal the centre's
+    same = (sd <= 0) if n_nodes > 1 else None
+    return ViewPairs(pi // n_pos, pi % n_pos, scale, n, n_shifts, r, vj, factor, n_nodes=n_nodes, camera_sd=camera_sd,
+                     same_nodes=same)
+
+
+def shift_range_on_streets(cam_xy: np.ndarray, street_id: np.ndarray, streets: gpd.GeoDataFrame, *,
+                           spacing_m: float) -> np.ndarray:
+    """(lo, hi) metres along its street over which each camera's inclusion is averaged: one
+    spacing centred on it, clipped to its street's ends.
+
+    Cameras are placed independently of the grid, so in a street's interior where the grid falls
+    relative to a camera is uniform over a spacing (the grid's random start, or the camera's own
+    place). Past a street's end there is no grid of that street to shift: the sampler always puts
+    a point within its slack of each end (``geo.streets.sampling.offsets_systematic``: start
+    uniform on [0, slack]), so a camera near an end is averaged only over positions on its street,
+    not moved into the junction away from every view. ``cam_xy``: positions (m, the streets'
+    CRS); ``street_id``: each camera's street (unknown: the whole spacing)."""
+    s = float(spacing_m)
+    n = len(cam_xy)
+    out = np.tile([-s / 2.0, s / 2.0], (n, 1))
+    if n == 0 or s <= 0:
+        return out
+    geoms = pd.Series(streets.geometry.to_numpy(), index=streets["street_id"].to_numpy())
+    geoms = geoms[~geoms.index.duplicated()]
+    line = pd.Series(np.asarray(street_id)).map(geoms).to_numpy()
+    rows = np.flatnonzero([isinstance(g, shapely.geometry.base.BaseGeometry) for g in line])
+    if len(rows) == 0:
+        return out
+    geom = line[rows].astype(object)
+    along = shapely.line_locate_point(geom, shapely.points(cam_xy[rows]))
+    length = shapely.length(geom)
+    out[rows, 0] = np.minimum(np.maximum(-s / 2.0, -along), 0.0)
+    out[rows, 1] = np.maximum(np.minimum(s / 2.0, length - along), 0.0)
+    return out
 
 
 def _pairs_chunk(pos, start, stop, view_tree, views, ex, ey, normal, buildings, *, max_range_m, rise_m, grazing_deg):
@@ -381,19 +523,20 @@ def _pairs_chunk(pos, start, stop, view_tree, views, ex, ey, normal, buildings, 
     pairs = cKDTree(pos[start:stop]).sparse_distance_matrix(view_tree, max_range_m, output_type="ndarray")
     pi, vj = pairs["i"].astype(np.int64) + start, pairs["j"].astype(np.int64)
     dx, dy = pos[pi, 0] - ex[vj], pos[pi, 1] - ey[vj]
-    r = np.hypot(dx, dy)
+    r = pairs["v"]
+    # inside the horizontal field of view (the rest is 0), by the cosine of the angle off the
+    # view's axis: cheaper than the angle itself, which only the pairs inside need
+    heading = np.radians(views["heading_grid"].to_numpy(float))
+    half = np.radians(np.clip(views["fov"].to_numpy(float), 1.0, 179.0) / 2.0 - 0.5)
+    near = (dx * np.sin(heading)[vj] + dy * np.cos(heading)[vj] >= r * np.cos(half)[vj]) & (r > 0.5)
+    pi, vj, r, dx, dy = pi[near], vj[near], r[near], dx[near], dy[near]
     off = (np.degrees(np.arctan2(dx, dy)) - views["heading_grid"].to_numpy(float)[vj] + 180.0) % 360.0 - 180.0
     fov = np.clip(views["fov"].to_numpy(float)[vj], 1.0, 179.0)
-    width = views["width"].to_numpy(float)[vj]
-    height = views["height"].to_numpy(float)[vj]
-    focal = width / 2.0 / np.tan(np.radians(fov) / 2.0)
-    vhalf = np.degrees(np.arctan2(height / 2.0, focal))
-    # vertical field of view: mounts spread over RISE_RANGE_M above the eye; the share of them a
-    # view at horizontal range r reaches is the share with rise <= r tan(vertical half-fov)
-    lo_rise, hi_rise = RISE_RANGE_M
-    reach = np.clip((r * np.tan(np.radians(vhalf - 0.5)) - lo_rise) / (hi_rise - lo_rise), 0.0, 1.0)
-    inside = (np.abs(off) <= fov / 2.0 - 0.5) & (reach > 0) & (r > 0.5)
-    pi, vj, r, off, focal, reach = pi[inside], vj[inside], r[inside], off[inside], focal[inside], reach[inside]
+    pitch = views["pitch"].to_numpy(float)[vj] if "pitch" in views.columns else np.zeros(len(vj))
+    inside, scale, reach = view_geometry(r, off, fov=fov, pitch=pitch, width=views["width"].to_numpy(float)[vj],
+                                         height=views["height"].to_numpy(float)[vj], rise_m=rise_m)
+    keep = inside & (reach > 0) & (r > 0.5)
+    pi, vj, r, scale, reach = pi[keep], vj[keep], r[keep], scale[keep], reach[keep]
     if normal is not None and len(pi):
         blocked = sight_blocked(np.column_stack([ex[vj], ey[vj]]), pos[pi], buildings)
         nx, ny = normal[pi, 0], normal[pi, 1]
@@ -402,11 +545,38 @@ def _pairs_chunk(pos, start, stop, view_tree, views, ex, ey, normal, buildings, 
                   / np.maximum(r, 1e-9))
         blocked |= on_wall & (facing < np.sin(np.radians(grazing_deg)))
         keep = ~blocked
-        pi, vj, r, off, focal, reach = pi[keep], vj[keep], r[keep], off[keep], focal[keep], reach[keep]
-    along = focal / np.cos(np.radians(off))  # focal length along the ray, px
-    scale = along / np.hypot(r, rise_m)
+        pi, vj, r, scale, reach = pi[keep], vj[keep], r[keep], scale[keep], reach[keep]
     share = views["share"].to_numpy(float)[vj] if "share" in views.columns else np.ones(len(vj))
     return pi, vj, r, scale, reach * share
+
+
+def view_geometry(range_m: np.ndarray, off_deg: np.ndarray, *, fov, pitch, width=640.0, height=640.0,
+                  rise_m: float = RISE_M, rise_range_m: tuple[float, float] = RISE_RANGE_M
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(inside, scale, reach) of cameras at horizontal range ``range_m`` and ``off_deg`` degrees
+    off a view's axis, in a view of ``fov`` and ``pitch`` (degrees up; scalars or one per pair):
+    inside the horizontal field of view (0.5 deg margin); px of box per metre of camera size,
+    f' / slant range with f' the focal length along the ray at the nominal ``rise_m`` above the
+    eye; and the share of mounts spread over ``rise_range_m`` above the eye inside the vertical
+    field of view [p - v, p + v] (v the vertical half-angle less 0.5 deg). Pitch p makes
+    f' = f / (cos(h) cos(p) + tan(e) sin(p)), e the ray's elevation. The estimator's inclusion
+    and the planner share it."""
+    r = np.asarray(range_m, float)
+    fov, pitch = np.asarray(fov, float), np.asarray(pitch, float)
+    focal = np.asarray(width, float) / 2.0 / np.tan(np.radians(fov) / 2.0)
+    vhalf = np.degrees(np.arctan2(np.asarray(height, float) / 2.0, focal)) - 0.5
+    inside = np.abs(np.asarray(off_deg, float)) <= fov / 2.0 - 0.5
+    lo_rise, hi_rise = rise_range_m
+    top = r * np.tan(np.radians(np.clip(pitch + vhalf, -89.0, 89.0)))
+    bottom = r * np.tan(np.radians(np.clip(pitch - vhalf, -89.0, 89.0)))
+    if hi_rise - lo_rise <= 1e-9:  # one height: in or out
+        reach = ((bottom <= lo_rise) & (lo_rise <= top)).astype(float)
+    else:
+        reach = np.clip((np.minimum(top, hi_rise) - np.maximum(bottom, lo_rise)) / (hi_rise - lo_rise), 0.0, 1.0)
+    p_rad, h = np.radians(pitch), np.radians(np.asarray(off_deg, float))
+    cos_axis = np.cos(h) * np.cos(p_rad) + rise_m / np.maximum(r, 1e-6) * np.sin(p_rad)
+    scale = focal / np.maximum(cos_axis, 0.05) / np.hypot(r, rise_m)
+    return inside, scale, reach
 
 
 def wall_normals(xy: np.ndarray, buildings: gpd.GeoDataFrame, *, within_m: float = WALL_M) -> np.ndarray:
@@ -452,7 +622,7 @@ def sight_blocked(eye: np.ndarray, target: np.ndarray, buildings: gpd.GeoDataFra
 
 
 def views_for_inclusion(images: pd.DataFrame, crs, *, random_sides: bool = False) -> pd.DataFrame:
-    """The ok images as views in ``crs``: x, y (m), heading_grid (deg), fov, width, height, share.
+    """The ok images as views in ``crs``: x, y (m), heading_grid (deg), fov, width, height, pitch, share.
 
     ``random_sides``: the design took one side per point at random (``--sides random``, the
     Stanford design); the inclusion probability then averages over that choice: each view and
@@ -467,7 +637,8 @@ def views_for_inclusion(images: pd.DataFrame, crs, *, random_sides: bool = False
     ok = ok.drop_duplicates("image_id")
     lon, lat = ok["lon"].to_numpy(float), ok["lat"].to_numpy(float)
     if len(ok) == 0:
-        return pd.DataFrame({"x": [], "y": [], "heading_grid": [], "fov": [], "width": [], "height": [], "share": []})
+        return pd.DataFrame({"x": [], "y": [], "heading_grid": [], "fov": [], "width": [], "height": [], "pitch": [],
+                             "share": []})
     x, y = Transformer.from_crs(4326, crs, always_xy=True).transform(lon, lat)
     conv = true_north_correction(lon, lat, CRS.from_user_input(crs))
     out = pd.DataFrame({
@@ -476,6 +647,7 @@ def views_for_inclusion(images: pd.DataFrame, crs, *, random_sides: bool = False
         "fov": ok["fov"].fillna(90.0).to_numpy(float),
         "width": ok["width"].fillna(640).to_numpy(float) if "width" in ok else np.full(len(ok), 640.0),
         "height": ok["height"].fillna(640).to_numpy(float) if "height" in ok else np.full(len(ok), 640.0),
+        "pitch": ok["pitch"].fillna(0.0).to_numpy(float) if "pitch" in ok else np.zeros(len(ok)),
         "share": 1.0,
     })
     if random_sides:

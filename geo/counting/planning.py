@@ -48,8 +48,9 @@ import numpy as np
 import pandas as pd
 
 from geo.counting.calibration import Calibration, calibration_from_dict, calibration_from_rates
-from geo.counting.inclusion import (MAX_RANGE_M, MIN_INCLUSION, RISE_M, RISE_RANGE_M, box_size_m,
-                                    street_distance, view_pairs, visibility_by_range)
+from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit, logit_shift
+from geo.counting.inclusion import (EFFECT_NODES, MAX_RANGE_M, MIN_INCLUSION, box_size_m, street_distance,
+                                    view_geometry, view_pairs, visibility_by_range)
 from geo.errors import GeoInputError
 
 METHODS = ("systematic", "random")
@@ -163,7 +164,8 @@ class BasePairs:
     """Camera / base-view pairs that could show the camera at fov 90 (the widest planned):
     per pair the camera, the base view's unit (point x 2 + side, side 0 left, 1 right), its
     street's grid rank, horizontal range (m), off-axis angle (deg) and the footprints' verdict
-    (pairs blocked by a building or a grazing wall are left out)."""
+    (pairs blocked by a building or a grazing wall are left out); with the streets' lengths and
+    the base grid's first offsets, for the sampler's start distribution (``design_inclusion``)."""
 
     cam: np.ndarray
     point: np.ndarray
@@ -173,6 +175,11 @@ class BasePairs:
     off_deg: np.ndarray
     n_cameras: int
     n_points: int
+    street: np.ndarray | None = None  # per pair: the street of its point
+    street_length_m: np.ndarray | None = None  # per street
+    street_first_m: np.ndarray | None = None  # per street: the base grid's first offset (m)
+    cam_street: np.ndarray | None = None  # per camera: its own (nearest) street
+    cam_along_m: np.ndarray | None = None  # per camera: metres along that street
 
 
 @dataclass
@@ -204,7 +211,9 @@ class PlanArea:
 def base_views(streets: gpd.GeoDataFrame, *, step_m: float = BASE_STEP_M, seed: int = 0
                ) -> tuple[pd.DataFrame, np.ndarray]:
     """The base grid's views (x, y, heading_grid, fov 90, width, height, share; view 2i left and
-    2i + 1 right of point i) on projected ``streets``, and each point's rank along its street."""
+    2i + 1 right of point i) on projected ``streets``, and each point's rank along its street;
+    ``views.attrs``: ``street`` (per point), ``street_length_m`` and ``street_first_m`` (per
+    street: its length and the grid's first offset, m)."""
     from geo.streets.sampling import StreetPolylines, offsets_systematic
 
     lines = StreetPolylines.from_geometries(streets.geometry.to_numpy())
@@ -217,6 +226,9 @@ def base_views(streets: gpd.GeoDataFrame, *, step_m: float = BASE_STEP_M, seed: 
     views = pd.DataFrame({"x": np.repeat(xy[:, 0], 2), "y": np.repeat(xy[:, 1], 2), "heading_grid": heading,
                           "fov": 90.0, "width": float(IMAGE_PX), "height": float(IMAGE_PX), "share": 1.0})
     assert len(views) == 2 * n
+    first_m = np.zeros(len(lines.street_length))
+    first_m[street[::-1]] = offset[::-1]  # the smallest offset of each street (offsets rise along it)
+    views.attrs.update(street=street, street_length_m=np.asarray(lines.street_length, float), street_first_m=first_m)
     return views, rank
 
 
@@ -230,7 +242,11 @@ def base_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, ran
     dy = cam_xy[pairs.cam, 1] - views["y"].to_numpy()[vj]
     off = (np.degrees(np.arctan2(dx, dy)) - views["heading_grid"].to_numpy()[vj] + 180.0) % 360.0 - 180.0
     point = vj // 2
-    return BasePairs(pairs.cam, point, vj % 2, rank[point], pairs.range_m, off, len(cam_xy), len(rank))
+    street = views.attrs.get("street")
+    return BasePairs(pairs.cam, point, vj % 2, rank[point], pairs.range_m, off, len(cam_xy), len(rank),
+                     street=None if street is None else np.asarray(street)[point],
+                     street_length_m=views.attrs.get("street_length_m"),
+                     street_first_m=views.attrs.get("street_first_m"))
 
 
 def plan_area(area: str, *, network: str = "drive", population_per_km: float = POPULATION_PER_KM,
@@ -282,9 +298,14 @@ def plan_area_from_frames(streets: gpd.GeoDataFrame, cam_xy: np.ndarray, cam_cla
     the streets' CRS, ``cam_class`` per camera; placed along ``population_km`` km of streets,
     default the streets' own length) and optional ``buildings`` (same CRS)."""
     cam_xy = np.asarray(cam_xy, float).reshape(-1, 2)
-    dist, _, tangent = street_distance(cam_xy, streets)
+    dist, near, tangent = street_distance(cam_xy, streets)
     views, rank = base_views(streets, step_m=base_step_m, seed=seed)
     pairs = base_pairs(cam_xy, tangent, views, rank, buildings=buildings)
+    if len(cam_xy) and len(streets):
+        import shapely
+
+        pairs.cam_street = near
+        pairs.cam_along_m = shapely.line_locate_point(streets.geometry.to_numpy()[near], shapely.points(cam_xy))
     lengths = streets.geometry.length.to_numpy(float)
     return PlanArea(name=name, network=network, lengths_m=lengths, cam_class=np.asarray(cam_class).astype(str),
                     cam_distance_m=dist, population_per_km=len(cam_xy) / (population_km or lengths.sum() / 1000.0),
@@ -292,33 +313,6 @@ def plan_area_from_frames(streets: gpd.GeoDataFrame, cam_xy: np.ndarray, cam_cla
 
 
 # --- detection and inclusion of a design --------------------------------------------------------
-
-def view_geometry(range_m: np.ndarray, off_deg: np.ndarray, *, fov: float, pitch: float,
-                  width: float = IMAGE_PX, height: float = IMAGE_PX, rise_m: float = RISE_M,
-                  rise_range_m: tuple[float, float] = RISE_RANGE_M) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(inside, scale, reach) of cameras at horizontal range ``range_m`` and ``off_deg`` degrees
-    off a view's axis, in a view of ``fov`` and ``pitch`` (degrees up): inside the horizontal field
-    of view (0.5 deg margin); px of box per metre of camera size, f' / slant range with f' the
-    focal length along the ray at the nominal ``rise_m`` above the eye; and the share of mounts
-    spread over ``rise_range_m`` above the eye inside the vertical field of view [p - v, p + v]
-    (v the vertical half-angle less 0.5 deg). At pitch 0 these are ``geo.counting.inclusion``'s;
-    pitch p makes f' = f / (cos(h) cos(p) + tan(e) sin(p)), e the ray's elevation."""
-    r = np.asarray(range_m, float)
-    focal = width / 2.0 / np.tan(np.radians(fov) / 2.0)
-    vhalf = np.degrees(np.arctan2(height / 2.0, focal)) - 0.5
-    inside = np.abs(np.asarray(off_deg, float)) <= fov / 2.0 - 0.5
-    lo_rise, hi_rise = rise_range_m
-    top = r * np.tan(np.radians(np.clip(pitch + vhalf, -89.0, 89.0)))
-    bottom = r * np.tan(np.radians(np.clip(pitch - vhalf, -89.0, 89.0)))
-    span = max(hi_rise - lo_rise, 1e-9)
-    reach = np.clip((np.minimum(top, hi_rise) - np.maximum(bottom, lo_rise)) / span, 0.0, 1.0)
-    if hi_rise - lo_rise <= 1e-9:  # one height: in or out
-        reach = ((bottom <= lo_rise) & (lo_rise <= top)).astype(float)
-    p_rad, h = np.radians(pitch), np.radians(np.asarray(off_deg, float))
-    cos_axis = np.cos(h) * np.cos(p_rad) + rise_m / np.maximum(r, 1e-6) * np.sin(p_rad)
-    scale = focal / np.maximum(cos_axis, 0.05) / np.hypot(r, rise_m)
-    return inside, scale, reach
-
 
 def _pair_terms(area: PlanArea, size_edges: np.ndarray, *, fov: float, pitch: float
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -356,54 +350,143 @@ def pair_detection(pairs: BasePairs, box_m: np.ndarray, recall_at, *, fov: float
 
 
 def design_inclusion(pairs: BasePairs, p: np.ndarray, design: Design, *, road_m: float,
-                     base_step_m: float = BASE_STEP_M) -> tuple[np.ndarray, np.ndarray]:
+                     base_step_m: float = BASE_STEP_M, sd: float = CAMERA_LOGIT_SD,
+                     factor: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(pi, p1) per camera: the inclusion probability over the design's randomization and the
     probability of exactly one detection (a single-detection camera), from the base pairs'
-    detection probabilities ``p``.
+    detection probabilities ``p`` (marginal per view; with ``factor``, ``p`` is the recall,
+    which carries the camera's effect, and ``factor`` what multiplies it outside the effect).
 
-    Units that detect independently: each view for ``both`` sides, the left view for ``one``,
-    the point for ``random`` sides (detection (p_left + p_right) / 2). Systematic spacing
-    k x step: the mean over the grid's k starts of 1 - prod(1 - p_u) over the units whose rank
-    falls on that start. Random: n = road / spacing points placed uniformly, each a base unit
-    with probability step / road: P(none) = (1 - sum_u p_u step / road)^n."""
-    n = pairs.n_cameras
-    if design.sides == "one":
-        keep = pairs.side == 0
-        cam, unit, rank, pu = pairs.cam[keep], pairs.point[keep], pairs.rank[keep], p[keep]
-    elif design.sides == "random":
-        key = pairs.cam.astype(np.int64) * pairs.n_points + pairs.point
-        uniq, inv = np.unique(key, return_inverse=True)
-        pu = np.bincount(inv, p / 2.0, minlength=len(uniq))
-        cam, unit = uniq // pairs.n_points, uniq % pairs.n_points
-        rank = np.zeros(len(uniq), np.int64)
-        rank[inv] = pairs.rank
-    else:
-        cam, rank, pu = pairs.cam, pairs.rank, p
-    pu = np.clip(pu, 0.0, 1.0 - 1e-12)
+    Units: each view for ``both`` sides, the left view for ``one``, the point for ``random``
+    sides (detection (p_left + p_right) / 2). A camera's units share its logit effect on recall
+    (SD ``sd``, ``geo.counting.heterogeneity``): every figure is an average over it.
+    Systematic spacing k x step, as the estimator's inclusion (``geo.counting.inclusion.
+    shift_range_on_streets``): cameras lie anywhere relative to the grid, so on its own street,
+    away from the ends (one spacing), the mean is over all k phases of the base grid (rank mod
+    k); near a street's ends, and for the other streets near it (junctions: their ends), over
+    the phases the sampler's start can take (uniform on [0, slack], slack = L - floor(L / s) s,
+    ``geo.streets.sampling.offsets_systematic``), each street's independently: P(miss) = prod over
+    the camera's streets of the mean over their phases of prod(1 - p_u). Random: n = road /
+    spacing points placed uniformly, each a base unit with
+    probability step / road: P(none) = (1 - sum_u p_u step / road)^n."""
+    units = _design_units(pairs, design)
+    f = np.ones(len(p)) if factor is None else np.asarray(factor, float)
+    draws = [(units.detection(f * pk), wk) for pk, wk in _effect_draws(np.clip(p, 0.0, 1.0 - 1e-12), sd)]
     if design.method == "systematic":
         k = max(1, int(round(design.spacing_m / base_step_m)))
-        cell = cam * k + rank % k
-        log_miss = np.bincount(cell, np.log1p(-pu), minlength=n * k).reshape(n, k)
-        odds = np.bincount(cell, pu / (1.0 - pu), minlength=n * k).reshape(n, k)
-        miss = np.exp(log_miss)
-        return (1.0 - miss).mean(axis=1), (miss * odds).mean(axis=1)
+        allowed = _allowed_phases(pairs, k, design.spacing_m, base_step_m)
+        interior = own = None
+        if pairs.cam_street is not None and pairs.street_length_m is not None:
+            own = pairs.cam_street
+            length = np.asarray(pairs.street_length_m, float)[own]
+            interior = (pairs.cam_along_m >= design.spacing_m) & (pairs.cam_along_m <= length - design.spacing_m)
+        return _systematic_inclusion(units, draws, pairs.n_cameras, k, allowed, interior=interior, own=own)
     n_points = road_m / design.spacing_m
-    share = np.clip(np.bincount(cam, pu, minlength=n) * base_step_m / road_m, 0.0, 1.0)
-    miss = (1.0 - share) ** n_points
-    p1 = n_points * share * (1.0 - share) ** max(n_points - 1.0, 0.0)
-    return 1.0 - miss, p1
+    pi, p1 = np.zeros(pairs.n_cameras), np.zeros(pairs.n_cameras)
+    for pu, wk in draws:
+        share = np.clip(np.bincount(units.cam, pu, minlength=pairs.n_cameras) * base_step_m / road_m, 0.0, 1.0)
+        pi += wk * (1.0 - (1.0 - share) ** n_points)
+        p1 += wk * n_points * share * (1.0 - share) ** max(n_points - 1.0, 0.0)
+    return pi, p1
+
+
+@dataclass
+class _Units:
+    """The units that detect on their own (see ``design_inclusion``): each unit's camera, street
+    and grid rank, and which pairs make it (``pair_unit``, with ``keep`` and their ``share``)."""
+
+    cam: np.ndarray
+    street: np.ndarray
+    rank: np.ndarray
+    pair_unit: np.ndarray
+    keep: np.ndarray
+    share: float
+
+    def detection(self, p: np.ndarray) -> np.ndarray:
+        """Each unit's detection probability from its pairs' ``p``."""
+        pu = np.bincount(self.pair_unit, p[self.keep] * self.share, minlength=len(self.cam))
+        return np.clip(pu, 0.0, 1.0 - 1e-12)
+
+
+def _design_units(pairs: BasePairs, design: Design) -> _Units:
+    """Each view for ``both`` sides; the left view for ``one``; the point for ``random`` sides
+    (detection (p_left + p_right) / 2, each side's view with the camera's effect)."""
+    street = pairs.street if pairs.street is not None else np.zeros(len(pairs.cam), np.int64)
+    every = np.ones(len(pairs.cam), bool)
+    if design.sides == "one":
+        keep = pairs.side == 0
+        return _Units(pairs.cam[keep], street[keep], pairs.rank[keep], np.arange(int(keep.sum())), keep, 1.0)
+    if design.sides == "random":
+        key = pairs.cam.astype(np.int64) * pairs.n_points + pairs.point
+        uniq, inv = np.unique(key, return_inverse=True)
+        rank, unit_street = np.zeros(len(uniq), np.int64), np.zeros(len(uniq), np.int64)
+        rank[inv], unit_street[inv] = pairs.rank, street
+        return _Units(uniq // pairs.n_points, unit_street, rank, inv, every, 0.5)
+    return _Units(pairs.cam, street, pairs.rank, np.arange(len(pairs.cam)), every, 1.0)
+
+
+def _allowed_phases(pairs: BasePairs, k: int, spacing_m: float, base_step_m: float) -> np.ndarray:
+    """(streets, k) which phases of the base grid the sampler's start can take on each street:
+    j with first + j x step within [0, slack] (to the nearest base point; at least phase 0);
+    all k without the streets' lengths."""
+    if pairs.street_length_m is None or pairs.street_first_m is None:
+        n_streets = int(pairs.street.max()) + 1 if pairs.street is not None and len(pairs.street) else 1
+        return np.ones((n_streets, k), bool)
+    length = np.asarray(pairs.street_length_m, float)
+    slack = length - np.floor(length / spacing_m + 1e-9) * spacing_m
+    last = np.floor((slack - np.asarray(pairs.street_first_m, float)) / base_step_m + 0.5)
+    return np.arange(k)[None, :] <= np.maximum(last, 0.0)[:, None]
+
+
+def _effect_draws(p: np.ndarray, sd: float):
+    """(p(u), weight) at the Gauss-Hermite nodes of the camera effect (one draw, p itself, at sd 0)."""
+    if sd <= 0:
+        yield p, 1.0
+        return
+    u, w = effect_nodes(sd, n=EFFECT_NODES)
+    c = logit_shift(p, sd)
+    for uk, wk in zip(u, w):
+        yield np.where(p > 0, np.minimum(expit(c + uk), 1.0 - 1e-12), 0.0), wk
+
+
+def _systematic_inclusion(units: _Units, draws: list, n_cameras: int, k: int, allowed: np.ndarray, *,
+                          interior: np.ndarray | None = None, own: np.ndarray | None = None
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """(pi, p1) of a systematic design from its units' detection probabilities at each draw of
+    the camera effect (``draws``: (p per unit, weight)): per (camera, street) group, the miss
+    and one-detection chances averaged over the street's allowed phases (every phase on the
+    camera's ``own`` street where it lies in its ``interior``), multiplied over the camera's
+    streets, averaged over the draws."""
+    width = int(units.street.max()) + 1 if len(units.street) else 1
+    groups, g_inv = np.unique(units.cam.astype(np.int64) * width + units.street, return_inverse=True)
+    g_cam, g_street = groups // width, groups % width
+    ok = allowed[g_street]
+    if interior is not None:  # its own street away from the ends: the grid anywhere in a spacing
+        ok = ok | interior[g_cam, None] & (g_street == own[g_cam])[:, None]
+    n_ok = ok.sum(axis=1)
+    cell = g_inv * k + units.rank % k
+    pi, p1 = np.zeros(n_cameras), np.zeros(n_cameras)
+    for pu, wk in draws:
+        miss_c = np.exp(np.bincount(cell, np.log1p(-pu), minlength=len(groups) * k)).reshape(-1, k)
+        odds_c = np.bincount(cell, pu / (1.0 - pu), minlength=len(groups) * k).reshape(-1, k)
+        miss_g = (miss_c * ok).sum(axis=1) / n_ok
+        one_g = (miss_c * odds_c * ok).sum(axis=1) / n_ok
+        miss = np.exp(np.bincount(g_cam, np.log(np.maximum(miss_g, 1e-300)), minlength=n_cameras))
+        pi += wk * (1.0 - miss)
+        p1 += wk * miss * np.bincount(g_cam, one_g / np.maximum(miss_g, 1e-300), minlength=n_cameras)
+    return pi, p1
 
 
 def estimator_design(design: Design, *, road_m: float):
     """The estimator's ``geo.counting.design.Design`` of a planned design on ``road_m`` metres of
-    network (``one`` side: left; pitch is the planner's alone)."""
+    network (``one`` side: left)."""
     from geo.counting.design import Design as SurveyDesign
 
     n_points = points_for_design(np.array([road_m]), design) if design.method == "random" else 0
     return SurveyDesign(method=design.method, spacing_m=float(design.spacing_m), n_points=int(n_points),
                         network_m=float(road_m) if design.method == "random" else 0.0,
                         sides={"one": "left"}.get(design.sides, design.sides), fov=float(design.fov),
-                        width=float(IMAGE_PX), height=float(IMAGE_PX))
+                        width=float(IMAGE_PX), height=float(IMAGE_PX), pitch=float(design.pitch))
 
 
 def strip_for_design(design: Design, calibration: Calibration, *, road_m: float, floor: float = STRIP_FLOOR
@@ -488,8 +571,6 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
     false-rate error), else by held-out figures (a model card). ``road_km``: predict for a city of
     that many km of streets like the area's (cameras, images and false detections scaled; the
     inclusion probabilities are the design's), default the area's own."""
-    from geo.counting.estimate import lognormal_interval, satterthwaite_df
-
     if not density_per_km > 0:
         raise GeoInputError(f"density must be a positive number of cameras per km, got {density_per_km:g}")
     if design.network != area.network:
@@ -502,11 +583,11 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
     pairs = area.pairs
     i0, i1, t, rest = _pair_terms(area, curves.size_edges, fov=design.fov, pitch=design.pitch)
 
-    def detection(rates: np.ndarray) -> np.ndarray:  # pair_detection, linear in the recall rates
-        return np.clip(rest * (rates[i0] * (1.0 - t) + rates[i1] * t), 0.0, 1.0 - 1e-12)
+    def detection(rates: np.ndarray) -> np.ndarray:  # recall of pair_detection, linear in the recall rates
+        return np.clip(rates[i0] * (1.0 - t) + rates[i1] * t, 0.0, 1.0 - 1e-12)
 
-    def inclusion(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return design_inclusion(pairs, p, design, road_m=area.road_m, base_step_m=area.base_step_m)
+    def inclusion(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return design_inclusion(pairs, r, design, road_m=area.road_m, base_step_m=area.base_step_m, factor=rest)
 
     p0 = detection(curves.recall)
     pi, p1 = inclusion(p0)
@@ -542,36 +623,13 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
         w_single = (w1_real + w1_false) / max(singles_real + n_false, 1e-12)
         var_prec = (n_false * rate_rel_se * w_single) ** 2
     # recall: each size bin's Beta posterior SD through d pi / d recall_b (a difference of 0.01)
-    a, b = calibration.recall_beta()
-    sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
-    var_rec = 0.0
-    free = s_pi >= s_pf
-    for j in range(len(sd)):
-        touched = (i0 == j) | (i1 == j)
-        if not touched.any():
-            continue
-        h = -0.01 if curves.recall[j] > 0.5 else 0.01
-        moved = curves.recall.copy()
-        moved[j] += h
-        grad = (inclusion(detection(moved))[0] - pi)[in_strip] / h
-        q_cam = 1.0 - (1.0 - q) * s_p1 / np.maximum(s_pi, 1e-12)
-        dsum = scale * float(np.sum(np.where(free, s_pi * q_cam / s_pf ** 2 * grad, 0.0)))
-        var_rec += (dsum * sd[j]) ** 2
+    q_cam = 1.0 - (1.0 - q) * s_p1 / np.maximum(s_pi, 1e-12)
+    var_rec = _predicted_recall_variance(calibration, curves.recall, lambda r: inclusion(detection(r))[0], pi,
+                                         touched=lambda j: ((i0 == j) | (i1 == j)).any(), in_strip=in_strip,
+                                         weight=scale * np.where(s_pi >= s_pf, s_pi * q_cam / s_pf ** 2, 0.0))
     var_enc = var_ht + var_real
     comps = np.array([var_enc, var_prec, var_rec])
-    if est > 0:
-        cvs = np.sqrt(comps) / est
-        prec_counts = calibration.false_n if calibration.uses_false_rate() else calibration.prec_n
-        dfs = np.array([max(located - 1.0, 1.0),
-                        max(float(np.sum(prec_counts)) - np.count_nonzero(prec_counts), 1.0),
-                        max(float(np.sum(calibration.rec_n)) - np.count_nonzero(calibration.rec_n), 1.0)])
-        df = float(satterthwaite_df(cvs[None, :], dfs[None, :])[0])
-        cv = float(np.sqrt(np.sum(cvs ** 2)))
-        lo, hi = lognormal_interval(np.array([est]), np.array([cv]), df, level=level)
-        lo, hi = float(lo[0]), float(hi[0])
-        half = (hi - lo) / 2.0 / est * 100.0
-    else:
-        cv, df, lo, hi, half = float("inf"), 1.0, 0.0, float("inf"), float("inf")
+    cv, df, lo, hi, half = _predicted_interval(est, comps, calibration, located=located, level=level)
     total = float(comps.sum()) or 1.0
     return Prediction(design=design, images=images, points=points, strip_m={k: float(v) for k, v in strips.items()},
                       density_per_km=float(density_per_km), cameras_in_strip=truth, estimate=est, cv=cv, df=df,
@@ -581,6 +639,44 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
                       located=located, floored_share=float(np.mean(s_pi < s_pf)) if in_strip.any() else 0.0)
 
 
+def _predicted_recall_variance(calibration: Calibration, recall: np.ndarray, inclusion_of, pi: np.ndarray, *,
+                               touched, in_strip: np.ndarray, weight: np.ndarray) -> float:
+    """Sum over size bins of (d total / d recall_b x the bin's Beta posterior SD)^2, d pi by a
+    difference of 0.01 on the bin's recall (``inclusion_of(rates) -> pi``), d total = sum over the
+    cameras in the strip of ``weight`` x d pi; bins no pair ``touched`` are skipped."""
+    a, b = calibration.recall_beta()
+    sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+    var_rec = 0.0
+    for j in range(len(sd)):
+        if not touched(j):
+            continue
+        h = -0.01 if recall[j] > 0.5 else 0.01
+        moved = np.asarray(recall, float).copy()
+        moved[j] += h
+        grad = (inclusion_of(moved) - pi)[in_strip] / h
+        var_rec += (float(np.sum(weight * grad)) * sd[j]) ** 2
+    return var_rec
+
+
+def _predicted_interval(est: float, comps: np.ndarray, calibration: Calibration, *, located: float, level: float
+                        ) -> tuple[float, float, float, float, float]:
+    """(cv, df, lo, hi, half-width %) of a predicted estimate from its variance components
+    (encounter, precision, recall), as ``geo.counting.estimate.strip_interval`` makes them."""
+    from geo.counting.estimate import lognormal_interval, satterthwaite_df
+
+    if not est > 0:
+        return float("inf"), 1.0, 0.0, float("inf"), float("inf")
+    cvs = np.sqrt(comps) / est
+    prec_counts = calibration.false_n if calibration.uses_false_rate() else calibration.prec_n
+    dfs = np.array([max(located - 1.0, 1.0),
+                    max(float(np.sum(prec_counts)) - np.count_nonzero(prec_counts), 1.0),
+                    max(float(np.sum(calibration.rec_n)) - np.count_nonzero(calibration.rec_n), 1.0)])
+    df = float(satterthwaite_df(cvs[None, :], dfs[None, :])[0])
+    cv = float(np.sqrt(np.sum(cvs ** 2)))
+    lo, hi = lognormal_interval(np.array([est]), np.array([cv]), df, level=level)
+    return cv, df, float(lo[0]), float(hi[0]), float((hi[0] - lo[0]) / 2.0 / est * 100.0)
+
+
 def predictions_for_designs(areas: dict[str, PlanArea], designs: list[Design], calibration: Calibration, *,
                             density_per_km: float, review: bool = False) -> list[Prediction]:
     """``design_prediction`` of each design on its network's ``PlanArea`` (``areas`` by network)."""
@@ -588,8 +684,8 @@ def predictions_for_designs(areas: dict[str, PlanArea], designs: list[Design], c
     out = []
     for design in designs:
         area = areas[design.network]
-        key = (design.method, design.spacing_m, design.sides, design.fov, design.network)
-        if key not in strips:  # the estimator's strip has no pitch
+        key = (design.method, design.spacing_m, design.sides, design.fov, design.pitch, design.network)
+        if key not in strips:
             strips[key] = strip_for_design(design, calibration, road_m=area.road_m)
         out.append(design_prediction(area, design, calibration, density_per_km=density_per_km,
                                      strips=strips[key], review=review))

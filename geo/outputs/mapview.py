@@ -113,8 +113,8 @@ def map_data(areas: gpd.GeoDataFrame, *, cameras: gpd.GeoDataFrame | None = None
         names = [str(v) for v in cams["class_name"]] if "class_name" in cams else ["camera"] * len(cams)
         palette = class_colours(names)
         conf = pd.to_numeric(cams.get("conf_max", pd.Series(np.nan, index=cams.index)), errors="coerce").to_numpy(float)
-        for i, row in cams.iterrows():
-            c = conf[i]
+        for i, row in enumerate(pd.DataFrame(cams.drop(columns="geometry", errors="ignore")).to_dict("records")):
+            c = conf[i]  # plain dict rows: iterrows built a Series per camera (issue 27's benchmark)
             camera_features.append({
                 "type": "Feature",
                 "geometry": {"type": "Point", "coordinates": [_round(row["lon"]), _round(row["lat"])]},

@@ -4,10 +4,16 @@ Generates a survey directory with a square street grid, --views views (two per p
 apart), cameras on the building line 12 m from the street centre and their pinhole boxes, topped
 up with false boxes to exactly --detections detections. Then times ``geo.counting.estimate.estimate_survey``
 end to end (it locates the cameras first). Baseline measured in the same run: reading the
-detections and images tables (the I/O floor). Prints seconds, the ratio to the 60 s budget and
+detections and images tables (the I/O floor). Prints seconds, the ratio to the 45 s budget and
 the ratio to the baseline.
 
+``--baseline-root DIR``: also time the estimate of another checkout of the code (a ``git archive``
+of main, say) on a fresh copy of the same survey, in a subprocess of this run, before this
+checkout's: the before and after of a change, measured in one run. ``--profile FILE``: write
+this checkout's cProfile stats there.
+
     python scripts/bench/estimate.py [--views 200000] [--detections 1000000] [--by area] [--keep DIR]
+        [--baseline-root DIR] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-BUDGET_S = 60.0
+BUDGET_S = 45.0
 UTM = "EPSG:32635"
 BLOCK_M = 100.0
 SETBACK_M = 12.0
@@ -128,12 +134,47 @@ def make_survey(out: Path, *, n_views: int, n_detections: int, seed: int = 0) ->
     return {"road_km": road_m / 1000.0, "views": len(views), "detections": len(det), "cameras": n_cams}
 
 
+BASELINE_CODE = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from geo.counting.estimate import estimate_survey
+started = time.perf_counter()
+result = estimate_survey(sys.argv[2], by=sys.argv[3], precision=0.9, recall=0.7, osm=False, buildings=None)
+print("SECONDS", time.perf_counter() - started)
+print("timings: " + ", ".join(f"{k} {v:.1f}" for k, v in result.report["timings"].items()))
+"""
+
+
+def baseline_seconds(survey: Path, root: Path, *, by: str) -> float:
+    """Seconds of ``root``'s estimate_survey on a fresh copy of ``survey`` (inputs only), in a
+    subprocess that imports ``root``'s packages."""
+    import os
+    import subprocess
+
+    copy = Path(tempfile.mkdtemp(prefix="camcensus-bench-base-"))
+    try:
+        for name in ("network.graphml", "points.parquet", "views.parquet", "images.parquet", "sample.json"):
+            shutil.copy2(survey / name, copy / name)
+        shutil.copytree(survey / "detections", copy / "detections")
+        env = {**os.environ, "PYTHONPATH": str(Path(root).resolve())}
+        done = subprocess.run([sys.executable, "-c", BASELINE_CODE, str(Path(root).resolve()), str(copy), by],
+                              env=env, capture_output=True, text=True, cwd=str(root), check=True)
+        lines = done.stdout.splitlines()
+        print("baseline " + next(line for line in lines if line.startswith("timings")), flush=True)
+        return float(next(line for line in lines if line.startswith("SECONDS")).split()[1])
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--views", type=int, default=200_000)
     parser.add_argument("--detections", type=int, default=1_000_000)
     parser.add_argument("--by", default="area", help="--by of the estimate (area, h3:RES, grid:METRES)")
     parser.add_argument("--keep", type=Path, default=None, help="write the survey here and keep it")
+    parser.add_argument("--baseline-root", type=Path, default=None,
+                        help="another checkout whose estimate is timed first on a copy of the same survey")
+    parser.add_argument("--profile", type=Path, default=None, help="write this checkout's cProfile stats here")
     args = parser.parse_args(argv)
 
     from geo.counting.estimate import estimate_survey
@@ -150,9 +191,23 @@ def main(argv: list[str] | None = None) -> int:
         read_detections(out)
         read_images(out)
         baseline = time.perf_counter() - started
+        before = None
+        if args.baseline_root is not None:
+            before = baseline_seconds(out, args.baseline_root, by=args.by)
+            print(f"baseline ({args.baseline_root}): {before:.1f} s", flush=True)
         started = time.perf_counter()
-        result = estimate_survey(out, by=args.by, precision=0.9, recall=0.7, osm=False, buildings=None)
+        if args.profile is not None:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            result = profiler.runcall(estimate_survey, out, by=args.by, precision=0.9, recall=0.7, osm=False,
+                                      buildings=None)
+            profiler.dump_stats(str(args.profile))
+        else:
+            result = estimate_survey(out, by=args.by, precision=0.9, recall=0.7, osm=False, buildings=None)
         seconds = time.perf_counter() - started
+        if before is not None:
+            print(f"before {before:.1f} s, after {seconds:.1f} s: {before / seconds:.2f}x faster (one run)")
         t = result.total
         print(f"estimate: {seconds:.1f} s (budget {BUDGET_S:.0f} s: ratio {seconds / BUDGET_S:.2f}; "
               f"{seconds / baseline:.1f}x the {baseline:.1f} s to read the tables)")

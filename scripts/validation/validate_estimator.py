@@ -76,19 +76,25 @@ def recall_by_size(size_px: np.ndarray, *, s50: float = 8.0, r_max: float = R_MA
 def detections_from_truth_boxes(boxes: pd.DataFrame, images: pd.DataFrame, *, recall: float | None = None,
                                 precision: float | None = None, seed: int = 0, s50: float | None = None,
                                 false_per_image: float | None = None, jitter: float = 0.1,
-                                model_id: str = "truth-degraded") -> pd.DataFrame:
+                                model_id: str = "truth-degraded", camera_sd: float = 0.0) -> pd.DataFrame:
     """Detections made from truth boxes, with a column ``real`` (True for kept truth boxes).
 
     Either a flat ``recall`` and a target ``precision`` (false boxes added so that ``precision`` of
     the result is true), or the size model (``s50``: recall(size) = 0.9 / (1 + (s50/size)^3)) with
     ``false_per_image`` false boxes per ok image (Poisson). True boxes get localisation noise
     (``jitter`` x size on the centre, lognormal size); confidences Beta(3, 1.5) for true and
-    Beta(1.2, 3) for false boxes on [0.25, 1]. Columns: the detections contract plus ``real``."""
+    Beta(1.2, 3) for false boxes on [0.25, 1]. ``camera_sd``: the per-camera logit effect of
+    recall (``geo.counting.heterogeneity``; boxes need ``camera_id``), keeping the recall as the
+    marginal; 0: boxes kept independently. Columns: the detections contract plus ``real``."""
     rng = np.random.default_rng([seed, 7])
     w_box = (boxes["x2"] - boxes["x1"]).to_numpy(float)
     h_box = (boxes["y2"] - boxes["y1"]).to_numpy(float)
     size = np.sqrt(np.clip(w_box, 0, None) * np.clip(h_box, 0, None))
     p_keep = recall_by_size(size, s50=s50) if s50 is not None else np.full(len(boxes), float(recall or 1.0))
+    if camera_sd > 0 and "camera_id" in boxes.columns and len(boxes):
+        cam, inverse = np.unique(boxes["camera_id"].astype(str).to_numpy(), return_inverse=True)
+        effect = np.random.default_rng([seed, 11]).normal(0.0, camera_sd, len(cam))
+        p_keep = _expit(logit_shift(p_keep, camera_sd) + effect[inverse])
     keep = rng.random(len(boxes)) < p_keep
     kept = boxes[keep].reset_index(drop=True)
     ks = size[keep]
@@ -374,6 +380,28 @@ class Scene:
         self.share = {c: float((self.truth["class_name"] == c).mean()) for c in ("dome", "directed")}
 
 
+def _replicate_views(scene: Scene, rng: np.random.Generator, *, method: str, spacing: float, sides: str
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A replicate's points and images cut from the scene's dense grid: every k-th point of each
+    street from a random phase (systematic), or road / spacing points at random (random); both
+    sides, the left one, or one per point at random ("one")."""
+    step = int(round(spacing / float(scene.info.get("spacing_m", BASE_SPACING_M))))
+    phase = int(rng.integers(0, step))
+    if method == "random":  # Stanford's design: road / spacing points drawn from the scene's dense grid
+        road_m = float(scene.streets.geometry.length.sum())
+        pick = rng.choice(len(scene.points), min(len(scene.points), max(1, round(road_m / spacing))), replace=False)
+        points = scene.points.iloc[np.sort(pick)]
+    else:
+        points = scene.points[scene.points["rank"] % step == phase]
+    images = scene.images[scene.images["point_id"].isin(points["point_id"])]
+    if sides == "left":
+        images = images[images["side"].to_numpy() == "left"]
+    if sides == "one":
+        chosen = pd.Series(rng.choice(["left", "right"], len(points)), index=points["point_id"].to_numpy())
+        images = images[images["side"].to_numpy() == chosen.reindex(images["point_id"]).to_numpy()]
+    return points, images
+
+
 def replicate(scene: Scene, rng: np.random.Generator, *, n_verify: int, n_eval: int, strip: float | str,
               card: str | None = None, calibration: str = "card", camera_sd: float | None = None,
               error_model: str = "card", design: dict | None = None, fixed_density: float | None = None) -> dict:
@@ -407,20 +435,7 @@ def replicate(scene: Scene, rng: np.random.Generator, *, n_verify: int, n_eval: 
     density = float(fixed_density) if fixed_density is not None else density
     card_model = (error_model_from_card(card, rng=np.random.default_rng([seed, 17]), camera_sd=camera_sd)
                   if error_model == "card" else None)
-    step = int(round(spacing / float(scene.info.get("spacing_m", BASE_SPACING_M))))
-    phase = int(rng.integers(0, step))
-    if method == "random":  # Stanford's design: road / spacing points drawn from the scene's dense grid
-        road_m = float(scene.streets.geometry.length.sum())
-        pick = rng.choice(len(scene.points), min(len(scene.points), max(1, round(road_m / spacing))), replace=False)
-        points = scene.points.iloc[np.sort(pick)]
-    else:
-        points = scene.points[scene.points["rank"] % step == phase]
-    images = scene.images[scene.images["point_id"].isin(points["point_id"])]
-    if sides == "left":
-        images = images[images["side"].to_numpy() == "left"]
-    if sides == "one":
-        chosen = pd.Series(rng.choice(["left", "right"], len(points)), index=points["point_id"].to_numpy())
-        images = images[images["side"].to_numpy() == chosen.reindex(images["point_id"]).to_numpy()]
+    points, images = _replicate_views(scene, rng, method=method, spacing=spacing, sides=sides)
     keep_p = {"dome": min(1.0, density * dome_share / (SCENE_DENSITY * max(scene.share["dome"], 1e-9))),
               "directed": min(1.0, density * (1 - dome_share) / (SCENE_DENSITY * max(scene.share["directed"], 1e-9)))}
     truth = scene.truth[rng.random(len(scene.truth)) < scene.truth["class_name"].map(keep_p).to_numpy()]
@@ -681,13 +696,8 @@ def _strip_option(text: str) -> str | float:
     return value
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if "--rendered" in argv:  # the rendered validation (its own steps and options)
-        from scripts.validation.validate_rendered import main as rendered_main
-
-        rest = [a for a in argv if a != "--rendered"]
-        return rendered_main(rest if rest and not rest[0].startswith("-") else ["run", *rest])
+def _parser() -> argparse.ArgumentParser:
+    """The truth-only validation's options."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--areas", default="demo,test_pbf", help="comma list: demo, test_pbf or area specs")
     parser.add_argument("--runs", type=int, default=300, help="replicate surveys (default 300)")
@@ -722,7 +732,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--measure-sizes", action="store_true",
                         help="print the box-equivalent camera size by class measured on the scenes' truth "
                              "boxes (geo.counting.locate.CAMERA_SIZE_M) and stop")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--rendered" in argv:  # the rendered validation (its own steps and options)
+        from scripts.validation.validate_rendered import main as rendered_main
+
+        rest = [a for a in argv if a != "--rendered"]
+        return rendered_main(rest if rest and not rest[0].startswith("-") else ["run", *rest])
+    args = _parser().parse_args(argv)
 
     started = time.perf_counter()
     args.work.mkdir(parents=True, exist_ok=True)

@@ -144,3 +144,22 @@ def test_old_cards_derive_false_bins_from_their_precision_counts():
 def test_malformed_false_bins_are_one_clear_error(false_bins, message):
     with pytest.raises(GeoInputError, match=message):
         calibration_from_dict(card(false_bins=false_bins))
+
+
+def test_recall_is_uncertain_by_camera_not_by_box():
+    from geo.counting.calibration import RECALL_BOXES_PER_CAMERA, calibration_from_dict
+
+    base = {"source": "card", "conf_threshold": 0.25,
+            "precision_bins": {"edges": [0.25, 1.0], "n": [100], "real": [80]},
+            "recall_bins": {"edges_px": [0.0, 12.0, 100000.0], "n": [200, 200], "found": [60, 150]}, "n_images": 500}
+    boxes = calibration_from_dict({**base, "recall_bins": {**base["recall_bins"], "cameras": 400}})  # one box each
+    default = calibration_from_dict(base)
+    assert boxes.boxes_per_camera == 1.0 and default.boxes_per_camera == RECALL_BOXES_PER_CAMERA
+
+    def sd(cal):
+        a, b = cal.recall_beta()
+        return np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+
+    ratio = sd(default) / sd(boxes)
+    assert (ratio > 1.05).all() and (ratio < np.sqrt(RECALL_BOXES_PER_CAMERA)).all()  # 1 < deff < m
+    assert default.recall_bins() == pytest.approx(boxes.recall_bins(), abs=0.01)  # the same rates

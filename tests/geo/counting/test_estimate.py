@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from geo.counting.heterogeneity import CAMERA_LOGIT_SD
 from geo.errors import GeoInputError
 from geo.counting.estimate import (camera_reality, encounter_rate_variance, estimate_survey, garwood_interval,
                           lognormal_interval, rate_estimate, satterthwaite_df)
@@ -352,7 +353,8 @@ def random_survey(survey_dir, *, n_points, seed, n_cameras=60, grid=4, recall=0.
             "seed": seed, "sides": sides, "fov": 90.0, "pitch": 0.0, "road_km": road_km(graph),
             "n_points": len(points), "n_views": len(views), "crs": UTM}
     (survey_dir / "sample.json").write_text(json.dumps(info))
-    detections = detections_from_truth_boxes(boxes, images, recall=recall, precision=precision, seed=seed)
+    detections = detections_from_truth_boxes(boxes, images, recall=recall, precision=precision, seed=seed,
+                                             camera_sd=CAMERA_LOGIT_SD)  # one camera's views are not independent
     (survey_dir / "detections").mkdir(exist_ok=True)
     detections.to_parquet(survey_dir / "detections" / "part-000000.parquet")
     return buildings

@@ -38,9 +38,12 @@ def test_box_size_and_pair_scale_follow_the_pinhole_model():
 def test_p_star_combines_views_and_is_floored():
     cam = np.array([[10.0, 0.0], [-10.0, 0.0]])  # the second is behind both views
     v = views((0, 0, 90), (0, 2, 100))
-    pairs = view_pairs(cam, np.tile([0.0, 1.0], (2, 1)), v, spacing_m=20, n_shifts=1)
+    pairs = view_pairs(cam, np.tile([0.0, 1.0], (2, 1)), v, spacing_m=20, n_shifts=1, camera_sd=0.0)
     pi, raw = pairs.inclusion(np.full(2, 0.45), flat(0.5), visibility=None)
     assert raw == pytest.approx([0.75, 0.0])  # 1 - (1 - 0.5)^2 ; no view
+    mixed = view_pairs(cam, np.tile([0.0, 1.0], (2, 1)), v, spacing_m=20, n_shifts=1)  # the camera effect
+    _, raw_mixed = mixed.inclusion(np.full(2, 0.45), flat(0.5), visibility=None)
+    assert 0.5 < raw_mixed[0] < 0.72 and raw_mixed[1] == 0.0  # one camera's views are not independent
     assert pi == pytest.approx([0.75, MIN_INCLUSION])  # the small-p* rule: at most 1 / 0.1 = 10
     assert (1 / pi).max() <= 1 / MIN_INCLUSION
     pi_low, raw_low = pairs.inclusion(np.full(2, 0.45), flat(0.01), visibility=None)
@@ -163,8 +166,10 @@ def test_inclusion_gradient_matches_finite_differences():
     rates = np.array([0.05, 0.2, 0.4, 0.55, 0.65, 0.7, 0.75, 0.8])
     box = np.full(12, 0.45)
     sd = np.where(np.arange(12) % 2 == 0, 1.5, 0.0)  # half of them with a location error
-    for location_sd, which in ((None, 1), (sd, 0)):  # raw pi; the corrected pi
-        pairs = view_pairs(cam, np.tile([1.0, 0.0], (12, 1)), v, spacing_m=10, n_shifts=4, location_sd_m=location_sd)
+    for location_sd, which, camera_sd, tol in ((None, 1, 0.0, 1e-4), (sd, 0, 0.0, 1e-4), (None, 1, 1.7, 2e-3),
+                                               (sd, 0, 1.7, 2e-3)):  # raw pi; the corrected pi; camera effect
+        pairs = view_pairs(cam, np.tile([1.0, 0.0], (12, 1)), v, spacing_m=10, n_shifts=4, location_sd_m=location_sd,
+                           camera_sd=camera_sd)
         grad = inclusion_gradient(pairs, box, edges, rates, floor=0.01)
         for b in (1, 3, 5):
             up, down = rates.copy(), rates.copy()
@@ -172,7 +177,7 @@ def test_inclusion_gradient_matches_finite_differences():
             down[b] -= 1e-5
             numeric = (pairs.inclusion(box, lambda s, r=up: recall_at(s, edges, r), floor=0.01)[which]
                        - pairs.inclusion(box, lambda s, r=down: recall_at(s, edges, r), floor=0.01)[which]) / 2e-5
-            assert grad[:, b] == pytest.approx(numeric, rel=1e-4, abs=1e-8)
+            assert grad[:, b] == pytest.approx(numeric, rel=tol, abs=1e-6)
         assert grad.sum() > 0
     node = pairs.node_inclusion(box, lambda s: recall_at(s, edges, rates))
     assert node[1::2, 0] == pytest.approx(node[1::2, 1]) and node[1::2, 2] == pytest.approx(node[1::2, 1])  # no SD
@@ -204,3 +209,111 @@ def test_the_strip_ends_with_its_pieces():
     pieces = gpd.GeoDataFrame({"street_id": [0]}, geometry=[shapely.LineString([(0, 0), (20, 0)])], crs=UTM)
     xy = np.array([[10.0, 15.0], [10.0, -19.0], [25.0, 5.0], [10.0, 25.0]])
     assert in_strip(xy, pieces, strip=20.0).tolist() == [True, True, False, False]  # beside, beside, beyond, far
+
+
+def test_views_of_one_camera_are_not_independent_but_a_single_view_keeps_its_recall():
+    from geo.counting.heterogeneity import CAMERA_LOGIT_SD
+    from geo.counting.inclusion import found_by_cell
+
+    recall = np.array([0.6, 0.6, 0.6, 0.3, 0.8])
+    factor = np.array([1.0, 0.9, 0.8, 0.5, 1.0])
+    cell = np.array([0, 0, 0, 1, 1])
+    p = recall * factor
+    independent = np.array([1 - np.prod(1 - p[:3]), 1 - np.prod(1 - p[3:])])
+    mixed = found_by_cell(recall, cell, 3, sd=CAMERA_LOGIT_SD, factor=factor)
+    assert mixed[0] < independent[0] - 0.05 and mixed[1] < independent[1] - 0.01  # below independence
+    assert mixed[2] == 0.0
+    alone = found_by_cell(recall[:1], np.zeros(1, np.int64), 1, sd=CAMERA_LOGIT_SD)
+    assert alone[0] == pytest.approx(0.6)  # one view: the marginal recall, whatever the effect
+    # a Monte Carlo of the effect on recall only (visibility outside it) agrees
+    rng = np.random.default_rng(0)
+    from geo.counting.heterogeneity import expit, logit_shift
+
+    u = rng.normal(0, CAMERA_LOGIT_SD, (200_000, 1))
+    hits = rng.random((200_000, 3)) < factor[:3] * expit(logit_shift(recall[:3], CAMERA_LOGIT_SD) + u)
+    assert hits.any(axis=1).mean() == pytest.approx(mixed[0], abs=0.005)
+
+
+def test_the_encounter_term_stays_bounded_for_a_mislocated_camera():
+    from geo.counting.inclusion import inclusion_parts
+
+    # views along a street (y = 0) looking north; the camera was located 8 m south of it, where no
+    # view looks, with a 6 m location SD: its other location nodes lie north, where views see it
+    v = views(*[(x, 0.0, 0.0) for x in range(-30, 31, 10)])
+    cam = np.array([[0.0, -8.0]])
+    pairs = view_pairs(cam, np.array([[1.0, 0.0]]), v, spacing_m=10, n_shifts=4, location_sd_m=np.array([6.0]))
+    node = pairs.node_inclusion(np.full(1, 0.45), flat(0.6))
+    assert node[0, 1] == 0.0 and node[0, 2] > 0.1  # no view at the located position; the north node seen
+    floor = 0.01
+    pi, raw, spread, _ = inclusion_parts(node, 3, floor=floor)
+    assert raw[0] == 0.0 and pi[0] == pytest.approx(floor)  # the weight: at its bound
+    assert spread[0] == pytest.approx(node[0] @ np.array([1 / 6, 2 / 3, 1 / 6]))
+    assert (1 - spread[0]) / spread[0] ** 2 < 0.2 * (1 - floor) / floor ** 2  # bounded, not 9,900
+
+
+def test_the_inclusion_shifts_stay_on_the_street_where_the_sampler_puts_points_on_a_generated_network():
+    import networkx as nx
+
+    from geo.counting.inclusion import shift_range_on_streets
+    from geo.streets.network import streets_from_graph
+    from geo.streets.sampling import points_from_streets
+
+    graph = nx.MultiDiGraph(crs=UTM)
+    xy = {0: (0, 0), 1: (137, 0), 2: (137, 88), 3: (0, 88), 4: (61, 40), 5: (70, 52)}
+    for k, (x, y) in xy.items():
+        graph.add_node(k, x=385_000.0 + x, y=6_672_000.0 + y)
+    for u, v in ((0, 1), (1, 2), (2, 3), (3, 0), (0, 4), (4, 5), (5, 2)):
+        a, b = xy[u], xy[v]
+        geom = shapely.LineString([(385_000.0 + a[0], 6_672_000.0 + a[1]), (385_000.0 + b[0], 6_672_000.0 + b[1])])
+        graph.add_edge(u, v, key=0, osmid=u * 10 + v, highway="residential", length=geom.length, geometry=geom)
+    streets = streets_from_graph(graph)
+    spacing = 20.0
+    rng = np.random.default_rng(1)
+    street = rng.integers(0, len(streets), 300)
+    geoms = streets.geometry.to_numpy()[street]
+    length = shapely.length(geoms)
+    along = rng.uniform(0, 1, 300) * length
+    cam = shapely.get_coordinates(shapely.line_interpolate_point(geoms, along))
+    ranges = shift_range_on_streets(cam, streets["street_id"].to_numpy()[street], streets, spacing_m=spacing)
+    lo, hi = along + ranges[:, 0], along + ranges[:, 1]
+    assert (ranges[:, 0] <= 1e-9).all() and (ranges[:, 1] >= -1e-9).all()
+    assert (lo >= -1e-6).all() and (hi <= length + 1e-6).all()  # never past its street's ends
+    interior = (along > spacing / 2) & (along < length - spacing / 2)
+    assert interior.any() and hi[interior] - lo[interior] == pytest.approx(spacing)  # a whole spacing
+    # where the sampler puts points: every street, short ones included, has one within its slack of
+    # each end, so a camera near an end is never further than a spacing from a point of its street
+    for seed in range(5):
+        points = points_from_streets(streets, spacing=spacing, seed=seed)
+        first = points.groupby("street_id")["offset_m"].min().reindex(streets["street_id"]).to_numpy()
+        last = points.groupby("street_id")["offset_m"].max().reindex(streets["street_id"]).to_numpy()
+        full = shapely.length(streets.geometry.to_numpy())
+        slack = full - np.floor(full / spacing) * spacing
+        assert (first <= slack + 1e-6).all() and (full - last <= slack + 1e-6).all()
+
+
+def test_the_grids_share_of_pi_variance_is_what_moving_the_grid_changes():
+    from geo.counting.estimate import StripParts, grid_variance
+    from geo.counting.inclusion import inclusion_parts
+
+    # views every 20 m along a street (y = 0) looking north; cameras 5 m and 30 m north of it
+    v = views(*[(x, 0.0, 0.0) for x in range(-100, 101, 20)])
+    cam = np.array([[0.0, 5.0], [0.0, 30.0], [10.0, 5.0]])
+    pairs = view_pairs(cam, np.tile([1.0, 0.0], (3, 1)), v, spacing_m=20, n_shifts=8, camera_sd=0.0)
+    by_shift = pairs.shift_inclusion(np.full(3, 0.45), flat(0.6), visibility=None)[:, 0, :]
+    mean = by_shift.mean(axis=1)
+    assert mean == pytest.approx(pairs.node_inclusion(np.full(3, 0.45), flat(0.6), visibility=None)[:, 0])
+    # close to the street a view sees 10 m of it (fov 90): in a blind spot for half the grid's positions
+    assert 0.2 < mean[0] < 0.8 and by_shift[0].var() > 0.05
+    assert by_shift[1].var() < 0.2 * by_shift[0].var()  # far from it, every position of the grid sees it alike
+    _, _, _, shifts = inclusion_parts(mean[:, None], 1, floor=0.01, by_shift=by_shift[:, None, :])
+    assert shifts == pytest.approx(by_shift)
+    # the first and third camera sit half a spacing apart: when the grid moves, one leaves the blind
+    # spot as the other enters it, so their street's sum hardly moves; on separate streets it does
+    terms = by_shift / mean[:, None] ** 2
+    one = StripParts(np.arange(3), np.array([0, 2]), np.zeros(2, np.int64), None, None, None, None, None, None,
+                     street=np.array([7, 7, 7]))
+    two = StripParts(np.arange(3), np.array([0, 2]), np.zeros(2, np.int64), None, None, None, None, None, None,
+                     street=np.array([7, 7, 8]))
+    together, apart = grid_variance(one, terms, 1)[0], grid_variance(two, terms, 1)[0]
+    assert together < 0.25 * apart
+    assert apart == pytest.approx(terms[0].var() + terms[2].var())
