@@ -39,7 +39,8 @@ BATCH="${BATCH:-16}"
 PRECISION="${PRECISION:-auto}"
 SMALL="${SMALL:-1.0}"                               # zoom-out crops per view with a 5-10 px camera (issue 21)
 SMALL_DECOYS="${SMALL_DECOYS:-0.5}"                 # zoom-out crops around decoys: hard negatives of that size
-PHOTOMETRIC="${PHOTOMETRIC:-0.5}"                   # share of crops with cast/gamma/blur/noise/JPEG randomization
+PHOTOMETRIC="${PHOTOMETRIC:-0.5}"                   # share of crops with haze/cast/gamma/lowres/blur/noise/JPEG randomization
+RANDOM_LOOK="${RANDOM_LOOK:-0.6}"                   # share of train views in the renderer's random look (issue 28)
 OUT="${OUT:-models/${NAME}}"
 NEW_HELD_OUT="${NEW_HELD_OUT:-}"                    # 1: this data becomes the card's held-out set
 card_args=(--update-card); [[ -n "$NEW_HELD_OUT" ]] && card_args+=(--new-held-out)
@@ -52,7 +53,7 @@ for m in $MINE; do area_args+=(--mine "$m"); done
 echo "== $(date -u +%H:%M:%S) dataset: ${VIEWS} views -> ${DATA_DIR}"
 "$CAMCENSUS" dataset synth "${area_args[@]}" --views "$VIEWS" --val-fraction "$VAL_FRACTION" --layouts "$LAYOUTS" \
     --spacing 12 --tile "$TILE" --away 0.3 --decoys 0.8 --sky 0.15 --min-positive 0.6 --balance --seed "$SEED" \
-    --small "$SMALL" --small-px 5:10 --small-decoys "$SMALL_DECOYS" --photometric "$PHOTOMETRIC" --scale-floor 2.5 \
+    --small "$SMALL" --small-px 5:10 --small-decoys "$SMALL_DECOYS" --photometric "$PHOTOMETRIC" --random-look "$RANDOM_LOOK" --scale-floor 2.5 \
     --out "$DATA_DIR"
 "$CAMCENSUS" dataset check "$DATA_DIR"
 

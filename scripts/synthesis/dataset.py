@@ -24,10 +24,14 @@ views are written whole or, with ``tile``, as native-scale crops (``detector.yol
 Small cameras (issue 21): ``n_small`` zoom-out crops per train view show a camera shrunk to
 ``small_px`` (5-10 px by default) by area resampling of a larger window (exact labels, no pixel
 rounding); ``n_small_decoy`` zoom-out crops around decoys give hard negatives of that size.
-``photometric`` is the probability that a train crop is photometrically randomized (colour cast,
-gamma, blur, noise, JPEG: ``detector.yolo_dataset.photometric_jitter``). Val views keep the
-renderer's look. ``style`` picks the renderer's style (``geo.sim.render.STYLES``); a dataset
-in a style never used in training measures robustness. Every val box's true range (m, horizontal,
+``photometric`` is the probability that a train crop is photometrically randomized (haze, colour
+cast, gamma, lower resolution, blur, noise, JPEG: ``detector.yolo_dataset.photometric_jitter``).
+Val views keep the renderer's look. ``style`` picks the renderer's style (``geo.sim.render.STYLES``);
+a dataset in a style never used in training measures robustness: the held-out "alt" style is
+refused for anything that writes train images (only ``val_only`` renders it). ``random_look`` is
+the probability that a TRAIN view is rendered in the "random" look (domain randomization, issue
+28: light, sky, facade palette and texture, shadows, clutter and housings drawn per view); the
+others and all val views use ``style``. Every val box's true range (m, horizontal,
 from the viewpoint to the camera) goes to ``truth_ranges.csv`` beside ``data.yaml``
 (``detector.reach`` reads it).
 
@@ -101,7 +105,7 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
                   scale_floor_px: float = 4.0, balance: bool = False, n_small: float = 0.0,
                   small_px: tuple[float, float] = (5.0, 10.0), n_small_decoy: float = 0.0,
                   photometric: float = 0.0, style: str = "default", val_only: bool = False,
-                  log: Callable[[str], None] | None = None) -> SynthResult:
+                  random_look: float = 0.0, log: Callable[[str], None] | None = None) -> SynthResult:
     """Render ``views`` simulated views (train + val) of ``areas`` into the YOLO dataset ``out``.
 
     ``sim_cameras``: the simulator's camera spec for every area, or one per area in the order
@@ -151,10 +155,14 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
                                  f"{n_small}, {n_small_decoy}, {photometric}")
     if (n_decoy or n_sky or mine or n_small or n_small_decoy) and not tile:
         raise DetectorInputError("--decoys, --sky and --mine make crops: give --tile too")
-    from geo.sim.render import STYLES
+    from geo.sim.render import STYLES, TRAINING_STYLES
 
     if style not in STYLES:
         raise DetectorInputError(f"--style must be one of {', '.join(STYLES)}, got {style!r}")
+    if style not in TRAINING_STYLES and not val_only:
+        raise DetectorInputError(f"--style {style} is held out from all training: render it only with --val-only")
+    if not 0 <= random_look <= 1:
+        raise DetectorInputError(f"--random-look must be in [0, 1], got {random_look}")
     mine_dirs = [_check_mine_dir(Path(d), val_areas) for d in (mine or [])]
     started = time.time()
     out = Path(out)
@@ -204,10 +212,13 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
                 manifest_rows.append(done[name])
                 _count(counts, done[name])
                 continue
+            view_style = style
+            if row.split == "train" and random_look and tile_rng.random() < random_look:
+                view_style = "random"
             image, boxes = render_view(pool.scene, x=row.x, y=row.y, heading=row.heading, pitch=row.pitch,
                                        fov=row.fov, width=size, height=size,
                                        seed=(seed * 1_000_003 + zlib_hash(name)) & 0xFFFFFFFF,
-                                       **({"style": style} if style != "default" else {}))
+                                       **({"style": view_style} if view_style != "default" else {}))
             if row.split == "val":
                 _write_ranges(out / "truth_ranges.csv", name, boxes, pool.scene, row)
             boxes = boxes[["class_name", "x1", "y1", "x2", "y2"]]
@@ -234,6 +245,7 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
                 write_example(out, row.split, name, image, boxes)
                 written = [boxes]
             record = {"name": name, "area": pool.spec, "layout": pool.layout, "view_id": row.view_id,
+                      "style": view_style,
                       "street_id": int(row.street_id), "split": row.split, "n_boxes": len(boxes),
                       "n_images": len(written), "crops": crops, "decoys": decoy_kinds,
                       **_box_stats(written)}
@@ -274,6 +286,10 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
                 + (f"held-out area(s) {val_text}" if val_areas
                    else f"held-out street blocks ({block_m:g} m squares, {val_fraction:.0%}) of {areas_text}"))
     train_c = counts["train"]
+    if train_c.get("random_look"):
+        train_desc += f"; {train_c['random_look']} views in the random look"
+    if photometric:
+        train_desc += f"; photometric randomization p={photometric:g}"
     if tile:
         train_desc += (f"; train crops: {', '.join(f'{v} {k}' for k, v in sorted(train_c['crops'].items()))}"
                        f"; decoy kinds: {', '.join(f'{v} {k}' for k, v in sorted(train_c['decoys'].items()))}")
@@ -422,6 +438,7 @@ def _count(counts: dict, record: dict) -> None:
     c["images"] += record["n_images"]
     c["boxes"] += record["n_boxes"]
     c["empty"] += record["n_boxes"] == 0
+    c["random_look"] = c.get("random_look", 0) + (record.get("style") == "random")
     _count_crops(c, record)
 
 
