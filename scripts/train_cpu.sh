@@ -6,6 +6,7 @@
 #
 #   nohup scripts/train_cpu.sh cctv-yolo11n-r13 > train-r13.log 2>&1 &
 #   HOURS=1.5 SEED=13 FROM=models/cctv-yolo11n-synth.pt scripts/train_cpu.sh cctv-yolo11n-r13
+#   UNTIL=03:50 RANDOM_LOOK=0.6 HELD_OUT=/work/cache/detector/heldout/default/data.yaml scripts/train_cpu.sh NAME
 #
 # The held-out split is whole areas that training never sees (VAL_AREAS). Every step resumes:
 # rerun the same command after an interruption. New weights are written as models/NAME.pt + card;
@@ -35,6 +36,8 @@ MINE="${MINE:-}"                                    # simulated survey folders o
 DEFAULT_MODEL="$(.venv/bin/python -c 'from detector.registry import DEFAULT_MODEL; print(DEFAULT_MODEL)')"
 FROM="${FROM:-models/${DEFAULT_MODEL}.pt}"          # warm start (or an architecture .yaml): the shipped model
 HOURS="${HOURS:-1.0}"
+UNTIL="${UNTIL:-}"                                  # HH:MM UTC: training ends by then (overrides HOURS; set at train start)
+HELD_OUT="${HELD_OUT:-}"                            # a fixed held-out data.yaml to evaluate on (default: this round's val split)
 BATCH="${BATCH:-16}"
 PRECISION="${PRECISION:-auto}"
 SMALL="${SMALL:-1.0}"                               # zoom-out crops per view with a 5-10 px camera (issue 21)
@@ -66,16 +69,21 @@ for key, value in read_train_args(sys.argv[1]).items():
         print(f"--arg={key}={value}")
 EOF
 )
+if [[ -n "$UNTIL" ]]; then
+    HOURS="$(.venv/bin/python -c "import sys; print(round(max(0.1, (int(sys.argv[2]) - int(sys.argv[1])) / 3600), 3))" \
+        "$(date -u +%s)" "$(date -u -d "$UNTIL" +%s)")"
+fi
 echo "== $(date -u +%H:%M:%S) train: from ${FROM}, ${HOURS} h, ${PRECISION}, args ${train_args[*]}"
 "$CAMCENSUS" train --data "$DATA_DIR/data.yaml" --model "$FROM" --hours "$HOURS" --epochs 200 --imgsz "$TILE" \
     --batch "$BATCH" --device cpu --precision "$PRECISION" --seed "$SEED" --out "$OUT" \
     --arg val=False --arg warmup_epochs=1 "${train_args[@]}"
 
 echo "== $(date -u +%H:%M:%S) evaluate on the held-out split (new: writes its card; then the weights it started from: a report)"
-"$CAMCENSUS" evaluate --model "$OUT.pt" --data "$DATA_DIR/data.yaml" --imgsz 640 --device cpu "${card_args[@]}" \
+EVAL_DATA="${HELD_OUT:-$DATA_DIR/data.yaml}"
+"$CAMCENSUS" evaluate --model "$OUT.pt" --data "$EVAL_DATA" --imgsz 640 --device cpu "${card_args[@]}" \
     --json "$DATA_DIR/$(basename "$OUT").eval.json" --plot "$DATA_DIR/$(basename "$OUT")-pr.png"
-if [[ "$FROM" == *.pt ]]; then
-    "$CAMCENSUS" evaluate --model "$FROM" --data "$DATA_DIR/data.yaml" --imgsz 640 --device cpu \
+if [[ "$FROM" == *.pt && -z "${SKIP_BEFORE:-}" ]]; then  # SKIP_BEFORE=1: the weights it started from were measured already
+    "$CAMCENSUS" evaluate --model "$FROM" --data "$EVAL_DATA" --imgsz 640 --device cpu \
         --json "$DATA_DIR/$(basename "$OUT").before.json" --plot "$DATA_DIR/before-pr.png"
 fi
 echo "== $(date -u +%H:%M:%S) done: $OUT.pt and its card $OUT.md (held-out figures written by --update-card)"

@@ -1165,31 +1165,33 @@ def _car_sprite(length: float, rel: float, variant: int, u: float, v: float, sca
 
 def _clutter(image: np.ndarray, boxes: pd.DataFrame, light: dict, rng: np.random.Generator) -> None:
     """The random look's clutter on the final canvas (float BGR): sagging overhead cables and small
-    dark blobs, never within 3 px of a camera box (labels stay exact)."""
+    dark blobs; an item that would come within 3 px of a camera box is left out whole (labels stay
+    exact, and no gap in a cable marks a camera)."""
     h, w = image.shape[:2]
-    keep = np.ones((h, w), bool)
+    near = np.zeros((h, w), bool)
     for b in boxes.itertuples():
-        keep[max(int(b.y1) - 3, 0) : int(math.ceil(b.y2)) + 3, max(int(b.x1) - 3, 0) : int(math.ceil(b.x2)) + 3] = False
-    layer = np.zeros((h, w), np.uint8)
-    colors = []
+        near[max(int(b.y1) - 3, 0) : int(math.ceil(b.y2)) + 3, max(int(b.x1) - 3, 0) : int(math.ceil(b.x2)) + 3] = True
+    items = []
     for _ in range(int(rng.poisson(RANDOM_LOOK["cables"]))):
         y0, y1 = rng.uniform(0, 0.5 * h, size=2)
         sag = rng.uniform(3, 40)
         xs = np.linspace(0, w - 1, 24)
         ys = y0 + (y1 - y0) * xs / (w - 1) + sag * (1 - ((xs - w / 2) / (w / 2)) ** 2)
         pts = np.stack([xs, ys], axis=1).round().astype(np.int32)
-        colors.append(float(rng.uniform(15, 80)))
-        cv2.polylines(layer, [pts], False, len(colors), int(rng.integers(1, 3)), cv2.LINE_8)
+        thickness = int(rng.integers(1, 3))
+        items.append((float(rng.uniform(15, 80)), lambda m, pts=pts, t=thickness: cv2.polylines(m, [pts], False, 1, t)))
     for _ in range(int(rng.poisson(RANDOM_LOOK["clutter"]))):
-        colors.append(float(rng.uniform(15, 90)))
         centre = (int(rng.integers(0, w)), int(rng.integers(0, h)))
         axes = (int(rng.integers(1, 6)), int(rng.integers(1, 6)))
-        cv2.ellipse(layer, centre, axes, float(rng.uniform(0, 180)), 0, 360, len(colors), -1)
-    if not colors:
-        return
-    paint = (layer > 0) & keep
-    value = np.array([0.0] + colors, np.float32)[layer]
-    image[paint] = value[paint][:, None]
+        angle = float(rng.uniform(0, 180))
+        items.append((float(rng.uniform(15, 90)),
+                      lambda m, c=centre, a=axes, r=angle: cv2.ellipse(m, c, a, r, 0, 360, 1, -1)))
+    for grey, draw in items:
+        mask = np.zeros((h, w), np.uint8)
+        draw(mask)
+        mask = mask.astype(bool)
+        if not (mask & near).any():
+            image[mask] = grey
 
 
 def _birds(image: np.ndarray, view: _View, walls: _Walls, rng: np.random.Generator) -> None:
