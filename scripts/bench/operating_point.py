@@ -12,7 +12,7 @@ weights, calibrated on ``--calib`` training-look images, never the held-out set)
   first ``--speed-images`` views of the held-out set, every combination in turn, ``--rounds`` times
   round robin, best images/s kept; the ratio to today's default (``.pt``, auto precision = bf16 on
   this CPU, 640 px) is measured in the same run;
-- accuracy (``--recall`` combinations, default the distinct format x size pairs): recall by box size
+- accuracy (the baseline, every combination within the speed floor, and ``--recall`` extras): recall by box size
   (6-8, 8-16, > 16, >= 8 px) and false detections per image on the whole held-out split at the
   card's threshold, with CPU ms per image.
 
@@ -177,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calib", default=None, help="folder of training-look JPEGs for int8 calibration")
     parser.add_argument("--work", required=True, help="folder for the exports")
     parser.add_argument("--combo", action="append", default=None, help=f"BACKEND:FORMAT:SIZE (default: {COMBOS})")
-    parser.add_argument("--recall", action="append", default=None, help="combos to measure recall for")
+    parser.add_argument("--recall", action="append", default=None, help="combos to measure recall for "
+                        "(default: the baseline and every combination within the speed floor)")
+    parser.add_argument("--floor", type=float, default=0.9, help="speed ratio floor. Default 0.9.")
     parser.add_argument("--speed-images", type=int, default=150)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", default=None)
@@ -191,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     images = read_data_yaml(args.data).splits["val"]
     rates = speed(models, combos, images[: args.speed_images], rounds=args.rounds)
     base = rates.get(BASELINE)
-    recall_combos = args.recall if args.recall is not None else combos
+    viable = [c for c in combos if base and rates[c] / base >= args.floor]
+    recall_combos = list(dict.fromkeys([BASELINE, *viable, *(args.recall or [])]))
+    print(f"within {args.floor:g} of {BASELINE}: {viable}; recall for {recall_combos}", flush=True)
     rows = []
     for combo in combos:
         row = {"combo": combo, "images_per_s": round(rates[combo], 2),
@@ -200,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             row.update(accuracy(models, combo, Path(args.data)))
             print(json.dumps(row), flush=True)
         rows.append(row)
-    best = choose(rows)
+    best = choose(rows, floor=args.floor)
     result = {"baseline": BASELINE, "rows": rows, "chosen": best and best["combo"]}
     print(json.dumps(result, indent=2))
     if args.json:
