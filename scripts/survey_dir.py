@@ -21,6 +21,7 @@ DENSITY_PARQUET = "density.parquet"
 MAP_HTML = "map.html"
 DENSITY_PNG = "density.png"
 REPORT = "report.json"
+GEOPACKAGE = "survey.gpkg"  # every layer, styled for QGIS (geo.outputs.geopackage)
 SURVEY_TOML = "survey.toml"
 
 

@@ -75,7 +75,7 @@ if [[ -n "$UNTIL" ]]; then
 fi
 echo "== $(date -u +%H:%M:%S) train: from ${FROM}, ${HOURS} h, ${PRECISION}, args ${train_args[*]}"
 "$CAMCENSUS" train --data "$DATA_DIR/data.yaml" --model "$FROM" --hours "$HOURS" --epochs 200 --imgsz "$TILE" \
-    --batch "$BATCH" --device cpu --precision "$PRECISION" --seed "$SEED" --out "$OUT" \
+    --batch "$BATCH" --device cpu --dtype "$PRECISION" --seed "$SEED" --out "$OUT" \
     --arg val=False --arg warmup_epochs=1 "${train_args[@]}"
 
 echo "== $(date -u +%H:%M:%S) evaluate on the held-out split (new: writes its card; then the weights it started from: a report)"

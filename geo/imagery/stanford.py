@@ -23,15 +23,13 @@ STANFORD_PITCH = 0.0
 
 
 def find_stanford_meta(start: str | Path | None = None) -> Path:
-    """``../shared/data/stanford-surveilling-surveillance/meta.csv`` (or ``./shared/...``)
-    relative to ``start`` (default: the current directory), else a GeoInputError."""
-    start = Path(start or Path.cwd())
-    for base in (start.parent, start):
-        candidate = base.joinpath(*META_PARTS)
-        if candidate.is_file():
-            return candidate
-    raise GeoInputError("Stanford meta.csv not found (looked for ../" + "/".join(META_PARTS)
-                        + "); pass --meta PATH")
+    """``shared/data/stanford-surveilling-surveillance/meta.csv`` under ``start`` (default: the
+    current directory, e.g. the project's root), else a GeoInputError."""
+    candidate = Path(start or Path.cwd()).joinpath(*META_PARTS)
+    if candidate.is_file():
+        return candidate
+    raise GeoInputError("Stanford meta.csv not found (looked for " + "/".join(META_PARTS)
+                        + " here); pass --meta PATH")
 
 
 def views_from_stanford(meta: str | Path) -> pd.DataFrame:

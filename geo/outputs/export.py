@@ -18,6 +18,7 @@ import pandas as pd
 import shapely
 
 from geo.io import write_parquet, write_text
+from geo.outputs.geopackage import geopackage_from_survey
 from geo.outputs.mapview import MAX_MAP_CAMERAS, write_map_html
 from geo.outputs.plot import write_density_plot
 
@@ -29,7 +30,8 @@ def write_exports(out_dir: str | Path, areas: gpd.GeoDataFrame, *, cameras: gpd.
                   images: pd.DataFrame | None = None, detections: pd.DataFrame | None = None,
                   truth: gpd.GeoDataFrame | None = None, metres_per_point: float = 20.0,
                   basemap: str | None = None, image_root: str | Path | None = None) -> dict[str, Path]:
-    """Write density.geojson, density.parquet, map.html and density.png into ``out_dir``.
+    """Write density.geojson, density.parquet, map.html, density.png and survey.gpkg (every layer of
+    the survey in ``out_dir``, styled for QGIS: ``geo.outputs.geopackage``) into ``out_dir``.
 
     Optional, for richer figures: ``streets`` (projected, from ``geo.streets.network.streets_from_graph``)
     styled by coverage: the share of each inside the ``surveyed`` pieces (street_id, geometry; e.g.
@@ -53,6 +55,7 @@ def write_exports(out_dir: str | Path, areas: gpd.GeoDataFrame, *, cameras: gpd.
         "map.html": write_map_html(areas, out_dir / "map.html", thumbnails=thumbnails, subtitle=subtitle,
                                    basemap=basemap, **figures),
         "density.png": write_density_plot(areas, out_dir / "density.png", **figures),
+        "survey.gpkg": geopackage_from_survey(out_dir, areas=areas),
     }
 
 
@@ -146,11 +149,22 @@ def _title(report: dict | None) -> str:
         return "Camera density"
     total = report.get("total", {})
     est, lo, hi = total.get("est_cameras"), total.get("est_lo"), total.get("est_hi")
-    name = report.get("parameters", {}).get("area") or report.get("survey", "")
+    name = area_name(report.get("parameters", {}).get("area") or report.get("survey", ""))
     if est is None or not math.isfinite(est):
         return f"Camera density: {name}"
     interval = f" (95% {lo:,.0f}–{hi:,.0f})" if lo is not None and hi is not None else ""
     return f"Camera density: {name} – {est:,.0f} cameras{interval}"
+
+
+def area_name(spec: str) -> str:
+    """A survey area's name for titles: an OSM or GraphML file's name without its folder and
+    suffixes (``/data/helsinki.osm.pbf`` -> ``helsinki``); any other ``--area`` as given."""
+    text = str(spec).strip()
+    lower = text.lower()
+    for suffix in (".osm.pbf", ".osm.bz2", ".osm.gz", ".osm", ".pbf", ".graphml", ".xml"):
+        if lower.endswith(suffix):
+            return Path(text).name[: -len(suffix)] or text
+    return text
 
 
 def _subtitle(areas: gpd.GeoDataFrame, report: dict | None) -> str:

@@ -279,6 +279,31 @@ class SampleResult:
     skipped: bool
 
 
+def check_sampling(*, network_type: str = "drive", method: str = "systematic", spacing: float = 20.0,
+                   n: int | None = None, min_gap: float | None = None, sides: str = "both", fov: float = 90.0,
+                   pitch: float = 0.0) -> None:
+    """Raise ``GeoInputError`` (one line) for a bad sampling option; needs no area, so a survey
+    checks its options before it loads anything (metres, degrees)."""
+    from geo.streets.network import NETWORK_TYPES
+
+    if network_type not in NETWORK_TYPES:
+        raise GeoInputError(f"unknown network type '{network_type}': choose one of {', '.join(NETWORK_TYPES)}")
+    if method not in METHODS:
+        raise GeoInputError(f"unknown sampling method '{method}': choose systematic or random")
+    if method == "systematic" and not spacing > 0:
+        raise GeoInputError(f"--spacing must be a positive number of metres, got {spacing}")
+    if method == "random" and (n is None or n < 1):
+        raise GeoInputError("--method random needs --n, the number of points (>= 1)")
+    if min_gap is not None and not min_gap >= 0:
+        raise GeoInputError(f"--min-gap must be a number of metres >= 0, got {min_gap}")
+    if sides not in SIDES:
+        raise GeoInputError(f"unknown --sides '{sides}': choose one of {', '.join(SIDES)}")
+    if not 0 < fov < 180:
+        raise GeoInputError(f"--fov must be between 0 and 180 degrees, got {fov}")
+    if not -90 <= pitch <= 90:
+        raise GeoInputError(f"--pitch must be between -90 and 90 degrees, got {pitch}")
+
+
 def sample_survey(survey_dir: str | Path, *, area: str = "demo", network_type: str = "drive",
                   method: Method = "systematic", spacing: float = 20.0, n: int | None = None,
                   seed: int = 0, min_gap: float | None = None, sides: Sides = "both",
@@ -291,6 +316,8 @@ def sample_survey(survey_dir: str | Path, *, area: str = "demo", network_type: s
     """
     from geo.streets.network import graph_from_area, load_network, road_km, save_network
 
+    check_sampling(network_type=network_type, method=method, spacing=spacing, n=n, min_gap=min_gap,
+                   sides=sides, fov=fov, pitch=pitch)  # before the area loads
     survey_dir = Path(survey_dir)
     params = {"area": str(area), "network_type": network_type, "method": method,
               "spacing_m": float(spacing), "n": n, "seed": int(seed), "min_gap_m": min_gap,

@@ -3,7 +3,7 @@
 1. stock ultralytics: ``YOLO("yolo11n.yaml").train(device="cpu", amp=False)`` with 2 classes, as
    ultralytics sets CPU training up (``min(8, cpu_count - 1)`` torch threads, no data-loader
    workers, fp32),
-2. ``camcensus train`` (``detector.train.train_model``, ``--precision``, default auto: every core
+2. ``camcensus train`` (``detector.train.train_model``, ``--dtype``, default auto: every core
    and, on CPUs with native bfloat16, a bf16 forward with an fp32 loss).
 
 Data: --n generated training images of --size px (dark discs and boxes drawn on noise, classes
@@ -87,7 +87,7 @@ def main() -> None:
     parser.add_argument("--imgsz", type=int, default=320, help="training size, px, default 320")
     parser.add_argument("--batch", type=int, default=16, help="images per batch, default 16")
     parser.add_argument("--epochs", type=int, default=1, help="epochs per method, default 1")
-    parser.add_argument("--precision", default="auto", help="camcensus precision: auto, fp32, bf16")
+    parser.add_argument("--dtype", default="auto", help="number format of camcensus train: auto, fp32, bf16")
     parser.add_argument("--threads", type=int, default=None, help="camcensus torch threads (default: every core)")
     parser.add_argument("--workers", type=int, default=None, help="camcensus data-loader workers (default its own)")
     parser.add_argument("--repeat", type=int, default=1, help="repeat both and report medians, default 1")
@@ -109,7 +109,7 @@ def main() -> None:
                                    exist_ok=True, **common)
 
     def camcensus() -> None:
-        train_model(data, device="cpu", precision=args.precision, threads=args.threads, workers=args.workers,
+        train_model(data, device="cpu", precision=args.dtype, threads=args.threads, workers=args.workers,
                     out=work / "cc", run_dir=work / "runs" / "camcensus", fresh=True, **common)
 
     skip = set(filter(None, args.skip.split(",")))

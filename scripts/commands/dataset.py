@@ -69,8 +69,10 @@ def synth(
     val_only: bool = typer.Option(False, "--val-only", help="Render only the val views (the same ones a full "
                                   "run with the same arguments renders), e.g. in another --style. Default off."),
 ) -> None:
-    """Render a YOLO dataset with the simulator, split into train and val by geography; writes
-    data.yaml and train_args.yaml (recommended `camcensus train --arg` values)."""
+    """Render a YOLO dataset with the simulator, split by geography.
+
+    Render a YOLO dataset with the simulator, split into train and val by geography; writes data.yaml
+    and train_args.yaml (recommended `camcensus train --arg` values)."""
     from scripts.synthesis.dataset import synth_dataset
 
     result = synth_dataset(out, areas=area, views=views, val_areas=val_area, sim_cameras=sim_cameras or None,
@@ -97,8 +99,10 @@ def check(
     data: Path = typer.Argument(..., help="A data.yaml or the dataset folder holding it."),
     json_out: Path = typer.Option(None, "--json", help="Also write the report as JSON to this path. Default: none."),
 ) -> None:
-    """Count images and boxes per split and class, bin box sizes (sqrt(w*h), px), list broken files.
-    Exit code 1 when a file is broken."""
+    """Count a YOLO dataset's images and boxes; list broken files.
+
+    Count images and boxes per split and class, bin box sizes (sqrt(w*h), px), list broken files. Exit
+    code 1 when a file is broken."""
     import json
 
     from detector.yolo_dataset import check_dataset
@@ -123,7 +127,9 @@ def coco(
     split: str = typer.Option(None, "--split", help="Split to write (from COCO; default train) or to read "
                               "(to COCO; default val)."),
 ) -> None:
-    """Convert COCO detection json <-> YOLO dataset; classes are matched by name (dome, directed)."""
+    """Convert COCO detection JSON to a YOLO dataset, or back.
+
+    Convert COCO detection json <-> YOLO dataset; classes are matched by name (dome, directed)."""
     from detector.coco import coco_from_yolo, write_coco, yolo_from_coco
 
     if source.suffix.lower() == ".json":

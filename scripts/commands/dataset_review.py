@@ -17,8 +17,10 @@ def from_review(
                                        "(by image). Default 0.2."),
     seed: int = typer.Option(0, "--seed", help="Seed of the crop placement. Default 0."),
 ) -> None:
-    """Audited images whole (every camera labelled), crops around confirmed detections, and
-    rejected detections as hard-negative crops -> a YOLO dataset for fine-tuning."""
+    """Turn a survey's review answers into a YOLO dataset.
+
+    Audited images whole (every camera labelled), crops around confirmed detections, and rejected
+    detections as hard-negative crops -> a YOLO dataset for fine-tuning."""
     from scripts.review.dataset import dataset_from_review
 
     result = dataset_from_review(survey, out, tile=tile, val_fraction=val_fraction, seed=seed)

@@ -16,8 +16,8 @@ def stanford(
                             "$GOOGLE_MAPS_API_KEY. Never written anywhere."),
     endpoint: str = typer.Option(None, "--endpoint", help="Base URL replacing the Street View "
                                  "Static API (mirrors, tests). Default: the real API."),
-    meta: Path = typer.Option(None, "--meta", help="The Stanford meta.csv. Default: "
-                              "../shared/data/stanford-surveilling-surveillance/meta.csv."),
+    meta: Path = typer.Option(None, "--meta", help="The Stanford labels' meta.csv. Default: "
+                              "shared/data/stanford-surveilling-surveillance/meta.csv in the current directory."),
     secret: str = typer.Option(None, "--secret", help="Google URL signing secret (optional). "
                                "Default: $GOOGLE_MAPS_URL_SECRET."),
     workers: int = typer.Option(4, "--workers", help="Concurrent requests. Default 4."),
@@ -26,9 +26,11 @@ def stanford(
     timeout: float = typer.Option(30.0, "--timeout", help="Seconds per request. Default 30."),
     backoff: float = typer.Option(1.0, "--backoff", help="Seconds before the first retry. Default 1."),
 ) -> None:
-    """Request each panorama and heading of the Stanford labels (640x640 px, fov 90, pitch 0)
-    and write a YOLO dataset (classes by name: 0 dome, 1 directed; splits as in the file).
-    Resumable: a rerun fetches only what is missing."""
+    """Rebuild the Stanford labelled set from Street View.
+
+    Requests each panorama and heading of the Stanford labels (640x640 px, fov 90, pitch 0) and
+    writes a YOLO dataset (classes as in the Stanford labels and everywhere in camcensus:
+    0 directed, 1 dome; splits as in the file). Resumable: a rerun fetches only what is missing."""
     from detector.stanford import yolo_from_stanford
     from geo.imagery.fetch import FetchOptions
     from geo.imagery.stanford import fetch_stanford, find_stanford_meta

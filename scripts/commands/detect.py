@@ -6,6 +6,7 @@ import typer
 
 from detector.registry import DEFAULT_MODEL
 from scripts.app import app
+from scripts.commands.vocabulary import DETECT_DTYPES, DEVICE_HELP
 
 
 @app.command()
@@ -30,18 +31,13 @@ def detect(
         help="Output directory (detections/, detect_summary.json, "
         "detect_failures.parquet). Default: the survey directory; required otherwise.",
     ),
-    device: str = typer.Option(
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    dtype: str = typer.Option(
         "auto",
-        "--device",
-        help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N "
-        "or mps. Half precision is used on CUDA.",
-    ),
-    precision: str = typer.Option(
-        "auto",
-        "--precision",
-        help="Network precision for .pt models: auto (fp16 on "
-        "CUDA, bf16 on CPUs with native bfloat16 such as AMX, else fp32), fp32, fp16 "
-        "or bf16. Boxes are always decoded in fp32.",
+        "--dtype",
+        metavar="|".join(DETECT_DTYPES),
+        help="Number format of the network (.pt models): auto (fp16 on CUDA, bf16 on CPUs with native "
+        "bfloat16 such as AMX, else fp32), fp32, fp16 or bf16. Boxes are always decoded in fp32.",
     ),
     batch: int = typer.Option(
         16, "--batch", help="Images per batch (and model inputs per forward pass)."
@@ -82,17 +78,23 @@ def detect(
         "ray://head:10001). Default: start a local Ray instance.",
     ),
 ) -> None:
-    """Detect cameras on every image of SOURCE; rerun the same command to resume after a stop."""
+    """Detect cameras on every image of a survey or folder.
+
+    Detect cameras on every image of SOURCE; rerun the same command to resume after a stop."""
     from contextlib import nullcontext
 
     from detector.detect import detect_images
+    from scripts.commands.vocabulary import device_from_option, dtype_from_option, torch_device
+
+    device = torch_device(device_from_option(device), several=engine == "ray")
+    dtype = dtype_from_option(dtype, allowed=DETECT_DTYPES)
     from scripts.survey_dir import IMAGES
     from scripts.survey.lock import survey_lock
 
     survey_dir = Path(source)
     in_survey = survey_dir.is_dir() and (survey_dir / IMAGES).is_file() and out in (None, survey_dir)
     with survey_lock(survey_dir, command="camcensus detect") if in_survey else nullcontext():
-        summary = detect_images(source, model=model, out=out, device=device, precision=precision, batch=batch,
+        summary = detect_images(source, model=model, out=out, device=device, precision=dtype, batch=batch,
                                 conf=conf, iou=iou, imgsz=imgsz, slice=slice, workers=workers, engine=engine,
                                 address=address)
     rate = summary["images_per_second"]

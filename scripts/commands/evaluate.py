@@ -8,6 +8,7 @@ import typer
 
 from detector.registry import DEFAULT_MODEL
 from scripts.app import app
+from scripts.commands.vocabulary import DEVICE_HELP
 
 
 @app.command()
@@ -17,16 +18,17 @@ def evaluate(
                               show_default=False),
     data: Path = typer.Option(..., "--data", help="Dataset description (data.yaml)."),
     split: str = typer.Option("val", "--split", help="Split to evaluate on. Default val."),
-    precision: float = typer.Option(None, "--precision", help="Precision target in (0, 1]: the threshold "
-                                    "with the most recall reaching it. Default: the threshold of max F1."),
+    min_precision: float = typer.Option(None, "--min-precision", help="Lowest acceptable precision, in (0, 1]: "
+                                        "the threshold with the most recall that reaches it. Default: the "
+                                        "threshold of max F1."),
     conf: float = typer.Option(None, "--conf", help="Fixed operating threshold, 0-1, instead of max F1 / "
-                               "--precision. Default: none."),
+                               "--min-precision. Default: none."),
     imgsz: int = typer.Option(640, "--imgsz", help="Inference size, px (full images). Default 640."),
     slice_: str = typer.Option(None, "--slice", help="Sliced inference SIZE:OVERLAP (px, fraction), as in "
                                "`detect`. Default: off."),
     difficult: float = typer.Option(6.0, "--difficult-px", help="True boxes under this sqrt(area), px, are "
                                     "'difficult': neither missed nor false (VOC). 0: none. Default 6."),
-    device: str = typer.Option("auto", "--device", help="auto (GPU if any, else CPU), cpu, 0, ..."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     batch: int = typer.Option(8, "--batch", help="Images per detection batch. Default 8."),
     json_out: Path = typer.Option(None, "--json", help="Also write the figures (calibration included) as JSON "
                                   "to this path (relative to the current directory; never into the models "
@@ -44,11 +46,16 @@ def evaluate(
                                       "figures in its history. Default: off."),
     no_card: bool = typer.Option(False, "--no-card", hidden=True, help="Ignored: the default now (a report)."),
 ) -> None:
-    """Evaluate a detector on a YOLO dataset split and print its figures. Nothing is written unless
-    asked: --json and --plot where given, the model's card only with --update-card."""
+    """Evaluate a detector on a YOLO dataset split.
+
+    Evaluate a detector on a YOLO dataset split and print its figures. Nothing is written unless asked:
+    --json and --plot where given, the model's card only with --update-card."""
     from detector.errors import DetectorInputError
     from detector.evaluate import evaluate_model
     from detector.registry import default_models_dir, resolve_model
+    from scripts.commands.vocabulary import device_from_option, torch_device
+
+    device = torch_device(device_from_option(device))
 
     try:
         resolved = resolve_model(model)
@@ -67,7 +74,7 @@ def evaluate(
             raise DetectorInputError(f"--update-card takes the .pt weights a card describes; {resolved.path} is "
                                      f"an {resolved.kind} export (evaluate its .pt)")
         card = resolved.card_path or resolved.path.with_suffix(".md")
-    s = evaluate_model(resolved, data, precision_target=precision, conf=conf, split=split, imgsz=imgsz,
+    s = evaluate_model(resolved, data, precision_target=min_precision, conf=conf, split=split, imgsz=imgsz,
                        device=device, batch=batch, slice=slice_, difficult_px=difficult, card=card, plot=plot,
                        json_path=json_out, new_held_out=new_held_out)
 

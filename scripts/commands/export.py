@@ -6,6 +6,7 @@ import typer
 
 from detector.registry import DEFAULT_MODEL
 from scripts.app import app
+from scripts.commands.vocabulary import EXPORT_DTYPES
 
 
 @app.command()
@@ -18,7 +19,8 @@ def export(
         "--imgsz",
         help="Input size, pixels. Default: the card's, else the training size, else 640.",
     ),
-    half: bool = typer.Option(False, "--half", help="FP16 weights (OpenVINO only). Default: FP32."),
+    dtype: str = typer.Option("fp32", "--dtype", metavar="|".join(EXPORT_DTYPES),
+                              help="Number format of the exported weights: fp32, or fp16 (OpenVINO only)."),
     out: Path = typer.Option(
         None,
         "--out",
@@ -28,11 +30,18 @@ def export(
         "models/NAME.md).",
     ),
 ) -> None:
-    """Export a model; `camcensus detect --model EXPORT` then runs it with the same card (operating
-    threshold) and the same outputs as the weights."""
-    from detector.export import export_model
+    """Export a detector to ONNX or OpenVINO for fast CPU detection.
 
-    exported = export_model(model, format=format, imgsz=imgsz, half=half, out=out)
+    Export a model; `camcensus detect --model EXPORT` then runs it with the same card (operating
+    threshold) and the same outputs as the weights."""
+    from detector.errors import DetectorInputError
+    from detector.export import export_model
+    from scripts.commands.vocabulary import dtype_from_option
+
+    if dtype_from_option(dtype, allowed=EXPORT_DTYPES) == "fp16" and format != "openvino":
+        raise DetectorInputError("--dtype fp16 is for --format openvino; ONNX exports are fp32")
+
+    exported = export_model(model, format=format, imgsz=imgsz, half=dtype == "fp16", out=out)
     card = (f"with the card {exported.card_path} (threshold {exported.card.conf:g})" if exported.card_path
             else "without a card")
     typer.echo(f"exported {exported.model_id} ({exported.kind}) to {exported.path}, {card}")

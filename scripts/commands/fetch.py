@@ -53,8 +53,10 @@ def fetch(
     cache: Path = typer.Option(None, "--cache", help="Download cache folder, keyed by provider, "
                                "image id and parameters. Default: SURVEY/cache."),
 ) -> None:
-    """Fetch one image per view into SURVEY/images and SURVEY/images.parquet; a rerun requests
-    only the views that are missing or did not end ok."""
+    """Fetch one image per view: simulated, local, mapillary or gsv.
+
+    Fetch one image per view into SURVEY/images and SURVEY/images.parquet; a rerun requests only the
+    views that are missing or did not end ok."""
     from geo.errors import GeoInputError
 
     if provider not in PROVIDERS:

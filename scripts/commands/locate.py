@@ -13,7 +13,8 @@ from scripts.survey.lock import holds_survey
 def locate(
     survey: Path = typer.Argument(..., help="Survey directory (with images.parquet and detections/)."),
     camera_size: float = typer.Option(None, "--camera-size", help="Nominal camera size, metres, for ranges "
-                                      "from box size when no facade is hit (default: 0.33 dome, 0.46 directed, as the estimate assumes)."),
+                                      "from box size when no facade is hit. Default: 0.33 dome, 0.46 directed, "
+                                      "as the estimate assumes."),
     max_range: float = typer.Option(60.0, "--max-range", help="Farthest facade hit accepted, metres (default 60)."),
     merge: float = typer.Option(2.5, "--merge", help="Detections of one camera merge when closer than this, "
                                 "metres, or within their combined uncertainty (default 2.5)."),
@@ -21,8 +22,10 @@ def locate(
                                       "(ranges from box size only). Default: use them when available."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Recompute even if cameras.parquet is up to date."),
 ) -> None:
-    """Turn detections into unique cameras: bearing from each box, range from facades or box size,
-    same camera seen in several views merged (writes cameras.parquet)."""
+    """Turn detections into unique cameras on the map.
+
+    Turn detections into unique cameras: bearing from each box, range from facades or box size, same
+    camera seen in several views merged (writes cameras.parquet)."""
     from geo.counting.locate import locate_survey
 
     cameras = locate_survey(survey, buildings=None if no_buildings else "auto", overwrite=overwrite,

@@ -16,9 +16,11 @@ def models(
         "$CAMCENSUS_MODELS_DIR, else the repository's models/.",
     ),
 ) -> None:
-    """List models usable with --model: name, kind, input size, operating threshold and its figures;
-    the default model (used when --model is not given) is marked with *. An export is listed with
-    the card of the weights it came from."""
+    """List the detectors usable with --model and their figures.
+
+    List models usable with --model: name, kind, input size, operating threshold and its figures; the
+    default model (used when --model is not given) is marked with *. An export is listed with the card
+    of the weights it came from."""
     from detector.registry import DEFAULT_MODEL, default_models_dir, list_models
 
     found = list_models(models_dir=models_dir)

@@ -27,8 +27,10 @@ def preview(
         320, "--tile", help="Size of one image on the sheet, pixels. Default 320."
     ),
 ) -> None:
-    """Write a contact sheet PNG: a grid of views, boxes drawn, with a magnified inset of the
-    largest box of each view."""
+    """Write a contact sheet of views with their boxes drawn.
+
+    Write a contact sheet PNG: a grid of views, boxes drawn, with a magnified inset of the largest box
+    of each view."""
     from geo.sim.preview import contact_sheet
 
     path = contact_sheet(survey, n=n, boxes=boxes, out=out, tile=tile)

@@ -31,7 +31,9 @@ def review(
     export: Path = typer.Option(None, "--export", help="Write every answer to this CSV and stop (no server). "
                                 "Default: none (serve the page)."),
 ) -> None:
-    """Review a survey: the answers (review/answers.sqlite, append-only, saved on every click) give
+    """Check a sample of detections and images in a web page.
+
+    Review a survey: the answers (review/answers.sqlite, append-only, saved on every click) give
     `camcensus estimate` the survey's own precision by confidence and recall by box size."""
     if export is not None:
         from scripts.review.export import export_review

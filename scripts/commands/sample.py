@@ -5,6 +5,7 @@ from pathlib import Path
 import typer
 
 from scripts.app import app
+from scripts.commands.vocabulary import SIDES, SIDES_HELP
 from scripts.survey.lock import holds_survey
 
 
@@ -23,12 +24,14 @@ def sample(
     seed: int = typer.Option(0, "--seed", help="Random seed (start offsets, random points, sides)."),
     min_gap: float = typer.Option(None, "--min-gap",
                                   help="Metres: drop points closer than this at junctions. Default: off."),
-    sides: str = typer.Option("both", "--sides", help="Views per point: both, left, right, random."),
+    sides: str = typer.Option("both", "--sides", metavar="|".join(SIDES), help=f"Views per point: {SIDES_HELP}."),
     along: bool = typer.Option(False, "--along", help="Also look forward and backward along the street."),
     fov: float = typer.Option(90.0, "--fov", help="Horizontal field of view, degrees."),
     pitch: float = typer.Option(0.0, "--pitch", help="Camera pitch, degrees (0 = horizontal)."),
 ) -> None:
-    """Sample viewpoints along every street of an area (each two-way street once)."""
+    """Sample viewpoints along the streets of an area.
+
+    Sample viewpoints along every street of an area (each two-way street once)."""
     from geo.streets.sampling import sample_survey
 
     result = sample_survey(out, area=area, network_type=network, method=method, spacing=spacing,

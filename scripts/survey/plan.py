@@ -215,41 +215,73 @@ def run_plan(area: str, *, target_pct: float | None = None, budget_usd: float | 
 
 
 def plan_to_text(plan: dict, *, top: int = 12) -> str:
-    """The plan as a table (the ``top`` cheapest designs meeting the target, or the narrowest)
-    and the recommendation with the command that runs it."""
-    rows = plan["designs"]
-    target = plan.get("target_ci_pct")
+    """The plan as a table (the ``top`` cheapest designs meeting the target, or the narrowest
+    within the budget), the recommended design always among the rows and marked with *, and
+    the recommendation with the command that runs it."""
+    shown = _rows_shown(plan, top=top)
+    rec = plan.get("recommended")
+    width = max([len("design")] + [len(r["label"]) for r in shown]) + 2
+    header = (f"  {'design':<{width}}{'images':>7} {'cost $':>9} {'fetch':>7} {'detect':>7} "
+              f"{'strip m (dir/dome)':>19} {'95% CI':>7}")
+    lines = [_plan_heading(plan), header, "-" * len(header)]
+    for r in shown:
+        mark = "* " if rec is not None and r["label"] == rec["label"] else "  "
+        strip = f"{r['strip_m'].get('directed', 0):.1f} / {r['strip_m'].get('dome', 0):.1f}"
+        lines.append(f"{mark}{r['label']:<{width}}{r['images']:>7,} {r['cost_usd']:>9,.2f} "
+                     f"{_duration(r['fetch_s'] if r['fetch_s'] is not None else float('nan')):>7} "
+                     f"{_duration(r['detect_s'] if r['detect_s'] is not None else float('nan')):>7} {strip:>19} "
+                     f"{'±' + format(r['ci_half_width_pct'], '.0f') + '%':>7}")
+    lines += _recommendation_lines(plan)
+    return "\n".join(lines)
+
+
+def _rows_shown(plan: dict, *, top: int) -> list[dict]:
+    """With a target: those meeting it, cheapest first, then the narrowest others; with a budget:
+    the designs within it, narrowest first. The recommended design is always among them."""
+    rows, target, budget = plan["designs"], plan.get("target_ci_pct"), plan.get("budget_usd")
     if target is not None:
-        shown = sorted([r for r in rows if r["ci_half_width_pct"] <= target], key=lambda r: (r["images"], r["ci_half_width_pct"]))
+        shown = sorted([r for r in rows if r["ci_half_width_pct"] <= target],
+                       key=lambda r: (r["images"], r["ci_half_width_pct"]))
         shown += sorted([r for r in rows if r["ci_half_width_pct"] > target], key=lambda r: r["ci_half_width_pct"])
     else:
-        shown = sorted(rows, key=lambda r: (r["ci_half_width_pct"], r["images"]))
-    lines = [f"{plan['area']}: {rows[0]['road_km']:.1f} km of street, {plan['density_per_km']:g} cameras per km "
-             f"assumed; {plan['provider']['name']} at USD {plan['provider']['price_per_1000_usd']:g} per 1,000 images; "
-             + (f"detect {plan['timing']['detect_s_per_image'] * 1000:.0f} ms per image on this machine; "
-                if math.isfinite(plan['timing']['detect_s_per_image']) else "detect time not measured; ")
-             + f"calibration: {plan['calibration']}" + (" + a review of the survey's own detections" if plan["review"] else "")]
-    header = (f"{'design':<52} {'images':>7} {'cost $':>8} {'fetch':>7} {'detect':>7} {'strip m (dir/dome)':>18} "
-              f"{'95% CI':>8}")
-    lines += [header, "-" * len(header)]
-    for r in shown[:top]:
-        strip = f"{r['strip_m'].get('directed', 0):.1f} / {r['strip_m'].get('dome', 0):.1f}"
-        lines.append(f"{r['label']:<52} {r['images']:>7,} {r['cost_usd']:>8,.2f} "
-                     f"{_duration(r['fetch_s'] if r['fetch_s'] is not None else float('nan')):>7} "
-                     f"{_duration(r['detect_s'] if r['detect_s'] is not None else float('nan')):>7} {strip:>18} "
-                     f"{'±' + format(r['ci_half_width_pct'], '.0f') + '%':>8}")
+        within = [r for r in rows if budget is None or r["cost_usd"] <= budget + 1e-9]
+        shown = sorted(within, key=lambda r: (r["ci_half_width_pct"], r["images"]))
+    shown = shown[:top]
     rec = plan.get("recommended")
+    if rec is not None and all(r["label"] != rec["label"] for r in shown):
+        shown.append(next(r for r in rows if r["label"] == rec["label"]))
+    return shown
+
+
+def _plan_heading(plan: dict) -> str:
+    rows, timing = plan["designs"], plan["timing"]
+    detect = timing["detect_s_per_image"]
+    measured = (f"detect {detect * 1000:.0f} ms per image, measured now on this machine (the detector timed on "
+                "3 rendered and 2 blank 640 px images after a warm-up; it varies with the machine's load)"
+                if math.isfinite(detect) else "detect time not measured (--no-measure)")
+    budget = f"; designs within USD {plan['budget_usd']:g}" if plan.get("budget_usd") is not None else ""
+    return (f"{plan['area']}: {rows[0]['road_km']:.1f} km of street, {plan['density_per_km']:g} cameras per km "
+            f"assumed; {plan['provider']['name']} at USD {plan['provider']['price_per_1000_usd']:g} per 1,000 images"
+            f"{budget}; {measured}; calibration: {plan['calibration']}"
+            + (" + a review of the survey's own detections" if plan["review"] else ""))
+
+
+def _recommendation_lines(plan: dict) -> list[str]:
+    rec, target = plan.get("recommended"), plan.get("target_ci_pct")
     if rec is None:
-        lines.append("no design fits the budget")
-    else:
-        if target is not None and not rec.get("meets_target", True):
-            lines.append(f"no design reaches ±{target:g}% here: the narrowest interval is recommended instead. "
-                         "A larger area, a denser street network or a review (camcensus review) narrows it.")
-        lines.append(f"recommended: {rec['label']}: {rec['images']:,} images, USD {rec['cost_usd']:,.2f}, "
-                     f"predicted 95% interval ±{rec['ci_half_width_pct']:.0f}% of about "
-                     f"{rec['estimate']:.0f} cameras in the strip")
-        lines.append(f"run it: {rec['command']}")
-    return "\n".join(lines)
+        return ["no design fits the budget"]
+    lines = []
+    if target is not None and not rec.get("meets_target", True):
+        lines.append(f"no design reaches ±{target:g}% here: the narrowest interval is recommended instead. "
+                     "A larger area, a denser street network or a review (--review; camcensus review) narrows it.")
+    if any(r["ci_half_width_pct"] < rec["ci_half_width_pct"] and r["images"] <= rec["images"] for r in plan["designs"]):
+        lines.append("designs within 1 percentage point of the narrowest interval count as equal: the plainest of "
+                     "them (pitch 0, the widest fov) is recommended")
+    lines.append(f"* recommended: {rec['label']}: {rec['images']:,} images, USD {rec['cost_usd']:,.2f}, "
+                 f"predicted 95% interval ±{rec['ci_half_width_pct']:.0f}% of about "
+                 f"{rec['estimate']:.0f} cameras in the strip")
+    lines.append(f"run it: {rec['command']}")
+    return lines
 
 
 def options_from_plan(path: Path) -> dict:
@@ -300,8 +332,8 @@ def stanford_comparison(area: str, *, target_pct: float = 20.0, density: float =
                     n, pred = images_needed(plan, design, calibration, target_pct=target_pct, density_per_km=density,
                                             road_km=road_km, review=review,
                                             correction=corrections.get("camcensus", 1.0))
-                    if n < best_images - 0.5 or (pred is not None and best_pred is not None and abs(n - best_images) < 0.5
-                                                 and pitch < best_pred.design.pitch):
+                    tie = pred is not None and best_pred is not None and abs(n - best_images) < 0.5
+                    if n < best_images - 0.5 or (tie and pitch < best_pred.design.pitch):
                         best_images, best_pred = n, pred
     return {"area": area, "road_km": road_km or plan.road_km, "density": density, "target_pct": target_pct,
             "review": review, "stanford_images": st_images,

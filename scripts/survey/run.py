@@ -21,7 +21,7 @@ from collections.abc import Callable
 from scripts.survey import stages
 from scripts import survey_dir as files
 from scripts.survey.lock import survey_lock
-from scripts.survey.options import SurveyOptions, options_to_toml
+from scripts.survey.options import SurveyOptions, check_options, options_to_toml
 
 STAGES = ("sample", "fetch", "detect", "locate", "estimate", "compare")
 MARKERS = ".stages"
@@ -34,7 +34,7 @@ STAGE_OUTPUTS = {
     "detect": (files.DETECTIONS_DIR, files.DETECT_SUMMARY, "detect_failures.parquet"),
     "locate": (files.CAMERAS,),
     "estimate": (files.DENSITY_GEOJSON, files.DENSITY_PARQUET, files.MAP_HTML, files.DENSITY_PNG,
-                 files.REPORT),
+                 files.REPORT, files.GEOPACKAGE),
     "compare": ("osm_compare.geojson", "osm_compare.parquet", "osm_new_josm.geojson", "osm_new_maproulette.geojson",
                 "osm_unseen_maproulette.geojson", "osm_crops"),
 }
@@ -80,6 +80,7 @@ def run_survey(survey_dir: str | Path, options: SurveyOptions, *,
     Holds the directory's lock throughout: a second writer is refused with one line naming this
     process (``scripts.survey.lock.SurveyBusyError``)."""
     survey_dir = Path(survey_dir)
+    check_options(options)  # every option, before anything is loaded or written (survey.toml included)
     with survey_lock(survey_dir, command="camcensus survey"):
         return _run_stages(survey_dir, options, say=say)
 

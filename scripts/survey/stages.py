@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scripts import survey_dir
+from scripts import survey_dir as survey_dir_files
 if TYPE_CHECKING:
     from scripts.survey.options import SurveyOptions
 
@@ -20,32 +21,31 @@ def sample_stage(survey_dir: Path, o: SurveyOptions) -> str:
 
     done = sample_survey(survey_dir, area=o.area, network_type=o.network, method=o.method,
                          spacing=o.spacing, n=o.n, seed=o.seed, min_gap=o.min_gap, sides=o.sides,
-                         fov=o.fov, pitch=o.pitch)
+                         along=o.along, fov=o.fov, pitch=o.pitch)
     return f"{done.road_km:.1f} road km, {done.n_points:,} points, {done.n_views:,} views"
 
 
 def fetch_stage(survey_dir: Path, options: SurveyOptions) -> str:
-    """Images for every view: the simulator, or a real provider with its credentials from the
-    environment (MAPILLARY_TOKEN, GOOGLE_MAPS_API_KEY)."""
+    """Images for every view: the simulator, the user's own images (local) or a real provider
+    with its credentials from the options or the environment (MAPILLARY_TOKEN, GOOGLE_MAPS_API_KEY)."""
     if options.provider == "simulated":
         from geo.sim.survey import simulate_survey
 
         table = simulate_survey(survey_dir, area=None, sim_cameras=options.sim_cameras,
                                 seed=options.seed, width=options.size, height=options.size,
-                                workers=options.workers)
+                                workers=options.workers, style=options.style)
         counts = table["status"].value_counts().to_dict()
     else:
-        from geo.errors import GeoInputError
         from geo.imagery.fetch import FetchOptions, fetch_survey
         from geo.imagery.providers import provider_from_name
 
-        if options.provider not in ("gsv", "mapillary"):
-            raise GeoInputError(
-                f"survey cannot use provider '{options.provider}': choose simulated, mapillary or gsv "
-                "(for your own images run `camcensus fetch DIR --provider local` after `sample`)")
-        settings = provider_settings(options.provider, endpoint=options.endpoint, size=options.size)
+        settings = provider_settings(
+            options.provider, endpoint=options.endpoint, key=options.key, token=options.token, size=options.size,
+            images=Path(options.images) if options.images else None,
+            manifest=Path(options.manifest) if options.manifest else None)
         result = fetch_survey(survey_dir, provider=provider_from_name(options.provider, **settings),
-                              options=FetchOptions(workers=options.workers or 4, size=options.size))
+                              options=FetchOptions(workers=options.workers or 4, rate=options.rate,
+                                                   size=options.size))
         counts = result.counts
     return ", ".join(f"{counts.get(s, 0):,} {s}" for s in ("ok", "no_imagery", "error"))
 
@@ -73,10 +73,11 @@ def provider_settings(provider: str, *, endpoint: str | None = None, key: str | 
 def detect_stage(survey_dir: Path, options: SurveyOptions) -> str:
     """Detections on every fetched image, with the survey's model."""
     from detector.detect import detect_images
+    from scripts.commands.vocabulary import device_from_option, torch_device
 
-    summary = detect_images(survey_dir, model=options.model, device=options.device,
-                            batch=options.batch, conf=options.conf, imgsz=options.imgsz,
-                            slice=options.slice)
+    summary = detect_images(survey_dir, model=options.model, device=torch_device(device_from_option(options.device)),
+                            precision=options.dtype, batch=options.batch, conf=options.conf, iou=options.iou,
+                            imgsz=options.imgsz, slice=options.slice)
     rate = summary.get("images_per_second")
     return (f"{summary['detections']:,} detections on {summary['ok']:,} images"
             + (f" ({summary['failed']:,} failed)" if summary["failed"] else "")
@@ -119,9 +120,19 @@ def compare_stage(survey_dir: Path, options: SurveyOptions) -> str:
         result = compare_survey(survey_dir, calibration=calibration, precision=precision, recall=recall)
     except GeoInputError as error:
         return f"no comparison with OSM: {error}"
+    refresh_geopackage(survey_dir)
     c = result.summary["counts"]
     return (f"OSM: {c['confirmed']:,} confirmed, {c['new']:,} new, {c['unseen']:,} unseen, "
             f"{c['outside']:,} outside the strip")
+
+
+def refresh_geopackage(survey_dir: Path) -> Path | None:
+    """Write survey.gpkg again (with the OSM comparison's layer) where estimate wrote one."""
+    from geo.outputs.geopackage import geopackage_from_survey
+
+    if not (Path(survey_dir) / survey_dir_files.GEOPACKAGE).exists():
+        return None
+    return geopackage_from_survey(survey_dir)
 
 
 def estimate_calibration(survey: Path, *, model: str | None, precision: float | None, recall: float | None

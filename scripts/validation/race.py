@@ -177,7 +177,7 @@ def run(out: Path, *, hours: float, views: int, val_views: int, seed: int, only:
             started, load0 = time.time(), _load()
             subprocess.run([CAMCENSUS, "train", "--data", str(data / "data.yaml"), "--model", start_model,
                             "--hours", str(hours), "--epochs", "200", "--imgsz", str(c.train_imgsz),
-                            "--batch", "16", "--device", "cpu", "--precision", "auto", "--seed", str(seed),
+                            "--batch", "16", "--device", "cpu", "--dtype", "auto", "--seed", str(seed),
                             "--run-dir", str(out / "runs" / c.name), "--out", str(weights.with_suffix("")),
                             "--arg", "val=False", "--arg", "warmup_epochs=0.2", *extra])
             if not weights.is_file():

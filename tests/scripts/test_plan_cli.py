@@ -2,6 +2,7 @@
 measured detect time, and `camcensus survey --plan`."""
 
 import json
+import re
 import time
 
 import pytest
@@ -29,7 +30,7 @@ SMALL = ["--area", "demo", "--method", "systematic,random", "--spacing", "20,40"
     (["--target-ci", "20", "--budget-usd", "5", "--density", "3"], "one of"),
     (["--target-ci", "20", "--density", "3", "--price-per-1000", "-1"], "--price-per-1000"),
     (["--target-ci", "20", "--density", "3", "--fov", "200"], "fov"),
-    (["--target-ci", "20", "--density", "3", "--sides", "left"], "sides"),
+    (["--target-ci", "20", "--density", "3", "--sides", "up"], "sides"),
     (["--target-ci", "20", "--density", "3", "--spacing", "12"], "multiple of"),
     (["--target-ci", "20", "--pilot", "/nonexistent-survey"], "report.json"),
 ])
@@ -129,3 +130,32 @@ def test_the_full_plan_of_the_demo_answers_in_30_s_with_a_measured_detect_time(c
     assert all(d["detect_s"] == pytest.approx(d["images"] * plan["timing"]["detect_s_per_image"])
                for d in plan["designs"])
     assert seconds < 30, seconds
+
+
+def table_rows(out: str) -> list[str]:
+    """The design rows of plan's table (marked "* " or indented "  ")."""
+    return [line for line in out.splitlines() if re.match(r"^[* ] \S.* ±\d+%$", line)]
+
+
+def test_the_table_shows_designs_within_the_budget_and_marks_the_recommended(capsys):
+    code, out, _ = run(["plan", *SMALL, "--density", "3", "--budget-usd", "10", "--top", "3"], capsys)
+    assert code == 0
+    rows = table_rows(out)
+    costs = [float(re.search(r"drive\s+[\d,]+\s+([\d,.]+)", line).group(1).replace(",", "")) for line in rows]
+    assert rows and max(costs) <= 10
+    marked = [line for line in rows if line.startswith("* ")]
+    assert len(marked) == 1 and "recommended: " + marked[0][2:].split("  ")[0].strip() in out
+    assert len({line.index("±") for line in rows}) == 1  # the columns line up, "random side" rows too
+    assert "designs within USD 10" in out
+
+
+def test_an_unreachable_target_recommends_the_narrowest_row(capsys):
+    code, out, _ = run(["plan", *SMALL, "--fov", "75,90", "--pitch", "0,20", "--density", "3", "--target-ci", "1"],
+                       capsys)
+    assert code == 0 and "no design reaches" in out
+    rows = table_rows(out)
+    widths = [int(line.split("±")[1].rstrip("%")) for line in rows]
+    marked = next(line for line in rows if line.startswith("* "))
+    assert int(marked.split("±")[1].rstrip("%")) <= min(widths) + 1  # within the stated tolerance
+    if int(marked.split("±")[1].rstrip("%")) > min(widths):
+        assert "count as equal" in out

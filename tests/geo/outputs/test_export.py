@@ -53,7 +53,7 @@ def test_geojson_is_rfc7946():
 def test_write_exports_files_open_and_escape(tmp_path):
     paths = write_exports(tmp_path, _areas(), cameras=_cameras(), report={"total": {"est_cameras": 4.2,
                           "est_lo": 1.0, "est_hi": 12.1}, "parameters": {"area": EVIL}})
-    assert set(paths) == {"density.geojson", "density.parquet", "map.html", "density.png"}
+    assert set(paths) == {"density.geojson", "density.parquet", "map.html", "density.png", "survey.gpkg"}
     back = gpd.read_file(paths["density.geojson"])
     assert back.crs.to_epsg() == 4326 and back["area_id"].tolist() == ["a1", "a2"]
     parquet = gpd.read_parquet(paths["density.parquet"])
