@@ -15,8 +15,6 @@ ALLOWED = {
     ("scripts/validation/validate_estimator.py", "replicate"),  # estimator
     ("scripts/validation/validate_estimator.py", "main"),  # estimator
     ("scripts/review/app.py", "create_app"),  # review
-    ("scripts/bench/detect.py", "main"),  # detector
-    ("scripts/synthesis/dataset.py", "synth_dataset"),  # detector
 }
 
 
