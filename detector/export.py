@@ -273,7 +273,8 @@ class OpenVinoBackend:
         core = ov.Core()
         self.compiled = core.compile_model(core.read_model(xml), "CPU", config)
         self.device = "cpu"
-        self.precision = str(self.compiled.get_property("INFERENCE_PRECISION_HINT")).lower()
+        hint = self.compiled.get_property("INFERENCE_PRECISION_HINT")  # an openvino Type: bf16, f32, ...
+        self.precision = str(hint.get_type_name() if hasattr(hint, "get_type_name") else hint).lower()
         self._local = threading.local()
 
     def forward(self, batch: np.ndarray) -> np.ndarray:

@@ -269,7 +269,7 @@ def model_at_operating_point(model: ResolvedModel) -> tuple[ResolvedModel, str, 
     if importlib.util.find_spec(runtime) is None:
         return model, "auto", (f"the card's operating point runs on {backend} ({fmt}), but {runtime} is not "
                                f"installed: using the .pt engine")
-    if not path.exists():
+    if not path.exists() or kind_of(path) is None:  # an empty *_openvino_model folder is no export
         how = ("python -m scripts.bench.operating_point ... (int8 needs calibration images)" if fmt == "int8"
                else f"camcensus export --model {model.model_id} --format {backend}")
         return model, "auto", (f"the card's operating point runs on {backend} ({fmt}), but {path.name} is "
