@@ -35,7 +35,13 @@ from detector.engine import (
 from detector.errors import DetectorInputError
 from detector.schemas import DETECT_FAILURES, table_from_frame
 from detector.io import atomic_path, write_text
-from detector.registry import ResolvedModel, model_imgsz, resolve_model
+from detector.registry import (
+    ResolvedModel,
+    model_at_operating_point,
+    model_imgsz,
+    operating_point_of,
+    resolve_model,
+)
 from detector.slicing import parse_slice
 from detector.sources import images_from_source
 
@@ -150,7 +156,10 @@ def detect_images(
     ``"SIZE:OVERLAP"`` tiles (px, fraction) merged with the whole image. ``workers``: decoding
     threads (default min(4, CPUs)). ``streams``: concurrent model runs (default: one per CPU core,
     each single-threaded, on a CPU; one on a GPU). ``progress``: None or True shows a bar on a
-    terminal and plain lines otherwise, False nothing. Rerunning resumes."""
+    terminal and plain lines otherwise, False nothing. Rerunning resumes. A model named by the
+    registry (not a path) with ``precision`` auto runs at its card's operating point
+    (``extra.operating_point``: size, backend, format; ``registry.model_at_operating_point``), with
+    a one-line note on stderr when that backend's export or runtime is missing."""
     started = time.monotonic()
     if batch < 1:
         raise DetectorInputError(f"--batch must be >= 1, got {batch}")
@@ -162,6 +171,12 @@ def detect_images(
         if isinstance(model, ResolvedModel)
         else resolve_model(str(model), models_dir=models_dir)
     )
+    note = None
+    if precision == "auto" and not isinstance(model, ResolvedModel) and not Path(str(model)).exists():
+        # a model named by the registry runs at its card's operating point (backend and format)
+        resolved, precision, note = model_at_operating_point(resolved)
+        if note:
+            print(f"note: {note}", file=sys.stderr)
     src = images_from_source(source)
     if out is None:
         if src.kind != "survey":
@@ -171,7 +186,8 @@ def detect_images(
     card = resolved.card
     conf = conf if conf is not None else (card.conf if card else 0.25)
     options = DetectOptions(
-        imgsz=imgsz or (card.imgsz if card else None) or model_imgsz(resolved) or 640,
+        imgsz=imgsz or operating_point_of(resolved).get("imgsz") or (card.imgsz if card else None)
+        or model_imgsz(resolved) or 640,
         conf=conf,
         iou=iou,
         batch=batch,

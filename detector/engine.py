@@ -333,14 +333,14 @@ def load_backend(
 ) -> Backend:
     """The backend for a resolved model's kind (torch, ONNX Runtime or OpenVINO); ``threads``:
     intra-op threads of the runtime (default: CPU count); ``precision`` (torch only, see
-    ``TorchBackend``)."""
+    ``TorchBackend``; OpenVINO takes it as its inference precision hint, "auto" its default)."""
     if model.kind == "pt":
         return TorchBackend(model.path, device=device, precision=precision, threads=threads)
     from detector.export import OnnxBackend, OpenVinoBackend
 
     if model.kind == "onnx":
         return OnnxBackend(model.path, device=device, threads=threads)
-    return OpenVinoBackend(model.path, device=device, threads=threads)
+    return OpenVinoBackend(model.path, device=device, threads=threads, precision=precision)
 
 
 # ----------------------------------------------------------------------------- chunk inference

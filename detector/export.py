@@ -243,9 +243,12 @@ class OnnxBackend:
 class OpenVinoBackend:
     """An ultralytics OpenVINO export (``*_openvino_model`` dir) run with the OpenVINO runtime on
     the CPU (bf16 on CPUs with AMX, OpenVINO's own default). ``threads`` per stream: the model
-    is compiled for CPUs // threads parallel streams, one infer request per calling thread."""
+    is compiled for CPUs // threads parallel streams, one infer request per calling thread.
+    ``precision``: "auto" (OpenVINO's default), "fp32", "bf16" or "fp16" (its inference
+    precision hint; bf16 runs natively on AVX512-BF16 and AMX CPUs)."""
 
-    def __init__(self, path: str | Path, *, device: str = "auto", threads: int | None = None) -> None:
+    def __init__(self, path: str | Path, *, device: str = "auto", threads: int | None = None,
+                 precision: str = "auto") -> None:
         try:
             import openvino as ov
         except ImportError:
@@ -264,10 +267,14 @@ class OpenVinoBackend:
         self.imgsz = _imgsz_of(meta.get("imgsz"))
         cpus = os.cpu_count() or 1
         config = {"NUM_STREAMS": str(max(1, cpus // (threads or cpus))), "INFERENCE_NUM_THREADS": str(cpus)}
+        hint = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}.get(precision)
+        if hint:
+            config["INFERENCE_PRECISION_HINT"] = hint
         core = ov.Core()
         self.compiled = core.compile_model(core.read_model(xml), "CPU", config)
         self.device = "cpu"
-        self.precision = str(self.compiled.get_property("INFERENCE_PRECISION_HINT")).lower()
+        hint = self.compiled.get_property("INFERENCE_PRECISION_HINT")  # an openvino Type: bf16, f32, ...
+        self.precision = str(hint.get_type_name() if hasattr(hint, "get_type_name") else hint).lower()
         self._local = threading.local()
 
     def forward(self, batch: np.ndarray) -> np.ndarray:

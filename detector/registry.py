@@ -226,3 +226,53 @@ def model_imgsz(model: ResolvedModel) -> int | None:
     if isinstance(value, (list, tuple)):
         value = max(value)
     return int(value) if value else None
+
+
+OPERATING_BACKENDS = ("pt", "onnx", "openvino")
+OPERATING_FORMATS = ("fp32", "bf16", "fp16", "int8", "auto")
+
+
+def operating_point_of(model: ResolvedModel) -> dict:
+    """The card's operating point ``{"imgsz": px, "backend": pt|onnx|openvino, "format": fp32|bf16|
+    int8|auto}`` (``extra.operating_point``, written by the detector's benchmark), or {}."""
+    op = (model.card.extra.get("operating_point") if model.card else None) or {}
+    if not isinstance(op, dict):
+        return {}
+    backend, fmt = op.get("backend", "pt"), op.get("format", "auto")
+    if backend not in OPERATING_BACKENDS or fmt not in OPERATING_FORMATS:
+        return {}
+    return {"imgsz": int(op["imgsz"]) if op.get("imgsz") else None, "backend": backend, "format": fmt}
+
+
+def export_path_for(model: ResolvedModel, backend: str, fmt: str) -> Path:
+    """Where the export for ``backend``/``fmt`` of a ``.pt`` model lives: beside the weights,
+    ``NAME.onnx``, ``NAME.int8.onnx`` or ``NAME_openvino_model`` (``camcensus export`` writes them)."""
+    stem = model.path.parent / _stem(model.path)
+    if backend == "openvino":
+        return stem.parent / f"{stem.name}{OPENVINO_SUFFIX}"
+    return stem.parent / (f"{stem.name}.int8.onnx" if fmt == "int8" else f"{stem.name}.onnx")
+
+
+def model_at_operating_point(model: ResolvedModel) -> tuple[ResolvedModel, str, str | None]:
+    """The model to run for a ``.pt`` whose card names another backend: its export (with the same
+    card and id), the precision to run it at, and None; or the ``.pt`` itself, "auto" and a
+    one-line note when the export or its runtime is missing."""
+    op = operating_point_of(model)
+    if model.kind != "pt" or not op or op["backend"] == "pt":
+        fmt = op.get("format", "auto") if model.kind == "pt" else "auto"
+        return model, fmt if fmt in ("fp32", "bf16", "fp16") else "auto", None
+    backend, fmt = op["backend"], op["format"]
+    path = export_path_for(model, backend, fmt)
+    runtime = "openvino" if backend == "openvino" else "onnxruntime"
+    import importlib.util
+
+    if importlib.util.find_spec(runtime) is None:
+        return model, "auto", (f"the card's operating point runs on {backend} ({fmt}), but {runtime} is not "
+                               f"installed: using the .pt engine")
+    if not path.exists() or kind_of(path) is None:  # an empty *_openvino_model folder is no export
+        how = ("python -m scripts.bench.operating_point ... (int8 needs calibration images)" if fmt == "int8"
+               else f"camcensus export --model {model.model_id} --format {backend}")
+        return model, "auto", (f"the card's operating point runs on {backend} ({fmt}), but {path.name} is "
+                               f"missing ({how}): using the .pt engine")
+    exported = ResolvedModel(path, kind_of(path), model.card, model.model_id, model.card_path)
+    return exported, fmt if fmt in ("fp32", "bf16", "fp16") else "auto", None

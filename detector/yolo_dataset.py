@@ -472,25 +472,42 @@ def zoom_out_crop(image: np.ndarray, boxes: pd.DataFrame, target: tuple[float, f
 
 
 def photometric_jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A photometrically randomized copy of a BGR uint8 image, beyond ultralytics' HSV jitter:
-    each with probability 0.5, a colour cast (per-channel gain 0.85-1.15), gamma (0.7-1.4),
-    Gaussian blur (sigma 0.4-1.3 px), sensor noise (sigma 2-9 grey levels) and a JPEG round trip
-    (quality 30-85). Geometry (and so the labels) is unchanged."""
+    """A photometrically randomized copy of a BGR uint8 image, beyond ultralytics' HSV jitter
+    (training only; the evaluation's corruptions are ``geo.sim.corruptions``, never used here):
+    each with its own probability, haze (p 0.3: blend 0.1-0.45 towards a light colour, stronger
+    towards the top), a colour cast (p 0.5: per-channel gain 0.8-1.2, contrast 0.75-1.05), gamma
+    (p 0.5: 0.7-1.4), lower resolution (p 0.25: down by 1.3-2.6x with a random interpolation and
+    back up), Gaussian blur (p 0.4: sigma 0.4-1.5 px), sensor noise (p 0.5: sigma 2-12 grey
+    levels, partly per channel) and a JPEG round trip (p 0.5: quality 25-85). Geometry (and so the
+    labels) is unchanged."""
     import cv2
 
     out = image.astype(np.float32)
+    h, w = out.shape[:2]
+    if rng.random() < 0.3:
+        amount = float(rng.uniform(0.1, 0.45))
+        ramp = np.linspace(1.0, float(rng.uniform(0.3, 1.0)), h, dtype=np.float32)[:, None, None]
+        air = rng.uniform(170, 245, size=3).astype(np.float32)
+        out = out * (1 - amount * ramp) + air * (amount * ramp)
     if rng.random() < 0.5:
-        out *= rng.uniform(0.85, 1.15, size=3).astype(np.float32)
+        out *= rng.uniform(0.8, 1.2, size=3).astype(np.float32)
+        out = (out - 128) * np.float32(rng.uniform(0.75, 1.05)) + 128
     if rng.random() < 0.5:
         out = 255.0 * (np.clip(out, 0, 255) / 255.0) ** np.float32(rng.uniform(0.7, 1.4))
+    if rng.random() < 0.25:
+        factor = float(rng.uniform(1.3, 2.6))
+        down = (cv2.INTER_AREA, cv2.INTER_LINEAR, cv2.INTER_NEAREST)[int(rng.integers(0, 3))]
+        small = cv2.resize(out, (max(1, round(w / factor)), max(1, round(h / factor))), interpolation=down)
+        out = cv2.resize(small, (w, h), interpolation=(cv2.INTER_LINEAR, cv2.INTER_CUBIC)[int(rng.integers(0, 2))])
+    if rng.random() < 0.4:
+        out = cv2.GaussianBlur(out, (0, 0), float(rng.uniform(0.4, 1.5)))
     if rng.random() < 0.5:
-        sigma = float(rng.uniform(0.4, 1.3))
-        out = cv2.GaussianBlur(out, (0, 0), sigma)
-    if rng.random() < 0.5:
-        out += rng.normal(0, rng.uniform(2, 9), size=out.shape).astype(np.float32)
+        sigma = float(rng.uniform(2, 12))
+        grey = rng.normal(0, sigma, size=(h, w, 1)).astype(np.float32)
+        out += grey + rng.normal(0, 0.5 * sigma, size=out.shape).astype(np.float32)
     out = np.clip(out, 0, 255).astype(np.uint8)
     if rng.random() < 0.5:
-        ok, data = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 86))])
+        ok, data = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 86))])
         if ok:
             out = cv2.imdecode(data, cv2.IMREAD_COLOR)
     return out

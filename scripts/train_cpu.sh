@@ -6,6 +6,7 @@
 #
 #   nohup scripts/train_cpu.sh cctv-yolo11n-r13 > train-r13.log 2>&1 &
 #   HOURS=1.5 SEED=13 FROM=models/cctv-yolo11n-synth.pt scripts/train_cpu.sh cctv-yolo11n-r13
+#   UNTIL=03:50 RANDOM_LOOK=0.6 HELD_OUT=/work/cache/detector/heldout/default/data.yaml scripts/train_cpu.sh NAME
 #
 # The held-out split is whole areas that training never sees (VAL_AREAS). Every step resumes:
 # rerun the same command after an interruption. New weights are written as models/NAME.pt + card;
@@ -35,11 +36,14 @@ MINE="${MINE:-}"                                    # simulated survey folders o
 DEFAULT_MODEL="$(.venv/bin/python -c 'from detector.registry import DEFAULT_MODEL; print(DEFAULT_MODEL)')"
 FROM="${FROM:-models/${DEFAULT_MODEL}.pt}"          # warm start (or an architecture .yaml): the shipped model
 HOURS="${HOURS:-1.0}"
+UNTIL="${UNTIL:-}"                                  # HH:MM UTC: training ends by then (overrides HOURS; set at train start)
+HELD_OUT="${HELD_OUT:-}"                            # a fixed held-out data.yaml to evaluate on (default: this round's val split)
 BATCH="${BATCH:-16}"
 PRECISION="${PRECISION:-auto}"
 SMALL="${SMALL:-1.0}"                               # zoom-out crops per view with a 5-10 px camera (issue 21)
 SMALL_DECOYS="${SMALL_DECOYS:-0.5}"                 # zoom-out crops around decoys: hard negatives of that size
-PHOTOMETRIC="${PHOTOMETRIC:-0.5}"                   # share of crops with cast/gamma/blur/noise/JPEG randomization
+PHOTOMETRIC="${PHOTOMETRIC:-0.5}"                   # share of crops with haze/cast/gamma/lowres/blur/noise/JPEG randomization
+RANDOM_LOOK="${RANDOM_LOOK:-0.6}"                   # share of train views in the renderer's random look (issue 28)
 OUT="${OUT:-models/${NAME}}"
 NEW_HELD_OUT="${NEW_HELD_OUT:-}"                    # 1: this data becomes the card's held-out set
 card_args=(--update-card); [[ -n "$NEW_HELD_OUT" ]] && card_args+=(--new-held-out)
@@ -52,7 +56,7 @@ for m in $MINE; do area_args+=(--mine "$m"); done
 echo "== $(date -u +%H:%M:%S) dataset: ${VIEWS} views -> ${DATA_DIR}"
 "$CAMCENSUS" dataset synth "${area_args[@]}" --views "$VIEWS" --val-fraction "$VAL_FRACTION" --layouts "$LAYOUTS" \
     --spacing 12 --tile "$TILE" --away 0.3 --decoys 0.8 --sky 0.15 --min-positive 0.6 --balance --seed "$SEED" \
-    --small "$SMALL" --small-px 5:10 --small-decoys "$SMALL_DECOYS" --photometric "$PHOTOMETRIC" --scale-floor 2.5 \
+    --small "$SMALL" --small-px 5:10 --small-decoys "$SMALL_DECOYS" --photometric "$PHOTOMETRIC" --random-look "$RANDOM_LOOK" --scale-floor 2.5 \
     --out "$DATA_DIR"
 "$CAMCENSUS" dataset check "$DATA_DIR"
 
@@ -65,16 +69,21 @@ for key, value in read_train_args(sys.argv[1]).items():
         print(f"--arg={key}={value}")
 EOF
 )
+if [[ -n "$UNTIL" ]]; then
+    HOURS="$(.venv/bin/python -c "import sys; print(round(max(0.1, (int(sys.argv[2]) - int(sys.argv[1])) / 3600), 3))" \
+        "$(date -u +%s)" "$(date -u -d "$UNTIL" +%s)")"
+fi
 echo "== $(date -u +%H:%M:%S) train: from ${FROM}, ${HOURS} h, ${PRECISION}, args ${train_args[*]}"
 "$CAMCENSUS" train --data "$DATA_DIR/data.yaml" --model "$FROM" --hours "$HOURS" --epochs 200 --imgsz "$TILE" \
     --batch "$BATCH" --device cpu --dtype "$PRECISION" --seed "$SEED" --out "$OUT" \
     --arg val=False --arg warmup_epochs=1 "${train_args[@]}"
 
 echo "== $(date -u +%H:%M:%S) evaluate on the held-out split (new: writes its card; then the weights it started from: a report)"
-"$CAMCENSUS" evaluate --model "$OUT.pt" --data "$DATA_DIR/data.yaml" --imgsz 640 --device cpu "${card_args[@]}" \
+EVAL_DATA="${HELD_OUT:-$DATA_DIR/data.yaml}"
+"$CAMCENSUS" evaluate --model "$OUT.pt" --data "$EVAL_DATA" --imgsz 640 --device cpu "${card_args[@]}" \
     --json "$DATA_DIR/$(basename "$OUT").eval.json" --plot "$DATA_DIR/$(basename "$OUT")-pr.png"
-if [[ "$FROM" == *.pt ]]; then
-    "$CAMCENSUS" evaluate --model "$FROM" --data "$DATA_DIR/data.yaml" --imgsz 640 --device cpu \
+if [[ "$FROM" == *.pt && -z "${SKIP_BEFORE:-}" ]]; then  # SKIP_BEFORE=1: the weights it started from were measured already
+    "$CAMCENSUS" evaluate --model "$FROM" --data "$EVAL_DATA" --imgsz 640 --device cpu \
         --json "$DATA_DIR/$(basename "$OUT").before.json" --plot "$DATA_DIR/before-pr.png"
 fi
 echo "== $(date -u +%H:%M:%S) done: $OUT.pt and its card $OUT.md (held-out figures written by --update-card)"

@@ -32,6 +32,8 @@ SIM_CAMERAS="${SIM_CAMERAS:-}"                   # one spec for all areas or one
 VIEWS="${VIEWS:-20000}"                          # rendered 640 px views, train + val
 LAYOUTS="${LAYOUTS:-4}"                          # simulated camera layouts per area (random:D specs)
 TILE="${TILE:-}"                                 # crop size for train views (empty: whole 640 px views)
+RANDOM_LOOK="${RANDOM_LOOK:-0.6}"                # share of train views in the renderer's random look (issue 28)
+PHOTOMETRIC="${PHOTOMETRIC:-0.5}"                # share of train crops with haze/cast/lowres/blur/noise/JPEG
 MODEL="${MODEL:-${FROM:-yolo11n.yaml}}"          # architecture (from scratch) or a .pt to fine-tune
 EPOCHS="${EPOCHS:-100}"
 HOURS="${HOURS:-}"                               # time budget (fits the epochs to it); empty: EPOCHS
@@ -53,7 +55,7 @@ else
     tile_args=(); [[ -n "$TILE" ]] && tile_args=(--tile "$TILE" --away 0.3 --decoys 0.8 --sky 0.15 --balance)
     echo "== dataset: ${VIEWS} views -> ${DATA_DIR}"
     "$CAMCENSUS" dataset synth "${area_args[@]}" --views "$VIEWS" --layouts "$LAYOUTS" --seed "$SEED" \
-        "${tile_args[@]}" --out "$DATA_DIR"
+        --random-look "$RANDOM_LOOK" --photometric "$PHOTOMETRIC" "${tile_args[@]}" --out "$DATA_DIR"
 fi
 "$CAMCENSUS" dataset check "$DATA_DIR"
 

@@ -3,9 +3,9 @@ never saw (after ImageNet-C / COCO-C, Hendrycks & Dietterich 2019).
 
 Each corruption keeps the geometry (boxes stay valid) and has five severities. They are for
 evaluation and validation only: training uses ``detector.yolo_dataset.photometric_jitter`` (a
-milder, partly different set) and the renderer's own randomization, never this module, so that a
-corrupted survey stays a look the detector never saw. ``lowres`` and ``haze`` have no counterpart
-in training at all.
+milder, partly different set, with haze and lower-resolution steps of its own since issue 28) and
+the renderer's own randomization, never this module, so that a corrupted survey stays a look the
+detector never saw.
 """
 
 from __future__ import annotations

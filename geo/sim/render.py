@@ -20,6 +20,13 @@ pinhole camera.
 light with warm-grey skies, other facade palettes (a colour mix per view), stronger colour casts,
 more sensor noise and blur, a JPEG round trip at low quality, and camera housings of other shapes
 and colours (bullet cameras without a sun shield, turret domes, in black, beige or grey-blue).
+"random" is the training look randomized per view (domain randomization, issue 28): every view
+draws its light, sky, facade palette and texture, shadows, clutter and camera housings from the
+wide ranges in :data:`RANDOM_LOOK` (documented there and in docs/detector.md). It never uses the
+"alt" look's code (``_lighting_alt``, ``_camera_sprite_alt``, its JPEG round trip), and it keeps
+camera housings near-neutral (white to grey, dark cameras dark) and of the training shapes (a
+dome under a ring, a box camera with its sun shield), so "alt"'s beige and grey-blue housings,
+turret domes and shield-less bullets stay a look training never saw.
 The scene's geometry is the same in every style; box sizes differ a little because the housings
 differ.
 """
@@ -45,7 +52,39 @@ GRAZING_DEG = (
 )
 SUPERSAMPLE = 4
 BOX_COLUMNS = ["camera_id", "class_name", "x1", "y1", "x2", "y2"]
-STYLES = ("default", "alt")
+STYLES = ("default", "alt", "random")
+TRAINING_STYLES = ("default", "random")  # "alt" is held out from all training
+# The random look's ranges (uniform draws per view unless said otherwise); docs/detector.md copies them.
+RANDOM_LOOK = {
+    "sunny": 0.5,  # probability of direct sun (shadows, lit facades)
+    "sun_elev_deg": (10.0, 65.0),
+    "gain": (0.55, 1.4),  # exposure
+    "tint": (0.82, 1.18),  # per-channel white balance (blue, red; green 1)
+    "sky": ("blue", "grey", "tinted"),  # zenith colour kind, equally likely
+    "sky_grey": (120.0, 235.0),
+    "sky_low": (140.0, 250.0),  # horizon colour, per channel
+    "asphalt": (40.0, 150.0),
+    "sidewalk_m": (1.2, 5.5),
+    "noise": (0.5, 12.0),  # sensor noise, grey levels
+    "blur": (0.0, 1.5),  # lens blur sigma, px (applied above 0.3)
+    "clouds": (0.0, 1.0),
+    "palette_diag": (0.35, 1.0),  # facade colour mix: diagonal ...
+    "palette_off": (0.0, 0.45),  # ... and off-diagonal weights, rows normalized
+    "palette_gain": (0.7, 1.25),
+    "grime": (0.0, 3.0),  # facade/ground texture strength (1: the default look)
+    "shadow": (0.4, 0.85),  # ground shadow darkness (default 0.62)
+    "glass": (0.6, 1.4),  # window glass brightness
+    "haze_m": (250.0, 900.0),  # distance at which facades fade fully to the horizon colour
+    "shell_grey": (150.0, 245.0),  # light housings: grey level ...
+    "shell_tint": (0.95, 1.05),  # ... with a near-neutral per-channel tint
+    "dark_grey": (20.0, 75.0),  # dark housings
+    "dome_aspect": (0.7, 1.1),  # hemisphere height / radius
+    "bubble": (10.0, 70.0),  # dome bubble grey
+    "bullet_diam": (0.26, 0.46),  # box camera cross-section / size
+    "shield": (0.6, 1.5),  # sun shield thickness factor
+    "cables": 1.2,  # mean overhead cables per view (Poisson), kept off camera boxes
+    "clutter": 3.0,  # mean small dark blobs per view (Poisson: wires' insulators, stains, birds)
+}
 
 
 @lru_cache(maxsize=4)
@@ -158,9 +197,11 @@ def boxes_for_view(
     width: int = 640,
     height: int = 640,
     style: str = "default",
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """The camera boxes :func:`render_view` would give, without drawing the image."""
-    return _render(scene, x, y, heading, pitch, fov, width, height, 0, draw=False, style=style)[1]
+    """The camera boxes :func:`render_view` would give, without drawing the image (the "random"
+    look draws its housings from ``seed``: give the view's seed there)."""
+    return _render(scene, x, y, heading, pitch, fov, width, height, seed, draw=False, style=style)[1]
 
 
 def _render(
@@ -190,7 +231,7 @@ def _render(
     view = _View(float(x), float(y), float(heading), f, base_w, base_h, cx, cy)
     walls = _cast_walls(scene, view)
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 99])
-    light = _lighting(rng) if style == "default" else _lighting_alt(rng)
+    light = {"default": _lighting, "alt": _lighting_alt, "random": _lighting_random}[style](rng)
     image = _background(scene, view, walls, light, rng) if draw else None
     boxes = _draw_objects(scene, view, walls, image, light, draw=draw)
     if draw:
@@ -207,6 +248,8 @@ def _render(
         boxes = _warp_boxes(boxes, homography)
     boxes = _finish_boxes(boxes, width, height)
     if draw:
+        if light.get("style") == "random":
+            _clutter(image, boxes, light, rng)
         image = _post(image, rng, light)
     return image, boxes
 
@@ -360,6 +403,49 @@ def _lighting_alt(rng: np.random.Generator) -> dict:
     }
 
 
+def _lighting_random(rng: np.random.Generator) -> dict:
+    """The "random" training look: every parameter drawn per view from :data:`RANDOM_LOOK`."""
+    R = RANDOM_LOOK
+    u = lambda key: float(rng.uniform(*R[key]))  # noqa: E731
+    sunny = bool(rng.random() < R["sunny"])
+    azimuth = rng.uniform(0, 360)
+    kind = R["sky"][int(rng.integers(0, len(R["sky"])))]
+    if kind == "blue":
+        top = _sky_blue(rng)
+    elif kind == "grey":
+        top = np.full(3, u("sky_grey"))
+    else:
+        top = u("sky_grey") * rng.uniform(0.8, 1.2, size=3)
+    mix = np.eye(3) * rng.uniform(*R["palette_diag"], size=3)[:, None] + rng.uniform(*R["palette_off"], size=(3, 3))
+    dark = u("dark_grey")
+    return {
+        "style": "random",
+        "sunny": sunny,
+        "sun": np.array([math.sin(math.radians(azimuth)), math.cos(math.radians(azimuth))]),
+        "sun_elev": u("sun_elev_deg"),
+        "gain": u("gain"),
+        "tint": np.array([u("tint"), 1.0, u("tint")]),
+        "sky_top": np.clip(top, 0, 255),
+        "sky_low": rng.uniform(*R["sky_low"], size=3),
+        "asphalt": u("asphalt"),
+        "sidewalk_m": u("sidewalk_m"),
+        "noise": u("noise"),
+        "blur": u("blur"),
+        "clouds": u("clouds"),
+        "palette": mix / mix.sum(axis=1, keepdims=True) * u("palette_gain"),
+        "grime": u("grime"),
+        "shadow": u("shadow"),
+        "glass": u("glass"),
+        "haze_m": u("haze_m"),
+        "shell": u("shell_grey") * rng.uniform(*R["shell_tint"], size=3),
+        "dark": dark * rng.uniform(*R["shell_tint"], size=3),
+        "dome_aspect": u("dome_aspect"),
+        "bubble": u("bubble"),
+        "bullet_diam": u("bullet_diam"),
+        "shield": u("shield"),
+    }
+
+
 def _sky_blue(rng: np.random.Generator) -> np.ndarray:
     """A clear sky's zenith colour (BGR): blue, with some spread in saturation."""
     blue = rng.uniform(185, 235)
@@ -373,6 +459,8 @@ def _background(
     rows = (np.arange(h, dtype=np.float32) + 0.5)[:, None]
     image = np.empty((h, w, 3), np.float32)
     grime = _tile_slice(_grime_tile(), h, w, rng)
+    if "grime" in light:  # the random look's texture strength
+        grime = 1 + (grime - 1) * np.float32(light["grime"])
     # Sky down to the lowest visible roof line (or the horizon), ground up to the highest foot of
     # a wall (or the horizon): walls cover the rest.
     sky_rows = int(np.clip(math.ceil(np.max(np.minimum(walls.cum_top[-1], view.cy))), 0, h))
@@ -450,7 +538,7 @@ def _ground(
         shadow = np.where(
             hit & away, fac.height[seg] / math.tan(math.radians(light["sun_elev"])) * 0.5, -1
         )
-        value *= np.where(perp < shadow.astype(f32)[None, :], f32(0.62), f32(1.08))
+        value *= np.where(perp < shadow.astype(f32)[None, :], f32(light.get("shadow", 0.62)), f32(1.08))
     value *= grime[start:]
     haze = np.minimum(t * f32(1 / 400.0), f32(1))
     value += (f32(200) - value) * haze
@@ -540,9 +628,9 @@ def _facade_layer(
     shade = (0.75 + 0.35 * np.clip(lit, -1, 1)) if light["sunny"] else (0.85 + 0.08 * lit)
     shade = shade * (0.92 + 0.08 * walls.inc[k])
     wall_rgb = st["color"][b] * shade[:, None]
-    if "palette" in light:  # the "alt" style's facade colours
+    if "palette" in light:  # the "alt" and "random" looks' facade colours
         wall_rgb = wall_rgb @ light["palette"].T
-    glass = st["window"][b] * (0.8 + 0.4 * (1 - walls.inc[k]))[:, None]
+    glass = st["window"][b] * (0.8 + 0.4 * (1 - walls.inc[k]))[:, None] * light.get("glass", 1.0)
     sky_glass = (
         0.5 * glass + 0.5 * light["sky_low"][None, :] * (0.6 + 0.3 * (1 - walls.inc[k]))[:, None]
     )
@@ -551,7 +639,7 @@ def _facade_layer(
     palette = np.stack(
         [wall_rgb, wall_rgb * 1.12, glass * 0.6, sign, glass, glass * 0.7, sky_glass, curtain]
     )  # (8, w, 3)
-    haze = np.clip(np.where(hit, dist, 0) / 600.0, 0, 0.6)[None, :, None]
+    haze = np.clip(np.where(hit, dist, 0) / light.get("haze_m", 600.0), 0, 0.6)[None, :, None]
     palette = (palette * (1 - haze) + light["sky_low"][None, None, :] * haze).astype(f32)
     w = view.width
     index = material.astype(np.int32) * w + np.arange(w, dtype=np.int32)[None, :]
@@ -621,7 +709,7 @@ def _draw_objects(
             if light.get("style") == "alt":
                 sprite = _camera_sprite_alt(row, view, u[j], v[j], scale, housing=light["housing"])
             else:
-                sprite = _camera_sprite(row, view, u[j], v[j], scale)
+                sprite = _camera_sprite(row, view, u[j], v[j], scale, look=light)
         else:
             if row["kind"] in _SMALL_KINDS and hdist[j] > 45:
                 continue
@@ -817,10 +905,12 @@ class _Pen:
         return self.x0, self.y0, rgba[:, :, :3], np.ascontiguousarray(rgba[:, :, 3]), body
 
 
-def _camera_sprite(row: dict, view: _View, u: float, v: float, scale: float):
+def _camera_sprite(row: dict, view: _View, u: float, v: float, scale: float, *, look: dict | None = None):
     """A camera at its true distance: a dome (housing and hemisphere with a dark bubble, on a
     pendant or under a ceiling) or a directed camera (body, sun shield, lens, bracket). The box
-    covers the camera and its bracket, not the wall or pole."""
+    covers the camera and its bracket, not the wall or pole. The "random" look (``look``) varies
+    the housing's grey, the dome's aspect and bubble, the body's thickness and the shield's."""
+    rnd = look if look is not None and look.get("style") == "random" else None
     size = float(row["size_m"])
     arm = float(row.get("arm_m", 0.15))
     if size * scale < 0.8:
@@ -830,6 +920,12 @@ def _camera_sprite(row: dict, view: _View, u: float, v: float, scale: float):
     dark = row["color"] == 1
     shell = (48.0, 48.0, 52.0) if dark else (222.0, 226.0, 228.0)
     shade = (32.0, 32.0, 36.0) if dark else (160.0, 165.0, 170.0)
+    aspect, bubble, diam_k, shield = 0.95, 28.0, 0.34, 1.0
+    if rnd is not None:
+        base = rnd["dark"] if dark else rnd["shell"]
+        shell = tuple(float(c) for c in base)
+        shade = tuple(float(c) * (0.7 if dark else 0.72) for c in base)
+        aspect, bubble, diam_k, shield = rnd["dome_aspect"], rnd["bubble"], rnd["bullet_diam"], rnd["shield"]
     extent = size * 1.2 + arm + 0.1
     pen = _Pen(2 * extent, 2 * extent, (extent, extent), u, v, scale, body=True)
     side = math.sin(rel)
@@ -841,12 +937,12 @@ def _camera_sprite(row: dict, view: _View, u: float, v: float, scale: float):
             pen.line((0, -0.3 * r), (0, top), shade, 0.045, body=True)
             pen.line((0, top), (-sign * 0.12 * abs(side), top), shade, 0.04, body=True)
         pen.rect((-r, -0.32 * r), (r, 0), shell, body=True)
-        pen.ellipse((0, 0), (r, 0.95 * r), shell, 0, 180, body=True)
-        pen.ellipse((0, 0.06 * r), (0.75 * r, 0.72 * r), (28, 26, 28), 0, 180)
+        pen.ellipse((0, 0), (r, aspect * r), shell, 0, 180, body=True)
+        pen.ellipse((0, 0.06 * r), (0.75 * r, 0.76 * aspect * r), (bubble, bubble - 2, bubble), 0, 180)
         pen.ellipse((-0.28 * r, 0.3 * r), (0.14 * r, 0.09 * r), (120, 120, 125))
         pen.line((-r, -0.02 * r), (r, -0.02 * r), shade, 0.012)
     else:
-        diam = 0.34 * size
+        diam = diam_k * size
         fx = 0.5 * size * abs(side) * sign
         drop = 0.5 * size * math.sin(math.radians(row["tilt"])) * max(abs(side), 0.25)
         front, back = (fx, drop), (-fx, -drop)
@@ -868,7 +964,7 @@ def _camera_sprite(row: dict, view: _View, u: float, v: float, scale: float):
             (back[0], back[1] - 0.6 * diam),
             (front[0] + 0.15 * fx, front[1] - 0.6 * diam),
             shell,
-            diam / 3,
+            shield * diam / 3,
             body=True,
         )  # sun shield
         pen.line(
@@ -1065,6 +1161,37 @@ def _car_sprite(length: float, rel: float, variant: int, u: float, v: float, sca
             pen.ellipse((x, height - 0.25), (0.33, 0.33), (25, 25, 25))
     pen.rect((-half, height - 0.45), (half, height - 0.38), tuple(0.7 * c for c in color))
     return pen.finish()
+
+
+def _clutter(image: np.ndarray, boxes: pd.DataFrame, light: dict, rng: np.random.Generator) -> None:
+    """The random look's clutter on the final canvas (float BGR): sagging overhead cables and small
+    dark blobs; an item that would come within 3 px of a camera box is left out whole (labels stay
+    exact, and no gap in a cable marks a camera)."""
+    h, w = image.shape[:2]
+    near = np.zeros((h, w), bool)
+    for b in boxes.itertuples():
+        near[max(int(b.y1) - 3, 0) : int(math.ceil(b.y2)) + 3, max(int(b.x1) - 3, 0) : int(math.ceil(b.x2)) + 3] = True
+    items = []
+    for _ in range(int(rng.poisson(RANDOM_LOOK["cables"]))):
+        y0, y1 = rng.uniform(0, 0.5 * h, size=2)
+        sag = rng.uniform(3, 40)
+        xs = np.linspace(0, w - 1, 24)
+        ys = y0 + (y1 - y0) * xs / (w - 1) + sag * (1 - ((xs - w / 2) / (w / 2)) ** 2)
+        pts = np.stack([xs, ys], axis=1).round().astype(np.int32)
+        thickness = int(rng.integers(1, 3))
+        items.append((float(rng.uniform(15, 80)), lambda m, pts=pts, t=thickness: cv2.polylines(m, [pts], False, 1, t)))
+    for _ in range(int(rng.poisson(RANDOM_LOOK["clutter"]))):
+        centre = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        axes = (int(rng.integers(1, 6)), int(rng.integers(1, 6)))
+        angle = float(rng.uniform(0, 180))
+        items.append((float(rng.uniform(15, 90)),
+                      lambda m, c=centre, a=axes, r=angle: cv2.ellipse(m, c, a, r, 0, 360, 1, -1)))
+    for grey, draw in items:
+        mask = np.zeros((h, w), np.uint8)
+        draw(mask)
+        mask = mask.astype(bool)
+        if not (mask & near).any():
+            image[mask] = grey
 
 
 def _birds(image: np.ndarray, view: _View, walls: _Walls, rng: np.random.Generator) -> None:

@@ -174,42 +174,82 @@ def bench_detect(
     return float(summary["images_per_second"])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=200, help="images (640x640), default 200")
-    parser.add_argument(
-        "--batch", type=int, default=16, help="batch size for every method, default 16"
-    )
+    parser.add_argument("--batch", type=int, default=16, help="batch size for every method, default 16")
     parser.add_argument("--imgsz", type=int, default=640, help="model input size, px, default 640")
-    parser.add_argument(
-        "--conf", type=float, default=0.25, help="confidence threshold, default 0.25"
-    )
-    parser.add_argument(
-        "--model", default=None, help="models/ name or .pt; default untrained yolo11n (2 classes)"
-    )
+    parser.add_argument("--conf", type=float, default=0.25, help="confidence threshold, default 0.25")
+    parser.add_argument("--model", default=None, help="models/ name or .pt; default untrained yolo11n (2 classes)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda, default auto")
-    parser.add_argument(
-        "--workers", type=int, default=None, help="decode threads of camcensus detect"
-    )
-    parser.add_argument(
-        "--repeat", type=int, default=1, help="repeat everything and report medians"
-    )
-    parser.add_argument(
-        "--skip",
-        default="",
-        help="comma list of methods to skip: predict,forward,forward-engine,torch,onnx,openvino",
-    )
-    parser.add_argument(
-        "--workdir", type=Path, default=None, help="scratch folder (default: a temp dir)"
-    )
-    args = parser.parse_args()
+    parser.add_argument("--workers", type=int, default=None, help="decode threads of camcensus detect")
+    parser.add_argument("--repeat", type=int, default=1, help="repeat everything and report medians")
+    parser.add_argument("--skip", default="",
+                        help="comma list of methods to skip: predict,forward,forward-engine,torch,onnx,openvino")
+    parser.add_argument("--workdir", type=Path, default=None, help="scratch folder (default: a temp dir)")
+    return parser.parse_args()
 
+
+def _exports(weights: Path, work: Path, *, imgsz: int, skip: set[str]) -> tuple[Path | None, Path | None]:
+    """The ONNX and OpenVINO exports of ``weights`` (None where skipped; OpenVINO is skipped, and
+    added to ``skip``, when it is not installed)."""
+    from detector.export import export_model
+
+    onnx = openvino = None
+    if "onnx" not in skip:
+        onnx = export_model(weights, format="onnx", imgsz=imgsz, out=work / "bench.onnx").path
+    if "openvino" not in skip:
+        try:
+            import importlib
+
+            importlib.import_module("openvino")  # only to know it is installed
+            openvino = export_model(weights, format="openvino", imgsz=imgsz, out=work / "bench_openvino_model").path
+        except ImportError:
+            skip.add("openvino")
+    return onnx, openvino
+
+
+def _methods(args: argparse.Namespace, weights: Path, onnx: Path | None, openvino: Path | None, paths: list[str],
+             folder: Path, work: Path, device: str) -> dict:
+    """Method key -> (label, a call returning images/s)."""
+    def detect(model: Path | None, name: str):
+        return lambda: bench_detect(model, folder, work / f"out-{name}", batch=args.batch, imgsz=args.imgsz,
+                                    conf=args.conf, device=device, workers=args.workers)
+
+    return {
+        "predict": ("1 YOLO.predict(stream=True)",
+                    lambda: bench_predict(weights, paths, batch=args.batch, imgsz=args.imgsz, conf=args.conf)),
+        "forward": ("2 raw forward, preprocessed",
+                    lambda: bench_forward(weights, paths, batch=args.batch, imgsz=args.imgsz, device=device)),
+        "forward-engine": ("2b forward, engine backend, 1 stream",
+                           lambda: bench_backend_forward(weights, paths, batch=args.batch, imgsz=args.imgsz,
+                                                         device=device)),
+        "torch": ("3 camcensus detect, torch", detect(weights, "torch")),
+        "onnx": ("4 camcensus detect, ONNX Runtime", detect(onnx, "onnx")),
+        "openvino": ("4b camcensus detect, OpenVINO", detect(openvino, "openvino")),
+    }
+
+
+def _report(args: argparse.Namespace, methods: dict, rates: dict[str, list[float]], *, device: str,
+            threads: int) -> None:
+    median = {key: statistics.median(values) for key, values in rates.items()}
+    base = median.get("predict")
+    print(f"\n{args.n} images 640x640, batch {args.batch}, imgsz {args.imgsz}, device {device}, "
+          f"{threads} CPU threads, median of {args.repeat}")
+    print(f"{'method':<36} {'img/s':>8} {'x (1)':>7}  runs")
+    for key, value in median.items():
+        ratio = f"{value / base:.2f}" if base else "-"
+        runs = " ".join(f"{v:.2f}" for v in rates[key])
+        print(f"{methods[key][0]:<36} {value:8.2f} {ratio:>7}  {runs}")
+    if "torch" in median and "forward" in median:
+        print(f"(3) / (2) = {median['torch'] / median['forward']:.2f}")
+
+
+def main() -> None:
+    args = _arguments()
     import torch
 
     from detector.engine import pick_device
-    from detector.export import export_model
     from detector.registry import resolve_model
 
     threads = os.cpu_count() or 1
@@ -223,103 +263,16 @@ def main() -> None:
         shutil.rmtree(folder, ignore_errors=True)
         paths = make_images(folder, args.n)
     weights = resolve_model(args.model).path if args.model else untrained_model(work / "bench.pt")
-    onnx = openvino = None
     skip = set(filter(None, args.skip.split(",")))
-    if "onnx" not in skip:
-        onnx = export_model(weights, format="onnx", imgsz=args.imgsz, out=work / "bench.onnx").path
-    if "openvino" not in skip:
-        try:
-            import importlib
-
-            importlib.import_module("openvino")  # only to know it is installed
-            openvino = export_model(
-                weights, format="openvino", imgsz=args.imgsz, out=work / "bench_openvino_model"
-            ).path
-        except ImportError:
-            skip.add("openvino")
-
-    methods = {
-        "predict": (
-            "1 YOLO.predict(stream=True)",
-            lambda: bench_predict(
-                weights, paths, batch=args.batch, imgsz=args.imgsz, conf=args.conf
-            ),
-        ),
-        "forward": (
-            "2 raw forward, preprocessed",
-            lambda: bench_forward(
-                weights, paths, batch=args.batch, imgsz=args.imgsz, device=device
-            ),
-        ),
-        "forward-engine": (
-            "2b forward, engine backend, 1 stream",
-            lambda: bench_backend_forward(
-                weights, paths, batch=args.batch, imgsz=args.imgsz, device=device
-            ),
-        ),
-        "torch": (
-            "3 camcensus detect, torch",
-            lambda: bench_detect(
-                weights,
-                folder,
-                work / "out-torch",
-                batch=args.batch,
-                imgsz=args.imgsz,
-                conf=args.conf,
-                device=device,
-                workers=args.workers,
-            ),
-        ),
-        "onnx": (
-            "4 camcensus detect, ONNX Runtime",
-            lambda: bench_detect(
-                onnx,
-                folder,
-                work / "out-onnx",
-                batch=args.batch,
-                imgsz=args.imgsz,
-                conf=args.conf,
-                device=device,
-                workers=args.workers,
-            ),
-        ),
-        "openvino": (
-            "4b camcensus detect, OpenVINO",
-            lambda: bench_detect(
-                openvino,
-                folder,
-                work / "out-openvino",
-                batch=args.batch,
-                imgsz=args.imgsz,
-                conf=args.conf,
-                device=device,
-                workers=args.workers,
-            ),
-        ),
-    }
+    onnx, openvino = _exports(weights, work, imgsz=args.imgsz, skip=skip)
+    methods = _methods(args, weights, onnx, openvino, paths, folder, work, device)
     rates: dict[str, list[float]] = {key: [] for key in methods if key not in skip}
     for run in range(args.repeat):
         for key in rates:
             torch.set_num_threads(threads)
             rates[key].append(methods[key][1]())
-            print(
-                f"run {run + 1}/{args.repeat} {methods[key][0]}: {rates[key][-1]:.2f} img/s",
-                flush=True,
-            )
-
-    median = {key: statistics.median(values) for key, values in rates.items()}
-    base = median.get("predict")
-    print(
-        f"\n{args.n} images 640x640, batch {args.batch}, imgsz {args.imgsz}, device {device}, "
-        f"{threads} CPU threads, median of {args.repeat}"
-    )
-    print(f"{'method':<36} {'img/s':>8} {'x (1)':>7}  runs")
-    for key, value in median.items():
-        ratio = f"{value / base:.2f}" if base else "-"
-        runs = " ".join(f"{v:.2f}" for v in rates[key])
-        print(f"{methods[key][0]:<36} {value:8.2f} {ratio:>7}  {runs}")
-    if "torch" in median and "forward" in median:
-        print(f"(3) / (2) = {median['torch'] / median['forward']:.2f}")
+            print(f"run {run + 1}/{args.repeat} {methods[key][0]}: {rates[key][-1]:.2f} img/s", flush=True)
+    _report(args, methods, rates, device=device, threads=threads)
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -62,8 +62,10 @@ def synth(
                                        "Default 0."),
     photometric: float = typer.Option(0.0, "--photometric", help="Probability that a train crop gets colour "
                                       "cast, gamma, blur, noise and JPEG randomization. Default 0."),
-    style: str = typer.Option("default", "--style", help="Rendering style of the simulator (default, alt). "
-                              "Default: default."),
+    style: str = typer.Option("default", "--style", help="Rendering style of the simulator (default, alt, "
+                              "random); alt is held out from training (only with --val-only). Default: default."),
+    random_look: float = typer.Option(0.0, "--random-look", help="Probability that a train view is rendered "
+                                      "in the randomized look (domain randomization). Default 0."),
     val_only: bool = typer.Option(False, "--val-only", help="Render only the val views (the same ones a full "
                                   "run with the same arguments renders), e.g. in another --style. Default off."),
 ) -> None:
@@ -80,7 +82,7 @@ def synth(
                            mine_conf=mine_conf, mine_per_image=mine_per_image, scale_floor_px=scale_floor,
                            balance=balance, n_small=small, small_px=_px_range(small_px),
                            n_small_decoy=small_decoys, photometric=photometric, style=style,
-                           val_only=val_only)
+                           val_only=val_only, random_look=random_look)
     for split in ("train", "val"):
         typer.echo(f"{split}: {result.n_views[split]} views -> {result.n_images[split]} images, "
                    f"{result.n_boxes[split]} boxes, {result.share_empty[split]:.0%} of views without a camera")

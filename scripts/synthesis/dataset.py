@@ -24,10 +24,14 @@ views are written whole or, with ``tile``, as native-scale crops (``detector.yol
 Small cameras (issue 21): ``n_small`` zoom-out crops per train view show a camera shrunk to
 ``small_px`` (5-10 px by default) by area resampling of a larger window (exact labels, no pixel
 rounding); ``n_small_decoy`` zoom-out crops around decoys give hard negatives of that size.
-``photometric`` is the probability that a train crop is photometrically randomized (colour cast,
-gamma, blur, noise, JPEG: ``detector.yolo_dataset.photometric_jitter``). Val views keep the
-renderer's look. ``style`` picks the renderer's style (``geo.sim.render.STYLES``); a dataset
-in a style never used in training measures robustness. Every val box's true range (m, horizontal,
+``photometric`` is the probability that a train crop is photometrically randomized (haze, colour
+cast, gamma, lower resolution, blur, noise, JPEG: ``detector.yolo_dataset.photometric_jitter``).
+Val views keep the renderer's look. ``style`` picks the renderer's style (``geo.sim.render.STYLES``);
+a dataset in a style never used in training measures robustness: the held-out "alt" style is
+refused for anything that writes train images (only ``val_only`` renders it). ``random_look`` is
+the probability that a TRAIN view is rendered in the "random" look (domain randomization, issue
+28: light, sky, facade palette and texture, shadows, clutter and housings drawn per view); the
+others and all val views use ``style``. Every val box's true range (m, horizontal,
 from the viewpoint to the camera) goes to ``truth_ranges.csv`` beside ``data.yaml``
 (``detector.reach`` reads it).
 
@@ -101,7 +105,7 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
                   scale_floor_px: float = 4.0, balance: bool = False, n_small: float = 0.0,
                   small_px: tuple[float, float] = (5.0, 10.0), n_small_decoy: float = 0.0,
                   photometric: float = 0.0, style: str = "default", val_only: bool = False,
-                  log: Callable[[str], None] | None = None) -> SynthResult:
+                  random_look: float = 0.0, log: Callable[[str], None] | None = None) -> SynthResult:
     """Render ``views`` simulated views (train + val) of ``areas`` into the YOLO dataset ``out``.
 
     ``sim_cameras``: the simulator's camera spec for every area, or one per area in the order
@@ -121,141 +125,28 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
     see the module docstring. ``val_only``: render only the val views (the same views a full run
     with the same arguments renders: the choice is made first), e.g. in another ``style``.
     """
-    from geo.streets.network import graph_from_area
-    from geo.streets.sampling import views_from_graph
-    from geo.sim.scene import scene_from_area
-
     log = log or _plain_log
-    val_areas = list(val_areas or [])
-    if not areas:
-        raise DetectorInputError("give at least one --area to render")
-    if views < 1:
-        raise DetectorInputError(f"--views must be >= 1, got {views}")
-    if not 0 <= val_fraction < 1:
-        raise DetectorInputError(f"--val-fraction must be in [0, 1), got {val_fraction}")
-    if tile is not None and not 32 <= tile <= size:
-        raise DetectorInputError(f"--tile must be between 32 and the view size {size} px, got {tile}")
-    all_areas = areas + val_areas
-    specs = sim_cameras if isinstance(sim_cameras, list) else [sim_cameras] * len(all_areas)
-    if len(specs) == 1:
-        specs = specs * len(all_areas)
-    if len(specs) != len(all_areas):
-        raise DetectorInputError(f"give one --sim-cameras for all areas or one per area ({len(all_areas)}), "
-                                 f"got {len(specs)}")
-    if not 0 <= min_positive <= 1:
-        raise DetectorInputError(f"--min-positive must be in [0, 1], got {min_positive}")
-    if n_away < 0 or n_decoy < 0 or n_sky < 0:
-        raise DetectorInputError(f"--away, --decoys and --sky must be >= 0, got {n_away}, {n_decoy}, {n_sky}")
-    if n_small < 0 or n_small_decoy < 0 or not 0 <= photometric <= 1:
-        raise DetectorInputError(f"--small and --small-decoys must be >= 0 and --photometric in [0, 1], got "
-                                 f"{n_small}, {n_small_decoy}, {photometric}")
-    if (n_decoy or n_sky or mine or n_small or n_small_decoy) and not tile:
-        raise DetectorInputError("--decoys, --sky and --mine make crops: give --tile too")
-    from geo.sim.render import STYLES
-
-    if style not in STYLES:
-        raise DetectorInputError(f"--style must be one of {', '.join(STYLES)}, got {style!r}")
-    mine_dirs = [_check_mine_dir(Path(d), val_areas) for d in (mine or [])]
+    o = SimpleNamespace(areas=list(areas), views=views, val_areas=list(val_areas or []), sim_cameras=sim_cameras,
+                        seed=seed, layouts=layouts, tile=tile, n_away=n_away, min_positive=min_positive,
+                        val_fraction=val_fraction, block_m=block_m, spacing=spacing, size=size, n_decoy=n_decoy,
+                        n_sky=n_sky, mine=mine, mine_conf=mine_conf, mine_per_image=mine_per_image,
+                        scale_floor_px=scale_floor_px, balance=balance, n_small=n_small, small_px=small_px,
+                        n_small_decoy=n_small_decoy, photometric=photometric, style=style, val_only=val_only,
+                        random_look=random_look)
+    o.specs = _checked_specs(o)
+    mine_dirs = [_check_mine_dir(Path(d), o.val_areas) for d in (mine or [])]
     started = time.time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    pools: list[_AreaViews] = []
-    for index, spec in enumerate(all_areas):
-        held_out = index >= len(areas)
-        graph = graph_from_area(spec)
-        points, area_views = views_from_graph(graph, method="systematic", spacing=spacing, seed=seed, sides="both")
-        for layout in range(layouts):
-            layout_spec = _layout_spec(specs[index], seed + layout) if layouts > 1 else specs[index]
-            if val_only and not held_out:  # its views are only drawn (never rendered): no scene needed
-                scene = SimpleNamespace(crs=graph.graph["crs"], cameras=())
-            else:
-                scene = scene_from_area(spec, graph=graph, sim_cameras=layout_spec, seed=seed + layout)
-            table = _views_in_scene(points, area_views, scene)
-            if held_out:
-                table["split"] = "val"
-            elif val_areas:
-                table["split"] = "train"
-            else:
-                table["split"] = _block_split(table, block_m=block_m, val_fraction=val_fraction,
-                                              seed=seed, salt=spec)
-            pools.append(_AreaViews(spec=spec, index=index, scene=scene, views=table, layout=layout))
-            log(f"{spec} layout {layout}: {len(table)} candidate views, {len(scene.cameras)} cameras, "
-                f"{int((table.split == 'val').sum())} in val")
-    chosen = _choose_views(pools, views=views, val_share=val_fraction if val_areas else None, seed=seed)
+    pools = _area_pools(o, log=log)
+    chosen = _choose_views(pools, views=views, val_share=val_fraction if o.val_areas else None, seed=seed)
     if min_positive > 0 and not val_only:  # enrichment swaps train views only
         chosen = _enrich_positives(chosen, pools, min_positive=min_positive, size=size, seed=seed)
         log(f"train views enriched to >= {min_positive:.0%} with a camera where the streets allow")
-    done = _read_progress(out)
     counts = {s: {"views": 0, "images": 0, "boxes": 0, "empty": 0, "crops": {}, "decoys": {}, "classes": {},
                   "min_side": np.inf} for s in ("train", "val")}
-    progress = (out / "progress.txt").open("a", encoding="utf-8")
-    manifest_rows = []
-    try:
-        from geo.sim.render import render_view
-
-        total = len(chosen)
-        for number, (pool_index, row) in enumerate(chosen, 1):
-            pool = pools[pool_index]
-            name = f"a{pool.index}l{pool.layout}_{row.view_id}"
-            tile_rng = np.random.default_rng([seed, pool.index, pool.layout, zlib_hash(name)])
-            if val_only and row.split != "val":
-                continue
-            if name in done:
-                manifest_rows.append(done[name])
-                _count(counts, done[name])
-                continue
-            image, boxes = render_view(pool.scene, x=row.x, y=row.y, heading=row.heading, pitch=row.pitch,
-                                       fov=row.fov, width=size, height=size,
-                                       seed=(seed * 1_000_003 + zlib_hash(name)) & 0xFFFFFFFF,
-                                       **({"style": style} if style != "default" else {}))
-            if row.split == "val":
-                _write_ranges(out / "truth_ranges.csv", name, boxes, pool.scene, row)
-            boxes = boxes[["class_name", "x1", "y1", "x2", "y2"]]
-            crops: dict[str, int] = {}
-            decoy_kinds: dict[str, int] = {}
-            if row.split == "train" and tile:
-                parts = tiles_from_view(image, boxes, size=tile, n_away=_draw_count(tile_rng, n_away), rng=tile_rng)
-                parts += _decoy_crops(image, boxes, pool.scene, row, size=tile, n=_draw_count(tile_rng, n_decoy),
-                                      rng=tile_rng, kinds=decoy_kinds)
-                parts += _sky_crops(image, boxes, size=tile, n=_draw_count(tile_rng, n_sky), rng=tile_rng)
-                parts += _small_crops(image, boxes, size=tile, n=_draw_count(tile_rng, n_small), px=small_px,
-                                      rng=tile_rng)
-                parts += _small_decoy_crops(image, boxes, pool.scene, row, size=tile,
-                                            n=_draw_count(tile_rng, n_small_decoy), px=small_px, rng=tile_rng,
-                                            kinds=decoy_kinds)
-                for suffix, crop, crop_boxes in parts:
-                    if photometric and tile_rng.random() < photometric:
-                        crop = photometric_jitter(crop, tile_rng)
-                    write_example(out, "train", f"{name}_{suffix}", crop, crop_boxes)
-                    kind = _CROP_KINDS[suffix[0]]
-                    crops[kind] = crops.get(kind, 0) + 1
-                written = [b for _, _, b in parts]
-            else:
-                write_example(out, row.split, name, image, boxes)
-                written = [boxes]
-            record = {"name": name, "area": pool.spec, "layout": pool.layout, "view_id": row.view_id,
-                      "street_id": int(row.street_id), "split": row.split, "n_boxes": len(boxes),
-                      "n_images": len(written), "crops": crops, "decoys": decoy_kinds,
-                      **_box_stats(written)}
-            progress.write(json.dumps(record) + "\n")
-            progress.flush()
-            manifest_rows.append(record)
-            _count(counts, record)
-            if number % 100 == 0 or number == total:
-                log(f"rendered {number}/{total} views ({time.time() - started:.0f} s)")
-        for k, survey in enumerate(mine_dirs):
-            mined = _mined_crops(survey, size=tile, conf=mine_conf, per_image=mine_per_image,
-                                 rng=np.random.default_rng([seed, 11, k]))
-            for m, (image_id, crop, crop_boxes) in enumerate(mined):
-                write_example(out, "train", f"m{k}_{_safe_name(image_id)}_{m}", crop, crop_boxes)
-            record = {"name": f"mined:{survey}", "area": str(survey), "split": "train", "n_boxes": 0,
-                      "n_images": len(mined), "crops": {"mined": len(mined)}, "decoys": {}, "mined": True,
-                      **_box_stats([b for _, _, b in mined])}
-            counts["train"]["images"] += len(mined)
-            _count_crops(counts["train"], record)
-            log(f"mined {len(mined)} false-positive crops from {survey}")
-    finally:
-        progress.close()
+    manifest_rows = _render_chosen(out, chosen, pools, o, counts=counts, started=started, log=log)
+    _write_mined(out, mine_dirs, o, counts=counts, log=log)
     if balance:
         added = balance_classes(out, "train")
         for name, n in added.items():
@@ -264,29 +155,202 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
         counts["train"]["images"] += counts["train"]["crops"]["mirrored"]
         log(f"balanced the classes with mirrored crops: {added}")
     pd.DataFrame(manifest_rows).to_csv(out / "manifest.csv", index=False)
-    short = {a: Path(a).name if ("/" in a or "\\" in a) else a for a in all_areas}
-    areas_text, val_text = ", ".join(short[a] for a in areas), ", ".join(short[a] for a in val_areas)
-    train_desc = (f"{counts['train']['views']} simulated views ({counts['train']['images']} "
+    return _finish_dataset(out, o, counts, started=started)
+
+
+def _checked_specs(o: SimpleNamespace) -> list:
+    """Check synth_dataset's options (one clear DetectorInputError each); return the camera spec
+    per area, in the order ``areas + val_areas``."""
+    if not o.areas:
+        raise DetectorInputError("give at least one --area to render")
+    if o.views < 1:
+        raise DetectorInputError(f"--views must be >= 1, got {o.views}")
+    if not 0 <= o.val_fraction < 1:
+        raise DetectorInputError(f"--val-fraction must be in [0, 1), got {o.val_fraction}")
+    if o.tile is not None and not 32 <= o.tile <= o.size:
+        raise DetectorInputError(f"--tile must be between 32 and the view size {o.size} px, got {o.tile}")
+    n_areas = len(o.areas) + len(o.val_areas)
+    specs = o.sim_cameras if isinstance(o.sim_cameras, list) else [o.sim_cameras] * n_areas
+    if len(specs) == 1:
+        specs = specs * n_areas
+    if len(specs) != n_areas:
+        raise DetectorInputError(f"give one --sim-cameras for all areas or one per area ({n_areas}), "
+                                 f"got {len(specs)}")
+    if not 0 <= o.min_positive <= 1:
+        raise DetectorInputError(f"--min-positive must be in [0, 1], got {o.min_positive}")
+    if o.n_away < 0 or o.n_decoy < 0 or o.n_sky < 0:
+        raise DetectorInputError(f"--away, --decoys and --sky must be >= 0, got {o.n_away}, {o.n_decoy}, {o.n_sky}")
+    if o.n_small < 0 or o.n_small_decoy < 0 or not 0 <= o.photometric <= 1:
+        raise DetectorInputError(f"--small and --small-decoys must be >= 0 and --photometric in [0, 1], got "
+                                 f"{o.n_small}, {o.n_small_decoy}, {o.photometric}")
+    if (o.n_decoy or o.n_sky or o.mine or o.n_small or o.n_small_decoy) and not o.tile:
+        raise DetectorInputError("--decoys, --sky and --mine make crops: give --tile too")
+    from geo.sim.render import STYLES, TRAINING_STYLES
+
+    if o.style not in STYLES:
+        raise DetectorInputError(f"--style must be one of {', '.join(STYLES)}, got {o.style!r}")
+    if o.style not in TRAINING_STYLES and not o.val_only:
+        raise DetectorInputError(f"--style {o.style} is held out from all training: render it only with --val-only")
+    if not 0 <= o.random_look <= 1:
+        raise DetectorInputError(f"--random-look must be in [0, 1], got {o.random_look}")
+    return specs
+
+
+def _area_pools(o: SimpleNamespace, *, log: Callable[[str], None]) -> list[_AreaViews]:
+    """Every area's candidate views per layout, each marked train or val (whole val areas, else
+    street blocks)."""
+    from geo.streets.network import graph_from_area
+    from geo.streets.sampling import views_from_graph
+    from geo.sim.scene import scene_from_area
+
+    pools: list[_AreaViews] = []
+    for index, spec in enumerate(o.areas + o.val_areas):
+        held_out = index >= len(o.areas)
+        graph = graph_from_area(spec)
+        points, area_views = views_from_graph(graph, method="systematic", spacing=o.spacing, seed=o.seed,
+                                              sides="both")
+        for layout in range(o.layouts):
+            layout_spec = _layout_spec(o.specs[index], o.seed + layout) if o.layouts > 1 else o.specs[index]
+            if o.val_only and not held_out:  # its views are only drawn (never rendered): no scene needed
+                scene = SimpleNamespace(crs=graph.graph["crs"], cameras=())
+            else:
+                scene = scene_from_area(spec, graph=graph, sim_cameras=layout_spec, seed=o.seed + layout)
+            table = _views_in_scene(points, area_views, scene)
+            if held_out:
+                table["split"] = "val"
+            elif o.val_areas:
+                table["split"] = "train"
+            else:
+                table["split"] = _block_split(table, block_m=o.block_m, val_fraction=o.val_fraction,
+                                              seed=o.seed, salt=spec)
+            pools.append(_AreaViews(spec=spec, index=index, scene=scene, views=table, layout=layout))
+            log(f"{spec} layout {layout}: {len(table)} candidate views, {len(scene.cameras)} cameras, "
+                f"{int((table.split == 'val').sum())} in val")
+    return pools
+
+
+def _render_chosen(out: Path, chosen: list, pools: list[_AreaViews], o: SimpleNamespace, *, counts: dict,
+                   started: float, log: Callable[[str], None]) -> list[dict]:
+    """Render the chosen views not yet in ``progress.txt`` (resume); return the manifest rows."""
+    done = _read_progress(out)
+    manifest_rows = []
+    total = len(chosen)
+    with (out / "progress.txt").open("a", encoding="utf-8") as progress:
+        for number, (pool_index, row) in enumerate(chosen, 1):
+            pool = pools[pool_index]
+            name = f"a{pool.index}l{pool.layout}_{row.view_id}"
+            if o.val_only and row.split != "val":
+                continue
+            if name in done:
+                manifest_rows.append(done[name])
+                _count(counts, done[name])
+                continue
+            record = _render_one(out, pool, row, name, o)
+            progress.write(json.dumps(record) + "\n")
+            progress.flush()
+            manifest_rows.append(record)
+            _count(counts, record)
+            if number % 100 == 0 or number == total:
+                log(f"rendered {number}/{total} views ({time.time() - started:.0f} s)")
+    return manifest_rows
+
+
+def _render_one(out: Path, pool: _AreaViews, row, name: str, o: SimpleNamespace) -> dict:
+    """Render one view (train views in the random look with probability ``random_look``) and write
+    it whole (val, untiled) or as crops (train with ``tile``); return its progress record."""
+    from geo.sim.render import render_view
+
+    tile_rng = np.random.default_rng([o.seed, pool.index, pool.layout, zlib_hash(name)])
+    view_style = o.style
+    if row.split == "train" and o.random_look and tile_rng.random() < o.random_look:
+        view_style = "random"
+    image, boxes = render_view(pool.scene, x=row.x, y=row.y, heading=row.heading, pitch=row.pitch,
+                               fov=row.fov, width=o.size, height=o.size,
+                               seed=(o.seed * 1_000_003 + zlib_hash(name)) & 0xFFFFFFFF,
+                               **({"style": view_style} if view_style != "default" else {}))
+    if row.split == "val":
+        _write_ranges(out / "truth_ranges.csv", name, boxes, pool.scene, row)
+    boxes = boxes[["class_name", "x1", "y1", "x2", "y2"]]
+    crops: dict[str, int] = {}
+    decoy_kinds: dict[str, int] = {}
+    if row.split == "train" and o.tile:
+        parts = _train_crops(image, boxes, pool, row, o, rng=tile_rng, kinds=decoy_kinds)
+        for suffix, crop, crop_boxes in parts:
+            if o.photometric and tile_rng.random() < o.photometric:
+                crop = photometric_jitter(crop, tile_rng)
+            write_example(out, "train", f"{name}_{suffix}", crop, crop_boxes)
+            kind = _CROP_KINDS[suffix[0]]
+            crops[kind] = crops.get(kind, 0) + 1
+        written = [b for _, _, b in parts]
+    else:
+        write_example(out, row.split, name, image, boxes)
+        written = [boxes]
+    return {"name": name, "area": pool.spec, "layout": pool.layout, "view_id": row.view_id, "style": view_style,
+            "street_id": int(row.street_id), "split": row.split, "n_boxes": len(boxes),
+            "n_images": len(written), "crops": crops, "decoys": decoy_kinds, **_box_stats(written)}
+
+
+def _train_crops(image: np.ndarray, boxes: pd.DataFrame, pool: _AreaViews, row, o: SimpleNamespace, *,
+                 rng: np.random.Generator, kinds: dict) -> list:
+    """The train crops of one view: around cameras and away, decoys, sky, small zoom-outs."""
+    tile = o.tile
+    parts = tiles_from_view(image, boxes, size=tile, n_away=_draw_count(rng, o.n_away), rng=rng)
+    parts += _decoy_crops(image, boxes, pool.scene, row, size=tile, n=_draw_count(rng, o.n_decoy), rng=rng,
+                          kinds=kinds)
+    parts += _sky_crops(image, boxes, size=tile, n=_draw_count(rng, o.n_sky), rng=rng)
+    parts += _small_crops(image, boxes, size=tile, n=_draw_count(rng, o.n_small), px=o.small_px, rng=rng)
+    parts += _small_decoy_crops(image, boxes, pool.scene, row, size=tile, n=_draw_count(rng, o.n_small_decoy),
+                                px=o.small_px, rng=rng, kinds=kinds)
+    return parts
+
+
+def _write_mined(out: Path, mine_dirs: list[Path], o: SimpleNamespace, *, counts: dict,
+                 log: Callable[[str], None]) -> None:
+    """Crops around the false detections of the simulated surveys ``mine_dirs``."""
+    for k, survey in enumerate(mine_dirs):
+        mined = _mined_crops(survey, size=o.tile, conf=o.mine_conf, per_image=o.mine_per_image,
+                             rng=np.random.default_rng([o.seed, 11, k]))
+        for m, (image_id, crop, crop_boxes) in enumerate(mined):
+            write_example(out, "train", f"m{k}_{_safe_name(image_id)}_{m}", crop, crop_boxes)
+        record = {"name": f"mined:{survey}", "area": str(survey), "split": "train", "n_boxes": 0,
+                  "n_images": len(mined), "crops": {"mined": len(mined)}, "decoys": {}, "mined": True,
+                  **_box_stats([b for _, _, b in mined])}
+        counts["train"]["images"] += len(mined)
+        _count_crops(counts["train"], record)
+        log(f"mined {len(mined)} false-positive crops from {survey}")
+
+
+def _finish_dataset(out: Path, o: SimpleNamespace, counts: dict, *, started: float) -> SynthResult:
+    """data.yaml with the data's descriptions, train_args.yaml with a safe scale, the result."""
+    short = {a: Path(a).name if ("/" in a or "\\" in a) else a for a in o.areas + o.val_areas}
+    areas_text, val_text = ", ".join(short[a] for a in o.areas), ", ".join(short[a] for a in o.val_areas)
+    tile, train_c = o.tile, counts["train"]
+    train_desc = (f"{train_c['views']} simulated views ({train_c['images']} "
                   f"{'tiles of ' + str(tile) + ' px' if tile else 'images'}) of {areas_text}"
-                  f"{'' if val_areas else f' (streets outside the val blocks of {block_m:g} m)'}; "
-                  f"sim_cameras={', '.join(str(c or 'default') for c in specs)}, layouts={layouts}, seed={seed}")
-    val_desc = (f"{counts['val']['views']} simulated {size} px views of "
-                + (f"held-out area(s) {val_text}" if val_areas
-                   else f"held-out street blocks ({block_m:g} m squares, {val_fraction:.0%}) of {areas_text}"))
-    train_c = counts["train"]
+                  f"{'' if o.val_areas else f' (streets outside the val blocks of {o.block_m:g} m)'}; "
+                  f"sim_cameras={', '.join(str(c or 'default') for c in o.specs)}, layouts={o.layouts}, "
+                  f"seed={o.seed}")
+    val_desc = (f"{counts['val']['views']} simulated {o.size} px views of "
+                + (f"held-out area(s) {val_text}" if o.val_areas
+                   else f"held-out street blocks ({o.block_m:g} m squares, {o.val_fraction:.0%}) of {areas_text}"))
+    if train_c.get("random_look"):
+        train_desc += f"; {train_c['random_look']} views in the random look"
+    if o.photometric:
+        train_desc += f"; photometric randomization p={o.photometric:g}"
     if tile:
         train_desc += (f"; train crops: {', '.join(f'{v} {k}' for k, v in sorted(train_c['crops'].items()))}"
                        f"; decoy kinds: {', '.join(f'{v} {k}' for k, v in sorted(train_c['decoys'].items()))}")
     data_yaml = write_data_yaml(out, extra={"description": train_desc, "val_description": val_desc})
     min_side = float(train_c["min_side"]) if np.isfinite(train_c["min_side"]) else float("nan")
-    scale = safe_scale(min_side, floor_px=scale_floor_px) if np.isfinite(min_side) else 0.0
+    floor = o.scale_floor_px
+    scale = safe_scale(min_side, floor_px=floor) if np.isfinite(min_side) else 0.0
     args_path = write_train_args(out, {
-        "imgsz": int(tile or size),  # crops at native scale: train at their size, predict full views
+        "imgsz": int(tile or o.size),  # crops at native scale: train at their size, predict full views
         "scale": scale, "mosaic": 1.0, "translate": 0.1, "fliplr": 0.5, "degrees": 0.0, "close_mosaic": 2},
         comment=(f"ultralytics training arguments for this dataset (camcensus train --arg KEY=VALUE).\n"
                  f"scale {scale:g}: the smallest train box side is {min_side:.2f} px and scale augmentation\n"
-                 f"(zoom in [1 - scale, 1 + scale]) must keep it >= {scale_floor_px:g} px: "
-                 f"min side * (1 - scale) >= {scale_floor_px:g}.\n"
+                 f"(zoom in [1 - scale, 1 + scale]) must keep it >= {floor:g} px: "
+                 f"min side * (1 - scale) >= {floor:g}.\n"
                  f"imgsz: train at the crop size (native scale); predict on full views."))
     share_empty = {s: round(c["empty"] / c["views"], 3) if c["views"] else 0.0 for s, c in counts.items()}
     return SynthResult(data_yaml=data_yaml, n_views={s: c["views"] for s, c in counts.items()},
@@ -422,6 +486,7 @@ def _count(counts: dict, record: dict) -> None:
     c["images"] += record["n_images"]
     c["boxes"] += record["n_boxes"]
     c["empty"] += record["n_boxes"] == 0
+    c["random_look"] = c.get("random_look", 0) + (record.get("style") == "random")
     _count_crops(c, record)
 
 

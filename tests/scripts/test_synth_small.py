@@ -47,3 +47,18 @@ def test_synth_small_crops_ranges_and_the_style_on_the_same_val_views(tmp_path, 
     assert main([*common, "--style", "neon", "--out", str(tmp_path / "bad")]) == 2
     assert "--style" in capsys.readouterr().err
     assert main([*common, "--small-px", "9:5", "--out", str(tmp_path / "bad2")]) == 2
+
+
+def test_training_synthesis_refuses_the_held_out_look_and_mixes_the_random_look(tmp_path, capsys):
+    out = tmp_path / "rnd"
+    common = ["dataset", "synth", "--area", "demo", "--val-area", _test_pbf(), "--sim-cameras", "random:20",
+              "--sim-cameras", "random:30:5", "--views", "12", "--val-fraction", "0.25", "--tile", "160",
+              "--away", "0", "--min-positive", "1", "--seed", "5"]
+    assert main([*common, "--style", "alt", "--out", str(tmp_path / "alt-train")]) == 2
+    assert "held out" in capsys.readouterr().err
+    assert not (tmp_path / "alt-train" / "images").exists()
+    assert main([*common, "--random-look", "1", "--photometric", "1", "--out", str(out)]) == 0
+    manifest = pd.read_csv(out / "manifest.csv")
+    assert set(manifest[manifest.split == "train"]["style"]) == {"random"}
+    assert set(manifest[manifest.split == "val"]["style"]) == {"default"}
+    assert "random look" in (out / "data.yaml").read_text()

@@ -1,0 +1,109 @@
+"""The detector's fixed held-out sets (issue 28): one set of views, three looks.
+
+    python -m scripts.synthesis.heldout OUT [--views 1000] [--seed 4242] [--cameras random:25:4242]
+
+writes three YOLO datasets (val split only) of the SAME full 640 px views of the held-out area
+``test.osm.pbf`` (pyrosm's bundled extract, never a training area) with a camera layout and seed no
+training round uses:
+
+- ``OUT/default``: the training look ("default");
+- ``OUT/alt``: the held-out look (``--style alt``, never in training);
+- ``OUT/corrupt``: ``OUT/default`` with one evaluation corruption per image
+  (``geo.sim.corruptions``: haze, blur, noise, jpeg, cast, lowres in turn, at ``--severity``, 3 by
+  default), labels unchanged. The corruption set is evaluation-only code, separate from training's
+  ``photometric_jitter``.
+
+Every set has ``truth_ranges.csv`` (for reach). Rerunning resumes (the renders skip done views,
+the corrupted copies skip existing files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+LOOKS = ("default", "alt", "corrupt")
+
+
+def _test_pbf() -> str:
+    import pyrosm
+
+    return pyrosm.get_data("test_pbf")
+
+
+def heldout_sets(out: str | Path, *, views: int = 1000, seed: int = 4242, cameras: str = "random:25:4242",
+                 severity: int = 3) -> dict[str, Path]:
+    """Build (or finish) the three held-out sets under ``out``; returns look -> data.yaml."""
+    from scripts.synthesis.dataset import synth_dataset
+
+    out = Path(out)
+    paths = {}
+    for style in ("default", "alt"):
+        # views is train + val: val_fraction 0.5 makes ``views`` val views (the train views are
+        # only drawn, never rendered: val_only)
+        result = synth_dataset(out / style, areas=["demo"], val_areas=[_test_pbf()],
+                               sim_cameras=["random:8", cameras], views=2 * views, val_fraction=0.5,
+                               seed=seed, size=640, style=style, val_only=True)
+        paths[style] = result.data_yaml
+    paths["corrupt"] = corrupted_copy(out / "default", out / "corrupt", severity=severity)
+    return paths
+
+
+def corrupted_copy(source: str | Path, out: str | Path, *, severity: int = 3, split: str = "val") -> Path:
+    """Copy the YOLO dataset ``source``'s ``split`` to ``out`` with one corruption per image (the
+    kinds of ``geo.sim.corruptions.CORRUPTIONS`` in turn by sorted file name, seeded per image);
+    labels, ``truth_ranges.csv`` and ``data.yaml`` are copied. Returns the new data.yaml."""
+    import cv2
+
+    from geo.sim.corruptions import CORRUPTIONS, corrupt
+    from scripts.synthesis.dataset import zlib_hash
+
+    source, out = Path(source), Path(out)
+    (out / "images" / split).mkdir(parents=True, exist_ok=True)
+    (out / "labels" / split).mkdir(parents=True, exist_ok=True)
+    (out / "images" / "train").mkdir(parents=True, exist_ok=True)  # data.yaml names it (empty)
+    images = sorted((source / "images" / split).glob("*.jpg"))
+    for k, path in enumerate(images):
+        target = out / "images" / split / path.name
+        label = source / "labels" / split / (path.stem + ".txt")
+        if label.exists():
+            shutil.copyfile(label, out / "labels" / split / label.name)
+        if target.exists():
+            continue
+        kind = CORRUPTIONS[k % len(CORRUPTIONS)]
+        image = corrupt(cv2.imread(str(path)), kind, severity=severity,
+                        rng=np.random.default_rng([zlib_hash(path.name), severity]))
+        tmp = target.with_suffix(".tmp.jpg")
+        cv2.imwrite(str(tmp), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        tmp.rename(target)
+    for name in ("truth_ranges.csv",):
+        if (source / name).exists():
+            shutil.copyfile(source / name, out / name)
+    text = (source / "data.yaml").read_text(encoding="utf-8")
+    text = text.replace(str(source.resolve()), str(out.resolve())).replace(str(source), str(out))
+    (out / "data.yaml").write_text(text + f"# corrupted copy of {source}: {', '.join(CORRUPTIONS)} in turn, "
+                                   f"severity {severity}\n", encoding="utf-8")
+    return out / "data.yaml"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", help="folder for the three sets")
+    parser.add_argument("--views", type=int, default=1000, help="views per set (640 px). Default 1000.")
+    parser.add_argument("--seed", type=int, default=4242, help="view and scene seed. Default 4242.")
+    parser.add_argument("--cameras", default="random:25:4242", help="camera spec of the held-out area "
+                        "(cameras per street km and layout seed). Default random:25:4242.")
+    parser.add_argument("--severity", type=int, default=3, help="corruption severity 1-5. Default 3.")
+    args = parser.parse_args(argv)
+    paths = heldout_sets(args.out, views=args.views, seed=args.seed, cameras=args.cameras, severity=args.severity)
+    for look, path in paths.items():
+        print(f"{look}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
