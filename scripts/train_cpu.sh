@@ -6,7 +6,7 @@
 #
 #   nohup scripts/train_cpu.sh cctv-yolo11n-r13 > train-r13.log 2>&1 &
 #   HOURS=1.5 SEED=13 FROM=models/cctv-yolo11n-synth.pt scripts/train_cpu.sh cctv-yolo11n-r13
-#   UNTIL=03:50 RANDOM_LOOK=0.6 HELD_OUT=/work/cache/detector/heldout/default/data.yaml scripts/train_cpu.sh NAME
+#   UNTIL=03:50 RANDOM_LOOK=0.6 HELD_OUT=heldout/default/data.yaml scripts/train_cpu.sh NAME
 #
 # The held-out split is whole areas that training never sees (VAL_AREAS). Every step resumes:
 # rerun the same command after an interruption. New weights are written as models/NAME.pt + card;
