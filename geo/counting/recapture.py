@@ -260,21 +260,46 @@ def usable(h: CaptureHistories) -> np.ndarray:
     return (h.n_found() > 0) & (h.n_candidates() > 0)
 
 
+MAX_FIT_CAMERAS = 3000  # beyond this many usable cameras the likelihood is summed over a seeded sample
+
+
+def subsampled(h: CaptureHistories, *, max_cameras: int = MAX_FIT_CAMERAS, seed: int = 0
+               ) -> tuple[CaptureHistories, float]:
+    """(histories of at most ``max_cameras`` usable cameras drawn at random (seeded), the factor
+    that scales their log-likelihood back to all usable cameras). Large surveys pin the level
+    down with a few thousand cameras; the sum over all of them costs minutes at 1M detections."""
+    keep = usable(h)
+    n = int(keep.sum())
+    if n <= max_cameras:
+        return h, 1.0
+    chosen = np.zeros(h.n_cameras, bool)
+    chosen[np.random.default_rng(seed).choice(np.flatnonzero(keep), max_cameras, replace=False)] = True
+    index = np.cumsum(chosen) - 1
+    pairs = chosen[h.cam]
+    sub = CaptureHistories(cam=index[h.cam[pairs]], size_px=h.size_px[pairs], other=h.other[pairs],
+                           detected=h.detected[pairs], weight=h.weight[chosen], n_cameras=int(chosen.sum()),
+                           n_unmatched=h.n_unmatched)
+    return sub, n / max_cameras
+
+
 def fit_level(h: CaptureHistories, cal: Calibration, *, grid: np.ndarray = LEVEL_GRID, prior_sd: float = PRIOR_SD,
               sd: float = CAMERA_LOGIT_SD, level: float = LEVEL) -> RecallFit:
     """The recall level's posterior on ``grid`` (logit shifts of ``cal``'s recall), P(real)-weighted
     conditional likelihood x the card prior N(0, ``prior_sd``^2). See the module docstring."""
     keep = usable(h)
     w = np.where(keep, h.weight, 0.0)
-    ll = np.array([float(np.sum(w * np.where(keep, camera_loglik(h, pair_recall(h, cal, g, sd=sd), sd=sd)[0], 0.0)))
-                   for g in grid])
+    hs, scale = subsampled(h, max_cameras=MAX_FIT_CAMERAS)
+    keep_s = usable(hs)
+    w_s = np.where(keep_s, hs.weight, 0.0)
+    ll = scale * np.array([float(np.sum(w_s * np.where(keep_s, camera_loglik(hs, pair_recall(hs, cal, g, sd=sd),
+                                                                             sd=sd)[0], 0.0))) for g in grid])
     logpost = ll - 0.5 * (grid / prior_sd) ** 2
     post = np.exp(logpost - logpost.max())
     post /= post.sum()
     base = cal.recall_bins()
-    pw = w[h.cam]
-    card = float(np.sum(pw * recall_at(h.size_px, cal.size_edges, base) * h.other))
-    ratio = np.array([float(np.sum(pw * recall_at(h.size_px, cal.size_edges, r) * h.other)) / max(card, 1e-12)
+    pw = w_s[hs.cam]
+    card = float(np.sum(pw * recall_at(hs.size_px, cal.size_edges, base) * hs.other))
+    ratio = np.array([float(np.sum(pw * recall_at(hs.size_px, cal.size_edges, r) * hs.other)) / max(card, 1e-12)
                       for r in shifted_rates(base, grid, sd=sd)])
     alpha = (1 - level) / 2
     cdf = np.cumsum(post) - post / 2  # mid-point CDF, interpolated between grid points

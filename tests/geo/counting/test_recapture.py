@@ -129,3 +129,19 @@ def test_prior_only_says_recall_is_unknown_below_the_card():
     assert unknown.recall_ratio_lo < 0.2 and 0.9 < unknown.recall_ratio_hi <= 1.0 + 1e-6
     own = calibration_from_fit(card(), unknown)
     assert np.all(own.recall_bins() <= card().recall_bins() + 1e-6)  # never above the card's
+
+
+def test_a_large_survey_fits_its_level_on_a_sample_of_cameras(monkeypatch):
+    import geo.counting.recapture as recapture
+
+    cls, pairs = synthetic_pairs(1500, views_per_camera=(2, 6), seed=21)
+    h = simulated_histories(cls, pairs, cal=card(), level=-1.0, seed=22)
+    full = fit_level(h, card())
+    cap = int(0.7 * h.n_cameras)
+    sub, scale = recapture.subsampled(h, max_cameras=cap)
+    assert sub.n_cameras == cap and np.isclose(scale, recapture.usable(h).sum() / cap)
+    monkeypatch.setattr(recapture, "MAX_FIT_CAMERAS", cap)
+    fast = recapture.fit_level(h, card())
+    assert abs(fast.level - full.level) < 0.3
+    # the posterior keeps the width of all cameras' likelihood, not of the sample's
+    assert (fast.level_hi - fast.level_lo) < 1.5 * (full.level_hi - full.level_lo)
