@@ -70,6 +70,12 @@ SELF_CALIBRATE = True  # False: always the given calibration, checks reported (v
 # too small to tell: the survey's own posterior (the card widened) instead of the card. Off: measured on 9 small
 # rendered surveys it moved held-out estimates by 1-5 points, training-look ones by +10 to +40% (see the docs)
 UNVERIFIED_POSTERIOR = False
+# A flagged survey keeps the card's recall (provisional, with the survey's own fit in the warning and in
+# report.json["self_calibration"]) rather than taking the fit: on the demo survey (training look, OSM-placed
+# cameras, 20 m) the check flags (p = 0.003) and the fit says 0.53x the card's, which gave 334 (176-635) for
+# 150 true cameras, while the card gives about 150. The fit's repeat-view model runs high on such geometry; until
+# it is checked on more surveys, a review, not the fit, replaces the card. True: the fit replaces it.
+USE_OWN_FIT_WHEN_FLAGGED = False
 LOW_CONF_EDGE = 0.7  # the card's bins up to this confidence are its "low" ones
 LOW_CONF_MARGIN = 0.15  # survey detections are smaller than the card's held-out ones: their low share runs up to
 # ~0.1 above the card's in the training look (0.37-0.40 vs 0.28, 3 rendered surveys), 0.67-0.68 in the held-out look
@@ -83,6 +89,9 @@ WARNING_NO_CAMERAS = ("the detector's card does not fit this survey's imagery (p
 NOTE_UNVERIFIED = ("card check: too few cameras seen twice to test whether the detector's card fits this imagery; "
                    "the estimate's recall is the card's widened to what the survey cannot rule out "
                    "({lo:.2f}x-{hi:.2f}x the card's); a denser design or `camcensus review` would tell")
+WARNING_CARD_KEPT = ("the detector's card does not fit this survey's imagery (its repeat views put recall at "
+                     "{ratio:.2f}x the card's, 95% {lo:.2f}-{hi:.2f}; p={p:.2g}): the estimate is provisional and "
+                     "uses the card's recall, likely too high; run `camcensus review` to measure recall on its images")
 WARNING_UNKNOWN = ("the detector's card does not fit this survey's imagery (p={p:.2g}) and too few cameras were seen "
                    "twice to measure recall: the estimate is provisional, with recall anywhere from {lo:.2f}x to "
                    "{hi:.2f}x the card's; run `camcensus review` to measure recall on its images")
@@ -246,8 +255,11 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
     if check["fits"] is False and fit is not None:
         measured = fit.informative or fit.lr_p < ALPHA  # the repeat views themselves tell the level
         used = fit if measured else prior_only(fit, below_card=fit.recall_ratio_lo <= 1.0)
-        checks.update(provisional=True, self_calibration_used=SELF_CALIBRATE,
-                      warning=(WARNING if measured else WARNING_UNKNOWN).format(
+        use_fit = SELF_CALIBRATE and (USE_OWN_FIT_WHEN_FLAGGED or not measured)
+        text = WARNING_CARD_KEPT if measured and not USE_OWN_FIT_WHEN_FLAGGED else (
+            WARNING if measured else WARNING_UNKNOWN)
+        checks.update(provisional=True, self_calibration_used=use_fit,
+                      warning=text.format(
                           ratio=used.recall_ratio, lo=used.recall_ratio_lo, hi=used.recall_ratio_hi,
                           p=min(p for p in _p_values(check) if p is not None)))
         if not measured:
@@ -257,7 +269,7 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
                                                           "uses the card's recall")
         if notes is not None:
             notes.append(checks["warning"])
-        return (calibration_from_fit(cal, used, h) if SELF_CALIBRATE else cal), checks
+        return (calibration_from_fit(cal, used, h) if use_fit else cal), checks
     if check["fits"] is False:  # no camera to measure recall on: the card stands, provisional
         checks.update(provisional=True, self_calibration_used=False,
                       warning=WARNING_NO_CAMERAS.format(p=min(p for p in _p_values(check) if p is not None)))

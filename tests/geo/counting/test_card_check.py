@@ -88,7 +88,9 @@ def test_policy_keeps_the_card_when_it_fits_and_reports_it():
         assert cal.source == "card" and not checks["provisional"]
 
 
-def test_policy_uses_the_surveys_own_recall_when_single_views_dominate():
+def test_a_flagged_survey_keeps_the_card_and_says_what_its_repeat_views_measure(monkeypatch):
+    import geo.counting.card_check as card_check_module
+
     cams, images, dets, crs = _line_survey(80, seed=2)
     # a detector far worse than the card: keep only each camera's first view
     cams = cams[cams["n_views"] > 0].reset_index(drop=True)
@@ -99,9 +101,14 @@ def test_policy_uses_the_surveys_own_recall_when_single_views_dominate():
     cal, checks = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs, notes=notes)
     assert checks["card_check"]["fits"] is False
     assert checks["card_check"]["recall_ratio_hi"] < 1.0
-    assert cal.source == "survey" and checks["provisional"]
+    assert checks["provisional"] and not checks["self_calibration_used"]
+    assert cal.source == card().source and np.allclose(cal.recall_bins(), card().recall_bins())
+    assert len(notes) == 1 and "camcensus review" in notes[0] and "card's recall, likely too high" in notes[0]
+    # the fit replaces the card where asked (USE_OWN_FIT_WHEN_FLAGGED)
+    monkeypatch.setattr(card_check_module, "USE_OWN_FIT_WHEN_FLAGGED", True)
+    cal, checks = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs, notes=[])
+    assert cal.source == "survey" and checks["self_calibration_used"]
     assert cal.recall_bins()[-3] < card().recall_bins()[-3]
-    assert len(notes) == 1 and "camcensus review" in notes[0]
 
 
 def test_the_warning_reaches_the_summary_and_the_map(tmp_path):
