@@ -153,17 +153,23 @@ class SampledPositions:
     grid_bearing: np.ndarray
 
 
-def positions_from_streets(streets: gpd.GeoDataFrame, *, method: Method = "systematic",
-                           spacing: float = 20.0, n: int | None = None, seed: int = 0,
-                           min_gap: float | None = None) -> SampledPositions:
-    """The sampling itself, on projected ``streets``: where each point is and which way its
-    street runs. ``points_from_streets`` turns the result into the points table."""
+def _check_method(method: str, *, spacing: float, n: int | None) -> None:
+    """One line (``GeoInputError``) for an unknown method, a spacing (metres) that is not positive, or a
+    random design without its number of points."""
     if method not in METHODS:
         raise GeoInputError(f"unknown sampling method '{method}': choose systematic or random")
     if method == "systematic" and not spacing > 0:
         raise GeoInputError(f"--spacing must be a positive number of metres, got {spacing}")
     if method == "random" and (n is None or n < 1):
         raise GeoInputError("--method random needs --n, the number of points (>= 1)")
+
+
+def positions_from_streets(streets: gpd.GeoDataFrame, *, method: Method = "systematic",
+                           spacing: float = 20.0, n: int | None = None, seed: int = 0,
+                           min_gap: float | None = None) -> SampledPositions:
+    """The sampling itself, on projected ``streets``: where each point is and which way its
+    street runs. ``points_from_streets`` turns the result into the points table."""
+    _check_method(method, spacing=spacing, n=n)
     if len(streets) == 0:
         raise GeoInputError("no streets to sample")
     if CRS.from_user_input(streets.crs).is_geographic:
@@ -288,12 +294,7 @@ def check_sampling(*, network_type: str = "drive", method: str = "systematic", s
 
     if network_type not in NETWORK_TYPES:
         raise GeoInputError(f"unknown network type '{network_type}': choose one of {', '.join(NETWORK_TYPES)}")
-    if method not in METHODS:
-        raise GeoInputError(f"unknown sampling method '{method}': choose systematic or random")
-    if method == "systematic" and not spacing > 0:
-        raise GeoInputError(f"--spacing must be a positive number of metres, got {spacing}")
-    if method == "random" and (n is None or n < 1):
-        raise GeoInputError("--method random needs --n, the number of points (>= 1)")
+    _check_method(method, spacing=spacing, n=n)
     if min_gap is not None and not min_gap >= 0:
         raise GeoInputError(f"--min-gap must be a number of metres >= 0, got {min_gap}")
     if sides not in SIDES:
