@@ -34,7 +34,10 @@ and nothing rejected); else true.
 Policy (``calibration_checked``):
 
 - the card fits: the card's calibration;
-- the survey is too small to tell: the card's calibration, with a note (``UNVERIFIED_POSTERIOR``
+- the survey is too small to tell: the card's calibration, labelled unverified (``unverified``,
+  a note that gives ``count_factor_if_not_carried``: 1 / the lower end of the recall ratio the
+  survey's own repeat views allow under the card prior, how much higher the count could be if the
+  card does not carry; the interval itself is not widened) (``UNVERIFIED_POSTERIOR``
   switches on the survey's own posterior instead, the card prior N(0, 2^2) in logit times what few
   repeat views there are, centred on its median level: measured, it did not pay, see the docs);
 - the card does not fit and the survey's repeat views measure the level (the fit is informative,
@@ -92,6 +95,15 @@ NOTE_UNVERIFIED = ("card check: too few cameras seen twice to test whether the d
 WARNING_CARD_KEPT = ("the detector's card does not fit this survey's imagery (its repeat views put recall at "
                      "{ratio:.2f}x the card's, 95% {lo:.2f}-{hi:.2f}; p={p:.2g}): the estimate is provisional and "
                      "uses the card's recall, likely too high; run `camcensus review` to measure recall on its images")
+# too small to tell (fits null): unverified. No test on a survey of a few located cameras has the power to tell
+# the card from imagery it does not carry to (measured on the rendered held-out look, docs/unseen-imagery.md), and
+# widening every such interval would balloon the training look's; the note says how far off it could be instead
+NOTE_TOO_SMALL = ("card check: unverified: too few repeat views to test whether the detector's card fits this "
+                  "imagery; on imagery unlike the card's the count can be several times the estimate: run "
+                  "`camcensus review` (or survey denser) to tell")
+NOTE_TOO_SMALL_FLOOR = ("card check: unverified: too few repeat views to test whether the detector's card fits this "
+                        "imagery; they cannot rule out recall {lo:.2f}x the card's, a count up to {factor:.1f}x the "
+                        "estimate: run `camcensus review` (or survey denser) to tell")
 WARNING_UNKNOWN = ("the detector's card does not fit this survey's imagery (p={p:.2g}) and too few cameras were seen "
                    "twice to measure recall: the estimate is provisional, with recall anywhere from {lo:.2f}x to "
                    "{hi:.2f}x the card's; run `camcensus review` to measure recall on its images")
@@ -282,9 +294,15 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
             notes.append(NOTE_UNVERIFIED.format(lo=fit.recall_ratio_lo, hi=fit.recall_ratio_hi))
         return calibration_from_fit(cal, fit, h, centre="median"), checks
     checks["self_calibration_used"] = False
-    if check["fits"] is None and notes is not None:
-        notes.append("card check: too few repeat views to test whether the detector's card fits this imagery "
-                     "(a denser design, or `camcensus review`, would tell)")
+    if check["fits"] is None:
+        checks["unverified"] = True
+        note = NOTE_TOO_SMALL
+        if fit is not None and fit.recall_ratio_lo > 0:  # what the survey's own repeat views cannot rule out
+            floor = float(fit.recall_ratio_lo)
+            check.update(recall_ratio_floor=round(floor, 4), count_factor_if_not_carried=round(1.0 / floor, 2))
+            note = NOTE_TOO_SMALL_FLOOR.format(lo=floor, factor=1.0 / floor)
+        if notes is not None:
+            notes.append(note)
     return cal, checks
 
 
@@ -315,11 +333,13 @@ def card_check_line(report: dict) -> str | None:
     check = report.get("card_check")
     if not check:
         return None
-    verdict = {True: "fits", False: "does not fit", None: "too few repeat views to tell"}[check.get("fits")]
+    verdict = {True: "fits", False: "does not fit", None: "unverified: too few repeat views to tell"}[check.get("fits")]
     ratio = ""
     if check.get("recall_ratio") is not None:
         ratio = (f"; survey recall {check['recall_ratio']:.2f}x the card's "
                  f"({check['recall_ratio_lo']:.2f}-{check['recall_ratio_hi']:.2f})")
     used = (report.get("self_calibration") or {}).get("used")
+    if check.get("fits") is None and check.get("count_factor_if_not_carried") is not None:
+        ratio += f"; the count could be up to {check['count_factor_if_not_carried']:.1f}x if the card does not carry"
     return f"{verdict}{ratio}" + ("; estimate uses the survey's own recall (provisional)" if used else
                                   ("; estimate provisional" if report.get("provisional") else ""))

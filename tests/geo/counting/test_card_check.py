@@ -3,6 +3,7 @@ flagged, a survey like the card's data is not, a tiny one is too small to tell; 
 the estimate the survey's own recall only when the card does not fit."""
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from geo.counting.card_check import calibration_checked, card_check, repeat_share_test
@@ -143,7 +144,16 @@ def test_too_small_to_tell_keeps_the_card_or_widens_it_and_says_so(monkeypatch):
     notes: list[str] = []
     cal, checks = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs, notes=notes)
     assert checks["card_check"]["fits"] is None and not checks["provisional"] and cal.source == "card"
-    assert len(notes) == 1 and "too few repeat views" in notes[0]
+    assert len(notes) == 1 and "too few repeat views" in notes[0] and "camcensus review" in notes[0]
+    # unverified: the note says how far off the count could be if the card does not carry
+    check = checks["card_check"]
+    assert checks["unverified"] and 0 < check["recall_ratio_floor"] < 1
+    assert check["count_factor_if_not_carried"] == pytest.approx(1 / check["recall_ratio_floor"], rel=0.01)
+    assert f"{check['count_factor_if_not_carried']:.1f}x" in notes[0]
+    from geo.counting.card_check import card_check_line
+
+    line = card_check_line({"card_check": check})
+    assert line.startswith("unverified") and f"up to {check['count_factor_if_not_carried']:.1f}x" in line
     monkeypatch.setattr("geo.counting.card_check.UNVERIFIED_POSTERIOR", True)
     notes = []
     cal, checks = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs, notes=notes)
