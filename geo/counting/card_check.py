@@ -202,21 +202,14 @@ def can_tell(h: CaptureHistories, cal: Calibration, *, sd: float = CAMERA_LOGIT_
     w = np.where(keep, h.weight, 0.0)
     base = repeat_probability(h, pair_recall(h, cal, 0.0, sd=sd), sd=sd)
     rates = cal.recall_bins()
-    from geo.counting.recapture import LEVEL_GRID, shifted_rates
+    from geo.counting.recapture import LEVEL_GRID, recall_weights, shifted_rates
 
-    shifted = shifted_rates(rates, LEVEL_GRID, sd=sd)
-    card = float(np.sum(w[h.cam] * h.other * _recall(h, cal, rates)))
-    ratios = np.array([float(np.sum(w[h.cam] * h.other * _recall(h, cal, r))) / max(card, 1e-12) for r in shifted])
+    g = recall_weights(h.size_px, cal.size_edges, w[h.cam] * h.other)  # sum over pairs of recall = rates @ g
+    ratios = shifted_rates(rates, LEVEL_GRID, sd=sd) @ g / max(float(rates @ g), 1e-12)
     low_level = float(np.interp(TELL_RATIO, ratios, LEVEL_GRID))
     low = repeat_probability(h, pair_recall(h, cal, low_level, sd=sd), sd=sd)
     var = float(np.sum(w * base * (1 - base)))
     return var > 0 and float(np.sum(w * (base - low))) / np.sqrt(var) >= TELL_Z
-
-
-def _recall(h: CaptureHistories, cal: Calibration, rates: np.ndarray) -> np.ndarray:
-    from geo.counting.calibration import recall_at
-
-    return recall_at(h.size_px, cal.size_edges, rates)
 
 
 def card_check(h: CaptureHistories, cal: Calibration, *, detection_conf: np.ndarray | None = None
