@@ -178,3 +178,15 @@ def test_unsure_detections_with_no_camera_to_measure_flag_the_card():
     assert checks["card_check"]["fits"] is False and checks["provisional"] and cal.source == "card"
     assert checks["card_check"]["tests"]["confidence"]["p_low"] < 0.02
     assert len(notes) == 1 and "camcensus review" in notes[0]
+
+
+def test_a_large_survey_is_tested_on_a_sample_of_its_cameras(monkeypatch):
+    """Beyond MAX_TEST_CAMERAS the recapture test runs on a seeded sample (speed at 1M
+    detections): the verdicts stay, the sample's size is reported."""
+    low, card_like = survey(-2.5, seed=10), survey(0.0, seed=20)
+    monkeypatch.setattr("geo.counting.card_check.MAX_TEST_CAMERAS", 400)
+    check, _ = card_check(low, card())
+    assert check["fits"] is False and check["tests"]["recapture"]["n_cameras_tested"] == 400
+    assert check["tests"]["recapture"]["p_value"] < 0.005
+    check, _ = card_check(card_like, card())
+    assert check["fits"] is True and check["tests"]["recapture"]["n_cameras_tested"] == 400
