@@ -89,7 +89,7 @@ def test_policy_keeps_the_card_when_it_fits_and_reports_it():
         assert cal.source == "card" and not checks["provisional"]
 
 
-def test_a_flagged_survey_keeps_the_card_and_says_what_its_repeat_views_measure(monkeypatch):
+def test_a_flagged_survey_uses_its_own_fit_or_keeps_the_card_where_asked(monkeypatch):
     import geo.counting.card_check as card_check_module
 
     cams, images, dets, crs = _line_survey(80, seed=2)
@@ -102,14 +102,16 @@ def test_a_flagged_survey_keeps_the_card_and_says_what_its_repeat_views_measure(
     cal, checks = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs, notes=notes)
     assert checks["card_check"]["fits"] is False
     assert checks["card_check"]["recall_ratio_hi"] < 1.0
+    assert cal.source == "survey" and checks["self_calibration_used"] and checks["provisional"]
+    assert cal.recall_bins()[-3] < card().recall_bins()[-3]
+    assert len(notes) == 1 and "camcensus review" in notes[0] and "survey's own recall" in notes[0]
+    # the card is kept where asked (USE_OWN_FIT_WHEN_FLAGGED off): provisional, and the warning says so
+    monkeypatch.setattr(card_check_module, "USE_OWN_FIT_WHEN_FLAGGED", False)
+    notes = []
+    cal, checks = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs, notes=notes)
     assert checks["provisional"] and not checks["self_calibration_used"]
     assert cal.source == card().source and np.allclose(cal.recall_bins(), card().recall_bins())
-    assert len(notes) == 1 and "camcensus review" in notes[0] and "card's recall, likely too high" in notes[0]
-    # the fit replaces the card where asked (USE_OWN_FIT_WHEN_FLAGGED)
-    monkeypatch.setattr(card_check_module, "USE_OWN_FIT_WHEN_FLAGGED", True)
-    cal, checks = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs, notes=[])
-    assert cal.source == "survey" and checks["self_calibration_used"]
-    assert cal.recall_bins()[-3] < card().recall_bins()[-3]
+    assert len(notes) == 1 and "card's recall, likely too high" in notes[0]
 
 
 def test_the_warning_reaches_the_summary_and_the_map(tmp_path):
