@@ -647,7 +647,8 @@ def row_from_report(report: dict) -> dict:
             "fits": check.get("fits"), "recall_ratio": _num(check.get("recall_ratio")),
             "self_ratio": _num(fit.get("recall_ratio")), "self_ratio_lo": _num(fit.get("recall_ratio_lo")),
             "self_ratio_hi": _num(fit.get("recall_ratio_hi")), "self_used": fit.get("used"),
-            "self_informative": fit.get("informative"), "provisional": report.get("provisional")}
+            "self_informative": fit.get("informative"), "provisional": report.get("provisional"),
+            "count_factor": _num(check.get("count_factor_if_not_carried"))}
 
 
 def _num(value) -> float | None:
@@ -784,6 +785,8 @@ def group_summary(rows: list[dict]) -> dict:
         ratios = [c["self_ratio"] for _, c in card if c.get("self_ratio") is not None]
         out[g] = {"n": len(part), "card": summary_of(part, "card"), "review": summary_of(part, "oracle"),
                   "card_covered_or_flagged": int(sum(c["covered"] or f for (_, c), f in zip(card, flagged))),
+                  "card_covered_flagged_or_bounded": int(sum(c["covered"] or f or within_unverified_bound(c)
+                                                             for (_, c), f in zip(card, flagged))),
                   "n_card": len(card), "fits_false": int(sum(flagged)),
                   "fits_none": int(sum(c.get("fits") is None for _, c in card)),
                   "false_alarms": int(sum(f and c["covered"] for (_, c), f in zip(card, flagged))),
@@ -797,12 +800,21 @@ def group_summary(rows: list[dict]) -> dict:
     return out
 
 
+def within_unverified_bound(cell: dict) -> bool:
+    """Whether an unverified card estimate (card_check.fits null) has the truth below its upper
+    bound times the count factor its note gives (``count_factor_if_not_carried``)."""
+    factor, hi, truth = cell.get("count_factor"), cell.get("hi"), cell.get("truth")
+    return (cell.get("fits") is None and factor is not None and hi is not None and truth is not None
+            and truth <= hi * factor)
+
+
 def group_table(rows: list[dict]) -> list[str]:
     """The issue-26 summary by group, Markdown lines."""
-    lines = ["| surveys | n | card: median error, coverage | card covered or flagged | card_check.fits false "
+    lines = ["| surveys | n | card: median error, coverage | card covered or flagged | card covered, flagged or "
+             "within its unverified bound | card_check.fits false "
              "(false alarms) / unknown | own fit: informative, median recall ratio | review: median error, coverage "
              "| review within ±20% and covered | images audited: median (max) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for g, sm in group_summary(rows).items():
         if not sm["n"]:
             continue
@@ -812,6 +824,7 @@ def group_table(rows: list[dict]) -> list[str]:
         ratio = "-" if sm["self_ratio_median"] is None else f"{sm['self_ratio_median']:.2f}"
         aud = "-" if sm["audited_median"] is None else f"{sm['audited_median']:.0f} ({sm['audited_max']:.0f})"
         lines.append(f"| {g} | {sm['n']} | {card} | {sm['card_covered_or_flagged']} of {sm['n_card']} | "
+                     f"{sm['card_covered_flagged_or_bounded']} of {sm['n_card']} | "
                      f"{sm['fits_false']} ({sm['false_alarms']}) / {sm['fits_none']} | {sm['self_informative']}, {ratio} "
                      f"| {rev} | {sm['review_within_20']} of {sm['n_review']} | {aud} |")
     return lines
@@ -831,6 +844,8 @@ def survey_table(rows: list[dict]) -> list[str]:
             cells += ["-", _fmt_est(r.get("card")), "-", "-", "-", "-"]
         else:
             fits = {True: "yes", False: "**no**", None: "-"}[c.get("fits")]
+            if c.get("fits") is None and c.get("count_factor") is not None:
+                fits = f"- (up to x{c['count_factor']:.1f})"
             ratio = "" if c.get("recall_ratio") is None else f" ({c['recall_ratio']:.2f})"
             own = "-" if c.get("self_ratio") is None else (
                 f"{c['self_ratio']:.2f} ({c['self_ratio_lo']:.2f}-{c['self_ratio_hi']:.2f})"

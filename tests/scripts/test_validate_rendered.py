@@ -240,16 +240,19 @@ def test_group_tables_score_card_check_own_fit_and_review():
              "oracle": review(9, 6, 14, 10, 600)},
             {**base, "name": "h2", "group": "held-out look", "style": "alt", "card": card(3, 2, 5, 10, None),
              "oracle": review(5, 3, 7, 10, 650)},
+            {**base, "name": "h3", "group": "held-out look", "style": "alt",  # unverified, its bound 5 x 2.5 covers
+             "card": {**card(3, 2, 5, 12, None), "count_factor": 2.5}, "oracle": review(11, 8, 14, 12, 300)},
             {**base, "name": "c1", "group": "corrupted", "corruption": "haze:3", "card": card(8, 6, 11, 10, True),
              "oracle": review(10, 8, 13, 10, 400)}]
     g = group_summary(rows)
     assert g["training look"]["false_alarms"] == 1 and g["training look"]["fits_false"] == 1
-    assert g["held-out look"]["card_covered_or_flagged"] == 1 and g["held-out look"]["fits_none"] == 1
-    assert g["held-out look"]["review_within_20"] == 1 and g["held-out look"]["audited_max"] == 650
+    assert g["held-out look"]["card_covered_or_flagged"] == 1 and g["held-out look"]["fits_none"] == 2
+    assert g["held-out look"]["card_covered_flagged_or_bounded"] == 2  # h2 has no bound, h3's covers
+    assert g["held-out look"]["review_within_20"] == 2 and g["held-out look"]["audited_max"] == 650
     assert g["held-out look"]["self_ratio_median"] == pytest.approx(0.3)
     assert g["corrupted"]["card_covered_or_flagged"] == 1
     text = markdown_tables(rows)
-    assert "| held-out look | 2 |" in text and "| h1 | held-out look (alt look) | systematic 10 m |" in text
+    assert "| held-out look | 3 |" in text and "- (up to x2.5)" in text and "| h1 | held-out look (alt look) | systematic 10 m |" in text
     assert "0.30 (0.30-0.30)" in text and "| c1 | corrupted (haze:3) |" in text
 
 

@@ -3,6 +3,7 @@ flagged, a survey like the card's data is not, a tiny one is too small to tell; 
 the estimate the survey's own recall only when the card does not fit."""
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from geo.counting.card_check import calibration_checked, card_check, repeat_share_test
@@ -88,7 +89,7 @@ def test_policy_keeps_the_card_when_it_fits_and_reports_it():
         assert cal.source == "card" and not checks["provisional"]
 
 
-def test_a_flagged_survey_keeps_the_card_and_says_what_its_repeat_views_measure(monkeypatch):
+def test_a_flagged_survey_uses_its_own_fit_or_keeps_the_card_where_asked(monkeypatch):
     import geo.counting.card_check as card_check_module
 
     cams, images, dets, crs = _line_survey(80, seed=2)
@@ -101,14 +102,16 @@ def test_a_flagged_survey_keeps_the_card_and_says_what_its_repeat_views_measure(
     cal, checks = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs, notes=notes)
     assert checks["card_check"]["fits"] is False
     assert checks["card_check"]["recall_ratio_hi"] < 1.0
+    assert cal.source == "survey" and checks["self_calibration_used"] and checks["provisional"]
+    assert cal.recall_bins()[-3] < card().recall_bins()[-3]
+    assert len(notes) == 1 and "camcensus review" in notes[0] and "survey's own recall" in notes[0]
+    # the card is kept where asked (USE_OWN_FIT_WHEN_FLAGGED off): provisional, and the warning says so
+    monkeypatch.setattr(card_check_module, "USE_OWN_FIT_WHEN_FLAGGED", False)
+    notes = []
+    cal, checks = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs, notes=notes)
     assert checks["provisional"] and not checks["self_calibration_used"]
     assert cal.source == card().source and np.allclose(cal.recall_bins(), card().recall_bins())
-    assert len(notes) == 1 and "camcensus review" in notes[0] and "card's recall, likely too high" in notes[0]
-    # the fit replaces the card where asked (USE_OWN_FIT_WHEN_FLAGGED)
-    monkeypatch.setattr(card_check_module, "USE_OWN_FIT_WHEN_FLAGGED", True)
-    cal, checks = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs, notes=[])
-    assert cal.source == "survey" and checks["self_calibration_used"]
-    assert cal.recall_bins()[-3] < card().recall_bins()[-3]
+    assert len(notes) == 1 and "card's recall, likely too high" in notes[0]
 
 
 def test_the_warning_reaches_the_summary_and_the_map(tmp_path):
@@ -143,7 +146,16 @@ def test_too_small_to_tell_keeps_the_card_or_widens_it_and_says_so(monkeypatch):
     notes: list[str] = []
     cal, checks = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs, notes=notes)
     assert checks["card_check"]["fits"] is None and not checks["provisional"] and cal.source == "card"
-    assert len(notes) == 1 and "too few repeat views" in notes[0]
+    assert len(notes) == 1 and "too few repeat views" in notes[0] and "camcensus review" in notes[0]
+    # unverified: the note says how far off the count could be if the card does not carry
+    check = checks["card_check"]
+    assert checks["unverified"] and 0 < check["recall_ratio_floor"] < 1
+    assert check["count_factor_if_not_carried"] == pytest.approx(1 / check["recall_ratio_floor"], rel=0.01)
+    assert f"{check['count_factor_if_not_carried']:.1f}x" in notes[0]
+    from geo.counting.card_check import card_check_line
+
+    line = card_check_line({"card_check": check})
+    assert line.startswith("unverified") and f"up to {check['count_factor_if_not_carried']:.1f}x" in line
     monkeypatch.setattr("geo.counting.card_check.UNVERIFIED_POSTERIOR", True)
     notes = []
     cal, checks = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs, notes=notes)
@@ -168,3 +180,15 @@ def test_unsure_detections_with_no_camera_to_measure_flag_the_card():
     assert checks["card_check"]["fits"] is False and checks["provisional"] and cal.source == "card"
     assert checks["card_check"]["tests"]["confidence"]["p_low"] < 0.02
     assert len(notes) == 1 and "camcensus review" in notes[0]
+
+
+def test_a_large_survey_is_tested_on_a_sample_of_its_cameras(monkeypatch):
+    """Beyond MAX_TEST_CAMERAS the recapture test runs on a seeded sample (speed at 1M
+    detections): the verdicts stay, the sample's size is reported."""
+    low, card_like = survey(-2.5, seed=10), survey(0.0, seed=20)
+    monkeypatch.setattr("geo.counting.card_check.MAX_TEST_CAMERAS", 400)
+    check, _ = card_check(low, card())
+    assert check["fits"] is False and check["tests"]["recapture"]["n_cameras_tested"] == 400
+    assert check["tests"]["recapture"]["p_value"] < 0.005
+    check, _ = card_check(card_like, card())
+    assert check["fits"] is True and check["tests"]["recapture"]["n_cameras_tested"] == 400

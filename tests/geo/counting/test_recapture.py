@@ -145,3 +145,36 @@ def test_a_large_survey_fits_its_level_on_a_sample_of_cameras(monkeypatch):
     assert abs(fast.level - full.level) < 0.3
     # the posterior keeps the width of all cameras' likelihood, not of the sample's
     assert (fast.level_hi - fast.level_lo) < 1.5 * (full.level_hi - full.level_lo)
+
+
+def test_a_camera_placed_on_a_facade_is_not_a_candidate_of_views_along_its_wall():
+    """The locator's facade placement puts a camera on the building outline, where the wall's
+    normal is undefined: without moving it off the wall, a view looking along the facade (grazing)
+    counts as a candidate; moved 0.3 m towards the view that saw it, only the views in front of
+    the wall remain (the demo survey's false alarm of the card check, issue 26)."""
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+    from pyproj import Transformer
+
+    from geo.counting.recapture import histories_from_tables, off_wall
+
+    crs = "EPSG:32635"
+    x0, y0 = 380_000.0, 6_660_000.0
+    building = gpd.GeoDataFrame(geometry=[shapely.box(x0, y0, x0 + 20.0, y0 + 20.0)], crs=crs)
+    cam_xy = np.array([[x0 + 10.0, y0]])  # on the south wall
+    # the detecting view in front of the wall (looking north), one looking along the wall (east)
+    eyes = np.array([[x0 + 10.0, y0 - 10.0], [x0 - 12.0, y0 - 1.0]])
+    to_lonlat = Transformer.from_crs(crs, 4326, always_xy=True)
+    lon, lat = to_lonlat.transform(eyes[:, 0], eyes[:, 1])
+    images = pd.DataFrame({"image_id": ["front", "along"], "lon": lon, "lat": lat, "heading": [0.0, 90.0],
+                           "fov": 90.0, "width": 640, "height": 640, "pitch": 0.0, "status": "ok"})
+    clon, clat = to_lonlat.transform(cam_xy[:, 0], cam_xy[:, 1])
+    cameras = pd.DataFrame({"lon": clon, "lat": clat, "class_name": ["directed"], "image_ids": [["front"]],
+                            "n_detections": [1], "conf_max": [0.9]})
+    moved = off_wall(cam_xy, eyes[:1], building)
+    assert moved[0, 1] == pytest.approx(y0 - 0.3) and moved[0, 0] == pytest.approx(x0 + 10.0)
+    h = histories_from_tables(cameras, images, crs=crs, buildings=building)
+    assert h.n_candidates()[0] == 1 and h.detected.all()  # the view along the wall is gone
+    h_none = histories_from_tables(cameras, images, crs=crs)  # no buildings: both views are candidates
+    assert h_none.n_candidates()[0] == 2
