@@ -365,6 +365,7 @@ class Scene:
         self.points = pd.read_parquet(survey_dir / "points.parquet", columns=["point_id", "street_id", "offset_m",
                                                                                "lon", "lat"])
         self.points["rank"] = self.points.sort_values("offset_m").groupby("street_id").cumcount()
+        self.street_m = self.streets.assign(length_m=self.streets.geometry.length).groupby("street_id")["length_m"].max()
         views = pd.read_parquet(survey_dir / "views.parquet", columns=["view_id", "point_id", "side"])
         self.images = pd.read_parquet(survey_dir / "images.parquet").merge(views, on="view_id")
         self.boxes = pd.read_parquet(survey_dir / "truth_boxes.parquet")
@@ -380,19 +381,40 @@ class Scene:
         self.share = {c: float((self.truth["class_name"] == c).mean()) for c in ("dome", "directed")}
 
 
+def systematic_ranks(points: pd.DataFrame, street_m: pd.Series, *, spacing: float, rng: np.random.Generator
+                     ) -> np.ndarray:
+    """Which of a dense grid's ``points`` (street_id, offset_m) make the sampler's systematic grid:
+    on each street floor(L / spacing) + 1 points from a start uniform on [0, slack]
+    (``geo.streets.sampling.offsets_systematic``), each the dense point nearest its place. So a
+    street shorter than the spacing always keeps one point, as in a real survey (one phase for every
+    street, as before, left such streets bare in most replicates). ``street_m``: length (m) by
+    street_id."""
+    ids, street = np.unique(points["street_id"].to_numpy(), return_inverse=True)
+    length = street_m.reindex(ids).fillna(0.0).to_numpy(float)
+    count = np.floor(length / spacing) + 1
+    start = rng.random(len(ids)) * (length - (count - 1) * spacing)
+    offset = points["offset_m"].to_numpy(float)
+    k = np.clip(np.round((offset - start[street]) / spacing), 0, count[street] - 1)
+    miss = np.abs(offset - start[street] - k * spacing)
+    frame = pd.DataFrame({"street": street, "k": k, "miss": miss})
+    best = frame.sort_values("miss", kind="stable").drop_duplicates(["street", "k"]).index.to_numpy()
+    keep = np.zeros(len(points), bool)
+    keep[best] = True
+    return keep
+
+
 def _replicate_views(scene: Scene, rng: np.random.Generator, *, method: str, spacing: float, sides: str
                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A replicate's points and images cut from the scene's dense grid: every k-th point of each
-    street from a random phase (systematic), or road / spacing points at random (random); both
+    """A replicate's points and images cut from the scene's dense grid: the sampler's systematic
+    grid on each street (``systematic_ranks``), or road / spacing points at random (random); both
     sides, the left one, or one per point at random ("one")."""
-    step = int(round(spacing / float(scene.info.get("spacing_m", BASE_SPACING_M))))
-    phase = int(rng.integers(0, step))
+    street_rng = np.random.default_rng(int(rng.integers(0, 2**31)))
     if method == "random":  # Stanford's design: road / spacing points drawn from the scene's dense grid
         road_m = float(scene.streets.geometry.length.sum())
         pick = rng.choice(len(scene.points), min(len(scene.points), max(1, round(road_m / spacing))), replace=False)
         points = scene.points.iloc[np.sort(pick)]
     else:
-        points = scene.points[scene.points["rank"] % step == phase]
+        points = scene.points[systematic_ranks(scene.points, scene.street_m, spacing=spacing, rng=street_rng)]
     images = scene.images[scene.images["point_id"].isin(points["point_id"])]
     if sides == "left":
         images = images[images["side"].to_numpy() == "left"]
