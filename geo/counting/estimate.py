@@ -441,9 +441,13 @@ def reality_variance(parts: StripParts, q: np.ndarray, pi: np.ndarray, curves: R
                      fixed_totals: bool) -> np.ndarray:
     """Per-area variance of sum_j (R_j - q_j) / pi_j, R_j whether located camera j is real.
 
-    Held-out calibration (a model card): the survey's detections are a new sample, so
-    R_j ~ Bernoulli(q_j) independently: sum q (1 - q) / pi^2 (the calibration's own error is the
-    separate false-detection term). ``fixed_totals`` (a review of this survey's own detections):
+    Held-out calibration (a model card): the survey's false detections are a new Poisson sample,
+    of which P(real) subtracts the expected number (rate x images): the estimate's error is
+    (expected - realized false cameras) x their weights, so each camera adds (1 - q) / pi^2, the
+    Poisson variance of the false weight it stands for (the Bernoulli q (1 - q) / pi^2 of which
+    cameras are real given how many are false leaves out that the number is random: on truth-only
+    replicates at under 2 cameras/km, where false cameras outnumber real ones, the intervals
+    missed; issue 27). The calibration's own error is the separate false-detection term. ``fixed_totals`` (a review of this survey's own detections):
     how many of a confidence bin's single-detection cameras are real is what the review estimates
     (its error, with the finite-population correction, is the precision term), so only which of
     them are real is left: for S_b singles of which T_b are real, drawn as a random subset,
@@ -452,9 +456,9 @@ def reality_variance(parts: StripParts, q: np.ndarray, pi: np.ndarray, curves: R
     q_b (1 - q_b) S_b / (S_b - 1) (sum_a w^2 - (sum_a w)^2 / S_b). Multi-detection cameras keep
     the Bernoulli term."""
     w = 1.0 / pi
-    bern = q * (1 - q) * w ** 2
     if not fixed_totals:
-        return parts.per_area(bern, n_areas)
+        return parts.per_area((1 - q) * w ** 2, n_areas)
+    bern = q * (1 - q) * w ** 2
     single = parts.n_detections[parts.inside] <= 1
     k = len(curves.precision)
     all_single = parts.n_detections <= 1
