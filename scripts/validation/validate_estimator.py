@@ -365,6 +365,7 @@ class Scene:
         self.points = pd.read_parquet(survey_dir / "points.parquet", columns=["point_id", "street_id", "offset_m",
                                                                                "lon", "lat"])
         self.points["rank"] = self.points.sort_values("offset_m").groupby("street_id").cumcount()
+        self.street_m = self.streets.assign(length_m=self.streets.geometry.length).groupby("street_id")["length_m"].max()
         views = pd.read_parquet(survey_dir / "views.parquet", columns=["view_id", "point_id", "side"])
         self.images = pd.read_parquet(survey_dir / "images.parquet").merge(views, on="view_id")
         self.boxes = pd.read_parquet(survey_dir / "truth_boxes.parquet")
@@ -380,19 +381,40 @@ class Scene:
         self.share = {c: float((self.truth["class_name"] == c).mean()) for c in ("dome", "directed")}
 
 
+def systematic_ranks(points: pd.DataFrame, street_m: pd.Series, *, spacing: float, rng: np.random.Generator
+                     ) -> np.ndarray:
+    """Which of a dense grid's ``points`` (street_id, offset_m) make the sampler's systematic grid:
+    on each street floor(L / spacing) + 1 points from a start uniform on [0, slack]
+    (``geo.streets.sampling.offsets_systematic``), each the dense point nearest its place. So a
+    street shorter than the spacing always keeps one point, as in a real survey (one phase for every
+    street, as before, left such streets bare in most replicates). ``street_m``: length (m) by
+    street_id."""
+    ids, street = np.unique(points["street_id"].to_numpy(), return_inverse=True)
+    length = street_m.reindex(ids).fillna(0.0).to_numpy(float)
+    count = np.floor(length / spacing) + 1
+    start = rng.random(len(ids)) * (length - (count - 1) * spacing)
+    offset = points["offset_m"].to_numpy(float)
+    k = np.clip(np.round((offset - start[street]) / spacing), 0, count[street] - 1)
+    miss = np.abs(offset - start[street] - k * spacing)
+    frame = pd.DataFrame({"street": street, "k": k, "miss": miss})
+    best = frame.sort_values("miss", kind="stable").drop_duplicates(["street", "k"]).index.to_numpy()
+    keep = np.zeros(len(points), bool)
+    keep[best] = True
+    return keep
+
+
 def _replicate_views(scene: Scene, rng: np.random.Generator, *, method: str, spacing: float, sides: str
                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A replicate's points and images cut from the scene's dense grid: every k-th point of each
-    street from a random phase (systematic), or road / spacing points at random (random); both
+    """A replicate's points and images cut from the scene's dense grid: the sampler's systematic
+    grid on each street (``systematic_ranks``), or road / spacing points at random (random); both
     sides, the left one, or one per point at random ("one")."""
-    step = int(round(spacing / float(scene.info.get("spacing_m", BASE_SPACING_M))))
-    phase = int(rng.integers(0, step))
+    street_rng = np.random.default_rng(int(rng.integers(0, 2**31)))
     if method == "random":  # Stanford's design: road / spacing points drawn from the scene's dense grid
         road_m = float(scene.streets.geometry.length.sum())
         pick = rng.choice(len(scene.points), min(len(scene.points), max(1, round(road_m / spacing))), replace=False)
         points = scene.points.iloc[np.sort(pick)]
     else:
-        points = scene.points[scene.points["rank"] % step == phase]
+        points = scene.points[systematic_ranks(scene.points, scene.street_m, spacing=spacing, rng=street_rng)]
     images = scene.images[scene.images["point_id"].isin(points["point_id"])]
     if sides == "left":
         images = images[images["side"].to_numpy() == "left"]
@@ -567,6 +589,88 @@ def box_sizes_from_truth(scene: Scene) -> pd.DataFrame:
     return pd.DataFrame({"class_name": m["class_name"].to_numpy(), "size_m": size_px * slant / np.hypot(focal, dx)})
 
 
+def location_errors(cameras, truth, streets, *, max_match_m: float = 15.0) -> pd.DataFrame:
+    """Each located camera's error against the nearest true camera (within ``max_match_m``):
+    method, uncertainty_m, error (m, distance) and across (m, the error across the nearest street).
+    ``cameras``, ``truth``: GeoDataFrames; ``streets``: in a metric CRS."""
+    import shapely
+    from scipy.spatial import cKDTree
+
+    if len(cameras) == 0 or len(truth) == 0:
+        return pd.DataFrame(columns=["method", "uncertainty_m", "error", "across"])
+    c = cameras.to_crs(streets.crs).geometry
+    t = truth.to_crs(streets.crs).geometry.centroid
+    cxy, txy = np.column_stack([c.x, c.y]), np.column_stack([t.x, t.y])
+    dist, j = cKDTree(txy).query(cxy)
+    geoms = streets.geometry.to_numpy()
+    near = shapely.STRtree(geoms).query_nearest(shapely.points(txy[j]), all_matches=False)[1]
+    along = shapely.line_locate_point(geoms[near], shapely.points(txy[j]))
+    a = shapely.get_coordinates(shapely.line_interpolate_point(geoms[near], np.maximum(along - 1.0, 0.0)))
+    b = shapely.get_coordinates(shapely.line_interpolate_point(geoms[near], along + 1.0))
+    tangent = (b - a) / np.maximum(np.linalg.norm(b - a, axis=1, keepdims=True), 1e-9)
+    across = np.abs(((cxy - txy[j]) * np.column_stack([-tangent[:, 1], tangent[:, 0]])).sum(axis=1))
+    out = pd.DataFrame({"method": cameras["method"].astype(str).to_numpy(),
+                        "uncertainty_m": cameras["uncertainty_m"].to_numpy(float), "error": dist, "across": across})
+    return out[out["error"] < max_match_m]
+
+
+def location_error_table(errors: pd.DataFrame) -> pd.DataFrame:
+    """By locate's method: cameras, RMS error, RMS uncertainty_m, their ratio (1: uncertainty_m
+    states the error locate achieves) and RMS across-street error / RMS error
+    (geo.counting.estimate.ACROSS_SHARE)."""
+    def rms(x):
+        return float(np.sqrt(np.mean(np.square(x))))
+
+    return errors.groupby("method").apply(lambda g: pd.Series({
+        "cameras": len(g), "rms_error_m": rms(g["error"]), "rms_uncertainty_m": rms(g["uncertainty_m"]),
+        "error_over_uncertainty": rms(g["error"]) / rms(g["uncertainty_m"]),
+        "across_over_error": rms(g["across"]) / rms(g["error"])})).round(2)
+
+
+def measure_location(scenes: list, runs: int, *, seed: int = 0) -> pd.DataFrame:
+    """Location errors of the cameras that real detections (the card's error model) give, in
+    ``runs`` replicates per design (systematic 10, 20, 40 m, random 20 m; both sides) and scene."""
+    import geopandas as gpd
+
+    from geo.counting.locate import cameras_from_detections
+
+    rng, rows = np.random.default_rng(seed), []
+    for scene in scenes:
+        for method, spacing in (("systematic", 10.0), ("systematic", 20.0), ("systematic", 40.0), ("random", 20.0)):
+            for _ in range(runs):
+                draw = int(rng.integers(0, 2**31))
+                points, images = _replicate_views(scene, rng, method=method, spacing=spacing, sides="both")
+                truth = scene.truth[rng.random(len(scene.truth)) < 0.5]
+                boxes = scene.boxes[scene.boxes["image_id"].isin(images["image_id"])
+                                    & scene.boxes["camera_id"].isin(truth["camera_id"])]
+                det = detections_from_card(boxes, images, error_model_from_card(rng=np.random.default_rng([draw, 17])),
+                                           seed=draw)
+                cams = cameras_from_detections(det[det["real"]].drop(columns="real"), images,
+                                               buildings=scene.buildings, crs=scene.crs)
+                rows.append(location_errors(cams, gpd.GeoDataFrame(truth), scene.streets))
+    return location_error_table(pd.concat(rows, ignore_index=True))
+
+
+def measure_location_rendered(root: Path, *, only: str | None = None) -> pd.DataFrame:
+    """Location errors of the cameras a rendered survey cache's card estimates located
+    (``ROOT/NAME/est-card``: cameras.parquet, truth.geojson, network.graphml, sample.json), over
+    the surveys named in ``only`` (a comma list of name prefixes, e.g. "t,d,i"; default all)."""
+    import geopandas as gpd
+
+    from geo.streets.network import load_network, streets_from_graph
+
+    rows = []
+    for survey in sorted(Path(root).iterdir()):
+        est = survey / "est-card"
+        if not (est / "cameras.parquet").exists() or (only and not survey.name.startswith(tuple(only.split(",")))):
+            continue
+        crs = json.loads((est / "sample.json").read_text())["crs"]
+        streets = streets_from_graph(load_network(est / "network.graphml")).to_crs(crs)
+        rows.append(location_errors(gpd.read_parquet(est / "cameras.parquet"), gpd.read_file(est / "truth.geojson"),
+                                    streets))
+    return location_error_table(pd.concat(rows, ignore_index=True))
+
+
 def truth_boxes_survey(survey_dir: Path, *, cameras: str, seed: int, width: int = 640, height: int = 640) -> None:
     """Write images.parquet (no image files), truth_boxes.parquet and truth.geojson of the
     simulator's scene for every view, without drawing the images."""
@@ -729,6 +833,12 @@ def _parser() -> argparse.ArgumentParser:
                              "predicted against measured half-widths")
     parser.add_argument("--density", type=float, default=None,
                         help="cameras per km for every replicate (default: drawn, 0.5-10); with --design")
+    parser.add_argument("--measure-location", type=int, default=0, metavar="RUNS",
+                        help="print the located cameras' RMS error (m) against the truth and their RMS "
+                             "uncertainty_m by locate's method, over RUNS replicates per design and area, and stop")
+    parser.add_argument("--rendered-location", type=Path, default=None, metavar="ROOT",
+                        help="the same from a rendered survey cache's card estimates (ROOT/NAME/est-card), and stop")
+    parser.add_argument("--only", default=None, help="with --rendered-location: survey name prefixes, e.g. t,d,i")
     parser.add_argument("--measure-sizes", action="store_true",
                         help="print the box-equivalent camera size by class measured on the scenes' truth "
                              "boxes (geo.counting.locate.CAMERA_SIZE_M) and stop")
@@ -743,6 +853,9 @@ def main(argv: list[str] | None = None) -> int:
         rest = [a for a in argv if a != "--rendered"]
         return rendered_main(rest if rest and not rest[0].startswith("-") else ["run", *rest])
     args = _parser().parse_args(argv)
+    if args.rendered_location:
+        print(measure_location_rendered(args.rendered_location, only=args.only).to_string())
+        return 0
 
     started = time.perf_counter()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -768,6 +881,9 @@ def main(argv: list[str] | None = None) -> int:
         scenes.append(Scene(build_scene(args.work, name, spec, **geometry)))
         print(f"scene {name}: {len(scenes[-1].images)} views, {len(scenes[-1].truth)} cameras, "
               f"{len(scenes[-1].boxes)} boxes ({time.perf_counter() - clock:.0f} s)", flush=True)
+    if args.measure_location:
+        print(measure_location(scenes, args.measure_location, seed=args.seed).to_string())
+        return 0
     if args.measure_sizes:
         sizes = pd.concat([box_sizes_from_truth(scene).assign(area=name) for name, scene in zip(specs, scenes)])
         print(sizes.groupby(["class_name", "area"])["size_m"].describe(percentiles=[0.25, 0.5, 0.75]).round(3))

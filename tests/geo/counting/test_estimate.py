@@ -77,9 +77,34 @@ def test_which_singles_are_real_given_a_reviewed_total_matches_exact_enumeration
         r = np.isin(np.arange(6), real) / pi
         sums.append([r[:3].sum(), r[3:].sum(), r.sum()])
     assert fixed == pytest.approx(np.var(sums, axis=0))  # hypergeometric: exact
-    bernoulli = reality_variance(parts, q, pi, cal.curves(), 3, fixed_totals=False)
-    assert bernoulli == pytest.approx([(0.25 / pi[:3] ** 2).sum(), (0.25 / pi[3:] ** 2).sum(), (0.25 / pi ** 2).sum()])
-    assert (fixed < bernoulli).all()
+    poisson = reality_variance(parts, q, pi, cal.curves(), 3, fixed_totals=False)
+    assert poisson == pytest.approx([(0.5 / pi[:3] ** 2).sum(), (0.5 / pi[3:] ** 2).sum(), (0.5 / pi ** 2).sum()])
+    assert (fixed < poisson).all()
+
+
+def test_held_out_false_rate_variance_matches_poisson_false_cameras():
+    # A card's false rate: the survey's false single cameras are Poisson(rate x images), P(real)
+    # subtracts the expected number; the spread of the estimate's error over surveys is what
+    # reality_variance states (the Bernoulli q (1 - q) / pi^2 would state far less here).
+    from geo.counting.calibration import calibration_from_dict
+    from geo.counting.estimate import StripParts, reality_from_false, reality_variance
+
+    cal = calibration_from_dict({"precision_bins": {"edges": [0.25, 1.0], "n": [10], "real": [5]},
+                                 "recall_bins": {"edges_px": [0, 100000], "n": [10], "found": [5]}})
+    rng = np.random.default_rng(0)
+    edges, n_real, expected_false = np.array([0.25, 1.0]), 20, 30.0
+    errors, stated = [], []
+    for _ in range(2000):
+        n = n_real + rng.poisson(expected_false)
+        pi = rng.uniform(0.2, 0.9, n)
+        q = reality_from_false(np.ones(n), np.full(n, 0.5), np.full(n, 0.5), np.array([expected_false]), edges)
+        errors.append((q / pi).sum() - (1 / pi[:n_real]).sum())
+        parts = StripParts(inside=np.arange(n), pair_cam=np.arange(n), pair_area=np.zeros(n, np.int64),
+                           klass=np.array(["dome"] * n), box_m=np.full(n, 0.33), pairs=None, n_detections=np.ones(n),
+                           conf_max=np.full(n, 0.5), detection_conf=np.full(n, 0.5))
+        stated.append(reality_variance(parts, q, pi, cal.curves(), 1, fixed_totals=False)[0])
+    ratio = np.mean(stated) / np.var(errors)
+    assert 0.8 < ratio < 1.25, ratio
 
 
 def test_rate_estimate_matches_the_stanford_formula_and_clopper_pearson():

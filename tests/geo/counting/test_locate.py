@@ -66,6 +66,27 @@ def test_facade_hit_places_camera_on_the_wall_and_size_range_without_buildings()
     assert np.hypot(offset.x - X0, offset.y - Y0) == pytest.approx(horizontal, abs=0.05)
 
 
+def test_uncertainty_states_the_error_of_cameras_placed_by_box_size():
+    # One view per camera, straight ahead at 4-25 m, box-equivalent sizes spread as the
+    # simulator's directed cameras' (log SD 0.22 about CAMERA_SIZE_M, validate_estimator
+    # --measure-sizes): uncertainty_m must state the RMS error it achieves (the rays' merge
+    # sigma, 0.4 x range, is about twice it).
+    rng = np.random.default_rng(4)
+    n = 300
+    xs, ys = X0 + 200.0 * np.arange(n), np.full(n, Y0)
+    images = _images(xs, ys, np.zeros(n))
+    images["heading"] = _grid_north(images)  # look along grid north
+    rng_m = rng.uniform(4.0, 25.0, n)
+    size_m = CAMERA_SIZE_M["directed"] * np.exp(rng.normal(0.0, 0.22, n))
+    det = pd.DataFrame([_box(f"i{k}", 320.0, 320.0, size_m[k] * 320.0 / rng_m[k], cls="directed") for k in range(n)])
+    cams = cameras_from_detections(det, images, crs=UTM).to_crs(UTM)
+    assert (cams["method"] == "size").all() and len(cams) == n
+    order = np.argsort(cams.geometry.x.to_numpy())
+    err = np.hypot(cams.geometry.x.to_numpy()[order] - xs, cams.geometry.y.to_numpy()[order] - (ys + rng_m))
+    ratio = np.sqrt(np.mean(err ** 2)) / np.sqrt(np.mean(cams["uncertainty_m"].to_numpy() ** 2))
+    assert 0.8 < ratio < 1.25, ratio
+
+
 def test_two_views_triangulate_one_camera_and_classes_stay_apart():
     cam = np.array([X0 + 10.0, Y0 + 10.0])
     images = _images([X0, X0 + 20.0], [Y0, Y0], [0.0, 0.0])
