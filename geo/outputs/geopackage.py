@@ -86,7 +86,7 @@ def write_geopackage(layers: dict[str, gpd.GeoDataFrame], path: str | Path) -> P
         styles = []
         for name, frame in layers.items():
             frame = _plain(frame)
-            pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", append=tmp.exists())
+            pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", append=tmp.exists(), use_arrow=True)
             styles.append(style_row(name, frame))
         if styles:
             pyogrio.write_dataframe(pd.DataFrame(styles), tmp, layer="layer_styles", driver="GPKG",
@@ -227,7 +227,8 @@ def _read_geo(path: Path) -> gpd.GeoDataFrame | None:
 
 
 def _plain(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Columns a GeoPackage holds: lists, dicts and other objects as text."""
+    """Columns a GeoPackage holds: lists and arrays as text joined by ";" (as the OSM export's
+    ``camcensus:image_ids``), dicts and other objects as their ``str``."""
     frame = frame.copy()
     for column in frame.columns:
         if column == frame.geometry.name:
@@ -235,5 +236,21 @@ def _plain(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         if frame[column].dtype == object:
             sample = frame[column].dropna()
             if len(sample) and not isinstance(sample.iloc[0], str):
-                frame[column] = frame[column].map(lambda v: None if v is None else str(v))
+                frame[column] = _as_text(frame[column])
     return frame
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    """A column of lists / arrays as ";"-joined text (vectorized with pyarrow; None stays None);
+    any other objects as their ``str``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        values = pa.array(column.to_numpy(), from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError):
+        values = None
+    if values is not None and pa.types.is_list(values.type) and not pa.types.is_nested(values.type.value_type):
+        joined = pc.binary_join(values.cast(pa.list_(pa.string())), ";")
+        return pd.Series(joined.to_numpy(zero_copy_only=False), index=column.index, dtype=object)
+    return column.map(lambda v: None if v is None else str(v))

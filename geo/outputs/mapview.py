@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.outputs.colours import TRUTH, class_colours, colour_for, coverage_colour, density_bins
+from geo.outputs.colours import (TRUTH, class_colours, colour_for, coverage_colour, coverage_colours,
+                                  density_bins)
 from geo.errors import GeoInputError
 from geo.io import write_text
 
@@ -91,12 +92,13 @@ def map_data(areas: gpd.GeoDataFrame, *, cameras: gpd.GeoDataFrame | None = None
         lines = streets.to_crs(4326).reset_index(drop=True)
         share = np.zeros(len(lines)) if coverage is None else np.asarray(coverage, dtype=float)
         geoms = shapely.simplify(lines.geometry.to_numpy(), 0.000005)
+        street_colours = coverage_colours(share)
         for i in range(len(lines)):
             covered = bool(share[i] > 0)
             name = lines["name"].iloc[i] if "name" in lines else None
             kind = lines["highway"].iloc[i] if "highway" in lines else None
             street_features.append(_feature(geoms[i], {
-                "color": coverage_colour(share[i]), "weight": 3.5 if covered else 1.5,
+                "color": street_colours[i], "weight": 3.5 if covered else 1.5,
                 "title": _plain_text(name) or _plain_text(kind) or "street",
                 "rows": [["coverage", f"{100 * share[i]:.0f}% of its length"]] + (
                     [["road type", _plain_text(kind)]] if _plain_text(kind) else [])}))

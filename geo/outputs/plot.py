@@ -16,7 +16,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.outputs.colours import NO_DATA, TRUTH, UNSURVEYED, class_colours, colour_for, coverage_colour, density_bins
+from geo.outputs.colours import (NO_DATA, TRUTH, UNSURVEYED, class_colours, colour_for, coverage_colour,
+                                 coverage_colours, density_bins)
 from geo.io import atomic_path
 from geo.outputs.mapview import DENSITY_UNITS
 
@@ -98,7 +99,7 @@ def map_panel(ax, areas: gpd.GeoDataFrame, *, cameras=None, streets=None, covera
         if (~seen).any():
             lines[~seen].plot(ax=ax, color=UNSURVEYED, linewidth=0.6, zorder=2)
         if seen.any():
-            lines[seen].plot(ax=ax, color=[coverage_colour(s) for s in share[seen]], linewidth=1.8, zorder=2)
+            lines[seen].plot(ax=ax, color=coverage_colours(share[seen]), linewidth=1.8, zorder=2)
         handles += [Line2D([], [], color=coverage_colour(1.0), lw=1.8, label="surveyed street (darker: more covered)"),
                     Line2D([], [], color=UNSURVEYED, lw=0.8, label="street not surveyed")]
     if truth is not None and len(truth):
