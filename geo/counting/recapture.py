@@ -141,12 +141,12 @@ def histories_from_tables(cameras: pd.DataFrame, images: pd.DataFrame, *, crs, d
     pairs = view_pairs(cxy, np.tile([1.0, 0.0], (n, 1)), views, spacing_m=1.0, buildings=buildings, n_shifts=1)
     box = box_size_m(cameras["class_name"].astype(str).to_numpy())
     view_ids = ok["image_id"].to_numpy()
-    seen = [set(ids) if ids is not None else set() for ids in cameras.get("image_ids", pd.Series([None] * n))]
+    seen = _seen_keys(cameras, view_ids)
     cam, vj = pairs.cam, pairs.view
-    detected = np.array([view_ids[v] in seen[c] for c, v in zip(cam, vj)], bool)
+    detected = np.isin(cam * len(view_ids) + vj, seen)
     size = box[cam] * pairs.scale
     other = visibility_by_range(pairs.range_m) * (pairs.factor if pairs.factor is not None else 1.0)
-    extra = _unmatched_pairs(cxy, box, seen, cam, vj, view_ids, views)
+    extra = _unmatched_pairs(cxy, box, seen, cam, vj, len(view_ids), views)
     weight = (camera_reality(cameras, detections, calibration, n_images=len(ok))
               if calibration is not None and detections is not None else np.ones(n))
     return CaptureHistories(np.concatenate([cam, extra[0]]), np.concatenate([size, extra[1]]),
@@ -154,23 +154,28 @@ def histories_from_tables(cameras: pd.DataFrame, images: pd.DataFrame, *, crs, d
                             weight, n, n_unmatched=len(extra[0]))
 
 
-def _unmatched_pairs(cxy, box, seen, cam, vj, view_ids, views):
+def _seen_keys(cameras: pd.DataFrame, view_ids: np.ndarray) -> np.ndarray:
+    """Sorted unique keys camera * len(view_ids) + view row of each camera's detecting images
+    (``image_ids``) that are among ``view_ids`` (the ok images, unique)."""
+    ids = cameras["image_ids"] if "image_ids" in cameras else pd.Series([None] * len(cameras))
+    flat = pd.Series(ids.to_numpy(), index=np.arange(len(cameras))).explode().dropna()
+    rows = pd.Index(view_ids).get_indexer(flat.to_numpy())
+    found = rows >= 0
+    return np.unique(flat.index.to_numpy(np.int64)[found] * len(view_ids) + rows[found])
+
+
+def _unmatched_pairs(cxy, box, seen, cam, vj, n_views, views):
     """Detecting views that the candidate geometry did not give their camera (position error):
-    (camera, size px, other) at the horizontal range, nominal rise and the view's focal length."""
-    have = set(zip(cam.tolist(), view_ids[vj].tolist()))
-    row_of = {v: i for i, v in enumerate(view_ids)}
-    out_c, out_s, out_o = [], [], []
-    for c, ids in enumerate(seen):
-        for v in ids:
-            if (c, v) in have or v not in row_of:
-                continue
-            r = views.iloc[row_of[v]]
-            rng = float(np.hypot(cxy[c, 0] - r["x"], cxy[c, 1] - r["y"]))
-            focal = float(r["width"]) / 2.0 / np.tan(np.radians(float(r["fov"])) / 2.0)
-            out_c.append(c)
-            out_s.append(box[c] * focal / max(np.hypot(rng, 2.0), 1.0))
-            out_o.append(float(visibility_by_range(np.array([rng]))[0]) or 0.05)
-    return np.array(out_c, np.int64), np.array(out_s, float), np.array(out_o, float)
+    (camera, size px, other) at the horizontal range, nominal rise and the view's focal length.
+    ``seen``: the detecting (camera, view) keys of ``_seen_keys``."""
+    extra = seen[~np.isin(seen, cam * n_views + vj)]
+    c, v = extra // n_views, extra % n_views
+    x, y = views["x"].to_numpy(float)[v], views["y"].to_numpy(float)[v]
+    rng = np.hypot(cxy[c, 0] - x, cxy[c, 1] - y)
+    focal = views["width"].to_numpy(float)[v] / 2.0 / np.tan(np.radians(views["fov"].to_numpy(float)[v]) / 2.0)
+    size = box[c] * focal / np.maximum(np.hypot(rng, 2.0), 1.0)
+    other = visibility_by_range(rng)
+    return c.astype(np.int64), size.astype(float), np.where(other == 0, 0.05, other).astype(float)
 
 
 def camera_reality(cameras: pd.DataFrame, detections: pd.DataFrame, cal: Calibration, *, n_images: int) -> np.ndarray:
