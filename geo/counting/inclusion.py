@@ -292,12 +292,22 @@ def found_gradient(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: fl
     u, w = effect_nodes(sd, n=EFFECT_NODES)
     c = logit_shift(r, sd)
     num, den = np.zeros(len(r)), np.zeros(len(r))
-    for uk, wk in zip(u, w):
+    off = r <= 0
+    for uk, wk in zip(u, w):  # in place, in the order of wk miss / (1 - pk) e (1 - e): bit for bit
         e = expit(c + uk)
-        pk = np.where(r > 0, np.minimum(f * e, 1.0 - 1e-12), 0.0)
+        pk = np.minimum(f * e, 1.0 - 1e-12)
+        pk[off] = 0.0
         miss = np.exp(np.bincount(cell, np.log1p(-pk), minlength=n_cells))
-        num += wk * miss[cell] / (1.0 - pk) * e * (1.0 - e)
-        den += wk * e * (1.0 - e)
+        rest = 1.0 - e
+        term = wk * miss[cell]
+        np.subtract(1.0, pk, out=pk)
+        term /= pk
+        term *= e
+        term *= rest
+        num += term
+        e *= wk
+        e *= rest
+        den += e
     out[many] = f * num / np.maximum(den, 1e-300)
     return out
 
