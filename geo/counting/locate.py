@@ -486,9 +486,14 @@ def _rays_agree(rays: pd.DataFrame, i: np.ndarray, j: np.ndarray, *, merge_m: fl
 
 def _constrained_merge(nodes: np.ndarray, i: np.ndarray, j: np.ndarray, image: np.ndarray) -> list[list[int]]:
     """Greedy single-linkage over pairs sorted best first, never joining two detections of the
-    same image into one camera. Returns the groups as lists of ray indices."""
-    parent = {int(n): int(n) for n in nodes}
-    images = {int(n): {int(image[n])} for n in nodes}
+    same image into one camera. Returns the groups as lists of ray indices (in ``nodes`` order,
+    groups by their first node)."""
+    nodes = np.asarray(nodes)
+    sorter = np.argsort(nodes, kind="stable")
+    li = sorter[np.searchsorted(nodes, i, sorter=sorter)].tolist()  # local indices 0..len(nodes)-1
+    lj = sorter[np.searchsorted(nodes, j, sorter=sorter)].tolist()
+    parent = list(range(len(nodes)))
+    images = [{v} for v in image[nodes].tolist()]
 
     def find(a: int) -> int:
         while parent[a] != a:
@@ -496,15 +501,17 @@ def _constrained_merge(nodes: np.ndarray, i: np.ndarray, j: np.ndarray, image: n
             a = parent[a]
         return a
 
-    for a, b in zip(i.tolist(), j.tolist()):
+    for a, b in zip(li, lj):
         ra, rb = find(a), find(b)
-        if ra == rb or images[ra] & images[rb]:
+        if ra == rb or not images[ra].isdisjoint(images[rb]):
             continue
         parent[rb] = ra
-        images[ra] |= images.pop(rb)
+        small, large = sorted((images[ra], images[rb]), key=len)
+        large |= small
+        images[ra] = large
     groups: dict[int, list[int]] = {}
-    for n in parent:
-        groups.setdefault(find(n), []).append(n)
+    for k, n in enumerate(nodes.tolist()):
+        groups.setdefault(find(k), []).append(n)
     return list(groups.values())
 
 
