@@ -115,14 +115,16 @@ def map_data(areas: gpd.GeoDataFrame, *, cameras: gpd.GeoDataFrame | None = None
         names = [str(v) for v in cams["class_name"]] if "class_name" in cams else ["camera"] * len(cams)
         palette = class_colours(names)
         conf = pd.to_numeric(cams.get("conf_max", pd.Series(np.nan, index=cams.index)), errors="coerce").to_numpy(float)
-        for i, row in enumerate(pd.DataFrame(cams.drop(columns="geometry", errors="ignore")).to_dict("records")):
-            c = conf[i]  # plain dict rows: iterrows built a Series per camera (issue 27's benchmark)
+        radius = (4.0 + 6.0 * np.where(np.isfinite(conf), np.clip(conf, 0, 1), 0.3)).tolist()
+        lons, lats = cams["lon"].to_numpy(float).tolist(), cams["lat"].to_numpy(float).tolist()
+        plain = pd.DataFrame(cams.drop(columns=["geometry", "image_ids", "point_ids"], errors="ignore"))
+        for i, row in enumerate(plain.to_dict("records")):  # plain dict rows, not a Series per camera
             camera_features.append({
                 "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [_round(row["lon"]), _round(row["lat"])]},
+                "geometry": {"type": "Point", "coordinates": [round(lons[i], 6), round(lats[i], 6)]},
                 "properties": {
                     "color": palette[names[i]],
-                    "radius": 4.0 + 6.0 * (float(np.clip(c, 0, 1)) if np.isfinite(c) else 0.3),
+                    "radius": radius[i],
                     "title": f"camera {row.get('camera_id', i)}",
                     "rows": camera_rows(row),
                     "thumb": thumbs[i] if i < len(thumbs) and _is_thumb(thumbs[i]) else None}})
