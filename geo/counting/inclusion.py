@@ -35,6 +35,8 @@ boxes (see there).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -59,6 +61,7 @@ WALL_M = 2.0  # a camera this close to a building outline hangs on that wall
 GRAZING_DEG = 15.0  # a wall camera seen closer than this to its wall's plane is hidden by the facade's relief
 # 3-point Gauss-Hermite rule for a normal error: nodes in SDs, weights (exact to the 5th moment)
 ERROR_NODES = (np.array([-np.sqrt(3.0), 0.0, np.sqrt(3.0)]), np.array([1 / 6, 2 / 3, 1 / 6]))
+THREADS = min(4, os.cpu_count() or 1)  # view_pairs' chunks run on this many threads (results identical)
 DEFAULT_SHIFTS = 4  # positions over one spacing (midpoint rule); 8 moved the validation by <1%
 # Visibility by horizontal range (m): the share of camera/view pairs that the geometry above allows
 # (field of view, range, footprints, wall facing) in which the camera is not hidden by anything else
@@ -484,9 +487,11 @@ def view_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, *, 
     ex, ey = views["x"].to_numpy(float), views["y"].to_numpy(float)
     view_tree = cKDTree(np.column_stack([ex, ey]))
     normal = wall_normals(sub, buildings) if buildings is not None and len(buildings) else None
-    chunks = [_pairs_chunk(sub, start, min(start + chunk, len(sub)), view_tree, views, ex, ey, normal, buildings,
-                           max_range_m=max_range_m, rise_m=rise_m, grazing_deg=grazing_deg)
-              for start in range(0, len(sub), chunk)]
+    starts = range(0, len(sub), chunk)
+    with ThreadPoolExecutor(max_workers=min(THREADS, len(starts))) as pool:  # numpy and the k-d tree free the GIL
+        chunks = list(pool.map(lambda start: _pairs_chunk(
+            sub, start, min(start + chunk, len(sub)), view_tree, views, ex, ey, normal, buildings,
+            max_range_m=max_range_m, rise_m=rise_m, grazing_deg=grazing_deg), starts))
     pi, vj, r, scale, factor = (np.concatenate([c[k] for c in chunks]) for k in range(5))
     pi = need[pi]
     # cameras without a location SD have no pairs at their outer nodes: those equal the centre's
