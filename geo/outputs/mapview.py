@@ -91,13 +91,13 @@ def map_data(areas: gpd.GeoDataFrame, *, cameras: gpd.GeoDataFrame | None = None
     if streets is not None and len(streets):
         lines = streets.to_crs(4326).reset_index(drop=True)
         share = np.zeros(len(lines)) if coverage is None else np.asarray(coverage, dtype=float)
-        geoms = shapely.simplify(lines.geometry.to_numpy(), 0.000005)
+        geoms = shapely.set_precision(shapely.simplify(lines.geometry.to_numpy(), 0.000005), 1e-6)  # all at once
         street_colours = coverage_colours(share)
         for i in range(len(lines)):
             covered = bool(share[i] > 0)
             name = lines["name"].iloc[i] if "name" in lines else None
             kind = lines["highway"].iloc[i] if "highway" in lines else None
-            street_features.append(_feature(geoms[i], {
+            street_features.append(_feature(geoms[i], precise=True, properties={
                 "color": street_colours[i], "weight": 3.5 if covered else 1.5,
                 "title": _plain_text(name) or _plain_text(kind) or "street",
                 "rows": [["coverage", f"{100 * share[i]:.0f}% of its length"]] + (
@@ -374,11 +374,12 @@ def _csp(data: dict) -> str:
             "connect-src 'none'; font-src 'none'; base-uri 'none'; form-action 'none'")
 
 
-def _feature(geometry, properties: dict) -> dict:
+def _feature(geometry, properties: dict, *, precise: bool = False) -> dict:
+    """A GeoJSON feature; coordinates on a 1e-6 degree grid (``precise``: already on it)."""
     if geometry is None or geometry.is_empty:
         geom = None
     else:
-        geom = shapely.geometry.mapping(shapely.set_precision(geometry, 1e-6))
+        geom = shapely.geometry.mapping(geometry if precise else shapely.set_precision(geometry, 1e-6))
     return {"type": "Feature", "geometry": geom, "properties": properties}
 
 
