@@ -46,6 +46,7 @@ import shapely
 
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit, found_by_any_view, logit_shift
 from geo.counting.locate import CAMERA_SIZE_M
+from geo.counting.threads import by_groups
 
 # Strip half-width (m): at 20 m the smaller class's box (dome, 0.33 m) seen square-on from the
 # street centre in a 640 px / 90 deg view (focal length 320 px) is 0.33 x 320 / 20 = 5.3 px, inside
@@ -269,7 +270,9 @@ def found_by_cell(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: flo
     out[cell[single]] = np.clip(recall[single] * f[single], 0.0, 1.0)
     many = ~single
     if many.any():
-        out += found_by_any_view(recall[many], cell[many], n_cells, sd=sd, factor=f[many], n_nodes=EFFECT_NODES)
+        r_m, c_m, f_m = recall[many], cell[many], f[many]
+        out += by_groups(lambda index: found_by_any_view(r_m[index], c_m[index], n_cells, sd=sd, factor=f_m[index],
+                                                         n_nodes=EFFECT_NODES), c_m, n_cells, per="group")
     return out
 
 
@@ -291,27 +294,32 @@ def found_gradient(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: fl
     many = np.bincount(cell, minlength=n_cells)[cell] > 1
     if not many.any():
         return out
-    r, f, cell = r[many], f[many], cell[many]
+    r_all, f_all, cell_all = r[many], f[many], cell[many]
     u, w = effect_nodes(sd, n=EFFECT_NODES)
-    c = logit_shift(r, sd)
-    num, den = np.zeros(len(r)), np.zeros(len(r))
-    off = r <= 0
-    for uk, wk in zip(u, w):  # in place, in the order of wk miss / (1 - pk) e (1 - e): bit for bit
-        e = expit(c + uk)
-        pk = np.minimum(f * e, 1.0 - 1e-12)
-        pk[off] = 0.0
-        miss = np.exp(np.bincount(cell, np.log1p(-pk), minlength=n_cells))
-        rest = 1.0 - e
-        term = wk * miss[cell]
-        np.subtract(1.0, pk, out=pk)
-        term /= pk
-        term *= e
-        term *= rest
-        num += term
-        e *= wk
-        e *= rest
-        den += e
-    out[many] = f * num / np.maximum(den, 1e-300)
+
+    def part(index: np.ndarray) -> np.ndarray:  # whole cells: one thread each (geo.counting.threads)
+        r, f, cell = r_all[index], f_all[index], cell_all[index]
+        c = logit_shift(r, sd)
+        num, den = np.zeros(len(r)), np.zeros(len(r))
+        off = r <= 0
+        for uk, wk in zip(u, w):  # in place, in the order of wk miss / (1 - pk) e (1 - e): bit for bit
+            e = expit(c + uk)
+            pk = np.minimum(f * e, 1.0 - 1e-12)
+            pk[off] = 0.0
+            miss = np.exp(np.bincount(cell, np.log1p(-pk), minlength=n_cells))
+            rest = 1.0 - e
+            term = wk * miss[cell]
+            np.subtract(1.0, pk, out=pk)
+            term /= pk
+            term *= e
+            term *= rest
+            num += term
+            e *= wk
+            e *= rest
+            den += e
+        return f * num / np.maximum(den, 1e-300)
+
+    out[many] = by_groups(part, cell_all, n_cells, per="pair")
     return out
 
 
