@@ -16,6 +16,7 @@ Public entries: :func:`cameras_from_detections` (tables in, cameras out) and
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -423,7 +424,7 @@ def _cluster(rays: pd.DataFrame, *, merge_m: float, max_merge_m: float, respect_
     limit = np.clip(2.0 * np.hypot(sigma[i], sigma[j]), merge_m, max_merge_m)
     ok = (d <= limit) & (image[i] != image[j]) & (klass[i] == klass[j])
     i, j, d, limit = i[ok], j[ok], d[ok], limit[ok]
-    agree, score = _rays_agree(rays, i, j, merge_m=merge_m)
+    agree, score = _rays_agree_threaded(rays, i, j, merge_m=merge_m)
     i, j, d, limit = i[agree], j[agree], score[agree], np.ones(int(agree.sum()))
     graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
@@ -445,13 +446,29 @@ def _cluster(rays: pd.DataFrame, *, merge_m: float, max_merge_m: float, respect_
     pi, pj, pc = pi[pair_order], pj[pair_order], pc[pair_order]
     cuts = np.searchsorted(pc, bad)
     ends = np.searchsorted(pc, bad, side="right")
+    moved: list[int] = []  # rays of the split-off groups, and their new labels: one assignment
+    moved_to: list[int] = []
     for comp, a, b, p0, p1 in zip(bad.tolist(), first.tolist(), last.tolist(), cuts.tolist(), ends.tolist()):
         sub = _constrained_merge(order[a:b], pi[p0:p1], pj[p0:p1], image)
-        for k, idx in enumerate(sub):
-            labels[idx] = comp if k == 0 else next_label
-            if k:
-                next_label += 1
+        for idx in sub[1:]:  # the first group keeps the component's label
+            moved += idx
+            moved_to += [next_label] * len(idx)
+            next_label += 1
+    labels[np.asarray(moved, np.int64)] = np.asarray(moved_to, labels.dtype)
     return labels
+
+
+def _rays_agree_threaded(rays: pd.DataFrame, i: np.ndarray, j: np.ndarray, *, merge_m: float,
+                         chunk: int = 500_000) -> tuple[np.ndarray, np.ndarray]:
+    """``_rays_agree`` on chunks of the pairs, a thread each (elementwise: the same results)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    starts = list(range(0, len(i), chunk))
+    if len(starts) <= 1:
+        return _rays_agree(rays, i, j, merge_m=merge_m)
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        parts = list(pool.map(lambda a: _rays_agree(rays, i[a:a + chunk], j[a:a + chunk], merge_m=merge_m), starts))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def _rays_agree(rays: pd.DataFrame, i: np.ndarray, j: np.ndarray, *, merge_m: float,
