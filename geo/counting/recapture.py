@@ -300,8 +300,15 @@ def fit_level(h: CaptureHistories, cal: Calibration, *, grid: np.ndarray = LEVEL
     hs, scale = subsampled(h, max_cameras=MAX_FIT_CAMERAS)
     keep_s = usable(hs)
     w_s = np.where(keep_s, hs.weight, 0.0)
-    ll = scale * np.array([float(np.sum(w_s * np.where(keep_s, camera_loglik(hs, pair_recall(hs, cal, g, sd=sd),
-                                                                             sd=sd)[0], 0.0))) for g in grid])
+    from concurrent.futures import ThreadPoolExecutor
+
+    from geo.counting.threads import THREADS
+
+    def loglik(g: float) -> float:
+        return float(np.sum(w_s * np.where(keep_s, camera_loglik(hs, pair_recall(hs, cal, g, sd=sd), sd=sd)[0], 0.0)))
+
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:  # the levels are independent: same numbers, in order
+        ll = scale * np.array(list(pool.map(loglik, grid)))
     logpost = ll - 0.5 * (grid / prior_sd) ** 2
     post = np.exp(logpost - logpost.max())
     post /= post.sum()
