@@ -221,25 +221,33 @@ def visible_counts(
     imgs = imgs.drop_duplicates("image_id")
     if len(imgs) == 0:
         return np.zeros(n, dtype=np.int64)
+    from concurrent.futures import ThreadPoolExecutor
+
     eyes = gpd.GeoSeries(gpd.points_from_xy(imgs["lon"], imgs["lat"]), crs=4326).to_crs(crs)
     ex, ey = eyes.x.to_numpy(), eyes.y.to_numpy()
-    cam_tree = cKDTree(np.column_stack([x, y]))
     eye_tree = cKDTree(np.column_stack([ex, ey]))
-    pairs = cam_tree.sparse_distance_matrix(eye_tree, visible_range_m, output_type="ndarray")
-    ci, ii = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
-    if len(ci) == 0:
-        return np.zeros(n, dtype=np.int64)
-    conv = _convergence(imgs["lon"], imgs["lat"], crs)[ii]
-    bearing = (np.degrees(np.arctan2(x[ci] - ex[ii], y[ci] - ey[ii])) + conv) % 360.0
-    heading = imgs["heading"].to_numpy(float)[ii]
-    half = imgs["fov"].to_numpy(float)[ii] / 2.0
-    off = (bearing - heading + 180.0) % 360.0 - 180.0
-    inside = np.abs(off) <= half
-    ci, ii = ci[inside], ii[inside]
-    if buildings is not None and len(buildings) and len(ci):
-        blocked = _blocked(ex[ii], ey[ii], x[ci], y[ci], buildings, crs, facade_tolerance_m)
-        ci = ci[~blocked]
-    return np.bincount(ci, minlength=n).astype(np.int64)
+    conv_all = _convergence(imgs["lon"], imgs["lat"], crs)
+    heading_all, half_all = imgs["heading"].to_numpy(float), imgs["fov"].to_numpy(float) / 2.0
+
+    def counts(lo: int, hi: int) -> np.ndarray:  # cameras lo:hi (a thread each; the same pairs and counts)
+        pairs = cKDTree(np.column_stack([x[lo:hi], y[lo:hi]])).sparse_distance_matrix(
+            eye_tree, visible_range_m, output_type="ndarray")
+        ci, ii = pairs["i"].astype(np.int64) + lo, pairs["j"].astype(np.int64)
+        if len(ci) == 0:
+            return np.zeros(hi - lo, dtype=np.int64)
+        bearing = (np.degrees(np.arctan2(x[ci] - ex[ii], y[ci] - ey[ii])) + conv_all[ii]) % 360.0
+        off = (bearing - heading_all[ii] + 180.0) % 360.0 - 180.0
+        inside = np.abs(off) <= half_all[ii]
+        ci, ii = ci[inside], ii[inside]
+        if buildings is not None and len(buildings) and len(ci):
+            blocked = _blocked(ex[ii], ey[ii], x[ci], y[ci], buildings, crs, facade_tolerance_m)
+            ci = ci[~blocked]
+        return np.bincount(ci - lo, minlength=hi - lo).astype(np.int64)
+
+    step = 100_000
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        parts = list(pool.map(lambda lo: counts(lo, min(lo + step, n)), range(0, n, step)))
+    return np.concatenate(parts)
 
 
 def locate_survey(
