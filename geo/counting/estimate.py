@@ -888,7 +888,9 @@ def _per_road_km_se_r2(parts: StripParts, cameras: pd.DataFrame, surveyed: gpd.G
                        curves: RateCurves) -> float | None:
     """Encounter-rate SE between streets (Fewster R2) of the density per surveyed km."""
     cam_street = np.full(len(parts.inside), -1, dtype=np.int64)
-    if len(surveyed) and len(parts.inside):
+    if parts.street is not None and len(surveyed):  # a systematic design's: the same nearest streets
+        cam_street = parts.street
+    elif len(surveyed) and len(parts.inside):
         cxy = xy_from_lonlat(cameras["lon"].to_numpy()[parts.inside], cameras["lat"].to_numpy()[parts.inside], surveyed.crs)
         _, near, _ = street_distance(cxy, surveyed)
         cam_street = surveyed["street_id"].to_numpy()[near]
