@@ -167,7 +167,8 @@ def rays_from_detections(
     det["x0"] = np.asarray(ex)[codes]
     det["y0"] = np.asarray(ey)[codes]
     det["bearing_deg"] = bearing
-    det["grid_bearing_deg"] = (bearing - _convergence(det["lon"], det["lat"], utm)) % 360.0
+    conv = _convergence(det["lon"].to_numpy(float)[first], det["lat"].to_numpy(float)[first], utm)  # per image
+    det["grid_bearing_deg"] = (bearing - conv[codes]) % 360.0
     det["elev_deg"] = elev
     det["range_size_m"] = slant * np.cos(np.radians(elev))
     if "conf" not in det.columns:
@@ -621,7 +622,8 @@ def _nominal_size(class_name: pd.Series, size: float | dict[str, float] | None) 
     if not isinstance(size, dict):
         return np.full(len(class_name), float(size))
     default = float(size.get("default", CAMERA_SIZE_M["default"]))
-    return class_name.map(lambda c: float(size.get(c, default))).to_numpy(float)
+    names = pd.unique(class_name)  # one look-up per class, not per detection
+    return class_name.map({c: float(size.get(c, default)) for c in names}).to_numpy(float)
 
 
 def _convergence(lon, lat, crs) -> np.ndarray:
