@@ -117,7 +117,9 @@ def map_data(areas: gpd.GeoDataFrame, *, cameras: gpd.GeoDataFrame | None = None
         conf = pd.to_numeric(cams.get("conf_max", pd.Series(np.nan, index=cams.index)), errors="coerce").to_numpy(float)
         radius = (4.0 + 6.0 * np.where(np.isfinite(conf), np.clip(conf, 0, 1), 0.3)).tolist()
         lons, lats = cams["lon"].to_numpy(float).tolist(), cams["lat"].to_numpy(float).tolist()
-        plain = pd.DataFrame(cams.drop(columns=["geometry", "image_ids", "point_ids"], errors="ignore"))
+        used = [c for c in ("camera_id", "class_name", "conf_max", "n_views", "n_detections", "uncertainty_m",
+                            "method") if c in cams.columns]  # what the title and camera_rows read
+        plain = pd.DataFrame(cams[used])
         for i, row in enumerate(plain.to_dict("records")):  # plain dict rows, not a Series per camera
             camera_features.append({
                 "type": "Feature",
