@@ -588,14 +588,15 @@ def _summarise(rays: pd.DataFrame, *, min_triangulation_deg: float, max_range_m:
         frame["point_id"] = rays["point_id"].to_numpy()
     else:
         frame["point_id"] = -1
+    frame["image_code"] = pd.factorize(frame["image_id"])[0]  # integers: the same distinct images, faster
     grouped = frame.groupby("label", sort=True)
     out["n_detections"] = n_rays
-    out["n_views"] = grouped["image_id"].nunique().to_numpy()
+    out["n_views"] = grouped["image_code"].nunique().to_numpy()
     out["conf_max"] = grouped["conf"].max().to_numpy()
     by_class = frame.groupby(["label", "class_name"])["conf"].sum().reset_index()
     by_class = by_class.sort_values(["label", "conf"], ascending=[True, False]).drop_duplicates("label")
     out["class_name"] = by_class.set_index("label").loc[np.arange(m), "class_name"].to_numpy()
-    out["image_ids"] = _lists_by_label(frame.drop_duplicates(["label", "image_id"]), "image_id", m)
+    out["image_ids"] = _lists_by_label(frame.drop_duplicates(["label", "image_code"]), "image_id", m)
     out["point_ids"] = _lists_by_label(frame.drop_duplicates(["label", "point_id"]), "point_id", m)
     out.insert(0, "camera_id", np.arange(m, dtype=np.int64))
     return out
