@@ -1257,7 +1257,7 @@ def survey_cameras(survey_dir: Path, *, info: dict, calibration: Calibration, bu
         cameras.attrs["buildings"] = len(buildings) if buildings is not None else 0
         write_cameras(cameras, survey_dir / "cameras.parquet")
     else:
-        cameras = locate_survey(survey_dir, buildings=buildings)
+        cameras = locate_survey(survey_dir, buildings=buildings, detections=detections, images=images)
     if len(detections) == 0:
         notes.append("the survey has no detections: the estimate is zero, its interval an upper bound")
     return detections, images, cameras

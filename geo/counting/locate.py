@@ -256,6 +256,8 @@ def locate_survey(
     *,
     buildings: gpd.GeoDataFrame | str | None = "auto",
     overwrite: bool = False,
+    detections: pd.DataFrame | None = None,
+    images: pd.DataFrame | None = None,
     **options: Any,
 ) -> gpd.GeoDataFrame:
     """Locate the detections of a survey directory and write ``cameras.parquet`` (atomic).
@@ -263,6 +265,8 @@ def locate_survey(
     ``buildings``: a GeoDataFrame, None (size-based ranges only), or "auto" (the area's OSM
     buildings through ``geo.sim.features.buildings_from_area`` when available). An existing
     ``cameras.parquet`` newer than the detections is reused unless ``overwrite``.
+    ``detections``, ``images``: the directory's tables when the caller has already read them
+    (``read_detections``, ``read_images``), so they are not read twice.
     """
     survey_dir = Path(survey_dir)
     out_path = survey_dir / "cameras.parquet"
@@ -270,8 +274,8 @@ def locate_survey(
     if out_path.exists() and not overwrite and _newer_than(out_path, det_dir):
         return read_cameras(out_path)
     info = read_sample_info(survey_dir)
-    images = read_images(survey_dir)
-    detections = read_detections(survey_dir)
+    images = read_images(survey_dir) if images is None else images
+    detections = read_detections(survey_dir) if detections is None else detections
     if isinstance(buildings, str) and buildings == "auto":
         buildings = buildings_for_survey(info) if len(detections) else None
     started = time.perf_counter()
