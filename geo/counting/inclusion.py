@@ -426,16 +426,22 @@ def street_distance(xy: np.ndarray, lines: gpd.GeoDataFrame) -> tuple[np.ndarray
         return np.full(n, np.inf), np.full(n, -1, dtype=np.int64), np.tile([1.0, 0.0], (n, 1))
     geoms = lines.geometry.to_numpy()
     tree = shapely.STRtree(geoms)
-    pts = shapely.points(xy)
-    idx, dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
-    order = np.argsort(idx[0])
-    near = idx[1][order].astype(np.int64)
-    dist = dist[order]
-    line = geoms[near]
-    t = shapely.line_locate_point(line, pts)
-    a = shapely.get_coordinates(shapely.line_interpolate_point(line, np.maximum(t - 1.0, 0.0)))
-    b = shapely.get_coordinates(shapely.line_interpolate_point(line, t + 1.0))
-    tangent = b - a
+
+    def part(lo: int, hi: int):  # points lo:hi, each on its own: a run per thread (shapely frees the GIL)
+        pts = shapely.points(xy[lo:hi])
+        idx, dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
+        order = np.argsort(idx[0])
+        near = idx[1][order].astype(np.int64)
+        line = geoms[near]
+        t = shapely.line_locate_point(line, pts)
+        a = shapely.get_coordinates(shapely.line_interpolate_point(line, np.maximum(t - 1.0, 0.0)))
+        b = shapely.get_coordinates(shapely.line_interpolate_point(line, t + 1.0))
+        return dist[order], near, b - a
+
+    step = max(1, -(-n // THREADS))
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        runs = list(pool.map(lambda lo: part(lo, min(lo + step, n)), range(0, n, step)))
+    dist, near, tangent = (np.concatenate([r[k] for r in runs]) for k in range(3))
     norm = np.hypot(tangent[:, 0], tangent[:, 1])
     tangent = np.where(norm[:, None] > 1e-9, tangent / np.maximum(norm, 1e-9)[:, None], [1.0, 0.0])
     return dist, near, tangent
