@@ -52,7 +52,8 @@ def write_exports(out_dir: str | Path, areas: gpd.GeoDataFrame, *, cameras: gpd.
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1) as pool:  # GDAL writes the GeoPackage while the figures draw
-        gpkg = pool.submit(geopackage_from_survey, out_dir, areas=areas)
+        gpkg = pool.submit(geopackage_from_survey, out_dir, areas=areas,
+                           cameras=cameras if cameras is not None and len(cameras) else None)
         paths = {
             "density.geojson": write_geojson(areas, out_dir / "density.geojson"),
             "density.parquet": write_geoparquet(areas, out_dir / "density.parquet"),

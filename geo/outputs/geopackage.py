@@ -30,17 +30,21 @@ VIEW_COLOUR = "#7f9cc4"
 
 
 def geopackage_from_survey(survey_dir: str | Path, *, out: str | Path | None = None,
-                           areas: gpd.GeoDataFrame | None = None) -> Path:
+                           areas: gpd.GeoDataFrame | None = None, cameras: gpd.GeoDataFrame | None = None) -> Path:
     """Write ``survey.gpkg`` (or ``out``) from a survey directory's tables; return its path.
 
-    ``areas``: the density cells when the caller has them in hand (else density.parquet)."""
+    ``areas``, ``cameras``: the density cells and the located cameras when the caller has them
+    in hand (else density.parquet and cameras.parquet)."""
     survey_dir = Path(survey_dir)
-    layers = layers_from_survey(survey_dir, areas=areas)
+    layers = layers_from_survey(survey_dir, areas=areas, cameras=cameras)
     return write_geopackage(layers, Path(out) if out is not None else survey_dir / GEOPACKAGE)
 
 
-def layers_from_survey(survey_dir: Path, *, areas: gpd.GeoDataFrame | None = None) -> dict[str, gpd.GeoDataFrame]:
-    """The survey's layers that exist, by name (see the module docstring), in EPSG:4326."""
+def layers_from_survey(survey_dir: Path, *, areas: gpd.GeoDataFrame | None = None,
+                       cameras: gpd.GeoDataFrame | None = None) -> dict[str, gpd.GeoDataFrame]:
+    """The survey's layers that exist, by name (see the module docstring), in EPSG:4326
+    (``areas``, ``cameras``: those layers as the caller has them, instead of their files)."""
+    given = {"density": areas, "cameras": cameras}
     layers: dict[str, gpd.GeoDataFrame] = {}
     points = _read_points(survey_dir / "points.parquet")
     if points is not None:
@@ -50,7 +54,11 @@ def layers_from_survey(survey_dir: Path, *, areas: gpd.GeoDataFrame | None = Non
             layers["views"] = views_as_lines(views, points)
     for name, file in (("cameras", "cameras.parquet"), ("density", "density.parquet"),
                        ("truth", "truth.geojson"), ("osm_compare", "osm_compare.parquet")):
-        frame = areas if name == "density" and areas is not None else _read_geo(survey_dir / file)
+        frame = given.get(name)
+        if frame is None:
+            frame = _read_geo(survey_dir / file)
+        elif name != "density":  # the density cells go in as given (EPSG:4326 already)
+            frame = frame.to_crs(4326) if frame.crs is not None else frame.set_crs(4326)
         if frame is not None:
             layers[name] = frame
     return layers
