@@ -531,8 +531,13 @@ def _constrained_merge(nodes: np.ndarray, i: np.ndarray, j: np.ndarray, image: n
             a = parent[a]
         return a
 
-    for a, b in zip(li, lj):
-        ra, rb = find(a), find(b)
+    for ra, rb in zip(li, lj):  # find() inlined (path halving): this loop is locate's hottest
+        while parent[ra] != ra:
+            parent[ra] = parent[parent[ra]]
+            ra = parent[ra]
+        while parent[rb] != rb:
+            parent[rb] = parent[parent[rb]]
+            rb = parent[rb]
         if ra == rb or not images[ra].isdisjoint(images[rb]):
             continue
         parent[rb] = ra
