@@ -143,7 +143,7 @@ def histories_from_tables(cameras: pd.DataFrame, images: pd.DataFrame, *, crs, d
     view_ids = ok["image_id"].to_numpy()
     seen = _seen_keys(cameras, view_ids)
     cam, vj = pairs.cam, pairs.view
-    detected = np.isin(cam * len(view_ids) + vj, seen)
+    detected = _in_sorted(cam * len(view_ids) + vj, seen)
     size = box[cam] * pairs.scale
     other = visibility_by_range(pairs.range_m) * (pairs.factor if pairs.factor is not None else 1.0)
     extra = _unmatched_pairs(cxy, box, seen, cam, vj, len(view_ids), views)
@@ -164,11 +164,19 @@ def _seen_keys(cameras: pd.DataFrame, view_ids: np.ndarray) -> np.ndarray:
     return np.unique(flat.index.to_numpy(np.int64)[found] * len(view_ids) + rows[found])
 
 
+def _in_sorted(keys: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Whether each of ``keys`` is in ``table`` (sorted): ``np.isin`` by binary search."""
+    if len(table) == 0:
+        return np.zeros(len(keys), bool)
+    at = np.minimum(np.searchsorted(table, keys), len(table) - 1)
+    return table[at] == keys
+
+
 def _unmatched_pairs(cxy, box, seen, cam, vj, n_views, views):
     """Detecting views that the candidate geometry did not give their camera (position error):
     (camera, size px, other) at the horizontal range, nominal rise and the view's focal length.
     ``seen``: the detecting (camera, view) keys of ``_seen_keys``."""
-    extra = seen[~np.isin(seen, cam * n_views + vj)]
+    extra = seen[~_in_sorted(seen, np.sort(cam * n_views + vj))]
     c, v = extra // n_views, extra % n_views
     x, y = views["x"].to_numpy(float)[v], views["y"].to_numpy(float)[v]
     rng = np.hypot(cxy[c, 0] - x, cxy[c, 1] - y)
