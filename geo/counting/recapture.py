@@ -161,7 +161,9 @@ def _seen_keys(cameras: pd.DataFrame, view_ids: np.ndarray) -> np.ndarray:
     flat = pd.Series(ids.to_numpy(), index=np.arange(len(cameras))).explode().dropna()
     rows = pd.Index(view_ids).get_indexer(flat.to_numpy())
     found = rows >= 0
-    return np.unique(flat.index.to_numpy(np.int64)[found] * len(view_ids) + rows[found])
+    keys = np.sort(flat.index.to_numpy(np.int64)[found] * len(view_ids) + rows[found])
+    # np.unique by sorting: numpy 2.4's np.unique hashes, 10-20x slower on a million wide-ranging keys
+    return keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
 
 
 def _in_sorted(keys: np.ndarray, table: np.ndarray) -> np.ndarray:
