@@ -842,7 +842,10 @@ def counts_per_area(tree: shapely.STRtree, n_areas: int, *, crs, points: pd.Data
         pd.DataFrame({"image_id": [], "area": []})
     n_images = np.bincount(img_area["area"].to_numpy(np.int64), minlength=n_areas)
     used = _used_detections(detections, calibration)
-    used = used[used["image_id"].isin(ok_imgs["image_id"])] if len(ok_imgs) else used.iloc[:0]
+    if len(ok_imgs):  # isin by a hash index of the ok images (pandas' isin on arrow strings is 2x slower)
+        used = used[pd.Index(pd.unique(ok_imgs["image_id"])).get_indexer(used["image_id"]) >= 0]
+    else:
+        used = used.iloc[:0]
     det_area = used[["image_id"]].merge(img_area[["image_id", "area"]], on="image_id")
     n_det = np.bincount(det_area["area"].to_numpy(np.int64), minlength=n_areas)
     hit_area = det_area.drop_duplicates(["image_id", "area"])
