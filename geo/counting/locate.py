@@ -224,8 +224,10 @@ def visible_counts(
         return np.zeros(n, dtype=np.int64)
     from concurrent.futures import ThreadPoolExecutor
 
-    eyes = gpd.GeoSeries(gpd.points_from_xy(imgs["lon"], imgs["lat"]), crs=4326).to_crs(crs)
-    ex, ey = eyes.x.to_numpy(), eyes.y.to_numpy()
+    from pyproj import Transformer
+
+    ex, ey = (np.asarray(v, float) for v in Transformer.from_crs(4326, crs, always_xy=True).transform(
+        imgs["lon"].to_numpy(float), imgs["lat"].to_numpy(float)))  # no point geometries needed
     eye_tree = cKDTree(np.column_stack([ex, ey]))
     conv_all = _convergence(imgs["lon"], imgs["lat"], crs)
     heading_all, half_all = imgs["heading"].to_numpy(float), imgs["fov"].to_numpy(float) / 2.0
