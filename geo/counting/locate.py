@@ -616,14 +616,14 @@ def _summarise(rays: pd.DataFrame, *, min_triangulation_deg: float, max_range_m:
 # --- helpers --------------------------------------------------------------------------------
 
 def _lists_by_label(frame: pd.DataFrame, column: str, m: int) -> np.ndarray:
-    """Object array of m lists: the ``column`` values of each label 0..m-1 (vectorised split)."""
+    """Object array of m arrays (as cameras.parquet reads back): the ``column`` values of each
+    label 0..m-1 (vectorised split)."""
     order = np.argsort(frame["label"].to_numpy(), kind="stable")
     labels = frame["label"].to_numpy()[order]
     values = frame[column].to_numpy()[order]
-    bounds = np.concatenate([[0], np.searchsorted(labels, np.arange(1, m)), [len(labels)]]).tolist()
-    items = values.tolist()
     out = np.empty(m, dtype=object)
-    out[:] = [items[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    for k, part in enumerate(np.split(values, np.searchsorted(labels, np.arange(1, m)))):
+        out[k] = part
     return out
 
 
