@@ -93,10 +93,11 @@ def map_data(areas: gpd.GeoDataFrame, *, cameras: gpd.GeoDataFrame | None = None
         share = np.zeros(len(lines)) if coverage is None else np.asarray(coverage, dtype=float)
         geoms = shapely.set_precision(shapely.simplify(lines.geometry.to_numpy(), 0.000005), 1e-6)  # all at once
         street_colours = coverage_colours(share)
+        names_ = list(lines["name"]) if "name" in lines else [None] * len(lines)  # plain lists, not .iloc per street
+        kinds = list(lines["highway"]) if "highway" in lines else [None] * len(lines)
         for i in range(len(lines)):
             covered = bool(share[i] > 0)
-            name = lines["name"].iloc[i] if "name" in lines else None
-            kind = lines["highway"].iloc[i] if "highway" in lines else None
+            name, kind = names_[i], kinds[i]
             street_features.append(_feature(geoms[i], precise=True, properties={
                 "color": street_colours[i], "weight": 3.5 if covered else 1.5,
                 "title": _plain_text(name) or _plain_text(kind) or "street",
