@@ -120,8 +120,9 @@ def map_data(areas: gpd.GeoDataFrame, *, cameras: gpd.GeoDataFrame | None = None
         lons, lats = cams["lon"].to_numpy(float).tolist(), cams["lat"].to_numpy(float).tolist()
         used = [c for c in ("camera_id", "class_name", "conf_max", "n_views", "n_detections", "uncertainty_m",
                             "method") if c in cams.columns]  # what the title and camera_rows read
-        plain = pd.DataFrame(cams[used])
-        for i, row in enumerate(plain.to_dict("records")):  # plain dict rows, not a Series per camera
+        columns = [cams[c].tolist() for c in used]  # plain dict rows, not a Series per camera
+        records = (dict(zip(used, values)) for values in zip(*columns)) if used else ({} for _ in range(len(cams)))
+        for i, row in enumerate(records):
             camera_features.append({
                 "type": "Feature",
                 "geometry": {"type": "Point", "coordinates": [round(lons[i], 6), round(lats[i], 6)]},
