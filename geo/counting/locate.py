@@ -326,15 +326,23 @@ def write_cameras(cameras: gpd.GeoDataFrame, path: str | Path) -> Path:
     frame = cameras.copy()
     meta = {k: v for k, v in cameras.attrs.items() if isinstance(v, (int, float, str))}
     frame.attrs = {}
-    with atomic_path(path) as tmp:
-        frame.to_parquet(tmp, index=False)
-        if meta:
-            import pyarrow.parquet as pq
+    import pyarrow.parquet as pq
 
-            table = pq.read_table(tmp)
-            table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                                   b"camcensus": json.dumps(meta).encode()})
-            pq.write_table(table, tmp)
+    try:  # geopandas' own GeoParquet table, written once with our metadata added
+        from geopandas.io.arrow import _geopandas_to_arrow
+    except ImportError:
+        _geopandas_to_arrow = None
+    with atomic_path(path) as tmp:
+        if _geopandas_to_arrow is None:
+            frame.to_parquet(tmp, index=False)
+            table = pq.read_table(tmp) if meta else None
+        else:
+            table = _geopandas_to_arrow(frame, index=False)
+        if table is not None:
+            if meta:
+                table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                                       b"camcensus": json.dumps(meta).encode()})
+            pq.write_table(table, tmp, compression="snappy")
     return Path(path)
 
 
