@@ -2,7 +2,8 @@
 
 Panel 1, the map: density per area (discrete classes, colour bar in its units), the streets
 (surveyed ones in blue, darker for more coverage; the rest grey), the located cameras (colour:
-class, size: confidence; beyond ``MAX_PLOT_CAMERAS``, every k-th, said in the legend) and, when known, the true cameras as rings; ticks in formatted degrees.
+class, size: confidence; beyond ``MAX_PLOT_CAMERAS``, every k-th, said in the legend) and, when
+known, the true cameras as rings; ticks in formatted degrees.
 Panel 2, when the truth is known (simulated surveys): estimate against truth per area, with the
 95% intervals as error bars and the 1:1 line.
 """
