@@ -62,6 +62,7 @@ from geo.counting.calibration import Calibration, conf_bin
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit
 from geo.counting.recapture import (CaptureHistories, RecallFit, c_of, calibration_from_fit, fit_level,
                                     histories_from_tables, pair_recall, prior_only, subsampled, usable)
+from geo.counting.threads import by_groups
 
 ALPHA = 0.005  # per test (recapture, level): about 1% false alarms on surveys the card fits
 TOLERANCE_LOGIT = 1.0  # a card whose level is within this many logits of the survey's fits (recall ratio ~0.75-1.2)
@@ -157,15 +158,25 @@ def level_test(fit: RecallFit, *, tolerance: float = TOLERANCE_LOGIT) -> dict:
 def repeat_probability(h: CaptureHistories, p: np.ndarray, *, sd: float = CAMERA_LOGIT_SD) -> np.ndarray:
     """P(seen in >= 2 of its candidate views | seen in >= 1) per camera, for pair probabilities ``p``."""
     u, wts = effect_nodes(sd)
-    c = c_of(np.maximum(p, 1e-9), sd)
-    one = np.zeros(h.n_cameras)
-    found = np.zeros(h.n_cameras)
-    for uk, wk in zip(u, wts):
-        q = np.clip(np.where(p <= 0, 0.0, expit(c + uk)), 0.0, 1 - 1e-12)
-        log_miss = np.bincount(h.cam, np.log1p(-q), minlength=h.n_cameras)
-        odds = np.bincount(h.cam, q / (1 - q), minlength=h.n_cameras)
-        one += wk * np.exp(log_miss) * odds
-        found += wk * -np.expm1(log_miss)
+    cam_all, p_all = np.asarray(h.cam, np.int64), np.asarray(p, float)
+
+    def part(index: np.ndarray) -> np.ndarray:  # whole cameras: one thread each (geo.counting.threads)
+        cam, p = cam_all[index], p_all[index]
+        c = c_of(np.maximum(p, 1e-9), sd)
+        zero = p <= 0
+        one = np.zeros(h.n_cameras)
+        found = np.zeros(h.n_cameras)
+        for uk, wk in zip(u, wts):
+            q = expit(c + uk)
+            q[zero] = 0.0
+            np.clip(q, 0.0, 1 - 1e-12, out=q)
+            log_miss = np.bincount(cam, np.log1p(-q), minlength=h.n_cameras)
+            odds = np.bincount(cam, q / (1 - q), minlength=h.n_cameras)
+            one += wk * np.exp(log_miss) * odds
+            found += wk * -np.expm1(log_miss)
+        return np.stack([one, found], axis=1)
+
+    one, found = by_groups(part, cam_all, h.n_cameras, per="group").T
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(found > 0, np.clip(1.0 - one / found, 0.0, 1.0), 0.0)
 

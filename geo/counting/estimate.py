@@ -850,7 +850,10 @@ def counts_per_area(tree: shapely.STRtree, n_areas: int, *, crs, points: pd.Data
         pd.DataFrame({"image_id": [], "area": []})
     n_images = np.bincount(img_area["area"].to_numpy(np.int64), minlength=n_areas)
     used = _used_detections(detections, calibration)
-    used = used[used["image_id"].isin(ok_imgs["image_id"])] if len(ok_imgs) else used.iloc[:0]
+    if len(ok_imgs):  # isin by a hash index of the ok images (pandas' isin on arrow strings is 2x slower)
+        used = used[pd.Index(pd.unique(ok_imgs["image_id"])).get_indexer(used["image_id"]) >= 0]
+    else:
+        used = used.iloc[:0]
     det_area = used[["image_id"]].merge(img_area[["image_id", "area"]], on="image_id")
     n_det = np.bincount(det_area["area"].to_numpy(np.int64), minlength=n_areas)
     hit_area = det_area.drop_duplicates(["image_id", "area"])
@@ -896,7 +899,9 @@ def _per_road_km_se_r2(parts: StripParts, cameras: pd.DataFrame, surveyed: gpd.G
                        curves: RateCurves) -> float | None:
     """Encounter-rate SE between streets (Fewster R2) of the density per surveyed km."""
     cam_street = np.full(len(parts.inside), -1, dtype=np.int64)
-    if len(surveyed) and len(parts.inside):
+    if parts.street is not None and len(surveyed):  # a systematic design's: the same nearest streets
+        cam_street = parts.street
+    elif len(surveyed) and len(parts.inside):
         cxy = xy_from_lonlat(cameras["lon"].to_numpy()[parts.inside], cameras["lat"].to_numpy()[parts.inside], surveyed.crs)
         _, near, _ = street_distance(cxy, surveyed)
         cam_street = surveyed["street_id"].to_numpy()[near]
@@ -1262,7 +1267,7 @@ def survey_cameras(survey_dir: Path, *, info: dict, calibration: Calibration, bu
         cameras.attrs["buildings"] = len(buildings) if buildings is not None else 0
         write_cameras(cameras, survey_dir / "cameras.parquet")
     else:
-        cameras = locate_survey(survey_dir, buildings=buildings)
+        cameras = locate_survey(survey_dir, buildings=buildings, detections=detections, images=images)
     if len(detections) == 0:
         notes.append("the survey has no detections: the estimate is zero, its interval an upper bound")
     return detections, images, cameras

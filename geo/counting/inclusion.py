@@ -35,6 +35,8 @@ boxes (see there).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -44,6 +46,7 @@ import shapely
 
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit, found_by_any_view, logit_shift
 from geo.counting.locate import CAMERA_SIZE_M
+from geo.counting.threads import by_groups
 
 # Strip half-width (m): at 20 m the smaller class's box (dome, 0.33 m) seen square-on from the
 # street centre in a 640 px / 90 deg view (focal length 320 px) is 0.33 x 320 / 20 = 5.3 px, inside
@@ -59,6 +62,7 @@ WALL_M = 2.0  # a camera this close to a building outline hangs on that wall
 GRAZING_DEG = 15.0  # a wall camera seen closer than this to its wall's plane is hidden by the facade's relief
 # 3-point Gauss-Hermite rule for a normal error: nodes in SDs, weights (exact to the 5th moment)
 ERROR_NODES = (np.array([-np.sqrt(3.0), 0.0, np.sqrt(3.0)]), np.array([1 / 6, 2 / 3, 1 / 6]))
+THREADS = min(4, os.cpu_count() or 1)  # view_pairs' chunks run on this many threads (results identical)
 DEFAULT_SHIFTS = 4  # positions over one spacing (midpoint rule); 8 moved the validation by <1%
 # Visibility by horizontal range (m): the share of camera/view pairs that the geometry above allows
 # (field of view, range, footprints, wall facing) in which the camera is not hidden by anything else
@@ -266,7 +270,9 @@ def found_by_cell(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: flo
     out[cell[single]] = np.clip(recall[single] * f[single], 0.0, 1.0)
     many = ~single
     if many.any():
-        out += found_by_any_view(recall[many], cell[many], n_cells, sd=sd, factor=f[many], n_nodes=EFFECT_NODES)
+        r_m, c_m, f_m = recall[many], cell[many], f[many]
+        out += by_groups(lambda index: found_by_any_view(r_m[index], c_m[index], n_cells, sd=sd, factor=f_m[index],
+                                                         n_nodes=EFFECT_NODES), c_m, n_cells, per="group")
     return out
 
 
@@ -288,17 +294,32 @@ def found_gradient(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: fl
     many = np.bincount(cell, minlength=n_cells)[cell] > 1
     if not many.any():
         return out
-    r, f, cell = r[many], f[many], cell[many]
+    r_all, f_all, cell_all = r[many], f[many], cell[many]
     u, w = effect_nodes(sd, n=EFFECT_NODES)
-    c = logit_shift(r, sd)
-    num, den = np.zeros(len(r)), np.zeros(len(r))
-    for uk, wk in zip(u, w):
-        e = expit(c + uk)
-        pk = np.where(r > 0, np.minimum(f * e, 1.0 - 1e-12), 0.0)
-        miss = np.exp(np.bincount(cell, np.log1p(-pk), minlength=n_cells))
-        num += wk * miss[cell] / (1.0 - pk) * e * (1.0 - e)
-        den += wk * e * (1.0 - e)
-    out[many] = f * num / np.maximum(den, 1e-300)
+
+    def part(index: np.ndarray) -> np.ndarray:  # whole cells: one thread each (geo.counting.threads)
+        r, f, cell = r_all[index], f_all[index], cell_all[index]
+        c = logit_shift(r, sd)
+        num, den = np.zeros(len(r)), np.zeros(len(r))
+        off = r <= 0
+        for uk, wk in zip(u, w):  # in place, in the order of wk miss / (1 - pk) e (1 - e): bit for bit
+            e = expit(c + uk)
+            pk = np.minimum(f * e, 1.0 - 1e-12)
+            pk[off] = 0.0
+            miss = np.exp(np.bincount(cell, np.log1p(-pk), minlength=n_cells))
+            rest = 1.0 - e
+            term = wk * miss[cell]
+            np.subtract(1.0, pk, out=pk)
+            term /= pk
+            term *= e
+            term *= rest
+            num += term
+            e *= wk
+            e *= rest
+            den += e
+        return f * num / np.maximum(den, 1e-300)
+
+    out[many] = by_groups(part, cell_all, n_cells, per="pair")
     return out
 
 
@@ -405,16 +426,22 @@ def street_distance(xy: np.ndarray, lines: gpd.GeoDataFrame) -> tuple[np.ndarray
         return np.full(n, np.inf), np.full(n, -1, dtype=np.int64), np.tile([1.0, 0.0], (n, 1))
     geoms = lines.geometry.to_numpy()
     tree = shapely.STRtree(geoms)
-    pts = shapely.points(xy)
-    idx, dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
-    order = np.argsort(idx[0])
-    near = idx[1][order].astype(np.int64)
-    dist = dist[order]
-    line = geoms[near]
-    t = shapely.line_locate_point(line, pts)
-    a = shapely.get_coordinates(shapely.line_interpolate_point(line, np.maximum(t - 1.0, 0.0)))
-    b = shapely.get_coordinates(shapely.line_interpolate_point(line, t + 1.0))
-    tangent = b - a
+
+    def part(lo: int, hi: int):  # points lo:hi, each on its own: a run per thread (shapely frees the GIL)
+        pts = shapely.points(xy[lo:hi])
+        idx, dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
+        order = np.argsort(idx[0])
+        near = idx[1][order].astype(np.int64)
+        line = geoms[near]
+        t = shapely.line_locate_point(line, pts)
+        a = shapely.get_coordinates(shapely.line_interpolate_point(line, np.maximum(t - 1.0, 0.0)))
+        b = shapely.get_coordinates(shapely.line_interpolate_point(line, t + 1.0))
+        return dist[order], near, b - a
+
+    step = max(1, -(-n // THREADS))
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        runs = list(pool.map(lambda lo: part(lo, min(lo + step, n)), range(0, n, step)))
+    dist, near, tangent = (np.concatenate([r[k] for r in runs]) for k in range(3))
     norm = np.hypot(tangent[:, 0], tangent[:, 1])
     tangent = np.where(norm[:, None] > 1e-9, tangent / np.maximum(norm, 1e-9)[:, None], [1.0, 0.0])
     return dist, near, tangent
@@ -474,9 +501,11 @@ def view_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, *, 
     ex, ey = views["x"].to_numpy(float), views["y"].to_numpy(float)
     view_tree = cKDTree(np.column_stack([ex, ey]))
     normal = wall_normals(sub, buildings) if buildings is not None and len(buildings) else None
-    chunks = [_pairs_chunk(sub, start, min(start + chunk, len(sub)), view_tree, views, ex, ey, normal, buildings,
-                           max_range_m=max_range_m, rise_m=rise_m, grazing_deg=grazing_deg)
-              for start in range(0, len(sub), chunk)]
+    starts = range(0, len(sub), chunk)
+    with ThreadPoolExecutor(max_workers=min(THREADS, len(starts))) as pool:  # numpy and the k-d tree free the GIL
+        chunks = list(pool.map(lambda start: _pairs_chunk(
+            sub, start, min(start + chunk, len(sub)), view_tree, views, ex, ey, normal, buildings,
+            max_range_m=max_range_m, rise_m=rise_m, grazing_deg=grazing_deg), starts))
     pi, vj, r, scale, factor = (np.concatenate([c[k] for c in chunks]) for k in range(5))
     pi = need[pi]
     # cameras without a location SD have no pairs at their outer nodes: those equal the centre's

@@ -16,6 +16,7 @@ Public entries: :func:`cameras_from_detections` (tables in, cameras out) and
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -177,7 +178,8 @@ def rays_from_detections(
     det["x0"] = np.asarray(ex)[codes]
     det["y0"] = np.asarray(ey)[codes]
     det["bearing_deg"] = bearing
-    det["grid_bearing_deg"] = (bearing - _convergence(det["lon"], det["lat"], utm)) % 360.0
+    conv = _convergence(det["lon"].to_numpy(float)[first], det["lat"].to_numpy(float)[first], utm)  # per image
+    det["grid_bearing_deg"] = (bearing - conv[codes]) % 360.0
     det["elev_deg"] = elev
     det["range_size_m"] = slant * np.cos(np.radians(elev))
     if "conf" not in det.columns:
@@ -231,25 +233,35 @@ def visible_counts(
     imgs = imgs.drop_duplicates("image_id")
     if len(imgs) == 0:
         return np.zeros(n, dtype=np.int64)
-    eyes = gpd.GeoSeries(gpd.points_from_xy(imgs["lon"], imgs["lat"]), crs=4326).to_crs(crs)
-    ex, ey = eyes.x.to_numpy(), eyes.y.to_numpy()
-    cam_tree = cKDTree(np.column_stack([x, y]))
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pyproj import Transformer
+
+    ex, ey = (np.asarray(v, float) for v in Transformer.from_crs(4326, crs, always_xy=True).transform(
+        imgs["lon"].to_numpy(float), imgs["lat"].to_numpy(float)))  # no point geometries needed
     eye_tree = cKDTree(np.column_stack([ex, ey]))
-    pairs = cam_tree.sparse_distance_matrix(eye_tree, visible_range_m, output_type="ndarray")
-    ci, ii = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
-    if len(ci) == 0:
-        return np.zeros(n, dtype=np.int64)
-    conv = _convergence(imgs["lon"], imgs["lat"], crs)[ii]
-    bearing = (np.degrees(np.arctan2(x[ci] - ex[ii], y[ci] - ey[ii])) + conv) % 360.0
-    heading = imgs["heading"].to_numpy(float)[ii]
-    half = imgs["fov"].to_numpy(float)[ii] / 2.0
-    off = (bearing - heading + 180.0) % 360.0 - 180.0
-    inside = np.abs(off) <= half
-    ci, ii = ci[inside], ii[inside]
-    if buildings is not None and len(buildings) and len(ci):
-        blocked = _blocked(ex[ii], ey[ii], x[ci], y[ci], buildings, crs, facade_tolerance_m)
-        ci = ci[~blocked]
-    return np.bincount(ci, minlength=n).astype(np.int64)
+    conv_all = _convergence(imgs["lon"], imgs["lat"], crs)
+    heading_all, half_all = imgs["heading"].to_numpy(float), imgs["fov"].to_numpy(float) / 2.0
+
+    def counts(lo: int, hi: int) -> np.ndarray:  # cameras lo:hi (a thread each; the same pairs and counts)
+        pairs = cKDTree(np.column_stack([x[lo:hi], y[lo:hi]])).sparse_distance_matrix(
+            eye_tree, visible_range_m, output_type="ndarray")
+        ci, ii = pairs["i"].astype(np.int64) + lo, pairs["j"].astype(np.int64)
+        if len(ci) == 0:
+            return np.zeros(hi - lo, dtype=np.int64)
+        bearing = (np.degrees(np.arctan2(x[ci] - ex[ii], y[ci] - ey[ii])) + conv_all[ii]) % 360.0
+        off = (bearing - heading_all[ii] + 180.0) % 360.0 - 180.0
+        inside = np.abs(off) <= half_all[ii]
+        ci, ii = ci[inside], ii[inside]
+        if buildings is not None and len(buildings) and len(ci):
+            blocked = _blocked(ex[ii], ey[ii], x[ci], y[ci], buildings, crs, facade_tolerance_m)
+            ci = ci[~blocked]
+        return np.bincount(ci - lo, minlength=hi - lo).astype(np.int64)
+
+    step = 100_000
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        parts = list(pool.map(lambda lo: counts(lo, min(lo + step, n)), range(0, n, step)))
+    return np.concatenate(parts)
 
 
 def locate_survey(
@@ -257,6 +269,8 @@ def locate_survey(
     *,
     buildings: gpd.GeoDataFrame | str | None = "auto",
     overwrite: bool = False,
+    detections: pd.DataFrame | None = None,
+    images: pd.DataFrame | None = None,
     **options: Any,
 ) -> gpd.GeoDataFrame:
     """Locate the detections of a survey directory and write ``cameras.parquet`` (atomic).
@@ -264,6 +278,8 @@ def locate_survey(
     ``buildings``: a GeoDataFrame, None (size-based ranges only), or "auto" (the area's OSM
     buildings through ``geo.sim.features.buildings_from_area`` when available). An existing
     ``cameras.parquet`` newer than the detections is reused unless ``overwrite``.
+    ``detections``, ``images``: the directory's tables when the caller has already read them
+    (``read_detections``, ``read_images``), so they are not read twice.
     """
     survey_dir = Path(survey_dir)
     out_path = survey_dir / "cameras.parquet"
@@ -271,8 +287,8 @@ def locate_survey(
     if out_path.exists() and not overwrite and _newer_than(out_path, det_dir):
         return read_cameras(out_path)
     info = read_sample_info(survey_dir)
-    images = read_images(survey_dir)
-    detections = read_detections(survey_dir)
+    images = read_images(survey_dir) if images is None else images
+    detections = read_detections(survey_dir) if detections is None else detections
     if isinstance(buildings, str) and buildings == "auto":
         buildings = buildings_for_survey(info) if len(detections) else None
     started = time.perf_counter()
@@ -321,15 +337,23 @@ def write_cameras(cameras: gpd.GeoDataFrame, path: str | Path) -> Path:
     frame = cameras.copy()
     meta = {k: v for k, v in cameras.attrs.items() if isinstance(v, (int, float, str))}
     frame.attrs = {}
-    with atomic_path(path) as tmp:
-        frame.to_parquet(tmp, index=False)
-        if meta:
-            import pyarrow.parquet as pq
+    import pyarrow.parquet as pq
 
-            table = pq.read_table(tmp)
-            table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                                   b"camcensus": json.dumps(meta).encode()})
-            pq.write_table(table, tmp)
+    try:  # geopandas' own GeoParquet table, written once with our metadata added
+        from geopandas.io.arrow import _geopandas_to_arrow
+    except ImportError:
+        _geopandas_to_arrow = None
+    with atomic_path(path) as tmp:
+        if _geopandas_to_arrow is None:
+            frame.to_parquet(tmp, index=False)
+            table = pq.read_table(tmp) if meta else None
+        else:
+            table = _geopandas_to_arrow(frame, index=False)
+        if table is not None:
+            if meta:
+                table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                                       b"camcensus": json.dumps(meta).encode()})
+            pq.write_table(table, tmp, compression="snappy")
     return Path(path)
 
 
@@ -434,7 +458,7 @@ def _cluster(rays: pd.DataFrame, *, merge_m: float, max_merge_m: float, respect_
     limit = np.clip(2.0 * np.hypot(sigma[i], sigma[j]), merge_m, max_merge_m)
     ok = (d <= limit) & (image[i] != image[j]) & (klass[i] == klass[j])
     i, j, d, limit = i[ok], j[ok], d[ok], limit[ok]
-    agree, score = _rays_agree(rays, i, j, merge_m=merge_m)
+    agree, score = _rays_agree_threaded(rays, i, j, merge_m=merge_m)
     i, j, d, limit = i[agree], j[agree], score[agree], np.ones(int(agree.sum()))
     graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
@@ -456,13 +480,29 @@ def _cluster(rays: pd.DataFrame, *, merge_m: float, max_merge_m: float, respect_
     pi, pj, pc = pi[pair_order], pj[pair_order], pc[pair_order]
     cuts = np.searchsorted(pc, bad)
     ends = np.searchsorted(pc, bad, side="right")
+    moved: list[int] = []  # rays of the split-off groups, and their new labels: one assignment
+    moved_to: list[int] = []
     for comp, a, b, p0, p1 in zip(bad.tolist(), first.tolist(), last.tolist(), cuts.tolist(), ends.tolist()):
         sub = _constrained_merge(order[a:b], pi[p0:p1], pj[p0:p1], image)
-        for k, idx in enumerate(sub):
-            labels[idx] = comp if k == 0 else next_label
-            if k:
-                next_label += 1
+        for idx in sub[1:]:  # the first group keeps the component's label
+            moved += idx
+            moved_to += [next_label] * len(idx)
+            next_label += 1
+    labels[np.asarray(moved, np.int64)] = np.asarray(moved_to, labels.dtype)
     return labels
+
+
+def _rays_agree_threaded(rays: pd.DataFrame, i: np.ndarray, j: np.ndarray, *, merge_m: float,
+                         chunk: int = 500_000) -> tuple[np.ndarray, np.ndarray]:
+    """``_rays_agree`` on chunks of the pairs, a thread each (elementwise: the same results)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    starts = list(range(0, len(i), chunk))
+    if len(starts) <= 1:
+        return _rays_agree(rays, i, j, merge_m=merge_m)
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        parts = list(pool.map(lambda a: _rays_agree(rays, i[a:a + chunk], j[a:a + chunk], merge_m=merge_m), starts))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def _rays_agree(rays: pd.DataFrame, i: np.ndarray, j: np.ndarray, *, merge_m: float,
@@ -497,9 +537,14 @@ def _rays_agree(rays: pd.DataFrame, i: np.ndarray, j: np.ndarray, *, merge_m: fl
 
 def _constrained_merge(nodes: np.ndarray, i: np.ndarray, j: np.ndarray, image: np.ndarray) -> list[list[int]]:
     """Greedy single-linkage over pairs sorted best first, never joining two detections of the
-    same image into one camera. Returns the groups as lists of ray indices."""
-    parent = {int(n): int(n) for n in nodes}
-    images = {int(n): {int(image[n])} for n in nodes}
+    same image into one camera. Returns the groups as lists of ray indices (in ``nodes`` order,
+    groups by their first node)."""
+    nodes = np.asarray(nodes)
+    sorter = np.argsort(nodes, kind="stable")
+    li = sorter[np.searchsorted(nodes, i, sorter=sorter)].tolist()  # local indices 0..len(nodes)-1
+    lj = sorter[np.searchsorted(nodes, j, sorter=sorter)].tolist()
+    parent = list(range(len(nodes)))
+    images = [{v} for v in image[nodes].tolist()]
 
     def find(a: int) -> int:
         while parent[a] != a:
@@ -507,15 +552,22 @@ def _constrained_merge(nodes: np.ndarray, i: np.ndarray, j: np.ndarray, image: n
             a = parent[a]
         return a
 
-    for a, b in zip(i.tolist(), j.tolist()):
-        ra, rb = find(a), find(b)
-        if ra == rb or images[ra] & images[rb]:
+    for ra, rb in zip(li, lj):  # find() inlined (path halving): this loop is locate's hottest
+        while parent[ra] != ra:
+            parent[ra] = parent[parent[ra]]
+            ra = parent[ra]
+        while parent[rb] != rb:
+            parent[rb] = parent[parent[rb]]
+            rb = parent[rb]
+        if ra == rb or not images[ra].isdisjoint(images[rb]):
             continue
         parent[rb] = ra
-        images[ra] |= images.pop(rb)
+        small, large = sorted((images[ra], images[rb]), key=len)
+        large |= small
+        images[ra] = large
     groups: dict[int, list[int]] = {}
-    for n in parent:
-        groups.setdefault(find(n), []).append(n)
+    for k, n in enumerate(nodes.tolist()):
+        groups.setdefault(find(k), []).append(n)
     return list(groups.values())
 
 
@@ -566,14 +618,15 @@ def _summarise(rays: pd.DataFrame, *, min_triangulation_deg: float, max_range_m:
         frame["point_id"] = rays["point_id"].to_numpy()
     else:
         frame["point_id"] = -1
+    frame["image_code"] = pd.factorize(frame["image_id"])[0]  # integers: the same distinct images, faster
     grouped = frame.groupby("label", sort=True)
     out["n_detections"] = n_rays
-    out["n_views"] = grouped["image_id"].nunique().to_numpy()
+    out["n_views"] = grouped["image_code"].nunique().to_numpy()
     out["conf_max"] = grouped["conf"].max().to_numpy()
     by_class = frame.groupby(["label", "class_name"])["conf"].sum().reset_index()
     by_class = by_class.sort_values(["label", "conf"], ascending=[True, False]).drop_duplicates("label")
     out["class_name"] = by_class.set_index("label").loc[np.arange(m), "class_name"].to_numpy()
-    out["image_ids"] = _lists_by_label(frame.drop_duplicates(["label", "image_id"]), "image_id", m)
+    out["image_ids"] = _lists_by_label(frame.drop_duplicates(["label", "image_code"]), "image_id", m)
     out["point_ids"] = _lists_by_label(frame.drop_duplicates(["label", "point_id"]), "point_id", m)
     out.insert(0, "camera_id", np.arange(m, dtype=np.int64))
     return out
@@ -591,14 +644,14 @@ def uncertainty_m(sigma: np.ndarray, rms_miss: np.ndarray, triangulated: np.ndar
 # --- helpers --------------------------------------------------------------------------------
 
 def _lists_by_label(frame: pd.DataFrame, column: str, m: int) -> np.ndarray:
-    """Object array of m lists: the ``column`` values of each label 0..m-1 (vectorised split)."""
+    """Object array of m arrays (as cameras.parquet reads back): the ``column`` values of each
+    label 0..m-1 (vectorised split)."""
     order = np.argsort(frame["label"].to_numpy(), kind="stable")
     labels = frame["label"].to_numpy()[order]
     values = frame[column].to_numpy()[order]
-    bounds = np.concatenate([[0], np.searchsorted(labels, np.arange(1, m)), [len(labels)]]).tolist()
-    items = values.tolist()
     out = np.empty(m, dtype=object)
-    out[:] = [items[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    for k, part in enumerate(np.split(values, np.searchsorted(labels, np.arange(1, m)))):
+        out[k] = part
     return out
 
 
@@ -609,7 +662,8 @@ def _nominal_size(class_name: pd.Series, size: float | dict[str, float] | None) 
     if not isinstance(size, dict):
         return np.full(len(class_name), float(size))
     default = float(size.get("default", CAMERA_SIZE_M["default"]))
-    return class_name.map(lambda c: float(size.get(c, default))).to_numpy(float)
+    names = pd.unique(class_name)  # one look-up per class, not per detection
+    return class_name.map({c: float(size.get(c, default)) for c in names}).to_numpy(float)
 
 
 def _convergence(lon, lat, crs) -> np.ndarray:

@@ -333,11 +333,15 @@ def camera_loglik(h: CaptureHistories, p: np.ndarray, *, sd: float = CAMERA_LOGI
     y = h.detected
     num = np.zeros(h.n_cameras)
     found = np.zeros(h.n_cameras)
+    zero = p <= 0
     for uk, wk in zip(u, w):
-        q = np.where(p <= 0, 0.0, expit(c + uk))
-        q = np.clip(q, 1e-12, 1 - 1e-12)
-        log_hist = np.bincount(h.cam, np.where(y, np.log(q), np.log1p(-q)), minlength=h.n_cameras)
-        log_miss = np.bincount(h.cam, np.log1p(-q), minlength=h.n_cameras)
+        q = expit(c + uk)
+        q[zero] = 0.0
+        np.clip(q, 1e-12, 1 - 1e-12, out=q)
+        log_not = np.log1p(-q)
+        log_miss = np.bincount(h.cam, log_not, minlength=h.n_cameras)
+        log_not[y] = np.log(q[y])  # the history: log q where detected, log (1 - q) where not
+        log_hist = np.bincount(h.cam, log_not, minlength=h.n_cameras)
         num += wk * np.exp(log_hist)
         found += wk * -np.expm1(log_miss)
     with np.errstate(divide="ignore"):

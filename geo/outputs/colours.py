@@ -64,3 +64,19 @@ def coverage_colour(share: float) -> str:
     if not share > 0:
         return UNSURVEYED
     return to_hex(colormaps["Blues"](0.45 + 0.55 * min(1.0, float(share))))
+
+
+def coverage_colours(shares) -> list[str]:
+    """``coverage_colour`` of each share, vectorized: one colour-map call for all streets (the
+    map has 256 colours, so each distinct one is turned to hex once)."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    shares = np.asarray(shares, dtype=float)
+    seen = shares > 0
+    out = np.full(len(shares), UNSURVEYED, dtype=object)
+    if seen.any():
+        rgba = colormaps["Blues"](0.45 + 0.55 * np.minimum(1.0, shares[seen]))
+        unique, back = np.unique(rgba, axis=0, return_inverse=True)
+        out[seen] = np.array([to_hex(tuple(row)) for row in unique], dtype=object)[back.ravel()]
+    return out.tolist()

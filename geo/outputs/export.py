@@ -49,14 +49,20 @@ def write_exports(out_dir: str | Path, areas: gpd.GeoDataFrame, *, cameras: gpd.
         image_root if image_root is not None else out_dir, cameras=cameras, streets=streets, surveyed=surveyed,
         points=points, images=images, detections=detections, metres_per_point=metres_per_point)
     figures = dict(cameras=cameras, streets=streets, coverage=coverage, truth=truth, title=title)
-    return {
-        "density.geojson": write_geojson(areas, out_dir / "density.geojson"),
-        "density.parquet": write_geoparquet(areas, out_dir / "density.parquet"),
-        "map.html": write_map_html(areas, out_dir / "map.html", thumbnails=thumbnails, subtitle=subtitle,
-                                   basemap=basemap, banner=banner_from_report(report), **figures),
-        "density.png": write_density_plot(areas, out_dir / "density.png", **figures),
-        "survey.gpkg": geopackage_from_survey(out_dir, areas=areas),
-    }
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:  # GDAL writes the GeoPackage while the figures draw
+        gpkg = pool.submit(geopackage_from_survey, out_dir, areas=areas,
+                           cameras=cameras if cameras is not None and len(cameras) else None)
+        paths = {
+            "density.geojson": write_geojson(areas, out_dir / "density.geojson"),
+            "density.parquet": write_geoparquet(areas, out_dir / "density.parquet"),
+            "map.html": write_map_html(areas, out_dir / "map.html", thumbnails=thumbnails, subtitle=subtitle,
+                                       basemap=basemap, banner=banner_from_report(report), **figures),
+            "density.png": write_density_plot(areas, out_dir / "density.png", **figures),
+        }
+        paths["survey.gpkg"] = gpkg.result()
+    return paths
 
 
 def map_from_survey(survey_dir: str | Path, *, basemap: str | None = None, out: str | Path | None = None) -> Path:

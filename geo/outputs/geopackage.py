@@ -30,17 +30,21 @@ VIEW_COLOUR = "#7f9cc4"
 
 
 def geopackage_from_survey(survey_dir: str | Path, *, out: str | Path | None = None,
-                           areas: gpd.GeoDataFrame | None = None) -> Path:
+                           areas: gpd.GeoDataFrame | None = None, cameras: gpd.GeoDataFrame | None = None) -> Path:
     """Write ``survey.gpkg`` (or ``out``) from a survey directory's tables; return its path.
 
-    ``areas``: the density cells when the caller has them in hand (else density.parquet)."""
+    ``areas``, ``cameras``: the density cells and the located cameras when the caller has them
+    in hand (else density.parquet and cameras.parquet)."""
     survey_dir = Path(survey_dir)
-    layers = layers_from_survey(survey_dir, areas=areas)
+    layers = layers_from_survey(survey_dir, areas=areas, cameras=cameras)
     return write_geopackage(layers, Path(out) if out is not None else survey_dir / GEOPACKAGE)
 
 
-def layers_from_survey(survey_dir: Path, *, areas: gpd.GeoDataFrame | None = None) -> dict[str, gpd.GeoDataFrame]:
-    """The survey's layers that exist, by name (see the module docstring), in EPSG:4326."""
+def layers_from_survey(survey_dir: Path, *, areas: gpd.GeoDataFrame | None = None,
+                       cameras: gpd.GeoDataFrame | None = None) -> dict[str, gpd.GeoDataFrame]:
+    """The survey's layers that exist, by name (see the module docstring), in EPSG:4326
+    (``areas``, ``cameras``: those layers as the caller has them, instead of their files)."""
+    given = {"density": areas, "cameras": cameras}
     layers: dict[str, gpd.GeoDataFrame] = {}
     points = _read_points(survey_dir / "points.parquet")
     if points is not None:
@@ -50,7 +54,11 @@ def layers_from_survey(survey_dir: Path, *, areas: gpd.GeoDataFrame | None = Non
             layers["views"] = views_as_lines(views, points)
     for name, file in (("cameras", "cameras.parquet"), ("density", "density.parquet"),
                        ("truth", "truth.geojson"), ("osm_compare", "osm_compare.parquet")):
-        frame = areas if name == "density" and areas is not None else _read_geo(survey_dir / file)
+        frame = given.get(name)
+        if frame is None:
+            frame = _read_geo(survey_dir / file)
+        elif name != "density":  # the density cells go in as given (EPSG:4326 already)
+            frame = frame.to_crs(4326) if frame.crs is not None else frame.set_crs(4326)
         if frame is not None:
             layers[name] = frame
     return layers
@@ -86,7 +94,7 @@ def write_geopackage(layers: dict[str, gpd.GeoDataFrame], path: str | Path) -> P
         styles = []
         for name, frame in layers.items():
             frame = _plain(frame)
-            pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", append=tmp.exists())
+            pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", append=tmp.exists(), use_arrow=True)
             styles.append(style_row(name, frame))
         if styles:
             pyogrio.write_dataframe(pd.DataFrame(styles), tmp, layer="layer_styles", driver="GPKG",
@@ -227,7 +235,8 @@ def _read_geo(path: Path) -> gpd.GeoDataFrame | None:
 
 
 def _plain(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Columns a GeoPackage holds: lists, dicts and other objects as text."""
+    """Columns a GeoPackage holds: lists and arrays as text joined by ";" (as the OSM export's
+    ``camcensus:image_ids``), dicts and other objects as their ``str``."""
     frame = frame.copy()
     for column in frame.columns:
         if column == frame.geometry.name:
@@ -235,5 +244,21 @@ def _plain(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         if frame[column].dtype == object:
             sample = frame[column].dropna()
             if len(sample) and not isinstance(sample.iloc[0], str):
-                frame[column] = frame[column].map(lambda v: None if v is None else str(v))
+                frame[column] = _as_text(frame[column])
     return frame
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    """A column of lists / arrays as ";"-joined text (vectorized with pyarrow; None stays None);
+    any other objects as their ``str``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        values = pa.array(column.to_numpy(), from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError):
+        values = None
+    if values is not None and pa.types.is_list(values.type) and not pa.types.is_nested(values.type.value_type):
+        joined = pc.binary_join(values.cast(pa.list_(pa.string())), ";")
+        return pd.Series(joined.to_numpy(zero_copy_only=False), index=column.index, dtype=object)
+    return column.map(lambda v: None if v is None else str(v))

@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.outputs.colours import TRUTH, class_colours, colour_for, coverage_colour, density_bins
+from geo.outputs.colours import (TRUTH, class_colours, colour_for, coverage_colour, coverage_colours,
+                                  density_bins)
 from geo.errors import GeoInputError
 from geo.io import write_text
 
@@ -90,13 +91,15 @@ def map_data(areas: gpd.GeoDataFrame, *, cameras: gpd.GeoDataFrame | None = None
     if streets is not None and len(streets):
         lines = streets.to_crs(4326).reset_index(drop=True)
         share = np.zeros(len(lines)) if coverage is None else np.asarray(coverage, dtype=float)
-        geoms = shapely.simplify(lines.geometry.to_numpy(), 0.000005)
+        geoms = shapely.set_precision(shapely.simplify(lines.geometry.to_numpy(), 0.000005), 1e-6)  # all at once
+        street_colours = coverage_colours(share)
+        names_ = list(lines["name"]) if "name" in lines else [None] * len(lines)  # plain lists, not .iloc per street
+        kinds = list(lines["highway"]) if "highway" in lines else [None] * len(lines)
         for i in range(len(lines)):
             covered = bool(share[i] > 0)
-            name = lines["name"].iloc[i] if "name" in lines else None
-            kind = lines["highway"].iloc[i] if "highway" in lines else None
-            street_features.append(_feature(geoms[i], {
-                "color": coverage_colour(share[i]), "weight": 3.5 if covered else 1.5,
+            name, kind = names_[i], kinds[i]
+            street_features.append(_feature(geoms[i], precise=True, properties={
+                "color": street_colours[i], "weight": 3.5 if covered else 1.5,
                 "title": _plain_text(name) or _plain_text(kind) or "street",
                 "rows": [["coverage", f"{100 * share[i]:.0f}% of its length"]] + (
                     [["road type", _plain_text(kind)]] if _plain_text(kind) else [])}))
@@ -113,14 +116,19 @@ def map_data(areas: gpd.GeoDataFrame, *, cameras: gpd.GeoDataFrame | None = None
         names = [str(v) for v in cams["class_name"]] if "class_name" in cams else ["camera"] * len(cams)
         palette = class_colours(names)
         conf = pd.to_numeric(cams.get("conf_max", pd.Series(np.nan, index=cams.index)), errors="coerce").to_numpy(float)
-        for i, row in enumerate(pd.DataFrame(cams.drop(columns="geometry", errors="ignore")).to_dict("records")):
-            c = conf[i]  # plain dict rows: iterrows built a Series per camera (issue 27's benchmark)
+        radius = (4.0 + 6.0 * np.where(np.isfinite(conf), np.clip(conf, 0, 1), 0.3)).tolist()
+        lons, lats = cams["lon"].to_numpy(float).tolist(), cams["lat"].to_numpy(float).tolist()
+        used = [c for c in ("camera_id", "class_name", "conf_max", "n_views", "n_detections", "uncertainty_m",
+                            "method") if c in cams.columns]  # what the title and camera_rows read
+        columns = [cams[c].tolist() for c in used]  # plain dict rows, not a Series per camera
+        records = (dict(zip(used, values)) for values in zip(*columns)) if used else ({} for _ in range(len(cams)))
+        for i, row in enumerate(records):
             camera_features.append({
                 "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [_round(row["lon"]), _round(row["lat"])]},
+                "geometry": {"type": "Point", "coordinates": [round(lons[i], 6), round(lats[i], 6)]},
                 "properties": {
                     "color": palette[names[i]],
-                    "radius": 4.0 + 6.0 * (float(np.clip(c, 0, 1)) if np.isfinite(c) else 0.3),
+                    "radius": radius[i],
                     "title": f"camera {row.get('camera_id', i)}",
                     "rows": camera_rows(row),
                     "thumb": thumbs[i] if i < len(thumbs) and _is_thumb(thumbs[i]) else None}})
@@ -370,11 +378,12 @@ def _csp(data: dict) -> str:
             "connect-src 'none'; font-src 'none'; base-uri 'none'; form-action 'none'")
 
 
-def _feature(geometry, properties: dict) -> dict:
+def _feature(geometry, properties: dict, *, precise: bool = False) -> dict:
+    """A GeoJSON feature; coordinates on a 1e-6 degree grid (``precise``: already on it)."""
     if geometry is None or geometry.is_empty:
         geom = None
     else:
-        geom = shapely.geometry.mapping(shapely.set_precision(geometry, 1e-6))
+        geom = shapely.geometry.mapping(geometry if precise else shapely.set_precision(geometry, 1e-6))
     return {"type": "Feature", "geometry": geom, "properties": properties}
 
 

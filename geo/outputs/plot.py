@@ -2,7 +2,8 @@
 
 Panel 1, the map: density per area (discrete classes, colour bar in its units), the streets
 (surveyed ones in blue, darker for more coverage; the rest grey), the located cameras (colour:
-class, size: confidence) and, when known, the true cameras as rings; ticks in formatted degrees.
+class, size: confidence; beyond ``MAX_PLOT_CAMERAS``, every k-th, said in the legend) and, when
+known, the true cameras as rings; ticks in formatted degrees.
 Panel 2, when the truth is known (simulated surveys): estimate against truth per area, with the
 95% intervals as error bars and the 1:1 line.
 """
@@ -16,9 +17,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.outputs.colours import NO_DATA, TRUTH, UNSURVEYED, class_colours, colour_for, coverage_colour, density_bins
+from geo.outputs.colours import (NO_DATA, TRUTH, UNSURVEYED, class_colours, colour_for, coverage_colour,
+                                 coverage_colours, density_bins)
 from geo.io import atomic_path
 from geo.outputs.mapview import DENSITY_UNITS
+
+MAX_PLOT_CAMERAS = 50_000  # camera markers drawn on density.png (a city's 300,000 take seconds and cover the map)
 
 
 def write_density_plot(areas: gpd.GeoDataFrame, path: str | Path, *, cameras: gpd.GeoDataFrame | None = None,
@@ -98,7 +102,7 @@ def map_panel(ax, areas: gpd.GeoDataFrame, *, cameras=None, streets=None, covera
         if (~seen).any():
             lines[~seen].plot(ax=ax, color=UNSURVEYED, linewidth=0.6, zorder=2)
         if seen.any():
-            lines[seen].plot(ax=ax, color=[coverage_colour(s) for s in share[seen]], linewidth=1.8, zorder=2)
+            lines[seen].plot(ax=ax, color=coverage_colours(share[seen]), linewidth=1.8, zorder=2)
         handles += [Line2D([], [], color=coverage_colour(1.0), lw=1.8, label="surveyed street (darker: more covered)"),
                     Line2D([], [], color=UNSURVEYED, lw=0.8, label="street not surveyed")]
     if truth is not None and len(truth):
@@ -113,12 +117,15 @@ def map_panel(ax, areas: gpd.GeoDataFrame, *, cameras=None, streets=None, covera
         names = (cameras["class_name"].astype(str).to_numpy() if "class_name" in cameras
                  else np.full(len(cameras), "camera"))
         palette = class_colours(names)
+        step = math.ceil(len(cameras) / MAX_PLOT_CAMERAS)  # a city's cameras: every step-th one (the colours of all)
+        drawn = f" (1 in {step:,} drawn)" if step > 1 else ""
+        cameras, names = cameras.iloc[::step], names[::step]
         conf = (pd.to_numeric(cameras["conf_max"], errors="coerce").fillna(0.3).clip(0, 1).to_numpy(float)
                 if "conf_max" in cameras else np.full(len(cameras), 0.3))
         ax.scatter(cameras["lon"], cameras["lat"], s=8 + 40 * conf, c=[palette[n] for n in names],
                    edgecolors="#222222", linewidths=0.4, zorder=4)
-        handles += [Line2D([], [], marker="o", ls="", mfc=colour, mec="#222222", ms=6, label=f"located camera: {name}")
-                    for name, colour in palette.items()]
+        handles += [Line2D([], [], marker="o", ls="", mfc=colour, mec="#222222", ms=6,
+                           label=f"located camera: {name}{drawn}") for name, colour in palette.items()]
     _degree_axes(ax, areas, streets)
     if handles:
         ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=2, fontsize=8.5,

@@ -46,6 +46,8 @@ def camera_thumbnails(cameras: gpd.GeoDataFrame, detections: pd.DataFrame | None
     out: list[str | None] = [None] * len(cameras)
     if images is None or len(images) == 0 or "path" not in images.columns:
         return out
+    if not images["path"].map(lambda v: isinstance(v, str) and bool(v)).any():
+        return out  # no image on disk (a generated survey): no crop to make
     best = best_detections(cameras, detections)
     if len(best) == 0:
         return out

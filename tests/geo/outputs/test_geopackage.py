@@ -74,3 +74,21 @@ def test_views_point_along_their_heading():
     assert x1 > x0 and abs(y1 - y0) < 1e-9  # east
     metres = gpd.GeoSeries(lines.geometry, crs=4326).to_crs(32635).length
     assert np.allclose(metres, 10, rtol=0.02)
+
+
+def test_list_columns_become_semicolon_text(tmp_path):
+    tiny_survey(tmp_path)
+    cameras = gpd.read_parquet(tmp_path / "cameras.parquet")
+    cameras["image_ids"] = [np.array(["3_left", "4_right"]), np.array([], dtype=object)]
+    cameras["point_ids"] = [np.array([3, 4]), None]
+    cameras.to_parquet(tmp_path / "cameras.parquet")
+    back = pyogrio.read_dataframe(geopackage_from_survey(tmp_path), layer="cameras")
+    assert back["image_ids"].tolist() == ["3_left;4_right", ""]
+    assert back["point_ids"].iloc[0] == "3;4" and pd.isna(back["point_ids"].iloc[1])
+
+
+def test_coverage_colours_match_one_at_a_time():
+    from geo.outputs.colours import coverage_colour, coverage_colours
+
+    shares = np.r_[np.random.default_rng(0).random(500), 0.0, -1.0, np.nan, 1.0, 3.0]
+    assert coverage_colours(shares) == [coverage_colour(s) for s in shares]

@@ -121,3 +121,19 @@ def test_density_classes_are_round_and_outliers_get_an_open_class():
     assert colour_for(float("nan"), edges, colours) == "#d9d9d9"
     fig = density_figure(fx.areas().assign(per_road_km=[1.0, 200.0]), title=TITLE)
     plt.close(fig)
+
+
+def test_a_city_of_cameras_is_thinned_and_says_so(monkeypatch):
+    import geo.outputs.plot as plot
+
+    monkeypatch.setattr(plot, "MAX_PLOT_CAMERAS", 1)
+    fig = density_figure(fx.areas(), cameras=fx.cameras(), title=TITLE)
+    try:
+        legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        assert any(t.startswith("located camera:") and t.endswith("(1 in 2 drawn)") for t in legend)
+        from matplotlib.collections import PathCollection
+
+        scatters = [c for c in fig.axes[0].collections if isinstance(c, PathCollection)]
+        assert [len(c.get_offsets()) for c in scatters] == [1]  # one of the 2 cameras drawn
+    finally:
+        plt.close(fig)

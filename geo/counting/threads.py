@@ -1,0 +1,57 @@
+"""Group-wise numpy work on this machine's cores (issue 27's 1M benchmark).
+
+The estimator's heavy loops (p* and its gradient over the camera effect, the card check's repeat
+probabilities) work on (pair, group) arrays whose groups are independent: each group's result
+comes from its own pairs only. ``by_groups`` runs such a function on a few runs of whole groups,
+one thread each (numpy's ufuncs, ``bincount`` and fancy indexing release the GIL), and puts the
+pieces back together. Every pair keeps its order within its group, so the results are identical
+bit for bit to one call on all pairs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+THREADS = min(4, os.cpu_count() or 1)
+MIN_PAIRS = 400_000  # below this, one call (threads would cost more than they save)
+
+
+def group_runs(group: np.ndarray, n_groups: int, *, parts: int | None = None) -> list[np.ndarray]:
+    """Indices (ascending) of the pairs in ``parts`` (default ``THREADS``) runs of consecutive
+    group numbers with about as many pairs each; a group's pairs all fall in one run."""
+    parts = THREADS if parts is None else int(parts)
+    group = np.asarray(group, np.int64)
+    if parts <= 1 or len(group) == 0:
+        return [np.arange(len(group))]
+    ends = np.cumsum(np.bincount(group, minlength=n_groups))
+    cuts = np.unique(np.searchsorted(ends, np.arange(1, parts) * len(group) / parts, side="left") + 1)
+    bounds = [0, *cuts.tolist(), n_groups]
+    runs = [np.flatnonzero((group >= lo) & (group < hi)) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+    return [run for run in runs if len(run)] or [np.arange(len(group))]
+
+
+def by_groups(fn: Callable[[np.ndarray], np.ndarray], group: np.ndarray, n_groups: int, *, per: str,
+              min_pairs: int | None = None) -> np.ndarray:
+    """``fn(index)`` (a function of the pairs ``index``, ascending, made of whole groups) over
+    all pairs, a run of groups per thread. ``per``: "pair" (``fn`` returns one value per pair of
+    ``index``: they are scattered back) or "group" (``fn`` returns an ``n_groups`` array that is 0
+    outside its groups: the runs' arrays are added). ``min_pairs``: default ``MIN_PAIRS``."""
+    n = len(group)
+    if n < (MIN_PAIRS if min_pairs is None else min_pairs) or THREADS <= 1:
+        return fn(np.arange(n))
+    runs = group_runs(group, n_groups)
+    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+        pieces = list(pool.map(fn, runs))
+    if per == "pair":
+        out = np.empty((n,) + np.shape(pieces[0])[1:], dtype=np.result_type(*pieces))
+        for run, piece in zip(runs, pieces):
+            out[run] = piece
+        return out
+    total = pieces[0].copy()
+    for piece in pieces[1:]:
+        total += piece
+    return total
