@@ -18,12 +18,12 @@ street are no part of it.
     3. P(real) (``false_detections_by_bin``, ``reality_from_false``): with a model card the
        expected false detections per confidence bin are its false-detection rate per image x
        the survey's images; with a review, the survey's own verified precision; spent first on
-       single-detection cameras of their bin;
+       single-detection cameras of their bin, what a bin cannot place passing to the bin above;
     4. totals (``strip_totals``): Horvitz-Thompson, sum of P(real) / pi per area and class;
     5. variance (``strip_variance``), as Distance's ``dht2`` reports it, from independent sources:
        - encounter: the Horvitz-Thompson variance of which cameras were detected (known pi),
          sum q (1 - pi) / pi^2, plus that of which detections are real (``reality_variance``:
-         q (1 - q) / pi^2 with a held-out calibration; with a review of the survey's own
+         (1 - q) / pi^2, Poisson, with a held-out calibration; with a review of the survey's own
          detections only the within-bin allocation, the bin totals being the review's). The
          between-streets encounter-rate variance of Fewster et al. (2009), R2, is reported for
          the density per road km as a rate to carry to other streets
@@ -288,13 +288,17 @@ def inclusion_floor(klass: np.ndarray, pi_ref: dict[str, float], *, min_inclusio
 def false_detections_by_bin(detection_conf: np.ndarray, edges: np.ndarray, *, precision: np.ndarray | None = None,
                             false_rate: np.ndarray | None = None, n_images: int = 0) -> np.ndarray:
     """Expected false detections of the survey per confidence bin (``edges``): a held-out
-    ``false_rate`` (false detections per image, per bin) x the survey's ``n_images``, at most the
-    bin's detections; else the sum over the bin's detections of 1 - ``precision`` (per bin)."""
+    ``false_rate`` (false detections per image, per bin) x the survey's ``n_images``; else the
+    sum over the bin's detections of 1 - ``precision`` (per bin). Not capped at the bin's
+    detections: a bin that found fewer than the rate expects passes the rest to the bins above
+    (``reality_from_false``), so that the located cameras' P(real) sum to their number less the
+    expected false detections, on average the real cameras' number (a cap, like any clip at
+    zero, keeps the false detections a low-confidence bin happened to get too many of, and
+    drops the shortfall of the surveys that got too few: upward, most at low density)."""
     k = len(edges) - 1
     b = conf_bin(detection_conf, edges)
-    n_b = np.bincount(b, minlength=k).astype(float)
     if false_rate is not None:
-        return np.minimum(np.asarray(false_rate, float) * float(n_images), n_b)
+        return np.asarray(false_rate, float) * float(n_images)
     return np.bincount(b, 1.0 - np.asarray(precision, float)[b], minlength=k)
 
 
@@ -304,9 +308,13 @@ def reality_from_false(n_detections: np.ndarray, conf_max: np.ndarray, detection
 
     A false box seldom repeats at one place across views, so a bin's false detections are taken
     to be single-detection cameras of that bin: such a camera is real with probability
-    1 - false_b / singles_b (clipped to [0, 1]). False detections beyond a bin's singles are spread
-    over the multi-detection cameras in proportion to their bin's false share (false_b /
-    detections_b at their conf_max); the rest are real."""
+    1 - false_b / singles_b. Where a bin's false detections (with what the bins below passed up)
+    outnumber its singles, each single is real with the bin's detection-level precision
+    (1 - false / detections, at least 0: a detector whose false boxes repeat at one place), the
+    bin's multi-detection cameras take the rest down to that precision at most, and what is
+    still left passes to the next bin up (``_spend_false``). The P(real) of all located cameras
+    then sum to their number less the expected false detections, unbiased in count, with no
+    camera below 0; only a shortfall beyond the top bin is dropped."""
     n_det = np.asarray(n_detections, float)
     conf_max = np.asarray(conf_max, float)
     k = len(edges) - 1
@@ -314,24 +322,35 @@ def reality_from_false(n_detections: np.ndarray, conf_max: np.ndarray, detection
     single = n_det <= 1
     cam_bin = conf_bin(conf_max, edges)
     singles_b = np.bincount(cam_bin[single], minlength=k).astype(float)
-    q = np.ones(len(n_det))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac_b = np.where(dets_b > 0, np.clip(false_b / dets_b, 0.0, 1.0), 0.0)
-        # where a bin's false detections outnumber its singles (a detector whose false boxes repeat
-        # at one place), each single is real with the bin's detection-level precision, not 0: the
-        # review or card still says that share of the bin's detections is real
-        overflow = false_b > singles_b
-        q_b = np.where(singles_b > 0, np.clip(1.0 - false_b / singles_b, 0.0, 1.0), 1.0)
-        q_b = np.where(overflow, 1.0 - frac_b, q_b)
-    q[single] = q_b[cam_bin[single]]
-    excess = float(np.sum(np.where(overflow, false_b - singles_b * frac_b, 0.0)))
-    multi = ~single
-    if excess > 0 and multi.any():
-        share = frac_b[cam_bin[multi]]
-        if share.sum() > 0:
-            # a camera seen in several views is at least as likely real as a single of its bin
-            q[multi] = np.clip(1.0 - excess * share / share.sum(), 1.0 - share, 1.0)
-    return q
+    multis_b = np.bincount(cam_bin[~single], minlength=k).astype(float)
+    q_single, q_multi = _spend_false(np.asarray(false_b, float), singles_b, multis_b, dets_b)
+    return np.where(single, q_single[cam_bin], q_multi[cam_bin])
+
+
+def _spend_false(false_b: np.ndarray, singles_b: np.ndarray, multis_b: np.ndarray, dets_b: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(P(real) of a single, of a multi-detection camera) per confidence bin: each bin's expected
+    false detections plus what the bins below could not place, spent on its singles first, then
+    on its multi-detection cameras down to the bin's detection-level precision; the rest carries
+    up (``reality_from_false``)."""
+    k = len(false_b)
+    q_single, q_multi = np.ones(k), np.ones(k)
+    carry = 0.0
+    for b in range(k):
+        e = float(false_b[b]) + carry
+        if e <= singles_b[b]:
+            if singles_b[b] > 0:
+                q_single[b] = 1.0 - e / singles_b[b]
+            carry = 0.0
+            continue
+        frac = min(e / dets_b[b], 1.0) if dets_b[b] > 0 else 1.0
+        q_single[b] = 1.0 - frac
+        rest = e - singles_b[b] * frac
+        take = min(rest, multis_b[b] * frac)
+        if multis_b[b] > 0:
+            q_multi[b] = 1.0 - take / multis_b[b]
+        carry = rest - take
+    return q_single, q_multi
 
 
 def camera_reality(n_detections: np.ndarray, conf_max: np.ndarray, detection_conf: np.ndarray,

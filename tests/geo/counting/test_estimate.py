@@ -312,8 +312,8 @@ def test_a_held_out_false_rate_per_image_sets_p_real_by_the_surveys_images():
     # 0.002 and 0.0005 false detections per image, 1000 images: 2 and 0.5 expected false
     false_b = false_detections_by_bin(det_conf, edges, false_rate=np.array([0.002, 0.0005]), n_images=1000)
     assert false_b == pytest.approx([2.0, 0.5])
-    # at most the bin's detections (a sparse survey: the rate cannot claim more than it found)
-    assert false_detections_by_bin(det_conf, edges, false_rate=np.array([0.01, 0.0]), n_images=1000)[0] == 4.0
+    # not capped at the bin's detections: what a bin cannot place passes to the bin above
+    assert false_detections_by_bin(det_conf, edges, false_rate=np.array([0.01, 0.0]), n_images=1000)[0] == 10.0
     n_det = np.array([1, 1, 1, 1, 3])
     conf_max = np.array([0.3, 0.3, 0.3, 0.8, 0.9])
     q = reality_from_false(n_det, conf_max, det_conf, false_b, edges)
@@ -460,3 +460,28 @@ def test_reality_when_false_detections_outnumber_the_singles():
     q = reality_from_false(n_detections, conf_max, detection_conf, np.array([9.0]), edges)
     assert np.allclose(q[:2], 0.1)
     assert np.all(q >= 0.1 - 1e-12) and np.all(q <= 1.0)
+
+
+def test_p_real_sums_to_the_real_cameras_on_average_where_false_detections_outnumber_them():
+    # a sparse survey: Poisson false singles (4 and 1 expected in two confidence bins) against one
+    # real single in the low bin, two in the high one and one real camera seen twice. A bin that
+    # gets fewer false singles than expected passes the shortfall up, so sum P(real) is unbiased
+    # for the 4 real cameras; clipping each bin at zero (the old rule) averaged 4.34
+    from geo.counting.estimate import reality_from_false
+
+    edges = np.array([0.25, 0.5, 1.0])
+    rng = np.random.default_rng(3)
+    sums = []
+    for _ in range(3000):
+        f0, f1 = rng.poisson(4.0), rng.poisson(1.0)
+        conf_max = np.r_[np.full(1 + f0, 0.3), np.full(2 + f1, 0.8), 0.9]
+        n_det = np.r_[np.ones(3 + f0 + f1), 2]
+        det_conf = np.r_[conf_max[:-1], 0.9, 0.9]
+        q = reality_from_false(n_det, conf_max, det_conf, np.array([4.0, 1.0]), edges)
+        assert np.all(q >= 0) and np.all(q <= 1)
+        sums.append(q.sum())
+    assert np.mean(sums) == pytest.approx(4.0, abs=0.1)
+    # the shortfall of the low bin is spent on the bin above: 3 expected, 1 single -> 2 more there
+    q = reality_from_false(np.ones(5), np.r_[0.3, np.full(4, 0.8)], np.r_[0.3, np.full(4, 0.8)],
+                           np.array([3.0, 1.0]), edges)
+    assert q == pytest.approx([0.0, 0.25, 0.25, 0.25, 0.25])
