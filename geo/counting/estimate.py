@@ -23,7 +23,7 @@ street are no part of it.
     5. variance (``strip_variance``), as Distance's ``dht2`` reports it, from independent sources:
        - encounter: the Horvitz-Thompson variance of which cameras were detected (known pi),
          sum q (1 - pi) / pi^2, plus that of which detections are real (``reality_variance``:
-         (1 - q) / pi^2, Poisson, with a held-out calibration; with a review of the survey's own
+         a Poisson false count with a held-out calibration, whose subtraction moves with it; with a review of the survey's own
          detections only the within-bin allocation, the bin totals being the review's). The
          between-streets encounter-rate variance of Fewster et al. (2009), R2, is reported for
          the density per road km as a rate to carry to other streets
@@ -460,30 +460,36 @@ def reality_variance(parts: StripParts, q: np.ndarray, pi: np.ndarray, curves: R
                      fixed_totals: bool) -> np.ndarray:
     """Per-area variance of sum_j (R_j - q_j) / pi_j, R_j whether located camera j is real.
 
-    Held-out calibration (a model card): the survey's false detections are a new Poisson sample,
-    of which P(real) subtracts the expected number (rate x images): the estimate's error is
-    (expected - realized false cameras) x their weights, so each camera adds (1 - q) / pi^2, the
-    Poisson variance of the false weight it stands for (the Bernoulli q (1 - q) / pi^2 of which
-    cameras are real given how many are false leaves out that the number is random: on truth-only
-    replicates at under 2 cameras/km, where false cameras outnumber real ones, the intervals
-    missed; issue 27). The calibration's own error is the separate false-detection term. ``fixed_totals`` (a review of this survey's own detections):
-    how many of a confidence bin's single-detection cameras are real is what the review estimates
-    (its error, with the finite-population correction, is the precision term), so only which of
-    them are real is left: for S_b singles of which T_b are real, drawn as a random subset,
-    Var(sum_j c_j R_j | T_b) = q_b (1 - q_b) S_b / (S_b - 1) sum_j (c_j - c_bar)^2 over all S_b
-    (c_j = 1 / pi_j for the area's cameras inside the strip, 0 for the rest), i.e.
-    q_b (1 - q_b) S_b / (S_b - 1) (sum_a w^2 - (sum_a w)^2 / S_b). Multi-detection cameras keep
-    the Bernoulli term."""
+    Single-detection cameras, per confidence bin b with S_b singles (survey-wide) and P(real)
+    q_b, c_j = 1 / pi_j for the area's singles inside the strip and 0 for the rest:
+
+    - ``fixed_totals`` (a review of this survey's own detections): how many of the bin's singles
+      are real is what the review estimates (its error, with the finite-population correction,
+      is the precision term), so only which of them are real is left: for T_b real ones drawn as
+      a random subset, Var(sum_j c_j R_j | T_b) = q_b (1 - q_b) S_b / (S_b - 1) sum_j (c_j - c_bar)^2,
+      i.e. q_b (1 - q_b) S_b / (S_b - 1) (sum c^2 - (sum c)^2 / S_b).
+    - held-out calibration (a model card): the survey's false detections are a new Poisson
+      sample, of which P(real) subtracts the expected number E_b = (1 - q_b) S_b. One more false
+      single of weight c moves the estimate's error by c - (E_b / S_b) c + E_b c_bar / S_b =
+      q_b c + (1 - q_b) c_bar (it also raises the singles over which the expected number is
+      spread), so with false weights distributed as the bin's singles' the variance is
+      E_b E[(q_b c + (1 - q_b) c_bar)^2] = (1 - q_b) (q_b^2 sum c^2 + (1 - q_b^2) (sum c)^2 / S_b).
+      The plain Poisson sum (1 - q_b) sum c^2 leaves out that the subtraction moves with the
+      false count: it overstates by (1 - q_b^2) (sum c^2 - (sum c)^2 / S_b), most where false
+      singles are many and their weights spread (on truth-only replicates its ratio to the
+      measured spread of the false weight's error was 0.9-1.7, mean 1.3; issue 27). The
+      calibration's own error is the separate false-detection term.
+
+    Multi-detection cameras keep the Bernoulli term q (1 - q) / pi^2 with a review and the
+    Poisson (1 - q) / pi^2 with a card."""
     w = 1.0 / pi
-    if not fixed_totals:
-        return parts.per_area((1 - q) * w ** 2, n_areas)
-    bern = q * (1 - q) * w ** 2
     single = parts.n_detections[parts.inside] <= 1
+    multi = (1 - q) * w ** 2 if not fixed_totals else q * (1 - q) * w ** 2
     k = len(curves.precision)
     all_single = parts.n_detections <= 1
     s_b = np.bincount(conf_bin(parts.conf_max[all_single], curves.conf_edges), minlength=k).astype(float)
     cam_bin = conf_bin(parts.conf_max[parts.inside], curves.conf_edges)
-    out = parts.per_area(np.where(single, 0.0, bern), n_areas)
+    out = parts.per_area(np.where(single, 0.0, multi), n_areas)
     pair_single = single[parts.pair_cam]
     key = parts.pair_area[pair_single] * k + cam_bin[parts.pair_cam][pair_single]
     wp = w[parts.pair_cam][pair_single]
@@ -492,8 +498,11 @@ def reality_variance(parts: StripParts, q: np.ndarray, pi: np.ndarray, curves: R
     q_b = np.zeros(k)
     q_b[cam_bin[single]] = q[single]
     with np.errstate(divide="ignore", invalid="ignore"):
+        sq_mean = np.where(s_b > 0, sum_w ** 2 / s_b, 0.0)
+        if not fixed_totals:
+            return out + ((1 - q_b) * (q_b ** 2 * sum_w2 + (1 - q_b ** 2) * sq_mean)).sum(axis=1)
         factor = np.where(s_b > 1, q_b * (1 - q_b) * s_b / np.maximum(s_b - 1, 1), 0.0)
-        within = np.maximum(sum_w2 - np.where(s_b > 0, sum_w ** 2 / s_b, 0.0), 0.0)
+        within = np.maximum(sum_w2 - sq_mean, 0.0)
     return out + (within * factor).sum(axis=1)
 
 
