@@ -314,8 +314,9 @@ def test_a_held_out_false_rate_per_image_sets_p_real_by_the_surveys_images():
     # 0.002 and 0.0005 false detections per image, 1000 images: 2 and 0.5 expected false
     false_b = false_detections_by_bin(det_conf, edges, false_rate=np.array([0.002, 0.0005]), n_images=1000)
     assert false_b == pytest.approx([2.0, 0.5])
-    # not capped at the bin's detections: what a bin cannot place passes to the bin above
-    assert false_detections_by_bin(det_conf, edges, false_rate=np.array([0.01, 0.0]), n_images=1000)[0] == 10.0
+    # at most the bin's detections (a sparse survey: the rate cannot claim more than it found) unless
+    # what a bin cannot place passes to the bin above (CARRY_FALSE_SHORTFALL)
+    assert false_detections_by_bin(det_conf, edges, false_rate=np.array([0.01, 0.0]), n_images=1000)[0] == 4.0
     n_det = np.array([1, 1, 1, 1, 3])
     conf_max = np.array([0.3, 0.3, 0.3, 0.8, 0.9])
     q = reality_from_false(n_det, conf_max, det_conf, false_b, edges)
@@ -464,13 +465,15 @@ def test_reality_when_false_detections_outnumber_the_singles():
     assert np.all(q >= 0.1 - 1e-12) and np.all(q <= 1.0)
 
 
-def test_p_real_sums_to_the_real_cameras_on_average_where_false_detections_outnumber_them():
+def test_p_real_sums_to_the_real_cameras_on_average_where_false_detections_outnumber_them(monkeypatch):
     # a sparse survey: Poisson false singles (4 and 1 expected in two confidence bins) against one
     # real single in the low bin, two in the high one and one real camera seen twice. A bin that
-    # gets fewer false singles than expected passes the shortfall up, so sum P(real) is unbiased
-    # for the 4 real cameras; clipping each bin at zero (the old rule) averaged 4.34
+    # gets fewer false singles than expected passes the shortfall up (CARRY_FALSE_SHORTFALL), so sum
+    # P(real) is unbiased for the 4 real cameras; clipping each bin at zero (the default) averages 4.34
+    import geo.counting.estimate as estimate
     from geo.counting.estimate import reality_from_false
 
+    monkeypatch.setattr(estimate, "CARRY_FALSE_SHORTFALL", True)
     edges = np.array([0.25, 0.5, 1.0])
     rng = np.random.default_rng(3)
     sums = []
@@ -487,6 +490,9 @@ def test_p_real_sums_to_the_real_cameras_on_average_where_false_detections_outnu
     q = reality_from_false(np.ones(5), np.r_[0.3, np.full(4, 0.8)], np.r_[0.3, np.full(4, 0.8)],
                            np.array([3.0, 1.0]), edges)
     assert q == pytest.approx([0.0, 0.25, 0.25, 0.25, 0.25])
+    monkeypatch.setattr(estimate, "CARRY_FALSE_SHORTFALL", False)
+    assert reality_from_false(np.ones(5), np.r_[0.3, np.full(4, 0.8)], np.r_[0.3, np.full(4, 0.8)],
+                              np.array([1.0, 1.0]), edges) == pytest.approx([0.0, 0.75, 0.75, 0.75, 0.75])
 
 
 def test_card_reality_variance_matches_poisson_false_cameras_with_spread_weights_and_part_of_an_area():
