@@ -23,8 +23,9 @@ street are no part of it.
     5. variance (``strip_variance``), as Distance's ``dht2`` reports it, from independent sources:
        - encounter: the Horvitz-Thompson variance of which cameras were detected (known pi),
          sum q (1 - pi) / pi^2, plus that of which detections are real (``reality_variance``:
-         a Poisson false count with a held-out calibration, whose subtraction moves with it; with a review of the survey's own
-         detections only the within-bin allocation, the bin totals being the review's). The
+         a Poisson false count with a held-out calibration, whose subtraction moves with it;
+         with a review of the survey's own detections only the within-bin allocation, the bin
+         totals being the review's). The
          between-streets encounter-rate variance of Fewster et al. (2009), R2, is reported for
          the density per road km as a rate to carry to other streets
          (``encounter_rate_variance``);
