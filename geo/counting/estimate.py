@@ -18,13 +18,14 @@ street are no part of it.
     3. P(real) (``false_detections_by_bin``, ``reality_from_false``): with a model card the
        expected false detections per confidence bin are its false-detection rate per image x
        the survey's images; with a review, the survey's own verified precision; spent first on
-       single-detection cameras of their bin;
+       single-detection cameras of their bin, what a bin cannot place passing to the bin above;
     4. totals (``strip_totals``): Horvitz-Thompson, sum of P(real) / pi per area and class;
     5. variance (``strip_variance``), as Distance's ``dht2`` reports it, from independent sources:
        - encounter: the Horvitz-Thompson variance of which cameras were detected (known pi),
          sum q (1 - pi) / pi^2, plus that of which detections are real (``reality_variance``:
-         q (1 - q) / pi^2 with a held-out calibration; with a review of the survey's own
-         detections only the within-bin allocation, the bin totals being the review's). The
+         a Poisson false count with a held-out calibration, whose subtraction moves with it;
+         with a review of the survey's own detections only the within-bin allocation, the bin
+         totals being the review's). The
          between-streets encounter-rate variance of Fewster et al. (2009), R2, is reported for
          the density per road km as a rate to carry to other streets
          (``encounter_rate_variance``);
@@ -74,6 +75,13 @@ STRIP_AUTO = "auto"
 # 3,722 cameras of 80 truth-only replicates, 0.82 over the cached rendered surveys (issue 27). A
 # 2-D error spread evenly would give 1 / sqrt(2) = 0.71.
 ACROSS_SHARE = 0.8
+# P(real): pass the expected false detections a confidence bin cannot place (fewer singles than the
+# card's rate expects) to the bin above (unbiased in count; truth-only median +9.6% -> +4.4%), instead
+# of clipping each bin at zero. Off: on the 27 rendered training-look surveys the card's false rate
+# states 1.48x the false detections found (176 against 119), and the clip holds their card medians
+# up (systematic -5% -> -20% with it on). Turn on once the card's rate matches (docs/estimator.md
+# section 9; issue 27).
+CARRY_FALSE_SHORTFALL = False
 
 
 @dataclass
@@ -288,13 +296,20 @@ def inclusion_floor(klass: np.ndarray, pi_ref: dict[str, float], *, min_inclusio
 def false_detections_by_bin(detection_conf: np.ndarray, edges: np.ndarray, *, precision: np.ndarray | None = None,
                             false_rate: np.ndarray | None = None, n_images: int = 0) -> np.ndarray:
     """Expected false detections of the survey per confidence bin (``edges``): a held-out
-    ``false_rate`` (false detections per image, per bin) x the survey's ``n_images``, at most the
-    bin's detections; else the sum over the bin's detections of 1 - ``precision`` (per bin)."""
+    ``false_rate`` (false detections per image, per bin) x the survey's ``n_images``; else the
+    sum over the bin's detections of 1 - ``precision`` (per bin). Not capped at the bin's
+    detections: a bin that found fewer than the rate expects passes the rest to the bins above
+    (``reality_from_false``), so that the located cameras' P(real) sum to their number less the
+    expected false detections, on average the real cameras' number (a cap, like any clip at
+    zero, keeps the false detections a low-confidence bin happened to get too many of, and
+    drops the shortfall of the surveys that got too few: upward, most at low density)."""
     k = len(edges) - 1
     b = conf_bin(detection_conf, edges)
-    n_b = np.bincount(b, minlength=k).astype(float)
     if false_rate is not None:
-        return np.minimum(np.asarray(false_rate, float) * float(n_images), n_b)
+        expected = np.asarray(false_rate, float) * float(n_images)
+        if CARRY_FALSE_SHORTFALL:
+            return expected
+        return np.minimum(expected, np.bincount(b, minlength=k).astype(float))
     return np.bincount(b, 1.0 - np.asarray(precision, float)[b], minlength=k)
 
 
@@ -304,9 +319,62 @@ def reality_from_false(n_detections: np.ndarray, conf_max: np.ndarray, detection
 
     A false box seldom repeats at one place across views, so a bin's false detections are taken
     to be single-detection cameras of that bin: such a camera is real with probability
-    1 - false_b / singles_b (clipped to [0, 1]). False detections beyond a bin's singles are spread
+    1 - false_b / singles_b. Without ``CARRY_FALSE_SHORTFALL`` (the default) each bin is clipped
+    on its own (``_reality_clipped``). With it: where a bin's false detections (with what the bins below passed up)
+    outnumber its singles, each single is real with the bin's detection-level precision
+    (1 - false / detections, at least 0: a detector whose false boxes repeat at one place), the
+    bin's multi-detection cameras take the rest down to that precision at most, and what is
+    still left passes to the next bin up (``_spend_false``). The P(real) of all located cameras
+    then sum to their number less the expected false detections, unbiased in count, with no
+    camera below 0; only a shortfall beyond the top bin is dropped."""
+    if not CARRY_FALSE_SHORTFALL:
+        return _reality_clipped(n_detections, conf_max, detection_conf, false_b, edges)
+    n_det = np.asarray(n_detections, float)
+    conf_max = np.asarray(conf_max, float)
+    k = len(edges) - 1
+    dets_b = np.bincount(conf_bin(detection_conf, edges), minlength=k).astype(float)
+    single = n_det <= 1
+    cam_bin = conf_bin(conf_max, edges)
+    singles_b = np.bincount(cam_bin[single], minlength=k).astype(float)
+    multis_b = np.bincount(cam_bin[~single], minlength=k).astype(float)
+    q_single, q_multi = _spend_false(np.asarray(false_b, float), singles_b, multis_b, dets_b)
+    return np.where(single, q_single[cam_bin], q_multi[cam_bin])
+
+
+def _spend_false(false_b: np.ndarray, singles_b: np.ndarray, multis_b: np.ndarray, dets_b: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(P(real) of a single, of a multi-detection camera) per confidence bin: each bin's expected
+    false detections plus what the bins below could not place, spent on its singles first, then
+    on its multi-detection cameras down to the bin's detection-level precision; the rest carries
+    up (``reality_from_false``)."""
+    k = len(false_b)
+    q_single, q_multi = np.ones(k), np.ones(k)
+    carry = 0.0
+    for b in range(k):
+        e = float(false_b[b]) + carry
+        if e <= singles_b[b]:
+            if singles_b[b] > 0:
+                q_single[b] = 1.0 - e / singles_b[b]
+            carry = 0.0
+            continue
+        frac = min(e / dets_b[b], 1.0) if dets_b[b] > 0 else 1.0
+        q_single[b] = 1.0 - frac
+        rest = e - singles_b[b] * frac
+        take = min(rest, multis_b[b] * frac)
+        if multis_b[b] > 0:
+            q_multi[b] = 1.0 - take / multis_b[b]
+        carry = rest - take
+    return q_single, q_multi
+
+
+def _reality_clipped(n_detections: np.ndarray, conf_max: np.ndarray, detection_conf: np.ndarray,
+                     false_b: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """``reality_from_false`` with each bin clipped on its own: a single is real with probability
+    1 - false_b / singles_b clipped to [0, 1]; false detections beyond a bin's singles are spread
     over the multi-detection cameras in proportion to their bin's false share (false_b /
-    detections_b at their conf_max); the rest are real."""
+    detections_b at their conf_max), each kept at least at that bin's detection-level precision;
+    the rest are real. A bin's shortfall (fewer singles than expected false) is dropped: upward
+    where false detections outnumber real ones (issue 27, docs/estimator.md section 9)."""
     n_det = np.asarray(n_detections, float)
     conf_max = np.asarray(conf_max, float)
     k = len(edges) - 1
@@ -318,8 +386,7 @@ def reality_from_false(n_detections: np.ndarray, conf_max: np.ndarray, detection
     with np.errstate(divide="ignore", invalid="ignore"):
         frac_b = np.where(dets_b > 0, np.clip(false_b / dets_b, 0.0, 1.0), 0.0)
         # where a bin's false detections outnumber its singles (a detector whose false boxes repeat
-        # at one place), each single is real with the bin's detection-level precision, not 0: the
-        # review or card still says that share of the bin's detections is real
+        # at one place), each single is real with the bin's detection-level precision, not 0
         overflow = false_b > singles_b
         q_b = np.where(singles_b > 0, np.clip(1.0 - false_b / singles_b, 0.0, 1.0), 1.0)
         q_b = np.where(overflow, 1.0 - frac_b, q_b)
@@ -329,7 +396,6 @@ def reality_from_false(n_detections: np.ndarray, conf_max: np.ndarray, detection
     if excess > 0 and multi.any():
         share = frac_b[cam_bin[multi]]
         if share.sum() > 0:
-            # a camera seen in several views is at least as likely real as a single of its bin
             q[multi] = np.clip(1.0 - excess * share / share.sum(), 1.0 - share, 1.0)
     return q
 
@@ -441,30 +507,36 @@ def reality_variance(parts: StripParts, q: np.ndarray, pi: np.ndarray, curves: R
                      fixed_totals: bool) -> np.ndarray:
     """Per-area variance of sum_j (R_j - q_j) / pi_j, R_j whether located camera j is real.
 
-    Held-out calibration (a model card): the survey's false detections are a new Poisson sample,
-    of which P(real) subtracts the expected number (rate x images): the estimate's error is
-    (expected - realized false cameras) x their weights, so each camera adds (1 - q) / pi^2, the
-    Poisson variance of the false weight it stands for (the Bernoulli q (1 - q) / pi^2 of which
-    cameras are real given how many are false leaves out that the number is random: on truth-only
-    replicates at under 2 cameras/km, where false cameras outnumber real ones, the intervals
-    missed; issue 27). The calibration's own error is the separate false-detection term. ``fixed_totals`` (a review of this survey's own detections):
-    how many of a confidence bin's single-detection cameras are real is what the review estimates
-    (its error, with the finite-population correction, is the precision term), so only which of
-    them are real is left: for S_b singles of which T_b are real, drawn as a random subset,
-    Var(sum_j c_j R_j | T_b) = q_b (1 - q_b) S_b / (S_b - 1) sum_j (c_j - c_bar)^2 over all S_b
-    (c_j = 1 / pi_j for the area's cameras inside the strip, 0 for the rest), i.e.
-    q_b (1 - q_b) S_b / (S_b - 1) (sum_a w^2 - (sum_a w)^2 / S_b). Multi-detection cameras keep
-    the Bernoulli term."""
+    Single-detection cameras, per confidence bin b with S_b singles (survey-wide) and P(real)
+    q_b, c_j = 1 / pi_j for the area's singles inside the strip and 0 for the rest:
+
+    - ``fixed_totals`` (a review of this survey's own detections): how many of the bin's singles
+      are real is what the review estimates (its error, with the finite-population correction,
+      is the precision term), so only which of them are real is left: for T_b real ones drawn as
+      a random subset, Var(sum_j c_j R_j | T_b) = q_b (1 - q_b) S_b / (S_b - 1) sum_j (c_j - c_bar)^2,
+      i.e. q_b (1 - q_b) S_b / (S_b - 1) (sum c^2 - (sum c)^2 / S_b).
+    - held-out calibration (a model card): the survey's false detections are a new Poisson
+      sample, of which P(real) subtracts the expected number E_b = (1 - q_b) S_b. One more false
+      single of weight c moves the estimate's error by c - (E_b / S_b) c + E_b c_bar / S_b =
+      q_b c + (1 - q_b) c_bar (it also raises the singles over which the expected number is
+      spread), so with false weights distributed as the bin's singles' the variance is
+      E_b E[(q_b c + (1 - q_b) c_bar)^2] = (1 - q_b) (q_b^2 sum c^2 + (1 - q_b^2) (sum c)^2 / S_b).
+      The plain Poisson sum (1 - q_b) sum c^2 leaves out that the subtraction moves with the
+      false count: it overstates by (1 - q_b^2) (sum c^2 - (sum c)^2 / S_b), most where false
+      singles are many and their weights spread (on truth-only replicates its ratio to the
+      measured spread of the false weight's error was 0.9-1.7, mean 1.3; issue 27). The
+      calibration's own error is the separate false-detection term.
+
+    Multi-detection cameras keep the Bernoulli term q (1 - q) / pi^2 with a review and the
+    Poisson (1 - q) / pi^2 with a card."""
     w = 1.0 / pi
-    if not fixed_totals:
-        return parts.per_area((1 - q) * w ** 2, n_areas)
-    bern = q * (1 - q) * w ** 2
     single = parts.n_detections[parts.inside] <= 1
+    multi = (1 - q) * w ** 2 if not fixed_totals else q * (1 - q) * w ** 2
     k = len(curves.precision)
     all_single = parts.n_detections <= 1
     s_b = np.bincount(conf_bin(parts.conf_max[all_single], curves.conf_edges), minlength=k).astype(float)
     cam_bin = conf_bin(parts.conf_max[parts.inside], curves.conf_edges)
-    out = parts.per_area(np.where(single, 0.0, bern), n_areas)
+    out = parts.per_area(np.where(single, 0.0, multi), n_areas)
     pair_single = single[parts.pair_cam]
     key = parts.pair_area[pair_single] * k + cam_bin[parts.pair_cam][pair_single]
     wp = w[parts.pair_cam][pair_single]
@@ -473,8 +545,11 @@ def reality_variance(parts: StripParts, q: np.ndarray, pi: np.ndarray, curves: R
     q_b = np.zeros(k)
     q_b[cam_bin[single]] = q[single]
     with np.errstate(divide="ignore", invalid="ignore"):
+        sq_mean = np.where(s_b > 0, sum_w ** 2 / s_b, 0.0)
+        if not fixed_totals:
+            return out + ((1 - q_b) * (q_b ** 2 * sum_w2 + (1 - q_b ** 2) * sq_mean)).sum(axis=1)
         factor = np.where(s_b > 1, q_b * (1 - q_b) * s_b / np.maximum(s_b - 1, 1), 0.0)
-        within = np.maximum(sum_w2 - np.where(s_b > 0, sum_w ** 2 / s_b, 0.0), 0.0)
+        within = np.maximum(sum_w2 - sq_mean, 0.0)
     return out + (within * factor).sum(axis=1)
 
 
