@@ -91,6 +91,9 @@ def gap_of_survey(survey_dir: Path) -> dict:
             continue
         for sd in (0.0, CAMERA_LOGIT_SD):
             pred[f"{name}, sd {sd:g}"] = float(found_by_any_view(r, cam, n_k, sd=sd).sum())
+    if rb:
+        pred["inclusion geometry at the true positions, estimate's curve, sd 1.7"] = geometry_found(
+            survey_dir, strip_ids, np.asarray(rb["edges_px"], float), np.asarray(rb["recall"], float))
     total = report.get("total") or {}
     n_strip = float(total.get("truth_cameras") or len(strip_ids))
     est = float(total.get("est_cameras") or np.nan)
@@ -107,6 +110,38 @@ def gap_of_survey(survey_dir: Path) -> dict:
                                                 [round(x, 3) for x in rb.get("recall", [])])),
             "predicted_found": pred, "implied_p_star": int(found.sum()) / est if est > 0 else None,
             "true_p_star": int(found.sum()) / n_strip if n_strip > 0 else None}
+
+
+def geometry_found(survey_dir: Path, strip_ids: set[str], edges: np.ndarray, rates: np.ndarray) -> float:
+    """Cameras found that the estimator's own geometry predicts for the true cameras in the strip
+    at their true positions: their candidate views (``geo.counting.inclusion.view_pairs``, one
+    shift, the survey's buildings), the box size and visibility it gives each, the recall curve
+    ``rates`` by ``edges`` (px), the per-camera effect. Against the prediction from their true
+    boxes this isolates the geometry (which views show a camera, at which size) from the locator
+    and the strip."""
+    import geopandas as gpd
+
+    from geo.counting.calibration import recall_at
+    from geo.counting.heterogeneity import CAMERA_LOGIT_SD, found_by_any_view
+    from geo.counting.inclusion import box_size_m, view_pairs, views_for_inclusion, visibility_by_range
+    from geo.counting.locate import buildings_for_survey, read_images, read_sample_info
+
+    truth = gpd.read_file(survey_dir / "truth.geojson")
+    key = "camera_id" if "camera_id" in truth.columns else truth.columns[0]
+    truth = truth[truth[key].astype(str).isin({str(i) for i in strip_ids})]
+    if truth.empty:
+        return 0.0
+    crs = truth.estimate_utm_crs()
+    xy = truth.to_crs(crs).geometry
+    cxy = np.column_stack([xy.x.to_numpy(), xy.y.to_numpy()])
+    views = views_for_inclusion(read_images(survey_dir), crs)
+    buildings = buildings_for_survey(read_sample_info(survey_dir))
+    build_m = buildings.to_crs(crs) if buildings is not None and len(buildings) else None
+    pairs = view_pairs(cxy, np.tile([1.0, 0.0], (len(cxy), 1)), views, spacing_m=1.0, buildings=build_m, n_shifts=1)
+    size = box_size_m(truth["class_name"].astype(str).to_numpy())[pairs.cam] * pairs.scale
+    other = visibility_by_range(pairs.range_m) * (pairs.factor if pairs.factor is not None else 1.0)
+    r = recall_at(size, edges, rates) * other
+    return float(found_by_any_view(r, pairs.cam, len(cxy), sd=CAMERA_LOGIT_SD).sum())
 
 
 def gap_text(g: dict) -> str:
