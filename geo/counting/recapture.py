@@ -147,7 +147,9 @@ def histories_from_tables(cameras: pd.DataFrame, images: pd.DataFrame, *, crs, d
     weight = (camera_reality(cameras, detections, calibration, n_images=len(ok))
               if calibration is not None and detections is not None else np.ones(n))
     # single-view cameras placed by box size: their candidate views averaged over positions along the sight line
-    origin, cxy, node_w = along_sight_line(cxy, eyes, _placed_by_size(cameras, seen), buildings=buildings)
+    # (off by default: measured, it moved the held-out 10 m fits the wrong way, docs/unseen-imagery.md)
+    spread = _placed_by_size(cameras, seen) if SIGHT_LINE_SPREAD else np.zeros(n, bool)
+    origin, cxy, node_w = along_sight_line(cxy, eyes, spread, buildings=buildings)
     m = len(cxy)
     seen_cam, seen_row = _expanded_rows(origin, seen_cam, seen_row, n)
     pairs = view_pairs(cxy, np.tile([1.0, 0.0], (m, 1)), views, spacing_m=1.0, buildings=buildings, n_shifts=1)
@@ -162,6 +164,7 @@ def histories_from_tables(cameras: pd.DataFrame, images: pd.DataFrame, *, crs, d
                             weight[origin] * node_w, m, n_unmatched=len(extra[0]))
 
 
+SIGHT_LINE_SPREAD = False  # average single-view size-placed cameras' candidate views along their sight line
 RANGE_LOG_SD = 0.4  # a box-size range's error (the locator's sigma: 0.4 x the range), as a log-normal SD
 SIGHT_LINE_NODES = 3  # Gauss-Hermite positions along the sight line per single-view size-placed camera
 MAX_SIGHT_LINE_CAMERAS = 20_000  # beyond this many such cameras only their located position is used (speed)
