@@ -98,7 +98,7 @@ def gap_of_survey(survey_dir: Path) -> dict:
     n_strip = float(total.get("truth_cameras") or len(strip_ids))
     est = float(total.get("est_cameras") or np.nan)
     views = np.bincount(cam, minlength=n_k)
-    return {"survey": survey_dir.name, "source": cal.get("source"), "n_audited": cal.get("n_audited"),
+    return {"survey": survey_dir.parent.name if survey_dir.name.startswith("est-") else survey_dir.name, "source": cal.get("source"), "n_audited": cal.get("n_audited"),
             "est": est, "lo": total.get("est_lo"), "hi": total.get("est_hi"), "N": n_strip, "K": n_k,
             "F": int(found.sum()), "boxes": int(len(inside)),
             "views_per_visible_camera": float(views.mean()) if n_k else 0,
@@ -109,7 +109,20 @@ def gap_of_survey(survey_dir: Path) -> dict:
                                                                                  rb.get("edges_px", [])[1:])],
                                                 [round(x, 3) for x in rb.get("recall", [])])),
             "predicted_found": pred, "implied_p_star": int(found.sum()) / est if est > 0 else None,
-            "true_p_star": int(found.sum()) / n_strip if n_strip > 0 else None}
+            "true_p_star": int(found.sum()) / n_strip if n_strip > 0 else None, **encounter_figures(total)}
+
+
+def encounter_figures(total: dict) -> dict:
+    """The estimate's CV, the share of its variance from the encounter (which cameras a survey of
+    this design happens to find: nothing a calibration can remove), that part's CV, and the chance
+    that a log-normal error of that CV alone falls within +-20% (the issue's review target)."""
+    from math import erf, log, sqrt
+
+    cv = float(total.get("est_cv") or np.nan)
+    share = float((total.get("variance_share") or {}).get("encounter", np.nan))
+    enc = sqrt(share) * cv if np.isfinite(cv) and np.isfinite(share) else np.nan
+    p20 = erf(log(1.2) / (enc * sqrt(2.0))) if np.isfinite(enc) and enc > 0 else np.nan
+    return {"est_cv": cv, "encounter_share": share, "encounter_cv": enc, "p_within_20_encounter_only": p20}
 
 
 def geometry_found(survey_dir: Path, strip_ids: set[str], edges: np.ndarray, rates: np.ndarray) -> float:
@@ -156,14 +169,36 @@ def gap_text(g: dict) -> str:
              "  the estimate's recall by size: "
              + ", ".join(f"{k} {v}" for k, v in g["estimate_recall_by_size"].items()),
              "  cameras found, predicted from each visible camera's true boxes: "
-             + "; ".join(f"{k} {v:.1f}" for k, v in g["predicted_found"].items()) + f" (observed {g['F']})"]
+             + "; ".join(f"{k} {v:.1f}" for k, v in g["predicted_found"].items()) + f" (observed {g['F']})",
+             f"  estimate CV {g['est_cv']:.2f}, {g['encounter_share']:.0%} of its variance from the encounter "
+             f"(CV {g['encounter_cv']:.2f} alone): within +-20% with probability {g['p_within_20_encounter_only']:.2f} "
+             "even with precision and recall known exactly"]
     return "\n".join(lines)
+
+
+def markdown_table(gaps: list[dict]) -> str:
+    """One row per survey: estimate, truth, error; cameras found observed and predicted (the
+    estimate's curve on the true boxes; the inclusion geometry at the true positions); the
+    encounter's CV and the chance of +-20% it leaves."""
+    geo_key = "inclusion geometry at the true positions, estimate's curve, sd 1.7"
+    box_key = f"estimate's curve, sd {1.7:g}"
+    rows = ["| survey | estimate (95%) | truth | error | found F | predicted: curve on true boxes | predicted: "
+            "geometry at true positions | estimate CV | encounter CV | P(within ±20%), encounter alone |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for g in gaps:
+        pred = g["predicted_found"]
+        rows.append(f"| {g['survey']} | {g['est']:.1f} ({g['lo']:.1f}-{g['hi']:.1f}) | {g['N']:.0f} | "
+                    f"{g['est'] / g['N'] - 1:+.0%} | {g['F']} | {pred.get(box_key, np.nan):.1f} | "
+                    f"{pred.get(geo_key, np.nan):.1f} | {g['est_cv']:.2f} | {g['encounter_cv']:.2f} | "
+                    f"{g['p_within_20_encounter_only']:.2f} |")
+    return "\n".join(rows) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("surveys", nargs="+", type=Path, help="rendered survey directories after review + estimate")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    parser.add_argument("--markdown", type=Path, default=None, help="also write one table row per survey here")
     args = parser.parse_args(argv)
     out = []
     for survey in args.surveys:
@@ -172,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         print(gap_text(g), flush=True)
     if args.json is not None:
         args.json.write_text(json.dumps(out, indent=2))
+    if args.markdown is not None:
+        args.markdown.write_text(markdown_table(out))
     return 0
 
 
