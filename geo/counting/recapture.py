@@ -104,6 +104,7 @@ class RecallFit:
     posterior: np.ndarray = field(repr=False)
     loglik: np.ndarray = field(repr=False)
     ratio_curve: np.ndarray = field(repr=False)
+    prior_sd: float = PRIOR_SD
 
     def to_dict(self) -> dict:
         """report.json's ``self_calibration`` figures."""
@@ -112,7 +113,7 @@ class RecallFit:
                 "recall_ratio_lo": round(self.recall_ratio_lo, 4), "recall_ratio_hi": round(self.recall_ratio_hi, 4),
                 "n_cameras": round(self.n_cameras, 2), "n_repeat": round(self.n_repeat, 2),
                 "n_pairs": int(self.n_pairs), "lr_p": float(self.lr_p), "informative": bool(self.informative),
-                "prior": f"logit shift ~ N(0, {PRIOR_SD:g}^2) around the card's recall",
+                "prior": f"logit shift ~ N(0, {self.prior_sd:g}^2) around the card's recall",
                 "camera_logit_sd": CAMERA_LOGIT_SD}
 
 
@@ -471,28 +472,39 @@ def fit_level(h: CaptureHistories, cal: Calibration, *, grid: np.ndarray = LEVEL
                                                                                    sd=sd)[0], 0.0))) for g in levels])
 
     ll = _loglik_on_grid(loglik, grid, prior_sd=prior_sd)
-    logpost = ll - 0.5 * (grid / prior_sd) ** 2
-    post = np.exp(logpost - logpost.max())
-    post /= post.sum()
     base = cal.recall_bins()
     g = recall_weights(hs.size_px, cal.size_edges, w_s[hs.cam] * hs.other)
     ratio = shifted_rates(base, grid, sd=sd) @ g / max(float(base @ g), 1e-12)
-    alpha = (1 - level) / 2
-    cdf = np.cumsum(post) - post / 2  # mid-point CDF, interpolated between grid points
-    lev_lo, lev_hi = (float(np.interp(q, cdf, grid)) for q in (alpha, 1 - alpha))
-    mean = float(post @ grid)
     zero = int(np.argmin(np.abs(grid)))
     from scipy.stats import chi2
 
     stat = max(2.0 * (ll.max() - ll[zero]), 0.0)
-    r_lo, r_hi = float(np.interp(lev_lo, grid, ratio)), float(np.interp(lev_hi, grid, ratio))
     n_found = h.n_found()
-    return RecallFit(level=mean, level_lo=lev_lo, level_hi=lev_hi,
-                     recall_ratio=float(post @ ratio), recall_ratio_lo=r_lo, recall_ratio_hi=r_hi,
-                     n_cameras=float(w.sum()), n_repeat=float(np.sum(w * (n_found >= 2))),
-                     n_pairs=int(keep[h.cam].sum()), lr_p=float(chi2.sf(stat, 1)),
-                     informative=bool(np.sqrt(post @ (grid - mean) ** 2) <= INFORMATIVE_SHARE * prior_sd),
-                     grid=grid, posterior=post, loglik=ll, ratio_curve=ratio)
+    fit = RecallFit(level=0.0, level_lo=0.0, level_hi=0.0, recall_ratio=1.0, recall_ratio_lo=1.0, recall_ratio_hi=1.0,
+                    n_cameras=float(w.sum()), n_repeat=float(np.sum(w * (n_found >= 2))),
+                    n_pairs=int(keep[h.cam].sum()), lr_p=float(chi2.sf(stat, 1)), informative=False,
+                    grid=grid, posterior=np.zeros_like(grid), loglik=ll, ratio_curve=ratio)
+    return with_prior(fit, prior_sd, level=level)
+
+
+def with_prior(fit: RecallFit, prior_sd: float, *, level: float = LEVEL) -> RecallFit:
+    """``fit`` with its posterior recomputed under the prior N(0, ``prior_sd``^2) on the level
+    (its likelihood on the grid kept): level, interval, recall ratio and ``informative``."""
+    from dataclasses import replace
+
+    grid, ll, ratio = fit.grid, fit.loglik, fit.ratio_curve
+    logpost = ll - 0.5 * (grid / prior_sd) ** 2
+    post = np.exp(logpost - logpost.max())
+    post /= post.sum()
+    alpha = (1 - level) / 2
+    cdf = np.cumsum(post) - post / 2  # mid-point CDF, interpolated between grid points
+    lev_lo, lev_hi = (float(np.interp(q, cdf, grid)) for q in (alpha, 1 - alpha))
+    mean = float(post @ grid)
+    return replace(fit, level=mean, level_lo=lev_lo, level_hi=lev_hi, recall_ratio=float(post @ ratio),
+                   recall_ratio_lo=float(np.interp(lev_lo, grid, ratio)),
+                   recall_ratio_hi=float(np.interp(lev_hi, grid, ratio)),
+                   informative=bool(np.sqrt(post @ (grid - mean) ** 2) <= INFORMATIVE_SHARE * prior_sd),
+                   posterior=post, prior_sd=float(prior_sd))
 
 
 COARSE_STEP = 5  # the likelihood is first computed on every 5th level of the grid ...

@@ -105,6 +105,13 @@ def test_a_flagged_survey_uses_its_own_fit_or_keeps_the_card_where_asked(monkeyp
     assert cal.source == "survey" and checks["self_calibration_used"] and checks["provisional"]
     assert cal.recall_bins()[-3] < card().recall_bins()[-3]
     assert len(notes) == 1 and "camcensus review" in notes[0] and "survey's own recall" in notes[0]
+    # the flagged fit is read under the wider prior (the card was just rejected); the verdict is the same
+    assert "N(0, 4^2)" in checks["self_calibration"]["prior"]
+    monkeypatch.setattr(card_check_module, "FLAGGED_PRIOR_SD", card_check_module.PRIOR_SD)
+    cal2, checks2 = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs)
+    assert checks2["card_check"]["fits"] is False and "N(0, 2^2)" in checks2["self_calibration"]["prior"]
+    assert checks["card_check"]["recall_ratio"] < checks2["card_check"]["recall_ratio"]
+    monkeypatch.undo()
     # the card is kept where asked (USE_OWN_FIT_WHEN_FLAGGED off): provisional, and the warning says so
     monkeypatch.setattr(card_check_module, "USE_OWN_FIT_WHEN_FLAGGED", False)
     notes = []

@@ -223,3 +223,20 @@ def test_a_single_view_camera_placed_by_box_size_is_spread_along_its_sight_line(
     assert (h.n_found() == 1).all()
     point = histories_from_tables(cameras.assign(method="facade"), images, crs=crs)
     assert point.n_cameras == 1
+
+
+def test_a_wider_prior_lets_thin_data_move_the_level_further_from_the_card():
+    """with_prior recomputes the posterior from the fit's likelihood: the card's own prior SD gives
+    the fit back; a wider one moves a level the data put far below the card further down (thin
+    data: the prior's pull towards the card weakens) and widens the interval."""
+    from geo.counting.recapture import PRIOR_SD, with_prior
+
+    cls, pairs = synthetic_pairs(120, views_per_camera=(2, 4), seed=3)
+    h = simulated_histories(cls, pairs, cal=card(), level=-4.0, seed=4)
+    fit = fit_level(h, card())
+    same = with_prior(fit, PRIOR_SD)
+    assert same.level == pytest.approx(fit.level) and same.recall_ratio == pytest.approx(fit.recall_ratio)
+    wide = with_prior(fit, 4.0)
+    assert wide.level < fit.level and wide.recall_ratio < fit.recall_ratio
+    assert wide.level_lo < fit.level_lo and wide.prior_sd == 4.0
+    assert "N(0, 4^2)" in wide.to_dict()["prior"]
