@@ -55,6 +55,8 @@ Policy (``calibration_checked``):
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -263,7 +265,9 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
     h = histories_from_tables(cameras, images, crs=crs, detections=detections, calibration=cal, buildings=build_m)
     check, fit = card_check(h, cal, detection_conf=conf)
     if check["fits"] is False and fit is not None and FLAGGED_PRIOR_SD != PRIOR_SD:
-        fit = with_prior(fit, FLAGGED_PRIOR_SD)
+        # whether the repeat views measure the level is still judged against the card's prior (half its SD): a
+        # wider prior must not make thin data "informative" (alt-20m-s7101b: 2 repeats, prior-only before)
+        fit = replace(with_prior(fit, FLAGGED_PRIOR_SD), informative=fit.informative)
         check.update(recall_ratio=round(fit.recall_ratio, 4), recall_ratio_lo=round(fit.recall_ratio_lo, 4),
                      recall_ratio_hi=round(fit.recall_ratio_hi, 4))
     checks = {"card_check": check, "self_calibration": fit.to_dict() if fit is not None else None,
