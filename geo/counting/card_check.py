@@ -42,7 +42,8 @@ Policy (``calibration_checked``):
   repeat views there are, centred on its median level: measured, it did not pay, see the docs);
 - the card does not fit and the survey's repeat views measure the level (the fit is informative,
   or its own likelihood rejects the card's level): the survey's own recall fit
-  (``calibration_from_fit``: the card's shape, the survey's level, with the fit's uncertainty);
+  (``calibration_from_fit``: the card's shape, the survey's level, with the fit's uncertainty),
+  its posterior under the wider prior N(0, ``FLAGGED_PRIOR_SD``^2) (the card was just rejected);
 - the card does not fit and the repeat views cannot tell: recall unknown
   (``geo.counting.recapture.prior_only``: uniform in logit from 6 below the card's level to the
   card's): a wide interval that says so;
