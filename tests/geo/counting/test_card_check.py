@@ -111,6 +111,8 @@ def test_a_flagged_survey_uses_its_own_fit_or_keeps_the_card_where_asked(monkeyp
     cal2, checks2 = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs)
     assert checks2["card_check"]["fits"] is False and "N(0, 2^2)" in checks2["self_calibration"]["prior"]
     assert checks["card_check"]["recall_ratio"] < checks2["card_check"]["recall_ratio"]
+    # whether the repeat views measure the level is judged against the card's prior either way
+    assert checks["self_calibration"]["informative"] == checks2["self_calibration"]["informative"]
     monkeypatch.undo()
     # the card is kept where asked (USE_OWN_FIT_WHEN_FLAGGED off): provisional, and the warning says so
     monkeypatch.setattr(card_check_module, "USE_OWN_FIT_WHEN_FLAGGED", False)
