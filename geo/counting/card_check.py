@@ -87,7 +87,8 @@ USE_OWN_FIT_WHEN_FLAGGED = True
 # A flagged survey's fit is read under a wider prior on the level: the card centred at N(0, 2^2) was just rejected,
 # and unseen imagery moves the level 3-5 logits, so the card-centred prior mostly pulls the fit back towards the card
 # (10 m held-out-look surveys: recall ratio 0.40 / 0.23 / 0.32 at SD 2, 0.27 / 0.13 / 0.19 at SD 4; the detector's
-# measured ratio on that look is about 0.27). The verdict (the tests use the likelihood only) does not change.
+# measured ratio on that look is about 0.27). The verdict (the tests use the likelihood only) does not change. Only
+# where the likelihood peaks inside the grid (``bounded_below``): with none seen twice only the prior holds the level.
 FLAGGED_PRIOR_SD = 4.0
 LOW_CONF_EDGE = 0.7  # the card's bins up to this confidence are its "low" ones
 LOW_CONF_MARGIN = 0.15  # survey detections are smaller than the card's held-out ones: their low share runs up to
@@ -265,7 +266,7 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
     conf = detections["conf"].fillna(1.0).to_numpy(float) if "conf" in detections else None
     h = histories_from_tables(cameras, images, crs=crs, detections=detections, calibration=cal, buildings=build_m)
     check, fit = card_check(h, cal, detection_conf=conf)
-    if check["fits"] is False and fit is not None and FLAGGED_PRIOR_SD != PRIOR_SD:
+    if check["fits"] is False and fit is not None and FLAGGED_PRIOR_SD != PRIOR_SD and bounded_below(fit):
         # whether the repeat views measure the level is still judged against the card's prior (half its SD): a
         # wider prior must not make thin data "informative" (alt-20m-s7101b: 2 repeats, prior-only before)
         fit = replace(with_prior(fit, FLAGGED_PRIOR_SD), informative=fit.informative)
@@ -318,6 +319,14 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
         if notes is not None:
             notes.append(note)
     return cal, checks
+
+
+def bounded_below(fit: RecallFit, *, margin: float = 0.5) -> bool:
+    """Whether the fit's likelihood peaks inside its grid (at least ``margin`` logits above its
+    floor): its repeat views bound the level from both sides. Where it peaks at the floor (no camera
+    seen twice where several were expected: c03, jpeg:4, 0 of 3.3) only the prior holds the level
+    up, and a wider one would let it run to the floor (c03: 46 -> 109 for 22)."""
+    return bool(fit.grid[int(np.argmax(fit.loglik))] > fit.grid[0] + margin)
 
 
 def _p_values(check: dict) -> list:
