@@ -91,11 +91,14 @@ def gap_of_survey(survey_dir: Path) -> dict:
             continue
         for sd in (0.0, CAMERA_LOGIT_SD):
             pred[f"{name}, sd {sd:g}"] = float(found_by_any_view(r, cam, n_k, sd=sd).sum())
+    if rb:
+        pred["inclusion geometry at the true positions, estimate's curve, sd 1.7"] = geometry_found(
+            survey_dir, strip_ids, np.asarray(rb["edges_px"], float), np.asarray(rb["recall"], float))
     total = report.get("total") or {}
     n_strip = float(total.get("truth_cameras") or len(strip_ids))
     est = float(total.get("est_cameras") or np.nan)
     views = np.bincount(cam, minlength=n_k)
-    return {"survey": survey_dir.name, "source": cal.get("source"), "n_audited": cal.get("n_audited"),
+    return {"survey": survey_dir.parent.name if survey_dir.name.startswith("est-") else survey_dir.name, "source": cal.get("source"), "n_audited": cal.get("n_audited"),
             "est": est, "lo": total.get("est_lo"), "hi": total.get("est_hi"), "N": n_strip, "K": n_k,
             "F": int(found.sum()), "boxes": int(len(inside)),
             "views_per_visible_camera": float(views.mean()) if n_k else 0,
@@ -106,7 +109,52 @@ def gap_of_survey(survey_dir: Path) -> dict:
                                                                                  rb.get("edges_px", [])[1:])],
                                                 [round(x, 3) for x in rb.get("recall", [])])),
             "predicted_found": pred, "implied_p_star": int(found.sum()) / est if est > 0 else None,
-            "true_p_star": int(found.sum()) / n_strip if n_strip > 0 else None}
+            "true_p_star": int(found.sum()) / n_strip if n_strip > 0 else None, **encounter_figures(total)}
+
+
+def encounter_figures(total: dict) -> dict:
+    """The estimate's CV, the share of its variance from the encounter (which cameras a survey of
+    this design happens to find: nothing a calibration can remove), that part's CV, and the chance
+    that a log-normal error of that CV alone falls within +-20% (the issue's review target)."""
+    from math import erf, log, sqrt
+
+    cv = float(total.get("est_cv") or np.nan)
+    share = float((total.get("variance_share") or {}).get("encounter", np.nan))
+    enc = sqrt(share) * cv if np.isfinite(cv) and np.isfinite(share) else np.nan
+    p20 = erf(log(1.2) / (enc * sqrt(2.0))) if np.isfinite(enc) and enc > 0 else np.nan
+    return {"est_cv": cv, "encounter_share": share, "encounter_cv": enc, "p_within_20_encounter_only": p20}
+
+
+def geometry_found(survey_dir: Path, strip_ids: set[str], edges: np.ndarray, rates: np.ndarray) -> float:
+    """Cameras found that the estimator's own geometry predicts for the true cameras in the strip
+    at their true positions: their candidate views (``geo.counting.inclusion.view_pairs``, one
+    shift, the survey's buildings), the box size and visibility it gives each, the recall curve
+    ``rates`` by ``edges`` (px), the per-camera effect. Against the prediction from their true
+    boxes this isolates the geometry (which views show a camera, at which size) from the locator
+    and the strip."""
+    import geopandas as gpd
+
+    from geo.counting.calibration import recall_at
+    from geo.counting.heterogeneity import CAMERA_LOGIT_SD, found_by_any_view
+    from geo.counting.inclusion import box_size_m, view_pairs, views_for_inclusion, visibility_by_range
+    from geo.counting.locate import buildings_for_survey, read_images, read_sample_info
+
+    truth = gpd.read_file(survey_dir / "truth.geojson")
+    key = "camera_id" if "camera_id" in truth.columns else truth.columns[0]
+    truth = truth[truth[key].astype(str).isin({str(i) for i in strip_ids})]
+    if truth.empty:
+        return 0.0
+    crs = truth.estimate_utm_crs()
+    xy = truth.to_crs(crs).geometry
+    cxy = np.column_stack([xy.x.to_numpy(), xy.y.to_numpy()])
+    views = views_for_inclusion(read_images(survey_dir), crs)
+    buildings = buildings_for_survey(read_sample_info(survey_dir))
+    build_m = buildings.to_crs(crs) if buildings is not None and len(buildings) else None
+    pairs = view_pairs(cxy, np.tile([1.0, 0.0], (len(cxy), 1)), views, spacing_m=1.0, buildings=build_m, n_shifts=1)
+    size = box_size_m(truth["class_name"].astype(str).to_numpy())[pairs.cam] * pairs.scale
+    other = visibility_by_range(pairs.range_m) * (pairs.factor if pairs.factor is not None else 1.0)
+    r = recall_at(size, edges, rates) * other
+    return float(found_by_any_view(r, pairs.cam, len(cxy), sd=CAMERA_LOGIT_SD).sum())
 
 
 def gap_text(g: dict) -> str:
@@ -121,14 +169,36 @@ def gap_text(g: dict) -> str:
              "  the estimate's recall by size: "
              + ", ".join(f"{k} {v}" for k, v in g["estimate_recall_by_size"].items()),
              "  cameras found, predicted from each visible camera's true boxes: "
-             + "; ".join(f"{k} {v:.1f}" for k, v in g["predicted_found"].items()) + f" (observed {g['F']})"]
+             + "; ".join(f"{k} {v:.1f}" for k, v in g["predicted_found"].items()) + f" (observed {g['F']})",
+             f"  estimate CV {g['est_cv']:.2f}, {g['encounter_share']:.0%} of its variance from the encounter "
+             f"(CV {g['encounter_cv']:.2f} alone): within +-20% with probability {g['p_within_20_encounter_only']:.2f} "
+             "even with precision and recall known exactly"]
     return "\n".join(lines)
+
+
+def markdown_table(gaps: list[dict]) -> str:
+    """One row per survey: estimate, truth, error; cameras found observed and predicted (the
+    estimate's curve on the true boxes; the inclusion geometry at the true positions); the
+    encounter's CV and the chance of +-20% it leaves."""
+    geo_key = "inclusion geometry at the true positions, estimate's curve, sd 1.7"
+    box_key = f"estimate's curve, sd {1.7:g}"
+    rows = ["| survey | estimate (95%) | truth | error | found F | predicted: curve on true boxes | predicted: "
+            "geometry at true positions | estimate CV | encounter CV | P(within ±20%), encounter alone |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for g in gaps:
+        pred = g["predicted_found"]
+        rows.append(f"| {g['survey']} | {g['est']:.1f} ({g['lo']:.1f}-{g['hi']:.1f}) | {g['N']:.0f} | "
+                    f"{g['est'] / g['N'] - 1:+.0%} | {g['F']} | {pred.get(box_key, np.nan):.1f} | "
+                    f"{pred.get(geo_key, np.nan):.1f} | {g['est_cv']:.2f} | {g['encounter_cv']:.2f} | "
+                    f"{g['p_within_20_encounter_only']:.2f} |")
+    return "\n".join(rows) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("surveys", nargs="+", type=Path, help="rendered survey directories after review + estimate")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    parser.add_argument("--markdown", type=Path, default=None, help="also write one table row per survey here")
     args = parser.parse_args(argv)
     out = []
     for survey in args.surveys:
@@ -137,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         print(gap_text(g), flush=True)
     if args.json is not None:
         args.json.write_text(json.dumps(out, indent=2))
+    if args.markdown is not None:
+        args.markdown.write_text(markdown_table(out))
     return 0
 
 

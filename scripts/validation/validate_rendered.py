@@ -621,6 +621,9 @@ def estimate_one(root: Path, s: RenderedSurvey, calibration: str, *, estimate_ar
         located = root / s.name / "est-card" / "cameras.parquet"
         if calibration == "oracle" and located.exists():
             shutil.copy(located, out / "cameras.parquet")
+            # and its report: the review's audit updates the survey's own recall fit when that was informative
+            if (located.parent / "report.json").exists():
+                shutil.copy(located.parent / "report.json", out / "report.json")
         else:
             camcensus("estimate", out, "--by", "area", "--no-osm", *estimate_args, log=log, inprocess=True)
         camcensus("review", out, "--oracle", "truth", log=log, inprocess=True)

@@ -105,6 +105,24 @@ def test_a_flagged_survey_uses_its_own_fit_or_keeps_the_card_where_asked(monkeyp
     assert cal.source == "survey" and checks["self_calibration_used"] and checks["provisional"]
     assert cal.recall_bins()[-3] < card().recall_bins()[-3]
     assert len(notes) == 1 and "camcensus review" in notes[0] and "survey's own recall" in notes[0]
+    # no camera seen twice: the likelihood peaks at the grid's floor, only the card's prior holds the level
+    assert "N(0, 2^2)" in checks["self_calibration"]["prior"]
+    # a few seen twice: the flagged fit is read under the wider prior (the card was just rejected)
+    full, _images, _dets, _crs = _line_survey(80, seed=2)
+    full = full[full["n_views"] > 0].reset_index(drop=True)
+    some = cams.copy()
+    twice = np.flatnonzero(full["n_views"].to_numpy() >= 2)[::6]
+    some.loc[twice, "image_ids"] = pd.Series([full.loc[i, "image_ids"][:2] for i in twice], index=twice)
+    some.loc[twice, "n_views"] = some.loc[twice, "n_detections"] = 2
+    cal1, checks1 = calibration_checked(card(), cameras=some, detections=dets, images=images, crs=crs)
+    assert checks1["card_check"]["fits"] is False and "N(0, 4^2)" in checks1["self_calibration"]["prior"]
+    monkeypatch.setattr(card_check_module, "FLAGGED_PRIOR_SD", card_check_module.PRIOR_SD)
+    cal2, checks2 = calibration_checked(card(), cameras=some, detections=dets, images=images, crs=crs)
+    assert checks2["card_check"]["fits"] is False and "N(0, 2^2)" in checks2["self_calibration"]["prior"]
+    assert checks1["card_check"]["recall_ratio"] < checks2["card_check"]["recall_ratio"]
+    # whether the repeat views measure the level is judged against the card's prior either way
+    assert checks1["self_calibration"]["informative"] == checks2["self_calibration"]["informative"]
+    monkeypatch.undo()
     # the card is kept where asked (USE_OWN_FIT_WHEN_FLAGGED off): provisional, and the warning says so
     monkeypatch.setattr(card_check_module, "USE_OWN_FIT_WHEN_FLAGGED", False)
     notes = []
@@ -192,3 +210,20 @@ def test_a_large_survey_is_tested_on_a_sample_of_its_cameras(monkeypatch):
     assert check["tests"]["recapture"]["p_value"] < 0.005
     check, _ = card_check(card_like, card())
     assert check["fits"] is True and check["tests"]["recapture"]["n_cameras_tested"] == 400
+
+
+def test_the_wider_flagged_prior_only_where_the_likelihood_peaks_inside_the_grid():
+    """A likelihood that peaks at the grid's floor (no camera seen twice where several were
+    expected) is bounded only by the prior: the card's prior is kept there."""
+    from geo.counting.card_check import bounded_below
+    from geo.counting.recapture import LEVEL_GRID, RecallFit
+
+    def fit_with(peak: float) -> RecallFit:
+        ll = -0.5 * (LEVEL_GRID - peak) ** 2
+        return RecallFit(level=peak, level_lo=peak - 1, level_hi=peak + 1, recall_ratio=0.3, recall_ratio_lo=0.1,
+                         recall_ratio_hi=0.6, n_cameras=50, n_repeat=2, n_pairs=200, lr_p=1e-4, informative=False,
+                         grid=LEVEL_GRID, posterior=np.ones_like(LEVEL_GRID) / len(LEVEL_GRID), loglik=ll,
+                         ratio_curve=np.linspace(0.01, 1.5, len(LEVEL_GRID)))
+
+    assert bounded_below(fit_with(-5.0))
+    assert not bounded_below(fit_with(-12.0))  # monotone on the grid: peaks at its floor
