@@ -49,7 +49,7 @@ import pandas as pd
 
 from geo.counting.calibration import Calibration, calibration_from_dict, calibration_from_rates
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit, logit_shift
-from geo.counting.inclusion import (EFFECT_NODES, MAX_RANGE_M, MIN_INCLUSION, box_size_m, street_distance,
+from geo.counting.inclusion import (EFFECT_NODES, MIN_INCLUSION, box_size_m, street_distance,
                                     view_geometry, view_pairs, visibility_by_range)
 from geo.errors import GeoInputError
 

@@ -12,7 +12,7 @@ import shapely
 
 from geo.counting.calibration import calibration_from_dict
 from geo.counting.inclusion import RISE_M, view_pairs
-from geo.counting.planning import (Design, base_pairs, base_views, design_inclusion, design_prediction,
+from geo.counting.planning import (Design, design_inclusion, design_prediction,
                                    designs_from_grid, images_for_design, plan_area_from_frames, plainest,
                                    points_for_design, recommend, view_geometry)
 from geo.errors import GeoInputError
