@@ -190,14 +190,20 @@ def size_centres(edges: np.ndarray) -> np.ndarray:
 def recall_at(size_px: np.ndarray, edges: np.ndarray, rates: np.ndarray) -> np.ndarray:
     """Recall at box sizes ``size_px`` from per-bin ``rates`` (see ``RateCurves.recall_at``).
     ``rates`` may be (m,) or (d, m) for d draws; the result then has a leading axis d."""
+    i0, i1, t = size_bin_weights(size_px, edges)
+    rates = np.asarray(rates, float)
+    return rates[..., i0] * (1 - t) + rates[..., i1] * t
+
+
+def size_bin_weights(size_px: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lower bin, upper bin, weight of the upper) of box sizes ``size_px`` (px) between the recall
+    bins' centres (log size): ``recall_at`` interpolates linearly between them."""
     centres = np.log(size_centres(edges))
     x = np.log(np.maximum(np.asarray(size_px, float), 1e-3))
     pos = np.clip(np.interp(x, centres, np.arange(len(centres), dtype=float)), 0, len(centres) - 1)
     i0 = np.floor(pos).astype(np.int64)
     i1 = np.minimum(i0 + 1, len(centres) - 1)
-    t = pos - i0
-    rates = np.asarray(rates, float)
-    return rates[..., i0] * (1 - t) + rates[..., i1] * t
+    return i0, i1, pos - i0
 
 
 def calibration_from_dict(data: dict) -> Calibration:

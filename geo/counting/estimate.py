@@ -329,16 +329,22 @@ def reality_from_false(n_detections: np.ndarray, conf_max: np.ndarray, detection
     camera below 0; only a shortfall beyond the top bin is dropped."""
     if not CARRY_FALSE_SHORTFALL:
         return _reality_clipped(n_detections, conf_max, detection_conf, false_b, edges)
+    n_det, single, cam_bin, dets_b, singles_b = _bin_counts(n_detections, conf_max, detection_conf, edges)
+    multis_b = np.bincount(cam_bin[~single], minlength=len(edges) - 1).astype(float)
+    q_single, q_multi = _spend_false(np.asarray(false_b, float), singles_b, multis_b, dets_b)
+    return np.where(single, q_single[cam_bin], q_multi[cam_bin])
+
+
+def _bin_counts(n_detections, conf_max, detection_conf, edges):
+    """(detections per camera, single-view flag, camera's bin by its conf_max, detections per bin,
+    single-view cameras per bin) for the confidence bins ``edges``."""
     n_det = np.asarray(n_detections, float)
-    conf_max = np.asarray(conf_max, float)
     k = len(edges) - 1
     dets_b = np.bincount(conf_bin(detection_conf, edges), minlength=k).astype(float)
     single = n_det <= 1
-    cam_bin = conf_bin(conf_max, edges)
+    cam_bin = conf_bin(np.asarray(conf_max, float), edges)
     singles_b = np.bincount(cam_bin[single], minlength=k).astype(float)
-    multis_b = np.bincount(cam_bin[~single], minlength=k).astype(float)
-    q_single, q_multi = _spend_false(np.asarray(false_b, float), singles_b, multis_b, dets_b)
-    return np.where(single, q_single[cam_bin], q_multi[cam_bin])
+    return n_det, single, cam_bin, dets_b, singles_b
 
 
 def _spend_false(false_b: np.ndarray, singles_b: np.ndarray, multis_b: np.ndarray, dets_b: np.ndarray
@@ -375,13 +381,7 @@ def _reality_clipped(n_detections: np.ndarray, conf_max: np.ndarray, detection_c
     detections_b at their conf_max), each kept at least at that bin's detection-level precision;
     the rest are real. A bin's shortfall (fewer singles than expected false) is dropped: upward
     where false detections outnumber real ones (issue 27, docs/estimator.md section 9)."""
-    n_det = np.asarray(n_detections, float)
-    conf_max = np.asarray(conf_max, float)
-    k = len(edges) - 1
-    dets_b = np.bincount(conf_bin(detection_conf, edges), minlength=k).astype(float)
-    single = n_det <= 1
-    cam_bin = conf_bin(conf_max, edges)
-    singles_b = np.bincount(cam_bin[single], minlength=k).astype(float)
+    n_det, single, cam_bin, dets_b, singles_b = _bin_counts(n_detections, conf_max, detection_conf, edges)
     q = np.ones(len(n_det))
     with np.errstate(divide="ignore", invalid="ignore"):
         frac_b = np.where(dets_b > 0, np.clip(false_b / dets_b, 0.0, 1.0), 0.0)

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from geo.counting.calibration import Calibration, conf_bin, recall_at, size_centres
+from geo.counting.calibration import Calibration, conf_bin, recall_at, size_bin_weights
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit, logit_shift
 from geo.counting.inclusion import box_size_m, view_pairs, views_for_inclusion, visibility_by_range
 
@@ -395,12 +395,7 @@ def recall_weights(size_px: np.ndarray, edges: np.ndarray, weights: np.ndarray) 
     for any ``rates`` (``recall_at`` is linear in them): one pass over the pairs instead of one per
     recall curve tried."""
     m = len(edges) - 1
-    centres = np.log(size_centres(edges))
-    x = np.log(np.maximum(np.asarray(size_px, float), 1e-3))
-    pos = np.clip(np.interp(x, centres, np.arange(len(centres), dtype=float)), 0, len(centres) - 1)
-    i0 = np.floor(pos).astype(np.int64)
-    i1 = np.minimum(i0 + 1, len(centres) - 1)
-    t = pos - i0
+    i0, i1, t = size_bin_weights(size_px, edges)
     w = np.asarray(weights, float)
     return np.bincount(i0, w * (1 - t), minlength=m) + np.bincount(i1, w * t, minlength=m)
 
