@@ -68,6 +68,28 @@ def write_map_html(areas: gpd.GeoDataFrame, path: str | Path, *, cameras: gpd.Ge
     return write_text(path, page_from_data(data))
 
 
+def _truth_features(truth: gpd.GeoDataFrame | None) -> list[dict]:
+    """The simulator's true cameras as GeoJSON point features (class, mount, images seen in)."""
+    features: list[dict] = []
+    if truth is None or not len(truth):
+        return features
+    points = truth.to_crs(4326)
+    points = points[points.geometry.notna() & ~points.geometry.is_empty].reset_index(drop=True)
+    for _, row in points.iterrows():
+        seen = row.get("seen_by")
+        n_seen = len(seen) if isinstance(seen, (list, tuple, np.ndarray)) else None
+        rows = [["class", _plain_text(row.get("class_name"))]]
+        if _plain_text(row.get("mount")):
+            rows.append(["mount", _plain_text(row.get("mount"))])
+        if n_seen is not None:
+            rows.append(["in images", f"{n_seen}"])
+        point = row.geometry.representative_point()
+        features.append({
+            "type": "Feature", "geometry": {"type": "Point", "coordinates": [_round(point.x), _round(point.y)]},
+            "properties": {"title": f"true camera {_plain_text(row.get('camera_id'))}", "rows": rows}})
+    return features
+
+
 def map_data(areas: gpd.GeoDataFrame, *, cameras: gpd.GeoDataFrame | None = None,
              streets: gpd.GeoDataFrame | None = None, coverage: np.ndarray | None = None,
              truth: gpd.GeoDataFrame | None = None, thumbnails: list[str | None] | None = None,
@@ -134,22 +156,7 @@ def map_data(areas: gpd.GeoDataFrame, *, cameras: gpd.GeoDataFrame | None = None
                     "thumb": thumbs[i] if i < len(thumbs) and _is_thumb(thumbs[i]) else None}})
         if len(cameras) > len(cams):
             subtitle = f"{subtitle} · {len(cams):,} of {len(cameras):,} cameras drawn".strip(" ·")
-    truth_features = []
-    if truth is not None and len(truth):
-        points = truth.to_crs(4326)
-        points = points[points.geometry.notna() & ~points.geometry.is_empty].reset_index(drop=True)
-        for _, row in points.iterrows():
-            seen = row.get("seen_by")
-            n_seen = len(seen) if isinstance(seen, (list, tuple, np.ndarray)) else None
-            rows = [["class", _plain_text(row.get("class_name"))]]
-            if _plain_text(row.get("mount")):
-                rows.append(["mount", _plain_text(row.get("mount"))])
-            if n_seen is not None:
-                rows.append(["in images", f"{n_seen}"])
-            point = row.geometry.representative_point()
-            truth_features.append({
-                "type": "Feature", "geometry": {"type": "Point", "coordinates": [_round(point.x), _round(point.y)]},
-                "properties": {"title": f"true camera {_plain_text(row.get('camera_id'))}", "rows": rows}})
+    truth_features = _truth_features(truth)
     if not np.all(np.isfinite(bounds)):
         bounds = [-180.0, -85.0, 180.0, 85.0]
     n_features = len(area_features) + len(street_features) + len(camera_features) + len(truth_features)
