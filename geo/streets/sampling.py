@@ -217,16 +217,21 @@ def points_from_streets(streets: gpd.GeoDataFrame, *, method: Method = "systemat
     return gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
 
 
-def views_from_points(points: gpd.GeoDataFrame, *, sides: Sides = "both", along: bool = False,
-                      fov: float = 90.0, pitch: float = 0.0, seed: int = 0) -> gpd.GeoDataFrame:
-    """Views at each point looking perpendicular to the street (``sides``), and with ``along``
-    also forward and backward along it. Headings in degrees clockwise from true north."""
+def _check_view(sides: str, *, fov: float, pitch: float) -> None:
+    """Raise ``GeoInputError`` (one line) for a bad view option (degrees)."""
     if sides not in SIDES:
         raise GeoInputError(f"unknown --sides '{sides}': choose one of {', '.join(SIDES)}")
     if not 0 < fov < 180:
         raise GeoInputError(f"--fov must be between 0 and 180 degrees, got {fov}")
     if not -90 <= pitch <= 90:
         raise GeoInputError(f"--pitch must be between -90 and 90 degrees, got {pitch}")
+
+
+def views_from_points(points: gpd.GeoDataFrame, *, sides: Sides = "both", along: bool = False,
+                      fov: float = 90.0, pitch: float = 0.0, seed: int = 0) -> gpd.GeoDataFrame:
+    """Views at each point looking perpendicular to the street (``sides``), and with ``along``
+    also forward and backward along it. Headings in degrees clockwise from true north."""
+    _check_view(sides, fov=fov, pitch=pitch)
     n = len(points)
     if sides == "both":
         chosen = [np.full(n, "left"), np.full(n, "right")]
@@ -297,12 +302,7 @@ def check_sampling(*, network_type: str = "drive", method: str = "systematic", s
     _check_method(method, spacing=spacing, n=n)
     if min_gap is not None and not min_gap >= 0:
         raise GeoInputError(f"--min-gap must be a number of metres >= 0, got {min_gap}")
-    if sides not in SIDES:
-        raise GeoInputError(f"unknown --sides '{sides}': choose one of {', '.join(SIDES)}")
-    if not 0 < fov < 180:
-        raise GeoInputError(f"--fov must be between 0 and 180 degrees, got {fov}")
-    if not -90 <= pitch <= 90:
-        raise GeoInputError(f"--pitch must be between -90 and 90 degrees, got {pitch}")
+    _check_view(sides, fov=fov, pitch=pitch)
 
 
 def sample_survey(survey_dir: str | Path, *, area: str = "demo", network_type: str = "drive",
