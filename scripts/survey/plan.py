@@ -296,6 +296,11 @@ def _recommendation_lines(plan: dict) -> list[str]:
         n_verify, n_audit = planned_review(rec["images"], rec["estimate"])
         lines.append(f"then review it: camcensus review DIR (about {n_verify} detections to verify and "
                      f"{n_audit:,} images to audit); " + person_time_line(n_verify, n_audit))
+        from scripts.review.sampling import encounter_limit, reach_line  # issue 26 (unseen3): the encounter's limit
+
+        limit = encounter_limit(rec.get("cv"), (rec.get("var_share") or {}).get("encounter"), rec.get("located"),
+                                target=(target or 20.0) / 100.0)
+        lines += [line for line in [reach_line(limit, planned=True)] if line]
     return lines
 
 
