@@ -261,7 +261,7 @@ def create_app(survey_dir: str | Path, *, conf: float | None = None, target_half
     app.extensions["review"] = review
     page = {"survey": tables.survey_dir.resolve().name, "design": design, "reviewer": reviewer,
             "needed": cameras_needed(design),
-            "needed_verify": sample_size_for_relative_half_width(design.sizing, p=0.5)
+            "needed_verify": sample_size_for_relative_half_width(design.target_half_width, p=0.5)
             if design.relative_target else None}
     add_errors_and_headers(app)
 

@@ -229,18 +229,20 @@ def test_the_encounter_limit_says_when_the_target_is_out_of_reach():
     assert small.half_width == pytest.approx(0.81, abs=0.01)  # ±81% even with precision and recall exact
     assert small.located_needed == pytest.approx(135, abs=3) and small.scale_needed == pytest.approx(15, abs=0.5)
     assert small.sizing_half_width == pytest.approx(1.96 * 0.393 * 0.5 ** 0.5, abs=0.005)
-    # sized for what is reachable: far fewer answers than ±20% asks for
+    # the audit sized for what is reachable: far fewer audited cameras than ±20% asks for
     assert sample_size_for_relative_half_width(small.sizing_half_width, p=0.2) < \
         sample_size_for_relative_half_width(0.2, p=0.2) / 5
+    assert encounter_limit(1.5, 1.0, 8).sizing_half_width == 0.9  # t06: CV 1.5, never sized beyond ±90%
     big = encounter_limit(0.08, 0.6, 800, target=0.2)
     assert big.reachable and big.sizing_half_width == 0.2
     assert encounter_limit(None, 0.5, 10) is None and encounter_limit(0.3, 0.5, 0) is None
 
 
 def test_a_review_of_a_small_survey_is_sized_for_what_it_can_reach_and_says_so(survey, capsys):
-    """With a last estimate whose encounter alone is wider than ±20%, the review's samples are
-    sized for the reachable half-width (stored in the design), and the CLI says ±20% is out of
-    reach, how many located cameras it would need and what to do (issue 26)."""
+    """With a last estimate whose encounter alone is wider than ±20%, the review's audit is sized
+    for the reachable half-width (stored in the design; verification stays at the target), and
+    the CLI says ±20% is out of reach, how many located cameras it would need and what to do
+    (issue 26)."""
     import json
 
     from scripts.cli import main
@@ -252,10 +254,12 @@ def test_a_review_of_a_small_survey_is_sized_for_what_it_can_reach_and_says_so(s
     out = capsys.readouterr().out
     design = read_design(survey)
     assert design.sizing_half_width == pytest.approx(0.545, abs=0.005) and design.target_half_width == 0.2
-    assert design.n_verify <= sample_size_for_relative_half_width(0.545, p=0.5) < 97
+    assert design.n_verify == min(97, len(design.verify_order))
+    from scripts.review.sampling import cameras_needed
+    assert cameras_needed(design, recall=0.2) == 52  # at ±20%: 385
     assert "note: ±20% is out of reach for this survey" in out and "±81%" in out
     assert "at least about 135 located cameras: a survey about 15x as large" in out
-    assert "The review is sized for ±54% instead" in out
+    assert "The audit is sized for ±54% instead" in out
 
 
 def test_a_review_without_a_last_estimate_is_sized_for_the_target(survey, capsys):
