@@ -484,20 +484,65 @@ def encounter_limit_of(survey_dir: str | Path, *, target: float = DEFAULT_TARGET
     return encounter_limit(total.get("est_cv"), share, total.get("n_cameras"), target=target)
 
 
-def reach_line(limit: EncounterLimit | None, *, planned: bool = False) -> str | None:
-    """One ``note:`` line when the encounter keeps the target out of reach (None otherwise):
-    the interval a perfect calibration would leave, what the review is sized for instead, and the
-    located cameras (survey size) the target needs. ``planned``: worded for a planned design."""
+def reach_line(limit: EncounterLimit | None) -> str | None:
+    """One ``note:`` line when the encounter keeps the target out of reach for a survey (None
+    otherwise): the interval a perfect calibration would leave, what the audit is sized for instead,
+    and the located cameras (survey size) the target needs."""
     if limit is None or limit.reachable:
         return None
-    what = "this design" if planned else "this survey"
-    found = "would locate" if planned else "located"
-    sized = ("" if planned else f" The audit is sized for ±{limit.sizing_half_width * 100:.0f}% instead "
-             "(recall adding at most half the encounter's variance).")
-    return (f"note: ±{limit.target * 100:.0f}% is out of reach for {what}: the {limit.located:.0f} cameras it {found} "
-            f"give an encounter CV of {limit.encounter_cv:.2f} (which cameras a survey of this size happens to find), "
-            f"so even with precision and recall known exactly its 95% interval is about "
-            f"±{limit.half_width * 100:.0f}%.{sized} ±{limit.target * 100:.0f}% needs at least about "
+    return (f"note: ±{limit.target * 100:.0f}% is out of reach for this survey: the {limit.located:.0f} cameras it "
+            f"located give an encounter CV of {limit.encounter_cv:.2f} (which cameras a survey of this size happens "
+            f"to find), so even with precision and recall known exactly its 95% interval is about "
+            f"±{limit.half_width * 100:.0f}%. The audit is sized for ±{limit.sizing_half_width * 100:.0f}% instead "
+            f"(recall adding at most half the encounter's variance). ±{limit.target * 100:.0f}% needs at least about "
             f"{limit.located_needed:,} located cameras: a survey about {limit.scale_needed:.0f}x as large, or a "
             "denser design (camcensus plan --review). Where the detector finds fewer cameras than its card says, "
             "it is wider still.")
+
+
+def review_reach_for_plan(area, design, calibration, *, density_per_km: float, target: float = DEFAULT_TARGET,
+                          level: float | None = None) -> dict:
+    """For ``camcensus plan --review``: what the encounter leaves a review of ``design`` on the
+    planned ``area`` (``geo.counting.planning``), at the card's recall and where the detector finds
+    less (its recall level moved by ``level`` logits, default the plan's ``UNSEEN_LEVEL``: about a
+    third of the card's recall; the renderer's held-out look is about a quarter): the encounter
+    limits (``encounter_limit``, as dicts) and the recall ratio assumed."""
+    from dataclasses import asdict
+    from dataclasses import replace as replaced
+
+    from geo.counting.planning import UNSEEN_LEVEL, design_prediction
+    from geo.counting.recapture import shifted_rates
+
+    level = UNSEEN_LEVEL if level is None else float(level)
+    rates = calibration.recall_bins()
+    lower = shifted_rates(rates, level)
+    unseen = replaced(calibration, rec_found=lower * calibration.rec_n)
+    weights = calibration.rec_n / max(float(calibration.rec_n.sum()), 1e-9)
+    out = {"target": float(target), "unseen_level": level,
+           "unseen_recall_ratio": float(lower @ weights / max(float(rates @ weights), 1e-12))}
+    for name, cal in (("card", calibration), ("unseen", unseen)):
+        pred = design_prediction(area, design, cal, density_per_km=density_per_km, review=True)
+        limit = encounter_limit(pred.cv, pred.var_share.get("encounter"), pred.located, target=target)
+        out[name] = asdict(limit) if limit is not None else None
+    return out
+
+
+def plan_reach_lines(reach: dict | None) -> list[str]:
+    """The plan's lines on what the encounter leaves a review (``review_reach_for_plan``): at the
+    card's recall and where the detector finds less; a ``note:`` when the target is out of reach
+    there, with the located cameras (survey size) it needs."""
+    if not reach or not reach.get("card") or not reach.get("unseen"):
+        return []
+    card, unseen = EncounterLimit(**reach["card"]), EncounterLimit(**reach["unseen"])
+    line = (f"the encounter (which cameras a survey of this size happens to find) leaves a review at best "
+            f"±{card.half_width * 100:.0f}% at the card's recall (about {card.located:.0f} cameras located), "
+            f"±{unseen.half_width * 100:.0f}% where the detector finds {reach['unseen_recall_ratio']:.2f}x the card's "
+            f"recall, as on imagery unlike its training (about {unseen.located:.0f} located)")
+    lines = [line]
+    worst = card if not card.reachable else unseen
+    if not worst.reachable:
+        where = "even at the card's recall" if worst is card else "where the detector finds less"
+        lines.append(f"note: ±{worst.target * 100:.0f}% is out of reach for this design {where}, whatever the "
+                     f"review: it needs at least about {worst.located_needed:,} located cameras, a survey about "
+                     f"{worst.scale_needed:.1f}x as large at this design, or a denser one")
+    return lines

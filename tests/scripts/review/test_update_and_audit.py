@@ -272,18 +272,42 @@ def test_a_review_without_a_last_estimate_is_sized_for_the_target(survey, capsys
         97, len(design.verify_order))
 
 
-def test_plan_review_says_when_the_design_cannot_reach_the_target_whatever_the_review():
+def test_plan_review_says_what_the_encounter_leaves_and_when_the_target_is_out_of_reach():
+    """plan --review: the encounter's limit for the recommended design at the card's recall and
+    where the detector finds less (a lower recall finds fewer cameras: wider); a note when the
+    target is out of reach, with the located cameras it needs (issue 26)."""
+    import shapely
+    import geopandas as gpd
+
+    from geo.counting.planning import Design, plan_area_from_frames
+    from scripts.review.sampling import plan_reach_lines, review_reach_for_plan
     from scripts.survey.plan import plan_to_text
 
-    row = {"label": "systematic 20 m", "images": 4000, "cost_usd": 0.0, "fetch_s": 10.0, "detect_s": 100.0,
-           "strip_m": {"directed": 20.0, "dome": 14.0}, "ci_half_width_pct": 45.0, "road_km": 20.0,
-           "estimate": 100.0, "command": "camcensus survey ...", "cv": 0.25,
-           "var_share": {"encounter": 0.8, "precision": 0.1, "recall": 0.1}, "located": 30.0}
+    x0, y0 = 385_000.0, 6_672_000.0
+    street = gpd.GeoDataFrame({"street_id": [0]}, geometry=[shapely.LineString([(x0, y0), (x0, y0 + 2000.0)])],
+                              crs="EPSG:32635")
+    rng = np.random.default_rng(3)
+    y = rng.uniform(0, 2000, 400)
+    x = np.where(rng.random(400) < 0.5, -1.0, 1.0) * rng.uniform(2.0, 20.0, 400)
+    area = plan_area_from_frames(street, np.column_stack([x0 + x, y0 + y]),
+                                 np.where(rng.random(400) < 0.5, "dome", "directed"))
+    card = calibration_from_dict(card_prior(0.8))
+    reach = review_reach_for_plan(area, Design(spacing_m=20.0), card, density_per_km=5.0, target=0.2)
+    assert 0.2 < reach["unseen_recall_ratio"] < 0.7
+    assert reach["unseen"]["located"] < reach["card"]["located"]
+    assert reach["unseen"]["half_width"] > reach["card"]["half_width"]
+    lines = plan_reach_lines(reach)
+    assert lines[0].startswith("the encounter (which cameras a survey of this size happens to find) leaves a review")
+    assert any(line.startswith("note: ±20% is out of reach for this design") for line in lines)
+    assert "located cameras, a survey about" in lines[-1]
+    row = {"label": "systematic 20 m", "images": 200, "cost_usd": 0.0, "fetch_s": 10.0, "detect_s": 100.0,
+           "strip_m": {"directed": 20.0, "dome": 14.0}, "ci_half_width_pct": 45.0, "road_km": 2.0,
+           "estimate": 10.0, "command": "camcensus survey ..."}
     plan = {"area": "demo", "designs": [row], "target_ci_pct": 20.0, "density_per_km": 5.0,
             "provider": {"name": "simulated", "price_per_1000_usd": 0.0}, "timing": {"detect_s_per_image": 0.1},
-            "calibration": "card", "review": True, "recommended": {**row, "meets_target": False}}
-    text = plan_to_text(plan)
-    assert "note: ±20% is out of reach for this design: the 30 cameras it would locate" in text
-    assert "located cameras: a survey about 5x as large" in text and "sized for" not in text
-    reachable = {**row, "cv": 0.08, "located": 500.0}
-    assert "out of reach" not in plan_to_text({**plan, "recommended": {**reachable, "meets_target": True}})
+            "calibration": "card", "review": True, "recommended": {**row, "meets_target": False},
+            "review_reach": reach}
+    assert lines[-1] in plan_to_text(plan)
+    assert "out of reach" not in plan_to_text({**plan, "review_reach": None})
+    wide = review_reach_for_plan(area, Design(spacing_m=20.0), card, density_per_km=5.0, target=2.0)
+    assert not any("out of reach" in line for line in plan_reach_lines(wide))  # ±200%: reachable
