@@ -125,15 +125,16 @@ def _bin(values, edges: np.ndarray) -> np.ndarray:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("surveys", nargs="*", type=Path, help="survey directories (or rendered cache entries)")
-    parser.add_argument("--heldout", type=Path, required=True, help="the fixed held-out sets (scripts.synthesis.heldout)")
+    parser.add_argument("--heldout", type=Path, required=True,
+                        help="the fixed held-out sets (scripts.synthesis.heldout)")
     parser.add_argument("--pred", type=Path, required=True, help="cached predictions (detector_heldout --cache)")
     parser.add_argument("--markdown", type=Path, default=None, help="also write the tables here")
     args = parser.parse_args(argv)
     looks = {look: heldout_detections(args.heldout, args.pred, look) for look in ("default", "alt", "corrupt")}
     kept = {k: v[v["conf"] >= THRESHOLD] for k, v in looks.items()}
     ref = reference(kept["default"][kept["default"]["tp"]])
-    lines = ["| held-out set | true positives | median conf | conf < 0.7 | conf >= 0.8 | mean position, true positives |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| held-out set | true positives | median conf | conf < 0.7 | conf >= 0.8 | "
+             "mean position, true positives |", "|---|---|---|---|---|---|"]
     for look, d in kept.items():
         t = d[d["tp"]]
         pos = p_lower(t["size"].to_numpy(float), t["conf"].to_numpy(float), 1, ref, false_per_image=0.0)[0]
