@@ -66,6 +66,7 @@ SECONDS_PER_IMAGE = 8.0  # per audited image (look for missed cameras, draw boxe
 # share of the encounter's variance (its CV sqrt(0.5) x the encounter's): more audited images would buy little
 REVIEW_VARIANCE_SHARE = 0.5
 MAX_SIZING_HALF_WIDTH = 0.9  # ... and never for a relative half-width wider than this
+REACH_MARGIN = 1.1  # an encounter half-width within this factor of the target counts as reaching it (no note)
 
 
 def sample_size_for_half_width(half_width: float, *, p: float = 0.5, z: float = Z95) -> int:
@@ -453,7 +454,8 @@ def encounter_limit(cv: float, encounter_share: float, located: float, *, target
                     ) -> EncounterLimit | None:
     """The encounter's limit on a count of CV ``cv`` whose variance is ``encounter_share`` from the
     encounter (which cameras the survey happened to find, ``located`` of them): its CV, the 95%
-    half-width it alone allows, whether ``target`` is reachable, the located cameras the target
+    half-width it alone allows, whether ``target`` is reachable (that half-width under
+    ``REACH_MARGIN`` x the target), the located cameras the target
     needs at least (the encounter's variance goes as 1 / located), and the half-width the review's
     audit is sized for (the target, or when out of reach recall adding ``REVIEW_VARIANCE_SHARE`` of
     the encounter's variance, at most ``MAX_SIZING_HALF_WIDTH``). None when the figures are missing."""
@@ -465,7 +467,7 @@ def encounter_limit(cv: float, encounter_share: float, located: float, *, target
         return None
     enc = cv * math.sqrt(share)
     half = half_width_of_cv(enc)
-    reachable = half < target
+    reachable = half < REACH_MARGIN * target
     needed = int(math.ceil(located * (enc / cv_of_half_width(target)) ** 2))
     sizing = target if reachable else min(max(target, Z95 * enc * math.sqrt(REVIEW_VARIANCE_SHARE)),
                                           max(MAX_SIZING_HALF_WIDTH, target))
@@ -490,14 +492,20 @@ def reach_line(limit: EncounterLimit | None) -> str | None:
     and the located cameras (survey size) the target needs."""
     if limit is None or limit.reachable:
         return None
+    sized = (f" The audit is sized for ±{limit.sizing_half_width * 100:.0f}% instead (recall adding at most half "
+             "the encounter's variance)." if limit.sizing_half_width > limit.target + 0.005 else "")
     return (f"note: ±{limit.target * 100:.0f}% is out of reach for this survey: the {limit.located:.0f} cameras it "
             f"located give an encounter CV of {limit.encounter_cv:.2f} (which cameras a survey of this size happens "
             f"to find), so even with precision and recall known exactly its 95% interval is about "
-            f"±{limit.half_width * 100:.0f}%. The audit is sized for ±{limit.sizing_half_width * 100:.0f}% instead "
-            f"(recall adding at most half the encounter's variance). ±{limit.target * 100:.0f}% needs at least about "
-            f"{limit.located_needed:,} located cameras: a survey about {limit.scale_needed:.0f}x as large, or a "
+            f"±{limit.half_width * 100:.0f}%.{sized} ±{limit.target * 100:.0f}% needs at least about "
+            f"{limit.located_needed:,} located cameras: a survey about {_times(limit.scale_needed)} as large, or a "
             "denser design (camcensus plan --review). Where the detector finds fewer cameras than its card says, "
             "it is wider still.")
+
+
+def _times(scale: float) -> str:
+    """``2.3x`` under 10, ``15x`` from 10 up."""
+    return f"{scale:.1f}x" if scale < 10 else f"{scale:.0f}x"
 
 
 def review_reach_for_plan(area, design, calibration, *, density_per_km: float, target: float = DEFAULT_TARGET,
@@ -544,5 +552,5 @@ def plan_reach_lines(reach: dict | None) -> list[str]:
         where = "even at the card's recall" if worst is card else "where the detector finds less"
         lines.append(f"note: ±{worst.target * 100:.0f}% is out of reach for this design {where}, whatever the "
                      f"review: it needs at least about {worst.located_needed:,} located cameras, a survey about "
-                     f"{worst.scale_needed:.1f}x as large at this design, or a denser one")
+                     f"{_times(worst.scale_needed)} as large at this design, or a denser one")
     return lines

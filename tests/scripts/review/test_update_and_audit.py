@@ -235,6 +235,9 @@ def test_the_encounter_limit_says_when_the_target_is_out_of_reach():
     assert encounter_limit(1.5, 1.0, 8).sizing_half_width == 0.9  # t06: CV 1.5, never sized beyond ±90%
     big = encounter_limit(0.08, 0.6, 800, target=0.2)
     assert big.reachable and big.sizing_half_width == 0.2
+    edge = encounter_limit(0.1027, 1.0, 26, target=0.2)  # d10: ±20.2% from the encounter alone, at the target
+    assert edge.half_width > 0.2 and edge.reachable and edge.sizing_half_width == 0.2
+    assert encounter_limit(0.125, 1.0, 26, target=0.2).reachable is False  # ±25%
     assert encounter_limit(None, 0.5, 10) is None and encounter_limit(0.3, 0.5, 0) is None
 
 
