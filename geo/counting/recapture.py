@@ -147,14 +147,8 @@ def histories_from_tables(cameras: pd.DataFrame, images: pd.DataFrame, *, crs, d
         cxy = off_wall(cxy, eyes, buildings)
     weight = (camera_reality(cameras, detections, calibration, n_images=len(ok))
               if calibration is not None and detections is not None else np.ones(n))
-    # single-view cameras placed by box size: their candidate views averaged over positions along the sight line
-    # (off by default: measured, it moved the held-out 10 m fits the wrong way, docs/unseen-imagery.md)
-    spread = _placed_by_size(cameras, seen) if SIGHT_LINE_SPREAD else np.zeros(n, bool)
-    origin, cxy, node_w = along_sight_line(cxy, eyes, spread, buildings=buildings)
-    m = len(cxy)
-    seen_cam, seen_row = _expanded_rows(origin, seen_cam, seen_row, n)
-    pairs = view_pairs(cxy, np.tile([1.0, 0.0], (m, 1)), views, spacing_m=1.0, buildings=buildings, n_shifts=1)
-    box = box_size_m(cameras["class_name"].astype(str).to_numpy())[origin]
+    pairs = view_pairs(cxy, np.tile([1.0, 0.0], (n, 1)), views, spacing_m=1.0, buildings=buildings, n_shifts=1)
+    box = box_size_m(cameras["class_name"].astype(str).to_numpy())
     cam, vj = pairs.cam, pairs.view
     detected = _member(cam.astype(np.int64) * len(view_ids) + vj, seen_cam * len(view_ids) + seen_row)
     size = box[cam] * pairs.scale
@@ -162,85 +156,7 @@ def histories_from_tables(cameras: pd.DataFrame, images: pd.DataFrame, *, crs, d
     extra = _unmatched_pairs(cxy, box, (seen_cam, seen_row), cam, vj, views)
     return CaptureHistories(np.concatenate([cam, extra[0]]), np.concatenate([size, extra[1]]),
                             np.concatenate([other, extra[2]]), np.concatenate([detected, np.ones(len(extra[0]), bool)]),
-                            weight[origin] * node_w, m, n_unmatched=len(extra[0]))
-
-
-SIGHT_LINE_SPREAD = False  # average single-view size-placed cameras' candidate views along their sight line
-RANGE_LOG_SD = 0.4  # a box-size range's error (the locator's sigma: 0.4 x the range), as a log-normal SD
-SIGHT_LINE_NODES = 3  # Gauss-Hermite positions along the sight line per single-view size-placed camera
-MAX_SIGHT_LINE_CAMERAS = 20_000  # beyond this many such cameras only their located position is used (speed)
-
-
-def _placed_by_size(cameras: pd.DataFrame, seen: list[set]) -> np.ndarray:
-    """Cameras seen in one view and placed by the box size's range (locate's method ``size``)."""
-    one = np.fromiter((len(ids) == 1 for ids in seen), bool, count=len(seen))
-    if "method" not in cameras.columns:
-        return np.zeros(len(cameras), bool)
-    return one & cameras["method"].astype(str).eq("size").to_numpy()
-
-
-def along_sight_line(xy: np.ndarray, eye: np.ndarray, spread: np.ndarray, *, buildings=None,
-                     log_sd: float = RANGE_LOG_SD, nodes: int = SIGHT_LINE_NODES,
-                     max_cameras: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(origin camera per position, positions (m), weight per position): the cameras marked
-    ``spread`` (one view, placed by box size) at ``nodes`` Gauss-Hermite ranges along the ray from
-    their detecting ``eye`` through their located position (range x exp(z ``log_sd``)), the others at
-    their position with weight 1. A position inside a building footprint is dropped and the
-    camera's weights renormalised. A camera placed by box size is often metres off along that line
-    (the locator's sigma is 0.4 x the range); its candidate views computed at one position then
-    mispredict how often a second view should have seen it."""
-    n = len(xy)
-    max_cameras = MAX_SIGHT_LINE_CAMERAS if max_cameras is None else max_cameras
-    spread = spread & np.isfinite(eye).all(axis=1)
-    if not spread.any() or spread.sum() > max_cameras:
-        return np.arange(n), xy, np.ones(n)
-    z, w = np.polynomial.hermite_e.hermegauss(nodes)
-    w = w / w.sum()
-    rows = np.flatnonzero(spread)
-    d = xy[rows] - eye[rows]
-    moved = eye[rows][:, None, :] + d[:, None, :] * np.exp(z * log_sd)[None, :, None]  # (cameras, nodes, 2)
-    keep = np.ones(moved.shape[:2], bool)
-    if buildings is not None and len(buildings):
-        import shapely
-
-        polys = buildings.geometry.to_numpy()
-        polys = polys[np.isin(shapely.get_type_id(polys), [3, 6])]
-        if len(polys):
-            pts = shapely.points(moved.reshape(-1, 2))
-            inside = np.zeros(len(pts), bool)
-            inside[shapely.STRtree(polys).query(pts, predicate="within")[0]] = True
-            keep = ~inside.reshape(keep.shape)
-            keep[:, int(np.argmin(np.abs(z)))] = True  # the located position itself always stays
-    nw = np.where(keep, w[None, :], 0.0)
-    nw /= nw.sum(axis=1, keepdims=True)
-    rest = np.flatnonzero(~spread)
-    k_cam, k_node = np.nonzero(keep)
-    origin = np.concatenate([rest, rows[k_cam]])
-    out_xy = np.concatenate([xy[rest], moved[k_cam, k_node]])
-    out_w = np.concatenate([np.ones(len(rest)), nw[k_cam, k_node]])
-    return origin, out_xy, out_w
-
-
-def _expanded_rows(origin: np.ndarray, seen_cam: np.ndarray, seen_row: np.ndarray, n: int
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """(position, view row) of the detections, each camera's detecting views given to all its positions."""
-    if len(origin) == n and np.array_equal(origin, np.arange(n)):
-        return seen_cam, seen_row
-    order = np.argsort(origin, kind="stable")
-    starts = np.searchsorted(origin[order], np.arange(n))
-    counts = np.bincount(origin, minlength=n)
-    per = counts[seen_cam]
-    pos = np.repeat(starts[seen_cam], per) + _ranges(per)
-    return order[pos].astype(np.int64), np.repeat(seen_row, per)
-
-
-def _ranges(counts: np.ndarray) -> np.ndarray:
-    """0..c-1 for each c of ``counts``, concatenated."""
-    total = int(counts.sum())
-    if total == 0:
-        return np.zeros(0, np.int64)
-    ends = np.cumsum(counts)
-    return np.arange(total) - np.repeat(ends - counts, counts)
+                            weight, n, n_unmatched=len(extra[0]))
 
 
 ON_WALL_M = 0.05  # a located camera this close to a building outline (or inside one) was placed on the facade

@@ -51,7 +51,7 @@ def review(
             raise typer.BadParameter(f"--oracle must be 'truth', got {oracle!r}")
         from scripts.review.oracle import oracle_review
         from scripts.review.report import review_line
-        from scripts.review.sampling import person_time_line
+        from scripts.review.sampling import encounter_limit_of, person_time_line, reach_line
 
         result, summary = oracle_review(survey, n_verify=n_verify, n_audit=n_audit, conf=conf,
                                         target_half_width=target, seed=seed)
@@ -60,10 +60,12 @@ def review(
         typer.echo(review_line(summary))
         typer.echo(person_time_line(summary["n_verified"], summary["n_audited"], seconds_per_image=seconds_per_image)
                    + " (what a person would have spent)")
+        if (note := reach_line(encounter_limit_of(survey, target=target))) is not None:
+            typer.echo(note)
         return
     from scripts.review.app import create_app, serve
 
-    from scripts.review.sampling import person_time_line
+    from scripts.review.sampling import encounter_limit_of, person_time_line, reach_line
 
     flask_app = create_app(survey, conf=conf, target_half_width=target, n_verify=n_verify, n_audit=n_audit,
                            seed=seed, reviewer=reviewer if reviewer is not None else getpass.getuser())
@@ -72,4 +74,6 @@ def review(
                + (f" (grows up to {design.audit_cap:,} while the audit holds too few cameras)"
                   if design.adaptive_audit and design.audit_cap else ""), err=True)
     typer.echo(person_time_line(design.n_verify, design.n_audit, seconds_per_image=seconds_per_image), err=True)
+    if (note := reach_line(encounter_limit_of(survey, target=target))) is not None:
+        typer.echo(note, err=True)
     serve(flask_app, host=host, port=port, open_browser=not no_browser, announce=typer.echo)

@@ -27,6 +27,7 @@ from scripts.review.sampling import (
     ReviewDesign,
     bin_index,
     cameras_needed,
+    encounter_limit_of,
     extend_audit,
     open_design,
     sample_size_for_relative_half_width,
@@ -247,8 +248,10 @@ def create_app(survey_dir: str | Path, *, conf: float | None = None, target_half
                reviewer: str = "") -> Flask:
     """The review app for ``survey_dir`` (reads or writes its design, opens its answer store)."""
     tables = SurveyTables.open(survey_dir, conf=conf)
+    limit = encounter_limit_of(survey_dir, target=target_half_width)  # what the survey's size leaves reachable
     design = open_design(tables, target_half_width=target_half_width, n_verify=n_verify, n_audit=n_audit,
-                         seed=seed, prior_recall=prior_recall_of(survey_dir))
+                         seed=seed, prior_recall=prior_recall_of(survey_dir),
+                         sizing_half_width=limit.sizing_half_width if limit is not None else None)
     review = Review(tables=tables, design=design, store=AnswerStore.of_survey(survey_dir),
                     default_reviewer=reviewer)
     here = Path(__file__).parent

@@ -123,14 +123,17 @@ def oracle_review(survey_dir, *, n_verify: int | None = None, n_audit: int | Non
     """Open (or design) the survey's review, answer it from the truth; return what was written
     and the review's summary (scripts.review.calibration.review_summary)."""
     from scripts.review.calibration import prior_recall_of, review_summary
-    from scripts.review.sampling import DEFAULT_TARGET, extend_audit, open_design
+    from scripts.review.sampling import DEFAULT_TARGET, encounter_limit_of, extend_audit, open_design
 
     tables = SurveyTables.open(survey_dir, conf=conf)
     if tables.truth_boxes is None:  # before writing a design
         raise GeoInputError(f"--oracle truth needs {tables.survey_dir / 'truth_boxes.parquet'}: "
                             "only simulated surveys (--provider simulated) have it")
-    design = open_design(tables, target_half_width=DEFAULT_TARGET if target_half_width is None else target_half_width,
-                         n_verify=n_verify, n_audit=n_audit, seed=seed, prior_recall=prior_recall_of(survey_dir))
+    target = DEFAULT_TARGET if target_half_width is None else target_half_width
+    limit = encounter_limit_of(survey_dir, target=target)  # what the survey's size leaves reachable
+    design = open_design(tables, target_half_width=target, n_verify=n_verify, n_audit=n_audit, seed=seed,
+                         prior_recall=prior_recall_of(survey_dir),
+                         sizing_half_width=limit.sizing_half_width if limit is not None else None)
     store = AnswerStore.of_survey(survey_dir)
     result = review_with_oracle(tables, design, store)
     summary = review_summary(survey_dir, tables=tables, design=design, store=store)

@@ -25,6 +25,15 @@ interval needs n = z^2 (1 - p) / (p h^2) answers at a rate p (``sample_size_for_
 97 verified detections at p = 0.5, and as many audited cameras as the recall measured so far
 asks for (the card's recall first). The audit grows until it holds them or reaches its cap
 (``default_audit_cap``: 15% of the images, at least 100, at most 650).
+
+A review cannot narrow what the survey's size sets: the encounter (which cameras a survey of this
+design happens to find) has its own CV, which no calibration removes (``encounter_limit``, from
+the last estimate's report.json). When it alone keeps the count's interval wider than the target,
+the audit is sized for what is reachable instead (recall adding at most ``REVIEW_VARIANCE_SHARE``
+of the encounter's variance: ``ReviewDesign.sizing_half_width``), and ``reach_line`` says so, with
+the located cameras the target would need. Verification stays sized for the target: it is cheap
+(3 s a detection), and where the card does not carry precision falls too (0.41 on the renderer's
+held-out look; cutting it to the reachable size made h01's review +85% instead of +40%).
 """
 
 from __future__ import annotations
@@ -53,6 +62,11 @@ MIN_AUDIT_CAMERAS, MAX_AUDIT_CAMERAS = 30, 2000
 AUDIT_CAP_SHARE, AUDIT_CAP_MIN, AUDIT_CAP_MAX = 0.15, 100, 650
 SECONDS_PER_DETECTION = 3.0  # a person's time per verify answer (seconds), for the person-time line
 SECONDS_PER_IMAGE = 8.0  # per audited image (look for missed cameras, draw boxes)
+# when the encounter alone keeps the interval wider than the target, the audit is sized for recall to add at most this
+# share of the encounter's variance (its CV sqrt(0.5) x the encounter's): more audited images would buy little
+REVIEW_VARIANCE_SHARE = 0.5
+MAX_SIZING_HALF_WIDTH = 0.9  # ... and never for a relative half-width wider than this
+REACH_MARGIN = 1.1  # an encounter half-width within this factor of the target counts as reaching it (no note)
 
 
 def sample_size_for_half_width(half_width: float, *, p: float = 0.5, z: float = Z95) -> int:
@@ -203,6 +217,14 @@ class ReviewDesign:
     audit_size_measure: list[float] | None = None
     prior_recall: float = 0.5
     audit_cap: int | None = None
+    # the relative half-width the audit is sized for: the target, or what the survey's encounter leaves reachable
+    # (``encounter_limit``); None (designs before it): the target
+    sizing_half_width: float | None = None
+
+    @property
+    def sizing(self) -> float:
+        """The relative half-width the audit is sized for (``sizing_half_width``, else the target)."""
+        return self.target_half_width if self.sizing_half_width is None else self.sizing_half_width
 
     @property
     def relative_target(self) -> bool:
@@ -245,11 +267,12 @@ def read_design(survey_dir: str | Path) -> ReviewDesign | None:
 
 def design_review(tables: SurveyTables, *, target_half_width: float = DEFAULT_TARGET, n_verify: int | None = None,
                   n_audit: int | None = None, seed: int = 0, prior_recall: float | None = None,
-                  audit_cap: int | None = None) -> ReviewDesign:
+                  audit_cap: int | None = None, sizing_half_width: float | None = None) -> ReviewDesign:
     """A new design for the survey (nothing written). Default sizes: a relative half-width of
     ``target_half_width`` on the count, from precision (detections to verify, at p = 0.5) and from
-    recall (images to audit: enough to hold the cameras that ``prior_recall``, the card's, asks
-    for, guessed from the cameras per drawn image; the audit then grows with the recall it finds)."""
+    recall (images to audit: enough to hold the cameras that ``prior_recall``, the card's, asks for,
+    guessed from the cameras per drawn image; the audit then grows with the recall it finds; for
+    ``sizing_half_width`` instead, what the survey's encounter leaves reachable, when given)."""
     rng = np.random.default_rng([seed, 14])
     det = tables.detections
     edges = confidence_edges(det["conf"].to_numpy(float), tables.conf_threshold)
@@ -267,8 +290,10 @@ def design_review(tables: SurveyTables, *, target_half_width: float = DEFAULT_TA
     prior_recall = 0.5 if prior_recall is None or not np.isfinite(prior_recall) else float(prior_recall)
     cap = default_audit_cap(len(images)) if audit_cap is None else int(audit_cap)
     adaptive = n_audit is None
+    sizing = (target_half_width if sizing_half_width is None
+              else min(max(float(sizing_half_width), target_half_width), max(MAX_SIZING_HALF_WIDTH, target_half_width)))
     if n_audit is None:
-        needed = audit_cameras_needed(target_half_width, prior_recall)
+        needed = audit_cameras_needed(sizing, prior_recall)
         expected = expected_cameras_per_image(len(det), evidence, measure, prior_recall)
         n_audit = min(int(math.ceil(needed / max(expected, 0.02))), cap)
     if n_verify is None:
@@ -281,7 +306,7 @@ def design_review(tables: SurveyTables, *, target_half_width: float = DEFAULT_TA
                         n_audit=min(int(n_audit), len(audit_order)), target_half_width=float(target_half_width),
                         seed=int(seed), adaptive_audit=adaptive,
                         audit_size_measure=measure[order].round(3).tolist(), prior_recall=round(prior_recall, 4),
-                        audit_cap=cap)
+                        audit_cap=cap, sizing_half_width=None if sizing == target_half_width else round(sizing, 4))
 
 
 def audit_cameras_needed(target_half_width: float, recall: float) -> int:
@@ -331,15 +356,18 @@ def person_time_line(n_verify: int, n_audit: int, *, seconds_per_detection: floa
 
 
 def open_design(tables: SurveyTables, *, target_half_width: float = DEFAULT_TARGET, n_verify: int | None = None,
-                n_audit: int | None = None, seed: int = 0, prior_recall: float | None = None) -> ReviewDesign:
+                n_audit: int | None = None, seed: int = 0, prior_recall: float | None = None,
+                sizing_half_width: float | None = None) -> ReviewDesign:
     """The survey's stored design (resumed; ``n_verify`` / ``n_audit`` extend or shorten its
-    prefixes), or a new one written to ``review/sample.json``. A stored design whose detections
+    prefixes), or a new one written to ``review/sample.json`` (sized for ``sizing_half_width``
+    when the survey's encounter leaves the target out of reach: ``encounter_limit``). A stored design whose detections
     no longer match the survey's (detect was run again) is an error, since its answers would
     no longer describe these detections."""
     stored = read_design(tables.survey_dir)
     if stored is None:
         design = design_review(tables, target_half_width=target_half_width, n_verify=n_verify,
-                               n_audit=n_audit, seed=seed, prior_recall=prior_recall)
+                               n_audit=n_audit, seed=seed, prior_recall=prior_recall,
+                               sizing_half_width=sizing_half_width)
     else:
         design = replace(stored)
         if tables.conf_threshold != design.conf_threshold:  # the review keeps its own threshold
@@ -371,7 +399,7 @@ def cameras_needed(design: ReviewDesign, *, recall: float | None = None) -> int:
     if not design.relative_target:
         return sample_size_for_half_width(design.target_half_width)
     r = design.prior_recall if recall is None or not np.isfinite(recall) else recall
-    return audit_cameras_needed(design.target_half_width, r)
+    return audit_cameras_needed(design.sizing, r)
 
 
 def extend_audit(design: ReviewDesign, survey_dir: str | Path, *, n_cameras: int,
@@ -391,3 +419,138 @@ def extend_audit(design: ReviewDesign, survey_dir: str | Path, *, n_cameras: int
     grown = replace(design, n_audit=min(design.n_audit + more, limit))
     write_text(design_path(survey_dir), json.dumps(asdict(grown)))
     return grown
+
+
+def half_width_of_cv(cv: float, *, z: float = Z95) -> float:
+    """The relative half-width (hi - lo) / 2 / estimate of a log-normal 95% interval of CV ``cv``."""
+    return float(math.sinh(z * math.sqrt(math.log1p(cv * cv))))
+
+
+def cv_of_half_width(half_width: float, *, z: float = Z95) -> float:
+    """The CV whose log-normal 95% interval has relative half-width ``half_width`` (inverse of
+    ``half_width_of_cv``)."""
+    return float(math.sqrt(math.expm1((math.asinh(half_width) / z) ** 2)))
+
+
+@dataclass(frozen=True)
+class EncounterLimit:
+    """What a survey's size leaves a review (``encounter_limit``)."""
+
+    located: float  # cameras located by the estimate
+    encounter_cv: float  # the estimate's CV from the encounter alone
+    half_width: float  # the relative 95% half-width with precision and recall known exactly
+    target: float
+    reachable: bool
+    located_needed: int  # located cameras the target would need at least (the encounter alone within it)
+    sizing_half_width: float  # what the review's samples are sized for
+
+    @property
+    def scale_needed(self) -> float:
+        """How many times this survey's size (streets at this design) the target would need."""
+        return self.located_needed / max(self.located, 1e-9)
+
+
+def encounter_limit(cv: float, encounter_share: float, located: float, *, target: float = DEFAULT_TARGET
+                    ) -> EncounterLimit | None:
+    """The encounter's limit on a count of CV ``cv`` whose variance is ``encounter_share`` from the
+    encounter (which cameras the survey happened to find, ``located`` of them): its CV, the 95%
+    half-width it alone allows, whether ``target`` is reachable (that half-width under
+    ``REACH_MARGIN`` x the target), the located cameras the target
+    needs at least (the encounter's variance goes as 1 / located), and the half-width the review's
+    audit is sized for (the target, or when out of reach recall adding ``REVIEW_VARIANCE_SHARE`` of
+    the encounter's variance, at most ``MAX_SIZING_HALF_WIDTH``). None when the figures are missing."""
+    try:
+        cv, share, located = float(cv), float(encounter_share), float(located)
+    except (TypeError, ValueError):
+        return None
+    if not (math.isfinite(cv) and cv > 0 and 0 <= share <= 1 and located > 0):
+        return None
+    enc = cv * math.sqrt(share)
+    half = half_width_of_cv(enc)
+    reachable = half < REACH_MARGIN * target
+    needed = int(math.ceil(located * (enc / cv_of_half_width(target)) ** 2))
+    sizing = target if reachable else min(max(target, Z95 * enc * math.sqrt(REVIEW_VARIANCE_SHARE)),
+                                          max(MAX_SIZING_HALF_WIDTH, target))
+    return EncounterLimit(located=located, encounter_cv=enc, half_width=half, target=float(target),
+                          reachable=reachable, located_needed=max(needed, 1), sizing_half_width=sizing)
+
+
+def encounter_limit_of(survey_dir: str | Path, *, target: float = DEFAULT_TARGET) -> EncounterLimit | None:
+    """``encounter_limit`` of the survey's last estimate (report.json's total: est_cv,
+    variance_share, n_cameras), or None without one."""
+    try:
+        total = json.loads((Path(survey_dir) / "report.json").read_text(encoding="utf-8")).get("total") or {}
+    except (OSError, ValueError, AttributeError):
+        return None
+    share = (total.get("variance_share") or {}).get("encounter")
+    return encounter_limit(total.get("est_cv"), share, total.get("n_cameras"), target=target)
+
+
+def reach_line(limit: EncounterLimit | None) -> str | None:
+    """One ``note:`` line when the encounter keeps the target out of reach for a survey (None
+    otherwise): the interval a perfect calibration would leave, what the audit is sized for instead,
+    and the located cameras (survey size) the target needs."""
+    if limit is None or limit.reachable:
+        return None
+    sized = (f" The audit is sized for ±{limit.sizing_half_width * 100:.0f}% instead (recall adding at most half "
+             "the encounter's variance)." if limit.sizing_half_width > limit.target + 0.005 else "")
+    return (f"note: ±{limit.target * 100:.0f}% is out of reach for this survey: the {limit.located:.0f} cameras it "
+            f"located give an encounter CV of {limit.encounter_cv:.2f} (which cameras a survey of this size happens "
+            f"to find), so even with precision and recall known exactly its 95% interval is about "
+            f"±{limit.half_width * 100:.0f}%.{sized} ±{limit.target * 100:.0f}% needs at least about "
+            f"{limit.located_needed:,} located cameras: a survey about {_times(limit.scale_needed)} as large, or a "
+            "denser design (camcensus plan --review). Where the detector finds fewer cameras than its card says, "
+            "it is wider still.")
+
+
+def _times(scale: float) -> str:
+    """``2.3x`` under 10, ``15x`` from 10 up."""
+    return f"{scale:.1f}x" if scale < 10 else f"{scale:.0f}x"
+
+
+def review_reach_for_plan(area, design, calibration, *, density_per_km: float, target: float = DEFAULT_TARGET,
+                          level: float | None = None) -> dict:
+    """For ``camcensus plan --review``: what the encounter leaves a review of ``design`` on the
+    planned ``area`` (``geo.counting.planning``), at the card's recall and where the detector finds
+    less (its recall level moved by ``level`` logits, default the plan's ``UNSEEN_LEVEL``: about a
+    third of the card's recall; the renderer's held-out look is about a quarter): the encounter
+    limits (``encounter_limit``, as dicts) and the recall ratio assumed."""
+    from dataclasses import asdict
+    from dataclasses import replace as replaced
+
+    from geo.counting.planning import UNSEEN_LEVEL, design_prediction
+    from geo.counting.recapture import shifted_rates
+
+    level = UNSEEN_LEVEL if level is None else float(level)
+    rates = calibration.recall_bins()
+    lower = shifted_rates(rates, level)
+    unseen = replaced(calibration, rec_found=lower * calibration.rec_n)
+    weights = calibration.rec_n / max(float(calibration.rec_n.sum()), 1e-9)
+    out = {"target": float(target), "unseen_level": level,
+           "unseen_recall_ratio": float(lower @ weights / max(float(rates @ weights), 1e-12))}
+    for name, cal in (("card", calibration), ("unseen", unseen)):
+        pred = design_prediction(area, design, cal, density_per_km=density_per_km, review=True)
+        limit = encounter_limit(pred.cv, pred.var_share.get("encounter"), pred.located, target=target)
+        out[name] = asdict(limit) if limit is not None else None
+    return out
+
+
+def plan_reach_lines(reach: dict | None) -> list[str]:
+    """The plan's lines on what the encounter leaves a review (``review_reach_for_plan``): at the
+    card's recall and where the detector finds less; a ``note:`` when the target is out of reach
+    there, with the located cameras (survey size) it needs."""
+    if not reach or not reach.get("card") or not reach.get("unseen"):
+        return []
+    card, unseen = EncounterLimit(**reach["card"]), EncounterLimit(**reach["unseen"])
+    line = (f"the encounter (which cameras a survey of this size happens to find) leaves a review at best "
+            f"±{card.half_width * 100:.0f}% at the card's recall (about {card.located:.0f} cameras located), "
+            f"±{unseen.half_width * 100:.0f}% where the detector finds {reach['unseen_recall_ratio']:.2f}x the card's "
+            f"recall, as on imagery unlike its training (about {unseen.located:.0f} located)")
+    lines = [line]
+    worst = card if not card.reachable else unseen
+    if not worst.reachable:
+        where = "even at the card's recall" if worst is card else "where the detector finds less"
+        lines.append(f"note: ±{worst.target * 100:.0f}% is out of reach for this design {where}, whatever the "
+                     f"review: it needs at least about {worst.located_needed:,} located cameras, a survey about "
+                     f"{_times(worst.scale_needed)} as large at this design, or a denser one")
+    return lines

@@ -216,6 +216,11 @@ def run_plan(area: str, *, target_pct: float | None = None, budget_usd: float | 
             "review": review, "timing": timing, "designs": rows, "recommended": recommended,
             "self_calibration": selfcal,
             "seconds": round(time.perf_counter() - started, 1)}
+    if review and best is not None:  # issue 26 (unseen3): what the encounter leaves a review, card and unseen imagery
+        from scripts.review.sampling import review_reach_for_plan
+
+        plan["review_reach"] = review_reach_for_plan(areas[best.design.network], best.design, calibration,
+                                                     density_per_km=assumed, target=(target_pct or 20.0) / 100.0)
     return plan
 
 
@@ -296,6 +301,9 @@ def _recommendation_lines(plan: dict) -> list[str]:
         n_verify, n_audit = planned_review(rec["images"], rec["estimate"])
         lines.append(f"then review it: camcensus review DIR (about {n_verify} detections to verify and "
                      f"{n_audit:,} images to audit); " + person_time_line(n_verify, n_audit))
+        from scripts.review.sampling import plan_reach_lines  # issue 26 (unseen3): what the encounter leaves
+
+        lines += plan_reach_lines(plan.get("review_reach"))
     return lines
 
 

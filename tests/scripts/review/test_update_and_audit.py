@@ -213,3 +213,104 @@ def test_bad_review_options_are_one_line_errors(survey, capsys):
     from scripts.review.store import AnswerStore
 
     assert AnswerStore.of_survey(survey).rows() == []  # nothing answered
+
+
+def test_the_encounter_limit_says_when_the_target_is_out_of_reach():
+    """A survey's encounter (which cameras it happened to find) has a CV no review removes: h02's
+    card estimate (CV 0.456, 74% of its variance from the encounter, 9 located cameras) cannot
+    reach ±20% whatever the review measures (issue 26)."""
+    from scripts.review.sampling import (cv_of_half_width, encounter_limit, half_width_of_cv,
+                                         sample_size_for_relative_half_width)
+
+    assert cv_of_half_width(half_width_of_cv(0.3)) == pytest.approx(0.3)
+    assert half_width_of_cv(0.1016) == pytest.approx(0.20, abs=0.002)
+    small = encounter_limit(0.456, 0.743, 9, target=0.2)
+    assert small.encounter_cv == pytest.approx(0.393, abs=0.001) and not small.reachable
+    assert small.half_width == pytest.approx(0.81, abs=0.01)  # ±81% even with precision and recall exact
+    assert small.located_needed == pytest.approx(135, abs=3) and small.scale_needed == pytest.approx(15, abs=0.5)
+    assert small.sizing_half_width == pytest.approx(1.96 * 0.393 * 0.5 ** 0.5, abs=0.005)
+    # the audit sized for what is reachable: far fewer audited cameras than ±20% asks for
+    assert sample_size_for_relative_half_width(small.sizing_half_width, p=0.2) < \
+        sample_size_for_relative_half_width(0.2, p=0.2) / 5
+    assert encounter_limit(1.5, 1.0, 8).sizing_half_width == 0.9  # t06: CV 1.5, never sized beyond ±90%
+    big = encounter_limit(0.08, 0.6, 800, target=0.2)
+    assert big.reachable and big.sizing_half_width == 0.2
+    edge = encounter_limit(0.1027, 1.0, 26, target=0.2)  # d10: ±20.2% from the encounter alone, at the target
+    assert edge.half_width > 0.2 and edge.reachable and edge.sizing_half_width == 0.2
+    assert encounter_limit(0.125, 1.0, 26, target=0.2).reachable is False  # ±25%
+    assert encounter_limit(None, 0.5, 10) is None and encounter_limit(0.3, 0.5, 0) is None
+
+
+def test_a_review_of_a_small_survey_is_sized_for_what_it_can_reach_and_says_so(survey, capsys):
+    """With a last estimate whose encounter alone is wider than ±20%, the review's audit is sized
+    for the reachable half-width (stored in the design; verification stays at the target), and
+    the CLI says ±20% is out of reach, how many located cameras it would need and what to do
+    (issue 26)."""
+    import json
+
+    from scripts.cli import main
+
+    (survey / "report.json").write_text(json.dumps({"calibration": {"source": "card"}, "total": {
+        "est_cv": 0.456, "variance_share": {"encounter": 0.743, "precision": 0.25, "recall": 0.007},
+        "n_cameras": 9}}))
+    assert main(["review", str(survey), "--oracle", "truth"]) in (0, None)
+    out = capsys.readouterr().out
+    design = read_design(survey)
+    assert design.sizing_half_width == pytest.approx(0.545, abs=0.005) and design.target_half_width == 0.2
+    assert design.n_verify == min(97, len(design.verify_order))
+    from scripts.review.sampling import cameras_needed
+    assert cameras_needed(design, recall=0.2) == 52  # at ±20%: 385
+    assert "note: ±20% is out of reach for this survey" in out and "±81%" in out
+    assert "at least about 135 located cameras: a survey about 15x as large" in out
+    assert "The audit is sized for ±54% instead" in out
+
+
+def test_a_review_without_a_last_estimate_is_sized_for_the_target(survey, capsys):
+    from scripts.cli import main
+
+    assert main(["review", str(survey), "--oracle", "truth", "--n-audit", "10"]) in (0, None)
+    assert "out of reach" not in capsys.readouterr().out
+    design = read_design(survey)
+    assert design.sizing_half_width is None and design.sizing == 0.2 and design.n_verify == min(
+        97, len(design.verify_order))
+
+
+def test_plan_review_says_what_the_encounter_leaves_and_when_the_target_is_out_of_reach():
+    """plan --review: the encounter's limit for the recommended design at the card's recall and
+    where the detector finds less (a lower recall finds fewer cameras: wider); a note when the
+    target is out of reach, with the located cameras it needs (issue 26)."""
+    import shapely
+    import geopandas as gpd
+
+    from geo.counting.planning import Design, plan_area_from_frames
+    from scripts.review.sampling import plan_reach_lines, review_reach_for_plan
+    from scripts.survey.plan import plan_to_text
+
+    x0, y0 = 385_000.0, 6_672_000.0
+    street = gpd.GeoDataFrame({"street_id": [0]}, geometry=[shapely.LineString([(x0, y0), (x0, y0 + 2000.0)])],
+                              crs="EPSG:32635")
+    rng = np.random.default_rng(3)
+    y = rng.uniform(0, 2000, 400)
+    x = np.where(rng.random(400) < 0.5, -1.0, 1.0) * rng.uniform(2.0, 20.0, 400)
+    area = plan_area_from_frames(street, np.column_stack([x0 + x, y0 + y]),
+                                 np.where(rng.random(400) < 0.5, "dome", "directed"))
+    card = calibration_from_dict(card_prior(0.8))
+    reach = review_reach_for_plan(area, Design(spacing_m=20.0), card, density_per_km=5.0, target=0.2)
+    assert 0.2 < reach["unseen_recall_ratio"] < 0.7
+    assert reach["unseen"]["located"] < reach["card"]["located"]
+    assert reach["unseen"]["half_width"] > reach["card"]["half_width"]
+    lines = plan_reach_lines(reach)
+    assert lines[0].startswith("the encounter (which cameras a survey of this size happens to find) leaves a review")
+    assert any(line.startswith("note: ±20% is out of reach for this design") for line in lines)
+    assert "located cameras, a survey about" in lines[-1]
+    row = {"label": "systematic 20 m", "images": 200, "cost_usd": 0.0, "fetch_s": 10.0, "detect_s": 100.0,
+           "strip_m": {"directed": 20.0, "dome": 14.0}, "ci_half_width_pct": 45.0, "road_km": 2.0,
+           "estimate": 10.0, "command": "camcensus survey ..."}
+    plan = {"area": "demo", "designs": [row], "target_ci_pct": 20.0, "density_per_km": 5.0,
+            "provider": {"name": "simulated", "price_per_1000_usd": 0.0}, "timing": {"detect_s_per_image": 0.1},
+            "calibration": "card", "review": True, "recommended": {**row, "meets_target": False},
+            "review_reach": reach}
+    assert lines[-1] in plan_to_text(plan)
+    assert "out of reach" not in plan_to_text({**plan, "review_reach": None})
+    wide = review_reach_for_plan(area, Design(spacing_m=20.0), card, density_per_km=5.0, target=2.0)
+    assert not any("out of reach" in line for line in plan_reach_lines(wide))  # ±200%: reachable
