@@ -36,8 +36,10 @@ street are no part of it.
        weights of cameras placed by box size are corrected for their location error
        (``geo.counting.inclusion.corrected_weight``);
     6. interval (``strip_interval``): log-normal, N / C .. N x C with
-       C = exp(t_df sqrt(log(1 + cv^2))), df by Satterthwaite (``lognormal_interval``); an area
-       where no camera was located gets 0 and the Poisson (Garwood) upper bound of a zero count.
+       C = exp(t_df sqrt(log(1 + cv^2))), df by Satterthwaite (``lognormal_interval``); with a
+       card's false-detection rate the false detections' part (reality and precision terms) is
+       additive and joins it by MOVER (``interval_additive_part``); an area where no camera was
+       located gets 0 and the Poisson (Garwood) upper bound of a zero count.
 (a) ``rate``: the Stanford detection-rate estimator (Sheng, Yao, Goel 2021), kept as the
     published comparison: per road km = rate x precision x (1000 / metres of roadside seen per
     image) x 2 sides / recall, with a Clopper-Pearson interval on the rate. No deduplication.
