@@ -78,12 +78,14 @@ STRIP_AUTO = "auto"
 # 2-D error spread evenly would give 1 / sqrt(2) = 0.71.
 ACROSS_SHARE = 0.8
 # P(real): pass the expected false detections a confidence bin cannot place (fewer singles than the
-# card's rate expects) to the bin above (unbiased in count; truth-only median +9.6% -> +4.4%), instead
-# of clipping each bin at zero. Off: on the 27 rendered training-look surveys the card's false rate
-# states 1.48x the false detections found (176 against 119), and the clip holds their card medians
-# up (systematic -5% -> -20% with it on). Turn on once the card's rate matches (docs/estimator.md
-# section 9; issue 27).
-CARRY_FALSE_SHORTFALL = False
+# card's rate expects) to the bin above (unbiased in count), instead of clipping each bin at zero
+# (which keeps the surplus of surveys that got more false detections than expected: an upward lean
+# where false detections outnumber real ones). On since the card's false_bins count the boxes on no
+# camera per image (0.006 on the held-out set, 0.0066 in the 27 rendered training-look surveys); with
+# the earlier one-to-one count, whose duplicates follow the cameras in view (1.4x the rendered
+# surveys' false cameras), it pulled their card medians to -20%. With the new figures: rendered card
+# systematic / random +5% / -8% (off: +8% / -5%), truth-only median +1.5% (docs/estimator.md 10; issue 27).
+CARRY_FALSE_SHORTFALL = True
 
 
 @dataclass
@@ -345,7 +347,7 @@ def reality_from_false(n_detections: np.ndarray, conf_max: np.ndarray, detection
 
     A false box seldom repeats at one place across views, so a bin's false detections are taken
     to be single-detection cameras of that bin: such a camera is real with probability
-    1 - false_b / singles_b. Without ``CARRY_FALSE_SHORTFALL`` (the default) each bin is clipped
+    1 - false_b / singles_b. Without ``CARRY_FALSE_SHORTFALL`` (on by default) each bin is clipped
     on its own (``_reality_clipped``). With it: where a bin's false detections (with what the bins below passed up)
     outnumber its singles, each single is real with the bin's detection-level precision
     (1 - false / detections, at least 0: a detector whose false boxes repeat at one place), the
