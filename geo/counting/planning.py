@@ -629,7 +629,8 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
                                          weight=scale * np.where(s_pi >= s_pf, s_pi * q_cam / s_pf ** 2, 0.0))
     var_enc = var_ht + var_real
     comps = np.array([var_enc, var_prec, var_rec])
-    cv, df, lo, hi, half = _predicted_interval(est, comps, calibration, located=located, level=level)
+    cv, df, lo, hi, half = _predicted_interval(est, comps, calibration, located=located, level=level,
+                                               additive=0.0 if review else var_real + var_prec)
     total = float(comps.sum()) or 1.0
     return Prediction(design=design, images=images, points=points, strip_m={k: float(v) for k, v in strips.items()},
                       density_per_km=float(density_per_km), cameras_in_strip=truth, estimate=est, cv=cv, df=df,
@@ -658,11 +659,13 @@ def _predicted_recall_variance(calibration: Calibration, recall: np.ndarray, inc
     return var_rec
 
 
-def _predicted_interval(est: float, comps: np.ndarray, calibration: Calibration, *, located: float, level: float
-                        ) -> tuple[float, float, float, float, float]:
+def _predicted_interval(est: float, comps: np.ndarray, calibration: Calibration, *, located: float, level: float,
+                        additive: float = 0.0) -> tuple[float, float, float, float, float]:
     """(cv, df, lo, hi, half-width %) of a predicted estimate from its variance components
-    (encounter, precision, recall), as ``geo.counting.estimate.strip_interval`` makes them."""
-    from geo.counting.estimate import lognormal_interval, satterthwaite_df
+    (encounter, precision, recall), as ``geo.counting.estimate.strip_interval`` makes them:
+    ``additive`` (cameras^2, part of them) is the false detections' additive part of a card's
+    estimate (``geo.counting.estimate.interval_additive_part``)."""
+    from geo.counting.estimate import interval_additive_part, satterthwaite_df
 
     if not est > 0:
         return float("inf"), 1.0, 0.0, float("inf"), float("inf")
@@ -673,7 +676,8 @@ def _predicted_interval(est: float, comps: np.ndarray, calibration: Calibration,
                     max(float(np.sum(calibration.rec_n)) - np.count_nonzero(calibration.rec_n), 1.0)])
     df = float(satterthwaite_df(cvs[None, :], dfs[None, :])[0])
     cv = float(np.sqrt(np.sum(cvs ** 2)))
-    lo, hi = lognormal_interval(np.array([est]), np.array([cv]), df, level=level)
+    scaled = max(float(np.sum(comps)) - additive, 0.0)
+    lo, hi = interval_additive_part(np.array([est]), np.array([scaled]), np.array([additive]), df, level=level)
     return cv, df, float(lo[0]), float(hi[0]), float((hi[0] - lo[0]) / 2.0 / est * 100.0)
 
 

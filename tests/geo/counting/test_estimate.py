@@ -11,7 +11,7 @@ import shapely
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD
 from geo.errors import GeoInputError
 from geo.counting.estimate import (camera_reality, encounter_rate_variance, estimate_survey, garwood_interval,
-                          lognormal_interval, rate_estimate, satterthwaite_df)
+                          interval_additive_part, lognormal_interval, rate_estimate, satterthwaite_df)
 from tests.geo.sim.scene import make_survey
 
 
@@ -35,6 +35,27 @@ def test_lognormal_interval_and_satterthwaite_df_match_dht2_by_hand():
     assert hi[0] == pytest.approx(155.4673, rel=1e-5) and lo[0] * hi[0] == pytest.approx(100.0 ** 2)
     # (0.1^2 + 0.2^2)^2 / (0.1^4 / 10 + 0.2^4 / 20) = 0.0025 / 0.00009
     assert satterthwaite_df(np.array([0.1, 0.2]), np.array([10.0, 20.0])) == pytest.approx(27.7778, rel=1e-4)
+
+
+def test_an_additive_false_detection_part_keeps_coverage_where_the_log_scale_loses_it():
+    # 10 real cameras estimated with a 20% multiplicative error, plus the leftover of a Poisson false
+    # count (20 expected, weight 1 each) that P(real) subtracts: additive, its spread does not follow
+    # the estimate. The log-normal interval of the total variance misses surveys whose false count
+    # came out high (their CV looks small); the additive part's MOVER interval does not.
+    rng = np.random.default_rng(0)
+    n, truth, expected = 20000, 10.0, 20.0
+    real = truth * np.exp(rng.normal(-0.02, 0.2, n))
+    est = np.maximum(real + rng.poisson(expected, n) - expected, 0.0)
+    scaled, additive = (0.2 * real) ** 2, np.full(n, expected)
+    lo, hi = interval_additive_part(est, scaled, additive)
+    covered = np.mean((lo <= truth) & (truth <= hi))
+    lo_log, hi_log = lognormal_interval(est, np.sqrt(scaled + additive) / np.maximum(est, 1e-9))
+    assert covered > 0.94 and np.mean((lo_log <= truth) & (truth <= hi_log)) < 0.93
+    # no additive part: the log-normal interval itself; an estimate of 0 keeps an upper end
+    lo, hi = interval_additive_part(np.array([100.0, 0.0]), np.array([400.0, 0.0]), np.array([0.0, 25.0]))
+    ref_lo, ref_hi = lognormal_interval(np.array([100.0]), np.array([0.2]))
+    assert lo[0] == pytest.approx(ref_lo[0]) and hi[0] == pytest.approx(ref_hi[0])
+    assert lo[1] == 0.0 and hi[1] == pytest.approx(1.959964 * 5.0, rel=1e-5)
 
 
 def test_false_detections_are_spent_on_single_detection_cameras_of_their_bin():
@@ -306,8 +327,11 @@ def test_report_states_calibration_and_variance_sources(surveys):
     assert result.total["encounter_rate_r2"]["per_road_km_se"] > 0
 
 
-def test_a_held_out_false_rate_per_image_sets_p_real_by_the_surveys_images():
+def test_a_held_out_false_rate_per_image_sets_p_real_by_the_surveys_images(monkeypatch):
+    from geo.counting import estimate
     from geo.counting.estimate import false_detections_by_bin, reality_from_false
+
+    monkeypatch.setattr(estimate, "CARRY_FALSE_SHORTFALL", False)  # each bin on its own (the carry: below)
 
     edges = np.array([0.25, 0.5, 1.0])
     det_conf = np.array([0.3, 0.3, 0.3, 0.3, 0.8, 0.9, 0.9, 0.9])
@@ -469,11 +493,11 @@ def test_p_real_sums_to_the_real_cameras_on_average_where_false_detections_outnu
     # a sparse survey: Poisson false singles (4 and 1 expected in two confidence bins) against one
     # real single in the low bin, two in the high one and one real camera seen twice. A bin that
     # gets fewer false singles than expected passes the shortfall up (CARRY_FALSE_SHORTFALL), so sum
-    # P(real) is unbiased for the 4 real cameras; clipping each bin at zero (the default) averages 4.34
+    # P(real) is unbiased for the 4 real cameras (the default); clipping each bin at zero averages 4.34
     import geo.counting.estimate as estimate
     from geo.counting.estimate import reality_from_false
 
-    monkeypatch.setattr(estimate, "CARRY_FALSE_SHORTFALL", True)
+    assert estimate.CARRY_FALSE_SHORTFALL  # on by default since the card's false_bins count boxes on no camera
     edges = np.array([0.25, 0.5, 1.0])
     rng = np.random.default_rng(3)
     sums = []
