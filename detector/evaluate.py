@@ -16,8 +16,10 @@ a true nor a false positive, and missing one is not a miss. The per-size-band fi
 real camera, a tiny camera not found is not found), so the density estimator sees everything.
 
 ``calibration`` (the shared format of issues 12-14): precision by confidence bin above the
-operating threshold (detections ``n``, of them ``real``) and recall by box-size bin (true
-cameras ``n``, of them ``found`` at the threshold); counts, not rates.
+operating threshold (detections ``n``, of them ``real``), recall by box-size bin (true
+cameras ``n``, of them ``found`` at the threshold) and false detections per confidence bin and
+image (``false_bins``: boxes that overlap no true box, the estimator's false cameras; a second box
+on one camera is not among them); counts, not rates.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import pandas as pd
 
 import detector  # noqa: F401  (offline ultralytics set-up)
 from detector.card import ModelCard, read_card, write_card
-from detector.matching import IOU_THRESHOLDS, match_boxes
+from detector.matching import IOU_THRESHOLDS, match_boxes, overlaps_no_truth
 from detector.errors import DetectorInputError
 from detector.io import atomic_path, write_text
 from detector.yolo_dataset import (
@@ -155,7 +157,8 @@ def scores_from_boxes(predictions: pd.DataFrame, truth: pd.DataFrame, *, precisi
         "n_images": int(n_images), "n_truth": n_truth, "n_truth_all": len(truth), "n_predictions": len(predictions),
         "n_false": n_false, "false_per_image": n_false / n_images if n_images else None,
         "calibration": calibration_from_matches(pred_conf, tp | ign, sizes, found, conf=threshold,
-                                                n_images=int(n_images)),
+                                                n_images=int(n_images),
+                                                background=overlaps_no_truth(predictions, truth)),
         "curve": curve,
     }
 
@@ -190,6 +193,7 @@ def by_size_from_boxes(predictions: pd.DataFrame, truth: pd.DataFrame, *, conf: 
 
 def calibration_from_matches(pred_conf: np.ndarray, real: np.ndarray, truth_sizes: np.ndarray,
                              truth_found: np.ndarray, *, conf: float, n_images: int,
+                             background: np.ndarray | None = None,
                              edges_px: list[float] = SIZE_EDGES_PX) -> dict[str, Any]:
     """The shared calibration dict (source "card") from matched detections and truths.
 
@@ -197,7 +201,10 @@ def calibration_from_matches(pred_conf: np.ndarray, real: np.ndarray, truth_size
     IoU 0.5, tiny ones included); ``truth_sizes`` (sqrt area px) / ``truth_found`` per true box.
     Confidence edges: ``conf``, then every 0.1 above it, then 1.0. ``false_bins`` holds the false
     detections per confidence bin with the ``n_images`` they came from: a rate per image, which
-    carries from one area to another (precision depends on how many cameras an area has)."""
+    carries from one area to another (precision depends on how many cameras an area has). A false
+    detection there is one on no camera (``background``, per detection: overlapping no true box);
+    a second box on a camera is left out, as its rate follows the cameras in view (docs/estimator.md
+    section 10). Without ``background``, every detection that is not ``real`` counts."""
     edges = [float(conf)] + [float(round(e, 1)) for e in np.arange(0.1, 1.0, 0.1) if e > conf + 0.02] + [1.0]
     if edges[-2] >= 1.0:
         edges = edges[:-1]
@@ -205,6 +212,8 @@ def calibration_from_matches(pred_conf: np.ndarray, real: np.ndarray, truth_size
     index = np.clip(np.searchsorted(edges, pred_conf[kept], side="right") - 1, 0, len(edges) - 2)
     n = np.bincount(index, minlength=len(edges) - 1)
     hits = np.bincount(index, weights=real[kept].astype(float), minlength=len(edges) - 1)
+    false = (n - np.round(hits) if background is None
+             else np.bincount(index, weights=background[kept].astype(float), minlength=len(edges) - 1))
     size_index = np.clip(np.searchsorted(edges_px, truth_sizes, side="right") - 1, 0, len(edges_px) - 2)
     rec_n = np.bincount(size_index, minlength=len(edges_px) - 1)
     rec_found = np.bincount(size_index, weights=truth_found.astype(float), minlength=len(edges_px) - 1)
@@ -213,7 +222,7 @@ def calibration_from_matches(pred_conf: np.ndarray, real: np.ndarray, truth_size
                                "real": [int(round(v)) for v in hits]},
             "recall_bins": {"edges_px": [float(e) for e in edges_px], "n": [int(v) for v in rec_n],
                             "found": [int(round(v)) for v in rec_found]},
-            "false_bins": {"edges": [round(e, 4) for e in edges], "false": [int(a - round(b)) for a, b in zip(n, hits)],
+            "false_bins": {"edges": [round(e, 4) for e in edges], "false": [int(round(v)) for v in false],
                            "n_images": int(n_images)},
             "n_images": int(n_images)}
 

@@ -25,6 +25,25 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
 
 
+def overlaps_no_truth(predictions: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
+    """Per prediction: True where it overlaps no true box of its image (IoU 0, any class, any size).
+
+    These are the false cameras a card's ``false_bins`` count per image: a second box on a camera
+    (a duplicate) is not one of them, because duplicates follow the cameras in view, not the images
+    (docs/estimator.md section 10)."""
+    out = np.ones(len(predictions), dtype=bool)
+    if not len(predictions) or not len(truth):
+        return out
+    cols = ["x1", "y1", "x2", "y2"]
+    pxy, txy = predictions[cols].to_numpy(float), truth[cols].to_numpy(float)
+    t_groups = truth.groupby("image_id").indices
+    for image_id, p_idx in predictions.groupby("image_id").indices.items():
+        t_idx = t_groups.get(image_id)
+        if t_idx is not None:
+            out[p_idx] = ~(iou_matrix(pxy[p_idx], txy[t_idx]) > 0).any(axis=1)
+    return out
+
+
 def match_boxes(predictions: pd.DataFrame, truth: pd.DataFrame, *, class_aware: bool,
                 thresholds: np.ndarray = IOU_THRESHOLDS, ignore: np.ndarray | None = None,
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -168,6 +168,17 @@ def test_calibration_counts_in_the_shared_format():
     assert read.uses_false_rate() and not read.false_derived and read.false_n.sum() == 2
 
 
+def test_false_bins_count_boxes_on_no_camera_not_second_boxes_on_one():
+    # p6: a second box on camera A (one-to-one matching calls it false); p7: a box beside A, IoU > 0
+    extra = pd.DataFrame([(0, "dome", 101, 101, 111, 111, 0.85), (0, "dome", 108, 108, 118, 118, 0.75)],
+                         columns=PRED_D.columns)
+    s = scores_from_boxes(pd.concat([PRED_D, extra], ignore_index=True), TRUTH_D, conf=0.35, n_images=3)
+    assert s["n_false"] == 4  # the evaluation's one-to-one count: p4, p5, p6, p7
+    # the estimator's false cameras per image: only p4 (.7) and p5 (.4) overlap no true box
+    assert s["calibration"]["false_bins"]["false"] == [0, 1, 0, 0, 1, 0, 0]
+    assert s["calibration"]["precision_bins"]["real"] == [0, 0, 1, 0, 0, 1, 1]
+
+
 def test_figures_for_every_size_band():
     bands = {(r["lo_px"], r["hi_px"]): r for r in scores_from_boxes(PRED_D, TRUTH_D, conf=0.35)["by_size"]}
     tiny, small, mid = bands[(0, 6)], bands[(8, 12)], bands[(16, 24)]
