@@ -114,6 +114,18 @@ class ViewPairs:
         p_star = found_by_cell(recall, cell, self.n_cameras * self.n_positions, sd=self.camera_sd, factor=factor)
         return self.fill_nodes(p_star.reshape(self.n_cameras, self.n_nodes, self.n_shifts))
 
+    def shift_inclusion_and_gradient(self, box_m: np.ndarray, recall_fn, *, visibility=visibility_by_range
+                                     ) -> tuple[np.ndarray, np.ndarray]:
+        """(``shift_inclusion``, each pair's d p* / d recall (``found_gradient``, what
+        ``inclusion_gradient`` takes as ``pair_gradient``)) from one pass over the camera effect,
+        bit for bit the two computed apart (speed: the estimator needs both; issue 27 part 6)."""
+        recall, factor = self.detection_parts(box_m, recall_fn, visibility)
+        n_cells = self.n_cameras * self.n_positions
+        p_star = np.zeros(n_cells)
+        grad = found_gradient(recall, self.cam * self.n_positions + self.shift, n_cells, sd=self.camera_sd,
+                              factor=factor, found_out=p_star)
+        return self.fill_nodes(p_star.reshape(self.n_cameras, self.n_nodes, self.n_shifts)), grad
+
     def fill_nodes(self, node: np.ndarray) -> np.ndarray:
         """``node`` (cameras, n_nodes, ...) with the outer nodes of ``same_nodes`` cameras set to
         their centre's."""
@@ -203,7 +215,7 @@ def corrected_weight(node_pi: np.ndarray, *, floor: float = MIN_INCLUSION) -> np
 
 def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, rates: np.ndarray, *,
                        visibility=visibility_by_range, floor: float = MIN_INCLUSION,
-                       node: np.ndarray | None = None) -> np.ndarray:
+                       node: np.ndarray | None = None, pair_gradient: np.ndarray | None = None) -> np.ndarray:
     """d pi / d recall_b: (cameras, size bins) derivative of each camera's inclusion
     probability with respect to each size bin's recall (exact, for the delta method):
     pi = mean_k (1 - prod_j (1 - p_jk)), so d pi / d p_jk = (1 - p*_k) / (1 - p_jk) / K, and
@@ -211,12 +223,14 @@ def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, r
     the raw pi's derivative (the caller zeroes floored cameras); with them, that of
     1 / ``corrected_weight``: d pi = pi^2 (2 f_0^2 d pi_0 - sum_k w_k f_k^2 d pi_k), f = 1 / pi
     (0 where a node's pi or the weight is at its bound). ``node``: the (cameras, n_nodes) p* at
-    these rates when already known."""
+    these rates when already known; ``pair_gradient``: ``found_gradient`` of ``pairs`` at these
+    rates when already known (``ViewPairs.shift_inclusion_and_gradient``)."""
     if pairs.n_nodes > 1:
         node_pairs = ViewPairs(pairs.cam * pairs.n_nodes + pairs.shift // pairs.n_shifts, pairs.shift % pairs.n_shifts,
                                pairs.scale, pairs.n_cameras * pairs.n_nodes, pairs.n_shifts, pairs.range_m,
                                pairs.view, pairs.factor, camera_sd=pairs.camera_sd)
-        grad = inclusion_gradient(node_pairs, np.repeat(box_m, pairs.n_nodes), edges, rates, visibility=visibility)
+        grad = inclusion_gradient(node_pairs, np.repeat(box_m, pairs.n_nodes), edges, rates, visibility=visibility,
+                                  pair_gradient=pair_gradient)
         grad = pairs.fill_nodes(grad.reshape(pairs.n_cameras, pairs.n_nodes, -1))
         from geo.counting.calibration import recall_at
 
@@ -248,7 +262,9 @@ def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, r
         vf = vf * visibility(pairs.range_m)
     r = np.clip(rates[i0] * (1 - t) + rates[i1] * t, 0.0, 1.0 - 1e-12)
     cell = pairs.cam * pairs.n_shifts + pairs.shift
-    g = found_gradient(r, cell, pairs.n_cameras * pairs.n_shifts, sd=pairs.camera_sd, factor=vf) / pairs.n_shifts
+    if pair_gradient is None:
+        pair_gradient = found_gradient(r, cell, pairs.n_cameras * pairs.n_shifts, sd=pairs.camera_sd, factor=vf)
+    g = pair_gradient / pairs.n_shifts
     out += np.bincount(pairs.cam * m + i0, g * (1 - t), minlength=len(out))
     out += np.bincount(pairs.cam * m + i1, g * t, minlength=len(out))
     return out.reshape(pairs.n_cameras, m)
@@ -277,12 +293,22 @@ def found_by_cell(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: flo
 
 
 def found_gradient(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: float = CAMERA_LOGIT_SD,
-                   factor: np.ndarray | None = None) -> np.ndarray:
+                   factor: np.ndarray | None = None, found_out: np.ndarray | None = None) -> np.ndarray:
     """d P(found by any view of its cell) / d recall_j for each pair j (the cells, recall and
     factor of ``heterogeneity.found_by_any_view``): with the camera effect u, p_j(u) =
     f_j expit(c(r_j) + u), so the derivative is f_j E_u[miss(u) / (1 - p_j(u)) s_j(u)] /
     E_u[s_j(u)], s = expit' = e (1 - e), miss(u) = prod_i (1 - p_i(u)) over the cell; ``sd`` 0:
-    f_j prod_{i != j} (1 - p_i)."""
+    f_j prod_{i != j} (1 - p_i). ``found_out``: an ``n_cells`` array that receives ``found_by_cell``
+    of the same pairs, bit for bit, from the same pass (its miss(u) per cell is this one's)."""
+    if found_out is not None and sd <= 0:
+        found_out[:] = found_by_cell(recall, cell, n_cells, sd=sd, factor=factor)
+    elif found_out is not None:  # speed (issue 27 part 6): p* from this pass, as found_by_cell has it
+        raw_r = np.asarray(recall, float)
+        raw_f = np.ones(len(raw_r)) if factor is None else np.asarray(factor, float)
+        cells = np.asarray(cell, np.int64)
+        one = np.bincount(cells, minlength=n_cells)[cells] == 1
+        found_out[:] = 0.0
+        found_out[cells[one]] = np.clip(raw_r[one] * raw_f[one], 0.0, 1.0)
     r = np.clip(np.asarray(recall, float), 0.0, 1.0 - 1e-12)
     f = np.ones(len(r)) if factor is None else np.clip(np.asarray(factor, float), 0.0, 1.0)
     cell = np.asarray(cell, np.int64)
@@ -301,12 +327,15 @@ def found_gradient(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: fl
         r, f, cell = r_all[index], f_all[index], cell_all[index]
         c = logit_shift(r, sd)
         num, den = np.zeros(len(r)), np.zeros(len(r))
+        found = None if found_out is None else np.zeros(n_cells)
         off = r <= 0
         for uk, wk in zip(u, w):  # in place, in the order of wk miss / (1 - pk) e (1 - e): bit for bit
             e = expit(c + uk)
             pk = np.minimum(f * e, 1.0 - 1e-12)
             pk[off] = 0.0
             miss = np.exp(np.bincount(cell, np.log1p(-pk), minlength=n_cells))
+            if found is not None:  # found_by_any_view's wk (1 - miss), in its order
+                found += wk * (1.0 - miss)
             rest = 1.0 - e
             term = wk * miss[cell]
             np.subtract(1.0, pk, out=pk)
@@ -317,9 +346,15 @@ def found_gradient(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: fl
             e *= wk
             e *= rest
             den += e
-        return f * num / np.maximum(den, 1e-300)
+        g = f * num / np.maximum(den, 1e-300)
+        return g if found is None else np.column_stack([g, found[cell]])
 
-    out[many] = by_groups(part, cell_all, n_cells, per="pair")
+    res = by_groups(part, cell_all, n_cells, per="pair")
+    if found_out is None:
+        out[many] = res
+        return out
+    out[many] = res[:, 0]
+    found_out[cell_all] = res[:, 1]
     return out
 
 

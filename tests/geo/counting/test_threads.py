@@ -46,3 +46,24 @@ def test_small_inputs_stay_on_one_call(monkeypatch):
     calls.clear()
     by_groups(lambda i: calls.append(len(i)) or np.zeros(len(i)), group, 3, per="pair")
     assert len(calls) == min(threads.THREADS, 3) and sum(calls) == 10
+
+
+def test_p_star_from_the_gradient_pass_is_bit_for_bit(monkeypatch):
+    """The estimator takes p* from found_gradient's pass (found_out): equal to found_by_cell's."""
+    from geo.counting.inclusion import found_by_cell, found_gradient
+
+    rng = np.random.default_rng(2)
+    n, cells = 6000, 1500
+    cell = rng.integers(0, cells, n)
+    recall, factor = rng.random(n), rng.random(n)
+    recall[::13] = 0.0
+    for threaded in (False, True):
+        if threaded:
+            monkeypatch.setattr(threads, "MIN_PAIRS", 0)
+            monkeypatch.setattr(threads, "THREADS", 3)
+        for sd in (1.7, 0.0):
+            found = np.full(cells, np.nan)
+            grad = found_gradient(recall, cell, cells, sd=sd, factor=factor, found_out=found)
+            assert np.array_equal(found, found_by_cell(recall, cell, cells, sd=sd, factor=factor))
+            assert np.array_equal(grad, found_gradient(recall, cell, cells, sd=sd, factor=factor))
+    assert np.all((found >= 0) & (found <= 1)) and found[np.bincount(cell, minlength=cells) == 0].max() == 0
