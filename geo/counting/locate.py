@@ -454,9 +454,12 @@ def _cluster(rays: pd.DataFrame, *, merge_m: float, max_merge_m: float, respect_
     if len(pairs) == 0:
         return np.arange(n)
     i, j = pairs[:, 0], pairs[:, 1]
-    d = np.hypot(*(xy[i] - xy[j]).T)
+    other = (image[i] != image[j]) & (klass[i] == klass[j])  # first: the distances of fewer pairs (same result)
+    i, j = i[other], j[other]
+    x, y = xy[:, 0].copy(), xy[:, 1].copy()  # contiguous columns: gathers and hypot 3x faster than on xy's rows
+    d = np.hypot(x[i] - x[j], y[i] - y[j])
     limit = np.clip(2.0 * np.hypot(sigma[i], sigma[j]), merge_m, max_merge_m)
-    ok = (d <= limit) & (image[i] != image[j]) & (klass[i] == klass[j])
+    ok = d <= limit
     i, j, d, limit = i[ok], j[ok], d[ok], limit[ok]
     agree, score = _rays_agree_threaded(rays, i, j, merge_m=merge_m)
     i, j, d, limit = i[agree], j[agree], score[agree], np.ones(int(agree.sum()))
@@ -604,8 +607,8 @@ def _summarise(rays: pd.DataFrame, *, min_triangulation_deg: float, max_range_m:
     rms = np.sqrt(np.bincount(labels, np.nan_to_num(np.minimum(perp, 1e6), nan=1e6) ** 2, m) / np.maximum(n_rays, 1))
     near = np.hypot(tx - mx, ty - my) <= 3.0 * np.maximum(unc, 1.0) + 5.0
     tri &= ~bad_t & near
-    method_rank = rays["method"].map({"facade": 0, "size": 1}).fillna(1).to_numpy()
-    best_method = np.where(np.bincount(labels, method_rank == 0, m) > 0, "facade", "size")
+    facade = rays["method"].eq("facade").to_numpy(bool)  # (a vectorised comparison: Series.map took 0.5 s at 1M)
+    best_method = np.where(np.bincount(labels, facade, m) > 0, "facade", "size")
     out = pd.DataFrame({
         "x": np.where(tri, tx, mx),
         "y": np.where(tri, ty, my),
