@@ -585,21 +585,21 @@ def _pairs_chunk(pos, start, stop, view_tree, views, ex, ey, normal, buildings, 
     from scipy.spatial import cKDTree
 
     pairs = cKDTree(pos[start:stop]).sparse_distance_matrix(view_tree, max_range_m, output_type="ndarray")
-    pi, vj = pairs["i"].astype(np.int64) + start, pairs["j"].astype(np.int64)
-    dx, dy = pos[pi, 0] - ex[vj], pos[pi, 1] - ey[vj]
-    r = pairs["v"]
+    pi, vj, r = pairs["i"], pairs["j"], pairs["v"]  # speed (issue 27): integer casts and row gathers after the
+    dx = pos[start:stop, 0].copy()[pi] - ex[vj]  # field-of-view test, one index for its five takes, contiguous
+    dy = pos[start:stop, 1].copy()[pi] - ey[vj]  # columns, the fov clipped per view (identical values)
     # inside the horizontal field of view (the rest is 0), by the cosine of the angle off the
     # view's axis: cheaper than the angle itself, which only the pairs inside need
     heading = np.radians(views["heading_grid"].to_numpy(float))
     half = np.radians(np.clip(views["fov"].to_numpy(float), 1.0, 179.0) / 2.0 - 0.5)
-    near = (dx * np.sin(heading)[vj] + dy * np.cos(heading)[vj] >= r * np.cos(half)[vj]) & (r > 0.5)
-    pi, vj, r, dx, dy = pi[near], vj[near], r[near], dx[near], dy[near]
+    near = np.flatnonzero((dx * np.sin(heading)[vj] + dy * np.cos(heading)[vj] >= r * np.cos(half)[vj]) & (r > 0.5))
+    pi, vj, r, dx, dy = pi[near].astype(np.int64) + start, vj[near].astype(np.int64), r[near], dx[near], dy[near]
     off = (np.degrees(np.arctan2(dx, dy)) - views["heading_grid"].to_numpy(float)[vj] + 180.0) % 360.0 - 180.0
-    fov = np.clip(views["fov"].to_numpy(float)[vj], 1.0, 179.0)
+    fov = np.clip(views["fov"].to_numpy(float), 1.0, 179.0)[vj]
     pitch = views["pitch"].to_numpy(float)[vj] if "pitch" in views.columns else np.zeros(len(vj))
     inside, scale, reach = view_geometry(r, off, fov=fov, pitch=pitch, width=views["width"].to_numpy(float)[vj],
                                          height=views["height"].to_numpy(float)[vj], rise_m=rise_m)
-    keep = inside & (reach > 0) & (r > 0.5)
+    keep = np.flatnonzero(inside & (reach > 0) & (r > 0.5))
     pi, vj, r, scale, reach = pi[keep], vj[keep], r[keep], scale[keep], reach[keep]
     if normal is not None and len(pi):
         blocked = sight_blocked(np.column_stack([ex[vj], ey[vj]]), pos[pi], buildings)
