@@ -595,10 +595,10 @@ def _pairs_chunk(pos, start, stop, view_tree, views, ex, ey, normal, buildings, 
     near = np.flatnonzero((dx * np.sin(heading)[vj] + dy * np.cos(heading)[vj] >= r * np.cos(half)[vj]) & (r > 0.5))
     pi, vj, r, dx, dy = pi[near].astype(np.int64) + start, vj[near].astype(np.int64), r[near], dx[near], dy[near]
     off = (np.degrees(np.arctan2(dx, dy)) - views["heading_grid"].to_numpy(float)[vj] + 180.0) % 360.0 - 180.0
-    fov = np.clip(views["fov"].to_numpy(float), 1.0, 179.0)[vj]
-    pitch = views["pitch"].to_numpy(float)[vj] if "pitch" in views.columns else np.zeros(len(vj))
-    inside, scale, reach = view_geometry(r, off, fov=fov, pitch=pitch, width=views["width"].to_numpy(float)[vj],
-                                         height=views["height"].to_numpy(float)[vj], rise_m=rise_m)
+    fov = np.clip(views["fov"].to_numpy(float), 1.0, 179.0)
+    pitch = views["pitch"].to_numpy(float) if "pitch" in views.columns else np.zeros(len(views))
+    inside, scale, reach = view_geometry(r, off, fov=fov, pitch=pitch, width=views["width"].to_numpy(float),
+                                         height=views["height"].to_numpy(float), rise_m=rise_m, view=vj)
     keep = np.flatnonzero(inside & (reach > 0) & (r > 0.5))
     pi, vj, r, scale, reach = pi[keep], vj[keep], r[keep], scale[keep], reach[keep]
     if normal is not None and len(pi):
@@ -615,8 +615,8 @@ def _pairs_chunk(pos, start, stop, view_tree, views, ex, ey, normal, buildings, 
 
 
 def view_geometry(range_m: np.ndarray, off_deg: np.ndarray, *, fov, pitch, width=640.0, height=640.0,
-                  rise_m: float = RISE_M, rise_range_m: tuple[float, float] = RISE_RANGE_M
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  rise_m: float = RISE_M, rise_range_m: tuple[float, float] = RISE_RANGE_M,
+                  view: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(inside, scale, reach) of cameras at horizontal range ``range_m`` and ``off_deg`` degrees
     off a view's axis, in a view of ``fov`` and ``pitch`` (degrees up; scalars or one per pair):
     inside the horizontal field of view (0.5 deg margin); px of box per metre of camera size,
@@ -624,22 +624,26 @@ def view_geometry(range_m: np.ndarray, off_deg: np.ndarray, *, fov, pitch, width
     eye; and the share of mounts spread over ``rise_range_m`` above the eye inside the vertical
     field of view [p - v, p + v] (v the vertical half-angle less 0.5 deg). Pitch p makes
     f' = f / (cos(h) cos(p) + tan(e) sin(p)), e the ray's elevation. The estimator's inclusion
-    and the planner share it."""
+    and the planner share it. ``view``: per pair, its row in ``fov``, ``pitch``, ``width`` and
+    ``height`` given per view (the same values, the views' own terms computed once per view)."""
+    def per_pair(a):  # speed (issue 27 part 6): a view's terms once per view, then gathered per pair
+        return a[view] if view is not None and np.ndim(a) else a
+
     r = np.asarray(range_m, float)
     fov, pitch = np.asarray(fov, float), np.asarray(pitch, float)
     focal = np.asarray(width, float) / 2.0 / np.tan(np.radians(fov) / 2.0)
     vhalf = np.degrees(np.arctan2(np.asarray(height, float) / 2.0, focal)) - 0.5
-    inside = np.abs(np.asarray(off_deg, float)) <= fov / 2.0 - 0.5
+    inside = np.abs(np.asarray(off_deg, float)) <= per_pair(fov / 2.0 - 0.5)
     lo_rise, hi_rise = rise_range_m
-    top = r * np.tan(np.radians(np.clip(pitch + vhalf, -89.0, 89.0)))
-    bottom = r * np.tan(np.radians(np.clip(pitch - vhalf, -89.0, 89.0)))
+    top = r * per_pair(np.tan(np.radians(np.clip(pitch + vhalf, -89.0, 89.0))))
+    bottom = r * per_pair(np.tan(np.radians(np.clip(pitch - vhalf, -89.0, 89.0))))
     if hi_rise - lo_rise <= 1e-9:  # one height: in or out
         reach = ((bottom <= lo_rise) & (lo_rise <= top)).astype(float)
     else:
         reach = np.clip((np.minimum(top, hi_rise) - np.maximum(bottom, lo_rise)) / (hi_rise - lo_rise), 0.0, 1.0)
     p_rad, h = np.radians(pitch), np.radians(np.asarray(off_deg, float))
-    cos_axis = np.cos(h) * np.cos(p_rad) + rise_m / np.maximum(r, 1e-6) * np.sin(p_rad)
-    scale = focal / np.maximum(cos_axis, 0.05) / np.hypot(r, rise_m)
+    cos_axis = np.cos(h) * per_pair(np.cos(p_rad)) + rise_m / np.maximum(r, 1e-6) * per_pair(np.sin(p_rad))
+    scale = per_pair(focal) / np.maximum(cos_axis, 0.05) / np.hypot(r, rise_m)
     return inside, scale, reach
 
 
