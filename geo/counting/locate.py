@@ -519,20 +519,23 @@ def _rays_agree(rays: pd.DataFrame, i: np.ndarray, j: np.ndarray, *, merge_m: fl
     theta = np.radians(rays["grid_bearing_deg"].to_numpy(float))
     dx, dy = np.sin(theta), np.cos(theta)
     dist, sigma = rays["dist_m"].to_numpy(float), rays["sigma_m"].to_numpy(float)
-    ox, oy = x0[j] - x0[i], y0[j] - y0[i]
-    cross = dx[i] * dy[j] - dy[i] * dx[j]
+    # each ray quantity gathered once per pair (the same values; they were gathered up to 4 times each)
+    x0i, x0j, y0i, y0j, dxi, dxj, dyi, dyj = x0[i], x0[j], y0[i], y0[j], dx[i], dx[j], dy[i], dy[j]
+    di, dj, si, sj = dist[i], dist[j], sigma[i], sigma[j]
+    ox, oy = x0j - x0i, y0j - y0i
+    cross = dxi * dyj - dyi * dxj
     crossing = np.abs(cross) >= np.sin(np.radians(min_angle_deg))
     with np.errstate(divide="ignore", invalid="ignore"):
-        ti = (ox * dy[j] - oy * dx[j]) / cross
-        tj = (ox * dy[i] - oy * dx[i]) / cross
-    tol_i = np.maximum(merge_m, 2.5 * sigma[i])
-    tol_j = np.maximum(merge_m, 2.5 * sigma[j])
-    score_cross = np.maximum(np.abs(ti - dist[i]) / tol_i, np.abs(tj - dist[j]) / tol_j)
+        ti = (ox * dyj - oy * dxj) / cross
+        tj = (ox * dyi - oy * dxi) / cross
+    tol_i = np.maximum(merge_m, 2.5 * si)
+    tol_j = np.maximum(merge_m, 2.5 * sj)
+    score_cross = np.maximum(np.abs(ti - di) / tol_i, np.abs(tj - dj) / tol_j)
     ok_cross = crossing & (ti > 0.5) & (tj > 0.5) & (score_cross <= 1.0)
-    lateral = np.abs(ox * dy[i] - oy * dx[i])
-    lat_tol = 1.0 + 0.03 * np.maximum(dist[i], dist[j])
-    gap = np.hypot(x0[i] + dist[i] * dx[i] - x0[j] - dist[j] * dx[j], y0[i] + dist[i] * dy[i] - y0[j] - dist[j] * dy[j])
-    score_par = np.maximum(lateral / lat_tol, gap / np.maximum(merge_m, 2.0 * np.hypot(sigma[i], sigma[j])))
+    lateral = np.abs(ox * dyi - oy * dxi)
+    lat_tol = 1.0 + 0.03 * np.maximum(di, dj)
+    gap = np.hypot(x0i + di * dxi - x0j - dj * dxj, y0i + di * dyi - y0j - dj * dyj)
+    score_par = np.maximum(lateral / lat_tol, gap / np.maximum(merge_m, 2.0 * np.hypot(si, sj)))
     ok_par = ~crossing & (score_par <= 1.0)
     score = np.where(crossing, score_cross, score_par)
     return (ok_cross | ok_par), np.nan_to_num(score, nan=1.0)
