@@ -485,8 +485,8 @@ def _cluster(rays: pd.DataFrame, *, merge_m: float, max_merge_m: float, respect_
     ends = np.searchsorted(pc, bad, side="right")
     moved: list[int] = []  # rays of the split-off groups, and their new labels: one assignment
     moved_to: list[int] = []
-    for comp, a, b, p0, p1 in zip(bad.tolist(), first.tolist(), last.tolist(), cuts.tolist(), ends.tolist()):
-        sub = _constrained_merge(order[a:b], pi[p0:p1], pj[p0:p1], image)
+    tasks = list(zip(first.tolist(), last.tolist(), cuts.tolist(), ends.tolist()))
+    for sub in _merged_components(tasks, order, pi, pj, image):
         for idx in sub[1:]:  # the first group keeps the component's label
             moved += idx
             moved_to += [next_label] * len(idx)
@@ -539,6 +539,50 @@ def _rays_agree(rays: pd.DataFrame, i: np.ndarray, j: np.ndarray, *, merge_m: fl
     ok_par = ~crossing & (score_par <= 1.0)
     score = np.where(crossing, score_cross, score_par)
     return (ok_cross | ok_par), np.nan_to_num(score, nan=1.0)
+
+
+MERGE_FORK_PAIRS = 500_000  # above this many pairs the second half of the components is merged in a forked process
+
+
+def _merged_components(tasks: list[tuple[int, int, int, int]], order: np.ndarray, pi: np.ndarray, pj: np.ndarray,
+                       image: np.ndarray) -> list[list[list[int]]]:
+    """``_constrained_merge`` of each component (``tasks``: its rays ``order[a:b]``, its pairs
+    ``p0:p1`` of ``pi`` / ``pj``), in order. The loop is Python (locate's longest at 1M detections),
+    so on Linux above ``MERGE_FORK_PAIRS`` pairs the components holding the second half of the pairs
+    are merged in a forked process (it inherits the arrays) while this one merges the first half:
+    the same groups. If the process fails, its half is merged here."""
+    import sys
+
+    def merge(part):
+        return [_constrained_merge(order[a:b], pi[p0:p1], pj[p0:p1], image) for a, b, p0, p1 in part]
+
+    if len(pi) < MERGE_FORK_PAIRS or len(tasks) < 2 or not sys.platform.startswith("linux"):
+        return merge(tasks)
+    import multiprocessing
+
+    k = int(np.searchsorted(np.cumsum([p1 - p0 for _, _, p0, p1 in tasks]), len(pi) / 2.0)) + 1
+    k = min(max(k, 1), len(tasks) - 1)
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_send_merged, args=(send, merge, tasks[k:]), daemon=True)
+    try:
+        child.start()
+    except (AssertionError, OSError):  # e.g. inside a daemonic process, which may not have children
+        return merge(tasks)
+    send.close()
+    head = merge(tasks[:k])
+    try:
+        tail = receive.recv()
+    except (EOFError, OSError):
+        tail = None
+    child.join()
+    receive.close()
+    return head + (tail if tail is not None and child.exitcode == 0 else merge(tasks[k:]))
+
+
+def _send_merged(send, merge, part) -> None:
+    send.send(merge(part))
+    send.close()
 
 
 def _constrained_merge(nodes: np.ndarray, i: np.ndarray, j: np.ndarray, image: np.ndarray) -> list[list[int]]:
