@@ -927,8 +927,8 @@ def counts_per_area(tree: shapely.STRtree, n_areas: int, *, crs, points: pd.Data
         pd.DataFrame({"image_id": [], "area": []})
     n_images = np.bincount(img_area["area"].to_numpy(np.int64), minlength=n_areas)
     used = _used_detections(detections, calibration)
-    if len(ok_imgs):  # isin by a hash index of the ok images (pandas' isin on arrow strings is 2x slower)
-        used = used[pd.Index(pd.unique(ok_imgs["image_id"])).get_indexer(used["image_id"]) >= 0]
+    if len(ok_imgs):  # isin by pyarrow's hash lookup (speed, issue 27: 0.5 -> 0.08 s at 1M detections)
+        used = used[_isin(used["image_id"], pd.unique(ok_imgs["image_id"]))]
     else:
         used = used.iloc[:0]
     det_area = used[["image_id"]].merge(img_area[["image_id", "area"]], on="image_id")
@@ -937,6 +937,21 @@ def counts_per_area(tree: shapely.STRtree, n_areas: int, *, crs, points: pd.Data
     n_hit = np.bincount(hit_area["area"].to_numpy(np.int64), minlength=n_areas)
     n_ok = int(ok_imgs["image_id"].nunique()) if len(ok_imgs) else 0
     return {"n_images": n_images, "n_det": n_det, "n_hit": n_hit, "used": used, "n_ok_images": n_ok}
+
+
+def _isin(values: pd.Series, among: np.ndarray) -> np.ndarray:
+    """Whether each of ``values`` is one of ``among`` (pyarrow's hash lookup; pandas' index where
+    pyarrow cannot compare the two)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        left, right = pa.array(values), pa.array(among)
+        if left.type == right.type:  # (pyarrow would cast one type to the other)
+            return pc.is_in(left, value_set=right, skip_nulls=False).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        pass
+    return pd.Index(among).get_indexer(values) >= 0
 
 
 def strip_parts(tree: shapely.STRtree, *, cameras: gpd.GeoDataFrame, used: pd.DataFrame, images: pd.DataFrame,
