@@ -113,10 +113,13 @@ def cameras_from_detections(
     cams["n_visible"] = visible_counts(cams["x"].to_numpy(), cams["y"].to_numpy(), images, utm,
                                        buildings=buildings, visible_range_m=float(visible_range_m))
     cams["n_visible"] = np.maximum(cams["n_visible"].to_numpy(), cams["n_views"].to_numpy())
-    points = gpd.GeoSeries(gpd.points_from_xy(cams["x"], cams["y"]), crs=utm).to_crs(4326)
-    cams["lon"] = points.x.to_numpy()
-    cams["lat"] = points.y.to_numpy()
-    out = gpd.GeoDataFrame(cams[CAMERA_COLUMNS], geometry=points.to_numpy(), crs=4326)
+    from pyproj import Transformer
+
+    # the transform GeoSeries.to_crs makes, on the coordinates (one point geometry built instead of two)
+    lon, lat = Transformer.from_crs(utm, 4326, always_xy=True).transform(cams["x"].to_numpy(float),
+                                                                         cams["y"].to_numpy(float))
+    cams["lon"], cams["lat"] = np.asarray(lon, float), np.asarray(lat, float)
+    out = gpd.GeoDataFrame(cams[CAMERA_COLUMNS], geometry=gpd.points_from_xy(cams["lon"], cams["lat"]), crs=4326)
     out.attrs["visible_range_m"] = float(visible_range_m)
     out.attrs["crs"] = str(utm)
     return out
