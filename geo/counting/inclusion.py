@@ -325,15 +325,18 @@ def found_gradient(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: fl
 
     def part(index: np.ndarray) -> np.ndarray:  # whole cells: one thread each (geo.counting.threads)
         r, f, cell = r_all[index], f_all[index], cell_all[index]
+        lo = int(cell.min())  # this run's cells only (speed: the per-cell arrays were every cell's per thread)
+        cell = cell - lo
+        n_run = int(cell.max()) + 1
         c = logit_shift(r, sd)
         num, den = np.zeros(len(r)), np.zeros(len(r))
-        found = None if found_out is None else np.zeros(n_cells)
+        found = None if found_out is None else np.zeros(n_run)
         off = r <= 0
         for uk, wk in zip(u, w):  # in place, in the order of wk miss / (1 - pk) e (1 - e): bit for bit
             e = expit(c + uk)
             pk = np.minimum(f * e, 1.0 - 1e-12)
             pk[off] = 0.0
-            miss = np.exp(np.bincount(cell, np.log1p(-pk), minlength=n_cells))
+            miss = np.exp(np.bincount(cell, np.log1p(-pk), minlength=n_run))
             if found is not None:  # found_by_any_view's wk (1 - miss), in its order
                 found += wk * (1.0 - miss)
             rest = 1.0 - e
