@@ -694,7 +694,7 @@ def _summarise(rays: pd.DataFrame, *, min_triangulation_deg: float, max_range_m:
         frame["point_id"] = rays["point_id"].to_numpy()
     else:
         frame["point_id"] = -1
-    frame["image_code"] = pd.factorize(frame["image_id"])[0]  # integers: the same distinct images, faster
+    frame["image_code"] = pd.factorize(rays["image_id"])[0]  # integers: the same distinct images, faster (arrow)
     grouped = frame.groupby("label", sort=True)
     out["n_detections"] = n_rays
     out["n_views"] = grouped["image_code"].nunique().to_numpy()
