@@ -1466,7 +1466,9 @@ def _point_pairs(tree: shapely.STRtree, points: np.ndarray) -> tuple[np.ndarray,
     """(point, area) pairs: every area a point lies inside (overlapping areas share it), and a
     point exactly on a boundary goes to one area only, so a tiling counts it once."""
     inside_p, inside_a = _pairs(tree, points, "within")
-    lost = np.setdiff1d(np.arange(len(points)), inside_p)
+    lost = np.ones(len(points), bool)  # np.setdiff1d(np.arange(n), inside_p) by a mask (speed, issue 27: 0.4 s at
+    lost[inside_p] = False  # 300k points with numpy 2.4's hashing unique)
+    lost = np.flatnonzero(lost)
     edge_p, edge_a = _pairs(tree, points[lost], "intersects")
     edge_p = lost[edge_p]
     first = np.unique(edge_p, return_index=True)[1]
