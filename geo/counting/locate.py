@@ -739,8 +739,9 @@ def _nominal_size(class_name: pd.Series, size: float | dict[str, float] | None) 
     if not isinstance(size, dict):
         return np.full(len(class_name), float(size))
     default = float(size.get("default", CAMERA_SIZE_M["default"]))
-    names = pd.unique(class_name)  # one look-up per class, not per detection
-    return class_name.map({c: float(size.get(c, default)) for c in names}).to_numpy(float)
+    # one look-up per class, then by integer code (Series.map took 0.24 s at 1M detections)
+    codes, names = pd.factorize(class_name, use_na_sentinel=False)
+    return np.array([float(size.get(c, default)) for c in names], dtype=float)[codes]
 
 
 def _convergence(lon, lat, crs) -> np.ndarray:
