@@ -257,12 +257,12 @@ def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, r
     i0 = np.floor(pos).astype(np.int64)
     i1 = np.minimum(i0 + 1, m - 1)
     t = pos - i0
-    vf = pairs.factor if pairs.factor is not None else np.ones(len(pairs.cam))
-    if visibility is not None:
-        vf = vf * visibility(pairs.range_m)
-    r = np.clip(rates[i0] * (1 - t) + rates[i1] * t, 0.0, 1.0 - 1e-12)
-    cell = pairs.cam * pairs.n_shifts + pairs.shift
-    if pair_gradient is None:
+    if pair_gradient is None:  # (the pairs' recall and visibility only for it: speed, issue 27)
+        vf = pairs.factor if pairs.factor is not None else np.ones(len(pairs.cam))
+        if visibility is not None:
+            vf = vf * visibility(pairs.range_m)
+        r = np.clip(rates[i0] * (1 - t) + rates[i1] * t, 0.0, 1.0 - 1e-12)
+        cell = pairs.cam * pairs.n_shifts + pairs.shift
         pair_gradient = found_gradient(r, cell, pairs.n_cameras * pairs.n_shifts, sd=pairs.camera_sd, factor=vf)
     g = pair_gradient / pairs.n_shifts
     out += np.bincount(pairs.cam * m + i0, g * (1 - t), minlength=len(out))
