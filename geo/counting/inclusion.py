@@ -302,13 +302,6 @@ def found_gradient(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: fl
     of the same pairs, bit for bit, from the same pass (its miss(u) per cell is this one's)."""
     if found_out is not None and sd <= 0:
         found_out[:] = found_by_cell(recall, cell, n_cells, sd=sd, factor=factor)
-    elif found_out is not None:  # speed (issue 27 part 6): p* from this pass, as found_by_cell has it
-        raw_r = np.asarray(recall, float)
-        raw_f = np.ones(len(raw_r)) if factor is None else np.asarray(factor, float)
-        cells = np.asarray(cell, np.int64)
-        one = np.bincount(cells, minlength=n_cells)[cells] == 1
-        found_out[:] = 0.0
-        found_out[cells[one]] = np.clip(raw_r[one] * raw_f[one], 0.0, 1.0)
     r = np.clip(np.asarray(recall, float), 0.0, 1.0 - 1e-12)
     f = np.ones(len(r)) if factor is None else np.clip(np.asarray(factor, float), 0.0, 1.0)
     cell = np.asarray(cell, np.int64)
@@ -318,6 +311,11 @@ def found_gradient(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: fl
         return f * np.exp(log_miss[cell]) / (1.0 - p)
     out = f.copy()  # a cell of one pair: P = f r exactly
     many = np.bincount(cell, minlength=n_cells)[cell] > 1
+    if found_out is not None:  # speed (issue 27 part 6): p* from this pass, as found_by_cell has it
+        one = ~many
+        raw_r = np.asarray(recall, float)[one]
+        found_out[:] = 0.0
+        found_out[cell[one]] = np.clip(raw_r * (1.0 if factor is None else np.asarray(factor, float)[one]), 0.0, 1.0)
     if not many.any():
         return out
     r_all, f_all, cell_all = r[many], f[many], cell[many]
