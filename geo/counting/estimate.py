@@ -473,8 +473,8 @@ class StripParts:
         if key not in self.cache:
             self.cache.clear()
             if hasattr(self.pairs, "shift_inclusion"):  # with the recall variance's pair gradient (speed, issue 27)
-                by_shift, self.cache["pair_gradient"] = self.pairs.shift_inclusion_and_gradient(self.box_m,
-                                                                                                curves.recall_at)
+                by_shift, self.cache["pair_gradient"], self.cache["pair_bins"] = \
+                    self.pairs.shift_inclusion_and_gradient(self.box_m, curves.size_edges, curves.recall)
                 node = by_shift.mean(axis=2)
                 self.cache[key] = (inclusion_parts(node, self.pairs.n_nodes, floor=self.floor, by_shift=by_shift),
                                    node)
@@ -659,7 +659,8 @@ def recall_variance(parts: StripParts, cal: Calibration, curves: RateCurves, tot
     else:
         node = parts.inclusion_of(curves)[1]  # (its pair gradient cached with it: speed, issue 27)
         grad = inclusion_gradient(parts.pairs, parts.box_m, curves.size_edges, curves.recall, floor=parts.floor,
-                                  node=node, pair_gradient=parts.cache.get("pair_gradient"))
+                                  node=node, pair_gradient=parts.cache.get("pair_gradient"),
+                                  pair_bins=parts.cache.get("pair_bins"))
         free = raw >= np.asarray(parts.floor) if parts.pairs.n_nodes == 1 else np.ones(len(raw), bool)
     dw = np.where(free[:, None], -q[:, None] / pi[:, None] ** 2 * grad, 0.0)
     return sum((parts.per_area(dw[:, j], n_areas) * sd[j]) ** 2 for j in range(len(sd)))

@@ -114,17 +114,22 @@ class ViewPairs:
         p_star = found_by_cell(recall, cell, self.n_cameras * self.n_positions, sd=self.camera_sd, factor=factor)
         return self.fill_nodes(p_star.reshape(self.n_cameras, self.n_nodes, self.n_shifts))
 
-    def shift_inclusion_and_gradient(self, box_m: np.ndarray, recall_fn, *, visibility=visibility_by_range
-                                     ) -> tuple[np.ndarray, np.ndarray]:
-        """(``shift_inclusion``, each pair's d p* / d recall (``found_gradient``, what
-        ``inclusion_gradient`` takes as ``pair_gradient``)) from one pass over the camera effect,
-        bit for bit the two computed apart (speed: the estimator needs both; issue 27 part 6)."""
-        recall, factor = self.detection_parts(box_m, recall_fn, visibility)
+    def shift_inclusion_and_gradient(self, box_m: np.ndarray, edges: np.ndarray, rates: np.ndarray, *,
+                                     visibility=visibility_by_range) -> tuple[np.ndarray, np.ndarray, tuple]:
+        """(``shift_inclusion`` at the recall ``rates`` by size bin ``edges``, each pair's d p* /
+        d recall (``found_gradient``) and its size bins (``size_bin_weights``): what
+        ``inclusion_gradient`` takes as ``pair_gradient`` and ``pair_bins``) from one pass over the
+        camera effect, bit for bit as computed apart (speed: the estimator needs both; issue 27)."""
+        from geo.counting.calibration import size_bin_weights
+
+        i0, i1, t = bins = size_bin_weights(box_m[self.cam] * self.scale, edges)  # recall_at's, kept for the gradient
+        rates = np.asarray(rates, float)
+        recall, factor = self.detection_parts(box_m, lambda _: rates[i0] * (1 - t) + rates[i1] * t, visibility)
         n_cells = self.n_cameras * self.n_positions
         p_star = np.zeros(n_cells)
         grad = found_gradient(recall, self.cam * self.n_positions + self.shift, n_cells, sd=self.camera_sd,
                               factor=factor, found_out=p_star)
-        return self.fill_nodes(p_star.reshape(self.n_cameras, self.n_nodes, self.n_shifts)), grad
+        return self.fill_nodes(p_star.reshape(self.n_cameras, self.n_nodes, self.n_shifts)), grad, bins
 
     def fill_nodes(self, node: np.ndarray) -> np.ndarray:
         """``node`` (cameras, n_nodes, ...) with the outer nodes of ``same_nodes`` cameras set to
@@ -215,7 +220,8 @@ def corrected_weight(node_pi: np.ndarray, *, floor: float = MIN_INCLUSION) -> np
 
 def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, rates: np.ndarray, *,
                        visibility=visibility_by_range, floor: float = MIN_INCLUSION,
-                       node: np.ndarray | None = None, pair_gradient: np.ndarray | None = None) -> np.ndarray:
+                       node: np.ndarray | None = None, pair_gradient: np.ndarray | None = None,
+                       pair_bins: tuple | None = None) -> np.ndarray:
     """d pi / d recall_b: (cameras, size bins) derivative of each camera's inclusion
     probability with respect to each size bin's recall (exact, for the delta method):
     pi = mean_k (1 - prod_j (1 - p_jk)), so d pi / d p_jk = (1 - p*_k) / (1 - p_jk) / K, and
@@ -223,14 +229,15 @@ def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, r
     the raw pi's derivative (the caller zeroes floored cameras); with them, that of
     1 / ``corrected_weight``: d pi = pi^2 (2 f_0^2 d pi_0 - sum_k w_k f_k^2 d pi_k), f = 1 / pi
     (0 where a node's pi or the weight is at its bound). ``node``: the (cameras, n_nodes) p* at
-    these rates when already known; ``pair_gradient``: ``found_gradient`` of ``pairs`` at these
-    rates when already known (``ViewPairs.shift_inclusion_and_gradient``)."""
+    these rates when already known; ``pair_gradient``, ``pair_bins``: ``found_gradient`` of
+    ``pairs`` at these rates and their size bins when already known
+    (``ViewPairs.shift_inclusion_and_gradient``)."""
     if pairs.n_nodes > 1:
         node_pairs = ViewPairs(pairs.cam * pairs.n_nodes + pairs.shift // pairs.n_shifts, pairs.shift % pairs.n_shifts,
                                pairs.scale, pairs.n_cameras * pairs.n_nodes, pairs.n_shifts, pairs.range_m,
                                pairs.view, pairs.factor, camera_sd=pairs.camera_sd)
         grad = inclusion_gradient(node_pairs, np.repeat(box_m, pairs.n_nodes), edges, rates, visibility=visibility,
-                                  pair_gradient=pair_gradient)
+                                  pair_gradient=pair_gradient, pair_bins=pair_bins)
         grad = pairs.fill_nodes(grad.reshape(pairs.n_cameras, pairs.n_nodes, -1))
         from geo.counting.calibration import recall_at
 
@@ -251,12 +258,15 @@ def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, r
     out = np.zeros(pairs.n_cameras * m)
     if len(pairs.cam) == 0:
         return out.reshape(pairs.n_cameras, m)
-    centres = np.log(size_centres(edges))
-    x = np.log(np.maximum(box_m[pairs.cam] * pairs.scale, 1e-3))
-    pos = np.clip(np.interp(x, centres, np.arange(m, dtype=float)), 0, m - 1)
-    i0 = np.floor(pos).astype(np.int64)
-    i1 = np.minimum(i0 + 1, m - 1)
-    t = pos - i0
+    if pair_bins is not None:  # (speed, issue 27: the same bins as below, from the p* pass)
+        i0, i1, t = pair_bins
+    else:
+        centres = np.log(size_centres(edges))
+        x = np.log(np.maximum(box_m[pairs.cam] * pairs.scale, 1e-3))
+        pos = np.clip(np.interp(x, centres, np.arange(m, dtype=float)), 0, m - 1)
+        i0 = np.floor(pos).astype(np.int64)
+        i1 = np.minimum(i0 + 1, m - 1)
+        t = pos - i0
     if pair_gradient is None:  # (the pairs' recall and visibility only for it: speed, issue 27)
         vf = pairs.factor if pairs.factor is not None else np.ones(len(pairs.cam))
         if visibility is not None:
