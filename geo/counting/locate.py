@@ -578,11 +578,13 @@ def _merged_components(tasks: list[tuple[int, int, int, int]], order: np.ndarray
     are merged in a forked process (it inherits the arrays) while this one merges the first half:
     the same groups. If the process fails, its half is merged here."""
     import sys
+    import threading
 
     def merge(part):
         return [_constrained_merge(order[a:b], pi[p0:p1], pj[p0:p1], image) for a, b, p0, p1 in part]
 
-    if len(pi) < MERGE_FORK_PAIRS or len(tasks) < 2 or not sys.platform.startswith("linux"):
+    if (len(pi) < MERGE_FORK_PAIRS or len(tasks) < 2 or not sys.platform.startswith("linux")
+            or threading.active_count() > 1):  # fork only a single-threaded process (no lock held elsewhere)
         return merge(tasks)
     import multiprocessing
 

@@ -68,11 +68,13 @@ def geopackage_in_background(out_dir: Path, **layers):
     inherits the tables: nothing is copied): GDAL's GeoPackage writer holds Python's GIL, so on a
     thread it stalled the figures (a 1M-detection survey: density.png 1.3 -> 4.9 s while the
     GeoPackage was written). If that process fails, the write is done again here, so its error is
-    raised with its traceback. Where there is no fork, a thread."""
+    raised with its traceback. Where there is no fork, or other threads run (a lock one of them holds
+    would stay held in the child), a thread."""
     import multiprocessing
     import sys
+    import threading
 
-    if sys.platform.startswith("linux"):
+    if sys.platform.startswith("linux") and threading.active_count() == 1:  # fork only a single-threaded process
         sys.stdout.flush()
         sys.stderr.flush()
         child = multiprocessing.get_context("fork").Process(target=geopackage_from_survey, args=(out_dir,),
