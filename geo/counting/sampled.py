@@ -60,7 +60,8 @@ def sampled_histories(cameras: pd.DataFrame, images: pd.DataFrame, *, crs, sampl
     ok = _ok_images(images)
     found = _found_counts(cameras, ok["image_id"].to_numpy())
     keep = found > 0
-    if recapture.SIGHT_LINE_SPREAD or int(keep.sum()) <= max(m for m, _ in samples):
+    spread = getattr(recapture, "SIGHT_LINE_SPREAD", False)  # (positions along a sight line: not per camera)
+    if spread or int(keep.sum()) <= max(m for m, _ in samples):
         return histories_from_tables(cameras, images, crs=crs, detections=detections, calibration=calibration,
                                      buildings=buildings)
     rows = np.unique(np.concatenate([_chosen(keep, m, seed) for m, seed in samples]))
