@@ -63,9 +63,10 @@ import pandas as pd
 
 from geo.counting.calibration import Calibration, conf_bin
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit
-from geo.counting.recapture import (CaptureHistories, RecallFit, c_of, calibration_from_fit, fit_level,
-                                    histories_from_tables, pair_recall, prior_only, subsampled, usable, with_prior,
-                                    PRIOR_SD)
+from geo.counting import recapture
+from geo.counting.recapture import (CaptureHistories, RecallFit, c_of, calibration_from_fit, fit_level, pair_recall,
+                                    prior_only, subsampled, usable, with_prior, PRIOR_SD)
+from geo.counting.sampled import SampledHistories, sampled_histories
 from geo.counting.threads import by_groups
 
 ALPHA = 0.005  # per test (recapture, level): about 1% false alarms on surveys the card fits
@@ -275,8 +276,14 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
     Appends the warning (when the card does not fit) or a note (too small to tell) to ``notes``."""
     build_m = buildings.to_crs(crs) if buildings is not None and len(buildings) else None
     conf = detections["conf"].fillna(1.0).to_numpy(float) if "conf" in detections else None
-    h = histories_from_tables(cameras, images, crs=crs, detections=detections, calibration=cal, buildings=build_m)
+    # speed (issue 27 part 6): beyond MAX_TEST_CAMERAS usable cameras only the fit's and the test's seeded samples
+    # get histories; the reported pair counts are then scaled from them
+    h = sampled_histories(cameras, images, crs=crs, detections=detections, calibration=cal, buildings=build_m,
+                          samples=((recapture.MAX_FIT_CAMERAS, 0), (MAX_TEST_CAMERAS, 1)))
     check, fit = card_check(h, cal, detection_conf=conf)
+    if isinstance(h, SampledHistories):
+        check.update(n_unmatched_views=h.per_usable(h.n_unmatched), n_cameras_with_histories=h.n_built)
+        fit = replace(fit, n_pairs=h.per_usable(fit.n_pairs)) if fit is not None else None
     if check["fits"] is False and fit is not None and FLAGGED_PRIOR_SD != PRIOR_SD and bounded_below(fit):
         # whether the repeat views measure the level is still judged against the card's prior (half its SD): a
         # wider prior must not make thin data "informative" (alt-20m-s7101b: 2 repeats, prior-only before)

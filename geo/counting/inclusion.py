@@ -46,7 +46,7 @@ import shapely
 
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit, found_by_any_view, logit_shift
 from geo.counting.locate import CAMERA_SIZE_M
-from geo.counting.threads import by_groups
+from geo.counting.threads import by_groups, group_blocks
 
 # Strip half-width (m): at 20 m the smaller class's box (dome, 0.33 m) seen square-on from the
 # street centre in a 640 px / 90 deg view (focal length 320 px) is 0.33 x 320 / 20 = 5.3 px, inside
@@ -113,6 +113,23 @@ class ViewPairs:
         cell = self.cam * self.n_positions + self.shift
         p_star = found_by_cell(recall, cell, self.n_cameras * self.n_positions, sd=self.camera_sd, factor=factor)
         return self.fill_nodes(p_star.reshape(self.n_cameras, self.n_nodes, self.n_shifts))
+
+    def shift_inclusion_and_gradient(self, box_m: np.ndarray, edges: np.ndarray, rates: np.ndarray, *,
+                                     visibility=visibility_by_range) -> tuple[np.ndarray, np.ndarray, tuple]:
+        """(``shift_inclusion`` at the recall ``rates`` by size bin ``edges``, each pair's d p* /
+        d recall (``found_gradient``) and its size bins (``size_bin_weights``): what
+        ``inclusion_gradient`` takes as ``pair_gradient`` and ``pair_bins``) from one pass over the
+        camera effect, bit for bit as computed apart (speed: the estimator needs both; issue 27)."""
+        from geo.counting.calibration import size_bin_weights
+
+        i0, i1, t = bins = size_bin_weights(box_m[self.cam] * self.scale, edges)  # recall_at's, kept for the gradient
+        rates = np.asarray(rates, float)
+        recall, factor = self.detection_parts(box_m, lambda _: rates[i0] * (1 - t) + rates[i1] * t, visibility)
+        n_cells = self.n_cameras * self.n_positions
+        p_star = np.zeros(n_cells)
+        grad = found_gradient(recall, self.cam * self.n_positions + self.shift, n_cells, sd=self.camera_sd,
+                              factor=factor, found_out=p_star)
+        return self.fill_nodes(p_star.reshape(self.n_cameras, self.n_nodes, self.n_shifts)), grad, bins
 
     def fill_nodes(self, node: np.ndarray) -> np.ndarray:
         """``node`` (cameras, n_nodes, ...) with the outer nodes of ``same_nodes`` cameras set to
@@ -203,7 +220,8 @@ def corrected_weight(node_pi: np.ndarray, *, floor: float = MIN_INCLUSION) -> np
 
 def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, rates: np.ndarray, *,
                        visibility=visibility_by_range, floor: float = MIN_INCLUSION,
-                       node: np.ndarray | None = None) -> np.ndarray:
+                       node: np.ndarray | None = None, pair_gradient: np.ndarray | None = None,
+                       pair_bins: tuple | None = None) -> np.ndarray:
     """d pi / d recall_b: (cameras, size bins) derivative of each camera's inclusion
     probability with respect to each size bin's recall (exact, for the delta method):
     pi = mean_k (1 - prod_j (1 - p_jk)), so d pi / d p_jk = (1 - p*_k) / (1 - p_jk) / K, and
@@ -211,12 +229,15 @@ def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, r
     the raw pi's derivative (the caller zeroes floored cameras); with them, that of
     1 / ``corrected_weight``: d pi = pi^2 (2 f_0^2 d pi_0 - sum_k w_k f_k^2 d pi_k), f = 1 / pi
     (0 where a node's pi or the weight is at its bound). ``node``: the (cameras, n_nodes) p* at
-    these rates when already known."""
+    these rates when already known; ``pair_gradient``, ``pair_bins``: ``found_gradient`` of
+    ``pairs`` at these rates and their size bins when already known
+    (``ViewPairs.shift_inclusion_and_gradient``)."""
     if pairs.n_nodes > 1:
         node_pairs = ViewPairs(pairs.cam * pairs.n_nodes + pairs.shift // pairs.n_shifts, pairs.shift % pairs.n_shifts,
                                pairs.scale, pairs.n_cameras * pairs.n_nodes, pairs.n_shifts, pairs.range_m,
                                pairs.view, pairs.factor, camera_sd=pairs.camera_sd)
-        grad = inclusion_gradient(node_pairs, np.repeat(box_m, pairs.n_nodes), edges, rates, visibility=visibility)
+        grad = inclusion_gradient(node_pairs, np.repeat(box_m, pairs.n_nodes), edges, rates, visibility=visibility,
+                                  pair_gradient=pair_gradient, pair_bins=pair_bins)
         grad = pairs.fill_nodes(grad.reshape(pairs.n_cameras, pairs.n_nodes, -1))
         from geo.counting.calibration import recall_at
 
@@ -237,18 +258,23 @@ def inclusion_gradient(pairs: ViewPairs, box_m: np.ndarray, edges: np.ndarray, r
     out = np.zeros(pairs.n_cameras * m)
     if len(pairs.cam) == 0:
         return out.reshape(pairs.n_cameras, m)
-    centres = np.log(size_centres(edges))
-    x = np.log(np.maximum(box_m[pairs.cam] * pairs.scale, 1e-3))
-    pos = np.clip(np.interp(x, centres, np.arange(m, dtype=float)), 0, m - 1)
-    i0 = np.floor(pos).astype(np.int64)
-    i1 = np.minimum(i0 + 1, m - 1)
-    t = pos - i0
-    vf = pairs.factor if pairs.factor is not None else np.ones(len(pairs.cam))
-    if visibility is not None:
-        vf = vf * visibility(pairs.range_m)
-    r = np.clip(rates[i0] * (1 - t) + rates[i1] * t, 0.0, 1.0 - 1e-12)
-    cell = pairs.cam * pairs.n_shifts + pairs.shift
-    g = found_gradient(r, cell, pairs.n_cameras * pairs.n_shifts, sd=pairs.camera_sd, factor=vf) / pairs.n_shifts
+    if pair_bins is not None:  # (speed, issue 27: the same bins as below, from the p* pass)
+        i0, i1, t = pair_bins
+    else:
+        centres = np.log(size_centres(edges))
+        x = np.log(np.maximum(box_m[pairs.cam] * pairs.scale, 1e-3))
+        pos = np.clip(np.interp(x, centres, np.arange(m, dtype=float)), 0, m - 1)
+        i0 = np.floor(pos).astype(np.int64)
+        i1 = np.minimum(i0 + 1, m - 1)
+        t = pos - i0
+    if pair_gradient is None:  # (the pairs' recall and visibility only for it: speed, issue 27)
+        vf = pairs.factor if pairs.factor is not None else np.ones(len(pairs.cam))
+        if visibility is not None:
+            vf = vf * visibility(pairs.range_m)
+        r = np.clip(rates[i0] * (1 - t) + rates[i1] * t, 0.0, 1.0 - 1e-12)
+        cell = pairs.cam * pairs.n_shifts + pairs.shift
+        pair_gradient = found_gradient(r, cell, pairs.n_cameras * pairs.n_shifts, sd=pairs.camera_sd, factor=vf)
+    g = pair_gradient / pairs.n_shifts
     out += np.bincount(pairs.cam * m + i0, g * (1 - t), minlength=len(out))
     out += np.bincount(pairs.cam * m + i1, g * t, minlength=len(out))
     return out.reshape(pairs.n_cameras, m)
@@ -277,12 +303,15 @@ def found_by_cell(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: flo
 
 
 def found_gradient(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: float = CAMERA_LOGIT_SD,
-                   factor: np.ndarray | None = None) -> np.ndarray:
+                   factor: np.ndarray | None = None, found_out: np.ndarray | None = None) -> np.ndarray:
     """d P(found by any view of its cell) / d recall_j for each pair j (the cells, recall and
     factor of ``heterogeneity.found_by_any_view``): with the camera effect u, p_j(u) =
     f_j expit(c(r_j) + u), so the derivative is f_j E_u[miss(u) / (1 - p_j(u)) s_j(u)] /
     E_u[s_j(u)], s = expit' = e (1 - e), miss(u) = prod_i (1 - p_i(u)) over the cell; ``sd`` 0:
-    f_j prod_{i != j} (1 - p_i)."""
+    f_j prod_{i != j} (1 - p_i). ``found_out``: an ``n_cells`` array that receives ``found_by_cell``
+    of the same pairs, bit for bit, from the same pass (its miss(u) per cell is this one's)."""
+    if found_out is not None and sd <= 0:
+        found_out[:] = found_by_cell(recall, cell, n_cells, sd=sd, factor=factor)
     r = np.clip(np.asarray(recall, float), 0.0, 1.0 - 1e-12)
     f = np.ones(len(r)) if factor is None else np.clip(np.asarray(factor, float), 0.0, 1.0)
     cell = np.asarray(cell, np.int64)
@@ -292,35 +321,61 @@ def found_gradient(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: fl
         return f * np.exp(log_miss[cell]) / (1.0 - p)
     out = f.copy()  # a cell of one pair: P = f r exactly
     many = np.bincount(cell, minlength=n_cells)[cell] > 1
+    if found_out is not None:  # speed (issue 27 part 6): p* from this pass, as found_by_cell has it
+        one = ~many
+        raw_r = np.asarray(recall, float)[one]
+        found_out[:] = 0.0
+        found_out[cell[one]] = np.clip(raw_r * (1.0 if factor is None else np.asarray(factor, float)[one]), 0.0, 1.0)
     if not many.any():
         return out
     r_all, f_all, cell_all = r[many], f[many], cell[many]
-    u, w = effect_nodes(sd, n=EFFECT_NODES)
 
     def part(index: np.ndarray) -> np.ndarray:  # whole cells: one thread each (geo.counting.threads)
         r, f, cell = r_all[index], f_all[index], cell_all[index]
-        c = logit_shift(r, sd)
-        num, den = np.zeros(len(r)), np.zeros(len(r))
-        off = r <= 0
-        for uk, wk in zip(u, w):  # in place, in the order of wk miss / (1 - pk) e (1 - e): bit for bit
-            e = expit(c + uk)
-            pk = np.minimum(f * e, 1.0 - 1e-12)
-            pk[off] = 0.0
-            miss = np.exp(np.bincount(cell, np.log1p(-pk), minlength=n_cells))
-            rest = 1.0 - e
-            term = wk * miss[cell]
-            np.subtract(1.0, pk, out=pk)
-            term /= pk
-            term *= e
-            term *= rest
-            num += term
-            e *= wk
-            e *= rest
-            den += e
-        return f * num / np.maximum(den, 1e-300)
+        res = np.empty((len(r), 1 if found_out is None else 2))
+        for a, b in group_blocks(cell):  # cache-sized runs of whole cells (speed, issue 27: the same sums)
+            res[a:b] = _gradient_block(r[a:b], f[a:b], cell[a:b], sd=sd, found=found_out is not None)
+        return res[:, 0] if found_out is None else res
 
-    out[many] = by_groups(part, cell_all, n_cells, per="pair")
+    res = by_groups(part, cell_all, n_cells, per="pair")
+    if found_out is None:
+        out[many] = res
+        return out
+    out[many] = res[:, 0]
+    found_out[cell_all] = res[:, 1]
     return out
+
+
+def _gradient_block(r: np.ndarray, f: np.ndarray, cell: np.ndarray, *, sd: float, found: bool) -> np.ndarray:
+    """``found_gradient``'s pass over the camera effect on pairs of whole cells: (pairs, 1)
+    gradient, or (pairs, 2) with p* of each pair's cell (``found``)."""
+    u, w = effect_nodes(sd, n=EFFECT_NODES)
+    lo = int(cell.min())  # this block's cells only
+    cell = cell - lo
+    n_run = int(cell.max()) + 1
+    c = logit_shift(r, sd)
+    num, den = np.zeros(len(r)), np.zeros(len(r))
+    p_star = np.zeros(n_run) if found else None
+    off = r <= 0
+    for uk, wk in zip(u, w):  # in place, in the order of wk miss / (1 - pk) e (1 - e): bit for bit
+        e = expit(c + uk)
+        pk = np.minimum(f * e, 1.0 - 1e-12)
+        pk[off] = 0.0
+        miss = np.exp(np.bincount(cell, np.log1p(-pk), minlength=n_run))
+        if p_star is not None:  # found_by_any_view's wk (1 - miss), in its order
+            p_star += wk * (1.0 - miss)
+        rest = 1.0 - e
+        term = wk * miss[cell]
+        np.subtract(1.0, pk, out=pk)
+        term /= pk
+        term *= e
+        term *= rest
+        num += term
+        e *= wk
+        e *= rest
+        den += e
+    g = f * num / np.maximum(den, 1e-300)
+    return g[:, None] if p_star is None else np.column_stack([g, p_star[cell]])
 
 
 def inclusion_gradient_numeric(pairs, box_m: np.ndarray, edges: np.ndarray, rates: np.ndarray, *,
@@ -550,21 +605,21 @@ def _pairs_chunk(pos, start, stop, view_tree, views, ex, ey, normal, buildings, 
     from scipy.spatial import cKDTree
 
     pairs = cKDTree(pos[start:stop]).sparse_distance_matrix(view_tree, max_range_m, output_type="ndarray")
-    pi, vj = pairs["i"].astype(np.int64) + start, pairs["j"].astype(np.int64)
-    dx, dy = pos[pi, 0] - ex[vj], pos[pi, 1] - ey[vj]
-    r = pairs["v"]
+    pi, vj, r = pairs["i"], pairs["j"], pairs["v"]  # speed (issue 27): integer casts and row gathers after the
+    dx = pos[start:stop, 0].copy()[pi] - ex[vj]  # field-of-view test, one index for its five takes, contiguous
+    dy = pos[start:stop, 1].copy()[pi] - ey[vj]  # columns, the fov clipped per view (identical values)
     # inside the horizontal field of view (the rest is 0), by the cosine of the angle off the
     # view's axis: cheaper than the angle itself, which only the pairs inside need
     heading = np.radians(views["heading_grid"].to_numpy(float))
     half = np.radians(np.clip(views["fov"].to_numpy(float), 1.0, 179.0) / 2.0 - 0.5)
-    near = (dx * np.sin(heading)[vj] + dy * np.cos(heading)[vj] >= r * np.cos(half)[vj]) & (r > 0.5)
-    pi, vj, r, dx, dy = pi[near], vj[near], r[near], dx[near], dy[near]
+    near = np.flatnonzero((dx * np.sin(heading)[vj] + dy * np.cos(heading)[vj] >= r * np.cos(half)[vj]) & (r > 0.5))
+    pi, vj, r, dx, dy = pi[near].astype(np.int64) + start, vj[near].astype(np.int64), r[near], dx[near], dy[near]
     off = (np.degrees(np.arctan2(dx, dy)) - views["heading_grid"].to_numpy(float)[vj] + 180.0) % 360.0 - 180.0
-    fov = np.clip(views["fov"].to_numpy(float)[vj], 1.0, 179.0)
-    pitch = views["pitch"].to_numpy(float)[vj] if "pitch" in views.columns else np.zeros(len(vj))
-    inside, scale, reach = view_geometry(r, off, fov=fov, pitch=pitch, width=views["width"].to_numpy(float)[vj],
-                                         height=views["height"].to_numpy(float)[vj], rise_m=rise_m)
-    keep = inside & (reach > 0) & (r > 0.5)
+    fov = np.clip(views["fov"].to_numpy(float), 1.0, 179.0)
+    pitch = views["pitch"].to_numpy(float) if "pitch" in views.columns else np.zeros(len(views))
+    inside, scale, reach = view_geometry(r, off, fov=fov, pitch=pitch, width=views["width"].to_numpy(float),
+                                         height=views["height"].to_numpy(float), rise_m=rise_m, view=vj)
+    keep = np.flatnonzero(inside & (reach > 0) & (r > 0.5))
     pi, vj, r, scale, reach = pi[keep], vj[keep], r[keep], scale[keep], reach[keep]
     if normal is not None and len(pi):
         blocked = sight_blocked(np.column_stack([ex[vj], ey[vj]]), pos[pi], buildings)
@@ -580,8 +635,8 @@ def _pairs_chunk(pos, start, stop, view_tree, views, ex, ey, normal, buildings, 
 
 
 def view_geometry(range_m: np.ndarray, off_deg: np.ndarray, *, fov, pitch, width=640.0, height=640.0,
-                  rise_m: float = RISE_M, rise_range_m: tuple[float, float] = RISE_RANGE_M
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  rise_m: float = RISE_M, rise_range_m: tuple[float, float] = RISE_RANGE_M,
+                  view: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(inside, scale, reach) of cameras at horizontal range ``range_m`` and ``off_deg`` degrees
     off a view's axis, in a view of ``fov`` and ``pitch`` (degrees up; scalars or one per pair):
     inside the horizontal field of view (0.5 deg margin); px of box per metre of camera size,
@@ -589,22 +644,26 @@ def view_geometry(range_m: np.ndarray, off_deg: np.ndarray, *, fov, pitch, width
     eye; and the share of mounts spread over ``rise_range_m`` above the eye inside the vertical
     field of view [p - v, p + v] (v the vertical half-angle less 0.5 deg). Pitch p makes
     f' = f / (cos(h) cos(p) + tan(e) sin(p)), e the ray's elevation. The estimator's inclusion
-    and the planner share it."""
+    and the planner share it. ``view``: per pair, its row in ``fov``, ``pitch``, ``width`` and
+    ``height`` given per view (the same values, the views' own terms computed once per view)."""
+    def per_pair(a):  # speed (issue 27 part 6): a view's terms once per view, then gathered per pair
+        return a[view] if view is not None and np.ndim(a) else a
+
     r = np.asarray(range_m, float)
     fov, pitch = np.asarray(fov, float), np.asarray(pitch, float)
     focal = np.asarray(width, float) / 2.0 / np.tan(np.radians(fov) / 2.0)
     vhalf = np.degrees(np.arctan2(np.asarray(height, float) / 2.0, focal)) - 0.5
-    inside = np.abs(np.asarray(off_deg, float)) <= fov / 2.0 - 0.5
+    inside = np.abs(np.asarray(off_deg, float)) <= per_pair(fov / 2.0 - 0.5)
     lo_rise, hi_rise = rise_range_m
-    top = r * np.tan(np.radians(np.clip(pitch + vhalf, -89.0, 89.0)))
-    bottom = r * np.tan(np.radians(np.clip(pitch - vhalf, -89.0, 89.0)))
+    top = r * per_pair(np.tan(np.radians(np.clip(pitch + vhalf, -89.0, 89.0))))
+    bottom = r * per_pair(np.tan(np.radians(np.clip(pitch - vhalf, -89.0, 89.0))))
     if hi_rise - lo_rise <= 1e-9:  # one height: in or out
         reach = ((bottom <= lo_rise) & (lo_rise <= top)).astype(float)
     else:
         reach = np.clip((np.minimum(top, hi_rise) - np.maximum(bottom, lo_rise)) / (hi_rise - lo_rise), 0.0, 1.0)
     p_rad, h = np.radians(pitch), np.radians(np.asarray(off_deg, float))
-    cos_axis = np.cos(h) * np.cos(p_rad) + rise_m / np.maximum(r, 1e-6) * np.sin(p_rad)
-    scale = focal / np.maximum(cos_axis, 0.05) / np.hypot(r, rise_m)
+    cos_axis = np.cos(h) * per_pair(np.cos(p_rad)) + rise_m / np.maximum(r, 1e-6) * per_pair(np.sin(p_rad))
+    scale = per_pair(focal) / np.maximum(cos_axis, 0.05) / np.hypot(r, rise_m)
     return inside, scale, reach
 
 

@@ -120,11 +120,13 @@ class RecallFit:
 # --- capture histories ------------------------------------------------------------------------
 
 def histories_from_tables(cameras: pd.DataFrame, images: pd.DataFrame, *, crs, detections: pd.DataFrame | None = None,
-                          calibration: Calibration | None = None, buildings=None) -> CaptureHistories:
+                          calibration: Calibration | None = None, buildings=None, rows: np.ndarray | None = None
+                          ) -> CaptureHistories:
     """The capture histories of the located ``cameras`` (lon, lat, class_name, image_ids,
     n_detections, conf_max) from the survey's ``images`` (poses) in the metric ``crs``;
     ``buildings`` (footprints in ``crs``) block sight lines. P(real) from ``calibration`` and the
-    ``detections`` (conf) when both are given, else 1."""
+    ``detections`` (conf) when both are given, else 1. ``rows``: the histories of these camera
+    rows only (their P(real) still from all cameras; ``sampled_histories``)."""
     from pyproj import Transformer
 
     n = len(cameras)
@@ -132,6 +134,10 @@ def histories_from_tables(cameras: pd.DataFrame, images: pd.DataFrame, *, crs, d
     if "status" in ok.columns:
         ok = ok[ok["status"].fillna("ok").eq("ok")]
     ok = ok.drop_duplicates("image_id")
+    if rows is not None:  # speed (issue 27 part 6): P(real) spends false detections over all cameras
+        weight_all = (camera_reality(cameras, detections, calibration, n_images=len(ok))
+                      if calibration is not None and detections is not None else np.ones(n))
+        cameras, n = cameras.iloc[np.asarray(rows, np.int64)], len(rows)
     views = views_for_inclusion(images, crs)
     if n == 0 or len(views) == 0:
         z = np.zeros(0)
@@ -145,8 +151,11 @@ def histories_from_tables(cameras: pd.DataFrame, images: pd.DataFrame, *, crs, d
     eyes = _detecting_eyes((seen_cam, seen_row), views, cxy)
     if buildings is not None and len(buildings):
         cxy = off_wall(cxy, eyes, buildings)
-    weight = (camera_reality(cameras, detections, calibration, n_images=len(ok))
-              if calibration is not None and detections is not None else np.ones(n))
+    if rows is not None:
+        weight = weight_all[np.asarray(rows, np.int64)]
+    else:
+        weight = (camera_reality(cameras, detections, calibration, n_images=len(ok))
+                  if calibration is not None and detections is not None else np.ones(n))
     pairs = view_pairs(cxy, np.tile([1.0, 0.0], (n, 1)), views, spacing_m=1.0, buildings=buildings, n_shifts=1)
     box = box_size_m(cameras["class_name"].astype(str).to_numpy())
     cam, vj = pairs.cam, pairs.view
@@ -363,13 +372,20 @@ def subsampled(h: CaptureHistories, *, max_cameras: int = MAX_FIT_CAMERAS, seed:
     if n <= max_cameras:
         return h, 1.0
     chosen = np.zeros(h.n_cameras, bool)
-    chosen[np.random.default_rng(seed).choice(np.flatnonzero(keep), max_cameras, replace=False)] = True
+    chosen[_chosen(keep, max_cameras, seed)] = True
     index = np.cumsum(chosen) - 1
     pairs = chosen[h.cam]
     sub = CaptureHistories(cam=index[h.cam[pairs]], size_px=h.size_px[pairs], other=h.other[pairs],
                            detected=h.detected[pairs], weight=h.weight[chosen], n_cameras=int(chosen.sum()),
                            n_unmatched=h.n_unmatched)
     return sub, n / max_cameras
+
+
+def _chosen(keep: np.ndarray, max_cameras: int, seed: int) -> np.ndarray:
+    """``subsampled``'s seeded draw of ``max_cameras`` of the cameras ``keep`` (all when fewer)."""
+    if int(keep.sum()) <= max_cameras:
+        return np.flatnonzero(keep)
+    return np.random.default_rng(seed).choice(np.flatnonzero(keep), max_cameras, replace=False)
 
 
 def fit_level(h: CaptureHistories, cal: Calibration, *, grid: np.ndarray = LEVEL_GRID, prior_sd: float = PRIOR_SD,

@@ -51,6 +51,8 @@ def class_colours(names) -> dict[str, str]:
     """A colour per camera class name: dome orange, directed purple, others in turn."""
     out: dict[str, str] = {}
     others = iter(_OTHER * 10)
+    if hasattr(names, "unique"):  # a Series: its distinct values first (321k cameras' names took 0.4 s one by one)
+        names = names.unique()
     for name in sorted({str(n) for n in names}):
         out[name] = _CLASS.get(name) or next(others)
     return out

@@ -9,11 +9,12 @@ the ratio to the baseline.
 
 ``--baseline-root DIR``: also time the estimate of another checkout of the code (a ``git archive``
 of main, say) on a fresh copy of the same survey, in a subprocess of this run, before this
-checkout's: the before and after of a change, measured in one run. ``--profile FILE``: write
-this checkout's cProfile stats there.
+checkout's: the before and after of a change, measured in one run (repeat it for several
+checkouts, timed in the order given); this checkout is then timed the same way (a fresh subprocess
+on a fresh copy, imports included). ``--profile FILE``: write this checkout's cProfile stats there.
 
     python scripts/bench/estimate.py [--views 200000] [--detections 1000000] [--by area] [--keep DIR]
-        [--baseline-root DIR] [--profile FILE]
+        [--baseline-root DIR ...] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -142,12 +143,14 @@ started = time.perf_counter()
 result = estimate_survey(sys.argv[2], by=sys.argv[3], precision=0.9, recall=0.7, osm=False, buildings=None)
 print("SECONDS", time.perf_counter() - started)
 print("timings: " + ", ".join(f"{k} {v:.1f}" for k, v in result.report["timings"].items()))
+t = result.total
+print(f"estimate: cameras located {t['n_cameras']:,}; {t['est_cameras']:,.0f} [{t['est_lo']:,.0f}, {t['est_hi']:,.0f}]")
 """
 
 
-def baseline_seconds(survey: Path, root: Path, *, by: str) -> float:
+def baseline_seconds(survey: Path, root: Path, *, by: str, label: str = "baseline") -> float:
     """Seconds of ``root``'s estimate_survey on a fresh copy of ``survey`` (inputs only), in a
-    subprocess that imports ``root``'s packages."""
+    subprocess that imports ``root``'s packages (printed: its stage timings and estimate)."""
     import os
     import subprocess
 
@@ -160,7 +163,8 @@ def baseline_seconds(survey: Path, root: Path, *, by: str) -> float:
         done = subprocess.run([sys.executable, "-c", BASELINE_CODE, str(Path(root).resolve()), str(copy), by],
                               env=env, capture_output=True, text=True, cwd=str(root), check=True)
         lines = done.stdout.splitlines()
-        print("baseline " + next(line for line in lines if line.startswith("timings")), flush=True)
+        for key in ("timings", "estimate"):
+            print(f"{label} " + next(line for line in lines if line.startswith(key)), flush=True)
         return float(next(line for line in lines if line.startswith("SECONDS")).split()[1])
     finally:
         shutil.rmtree(copy, ignore_errors=True)
@@ -172,8 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detections", type=int, default=1_000_000)
     parser.add_argument("--by", default="area", help="--by of the estimate (area, h3:RES, grid:METRES)")
     parser.add_argument("--keep", type=Path, default=None, help="write the survey here and keep it")
-    parser.add_argument("--baseline-root", type=Path, default=None,
-                        help="another checkout whose estimate is timed first on a copy of the same survey")
+    parser.add_argument("--baseline-root", type=Path, action="append", default=[],
+                        help="another checkout whose estimate is timed first on a copy of the same survey "
+                             "(repeatable: each in turn)")
     parser.add_argument("--profile", type=Path, default=None, help="write this checkout's cProfile stats here")
     args = parser.parse_args(argv)
 
@@ -191,10 +196,17 @@ def main(argv: list[str] | None = None) -> int:
         read_detections(out)
         read_images(out)
         baseline = time.perf_counter() - started
-        before = None
-        if args.baseline_root is not None:
-            before = baseline_seconds(out, args.baseline_root, by=args.by)
-            print(f"baseline ({args.baseline_root}): {before:.1f} s", flush=True)
+        befores = []
+        for root in args.baseline_root:
+            befores.append((root, baseline_seconds(out, root, by=args.by)))
+            print(f"baseline ({root}): {befores[-1][1]:.1f} s", flush=True)
+        if befores and args.profile is None:  # this checkout on the same footing: a subprocess, a fresh copy
+            seconds = baseline_seconds(out, ROOT, by=args.by, label="after")
+            for root, before in befores:
+                print(f"before ({root}) {before:.1f} s, after {seconds:.1f} s: {before / seconds:.2f}x faster "
+                      "(one run)")
+            print(f"after: {seconds:.1f} s (budget {BUDGET_S:.0f} s: ratio {seconds / BUDGET_S:.2f})")
+            return 0 if seconds <= BUDGET_S else 1
         started = time.perf_counter()
         if args.profile is not None:
             import cProfile
@@ -206,8 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             result = estimate_survey(out, by=args.by, precision=0.9, recall=0.7, osm=False, buildings=None)
         seconds = time.perf_counter() - started
-        if before is not None:
-            print(f"before {before:.1f} s, after {seconds:.1f} s: {before / seconds:.2f}x faster (one run)")
+        for root, before in befores:
+            print(f"before ({root}) {before:.1f} s, after {seconds:.1f} s: {before / seconds:.2f}x faster (one run)")
         t = result.total
         print(f"estimate: {seconds:.1f} s (budget {BUDGET_S:.0f} s: ratio {seconds / BUDGET_S:.2f}; "
               f"{seconds / baseline:.1f}x the {baseline:.1f} s to read the tables)")

@@ -227,3 +227,28 @@ def test_the_wider_flagged_prior_only_where_the_likelihood_peaks_inside_the_grid
 
     assert bounded_below(fit_with(-5.0))
     assert not bounded_below(fit_with(-12.0))  # monotone on the grid: peaks at its floor
+
+
+def test_a_large_survey_builds_histories_only_for_the_sampled_cameras(monkeypatch):
+    """Beyond MAX_TEST_CAMERAS usable cameras only the fit's and the test's seeded samples get
+    capture histories (speed at 1M detections): the samples, the tests and the fit are those of
+    the full histories; the reported pair counts are scaled from the sample."""
+    import geo.counting.card_check as card_check_module
+    from geo.counting import recapture
+
+    cams, images, dets, crs = _line_survey(300, seed=7)
+    cams = cams[cams["n_views"] > 0].reset_index(drop=True)
+    monkeypatch.setattr(card_check_module, "MAX_TEST_CAMERAS", 60)
+    monkeypatch.setattr(recapture, "MAX_FIT_CAMERAS", 25)
+    _, sampled = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs)
+    monkeypatch.setattr(card_check_module, "sampled_histories",
+                        lambda *a, samples, **k: recapture.histories_from_tables(*a, **k))
+    _, full = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs)
+    s, f = sampled["card_check"], full["card_check"]
+    assert 60 <= s["n_cameras_with_histories"] <= 85 < len(cams) and "n_cameras_with_histories" not in f
+    assert s["tests"] == f["tests"] and s["tests"]["recapture"]["n_cameras_tested"] == 60
+    assert {k: s[k] for k in ("fits", "recall_ratio", "recall_ratio_lo", "n_cameras")} == \
+        {k: f[k] for k in ("fits", "recall_ratio", "recall_ratio_lo", "n_cameras")}
+    a, b = sampled["self_calibration"], full["self_calibration"]
+    assert a["n_pairs"] != b["n_pairs"] and abs(a["n_pairs"] / b["n_pairs"] - 1) < 0.15
+    assert {k: v for k, v in a.items() if k != "n_pairs"} == {k: v for k, v in b.items() if k != "n_pairs"}

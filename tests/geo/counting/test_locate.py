@@ -169,3 +169,30 @@ def test_locate_survey_writes_and_reuses_cameras(tmp_path):
     stamp = path.stat().st_mtime_ns
     locate_survey(tmp_path / "s", buildings=scene["buildings"])
     assert path.stat().st_mtime_ns == stamp  # up to date: not rewritten
+
+
+def test_components_merged_in_a_forked_process_give_the_same_groups(monkeypatch):
+    """The constrained merge of the second half of the components runs in a forked process above
+    MERGE_FORK_PAIRS pairs (speed at 1M detections): the same groups, in the same order; if that
+    process fails, its half is merged here."""
+    import geo.counting.locate as locate
+
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(3, 12, 40)
+    order = np.arange(int(sizes.sum()))
+    image = rng.integers(0, 6, len(order))  # few images: many merges refused
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    tasks, pi, pj = [], [], []
+    for a, n in zip(starts.tolist(), sizes.tolist()):
+        i, j = np.triu_indices(n, 1)
+        p0 = len(pi)
+        pi += (a + i).tolist()
+        pj += (a + j).tolist()
+        tasks.append((a, a + n, p0, len(pi)))
+    pi, pj = np.asarray(pi), np.asarray(pj)
+    serial = locate._merged_components(tasks, order, pi, pj, image)
+    assert any(len(sub) > 1 for sub in serial)  # some components split
+    monkeypatch.setattr(locate, "MERGE_FORK_PAIRS", 0)
+    assert locate._merged_components(tasks, order, pi, pj, image) == serial
+    monkeypatch.setattr(locate, "_send_merged", lambda send, merge, part: 1 / 0)  # the child fails
+    assert locate._merged_components(tasks, order, pi, pj, image) == serial

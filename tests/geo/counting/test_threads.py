@@ -46,3 +46,47 @@ def test_small_inputs_stay_on_one_call(monkeypatch):
     calls.clear()
     by_groups(lambda i: calls.append(len(i)) or np.zeros(len(i)), group, 3, per="pair")
     assert len(calls) == min(threads.THREADS, 3) and sum(calls) == 10
+
+
+def test_p_star_from_the_gradient_pass_is_bit_for_bit(monkeypatch):
+    """The estimator takes p* from found_gradient's pass (found_out): equal to found_by_cell's."""
+    from geo.counting.inclusion import found_by_cell, found_gradient
+
+    rng = np.random.default_rng(2)
+    n, cells = 6000, 1500
+    cell = rng.integers(0, cells, n)
+    recall, factor = rng.random(n), rng.random(n)
+    recall[::13] = 0.0
+    for threaded in (False, True):
+        if threaded:
+            monkeypatch.setattr(threads, "MIN_PAIRS", 0)
+            monkeypatch.setattr(threads, "THREADS", 3)
+        for sd in (1.7, 0.0):
+            found = np.full(cells, np.nan)
+            grad = found_gradient(recall, cell, cells, sd=sd, factor=factor, found_out=found)
+            assert np.array_equal(found, found_by_cell(recall, cell, cells, sd=sd, factor=factor))
+            assert np.array_equal(grad, found_gradient(recall, cell, cells, sd=sd, factor=factor))
+    assert np.all((found >= 0) & (found <= 1)) and found[np.bincount(cell, minlength=cells) == 0].max() == 0
+
+
+def test_blocks_hold_whole_groups_and_the_gradient_is_the_same_block_by_block(monkeypatch):
+    """group_blocks cuts only where every group before is below every group after; found_gradient
+    worked through such blocks (speed) gives the same gradient and p*, bit for bit."""
+    from geo.counting.inclusion import found_gradient
+    from geo.counting.threads import group_blocks
+
+    rng = np.random.default_rng(4)
+    cells = 3000
+    cell = np.repeat(np.arange(cells), rng.integers(1, 6, cells))
+    chunk = cell // 250  # sorted chunk by chunk, shuffled within (as view_pairs gives them)
+    cell = cell[np.lexsort((rng.random(len(cell)), chunk))]
+    blocks = group_blocks(cell, block=700)
+    assert len(blocks) > 5 and blocks[0][0] == 0 and blocks[-1][1] == len(cell)
+    assert all(cell[a:b].max() < cell[b:].min() for a, b in blocks[:-1])
+    assert group_blocks(rng.permutation(cell), block=700) == [(0, len(cell))]  # no whole-group cut: one run
+    recall, factor = rng.random(len(cell)), rng.random(len(cell))
+    whole_found, block_found = np.zeros(cells), np.zeros(cells)
+    whole = found_gradient(recall, cell, cells, factor=factor, found_out=whole_found)
+    monkeypatch.setattr(threads, "BLOCK_PAIRS", 500)
+    blocked = found_gradient(recall, cell, cells, factor=factor, found_out=block_found)
+    assert np.array_equal(whole, blocked) and np.array_equal(whole_found, block_found)

@@ -156,3 +156,37 @@ def test_the_map_states_the_estimand(tmp_path):
     page = write_exports(tmp_path, _areas(), report=report)["map.html"].read_text(encoding="utf-8")
     assert "cameras within 23.5 m (directed), 18.0 m (dome) of the surveyed streets" in page
     assert "nothing outside" not in page  # the subtitle keeps the first clause
+
+
+def test_the_geopackage_is_written_beside_the_figures_and_again_if_that_fails(tmp_path, monkeypatch):
+    """survey.gpkg is written in a forked process on Linux (GDAL holds the GIL); if that process
+    fails, write_exports writes it again itself."""
+    import os
+    import sys
+
+    import pyogrio
+
+    from geo.outputs import export
+
+    parent, pids = os.getpid(), []
+    real = export.geopackage_from_survey
+
+    def flaky(*args, **kwargs):
+        pids.append(os.getpid())  # seen only by the process that appends
+        if os.getpid() != parent:
+            (tmp_path / "child-ran").touch()
+            raise RuntimeError("the background writer failed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(export, "geopackage_from_survey", flaky)
+    paths = write_exports(tmp_path, _areas(), cameras=_cameras())
+    assert {"cameras", "density"} <= {name for name, _ in pyogrio.list_layers(paths["survey.gpkg"])}
+    assert pids == [parent]  # here only once: the retry (the forked attempt ran elsewhere)
+    import threading
+
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        assert (tmp_path / "child-ran").exists()  # it did run in another process
+        monkeypatch.setattr(export, "geopackage_from_survey", real)
+        (tmp_path / "survey.gpkg").unlink()
+        assert export.geopackage_in_background(tmp_path, areas=_areas(), cameras=_cameras())() == \
+            tmp_path / "survey.gpkg" and (tmp_path / "survey.gpkg").exists()

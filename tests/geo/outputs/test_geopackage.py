@@ -92,3 +92,30 @@ def test_coverage_colours_match_one_at_a_time():
 
     shares = np.r_[np.random.default_rng(0).random(500), 0.0, -1.0, np.nan, 1.0, 3.0]
     assert coverage_colours(shares) == [coverage_colour(s) for s in shares]
+
+
+def test_sqlite_synchronous_is_off_only_while_writing(tmp_path, monkeypatch):
+    """The GeoPackage is written with SQLite's synchronous=OFF (speed) and the GDAL setting is
+    restored after, also when the write fails."""
+    tiny_survey(tmp_path)
+    seen = []
+    write = pyogrio.write_dataframe
+
+    def spy(*args, **kwargs):
+        seen.append(pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS"))
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(pyogrio, "write_dataframe", spy)
+    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "FULL"})
+    try:
+        path = geopackage_from_survey(tmp_path)
+        assert seen and set(seen) == {False} and len(pyogrio.list_layers(path)) >= 5  # pyogrio reads "OFF" as False
+        assert pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS") == "FULL"
+        monkeypatch.setattr(pyogrio, "write_dataframe", lambda *a, **k: 1 / 0)
+        try:
+            geopackage_from_survey(tmp_path)
+        except ZeroDivisionError:
+            pass
+        assert pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS") == "FULL"
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": None})
