@@ -209,11 +209,9 @@ def camcensus(*args: str, log=None, inprocess: bool = False) -> str:
 
 
 def shipped_model() -> str:
-    """The shipped model's name (``detector.registry.DEFAULT_MODEL``, issue 20)."""
-    try:
-        from detector.registry import DEFAULT_MODEL
-    except ImportError:  # before issue 20 lands
-        return "cctv-yolo11n-synth2"
+    """The shipped model's name (``detector.registry.DEFAULT_MODEL``)."""
+    from detector.registry import DEFAULT_MODEL
+
     return DEFAULT_MODEL
 
 
