@@ -21,6 +21,8 @@ estimates, each in its own directory ``est-<calibration>/`` that links the cache
 - ``weak``: the weak model after ``camcensus review --oracle truth``.
 
     python scripts/validation/validate_rendered.py cache              # render + detect (heavy; resumable)
+    python scripts/validation/validate_rendered.py redetect --from OLD --root NEW
+                                       # a new shipped model: OLD's images detected again into NEW (resumable)
     python scripts/validation/validate_rendered.py estimate           # the three estimates, the table
     python scripts/validation/validate_rendered.py table              # the tables from the last estimates
 
@@ -419,6 +421,36 @@ def cache_all(root: Path, surveys, *, cpu_budget_s: float, log, lock: Path | Non
         cpu_path.write_text(json.dumps(record, indent=2))
         log(f"{key}: {record[key]} (total CPU this run {cpu_seconds() - started:.0f} s)")
     return record
+
+
+def link_cached_survey(source_root: Path, root: Path, name: str) -> Path | None:
+    """``root/name/base`` linking the tables and images of ``source_root/name/base`` (never written),
+    without its detections; None when the source survey is not cached."""
+    source = source_root / name / "base"
+    if not (source / "images.parquet").exists():
+        return None
+    base = root / name / "base"
+    base.mkdir(parents=True, exist_ok=True)
+    for entry in (source_root / name / "survey.json", *(source / n for n in LINKED)):
+        link = base.parent / entry.name if entry.name == "survey.json" else base / entry.name
+        if entry.exists() and not link.exists():
+            link.symlink_to(entry.resolve())
+    return base
+
+
+def redetect_all(source_root: Path, root: Path, surveys, *, log) -> list[str]:
+    """Detect the cached images of ``source_root`` again with the shipped model into ``root`` (a
+    new model's rendered validation without rendering again); resumable. Returns the names detected."""
+    done = []
+    for s in cache_order(surveys):
+        base = link_cached_survey(source_root, root, s.name)
+        if base is None:
+            log(f"{s.name}: not cached in {source_root}, skipped")
+            continue
+        if not detected(base):
+            camcensus("detect", base, "--model", shipped_model(), "--device", "cpu", "--conf", DETECT_CONF, log=log)
+            done.append(s.name)
+    return done
 
 
 # --- do the views of a camera detect it independently? ----------------------------------------------
@@ -941,8 +973,10 @@ def cpu_line(cpu: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", choices=("run", "cache", "estimate", "table", "correlation"),
-                        help="run: cache then estimate; cache: render + detect (heavy, resumable); estimate: the "
+    parser.add_argument("step", choices=("run", "cache", "redetect", "estimate", "table", "correlation"),
+                        help="run: cache then estimate; cache: render + detect (heavy, resumable); redetect: the "
+                             "images cached under --from detected with the shipped model into --root (heavy, "
+                             "resumable); estimate: the "
                              "three estimates of every cached survey and the tables; table: the tables of the "
                              "last estimates; correlation: the intra-camera correlation of hits")
     parser.add_argument("--lock", type=Path, default=None,
@@ -967,6 +1001,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-weak", action="store_true", help="cache: skip the weak model's detection phase")
     parser.add_argument("--n-boot", type=int, default=200, help="correlation: bootstrap replicates (default 200)")
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="cache of the rendered surveys")
+    parser.add_argument("--from", dest="source_root", type=Path, default=None,
+                        help="redetect: the cache whose images are detected again (never written)")
     parser.add_argument("--only", default=None, help="comma list of survey names (default: all)")
     parser.add_argument("--cpu-budget-s", type=float, default=3300.0,
                         help="cache: stop starting surveys after this many CPU seconds (default 3300)")
@@ -981,6 +1017,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
 
     cpu_path = args.root / "cpu.json"
+    if args.step == "redetect":
+        if args.source_root is None or args.source_root.resolve() == args.root.resolve():
+            parser.error("redetect needs --from OLD_ROOT, another folder than --root")
+        done = redetect_all(args.source_root, args.root, surveys, log=log)
+        log(f"redetect done: {len(done)} surveys detected with {shipped_model()}")
+        return 0
     if args.step in ("cache", "run"):
         record = cache_all(args.root, surveys, cpu_budget_s=args.cpu_budget_s, log=log, lock=args.lock,
                            phases=("shipped",) if args.no_weak else ("shipped", "weak"),

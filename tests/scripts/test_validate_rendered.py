@@ -262,3 +262,23 @@ def test_estimate_rows_merge_by_survey_in_the_sets_order():
     old = [{"name": "t01", "v": 1}, {"name": "h01", "v": 1}]
     new = [{"name": "h01", "v": 2}, {"name": "c01", "v": 2}]
     assert [(r["name"], r["v"]) for r in merged_rows(old, new)] == [("t01", 1), ("h01", 2), ("c01", 2)]
+
+
+def test_redetect_links_the_cached_images_and_tables_but_not_the_old_detections(tmp_path):
+    from scripts.validation.validate_rendered import link_cached_survey
+
+    old = tmp_path / "old" / "s1" / "base"
+    (old / "images").mkdir(parents=True)
+    (old / "detections").mkdir()
+    for name in ("images.parquet", "truth_boxes.parquet", "detect_summary.json"):
+        (old / name).write_text("x")
+    (old.parent / "survey.json").write_text("{}")
+    base = link_cached_survey(tmp_path / "old", tmp_path / "new", "s1")
+    assert base == tmp_path / "new" / "s1" / "base"
+    assert (base / "images").is_symlink() and (base / "images.parquet").is_symlink()
+    assert (base / "truth_boxes.parquet").is_symlink() and (base.parent / "survey.json").is_symlink()
+    assert not (base / "detections").exists() and not (base / "detect_summary.json").exists()
+    assert link_cached_survey(tmp_path / "old", tmp_path / "new", "s1") == base  # again: nothing to do
+    assert sorted(p.name for p in old.iterdir()) == ["detect_summary.json", "detections", "images",
+                                                    "images.parquet", "truth_boxes.parquet"]
+    assert link_cached_survey(tmp_path / "old", tmp_path / "new", "missing") is None
