@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from geo.counting.calibration import Calibration, conf_bin, recall_at, size_bin_weights
+from geo.counting.evengrid import interp_even
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit, logit_shift
 from geo.counting.inclusion import box_size_m, view_pairs, views_for_inclusion, visibility_by_range
 
@@ -303,7 +304,7 @@ def c_of(recall: np.ndarray, sd: float = CAMERA_LOGIT_SD) -> np.ndarray:
         _TABLES[sd] = _c_table(sd)
     r_tab, c_tab = _TABLES[sd]
     r = np.clip(np.asarray(recall, float), r_tab[0], r_tab[-1])
-    return np.interp(np.log(r / (1 - r)), _P_GRID, c_tab)
+    return interp_even(np.log(r / (1 - r)), _P_GRID, c_tab)  # np.interp's values (speed, issue 27)
 
 
 def shifted_rates(rates: np.ndarray, level: float | np.ndarray, *, sd: float = CAMERA_LOGIT_SD) -> np.ndarray:
