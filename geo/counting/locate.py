@@ -505,14 +505,16 @@ def _cluster(rays: pd.DataFrame, *, merge_m: float, max_merge_m: float, respect_
     last = np.searchsorted(sorted_labels, bad, side="right")
     pi, pj = i[in_bad], j[in_bad]
     pc = labels[pi]
-    pair_order = np.lexsort((d[in_bad] / limit[in_bad], pc))  # by component, best pair first
-    pi, pj, pc = pi[pair_order], pj[pair_order], pc[pair_order]
+    # by component (a stable radix sort of the component's rank), each component's pairs best first in
+    # the merge (np.lexsort((score, pc))'s order within each component: speed, issue 27)
+    pair_order = _stable_order(np.searchsorted(bad, pc), len(bad))
+    pi, pj, pc, score = pi[pair_order], pj[pair_order], pc[pair_order], (d[in_bad] / limit[in_bad])[pair_order]
     cuts = np.searchsorted(pc, bad)
     ends = np.searchsorted(pc, bad, side="right")
     moved: list[int] = []  # rays of the split-off groups, and their new labels: one assignment
     moved_to: list[int] = []
     tasks = list(zip(first.tolist(), last.tolist(), cuts.tolist(), ends.tolist()))
-    for sub in _merged_components(tasks, order, pi, pj, image):
+    for sub in _merged_components(tasks, order, pi, pj, image, score=score):
         for idx in sub[1:]:  # the first group keeps the component's label
             moved += idx
             moved_to += [next_label] * len(idx)
@@ -570,10 +572,23 @@ def _rays_agree(rays: pd.DataFrame, i: np.ndarray, j: np.ndarray, *, merge_m: fl
 MERGE_FORK_PAIRS = 500_000  # above this many pairs the second half of the components is merged in a forked process
 
 
+def _stable_order(key: np.ndarray, n_keys: int) -> np.ndarray:
+    """``np.argsort(key, kind="stable")`` for integer keys in [0, ``n_keys``): numpy's radix sort on
+    16-bit keys (two passes, low half first, beyond 65,536 keys) instead of its merge sort."""
+    key = np.asarray(key, np.int64)
+    if n_keys <= 1 << 16:
+        return np.argsort(key.astype(np.uint16), kind="stable")
+    if n_keys > 1 << 32:
+        return np.argsort(key, kind="stable")
+    low = np.argsort((key & 0xFFFF).astype(np.uint16), kind="stable")
+    return low[np.argsort((key[low] >> 16).astype(np.uint16), kind="stable")]
+
+
 def _merged_components(tasks: list[tuple[int, int, int, int]], order: np.ndarray, pi: np.ndarray, pj: np.ndarray,
-                       image: np.ndarray) -> list[list[list[int]]]:
+                       image: np.ndarray, *, score: np.ndarray | None = None) -> list[list[list[int]]]:
     """``_constrained_merge`` of each component (``tasks``: its rays ``order[a:b]``, its pairs
-    ``p0:p1`` of ``pi`` / ``pj``), in order. The loop is Python (locate's longest at 1M detections),
+    ``p0:p1`` of ``pi`` / ``pj``, taken in that order, or by ``score``, lowest first, ties in that
+    order), in order. The loop is Python (locate's longest at 1M detections),
     so on Linux above ``MERGE_FORK_PAIRS`` pairs the components holding the second half of the pairs
     are merged in a forked process (it inherits the arrays) while this one merges the first half:
     the same groups. If the process fails, its half is merged here."""
@@ -581,7 +596,11 @@ def _merged_components(tasks: list[tuple[int, int, int, int]], order: np.ndarray
     import threading
 
     def merge(part):
-        return [_constrained_merge(order[a:b], pi[p0:p1], pj[p0:p1], image) for a, b, p0, p1 in part]
+        out = []
+        for a, b, p0, p1 in part:
+            by = slice(p0, p1) if score is None else p0 + np.argsort(score[p0:p1], kind="stable")
+            out.append(_constrained_merge(order[a:b], pi[by], pj[by], image))
+        return out
 
     if (len(pi) < MERGE_FORK_PAIRS or len(tasks) < 2 or not sys.platform.startswith("linux")
             or threading.active_count() > 1):  # fork only a single-threaded process (no lock held elsewhere)

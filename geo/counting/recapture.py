@@ -335,19 +335,24 @@ def pair_recall(h: CaptureHistories, cal: Calibration, level: float, *, sd: floa
 def camera_loglik(h: CaptureHistories, p: np.ndarray, *, sd: float = CAMERA_LOGIT_SD) -> tuple[np.ndarray, np.ndarray]:
     """(log conditional likelihood of each camera's history given it was found, P(found)) for
     marginal pair probabilities ``p``, averaged over the camera effect."""
+    from scipy.special import expit as expit_into  # heterogeneity.expit's, written into a buffer
+
     u, w = effect_nodes(sd)
     c = c_of(np.maximum(p, 1e-9), sd)
     y = h.detected
     num = np.zeros(h.n_cameras)
     found = np.zeros(h.n_cameras)
     zero = p <= 0
+    any_zero = bool(zero.any())
+    q, log_not, log_q = np.empty(len(c)), np.empty(len(c)), np.empty(len(c))  # speed (issue 27): reused
     for uk, wk in zip(u, w):
-        q = expit(c + uk)
-        q[zero] = 0.0
+        expit_into(np.add(c, uk, out=log_q), out=q)
+        if any_zero:
+            q[zero] = 0.0
         np.clip(q, 1e-12, 1 - 1e-12, out=q)
-        log_not = np.log1p(-q)
+        np.log1p(np.negative(q, out=log_not), out=log_not)
         log_miss = np.bincount(h.cam, log_not, minlength=h.n_cameras)
-        log_not[y] = np.log(q[y])  # the history: log q where detected, log (1 - q) where not
+        np.copyto(log_not, np.log(q, out=log_q), where=y)  # the history: log q where detected, log (1 - q) where not
         log_hist = np.bincount(h.cam, log_not, minlength=h.n_cameras)
         num += wk * np.exp(log_hist)
         found += wk * -np.expm1(log_miss)
@@ -399,9 +404,15 @@ def fit_level(h: CaptureHistories, cal: Calibration, *, grid: np.ndarray = LEVEL
     keep_s = usable(hs)
     w_s = np.where(keep_s, hs.weight, 0.0)
 
+    i0, i1, t = size_bin_weights(hs.size_px, cal.size_edges)  # pair_recall's bins, once (speed, issue 27)
+
+    def recall_of(level: float) -> np.ndarray:  # pair_recall(hs, cal, level, sd=sd), bit for bit
+        rates = shifted_rates(cal.recall_bins(), level, sd=sd)
+        return np.clip((rates[..., i0] * (1 - t) + rates[..., i1] * t) * hs.other, 0.0, 1.0 - 1e-9)
+
     def loglik(levels: np.ndarray) -> np.ndarray:
-        return scale * np.array([float(np.sum(w_s * np.where(keep_s, camera_loglik(hs, pair_recall(hs, cal, g, sd=sd),
-                                                                                   sd=sd)[0], 0.0))) for g in levels])
+        return scale * np.array([float(np.sum(w_s * np.where(keep_s, camera_loglik(hs, recall_of(g), sd=sd)[0], 0.0)))
+                                 for g in levels])
 
     ll = _loglik_on_grid(loglik, grid, prior_sd=prior_sd)
     base = cal.recall_bins()
