@@ -46,7 +46,8 @@ import shapely
 
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, found_by_any_view, logit_shift
 from geo.counting.locate import CAMERA_SIZE_M
-from geo.counting.threads import by_groups, group_blocks
+from geo.counting import threads
+from geo.counting.threads import by_groups
 
 # Strip half-width (m): at 20 m the smaller class's box (dome, 0.33 m) seen square-on from the
 # street centre in a 640 px / 90 deg view (focal length 320 px) is 0.33 x 320 / 20 = 5.3 px, inside
@@ -319,36 +320,47 @@ def found_gradient(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: fl
         p = np.minimum(r * f, 1.0 - 1e-12)
         log_miss = np.bincount(cell, np.log1p(-p), minlength=n_cells)
         return f * np.exp(log_miss[cell]) / (1.0 - p)
-    out = f.copy()  # a cell of one pair: P = f r exactly
-    many = np.bincount(cell, minlength=n_cells)[cell] > 1
-    if found_out is not None:  # speed (issue 27 part 6): p* from this pass, as found_by_cell has it
-        one = ~many
-        raw_r = np.asarray(recall, float)[one]
+    # speed (issue 27 part 6): the pass runs on contiguous runs of whole cells (view_pairs gives its
+    # pairs chunk by chunk of positions; others are put in cell order first, each cell's pairs in
+    # their order), a run per thread and block by block within it, cells of one pair included and
+    # then set exactly (P = f r, d P / d r = f): the same sums in the same order, bit for bit.
+    single = np.bincount(cell, minlength=n_cells)[cell] == 1
+    grad = f.copy()
+    p_pair = np.zeros(len(r)) if found_out is not None else None
+    if len(r) and not single.all():
+        order, cuts = None, threads.whole_group_cuts(cell)
+        if len(cuts) == 0 and len(cell) > threads.BLOCK_PAIRS:
+            order = np.argsort(cell, kind="stable")
+            cuts = threads.whole_group_cuts(cell[order])
+        rr, ff, cc = (r, f, cell) if order is None else (r[order], f[order], cell[order])
+        g_run, p_run = np.empty(len(rr)), np.empty(len(rr)) if p_pair is not None else None
+
+        def run(a: int, b: int) -> None:
+            for lo, hi in threads.group_blocks(cc, cuts=cuts, span=(a, b)):
+                g_run[lo:hi], p = _gradient_block(rr[lo:hi], ff[lo:hi], cc[lo:hi], sd=sd, found=p_run is not None)
+                if p_run is not None:
+                    p_run[lo:hi] = p
+
+        threads.on_spans(run, threads.group_spans(cuts, len(cc), parts=1 if len(cc) < threads.MIN_PAIRS else None))
+        if order is None:
+            grad, p_pair = g_run, p_run
+        else:
+            grad[order] = g_run
+            if p_pair is not None:
+                p_pair[order] = p_run
+        grad[single] = f[single]
+    if found_out is not None:
         found_out[:] = 0.0
-        found_out[cell[one]] = np.clip(raw_r * (1.0 if factor is None else np.asarray(factor, float)[one]), 0.0, 1.0)
-    if not many.any():
-        return out
-    r_all, f_all, cell_all = r[many], f[many], cell[many]
-
-    def part(index: np.ndarray) -> np.ndarray:  # whole cells: one thread each (geo.counting.threads)
-        r, f, cell = r_all[index], f_all[index], cell_all[index]
-        res = np.empty((len(r), 1 if found_out is None else 2))
-        for a, b in group_blocks(cell):  # cache-sized runs of whole cells (speed, issue 27: the same sums)
-            res[a:b] = _gradient_block(r[a:b], f[a:b], cell[a:b], sd=sd, found=found_out is not None)
-        return res[:, 0] if found_out is None else res
-
-    res = by_groups(part, cell_all, n_cells, per="pair")
-    if found_out is None:
-        out[many] = res
-        return out
-    out[many] = res[:, 0]
-    found_out[cell_all] = res[:, 1]
-    return out
+        found_out[cell] = p_pair
+        one = np.asarray(recall, float)[single] * (1.0 if factor is None else np.asarray(factor, float)[single])
+        found_out[cell[single]] = np.clip(one, 0.0, 1.0)
+    return grad
 
 
-def _gradient_block(r: np.ndarray, f: np.ndarray, cell: np.ndarray, *, sd: float, found: bool) -> np.ndarray:
-    """``found_gradient``'s pass over the camera effect on pairs of whole cells: (pairs, 1)
-    gradient, or (pairs, 2) with p* of each pair's cell (``found``)."""
+def _gradient_block(r: np.ndarray, f: np.ndarray, cell: np.ndarray, *, sd: float, found: bool
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
+    """``found_gradient``'s pass over the camera effect on pairs of whole cells: (the gradient of
+    each pair, p* of each pair's cell or None without ``found``)."""
     from scipy.special import expit as expit_into  # heterogeneity.expit's, written into a buffer
 
     u, w = effect_nodes(sd, n=EFFECT_NODES)
@@ -380,7 +392,7 @@ def _gradient_block(r: np.ndarray, f: np.ndarray, cell: np.ndarray, *, sd: float
         e *= rest
         den += e
     g = f * num / np.maximum(den, 1e-300)
-    return g[:, None] if p_star is None else np.column_stack([g, p_star[cell]])
+    return g, None if p_star is None else p_star[cell]
 
 
 def inclusion_gradient_numeric(pairs, box_m: np.ndarray, edges: np.ndarray, rates: np.ndarray, *,
