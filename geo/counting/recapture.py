@@ -121,13 +121,14 @@ class RecallFit:
 # --- capture histories ------------------------------------------------------------------------
 
 def histories_from_tables(cameras: pd.DataFrame, images: pd.DataFrame, *, crs, detections: pd.DataFrame | None = None,
-                          calibration: Calibration | None = None, buildings=None, rows: np.ndarray | None = None
-                          ) -> CaptureHistories:
+                          calibration: Calibration | None = None, buildings=None, rows: np.ndarray | None = None,
+                          reality: np.ndarray | None = None) -> CaptureHistories:
     """The capture histories of the located ``cameras`` (lon, lat, class_name, image_ids,
     n_detections, conf_max) from the survey's ``images`` (poses) in the metric ``crs``;
     ``buildings`` (footprints in ``crs``) block sight lines. P(real) from ``calibration`` and the
     ``detections`` (conf) when both are given, else 1. ``rows``: the histories of these camera
-    rows only (their P(real) still from all cameras; ``sampled_histories``)."""
+    rows only (their P(real) still from all cameras; ``sampled_histories``); ``reality``: the
+    P(real) of every camera when already known (``camera_reality``)."""
     from pyproj import Transformer
 
     n = len(cameras)
@@ -136,8 +137,9 @@ def histories_from_tables(cameras: pd.DataFrame, images: pd.DataFrame, *, crs, d
         ok = ok[ok["status"].fillna("ok").eq("ok")]
     ok = ok.drop_duplicates("image_id")
     if rows is not None:  # speed (issue 27 part 6): P(real) spends false detections over all cameras
-        weight_all = (camera_reality(cameras, detections, calibration, n_images=len(ok))
-                      if calibration is not None and detections is not None else np.ones(n))
+        weight_all = reality if reality is not None else (
+            camera_reality(cameras, detections, calibration, n_images=len(ok))
+            if calibration is not None and detections is not None else np.ones(n))
         cameras, n = cameras.iloc[np.asarray(rows, np.int64)], len(rows)
     views = views_for_inclusion(images, crs)
     if n == 0 or len(views) == 0:
