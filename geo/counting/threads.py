@@ -104,6 +104,16 @@ def group_spans(cuts: np.ndarray, n: int, *, parts: int | None = None) -> list[t
     return [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
 
 
+def even_spans(n: int, *, parts: int | None = None) -> list[tuple[int, int]]:
+    """(start, stop) of ``parts`` (default ``THREADS``) runs of about n / parts, for elementwise
+    work; one run below ``MIN_PAIRS``."""
+    parts = THREADS if parts is None else int(parts)
+    if n < MIN_PAIRS or parts <= 1:
+        return [(0, n)]
+    bounds = [n * k // parts for k in range(parts + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
 def on_spans(fn: Callable[[int, int], None], spans: list[tuple[int, int]]) -> None:
     """``fn(start, stop)`` for each span, a thread each (numpy releases the GIL)."""
     if len(spans) <= 1:
