@@ -584,10 +584,11 @@ def view_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, *, 
     ex, ey = views["x"].to_numpy(float), views["y"].to_numpy(float)
     view_tree = cKDTree(np.column_stack([ex, ey]))
     normal = wall_normals(sub, buildings) if buildings is not None and len(buildings) else None
+    per_view = _per_view(views)  # each view's own terms once, not once per chunk (speed, issue 27)
     starts = range(0, len(sub), chunk)
     with ThreadPoolExecutor(max_workers=min(THREADS, len(starts))) as pool:  # numpy and the k-d tree free the GIL
         chunks = list(pool.map(lambda start: _pairs_chunk(
-            sub, start, min(start + chunk, len(sub)), view_tree, views, ex, ey, normal, buildings,
+            sub, start, min(start + chunk, len(sub)), view_tree, per_view, ex, ey, normal, buildings,
             max_range_m=max_range_m, rise_m=rise_m, grazing_deg=grazing_deg), starts))
     pi, vj, r, scale, factor = (np.concatenate([c[k] for c in chunks]) for k in range(5))
     pi = need[pi]
@@ -628,8 +629,23 @@ def shift_range_on_streets(cam_xy: np.ndarray, street_id: np.ndarray, streets: g
     return out
 
 
-def _pairs_chunk(pos, start, stop, view_tree, views, ex, ey, normal, buildings, *, max_range_m, rise_m, grazing_deg):
-    """Pairs of positions ``start:stop`` (bounded memory): (position, view, range, px per m, factor)."""
+def _per_view(views: pd.DataFrame) -> dict[str, np.ndarray | dict | None]:
+    """What ``_pairs_chunk`` reads of each view, computed once per view: grid heading (deg), its
+    sine and cosine, the cosine of the field of view's half-angle less 0.5 deg, the clipped field
+    of view, ``view_geometry``'s terms (``view_terms``) and the share (or None)."""
+    heading = views["heading_grid"].to_numpy(float)
+    fov = np.clip(views["fov"].to_numpy(float), 1.0, 179.0)
+    pitch = views["pitch"].to_numpy(float) if "pitch" in views.columns else np.zeros(len(views))
+    return {"heading": heading, "sin": np.sin(np.radians(heading)), "cos": np.cos(np.radians(heading)),
+            "cos_half": np.cos(np.radians(fov / 2.0 - 0.5)),
+            "terms": view_terms(fov, pitch, views["width"].to_numpy(float), views["height"].to_numpy(float)),
+            "share": views["share"].to_numpy(float) if "share" in views.columns else None}
+
+
+def _pairs_chunk(pos, start, stop, view_tree, per_view, ex, ey, normal, buildings, *, max_range_m, rise_m,
+                 grazing_deg):
+    """Pairs of positions ``start:stop`` (bounded memory): (position, view, range, px per m, factor);
+    ``per_view``: ``_per_view`` of the views."""
     from scipy.spatial import cKDTree
 
     pairs = cKDTree(pos[start:stop]).sparse_distance_matrix(view_tree, max_range_m, output_type="ndarray")
@@ -638,15 +654,11 @@ def _pairs_chunk(pos, start, stop, view_tree, views, ex, ey, normal, buildings, 
     dy = pos[start:stop, 1].copy()[pi] - ey[vj]  # columns, the fov clipped per view (identical values)
     # inside the horizontal field of view (the rest is 0), by the cosine of the angle off the
     # view's axis: cheaper than the angle itself, which only the pairs inside need
-    heading = np.radians(views["heading_grid"].to_numpy(float))
-    half = np.radians(np.clip(views["fov"].to_numpy(float), 1.0, 179.0) / 2.0 - 0.5)
-    near = np.flatnonzero((dx * np.sin(heading)[vj] + dy * np.cos(heading)[vj] >= r * np.cos(half)[vj]) & (r > 0.5))
+    near = np.flatnonzero((dx * per_view["sin"][vj] + dy * per_view["cos"][vj] >= r * per_view["cos_half"][vj])
+                          & (r > 0.5))
     pi, vj, r, dx, dy = pi[near].astype(np.int64) + start, vj[near].astype(np.int64), r[near], dx[near], dy[near]
-    off = (np.degrees(np.arctan2(dx, dy)) - views["heading_grid"].to_numpy(float)[vj] + 180.0) % 360.0 - 180.0
-    fov = np.clip(views["fov"].to_numpy(float), 1.0, 179.0)
-    pitch = views["pitch"].to_numpy(float) if "pitch" in views.columns else np.zeros(len(views))
-    inside, scale, reach = view_geometry(r, off, fov=fov, pitch=pitch, width=views["width"].to_numpy(float),
-                                         height=views["height"].to_numpy(float), rise_m=rise_m, view=vj)
+    off = (np.degrees(np.arctan2(dx, dy)) - per_view["heading"][vj] + 180.0) % 360.0 - 180.0
+    inside, scale, reach = view_geometry(r, off, fov=None, pitch=None, rise_m=rise_m, view=vj, terms=per_view["terms"])
     keep = np.flatnonzero(inside & (reach > 0) & (r > 0.5))
     pi, vj, r, scale, reach = pi[keep], vj[keep], r[keep], scale[keep], reach[keep]
     if normal is not None and len(pi):
@@ -658,13 +670,14 @@ def _pairs_chunk(pos, start, stop, view_tree, views, ex, ey, normal, buildings, 
         blocked |= on_wall & (facing < np.sin(np.radians(grazing_deg)))
         keep = ~blocked
         pi, vj, r, scale, reach = pi[keep], vj[keep], r[keep], scale[keep], reach[keep]
-    share = views["share"].to_numpy(float)[vj] if "share" in views.columns else np.ones(len(vj))
+    share = per_view["share"][vj] if per_view["share"] is not None else np.ones(len(vj))
     return pi, vj, r, scale, reach * share
 
 
 def view_geometry(range_m: np.ndarray, off_deg: np.ndarray, *, fov, pitch, width=640.0, height=640.0,
                   rise_m: float = RISE_M, rise_range_m: tuple[float, float] = RISE_RANGE_M,
-                  view: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  view: np.ndarray | None = None, terms: dict | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(inside, scale, reach) of cameras at horizontal range ``range_m`` and ``off_deg`` degrees
     off a view's axis, in a view of ``fov`` and ``pitch`` (degrees up; scalars or one per pair):
     inside the horizontal field of view (0.5 deg margin); px of box per metre of camera size,
@@ -673,26 +686,38 @@ def view_geometry(range_m: np.ndarray, off_deg: np.ndarray, *, fov, pitch, width
     field of view [p - v, p + v] (v the vertical half-angle less 0.5 deg). Pitch p makes
     f' = f / (cos(h) cos(p) + tan(e) sin(p)), e the ray's elevation. The estimator's inclusion
     and the planner share it. ``view``: per pair, its row in ``fov``, ``pitch``, ``width`` and
-    ``height`` given per view (the same values, the views' own terms computed once per view)."""
+    ``height`` given per view (the same values, the views' own terms computed once per view);
+    ``terms``: those views' ``view_terms`` when already computed (then ``fov`` ... are not read)."""
     def per_pair(a):  # speed (issue 27 part 6): a view's terms once per view, then gathered per pair
         return a[view] if view is not None and np.ndim(a) else a
 
     r = np.asarray(range_m, float)
-    fov, pitch = np.asarray(fov, float), np.asarray(pitch, float)
-    focal = np.asarray(width, float) / 2.0 / np.tan(np.radians(fov) / 2.0)
-    vhalf = np.degrees(np.arctan2(np.asarray(height, float) / 2.0, focal)) - 0.5
-    inside = np.abs(np.asarray(off_deg, float)) <= per_pair(fov / 2.0 - 0.5)
+    terms = view_terms(fov, pitch, width, height) if terms is None else terms
+    inside = np.abs(np.asarray(off_deg, float)) <= per_pair(terms["half"])
     lo_rise, hi_rise = rise_range_m
-    top = r * per_pair(np.tan(np.radians(np.clip(pitch + vhalf, -89.0, 89.0))))
-    bottom = r * per_pair(np.tan(np.radians(np.clip(pitch - vhalf, -89.0, 89.0))))
+    top = r * per_pair(terms["tan_top"])
+    bottom = r * per_pair(terms["tan_bottom"])
     if hi_rise - lo_rise <= 1e-9:  # one height: in or out
         reach = ((bottom <= lo_rise) & (lo_rise <= top)).astype(float)
     else:
         reach = np.clip((np.minimum(top, hi_rise) - np.maximum(bottom, lo_rise)) / (hi_rise - lo_rise), 0.0, 1.0)
-    p_rad, h = np.radians(pitch), np.radians(np.asarray(off_deg, float))
-    cos_axis = np.cos(h) * per_pair(np.cos(p_rad)) + rise_m / np.maximum(r, 1e-6) * per_pair(np.sin(p_rad))
-    scale = per_pair(focal) / np.maximum(cos_axis, 0.05) / np.hypot(r, rise_m)
+    h = np.radians(np.asarray(off_deg, float))
+    cos_axis = np.cos(h) * per_pair(terms["cos_pitch"]) + rise_m / np.maximum(r, 1e-6) * per_pair(terms["sin_pitch"])
+    scale = per_pair(terms["focal"]) / np.maximum(cos_axis, 0.05) / np.hypot(r, rise_m)
     return inside, scale, reach
+
+
+def view_terms(fov, pitch, width=640.0, height=640.0) -> dict:
+    """A view's own terms in ``view_geometry`` (scalars or arrays): the horizontal half-angle less
+    0.5 deg, the tangents of the vertical field's top and bottom, the pitch's cosine and sine and
+    the focal length (px)."""
+    fov, pitch = np.asarray(fov, float), np.asarray(pitch, float)
+    focal = np.asarray(width, float) / 2.0 / np.tan(np.radians(fov) / 2.0)
+    vhalf = np.degrees(np.arctan2(np.asarray(height, float) / 2.0, focal)) - 0.5
+    p_rad = np.radians(pitch)
+    return {"half": fov / 2.0 - 0.5, "tan_top": np.tan(np.radians(np.clip(pitch + vhalf, -89.0, 89.0))),
+            "tan_bottom": np.tan(np.radians(np.clip(pitch - vhalf, -89.0, 89.0))), "cos_pitch": np.cos(p_rad),
+            "sin_pitch": np.sin(p_rad), "focal": focal}
 
 
 def wall_normals(xy: np.ndarray, buildings: gpd.GeoDataFrame, *, within_m: float = WALL_M) -> np.ndarray:
