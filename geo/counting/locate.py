@@ -107,11 +107,16 @@ def cameras_from_detections(
     _place_rays(rays, buildings, utm, max_range_m=max_range_m, eye_height_m=eye_height_m)
     labels = _cluster(rays, merge_m=merge_m, max_merge_m=max_merge_m, respect_class=respect_class)
     rays["camera"] = labels
-    cams = _summarise(rays, min_triangulation_deg=min_triangulation_deg, max_range_m=max_range_m)
+    cams, codes = _camera_positions(rays, min_triangulation_deg=min_triangulation_deg, max_range_m=max_range_m)
     if visible_range_m == "auto":
         visible_range_m = auto_visible_range_m(rays)
-    cams["n_visible"] = visible_counts(cams["x"].to_numpy(), cams["y"].to_numpy(), images, utm,
-                                       buildings=buildings, visible_range_m=float(visible_range_m))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the views that could see each camera beside its lists (speed)
+        visible = pool.submit(visible_counts, cams["x"].to_numpy(), cams["y"].to_numpy(), images, utm,
+                              buildings=buildings, visible_range_m=float(visible_range_m))
+        _camera_members(cams, rays, codes)
+        cams["n_visible"] = visible.result()
     cams["n_visible"] = np.maximum(cams["n_visible"].to_numpy(), cams["n_views"].to_numpy())
     from pyproj import Transformer
 
@@ -671,6 +676,15 @@ def _constrained_merge(nodes: np.ndarray, i: np.ndarray, j: np.ndarray, image: n
 def _summarise(rays: pd.DataFrame, *, min_triangulation_deg: float, max_range_m: float) -> pd.DataFrame:
     """One row per camera label: position (triangulated when the rays cross well, else the
     inverse-variance mean of the ray positions), counts, class and uncertainty."""
+    out, codes = _camera_positions(rays, min_triangulation_deg=min_triangulation_deg, max_range_m=max_range_m)
+    _camera_members(out, rays, codes)
+    return out
+
+
+def _camera_positions(rays: pd.DataFrame, *, min_triangulation_deg: float, max_range_m: float
+                      ) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray]]:
+    """``_summarise``'s positions: (x, y, method and uncertainty_m per camera label, (each ray's
+    label code, its ray count per label)) for ``_camera_members``."""
     labels, uniques = pd.factorize(rays["camera"])
     m = len(uniques)
     w = 1.0 / rays["sigma_m"].to_numpy(float) ** 2
@@ -709,6 +723,13 @@ def _summarise(rays: pd.DataFrame, *, min_triangulation_deg: float, max_range_m:
         "method": np.where(tri, "triangulated", best_method),
         "uncertainty_m": uncertainty_m(unc, rms, tri, best_method),
     })
+    return out, (labels, n_rays)
+
+
+def _camera_members(out: pd.DataFrame, rays: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray]) -> None:
+    """``_summarise``'s counts, class and member lists, added to ``out`` (``_camera_positions``)."""
+    labels, n_rays = codes
+    m = len(out)
     frame = pd.DataFrame({"label": labels, "image_id": rays["image_id"].astype(str).to_numpy(),
                           "conf": rays["conf"].to_numpy(float), "class_name": rays["class_name"].to_numpy()})
     if "point_id" in rays.columns:
@@ -726,7 +747,6 @@ def _summarise(rays: pd.DataFrame, *, min_triangulation_deg: float, max_range_m:
     out["image_ids"] = _lists_by_label(frame.drop_duplicates(["label", "image_code"]), "image_id", m)
     out["point_ids"] = _lists_by_label(frame.drop_duplicates(["label", "point_id"]), "point_id", m)
     out.insert(0, "camera_id", np.arange(m, dtype=np.int64))
-    return out
 
 
 def uncertainty_m(sigma: np.ndarray, rms_miss: np.ndarray, triangulated: np.ndarray, method: np.ndarray
