@@ -64,7 +64,7 @@ GRAZING_DEG = 15.0  # a wall camera seen closer than this to its wall's plane is
 # 3-point Gauss-Hermite rule for a normal error: nodes in SDs, weights (exact to the 5th moment)
 ERROR_NODES = (np.array([-np.sqrt(3.0), 0.0, np.sqrt(3.0)]), np.array([1 / 6, 2 / 3, 1 / 6]))
 THREADS = min(4, os.cpu_count() or 1)  # view_pairs' chunks run on this many threads (results identical)
-FOV_BLOCK = 131_072  # view_pairs' field-of-view test runs on this many of the k-d tree's pairs at a time (caches)
+FOV_BLOCK = 131_072  # view_pairs works through this many of the k-d tree's pairs at a time (the CPU's caches)
 DEFAULT_SHIFTS = 4  # positions over one spacing (midpoint rule); 8 moved the validation by <1%
 # Visibility by horizontal range (m): the share of camera/view pairs that the geometry above allows
 # (field of view, range, footprints, wall facing) in which the camera is not hidden by anything else
@@ -129,15 +129,17 @@ class ViewPairs:
         i0, i1, t = bins = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n)  # recall_at's, kept
         recall, factor = np.empty(n), np.empty(n)
 
-        def parts(a: int, b: int) -> None:  # detection_parts on pairs a:b (elementwise: speed, issue 27)
-            i0[a:b], i1[a:b], t[a:b] = size_bin_weights(box_m[self.cam[a:b]] * self.scale[a:b], edges)
-            recall[a:b] = np.clip(rates[i0[a:b]] * (1 - t[a:b]) + rates[i1[a:b]] * t[a:b], 0.0, 1.0 - 1e-12)
-            f = np.ones(b - a) if self.factor is None else np.asarray(self.factor[a:b], float)
-            if visibility is not None:
-                f = f * visibility(self.range_m[a:b])
-            factor[a:b] = np.clip(f, 0.0, 1.0)
+        def parts(lo: int, hi: int) -> None:  # detection_parts on pairs lo:hi, cache-sized blocks (speed, issue 27)
+            for a in range(lo, hi, FOV_BLOCK):
+                b = min(a + FOV_BLOCK, hi)
+                i0[a:b], i1[a:b], t[a:b] = size_bin_weights(box_m[self.cam[a:b]] * self.scale[a:b], edges)
+                recall[a:b] = np.clip(rates[i0[a:b]] * (1 - t[a:b]) + rates[i1[a:b]] * t[a:b], 0.0, 1.0 - 1e-12)
+                f = np.ones(b - a) if self.factor is None else np.asarray(self.factor[a:b], float)
+                if visibility is not None:
+                    f = f * visibility(self.range_m[a:b])
+                factor[a:b] = np.clip(f, 0.0, 1.0)
 
-        threads.on_spans(parts, threads.even_spans(n))
+        threads.on_spans(parts, threads.even_spans(n))  # elementwise: the same values
         n_cells = self.n_cameras * self.n_positions
         p_star = np.zeros(n_cells)
         grad = found_gradient(recall, self.cam * self.n_positions + self.shift, n_cells, sd=self.camera_sd,
@@ -337,8 +339,7 @@ def found_gradient(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: fl
     # their order), a run per thread and block by block within it, cells of one pair included and
     # then set exactly (P = f r, d P / d r = f): the same sums in the same order, bit for bit.
     single = np.bincount(cell, minlength=n_cells)[cell] == 1
-    grad = f.copy()
-    p_pair = np.zeros(len(r)) if found_out is not None else None
+    grad, p_pair = f, np.zeros(len(r)) if found_out is not None else None  # all cells of one pair: P = f r
     if len(r) and not single.all():
         order, cuts = None, threads.whole_group_cuts(cell)
         if len(cuts) == 0 and len(cell) > threads.BLOCK_PAIRS:
@@ -357,6 +358,7 @@ def found_gradient(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: fl
         if order is None:
             grad, p_pair = g_run, p_run
         else:
+            grad = np.empty(len(r))
             grad[order] = g_run
             if p_pair is not None:
                 p_pair[order] = p_run
@@ -650,16 +652,14 @@ def _pairs_chunk(pos, start, stop, view_tree, per_view, ex, ey, normal, building
     from scipy.spatial import cKDTree
 
     pairs = cKDTree(pos[start:stop]).sparse_distance_matrix(view_tree, max_range_m, output_type="ndarray")
-    pi, vj, r = pairs["i"], pairs["j"], pairs["v"]  # speed (issue 27): integer casts and row gathers after the
-    px, py = pos[start:stop, 0].copy(), pos[start:stop, 1].copy()  # field-of-view test, contiguous columns
-    near = _in_field(px, py, pi, vj, r, ex, ey, per_view)
-    pi, vj, r = pi[near].astype(np.int64), vj[near].astype(np.int64), r[near]
-    dx, dy = px[pi] - ex[vj], py[pi] - ey[vj]
+    px, py = pos[start:stop, 0].copy(), pos[start:stop, 1].copy()  # contiguous columns
+    # speed (issue 27): the k-d tree's pairs FOV_BLOCK at a time, so the temporaries stay in the
+    # CPU's caches (elementwise tests and order-keeping filters: the same pairs, the same values)
+    kept = [_pairs_block(px, py, pairs["i"][a:a + FOV_BLOCK], pairs["j"][a:a + FOV_BLOCK], pairs["v"][a:a + FOV_BLOCK],
+                         ex, ey, per_view, rise_m=rise_m) for a in range(0, len(pairs), FOV_BLOCK)]
+    pi, vj, r, scale, reach = (np.concatenate([np.zeros(0, dtype)] + [k[n] for k in kept])
+                               for n, dtype in enumerate((np.int64, np.int64, float, float, float)))
     pi += start
-    off = (np.degrees(np.arctan2(dx, dy)) - per_view["heading"][vj] + 180.0) % 360.0 - 180.0
-    inside, scale, reach = view_geometry(r, off, fov=None, pitch=None, rise_m=rise_m, view=vj, terms=per_view["terms"])
-    keep = np.flatnonzero(inside & (reach > 0) & (r > 0.5))
-    pi, vj, r, scale, reach = pi[keep], vj[keep], r[keep], scale[keep], reach[keep]
     if normal is not None and len(pi):
         blocked = sight_blocked(np.column_stack([ex[vj], ey[vj]]), pos[pi], buildings)
         nx, ny = normal[pi, 0], normal[pi, 1]
@@ -673,18 +673,20 @@ def _pairs_chunk(pos, start, stop, view_tree, per_view, ex, ey, normal, building
     return pi, vj, r, scale, reach * share
 
 
-def _in_field(px, py, pi, vj, r, ex, ey, per_view) -> np.ndarray:
-    """Which pairs (position ``pi`` at ``px``, ``py``; view ``vj`` at ``ex``, ``ey``; range ``r``)
-    lie inside the view's horizontal field of view (the rest see nothing), by the cosine of the
-    angle off the view's axis: cheaper than the angle itself, which only the pairs inside need.
-    Tested on ``FOV_BLOCK`` pairs at a time, so the temporaries stay in the CPU's caches (speed,
-    issue 27: elementwise, the same pairs)."""
-    parts = [np.zeros(0, np.int64)]
-    for a in range(0, len(pi), FOV_BLOCK):
-        i, j, rr = pi[a:a + FOV_BLOCK], vj[a:a + FOV_BLOCK], r[a:a + FOV_BLOCK]
-        ahead = (px[i] - ex[j]) * per_view["sin"][j] + (py[i] - ey[j]) * per_view["cos"][j]
-        parts.append(a + np.flatnonzero((ahead >= rr * per_view["cos_half"][j]) & (rr > 0.5)))
-    return np.concatenate(parts)
+def _pairs_block(px, py, pi, vj, r, ex, ey, per_view, *, rise_m) -> tuple[np.ndarray, ...]:
+    """``_pairs_chunk``'s pairs (position ``pi`` at ``px``, ``py``; view ``vj`` at ``ex``, ``ey``;
+    range ``r``) that a view can show: inside its horizontal field of view (by the cosine of the
+    angle off the view's axis first: cheaper than the angle itself, which only the pairs inside
+    need), its vertical field reaching the mount heights (``view_geometry``): (position, view,
+    range, px per m, reach)."""
+    ahead = (px[pi] - ex[vj]) * per_view["sin"][vj] + (py[pi] - ey[vj]) * per_view["cos"][vj]
+    near = np.flatnonzero((ahead >= r * per_view["cos_half"][vj]) & (r > 0.5))
+    pi, vj, r = pi[near].astype(np.int64), vj[near].astype(np.int64), r[near]
+    dx, dy = px[pi] - ex[vj], py[pi] - ey[vj]
+    off = (np.degrees(np.arctan2(dx, dy)) - per_view["heading"][vj] + 180.0) % 360.0 - 180.0
+    inside, scale, reach = view_geometry(r, off, fov=None, pitch=None, rise_m=rise_m, view=vj, terms=per_view["terms"])
+    keep = np.flatnonzero(inside & (reach > 0) & (r > 0.5))
+    return pi[keep], vj[keep], r[keep], scale[keep], reach[keep]
 
 
 def view_geometry(range_m: np.ndarray, off_deg: np.ndarray, *, fov, pitch, width=640.0, height=640.0,
