@@ -526,16 +526,16 @@ def _cluster(rays: pd.DataFrame, *, merge_m: float, max_merge_m: float, respect_
     pairs = cKDTree(xy).query_pairs(max_merge_m, output_type="ndarray")
     if len(pairs) == 0:
         return np.arange(n)
-    i, j = pairs[:, 0], pairs[:, 1]
-    other = (image[i] != image[j]) & (klass[i] == klass[j])  # first: the distances of fewer pairs (same result)
-    i, j = i[other], j[other]
-    x, y = xy[:, 0].copy(), xy[:, 1].copy()  # contiguous columns: gathers and hypot 3x faster than on xy's rows
-    d = np.hypot(x[i] - x[j], y[i] - y[j])
-    limit = np.clip(2.0 * np.hypot(sigma[i], sigma[j]), merge_m, max_merge_m)
-    ok = d <= limit
-    i, j, d, limit = i[ok], j[ok], d[ok], limit[ok]
-    agree, score = _rays_agree_threaded(rays, i, j, merge_m=merge_m)
-    i, j, d, limit = i[agree], j[agree], score[agree], np.ones(int(agree.sum()))
+    cols = {"image": image, "klass": klass, "x": xy[:, 0].copy(), "y": xy[:, 1].copy(), "sigma": sigma,
+            **_ray_columns(rays)}  # contiguous columns: gathers and hypot 3x faster than on xy's rows
+    from concurrent.futures import ThreadPoolExecutor
+
+    starts = range(0, len(pairs), PAIR_BLOCK)  # cache-sized blocks, a thread each (speed, issue 27: the same pairs)
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1, len(starts))) as pool:
+        kept = list(pool.map(lambda a: _pairs_that_agree(pairs[a:a + PAIR_BLOCK], cols, merge_m=merge_m,
+                                                         max_merge_m=max_merge_m), starts))
+    i, j, d = (np.concatenate([k[c] for k in kept]) for c in range(3))
+    limit = np.ones(len(i))
     graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     # Components holding two detections of one image need the constrained merge.
@@ -570,30 +570,43 @@ def _cluster(rays: pd.DataFrame, *, merge_m: float, max_merge_m: float, respect_
     return labels
 
 
-def _rays_agree_threaded(rays: pd.DataFrame, i: np.ndarray, j: np.ndarray, *, merge_m: float,
-                         chunk: int = 500_000) -> tuple[np.ndarray, np.ndarray]:
-    """``_rays_agree`` on chunks of the pairs, a thread each (elementwise: the same results)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    starts = list(range(0, len(i), chunk))
-    if len(starts) <= 1:
-        return _rays_agree(rays, i, j, merge_m=merge_m)
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        parts = list(pool.map(lambda a: _rays_agree(rays, i[a:a + chunk], j[a:a + chunk], merge_m=merge_m), starts))
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+PAIR_BLOCK = 131_072  # _cluster works through the k-d tree's pairs this many at a time (the CPU's caches)
 
 
-def _rays_agree(rays: pd.DataFrame, i: np.ndarray, j: np.ndarray, *, merge_m: float,
+def _ray_columns(rays: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The ray quantities ``_rays_agree`` reads, once: eye (x0, y0), unit direction (dx, dy),
+    range and its sigma (m)."""
+    theta = np.radians(rays["grid_bearing_deg"].to_numpy(float))
+    return {"x0": rays["x0"].to_numpy(float), "y0": rays["y0"].to_numpy(float), "dx": np.sin(theta),
+            "dy": np.cos(theta), "dist": rays["dist_m"].to_numpy(float), "sigma_m": rays["sigma_m"].to_numpy(float)}
+
+
+def _pairs_that_agree(pairs: np.ndarray, cols: dict, *, merge_m: float, max_merge_m: float
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(i, j, score) of the ray pairs ``pairs`` ((k, 2) indices) that may be one camera: from
+    different images, of one class, within their position limit and with rays that agree
+    (``_rays_agree``)."""
+    i, j = pairs[:, 0], pairs[:, 1]
+    other = (cols["image"][i] != cols["image"][j]) & (cols["klass"][i] == cols["klass"][j])  # first: fewer distances
+    i, j = i[other], j[other]
+    x, y, sigma = cols["x"], cols["y"], cols["sigma"]
+    d = np.hypot(x[i] - x[j], y[i] - y[j])
+    ok = d <= np.clip(2.0 * np.hypot(sigma[i], sigma[j]), merge_m, max_merge_m)
+    i, j = i[ok], j[ok]
+    agree, score = _rays_agree(cols, i, j, merge_m=merge_m)
+    return i[agree], j[agree], score[agree]
+
+
+def _rays_agree(cols: dict, i: np.ndarray, j: np.ndarray, *, merge_m: float,
                 min_angle_deg: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
     """Whether the rays of detections i and j can see one camera, and a score (0 best, <= 1).
 
     Bearings are precise, ranges are not: rays crossing at >= ``min_angle_deg`` must meet in
     front of both eyes at a range within 2.5 sigma of each detection's own range; nearly parallel
-    rays must run within ~1 m of each other (plus 3% of the range) with positions that agree."""
-    x0, y0 = rays["x0"].to_numpy(float), rays["y0"].to_numpy(float)
-    theta = np.radians(rays["grid_bearing_deg"].to_numpy(float))
-    dx, dy = np.sin(theta), np.cos(theta)
-    dist, sigma = rays["dist_m"].to_numpy(float), rays["sigma_m"].to_numpy(float)
+    rays must run within ~1 m of each other (plus 3% of the range) with positions that agree.
+    ``cols``: ``_ray_columns`` of the rays."""
+    x0, y0, dx, dy = cols["x0"], cols["y0"], cols["dx"], cols["dy"]
+    dist, sigma = cols["dist"], cols["sigma_m"]
     # each ray quantity gathered once per pair (the same values; they were gathered up to 4 times each)
     x0i, x0j, y0i, y0j, dxi, dxj, dyi, dyj = x0[i], x0[j], y0[i], y0[j], dx[i], dx[j], dy[i], dy[j]
     di, dj, si, sj = dist[i], dist[j], sigma[i], sigma[j]
