@@ -1259,6 +1259,9 @@ def estimate_survey(
                               truth=truth, metres_per_point=plan.spacing, basemap=basemap)
         timings["export_s"] = time.perf_counter() - clock
         write_json(report, survey_dir / "report.json")
+    from geo.counting.locate import finish_writes  # speed4 (issue 27 part 6): cameras.parquet written beside
+
+    finish_writes()
     return EstimateResult(areas=table, total=total, report=report, paths=paths)
 
 
@@ -1405,7 +1408,8 @@ def survey_cameras(survey_dir: Path, *, info: dict, calibration: Calibration, bu
         cameras.attrs["buildings"] = len(buildings) if buildings is not None else 0
         write_cameras(cameras, survey_dir / "cameras.parquet")
     else:
-        cameras = locate_survey(survey_dir, buildings=buildings, detections=detections, images=images)
+        cameras = locate_survey(survey_dir, buildings=buildings, detections=detections, images=images,
+                                write_beside=True)  # speed4 (issue 27 part 6): estimate_survey waits at its end
     if len(detections) == 0:
         notes.append("the survey has no detections: the estimate is zero, its interval an upper bound")
     return detections, images, cameras

@@ -44,9 +44,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit, found_by_any_view, logit_shift
+from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, found_by_any_view, logit_shift
 from geo.counting.locate import CAMERA_SIZE_M
-from geo.counting.threads import by_groups, group_blocks
+from geo.counting import threads
+from geo.counting.threads import by_groups
 
 # Strip half-width (m): at 20 m the smaller class's box (dome, 0.33 m) seen square-on from the
 # street centre in a 640 px / 90 deg view (focal length 320 px) is 0.33 x 320 / 20 = 5.3 px, inside
@@ -63,6 +64,7 @@ GRAZING_DEG = 15.0  # a wall camera seen closer than this to its wall's plane is
 # 3-point Gauss-Hermite rule for a normal error: nodes in SDs, weights (exact to the 5th moment)
 ERROR_NODES = (np.array([-np.sqrt(3.0), 0.0, np.sqrt(3.0)]), np.array([1 / 6, 2 / 3, 1 / 6]))
 THREADS = min(4, os.cpu_count() or 1)  # view_pairs' chunks run on this many threads (results identical)
+FOV_BLOCK = 131_072  # view_pairs works through this many of the k-d tree's pairs at a time (the CPU's caches)
 DEFAULT_SHIFTS = 4  # positions over one spacing (midpoint rule); 8 moved the validation by <1%
 # Visibility by horizontal range (m): the share of camera/view pairs that the geometry above allows
 # (field of view, range, footprints, wall facing) in which the camera is not hidden by anything else
@@ -122,9 +124,22 @@ class ViewPairs:
         camera effect, bit for bit as computed apart (speed: the estimator needs both; issue 27)."""
         from geo.counting.calibration import size_bin_weights
 
-        i0, i1, t = bins = size_bin_weights(box_m[self.cam] * self.scale, edges)  # recall_at's, kept for the gradient
         rates = np.asarray(rates, float)
-        recall, factor = self.detection_parts(box_m, lambda _: rates[i0] * (1 - t) + rates[i1] * t, visibility)
+        n = len(self.cam)
+        i0, i1, t = bins = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n)  # recall_at's, kept
+        recall, factor = np.empty(n), np.empty(n)
+
+        def parts(lo: int, hi: int) -> None:  # detection_parts on pairs lo:hi, cache-sized blocks (speed, issue 27)
+            for a in range(lo, hi, FOV_BLOCK):
+                b = min(a + FOV_BLOCK, hi)
+                i0[a:b], i1[a:b], t[a:b] = size_bin_weights(box_m[self.cam[a:b]] * self.scale[a:b], edges)
+                recall[a:b] = np.clip(rates[i0[a:b]] * (1 - t[a:b]) + rates[i1[a:b]] * t[a:b], 0.0, 1.0 - 1e-12)
+                f = np.ones(b - a) if self.factor is None else np.asarray(self.factor[a:b], float)
+                if visibility is not None:
+                    f = f * visibility(self.range_m[a:b])
+                factor[a:b] = np.clip(f, 0.0, 1.0)
+
+        threads.on_spans(parts, threads.even_spans(n))  # elementwise: the same values
         n_cells = self.n_cameras * self.n_positions
         p_star = np.zeros(n_cells)
         grad = found_gradient(recall, self.cam * self.n_positions + self.shift, n_cells, sd=self.camera_sd,
@@ -319,36 +334,49 @@ def found_gradient(recall: np.ndarray, cell: np.ndarray, n_cells: int, *, sd: fl
         p = np.minimum(r * f, 1.0 - 1e-12)
         log_miss = np.bincount(cell, np.log1p(-p), minlength=n_cells)
         return f * np.exp(log_miss[cell]) / (1.0 - p)
-    out = f.copy()  # a cell of one pair: P = f r exactly
-    many = np.bincount(cell, minlength=n_cells)[cell] > 1
-    if found_out is not None:  # speed (issue 27 part 6): p* from this pass, as found_by_cell has it
-        one = ~many
-        raw_r = np.asarray(recall, float)[one]
+    # speed (issue 27 part 6): the pass runs on contiguous runs of whole cells (view_pairs gives its
+    # pairs chunk by chunk of positions; others are put in cell order first, each cell's pairs in
+    # their order), a run per thread and block by block within it, cells of one pair included and
+    # then set exactly (P = f r, d P / d r = f): the same sums in the same order, bit for bit.
+    single = np.bincount(cell, minlength=n_cells)[cell] == 1
+    grad, p_pair = f, np.zeros(len(r)) if found_out is not None else None  # all cells of one pair: P = f r
+    if len(r) and not single.all():
+        order, cuts = None, threads.whole_group_cuts(cell)
+        if len(cuts) == 0 and len(cell) > threads.BLOCK_PAIRS:
+            order = np.argsort(cell, kind="stable")
+            cuts = threads.whole_group_cuts(cell[order])
+        rr, ff, cc = (r, f, cell) if order is None else (r[order], f[order], cell[order])
+        g_run, p_run = np.empty(len(rr)), np.empty(len(rr)) if p_pair is not None else None
+
+        def run(a: int, b: int) -> None:
+            for lo, hi in threads.group_blocks(cc, cuts=cuts, span=(a, b)):
+                g_run[lo:hi], p = _gradient_block(rr[lo:hi], ff[lo:hi], cc[lo:hi], sd=sd, found=p_run is not None)
+                if p_run is not None:
+                    p_run[lo:hi] = p
+
+        threads.on_spans(run, threads.group_spans(cuts, len(cc), parts=1 if len(cc) < threads.MIN_PAIRS else None))
+        if order is None:
+            grad, p_pair = g_run, p_run
+        else:
+            grad = np.empty(len(r))
+            grad[order] = g_run
+            if p_pair is not None:
+                p_pair[order] = p_run
+        grad[single] = f[single]
+    if found_out is not None:
         found_out[:] = 0.0
-        found_out[cell[one]] = np.clip(raw_r * (1.0 if factor is None else np.asarray(factor, float)[one]), 0.0, 1.0)
-    if not many.any():
-        return out
-    r_all, f_all, cell_all = r[many], f[many], cell[many]
-
-    def part(index: np.ndarray) -> np.ndarray:  # whole cells: one thread each (geo.counting.threads)
-        r, f, cell = r_all[index], f_all[index], cell_all[index]
-        res = np.empty((len(r), 1 if found_out is None else 2))
-        for a, b in group_blocks(cell):  # cache-sized runs of whole cells (speed, issue 27: the same sums)
-            res[a:b] = _gradient_block(r[a:b], f[a:b], cell[a:b], sd=sd, found=found_out is not None)
-        return res[:, 0] if found_out is None else res
-
-    res = by_groups(part, cell_all, n_cells, per="pair")
-    if found_out is None:
-        out[many] = res
-        return out
-    out[many] = res[:, 0]
-    found_out[cell_all] = res[:, 1]
-    return out
+        found_out[cell] = p_pair
+        one = np.asarray(recall, float)[single] * (1.0 if factor is None else np.asarray(factor, float)[single])
+        found_out[cell[single]] = np.clip(one, 0.0, 1.0)
+    return grad
 
 
-def _gradient_block(r: np.ndarray, f: np.ndarray, cell: np.ndarray, *, sd: float, found: bool) -> np.ndarray:
-    """``found_gradient``'s pass over the camera effect on pairs of whole cells: (pairs, 1)
-    gradient, or (pairs, 2) with p* of each pair's cell (``found``)."""
+def _gradient_block(r: np.ndarray, f: np.ndarray, cell: np.ndarray, *, sd: float, found: bool
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
+    """``found_gradient``'s pass over the camera effect on pairs of whole cells: (the gradient of
+    each pair, p* of each pair's cell or None without ``found``)."""
+    from scipy.special import expit as expit_into  # heterogeneity.expit's, written into a buffer
+
     u, w = effect_nodes(sd, n=EFFECT_NODES)
     lo = int(cell.min())  # this block's cells only
     cell = cell - lo
@@ -357,15 +385,18 @@ def _gradient_block(r: np.ndarray, f: np.ndarray, cell: np.ndarray, *, sd: float
     num, den = np.zeros(len(r)), np.zeros(len(r))
     p_star = np.zeros(n_run) if found else None
     off = r <= 0
+    any_off = bool(off.any())
+    e, pk, tmp, rest, term = (np.empty(len(r)) for _ in range(5))  # speed (issue 27): no array made per node
     for uk, wk in zip(u, w):  # in place, in the order of wk miss / (1 - pk) e (1 - e): bit for bit
-        e = expit(c + uk)
-        pk = np.minimum(f * e, 1.0 - 1e-12)
-        pk[off] = 0.0
-        miss = np.exp(np.bincount(cell, np.log1p(-pk), minlength=n_run))
+        expit_into(np.add(c, uk, out=tmp), out=e)
+        np.minimum(np.multiply(f, e, out=pk), 1.0 - 1e-12, out=pk)
+        if any_off:
+            pk[off] = 0.0
+        miss = np.exp(np.bincount(cell, np.log1p(np.negative(pk, out=tmp), out=tmp), minlength=n_run))
         if p_star is not None:  # found_by_any_view's wk (1 - miss), in its order
             p_star += wk * (1.0 - miss)
-        rest = 1.0 - e
-        term = wk * miss[cell]
+        np.subtract(1.0, e, out=rest)
+        term = np.multiply(np.take(miss, cell, out=term), wk, out=term)
         np.subtract(1.0, pk, out=pk)
         term /= pk
         term *= e
@@ -375,7 +406,7 @@ def _gradient_block(r: np.ndarray, f: np.ndarray, cell: np.ndarray, *, sd: float
         e *= rest
         den += e
     g = f * num / np.maximum(den, 1e-300)
-    return g[:, None] if p_star is None else np.column_stack([g, p_star[cell]])
+    return g, None if p_star is None else p_star[cell]
 
 
 def inclusion_gradient_numeric(pairs, box_m: np.ndarray, edges: np.ndarray, rates: np.ndarray, *,
@@ -556,10 +587,11 @@ def view_pairs(cam_xy: np.ndarray, tangent: np.ndarray, views: pd.DataFrame, *, 
     ex, ey = views["x"].to_numpy(float), views["y"].to_numpy(float)
     view_tree = cKDTree(np.column_stack([ex, ey]))
     normal = wall_normals(sub, buildings) if buildings is not None and len(buildings) else None
+    per_view = _per_view(views)  # each view's own terms once, not once per chunk (speed, issue 27)
     starts = range(0, len(sub), chunk)
     with ThreadPoolExecutor(max_workers=min(THREADS, len(starts))) as pool:  # numpy and the k-d tree free the GIL
         chunks = list(pool.map(lambda start: _pairs_chunk(
-            sub, start, min(start + chunk, len(sub)), view_tree, views, ex, ey, normal, buildings,
+            sub, start, min(start + chunk, len(sub)), view_tree, per_view, ex, ey, normal, buildings,
             max_range_m=max_range_m, rise_m=rise_m, grazing_deg=grazing_deg), starts))
     pi, vj, r, scale, factor = (np.concatenate([c[k] for c in chunks]) for k in range(5))
     pi = need[pi]
@@ -600,27 +632,34 @@ def shift_range_on_streets(cam_xy: np.ndarray, street_id: np.ndarray, streets: g
     return out
 
 
-def _pairs_chunk(pos, start, stop, view_tree, views, ex, ey, normal, buildings, *, max_range_m, rise_m, grazing_deg):
-    """Pairs of positions ``start:stop`` (bounded memory): (position, view, range, px per m, factor)."""
+def _per_view(views: pd.DataFrame) -> dict[str, np.ndarray | dict | None]:
+    """What ``_pairs_chunk`` reads of each view, computed once per view: grid heading (deg), its
+    sine and cosine, the cosine of the field of view's half-angle less 0.5 deg, the clipped field
+    of view, ``view_geometry``'s terms (``view_terms``) and the share (or None)."""
+    heading = views["heading_grid"].to_numpy(float)
+    fov = np.clip(views["fov"].to_numpy(float), 1.0, 179.0)
+    pitch = views["pitch"].to_numpy(float) if "pitch" in views.columns else np.zeros(len(views))
+    return {"heading": heading, "sin": np.sin(np.radians(heading)), "cos": np.cos(np.radians(heading)),
+            "cos_half": np.cos(np.radians(fov / 2.0 - 0.5)),
+            "terms": view_terms(fov, pitch, views["width"].to_numpy(float), views["height"].to_numpy(float)),
+            "share": views["share"].to_numpy(float) if "share" in views.columns else None}
+
+
+def _pairs_chunk(pos, start, stop, view_tree, per_view, ex, ey, normal, buildings, *, max_range_m, rise_m,
+                 grazing_deg):
+    """Pairs of positions ``start:stop`` (bounded memory): (position, view, range, px per m, factor);
+    ``per_view``: ``_per_view`` of the views."""
     from scipy.spatial import cKDTree
 
     pairs = cKDTree(pos[start:stop]).sparse_distance_matrix(view_tree, max_range_m, output_type="ndarray")
-    pi, vj, r = pairs["i"], pairs["j"], pairs["v"]  # speed (issue 27): integer casts and row gathers after the
-    dx = pos[start:stop, 0].copy()[pi] - ex[vj]  # field-of-view test, one index for its five takes, contiguous
-    dy = pos[start:stop, 1].copy()[pi] - ey[vj]  # columns, the fov clipped per view (identical values)
-    # inside the horizontal field of view (the rest is 0), by the cosine of the angle off the
-    # view's axis: cheaper than the angle itself, which only the pairs inside need
-    heading = np.radians(views["heading_grid"].to_numpy(float))
-    half = np.radians(np.clip(views["fov"].to_numpy(float), 1.0, 179.0) / 2.0 - 0.5)
-    near = np.flatnonzero((dx * np.sin(heading)[vj] + dy * np.cos(heading)[vj] >= r * np.cos(half)[vj]) & (r > 0.5))
-    pi, vj, r, dx, dy = pi[near].astype(np.int64) + start, vj[near].astype(np.int64), r[near], dx[near], dy[near]
-    off = (np.degrees(np.arctan2(dx, dy)) - views["heading_grid"].to_numpy(float)[vj] + 180.0) % 360.0 - 180.0
-    fov = np.clip(views["fov"].to_numpy(float), 1.0, 179.0)
-    pitch = views["pitch"].to_numpy(float) if "pitch" in views.columns else np.zeros(len(views))
-    inside, scale, reach = view_geometry(r, off, fov=fov, pitch=pitch, width=views["width"].to_numpy(float),
-                                         height=views["height"].to_numpy(float), rise_m=rise_m, view=vj)
-    keep = np.flatnonzero(inside & (reach > 0) & (r > 0.5))
-    pi, vj, r, scale, reach = pi[keep], vj[keep], r[keep], scale[keep], reach[keep]
+    px, py = pos[start:stop, 0].copy(), pos[start:stop, 1].copy()  # contiguous columns
+    # speed (issue 27): the k-d tree's pairs FOV_BLOCK at a time, so the temporaries stay in the
+    # CPU's caches (elementwise tests and order-keeping filters: the same pairs, the same values)
+    kept = [_pairs_block(px, py, pairs["i"][a:a + FOV_BLOCK], pairs["j"][a:a + FOV_BLOCK], pairs["v"][a:a + FOV_BLOCK],
+                         ex, ey, per_view, rise_m=rise_m) for a in range(0, len(pairs), FOV_BLOCK)]
+    pi, vj, r, scale, reach = (np.concatenate([np.zeros(0, dtype)] + [k[n] for k in kept])
+                               for n, dtype in enumerate((np.int64, np.int64, float, float, float)))
+    pi += start
     if normal is not None and len(pi):
         blocked = sight_blocked(np.column_stack([ex[vj], ey[vj]]), pos[pi], buildings)
         nx, ny = normal[pi, 0], normal[pi, 1]
@@ -630,13 +669,30 @@ def _pairs_chunk(pos, start, stop, view_tree, views, ex, ey, normal, buildings, 
         blocked |= on_wall & (facing < np.sin(np.radians(grazing_deg)))
         keep = ~blocked
         pi, vj, r, scale, reach = pi[keep], vj[keep], r[keep], scale[keep], reach[keep]
-    share = views["share"].to_numpy(float)[vj] if "share" in views.columns else np.ones(len(vj))
+    share = per_view["share"][vj] if per_view["share"] is not None else np.ones(len(vj))
     return pi, vj, r, scale, reach * share
+
+
+def _pairs_block(px, py, pi, vj, r, ex, ey, per_view, *, rise_m) -> tuple[np.ndarray, ...]:
+    """``_pairs_chunk``'s pairs (position ``pi`` at ``px``, ``py``; view ``vj`` at ``ex``, ``ey``;
+    range ``r``) that a view can show: inside its horizontal field of view (by the cosine of the
+    angle off the view's axis first: cheaper than the angle itself, which only the pairs inside
+    need), its vertical field reaching the mount heights (``view_geometry``): (position, view,
+    range, px per m, reach)."""
+    ahead = (px[pi] - ex[vj]) * per_view["sin"][vj] + (py[pi] - ey[vj]) * per_view["cos"][vj]
+    near = np.flatnonzero((ahead >= r * per_view["cos_half"][vj]) & (r > 0.5))
+    pi, vj, r = pi[near].astype(np.int64), vj[near].astype(np.int64), r[near]
+    dx, dy = px[pi] - ex[vj], py[pi] - ey[vj]
+    off = (np.degrees(np.arctan2(dx, dy)) - per_view["heading"][vj] + 180.0) % 360.0 - 180.0
+    inside, scale, reach = view_geometry(r, off, fov=None, pitch=None, rise_m=rise_m, view=vj, terms=per_view["terms"])
+    keep = np.flatnonzero(inside & (reach > 0) & (r > 0.5))
+    return pi[keep], vj[keep], r[keep], scale[keep], reach[keep]
 
 
 def view_geometry(range_m: np.ndarray, off_deg: np.ndarray, *, fov, pitch, width=640.0, height=640.0,
                   rise_m: float = RISE_M, rise_range_m: tuple[float, float] = RISE_RANGE_M,
-                  view: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  view: np.ndarray | None = None, terms: dict | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(inside, scale, reach) of cameras at horizontal range ``range_m`` and ``off_deg`` degrees
     off a view's axis, in a view of ``fov`` and ``pitch`` (degrees up; scalars or one per pair):
     inside the horizontal field of view (0.5 deg margin); px of box per metre of camera size,
@@ -645,26 +701,38 @@ def view_geometry(range_m: np.ndarray, off_deg: np.ndarray, *, fov, pitch, width
     field of view [p - v, p + v] (v the vertical half-angle less 0.5 deg). Pitch p makes
     f' = f / (cos(h) cos(p) + tan(e) sin(p)), e the ray's elevation. The estimator's inclusion
     and the planner share it. ``view``: per pair, its row in ``fov``, ``pitch``, ``width`` and
-    ``height`` given per view (the same values, the views' own terms computed once per view)."""
+    ``height`` given per view (the same values, the views' own terms computed once per view);
+    ``terms``: those views' ``view_terms`` when already computed (then ``fov`` ... are not read)."""
     def per_pair(a):  # speed (issue 27 part 6): a view's terms once per view, then gathered per pair
         return a[view] if view is not None and np.ndim(a) else a
 
     r = np.asarray(range_m, float)
-    fov, pitch = np.asarray(fov, float), np.asarray(pitch, float)
-    focal = np.asarray(width, float) / 2.0 / np.tan(np.radians(fov) / 2.0)
-    vhalf = np.degrees(np.arctan2(np.asarray(height, float) / 2.0, focal)) - 0.5
-    inside = np.abs(np.asarray(off_deg, float)) <= per_pair(fov / 2.0 - 0.5)
+    terms = view_terms(fov, pitch, width, height) if terms is None else terms
+    inside = np.abs(np.asarray(off_deg, float)) <= per_pair(terms["half"])
     lo_rise, hi_rise = rise_range_m
-    top = r * per_pair(np.tan(np.radians(np.clip(pitch + vhalf, -89.0, 89.0))))
-    bottom = r * per_pair(np.tan(np.radians(np.clip(pitch - vhalf, -89.0, 89.0))))
+    top = r * per_pair(terms["tan_top"])
+    bottom = r * per_pair(terms["tan_bottom"])
     if hi_rise - lo_rise <= 1e-9:  # one height: in or out
         reach = ((bottom <= lo_rise) & (lo_rise <= top)).astype(float)
     else:
         reach = np.clip((np.minimum(top, hi_rise) - np.maximum(bottom, lo_rise)) / (hi_rise - lo_rise), 0.0, 1.0)
-    p_rad, h = np.radians(pitch), np.radians(np.asarray(off_deg, float))
-    cos_axis = np.cos(h) * per_pair(np.cos(p_rad)) + rise_m / np.maximum(r, 1e-6) * per_pair(np.sin(p_rad))
-    scale = per_pair(focal) / np.maximum(cos_axis, 0.05) / np.hypot(r, rise_m)
+    h = np.radians(np.asarray(off_deg, float))
+    cos_axis = np.cos(h) * per_pair(terms["cos_pitch"]) + rise_m / np.maximum(r, 1e-6) * per_pair(terms["sin_pitch"])
+    scale = per_pair(terms["focal"]) / np.maximum(cos_axis, 0.05) / np.hypot(r, rise_m)
     return inside, scale, reach
+
+
+def view_terms(fov, pitch, width=640.0, height=640.0) -> dict:
+    """A view's own terms in ``view_geometry`` (scalars or arrays): the horizontal half-angle less
+    0.5 deg, the tangents of the vertical field's top and bottom, the pitch's cosine and sine and
+    the focal length (px)."""
+    fov, pitch = np.asarray(fov, float), np.asarray(pitch, float)
+    focal = np.asarray(width, float) / 2.0 / np.tan(np.radians(fov) / 2.0)
+    vhalf = np.degrees(np.arctan2(np.asarray(height, float) / 2.0, focal)) - 0.5
+    p_rad = np.radians(pitch)
+    return {"half": fov / 2.0 - 0.5, "tan_top": np.tan(np.radians(np.clip(pitch + vhalf, -89.0, 89.0))),
+            "tan_bottom": np.tan(np.radians(np.clip(pitch - vhalf, -89.0, 89.0))), "cos_pitch": np.cos(p_rad),
+            "sin_pitch": np.sin(p_rad), "focal": focal}
 
 
 def wall_normals(xy: np.ndarray, buildings: gpd.GeoDataFrame, *, within_m: float = WALL_M) -> np.ndarray:

@@ -107,11 +107,16 @@ def cameras_from_detections(
     _place_rays(rays, buildings, utm, max_range_m=max_range_m, eye_height_m=eye_height_m)
     labels = _cluster(rays, merge_m=merge_m, max_merge_m=max_merge_m, respect_class=respect_class)
     rays["camera"] = labels
-    cams = _summarise(rays, min_triangulation_deg=min_triangulation_deg, max_range_m=max_range_m)
+    cams, codes = _camera_positions(rays, min_triangulation_deg=min_triangulation_deg, max_range_m=max_range_m)
     if visible_range_m == "auto":
         visible_range_m = auto_visible_range_m(rays)
-    cams["n_visible"] = visible_counts(cams["x"].to_numpy(), cams["y"].to_numpy(), images, utm,
-                                       buildings=buildings, visible_range_m=float(visible_range_m))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the views that could see each camera beside its lists (speed)
+        visible = pool.submit(visible_counts, cams["x"].to_numpy(), cams["y"].to_numpy(), images, utm,
+                              buildings=buildings, visible_range_m=float(visible_range_m))
+        _camera_members(cams, rays, codes)
+        cams["n_visible"] = visible.result()
     cams["n_visible"] = np.maximum(cams["n_visible"].to_numpy(), cams["n_views"].to_numpy())
     from pyproj import Transformer
 
@@ -297,6 +302,7 @@ def locate_survey(
     overwrite: bool = False,
     detections: pd.DataFrame | None = None,
     images: pd.DataFrame | None = None,
+    write_beside: bool = False,
     **options: Any,
 ) -> gpd.GeoDataFrame:
     """Locate the detections of a survey directory and write ``cameras.parquet`` (atomic).
@@ -305,7 +311,9 @@ def locate_survey(
     buildings through ``geo.sim.features.buildings_from_area`` when available). An existing
     ``cameras.parquet`` newer than the detections is reused unless ``overwrite``.
     ``detections``, ``images``: the directory's tables when the caller has already read them
-    (``read_detections``, ``read_images``), so they are not read twice.
+    (``read_detections``, ``read_images``), so they are not read twice. ``write_beside``:
+    cameras.parquet is written while the caller goes on (``write_cameras_beside``; the caller
+    calls ``finish_writes`` before it returns).
     """
     survey_dir = Path(survey_dir)
     out_path = survey_dir / "cameras.parquet"
@@ -322,7 +330,10 @@ def locate_survey(
     cameras = cameras_from_detections(detections, images, buildings=buildings, crs=crs, **options)
     cameras.attrs["buildings"] = len(buildings) if buildings is not None else 0
     cameras.attrs["seconds"] = time.perf_counter() - started
-    write_cameras(cameras, out_path)
+    if write_beside:
+        write_cameras_beside(cameras, out_path)
+    else:
+        write_cameras(cameras, out_path)
     return cameras
 
 
@@ -381,6 +392,42 @@ def write_cameras(cameras: gpd.GeoDataFrame, path: str | Path) -> Path:
                                                        b"camcensus": json.dumps(meta).encode()})
             pq.write_table(table, tmp, compression="snappy")
     return Path(path)
+
+
+_WRITING: list = []  # (process, cameras, path) of write_cameras_beside's writes under way
+
+
+def write_cameras_beside(cameras: gpd.GeoDataFrame, path: str | Path) -> None:
+    """``write_cameras`` while the caller goes on (speed at 1M detections: 0.9 s of the
+    estimate's locate step, written beside the card check's single-threaded fit): on Linux in a
+    forked process (it inherits the table: nothing is copied), only from a single-threaded process
+    (a lock another thread held would stay held in the child); elsewhere written now.
+    ``finish_writes`` waits for it, and writes the table itself if that process failed."""
+    import multiprocessing
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        child = multiprocessing.get_context("fork").Process(target=write_cameras, args=(cameras, path))
+        try:
+            child.start()
+        except (AssertionError, OSError):  # e.g. inside a daemonic process, which may not have children
+            child = None
+        if child is not None:
+            _WRITING.append((child, cameras, Path(path)))
+            return
+    write_cameras(cameras, path)
+
+
+def finish_writes() -> None:
+    """Wait for ``write_cameras_beside``'s writes; one whose process failed is written here."""
+    while _WRITING:
+        child, cameras, path = _WRITING.pop(0)
+        child.join()
+        if child.exitcode != 0:
+            write_cameras(cameras, path)
 
 
 # --- placing rays --------------------------------------------------------------------------
@@ -479,16 +526,16 @@ def _cluster(rays: pd.DataFrame, *, merge_m: float, max_merge_m: float, respect_
     pairs = cKDTree(xy).query_pairs(max_merge_m, output_type="ndarray")
     if len(pairs) == 0:
         return np.arange(n)
-    i, j = pairs[:, 0], pairs[:, 1]
-    other = (image[i] != image[j]) & (klass[i] == klass[j])  # first: the distances of fewer pairs (same result)
-    i, j = i[other], j[other]
-    x, y = xy[:, 0].copy(), xy[:, 1].copy()  # contiguous columns: gathers and hypot 3x faster than on xy's rows
-    d = np.hypot(x[i] - x[j], y[i] - y[j])
-    limit = np.clip(2.0 * np.hypot(sigma[i], sigma[j]), merge_m, max_merge_m)
-    ok = d <= limit
-    i, j, d, limit = i[ok], j[ok], d[ok], limit[ok]
-    agree, score = _rays_agree_threaded(rays, i, j, merge_m=merge_m)
-    i, j, d, limit = i[agree], j[agree], score[agree], np.ones(int(agree.sum()))
+    cols = {"image": image, "klass": klass, "x": xy[:, 0].copy(), "y": xy[:, 1].copy(), "sigma": sigma,
+            **_ray_columns(rays)}  # contiguous columns: gathers and hypot 3x faster than on xy's rows
+    from concurrent.futures import ThreadPoolExecutor
+
+    starts = range(0, len(pairs), PAIR_BLOCK)  # cache-sized blocks, a thread each (speed, issue 27: the same pairs)
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1, len(starts))) as pool:
+        kept = list(pool.map(lambda a: _pairs_that_agree(pairs[a:a + PAIR_BLOCK], cols, merge_m=merge_m,
+                                                         max_merge_m=max_merge_m), starts))
+    i, j, d = (np.concatenate([k[c] for k in kept]) for c in range(3))
+    limit = np.ones(len(i))
     graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     # Components holding two detections of one image need the constrained merge.
@@ -505,14 +552,16 @@ def _cluster(rays: pd.DataFrame, *, merge_m: float, max_merge_m: float, respect_
     last = np.searchsorted(sorted_labels, bad, side="right")
     pi, pj = i[in_bad], j[in_bad]
     pc = labels[pi]
-    pair_order = np.lexsort((d[in_bad] / limit[in_bad], pc))  # by component, best pair first
-    pi, pj, pc = pi[pair_order], pj[pair_order], pc[pair_order]
+    # by component (a stable radix sort of the component's rank), each component's pairs best first in
+    # the merge (np.lexsort((score, pc))'s order within each component: speed, issue 27)
+    pair_order = _stable_order(np.searchsorted(bad, pc), len(bad))
+    pi, pj, pc, score = pi[pair_order], pj[pair_order], pc[pair_order], (d[in_bad] / limit[in_bad])[pair_order]
     cuts = np.searchsorted(pc, bad)
     ends = np.searchsorted(pc, bad, side="right")
     moved: list[int] = []  # rays of the split-off groups, and their new labels: one assignment
     moved_to: list[int] = []
     tasks = list(zip(first.tolist(), last.tolist(), cuts.tolist(), ends.tolist()))
-    for sub in _merged_components(tasks, order, pi, pj, image):
+    for sub in _merged_components(tasks, order, pi, pj, image, score=score):
         for idx in sub[1:]:  # the first group keeps the component's label
             moved += idx
             moved_to += [next_label] * len(idx)
@@ -521,30 +570,43 @@ def _cluster(rays: pd.DataFrame, *, merge_m: float, max_merge_m: float, respect_
     return labels
 
 
-def _rays_agree_threaded(rays: pd.DataFrame, i: np.ndarray, j: np.ndarray, *, merge_m: float,
-                         chunk: int = 500_000) -> tuple[np.ndarray, np.ndarray]:
-    """``_rays_agree`` on chunks of the pairs, a thread each (elementwise: the same results)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    starts = list(range(0, len(i), chunk))
-    if len(starts) <= 1:
-        return _rays_agree(rays, i, j, merge_m=merge_m)
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        parts = list(pool.map(lambda a: _rays_agree(rays, i[a:a + chunk], j[a:a + chunk], merge_m=merge_m), starts))
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+PAIR_BLOCK = 131_072  # _cluster works through the k-d tree's pairs this many at a time (the CPU's caches)
 
 
-def _rays_agree(rays: pd.DataFrame, i: np.ndarray, j: np.ndarray, *, merge_m: float,
+def _ray_columns(rays: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The ray quantities ``_rays_agree`` reads, once: eye (x0, y0), unit direction (dx, dy),
+    range and its sigma (m)."""
+    theta = np.radians(rays["grid_bearing_deg"].to_numpy(float))
+    return {"x0": rays["x0"].to_numpy(float), "y0": rays["y0"].to_numpy(float), "dx": np.sin(theta),
+            "dy": np.cos(theta), "dist": rays["dist_m"].to_numpy(float), "sigma_m": rays["sigma_m"].to_numpy(float)}
+
+
+def _pairs_that_agree(pairs: np.ndarray, cols: dict, *, merge_m: float, max_merge_m: float
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(i, j, score) of the ray pairs ``pairs`` ((k, 2) indices) that may be one camera: from
+    different images, of one class, within their position limit and with rays that agree
+    (``_rays_agree``)."""
+    i, j = pairs[:, 0], pairs[:, 1]
+    other = (cols["image"][i] != cols["image"][j]) & (cols["klass"][i] == cols["klass"][j])  # first: fewer distances
+    i, j = i[other], j[other]
+    x, y, sigma = cols["x"], cols["y"], cols["sigma"]
+    d = np.hypot(x[i] - x[j], y[i] - y[j])
+    ok = d <= np.clip(2.0 * np.hypot(sigma[i], sigma[j]), merge_m, max_merge_m)
+    i, j = i[ok], j[ok]
+    agree, score = _rays_agree(cols, i, j, merge_m=merge_m)
+    return i[agree], j[agree], score[agree]
+
+
+def _rays_agree(cols: dict, i: np.ndarray, j: np.ndarray, *, merge_m: float,
                 min_angle_deg: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
     """Whether the rays of detections i and j can see one camera, and a score (0 best, <= 1).
 
     Bearings are precise, ranges are not: rays crossing at >= ``min_angle_deg`` must meet in
     front of both eyes at a range within 2.5 sigma of each detection's own range; nearly parallel
-    rays must run within ~1 m of each other (plus 3% of the range) with positions that agree."""
-    x0, y0 = rays["x0"].to_numpy(float), rays["y0"].to_numpy(float)
-    theta = np.radians(rays["grid_bearing_deg"].to_numpy(float))
-    dx, dy = np.sin(theta), np.cos(theta)
-    dist, sigma = rays["dist_m"].to_numpy(float), rays["sigma_m"].to_numpy(float)
+    rays must run within ~1 m of each other (plus 3% of the range) with positions that agree.
+    ``cols``: ``_ray_columns`` of the rays."""
+    x0, y0, dx, dy = cols["x0"], cols["y0"], cols["dx"], cols["dy"]
+    dist, sigma = cols["dist"], cols["sigma_m"]
     # each ray quantity gathered once per pair (the same values; they were gathered up to 4 times each)
     x0i, x0j, y0i, y0j, dxi, dxj, dyi, dyj = x0[i], x0[j], y0[i], y0[j], dx[i], dx[j], dy[i], dy[j]
     di, dj, si, sj = dist[i], dist[j], sigma[i], sigma[j]
@@ -570,10 +632,23 @@ def _rays_agree(rays: pd.DataFrame, i: np.ndarray, j: np.ndarray, *, merge_m: fl
 MERGE_FORK_PAIRS = 500_000  # above this many pairs the second half of the components is merged in a forked process
 
 
+def _stable_order(key: np.ndarray, n_keys: int) -> np.ndarray:
+    """``np.argsort(key, kind="stable")`` for integer keys in [0, ``n_keys``): numpy's radix sort on
+    16-bit keys (two passes, low half first, beyond 65,536 keys) instead of its merge sort."""
+    key = np.asarray(key, np.int64)
+    if n_keys <= 1 << 16:
+        return np.argsort(key.astype(np.uint16), kind="stable")
+    if n_keys > 1 << 32:
+        return np.argsort(key, kind="stable")
+    low = np.argsort((key & 0xFFFF).astype(np.uint16), kind="stable")
+    return low[np.argsort((key[low] >> 16).astype(np.uint16), kind="stable")]
+
+
 def _merged_components(tasks: list[tuple[int, int, int, int]], order: np.ndarray, pi: np.ndarray, pj: np.ndarray,
-                       image: np.ndarray) -> list[list[list[int]]]:
+                       image: np.ndarray, *, score: np.ndarray | None = None) -> list[list[list[int]]]:
     """``_constrained_merge`` of each component (``tasks``: its rays ``order[a:b]``, its pairs
-    ``p0:p1`` of ``pi`` / ``pj``), in order. The loop is Python (locate's longest at 1M detections),
+    ``p0:p1`` of ``pi`` / ``pj``, taken in that order, or by ``score``, lowest first, ties in that
+    order), in order. The loop is Python (locate's longest at 1M detections),
     so on Linux above ``MERGE_FORK_PAIRS`` pairs the components holding the second half of the pairs
     are merged in a forked process (it inherits the arrays) while this one merges the first half:
     the same groups. If the process fails, its half is merged here."""
@@ -581,7 +656,11 @@ def _merged_components(tasks: list[tuple[int, int, int, int]], order: np.ndarray
     import threading
 
     def merge(part):
-        return [_constrained_merge(order[a:b], pi[p0:p1], pj[p0:p1], image) for a, b, p0, p1 in part]
+        out = []
+        for a, b, p0, p1 in part:
+            by = slice(p0, p1) if score is None else p0 + np.argsort(score[p0:p1], kind="stable")
+            out.append(_constrained_merge(order[a:b], pi[by], pj[by], image))
+        return out
 
     if (len(pi) < MERGE_FORK_PAIRS or len(tasks) < 2 or not sys.platform.startswith("linux")
             or threading.active_count() > 1):  # fork only a single-threaded process (no lock held elsewhere)
@@ -652,6 +731,15 @@ def _constrained_merge(nodes: np.ndarray, i: np.ndarray, j: np.ndarray, image: n
 def _summarise(rays: pd.DataFrame, *, min_triangulation_deg: float, max_range_m: float) -> pd.DataFrame:
     """One row per camera label: position (triangulated when the rays cross well, else the
     inverse-variance mean of the ray positions), counts, class and uncertainty."""
+    out, codes = _camera_positions(rays, min_triangulation_deg=min_triangulation_deg, max_range_m=max_range_m)
+    _camera_members(out, rays, codes)
+    return out
+
+
+def _camera_positions(rays: pd.DataFrame, *, min_triangulation_deg: float, max_range_m: float
+                      ) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray]]:
+    """``_summarise``'s positions: (x, y, method and uncertainty_m per camera label, (each ray's
+    label code, its ray count per label)) for ``_camera_members``."""
     labels, uniques = pd.factorize(rays["camera"])
     m = len(uniques)
     w = 1.0 / rays["sigma_m"].to_numpy(float) ** 2
@@ -690,6 +778,13 @@ def _summarise(rays: pd.DataFrame, *, min_triangulation_deg: float, max_range_m:
         "method": np.where(tri, "triangulated", best_method),
         "uncertainty_m": uncertainty_m(unc, rms, tri, best_method),
     })
+    return out, (labels, n_rays)
+
+
+def _camera_members(out: pd.DataFrame, rays: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray]) -> None:
+    """``_summarise``'s counts, class and member lists, added to ``out`` (``_camera_positions``)."""
+    labels, n_rays = codes
+    m = len(out)
     frame = pd.DataFrame({"label": labels, "image_id": rays["image_id"].astype(str).to_numpy(),
                           "conf": rays["conf"].to_numpy(float), "class_name": rays["class_name"].to_numpy()})
     if "point_id" in rays.columns:
@@ -707,7 +802,6 @@ def _summarise(rays: pd.DataFrame, *, min_triangulation_deg: float, max_range_m:
     out["image_ids"] = _lists_by_label(frame.drop_duplicates(["label", "image_code"]), "image_id", m)
     out["point_ids"] = _lists_by_label(frame.drop_duplicates(["label", "point_id"]), "point_id", m)
     out.insert(0, "camera_id", np.arange(m, dtype=np.int64))
-    return out
 
 
 def uncertainty_m(sigma: np.ndarray, rms_miss: np.ndarray, triangulated: np.ndarray, method: np.ndarray

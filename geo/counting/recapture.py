@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from geo.counting.calibration import Calibration, conf_bin, recall_at, size_bin_weights
+from geo.counting.evengrid import interp_even
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit, logit_shift
 from geo.counting.inclusion import box_size_m, view_pairs, views_for_inclusion, visibility_by_range
 
@@ -120,13 +121,14 @@ class RecallFit:
 # --- capture histories ------------------------------------------------------------------------
 
 def histories_from_tables(cameras: pd.DataFrame, images: pd.DataFrame, *, crs, detections: pd.DataFrame | None = None,
-                          calibration: Calibration | None = None, buildings=None, rows: np.ndarray | None = None
-                          ) -> CaptureHistories:
+                          calibration: Calibration | None = None, buildings=None, rows: np.ndarray | None = None,
+                          reality: np.ndarray | None = None) -> CaptureHistories:
     """The capture histories of the located ``cameras`` (lon, lat, class_name, image_ids,
     n_detections, conf_max) from the survey's ``images`` (poses) in the metric ``crs``;
     ``buildings`` (footprints in ``crs``) block sight lines. P(real) from ``calibration`` and the
     ``detections`` (conf) when both are given, else 1. ``rows``: the histories of these camera
-    rows only (their P(real) still from all cameras; ``sampled_histories``)."""
+    rows only (their P(real) still from all cameras; ``sampled_histories``); ``reality``: the
+    P(real) of every camera when already known (``camera_reality``)."""
     from pyproj import Transformer
 
     n = len(cameras)
@@ -135,8 +137,9 @@ def histories_from_tables(cameras: pd.DataFrame, images: pd.DataFrame, *, crs, d
         ok = ok[ok["status"].fillna("ok").eq("ok")]
     ok = ok.drop_duplicates("image_id")
     if rows is not None:  # speed (issue 27 part 6): P(real) spends false detections over all cameras
-        weight_all = (camera_reality(cameras, detections, calibration, n_images=len(ok))
-                      if calibration is not None and detections is not None else np.ones(n))
+        weight_all = reality if reality is not None else (
+            camera_reality(cameras, detections, calibration, n_images=len(ok))
+            if calibration is not None and detections is not None else np.ones(n))
         cameras, n = cameras.iloc[np.asarray(rows, np.int64)], len(rows)
     views = views_for_inclusion(images, crs)
     if n == 0 or len(views) == 0:
@@ -303,7 +306,7 @@ def c_of(recall: np.ndarray, sd: float = CAMERA_LOGIT_SD) -> np.ndarray:
         _TABLES[sd] = _c_table(sd)
     r_tab, c_tab = _TABLES[sd]
     r = np.clip(np.asarray(recall, float), r_tab[0], r_tab[-1])
-    return np.interp(np.log(r / (1 - r)), _P_GRID, c_tab)
+    return interp_even(np.log(r / (1 - r)), _P_GRID, c_tab)  # np.interp's values (speed, issue 27)
 
 
 def shifted_rates(rates: np.ndarray, level: float | np.ndarray, *, sd: float = CAMERA_LOGIT_SD) -> np.ndarray:
@@ -334,19 +337,24 @@ def pair_recall(h: CaptureHistories, cal: Calibration, level: float, *, sd: floa
 def camera_loglik(h: CaptureHistories, p: np.ndarray, *, sd: float = CAMERA_LOGIT_SD) -> tuple[np.ndarray, np.ndarray]:
     """(log conditional likelihood of each camera's history given it was found, P(found)) for
     marginal pair probabilities ``p``, averaged over the camera effect."""
+    from scipy.special import expit as expit_into  # heterogeneity.expit's, written into a buffer
+
     u, w = effect_nodes(sd)
     c = c_of(np.maximum(p, 1e-9), sd)
     y = h.detected
     num = np.zeros(h.n_cameras)
     found = np.zeros(h.n_cameras)
     zero = p <= 0
+    any_zero = bool(zero.any())
+    q, log_not, log_q = np.empty(len(c)), np.empty(len(c)), np.empty(len(c))  # speed (issue 27): reused
     for uk, wk in zip(u, w):
-        q = expit(c + uk)
-        q[zero] = 0.0
+        expit_into(np.add(c, uk, out=log_q), out=q)
+        if any_zero:
+            q[zero] = 0.0
         np.clip(q, 1e-12, 1 - 1e-12, out=q)
-        log_not = np.log1p(-q)
+        np.log1p(np.negative(q, out=log_not), out=log_not)
         log_miss = np.bincount(h.cam, log_not, minlength=h.n_cameras)
-        log_not[y] = np.log(q[y])  # the history: log q where detected, log (1 - q) where not
+        np.copyto(log_not, np.log(q, out=log_q), where=y)  # the history: log q where detected, log (1 - q) where not
         log_hist = np.bincount(h.cam, log_not, minlength=h.n_cameras)
         num += wk * np.exp(log_hist)
         found += wk * -np.expm1(log_miss)
@@ -398,9 +406,15 @@ def fit_level(h: CaptureHistories, cal: Calibration, *, grid: np.ndarray = LEVEL
     keep_s = usable(hs)
     w_s = np.where(keep_s, hs.weight, 0.0)
 
+    i0, i1, t = size_bin_weights(hs.size_px, cal.size_edges)  # pair_recall's bins, once (speed, issue 27)
+
+    def recall_of(level: float) -> np.ndarray:  # pair_recall(hs, cal, level, sd=sd), bit for bit
+        rates = shifted_rates(cal.recall_bins(), level, sd=sd)
+        return np.clip((rates[..., i0] * (1 - t) + rates[..., i1] * t) * hs.other, 0.0, 1.0 - 1e-9)
+
     def loglik(levels: np.ndarray) -> np.ndarray:
-        return scale * np.array([float(np.sum(w_s * np.where(keep_s, camera_loglik(hs, pair_recall(hs, cal, g, sd=sd),
-                                                                                   sd=sd)[0], 0.0))) for g in levels])
+        return scale * np.array([float(np.sum(w_s * np.where(keep_s, camera_loglik(hs, recall_of(g), sd=sd)[0], 0.0)))
+                                 for g in levels])
 
     ll = _loglik_on_grid(loglik, grid, prior_sd=prior_sd)
     base = cal.recall_bins()

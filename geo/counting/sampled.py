@@ -63,10 +63,10 @@ def sampled_histories(cameras: pd.DataFrame, images: pd.DataFrame, *, crs, sampl
         return histories_from_tables(cameras, images, crs=crs, detections=detections, calibration=calibration,
                                      buildings=buildings)
     rows = np.unique(np.concatenate([_chosen(keep, m, seed) for m, seed in samples]))
-    h = histories_from_tables(cameras, images, crs=crs, detections=detections, calibration=calibration,
-                              buildings=buildings, rows=rows)
     weight = (camera_reality(cameras, detections, calibration, n_images=len(ok))
               if calibration is not None and detections is not None else np.ones(len(cameras)))
+    h = histories_from_tables(cameras, images, crs=crs, detections=detections, calibration=calibration,
+                              buildings=buildings, rows=rows, reality=weight)  # P(real) once (speed)
     return SampledHistories(rows[h.cam], h.size_px, h.other, h.detected, weight, len(cameras),
                             n_unmatched=h.n_unmatched, found=found, n_built=len(rows), n_usable=int(keep.sum()))
 

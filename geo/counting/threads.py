@@ -58,23 +58,67 @@ def by_groups(fn: Callable[[np.ndarray], np.ndarray], group: np.ndarray, n_group
     return total
 
 
-def group_blocks(group: np.ndarray, *, block: int | None = None) -> list[tuple[int, int]]:
-    """(start, stop) of consecutive runs of about ``block`` pairs, each of whole groups: cut only
-    where every group before is below every group after (``view_pairs`` gives its pairs chunk by
-    chunk of positions), one run where there is no such place. A loop of many passes over the pairs
-    runs faster block by block (the arrays stay in the caches) with the same per-group sums.
-    ``block``: default ``BLOCK_PAIRS``."""
-    n = len(group)
-    block = BLOCK_PAIRS if block is None else int(block)
-    if n <= block:
-        return [(0, n)]
+def whole_group_cuts(group: np.ndarray) -> np.ndarray:
+    """Positions k (0 < k < n, ascending) where every group before k is below every group after:
+    where ``group`` can be cut into runs of whole groups (``view_pairs`` gives its pairs chunk by
+    chunk of positions, so its cells have such cuts between chunks and often within them)."""
     group = np.asarray(group)
-    ok = np.flatnonzero(np.maximum.accumulate(group)[:-1] < np.minimum.accumulate(group[::-1])[::-1][1:]) + 1
-    cuts, last = [0], 0
+    if len(group) < 2:
+        return np.zeros(0, np.int64)
+    return np.flatnonzero(np.maximum.accumulate(group)[:-1] < np.minimum.accumulate(group[::-1])[::-1][1:]) + 1
+
+
+def group_blocks(group: np.ndarray, *, block: int | None = None, cuts: np.ndarray | None = None,
+                 span: tuple[int, int] | None = None) -> list[tuple[int, int]]:
+    """(start, stop) of consecutive runs of about ``block`` pairs, each of whole groups: cut only
+    where every group before is below every group after (``whole_group_cuts``; ``cuts``: those
+    already found), one run where there is no such place. A loop of many passes over the pairs
+    runs faster block by block (the arrays stay in the caches) with the same per-group sums.
+    ``block``: default ``BLOCK_PAIRS``. ``span``: only the pairs start:stop (whole groups; cuts of
+    all ``group``)."""
+    a, n = (0, len(group)) if span is None else span
+    block = BLOCK_PAIRS if block is None else int(block)
+    if n - a <= block:
+        return [(a, n)]
+    ok = whole_group_cuts(group) if cuts is None else cuts
+    ok = ok[(ok > a) & (ok < n)]
+    bounds, last = [a], a
     while True:
         k = int(np.searchsorted(ok, last + block))
         if k >= len(ok):
             break
         last = int(ok[k])
-        cuts.append(last)
-    return list(zip(cuts, cuts[1:] + [n]))
+        bounds.append(last)
+    return list(zip(bounds, bounds[1:] + [n]))
+
+
+def group_spans(cuts: np.ndarray, n: int, *, parts: int | None = None) -> list[tuple[int, int]]:
+    """(start, stop) of ``parts`` (default ``THREADS``) consecutive runs of about n / parts pairs,
+    cut at ``cuts`` (``whole_group_cuts``): each run holds whole groups; fewer runs where there are
+    too few cuts."""
+    parts = THREADS if parts is None else int(parts)
+    if parts <= 1 or len(cuts) == 0:
+        return [(0, n)]
+    at = np.unique(cuts[np.minimum(np.searchsorted(cuts, np.arange(1, parts) * n / parts), len(cuts) - 1)])
+    bounds = [0, *at.tolist(), n]
+    return [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+
+
+def even_spans(n: int, *, parts: int | None = None) -> list[tuple[int, int]]:
+    """(start, stop) of ``parts`` (default ``THREADS``) runs of about n / parts, for elementwise
+    work; one run below ``MIN_PAIRS``."""
+    parts = THREADS if parts is None else int(parts)
+    if n < MIN_PAIRS or parts <= 1:
+        return [(0, n)]
+    bounds = [n * k // parts for k in range(parts + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def on_spans(fn: Callable[[int, int], None], spans: list[tuple[int, int]]) -> None:
+    """``fn(start, stop)`` for each span, a thread each (numpy releases the GIL)."""
+    if len(spans) <= 1:
+        for a, b in spans:
+            fn(a, b)
+        return
+    with ThreadPoolExecutor(max_workers=len(spans)) as pool:
+        list(pool.map(lambda span: fn(*span), spans))

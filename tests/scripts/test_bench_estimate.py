@@ -24,3 +24,16 @@ def test_baselines_and_the_branch_are_timed_alike_in_one_run(tmp_path, capsys):
     estimates = [line.split("estimate: ", 1)[1] for line in out.splitlines() if " estimate: cameras located" in line]
     assert len(estimates) == 3 and len(set(estimates)) == 1  # two baselines and the after: the same estimate
     assert out.count("faster (one run)") == 2 and "after timings:" in out
+
+
+def test_rounds_interleave_the_baseline_and_the_branch(tmp_path, capsys):
+    """--rounds N times the baselines and this checkout N times in turn: a ratio per round, and
+    each checkout's times with their best and median."""
+    root = str(bench.ROOT)
+    code = bench.main(["--views", "600", "--detections", "3000", "--baseline-root", root, "--rounds", "2"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.count("faster (one run)") == 2 and "round 2: before" in out
+    summary = [line for line in out.splitlines() if "; best " in line]
+    assert len(summary) == 2 and all(line.count(",") >= 2 for line in summary)  # two times each, best, median
+    assert "after: median" in out

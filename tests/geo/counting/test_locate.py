@@ -196,3 +196,34 @@ def test_components_merged_in_a_forked_process_give_the_same_groups(monkeypatch)
     assert locate._merged_components(tasks, order, pi, pj, image) == serial
     monkeypatch.setattr(locate, "_send_merged", lambda send, merge, part: 1 / 0)  # the child fails
     assert locate._merged_components(tasks, order, pi, pj, image) == serial
+
+
+
+def test_cameras_written_beside_the_caller_are_the_same_file(tmp_path, monkeypatch):
+    """locate_survey(write_beside=True) writes cameras.parquet in a forked process while the caller
+    goes on (speed at 1M detections); finish_writes waits for it: the same table as written in
+    process; if that process fails, finish_writes writes it."""
+    import os
+
+    import pyarrow.parquet as pq
+
+    import geo.counting.locate as locate
+
+    scene = make_survey(tmp_path / "s", n_cameras=15, seed=3, recall=1.0, precision=1.0, grid=3)
+    cams = locate_survey(tmp_path / "s", buildings=scene["buildings"], write_beside=True)
+    locate.finish_writes()
+    path = tmp_path / "s" / "cameras.parquet"
+    locate.write_cameras(cams, tmp_path / "here.parquet")
+    assert len(cams) > 0 and pq.read_table(path).equals(pq.read_table(tmp_path / "here.parquet"))
+    path.unlink()
+    parent, write = os.getpid(), locate.write_cameras
+
+    def fails_in_the_child(cameras, out):
+        if os.getpid() != parent:
+            raise RuntimeError("the forked write failed")
+        return write(cameras, out)
+
+    monkeypatch.setattr(locate, "write_cameras", fails_in_the_child)
+    locate.write_cameras_beside(cams, path)
+    locate.finish_writes()
+    assert pq.read_table(path).equals(pq.read_table(tmp_path / "here.parquet"))

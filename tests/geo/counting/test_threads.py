@@ -1,6 +1,7 @@
 """geo.counting.threads: runs of whole groups on threads give the one-call results bit for bit."""
 
 import numpy as np
+import pytest
 
 from geo.counting import threads
 from geo.counting.threads import by_groups, group_runs
@@ -15,25 +16,37 @@ def test_runs_hold_whole_groups_and_every_pair_once():
     assert max(len(r) for r in runs) < 500  # balanced by pairs
 
 
-def test_estimator_loops_are_identical_on_threads(monkeypatch):
+@pytest.mark.parametrize("sd", [1.7, 0.0])
+def test_estimator_loops_are_identical_on_threads_and_p_star_comes_from_the_gradient_pass(monkeypatch, sd):
+    """The estimator's group-wise loops (found_gradient, found_by_cell, the card check's
+    repeat_probability) give the one-call results on threads, bit for bit; and the p* that the
+    estimator takes from found_gradient's pass (found_out) is found_by_cell's."""
     from geo.counting.card_check import repeat_probability
     from geo.counting.inclusion import found_by_cell, found_gradient
     from geo.counting.recapture import CaptureHistories
 
     rng = np.random.default_rng(1)
-    n, cells = 5000, 900
+    n, cells = 6000, 1500
     cell = rng.integers(0, cells, n)
     recall, factor = rng.random(n), rng.random(n)
-    recall[::17] = 0.0
+    recall[::13] = 0.0
     h = CaptureHistories(cell, rng.random(n), factor, rng.random(n) < 0.3, np.ones(cells), cells)
-    one = (found_gradient(recall, cell, cells, factor=factor), found_by_cell(recall, cell, cells, factor=factor),
-           repeat_probability(h, recall * factor))
+
+    def loops():
+        found = np.full(cells, np.nan)
+        grad = found_gradient(recall, cell, cells, sd=sd, factor=factor, found_out=found)
+        return (grad, found, found_gradient(recall, cell, cells, sd=sd, factor=factor),
+                found_by_cell(recall, cell, cells, sd=sd, factor=factor), repeat_probability(h, recall * factor))
+
+    one = loops()
     monkeypatch.setattr(threads, "MIN_PAIRS", 0)
     monkeypatch.setattr(threads, "THREADS", 3)
-    many = (found_gradient(recall, cell, cells, factor=factor), found_by_cell(recall, cell, cells, factor=factor),
-            repeat_probability(h, recall * factor))
+    many = loops()
     for a, b in zip(one, many):
         assert np.array_equal(a, b)
+    grad, found, grad_alone, by_cell, _ = many
+    assert np.array_equal(found, by_cell) and np.array_equal(grad, grad_alone)
+    assert np.all((found >= 0) & (found <= 1)) and found[np.bincount(cell, minlength=cells) == 0].max() == 0
     assert by_groups(lambda i: cell[i] * 2.0, cell, cells, per="pair", min_pairs=0).tolist() == (cell * 2.0).tolist()
 
 
@@ -46,27 +59,6 @@ def test_small_inputs_stay_on_one_call(monkeypatch):
     calls.clear()
     by_groups(lambda i: calls.append(len(i)) or np.zeros(len(i)), group, 3, per="pair")
     assert len(calls) == min(threads.THREADS, 3) and sum(calls) == 10
-
-
-def test_p_star_from_the_gradient_pass_is_bit_for_bit(monkeypatch):
-    """The estimator takes p* from found_gradient's pass (found_out): equal to found_by_cell's."""
-    from geo.counting.inclusion import found_by_cell, found_gradient
-
-    rng = np.random.default_rng(2)
-    n, cells = 6000, 1500
-    cell = rng.integers(0, cells, n)
-    recall, factor = rng.random(n), rng.random(n)
-    recall[::13] = 0.0
-    for threaded in (False, True):
-        if threaded:
-            monkeypatch.setattr(threads, "MIN_PAIRS", 0)
-            monkeypatch.setattr(threads, "THREADS", 3)
-        for sd in (1.7, 0.0):
-            found = np.full(cells, np.nan)
-            grad = found_gradient(recall, cell, cells, sd=sd, factor=factor, found_out=found)
-            assert np.array_equal(found, found_by_cell(recall, cell, cells, sd=sd, factor=factor))
-            assert np.array_equal(grad, found_gradient(recall, cell, cells, sd=sd, factor=factor))
-    assert np.all((found >= 0) & (found <= 1)) and found[np.bincount(cell, minlength=cells) == 0].max() == 0
 
 
 def test_blocks_hold_whole_groups_and_the_gradient_is_the_same_block_by_block(monkeypatch):
@@ -90,3 +82,12 @@ def test_blocks_hold_whole_groups_and_the_gradient_is_the_same_block_by_block(mo
     monkeypatch.setattr(threads, "BLOCK_PAIRS", 500)
     blocked = found_gradient(recall, cell, cells, factor=factor, found_out=block_found)
     assert np.array_equal(whole, blocked) and np.array_equal(whole_found, block_found)
+    mixed = rng.permutation(len(cell))  # no whole-cell cut: put in cell order, each cell's pairs in their order
+    mixed_found = np.zeros(cells)
+    monkeypatch.setattr(threads, "BLOCK_PAIRS", 10**9)
+    one_block = found_gradient(recall[mixed], cell[mixed], cells, factor=factor[mixed], found_out=mixed_found)
+    monkeypatch.setattr(threads, "BLOCK_PAIRS", 500)
+    monkeypatch.setattr(threads, "MIN_PAIRS", 0)
+    sorted_found = np.zeros(cells)
+    in_order = found_gradient(recall[mixed], cell[mixed], cells, factor=factor[mixed], found_out=sorted_found)
+    assert np.array_equal(one_block, in_order) and np.array_equal(mixed_found, sorted_found)
