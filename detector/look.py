@@ -96,18 +96,89 @@ def _blockiness(grey: np.ndarray, block: int = 8) -> float:
     return float(sum(on) / den) if den > 0 else 1.0
 
 
-def look_table(paths, *, image_ids=None):
+def look_table(paths, *, image_ids=None, workers: int = 1):
     """Look statistics of image files: a DataFrame with ``image_id`` (the file stem unless given)
-    and :data:`LOOK_COLUMNS`; unreadable images are left out."""
-    import cv2
+    and :data:`LOOK_COLUMNS`; unreadable images are left out. ``workers``: threads (OpenCV
+    releases the GIL)."""
     import pandas as pd
     from pathlib import Path
 
-    rows = []
-    ids = list(image_ids) if image_ids is not None else None
-    for k, path in enumerate(paths):
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            continue
-        rows.append({"image_id": ids[k] if ids is not None else Path(path).stem, **look_features(image)})
+    paths = [str(p) for p in paths]
+    ids = list(image_ids) if image_ids is not None else [Path(p).stem for p in paths]
+
+    def one(path: str):
+        import cv2
+
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        return None if image is None else look_features(image)
+
+    if workers > 1 and len(paths) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            feats = list(pool.map(one, paths))
+    else:
+        feats = [one(p) for p in paths]
+    rows = [{"image_id": i, **f} for i, f in zip(ids, feats) if f is not None]
     return pd.DataFrame(rows, columns=["image_id", *LOOK_COLUMNS])
+
+
+LOOK_FILE = "look.parquet"  # a survey's per-image look table, beside its detections
+LOOK_MAX_IMAGES = 500  # images per survey with look statistics: a fixed sample (the test needs a few hundred)
+
+
+def look_sample(image_ids, *, max_images: int = LOOK_MAX_IMAGES) -> list:
+    """The images of a survey that get look statistics: all of them up to ``max_images``, else the
+    ``max_images`` with the smallest CRC32 of their id (a fixed pseudo-random sample that stays the
+    same when the survey is rerun or grows)."""
+    import zlib
+
+    ids = list(dict.fromkeys(str(i) for i in image_ids))
+    if len(ids) <= max_images:
+        return ids
+    return sorted(ids, key=lambda i: (zlib.crc32(i.encode()), i))[:max_images]
+
+
+def write_survey_look(out, images, *, max_images: int = LOOK_MAX_IMAGES, workers: int = 1):
+    """Write (or complete) ``OUT/look.parquet``, the look statistics of a fixed sample of the
+    images (``images``: image_id, path; ``look_sample``); images already in it are kept. Returns
+    the table's path, or None when no image could be read."""
+    import pandas as pd
+    from pathlib import Path
+
+    from detector.io import atomic_path
+
+    out = Path(out)
+    path = out / LOOK_FILE
+    done = pd.read_parquet(path) if path.exists() else pd.DataFrame(columns=["image_id", *LOOK_COLUMNS])
+    by_id = dict(zip(images["image_id"].astype(str), images["path"].astype(str)))
+    want = [i for i in look_sample(by_id, max_images=max_images) if i not in set(done["image_id"].astype(str))]
+    if want:
+        new = look_table([by_id[i] for i in want], image_ids=want, workers=workers)
+        table = pd.concat([done, new], ignore_index=True) if len(done) else new
+        with atomic_path(path) as tmp:
+            table.to_parquet(tmp, index=False)
+    return path if path.exists() else None
+
+
+LOOK_REFERENCE_VERSION = 1
+
+
+def look_reference(table, *, source: str = "") -> dict:
+    """The reference distribution of the look statistics of a set of images (a card's held-out
+    set): a JSON-able dict stored in the card's ``calibration.look`` and read by the estimate's
+    card check (``geo.counting.card_check.look_test``). Per statistic: ``median``, ``sd`` (robust:
+    IQR / 1.349), and the ``q005`` / ``q995`` quantiles (the central 99%); units as in
+    :func:`look_features`."""
+    stats = {}
+    for name in LOOK_COLUMNS:
+        if name not in table:
+            continue
+        v = np.asarray(table[name], float)
+        v = v[np.isfinite(v)]
+        if len(v) == 0:
+            continue
+        q = np.quantile(v, [0.005, 0.25, 0.5, 0.75, 0.995])
+        stats[name] = {"median": round(float(q[2]), 5), "sd": round(float((q[3] - q[1]) / 1.349), 5),
+                       "q005": round(float(q[0]), 5), "q995": round(float(q[4]), 5)}
+    return {"version": LOOK_REFERENCE_VERSION, "n_images": int(len(table)), "source": source, "statistics": stats}

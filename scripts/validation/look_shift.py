@@ -60,7 +60,8 @@ def _group(meta: dict) -> str:
 
 def shift_table(out: Path, rendered: Path) -> pd.DataFrame:
     """Per survey (and held-out copy): the look test against the held-out default set."""
-    from geo.counting.card_check import look_reference, look_test
+    from detector.look import look_reference
+    from geo.counting.card_check import look_test
 
     ref = look_reference(pd.read_parquet(out / "look" / "heldout-default.parquet"))
     rows = []
@@ -77,8 +78,18 @@ def shift_table(out: Path, rendered: Path) -> pd.DataFrame:
                      "look": meta.get("corruption") or meta.get("style", name.split("-")[-1]),
                      "n_images": test["n_images"], "share_outside": test["share_outside"],
                      "p_value": test["p_value"], "fits": test["fits"],
-                     "worst": test["worst_statistic"], "worst_share": test["worst_share"]})
+                     "worst": test["worst_statistic"], "worst_z": test["worst_z"],
+                     "worst_share": test["worst_share"]})
     return pd.DataFrame(rows)
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    def cell(v):
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table.to_string(index=False))
     print(table.groupby("group").agg(n=("survey", "size"), flagged=("fits", lambda f: int((f == False).sum()))))  # noqa: E712
     if args.markdown:
-        args.markdown.write_text(table.to_markdown(index=False) + "\n", encoding="utf-8")
+        args.markdown.write_text(_markdown(table), encoding="utf-8")
     return 0
 
 
