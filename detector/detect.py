@@ -236,6 +236,11 @@ def detect_images(
         finally:
             writer.flush()
             reporter.close()
+        # issue 26 (look test, unseen4 hook): look statistics of a fixed sample of the images (look.parquet), which
+        # the estimate's card check compares with the card's held-out images (detector.look)
+        from detector.look import write_survey_look
+
+        write_survey_look(out, src.images, workers=workers)
         return summarize(
             out,
             src.images,

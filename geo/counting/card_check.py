@@ -229,9 +229,26 @@ LOOK_TOLERANCE_SD = 1.0  # effect size: a survey's median within this many refer
 # whatever the provider serves: ordinary JPEG blocking sits 2-3 SDs above the held-out set's (measured on 27
 # training-look surveys), the held-out look's double compression (quality 35-65) 8-9 SDs and heavy JPEG 20+
 LOOK_TOLERANCE_BY_STATISTIC = {"blockiness": 5.0}
-LOOK_TAIL_WIDEN_SD = 1.0  # tails: an image is "outside" beyond the reference's central 99% widened by this many SDs
+LOOK_TAIL_WIDEN_SD = 0.5  # tails: an image is "outside" beyond the reference's central 99% widened by this many SDs
 LOOK_TAIL_MARGIN = 0.10  # tails: a share of images outside above this (a few % expected) is a different look
 LOOK_MIN_IMAGES = 20  # fewer images with look statistics: the look test is skipped
+
+LOOK_FILE = "look.parquet"  # the survey's per-image look table, written by ``camcensus detect`` (detector.look)
+
+
+def read_look_table(survey_dir) -> pd.DataFrame | None:
+    """The survey's per-image look statistics (``SURVEY/look.parquet``: image_id and one column
+    per statistic), or None where the survey has none (detected before the look test existed)."""
+    from pathlib import Path
+
+    path = Path(survey_dir) / LOOK_FILE
+    if not path.is_file():
+        return None
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError):  # unreadable: the look test is skipped, the estimate goes on
+        return None
+
 
 def look_test(look_table: pd.DataFrame | None, reference: dict | None) -> dict | None:
     """Whether the survey's images look like the card's held-out images: per look statistic in both

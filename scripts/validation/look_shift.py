@@ -2,6 +2,8 @@
 
     python scripts/validation/look_shift.py tables --heldout HELDOUT --out OUT [--max-images 100] SURVEY...
     python scripts/validation/look_shift.py table --out OUT [--markdown FILE]
+    python scripts/validation/look_shift.py write SURVEY_DIR...
+    python scripts/validation/look_shift.py reference HELDOUT_IMAGES [--json FILE]
 
 ``tables`` computes the per-image look statistics (``detector.look``) of the card's held-out set
 (``HELDOUT/default/images/val``, and its ``alt`` / ``corrupt`` copies for reference) and of each
@@ -9,6 +11,12 @@ rendered survey's images (``SURVEY/base/images``; at most ``--max-images`` per s
 sample), into ``OUT/look/NAME.parquet`` (resumable: existing tables are kept). It only reads the
 surveys. ``table`` prints, per survey, the look test's statistic and verdict against the held-out
 reference (``geo.counting.card_check.look_test``).
+
+``write`` adds ``look.parquet`` (what ``camcensus detect`` now writes beside the detections) to
+surveys detected before it existed, without detecting again (the survey directory holds
+``images.parquet``; nothing else in it changes). ``reference`` prints the card's
+``calibration.look`` (``detector.look.look_reference``) of a held-out image folder as JSON, for a
+card evaluated before ``camcensus evaluate --update-card`` stored it.
 """
 
 from __future__ import annotations
@@ -92,6 +100,22 @@ def _markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_looks(surveys: list[Path], *, workers: int = 1) -> list[Path]:
+    """``look.parquet`` for each survey directory (its images.parquet's images; kept where present)."""
+    from detector.look import write_survey_look
+
+    written = []
+    for survey in surveys:
+        images = pd.read_parquet(survey / "images.parquet")
+        if "status" in images:
+            images = images[images["status"] == "ok"]
+        paths = [p if Path(p).is_absolute() else str(survey / p) for p in images["path"].astype(str)]
+        path = write_survey_look(survey, images.assign(path=paths), workers=workers)
+        print(f"{survey}: {path}", flush=True)
+        written.append(path)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -105,7 +129,26 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("--rendered", type=Path, default=Path("/work/cache/rendered"), help="for survey.json")
     s.add_argument("--markdown", type=Path, default=None)
+    w = sub.add_parser("write", help="look.parquet for surveys detected before detect wrote it")
+    w.add_argument("surveys", nargs="+", type=Path, help="survey directories (with images.parquet)")
+    w.add_argument("--workers", type=int, default=1, help="threads. Default 1.")
+    r = sub.add_parser("reference", help="a held-out image folder's look reference (the card's calibration.look)")
+    r.add_argument("images", type=Path, help="folder of the card's held-out images (e.g. HELDOUT/default/images/val)")
+    r.add_argument("--json", type=Path, default=None, help="write the reference here (else print it)")
     args = parser.parse_args(argv)
+    if args.cmd == "write":
+        write_looks(args.surveys, workers=args.workers)
+        return 0
+    if args.cmd == "reference":
+        from detector.look import look_reference, look_table
+
+        ref = look_reference(look_table(_images(args.images, None, 0)), source=str(args.images))
+        text = json.dumps(ref, indent=2)
+        if args.json:
+            args.json.write_text(text + "\n", encoding="utf-8")
+        else:
+            print(text)
+        return 0
     if args.cmd == "tables":
         look_tables(args.heldout, args.surveys, args.out, max_images=args.max_images,
                     max_reference=args.max_reference)
