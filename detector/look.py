@@ -10,7 +10,8 @@ can be compared with the card's held-out images even where it found too few came
 
 - ``noise``: sensor noise, grey levels: the robust SD of the image's second-difference residual
   (Immerkaer 1996's mask, median absolute response / (0.6745 x 6));
-- ``sharpness``: the 90th percentile of the grey gradient magnitude (Sobel / 8), grey levels per px;
+- ``sharpness``: the 99th percentile of the grey gradient magnitude (Sobel / 8), grey levels per px (the
+  strength of the strongest edges: blur and lower resolution lower it);
 - ``detail``: the share of the gradient energy left after a Gaussian blur of 1 px (unitless, 0-1):
   high for crisp edges, low for blurred or upsampled (low-resolution) images;
 - ``blockiness``: the mean absolute grey step across 8 px JPEG block boundaries over the mean step
@@ -42,30 +43,31 @@ def look_features(image_bgr: np.ndarray) -> dict[str, float]:
     img = np.asarray(image_bgr)
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-    img = img[..., :3]
+    img = np.ascontiguousarray(img[..., :3])
     grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(np.float32)
     out = {}
     resid = cv2.filter2D(grey, cv2.CV_32F, _IMMERKAER, borderType=cv2.BORDER_REFLECT)[1:-1, 1:-1]
-    out["noise"] = _grouped_quantile(np.abs(resid), 0.5, step=1.0, offset=0.5) / (0.6745 * 6.0)
-    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3) / 8.0
-    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3) / 8.0
-    mag2 = gx * gx + gy * gy
-    out["sharpness"] = _grouped_quantile(np.sqrt(mag2), 0.9)
+    # |residual| of integer grey levels is an integer: its histogram in unit bins centred on the integers
+    counts = np.bincount(cv2.convertScaleAbs(resid).ravel(), minlength=256)
+    out["noise"] = _counts_quantile(counts, 0.5, step=1.0, offset=0.5) / (0.6745 * 6.0)
+    mag = cv2.magnitude(cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
+    out["sharpness"] = _grouped_quantile(mag, 0.99)
     soft = cv2.GaussianBlur(grey, (0, 0), 1.0)
-    sx, sy = cv2.Sobel(soft, cv2.CV_32F, 1, 0, ksize=3) / 8.0, cv2.Sobel(soft, cv2.CV_32F, 0, 1, ksize=3) / 8.0
-    total = float(mag2.sum())
-    out["detail"] = float(max(0.0, 1.0 - float((sx * sx + sy * sy).sum()) / total)) if total > 0 else 0.0
+    smag = cv2.magnitude(cv2.Sobel(soft, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(soft, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
+    total = float(np.dot(mag.ravel(), mag.ravel()))
+    out["detail"] = float(max(0.0, 1.0 - float(np.dot(smag.ravel(), smag.ravel())) / total)) if total > 0 else 0.0
     out["blockiness"] = _blockiness(grey)
-    out["contrast"] = float(grey.std())
-    out["brightness"] = float(grey.mean())
-    b, g, r = cv2.split(np.ascontiguousarray(img))
+    mean, sd = cv2.meanStdDev(grey)
+    out["contrast"] = float(sd[0, 0])
+    out["brightness"] = float(mean[0, 0])
+    b, g, r = cv2.split(img)
     lo, hi = cv2.min(cv2.min(b, g), r), cv2.max(cv2.max(b, g), r)
     out["saturation"] = float(cv2.mean(cv2.subtract(hi, lo))[0])
     mb, mg, mr = (m + 1.0 for m in cv2.mean(img)[:3])
     out["cast_rb"] = float(np.log(mr / mb))
     out["cast_g"] = float(np.log(mg / np.sqrt(mr * mb)))
     dark = cv2.erode(lo, np.ones((15, 15), np.uint8))
-    out["haze"] = _grouped_quantile(dark, 0.5, step=1.0, offset=0.5)
+    out["haze"] = _counts_quantile(np.bincount(dark.ravel(), minlength=256), 0.5, step=1.0, offset=0.5)
     return out
 
 
@@ -75,9 +77,13 @@ def _grouped_quantile(values: np.ndarray, q: float, *, step: float = 0.25, offse
     continuous for integer-valued data such as 8-bit images and their residuals, whose plain median
     jumps in whole grey levels; for those use ``step=1, offset=0.5``, bins centred on integers)."""
     v = np.asarray(values, np.float32).ravel()
-    bins = np.minimum(((v + offset) / step).astype(np.int32), 4095)
-    counts = np.bincount(bins, minlength=1).astype(np.float64)
-    cum = np.cumsum(counts)
+    bins = np.minimum(((v + offset) * (1.0 / step)).astype(np.int32), 4095)
+    return _counts_quantile(np.bincount(bins, minlength=1), q, step=step, offset=offset)
+
+
+def _counts_quantile(counts: np.ndarray, q: float, *, step: float, offset: float) -> float:
+    """The grouped-data ``q`` quantile of a histogram (bin k covers [k step - offset, (k+1) step - offset))."""
+    cum = np.cumsum(counts, dtype=np.float64)
     target = q * cum[-1]
     k = int(np.searchsorted(cum, target, side="left"))
     below = cum[k - 1] if k > 0 else 0.0
