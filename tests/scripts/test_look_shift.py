@@ -58,3 +58,19 @@ def test_detect_writes_the_look_table(tiny_model, tmp_path):  # noqa: F811
                   progress=False)
     look = read_look_table(tmp_path / "out")
     assert look is not None and len(look) == 5 and np.isfinite(look.drop(columns="image_id").to_numpy()).all()
+
+
+@pytest.mark.slow
+def test_evaluate_update_card_stores_the_look_reference(tiny_model, tmp_path):  # noqa: F811
+    from detector.card import read_card
+    from detector.evaluate import evaluate_model
+    from tests.detector.conftest import TINY_IMGSZ, object_dataset
+
+    data = object_dataset(tmp_path / "data", n_train=1, n_val=8)
+    card = tmp_path / "tiny.md"
+    evaluate_model(tiny_model, data, card=card, imgsz=TINY_IMGSZ)
+    look = read_card(card).calibration["look"]
+    assert look["n_images"] == 8 and look["statistics"]["blockiness"]["sd"] >= 0
+    from geo.counting.calibration import calibration_from_dict
+
+    assert calibration_from_dict(read_card(card).calibration).extra["look"] == look  # reaches the card check
