@@ -508,6 +508,8 @@ def card_check_line(report: dict) -> str | None:
     if not check:
         return None
     verdict = {True: "fits", False: "does not fit", None: "unverified: too few repeat views to tell"}[check.get("fits")]
+    if ((check.get("tests") or {}).get("look") or {}).get("fits") is False:  # issue 26: the look test
+        verdict += " (imagery unlike the card's held-out images)"
     ratio = ""
     if check.get("recall_ratio") is not None:
         ratio = (f"; survey recall {check['recall_ratio']:.2f}x the card's "

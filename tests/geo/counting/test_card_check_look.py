@@ -105,3 +105,12 @@ def test_a_failing_look_flags_the_survey_and_the_warning_says_why():
     _, old = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs,
                                  look_table=table(200, seed=12, shift={"detail": -3.0}))
     assert "look" not in old["card_check"]["tests"] and old["card_check"]["fits"] == before["card_check"]["fits"]
+
+
+def test_the_summary_line_names_the_look():
+    from geo.counting.card_check import card_check_line
+
+    look = look_test(table(100, seed=13, shift={"detail": -3.0}), REF)
+    line = card_check_line({"card_check": {"fits": False, "tests": {"look": look}}})
+    assert line.startswith("does not fit (imagery unlike the card's held-out images)")
+    assert "imagery" not in card_check_line({"card_check": {"fits": True, "tests": {}}})
