@@ -274,8 +274,9 @@ def look_test(look_table: pd.DataFrame | None, reference: dict | None) -> dict |
     stats = (reference or {}).get("statistics") or {}
     if look_table is None or not stats:
         return None
-    names = [k for k in stats if k in look_table.columns and k not in LOOK_CONTENT_STATISTICS]
     n = int(len(look_table))
+    names = [k for k in stats if k in look_table.columns and k not in LOOK_CONTENT_STATISTICS
+             and int(np.isfinite(look_table[k].to_numpy(float)).sum()) >= LOOK_MIN_IMAGES]
     if not names or n < LOOK_MIN_IMAGES:
         return None
     per, p_loc, p_tail = {}, [], []
@@ -308,8 +309,8 @@ def look_test(look_table: pd.DataFrame | None, reference: dict | None) -> dict |
     p_location = min(1.0, k * min(p_loc))
     p_tails = min(1.0, k * min(p_tail))
     p_value = min(1.0, 2 * min(p_location, p_tails))
-    worst = max(names, key=lambda m: max(-np.log10(max(per[m]["p_location"], 1e-300)),
-                                          -np.log10(max(per[m]["p_tails"], 1e-300))))
+    worst = max(names, key=lambda m: (-np.log10(max(min(per[m]["p_location"], per[m]["p_tails"]), 1e-300)),
+                                      abs(per[m]["z"]) / per[m]["tolerance_sd"]))
     return {"fits": p_value >= ALPHA_LOOK, "p_value": p_value, "p_location": p_location, "p_tails": p_tails,
             "n_images": n, "share_outside": round(float(outside_any.mean()), 4), "worst_statistic": worst,
             "worst_z": per[worst]["z"], "worst_share": per[worst]["share_outside"], "statistics": per,

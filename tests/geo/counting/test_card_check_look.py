@@ -114,3 +114,11 @@ def test_the_summary_line_names_the_look():
     line = card_check_line({"card_check": {"fits": False, "tests": {"look": look}}})
     assert line.startswith("does not fit (imagery unlike the card's held-out images)")
     assert "imagery" not in card_check_line({"card_check": {"fits": True, "tests": {}}})
+
+
+def test_missing_values_and_the_worst_statistic():
+    t = table(100, seed=14, shift={"cast_rb": 0.6})
+    t["noise"] = np.nan  # a statistic the survey could not compute: left out
+    out = look_test(t, REF)
+    assert "noise" not in out["statistics"] and out["fits"] is True
+    assert out["worst_statistic"] == "cast_rb"  # all pass: the largest shift over its tolerance
