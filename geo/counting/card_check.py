@@ -309,8 +309,11 @@ def look_test(look_table: pd.DataFrame | None, reference: dict | None) -> dict |
     p_location = min(1.0, k * min(p_loc))
     p_tails = min(1.0, k * min(p_tail))
     p_value = min(1.0, 2 * min(p_location, p_tails))
-    worst = max(names, key=lambda m: (-np.log10(max(min(per[m]["p_location"], per[m]["p_tails"]), 1e-300)),
-                                      abs(per[m]["z"]) / per[m]["tolerance_sd"]))
+    def strength(m: str) -> tuple[float, float]:  # significant ones by p, the others by shift over tolerance
+        p_m = min(per[m]["p_location"], per[m]["p_tails"])
+        return (-np.log10(max(p_m, 1e-300)) if p_m < 0.05 else 0.0, abs(per[m]["z"]) / per[m]["tolerance_sd"])
+
+    worst = max(names, key=strength)
     return {"fits": p_value >= ALPHA_LOOK, "p_value": p_value, "p_location": p_location, "p_tails": p_tails,
             "n_images": n, "share_outside": round(float(outside_any.mean()), 4), "worst_statistic": worst,
             "worst_z": per[worst]["z"], "worst_share": per[worst]["share_outside"], "statistics": per,
