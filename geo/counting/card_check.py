@@ -485,8 +485,12 @@ def _with_look(text: str, check: dict) -> str:
     alone = not ((rec is not None and rec < ALPHA) or (lev is not None and lev < ALPHA)
                  or (low is not None and low < ALPHA_CONF))
     if alone and text.startswith(lead):
-        return (f"the survey's imagery does not look like the detector's held-out data ({_look_what(look)})"
-                + text[len(lead):])
+        rest = text[len(lead):]
+        if rest.startswith(" (p=") and ")" in rest:  # one parenthesis: what differs, and the p-value
+            p_text, rest = rest[len(" (p="):].split(")", 1)
+            return (f"the survey's imagery does not look like the detector's held-out data ({_look_what(look)}; "
+                    f"p={p_text})" + rest)
+        return f"the survey's imagery does not look like the detector's held-out data ({_look_what(look)})" + rest
     return text + f"; its imagery does not look like the detector's held-out data ({_look_what(look)})"
 
 
