@@ -26,8 +26,13 @@ Tests (report.json ``card_check``; all on the survey's own detections, nothing e
   ``LOW_CONF_EDGE``) exceeds the card's share plus ``LOW_CONF_MARGIN`` (detectors grow unsure on
   imagery they never saw; at 20 m spacing this is the test with power, repeat views being rare).
 
-``fits``: false when the recapture or the level test rejects at ``ALPHA`` or the low-confidence
-test at ``ALPHA_CONF``; null when the survey is too small to tell (the recapture test's expected
+- ``look`` (issue 26): the survey's per-image look statistics (``look.parquet``, written by
+  ``camcensus detect``) against the card's held-out images (``calibration.look``): ``look_test``.
+  Independent of how many cameras were found, so it has power on small surveys; skipped (absent)
+  where the survey has no look table or the card no reference.
+
+``fits``: false when the recapture or the level test rejects at ``ALPHA``, the low-confidence
+test at ``ALPHA_CONF`` or the look test at ``ALPHA_LOOK``; null when the survey is too small to tell (the recapture test's expected
 count could not tell the card's recall from ``TELL_RATIO`` of it by ``TELL_Z`` standard errors,
 and nothing rejected); else true.
 
