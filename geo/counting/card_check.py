@@ -32,9 +32,9 @@ Tests (report.json ``card_check``; all on the survey's own detections, nothing e
   where the survey has no look table or the card no reference.
 
 ``fits``: false when the recapture or the level test rejects at ``ALPHA``, the low-confidence
-test at ``ALPHA_CONF`` or the look test at ``ALPHA_LOOK``; null when the survey is too small to tell (the recapture test's expected
-count could not tell the card's recall from ``TELL_RATIO`` of it by ``TELL_Z`` standard errors,
-and nothing rejected); else true.
+test at ``ALPHA_CONF`` or the look test at ``ALPHA_LOOK``; null when the survey is too small to
+tell (the recapture test's expected count could not tell the card's recall from ``TELL_RATIO`` of
+it by ``TELL_Z`` standard errors, and nothing rejected); else true.
 
 Policy (``calibration_checked``):
 
