@@ -236,6 +236,14 @@ def detect_images(
         finally:
             writer.flush()
             reporter.close()
+        detect_seconds = time.monotonic() - run["started"]
+        # issue 26 (look test, unseen4 hook): look statistics of a fixed sample of the images (look.parquet), which
+        # the estimate's card check compares with the card's held-out images (detector.look); timed apart
+        from detector.look import write_survey_look
+
+        look_clock = time.monotonic()
+        write_survey_look(out, src.images, workers=workers)
+        look_seconds = round(time.monotonic() - look_clock, 3)
         return summarize(
             out,
             src.images,
@@ -244,9 +252,9 @@ def detect_images(
             device=run["device"],
             precision=run["precision"],
             engine=engine,
-            options=dict(batch=batch, conf=conf, iou=iou, imgsz=options.imgsz, slice=slice),
+            options=dict(batch=batch, conf=conf, iou=iou, imgsz=options.imgsz, slice=slice, look_seconds=look_seconds),
             processed=run["processed"],
-            seconds=time.monotonic() - run["started"],
+            seconds=detect_seconds,
             total_seconds=time.monotonic() - started,
         )
 

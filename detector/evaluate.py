@@ -25,6 +25,7 @@ on one camera is not among them); counts, not rates.
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
@@ -325,6 +326,11 @@ def evaluate_model(model: Any, data_yaml: str | Path, *, precision_target: float
     from detector.reach import reach_for_split  # issue 21: reach per class, recall per size band
 
     scores["reach"] = reach_for_split(predictions, truth, images, conf=scores["conf"], data_root=spec.root)
+    if scores.get("calibration"):  # issue 26 (look test, unseen4 hook): the held-out images' look, for the card check
+        from detector.look import look_reference, look_table
+
+        scores["calibration"]["look"] = look_reference(look_table(images, workers=min(4, os.cpu_count() or 1)),
+                                                       source=f"{spec.yaml_path} {split}")
     scores.update({"imgsz": imgsz, "slice": slice, "split": split, "data": str(spec.yaml_path), **timing,
                    "cpu_ms_per_image": round(1000 * timing["cpu_seconds"] / len(images), 2),
                    "model": model.model_id, "held_out": held_out})

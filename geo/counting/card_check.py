@@ -26,10 +26,15 @@ Tests (report.json ``card_check``; all on the survey's own detections, nothing e
   ``LOW_CONF_EDGE``) exceeds the card's share plus ``LOW_CONF_MARGIN`` (detectors grow unsure on
   imagery they never saw; at 20 m spacing this is the test with power, repeat views being rare).
 
-``fits``: false when the recapture or the level test rejects at ``ALPHA`` or the low-confidence
-test at ``ALPHA_CONF``; null when the survey is too small to tell (the recapture test's expected
-count could not tell the card's recall from ``TELL_RATIO`` of it by ``TELL_Z`` standard errors,
-and nothing rejected); else true.
+- ``look`` (issue 26): the survey's per-image look statistics (``look.parquet``, written by
+  ``camcensus detect``) against the card's held-out images (``calibration.look``): ``look_test``.
+  Independent of how many cameras were found, so it has power on small surveys; skipped (absent)
+  where the survey has no look table or the card no reference.
+
+``fits``: false when the recapture or the level test rejects at ``ALPHA``, the low-confidence
+test at ``ALPHA_CONF`` or the look test at ``ALPHA_LOOK``; null when the survey is too small to
+tell (the recapture test's expected count could not tell the card's recall from ``TELL_RATIO`` of
+it by ``TELL_Z`` standard errors, and nothing rejected); else true.
 
 Policy (``calibration_checked``):
 
@@ -219,6 +224,108 @@ def confidence_test(detection_conf: np.ndarray, cal: Calibration) -> dict:
     return out
 
 
+# --- the look test (issue 26): does the survey's imagery look like the card's held-out images? -------------------
+# Per-image look statistics (``detector.look``: noise, sharpness, detail, blockiness, contrast, colour cast, haze) of
+# the survey's images against the card's reference (``calibration.look``: per statistic the held-out set's median,
+# robust SD and central 99%). Independent of how many cameras were found, so it has power on small surveys.
+ALPHA_LOOK = 0.001  # Bonferroni-corrected over the statistics, per part (location, tails)
+LOOK_TOLERANCE_SD = 1.0  # effect size: a survey's median within this many reference SDs of the card's looks alike
+# except: the card's held-out images are saved as JPEG at quality 95, survey imagery at 72-92 (the renderer) or
+# whatever the provider serves: ordinary JPEG blocking sits 2-3 SDs above the held-out set's (measured on 27
+# training-look surveys), the held-out look's double compression (quality 35-65) 8-9 SDs and heavy JPEG 20+
+LOOK_TOLERANCE_BY_STATISTIC = {"blockiness": 5.0}
+LOOK_TAIL_WIDEN_SD = 0.5  # tails: an image is "outside" beyond the reference's central 99% widened by this many SDs
+LOOK_TAIL_MARGIN = 0.10  # tails: a share of images outside above this (a few % expected) is a different look
+# what the scene shows rather than how it was imaged: they move with the area (the demo's darker streets: -0.7 SDs of
+# brightness) and every corruption and the held-out look move a tested statistic as well: reported (z), not tested
+LOOK_CONTENT_STATISTICS = ("brightness", "contrast", "saturation")
+LOOK_MIN_IMAGES = 20  # fewer images with look statistics: the look test is skipped
+
+LOOK_FILE = "look.parquet"  # the survey's per-image look table, written by ``camcensus detect`` (detector.look)
+
+
+def read_look_table(survey_dir) -> pd.DataFrame | None:
+    """The survey's per-image look statistics (``SURVEY/look.parquet``: image_id and one column
+    per statistic), or None where the survey has none (detected before the look test existed)."""
+    from pathlib import Path
+
+    path = Path(survey_dir) / LOOK_FILE
+    if not path.is_file():
+        return None
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError):  # unreadable: the look test is skipped, the estimate goes on
+        return None
+
+
+def look_test(look_table: pd.DataFrame | None, reference: dict | None) -> dict | None:
+    """Whether the survey's images look like the card's held-out images: per look statistic in both
+    (``reference``: the card's ``calibration.look``, ``detector.look.look_reference``'s dict; the
+    ``LOOK_CONTENT_STATISTICS`` are reported only),
+
+    - location: the survey's median against the reference's, in reference SDs (``z``), tested
+      one-sided against the tolerance (``LOOK_TOLERANCE_SD``; a normal test with the median's
+      standard error from the survey's own spread): an effect size, not a bare difference, since
+      with hundreds of images any small difference between areas is significant;
+    - tails: the share of the survey's images outside the reference's central 99% widened by
+      ``LOOK_TAIL_WIDEN_SD`` SDs (a mixture of looks moves few medians), one-sided binomial test
+      against ``LOOK_TAIL_MARGIN``.
+
+    Each part's p-value is Bonferroni-corrected over the statistics; ``p_value`` is the smaller
+    part's, doubled; ``fits`` false when it is below ``ALPHA_LOOK``. None (skipped) when the
+    survey has no look table, the card no reference, or fewer than ``LOOK_MIN_IMAGES`` images."""
+    from scipy.stats import binomtest, norm
+
+    stats = (reference or {}).get("statistics") or {}
+    if look_table is None or not stats:
+        return None
+    n = int(len(look_table))
+    names = [k for k in stats if k in look_table.columns and k not in LOOK_CONTENT_STATISTICS
+             and int(np.isfinite(look_table[k].to_numpy(float)).sum()) >= LOOK_MIN_IMAGES]
+    if not names or n < LOOK_MIN_IMAGES:
+        return None
+    per, p_loc, p_tail = {}, [], []
+    outside_any = np.zeros(n, bool)
+    for name in names:
+        ref = stats[name]
+        v = look_table[name].to_numpy(float)
+        v = v[np.isfinite(v)]
+        sd = max(float(ref["sd"]), 1e-9)
+        tol = LOOK_TOLERANCE_BY_STATISTIC.get(name, LOOK_TOLERANCE_SD)
+        q1, med, q3 = np.quantile(v, [0.25, 0.5, 0.75])
+        z = (med - ref["median"]) / sd
+        se = max(1.2533 * (q3 - q1) / 1.349 / np.sqrt(len(v)), 0.02 * sd) / sd  # the median's SE, in reference SDs
+        p_k = float(norm.sf((abs(z) - tol) / se))
+        widen = LOOK_TAIL_WIDEN_SD * sd + (tol - LOOK_TOLERANCE_SD) * sd
+        col = look_table[name].to_numpy(float)
+        out = (col < ref["q005"] - widen) | (col > ref["q995"] + widen)
+        outside_any |= out
+        share = float(out.mean())
+        pt = float(binomtest(int(out.sum()), n, LOOK_TAIL_MARGIN, alternative="greater").pvalue)
+        p_loc.append(p_k)
+        p_tail.append(pt)
+        per[name] = {"z": round(float(z), 3), "tolerance_sd": tol, "p_location": p_k, "share_outside": round(share, 4),
+                     "p_tails": pt}
+    for name in (k for k in LOOK_CONTENT_STATISTICS if k in stats and k in look_table.columns):  # reported only
+        v = look_table[name].to_numpy(float)
+        per[name] = {"z": round(float((np.nanmedian(v) - stats[name]["median"]) / max(float(stats[name]["sd"]), 1e-9)),
+                                3), "tested": False}
+    k = len(names)
+    p_location = min(1.0, k * min(p_loc))
+    p_tails = min(1.0, k * min(p_tail))
+    p_value = min(1.0, 2 * min(p_location, p_tails))
+    def strength(m: str) -> tuple[float, float]:  # significant ones by p, the others by shift over tolerance
+        p_m = min(per[m]["p_location"], per[m]["p_tails"])
+        return (-np.log10(max(p_m, 1e-300)) if p_m < 0.05 else 0.0, abs(per[m]["z"]) / per[m]["tolerance_sd"])
+
+    worst = max(names, key=strength)
+    return {"fits": p_value >= ALPHA_LOOK, "p_value": p_value, "p_location": p_location, "p_tails": p_tails,
+            "n_images": n, "share_outside": round(float(outside_any.mean()), 4), "worst_statistic": worst,
+            "worst_z": per[worst]["z"], "worst_share": per[worst]["share_outside"], "statistics": per,
+            "tolerance_sd": LOOK_TOLERANCE_SD, "tail_margin": LOOK_TAIL_MARGIN, "alpha": ALPHA_LOOK,
+            "reference_images": (reference or {}).get("n_images")}
+
+
 def can_tell(h: CaptureHistories, cal: Calibration, *, sd: float = CAMERA_LOGIT_SD) -> bool:
     """Whether the recapture test could tell the calibration's recall from ``TELL_RATIO`` of it."""
     keep = usable(h)
@@ -237,15 +344,21 @@ def can_tell(h: CaptureHistories, cal: Calibration, *, sd: float = CAMERA_LOGIT_
     return var > 0 and float(np.sum(w * (base - low))) / np.sqrt(var) >= TELL_Z
 
 
-def card_check(h: CaptureHistories, cal: Calibration, *, detection_conf: np.ndarray | None = None
-               ) -> tuple[dict, RecallFit | None]:
+def card_check(h: CaptureHistories, cal: Calibration, *, detection_conf: np.ndarray | None = None,
+               look_table: pd.DataFrame | None = None) -> tuple[dict, RecallFit | None]:
     """(report.json's ``card_check``, the survey's own recall fit or None when no camera has a
-    candidate view); see the module docstring."""
+    candidate view); see the module docstring. ``look_table``: the survey's per-image look
+    statistics (``look.parquet``), tested against the card's ``calibration.look`` (``look_test``)."""
+    look = look_test(look_table, (cal.extra or {}).get("look"))  # issue 26: the look test (None: skipped)
+    look_rejects = look is not None and not look["fits"]
     if np.sum(np.where(usable(h), h.weight, 0.0)) < 0.5:  # no located camera likely real with a candidate view
         tests = {"confidence": confidence_test(detection_conf, cal)} if detection_conf is not None and len(
             detection_conf) else {}
+        if look is not None:
+            tests["look"] = look
         p_low = (tests.get("confidence") or {}).get("p_low")
-        return {"fits": False if p_low is not None and p_low < ALPHA_CONF else None, "recall_ratio": None,
+        return {"fits": False if (p_low is not None and p_low < ALPHA_CONF) or look_rejects else None,
+                "recall_ratio": None,
                 "recall_ratio_lo": None, "recall_ratio_hi": None, "n_cameras": 0, "tests": tests, "alpha": ALPHA,
                 "alpha_confidence": ALPHA_CONF,
                 "note": "no located camera (likely real) with candidate views: recall cannot be measured"}, None
@@ -258,8 +371,11 @@ def card_check(h: CaptureHistories, cal: Calibration, *, detection_conf: np.ndar
     tests = {"recapture": rec, "level": lev}
     if detection_conf is not None and len(detection_conf):
         tests["confidence"] = confidence_test(detection_conf, cal)
+    if look is not None:
+        tests["look"] = look
     p_low = (tests.get("confidence") or {}).get("p_low")
     reject = rec["p_value"] < ALPHA or lev["p_value"] < ALPHA or (p_low is not None and p_low < ALPHA_CONF)
+    reject = reject or look_rejects  # issue 26: imagery unlike the card's held-out images
     fits = False if reject else (True if can_tell(tested, cal) else None)
     return {"fits": fits, "recall_ratio": round(fit.recall_ratio, 4), "recall_ratio_lo": round(fit.recall_ratio_lo, 4),
             "recall_ratio_hi": round(fit.recall_ratio_hi, 4), "n_cameras": round(fit.n_cameras, 2),
@@ -269,18 +385,20 @@ def card_check(h: CaptureHistories, cal: Calibration, *, detection_conf: np.ndar
 
 
 def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: pd.DataFrame, images: pd.DataFrame,
-                        crs, buildings=None, notes: list[str] | None = None) -> tuple[Calibration, dict]:
+                        crs, buildings=None, notes: list[str] | None = None,
+                        look_table: pd.DataFrame | None = None) -> tuple[Calibration, dict]:
     """The calibration the estimate uses and the checks behind it: (calibration, checks) with
     checks = {"card_check", "self_calibration", "provisional", "warning"} (see the module
     docstring for the policy). ``buildings``: footprints (any CRS) that block sight lines.
-    Appends the warning (when the card does not fit) or a note (too small to tell) to ``notes``."""
+    Appends the warning (when the card does not fit) or a note (too small to tell) to ``notes``.
+    ``look_table``: the survey's per-image look statistics (``look.parquet``; None: no look test)."""
     build_m = buildings.to_crs(crs) if buildings is not None and len(buildings) else None
     conf = detections["conf"].fillna(1.0).to_numpy(float) if "conf" in detections else None
     # speed (issue 27 part 6): beyond MAX_TEST_CAMERAS usable cameras only the fit's and the test's seeded samples
     # get histories; the reported pair counts are then scaled from them
     h = sampled_histories(cameras, images, crs=crs, detections=detections, calibration=cal, buildings=build_m,
                           samples=((recapture.MAX_FIT_CAMERAS, 0), (MAX_TEST_CAMERAS, 1)))
-    check, fit = card_check(h, cal, detection_conf=conf)
+    check, fit = card_check(h, cal, detection_conf=conf, look_table=look_table)
     if isinstance(h, SampledHistories):
         check.update(n_unmatched_views=h.per_usable(h.n_unmatched), n_cameras_with_histories=h.n_built)
         fit = replace(fit, n_pairs=h.per_usable(fit.n_pairs)) if fit is not None else None
@@ -304,9 +422,9 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
         text = WARNING_CARD_KEPT if measured and not USE_OWN_FIT_WHEN_FLAGGED else (
             WARNING if measured else WARNING_UNKNOWN)
         checks.update(provisional=True, self_calibration_used=use_fit,
-                      warning=text.format(
+                      warning=_with_look(text.format(
                           ratio=used.recall_ratio, lo=used.recall_ratio_lo, hi=used.recall_ratio_hi,
-                          p=min(p for p in _p_values(check) if p is not None)))
+                          p=min(p for p in _p_values(check) if p is not None)), check))
         if not measured:
             checks["self_calibration_prior_only"] = used.to_dict()
         if not SELF_CALIBRATE:
@@ -317,7 +435,8 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
         return (calibration_from_fit(cal, used, h) if use_fit else cal), checks
     if check["fits"] is False:  # no camera to measure recall on: the card stands, provisional
         checks.update(provisional=True, self_calibration_used=False,
-                      warning=WARNING_NO_CAMERAS.format(p=min(p for p in _p_values(check) if p is not None)))
+                      warning=_with_look(WARNING_NO_CAMERAS.format(p=min(p for p in _p_values(check) if p is not None)),
+                                         check))
         if notes is not None:
             notes.append(checks["warning"])
         return cal, checks
@@ -350,7 +469,34 @@ def bounded_below(fit: RecallFit, *, margin: float = 0.5) -> bool:
 def _p_values(check: dict) -> list:
     tests = check.get("tests") or {}
     return [(tests.get("recapture") or {}).get("p_value"), (tests.get("level") or {}).get("p_value"),
-            (tests.get("confidence") or {}).get("p_low")]
+            (tests.get("confidence") or {}).get("p_low"), (tests.get("look") or {}).get("p_value")]
+
+
+def _look_what(look: dict) -> str:
+    """A few words on how the survey's images differ from the card's held-out ones."""
+    stat = look["statistics"][look["worst_statistic"]]
+    return (f"{look['worst_statistic']} {stat['z']:+.1f} SDs from the held-out images' median, "
+            f"{look['share_outside']:.0%} of {look['n_images']} images outside their range")
+
+
+def _with_look(text: str, check: dict) -> str:
+    """The warning with the look test's verdict where it rejected: the imagery does not look like
+    the detector's held-out data (issue 26)."""
+    look = (check.get("tests") or {}).get("look")
+    if look is None or look["fits"]:
+        return text
+    lead = "the detector's card does not fit this survey's imagery"
+    rec, lev, low, _ = _p_values(check)
+    alone = not ((rec is not None and rec < ALPHA) or (lev is not None and lev < ALPHA)
+                 or (low is not None and low < ALPHA_CONF))
+    if alone and text.startswith(lead):
+        rest = text[len(lead):]
+        if rest.startswith(" (p=") and ")" in rest:  # one parenthesis: what differs, and the p-value
+            p_text, rest = rest[len(" (p="):].split(")", 1)
+            return (f"the survey's imagery does not look like the detector's held-out data ({_look_what(look)}; "
+                    f"p={p_text})" + rest)
+        return f"the survey's imagery does not look like the detector's held-out data ({_look_what(look)})" + rest
+    return text + f"; its imagery does not look like the detector's held-out data ({_look_what(look)})"
 
 
 def report_keys(checks: dict) -> dict:
@@ -375,6 +521,8 @@ def card_check_line(report: dict) -> str | None:
     if not check:
         return None
     verdict = {True: "fits", False: "does not fit", None: "unverified: too few repeat views to tell"}[check.get("fits")]
+    if ((check.get("tests") or {}).get("look") or {}).get("fits") is False:  # issue 26: the look test
+        verdict += " (imagery unlike the card's held-out images)"
     ratio = ""
     if check.get("recall_ratio") is not None:
         ratio = (f"; survey recall {check['recall_ratio']:.2f}x the card's "

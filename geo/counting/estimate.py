@@ -1225,8 +1225,11 @@ def estimate_survey(
     timings["reference_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
+    from geo.counting.card_check import read_look_table  # issue 26 look test (unseen4 hook)
+
     plan = survey_plan(inputs, strip=strip, cameras=cameras, detections=detections, images=images, points=points,
-                       buildings=buildings, metres_per_image=metres_per_image, notes=notes)
+                       buildings=buildings, metres_per_image=metres_per_image, notes=notes,
+                       look_table=read_look_table(survey_dir))
     common = dict(cameras=cameras, detections=detections, images=images, points=points, streets=inputs.streets,
                   calibration=plan.cal, strip=plan.widths, design=plan.design, buildings=buildings,
                   metres_per_point=plan.spacing, n_shifts=n_shifts, metres_per_image=plan.metres_per_image,
@@ -1316,7 +1319,7 @@ class SurveyPlan:
 
 def survey_plan(inputs: SurveyInputs, *, strip, cameras: gpd.GeoDataFrame, detections: pd.DataFrame,
                 images: pd.DataFrame, points: pd.DataFrame, buildings: Any, metres_per_image: float | None,
-                notes: list[str]) -> SurveyPlan:
+                notes: list[str], look_table: pd.DataFrame | None = None) -> SurveyPlan:
     """Step 2 of ``estimate_survey``: the design from sample.json (random points are drawn from
     the whole network), then the strip per class (``strip_by_class``) under the calibration, the
     surveyed pieces and the roadside an image sees (estimator (a))."""
@@ -1327,7 +1330,8 @@ def survey_plan(inputs: SurveyInputs, *, strip, cameras: gpd.GeoDataFrame, detec
     network_m = float(shapely.length(streets.geometry.to_numpy()).sum())  # what random points are drawn from
     design = design_from_sample_info(inputs.info, images=images, network_m=network_m)
     cal, checks = calibration_checked(cal, cameras=cameras, detections=detections, images=images, crs=streets.crs,
-                                      buildings=buildings, notes=notes)  # issue 26: card check, survey's own recall
+                                      buildings=buildings, notes=notes,
+                                      look_table=look_table)  # issue 26: card check, survey's own recall, look
     widths, strip_notes = strip_by_class(strip, design=design, calibration=cal)
     notes.extend(strip_notes)
     spacing = design.spacing_m
