@@ -58,8 +58,8 @@ WEAK_MODEL = "cctv-yolo11n-synth"
 DETECT_CONF = 0.05
 CALIBRATIONS = ("card", "oracle", "weak")
 # files of a rendered survey that every estimate directory links (read-only for the estimate)
-LINKED = ("network.graphml", "sample.json", "points.parquet", "views.parquet", "images.parquet", "images", "look.parquet",
-          "truth.geojson", "truth_boxes.parquet")
+LINKED = ("network.graphml", "sample.json", "points.parquet", "views.parquet", "images.parquet", "images",
+          "look.parquet", "truth.geojson", "truth_boxes.parquet")
 
 
 @dataclass(frozen=True)
