@@ -30,9 +30,12 @@ can be compared with the card's held-out images even where it found too few came
 from __future__ import annotations
 
 import numpy as np
+import pyarrow.parquet as pq
 
-LOOK_COLUMNS = ("noise", "sharpness", "detail", "blockiness", "contrast", "brightness", "saturation", "cast_rb",
-                "cast_g", "haze")
+from detector.schemas import LOOK, table_from_frame
+
+LOOK_COLUMNS = tuple(LOOK.names[1:])  # noise, sharpness, detail, blockiness, contrast, brightness, saturation,
+# cast_rb, cast_g, haze (detector.schemas.LOOK, the look.parquet contract)
 _IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 
 
@@ -163,7 +166,7 @@ def write_survey_look(out, images, *, max_images: int = LOOK_MAX_IMAGES, workers
         new = look_table([by_id[i] for i in want], image_ids=want, workers=workers)
         table = pd.concat([done, new], ignore_index=True) if len(done) else new
         with atomic_path(path) as tmp:
-            table.to_parquet(tmp, index=False)
+            pq.write_table(table_from_frame(table, LOOK, what="look.parquet"), tmp)
     return path if path.exists() else None
 
 

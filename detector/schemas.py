@@ -23,6 +23,12 @@ DETECTIONS = pa.schema([
     ("model_id", pa.string()),
 ])
 
+LOOK = pa.schema([  # look.parquet: a fixed sample of a survey's images (detector.look, issue 26's look test)
+    ("image_id", pa.string()),
+    *((name, pa.float64()) for name in ("noise", "sharpness", "detail", "blockiness", "contrast", "brightness",
+                                        "saturation", "cast_rb", "cast_g", "haze")),  # units: detector.look
+])
+
 DETECT_FAILURES = pa.schema([
     ("image_id", pa.string()),
     ("path", pa.string()),

@@ -4,11 +4,13 @@ the survey's look table is a fixed sample that resumes; the reference has the ca
 
 import cv2
 import numpy as np
+import pyarrow.parquet as pq
 import pandas as pd
 import pytest
 
 from detector.look import (LOOK_COLUMNS, LOOK_FILE, _grouped_quantile, look_features, look_reference, look_sample,
                            look_table, write_survey_look)
+from detector.schemas import LOOK, check_schema
 
 
 def scene(seed: int, size: int = 256) -> np.ndarray:
@@ -84,6 +86,7 @@ def test_survey_look_is_a_fixed_sample_that_resumes(tmp_path):
     assert path == tmp_path / LOOK_FILE
     first = pd.read_parquet(path)
     assert list(first.columns) == ["image_id", *LOOK_COLUMNS] and set(first["image_id"]) <= set(four)
+    check_schema(pq.read_schema(path), LOOK, what="look.parquet")  # the data contract (detector.schemas)
     write_survey_look(tmp_path, images, max_images=10, workers=2)  # grows: the unreadable image is left out
     table = pd.read_parquet(path).set_index("image_id")
     assert set(table.index) == {f"v{k}" for k in range(6)}
