@@ -476,14 +476,10 @@ class StripParts:
 
     def reality(self, curves: RateCurves, *, false_rate: np.ndarray | None = None) -> np.ndarray:
         """P(real) of every located camera (``false_rate`` overrides this survey's rates)."""
-        false_b = self.false_by_bin(curves, false_rate=false_rate)
-        return reality_from_false(self.n_detections, self.conf_max, self.detection_conf, false_b, curves.conf_edges)
-
-    def false_by_bin(self, curves: RateCurves, *, false_rate: np.ndarray | None = None) -> np.ndarray:
-        """The survey's expected false detections per confidence bin (``false_detections_by_bin``)."""
         rate = self.false_rate if false_rate is None else false_rate
-        return false_detections_by_bin(self.detection_conf, curves.conf_edges, precision=curves.precision,
-                                       false_rate=rate, n_images=self.n_images)
+        false_b = false_detections_by_bin(self.detection_conf, curves.conf_edges, precision=curves.precision,
+                                          false_rate=rate, n_images=self.n_images)
+        return reality_from_false(self.n_detections, self.conf_max, self.detection_conf, false_b, curves.conf_edges)
 
     def weights(self, curves: RateCurves, *, false_rate: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -563,8 +559,6 @@ def reality_variance(parts: StripParts, q: np.ndarray, pi: np.ndarray, curves: R
     Multi-detection cameras keep the Bernoulli term q (1 - q) / pi^2 with a review and the
     Poisson (1 - q) / pi^2 with a card."""
     w = 1.0 / pi
-    if not fixed_totals and CARRY_FALSE_SHORTFALL and parts.false_rate is not None:
-        return _carried_reality_variance(parts, q, w, curves, n_areas)
     single = parts.n_detections[parts.inside] <= 1
     multi = (1 - q) * w ** 2 if not fixed_totals else q * (1 - q) * w ** 2
     k = len(curves.precision)
@@ -586,60 +580,6 @@ def reality_variance(parts: StripParts, q: np.ndarray, pi: np.ndarray, curves: R
         factor = np.where(s_b > 1, q_b * (1 - q_b) * s_b / np.maximum(s_b - 1, 1), 0.0)
         within = np.maximum(sum_w2 - sq_mean, 0.0)
     return out + (within * factor).sum(axis=1)
-
-
-def _carried_reality_variance(parts: StripParts, q: np.ndarray, w: np.ndarray, curves: RateCurves, n_areas: int
-                              ) -> np.ndarray:
-    """``reality_variance`` of a card's false rate with ``CARRY_FALSE_SHORTFALL``: each confidence
-    bin b's own false count is Poisson(E_b) (its expected false detections, ``StripParts.false_by_bin``),
-    and one more false single there moves each area's estimate by q'_b c + delta_b: its own weight c
-    (drawn as the bin's singles' weights, 0 outside the area) at its P(real) q'_b, plus delta_b, what
-    the other cameras' P(real) x weight change by when the bin holds one more single (a central
-    difference over half a single either way, ``_spend_false``). Where the bin's singles take all
-    its false detections, delta_b = (1 - q_b) c_bar_b and this is the 9.2 form,
-    (1 - q_b) (q_b^2 sum c^2 + (1 - q_b^2) (sum c)^2 / S_b). Where they do not (a bin whose
-    expected false detections, with what the bins below passed up, outnumber its singles: q_b is
-    the bin's detection-level precision, often 0), one more false single there leaves the rest
-    that passes up one smaller, so it moves the bins above it, at their weights, not its own bin's
-    (the 9.2 form, which counted the carried detections again at the bin's own weights, overstated
-    the variance most where a lone single of large weight had q = 0: issue 27, docs/estimator.md
-    section 11). Multi-detection cameras keep the Poisson (1 - q) / pi^2; cameras^2."""
-    edges = curves.conf_edges
-    k = len(edges) - 1
-    false_b = np.asarray(parts.false_by_bin(curves), float)
-    _, single_all, cam_bin_all, dets_b, singles_b = _bin_counts(parts.n_detections, parts.conf_max,
-                                                                parts.detection_conf, edges)
-    multis_b = np.bincount(cam_bin_all[~single_all], minlength=k).astype(float)
-    single, cam_bin = single_all[parts.inside], cam_bin_all[parts.inside]
-    out = parts.per_area(np.where(single, 0.0, (1 - q) * w ** 2), n_areas)
-    pair_single = single[parts.pair_cam]
-    key = parts.pair_area[pair_single] * k + cam_bin[parts.pair_cam][pair_single]
-    wp = w[parts.pair_cam][pair_single]
-    sum_c = np.bincount(key, wp, minlength=n_areas * k).reshape(n_areas, k)
-    sum_c2 = np.bincount(key, wp ** 2, minlength=n_areas * k).reshape(n_areas, k)
-    n_single = max(float(singles_b.sum()), 1.0)
-    for b in range(k):
-        if false_b[b] <= 0:
-            continue
-        # one more single in bin b: from half a single fewer to half a single more (from the bin as it is
-        # to one more where it holds none)
-        lo_step = -0.5 if singles_b[b] >= 0.5 else 0.0
-        moved = []
-        for step in (lo_step, lo_step + 1.0):
-            s_b, d_b = singles_b.copy(), dets_b.copy()
-            s_b[b] += step
-            d_b[b] += step
-            moved.append(_spend_false(false_b, s_b, multis_b, d_b))
-        (qs_lo, qm_lo), (qs_hi, qm_hi) = moved
-        dq = np.where(single, qs_hi[cam_bin] - qs_lo[cam_bin], qm_hi[cam_bin] - qm_lo[cam_bin])
-        delta = parts.per_area(dq * w, n_areas)
-        own = qs_hi[b]
-        if singles_b[b] > 0:
-            ec, ec2 = sum_c[:, b] / singles_b[b], sum_c2[:, b] / singles_b[b]
-        else:  # no single in the bin: a false one would weigh as the survey's singles do
-            ec, ec2 = sum_c.sum(axis=1) / n_single, sum_c2.sum(axis=1) / n_single
-        out += false_b[b] * (own ** 2 * ec2 + 2 * own * delta * ec + delta ** 2)
-    return out
 
 
 def encounter_variance(parts: StripParts, totals: dict, curves: RateCurves, n_areas: int, *,
