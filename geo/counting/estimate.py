@@ -148,7 +148,8 @@ def lognormal_interval(est: np.ndarray, cv: np.ndarray, df: np.ndarray | float =
 
 
 def interval_additive_part(est: np.ndarray, var_scaled: np.ndarray, var_additive: np.ndarray,
-                           df: np.ndarray | float = np.inf, *, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+                           df: np.ndarray | float = np.inf, *, level: float = 0.95, df_additive: np.ndarray | float = np.inf
+                           ) -> tuple[np.ndarray, np.ndarray]:
     """(lo, hi) of an estimate whose error has a part that scales with it (``var_scaled``: the
     log-normal interval of ``lognormal_interval``) and an additive part (``var_additive``: a normal
     interval about 0), combined by the method of variance estimates recovery for a sum (MOVER,
@@ -157,7 +158,9 @@ def interval_additive_part(est: np.ndarray, var_scaled: np.ndarray, var_additive
     rate's error) is additive: its spread is set by the expected false count, not by how many
     cameras the survey holds, so the log scale, which scales it with the estimate, puts it low on
     a survey whose estimate its false detections pushed up (issue 27, docs/estimator.md section 10).
-    An estimate of 0 with an additive part gets 0 .. t sd_add. cameras."""
+    An estimate of 0 with an additive part gets 0 .. t sd_add. ``df``: the scaled part's degrees of
+    freedom, ``df_additive`` the additive part's (default infinite: a Poisson count's and a
+    posterior's variance are stated, not estimated). cameras."""
     from scipy.stats import norm, t
 
     est = np.asarray(est, float)
@@ -166,7 +169,8 @@ def interval_additive_part(est: np.ndarray, var_scaled: np.ndarray, var_additive
         cv = np.where(est > 0, np.sqrt(np.maximum(var_scaled, 0.0)) / est, 0.0)
     l1, h1 = lognormal_interval(est, cv, df, level=level)
     q = 1 - (1 - level) / 2
-    quant = np.where(np.isfinite(df), t.ppf(q, np.where(np.isfinite(df), np.maximum(df, 1.0), 1.0)), norm.ppf(q))
+    df_a = np.broadcast_to(np.asarray(df_additive, float), est.shape)
+    quant = np.where(np.isfinite(df_a), t.ppf(q, np.where(np.isfinite(df_a), np.maximum(df_a, 1.0), 1.0)), norm.ppf(q))
     a = quant * np.sqrt(np.maximum(var_additive, 0.0))
     return np.maximum(est - np.hypot(est - l1, a), 0.0), est + np.hypot(h1 - est, a)
 
@@ -719,29 +723,35 @@ def strip_variance(parts: StripParts, cal: Calibration, n_areas: int) -> dict[st
 
 def strip_interval(parts: dict[str, np.ndarray], cal: Calibration, *, level: float = 0.95
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(lo, hi, cv, df) per area: log-normal interval of the three variance components with
-    Satterthwaite df (encounter: located cameras - 1; false detections: the held-out false
-    detections (or checked detections) - bins; recall: checked cameras - bins). With a held-out
+    """(lo, hi, cv, df) per area: log-normal interval of the variance components with Satterthwaite
+    df. Only the found part of the encounter (which cameras were detected) is a variance estimated
+    from the survey's own located cameras: located cameras - 1 df. The others are stated, not
+    estimated: which located cameras are real (a Poisson false count about the expected one, or the
+    review's within-bin allocation), the false rate's or precision's and recall's posteriors (a
+    Gamma or Beta posterior's SD already carries how few counts it rests on): infinite df, a normal
+    quantile. (Their counts less bins as df, as before, took t quantiles of 4 df for the shipped
+    card's 6 false detections and widened the card's intervals by up to a fifth where its rate's
+    error was most of the variance: issue 27, docs/estimator.md section 11.) With a held-out
     false-detection rate (a model card) the false detections' part (``var_reality``, and
     ``var_precision``) is additive and joins the log-normal interval of the rest by
     ``interval_additive_part``."""
     est = parts["est"]
-    comps = np.stack([parts["var_encounter"], parts["var_precision"], parts["var_recall"]], axis=-1)
+    reality = parts.get("var_reality", np.zeros(len(est)))
+    found = np.maximum(parts["var_encounter"] - reality, 0.0)
+    comps = np.stack([found, reality, parts["var_precision"], parts["var_recall"]], axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         cvs = np.where(est[:, None] > 0, np.sqrt(comps) / est[:, None], 0.0)
-    prec_counts = cal.false_n if cal.uses_false_rate() else cal.prec_n
-    dfs = np.stack([np.maximum(parts["n_located"] - 1, 1),
-                    np.full(len(est), max(prec_counts.sum() - np.count_nonzero(prec_counts), 1)),
-                    np.full(len(est), max(cal.rec_n.sum() - np.count_nonzero(cal.rec_n), 1))], axis=-1)
+    dfs = np.stack([np.maximum(parts["n_located"] - 1, 1)] + [np.full(len(est), np.inf)] * 3, axis=-1)
     df = satterthwaite_df(cvs, dfs)
     cv = np.sqrt(np.sum(cvs ** 2, axis=-1))
     if not cal.uses_false_rate() or "var_reality" not in parts:
         lo, hi = lognormal_interval(est, cv, df, level=level)
         return lo, hi, cv, df
     # a card's false detections: their Poisson count and their rate's error are additive (MOVER)
-    additive = parts["var_reality"] + parts["var_precision"]
-    scaled = parts["var_encounter"] - parts["var_reality"] + parts["var_recall"]
-    lo, hi = interval_additive_part(est, scaled, additive, df, level=level)
+    additive = reality + parts["var_precision"]
+    scaled = found + parts["var_recall"]
+    df_scaled = satterthwaite_df(cvs[:, [0, 3]], dfs[:, [0, 3]])
+    lo, hi = interval_additive_part(est, scaled, additive, df_scaled, level=level)
     return lo, hi, cv, df
 
 

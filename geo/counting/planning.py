@@ -630,7 +630,7 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
     var_enc = var_ht + var_real
     comps = np.array([var_enc, var_prec, var_rec])
     cv, df, lo, hi, half = _predicted_interval(est, comps, calibration, located=located, level=level,
-                                               additive=0.0 if review else var_real + var_prec)
+                                               additive=0.0 if review else var_real + var_prec, found=var_ht)
     total = float(comps.sum()) or 1.0
     return Prediction(design=design, images=images, points=points, strip_m={k: float(v) for k, v in strips.items()},
                       density_per_km=float(density_per_km), cameras_in_strip=truth, estimate=est, cv=cv, df=df,
@@ -660,24 +660,26 @@ def _predicted_recall_variance(calibration: Calibration, recall: np.ndarray, inc
 
 
 def _predicted_interval(est: float, comps: np.ndarray, calibration: Calibration, *, located: float, level: float,
-                        additive: float = 0.0) -> tuple[float, float, float, float, float]:
+                        additive: float = 0.0, found: float | None = None) -> tuple[float, float, float, float, float]:
     """(cv, df, lo, hi, half-width %) of a predicted estimate from its variance components
     (encounter, precision, recall), as ``geo.counting.estimate.strip_interval`` makes them:
     ``additive`` (cameras^2, part of them) is the false detections' additive part of a card's
-    estimate (``geo.counting.estimate.interval_additive_part``)."""
+    estimate (``geo.counting.estimate.interval_additive_part``); ``found`` (cameras^2, part of the
+    encounter; default all of it) the part estimated from the located cameras, with located - 1
+    df; the rest is stated (a Poisson count, posteriors): infinite df."""
     from geo.counting.estimate import interval_additive_part, satterthwaite_df
 
     if not est > 0:
         return float("inf"), 1.0, 0.0, float("inf"), float("inf")
-    cvs = np.sqrt(comps) / est
-    prec_counts = calibration.false_n if calibration.uses_false_rate() else calibration.prec_n
-    dfs = np.array([max(located - 1.0, 1.0),
-                    max(float(np.sum(prec_counts)) - np.count_nonzero(prec_counts), 1.0),
-                    max(float(np.sum(calibration.rec_n)) - np.count_nonzero(calibration.rec_n), 1.0)])
+    found = float(comps[0]) if found is None else float(found)
+    parts = np.array([found, max(float(np.sum(comps)) - found, 0.0)])
+    cvs = np.sqrt(parts) / est
+    dfs = np.array([max(located - 1.0, 1.0), np.inf])
     df = float(satterthwaite_df(cvs[None, :], dfs[None, :])[0])
-    cv = float(np.sqrt(np.sum(cvs ** 2)))
+    cv = float(np.sqrt(np.sum(comps)) / est)
     scaled = max(float(np.sum(comps)) - additive, 0.0)
-    lo, hi = interval_additive_part(np.array([est]), np.array([scaled]), np.array([additive]), df, level=level)
+    df_scaled = float(satterthwaite_df(np.sqrt([[found, max(scaled - found, 0.0)]]) / est, dfs[None, :])[0])
+    lo, hi = interval_additive_part(np.array([est]), np.array([scaled]), np.array([additive]), df_scaled, level=level)
     return cv, df, float(lo[0]), float(hi[0]), float((hi[0] - lo[0]) / 2.0 / est * 100.0)
 
 
