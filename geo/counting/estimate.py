@@ -591,11 +591,43 @@ def encounter_variance(parts: StripParts, totals: dict, curves: RateCurves, n_ar
     """Per-area variance of which cameras were detected (``found_variance``) plus which of them
     are real (``reality_variance``); cameras^2."""
     q, pi = totals["q"], np.maximum(totals["pi"], totals.get("pi_spread", totals["pi"]))
-    return found_variance(parts, totals, n_areas) + reality_variance(parts, q, pi, curves, n_areas,
-                                                                      fixed_totals=fixed_totals)
+    return (found_variance(parts, totals, n_areas, curves=None if fixed_totals else curves)
+            + reality_variance(parts, q, pi, curves, n_areas, fixed_totals=fixed_totals))
 
 
-def found_variance(parts: StripParts, totals: dict, n_areas: int) -> np.ndarray:
+def found_response(parts: StripParts, q: np.ndarray, pi: np.ndarray, curves: RateCurves, n_areas: int
+                   ) -> np.ndarray | None:
+    """Per (inside camera, area) pair (``parts.pair_cam``, ``parts.pair_area``): how far the
+    area's estimate moves when the camera is found, as a share of its weight 1 / pi; None without
+    a card's false rate (every share 1).
+
+    With a card's false rate P(real) spends the bin's expected false detections E_b over its S_b
+    single-detection cameras, q_b = 1 - E_b / S_b. One more real single of weight c found in the
+    area raises S_b too, so the area's estimate moves by q_b c + (1 - q_b) c_bar (c_bar: the area's
+    singles' sum of 1 / pi in the bin over S_b, the survey's singles in it), not by c: the rest of
+    c is the expected false detection it takes off the other singles (the same response as a false
+    single's, ``reality_variance``). Multi-detection cameras move it by their weight."""
+    if parts.false_rate is None or len(parts.pair_cam) == 0:
+        return None
+    edges = curves.conf_edges
+    k = len(edges) - 1
+    single_all = parts.n_detections <= 1
+    s_b = np.bincount(conf_bin(parts.conf_max[single_all], edges), minlength=k).astype(float)
+    single = single_all[parts.inside]
+    cam_bin = conf_bin(parts.conf_max[parts.inside], edges)
+    c = 1.0 / pi
+    pc = parts.pair_cam
+    ps = single[pc]
+    key = parts.pair_area * k + cam_bin[pc]
+    sum_c = np.bincount(key[ps], c[pc][ps], minlength=n_areas * k).reshape(n_areas, k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c_bar = np.where(s_b > 0, sum_c / s_b, 0.0)
+    qp = q[pc]
+    a = qp * c[pc] + (1.0 - qp) * c_bar[parts.pair_area, cam_bin[pc]]
+    return np.where(ps, a / c[pc], 1.0)
+
+
+def found_variance(parts: StripParts, totals: dict, n_areas: int, *, curves: RateCurves | None = None) -> np.ndarray:
     """Per-area Horvitz-Thompson variance of which cameras were detected, sum q (1 - pi) / pi^2
     over the located cameras (Horvitz and Thompson 1952; Poisson sampling, independent
     inclusions, Sarndal, Swensson and Wretman 1992, sec. 3.5); cameras^2. pi here is the larger of the weight's pi (1 / the
@@ -614,31 +646,46 @@ def found_variance(parts: StripParts, totals: dict, n_areas: int) -> np.ndarray:
     Horvitz-Thompson estimate of a variance: pairs of cameras by 1 / (pi_i pi_j), a camera by
     1 / pi_i), the realized design's, neither the Poisson sum (cameras placed evenly
     along a street cancel: as many come into the grid's blind spots as leave them) nor nothing
-    (a street's few cameras need not cancel)."""
+    (a street's few cameras need not cancel).
+
+    With ``curves`` and a card's false rate, a camera moves the estimate by its weight times
+    ``found_response`` (a single: q c + (1 - q) c_bar), so its terms are scaled by that share
+    (squared in the variance): the 1 / pi^2 of a single whose bin's P(real) is q overstated its
+    variance up to 1 / q^2 (issue 27, docs/estimator.md section 11)."""
     q, pi = totals["q"], np.maximum(totals["pi"], totals.get("pi_spread", totals["pi"]))
+    ratio = None if curves is None else found_response(parts, q, pi, curves, n_areas)
+    pc = parts.pair_cam
+    r = np.ones(len(pc)) if ratio is None else ratio
+
+    def by_pair(values: np.ndarray, power: int = 2) -> np.ndarray:
+        return np.bincount(parts.pair_area, np.asarray(values, float)[pc] * r ** power, minlength=n_areas)
+
     by_shift = totals.get("by_shift")
     if by_shift is None or parts.street is None:
-        return parts.per_area(q * (1 - pi) / pi ** 2, n_areas)
+        return by_pair(q * (1 - pi) / pi ** 2)
     grid = np.minimum(by_shift.var(axis=1), pi * (1 - pi))
     found = q * (pi * (1 - pi) - grid) / pi ** 3
     # the street sums' variance over the shifts counts each camera's own term with 1 / pi^4; its
     # Horvitz-Thompson estimate weighs it 1 / pi^3 (the pairs' terms keep 1 / (pi_i pi_j))
     own = q ** 2 * grid / pi ** 4 - q * grid / pi ** 3
-    street = np.maximum(grid_variance(parts, q[:, None] * by_shift / pi[:, None] ** 2, n_areas)
-                        - parts.per_area(own, n_areas), 0.0)
-    return parts.per_area(found, n_areas) + street
+    terms = (q[:, None] * by_shift / pi[:, None] ** 2)[pc] * r[:, None]
+    street = np.maximum(grid_variance(parts, terms, n_areas, by_pair=True) - by_pair(own), 0.0)
+    return by_pair(found) + street
 
 
-def grid_variance(parts: StripParts, terms: np.ndarray, n_areas: int) -> np.ndarray:
+def grid_variance(parts: StripParts, terms: np.ndarray, n_areas: int, *, by_pair: bool = False) -> np.ndarray:
     """Per area, the sum over streets of the variance over the grid's shifts of the street's
-    sum of ``terms`` (inside cameras x shifts): a street's grid moves all its cameras at once."""
+    sum of ``terms`` (inside cameras x shifts; with ``by_pair``, (camera, area) pairs x shifts):
+    a street's grid moves all its cameras at once."""
     if len(parts.pair_cam) == 0:
         return np.zeros(n_areas)
+    if not by_pair:
+        terms = terms[parts.pair_cam]
     street = parts.street[parts.pair_cam]
     _, group = np.unique(parts.pair_area.astype(np.int64) * (int(street.max()) + 2) + street + 1, return_inverse=True)
     area_of = np.zeros(group.max() + 1, np.int64)
     area_of[group] = parts.pair_area
-    sums = np.stack([np.bincount(group, terms[parts.pair_cam, k], minlength=group.max() + 1)
+    sums = np.stack([np.bincount(group, terms[:, k], minlength=group.max() + 1)
                      for k in range(terms.shape[1])], axis=1)
     return np.bincount(area_of, sums.var(axis=1), minlength=n_areas)
 
@@ -713,7 +760,8 @@ def strip_variance(parts: StripParts, cal: Calibration, n_areas: int) -> dict[st
     out = {k: v for k, v in totals.items() if k not in ("w", "q", "pi", "raw", "pi_spread", "by_shift")}
     q, pi = totals["q"], np.maximum(totals["pi"], totals.get("pi_spread", totals["pi"]))
     out["var_reality"] = reality_variance(parts, q, pi, curves, n_areas, fixed_totals=cal.sampled_survey())
-    out["var_encounter"] = found_variance(parts, totals, n_areas) + out["var_reality"]
+    out["var_encounter"] = found_variance(parts, totals, n_areas,
+                                          curves=None if cal.sampled_survey() else curves) + out["var_reality"]
     out["var_precision"], out["fpc"] = false_detection_variance(parts, cal, curves, totals["pi"], n_areas)
     out["var_recall"] = recall_variance(parts, cal, curves, totals, n_areas)
     return out
