@@ -750,10 +750,11 @@ def recall_variance(parts: StripParts, cal: Calibration, curves: RateCurves, tot
     return sum((parts.per_area(dw[:, j], n_areas) * sd[j]) ** 2 for j in range(len(sd)))
 
 
-def strip_variance(parts: StripParts, cal: Calibration, n_areas: int) -> dict[str, np.ndarray]:
+def strip_variance(parts: StripParts, cal: Calibration, n_areas: int, *, level: float = 0.95) -> dict[str, np.ndarray]:
     """Per-area point estimate (``strip_totals``) and variance components (cameras^2):
     ``var_encounter`` (``encounter_variance``), ``var_precision`` (``false_detection_variance``)
-    and ``var_recall`` (``recall_variance``), with the estimate by class and how many cameras the
+    and ``var_recall`` (``recall_variance``), with the estimate by class, ``n_sure`` (the located
+    cameras surely real at ``level``, ``sure_real``) and how many cameras the
     small-pi floor applied to."""
     curves = cal.curves()
     totals = strip_totals(parts, curves, n_areas)
@@ -764,6 +765,7 @@ def strip_variance(parts: StripParts, cal: Calibration, n_areas: int) -> dict[st
                                           curves=None if cal.sampled_survey() else curves) + out["var_reality"]
     out["var_precision"], out["fpc"] = false_detection_variance(parts, cal, curves, totals["pi"], n_areas)
     out["var_recall"] = recall_variance(parts, cal, curves, totals, n_areas)
+    out["n_sure"] = sure_real(parts, curves, cal, n_areas, level=level)
     return out
 
 
@@ -801,6 +803,27 @@ def strip_interval(parts: dict[str, np.ndarray], cal: Calibration, *, level: flo
     df_scaled = satterthwaite_df(cvs[:, [0, 3]], dfs[:, [0, 3]])
     lo, hi = interval_additive_part(est, scaled, additive, df_scaled, level=level)
     return lo, hi, cv, df
+
+
+def sure_real(parts: StripParts, curves: RateCurves, cal: Calibration, n_areas: int, *, level: float = 0.95
+              ) -> np.ndarray:
+    """Per area, the located cameras inside the strip that are surely real: whose P(real) is at
+    least 1 - (1 - ``level``) / 2 even at the card's false rate raised to its Gamma posterior's
+    upper (1 + ``level``) / 2 quantile (cameras). A lower bound of the cameras in the strip, under
+    which an interval's lower end need not go: a card's MOVER interval can reach 0 though several
+    cameras were located, which reads as "maybe none" (issue 27). Multi-detection cameras are
+    real to P(real) unless a bin's false detections outnumber its singles; a single in a bin whose
+    expected false detections are a small share of its singles is sure too. Only with a card's
+    false rate; else 0 (a review's log-normal interval keeps a lower end above 0)."""
+    from scipy.stats import gamma
+
+    if parts.false_rate is None or not cal.uses_false_rate():
+        return np.zeros(n_areas)
+    shape = float(np.sum(cal.false_rate_gamma()[0]))
+    p_level = 1 - (1 - level) / 2
+    raised = np.asarray(parts.false_rate, float) * float(gamma.ppf(p_level, shape) / shape)
+    q_hi = parts.reality(curves, false_rate=raised)[parts.inside]
+    return parts.per_area((q_hi >= p_level - 1e-12).astype(float), n_areas)
 
 
 def interval_with_zero_bound(est: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_located: np.ndarray,
@@ -884,8 +907,10 @@ def density_from_tables(
     parts = strip_parts(tree, cameras=cameras, used=counts["used"], images=images, streets=streets,
                         surveyed=surveyed, widths=widths, design=design, pi_ref=pi_ref, buildings=buildings,
                         n_shifts=n_shifts, calibration=cal, n_images=counts["n_ok_images"])
-    comp = strip_variance(parts, cal, n_areas)
+    comp = strip_variance(parts, cal, n_areas, level=level)
     lo, hi, cv, df = strip_interval(comp, cal, level=level)
+    # a lower end no lower than the located cameras that are surely real (MOVER's can reach 0)
+    lo = np.maximum(lo, comp["n_sure"])
     est_lo, est_hi = interval_with_zero_bound(comp["est"], lo, hi, comp["n_located"], curves, level=level)
     # estimator (a), with the calibration's overall precision and recall
     summary = calibration_summary(cal, conf=parts.detection_conf, n_images=counts["n_ok_images"])
