@@ -809,13 +809,15 @@ def sure_real(parts: StripParts, curves: RateCurves, cal: Calibration, n_areas: 
               ) -> np.ndarray:
     """Per area, the located cameras inside the strip that are surely real: whose P(real) is at
     least 1 - (1 - ``level``) / 2 even at the card's false rate raised to its Gamma posterior's
-    upper (1 + ``level``) / 2 quantile (cameras). A lower bound of the cameras in the strip, under
+    upper (1 + ``level``) / 2 quantile, or, if more, the lower (1 - ``level``) / 2 quantile of how
+    many are real, each with its P(real) at that rate (a normal approximation, rounded down;
+    cameras). A lower bound of the cameras in the strip, under
     which an interval's lower end need not go: a card's MOVER interval can reach 0 though several
     cameras were located, which reads as "maybe none" (issue 27). Multi-detection cameras are
     real to P(real) unless a bin's false detections outnumber its singles; a single in a bin whose
     expected false detections are a small share of its singles is sure too. Only with a card's
     false rate; else 0 (a review's log-normal interval keeps a lower end above 0)."""
-    from scipy.stats import gamma
+    from scipy.stats import gamma, norm
 
     if parts.false_rate is None or not cal.uses_false_rate():
         return np.zeros(n_areas)
@@ -823,7 +825,11 @@ def sure_real(parts: StripParts, curves: RateCurves, cal: Calibration, n_areas: 
     p_level = 1 - (1 - level) / 2
     raised = np.asarray(parts.false_rate, float) * float(gamma.ppf(p_level, shape) / shape)
     q_hi = parts.reality(curves, false_rate=raised)[parts.inside]
-    return parts.per_area((q_hi >= p_level - 1e-12).astype(float), n_areas)
+    sure = parts.per_area((q_hi >= p_level - 1e-12).astype(float), n_areas)
+    # and the lower quantile of how many of them are real, each with that P(real) (normal, whole cameras)
+    mean, var = parts.per_area(q_hi, n_areas), parts.per_area(q_hi * (1 - q_hi), n_areas)
+    some = np.floor(mean - norm.ppf(p_level) * np.sqrt(var) + 1e-9)
+    return np.maximum(sure, np.maximum(some, 0.0))
 
 
 def interval_with_zero_bound(est: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_located: np.ndarray,
