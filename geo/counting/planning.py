@@ -622,6 +622,13 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
         # the false rate's error: each false detection too many removes a single's weight
         w_single = (w1_real + w1_false) / max(singles_real + n_false, 1e-12)
         var_prec = (n_false * rate_rel_se * w_single) ** 2
+        # a camera found as a single moves the estimate by q c + (1 - q) c_bar, not its weight c
+        # (geo.counting.estimate.found_response): the found variance of that share of its finds
+        c = 1.0 / s_pf
+        a = q * c + (1.0 - q) * w_single
+        var_ht -= scale * float(np.sum(s_p1 * (c ** 2 - a ** 2)
+                                       - (s_pi * c) ** 2 + (s_p1 * a + (s_pi - s_p1) * c) ** 2))
+        var_ht = max(var_ht, 0.0)
     # recall: each size bin's Beta posterior SD through d pi / d recall_b (a difference of 0.01)
     q_cam = 1.0 - (1.0 - q) * s_p1 / np.maximum(s_pi, 1e-12)
     var_rec = _predicted_recall_variance(calibration, curves.recall, lambda r: inclusion(detection(r))[0], pi,
