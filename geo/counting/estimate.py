@@ -657,8 +657,8 @@ def found_variance(parts: StripParts, totals: dict, n_areas: int, *, curves: Rat
     pc = parts.pair_cam
     r = np.ones(len(pc)) if ratio is None else ratio
 
-    def by_pair(values: np.ndarray, power: int = 2) -> np.ndarray:
-        return np.bincount(parts.pair_area, np.asarray(values, float)[pc] * r ** power, minlength=n_areas)
+    def by_pair(values: np.ndarray) -> np.ndarray:  # per area, each pair's term times its share squared
+        return np.bincount(parts.pair_area, np.asarray(values, float)[pc] * r ** 2, minlength=n_areas)
 
     by_shift = totals.get("by_shift")
     if by_shift is None or parts.street is None:

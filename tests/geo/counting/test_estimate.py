@@ -590,3 +590,35 @@ def test_the_lower_end_keeps_the_located_cameras_that_are_surely_real():
     review = calibration_from_dict({"source": "review", "precision_bins": {"edges": edges, "n": [10, 10, 10],
                                     "real": [5, 9, 10]}, "recall_bins": {"edges_px": [0, 100000], "n": [10], "found": [5]}})
     assert sure_real(parts, review.curves(), review, 1)[0] == 0.0
+
+
+def test_a_cards_found_variance_moves_a_single_by_its_share_of_the_expected_false_detections():
+    # 30 real single-detection cameras, each found with its pi, among 12 false singles (fixed) of which
+    # P(real) subtracts the expected 12: one more real single found also takes part of the expected
+    # false detections off the others, so the estimate moves by q c + (1 - q) c_bar, not by c. The found
+    # variance states the spread of the estimate over which real cameras were found; the weight's own
+    # 1 / pi^2 (without the card's curves) overstates it (1.07 and 1.34 of the spread).
+    from geo.counting.calibration import calibration_from_dict
+    from geo.counting.estimate import StripParts, found_variance, reality_from_false
+
+    edges = np.array([0.25, 1.0])
+    cal = calibration_from_dict({"precision_bins": {"edges": edges.tolist(), "n": [10], "real": [5]},
+                                 "recall_bins": {"edges_px": [0, 100000], "n": [10], "found": [5]},
+                                 "false_bins": {"edges": edges.tolist(), "false": [12], "n_images": 1000}})
+    rng = np.random.default_rng(0)
+    pi_real, pi_false, expected = rng.uniform(0.2, 0.9, 30), rng.uniform(0.2, 0.9, 12), 12.0
+    ests, stated, plain = [], [], []
+    for _ in range(3000):
+        pi = np.r_[pi_real[rng.random(30) < pi_real], pi_false]
+        n = len(pi)
+        q = reality_from_false(np.ones(n), np.full(n, 0.5), np.full(n, 0.5), np.array([expected]), edges)
+        ests.append(np.sum(q / pi))
+        parts = StripParts(inside=np.arange(n), pair_cam=np.arange(n), pair_area=np.zeros(n, np.int64),
+                           klass=np.array(["dome"] * n), box_m=np.full(n, 0.33), pairs=None, n_detections=np.ones(n),
+                           conf_max=np.full(n, 0.5), detection_conf=np.full(n, 0.5), n_images=1000,
+                           false_rate=np.array([expected / 1000]))
+        totals = {"q": q, "pi": pi}
+        stated.append(found_variance(parts, totals, 1, curves=cal.curves())[0])
+        plain.append(found_variance(parts, totals, 1)[0])
+    assert 0.85 < np.mean(stated) / np.var(ests) < 1.15, np.mean(stated) / np.var(ests)
+    assert np.mean(plain) / np.var(ests) > 1.3, np.mean(plain) / np.var(ests)
