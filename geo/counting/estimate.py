@@ -781,7 +781,8 @@ def strip_interval(parts: dict[str, np.ndarray], cal: Calibration, *, level: flo
     Gamma or Beta posterior's SD already carries how few counts it rests on): infinite df, a normal
     quantile. (Their counts less bins as df, as before, took t quantiles of 4 df for the shipped
     card's 6 false detections and widened the card's intervals by up to a fifth where its rate's
-    error was most of the variance: issue 27, docs/estimator.md section 11.) With a held-out
+    error was most of the variance: issue 27, docs/estimator.md section 11.) The total's df serves
+    both parts of a card's interval. With a held-out
     false-detection rate (a model card) the false detections' part (``var_reality``, and
     ``var_precision``) is additive and joins the log-normal interval of the rest by
     ``interval_additive_part``."""
@@ -800,8 +801,7 @@ def strip_interval(parts: dict[str, np.ndarray], cal: Calibration, *, level: flo
     # a card's false detections: their Poisson count and their rate's error are additive (MOVER)
     additive = reality + parts["var_precision"]
     scaled = found + parts["var_recall"]
-    df_scaled = satterthwaite_df(cvs[:, [0, 3]], dfs[:, [0, 3]])
-    lo, hi = interval_additive_part(est, scaled, additive, df_scaled, level=level)
+    lo, hi = interval_additive_part(est, scaled, additive, df, level=level, df_additive=df)
     return lo, hi, cv, df
 
 

@@ -685,8 +685,8 @@ def _predicted_interval(est: float, comps: np.ndarray, calibration: Calibration,
     df = float(satterthwaite_df(cvs[None, :], dfs[None, :])[0])
     cv = float(np.sqrt(np.sum(comps)) / est)
     scaled = max(float(np.sum(comps)) - additive, 0.0)
-    df_scaled = float(satterthwaite_df(np.sqrt([[found, max(scaled - found, 0.0)]]) / est, dfs[None, :])[0])
-    lo, hi = interval_additive_part(np.array([est]), np.array([scaled]), np.array([additive]), df_scaled, level=level)
+    lo, hi = interval_additive_part(np.array([est]), np.array([scaled]), np.array([additive]), df, level=level,
+                                    df_additive=df)
     return cv, df, float(lo[0]), float(hi[0]), float((hi[0] - lo[0]) / 2.0 / est * 100.0)
 
 
