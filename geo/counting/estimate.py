@@ -792,7 +792,8 @@ def strip_interval(parts: dict[str, np.ndarray], cal: Calibration, *, level: flo
     comps = np.stack([found, reality, parts["var_precision"], parts["var_recall"]], axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         cvs = np.where(est[:, None] > 0, np.sqrt(comps) / est[:, None], 0.0)
-    dfs = np.stack([np.maximum(parts["n_located"] - 1, 1)] + [np.full(len(est), np.inf)] * 3, axis=-1)
+    n_df = np.maximum(parts["n_located"] - 1, 1)
+    dfs = np.stack([n_df, n_df] + [np.full(len(est), np.inf)] * 2, axis=-1)
     df = satterthwaite_df(cvs, dfs)
     cv = np.sqrt(np.sum(cvs ** 2, axis=-1))
     if not cal.uses_false_rate() or "var_reality" not in parts:
