@@ -774,15 +774,13 @@ def strip_variance(parts: StripParts, cal: Calibration, n_areas: int, *, level: 
 def strip_interval(parts: dict[str, np.ndarray], cal: Calibration, *, level: float = 0.95
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(lo, hi, cv, df) per area: log-normal interval of the variance components with Satterthwaite
-    df. Only the found part of the encounter (which cameras were detected) is a variance estimated
-    from the survey's own located cameras: located cameras - 1 df. The others are stated, not
-    estimated: which located cameras are real (a Poisson false count about the expected one, or the
-    review's within-bin allocation), the false rate's or precision's and recall's posteriors (a
-    Gamma or Beta posterior's SD already carries how few counts it rests on): infinite df, a normal
-    quantile. (Their counts less bins as df, as before, took t quantiles of 4 df for the shipped
-    card's 6 false detections and widened the card's intervals by up to a fifth where its rate's
-    error was most of the variance: issue 27, docs/estimator.md section 11.) The total's df serves
-    both parts of a card's interval. With a held-out
+    df. The encounter (which cameras were detected, and which of them are real) is a variance
+    estimated from the survey's own located cameras and their weights: located cameras - 1 df. The
+    false rate's or precision's and recall's terms are a Gamma or Beta posterior's SD, which already
+    carries how few counts it rests on: infinite df. (Their counts less bins as df, as before, took
+    t quantiles of 4 df for the shipped card's 6 false detections and widened the card's intervals
+    by up to a fifth where its rate's error was most of the variance: issue 27, docs/estimator.md
+    section 11.) The total's df serves both parts of a card's interval. With a held-out
     false-detection rate (a model card) the false detections' part (``var_reality``, and
     ``var_precision``) is additive and joins the log-normal interval of the rest by
     ``interval_additive_part``."""

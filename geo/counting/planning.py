@@ -637,7 +637,7 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
     var_enc = var_ht + var_real
     comps = np.array([var_enc, var_prec, var_rec])
     cv, df, lo, hi, half = _predicted_interval(est, comps, calibration, located=located, level=level,
-                                               additive=0.0 if review else var_real + var_prec, found=var_ht)
+                                               additive=0.0 if review else var_real + var_prec)
     total = float(comps.sum()) or 1.0
     return Prediction(design=design, images=images, points=points, strip_m={k: float(v) for k, v in strips.items()},
                       density_per_km=float(density_per_km), cameras_in_strip=truth, estimate=est, cv=cv, df=df,
@@ -671,9 +671,9 @@ def _predicted_interval(est: float, comps: np.ndarray, calibration: Calibration,
     """(cv, df, lo, hi, half-width %) of a predicted estimate from its variance components
     (encounter, precision, recall), as ``geo.counting.estimate.strip_interval`` makes them:
     ``additive`` (cameras^2, part of them) is the false detections' additive part of a card's
-    estimate (``geo.counting.estimate.interval_additive_part``); ``found`` (cameras^2, part of the
-    encounter; default all of it) the part estimated from the located cameras, with located - 1
-    df; the rest is stated (a Poisson count, posteriors): infinite df."""
+    estimate (``geo.counting.estimate.interval_additive_part``). Satterthwaite df: the encounter
+    (``found``, cameras^2, default ``comps[0]``), estimated from the located cameras' weights, has
+    located - 1; the precision and recall terms, posteriors' SDs, infinite df."""
     from geo.counting.estimate import interval_additive_part, satterthwaite_df
 
     if not est > 0:
