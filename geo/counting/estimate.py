@@ -148,7 +148,8 @@ def lognormal_interval(est: np.ndarray, cv: np.ndarray, df: np.ndarray | float =
 
 
 def interval_additive_part(est: np.ndarray, var_scaled: np.ndarray, var_additive: np.ndarray,
-                           df: np.ndarray | float = np.inf, *, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+                           df: np.ndarray | float = np.inf, *, level: float = 0.95, df_additive: np.ndarray | float = np.inf
+                           ) -> tuple[np.ndarray, np.ndarray]:
     """(lo, hi) of an estimate whose error has a part that scales with it (``var_scaled``: the
     log-normal interval of ``lognormal_interval``) and an additive part (``var_additive``: a normal
     interval about 0), combined by the method of variance estimates recovery for a sum (MOVER,
@@ -157,7 +158,9 @@ def interval_additive_part(est: np.ndarray, var_scaled: np.ndarray, var_additive
     rate's error) is additive: its spread is set by the expected false count, not by how many
     cameras the survey holds, so the log scale, which scales it with the estimate, puts it low on
     a survey whose estimate its false detections pushed up (issue 27, docs/estimator.md section 10).
-    An estimate of 0 with an additive part gets 0 .. t sd_add. cameras."""
+    An estimate of 0 with an additive part gets 0 .. t sd_add. ``df``: the scaled part's degrees of
+    freedom, ``df_additive`` the additive part's (default infinite: a Poisson count's and a
+    posterior's variance are stated, not estimated). cameras."""
     from scipy.stats import norm, t
 
     est = np.asarray(est, float)
@@ -166,7 +169,8 @@ def interval_additive_part(est: np.ndarray, var_scaled: np.ndarray, var_additive
         cv = np.where(est > 0, np.sqrt(np.maximum(var_scaled, 0.0)) / est, 0.0)
     l1, h1 = lognormal_interval(est, cv, df, level=level)
     q = 1 - (1 - level) / 2
-    quant = np.where(np.isfinite(df), t.ppf(q, np.where(np.isfinite(df), np.maximum(df, 1.0), 1.0)), norm.ppf(q))
+    df_a = np.broadcast_to(np.asarray(df_additive, float), est.shape)
+    quant = np.where(np.isfinite(df_a), t.ppf(q, np.where(np.isfinite(df_a), np.maximum(df_a, 1.0), 1.0)), norm.ppf(q))
     a = quant * np.sqrt(np.maximum(var_additive, 0.0))
     return np.maximum(est - np.hypot(est - l1, a), 0.0), est + np.hypot(h1 - est, a)
 
@@ -587,11 +591,43 @@ def encounter_variance(parts: StripParts, totals: dict, curves: RateCurves, n_ar
     """Per-area variance of which cameras were detected (``found_variance``) plus which of them
     are real (``reality_variance``); cameras^2."""
     q, pi = totals["q"], np.maximum(totals["pi"], totals.get("pi_spread", totals["pi"]))
-    return found_variance(parts, totals, n_areas) + reality_variance(parts, q, pi, curves, n_areas,
-                                                                      fixed_totals=fixed_totals)
+    return (found_variance(parts, totals, n_areas, curves=None if fixed_totals else curves)
+            + reality_variance(parts, q, pi, curves, n_areas, fixed_totals=fixed_totals))
 
 
-def found_variance(parts: StripParts, totals: dict, n_areas: int) -> np.ndarray:
+def found_response(parts: StripParts, q: np.ndarray, pi: np.ndarray, curves: RateCurves, n_areas: int
+                   ) -> np.ndarray | None:
+    """Per (inside camera, area) pair (``parts.pair_cam``, ``parts.pair_area``): how far the
+    area's estimate moves when the camera is found, as a share of its weight 1 / pi; None without
+    a card's false rate (every share 1).
+
+    With a card's false rate P(real) spends the bin's expected false detections E_b over its S_b
+    single-detection cameras, q_b = 1 - E_b / S_b. One more real single of weight c found in the
+    area raises S_b too, so the area's estimate moves by q_b c + (1 - q_b) c_bar (c_bar: the area's
+    singles' sum of 1 / pi in the bin over S_b, the survey's singles in it), not by c: the rest of
+    c is the expected false detection it takes off the other singles (the same response as a false
+    single's, ``reality_variance``). Multi-detection cameras move it by their weight."""
+    if parts.false_rate is None or len(parts.pair_cam) == 0:
+        return None
+    edges = curves.conf_edges
+    k = len(edges) - 1
+    single_all = parts.n_detections <= 1
+    s_b = np.bincount(conf_bin(parts.conf_max[single_all], edges), minlength=k).astype(float)
+    single = single_all[parts.inside]
+    cam_bin = conf_bin(parts.conf_max[parts.inside], edges)
+    c = 1.0 / pi
+    pc = parts.pair_cam
+    ps = single[pc]
+    key = parts.pair_area * k + cam_bin[pc]
+    sum_c = np.bincount(key[ps], c[pc][ps], minlength=n_areas * k).reshape(n_areas, k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c_bar = np.where(s_b > 0, sum_c / s_b, 0.0)
+    qp = q[pc]
+    a = qp * c[pc] + (1.0 - qp) * c_bar[parts.pair_area, cam_bin[pc]]
+    return np.where(ps, a / c[pc], 1.0)
+
+
+def found_variance(parts: StripParts, totals: dict, n_areas: int, *, curves: RateCurves | None = None) -> np.ndarray:
     """Per-area Horvitz-Thompson variance of which cameras were detected, sum q (1 - pi) / pi^2
     over the located cameras (Horvitz and Thompson 1952; Poisson sampling, independent
     inclusions, Sarndal, Swensson and Wretman 1992, sec. 3.5); cameras^2. pi here is the larger of the weight's pi (1 / the
@@ -610,31 +646,46 @@ def found_variance(parts: StripParts, totals: dict, n_areas: int) -> np.ndarray:
     Horvitz-Thompson estimate of a variance: pairs of cameras by 1 / (pi_i pi_j), a camera by
     1 / pi_i), the realized design's, neither the Poisson sum (cameras placed evenly
     along a street cancel: as many come into the grid's blind spots as leave them) nor nothing
-    (a street's few cameras need not cancel)."""
+    (a street's few cameras need not cancel).
+
+    With ``curves`` and a card's false rate, a camera moves the estimate by its weight times
+    ``found_response`` (a single: q c + (1 - q) c_bar), so its terms are scaled by that share
+    (squared in the variance): the 1 / pi^2 of a single whose bin's P(real) is q overstated its
+    variance up to 1 / q^2 (issue 27, docs/estimator.md section 11)."""
     q, pi = totals["q"], np.maximum(totals["pi"], totals.get("pi_spread", totals["pi"]))
+    ratio = None if curves is None else found_response(parts, q, pi, curves, n_areas)
+    pc = parts.pair_cam
+    r = np.ones(len(pc)) if ratio is None else ratio
+
+    def by_pair(values: np.ndarray) -> np.ndarray:  # per area, each pair's term times its share squared
+        return np.bincount(parts.pair_area, np.asarray(values, float)[pc] * r ** 2, minlength=n_areas)
+
     by_shift = totals.get("by_shift")
     if by_shift is None or parts.street is None:
-        return parts.per_area(q * (1 - pi) / pi ** 2, n_areas)
+        return by_pair(q * (1 - pi) / pi ** 2)
     grid = np.minimum(by_shift.var(axis=1), pi * (1 - pi))
     found = q * (pi * (1 - pi) - grid) / pi ** 3
     # the street sums' variance over the shifts counts each camera's own term with 1 / pi^4; its
     # Horvitz-Thompson estimate weighs it 1 / pi^3 (the pairs' terms keep 1 / (pi_i pi_j))
     own = q ** 2 * grid / pi ** 4 - q * grid / pi ** 3
-    street = np.maximum(grid_variance(parts, q[:, None] * by_shift / pi[:, None] ** 2, n_areas)
-                        - parts.per_area(own, n_areas), 0.0)
-    return parts.per_area(found, n_areas) + street
+    terms = (q[:, None] * by_shift / pi[:, None] ** 2)[pc] * r[:, None]
+    street = np.maximum(grid_variance(parts, terms, n_areas, by_pair=True) - by_pair(own), 0.0)
+    return by_pair(found) + street
 
 
-def grid_variance(parts: StripParts, terms: np.ndarray, n_areas: int) -> np.ndarray:
+def grid_variance(parts: StripParts, terms: np.ndarray, n_areas: int, *, by_pair: bool = False) -> np.ndarray:
     """Per area, the sum over streets of the variance over the grid's shifts of the street's
-    sum of ``terms`` (inside cameras x shifts): a street's grid moves all its cameras at once."""
+    sum of ``terms`` (inside cameras x shifts; with ``by_pair``, (camera, area) pairs x shifts):
+    a street's grid moves all its cameras at once."""
     if len(parts.pair_cam) == 0:
         return np.zeros(n_areas)
+    if not by_pair:
+        terms = terms[parts.pair_cam]
     street = parts.street[parts.pair_cam]
     _, group = np.unique(parts.pair_area.astype(np.int64) * (int(street.max()) + 2) + street + 1, return_inverse=True)
     area_of = np.zeros(group.max() + 1, np.int64)
     area_of[group] = parts.pair_area
-    sums = np.stack([np.bincount(group, terms[parts.pair_cam, k], minlength=group.max() + 1)
+    sums = np.stack([np.bincount(group, terms[:, k], minlength=group.max() + 1)
                      for k in range(terms.shape[1])], axis=1)
     return np.bincount(area_of, sums.var(axis=1), minlength=n_areas)
 
@@ -699,19 +750,22 @@ def recall_variance(parts: StripParts, cal: Calibration, curves: RateCurves, tot
     return sum((parts.per_area(dw[:, j], n_areas) * sd[j]) ** 2 for j in range(len(sd)))
 
 
-def strip_variance(parts: StripParts, cal: Calibration, n_areas: int) -> dict[str, np.ndarray]:
+def strip_variance(parts: StripParts, cal: Calibration, n_areas: int, *, level: float = 0.95) -> dict[str, np.ndarray]:
     """Per-area point estimate (``strip_totals``) and variance components (cameras^2):
     ``var_encounter`` (``encounter_variance``), ``var_precision`` (``false_detection_variance``)
-    and ``var_recall`` (``recall_variance``), with the estimate by class and how many cameras the
+    and ``var_recall`` (``recall_variance``), with the estimate by class, ``n_sure`` (the located
+    cameras surely real at ``level``, ``sure_real``) and how many cameras the
     small-pi floor applied to."""
     curves = cal.curves()
     totals = strip_totals(parts, curves, n_areas)
     out = {k: v for k, v in totals.items() if k not in ("w", "q", "pi", "raw", "pi_spread", "by_shift")}
     q, pi = totals["q"], np.maximum(totals["pi"], totals.get("pi_spread", totals["pi"]))
     out["var_reality"] = reality_variance(parts, q, pi, curves, n_areas, fixed_totals=cal.sampled_survey())
-    out["var_encounter"] = found_variance(parts, totals, n_areas) + out["var_reality"]
+    out["var_encounter"] = found_variance(parts, totals, n_areas,
+                                          curves=None if cal.sampled_survey() else curves) + out["var_reality"]
     out["var_precision"], out["fpc"] = false_detection_variance(parts, cal, curves, totals["pi"], n_areas)
     out["var_recall"] = recall_variance(parts, cal, curves, totals, n_areas)
+    out["n_sure"] = sure_real(parts, curves, cal, n_areas, level=level)
     return out
 
 
@@ -719,30 +773,62 @@ def strip_variance(parts: StripParts, cal: Calibration, n_areas: int) -> dict[st
 
 def strip_interval(parts: dict[str, np.ndarray], cal: Calibration, *, level: float = 0.95
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(lo, hi, cv, df) per area: log-normal interval of the three variance components with
-    Satterthwaite df (encounter: located cameras - 1; false detections: the held-out false
-    detections (or checked detections) - bins; recall: checked cameras - bins). With a held-out
+    """(lo, hi, cv, df) per area: log-normal interval of the variance components with Satterthwaite
+    df. The encounter (which cameras were detected, and which of them are real) is a variance
+    estimated from the survey's own located cameras and their weights: located cameras - 1 df. The
+    false rate's or precision's and recall's terms are a Gamma or Beta posterior's SD, which already
+    carries how few counts it rests on: infinite df. (Their counts less bins as df, as before, took
+    t quantiles of 4 df for the shipped card's 6 false detections and widened the card's intervals
+    by up to a fifth where its rate's error was most of the variance: issue 27, docs/estimator.md
+    section 11.) The total's df serves both parts of a card's interval. With a held-out
     false-detection rate (a model card) the false detections' part (``var_reality``, and
     ``var_precision``) is additive and joins the log-normal interval of the rest by
     ``interval_additive_part``."""
     est = parts["est"]
-    comps = np.stack([parts["var_encounter"], parts["var_precision"], parts["var_recall"]], axis=-1)
+    reality = parts.get("var_reality", np.zeros(len(est)))
+    found = np.maximum(parts["var_encounter"] - reality, 0.0)
+    comps = np.stack([found, reality, parts["var_precision"], parts["var_recall"]], axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         cvs = np.where(est[:, None] > 0, np.sqrt(comps) / est[:, None], 0.0)
-    prec_counts = cal.false_n if cal.uses_false_rate() else cal.prec_n
-    dfs = np.stack([np.maximum(parts["n_located"] - 1, 1),
-                    np.full(len(est), max(prec_counts.sum() - np.count_nonzero(prec_counts), 1)),
-                    np.full(len(est), max(cal.rec_n.sum() - np.count_nonzero(cal.rec_n), 1))], axis=-1)
+    n_df = np.maximum(parts["n_located"] - 1, 1)
+    dfs = np.stack([n_df, n_df] + [np.full(len(est), np.inf)] * 2, axis=-1)
     df = satterthwaite_df(cvs, dfs)
     cv = np.sqrt(np.sum(cvs ** 2, axis=-1))
     if not cal.uses_false_rate() or "var_reality" not in parts:
         lo, hi = lognormal_interval(est, cv, df, level=level)
         return lo, hi, cv, df
     # a card's false detections: their Poisson count and their rate's error are additive (MOVER)
-    additive = parts["var_reality"] + parts["var_precision"]
-    scaled = parts["var_encounter"] - parts["var_reality"] + parts["var_recall"]
-    lo, hi = interval_additive_part(est, scaled, additive, df, level=level)
+    additive = reality + parts["var_precision"]
+    scaled = found + parts["var_recall"]
+    lo, hi = interval_additive_part(est, scaled, additive, df, level=level, df_additive=df)
     return lo, hi, cv, df
+
+
+def sure_real(parts: StripParts, curves: RateCurves, cal: Calibration, n_areas: int, *, level: float = 0.95
+              ) -> np.ndarray:
+    """Per area, the located cameras inside the strip that are surely real: whose P(real) is at
+    least 1 - (1 - ``level``) / 2 even at the card's false rate raised to its Gamma posterior's
+    upper (1 + ``level``) / 2 quantile, or, if more, the lower (1 - ``level``) / 2 quantile of how
+    many are real, each with its P(real) at that rate (a normal approximation, rounded down;
+    cameras). A lower bound of the cameras in the strip, under
+    which an interval's lower end need not go: a card's MOVER interval can reach 0 though several
+    cameras were located, which reads as "maybe none" (issue 27). Multi-detection cameras are
+    real to P(real) unless a bin's false detections outnumber its singles; a single in a bin whose
+    expected false detections are a small share of its singles is sure too. Only with a card's
+    false rate; else 0 (a review's log-normal interval keeps a lower end above 0)."""
+    from scipy.stats import gamma, norm
+
+    if parts.false_rate is None or not cal.uses_false_rate():
+        return np.zeros(n_areas)
+    shape = float(np.sum(cal.false_rate_gamma()[0]))
+    p_level = 1 - (1 - level) / 2
+    raised = np.asarray(parts.false_rate, float) * float(gamma.ppf(p_level, shape) / shape)
+    q_hi = parts.reality(curves, false_rate=raised)[parts.inside]
+    sure = parts.per_area((q_hi >= p_level - 1e-12).astype(float), n_areas)
+    # and the lower quantile of how many of them are real, each with that P(real) (normal, whole cameras)
+    mean, var = parts.per_area(q_hi, n_areas), parts.per_area(q_hi * (1 - q_hi), n_areas)
+    some = np.floor(mean - norm.ppf(p_level) * np.sqrt(var) + 1e-9)
+    return np.maximum(sure, np.maximum(some, 0.0))
 
 
 def interval_with_zero_bound(est: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_located: np.ndarray,
@@ -826,8 +912,10 @@ def density_from_tables(
     parts = strip_parts(tree, cameras=cameras, used=counts["used"], images=images, streets=streets,
                         surveyed=surveyed, widths=widths, design=design, pi_ref=pi_ref, buildings=buildings,
                         n_shifts=n_shifts, calibration=cal, n_images=counts["n_ok_images"])
-    comp = strip_variance(parts, cal, n_areas)
+    comp = strip_variance(parts, cal, n_areas, level=level)
     lo, hi, cv, df = strip_interval(comp, cal, level=level)
+    # a lower end no lower than the located cameras that are surely real (MOVER's can reach 0)
+    lo = np.maximum(lo, comp["n_sure"])
     est_lo, est_hi = interval_with_zero_bound(comp["est"], lo, hi, comp["n_located"], curves, level=level)
     # estimator (a), with the calibration's overall precision and recall
     summary = calibration_summary(cal, conf=parts.detection_conf, n_images=counts["n_ok_images"])

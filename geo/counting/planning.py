@@ -622,6 +622,13 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
         # the false rate's error: each false detection too many removes a single's weight
         w_single = (w1_real + w1_false) / max(singles_real + n_false, 1e-12)
         var_prec = (n_false * rate_rel_se * w_single) ** 2
+        # a camera found as a single moves the estimate by q c + (1 - q) c_bar, not its weight c
+        # (geo.counting.estimate.found_response): the found variance of that share of its finds
+        c = 1.0 / s_pf
+        a = q * c + (1.0 - q) * w_single
+        var_ht -= scale * float(np.sum(s_p1 * (c ** 2 - a ** 2)
+                                       - (s_pi * c) ** 2 + (s_p1 * a + (s_pi - s_p1) * c) ** 2))
+        var_ht = max(var_ht, 0.0)
     # recall: each size bin's Beta posterior SD through d pi / d recall_b (a difference of 0.01)
     q_cam = 1.0 - (1.0 - q) * s_p1 / np.maximum(s_pi, 1e-12)
     var_rec = _predicted_recall_variance(calibration, curves.recall, lambda r: inclusion(detection(r))[0], pi,
@@ -660,24 +667,26 @@ def _predicted_recall_variance(calibration: Calibration, recall: np.ndarray, inc
 
 
 def _predicted_interval(est: float, comps: np.ndarray, calibration: Calibration, *, located: float, level: float,
-                        additive: float = 0.0) -> tuple[float, float, float, float, float]:
+                        additive: float = 0.0, found: float | None = None) -> tuple[float, float, float, float, float]:
     """(cv, df, lo, hi, half-width %) of a predicted estimate from its variance components
     (encounter, precision, recall), as ``geo.counting.estimate.strip_interval`` makes them:
     ``additive`` (cameras^2, part of them) is the false detections' additive part of a card's
-    estimate (``geo.counting.estimate.interval_additive_part``)."""
+    estimate (``geo.counting.estimate.interval_additive_part``). Satterthwaite df: the encounter
+    (``found``, cameras^2, default ``comps[0]``), estimated from the located cameras' weights, has
+    located - 1; the precision and recall terms, posteriors' SDs, infinite df."""
     from geo.counting.estimate import interval_additive_part, satterthwaite_df
 
     if not est > 0:
         return float("inf"), 1.0, 0.0, float("inf"), float("inf")
-    cvs = np.sqrt(comps) / est
-    prec_counts = calibration.false_n if calibration.uses_false_rate() else calibration.prec_n
-    dfs = np.array([max(located - 1.0, 1.0),
-                    max(float(np.sum(prec_counts)) - np.count_nonzero(prec_counts), 1.0),
-                    max(float(np.sum(calibration.rec_n)) - np.count_nonzero(calibration.rec_n), 1.0)])
+    found = float(comps[0]) if found is None else float(found)
+    parts = np.array([found, max(float(np.sum(comps)) - found, 0.0)])
+    cvs = np.sqrt(parts) / est
+    dfs = np.array([max(located - 1.0, 1.0), np.inf])
     df = float(satterthwaite_df(cvs[None, :], dfs[None, :])[0])
-    cv = float(np.sqrt(np.sum(cvs ** 2)))
+    cv = float(np.sqrt(np.sum(comps)) / est)
     scaled = max(float(np.sum(comps)) - additive, 0.0)
-    lo, hi = interval_additive_part(np.array([est]), np.array([scaled]), np.array([additive]), df, level=level)
+    lo, hi = interval_additive_part(np.array([est]), np.array([scaled]), np.array([additive]), df, level=level,
+                                    df_additive=df)
     return cv, df, float(lo[0]), float(hi[0]), float((hi[0] - lo[0]) / 2.0 / est * 100.0)
 
 

@@ -54,7 +54,7 @@ def kinds_from_boxes(pred: pd.DataFrame, truth: pd.DataFrame, *, iou_real: float
 
     ``pred``: image_id, x1, y1, x2, y2, conf; ``truth``: image_id, x1, y1, x2, y2 (pixels). Every true
     box counts, however small (the card ignores those under 6 px; a box on one is a real camera)."""
-    from detector.matching import iou_matrix
+    from detector.matching import iou_matrix, overlaps_no_truth
 
     kind = np.full(len(pred), "background", dtype=object)
     box = np.full(len(pred), -1, dtype=np.int64)
@@ -78,8 +78,13 @@ def kinds_from_boxes(pred: pd.DataFrame, truth: pd.DataFrame, *, iou_real: float
                 if candidates[best] >= threshold:
                     taken[best], kind[p], box[p] = True, label, t_idx[best]
         for row, p in enumerate(p_idx):
-            if box[p] < 0 and (ious[row] > 0).any():
-                kind[p], box[p] = "duplicate", t_idx[int(np.argmax(ious[row]))]
+            if box[p] < 0:
+                box[p] = t_idx[int(np.argmax(ious[row]))]  # a duplicate's true box (background: reset below)
+    # the boxes on no camera are the card's false_bins (detector.matching, its one definition)
+    background = overlaps_no_truth(pred.reset_index(drop=True), truth.reset_index(drop=True))
+    matched = np.isin(kind, ("real", "loose"))
+    kind = np.where(matched, kind, np.where(background, "background", "duplicate"))
+    box = np.where(matched | ~background, box, -1)
     return pd.DataFrame({"kind": kind, "truth_row": box}, index=pred.index)
 
 

@@ -549,3 +549,76 @@ def test_card_reality_variance_matches_poisson_false_cameras_with_spread_weights
         plain.append(((1 - q[inside]) / pi[inside] ** 2).sum())
     assert 0.8 < np.mean(stated) / np.var(errors) < 1.25  # 1.06
     assert np.mean(plain) / np.var(errors) > 1.8  # 2.9
+
+
+def test_the_lower_end_keeps_the_located_cameras_that_are_surely_real():
+    # A card's MOVER interval can reach 0 where the false detections' additive part is as large as
+    # the estimate, though several cameras were located (issue 27: t05, t06, t07, d05, d06). The lower
+    # end is then the located cameras that are surely real. Over surveys whose detector's false rate
+    # is drawn from the card's posterior (4 real cameras seen twice, 3 real singles in the bin the card
+    # saw no false detection in, 3 in the bin it saw 5; the false ones singles), that count stays at or
+    # under the real located cameras in at least 97.5% of them, and mostly holds the 7 sure ones.
+    from geo.counting.calibration import calibration_from_dict
+    from geo.counting.estimate import StripParts, strip_interval, sure_real
+
+    edges = [0.25, 0.5, 0.8, 1.0]
+    cal = calibration_from_dict({"precision_bins": {"edges": edges, "n": [10, 10, 10], "real": [5, 9, 10]},
+                                 "recall_bins": {"edges_px": [0, 100000], "n": [10], "found": [5]},
+                                 "false_bins": {"edges": edges, "false": [1, 5, 0], "n_images": 1000}})
+    shape, rate = cal.false_rate_gamma()
+    images = 150
+    real_conf = np.r_[np.full(4, 0.9), np.full(3, 0.9), np.full(3, 0.7)]
+    rng = np.random.default_rng(0)
+    sure = []
+    for _ in range(3000):
+        false = rng.poisson(rng.gamma(shape, 1.0 / rate) * images)  # the survey's false singles per bin
+        conf = np.r_[real_conf, np.full(false[0], 0.3), np.full(false[1], 0.7), np.full(false[2], 0.9)]
+        n_det = np.r_[np.full(4, 2.0), np.ones(len(conf) - 4)]
+        n = len(conf)
+        parts = StripParts(inside=np.arange(n), pair_cam=np.arange(n), pair_area=np.zeros(n, np.int64),
+                           klass=np.array(["dome"] * n), box_m=np.full(n, 0.33), pairs=None, n_detections=n_det,
+                           conf_max=conf, detection_conf=np.repeat(conf, n_det.astype(int)), n_images=images,
+                           false_rate=cal.false_rates())
+        sure.append(sure_real(parts, cal.curves(), cal, 1)[0])
+    sure = np.array(sure)
+    assert np.mean(sure <= len(real_conf)) >= 0.975 and np.mean(sure >= 7) > 0.9, np.bincount(sure.astype(int))
+    # an estimate's interval: MOVER's lower end is 0 here (the density table's becomes n_sure)
+    comp = {"est": np.array([20.0]), "var_encounter": np.array([60.0]), "var_reality": np.array([50.0]),
+            "var_precision": np.array([60.0]), "var_recall": np.array([1.0]), "n_located": np.array([8.0])}
+    lo, hi, _, _ = strip_interval(comp, cal)
+    assert lo[0] == 0.0 and hi[0] > 20.0
+    review = calibration_from_dict({"source": "review", "precision_bins": {"edges": edges, "n": [10, 10, 10],
+                                    "real": [5, 9, 10]}, "recall_bins": {"edges_px": [0, 100000], "n": [10], "found": [5]}})
+    assert sure_real(parts, review.curves(), review, 1)[0] == 0.0
+
+
+def test_a_cards_found_variance_moves_a_single_by_its_share_of_the_expected_false_detections():
+    # 30 real single-detection cameras, each found with its pi, among 12 false singles (fixed) of which
+    # P(real) subtracts the expected 12: one more real single found also takes part of the expected
+    # false detections off the others, so the estimate moves by q c + (1 - q) c_bar, not by c. The found
+    # variance states the spread of the estimate over which real cameras were found; the weight's own
+    # 1 / pi^2 (without the card's curves) overstates it (1.07 and 1.34 of the spread).
+    from geo.counting.calibration import calibration_from_dict
+    from geo.counting.estimate import StripParts, found_variance, reality_from_false
+
+    edges = np.array([0.25, 1.0])
+    cal = calibration_from_dict({"precision_bins": {"edges": edges.tolist(), "n": [10], "real": [5]},
+                                 "recall_bins": {"edges_px": [0, 100000], "n": [10], "found": [5]},
+                                 "false_bins": {"edges": edges.tolist(), "false": [12], "n_images": 1000}})
+    rng = np.random.default_rng(0)
+    pi_real, pi_false, expected = rng.uniform(0.2, 0.9, 30), rng.uniform(0.2, 0.9, 12), 12.0
+    ests, stated, plain = [], [], []
+    for _ in range(3000):
+        pi = np.r_[pi_real[rng.random(30) < pi_real], pi_false]
+        n = len(pi)
+        q = reality_from_false(np.ones(n), np.full(n, 0.5), np.full(n, 0.5), np.array([expected]), edges)
+        ests.append(np.sum(q / pi))
+        parts = StripParts(inside=np.arange(n), pair_cam=np.arange(n), pair_area=np.zeros(n, np.int64),
+                           klass=np.array(["dome"] * n), box_m=np.full(n, 0.33), pairs=None, n_detections=np.ones(n),
+                           conf_max=np.full(n, 0.5), detection_conf=np.full(n, 0.5), n_images=1000,
+                           false_rate=np.array([expected / 1000]))
+        totals = {"q": q, "pi": pi}
+        stated.append(found_variance(parts, totals, 1, curves=cal.curves())[0])
+        plain.append(found_variance(parts, totals, 1)[0])
+    assert 0.85 < np.mean(stated) / np.var(ests) < 1.15, np.mean(stated) / np.var(ests)
+    assert np.mean(plain) / np.var(ests) > 1.3, np.mean(plain) / np.var(ests)
