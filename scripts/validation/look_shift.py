@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--max-reference", type=int, default=None, help="held-out default images. Default all.")
     s = sub.add_parser("table", help="the look test per survey against the held-out default set")
     s.add_argument("--out", type=Path, required=True)
-    s.add_argument("--rendered", type=Path, default=Path("/work/cache/rendered"), help="for survey.json")
+    s.add_argument("--rendered", type=Path, required=True,
+                   help="the rendered validation's cache (NAME/survey.json gives each survey's look and group)")
     s.add_argument("--markdown", type=Path, default=None)
     w = sub.add_parser("write", help="look.parquet for surveys detected before detect wrote it")
     w.add_argument("surveys", nargs="+", type=Path, help="survey directories (with images.parquet)")
