@@ -327,7 +327,10 @@ def test_the_averaged_weight_counts_cameras_located_with_error_without_bias():
 
     rng = np.random.default_rng(3)
     n, sd = 200_000, 6.0
-    pi_of = lambda d: 0.1 + 0.8 * np.exp(-np.abs(d) / 5.0)
+
+    def pi_of(d):
+        return 0.1 + 0.8 * np.exp(-np.abs(d) / 5.0)
+
     x = rng.uniform(-300.0, 300.0, n)
     found = rng.random(n) < pi_of(x)
     x_hat = x[found] + rng.normal(0.0, sd, found.sum())
