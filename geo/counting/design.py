@@ -204,8 +204,10 @@ class RandomDesignPairs:
     def inclusion_parts(self, box_m: np.ndarray, recall_fn, *, floor=MIN_INCLUSION, visibility=visibility_by_range
                         ) -> tuple[np.ndarray, ...]:
         """(pi, pi raw, pi spread, None), as ``geo.counting.inclusion.inclusion_parts``: random
-        points fall independently, there is no grid to shift."""
-        return inclusion_parts(self.node_inclusion(box_m, recall_fn, visibility=visibility), self.n_nodes, floor=floor)
+        points fall independently, there is no grid to shift. A located camera's pi is p*
+        averaged over its position uncertainty (``geo.counting.inclusion.averaged_weight``)."""
+        return inclusion_parts(self.node_inclusion(box_m, recall_fn, visibility=visibility), self.n_nodes, floor=floor,
+                               averaged=True)
 
 
 def _length_cells(position: np.ndarray, vpoint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

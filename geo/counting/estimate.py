@@ -34,7 +34,8 @@ street are no part of it.
          carried through by the delta method (a central difference of one posterior SD);
        - recall: each size bin's Beta posterior carried through pi's gradient;
        weights of cameras placed by box size are corrected for their location error
-       (``geo.counting.inclusion.corrected_weight``);
+       (``geo.counting.inclusion.corrected_weight``; a random design's: 1 / pi averaged over
+       the error, ``geo.counting.inclusion.averaged_weight``);
     6. interval (``strip_interval``): log-normal, N / C .. N x C with
        C = exp(t_df sqrt(log(1 + cv^2))), df by Satterthwaite (``lognormal_interval``); with a
        card's false-detection rate the false detections' part (reality and precision terms) is
@@ -1142,9 +1143,9 @@ def _per_road_km_se_r2(parts: StripParts, cameras: pd.DataFrame, surveyed: gpd.G
 
 def location_sd_m(cameras: pd.DataFrame) -> np.ndarray:
     """SD (m) of each located camera's position across the street, for the measurement-error
-    correction of its weight (``geo.counting.inclusion.corrected_weight``): for cameras placed by box
-    size (``method`` "size") ``ACROSS_SHARE`` x their ``uncertainty_m`` (an RMS distance; their
-    range error runs along the ray, mostly across the street); 0 for cameras placed on a facade
+    correction of its weight (``geo.counting.inclusion.corrected_weight``, ``averaged_weight``): for
+    cameras placed by box size (``method`` "size") ``ACROSS_SHARE`` x their ``uncertainty_m`` (an RMS
+    distance; their range error runs along the ray, mostly across the street); 0 for cameras placed on a facade
     (their error runs along the wall, which the grid shifts average over) or by triangulation
     (sub-metre)."""
     if "uncertainty_m" not in cameras.columns or "method" not in cameras.columns or len(cameras) == 0:

@@ -196,10 +196,11 @@ class ViewPairs:
         return inclusion_parts(by_shift.mean(axis=2), self.n_nodes, floor=floor, by_shift=by_shift)
 
 
-def inclusion_parts(node: np.ndarray, n_nodes: int, *, floor=MIN_INCLUSION, by_shift: np.ndarray | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+def inclusion_parts(node: np.ndarray, n_nodes: int, *, floor=MIN_INCLUSION, by_shift: np.ndarray | None = None,
+                    averaged: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """(pi, pi raw, pi spread, p* by shift) from the (cameras, n_nodes) p* at the location
-    nodes: pi as ``ViewPairs.inclusion`` gives it; for the encounter variance, pi spread: p*
+    nodes: pi as ``ViewPairs.inclusion`` gives it (``averaged``: pi spread instead, the weight
+    1 / E_e[pi(x_hat + e)] of ``averaged_weight``); for the encounter variance, pi spread: p*
     averaged over the camera's position uncertainty (the Gauss-Hermite nodes' weights), floored
     (averaging pi rather than 1 / pi keeps a mislocated camera's (1 - pi) / pi^2 bounded: a
     position that no view can see next to positions that several can see counts with the
@@ -213,7 +214,23 @@ def inclusion_parts(node: np.ndarray, n_nodes: int, *, floor=MIN_INCLUSION, by_s
     _, node_w = ERROR_NODES
     if by_shift is not None:
         shifts = np.einsum("cns,n->cs", by_shift, node_w)
-    return 1.0 / corrected_weight(node, floor=floor), raw, np.maximum(node @ node_w, floor), shifts
+    spread = np.maximum(node @ node_w, floor)
+    pi = 1.0 / (averaged_weight(node, floor=floor) if averaged else corrected_weight(node, floor=floor))
+    return pi, raw, spread, shifts
+
+
+def averaged_weight(node_pi: np.ndarray, *, floor: float = MIN_INCLUSION) -> np.ndarray:
+    """Horvitz-Thompson weight of a camera located with error, as the posterior mean of 1 / pi:
+    with cameras spread evenly across the street near it and x_hat = x + e (e ~ N(0, sd^2)),
+    E[1 / pi(x) | x_hat, found] = integral phi(x_hat - x) dx / integral phi(x_hat - x) pi(x) dx
+    = 1 / E_e[pi(x_hat + e)], so sum over the found cameras of it has expectation N whatever the
+    error (no second-order step). ``node_pi``: (cameras, 3) pi at the Gauss-Hermite nodes; pi
+    averaged floored at ``floor``. Random designs use it (issue 27, docs/estimator.md section
+    12: on the rendered surveys the located singles' raw weights were unbiased, and
+    ``corrected_weight`` took 7% off them)."""
+    _, node_w = ERROR_NODES
+    floor = np.asarray(floor, float)
+    return 1.0 / np.maximum(node_pi @ node_w, floor)
 
 
 def corrected_weight(node_pi: np.ndarray, *, floor: float = MIN_INCLUSION) -> np.ndarray:

@@ -111,3 +111,26 @@ def test_truth_of_a_random_design_is_measured_from_every_street_of_its_network(t
     (tmp_path / "sample.json").write_text(json.dumps({"method": "systematic", "spacing_m": 20.0}))
     pieces = surveyed_for_truth(tmp_path, images)  # systematic: only where its points stand
     assert pieces.geometry.length.sum() < 0.5 * streets.geometry.length.sum()
+
+
+def test_a_random_designs_located_cameras_weigh_one_over_pi_averaged_over_their_position_error():
+    """Issue 27: a random design's pi of a camera located with an SD is p* averaged over the
+    location nodes (``averaged_weight``), not the second-order correction of systematic designs."""
+    import geopandas as gpd
+    import shapely
+
+    from geo.counting.design import random_design_pairs
+    from geo.counting.inclusion import averaged_weight, corrected_weight
+
+    streets = gpd.GeoDataFrame({"street_id": [0]}, geometry=[shapely.LineString([(0, 0), (400, 0)])],
+                               crs="EPSG:32635")
+    cams = np.array([[200.0, 4.0], [200.0, 12.0], [150.0, 22.0]])
+    design = Design(method="random", n_points=40, network_m=400.0)
+    pairs = random_design_pairs(cams, np.tile([1.0, 0.0], (3, 1)), streets, design,
+                                location_sd_m=np.array([0.0, 4.0, 4.0]))
+    recall = cal().curves().recall_at
+    node = pairs.node_inclusion(np.full(3, 0.46), recall)
+    pi, raw, spread, _ = pairs.inclusion_parts(np.full(3, 0.46), recall, floor=0.01)
+    assert pi == pytest.approx(spread) and pi == pytest.approx(1.0 / averaged_weight(node, floor=0.01))
+    assert pi[0] == pytest.approx(raw[0])  # no location error: its own pi
+    assert not np.allclose(pi[1:], 1.0 / corrected_weight(node, floor=0.01)[1:], rtol=1e-3)

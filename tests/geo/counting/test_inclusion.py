@@ -317,3 +317,25 @@ def test_the_grids_share_of_pi_variance_is_what_moving_the_grid_changes():
     together, apart = grid_variance(one, terms, 1)[0], grid_variance(two, terms, 1)[0]
     assert together < 0.25 * apart
     assert apart == pytest.approx(terms[0].var() + terms[2].var())
+
+
+def test_the_averaged_weight_counts_cameras_located_with_error_without_bias():
+    """Issue 27: cameras spread evenly across a street, found with pi(x) at their true distance x,
+    located at x + e (e ~ N(0, 6^2)): the sum of 1 / E_e[pi(x_hat + e)] over the found ones is N,
+    while 1 / pi(x_hat) over-counts them (pi falls steeply off the street)."""
+    from geo.counting.inclusion import ERROR_NODES, averaged_weight
+
+    rng = np.random.default_rng(3)
+    n, sd = 200_000, 6.0
+
+    def pi_of(d):
+        return 0.1 + 0.8 * np.exp(-np.abs(d) / 5.0)
+
+    x = rng.uniform(-300.0, 300.0, n)
+    found = rng.random(n) < pi_of(x)
+    x_hat = x[found] + rng.normal(0.0, sd, found.sum())
+    nodes = pi_of(x_hat[:, None] + ERROR_NODES[0][None, :] * sd)
+    averaged = averaged_weight(nodes, floor=0.01).sum() / n
+    raw = (1.0 / pi_of(x_hat)).sum() / n
+    assert averaged == pytest.approx(1.0, abs=0.01)
+    assert raw > averaged + 0.005
