@@ -97,6 +97,12 @@ USE_OWN_FIT_WHEN_FLAGGED = True
 # measured ratio on that look is about 0.27). The verdict (the tests use the likelihood only) does not change. Only
 # where the likelihood peaks inside the grid (``bounded_below``): with none seen twice only the prior holds the level.
 FLAGGED_PRIOR_SD = 4.0
+# The centre of the recall posterior a flagged survey's estimate uses (``recapture.calibration_from_fit``): "median"
+# (the rates at the posterior's median level, so the count's point is about its posterior median: the count is
+# monotone in the level) or "harmonic" (1 / E[1 / r]: about the posterior mean of the count). Where the repeat views
+# cannot tell, the posterior is the wide prior (uniform over 6 logits) and the harmonic mean sits near its floor:
+# the estimate leaned high (37 rendered surveys, session 7: corrupted median +132%; docs/unseen-imagery.md)
+FLAGGED_CENTRE = "median"
 LOW_CONF_EDGE = 0.7  # the card's bins up to this confidence are its "low" ones
 LOW_CONF_MARGIN = 0.15  # survey detections are smaller than the card's held-out ones: their low share runs up to
 # ~0.1 above the card's in the training look (0.37-0.40 vs 0.28, 3 rendered surveys), 0.67-0.68 in the held-out look
@@ -432,7 +438,7 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
                                                           "uses the card's recall")
         if notes is not None:
             notes.append(checks["warning"])
-        return (calibration_from_fit(cal, used, h) if use_fit else cal), checks
+        return (calibration_from_fit(cal, used, h, centre=FLAGGED_CENTRE) if use_fit else cal), checks
     if check["fits"] is False:  # no camera to measure recall on: the card stands, provisional
         checks.update(provisional=True, self_calibration_used=False,
                       warning=_with_look(WARNING_NO_CAMERAS.format(p=min(p for p in _p_values(check) if p is not None)),
