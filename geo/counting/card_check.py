@@ -48,10 +48,11 @@ Policy (``calibration_checked``):
 - the card does not fit and the survey's repeat views measure the level (the fit is informative,
   or its own likelihood rejects the card's level): the survey's own recall fit
   (``calibration_from_fit``: the card's shape, the survey's level, with the fit's uncertainty),
-  its posterior under the wider prior N(0, ``FLAGGED_PRIOR_SD``^2) (the card was just rejected);
+  its posterior under the wider prior N(0, ``FLAGGED_PRIOR_SD``^2) (the card was just rejected),
+  centred on the posterior's median level (``FLAGGED_CENTRE``);
 - the card does not fit and the repeat views cannot tell: recall unknown
   (``geo.counting.recapture.prior_only``: uniform in logit from 6 below the card's level to the
-  card's): a wide interval that says so;
+  card's, centred on its median, 3 below): a wide interval that says so;
 - either way a warning: the estimate is provisional and ``camcensus review`` measures recall on
   the survey's own images. A review of the survey's own images, when there is one, stands (the
   check is still reported). Only a model card's calibration (source "card") is replaced or
