@@ -48,10 +48,11 @@ Policy (``calibration_checked``):
 - the card does not fit and the survey's repeat views measure the level (the fit is informative,
   or its own likelihood rejects the card's level): the survey's own recall fit
   (``calibration_from_fit``: the card's shape, the survey's level, with the fit's uncertainty),
-  its posterior under the wider prior N(0, ``FLAGGED_PRIOR_SD``^2) (the card was just rejected);
+  its posterior under the wider prior N(0, ``FLAGGED_PRIOR_SD``^2) (the card was just rejected),
+  centred on the posterior's median level (``FLAGGED_CENTRE``);
 - the card does not fit and the repeat views cannot tell: recall unknown
   (``geo.counting.recapture.prior_only``: uniform in logit from 6 below the card's level to the
-  card's): a wide interval that says so;
+  card's, centred on its harmonic mean, ``UNKNOWN_CENTRE``): a wide interval that says so;
 - either way a warning: the estimate is provisional and ``camcensus review`` measures recall on
   the survey's own images. A review of the survey's own images, when there is one, stands (the
   check is still reported). Only a model card's calibration (source "card") is replaced or
@@ -97,6 +98,18 @@ USE_OWN_FIT_WHEN_FLAGGED = True
 # measured ratio on that look is about 0.27). The verdict (the tests use the likelihood only) does not change. Only
 # where the likelihood peaks inside the grid (``bounded_below``): with none seen twice only the prior holds the level.
 FLAGGED_PRIOR_SD = 4.0
+# The centre of the recall posterior a flagged survey's estimate uses (``recapture.calibration_from_fit``): "median"
+# (the rates at the posterior's median level, so the count's point is about its posterior median: the count is
+# monotone in the level) or "harmonic" (1 / E[1 / r]: about the posterior mean of the count, which a skewed posterior
+# moves up). Where the repeat views measure the level: the median (7 flagged surveys with a measured fit, rendered
+# and development: errors smaller, e.g. 10 m held-out look +109/+171/+81% -> +75/+130/+47%, all still covered).
+FLAGGED_CENTRE = "median"
+# Where they cannot tell (recall unknown: uniform over 6 logits below the card) the harmonic mean stays: its point
+# leans high (corrupted surveys), but the estimator's interval, log-normal around the point with the spread that
+# per-bin Betas can carry (``recapture.beta_counts`` caps it), is far narrower than the prior, and centred on the
+# median it lost h02 and alt-20m-s7101 (recall collapsed, as on any unseen imagery) to gain c01 (haze: recall hardly
+# moved). Measured in docs/unseen-imagery.md, "The flagged path's point and the review's handover".
+UNKNOWN_CENTRE = "harmonic"
 LOW_CONF_EDGE = 0.7  # the card's bins up to this confidence are its "low" ones
 LOW_CONF_MARGIN = 0.15  # survey detections are smaller than the card's held-out ones: their low share runs up to
 # ~0.1 above the card's in the training look (0.37-0.40 vs 0.28, 3 rendered surveys), 0.67-0.68 in the held-out look
@@ -432,7 +445,8 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
                                                           "uses the card's recall")
         if notes is not None:
             notes.append(checks["warning"])
-        return (calibration_from_fit(cal, used, h) if use_fit else cal), checks
+        centre = FLAGGED_CENTRE if measured else UNKNOWN_CENTRE
+        return (calibration_from_fit(cal, used, h, centre=centre) if use_fit else cal), checks
     if check["fits"] is False:  # no camera to measure recall on: the card stands, provisional
         checks.update(provisional=True, self_calibration_used=False,
                       warning=_with_look(WARNING_NO_CAMERAS.format(p=min(p for p in _p_values(check) if p is not None)),

@@ -508,7 +508,9 @@ def calibration_from_fit(cal: Calibration, fit: RecallFit, h: CaptureHistories |
     goes as 1 / recall, so the estimate is then about the posterior mean of the count, which a wide
     posterior moves up, as it should), "mean" (E[r]) or "median" (the rates at the posterior median
     level: for a posterior that is mostly the prior, the card's recall with the spread of what the
-    survey cannot rule out). The precision side (false detections per image) stays the card's."""
+    survey cannot rule out). The precision side (false detections per image) stays the card's.
+    The Betas are per camera (``boxes_per_camera`` 1): the estimator's posterior mean of each bin
+    is then the chosen centre."""
     from dataclasses import replace
 
     rates = shifted_rates(cal.recall_bins(), fit.grid, sd=sd)  # (grid, bins)
@@ -536,7 +538,10 @@ def calibration_from_fit(cal: Calibration, fit: RecallFit, h: CaptureHistories |
                   "card_source": cal.source, "self_level_logit": fit.level,
                   "n_audited": int((cal.extra or {}).get("n_audited", 0)),
                   "recall_weights": cal.rec_n.tolist()})  # the summary's overall recall: weighted as the card's
-    return replace(cal, source="survey", rec_n=n, rec_found=found, extra=extra)
+    # the counts already carry the posterior's spread (per camera): no design effect on top, which would pull the
+    # bins towards their pooled rate and move the centre (the card's 2 boxes per camera made the flagged surveys'
+    # recall about 10% lower than the posterior's centre, their estimates as much higher)
+    return replace(cal, source="survey", rec_n=n, rec_found=found, extra=extra, boxes_per_camera=1.0)
 
 
 def beta_counts(mean: np.ndarray, var: np.ndarray, *, iterations: int = 5) -> tuple[np.ndarray, np.ndarray]:

@@ -192,6 +192,12 @@ PRIOR_CAMERAS = 3.0  # "bins" update: pseudo-cameras per size bin at the prior's
 RECALL_UPDATE = "level"  # how the audit updates the prior's recall: "level" (shape kept) or "bins"
 LEVEL_PRIOR_SD = 3.0  # SD of the logit shift's prior around the card's level (weak: a factor of 20 in odds)
 MAX_BIN_COUNT = 5000.0  # cap of a bin's counts in the "level" update
+# The "level" update hands the estimator counts whose Beta posterior (the estimator's own pseudo-counts at the pooled
+# rate and its boxes-per-camera design effect included) has the shifted curve as its mean (``recapture.beta_counts``).
+# False: the curve's rates with counts from the level's variance, which the estimator then pulls towards the pooled
+# rate (its pseudo-counts, the design effect of 2 boxes per camera): on the 37 rendered surveys the curve the estimate
+# used ran 5-25% below the audit's shifted curve at 12-32 px and the estimates as much high (docs/unseen-imagery.md)
+EXACT_HANDOVER = True
 
 
 def calibration_from_review(survey_dir: str | Path, *, prior: dict | None = None, use_card: bool = True
@@ -355,8 +361,17 @@ def recall_bins_updated(bins: dict, prior_cal, *, mode: str | None = None,
         return ({**bins, **extra, "n": np.round(n + PRIOR_CAMERAS, 3).tolist(),
                  "found": np.round(found + PRIOR_CAMERAS * rates, 3).tolist()}, round(delta, 4))
     strength = np.clip((info / np.maximum(rates * (1 - rates), 1e-9) - 1.0) / max(spread, 1.0), 1.0, MAX_BIN_COUNT)
-    return ({**bins, **extra, "n": np.round(strength, 3).tolist(), "found": np.round(strength * rates, 4).tolist()},
-            round(delta, 4))
+    if not EXACT_HANDOVER:
+        return ({**bins, **extra, "n": np.round(strength, 3).tolist(), "found": np.round(strength * rates, 4).tolist()},
+                round(delta, 4))
+    from geo.counting.recapture import beta_counts
+
+    # counts whose Beta posterior, as the estimator forms it (its pseudo-counts at the pooled rate added), has the
+    # shifted curve as its mean and the level's variance; "cameras" = the counts: they are per camera already (no
+    # design effect on top)
+    n_b, found_b = beta_counts(np.clip(rates, 1e-4, 1 - 1e-4), rates * (1 - rates) / (strength + 1.0))
+    return ({**bins, **extra, "n": np.round(n_b, 4).tolist(), "found": np.round(found_b, 4).tolist(),
+             "cameras": float(np.ceil(np.sum(n_b))), "handover": "exact"}, round(delta, 4))
 
 
 def _finite(value: float) -> float | None:

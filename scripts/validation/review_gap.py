@@ -162,7 +162,7 @@ def gap_text(g: dict) -> str:
              f"({g['lo']:.0f}-{g['hi']:.0f}) for N = {g['N']:.0f} true in the strip; K = {g['K']} visible in "
              f"some view ({g['boxes']} boxes, {g['views_per_visible_camera']:.2f} views each, "
              f"{g['single_view_share']:.0%} in one view only); F = {g['F']} found",
-             f"  true p* = F/N = {g['true_p_star']:.3f}; the estimate implies F/est = {g['implied_p_star']:.3f}; "
+             f"  true p* = F/N = {_f3(g['true_p_star'])}; the estimate implies F/est = {_f3(g['implied_p_star'])}; "
              f"F/K = {g['F'] / max(g['K'], 1):.3f}, K/N = {g['K'] / max(g['N'], 1):.3f}",
              "  per-box recall (matcher: found/boxes by size px): "
              + ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in g["box_recall_by_size"].items()),
@@ -174,6 +174,10 @@ def gap_text(g: dict) -> str:
              f"(CV {g['encounter_cv']:.2f} alone): within +-20% with probability {g['p_within_20_encounter_only']:.2f} "
              "even with precision and recall known exactly"]
     return "\n".join(lines)
+
+
+def _f3(x) -> str:
+    return "-" if x is None else f"{x:.3f}"
 
 
 def markdown_table(gaps: list[dict]) -> str:

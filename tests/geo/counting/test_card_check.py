@@ -105,6 +105,22 @@ def test_a_flagged_survey_uses_its_own_fit_or_keeps_the_card_where_asked(monkeyp
     assert cal.source == "survey" and checks["self_calibration_used"] and checks["provisional"]
     assert cal.recall_bins()[-3] < card().recall_bins()[-3]
     assert len(notes) == 1 and "camcensus review" in notes[0] and "survey's own recall" in notes[0]
+    # the estimate's recall is the posterior's median (FLAGGED_CENTRE: the count's point is then about its posterior
+    # median), handed over as it is
+    centres = []
+
+    def spy(*args, **kwargs):
+        centres.append(kwargs.get("centre"))
+        return card_check_module.recapture.calibration_from_fit(*args, **kwargs)
+
+    monkeypatch.setattr(card_check_module, "calibration_from_fit", spy)
+    cal_m, _ = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs)
+    monkeypatch.setattr(card_check_module, "FLAGGED_CENTRE", "harmonic")
+    cal_h, _ = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs)
+    monkeypatch.undo()
+    assert centres == ["median", "harmonic"] and card_check_module.FLAGGED_CENTRE == "median"
+    np.testing.assert_allclose(cal_m.recall_bins(), cal.recall_bins())
+    assert not np.allclose(cal_h.recall_bins(), cal.recall_bins(), rtol=1e-3)
     # no camera seen twice: the likelihood peaks at the grid's floor, only the card's prior holds the level
     assert "N(0, 2^2)" in checks["self_calibration"]["prior"]
     # a few seen twice: the flagged fit is read under the wider prior (the card was just rejected)

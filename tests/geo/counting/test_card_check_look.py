@@ -122,3 +122,30 @@ def test_missing_values_and_the_worst_statistic():
     out = look_test(t, REF)
     assert "noise" not in out["statistics"] and out["fits"] is True
     assert out["worst_statistic"] == "cast_rb"  # all pass: the largest shift over its tolerance
+
+
+def test_a_flagged_survey_centres_measured_recall_on_the_median_and_unknown_recall_on_the_harmonic_mean(monkeypatch):
+    """The flagged path's centre (``FLAGGED_CENTRE`` where the repeat views measure the level,
+    ``UNKNOWN_CENTRE`` where they cannot tell): a small survey flagged by its look alone has
+    recall unknown and gets the harmonic mean; a larger one measures its level and gets the median."""
+    import geo.counting.card_check as card_check_module
+
+    centres = []
+
+    def spy(*args, **kwargs):
+        centres.append(kwargs.get("centre"))
+        return card_check_module.recapture.calibration_from_fit(*args, **kwargs)
+
+    monkeypatch.setattr(card_check_module, "calibration_from_fit", spy)
+    with_look = replace(card(), extra={**(card().extra or {}), "look": REF})
+    checks = []
+    for n in (8, 20):
+        cams, images, dets, crs = _line_survey(n, seed=1)
+        cams = cams[cams["n_views"] > 0].reset_index(drop=True)
+        cal, check = calibration_checked(with_look, cameras=cams, detections=dets, images=images, crs=crs,
+                                         look_table=table(200, seed=12, shift={"detail": -3.0}))
+        assert check["card_check"]["fits"] is False and cal.source == "survey"
+        checks.append(check)
+    assert "self_calibration_prior_only" in checks[0] and "self_calibration_prior_only" not in checks[1]
+    assert centres == ["harmonic", "median"]
+    assert (card_check_module.UNKNOWN_CENTRE, card_check_module.FLAGGED_CENTRE) == ("harmonic", "median")

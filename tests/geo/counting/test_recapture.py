@@ -221,3 +221,27 @@ def test_a_wider_prior_lets_thin_data_move_the_level_further_from_the_card():
     assert wide.level < fit.level and wide.recall_ratio < fit.recall_ratio
     assert wide.level_lo < fit.level_lo and wide.prior_sd == 4.0
     assert "N(0, 4^2)" in wide.to_dict()["prior"]
+
+
+def test_the_estimators_recall_is_the_chosen_centre_of_the_fit():
+    """calibration_from_fit hands over per-camera Betas: the estimator's posterior mean per bin is
+    the posterior's harmonic mean (or median) of the rate, not pulled towards the pooled rate by a
+    design effect (the card has 2 boxes per camera)."""
+    from geo.counting.recapture import prior_only
+
+    cls, pairs = synthetic_pairs(300, views_per_camera=(1, 2), seed=11)
+    cal = card()
+    assert cal.boxes_per_camera > 1.0  # a card without camera counts: its boxes are not cameras
+    unknown = prior_only(fit_level(simulated_histories(cls, pairs, cal=cal, level=-3.0, seed=12), cal))
+    rates = shifted_rates(cal.recall_bins(), unknown.grid)
+    harmonic = 1.0 / (unknown.posterior @ (1.0 / np.maximum(rates, 1e-4)))
+    cdf = np.cumsum(unknown.posterior) - unknown.posterior / 2
+    median = shifted_rates(cal.recall_bins(), float(np.interp(0.5, cdf, unknown.grid)))
+    got_h = calibration_from_fit(cal, unknown, centre="harmonic")
+    got_m = calibration_from_fit(cal, unknown, centre="median")
+    assert got_h.boxes_per_camera == 1.0
+    big = cal.size_edges[:-1] >= 12
+    np.testing.assert_allclose(got_h.recall_bins()[big], harmonic[big], rtol=0.01)
+    np.testing.assert_allclose(got_m.recall_bins()[big], median[big], rtol=0.01)
+    # over a wide posterior the harmonic mean sits far below the median: a count about 1.4x higher
+    assert np.all(got_m.recall_bins()[big] > 1.3 * got_h.recall_bins()[big])

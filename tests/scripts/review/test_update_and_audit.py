@@ -74,11 +74,27 @@ def test_the_update_keeps_the_priors_shape_where_the_audit_is_thin():
     shifted = np.array(bins["shifted_rates"])
     assert np.all(np.diff(shifted) >= -1e-9)  # the shape (rising with size) is kept
     assert shifted[-1] < np.array(bins["prior_rates"])[-1]  # and shifted down where the audit saw nothing
-    # every bin holds the shifted curve; its counts carry the level's uncertainty, spread over 3 bins
+    # every bin holds the shifted curve as the estimator reads it (its own pseudo-counts at the pooled rate and its
+    # boxes-per-camera design effect included); its counts carry the level's uncertainty, spread over 3 bins
     counts = np.array(bins["n"])
-    np.testing.assert_allclose(np.array(bins["found"]) / counts, shifted, atol=1e-3)
+    handed = calibration_from_dict({**card_prior(), "source": "review", "recall_bins": {
+        k: bins[k] for k in ("edges_px", "n", "found", "cameras")}})
+    assert handed.boxes_per_camera == 1.0
+    np.testing.assert_allclose(handed.recall_bins(), shifted, rtol=0.02, atol=1e-3)
     assert counts[3] < 120 / 3 + 5  # about the 120 audited cameras' information, not 120 per bin
     assert counts[0] > counts[3]  # near 0 or 1 a rate is pinned down more tightly by the same level
+    # the counts as they were (EXACT_HANDOVER off): the estimator pulls the large bins towards the pooled rate
+    import scripts.review.calibration as review_calibration
+
+    review_calibration.EXACT_HANDOVER = False
+    try:
+        plain, _ = recall_bins_updated({"edges_px": EDGES_PX, "n": n, "found": found}, prior)
+    finally:
+        review_calibration.EXACT_HANDOVER = True
+    np.testing.assert_allclose(np.array(plain["found"]) / np.array(plain["n"]), shifted, atol=1e-3)
+    pulled = calibration_from_dict({**card_prior(), "source": "review", "recall_bins": {
+        k: plain[k] for k in ("edges_px", "n", "found")}}).recall_bins()
+    assert pulled[-1] < shifted[-1] - 0.02
     # "bins": the audit's counts plus 3 pseudo-cameras per bin at the shifted curve
     old, _ = recall_bins_updated({"edges_px": EDGES_PX, "n": n, "found": found}, prior, mode="bins")
     assert old["n"][0] == pytest.approx(3.0) and old["found"][0] == pytest.approx(3.0 * old["shifted_rates"][0],
