@@ -402,7 +402,8 @@ def _directed(pen, rng, kind: str, row, size: float, arm: float, rel: float, c: 
     if facing > 0:  # the lens, an ellipse when seen obliquely
         lens = 0.3 * diam
         pen.ellipse((front[0], front[1] + 0.05 * diam), (lens * max(facing, 0.25), lens), c["lens"], body=True)
-        pen.ellipse((front[0] - 0.3 * lens * facing, front[1] - 0.2 * lens), (0.25 * lens, 0.25 * lens), c["glint"], body=True)
+        pen.ellipse((front[0] - 0.3 * lens * facing, front[1] - 0.2 * lens), (0.25 * lens, 0.25 * lens), c["glint"],
+                    body=True)
     if shielded:  # a sun shield above, overhanging the front
         over = rng.uniform(0.05, 0.3) * length * abs(side) * sign
         lift = rng.uniform(0.55, 0.75) * diam
@@ -446,12 +447,14 @@ def clutter_wide(image: np.ndarray, boxes, rng: np.random.Generator) -> None:
         x0, x1 = sorted(rng.uniform(-0.3 * w, 1.3 * w, size=2))
         xs = np.linspace(x0, x1, 24)
         mid = (x0 + x1) / 2
-        ys = y0 + (y1 - y0) * (xs - x0) / max(x1 - x0, 1) + rng.uniform(2, 45) * (1 - ((xs - mid) / max(mid - x0, 1)) ** 2)
+        sag = rng.uniform(2, 45) * (1 - ((xs - mid) / max(mid - x0, 1)) ** 2)
+        ys = y0 + (y1 - y0) * (xs - x0) / max(x1 - x0, 1) + sag
         pts = np.stack([xs, ys], axis=1).round().astype(np.int32)
         colour = _clutter_colour(rng, light=0.2)
         items.append((colour, lambda m, p=pts, t=int(rng.integers(1, 4)): cv2.polylines(m, [p], False, 1, t)))
     for _ in range(int(rng.poisson(WIDE_LOOK["blobs"]))):
-        centre, axes = (int(rng.integers(0, w)), int(rng.integers(0, h))), (int(rng.integers(1, 9)), int(rng.integers(1, 9)))
+        centre = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        axes = (int(rng.integers(1, 9)), int(rng.integers(1, 9)))
         angle = float(rng.uniform(0, 180))
         items.append((_clutter_colour(rng, light=0.3),
                       lambda m, c=centre, a=axes, r=angle: cv2.ellipse(m, c, a, r, 0, 360, 1, -1)))
@@ -467,7 +470,8 @@ def clutter_wide(image: np.ndarray, boxes, rng: np.random.Generator) -> None:
     for _ in range(int(rng.poisson(WIDE_LOOK["foliage"]))):
         cx, cy = int(rng.choice([0, w])), int(rng.integers(0, h // 3))
         green = np.array([rng.uniform(20, 70), rng.uniform(50, 120), rng.uniform(20, 70)])
-        blobs = [((cx + int(rng.normal(0, 30)), cy + int(rng.normal(0, 20))), int(rng.integers(5, 25))) for _ in range(8)]
+        blobs = [((cx + int(rng.normal(0, 30)), cy + int(rng.normal(0, 20))), int(rng.integers(5, 25)))
+                 for _ in range(8)]
         items.append((green, lambda m, bl=blobs: [cv2.circle(m, c, r, 1, -1) for c, r in bl]))
     for colour, draw in items:
         mask = np.zeros((h, w), np.uint8)

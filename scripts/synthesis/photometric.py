@@ -69,8 +69,8 @@ def photometric_jitter_wide(image: np.ndarray, rng: np.random.Generator) -> np.n
         n = int(rng.integers(P["motion"][1][0], P["motion"][1][1] + 1))
         kernel = np.zeros((n, n), f32)
         kernel[n // 2, :] = 1
-        kernel = cv2.warpAffine(kernel, cv2.getRotationMatrix2D(((n - 1) / 2, (n - 1) / 2), float(rng.uniform(0, 180)), 1),
-                                (n, n))
+        turn = cv2.getRotationMatrix2D(((n - 1) / 2, (n - 1) / 2), float(rng.uniform(0, 180)), 1)
+        kernel = cv2.warpAffine(kernel, turn, (n, n))
         out = cv2.filter2D(out, -1, kernel / max(float(kernel.sum()), 1e-6))
     if on("sharpen"):
         soft = cv2.GaussianBlur(out, (0, 0), float(rng.uniform(1.0, 2.0)))
