@@ -675,9 +675,8 @@ def _facade_layer(
     w = view.width
     index = material.astype(np.int32) * w + np.arange(w, dtype=np.int32)[None, :]
     pixel = palette.reshape(-1, 3).take(index, axis=0)
-    pixel *= grime[r0:r1, :, None]
-    if light.get("version") == 2:  # the wider random look's facade textures and cast shadows
-        pixel *= randomize.facade_multiplier(material, z, s, slope, b, top, lit, light)[:, :, None]
+    pixel *= (grime[r0:r1] if light.get("version") != 2  # the wider look: facade textures and cast shadows
+              else grime[r0:r1] * randomize.facade_multiplier(material, z, s, slope, b, top, lit, light))[:, :, None]
     np.copyto(image[r0:r1], pixel, where=mask[:, :, None])
 
 
@@ -739,12 +738,7 @@ def _draw_objects(
         if is_cam[j]:
             if _behind_relief(row, view):
                 continue
-            if light.get("style") == "alt":
-                sprite = _camera_sprite_alt(row, view, u[j], v[j], scale, housing=light["housing"])
-            elif light.get("version") == 2:
-                sprite = randomize.camera_sprite_wide(row, view, u[j], v[j], scale, look=light, pen_cls=_Pen)
-            else:
-                sprite = _camera_sprite(row, view, u[j], v[j], scale, look=light)
+            sprite = _camera_sprite_for(row, view, u[j], v[j], scale, light)
         else:
             if row["kind"] in _SMALL_KINDS and hdist[j] > 45:
                 continue
@@ -938,6 +932,15 @@ class _Pen:
         else:
             rgba, body = self.rgba, self.body
         return self.x0, self.y0, rgba[:, :, :3], np.ascontiguousarray(rgba[:, :, 3]), body
+
+
+def _camera_sprite_for(row: dict, view: _View, u: float, v: float, scale: float, light: dict):
+    """The camera's sprite in the view's look: "alt"'s housings, the wider random look's, or these."""
+    if light.get("style") == "alt":
+        return _camera_sprite_alt(row, view, u, v, scale, housing=light["housing"])
+    if light.get("version") == 2:
+        return randomize.camera_sprite_wide(row, view, u, v, scale, look=light, pen_cls=_Pen)
+    return _camera_sprite(row, view, u, v, scale, look=light)
 
 
 def _camera_sprite(row: dict, view: _View, u: float, v: float, scale: float, *, look: dict | None = None):
