@@ -226,20 +226,24 @@ def facade_multiplier(material: np.ndarray, z: np.ndarray, along: np.ndarray, sl
     along = along.astype(f32)[None, :]
     line = np.zeros(z.shape, f32)
     for index, name in enumerate(WIDE_LOOK["patterns"]):
-        cols = kind == index
-        if name == "none" or not cols.any():
+        cols = np.flatnonzero(kind == index)
+        if name == "none" or not len(cols):
             continue
+        key = {"courses": "course_m", "panels": "panel_m", "stripes": "stripe_m"}[name]
+        period = (look[key] * vary[cols]).astype(f32)
+        fade = np.clip((period / slope[cols] - 2.0) / 3.0, 0, 1).astype(f32)  # period in px: >= 5 px full
+        keep = fade > 0
+        cols, period, fade = cols[keep], period[keep][None, :], fade[keep][None, :]
+        if not len(cols):
+            continue
+        zc, ac = z[:, cols], along[:, cols]
         if name == "courses":
-            period = (look["course_m"] * vary).astype(f32)
-            joint = ((z / period[None, :]) % 1) < 0.12
+            joint = ((zc / period) % 1) < 0.12
         elif name == "panels":
-            period = (look["panel_m"] * vary).astype(f32)
-            joint = (((z / period[None, :]) % 1) < 0.05) | (((along / period[None, :]) % 1) < 0.04)
+            joint = (((zc / period) % 1) < 0.05) | (((ac / period) % 1) < 0.04)
         else:  # stripes: alternate darker boards
-            period = (look["stripe_m"] * vary).astype(f32)
-            joint = np.floor(along / period[None, :]) % 2 == 1
-        fade = np.clip((period / slope - 2.0) / 3.0, 0, 1).astype(f32)  # period in px: >= 5 px full
-        line += np.where(cols[None, :], joint * fade[None, :], f32(0))
+            joint = np.broadcast_to(np.floor(ac / period) % 2 == 1, zc.shape)
+        line[:, cols] = joint * fade
     mult = 1 - depth * line * (material == 0)
     if look.get("facade_shadow"):
         edge = look["facade_shadow_h"] * top + look["facade_shadow_slope"] * ((along[0] + 7.0 * building) % 16.0 - 8.0)
@@ -441,7 +445,7 @@ def clutter_wide(image: np.ndarray, boxes, rng: np.random.Generator) -> None:
     near = np.zeros((h, w), bool)
     for b in boxes.itertuples():
         near[max(int(b.y1) - 3, 0): int(math.ceil(b.y2)) + 3, max(int(b.x1) - 3, 0): int(math.ceil(b.x2)) + 3] = True
-    items = []
+    items = []  # (colour, bounding box x0, y0, x1, y1 in px, draw(mask, ox, oy) with the box's origin)
     for _ in range(int(rng.poisson(WIDE_LOOK["cables"]))):
         y0, y1 = rng.uniform(0, 0.6 * h, size=2)
         x0, x1 = sorted(rng.uniform(-0.3 * w, 1.3 * w, size=2))
@@ -450,35 +454,45 @@ def clutter_wide(image: np.ndarray, boxes, rng: np.random.Generator) -> None:
         sag = rng.uniform(2, 45) * (1 - ((xs - mid) / max(mid - x0, 1)) ** 2)
         ys = y0 + (y1 - y0) * (xs - x0) / max(x1 - x0, 1) + sag
         pts = np.stack([xs, ys], axis=1).round().astype(np.int32)
-        colour = _clutter_colour(rng, light=0.2)
-        items.append((colour, lambda m, p=pts, t=int(rng.integers(1, 4)): cv2.polylines(m, [p], False, 1, t)))
+        colour, t = _clutter_colour(rng, light=0.2), int(rng.integers(1, 4))
+        items.append((colour, (*(pts.min(axis=0) - t), *(pts.max(axis=0) + t)),
+                      lambda m, ox, oy, p=pts, t=t: cv2.polylines(m, [p - np.int32([ox, oy])], False, 1, t)))
     for _ in range(int(rng.poisson(WIDE_LOOK["blobs"]))):
-        centre = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        cx, cy = int(rng.integers(0, w)), int(rng.integers(0, h))
         axes = (int(rng.integers(1, 9)), int(rng.integers(1, 9)))
-        angle = float(rng.uniform(0, 180))
-        items.append((_clutter_colour(rng, light=0.3),
-                      lambda m, c=centre, a=axes, r=angle: cv2.ellipse(m, c, a, r, 0, 360, 1, -1)))
+        angle, r = float(rng.uniform(0, 180)), max(axes) + 1
+        items.append((_clutter_colour(rng, light=0.3), (cx - r, cy - r, cx + r, cy + r),
+                      lambda m, ox, oy, c=(cx, cy), a=axes, q=angle: cv2.ellipse(m, (c[0] - ox, c[1] - oy), a, q, 0,
+                                                                                 360, 1, -1)))
     for _ in range(int(rng.poisson(WIDE_LOOK["patches"]))):
         x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
         pw, ph = int(rng.integers(3, 41)), int(rng.integers(3, 41))
-        items.append((_clutter_colour(rng, light=0.6, vivid=0.5),
-                      lambda m, a=(x, y), b=(x + pw, y + ph): cv2.rectangle(m, a, b, 1, -1)))
+        items.append((_clutter_colour(rng, light=0.6, vivid=0.5), (x, y, x + pw, y + ph),
+                      lambda m, ox, oy, x=x, y=y, pw=pw, ph=ph: cv2.rectangle(m, (x - ox, y - oy),
+                                                                              (x + pw - ox, y + ph - oy), 1, -1)))
     for _ in range(int(rng.poisson(WIDE_LOOK["pipes"]))):
         x, y0 = int(rng.integers(0, w)), int(rng.integers(0, h // 2)) if rng.random() < 0.5 else 0
-        items.append((_clutter_colour(rng, light=0.4),
-                      lambda m, x=x, y0=y0, t=int(rng.integers(2, 9)): cv2.line(m, (x, y0), (x, h), 1, t)))
+        colour, t = _clutter_colour(rng, light=0.4), int(rng.integers(2, 9))
+        items.append((colour, (x - t, y0 - t, x + t, h + t),
+                      lambda m, ox, oy, x=x, y0=y0, t=t: cv2.line(m, (x - ox, y0 - oy), (x - ox, h - oy), 1, t)))
     for _ in range(int(rng.poisson(WIDE_LOOK["foliage"]))):
         cx, cy = int(rng.choice([0, w])), int(rng.integers(0, h // 3))
         green = np.array([rng.uniform(20, 70), rng.uniform(50, 120), rng.uniform(20, 70)])
         blobs = [((cx + int(rng.normal(0, 30)), cy + int(rng.normal(0, 20))), int(rng.integers(5, 25)))
                  for _ in range(8)]
-        items.append((green, lambda m, bl=blobs: [cv2.circle(m, c, r, 1, -1) for c, r in bl]))
-    for colour, draw in items:
-        mask = np.zeros((h, w), np.uint8)
-        draw(mask)
+        box = (min(c[0] - r for c, r in blobs), min(c[1] - r for c, r in blobs),
+               max(c[0] + r for c, r in blobs), max(c[1] + r for c, r in blobs))
+        items.append((green, box, lambda m, ox, oy, bl=blobs: [cv2.circle(m, (c[0] - ox, c[1] - oy), r, 1, -1)
+                                                                for c, r in bl]))
+    for colour, (x0, y0, x1, y1), draw in items:
+        x0, y0, x1, y1 = max(int(x0) - 1, 0), max(int(y0) - 1, 0), min(int(x1) + 2, w), min(int(y1) + 2, h)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        draw(mask, x0, y0)
         mask = mask.astype(bool)
-        if not (mask & near).any():
-            image[mask] = colour
+        if not (mask & near[y0:y1, x0:x1]).any():
+            image[y0:y1, x0:x1][mask] = colour
 
 
 def _clutter_colour(rng: np.random.Generator, *, light: float, vivid: float = 0.15) -> np.ndarray:
@@ -487,9 +501,9 @@ def _clutter_colour(rng: np.random.Generator, *, light: float, vivid: float = 0.
 
 
 def post_wide(image: np.ndarray, rng: np.random.Generator, light: dict, *, noise: np.ndarray) -> np.ndarray:
-    """Exposure and white balance, haze veil, vignetting, tone and colourfulness, lens and motion
-    blur, then sensor noise (``noise``: a unit Gaussian (h, w, 3) window; its first channel is
-    the grey part) and lower resolution; returns uint8 BGR."""
+    """Exposure and white balance, haze veil, vignetting, lens and motion blur, sensor noise
+    (``noise``: a unit Gaussian (h, w, 3) window; its first channel is the grey part), then the
+    camera's tone curve (gamma) and colourfulness, and lower resolution; returns uint8 BGR."""
     h, w = image.shape[:2]
     f32 = np.float32
     gain = light["gain"] * light["tint"]
@@ -500,10 +514,6 @@ def post_wide(image: np.ndarray, rng: np.random.Generator, light: dict, *, noise
     if light["vignette"] > 0:
         yy, xx = np.ogrid[-1:1:complex(0, h), -1:1:complex(0, w)]
         image = image * (1 - f32(light["vignette"]) * ((xx * xx + yy * yy) / 2).astype(f32))[:, :, None]
-    image = np.clip(image, 0, 255)
-    image = f32(255) * (image * f32(1 / 255)) ** f32(light["gamma"])
-    grey = image.mean(axis=2, keepdims=True)
-    image = grey + f32(light["colourfulness"]) * (image - grey)
     if light["blur"] > 0.3:
         image = cv2.GaussianBlur(image, (0, 0), light["blur"])
     if light["motion"] > 1:
@@ -514,8 +524,13 @@ def post_wide(image: np.ndarray, rng: np.random.Generator, light: dict, *, noise
         image = cv2.filter2D(image, -1, k / max(float(k.sum()), 1e-6))
     sigma, chroma = f32(light["noise"]), f32(light["chroma_noise"])
     image = image + sigma * ((1 - chroma) * noise[:, :, :1] + chroma * noise)
+    out = cv2.convertScaleAbs(image)
+    # the camera's tone curve and colour processing, after the sensor
+    out = cv2.LUT(out, (255 * (np.arange(256) / 255.0) ** light["gamma"]).round().astype(np.uint8))
+    grey = cv2.cvtColor(cv2.cvtColor(out, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    out = cv2.addWeighted(out, light["colourfulness"], grey, 1 - light["colourfulness"], 0)
     if light["lowres"] > 1.0:
-        small = cv2.resize(image, (max(1, round(w / light["lowres"])), max(1, round(h / light["lowres"]))),
+        small = cv2.resize(out, (max(1, round(w / light["lowres"])), max(1, round(h / light["lowres"]))),
                            interpolation=cv2.INTER_AREA)
-        image = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    return cv2.convertScaleAbs(image)
+        out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return out
