@@ -79,6 +79,11 @@ def test_wide_look_never_calls_the_held_out_look(monkeypatch):
         render_view(scene, x=X0, y=Y0, heading=10, width=240, height=180, seed=seed, style="random", randomization=2)
         light = randomize.lighting_wide(np.random.default_rng(seed), sky_blue=render._sky_blue)
         assert "jpeg" not in light and "housing" not in light and light["style"] == "random"
+    # housings are lightly tinted at most: none reaches alt's beige or grey-blue (channel ratios 1.26, 1.36)
+    ratio = max(max(np.array(c[k]).max() / np.array(c[k]).min() for k in ("shell", "accent"))
+                for c in (randomize._housing_colours(np.random.default_rng(s), s % 2 == 0) for s in range(500)))
+    alt = min(max(shell) / min(shell) for shell, _ in render._ALT_HOUSINGS[1:])
+    assert 1.1 < ratio < 1.24 < alt
 
 
 def test_bad_randomization_fails_with_one_clear_line():
