@@ -15,6 +15,11 @@
    recall of the shipped detector.
 5. ``OUT/contact-random2.png``: crops around cameras of the wider look (boxes drawn in red) and
    ``OUT/views-random2.png``: whole views.
+6. ``--ablations``: the same views with the housings swapped, to tell the housings' share of a
+   recall drop from the light's, sky's, facades' and photometry's: ``default-wideh`` (the default
+   look with version 2's housings), ``random2-defh`` (version 2 with the default look's housings)
+   and ``random1-wideh`` (version 1 with version 2's housings). The swap patches
+   ``geo.sim.render._camera_sprite_for`` in this process only (a diagnosis, not a look to train on).
 
 Writes ``OUT/check.json`` and prints Markdown tables. The "alt" look is never rendered or read.
 """
@@ -30,6 +35,21 @@ from pathlib import Path
 import numpy as np
 
 SETS = {"default": ("default", 1), "random1": ("random", 1), "random2": ("random", 2)}
+ABLATIONS = {"default-wideh": ("default", 1, "wide"), "random2-defh": ("random", 2, "default"),
+             "random1-wideh": ("random", 1, "wide")}
+
+
+def _housings(kind: str | None):
+    """A stand-in for ``render._camera_sprite_for`` drawing ``kind`` housings ("default": the default
+    look's; "wide": version 2's, seeded per view from its light), or None to keep the look's own."""
+    from geo.sim import randomize, render
+
+    if kind is None:
+        return render._camera_sprite_for
+    if kind == "default":
+        return lambda row, view, u, v, scale, light: render._camera_sprite(row, view, u, v, scale, look=None)
+    return lambda row, view, u, v, scale, light: randomize.camera_sprite_wide(
+        row, view, u, v, scale, look={"shape_seed": int(light["sun"][0] * 1e6) & 0x7FFFFFFF}, pen_cls=render._Pen)
 
 
 def _test_pbf() -> str:
@@ -65,16 +85,23 @@ def speed(*, n: int, cameras: str, seed: int) -> dict:
             "ratio_random1_to_default": round(per_view["random1"] / per_view["default"], 3)}
 
 
-def sample_sets(out: Path, *, views: int, cameras: str, seed: int) -> dict[str, Path]:
-    """The same val views of test.osm.pbf in each look (``SETS``); returns name -> data.yaml."""
+def sample_sets(out: Path, *, views: int, cameras: str, seed: int, sets: dict | None = None) -> dict[str, Path]:
+    """The same val views of test.osm.pbf in each look (``sets``: ``SETS`` by default, or
+    ``ABLATIONS``); returns name -> data.yaml."""
+    from geo.sim import render
     from scripts.synthesis.dataset import synth_dataset
 
     paths = {}
-    for name, (style, version) in SETS.items():
-        result = synth_dataset(out / name, areas=["demo"], val_areas=[_test_pbf()], sim_cameras=["random:8", cameras],
-                               views=2 * views, val_fraction=0.5, seed=seed, size=640, style=style, val_only=True,
-                               randomization=version)
-        paths[name] = result.data_yaml
+    own = render._camera_sprite_for
+    try:
+        for name, (style, version, *housing) in (sets or SETS).items():
+            render._camera_sprite_for = _housings(housing[0] if housing else None)
+            result = synth_dataset(out / name, areas=["demo"], val_areas=[_test_pbf()],
+                                   sim_cameras=["random:8", cameras], views=2 * views, val_fraction=0.5, seed=seed,
+                                   size=640, style=style, val_only=True, randomization=version)
+            paths[name] = result.data_yaml
+    finally:
+        render._camera_sprite_for = own
     return paths
 
 
@@ -89,11 +116,12 @@ def look_ranges(out: Path) -> dict:
     return ranges
 
 
-def recall_table(out: Path, *, model: str, conf: float) -> list[dict]:
-    """The shipped model's recall by size band on the three sets (the held-out table's code)."""
+def recall_table(out: Path, *, model: str, conf: float, names=tuple(SETS)) -> list[dict]:
+    """The shipped model's recall by size band on the sets ``names`` (the held-out table's code; the
+    ratio column is to the first)."""
     import scripts.validation.detector_heldout as heldout
 
-    heldout.LOOKS = tuple(SETS)  # these sets in place of the fixed held-out ones (this process only)
+    heldout.LOOKS = tuple(names)  # these sets in place of the fixed held-out ones (this process only)
     return heldout.table_from_sets(out, [model], conf=conf, cache=out / "pred")
 
 
@@ -152,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cameras", default="random:60:4343", help="camera spec of test.osm.pbf (cameras per "
                         "street km and layout seed). Default random:60:4343.")
     parser.add_argument("--seed", type=int, default=4343, help="view and scene seed. Default 4343.")
+    parser.add_argument("--ablations", action="store_true", help="also the housing swaps (item 6). Default off.")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -161,8 +190,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report["speed"]), flush=True)
     sample_sets(out, views=args.views, cameras=args.cameras, seed=args.seed)
     report["look"] = look_ranges(out)
+    if args.ablations:
+        sample_sets(out, views=args.views, cameras=args.cameras, seed=args.seed, sets=ABLATIONS)
     if args.model:
-        report["recall"] = recall_table(out, model=args.model, conf=args.conf)
+        names = ("default", "random1", "random2", *(ABLATIONS if args.ablations else ()))
+        report["recall"] = recall_table(out, model=args.model, conf=args.conf, names=names)
     contact_sheets(out)
     (out / "check.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
     print(markdown(report))
