@@ -15,7 +15,9 @@
    recall of the shipped detector.
 5. ``OUT/contact-random2.png``: crops around cameras of the wider look (boxes drawn in red) and
    ``OUT/views-random2.png``: whole views.
-6. ``--ablations``: the same views with the housings swapped, to tell the housings' share of a
+6. Boxes: per version, the same cameras' boxes against the default look's (width and height ratio,
+   IoU), and each box's contrast against a 4 px ring around it (boxes >= 8 px).
+7. ``--ablations``: the same views with the housings swapped, to tell the housings' share of a
    recall drop from the light's, sky's, facades' and photometry's: ``default-wideh`` (the default
    look with version 2's housings), ``random2-defh`` (version 2 with the default look's housings)
    and ``random1-wideh`` (version 1 with version 2's housings). The swap patches
@@ -125,6 +127,61 @@ def recall_table(out: Path, *, model: str, conf: float, names=tuple(SETS)) -> li
     return heldout.table_from_sets(out, [model], conf=conf, cache=out / "pred")
 
 
+def _val_boxes(out: Path, name: str) -> dict:
+    from detector.yolo_dataset import boxes_from_label_file
+
+    return {p.stem: boxes_from_label_file(p, 640, 640) for p in sorted((out / name / "labels" / "val").glob("*.txt"))}
+
+
+def box_agreement(out: Path, name: str) -> dict:
+    """Per class, the set's boxes (>= 8 px in the default look) against the same cameras' default
+    boxes (best IoU in the same view): median width and height ratio, median IoU, share IoU >= 0.5."""
+    import pandas as pd
+
+    base, other = _val_boxes(out, "default"), _val_boxes(out, name)
+    rows = []
+    for stem, boxes in base.items():
+        theirs = other.get(stem)
+        for b in boxes.itertuples():
+            if np.sqrt((b.x2 - b.x1) * (b.y2 - b.y1)) < 8:
+                continue
+            if theirs is None or not len(theirs):
+                rows.append((b.class_name, np.nan, np.nan, 0.0))
+                continue
+            ix = np.clip(np.minimum(b.x2, theirs.x2) - np.maximum(b.x1, theirs.x1), 0, None)
+            iy = np.clip(np.minimum(b.y2, theirs.y2) - np.maximum(b.y1, theirs.y1), 0, None)
+            union = (b.x2 - b.x1) * (b.y2 - b.y1) + (theirs.x2 - theirs.x1) * (theirs.y2 - theirs.y1) - ix * iy
+            iou = (ix * iy / union).to_numpy()
+            m = theirs.iloc[int(np.argmax(iou))]
+            rows.append((b.class_name, (m.x2 - m.x1) / (b.x2 - b.x1), (m.y2 - m.y1) / (b.y2 - b.y1), float(iou.max())))
+    t = pd.DataFrame(rows, columns=["cls", "w", "h", "iou"])
+    return {c: {"n": len(g), "w_ratio": round(float(g.w.median()), 2), "h_ratio": round(float(g.h.median()), 2),
+                "iou": round(float(g.iou.median()), 2), "iou_ge_0.5": round(float((g.iou >= 0.5).mean()), 2)}
+            for c, g in t.groupby("cls")}
+
+
+def housing_contrast(out: Path, name: str) -> dict:
+    """Boxes >= 8 px: the 90th percentile of |pixel - the median of a 4 px ring around the box| (max over
+    B, G, R), grey levels; its 10/25/50% quantiles and the share under 15."""
+    import cv2
+
+    values = []
+    for stem, boxes in _val_boxes(out, name).items():
+        image = cv2.imread(str(out / name / "images" / "val" / f"{stem}.jpg")).astype(np.float32)
+        for b in boxes.itertuples():
+            if np.sqrt((b.x2 - b.x1) * (b.y2 - b.y1)) < 8:
+                continue
+            x1, y1, x2, y2 = int(b.x1), int(b.y1), int(np.ceil(b.x2)), int(np.ceil(b.y2))
+            X1, Y1, X2, Y2 = max(x1 - 4, 0), max(y1 - 4, 0), min(x2 + 4, 640), min(y2 + 4, 640)
+            ring = np.ones((Y2 - Y1, X2 - X1), bool)
+            ring[y1 - Y1:y2 - Y1, x1 - X1:x2 - X1] = False
+            background = np.median(image[Y1:Y2, X1:X2][ring], axis=0)
+            values.append(np.quantile(np.abs(image[y1:y2, x1:x2].reshape(-1, 3) - background).max(axis=1), 0.9))
+    v = np.array(values)
+    return {"n": len(v), "q10_25_50": [round(float(q), 1) for q in np.quantile(v, [0.1, 0.25, 0.5])],
+            "share_under_15": round(float((v < 15).mean()), 3)}
+
+
 def contact_sheets(out: Path, name: str = "random2", *, n_crops: int = 48, n_views: int = 12) -> None:
     """Crops (96 px, shown 2x) around the set's boxes of 10 px and more, and whole views (320 px)."""
     import cv2
@@ -195,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.model:
         names = ("default", "random1", "random2", *(ABLATIONS if args.ablations else ()))
         report["recall"] = recall_table(out, model=args.model, conf=args.conf, names=names)
+    report["boxes"] = {name: box_agreement(out, name) for name in ("random1", "random2")}
+    report["contrast"] = {name: housing_contrast(out, name) for name in SETS}
+    print(json.dumps({"boxes": report["boxes"], "contrast": report["contrast"]}), flush=True)
     contact_sheets(out)
     (out / "check.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
     print(markdown(report))
