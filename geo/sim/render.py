@@ -27,6 +27,11 @@ wide ranges in :data:`RANDOM_LOOK` (documented there and in docs/detector.md). I
 camera housings near-neutral (white to grey, dark cameras dark) and of the training shapes (a
 dome under a ring, a box camera with its sun shield), so "alt"'s beige and grey-blue housings,
 turret domes and shield-less bullets stay a look training never saw.
+``randomization`` picks the random look's version: 1 (the default) is round 3's look above,
+reproducible bit for bit; 2 is the wider look of :mod:`geo.sim.randomize` (``WIDE_LOOK``: any-hue
+palettes, facade textures and cast shadows, more skies, clutter and photometry, and housings of
+many shapes: domes, mini domes, PTZ heads, bullets with and without a sun shield, box cameras, on
+several brackets). Neither version uses the "alt" look's code, palettes or housings.
 The scene's geometry is the same in every style; box sizes differ a little because the housings
 differ.
 """
@@ -40,6 +45,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from geo.sim import randomize
 from geo.sim.scene import Scene
 
 EYE_HEIGHT_M = 2.5
@@ -176,14 +182,17 @@ def render_view(
     height: int = 640,
     seed: int = 0,
     style: str = "default",
+    randomization: int = 1,
 ) -> tuple[np.ndarray, pd.DataFrame]:
-    """Render the view from ``(x, y)`` (scene metres), eye 2.5 m above the road, in ``style``.
+    """Render the view from ``(x, y)`` (scene metres), eye 2.5 m above the road, in ``style``
+    (``randomization``: the "random" look's version, 1 or 2; only with ``style="random"``).
 
     Returns the image (height x width x 3, uint8, BGR; noise and blur applied, not yet JPEG
     compressed, except the "alt" style's own JPEG round trip) and its camera boxes (camera_id,
     class_name, x1, y1, x2, y2 in pixels). The same arguments give the same image and boxes.
     """
-    return _render(scene, x, y, heading, pitch, fov, width, height, seed, draw=True, style=style)
+    return _render(scene, x, y, heading, pitch, fov, width, height, seed, draw=True, style=style,
+                   randomization=randomization)
 
 
 def boxes_for_view(
@@ -198,10 +207,12 @@ def boxes_for_view(
     height: int = 640,
     style: str = "default",
     seed: int = 0,
+    randomization: int = 1,
 ) -> pd.DataFrame:
     """The camera boxes :func:`render_view` would give, without drawing the image (the "random"
-    look draws its housings from ``seed``: give the view's seed there)."""
-    return _render(scene, x, y, heading, pitch, fov, width, height, seed, draw=False, style=style)[1]
+    look draws its housings from ``seed``: give the view's seed and ``randomization`` there)."""
+    return _render(scene, x, y, heading, pitch, fov, width, height, seed, draw=False, style=style,
+                   randomization=randomization)[1]
 
 
 def _render(
@@ -217,11 +228,16 @@ def _render(
     *,
     draw: bool,
     style: str = "default",
+    randomization: int = 1,
 ) -> tuple[np.ndarray | None, pd.DataFrame]:
     if not (0 < fov < 170):
         raise ValueError(f"fov must be in (0, 170) degrees, got {fov}")
     if style not in STYLES:
         raise ValueError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
+    if randomization not in randomize.RANDOMIZATIONS:
+        raise ValueError(f"randomization must be one of {randomize.RANDOMIZATIONS}, got {randomization!r}")
+    if randomization != 1 and style != "random":
+        raise ValueError(f"randomization {randomization} applies to the random look only, not style {style!r}")
     f = focal_px(fov, width)
     homography = None
     if abs(pitch) < 1e-9:
@@ -231,7 +247,10 @@ def _render(
     view = _View(float(x), float(y), float(heading), f, base_w, base_h, cx, cy)
     walls = _cast_walls(scene, view)
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 99])
-    light = {"default": _lighting, "alt": _lighting_alt, "random": _lighting_random}[style](rng)
+    if randomization == 2:
+        light = randomize.lighting_wide(rng, sky_blue=_sky_blue)
+    else:
+        light = {"default": _lighting, "alt": _lighting_alt, "random": _lighting_random}[style](rng)
     image = _background(scene, view, walls, light, rng) if draw else None
     boxes = _draw_objects(scene, view, walls, image, light, draw=draw)
     if draw:
@@ -248,9 +267,14 @@ def _render(
         boxes = _warp_boxes(boxes, homography)
     boxes = _finish_boxes(boxes, width, height)
     if draw:
-        if light.get("style") == "random":
-            _clutter(image, boxes, light, rng)
-        image = _post(image, rng, light)
+        if light.get("version") == 2:
+            randomize.clutter_wide(image, boxes, rng)
+            h, w = image.shape[:2]
+            image = randomize.post_wide(image, rng, light, noise=_tile_slice(_noise_tile(), h, w, rng))
+        else:
+            if light.get("style") == "random":
+                _clutter(image, boxes, light, rng)
+            image = _post(image, rng, light)
     return image, boxes
 
 
@@ -466,7 +490,10 @@ def _background(
     sky_rows = int(np.clip(math.ceil(np.max(np.minimum(walls.cum_top[-1], view.cy))), 0, h))
     ground_from = float(np.min(np.where(np.isfinite(walls.dist[0]), walls.bottom[0], view.cy)))
     _sky(image, view, light, rng, sky_rows)
-    _ground(image, scene, view, walls, light, rows, grime, ground_from)
+    dapple = None
+    if light.get("dapple"):  # the wider random look's tree shadows
+        dapple = randomize.dapple_factor(_tile_slice(_cloud_tile(), h, w, rng), light["dapple"])
+    _ground(image, scene, view, walls, light, rows, grime, ground_from, dapple=dapple)
     for k in range(LAYERS - 1, -1, -1):
         _facade_layer(image, scene, view, walls, light, k, rows, grime)
     return image
@@ -495,7 +522,7 @@ def _sky(image: np.ndarray, view: _View, light: dict, rng: np.random.Generator, 
     low, top = light["sky_low"].astype(np.float32), light["sky_top"].astype(np.float32)
     sky = low + (top - low) * frac  # (horizon, 1, 3)
     cover = np.clip((cloud - np.float32(1 - light["clouds"])) * np.float32(3), 0, 1)[:, :, None]
-    image[:horizon] = sky + (np.float32(235) - sky) * cover
+    image[:horizon] = sky + (np.float32(light.get("cloud_grey", 235)) - sky) * cover
 
 
 def _ground(
@@ -507,6 +534,8 @@ def _ground(
     rows: np.ndarray,
     grime: np.ndarray,
     first_row: float,
+    *,
+    dapple: np.ndarray | None = None,
 ) -> None:
     """Road and sidewalk below each column's nearest wall (from ``first_row`` down): asphalt, a
     kerb and paving in front of the facade, cast shadows of sunlit facades, haze with distance."""
@@ -540,10 +569,12 @@ def _ground(
         )
         value *= np.where(perp < shadow.astype(f32)[None, :], f32(light.get("shadow", 0.62)), f32(1.08))
     value *= grime[start:]
+    if dapple is not None:
+        value *= dapple[start:]
     haze = np.minimum(t * f32(1 / 400.0), f32(1))
     value += (f32(200) - value) * haze
     visible = r >= np.where(hit, walls.bottom[0], view.cy).astype(f32)[None, :]
-    ground = value[:, :, None] * np.array([1.02, 1.0, 0.99], f32)
+    ground = value[:, :, None] * np.asarray(light.get("ground_rgb", (1.02, 1.0, 0.99)), f32)
     np.copyto(image[start:], ground, where=visible[:, :, None])
 
 
@@ -644,7 +675,8 @@ def _facade_layer(
     w = view.width
     index = material.astype(np.int32) * w + np.arange(w, dtype=np.int32)[None, :]
     pixel = palette.reshape(-1, 3).take(index, axis=0)
-    pixel *= grime[r0:r1, :, None]
+    pixel *= (grime[r0:r1] if light.get("version") != 2  # the wider look: facade textures and cast shadows
+              else grime[r0:r1] * randomize.facade_multiplier(material, z, s, slope, b, top, lit, light))[:, :, None]
     np.copyto(image[r0:r1], pixel, where=mask[:, :, None])
 
 
@@ -706,10 +738,7 @@ def _draw_objects(
         if is_cam[j]:
             if _behind_relief(row, view):
                 continue
-            if light.get("style") == "alt":
-                sprite = _camera_sprite_alt(row, view, u[j], v[j], scale, housing=light["housing"])
-            else:
-                sprite = _camera_sprite(row, view, u[j], v[j], scale, look=light)
+            sprite = _camera_sprite_for(row, view, u[j], v[j], scale, light)
         else:
             if row["kind"] in _SMALL_KINDS and hdist[j] > 45:
                 continue
@@ -903,6 +932,15 @@ class _Pen:
         else:
             rgba, body = self.rgba, self.body
         return self.x0, self.y0, rgba[:, :, :3], np.ascontiguousarray(rgba[:, :, 3]), body
+
+
+def _camera_sprite_for(row: dict, view: _View, u: float, v: float, scale: float, light: dict):
+    """The camera's sprite in the view's look: "alt"'s housings, the wider random look's, or these."""
+    if light.get("style") == "alt":
+        return _camera_sprite_alt(row, view, u, v, scale, housing=light["housing"])
+    if light.get("version") == 2:
+        return randomize.camera_sprite_wide(row, view, u, v, scale, look=light, pen_cls=_Pen)
+    return _camera_sprite(row, view, u, v, scale, look=light)
 
 
 def _camera_sprite(row: dict, view: _View, u: float, v: float, scale: float, *, look: dict | None = None):

@@ -66,6 +66,9 @@ def synth(
                               "random); alt is held out from training (only with --val-only). Default: default."),
     random_look: float = typer.Option(0.0, "--random-look", help="Probability that a train view is rendered "
                                       "in the randomized look (domain randomization). Default 0."),
+    randomization: int = typer.Option(1, "--randomization", help="Domain randomization version of --random-look "
+                                      "and --photometric: 1 round 3's ranges, 2 wider (more housings, palettes, "
+                                      "textures, shadows, skies, clutter, blur/noise/JPEG). Default 1."),
     val_only: bool = typer.Option(False, "--val-only", help="Render only the val views (the same ones a full "
                                   "run with the same arguments renders), e.g. in another --style. Default off."),
 ) -> None:
@@ -82,7 +85,7 @@ def synth(
                            mine_conf=mine_conf, mine_per_image=mine_per_image, scale_floor_px=scale_floor,
                            balance=balance, n_small=small, small_px=_px_range(small_px),
                            n_small_decoy=small_decoys, photometric=photometric, style=style,
-                           val_only=val_only, random_look=random_look)
+                           val_only=val_only, random_look=random_look, randomization=randomization)
     for split in ("train", "val"):
         typer.echo(f"{split}: {result.n_views[split]} views -> {result.n_images[split]} images, "
                    f"{result.n_boxes[split]} boxes, {result.share_empty[split]:.0%} of views without a camera")

@@ -31,7 +31,11 @@ a dataset in a style never used in training measures robustness: the held-out "a
 refused for anything that writes train images (only ``val_only`` renders it). ``random_look`` is
 the probability that a TRAIN view is rendered in the "random" look (domain randomization, issue
 28: light, sky, facade palette and texture, shadows, clutter and housings drawn per view); the
-others and all val views use ``style``. Every val box's true range (m, horizontal,
+others and all val views use ``style``. ``randomization`` is the domain randomization's version:
+1 (the default) is round 3's random look and photometric jitter, reproducible bit for bit; 2 is
+the wider random look (``geo.sim.randomize``) and the wider jitter
+(``scripts.synthesis.photometric``). A dataset holds one version: resuming it with another is
+refused. Every val box's true range (m, horizontal,
 from the viewpoint to the camera) goes to ``truth_ranges.csv`` beside ``data.yaml``
 (``detector.reach`` reads it).
 
@@ -65,6 +69,7 @@ from detector.yolo_dataset import (
     zoom_out_crop,
     photometric_jitter,
 )
+from scripts.synthesis.photometric import photometric_jitter_wide
 
 # Scene objects that look a little like a camera, and a crop-target half size floor (px).
 DECOY_KINDS = ("alarm", "unit", "wall_light", "blade", "sign", "lamp", "signal", "pole", "car")
@@ -105,7 +110,8 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
                   scale_floor_px: float = 4.0, balance: bool = False, n_small: float = 0.0,
                   small_px: tuple[float, float] = (5.0, 10.0), n_small_decoy: float = 0.0,
                   photometric: float = 0.0, style: str = "default", val_only: bool = False,
-                  random_look: float = 0.0, log: Callable[[str], None] | None = None) -> SynthResult:
+                  random_look: float = 0.0, randomization: int = 1,
+                  log: Callable[[str], None] | None = None) -> SynthResult:
     """Render ``views`` simulated views (train + val) of ``areas`` into the YOLO dataset ``out``.
 
     ``sim_cameras``: the simulator's camera spec for every area, or one per area in the order
@@ -121,7 +127,8 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
     ``mine_per_image`` per image) of the simulated survey folders ``mine``. ``scale_floor_px``: the
     smallest camera side (px) scale augmentation may shrink to (``train_args.yaml``). ``balance``:
     add mirrored copies of train crops that show only the rarer class until both classes have
-    about as many boxes. ``n_small``, ``small_px``, ``n_small_decoy``, ``photometric``, ``style``:
+    about as many boxes. ``n_small``, ``small_px``, ``n_small_decoy``, ``photometric``, ``style``,
+    ``random_look``, ``randomization``:
     see the module docstring. ``val_only``: render only the val views (the same views a full run
     with the same arguments renders: the choice is made first), e.g. in another ``style``.
     """
@@ -132,7 +139,7 @@ def synth_dataset(out: str | Path, *, areas: list[str], views: int, val_areas: l
                         n_sky=n_sky, mine=mine, mine_conf=mine_conf, mine_per_image=mine_per_image,
                         scale_floor_px=scale_floor_px, balance=balance, n_small=n_small, small_px=small_px,
                         n_small_decoy=n_small_decoy, photometric=photometric, style=style, val_only=val_only,
-                        random_look=random_look)
+                        random_look=random_look, randomization=randomization)
     o.specs = _checked_specs(o)
     mine_dirs = [_check_mine_dir(Path(d), o.val_areas) for d in (mine or [])]
     started = time.time()
@@ -193,6 +200,11 @@ def _checked_specs(o: SimpleNamespace) -> list:
         raise DetectorInputError(f"--style {o.style} is held out from all training: render it only with --val-only")
     if not 0 <= o.random_look <= 1:
         raise DetectorInputError(f"--random-look must be in [0, 1], got {o.random_look}")
+    from geo.sim.randomize import RANDOMIZATIONS
+
+    if o.randomization not in RANDOMIZATIONS:
+        raise DetectorInputError(f"--randomization must be 1 (round 3's random look and photometric jitter) or 2 "
+                                 f"(wider), got {o.randomization}")
     return specs
 
 
@@ -233,6 +245,10 @@ def _render_chosen(out: Path, chosen: list, pools: list[_AreaViews], o: SimpleNa
                    started: float, log: Callable[[str], None]) -> list[dict]:
     """Render the chosen views not yet in ``progress.txt`` (resume); return the manifest rows."""
     done = _read_progress(out)
+    other = {r.get("randomization", 1) for r in done.values()} - {o.randomization}
+    if other:
+        raise DetectorInputError(f"{out} was rendered with --randomization {min(other)}: resume it with that, "
+                                 f"or give a new --out")
     manifest_rows = []
     total = len(chosen)
     with (out / "progress.txt").open("a", encoding="utf-8") as progress:
@@ -267,7 +283,8 @@ def _render_one(out: Path, pool: _AreaViews, row, name: str, o: SimpleNamespace)
     image, boxes = render_view(pool.scene, x=row.x, y=row.y, heading=row.heading, pitch=row.pitch,
                                fov=row.fov, width=o.size, height=o.size,
                                seed=(o.seed * 1_000_003 + zlib_hash(name)) & 0xFFFFFFFF,
-                               **({"style": view_style} if view_style != "default" else {}))
+                               **({"style": view_style} if view_style != "default" else {}),
+                               **({"randomization": o.randomization} if view_style == "random" else {}))
     if row.split == "val":
         _write_ranges(out / "truth_ranges.csv", name, boxes, pool.scene, row)
     boxes = boxes[["class_name", "x1", "y1", "x2", "y2"]]
@@ -277,7 +294,7 @@ def _render_one(out: Path, pool: _AreaViews, row, name: str, o: SimpleNamespace)
         parts = _train_crops(image, boxes, pool, row, o, rng=tile_rng, kinds=decoy_kinds)
         for suffix, crop, crop_boxes in parts:
             if o.photometric and tile_rng.random() < o.photometric:
-                crop = photometric_jitter(crop, tile_rng)
+                crop = (photometric_jitter_wide if o.randomization == 2 else photometric_jitter)(crop, tile_rng)
             write_example(out, "train", f"{name}_{suffix}", crop, crop_boxes)
             kind = _CROP_KINDS[suffix[0]]
             crops[kind] = crops.get(kind, 0) + 1
@@ -287,7 +304,8 @@ def _render_one(out: Path, pool: _AreaViews, row, name: str, o: SimpleNamespace)
         written = [boxes]
     return {"name": name, "area": pool.spec, "layout": pool.layout, "view_id": row.view_id, "style": view_style,
             "street_id": int(row.street_id), "split": row.split, "n_boxes": len(boxes),
-            "n_images": len(written), "crops": crops, "decoys": decoy_kinds, **_box_stats(written)}
+            "n_images": len(written), "crops": crops, "decoys": decoy_kinds, **_box_stats(written),
+            **({"randomization": o.randomization} if o.randomization != 1 else {})}
 
 
 def _train_crops(image: np.ndarray, boxes: pd.DataFrame, pool: _AreaViews, row, o: SimpleNamespace, *,
@@ -337,6 +355,8 @@ def _finish_dataset(out: Path, o: SimpleNamespace, counts: dict, *, started: flo
         train_desc += f"; {train_c['random_look']} views in the random look"
     if o.photometric:
         train_desc += f"; photometric randomization p={o.photometric:g}"
+    if o.randomization != 1:
+        train_desc += f"; domain randomization version {o.randomization} (wider random look and photometric jitter)"
     if tile:
         train_desc += (f"; train crops: {', '.join(f'{v} {k}' for k, v in sorted(train_c['crops'].items()))}"
                        f"; decoy kinds: {', '.join(f'{v} {k}' for k, v in sorted(train_c['decoys'].items()))}")

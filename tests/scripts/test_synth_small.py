@@ -62,3 +62,38 @@ def test_training_synthesis_refuses_the_held_out_look_and_mixes_the_random_look(
     assert set(manifest[manifest.split == "train"]["style"]) == {"random"}
     assert set(manifest[manifest.split == "val"]["style"]) == {"default"}
     assert "random look" in (out / "data.yaml").read_text()
+
+
+def test_synthesis_with_the_wider_randomization_records_it_and_refuses_to_mix(tmp_path, capsys):
+    """--randomization 2 (issue 28): train views in the wider random look with the wider jitter; the
+    dataset records its version and a resume with another version is refused."""
+    out = tmp_path / "wide"
+    common = ["dataset", "synth", "--area", "demo", "--val-area", _test_pbf(), "--sim-cameras", "random:20",
+              "--sim-cameras", "random:30:5", "--views", "8", "--val-fraction", "0.25", "--tile", "160",
+              "--away", "0", "--min-positive", "1", "--seed", "6", "--random-look", "1", "--photometric", "1"]
+    assert main([*common, "--randomization", "3", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--randomization must be 1" in err and len(err.strip().splitlines()) == 1
+    assert main([*common, "--randomization", "2", "--out", str(out)]) == 0
+    manifest = pd.read_csv(out / "manifest.csv")
+    assert set(manifest[manifest.split == "train"]["style"]) == {"random"}
+    assert set(manifest["randomization"]) == {2}
+    assert "randomization version 2" in (out / "data.yaml").read_text()
+    assert main([*common, "--out", str(out)]) == 2  # resuming it as version 1 would mix two looks
+    assert "--randomization 2" in capsys.readouterr().err
+    assert main([*common, "--randomization", "2", "--out", str(out)]) == 0  # the same version resumes
+
+
+def test_wider_photometric_jitter_keeps_the_geometry_and_varies_the_look():
+    from scripts.synthesis.photometric import photometric_jitter_wide
+    from detector.look import look_features
+
+    image = np.zeros((96, 128, 3), np.uint8)
+    image[:, :64] = (60, 120, 200)
+    image[30:60, 70:100] = 240
+    outs = [photometric_jitter_wide(image, np.random.default_rng(s)) for s in range(40)]
+    assert all(o.shape == image.shape and o.dtype == np.uint8 for o in outs)
+    assert np.array_equal(photometric_jitter_wide(image, np.random.default_rng(3)), outs[3])
+    feats = pd.DataFrame([look_features(o) for o in outs])
+    assert feats.noise.max() > 4 * max(feats.noise.min(), 0.2) and np.ptp(feats.brightness) > 40
+    assert np.ptp(feats.cast_rb) > 0.3 and feats.blockiness.max() > 1.2
