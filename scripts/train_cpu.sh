@@ -44,7 +44,7 @@ SMALL="${SMALL:-1.0}"                               # zoom-out crops per view wi
 SMALL_DECOYS="${SMALL_DECOYS:-0.5}"                 # zoom-out crops around decoys: hard negatives of that size
 PHOTOMETRIC="${PHOTOMETRIC:-0.5}"                   # share of crops with haze/cast/gamma/lowres/blur/noise/JPEG randomization
 RANDOM_LOOK="${RANDOM_LOOK:-0.6}"                   # share of train views in the renderer's random look (issue 28)
-RANDOMIZATION="${RANDOMIZATION:-1}"                 # look5 hook (issue 28): 1 round 3's random look + jitter, 2 wider
+RANDOMIZATION="${RANDOMIZATION:-1}"                 # 1: round 3's random look and jitter; 2: wider (docs/detector-randomization.md)
 OUT="${OUT:-models/${NAME}}"
 NEW_HELD_OUT="${NEW_HELD_OUT:-}"                    # 1: this data becomes the card's held-out set
 card_args=(--update-card); [[ -n "$NEW_HELD_OUT" ]] && card_args+=(--new-held-out)
@@ -54,12 +54,16 @@ for a in $VAL_AREAS; do area_args+=(--val-area "$a"); done
 for c in $SIM_CAMERAS; do area_args+=(--sim-cameras "$c"); done
 for m in $MINE; do area_args+=(--mine "$m"); done
 
-echo "== $(date -u +%H:%M:%S) dataset: ${VIEWS} views -> ${DATA_DIR}"
-"$CAMCENSUS" dataset synth "${area_args[@]}" --views "$VIEWS" --val-fraction "$VAL_FRACTION" --layouts "$LAYOUTS" \
-    --spacing 12 --tile "$TILE" --away 0.3 --decoys 0.8 --sky 0.15 --min-positive 0.6 --balance --seed "$SEED" \
-    --small "$SMALL" --small-px 5:10 --small-decoys "$SMALL_DECOYS" --photometric "$PHOTOMETRIC" --random-look "$RANDOM_LOOK" --scale-floor 2.5 \
-    --randomization "$RANDOMIZATION" \
-    --out "$DATA_DIR"
+if [[ -f "$DATA_DIR/data.yaml" && -z "${REBUILD_DATA:-}" ]]; then  # written last: the dataset is complete
+    echo "== $(date -u +%H:%M:%S) dataset: ${DATA_DIR} is complete, reused (REBUILD_DATA=1 checks and completes it again)"
+else
+    echo "== $(date -u +%H:%M:%S) dataset: ${VIEWS} views -> ${DATA_DIR}"
+    "$CAMCENSUS" dataset synth "${area_args[@]}" --views "$VIEWS" --val-fraction "$VAL_FRACTION" --layouts "$LAYOUTS" \
+        --spacing 12 --tile "$TILE" --away 0.3 --decoys 0.8 --sky 0.15 --min-positive 0.6 --balance --seed "$SEED" \
+        --small "$SMALL" --small-px 5:10 --small-decoys "$SMALL_DECOYS" --photometric "$PHOTOMETRIC" --random-look "$RANDOM_LOOK" --scale-floor 2.5 \
+        --randomization "$RANDOMIZATION" \
+        --out "$DATA_DIR"
+fi
 "$CAMCENSUS" dataset check "$DATA_DIR"
 
 # the dataset's recommended ultralytics arguments (scale never shrinks a camera below 4 px, ...)
