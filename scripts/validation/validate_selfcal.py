@@ -14,6 +14,12 @@ in this process, no exports written:
 
 A row is "ok" for the card when its interval covers the truth in its strip or ``fits`` is false
 (the issue's target); the self column reports error and coverage.
+
+``--truth`` adds what the truth says about the fit's inputs (``truth_check``): the located cameras
+whose box overlaps a true box (real) or none (false), against the fit's P(real)-weighted cameras,
+and the recall ratio read from ALL true cameras' boxes (``recall_ratio_from_truth``: no selection by
+being found, the level the self-fit tries to reach). Where the fit's P(real) is near the real count
+and its ratio is still far from the truth's, the fit itself is off, not the card's false rate.
 """
 
 from __future__ import annotations
@@ -38,6 +44,78 @@ def card_of_survey(survey_dir: Path) -> tuple[dict, dict]:
     return calibration, model_info
 
 
+MIN_TRUE_PX = 6.0  # true boxes smaller than this are left out of recall_ratio_from_truth (the card's own floor)
+
+
+def _survey_boxes(survey_dir: Path, conf_threshold: float):
+    """(detections at the card's threshold, true boxes, each detection's kind: kinds_from_boxes)."""
+    import glob
+
+    import pandas as pd
+
+    from scripts.validation.false_detections import kinds_from_boxes
+
+    parts = sorted(glob.glob(str(survey_dir / "detections" / "*.parquet")))
+    det = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True) if parts else pd.DataFrame(
+        columns=["image_id", "conf", "x1", "y1", "x2", "y2"])
+    det = det[det["conf"].fillna(1.0) >= conf_threshold - 1e-9].reset_index(drop=True)
+    det["image_id"] = det["image_id"].astype(str)
+    truth = pd.read_parquet(survey_dir / "truth_boxes.parquet")
+    truth["image_id"] = truth["image_id"].astype(str)
+    return det, truth, kinds_from_boxes(det, truth)
+
+
+def located_real(cameras, det, kinds):
+    """Per located camera: is its strongest box (``conf_max`` in one of its ``image_ids``) on a true camera."""
+    import numpy as np
+
+    real = {(i, round(float(c), 5)) for i, c, k in zip(det["image_id"], det["conf"], kinds["kind"])
+            if k in ("real", "loose")}
+    return np.array([any((str(i), round(float(cmax), 5)) in real for i in ids)
+                     for ids, cmax in zip(cameras["image_ids"], cameras["conf_max"])], dtype=bool)
+
+
+def recall_ratio_from_truth(size_px, hit, cal, *, grid=None) -> float:
+    """The survey's recall over the card's from every true box (``size_px``, ``hit``: a real or loose
+    detection on it): the maximum-likelihood logit shift of the card's curve, boxes independent, as
+    the ratio of expected hits at that shift to the card's."""
+    import numpy as np
+
+    from geo.counting.calibration import recall_at
+    from geo.counting.heterogeneity import expit
+
+    grid = np.arange(-8.0, 4.0 + 1e-9, 0.02) if grid is None else grid
+    base = np.clip(recall_at(np.asarray(size_px, float), cal.size_edges, cal.recall_bins()), 1e-6, 1 - 1e-6)
+    hit = np.asarray(hit, bool)
+    if len(base) == 0:
+        return float("nan")
+    p = expit(np.log(base / (1 - base))[None, :] + grid[:, None])
+    loglik = np.where(hit[None, :], np.log(p), np.log1p(-p)).sum(axis=1)
+    return float(p[int(np.argmax(loglik))].sum() / base.sum())
+
+
+def truth_check(survey_dir: Path, calibration: dict) -> dict:
+    """What the truth says about the self-fit's inputs (see the module docstring, ``--truth``)."""
+    import numpy as np
+    import pandas as pd
+
+    from geo.counting.calibration import calibration_from_dict
+
+    cal = calibration_from_dict(calibration)
+    det, truth, kinds = _survey_boxes(survey_dir, float(calibration.get("conf_threshold", 0.0)))
+    cameras = pd.read_parquet(survey_dir / "cameras.parquet")
+    real = located_real(cameras, det, kinds)
+    single = cameras["n_detections"].to_numpy(float) <= 1
+    hit = np.zeros(len(truth), bool)
+    ok = kinds["kind"].isin(["real", "loose"]).to_numpy()
+    hit[kinds["truth_row"].to_numpy()[ok]] = True
+    px = np.sqrt((truth["x2"] - truth["x1"]) * (truth["y2"] - truth["y1"])).to_numpy(float)
+    keep = px >= MIN_TRUE_PX
+    return {"located_real": int(real.sum()), "located_false": int((~real).sum()),
+            "single_view_false": int((~real & single).sum()),
+            "recall_ratio_from_truth": round(recall_ratio_from_truth(px[keep], hit[keep], cal), 4)}
+
+
 def scored(report: dict) -> dict:
     """Estimate, interval, truth in its strip, error and coverage from a report."""
     t = report["total"]
@@ -48,8 +126,8 @@ def scored(report: dict) -> dict:
             "covered": bool(lo <= truth <= hi) if truth is not None else None}
 
 
-def score_survey(survey_dir: Path) -> dict:
-    """The two estimates of one survey (see the module docstring)."""
+def score_survey(survey_dir: Path, *, truth: bool = False) -> dict:
+    """The two estimates of one survey (see the module docstring); ``truth``: add ``truth_check``."""
     import geo.counting.card_check as card_check
     from geo.counting.estimate import estimate_survey
 
@@ -81,10 +159,13 @@ def score_survey(survey_dir: Path) -> dict:
             row["low_conf_share"] = ((check.get("tests") or {}).get("confidence") or {}).get("survey_low_share")
             row["prior_only"] = "used_prior_only" in (report.get("self_calibration") or {})
             row["informative"] = (report.get("self_calibration") or {}).get("informative")
+            row["p_real_in_fit"] = (report.get("self_calibration") or {}).get("n_cameras")
         row["n_located"] = report["inclusion"]["n_located"]
         row["spacing_m"] = report["parameters"]["design"]["spacing_m"]
     card = row["card"]
     row["card_ok"] = bool(card["covered"] or row["fits"] is False)
+    if truth:
+        row["truth_check"] = truth_check(survey_dir, calibration)
     return row
 
 
@@ -108,6 +189,15 @@ def markdown(rows: list[dict]) -> str:
                      f"{rec.get('observed_repeat')}/{rec.get('expected_repeat')} | "
                      f"{est(r['self'])} | {pct(r['self']['error'])} | {r['self']['covered']} | "
                      f"{est(r['fit'])} | {pct(r['fit']['error'])} | {r['fit']['covered']} | {r['card_ok']} |")
+    if any("truth_check" in r for r in rows):
+        lines += ["", "| survey | located: real / false (single-view false) | P(real)-weighted cameras in the fit | "
+                  "recall ratio: fit | from all true cameras |", "|---|---|---|---|---|"]
+        for r in rows:
+            t = r.get("truth_check") or {}
+            lines.append(f"| {r['survey']} | {t.get('located_real')} / {t.get('located_false')} "
+                         f"({t.get('single_view_false')}) | {r.get('p_real_in_fit')} | "
+                         f"{(r['recall_ratio'][0] or float('nan')):.2f} | "
+                         f"{t.get('recall_ratio_from_truth', float('nan')):.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -139,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
                                                          "figures per spacing and recall level, instead of surveys")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--markdown", type=Path, default=None)
+    parser.add_argument("--truth", action="store_true", help="add what the truth says about the fit's inputs: located "
+                                                             "cameras real / false, recall ratio from all true boxes")
     args = parser.parse_args(argv)
     if args.overlap:
         for row in overlap_rows(args.overlap):
@@ -146,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rows = []
     for d in args.surveys:
-        rows.append(score_survey(d))
+        rows.append(score_survey(d, truth=args.truth))
         print(json.dumps(rows[-1]), flush=True)
     text = markdown(rows)
     print(text)

@@ -1,0 +1,54 @@
+"""validate_selfcal's truth check (issue 26): the located cameras real / false by their boxes, and the recall
+ratio read from every true camera's boxes, on tiny surveys written here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from detector.registry import resolve_model
+from geo.counting.calibration import calibration_from_dict, recall_at
+from scripts.validation.validate_selfcal import recall_ratio_from_truth, truth_check
+
+
+@pytest.fixture(scope="module")
+def card():
+    return resolve_model("cctv-yolo11n-synth2").card.calibration
+
+
+def test_recall_ratio_from_truth_reads_a_known_shift(card):
+    cal = calibration_from_dict(card)
+    rng = np.random.default_rng(3)
+    size = rng.uniform(6.0, 40.0, 20000)
+    r = recall_at(size, cal.size_edges, cal.recall_bins())
+    for ratio in (1.0, 0.3):
+        hit = rng.uniform(size=len(size)) < ratio * r
+        got = recall_ratio_from_truth(size, hit, cal)
+        assert got == pytest.approx(ratio, abs=0.04)
+
+
+def _box(image_id, x, w, **extra):
+    return {"image_id": image_id, "x1": float(x), "y1": 10.0, "x2": float(x + w), "y2": 10.0 + w, **extra}
+
+
+def test_truth_check_counts_located_cameras_and_reads_the_level(tmp_path, card):
+    thr = float(card["conf_threshold"])
+    truth = pd.DataFrame([_box("a", 100, 20, camera_id="c1", class_name="directed"),
+                          _box("b", 100, 20, camera_id="c1", class_name="directed"),
+                          _box("a", 300, 20, camera_id="c2", class_name="dome")])
+    det = pd.DataFrame([_box("a", 101, 20, conf=0.95, class_name="directed"),   # on c1
+                        _box("b", 500, 20, conf=0.75, class_name="directed"),   # on nothing
+                        _box("a", 600, 20, conf=thr / 2, class_name="dome")])   # under the threshold: dropped
+    (tmp_path / "detections").mkdir()
+    det.to_parquet(tmp_path / "detections" / "part-000000.parquet")
+    truth.to_parquet(tmp_path / "truth_boxes.parquet")
+    pd.DataFrame({"image_ids": [["a"], ["b"]], "conf_max": [0.95, 0.75], "n_detections": [1, 1]}).to_parquet(
+        tmp_path / "cameras.parquet")
+    out = truth_check(tmp_path, card)
+    assert (out["located_real"], out["located_false"], out["single_view_false"]) == (1, 1, 1)
+    # one hit in three true boxes of 20 px: below the card's recall there
+    cal = calibration_from_dict(card)
+    assert 0 < out["recall_ratio_from_truth"] < 1.0
+    assert out["recall_ratio_from_truth"] == pytest.approx(
+        recall_ratio_from_truth(np.full(3, 20.0), np.array([True, False, False]), cal), abs=1e-4)
