@@ -308,9 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, default=None)
     parser.add_argument("--truth", action="store_true", help="add what the truth says about the fit's inputs: located "
                                                              "cameras real / false, recall ratio from all true boxes")
-    parser.add_argument("--spread", action="store_true", help="instead of the estimates: the per-camera logit SD's "
-                                                              "log-likelihood from all true boxes (card's curve, a level "
-                                                              "per survey), per SD tried")
+    parser.add_argument("--spread", action="store_true",
+                        help="instead of the estimates: the per-camera logit SD's log-likelihood from all true boxes "
+                             "(the card's curve, a level per survey), per SD tried")
     args = parser.parse_args(argv)
     if args.spread:
         profiles = {(d.parent.name if d.name == "base" else d.name): camera_sd_profile(d, card_of_survey(d)[0])
