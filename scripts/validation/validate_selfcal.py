@@ -11,6 +11,7 @@ in this process, no exports written:
 
     python scripts/validation/validate_selfcal.py DIR [DIR ...] [--json out.json] [--markdown out.md]
     python scripts/validation/validate_selfcal.py --overlap test_pbf     # how much overlap self-calibration needs
+    python scripts/validation/validate_selfcal.py --spread DIR [DIR ...]   # the per-camera logit SD from the truth
 
 A row is "ok" for the card when its interval covers the truth in its strip or ``fits`` is false
 (the issue's target); the self column reports error and coverage.
@@ -114,6 +115,82 @@ def truth_check(survey_dir: Path, calibration: dict) -> dict:
     return {"located_real": int(real.sum()), "located_false": int((~real).sum()),
             "single_view_false": int((~real & single).sum()),
             "recall_ratio_from_truth": round(recall_ratio_from_truth(px[keep], hit[keep], cal), 4)}
+
+
+SD_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.3, 1.7, 2.2)  # per-camera logit SDs tried by camera_sd_profile
+
+
+def camera_sd_loglik(size_px, hit, camera, cal, *, sds=SD_GRID, levels=None) -> dict:
+    """Per camera logit SD: (max log-likelihood, level) of every true box's hit under the card's curve
+    shifted by a level (logit, under the camera effect) with a per-camera effect N(0, sd^2), maximised
+    over the level. ``size_px``, ``hit`` as in ``recall_ratio_from_truth``; ``camera``: each box's
+    true camera. All true cameras count (found or not), so the SD is read without selection."""
+    import numpy as np
+
+    from geo.counting.calibration import recall_at
+    from geo.counting.heterogeneity import effect_nodes, expit
+    from geo.counting.recapture import c_of, shifted_rates
+
+    levels = np.round(np.arange(-8.0, 3.0 + 1e-9, 0.1), 2) if levels is None else np.asarray(levels, float)
+    cam = np.unique(np.asarray(camera), return_inverse=True)[1]
+    hit, px = np.asarray(hit, bool), np.asarray(size_px, float)
+    out = {}
+    for sd in sds:
+        u, w = effect_nodes(sd) if sd > 0 else (np.zeros(1), np.ones(1))
+        rates = shifted_rates(cal.recall_bins(), levels, sd=sd) if sd > 0 else expit(
+            np.log(cal.recall_bins() + 1e-12) - np.log1p(-cal.recall_bins() + 1e-12) + levels[:, None])
+        best = (-np.inf, None)
+        for lv, rate in zip(levels, rates):
+            r = np.clip(recall_at(px, cal.size_edges, rate), 1e-9, 1 - 1e-9)
+            c = c_of(r, sd) if sd > 0 else np.log(r / (1 - r))
+            p = np.clip(expit(c[:, None] + u[None, :]), 1e-12, 1 - 1e-12)
+            per = np.zeros((cam.max() + 1, len(u)))
+            np.add.at(per, cam, np.where(hit[:, None], np.log(p), np.log1p(-p)))
+            top = per.max(axis=1, keepdims=True)
+            ll = float((top[:, 0] + np.log(np.exp(per - top) @ w)).sum())
+            if ll > best[0]:
+                best = (ll, float(lv))
+        out[float(sd)] = {"loglik": round(best[0], 2), "level": best[1]}
+    return out
+
+
+def camera_sd_profile(survey_dir: Path, calibration: dict, *, sds=SD_GRID) -> dict:
+    """``camera_sd_loglik`` on one survey's true boxes (>= ``MIN_TRUE_PX``) and its detections at the
+    card's threshold (a true box is hit by a real or loose detection), with the counts it read."""
+    import numpy as np
+
+    from geo.counting.calibration import calibration_from_dict
+
+    cal = calibration_from_dict(calibration)
+    det, truth, kinds = _survey_boxes(survey_dir, float(calibration.get("conf_threshold", 0.0)))
+    hit = np.zeros(len(truth), bool)
+    ok = kinds["kind"].isin(["real", "loose"]).to_numpy()
+    hit[kinds["truth_row"].to_numpy()[ok]] = True
+    px = np.sqrt((truth["x2"] - truth["x1"]) * (truth["y2"] - truth["y1"])).to_numpy(float)
+    keep = px >= MIN_TRUE_PX
+    camera = truth["camera_id"].to_numpy()[keep]
+    return {"cameras": int(len(np.unique(camera))), "boxes": int(keep.sum()), "hits": int(hit[keep].sum()),
+            "by_sd": camera_sd_loglik(px[keep], hit[keep], camera, cal, sds=sds)}
+
+
+def spread_markdown(profiles: dict[str, dict]) -> str:
+    """Per survey and summed (a level each): the log-likelihood below the best SD, per SD tried."""
+    sds = sorted({sd for p in profiles.values() for sd in p["by_sd"]})
+    lines = ["| survey | cameras / boxes / hits | " + " | ".join(f"SD {sd:g}" for sd in sds) + " | best SD |",
+             "|---|---|" + "---|" * (len(sds) + 1)]
+    total = {sd: 0.0 for sd in sds}
+    for name, p in profiles.items():
+        ll = {sd: p["by_sd"][sd]["loglik"] for sd in sds}
+        for sd in sds:
+            total[sd] += ll[sd]
+        top = max(ll.values())
+        lines.append(f"| {name} | {p['cameras']} / {p['boxes']} / {p['hits']} | "
+                     + " | ".join(f"{ll[sd] - top:+.1f} ({p['by_sd'][sd]['level']:+.1f})" for sd in sds)
+                     + f" | {max(ll, key=ll.get):g} |")
+    top = max(total.values())
+    lines.append("| sum (a level each) | | " + " | ".join(f"{total[sd] - top:+.1f}" for sd in sds)
+                 + f" | {max(total, key=total.get):g} |")
+    return "\n".join(lines) + "\n"
 
 
 def scored(report: dict) -> dict:
@@ -231,7 +308,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, default=None)
     parser.add_argument("--truth", action="store_true", help="add what the truth says about the fit's inputs: located "
                                                              "cameras real / false, recall ratio from all true boxes")
+    parser.add_argument("--spread", action="store_true",
+                        help="instead of the estimates: the per-camera logit SD's log-likelihood from all true boxes "
+                             "(the card's curve, a level per survey), per SD tried")
     args = parser.parse_args(argv)
+    if args.spread:
+        profiles = {(d.parent.name if d.name == "base" else d.name): camera_sd_profile(d, card_of_survey(d)[0])
+                    for d in args.surveys}
+        text = spread_markdown(profiles)
+        print(text)
+        if args.json:
+            args.json.write_text(json.dumps(profiles, indent=2))
+        if args.markdown:
+            args.markdown.write_text(text)
+        return 0
     if args.overlap:
         for row in overlap_rows(args.overlap):
             print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}))

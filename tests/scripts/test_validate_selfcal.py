@@ -9,7 +9,7 @@ import pytest
 
 from detector.registry import resolve_model
 from geo.counting.calibration import calibration_from_dict, recall_at
-from scripts.validation.validate_selfcal import recall_ratio_from_truth, truth_check
+from scripts.validation.validate_selfcal import camera_sd_loglik, recall_ratio_from_truth, spread_markdown, truth_check
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +52,26 @@ def test_truth_check_counts_located_cameras_and_reads_the_level(tmp_path, card):
     assert 0 < out["recall_ratio_from_truth"] < 1.0
     assert out["recall_ratio_from_truth"] == pytest.approx(
         recall_ratio_from_truth(np.full(3, 20.0), np.array([True, False, False]), cal), abs=1e-4)
+
+
+def test_camera_sd_loglik_tells_a_spread_camera_effect_from_none(card):
+    """Boxes of 800 cameras (4 each) drawn with a per-camera logit effect of SD 0 or 2: the profile's best SD
+    follows, and the level found with no effect is the card's (0)."""
+    from geo.counting.heterogeneity import expit, logit_shift
+
+    cal = calibration_from_dict(card)
+    rng = np.random.default_rng(5)
+    cam = np.repeat(np.arange(800), 4)
+    size = rng.uniform(8.0, 40.0, len(cam))
+    r = recall_at(size, cal.size_edges, cal.recall_bins())
+    best = {}
+    for sd in (0.0, 2.0):
+        u = rng.normal(0.0, sd, 800)[cam]
+        hit = rng.uniform(size=len(cam)) < (expit(logit_shift(r, sd) + u) if sd > 0 else r)
+        prof = camera_sd_loglik(size, hit, cam, cal, sds=(0.0, 1.0, 2.0), levels=np.arange(-1.0, 1.01, 0.1))
+        best[sd] = max(prof, key=lambda s: prof[s]["loglik"])
+        if sd == 0.0:
+            assert prof[0.0]["level"] == pytest.approx(0.0, abs=0.3)
+    assert best == {0.0: 0.0, 2.0: 2.0}
+    text = spread_markdown({"x": {"cameras": 800, "boxes": len(cam), "hits": 1, "by_sd": prof}})
+    assert "| x | 800 /" in text and "| sum (a level each) |" in text
