@@ -52,7 +52,10 @@ Policy (``calibration_checked``):
   centred on the posterior's median level (``FLAGGED_CENTRE``);
 - the card does not fit and the repeat views cannot tell: recall unknown
   (``geo.counting.recapture.prior_only``: uniform in logit from 6 below the card's level to the
-  card's, centred on its harmonic mean, ``UNKNOWN_CENTRE``): a wide interval that says so;
+  card's): the point at its median level, the interval spanning the level explicitly
+  (``level_envelope``, ``UNKNOWN_ENVELOPE``: from the estimate's lower end at the level's 97.5%
+  quantile to its upper end at the 2.5% quantile; report.json
+  ``self_calibration.used_prior_only.level_envelope``): a wide interval that says so;
 - either way a warning: the estimate is provisional and ``camcensus review`` measures recall on
   the survey's own images. A review of the survey's own images, when there is one, stands (the
   check is still reported). Only a model card's calibration (source "card") is replaced or
