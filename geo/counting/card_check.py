@@ -108,7 +108,8 @@ FLAGGED_PRIOR_SD = 4.0
 # moves up). Where the repeat views measure the level: the median (7 flagged surveys with a measured fit, rendered
 # and development: errors smaller, e.g. 10 m held-out look +109/+171/+81% -> +75/+130/+47%, all still covered).
 FLAGGED_CENTRE = "median"
-# Where they cannot tell (recall unknown: uniform over 6 logits below the card) the harmonic mean stays: its point
+# Where they cannot tell (recall unknown: uniform over 6 logits below the card), with UNKNOWN_ENVELOPE None (the
+# default before session 8's unknown5), the harmonic mean: its point
 # leans high (corrupted surveys), but the estimator's interval, log-normal around the point with the spread that
 # per-bin Betas can carry (``recapture.beta_counts`` caps it), is far narrower than the prior, and centred on the
 # median it lost h02 and alt-20m-s7101 (recall collapsed, as on any unseen imagery) to gain c01 (haze: recall hardly
