@@ -52,7 +52,10 @@ Policy (``calibration_checked``):
   centred on the posterior's median level (``FLAGGED_CENTRE``);
 - the card does not fit and the repeat views cannot tell: recall unknown
   (``geo.counting.recapture.prior_only``: uniform in logit from 6 below the card's level to the
-  card's, centred on its harmonic mean, ``UNKNOWN_CENTRE``): a wide interval that says so;
+  card's): the point at its median level, the interval spanning the level explicitly
+  (``level_envelope``, ``UNKNOWN_ENVELOPE``: from the estimate's lower end at the level's 97.5%
+  quantile to its upper end at the 2.5% quantile; report.json
+  ``self_calibration.used_prior_only.level_envelope``): a wide interval that says so;
 - either way a warning: the estimate is provisional and ``camcensus review`` measures recall on
   the survey's own images. A review of the survey's own images, when there is one, stands (the
   check is still reported). Only a model card's calibration (source "card") is replaced or
@@ -70,8 +73,9 @@ import pandas as pd
 from geo.counting.calibration import Calibration, conf_bin
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit
 from geo.counting import recapture
-from geo.counting.recapture import (CaptureHistories, RecallFit, c_of, calibration_from_fit, fit_level, pair_recall,
-                                    prior_only, subsampled, usable, with_prior, PRIOR_SD)
+from geo.counting.recapture import (CaptureHistories, RecallFit, c_of, calibration_at_level, calibration_from_fit,
+                                    fit_level, level_quantile, pair_recall, prior_only, subsampled, usable, with_prior,
+                                    PRIOR_SD)
 from geo.counting.sampled import SampledHistories, sampled_histories
 from geo.counting.threads import by_groups
 
@@ -104,12 +108,18 @@ FLAGGED_PRIOR_SD = 4.0
 # moves up). Where the repeat views measure the level: the median (7 flagged surveys with a measured fit, rendered
 # and development: errors smaller, e.g. 10 m held-out look +109/+171/+81% -> +75/+130/+47%, all still covered).
 FLAGGED_CENTRE = "median"
-# Where they cannot tell (recall unknown: uniform over 6 logits below the card) the harmonic mean stays: its point
+# Where they cannot tell (recall unknown: uniform over 6 logits below the card), with UNKNOWN_ENVELOPE None (the
+# default before session 8's unknown5), the harmonic mean: its point
 # leans high (corrupted surveys), but the estimator's interval, log-normal around the point with the spread that
 # per-bin Betas can carry (``recapture.beta_counts`` caps it), is far narrower than the prior, and centred on the
 # median it lost h02 and alt-20m-s7101 (recall collapsed, as on any unseen imagery) to gain c01 (haze: recall hardly
 # moved). Measured in docs/unseen-imagery.md, "The flagged path's point and the review's handover".
 UNKNOWN_CENTRE = "harmonic"
+# Where recall is unknown the interval spans the level explicitly (issue 26, session 8): the point is the estimate at
+# the posterior's median level, the interval runs from the lower end of the estimate at the level's upper quantile
+# to the upper end of the estimate at its lower quantile (``level_envelope``; each at one common level, the card's
+# own Betas around it). None: the harmonic-mean point above with the estimator's own interval.
+UNKNOWN_ENVELOPE = (0.025, 0.975)
 LOW_CONF_EDGE = 0.7  # the card's bins up to this confidence are its "low" ones
 LOW_CONF_MARGIN = 0.15  # survey detections are smaller than the card's held-out ones: their low share runs up to
 # ~0.1 above the card's in the training look (0.37-0.40 vs 0.28, 3 rendered surveys), 0.67-0.68 in the held-out look
@@ -440,12 +450,15 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
                           p=min(p for p in _p_values(check) if p is not None)), check))
         if not measured:
             checks["self_calibration_prior_only"] = used.to_dict()
+            if use_fit and UNKNOWN_ENVELOPE is not None:
+                checks["self_calibration_prior_only"]["level_envelope"], checks["envelope_calibrations"] = \
+                    level_envelope(cal, used, quantiles=UNKNOWN_ENVELOPE)
         if not SELF_CALIBRATE:
             checks["warning"] = checks["warning"].replace("uses the survey's own recall from repeat views",
                                                           "uses the card's recall")
         if notes is not None:
             notes.append(checks["warning"])
-        centre = FLAGGED_CENTRE if measured else UNKNOWN_CENTRE
+        centre = FLAGGED_CENTRE if measured else ("median" if UNKNOWN_ENVELOPE is not None else UNKNOWN_CENTRE)
         return (calibration_from_fit(cal, used, h, centre=centre) if use_fit else cal), checks
     if check["fits"] is False:  # no camera to measure recall on: the card stands, provisional
         checks.update(provisional=True, self_calibration_used=False,
@@ -470,6 +483,22 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
         if notes is not None:
             notes.append(note)
     return cal, checks
+
+
+def level_envelope(cal: Calibration, fit: RecallFit, *, quantiles: tuple[float, float] = (0.025, 0.975)
+                   ) -> tuple[dict, dict[str, Calibration]]:
+    """Where recall is unknown: (what report.json says, {"high": the calibration at the level's upper
+    quantile, "low": at its lower one}). The estimate's interval runs from the lower end of the
+    estimate at "high" to the upper end of the estimate at "low" (``geo.counting.estimate``,
+    ``interval_over_level``), its point at the median level: a Beta per bin cannot carry a level
+    known only to within 6 logits, so the level's spread is spanned by estimates at fixed levels."""
+    q_lo, q_hi = quantiles
+    levels = {q: level_quantile(fit, q) for q in (q_lo, 0.5, q_hi)}
+    report = {"quantiles": [q_lo, 0.5, q_hi], "level_logit": [round(v, 3) for v in levels.values()],
+              "recall_ratio": [round(float(np.interp(v, fit.grid, fit.ratio_curve)), 4) for v in levels.values()],
+              "interval": f"from the estimate's lower end at the level's {q_hi:.1%} quantile to its upper end "
+                          f"at the {q_lo:.1%} quantile; the point at the median level"}
+    return report, {"high": calibration_at_level(cal, levels[q_hi]), "low": calibration_at_level(cal, levels[q_lo])}
 
 
 def bounded_below(fit: RecallFit, *, margin: float = 0.5) -> bool:

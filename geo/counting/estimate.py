@@ -1325,6 +1325,10 @@ def estimate_survey(
                   truth=truth, osm=osm_frame, surveyed=plan.surveyed)
     table, total_table, parts = survey_tables(inputs, common, population=population,
                                               population_field=population_field, notes=notes)
+    if plan.checks.get("envelope_calibrations"):  # issue 26: recall unknown, the interval spans the level
+        table, total_table = interval_over_level(inputs, common, (table, total_table),
+                                                 plan.checks["envelope_calibrations"], population=population,
+                                                 population_field=population_field)
     timings["estimate_s"] = time.perf_counter() - clock
     if len(table) and (table["road_km"] <= 0).all():
         raise GeoInputError(f"the areas of --by {by} contain none of the survey's streets")
@@ -1455,6 +1459,26 @@ def survey_tables(inputs: SurveyInputs, common: dict, *, population, population_
     table = density_from_tables(areas, population=pop_areas, parts_out=parts if same else None, **common)
     total_table = table if same else density_from_tables(whole, population=pop_whole, parts_out=parts, **common)
     return table, total_table, parts
+
+
+def interval_over_level(inputs: SurveyInputs, common: dict, tables: tuple, calibrations: dict, *, population,
+                        population_field) -> tuple:
+    """Where recall is unknown (``geo.counting.card_check.level_envelope``): ``tables`` (table, total
+    table: the estimate at the median level) with every interval (``*_lo``, ``*_hi``) widened to the
+    lower end of the estimate at the level's upper quantile (calibration "high") and the upper end
+    of the estimate at its lower quantile ("low"). Points, strip and roadside per image stay those
+    of the median level."""
+    at = {k: survey_tables(inputs, {**common, "calibration": c}, population=population,
+                           population_field=population_field, notes=[])[:2] for k, c in calibrations.items()}
+    out = []
+    for i, t in enumerate(tables):
+        t = t.copy()
+        for lo in [c for c in t.columns if c.endswith("_lo") and c[:-3] + "_hi" in t.columns]:
+            hi = lo[:-3] + "_hi"
+            t[lo] = np.fmin(t[lo].to_numpy(float), at["high"][i][lo].to_numpy(float))
+            t[hi] = np.fmax(t[hi].to_numpy(float), at["low"][i][hi].to_numpy(float))
+        out.append(t)
+    return tuple(out)
 
 
 def survey_calibration(calibration: dict | Calibration | None, *, precision: float | None, recall: float | None,

@@ -544,6 +544,28 @@ def calibration_from_fit(cal: Calibration, fit: RecallFit, h: CaptureHistories |
     return replace(cal, source="survey", rec_n=n, rec_found=found, extra=extra, boxes_per_camera=1.0)
 
 
+def level_quantile(fit: RecallFit, q: float) -> float:
+    """The level (logit) at quantile ``q`` of the fit's posterior (mid-point CDF, interpolated)."""
+    cdf = np.cumsum(fit.posterior) - fit.posterior / 2
+    return float(np.interp(q, cdf, fit.grid))
+
+
+def calibration_at_level(cal: Calibration, level: float, *, sd: float = CAMERA_LOGIT_SD) -> Calibration:
+    """``cal`` with every recall bin moved by one common ``level`` (logit, under the camera
+    effect; source "survey"): each bin's Beta keeps the card's concentration (its a + b, design
+    effect included), so the only recall uncertainty left is the card's own; the level's is the
+    caller's (``geo.counting.card_check.level_envelope``: estimates at several levels)."""
+    from dataclasses import replace
+
+    a, b = cal.recall_beta()
+    rate = np.clip(shifted_rates(cal.recall_bins(), float(level), sd=sd), 1e-4, 1 - 1e-4)
+    n, found = beta_counts(rate, rate * (1 - rate) / (a + b + 1.0))
+    extra = dict(cal.extra or {})
+    extra.update({"recall_from": "the card's recall curve moved by one level", "card_source": cal.source,
+                  "self_level_logit": float(level), "recall_weights": cal.rec_n.tolist()})
+    return replace(cal, source="survey", rec_n=n, rec_found=found, extra=extra, boxes_per_camera=1.0)
+
+
 def beta_counts(mean: np.ndarray, var: np.ndarray, *, iterations: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """(n, found) per bin whose ``geo.counting.calibration`` Beta (which adds 0.5 + PRIOR_STRENGTH x
     the pooled rate to the hits, and as much to the misses) has mean ``mean`` and variance ``var``;

@@ -268,3 +268,18 @@ def test_a_large_survey_builds_histories_only_for_the_sampled_cameras(monkeypatc
     a, b = sampled["self_calibration"], full["self_calibration"]
     assert a["n_pairs"] != b["n_pairs"] and abs(a["n_pairs"] / b["n_pairs"] - 1) < 0.15
     assert {k: v for k, v in a.items() if k != "n_pairs"} == {k: v for k, v in b.items() if k != "n_pairs"}
+
+
+def test_recall_unknown_spans_the_level_with_calibrations_at_its_quantiles():
+    from geo.counting.card_check import level_envelope
+    from geo.counting.recapture import fit_level, prior_only
+
+    unknown = prior_only(fit_level(survey(-3.0, n=300, views=(1, 2), seed=5), card()))
+    said, cals = level_envelope(card(), unknown, quantiles=(0.025, 0.975))
+    assert said["quantiles"] == [0.025, 0.5, 0.975]
+    lo_level, mid, hi_level = said["level_logit"]
+    assert -6.0 < lo_level < mid < hi_level <= 0.0 and mid == pytest.approx(-3.0, abs=0.1)
+    assert said["recall_ratio"][0] < said["recall_ratio"][1] < said["recall_ratio"][2] <= 1.0
+    big = card().size_edges[:-1] >= 12
+    assert np.all(cals["high"].recall_bins()[big] > cals["low"].recall_bins()[big] * 2)
+    assert cals["high"].extra["self_level_logit"] == pytest.approx(hi_level, abs=1e-3)

@@ -124,10 +124,11 @@ def test_missing_values_and_the_worst_statistic():
     assert out["worst_statistic"] == "cast_rb"  # all pass: the largest shift over its tolerance
 
 
-def test_a_flagged_survey_centres_measured_recall_on_the_median_and_unknown_recall_on_the_harmonic_mean(monkeypatch):
-    """The flagged path's centre (``FLAGGED_CENTRE`` where the repeat views measure the level,
-    ``UNKNOWN_CENTRE`` where they cannot tell): a small survey flagged by its look alone has
-    recall unknown and gets the harmonic mean; a larger one measures its level and gets the median."""
+def test_a_flagged_survey_centres_on_the_median_and_spans_an_unknown_level(monkeypatch):
+    """The flagged path's centre: a small survey flagged by its look alone has recall unknown and
+    gets the median level with calibrations at the level's quantiles for the interval
+    (``UNKNOWN_ENVELOPE``; switched off: the harmonic mean, ``UNKNOWN_CENTRE``); a larger one
+    measures its level and gets the median (``FLAGGED_CENTRE``), no envelope."""
     import geo.counting.card_check as card_check_module
 
     centres = []
@@ -147,5 +148,14 @@ def test_a_flagged_survey_centres_measured_recall_on_the_median_and_unknown_reca
         assert check["card_check"]["fits"] is False and cal.source == "survey"
         checks.append(check)
     assert "self_calibration_prior_only" in checks[0] and "self_calibration_prior_only" not in checks[1]
-    assert centres == ["harmonic", "median"]
+    assert centres == ["median", "median"]
+    assert set(checks[0]["envelope_calibrations"]) == {"high", "low"} and "envelope_calibrations" not in checks[1]
+    said = checks[0]["self_calibration_prior_only"]["level_envelope"]
+    assert said["quantiles"] == [0.025, 0.5, 0.975] and said["level_logit"][0] < said["level_logit"][2]
+    monkeypatch.setattr(card_check_module, "UNKNOWN_ENVELOPE", None)
+    cams, images, dets, crs = _line_survey(8, seed=1)
+    cams = cams[cams["n_views"] > 0].reset_index(drop=True)
+    _, check = calibration_checked(with_look, cameras=cams, detections=dets, images=images, crs=crs,
+                                   look_table=table(200, seed=12, shift={"detail": -3.0}))
+    assert centres[-1] == "harmonic" and "envelope_calibrations" not in check
     assert (card_check_module.UNKNOWN_CENTRE, card_check_module.FLAGGED_CENTRE) == ("harmonic", "median")

@@ -622,3 +622,49 @@ def test_a_cards_found_variance_moves_a_single_by_its_share_of_the_expected_fals
         plain.append(found_variance(parts, totals, 1)[0])
     assert 0.85 < np.mean(stated) / np.var(ests) < 1.15, np.mean(stated) / np.var(ests)
     assert np.mean(plain) / np.var(ests) > 1.3, np.mean(plain) / np.var(ests)
+
+
+def test_where_recall_is_unknown_the_interval_spans_the_level_and_keeps_the_point(surveys, monkeypatch):
+    """interval_over_level: the point stays the median level's, the interval reaches from the lower end
+    at the level's high quantile to the upper end at its low quantile; without the envelope (a survey
+    that is not flagged with recall unknown) the estimate is the same as before."""
+    import geo.counting.card_check as card_check_module
+    from geo.counting.recapture import calibration_at_level, fit_level, prior_only, simulated_histories
+    from tests.geo.counting.test_recapture import card as small_card, synthetic_pairs
+
+    scene, path = surveys[0]
+    card = {"source": "card", "conf_threshold": 0.25,
+            "precision_bins": {"edges": [0.25, 0.5, 1.0], "n": [60, 60], "real": [30, 54]},
+            "recall_bins": {"edges_px": [0, 100000], "n": [100], "found": [63]}, "n_images": 300,
+            "false_bins": {"edges": [0.25, 0.5, 1.0], "false": [3, 1], "n_images": 300}}
+    cls, pairs = synthetic_pairs(200, views_per_camera=(1, 2), seed=3)
+    unknown = prior_only(fit_level(simulated_histories(cls, pairs, cal=small_card(), level=-1.0, seed=4),
+                                   small_card()))
+    real = card_check_module.calibration_checked
+
+    def flagged(envelope: bool):
+        def checked(cal, **kwargs):
+            _, checks = real(cal, **kwargs)
+            said, cals = card_check_module.level_envelope(cal, unknown, quantiles=(0.025, 0.975))
+            checks = {**checks, "envelope_calibrations": cals} if envelope else dict(checks)
+            return calibration_at_level(cal, said["level_logit"][1]), checks
+        return checked
+
+    runs = {}
+    for envelope in (False, True):
+        monkeypatch.setattr(card_check_module, "calibration_checked", flagged(envelope))
+        runs[envelope] = estimate_survey(path, calibration=card, buildings=scene["buildings"], osm=False,
+                                         exports=False).total
+    monkeypatch.undo()
+    point, wide = runs[False], runs[True]
+    assert wide["est_cameras"] == pytest.approx(point["est_cameras"])
+    assert wide["est_lo"] <= point["est_lo"] and wide["est_hi"] > 1.5 * point["est_hi"]
+    assert wide["est_lo"] <= wide["est_cameras"] <= wide["est_hi"]
+    assert wide["per_road_km_lo"] <= wide["per_road_km"] <= wide["per_road_km_hi"]
+    # the real path: no envelope unless flagged with recall unknown, and then the same as with it switched off
+    plain = estimate_survey(path, calibration=card, buildings=scene["buildings"], osm=False, exports=False)
+    if "used_prior_only" not in (plain.report.get("self_calibration") or {}):
+        monkeypatch.setattr(card_check_module, "UNKNOWN_ENVELOPE", None)
+        off = estimate_survey(path, calibration=card, buildings=scene["buildings"], osm=False, exports=False)
+        assert (off.total["est_cameras"], off.total["est_lo"], off.total["est_hi"]) == \
+            (plain.total["est_cameras"], plain.total["est_lo"], plain.total["est_hi"])

@@ -245,3 +245,21 @@ def test_the_estimators_recall_is_the_chosen_centre_of_the_fit():
     np.testing.assert_allclose(got_m.recall_bins()[big], median[big], rtol=0.01)
     # over a wide posterior the harmonic mean sits far below the median: a count about 1.4x higher
     assert np.all(got_m.recall_bins()[big] > 1.3 * got_h.recall_bins()[big])
+
+
+def test_a_calibration_at_one_level_moves_every_bin_by_it_and_keeps_the_cards_spread():
+    from geo.counting.recapture import calibration_at_level
+
+    cal = card()
+    at0, low = calibration_at_level(cal, 0.0), calibration_at_level(cal, -3.0)
+    big = cal.size_edges[:-1] >= 12
+    np.testing.assert_allclose(at0.recall_bins()[big], shifted_rates(cal.recall_bins(), 0.0)[big], rtol=0.01)
+    np.testing.assert_allclose(low.recall_bins()[big], shifted_rates(cal.recall_bins(), -3.0)[big], rtol=0.01)
+    assert np.all(low.recall_bins()[big] < 0.7 * at0.recall_bins()[big])  # damped by the camera effect
+    assert at0.source == low.source == "survey" and low.extra["self_level_logit"] == -3.0
+    # the card's own concentration per bin (a + b), not a point mass and not the level's spread
+    a, b = cal.recall_beta()
+    a0, b0 = at0.recall_beta()
+    kept = big & (a + b > 15)  # a tiny bin's Beta is held up by the estimator's pseudo-counts (beta_counts)
+    np.testing.assert_allclose((a0 + b0)[kept], (a + b)[kept], rtol=0.1)
+    assert kept.sum() >= 3
