@@ -1323,12 +1323,8 @@ def estimate_survey(
                   calibration=plan.cal, strip=plan.widths, design=plan.design, buildings=buildings,
                   metres_per_point=plan.spacing, n_shifts=n_shifts, metres_per_image=plan.metres_per_image,
                   truth=truth, osm=osm_frame, surveyed=plan.surveyed)
-    table, total_table, parts = survey_tables(inputs, common, population=population,
-                                              population_field=population_field, notes=notes)
-    if plan.checks.get("envelope_calibrations"):  # issue 26: recall unknown, the interval spans the level
-        table, total_table = interval_over_level(inputs, common, (table, total_table),
-                                                 plan.checks["envelope_calibrations"], population=population,
-                                                 population_field=population_field)
+    table, total_table, parts = tables_over_level(inputs, common, plan.checks, population=population,
+                                                  population_field=population_field, notes=notes)
     timings["estimate_s"] = time.perf_counter() - clock
     if len(table) and (table["road_km"] <= 0).all():
         raise GeoInputError(f"the areas of --by {by} contain none of the survey's streets")
@@ -1458,6 +1454,18 @@ def survey_tables(inputs: SurveyInputs, common: dict, *, population, population_
     parts: dict = {}
     table = density_from_tables(areas, population=pop_areas, parts_out=parts if same else None, **common)
     total_table = table if same else density_from_tables(whole, population=pop_whole, parts_out=parts, **common)
+    return table, total_table, parts
+
+
+def tables_over_level(inputs: SurveyInputs, common: dict, checks: dict, *, population, population_field,
+                      notes: list[str]) -> tuple:
+    """``survey_tables``, with every interval spanning the recall level where the card check left
+    recall unknown (``checks["envelope_calibrations"]``, issue 26; ``interval_over_level``)."""
+    table, total_table, parts = survey_tables(inputs, common, population=population,
+                                              population_field=population_field, notes=notes)
+    if checks.get("envelope_calibrations"):
+        table, total_table = interval_over_level(inputs, common, (table, total_table), checks["envelope_calibrations"],
+                                                 population=population, population_field=population_field)
     return table, total_table, parts
 
 
