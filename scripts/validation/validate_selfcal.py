@@ -315,13 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.spread:
         profiles = {(d.parent.name if d.name == "base" else d.name): camera_sd_profile(d, card_of_survey(d)[0])
                     for d in args.surveys}
-        text = spread_markdown(profiles)
-        print(text)
-        if args.json:
-            args.json.write_text(json.dumps(profiles, indent=2))
-        if args.markdown:
-            args.markdown.write_text(text)
-        return 0
+        return _print_and_write(spread_markdown(profiles), profiles, json_path=args.json, markdown_path=args.markdown)
     if args.overlap:
         for row in overlap_rows(args.overlap):
             print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}))
@@ -330,12 +324,16 @@ def main(argv: list[str] | None = None) -> int:
     for d in args.surveys:
         rows.append(score_survey(d, truth=args.truth))
         print(json.dumps(rows[-1]), flush=True)
-    text = markdown(rows)
+    return _print_and_write(markdown(rows), rows, json_path=args.json, markdown_path=args.markdown)
+
+
+def _print_and_write(text: str, data, *, json_path: Path | None, markdown_path: Path | None) -> int:
+    """Print the table and write it (``markdown_path``) and its data (``json_path``) where asked; exit code 0."""
     print(text)
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
-    if args.markdown:
-        args.markdown.write_text(text)
+    if json_path:
+        json_path.write_text(json.dumps(data, indent=2))
+    if markdown_path:
+        markdown_path.write_text(text)
     return 0
 
 
