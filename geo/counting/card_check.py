@@ -74,8 +74,8 @@ from geo.counting.calibration import Calibration, conf_bin
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit
 from geo.counting import recapture
 from geo.counting.recapture import (CaptureHistories, RecallFit, c_of, calibration_at_level, calibration_from_fit,
-                                    fit_level, level_quantile, pair_recall, prior_only, subsampled, usable, with_prior,
-                                    PRIOR_SD)
+                                    fit_level, fit_spread, level_quantile, pair_recall, prior_only, subsampled, usable,
+                                    with_prior, PRIOR_SD)
 from geo.counting.sampled import SampledHistories, sampled_histories
 from geo.counting.threads import by_groups
 
@@ -120,6 +120,11 @@ UNKNOWN_CENTRE = "harmonic"
 # to the upper end of the estimate at its lower quantile (``level_envelope``; each at one common level, the card's
 # own Betas around it). None: the harmonic-mean point above with the estimator's own interval.
 UNKNOWN_ENVELOPE = (0.025, 0.975)
+# A flagged survey whose repeat views measure its level also reads its per-camera logit SD (``own_spread``): the
+# training look's 1.7 (``CAMERA_LOGIT_SD``) is kept unless the survey's own histories reject it (likelihood ratio,
+# ``recapture.SD_ALPHA``). Measured (docs/unseen-imagery.md, session 9): on every flagged development and rendered
+# survey the histories cannot tell (profiles within 1.5 log-likelihood units from SD 0 to 2.2), so nothing moves there
+FLAGGED_SD_FROM_SURVEY = True
 LOW_CONF_EDGE = 0.7  # the card's bins up to this confidence are its "low" ones
 LOW_CONF_MARGIN = 0.15  # survey detections are smaller than the card's held-out ones: their low share runs up to
 # ~0.1 above the card's in the training look (0.37-0.40 vs 0.28, 3 rendered surveys), 0.67-0.68 in the held-out look
@@ -442,6 +447,8 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
         measured = fit.informative or fit.lr_p < ALPHA  # the repeat views themselves tell the level
         used = fit if measured else prior_only(fit, below_card=fit.recall_ratio_lo <= 1.0)
         use_fit = SELF_CALIBRATE and (USE_OWN_FIT_WHEN_FLAGGED or not measured)
+        if measured and use_fit:  # issue 26: the per-camera spread from the survey's own histories, where they tell
+            used = own_spread(h, cal, used, checks)
         text = WARNING_CARD_KEPT if measured and not USE_OWN_FIT_WHEN_FLAGGED else (
             WARNING if measured else WARNING_UNKNOWN)
         checks.update(provisional=True, self_calibration_used=use_fit,
@@ -483,6 +490,24 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
         if notes is not None:
             notes.append(note)
     return cal, checks
+
+
+def own_spread(h: CaptureHistories, cal: Calibration, fit: RecallFit, checks: dict) -> RecallFit:
+    """A flagged survey's fit (``fit``, at the card's per-camera SD) with the SD read from the survey's
+    own histories jointly with the level (``recapture.fit_spread``) where they reject the card's
+    (``FLAGGED_SD_FROM_SURVEY``); else ``fit`` as it is. The profile goes into
+    ``checks["self_calibration"]["camera_sd_fit"]`` either way; the fit returned carries its SD on
+    (``RecallFit.camera_sd`` -> ``Calibration.camera_sd``). The card check's verdict stays at the
+    card's SD."""
+    if not FLAGGED_SD_FROM_SURVEY:
+        return fit
+    spread = fit_spread(h, cal, prior_sd=fit.prior_sd, card_sd=fit.camera_sd, card_fit=fit)
+    checks["self_calibration"]["camera_sd_fit"] = spread.to_dict()
+    if not spread.identified:
+        return fit
+    own = replace(spread.fit(), informative=fit.informative)
+    checks["self_calibration"] = {**own.to_dict(), "camera_sd_fit": spread.to_dict()}
+    return own
 
 
 def level_envelope(cal: Calibration, fit: RecallFit, *, quantiles: tuple[float, float] = (0.025, 0.975)
