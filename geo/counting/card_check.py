@@ -505,7 +505,7 @@ def own_spread(h: CaptureHistories, cal: Calibration, fit: RecallFit, checks: di
     checks["self_calibration"]["camera_sd_fit"] = spread.to_dict()
     if not spread.identified:
         return fit
-    own = replace(spread.fit(), informative=fit.informative)
+    own = replace(spread.fit(), informative=fit.informative, n_pairs=fit.n_pairs)  # n_pairs: scaled when sampled
     checks["self_calibration"] = {**own.to_dict(), "camera_sd_fit": spread.to_dict()}
     return own
 
