@@ -224,7 +224,10 @@ def score_survey(survey_dir: Path, *, truth: bool = False) -> dict:
         finally:
             card_check.SELF_CALIBRATE, card_check.USE_OWN_FIT_WHEN_FLAGGED = True, keep
         report = result.report
-        row[name] = {**scored(report), "seconds": round(time.perf_counter() - clock, 1)}
+        row[name] = {**scored(report), "seconds": round(time.perf_counter() - clock, 1),
+                     "camera_sd": (report.get("self_calibration") or {}).get("camera_logit_sd")}
+        if name != "card" and (report.get("self_calibration") or {}).get("camera_sd_fit"):
+            row["camera_sd_fit"] = report["self_calibration"]["camera_sd_fit"]  # the flagged fit's SD profile
         if name == "card":
             check = report.get("card_check") or {}
             row["fits"] = check.get("fits")
@@ -266,6 +269,13 @@ def markdown(rows: list[dict]) -> str:
                      f"{rec.get('observed_repeat')}/{rec.get('expected_repeat')} | "
                      f"{est(r['self'])} | {pct(r['self']['error'])} | {r['self']['covered']} | "
                      f"{est(r['fit'])} | {pct(r['fit']['error'])} | {r['fit']['covered']} | {r['card_ok']} |")
+    if any("camera_sd_fit" in r for r in rows):
+        lines += ["", "| survey | per-camera SD: used | best | 95% reach | LR p of the card's | profile below the best |",
+                  "|---|---|---|---|---|---|"]
+        for r in (r for r in rows if "camera_sd_fit" in r):
+            s = r["camera_sd_fit"]
+            lines.append(f"| {r['survey']} | {s['chosen']:g} | {s['best']:g} | {s['lo']:g}-{s['hi']:g} | {s['lr_p']:.2f} | "
+                         + " / ".join(f"{sd:g}: {v:+.1f}" for sd, v in zip(s["sds"], s["profile_loglik"])) + " |")
     if any("truth_check" in r for r in rows):
         lines += ["", "| survey | located: real / false (single-view false) | P(real)-weighted cameras in the fit | "
                   "recall ratio: fit | from all true cameras |", "|---|---|---|---|---|"]
