@@ -125,6 +125,12 @@ UNKNOWN_ENVELOPE = (0.025, 0.975)
 # ``recapture.SD_ALPHA``). Measured (docs/unseen-imagery.md, session 9): on every flagged development and rendered
 # survey the histories cannot tell (profiles within 1.5 log-likelihood units from SD 0 to 2.2), so nothing moves there
 FLAGGED_SD_FROM_SURVEY = True
+# Where those histories cannot tell the SD: None keeps the card's (the default); a number uses it instead, e.g. the SD
+# read from the truth of held-out unseen imagery (the renderer's held-out look h01-h06: 0.25). A policy for the lead,
+# measured in docs/unseen-imagery.md (session 9), not adopted: it is not the survey's own reading
+UNTOLD_SD: float | None = None
+UNTOLD_NOTE = ("the survey's repeat views cannot tell the per-camera spread: the estimate uses {sd:g}, the spread "
+               "measured on held-out imagery unlike the card's")
 LOW_CONF_EDGE = 0.7  # the card's bins up to this confidence are its "low" ones
 LOW_CONF_MARGIN = 0.15  # survey detections are smaller than the card's held-out ones: their low share runs up to
 # ~0.1 above the card's in the training look (0.37-0.40 vs 0.28, 3 rendered surveys), 0.67-0.68 in the held-out look
@@ -498,15 +504,18 @@ def own_spread(h: CaptureHistories, cal: Calibration, fit: RecallFit, checks: di
     (``FLAGGED_SD_FROM_SURVEY``); else ``fit`` as it is. The profile goes into
     ``checks["self_calibration"]["camera_sd_fit"]`` either way; the fit returned carries its SD on
     (``RecallFit.camera_sd`` -> ``Calibration.camera_sd``). The card check's verdict stays at the
-    card's SD."""
+    card's SD. Where the histories cannot tell, ``UNTOLD_SD`` (when set) stands in for the card's."""
     if not FLAGGED_SD_FROM_SURVEY:
         return fit
     spread = fit_spread(h, cal, prior_sd=fit.prior_sd, card_sd=fit.camera_sd, card_fit=fit)
     checks["self_calibration"]["camera_sd_fit"] = spread.to_dict()
-    if not spread.identified:
+    if not spread.identified and UNTOLD_SD is None:
         return fit
-    own = replace(spread.fit(), informative=fit.informative, n_pairs=fit.n_pairs)  # n_pairs: scaled when sampled
-    checks["self_calibration"] = {**own.to_dict(), "camera_sd_fit": spread.to_dict()}
+    own = spread.fit() if spread.identified else with_prior(fit_level(h, cal, sd=UNTOLD_SD), fit.prior_sd)
+    own = replace(own, informative=fit.informative, n_pairs=fit.n_pairs)  # n_pairs: scaled when sampled
+    checks["self_calibration"] = {**own.to_dict(), "camera_sd_fit": {
+        **spread.to_dict(), "chosen": own.camera_sd,
+        **({} if spread.identified else {"note": UNTOLD_NOTE.format(sd=UNTOLD_SD)})}}
     return own
 
 

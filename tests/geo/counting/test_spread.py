@@ -56,7 +56,7 @@ def test_two_views_per_camera_cannot_tell_the_spread():
     assert spread.to_dict()["note"].startswith("the survey's repeat views cannot tell")
 
 
-def test_own_spread_changes_a_flagged_fit_only_where_the_histories_tell():
+def test_own_spread_changes_a_flagged_fit_only_where_the_histories_tell(monkeypatch):
     cal = card()
     thin, rich = histories(300, 2, sd=0.5, level=-3.0, seed=3), histories(400, 8, sd=0.5, seed=1)
     for h, moves in ((thin, False), (rich, True)):
@@ -68,6 +68,15 @@ def test_own_spread_changes_a_flagged_fit_only_where_the_histories_tell():
         assert checks["self_calibration"]["camera_logit_sd"] == used.camera_sd
         assert calibration_from_fit(cal, used, h, centre="median").camera_sd == used.camera_sd
     assert used.camera_sd < CAMERA_LOGIT_SD and used.informative == fit.informative
+    import geo.counting.card_check as card_check_module
+
+    monkeypatch.setattr(card_check_module, "UNTOLD_SD", 0.25)  # the policy option: a held-out SD where untold
+    fit = fit_level(thin, cal)
+    checks = {"self_calibration": fit.to_dict()}
+    used = own_spread(thin, cal, fit, checks)
+    assert used.camera_sd == 0.25 and checks["self_calibration"]["camera_sd_fit"]["chosen"] == 0.25
+    assert not checks["self_calibration"]["camera_sd_fit"]["identified"]
+    assert used.level > fit.level  # less spread: the same repeats read a higher recall
 
 
 def test_the_calibration_carries_the_sd_and_defaults_to_the_cards():
