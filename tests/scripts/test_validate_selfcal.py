@@ -88,3 +88,12 @@ def test_markdown_gives_the_flagged_fits_per_camera_sd():
     text = markdown([row])
     assert "| s | 1.7 | 0.5 | 0-1.7 | 0.44 | 0: -0.4 / 0.5: +0.0 / 1.7: -0.3 |" in text
     assert "per-camera SD" not in markdown([{k: v for k, v in row.items() if k != "camera_sd_fit"}])
+
+
+def test_spread_power_tells_the_sd_apart_only_with_many_views(card):
+    from scripts.validation.validate_selfcal import spread_power
+
+    rows = spread_power(card, views=(2, 8), n_cameras=200, reps=2, level=-2.0)
+    by = {(r["views"], r["true_sd"]): r for r in rows}
+    assert by[(8, 0.5)]["lr_median"] > by[(2, 0.5)]["lr_median"] and by[(8, 0.5)]["rejected"] >= 1
+    assert by[(8, 1.7)]["tested_sd"] == 0.5 and by[(2, 1.7)]["found"] < by[(8, 1.7)]["found"]
