@@ -49,7 +49,10 @@ Policy (``calibration_checked``):
   or its own likelihood rejects the card's level): the survey's own recall fit
   (``calibration_from_fit``: the card's shape, the survey's level, with the fit's uncertainty),
   its posterior under the wider prior N(0, ``FLAGGED_PRIOR_SD``^2) (the card was just rejected),
-  centred on the posterior's median level (``FLAGGED_CENTRE``);
+  centred on the posterior's median level (``FLAGGED_CENTRE``); the per-camera logit SD is read from
+  the same histories with the level (``own_spread``, ``recapture.fit_spread``) and replaces the
+  card's only where they reject it (a flat profile keeps the card's; ``UNTOLD_SD`` would set another),
+  carried to the estimate by ``Calibration.camera_sd``;
 - the card does not fit and the repeat views cannot tell: recall unknown
   (``geo.counting.recapture.prior_only``: uniform in logit from 6 below the card's level to the
   card's): the point at its median level, the interval spanning the level explicitly
