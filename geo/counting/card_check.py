@@ -132,6 +132,15 @@ FLAGGED_SD_FROM_SURVEY = True
 # read from the truth of held-out unseen imagery (the renderer's held-out look h01-h06: 0.25). A policy for the lead,
 # measured in docs/unseen-imagery.md (session 9), not adopted: it is not the survey's own reading
 UNTOLD_SD: float | None = None
+# How dense a design must be for a survey's own histories to tell the per-camera SD (issue 26, session 9, dense6):
+# the median located camera (likely real) needs about SPREAD_VIEWS candidate views with an expected box of
+# SPREAD_VIEW_PX or more (validate_selfcal.py --spread-power; design_views.py on the test extract: 10 m both sides
+# gives 1, 5 m 2, 10 m with --along 3, 2.5 m 5, 5 m with --along 7). Where they cannot tell, the warning says so.
+SPREAD_VIEWS = 5
+SPREAD_VIEW_PX = 8.0
+SPREAD_DESIGN_NOTE = ("; its repeat views cannot tell the detector's per-camera spread (the median camera has {views:g} "
+                      "candidate views with a box of {px:g} px or more; about {need} are needed: a calibration block "
+                      "at 5 m spacing with --along)")
 UNTOLD_NOTE = ("the survey's repeat views cannot tell the per-camera spread: the estimate uses {sd:g}, the spread "
                "measured on held-out imagery unlike the card's")
 LOW_CONF_EDGE = 0.7  # the card's bins up to this confidence are its "low" ones
@@ -445,6 +454,7 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
         fit = replace(with_prior(fit, FLAGGED_PRIOR_SD), informative=fit.informative)
         check.update(recall_ratio=round(fit.recall_ratio, 4), recall_ratio_lo=round(fit.recall_ratio_lo, 4),
                      recall_ratio_hi=round(fit.recall_ratio_hi, 4))
+    check["candidate_views_median"] = candidate_views(h)
     checks = {"card_check": check, "self_calibration": fit.to_dict() if fit is not None else None,
               "provisional": False, "warning": None}
     if cal.source not in CHECKED_SOURCES:  # a review of this survey, or figures the user gave: they stand
@@ -464,6 +474,8 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
                       warning=_with_look(text.format(
                           ratio=used.recall_ratio, lo=used.recall_ratio_lo, hi=used.recall_ratio_hi,
                           p=min(p for p in _p_values(check) if p is not None)), check))
+        if measured and use_fit and not checks["self_calibration"].get("camera_sd_fit", {}).get("identified", True):
+            checks["warning"] += spread_design_note(check.get("candidate_views_median"))
         if not measured:
             checks["self_calibration_prior_only"] = used.to_dict()
             if use_fit and UNKNOWN_ENVELOPE is not None:
@@ -501,6 +513,16 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
     return cal, checks
 
 
+def candidate_views(h: CaptureHistories, *, min_px: float = SPREAD_VIEW_PX) -> float | None:
+    """Median number of candidate views with an expected box of ``min_px`` or more (sqrt area, px) per
+    located camera likely real (P(real) >= 0.5) that has one: how many repeat measurements of recall
+    the design gives a camera. None when no camera has one."""
+    useful = (h.size_px >= min_px) & (h.other > 0)
+    n = np.bincount(h.cam[useful], minlength=h.n_cameras)
+    keep = (n > 0) & (np.asarray(h.weight) >= 0.5)
+    return float(np.median(n[keep])) if keep.any() else None
+
+
 def own_spread(h: CaptureHistories, cal: Calibration, fit: RecallFit, checks: dict) -> RecallFit:
     """A flagged survey's fit (``fit``, at the card's per-camera SD) with the SD read from the survey's
     own histories jointly with the level (``recapture.fit_spread``) where they reject the card's
@@ -520,6 +542,11 @@ def own_spread(h: CaptureHistories, cal: Calibration, fit: RecallFit, checks: di
         **spread.to_dict(), "chosen": own.camera_sd,
         **({} if spread.identified else {"note": UNTOLD_NOTE.format(sd=UNTOLD_SD)})}}
     return own
+
+
+def spread_design_note(views: float | None) -> str:
+    """The warning's clause where a flagged survey's histories cannot tell the per-camera spread."""
+    return "" if views is None else SPREAD_DESIGN_NOTE.format(views=views, px=SPREAD_VIEW_PX, need=SPREAD_VIEWS)
 
 
 def level_envelope(cal: Calibration, fit: RecallFit, *, quantiles: tuple[float, float] = (0.025, 0.975)
