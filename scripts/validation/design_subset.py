@@ -2,7 +2,7 @@
 
 The parent (systematic, ``--along``: left, right, forward and backward views at each point) gives a
 child with every ``k``-th point along each street (spacing x k) and the chosen view sides; the
-child's images, detections and look statistics are the parent's rows on its views (same image
+child's images, detections, true boxes and look statistics are the parent's rows on its views (same image
 files, same detections), its sample.json records the design. Then ``camcensus locate CHILD``.
 
     python scripts/validation/design_subset.py PARENT CHILD --every 2 --sides left,right
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-LINKED = ("network.graphml", "truth.geojson", "truth_boxes.parquet", "images")
+LINKED = ("network.graphml", "truth.geojson", "images")
 
 
 def kept_points(points: pd.DataFrame, every: int) -> pd.DataFrame:
@@ -45,6 +45,8 @@ def subset_survey(parent: Path, child: Path, *, every: int, sides: tuple[str, ..
     det = pd.concat([pd.read_parquet(p) for p in sorted((parent / "detections").glob("*.parquet"))],
                     ignore_index=True)
     det[det["image_id"].astype(str).isin(ids)].to_parquet(child / "detections" / "part-000000.parquet")
+    boxes = pd.read_parquet(parent / "truth_boxes.parquet")  # the true boxes of its own images only
+    boxes[boxes["image_id"].astype(str).isin(ids)].to_parquet(child / "truth_boxes.parquet")
     if (parent / "look.parquet").exists():
         look = pd.read_parquet(parent / "look.parquet")
         look[look["image_id"].astype(str).isin(ids)].to_parquet(child / "look.parquet")

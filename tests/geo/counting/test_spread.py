@@ -120,7 +120,7 @@ def test_est_cv_follows_a_widened_interval_and_keeps_the_encounters_variance():
 
 
 def test_candidate_views_counts_useful_views_of_likely_real_cameras():
-    from geo.counting.card_check import SPREAD_VIEWS, candidate_views, spread_design_note
+    from geo.counting.card_check import candidate_views
     from geo.counting.recapture import CaptureHistories
 
     cam = np.array([0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 3])
@@ -132,6 +132,3 @@ def test_candidate_views_counts_useful_views_of_likely_real_cameras():
     assert candidate_views(h) == 2.0
     assert candidate_views(h, min_px=0.0) == 3.0
     assert candidate_views(CaptureHistories(cam, size * 0.1, other, np.zeros(len(cam), bool), np.ones(5), 5)) is None
-    note = spread_design_note(2.0)
-    assert "2 candidate views" in note and f"about {SPREAD_VIEWS}" in note
-    assert spread_design_note(None) == ""
