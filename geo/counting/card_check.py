@@ -132,6 +132,13 @@ FLAGGED_SD_FROM_SURVEY = True
 # read from the truth of held-out unseen imagery (the renderer's held-out look h01-h06: 0.25). A policy for the lead,
 # measured in docs/unseen-imagery.md (session 9), not adopted: it is not the survey's own reading
 UNTOLD_SD: float | None = None
+# How many repeat measurements of recall a design gives a camera (issue 26, session 9, dense6): report.json's
+# card_check.candidate_views_median, the median located camera's (likely real) candidate views with an expected box
+# of SPREAD_VIEW_PX or more. The survey's own histories tell the per-camera SD only from about 5 (validate_selfcal.py
+# --spread-power; design_views.py on the test extract: 10 m both sides gives 1, 5 m 2, 10 m --along 3, 2.5 m 5,
+# 5 m --along 7). Measured on rendered held-out-look surveys at 5 m --along (docs/unseen-imagery.md): SDs of 0.5 and
+# less are then ruled out, but the own fit still leans high (split cameras), so no design is recommended here yet.
+SPREAD_VIEW_PX = 8.0
 UNTOLD_NOTE = ("the survey's repeat views cannot tell the per-camera spread: the estimate uses {sd:g}, the spread "
                "measured on held-out imagery unlike the card's")
 LOW_CONF_EDGE = 0.7  # the card's bins up to this confidence are its "low" ones
@@ -445,6 +452,7 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
         fit = replace(with_prior(fit, FLAGGED_PRIOR_SD), informative=fit.informative)
         check.update(recall_ratio=round(fit.recall_ratio, 4), recall_ratio_lo=round(fit.recall_ratio_lo, 4),
                      recall_ratio_hi=round(fit.recall_ratio_hi, 4))
+    check["candidate_views_median"] = candidate_views(h)
     checks = {"card_check": check, "self_calibration": fit.to_dict() if fit is not None else None,
               "provisional": False, "warning": None}
     if cal.source not in CHECKED_SOURCES:  # a review of this survey, or figures the user gave: they stand
@@ -499,6 +507,16 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
         if notes is not None:
             notes.append(note)
     return cal, checks
+
+
+def candidate_views(h: CaptureHistories, *, min_px: float = SPREAD_VIEW_PX) -> float | None:
+    """Median number of candidate views with an expected box of ``min_px`` or more (sqrt area, px) per
+    located camera likely real (P(real) >= 0.5) that has one: how many repeat measurements of recall
+    the design gives a camera. None when no camera has one."""
+    useful = (h.size_px >= min_px) & (h.other > 0)
+    n = np.bincount(h.cam[useful], minlength=h.n_cameras)
+    keep = (n > 0) & (np.asarray(h.weight) >= 0.5)
+    return float(np.median(n[keep])) if keep.any() else None
 
 
 def own_spread(h: CaptureHistories, cal: Calibration, fit: RecallFit, checks: dict) -> RecallFit:

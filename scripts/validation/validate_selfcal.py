@@ -114,7 +114,31 @@ def truth_check(survey_dir: Path, calibration: dict) -> dict:
     keep = px >= MIN_TRUE_PX
     return {"located_real": int(real.sum()), "located_false": int((~real).sum()),
             "single_view_false": int((~real & single).sum()),
+            "distinct_true": distinct_true_cameras(survey_dir, cameras[real]),
             "recall_ratio_from_truth": round(recall_ratio_from_truth(px[keep], hit[keep], cal), 4)}
+
+
+def distinct_true_cameras(survey_dir: Path, cameras, *, within_m: float = 4.0) -> int | None:
+    """How many distinct true cameras (``truth.geojson``) lie within ``within_m`` of these located
+    ``cameras`` (lon, lat): fewer than the cameras where one true camera was located twice (split).
+    None without the survey's truth."""
+    import json
+
+    import geopandas as gpd
+    import numpy as np
+    from pyproj import Transformer
+    from scipy.spatial import cKDTree
+
+    if not (survey_dir / "truth.geojson").exists() or not (survey_dir / "sample.json").exists() or "lon" not in cameras:
+        return None
+    if len(cameras) == 0:
+        return 0
+    crs = json.loads((survey_dir / "sample.json").read_text())["crs"]
+    true = gpd.read_file(survey_dir / "truth.geojson").to_crs(crs)
+    x, y = Transformer.from_crs(4326, crs, always_xy=True).transform(cameras["lon"].to_numpy(float),
+                                                                     cameras["lat"].to_numpy(float))
+    dist, idx = cKDTree(np.column_stack([true.geometry.x, true.geometry.y])).query(np.column_stack([x, y]))
+    return int(len(np.unique(idx[dist <= within_m])))
 
 
 SD_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.3, 1.7, 2.2)  # per-camera logit SDs tried by camera_sd_profile
@@ -270,6 +294,7 @@ def score_survey(survey_dir: Path, *, truth: bool = False) -> dict:
             row["prior_only"] = "used_prior_only" in (report.get("self_calibration") or {})
             row["informative"] = (report.get("self_calibration") or {}).get("informative")
             row["p_real_in_fit"] = (report.get("self_calibration") or {}).get("n_cameras")
+            row["candidate_views"] = check.get("candidate_views_median")
         row["n_located"] = report["inclusion"]["n_located"]
         row["spacing_m"] = report["parameters"]["design"]["spacing_m"]
     card = row["card"]
@@ -300,19 +325,20 @@ def markdown(rows: list[dict]) -> str:
                      f"{est(r['self'])} | {pct(r['self']['error'])} | {r['self']['covered']} | "
                      f"{est(r['fit'])} | {pct(r['fit']['error'])} | {r['fit']['covered']} | {r['card_ok']} |")
     if any("camera_sd_fit" in r for r in rows):
-        lines += ["", "| survey | per-camera SD: used | best | 95% reach | LR p of the card's | profile below the best |",
-                  "|---|---|---|---|---|---|"]
+        lines += ["", "| survey | candidate views per camera (median, box >= 8 px) | per-camera SD: used | best | "
+                  "95% reach | LR p of the card's | profile below the best |", "|---|---|---|---|---|---|---|"]
         for r in (r for r in rows if "camera_sd_fit" in r):
             s = r["camera_sd_fit"]
-            lines.append(f"| {r['survey']} | {s['chosen']:g} | {s['best']:g} | {s['lo']:g}-{s['hi']:g} | {s['lr_p']:.2f} | "
+            lines.append(f"| {r['survey']} | {r.get('candidate_views')} | {s['chosen']:g} | {s['best']:g} | {s['lo']:g}-{s['hi']:g} | {s['lr_p']:.2f} | "
                          + " / ".join(f"{sd:g}: {v:+.1f}" for sd, v in zip(s["sds"], s["profile_loglik"])) + " |")
     if any("truth_check" in r for r in rows):
-        lines += ["", "| survey | located: real / false (single-view false) | P(real)-weighted cameras in the fit | "
-                  "recall ratio: fit | from all true cameras |", "|---|---|---|---|---|"]
+        lines += ["", "| survey | located: real / false (single-view false) | distinct true cameras of the real ones | "
+                  "P(real)-weighted cameras in the fit | recall ratio: fit | from all true cameras |",
+                  "|---|---|---|---|---|---|"]
         for r in rows:
             t = r.get("truth_check") or {}
             lines.append(f"| {r['survey']} | {t.get('located_real')} / {t.get('located_false')} "
-                         f"({t.get('single_view_false')}) | {r.get('p_real_in_fit')} | "
+                         f"({t.get('single_view_false')}) | {t.get('distinct_true')} | {r.get('p_real_in_fit')} | "
                          f"{(r['recall_ratio'][0] or float('nan')):.2f} | "
                          f"{t.get('recall_ratio_from_truth', float('nan')):.2f} |")
     return "\n".join(lines) + "\n"

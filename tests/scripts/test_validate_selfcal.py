@@ -82,11 +82,11 @@ def test_markdown_gives_the_flagged_fits_per_camera_sd():
 
     est = {"est": 120.0, "lo": 60.0, "hi": 200.0, "truth": 100.0, "error": 0.2, "covered": True, "camera_sd": 1.7}
     row = {"survey": "s", "spacing_m": 10.0, "n_located": 50, "card": est, "self": est, "fit": est, "fits": False,
-           "recall_ratio": [0.3, 0.1, 0.5], "recapture": {}, "card_ok": True,
+           "recall_ratio": [0.3, 0.1, 0.5], "recapture": {}, "card_ok": True, "candidate_views": 2.0,
            "camera_sd_fit": {"sds": [0.0, 0.5, 1.7], "profile_loglik": [-0.4, 0.0, -0.3], "best": 0.5, "lo": 0.0,
                              "hi": 1.7, "lr_p": 0.44, "chosen": 1.7}}
     text = markdown([row])
-    assert "| s | 1.7 | 0.5 | 0-1.7 | 0.44 | 0: -0.4 / 0.5: +0.0 / 1.7: -0.3 |" in text
+    assert "| s | 2.0 | 1.7 | 0.5 | 0-1.7 | 0.44 | 0: -0.4 / 0.5: +0.0 / 1.7: -0.3 |" in text
     assert "per-camera SD" not in markdown([{k: v for k, v in row.items() if k != "camera_sd_fit"}])
 
 
@@ -97,3 +97,21 @@ def test_spread_power_tells_the_sd_apart_only_with_many_views(card):
     by = {(r["views"], r["true_sd"]): r for r in rows}
     assert by[(8, 0.5)]["lr_median"] > by[(2, 0.5)]["lr_median"] and by[(8, 0.5)]["rejected"] >= 1
     assert by[(8, 1.7)]["tested_sd"] == 0.5 and by[(2, 1.7)]["found"] < by[(8, 1.7)]["found"]
+
+
+def test_distinct_true_cameras_counts_a_split_camera_once(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from scripts.validation.validate_selfcal import distinct_true_cameras
+
+    (tmp_path / "sample.json").write_text('{"crs": "EPSG:32635"}')
+    true = gpd.GeoDataFrame({"camera_id": ["t1", "t2"]}, geometry=[Point(500000, 6700000), Point(500100, 6700000)],
+                            crs="EPSG:32635").to_crs(4326)
+    true.to_file(tmp_path / "truth.geojson", driver="GeoJSON")
+    x = [true.geometry.x[0], true.geometry.x[0] + 0.00002, true.geometry.x[1]]  # two located on t1 (about 1 m apart)
+    cams = pd.DataFrame({"lon": x, "lat": [true.geometry.y[0], true.geometry.y[0], true.geometry.y[1]]})
+    assert distinct_true_cameras(tmp_path, cams) == 2
+    assert distinct_true_cameras(tmp_path, cams.iloc[:2]) == 1
+    assert distinct_true_cameras(tmp_path, cams.assign(lat=cams["lat"] + 0.001)) == 0  # 110 m off: none
+    assert distinct_true_cameras(tmp_path / "nothing", cams) is None

@@ -117,3 +117,18 @@ def test_est_cv_follows_a_widened_interval_and_keeps_the_encounters_variance():
     assert np.allclose(shares[:2], 1.0)
     narrow = table.assign(est_lo=[90.0, 45.0, 0.0], est_hi=[110.0, 55.0, 3.0])
     assert np.array_equal(cv_of_interval(narrow)["est_cv"][:2], table["est_cv"][:2])  # never below its own CV
+
+
+def test_candidate_views_counts_useful_views_of_likely_real_cameras():
+    from geo.counting.card_check import candidate_views
+    from geo.counting.recapture import CaptureHistories
+
+    cam = np.array([0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 3])
+    size = np.array([10.0, 9.0, 4.0, 12.0, 12.0, 12.0, 12.0, 12.0, 3.0, 20.0, 20.0, 30.0])
+    other = np.ones(len(cam))
+    other[3] = 0.0  # a view that cannot see the camera
+    h = CaptureHistories(cam, size, other, np.zeros(len(cam), bool), np.array([1.0, 0.9, 0.2, 0.6, 1.0]), 5)
+    # camera 0: 2 useful views, 1: 4, 2: likely false (left out), 3: 1, 4: no view (left out)
+    assert candidate_views(h) == 2.0
+    assert candidate_views(h, min_px=0.0) == 3.0
+    assert candidate_views(CaptureHistories(cam, size * 0.1, other, np.zeros(len(cam), bool), np.ones(5), 5)) is None
