@@ -85,6 +85,49 @@ def boxes_from_set(data: str | Path, predictions: pd.DataFrame, *, conf: float) 
     return out
 
 
+def survey_boxes(root: str | Path, *, conf: float) -> pd.DataFrame:
+    """One row per true box of every rendered survey under ``root`` (``validate_rendered``'s cache,
+    read only: ``NAME/base/truth_boxes.parquet``, ``detections``, ``views.parquet``,
+    ``truth.geojson``, ``NAME/survey.json``): survey, method, style, class_name, size_px, cx, cy,
+    range_m (horizontal, viewpoint to camera), found (as ``boxes_from_set``)."""
+    import geopandas as gpd
+
+    from detector.evaluate import DIFFICULT_PX
+    from detector.matching import match_boxes
+
+    parts = []
+    for base in sorted(Path(root).glob("*/base")):
+        meta_path = base.parent / "survey.json"
+        if not (base / "truth_boxes.parquet").is_file() or not meta_path.is_file():
+            continue
+        meta = json.loads(meta_path.read_text())
+        truth = pd.read_parquet(base / "truth_boxes.parquet")
+        if not len(truth):
+            continue
+        det = pd.read_parquet(base / "detections")
+        ids = {k: i for i, k in enumerate(sorted(set(truth.image_id) | set(det.image_id)))}
+        truth = truth.assign(image_id=truth.image_id.map(ids), image=truth.image_id)
+        det = det.assign(image_id=det.image_id.map(ids))
+        sizes = np.sqrt((truth.x2 - truth.x1) * (truth.y2 - truth.y1)).to_numpy(float)
+        _, _, matched = match_boxes(det, truth, class_aware=False, thresholds=np.array([0.5]),
+                                    ignore=sizes < DIFFICULT_PX - 1e-9)
+        views = gpd.GeoDataFrame(pd.read_parquet(base / "views.parquet").drop(columns="geometry"),
+                                 geometry=gpd.points_from_xy(*pd.read_parquet(base / "views.parquet")[["lon", "lat"]]
+                                                             .to_numpy().T), crs=4326)
+        cams = gpd.read_file(base / "truth.geojson")
+        crs = views.estimate_utm_crs()
+        v = views.to_crs(crs).set_index("view_id").geometry
+        c = cams.to_crs(crs).set_index("camera_id").geometry
+        rng_m = np.hypot(c.x.reindex(truth.camera_id).to_numpy() - v.x.reindex(truth.image).to_numpy(),
+                         c.y.reindex(truth.camera_id).to_numpy() - v.y.reindex(truth.image).to_numpy())
+        parts.append(pd.DataFrame({"survey": base.parent.name, "method": meta.get("method"),
+                                   "style": meta.get("style"), "corruption": meta.get("corruption") or "",
+                                   "class_name": truth.class_name.to_numpy(), "size_px": sizes,
+                                   "cx": ((truth.x1 + truth.x2) / 2).to_numpy(), "cy": ((truth.y1 + truth.y2) / 2).to_numpy(),
+                                   "range_m": rng_m, "found": matched >= conf}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
 def wilson(k: float, n: float) -> tuple[float, float] | None:
     """Wilson 95% interval of k of n (None for n = 0)."""
     from scripts.review.calibration import wilson_interval
@@ -161,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--predictions", required=True, help="Parquet of predictions (evaluate's or detector_heldout's)")
     b.add_argument("--conf", type=float, default=0.50, help="operating threshold 0-1. Default 0.50.")
     b.add_argument("--out", default=None, help="CSV to write (default: print a summary only)")
+    r = sub.add_parser("surveys", help="one row per true box of the cached rendered surveys, found or not")
+    r.add_argument("--root", required=True, help="validate_rendered's cache (read only)")
+    r.add_argument("--conf", type=float, default=0.50, help="operating threshold 0-1. Default 0.50.")
+    r.add_argument("--out", required=True, help="CSV to write")
     args = parser.parse_args(argv)
     if args.command == "evaluate":
         s = evaluate_card_set(args.data, model=args.model, conf=args.conf, keep=args.keep)
@@ -170,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
         if args.markdown:
             Path(args.markdown).write_text(text, encoding="utf-8")
+    elif args.command == "surveys":
+        boxes = survey_boxes(args.root, conf=args.conf)
+        boxes.to_csv(args.out, index=False)
+        print(f"{len(boxes)} boxes of {boxes.survey.nunique()} surveys, {int(boxes.found.sum())} found")
     else:
         boxes = boxes_from_set(args.data, pd.read_parquet(args.predictions), conf=args.conf)
         if args.out:
