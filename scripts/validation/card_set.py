@@ -111,9 +111,8 @@ def survey_boxes(root: str | Path, *, conf: float) -> pd.DataFrame:
         sizes = np.sqrt((truth.x2 - truth.x1) * (truth.y2 - truth.y1)).to_numpy(float)
         _, _, matched = match_boxes(det, truth, class_aware=False, thresholds=np.array([0.5]),
                                     ignore=sizes < DIFFICULT_PX - 1e-9)
-        views = gpd.GeoDataFrame(pd.read_parquet(base / "views.parquet").drop(columns="geometry"),
-                                 geometry=gpd.points_from_xy(*pd.read_parquet(base / "views.parquet")[["lon", "lat"]]
-                                                             .to_numpy().T), crs=4326)
+        table = pd.read_parquet(base / "views.parquet").drop(columns="geometry", errors="ignore")
+        views = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(table.lon, table.lat), crs=4326)
         cams = gpd.read_file(base / "truth.geojson")
         crs = views.estimate_utm_crs()
         v = views.to_crs(crs).set_index("view_id").geometry

@@ -44,3 +44,30 @@ def test_card_set_evaluation_writes_the_card_keeps_predictions_and_boxes_match_i
     assert "| 6-8 px |" in text and f"| {sum(card.calibration['false_bins']['false'])}/3 |" in text
     assert main(["compare", str(REPO / "models" / f"{DEFAULT_MODEL}.md"), str(models / f"{DEFAULT_MODEL}.md")]) == 0
     assert "False detections per image" in capsys.readouterr().out
+
+
+def test_survey_boxes_match_each_true_box_and_measure_its_range(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from scripts.validation.card_set import survey_boxes
+
+    base = tmp_path / "s1" / "base"
+    (base / "detections").mkdir(parents=True)
+    (tmp_path / "s1" / "survey.json").write_text(json.dumps({"method": "random", "style": "default"}))
+    pd.DataFrame({"view_id": ["v0", "v1"], "lon": [24.9, 24.9], "lat": [60.17, 60.17]}).to_parquet(base / "views.parquet")
+    # camera c0 20 m north of the viewpoint, c1 10 m east
+    gpd.GeoDataFrame({"camera_id": ["c0", "c1"]}, geometry=[Point(24.9, 60.17 + 20 / 111_320),
+                     Point(24.9 + 10 / (111_320 * np.cos(np.radians(60.17))), 60.17)], crs=4326
+                     ).to_file(base / "truth.geojson", driver="GeoJSON")
+    pd.DataFrame({"image_id": ["v0", "v0", "v1"], "camera_id": ["c0", "c1", "c0"],
+                  "class_name": ["dome", "directed", "dome"], "x1": [100.0, 300.0, 50.0], "y1": [100.0, 300.0, 50.0],
+                  "x2": [107.0, 320.0, 54.0], "y2": [107.0, 320.0, 54.0]}).to_parquet(base / "truth_boxes.parquet")
+    pd.DataFrame({"image_id": ["v0", "v0", "v1"], "x1": [100.0, 300.0, 50.0], "y1": [100.0, 300.0, 50.0],
+                  "x2": [107.0, 320.0, 54.0], "y2": [107.0, 320.0, 54.0], "conf": [0.7, 0.3, 0.9],
+                  "class_name": ["dome", "directed", "dome"]}).to_parquet(base / "detections" / "part-000000.parquet")
+    boxes = survey_boxes(tmp_path, conf=0.5)
+    # under the threshold: missed; a 4 px box found counts as found, as in the card's first bin
+    assert boxes.found.tolist() == [True, False, True]
+    assert np.allclose(boxes.range_m, [20, 10, 20], atol=0.3) and boxes.size_px.tolist() == [7.0, 20.0, 4.0]
+    assert set(boxes.survey) == {"s1"} and set(boxes.method) == {"random"}
