@@ -121,10 +121,46 @@ def survey_boxes(root: str | Path, *, conf: float) -> pd.DataFrame:
                          c.y.reindex(truth.camera_id).to_numpy() - v.y.reindex(truth.image).to_numpy())
         parts.append(pd.DataFrame({"survey": base.parent.name, "method": meta.get("method"),
                                    "style": meta.get("style"), "corruption": meta.get("corruption") or "",
-                                   "class_name": truth.class_name.to_numpy(), "size_px": sizes,
+                                   "camera_id": truth.camera_id.to_numpy(), "class_name": truth.class_name.to_numpy(),
+                                   "size_px": sizes,
                                    "cx": ((truth.x1 + truth.x2) / 2).to_numpy(), "cy": ((truth.y1 + truth.y2) / 2).to_numpy(),
                                    "range_m": rng_m, "found": matched >= conf}))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def survey_quality_copy(source: str | Path, out: str | Path, *, lo_px: float = 6.0, hi_px: float = 12.0,
+                        requality: bool = True) -> Path:
+    """A val-only YOLO dataset of the views of ``source`` (a data.yaml) that show a true box of
+    ``lo_px``-``hi_px`` (sqrt(w*h)), each written again as a rendered survey writes its views
+    (JPEG quality 72-92, ``geo.sim.render.jpeg_quality`` of a seed from the view's name), or as it
+    is when ``requality`` is false. Returns the new data.yaml (labels copied)."""
+    import shutil
+    import zlib
+
+    import cv2
+
+    from detector.yolo_dataset import label_path_of, read_data_yaml, write_data_yaml
+    from geo.sim.render import jpeg_quality
+
+    spec = read_data_yaml(source)
+    out = Path(out)
+    write_data_yaml(out, names=list(spec.names))
+    for image in spec.splits["val"]:
+        image, label = Path(image), label_path_of(Path(image))
+        if not label.is_file():
+            continue
+        rows = [line.split() for line in label.read_text().splitlines() if line.strip()]
+        with_px = [640 * np.sqrt(float(r[3]) * float(r[4])) for r in rows]
+        if not any(lo_px <= v < hi_px for v in with_px):
+            continue
+        if requality:
+            quality = jpeg_quality(zlib.crc32(image.name.encode()))
+            cv2.imwrite(str(out / "images" / "val" / image.name), cv2.imread(str(image)),
+                        [cv2.IMWRITE_JPEG_QUALITY, quality])
+        else:
+            shutil.copyfile(image, out / "images" / "val" / image.name)
+        shutil.copyfile(label, out / "labels" / "val" / label.name)
+    return out / "data.yaml"
 
 
 def wilson(k: float, n: float) -> tuple[float, float] | None:
@@ -203,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--predictions", required=True, help="Parquet of predictions (evaluate's or detector_heldout's)")
     b.add_argument("--conf", type=float, default=0.50, help="operating threshold 0-1. Default 0.50.")
     b.add_argument("--out", default=None, help="CSV to write (default: print a summary only)")
+    q = sub.add_parser("jpeg", help="the card set's views with a 6-12 px box, as they are and as surveys write them")
+    q.add_argument("--data", required=True, help="the card set's data.yaml")
+    q.add_argument("--out", required=True, help="folder for the two sets (orig, survey)")
     r = sub.add_parser("surveys", help="one row per true box of the cached rendered surveys, found or not")
     r.add_argument("--root", required=True, help="validate_rendered's cache (read only)")
     r.add_argument("--conf", type=float, default=0.50, help="operating threshold 0-1. Default 0.50.")
@@ -216,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
         if args.markdown:
             Path(args.markdown).write_text(text, encoding="utf-8")
+    elif args.command == "jpeg":
+        for name, requality in (("orig", False), ("survey", True)):
+            print(f"{name}: {survey_quality_copy(args.data, Path(args.out) / name, requality=requality)}")
     elif args.command == "surveys":
         boxes = survey_boxes(args.root, conf=args.conf)
         boxes.to_csv(args.out, index=False)
