@@ -123,7 +123,8 @@ def survey_boxes(root: str | Path, *, conf: float) -> pd.DataFrame:
                                    "style": meta.get("style"), "corruption": meta.get("corruption") or "",
                                    "camera_id": truth.camera_id.to_numpy(), "class_name": truth.class_name.to_numpy(),
                                    "size_px": sizes,
-                                   "cx": ((truth.x1 + truth.x2) / 2).to_numpy(), "cy": ((truth.y1 + truth.y2) / 2).to_numpy(),
+                                   "cx": ((truth.x1 + truth.x2) / 2).to_numpy(),
+                                   "cy": ((truth.y1 + truth.y2) / 2).to_numpy(),
                                    "range_m": rng_m, "found": matched >= conf}))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 

@@ -55,7 +55,8 @@ def test_survey_boxes_match_each_true_box_and_measure_its_range(tmp_path):
     base = tmp_path / "s1" / "base"
     (base / "detections").mkdir(parents=True)
     (tmp_path / "s1" / "survey.json").write_text(json.dumps({"method": "random", "style": "default"}))
-    pd.DataFrame({"view_id": ["v0", "v1"], "lon": [24.9, 24.9], "lat": [60.17, 60.17]}).to_parquet(base / "views.parquet")
+    views = pd.DataFrame({"view_id": ["v0", "v1"], "lon": [24.9, 24.9], "lat": [60.17, 60.17]})
+    views.to_parquet(base / "views.parquet")
     # camera c0 20 m north of the viewpoint, c1 10 m east
     gpd.GeoDataFrame({"camera_id": ["c0", "c1"]}, geometry=[Point(24.9, 60.17 + 20 / 111_320),
                      Point(24.9 + 10 / (111_320 * np.cos(np.radians(60.17))), 60.17)], crs=4326
