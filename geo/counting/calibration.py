@@ -39,6 +39,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from geo.counting.heterogeneity import CAMERA_LOGIT_SD
 from geo.errors import GeoInputError
 
 NOMINAL_N = 200  # evaluation size assumed for scalar precision / recall (cards without calibration)
@@ -69,6 +70,9 @@ class Calibration:
     false_images: int = 0
     false_derived: bool = False  # false_n derived from precision_bins (a card without false_bins)
     boxes_per_camera: float = 1.0  # recall's boxes per true camera (the design effect of recall_beta)
+    # per-camera logit SD of recall (``geo.counting.heterogeneity``) the estimate's inclusion and this recall's design
+    # effect assume: the training look's, unless a flagged survey's own fit measured its own (issue 26)
+    camera_sd: float = CAMERA_LOGIT_SD
 
     def uses_false_rate(self) -> bool:
         """Whether P(real) comes from the false-detection rate per image (a held-out calibration
@@ -119,7 +123,8 @@ class Calibration:
         1 + (m - 1) rho (Kish 1965), m the boxes per camera (``boxes_per_camera``) and rho the
         intra-camera correlation of hits that the effect implies at the bin's recall
         (``recall_design_effect``)."""
-        deff = recall_design_effect(_beta(self.rec_found, self.rec_n), boxes_per_camera=self.boxes_per_camera)
+        deff = recall_design_effect(_beta(self.rec_found, self.rec_n), boxes_per_camera=self.boxes_per_camera,
+                                    sd=self.camera_sd)
         return _beta(self.rec_found / deff, self.rec_n / deff)
 
     def precision_bins(self) -> np.ndarray:
@@ -352,19 +357,20 @@ def calibration_summary(cal: Calibration, *, conf: np.ndarray | None = None, lev
             **false_figures}
 
 
-def recall_design_effect(beta: tuple[np.ndarray, np.ndarray], *, boxes_per_camera: float) -> np.ndarray:
+def recall_design_effect(beta: tuple[np.ndarray, np.ndarray], *, boxes_per_camera: float,
+                         sd: float = CAMERA_LOGIT_SD) -> np.ndarray:
     """Per size bin, 1 + (m - 1) rho: the design effect of counting ``boxes_per_camera`` (m) boxes
     of each camera, rho = Var_u(expit(c(r) + u)) / (r (1 - r)) the intra-camera correlation of
     hits under the per-camera logit effect (``geo.counting.heterogeneity``) at the bin's recall r
-    (the posterior mean of ``beta``)."""
-    from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit, logit_shift
+    (the posterior mean of ``beta``); ``sd``: the effect's SD."""
+    from geo.counting.heterogeneity import effect_nodes, expit, logit_shift
 
     a, b = beta
     r = np.clip(a / (a + b), 1e-4, 1 - 1e-4)
     if boxes_per_camera <= 1.0:
         return np.ones(len(r))
-    u, w = effect_nodes(CAMERA_LOGIT_SD)
-    p = expit(logit_shift(r, CAMERA_LOGIT_SD)[:, None] + u)
+    u, w = effect_nodes(sd)
+    p = expit(logit_shift(r, sd)[:, None] + u)
     rho = (w * (p - r[:, None]) ** 2).sum(-1) / (r * (1 - r))
     return 1.0 + (float(boxes_per_camera) - 1.0) * rho
 

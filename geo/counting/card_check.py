@@ -49,7 +49,10 @@ Policy (``calibration_checked``):
   or its own likelihood rejects the card's level): the survey's own recall fit
   (``calibration_from_fit``: the card's shape, the survey's level, with the fit's uncertainty),
   its posterior under the wider prior N(0, ``FLAGGED_PRIOR_SD``^2) (the card was just rejected),
-  centred on the posterior's median level (``FLAGGED_CENTRE``);
+  centred on the posterior's median level (``FLAGGED_CENTRE``); the per-camera logit SD is read from
+  the same histories with the level (``own_spread``, ``recapture.fit_spread``) and replaces the
+  card's only where they reject it (a flat profile keeps the card's; ``UNTOLD_SD`` would set another),
+  carried to the estimate by ``Calibration.camera_sd``;
 - the card does not fit and the repeat views cannot tell: recall unknown
   (``geo.counting.recapture.prior_only``: uniform in logit from 6 below the card's level to the
   card's): the point at its median level, the interval spanning the level explicitly
@@ -74,8 +77,8 @@ from geo.counting.calibration import Calibration, conf_bin
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit
 from geo.counting import recapture
 from geo.counting.recapture import (CaptureHistories, RecallFit, c_of, calibration_at_level, calibration_from_fit,
-                                    fit_level, level_quantile, pair_recall, prior_only, subsampled, usable, with_prior,
-                                    PRIOR_SD)
+                                    fit_level, fit_spread, level_quantile, pair_recall, prior_only, subsampled, usable,
+                                    with_prior, PRIOR_SD)
 from geo.counting.sampled import SampledHistories, sampled_histories
 from geo.counting.threads import by_groups
 
@@ -120,6 +123,17 @@ UNKNOWN_CENTRE = "harmonic"
 # to the upper end of the estimate at its lower quantile (``level_envelope``; each at one common level, the card's
 # own Betas around it). None: the harmonic-mean point above with the estimator's own interval.
 UNKNOWN_ENVELOPE = (0.025, 0.975)
+# A flagged survey whose repeat views measure its level also reads its per-camera logit SD (``own_spread``): the
+# training look's 1.7 (``CAMERA_LOGIT_SD``) is kept unless the survey's own histories reject it (likelihood ratio,
+# ``recapture.SD_ALPHA``). Measured (docs/unseen-imagery.md, session 9): on every flagged development and rendered
+# survey the histories cannot tell (profiles within 1.5 log-likelihood units from SD 0 to 2.2), so nothing moves there
+FLAGGED_SD_FROM_SURVEY = True
+# Where those histories cannot tell the SD: None keeps the card's (the default); a number uses it instead, e.g. the SD
+# read from the truth of held-out unseen imagery (the renderer's held-out look h01-h06: 0.25). A policy for the lead,
+# measured in docs/unseen-imagery.md (session 9), not adopted: it is not the survey's own reading
+UNTOLD_SD: float | None = None
+UNTOLD_NOTE = ("the survey's repeat views cannot tell the per-camera spread: the estimate uses {sd:g}, the spread "
+               "measured on held-out imagery unlike the card's")
 LOW_CONF_EDGE = 0.7  # the card's bins up to this confidence are its "low" ones
 LOW_CONF_MARGIN = 0.15  # survey detections are smaller than the card's held-out ones: their low share runs up to
 # ~0.1 above the card's in the training look (0.37-0.40 vs 0.28, 3 rendered surveys), 0.67-0.68 in the held-out look
@@ -442,6 +456,8 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
         measured = fit.informative or fit.lr_p < ALPHA  # the repeat views themselves tell the level
         used = fit if measured else prior_only(fit, below_card=fit.recall_ratio_lo <= 1.0)
         use_fit = SELF_CALIBRATE and (USE_OWN_FIT_WHEN_FLAGGED or not measured)
+        if measured and use_fit:  # issue 26: the per-camera spread from the survey's own histories, where they tell
+            used = own_spread(h, cal, used, checks)
         text = WARNING_CARD_KEPT if measured and not USE_OWN_FIT_WHEN_FLAGGED else (
             WARNING if measured else WARNING_UNKNOWN)
         checks.update(provisional=True, self_calibration_used=use_fit,
@@ -483,6 +499,27 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
         if notes is not None:
             notes.append(note)
     return cal, checks
+
+
+def own_spread(h: CaptureHistories, cal: Calibration, fit: RecallFit, checks: dict) -> RecallFit:
+    """A flagged survey's fit (``fit``, at the card's per-camera SD) with the SD read from the survey's
+    own histories jointly with the level (``recapture.fit_spread``) where they reject the card's
+    (``FLAGGED_SD_FROM_SURVEY``); else ``fit`` as it is. The profile goes into
+    ``checks["self_calibration"]["camera_sd_fit"]`` either way; the fit returned carries its SD on
+    (``RecallFit.camera_sd`` -> ``Calibration.camera_sd``). The card check's verdict stays at the
+    card's SD. Where the histories cannot tell, ``UNTOLD_SD`` (when set) stands in for the card's."""
+    if not FLAGGED_SD_FROM_SURVEY:
+        return fit
+    spread = fit_spread(h, cal, prior_sd=fit.prior_sd, card_sd=fit.camera_sd, card_fit=fit)
+    checks["self_calibration"]["camera_sd_fit"] = spread.to_dict()
+    if not spread.identified and UNTOLD_SD is None:
+        return fit
+    own = spread.fit() if spread.identified else with_prior(fit_level(h, cal, sd=UNTOLD_SD), fit.prior_sd)
+    own = replace(own, informative=fit.informative, n_pairs=fit.n_pairs)  # n_pairs: scaled when sampled
+    checks["self_calibration"] = {**own.to_dict(), "camera_sd_fit": {
+        **spread.to_dict(), "chosen": own.camera_sd,
+        **({} if spread.identified else {"note": UNTOLD_NOTE.format(sd=UNTOLD_SD)})}}
+    return own
 
 
 def level_envelope(cal: Calibration, fit: RecallFit, *, quantiles: tuple[float, float] = (0.025, 0.975)

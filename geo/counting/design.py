@@ -265,14 +265,15 @@ def inclusion_from_length(a_m: np.ndarray, *, n_points: int, network_m: float) -
 
 def random_design_pairs(cam_xy: np.ndarray, tangent: np.ndarray, streets, design: Design, *,
                         buildings=None, location_sd_m: np.ndarray | None = None, step_m: float = STEP_M,
-                        max_range_m: float = MAX_RANGE_M) -> RandomDesignPairs:
+                        max_range_m: float = MAX_RANGE_M, camera_sd: float = CAMERA_LOGIT_SD) -> RandomDesignPairs:
     """The pairs for a random design's inclusion: virtual viewpoints every ``step_m`` along every
     street of ``streets`` (the network the points were drawn from) near the cameras, with the
-    design's views; ``tangent`` is used only for the location-error nodes."""
+    design's views; ``tangent`` is used only for the location-error nodes; ``camera_sd``: the
+    per-camera logit SD of recall pi averages over."""
     xy, bearing = network_viewpoints(streets, step_m=step_m, near_xy=cam_xy, max_range_m=max_range_m)
     views = design_views(xy, bearing, design)
     pairs = view_pairs(cam_xy, tangent, views, spacing_m=step_m, buildings=buildings, n_shifts=1,
-                       max_range_m=max_range_m, location_sd_m=location_sd_m)
+                       max_range_m=max_range_m, location_sd_m=location_sd_m, camera_sd=camera_sd)
     vpoint = views["vpoint"].to_numpy(np.int64)[pairs.view] if pairs.view is not None and len(pairs.cam) \
         else np.zeros(0, np.int64)
     return RandomDesignPairs(pairs, vpoint, float(step_m), int(design.n_points), float(design.network_m))
@@ -280,20 +281,25 @@ def random_design_pairs(cam_xy: np.ndarray, tangent: np.ndarray, streets, design
 
 def inclusion_by_distance(design: Design, calibration, *, class_name: str = "directed",
                           distances_m: np.ndarray | None = None, box_m: float | None = None,
-                          n_shifts: int = 2 * DEFAULT_SHIFTS) -> tuple[np.ndarray, np.ndarray]:
+                          n_shifts: int = 2 * DEFAULT_SHIFTS, camera_sd: float | None = None
+                          ) -> tuple[np.ndarray, np.ndarray]:
     """(distances m, pi) of a camera of ``class_name`` (box size ``box_m``, default
     ``CAMERA_SIZE_M``) at each distance from a straight street surveyed by ``design``, on either
     side (the mean of the two), with the detector's recall by box size from ``calibration`` (a
     ``Calibration``, its dict, or a ``RateCurves``), the views' geometry and the visibility by
     range; no buildings. A one-sided design (``sides`` left or right): the side its views look
-    at. Default distances: every 0.5 m from 0.5 to 60 m."""
+    at. Default distances: every 0.5 m from 0.5 to 60 m. ``camera_sd``: the per-camera logit SD of
+    recall (default: ``calibration.camera_sd`` for a ``Calibration``, else ``CAMERA_LOGIT_SD``)."""
     from geo.counting.calibration import Calibration, RateCurves, calibration_from_dict
 
     if distances_m is None:
         distances_m = np.arange(PROFILE_STEP_M, PROFILE_MAX_M + 1e-9, PROFILE_STEP_M)
     d = np.asarray(distances_m, float)
-    curves = calibration if isinstance(calibration, RateCurves) else (
-        calibration if isinstance(calibration, Calibration) else calibration_from_dict(calibration)).curves()
+    if not isinstance(calibration, RateCurves):
+        calibration = calibration if isinstance(calibration, Calibration) else calibration_from_dict(calibration)
+        camera_sd = calibration.camera_sd if camera_sd is None else camera_sd
+    curves = calibration if isinstance(calibration, RateCurves) else calibration.curves()
+    sd = CAMERA_LOGIT_SD if camera_sd is None else float(camera_sd)
     size = float(box_m if box_m is not None else CAMERA_SIZE_M.get(class_name, CAMERA_SIZE_M["default"]))
     cams = np.concatenate([np.column_stack([np.zeros(len(d)), d]), np.column_stack([np.zeros(len(d)), -d])])
     tangent = np.tile([1.0, 0.0], (len(cams), 1))
@@ -301,16 +307,16 @@ def inclusion_by_distance(design: Design, calibration, *, class_name: str = "dir
     if design.random:
         xs = np.arange(-reach, reach + 1e-9, STEP_M / 2)
         views = design_views(np.column_stack([xs, np.zeros(len(xs))]), np.full(len(xs), 90.0), design)
-        pairs = view_pairs(cams, tangent, views, spacing_m=STEP_M, n_shifts=1)
+        pairs = view_pairs(cams, tangent, views, spacing_m=STEP_M, n_shifts=1, camera_sd=sd)
         vpoint = views["vpoint"].to_numpy(np.int64)[pairs.view] if len(pairs.cam) else np.zeros(0, np.int64)
         recall, factor = pairs.detection_parts(np.full(len(cams), size), curves.recall_at)
         pi = random_inclusion(recall, pairs.cam, vpoint, len(cams), step_m=STEP_M / 2, n_points=design.n_points,
-                              network_m=design.network_m, factor=factor)
+                              network_m=design.network_m, factor=factor, sd=sd)
     else:
         s = float(design.spacing_m)
         xs = np.arange(-np.ceil(reach / s) * s, reach + s, s)
         views = design_views(np.column_stack([xs, np.zeros(len(xs))]), np.full(len(xs), 90.0), design)
-        pairs = view_pairs(cams, tangent, views, spacing_m=s, n_shifts=n_shifts)
+        pairs = view_pairs(cams, tangent, views, spacing_m=s, n_shifts=n_shifts, camera_sd=sd)
         pi = pairs.node_inclusion(np.full(len(cams), size), curves.recall_at)[:, 0]
     if design.sides == "left" and not design.along:  # left of a street running east: north, +y
         return d, pi[:len(d)]

@@ -65,6 +65,7 @@ import shapely
 from geo.counting.calibration import (NOMINAL_N, Calibration, RateCurves, calibration_from_dict, calibration_from_rates,
                                       calibration_summary, conf_bin)
 from geo.counting.design import (STRIP_FLOOR, Design, inclusion_by_distance, random_design_pairs, strip_edge)
+from geo.counting.heterogeneity import CAMERA_LOGIT_SD
 from geo.counting.inclusion import (DEFAULT_SHIFTS, MIN_INCLUSION, box_size_m, in_strip, inclusion_gradient,
                                     inclusion_gradient_numeric, inclusion_parts, shift_range_on_streets,
                                     street_distance, surveyed_streets, view_pairs, views_for_inclusion)
@@ -213,21 +214,23 @@ def garwood_interval(n: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np
 # --- step 1: the strip ----------------------------------------------------------------------
 
 def strip_by_class(strip: float | str | dict, *, design: Design, calibration: Calibration | RateCurves,
-                   floor: float = STRIP_FLOOR, classes: tuple[str, ...] = CLASSES
+                   floor: float = STRIP_FLOOR, classes: tuple[str, ...] = CLASSES, camera_sd: float | None = None
                    ) -> tuple[dict[str, float], list[str]]:
     """(half-width per class in metres, warnings) of the strip the estimate speaks for.
 
     ``strip``: "auto" (per class, where the design's detection function g = pi / max pi falls
     under ``floor``: ``geo.counting.design.strip_from_design``), a number of metres for every
     class, or a dict class -> metres. A fixed width whose edge lies where g < ``floor`` gets one
-    warning line: the survey does not speak for cameras that far out."""
+    warning line: the survey does not speak for cameras that far out. ``camera_sd``: the per-camera
+    logit SD of recall (default: the calibration's, ``Calibration.camera_sd``)."""
     notes: list[str] = []
     if isinstance(strip, dict):  # already decided (an auto strip passed on): no warning
         widths = {name: float(strip.get(name, max(strip.values()))) for name in classes}
         if not all(w >= 0 for w in widths.values()) or max(widths.values()) <= 0:
             raise GeoInputError(f"--strip must be a positive number of metres, got {strip}")
         return widths, notes
-    profiles = {name: inclusion_by_distance(design, calibration, class_name=name) for name in classes}
+    profiles = {name: inclusion_by_distance(design, calibration, class_name=name, camera_sd=camera_sd)
+                for name in classes}
     if isinstance(strip, str) and strip.strip().lower() == STRIP_AUTO:
         widths = {name: float(np.floor(strip_edge(*profiles[name], floor=floor) * 2.0) / 2.0) for name in classes}
         blind = [name for name, width in widths.items() if width <= 0]
@@ -299,7 +302,7 @@ def _widths_text(widths: dict[str, float]) -> str:
 def inclusion_pairs(cam_xy: np.ndarray, tangent: np.ndarray, *, design: Design, images: pd.DataFrame,
                     streets: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame | None = None,
                     location_sd: np.ndarray | None = None, n_shifts: int = DEFAULT_SHIFTS,
-                    shift_range: np.ndarray | None = None):
+                    shift_range: np.ndarray | None = None, camera_sd: float = CAMERA_LOGIT_SD):
     """The camera / view pairs whose detection probabilities make each camera's inclusion
     probability, from the design's randomization: a systematic design's own views shifted over
     one spacing (``geo.counting.inclusion.view_pairs``); a random design's virtual viewpoints
@@ -308,12 +311,14 @@ def inclusion_pairs(cam_xy: np.ndarray, tangent: np.ndarray, *, design: Design, 
     ``buildings``: footprints in that CRS (or None); ``location_sd``: SD (m) of each position
     across the street; ``shift_range``: per camera, the (lo, hi) metres along its street that
     the sampler's start moves it over (``geo.counting.inclusion.shift_range_on_streets``;
-    default one spacing centred on it)."""
+    default one spacing centred on it); ``camera_sd``: the per-camera logit SD of recall p* averages
+    over (the calibration's, ``Calibration.camera_sd``)."""
     if design.random:
-        return random_design_pairs(cam_xy, tangent, streets, design, buildings=buildings, location_sd_m=location_sd)
+        return random_design_pairs(cam_xy, tangent, streets, design, buildings=buildings, location_sd_m=location_sd,
+                                   camera_sd=camera_sd)
     views = views_for_inclusion(images, streets.crs, random_sides=design.sides == "random")
     return view_pairs(cam_xy, tangent, views, spacing_m=design.spacing_m, buildings=buildings, n_shifts=n_shifts,
-                      location_sd_m=location_sd, shift_range_m=shift_range)
+                      location_sd_m=location_sd, shift_range_m=shift_range, camera_sd=camera_sd)
 
 
 def inclusion_floor(klass: np.ndarray, pi_ref: dict[str, float], *, min_inclusion: float = MIN_INCLUSION
@@ -897,8 +902,9 @@ def density_from_tables(
     if design is None:
         design = Design(method="systematic", spacing_m=float(metres_per_point),
                         sides="random" if random_sides else "both")
-    widths, notes = strip_by_class(strip, design=design, calibration=curves)
-    pi_ref = {name: float(inclusion_by_distance(design, curves, class_name=name)[1].max()) for name in CLASSES}
+    widths, notes = strip_by_class(strip, design=design, calibration=curves, camera_sd=cal.camera_sd)
+    pi_ref = {name: float(inclusion_by_distance(design, curves, class_name=name, camera_sd=cal.camera_sd)[1].max())
+              for name in CLASSES}
     crs = streets.crs
     areas_m = areas.to_crs(crs).reset_index(drop=True)
     n_areas = len(areas_m)
@@ -1110,7 +1116,8 @@ def strip_parts(tree: shapely.STRtree, *, cameras: gpd.GeoDataFrame, used: pd.Da
         street_id = surveyed["street_id"].to_numpy()[np.maximum(near[inside], 0)]
         shift_range = shift_range_on_streets(cxy[inside], street_id, streets, spacing_m=design.spacing_m)
     pairs = inclusion_pairs(cxy[inside], tangent, design=design, images=images, streets=streets, buildings=build_m,
-                            location_sd=location_sd_m(cameras)[inside], n_shifts=n_shifts, shift_range=shift_range)
+                            location_sd=location_sd_m(cameras)[inside], n_shifts=n_shifts, shift_range=shift_range,
+                            camera_sd=calibration.camera_sd)
     return StripParts(inside=inside, pair_cam=ci, pair_area=ca, klass=klass[inside], box_m=box_size_m(klass[inside]),
                       pairs=pairs, n_detections=cameras["n_detections"].to_numpy(float),
                       conf_max=cameras["conf_max"].fillna(1.0).to_numpy(float) if "conf_max" in cameras
@@ -1475,7 +1482,8 @@ def interval_over_level(inputs: SurveyInputs, common: dict, tables: tuple, calib
     table: the estimate at the median level) with every interval (``*_lo``, ``*_hi``) widened to the
     lower end of the estimate at the level's upper quantile (calibration "high") and the upper end
     of the estimate at its lower quantile ("low"). Points, strip and roadside per image stay those
-    of the median level."""
+    of the median level; ``est_cv`` and the variance shares follow the widened interval
+    (``cv_of_interval``)."""
     at = {k: survey_tables(inputs, {**common, "calibration": c}, population=population,
                            population_field=population_field, notes=[])[:2] for k, c in calibrations.items()}
     out = []
@@ -1485,8 +1493,31 @@ def interval_over_level(inputs: SurveyInputs, common: dict, tables: tuple, calib
             hi = lo[:-3] + "_hi"
             t[lo] = np.fmin(t[lo].to_numpy(float), at["high"][i][lo].to_numpy(float))
             t[hi] = np.fmax(t[hi].to_numpy(float), at["low"][i][hi].to_numpy(float))
-        out.append(t)
+        out.append(cv_of_interval(t))
     return tuple(out)
+
+
+def cv_of_interval(table: pd.DataFrame, *, level: float = 0.95) -> pd.DataFrame:
+    """``table`` with ``est_cv`` that of the log-normal whose ``level`` interval is (``est_lo``,
+    ``est_hi``): sigma = log(hi / lo) / (2 z) (with a zero lower end, log(hi / est) / z), never below
+    the CV it had; the variance shares of encounter and precision scaled by the old CV^2 over the
+    new, the rest recall's (what widened the interval is the recall level's spread). Where recall is
+    unknown (``interval_over_level``) the CV is then the interval's, not the median level's."""
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.5 + level / 2))
+    est, lo, hi = (table[k].to_numpy(float) for k in ("est_cameras", "est_lo", "est_hi"))
+    old = table["est_cv"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sigma = np.where(lo > 0, np.log(hi / lo) / (2 * z), np.log(hi / est) / z)
+        new = np.where((est > 0) & np.isfinite(sigma), np.fmax(old, np.sqrt(np.expm1(np.square(sigma)))), old)
+        keep = np.where(new > 0, np.square(old / new), 1.0)
+    out = table.copy()
+    out["est_cv"] = new
+    for key in ("var_share_encounter", "var_share_precision"):
+        out[key] = table[key].to_numpy(float) * keep
+    out["var_share_recall"] = 1.0 - out["var_share_encounter"] - out["var_share_precision"]
+    return out
 
 
 def survey_calibration(calibration: dict | Calibration | None, *, precision: float | None, recall: float | None,

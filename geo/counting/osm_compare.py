@@ -43,6 +43,7 @@ import shapely
 
 from geo.counting.estimate import (cameras_in_strip, false_detections_by_bin, reality_from_false, strip_by_class,
                                    strip_side, xy_from_lonlat)
+from geo.counting.heterogeneity import CAMERA_LOGIT_SD
 from geo.counting.inclusion import (DEFAULT_SHIFTS, DEFAULT_STRIP_M, box_size_m, street_distance, surveyed_streets,
                                     view_pairs, views_for_inclusion)
 from geo.errors import GeoInputError
@@ -137,14 +138,16 @@ def osm_class(camera_type: pd.Series | np.ndarray) -> np.ndarray:
 
 def find_probability(osm_xy: np.ndarray, klass: np.ndarray, *, surveyed: gpd.GeoDataFrame, views: pd.DataFrame,
                      recall_at, spacing_m: float, buildings: gpd.GeoDataFrame | None = None,
-                     n_shifts: int = DEFAULT_SHIFTS) -> tuple[np.ndarray, list[list[int]]]:
+                     n_shifts: int = DEFAULT_SHIFTS, camera_sd: float = CAMERA_LOGIT_SD
+                     ) -> tuple[np.ndarray, list[list[int]]]:
     """p_find of cameras at ``osm_xy`` (m, the surveyed pieces' CRS) of class ``klass`` (None:
     directed, the simulator's and OSM's default): the estimator's inclusion probability there
     (``ViewPairs.inclusion``, unfloored: p* averaged over ``n_shifts`` grid starts; 1: this survey's
     own views, as for a random design, where the question is what this survey could find), and for
     each camera the rows of ``views`` likeliest to show it (at most ``N_EVIDENCE_VIEWS``, best
     first, at its mapped position). ``views``: ``views_for_inclusion``; ``recall_at(size_px)``:
-    the calibration's recall by box size; ``buildings``: footprints in the same CRS."""
+    the calibration's recall by box size; ``buildings``: footprints in the same CRS; ``camera_sd``:
+    the per-camera logit SD of recall."""
     n = len(osm_xy)
     if n == 0:
         return np.zeros(0), []
@@ -152,7 +155,8 @@ def find_probability(osm_xy: np.ndarray, klass: np.ndarray, *, surveyed: gpd.Geo
     _, _, tangent = street_distance(xy, surveyed)
     names = np.array(["directed" if k is None else str(k) for k in klass], dtype=object)
     box = box_size_m(names)
-    pairs = view_pairs(xy, tangent, views, spacing_m=spacing_m, buildings=buildings, n_shifts=n_shifts)
+    pairs = view_pairs(xy, tangent, views, spacing_m=spacing_m, buildings=buildings, n_shifts=n_shifts,
+                       camera_sd=camera_sd)
     _, raw = pairs.inclusion(box, recall_at, floor=0.0)  # (geo.counting.estimate.inclusion_pairs, systematic)
     best: list[list[int]] = [[] for _ in range(n)]
     if len(pairs.cam):
@@ -216,6 +220,7 @@ def compare_from_tables(
     crops: list[list[str]] | None = None,
     images: pd.DataFrame | None = None,
     side: str | None = None,
+    camera_sd: float = CAMERA_LOGIT_SD,
 ) -> gpd.GeoDataFrame:
     """The comparison table (EPSG:4326, ``COLUMNS``): one row per confirmed pair, per new located
     camera and per unmatched OSM camera (unseen / outside).
@@ -229,12 +234,13 @@ def compare_from_tables(
     box size. ``p_real``: per located camera (default 1). ``strip``: half-width (m), or one per
     class. ``buildings``: footprints in the metric CRS. ``crops``: per located camera, its best
     crops (data URIs). ``side``: "left" / "right" for a one-sided design, whose strip holds only
-    the side its views look at (``geo.counting.estimate.strip_side``)."""
+    the side its views look at (``geo.counting.estimate.strip_side``). ``camera_sd``: the per-camera
+    logit SD of recall p_find averages over (the estimate's, ``camera_sd_of_estimate``)."""
     m = matched_pairs(cameras, osm, surveyed.crs)
     widths = strip if isinstance(strip, dict) else {"directed": float(strip), "dome": float(strip)}
     where = strip_membership(m, surveyed, widths, side=side)
     found = find_step(m, where, surveyed=surveyed, views=views, recall_at=recall_at, spacing_m=spacing_m,
-                      buildings=buildings, n_shifts=n_shifts, images=images)
+                      buildings=buildings, n_shifts=n_shifts, images=images, camera_sd=camera_sd)
     q = np.ones(len(cameras)) if p_real is None else np.asarray(p_real, float)
     rows = comparison_rows(cameras, osm, m, where, found, q=q, crops=crops, buildings=buildings)
     return comparison_frame(rows)
@@ -293,7 +299,7 @@ def strip_membership(m: _Matched, surveyed: gpd.GeoDataFrame, widths: dict[str, 
 
 
 def find_step(m: _Matched, where: dict, *, surveyed, views, recall_at, spacing_m: float, buildings, n_shifts: int,
-              images: pd.DataFrame | None) -> dict:
+              images: pd.DataFrame | None, camera_sd: float = CAMERA_LOGIT_SD) -> dict:
     """Step 3: p_find and the views expected to show each unseen or confirmed OSM camera; 0 for an
     unmatched node within locate's merge reach of a located camera that matched another node
     (one located camera stands for both: the survey could not have told them apart)."""
@@ -305,7 +311,7 @@ def find_step(m: _Matched, where: dict, *, surveyed, views, recall_at, spacing_m
     if len(ask):
         found, best = find_probability(m.osm_xy[ask], m.o_class[ask], surveyed=surveyed, views=views,
                                        recall_at=recall_at, spacing_m=spacing_m, buildings=buildings,
-                                       n_shifts=n_shifts)
+                                       n_shifts=n_shifts, camera_sd=camera_sd)
         p_find[ask] = found
         ids = (images["image_id"].astype(str).to_numpy() if images is not None and "image_id" in images
                else None)
@@ -470,7 +476,7 @@ def compare_survey(
     table = compare_from_tables(g["cameras"], osm, surveyed=g["surveyed"], views=g["views"], recall_at=recall_at,
                                 p_real=g["q"], strip=g["widths"], spacing_m=g["spacing"], n_shifts=g["shifts"],
                                 buildings=g["buildings"], crops=g["crops"], images=g["ok"],
-                                side=strip_side(g["design"]))
+                                side=strip_side(g["design"]), camera_sd=camera_sd_of_estimate(report))
     summary = summary_from_table(table, strip=dict(g["widths"]), n_osm=len(osm), n_located=len(g["cameras"]))
     summary["p_find"] = ("inclusion probability at the mapped position over the grid's start (systematic design)"
                          if not g["design"].random else "detection probability from this survey's own views (random "
@@ -521,6 +527,15 @@ def recall_of_estimate(report: dict) -> tuple[Any, str] | None:
     if len(edges) != len(rates) + 1 or not len(rates) or not np.all(np.isfinite(rates)):
         return None
     return (lambda size_px: recall_at(size_px, edges, rates)), str(cal.get("source", "estimate"))
+
+
+def camera_sd_of_estimate(report: dict) -> float:
+    """The per-camera logit SD the estimate used: report.json's ``self_calibration.camera_logit_sd``
+    where the estimate used the survey's own fit (issue 26: a flagged survey may read its own), else
+    ``CAMERA_LOGIT_SD``."""
+    own = report.get("self_calibration") or {}
+    sd = own.get("camera_logit_sd") if own.get("used") else None
+    return float(sd) if isinstance(sd, (int, float)) and sd >= 0 else CAMERA_LOGIT_SD
 
 
 def survey_geometry(survey_dir: Path, info: dict, cal, *, strip, buildings, crops: bool) -> dict:

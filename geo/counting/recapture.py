@@ -106,6 +106,7 @@ class RecallFit:
     loglik: np.ndarray = field(repr=False)
     ratio_curve: np.ndarray = field(repr=False)
     prior_sd: float = PRIOR_SD
+    camera_sd: float = CAMERA_LOGIT_SD  # the per-camera logit SD the fit assumed
 
     def to_dict(self) -> dict:
         """report.json's ``self_calibration`` figures."""
@@ -115,7 +116,7 @@ class RecallFit:
                 "n_cameras": round(self.n_cameras, 2), "n_repeat": round(self.n_repeat, 2),
                 "n_pairs": int(self.n_pairs), "lr_p": float(self.lr_p), "informative": bool(self.informative),
                 "prior": f"logit shift ~ N(0, {self.prior_sd:g}^2) around the card's recall",
-                "camera_logit_sd": CAMERA_LOGIT_SD}
+                "camera_logit_sd": self.camera_sd}
 
 
 # --- capture histories ------------------------------------------------------------------------
@@ -428,8 +429,77 @@ def fit_level(h: CaptureHistories, cal: Calibration, *, grid: np.ndarray = LEVEL
     fit = RecallFit(level=0.0, level_lo=0.0, level_hi=0.0, recall_ratio=1.0, recall_ratio_lo=1.0, recall_ratio_hi=1.0,
                     n_cameras=float(w.sum()), n_repeat=float(np.sum(w * (n_found >= 2))),
                     n_pairs=int(keep[h.cam].sum()), lr_p=float(chi2.sf(stat, 1)), informative=False,
-                    grid=grid, posterior=np.zeros_like(grid), loglik=ll, ratio_curve=ratio)
+                    grid=grid, posterior=np.zeros_like(grid), loglik=ll, ratio_curve=ratio, camera_sd=float(sd))
     return with_prior(fit, prior_sd, level=level)
+
+
+SD_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.3, 1.7, 2.2)  # per-camera logit SDs ``fit_spread`` tries
+SD_ALPHA = 0.05  # the survey's own SD replaces the card's only where the likelihood-ratio test rejects the card's
+
+
+@dataclass(frozen=True)
+class SpreadFit:
+    """The per-camera logit SD read from the survey's own capture histories (``fit_spread``), jointly
+    with the recall level. ``profile``: per SD of ``sds``, the log-likelihood maximised over the
+    level; ``posterior``: P(SD | histories), uniform on ``sds``, the level integrated over its prior;
+    ``lo``, ``hi``: the SDs whose profile lies within the 95% likelihood-ratio reach of the best;
+    ``lr_p``: the test of the card's SD (``card_sd``) against the best; ``identified``: it rejects
+    at ``SD_ALPHA``, and ``chosen`` is then the best SD, else the card's (the histories cannot tell)."""
+
+    sds: np.ndarray
+    profile: np.ndarray
+    posterior: np.ndarray
+    best: float
+    lo: float
+    hi: float
+    card_sd: float
+    lr_p: float
+    identified: bool
+    chosen: float
+    fits: tuple = field(repr=False, default=())
+
+    def fit(self) -> RecallFit:
+        """The level's fit at the chosen SD."""
+        return self.fits[int(np.argmin(np.abs(self.sds - self.chosen)))]
+
+    def to_dict(self) -> dict:
+        """report.json's ``self_calibration.camera_sd_fit``."""
+        return {"sds": [float(x) for x in self.sds],
+                "profile_loglik": [round(float(x - self.profile.max()), 3) for x in self.profile],
+                "posterior": [round(float(x), 4) for x in self.posterior], "best": self.best,
+                "lo": self.lo, "hi": self.hi, "card_sd": self.card_sd, "lr_p": round(self.lr_p, 4),
+                "identified": self.identified, "chosen": self.chosen,
+                "note": ("the survey's repeat views measure the per-camera spread: the estimate uses it"
+                         if self.identified else "the survey's repeat views cannot tell the per-camera spread from "
+                         "the card's: the card's is kept")}
+
+
+def fit_spread(h: CaptureHistories, cal: Calibration, *, sds=SD_GRID, prior_sd: float = PRIOR_SD,
+               card_sd: float = CAMERA_LOGIT_SD, alpha: float = SD_ALPHA, card_fit: RecallFit | None = None
+               ) -> SpreadFit:
+    """The per-camera logit SD and the recall level together (``SpreadFit``): ``fit_level`` at each SD
+    of ``sds`` (the card's ``card_sd`` added; ``card_fit``: its fit when already made), the profile
+    likelihood over the SD, and the likelihood-ratio test of the card's SD (cf. ``secr``'s finite
+    mixtures, whose mixing spread is fitted with the detection parameters). A few dozen cameras
+    seen once or twice seldom tell the SD (the profile is flat): the card's is then kept."""
+    from scipy.stats import chi2
+
+    grid_sds = np.unique(np.r_[np.asarray(sds, float), float(card_sd)])
+    fits = tuple(card_fit if card_fit is not None and abs(sd - card_sd) < 1e-12 else
+                 with_prior(fit_level(h, cal, sd=float(sd)), prior_sd) for sd in grid_sds)
+    profile = np.array([float(f.loglik.max()) for f in fits])
+    marginal = np.array([float(np.logaddexp.reduce(f.loglik - 0.5 * (f.grid / prior_sd) ** 2)) for f in fits])
+    post = np.exp(marginal - marginal.max())
+    post /= post.sum()
+    top = int(np.argmax(profile))
+    card = int(np.argmin(np.abs(grid_sds - card_sd)))
+    stat = max(2.0 * (profile[top] - profile[card]), 0.0)
+    lr_p = float(chi2.sf(stat, 1))
+    reach = grid_sds[2.0 * (profile[top] - profile) <= chi2.ppf(1 - alpha, 1)]
+    identified = bool(lr_p < alpha)
+    return SpreadFit(sds=grid_sds, profile=profile, posterior=post, best=float(grid_sds[top]), lo=float(reach.min()),
+                     hi=float(reach.max()), card_sd=float(card_sd), lr_p=lr_p, identified=identified,
+                     chosen=float(grid_sds[top]) if identified else float(card_sd), fits=fits)
 
 
 def with_prior(fit: RecallFit, prior_sd: float, *, level: float = LEVEL) -> RecallFit:
@@ -499,7 +569,7 @@ def prior_only(fit: RecallFit, *, below_card: bool = True, prior_sd: float = PRI
 # --- the fit as a calibration -----------------------------------------------------------------
 
 def calibration_from_fit(cal: Calibration, fit: RecallFit, h: CaptureHistories | None = None, *,
-                         centre: str = "harmonic", sd: float = CAMERA_LOGIT_SD) -> Calibration:
+                         centre: str = "harmonic", sd: float | None = None) -> Calibration:
     """``cal`` with its recall bins replaced by the survey's own level (source "survey"): each
     bin's Beta has the posterior mean and variance of its shifted rate, the variance widened by
     (sum_b g_b s_b)^2 / sum_b g_b^2 s_b^2 (g_b: the located cameras' candidate views per bin, s_b the
@@ -510,9 +580,11 @@ def calibration_from_fit(cal: Calibration, fit: RecallFit, h: CaptureHistories |
     level: for a posterior that is mostly the prior, the card's recall with the spread of what the
     survey cannot rule out). The precision side (false detections per image) stays the card's.
     The Betas are per camera (``boxes_per_camera`` 1): the estimator's posterior mean of each bin
-    is then the chosen centre."""
+    is then the chosen centre. ``sd``: the per-camera logit SD (default the fit's,
+    ``RecallFit.camera_sd``), which the calibration carries to the estimate (``Calibration.camera_sd``)."""
     from dataclasses import replace
 
+    sd = fit.camera_sd if sd is None else float(sd)
     rates = shifted_rates(cal.recall_bins(), fit.grid, sd=sd)  # (grid, bins)
     mean = fit.posterior @ rates
     var = np.maximum(fit.posterior @ (rates - mean) ** 2, 1e-10)
@@ -541,7 +613,7 @@ def calibration_from_fit(cal: Calibration, fit: RecallFit, h: CaptureHistories |
     # the counts already carry the posterior's spread (per camera): no design effect on top, which would pull the
     # bins towards their pooled rate and move the centre (the card's 2 boxes per camera made the flagged surveys'
     # recall about 10% lower than the posterior's centre, their estimates as much higher)
-    return replace(cal, source="survey", rec_n=n, rec_found=found, extra=extra, boxes_per_camera=1.0)
+    return replace(cal, source="survey", rec_n=n, rec_found=found, extra=extra, boxes_per_camera=1.0, camera_sd=sd)
 
 
 def level_quantile(fit: RecallFit, q: float) -> float:
@@ -550,20 +622,22 @@ def level_quantile(fit: RecallFit, q: float) -> float:
     return float(np.interp(q, cdf, fit.grid))
 
 
-def calibration_at_level(cal: Calibration, level: float, *, sd: float = CAMERA_LOGIT_SD) -> Calibration:
+def calibration_at_level(cal: Calibration, level: float, *, sd: float | None = None) -> Calibration:
     """``cal`` with every recall bin moved by one common ``level`` (logit, under the camera
     effect; source "survey"): each bin's Beta keeps the card's concentration (its a + b, design
     effect included), so the only recall uncertainty left is the card's own; the level's is the
-    caller's (``geo.counting.card_check.level_envelope``: estimates at several levels)."""
+    caller's (``geo.counting.card_check.level_envelope``: estimates at several levels). ``sd``: the
+    per-camera logit SD (default the calibration's, ``Calibration.camera_sd``), carried on."""
     from dataclasses import replace
 
+    sd = cal.camera_sd if sd is None else float(sd)
     a, b = cal.recall_beta()
     rate = np.clip(shifted_rates(cal.recall_bins(), float(level), sd=sd), 1e-4, 1 - 1e-4)
     n, found = beta_counts(rate, rate * (1 - rate) / (a + b + 1.0))
     extra = dict(cal.extra or {})
     extra.update({"recall_from": "the card's recall curve moved by one level", "card_source": cal.source,
                   "self_level_logit": float(level), "recall_weights": cal.rec_n.tolist()})
-    return replace(cal, source="survey", rec_n=n, rec_found=found, extra=extra, boxes_per_camera=1.0)
+    return replace(cal, source="survey", rec_n=n, rec_found=found, extra=extra, boxes_per_camera=1.0, camera_sd=sd)
 
 
 def beta_counts(mean: np.ndarray, var: np.ndarray, *, iterations: int = 5) -> tuple[np.ndarray, np.ndarray]:

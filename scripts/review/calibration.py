@@ -218,8 +218,12 @@ def own_fit_level(survey_dir: str | Path) -> tuple[float, float] | None:
     """(mean, SD) of the survey's own fit of the card's recall level (logit shift), from the last
     estimate's report.json ``self_calibration`` (the repeat views' capture-recapture fit), when
     that estimate used the card (its level is relative to the card) and the fit was informative;
-    else None. The review's audit then updates this level instead of the card's."""
+    else None. The review's audit then updates this level instead of the card's. A fit at another
+    per-camera SD than the card's (issue 26: a flagged survey may read its own) is left out: its
+    level shifts a differently shaped curve, not the one the audit moves."""
     import json
+
+    from geo.counting.heterogeneity import CAMERA_LOGIT_SD
 
     path = Path(survey_dir) / "report.json"
     try:
@@ -229,6 +233,8 @@ def own_fit_level(survey_dir: str | Path) -> tuple[float, float] | None:
     fit = report.get("self_calibration") or {}
     source = str((report.get("calibration") or {}).get("source", ""))
     if not fit.get("informative") or source.startswith("review"):
+        return None
+    if abs(float(fit.get("camera_logit_sd", CAMERA_LOGIT_SD)) - CAMERA_LOGIT_SD) > 1e-9:
         return None
     try:
         level, lo, hi = float(fit["level_logit"]), float(fit["level_lo"]), float(fit["level_hi"])

@@ -193,6 +193,36 @@ def spread_markdown(profiles: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def spread_power(calibration, *, views=(2, 3, 5, 8), n_cameras: int = 150, reps: int = 6, level: float = -2.5,
+                 sds=(0.5, 1.7), seed: int = 1) -> list[dict]:
+    """How many candidate views per camera the survey's own histories need to tell the per-camera SD
+    (``geo.counting.recapture.fit_spread``): histories drawn from the model at each true SD of
+    ``sds`` (``calibration``: a ``Calibration`` or its dict) for ``n_cameras`` cameras with k views each (4-30 m away, the visibility by range, level
+    ``level``), the likelihood-ratio statistic of the other SD, per k: median and share rejecting at 5%."""
+    import numpy as np
+
+    from geo.counting.inclusion import visibility_by_range
+    from geo.counting.planning import calibration_for_plan
+    from geo.counting.recapture import drawn_histories, fit_spread
+
+    cal, rng, rows = calibration_for_plan(calibration), np.random.default_rng(seed), []
+    for k in views:
+        for true_sd, other_sd in (sds, sds[::-1]):
+            stats, found = [], []
+            for _ in range(reps):
+                cam = np.repeat(np.arange(n_cameras), k)
+                range_m = rng.uniform(4.0, 30.0, len(cam))
+                h = drawn_histories(cam, 0.46 * 320.0 / range_m, visibility_by_range(range_m), n_cameras, cal=cal,
+                                    level=level, rng=rng, sd=true_sd)
+                fit = fit_spread(h, cal, sds=(0.0, 0.5, 1.0, 1.7, 2.2), card_sd=other_sd)
+                stats.append(2.0 * (fit.profile.max() - fit.profile[list(fit.sds).index(other_sd)]))
+                found.append(h.n_cameras)
+            rows.append({"views": k, "true_sd": true_sd, "tested_sd": other_sd, "found": float(np.mean(found)),
+                         "lr_median": round(float(np.median(stats)), 2),
+                         "rejected": int(np.sum(np.array(stats) > 3.841)), "reps": reps})
+    return rows
+
+
 def scored(report: dict) -> dict:
     """Estimate, interval, truth in its strip, error and coverage from a report."""
     t = report["total"]
@@ -224,7 +254,10 @@ def score_survey(survey_dir: Path, *, truth: bool = False) -> dict:
         finally:
             card_check.SELF_CALIBRATE, card_check.USE_OWN_FIT_WHEN_FLAGGED = True, keep
         report = result.report
-        row[name] = {**scored(report), "seconds": round(time.perf_counter() - clock, 1)}
+        row[name] = {**scored(report), "seconds": round(time.perf_counter() - clock, 1),
+                     "camera_sd": (report.get("self_calibration") or {}).get("camera_logit_sd")}
+        if name != "card" and (report.get("self_calibration") or {}).get("camera_sd_fit"):
+            row["camera_sd_fit"] = report["self_calibration"]["camera_sd_fit"]  # the flagged fit's SD profile
         if name == "card":
             check = report.get("card_check") or {}
             row["fits"] = check.get("fits")
@@ -266,6 +299,13 @@ def markdown(rows: list[dict]) -> str:
                      f"{rec.get('observed_repeat')}/{rec.get('expected_repeat')} | "
                      f"{est(r['self'])} | {pct(r['self']['error'])} | {r['self']['covered']} | "
                      f"{est(r['fit'])} | {pct(r['fit']['error'])} | {r['fit']['covered']} | {r['card_ok']} |")
+    if any("camera_sd_fit" in r for r in rows):
+        lines += ["", "| survey | per-camera SD: used | best | 95% reach | LR p of the card's | profile below the best |",
+                  "|---|---|---|---|---|---|"]
+        for r in (r for r in rows if "camera_sd_fit" in r):
+            s = r["camera_sd_fit"]
+            lines.append(f"| {r['survey']} | {s['chosen']:g} | {s['best']:g} | {s['lo']:g}-{s['hi']:g} | {s['lr_p']:.2f} | "
+                         + " / ".join(f"{sd:g}: {v:+.1f}" for sd, v in zip(s["sds"], s["profile_loglik"])) + " |")
     if any("truth_check" in r for r in rows):
         lines += ["", "| survey | located: real / false (single-view false) | P(real)-weighted cameras in the fit | "
                   "recall ratio: fit | from all true cameras |", "|---|---|---|---|---|"]
@@ -304,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("surveys", nargs="*", type=Path)
     parser.add_argument("--overlap", default=None, help="an area (test_pbf, demo, a file): plan's self-calibration "
                                                          "figures per spacing and recall level, instead of surveys")
+    parser.add_argument("--spread-power", action="store_true",
+                        help="instead of surveys: how many views per camera a survey needs to read its own per-camera "
+                             "SD (histories simulated under the shipped card)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--markdown", type=Path, default=None)
     parser.add_argument("--truth", action="store_true", help="add what the truth says about the fit's inputs: located "
@@ -316,6 +359,15 @@ def main(argv: list[str] | None = None) -> int:
         profiles = {(d.parent.name if d.name == "base" else d.name): camera_sd_profile(d, card_of_survey(d)[0])
                     for d in args.surveys}
         return _print_and_write(spread_markdown(profiles), profiles, json_path=args.json, markdown_path=args.markdown)
+    if args.spread_power:
+        from scripts.survey.plan import plan_calibration
+
+        rows = spread_power(plan_calibration(None)[0])
+        text = "| views per camera | true SD | tested SD | found cameras | LR statistic, median | rejected |\n" + \
+            "|---|---|---|---|---|---|\n" + "".join(
+                f"| {r['views']} | {r['true_sd']:g} | {r['tested_sd']:g} | {r['found']:.0f} | {r['lr_median']:.1f} | "
+                f"{r['rejected']} of {r['reps']} |\n" for r in rows)
+        return _print_and_write(text, rows, json_path=args.json, markdown_path=args.markdown)
     if args.overlap:
         for row in overlap_rows(args.overlap):
             print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}))

@@ -75,3 +75,25 @@ def test_camera_sd_loglik_tells_a_spread_camera_effect_from_none(card):
     assert best == {0.0: 0.0, 2.0: 2.0}
     text = spread_markdown({"x": {"cameras": 800, "boxes": len(cam), "hits": 1, "by_sd": prof}})
     assert "| x | 800 /" in text and "| sum (a level each) |" in text
+
+
+def test_markdown_gives_the_flagged_fits_per_camera_sd():
+    from scripts.validation.validate_selfcal import markdown
+
+    est = {"est": 120.0, "lo": 60.0, "hi": 200.0, "truth": 100.0, "error": 0.2, "covered": True, "camera_sd": 1.7}
+    row = {"survey": "s", "spacing_m": 10.0, "n_located": 50, "card": est, "self": est, "fit": est, "fits": False,
+           "recall_ratio": [0.3, 0.1, 0.5], "recapture": {}, "card_ok": True,
+           "camera_sd_fit": {"sds": [0.0, 0.5, 1.7], "profile_loglik": [-0.4, 0.0, -0.3], "best": 0.5, "lo": 0.0,
+                             "hi": 1.7, "lr_p": 0.44, "chosen": 1.7}}
+    text = markdown([row])
+    assert "| s | 1.7 | 0.5 | 0-1.7 | 0.44 | 0: -0.4 / 0.5: +0.0 / 1.7: -0.3 |" in text
+    assert "per-camera SD" not in markdown([{k: v for k, v in row.items() if k != "camera_sd_fit"}])
+
+
+def test_spread_power_tells_the_sd_apart_only_with_many_views(card):
+    from scripts.validation.validate_selfcal import spread_power
+
+    rows = spread_power(card, views=(2, 8), n_cameras=200, reps=2, level=-2.0)
+    by = {(r["views"], r["true_sd"]): r for r in rows}
+    assert by[(8, 0.5)]["lr_median"] > by[(2, 0.5)]["lr_median"] and by[(8, 0.5)]["rejected"] >= 1
+    assert by[(8, 1.7)]["tested_sd"] == 0.5 and by[(2, 1.7)]["found"] < by[(8, 1.7)]["found"]

@@ -144,3 +144,20 @@ def test_p_find_follows_the_recall_the_estimate_used():
     sharp = _compare(sc.cameras([]), osm, recall=recall_of_estimate(
         {"calibration": {"recall_by_size": {"edges_px": [0, 100000], "recall": [0.95]}}})[0])
     assert _row(blind, osm_id=9)["p_find"] == pytest.approx(0.0) and _row(sharp, osm_id=9)["p_find"] > 0.5
+
+
+def test_p_find_follows_the_per_camera_sd_the_estimate_used():
+    from geo.counting.heterogeneity import CAMERA_LOGIT_SD
+    from geo.counting.osm_compare import camera_sd_of_estimate
+
+    assert camera_sd_of_estimate({}) == CAMERA_LOGIT_SD
+    assert camera_sd_of_estimate({"self_calibration": {"used": False, "camera_logit_sd": 0.25}}) == CAMERA_LOGIT_SD
+    assert camera_sd_of_estimate({"self_calibration": {"used": True, "camera_logit_sd": 0.25}}) == 0.25
+    views, images = sc.views()
+    osm = sc.osm([("9", 120, -14, None)])  # 14 m off the street: in several views
+    mid = lambda size_px: np.full(len(np.atleast_1d(size_px)), 0.3)  # noqa: E731 - recall 0.3 at every size
+    p = {sd: _row(compare_from_tables(sc.cameras([]), osm, surveyed=sc.surveyed(), views=views, images=images,
+                                      recall_at=mid, strip=20.0, spacing_m=10.0, camera_sd=sd), osm_id=9)["p_find"]
+         for sd in (0.25, CAMERA_LOGIT_SD)}
+    assert p[0.25] > p[CAMERA_LOGIT_SD] + 0.02  # several views: less spread, likelier found by one
+    assert p[CAMERA_LOGIT_SD] == _row(_compare(sc.cameras([]), osm, recall=mid), osm_id=9)["p_find"]

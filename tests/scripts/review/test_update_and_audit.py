@@ -204,6 +204,10 @@ def test_the_surveys_own_fit_is_the_audits_prior_when_the_estimate_made_one(surv
     (survey / "report.json").write_text(json.dumps({"calibration": {"source": "card"}, "self_calibration": fit}))
     mean, sd = own_fit_level(survey)
     assert mean == -4.0 and sd == pytest.approx(0.8 / 3.919928, rel=1e-4)
+    (survey / "report.json").write_text(json.dumps({"calibration": {"source": "card"}, "self_calibration": {
+        **fit, "camera_logit_sd": 0.25}}))  # a level under another per-camera SD: not the audit's curve
+    assert own_fit_level(survey) is None
+    (survey / "report.json").write_text(json.dumps({"calibration": {"source": "card"}, "self_calibration": fit}))
     with_fit = calibration_from_review(survey, prior=card_prior(0.95))
     assert with_fit["recall_level_prior"]["mean"] == -4.0
     without = calibration_updated({**with_fit, "recall_bins": with_fit["recall_bins"]}, None)  # no prior: as measured
