@@ -15,6 +15,16 @@ training round uses:
 
 Every set has ``truth_ranges.csv`` (for reach). Rerunning resumes (the renders skip done views,
 the corrupted copies skip existing files).
+
+The card set (issues 27 and 28), separate from the fixed sets, which choose epochs, members and
+thresholds:
+
+    python -m scripts.synthesis.heldout OUT --card-set [--views 3000] [--seed 5353] [--cameras random:25:5353]
+
+writes only ``OUT/default`` (the training look): ``--views`` views of the same held-out area with
+a seed and a camera layout that no training round and no fixed set uses, for the figures a card
+records (``camcensus evaluate --update-card --new-held-out``). The fixed sets' seed and layout are
+refused there.
 """
 
 from __future__ import annotations
@@ -27,6 +37,8 @@ from pathlib import Path
 import numpy as np
 
 LOOKS = ("default", "alt", "corrupt")
+FIXED = {"views": 1000, "seed": 4242, "cameras": "random:25:4242"}  # the fixed sets: they choose models
+CARD_SET = {"views": 3000, "seed": 5353, "cameras": "random:25:5353"}  # the card's figures, chosen nothing
 
 
 def _test_pbf() -> str:
@@ -38,19 +50,33 @@ def _test_pbf() -> str:
 def heldout_sets(out: str | Path, *, views: int = 1000, seed: int = 4242, cameras: str = "random:25:4242",
                  severity: int = 3) -> dict[str, Path]:
     """Build (or finish) the three held-out sets under ``out``; returns look -> data.yaml."""
-    from scripts.synthesis.dataset import synth_dataset
-
     out = Path(out)
-    paths = {}
-    for style in ("default", "alt"):
-        # views is train + val: val_fraction 0.5 makes ``views`` val views (the train views are
-        # only drawn, never rendered: val_only)
-        result = synth_dataset(out / style, areas=["demo"], val_areas=[_test_pbf()],
-                               sim_cameras=["random:8", cameras], views=2 * views, val_fraction=0.5,
-                               seed=seed, size=640, style=style, val_only=True)
-        paths[style] = result.data_yaml
+    paths = {style: look_set(out / style, style=style, views=views, seed=seed, cameras=cameras)
+             for style in ("default", "alt")}
     paths["corrupt"] = corrupted_copy(out / "default", out / "corrupt", severity=severity)
     return paths
+
+
+def card_set(out: str | Path, *, views: int = CARD_SET["views"], seed: int = CARD_SET["seed"],
+             cameras: str = CARD_SET["cameras"]) -> Path:
+    """Build (or finish) the card set under ``out``: ``out/default``, ``views`` 640 px views of the
+    held-out area in the training look, with a seed and camera layout other than the fixed sets'
+    (ValueError otherwise). Returns its data.yaml."""
+    if seed == FIXED["seed"] or cameras.split(":")[2:] == FIXED["cameras"].split(":")[2:]:
+        raise ValueError(f"the card set needs a seed and a camera layout seed other than the fixed sets' "
+                         f"({FIXED['seed']}, {FIXED['cameras']}); got {seed}, {cameras}")
+    return look_set(Path(out) / "default", style="default", views=views, seed=seed, cameras=cameras)
+
+
+def look_set(out: Path, *, style: str, views: int, seed: int, cameras: str) -> Path:
+    """One look's val-only YOLO dataset of ``views`` views of ``test.osm.pbf``; returns data.yaml."""
+    from scripts.synthesis.dataset import synth_dataset
+
+    # views is train + val: val_fraction 0.5 makes ``views`` val views (the train views are only
+    # drawn, never rendered: val_only)
+    result = synth_dataset(out, areas=["demo"], val_areas=[_test_pbf()], sim_cameras=["random:8", cameras],
+                           views=2 * views, val_fraction=0.5, seed=seed, size=640, style=style, val_only=True)
+    return result.data_yaml
 
 
 def corrupted_copy(source: str | Path, out: str | Path, *, severity: int = 3, split: str = "val") -> Path:
@@ -92,14 +118,26 @@ def corrupted_copy(source: str | Path, out: str | Path, *, severity: int = 3, sp
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", help="folder for the three sets")
-    parser.add_argument("--views", type=int, default=1000, help="views per set (640 px). Default 1000.")
-    parser.add_argument("--seed", type=int, default=4242, help="view and scene seed. Default 4242.")
-    parser.add_argument("--cameras", default="random:25:4242", help="camera spec of the held-out area "
-                        "(cameras per street km and layout seed). Default random:25:4242.")
+    parser.add_argument("out", help="folder for the three sets (with --card-set: for the card set)")
+    parser.add_argument("--card-set", action="store_true", help="build the card set instead: the training "
+                        "look only, 3000 views, seed 5353, cameras random:25:5353 unless given")
+    parser.add_argument("--views", type=int, default=None, help="views per set (640 px). Default 1000 "
+                        "(card set: 3000).")
+    parser.add_argument("--seed", type=int, default=None, help="view and scene seed. Default 4242 "
+                        "(card set: 5353).")
+    parser.add_argument("--cameras", default=None, help="camera spec of the held-out area (cameras per "
+                        "street km and layout seed). Default random:25:4242 (card set: random:25:5353).")
     parser.add_argument("--severity", type=int, default=3, help="corruption severity 1-5. Default 3.")
     args = parser.parse_args(argv)
-    paths = heldout_sets(args.out, views=args.views, seed=args.seed, cameras=args.cameras, severity=args.severity)
+    given = {k: v for k, v in (("views", args.views), ("seed", args.seed), ("cameras", args.cameras)) if v is not None}
+    if args.card_set:
+        try:
+            paths = {"default": card_set(args.out, **(CARD_SET | given))}
+        except ValueError as error:
+            print(f"heldout: {error}", file=sys.stderr)
+            return 2
+    else:
+        paths = heldout_sets(args.out, **(FIXED | given), severity=args.severity)
     for look, path in paths.items():
         print(f"{look}: {path}")
     return 0

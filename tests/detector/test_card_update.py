@@ -74,9 +74,10 @@ def test_update_card_only_on_its_held_out_set_and_keeps_history(models, tmp_path
     assert card.held_out["fingerprint"] == identity["fingerprint"] and card.held_out["n_images"] == 3
     assert card.held_out["changed"] == "--new-held-out"
     assert card.held_out["previous"]["description"] == shipped.evaluated_on
-    assert len(card.history) == 1 and card.history[0]["conf"] == shipped.conf
-    assert card.history[0]["calibration"] == shipped.calibration
-    assert card.history[0]["precision"] == shipped.precision
+    h = len(shipped.history)  # the shipped card's earlier evaluations stay first
+    assert len(card.history) == h + 1 and card.history[h]["conf"] == shipped.conf
+    assert card.history[h]["calibration"] == shipped.calibration
+    assert card.history[h]["precision"] == shipped.precision
     assert card.body.count("## Earlier evaluations") == 1 and "held-out set changed" in card.body
     capsys.readouterr()
 
@@ -94,8 +95,8 @@ def test_update_card_only_on_its_held_out_set_and_keeps_history(models, tmp_path
                                                                               str(moved.resolve())))
     assert main(["evaluate", "--data", str(moved / "data.yaml"), "--update-card"]) == 0
     card = read_card(card_path)
-    assert len(card.history) == 2 and card.history[0]["conf"] == shipped.conf
-    assert card.history[1]["reason"] == "re-evaluated on the same held-out set"
+    assert len(card.history) == h + 2 and card.history[h]["conf"] == shipped.conf
+    assert card.history[h + 1]["reason"] == "re-evaluated on the same held-out set"
     assert card.body.count("## Earlier evaluations") == 1 and card.body.count("## Evaluation\n") == 1
     assert card.held_out["fingerprint"] == identity["fingerprint"]
 

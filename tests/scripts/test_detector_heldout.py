@@ -61,3 +61,22 @@ def test_operating_point_choice_respects_the_speed_floor():
     assert choose(rows)["combo"] == "onnx:int8:736"
     assert choose(rows, floor=1.2)["combo"] == "openvino:bf16:640"
     assert choose(rows, floor=2.0) is None
+
+
+def test_card_set_renders_the_training_look_of_another_layout_and_refuses_the_fixed_sets(tmp_path, capsys):
+    from scripts.synthesis.heldout import FIXED, card_set, look_set, main
+
+    data = card_set(tmp_path / "card", views=3)
+    spec = read_data_yaml(data)
+    assert data == tmp_path / "card" / "default" / "data.yaml" and len(spec.splits["val"]) == 3
+    assert not (tmp_path / "card" / "alt").exists() and not (tmp_path / "card" / "corrupt").exists()
+    assert "random:25:5353" in data.read_text() and "seed=5353" in data.read_text()
+    fixed = read_data_yaml(look_set(tmp_path / "fixed", style="default", views=3, seed=FIXED["seed"],
+                                    cameras=FIXED["cameras"]))
+    pixels = {p.name: cv2.imread(str(p)) for p in fixed.splits["val"]}
+    assert not all(p.name in pixels and np.array_equal(cv2.imread(str(p)), pixels[p.name]) for p in spec.splits["val"])
+    # the fixed sets' seed or camera layout is refused: one line, exit 2, nothing written
+    capsys.readouterr()
+    assert main([str(tmp_path / "bad"), "--card-set", "--views", "3", "--seed", "4242"]) == 2
+    assert main([str(tmp_path / "bad"), "--card-set", "--views", "3", "--cameras", "random:10:4242"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 2 and not (tmp_path / "bad").exists()
