@@ -284,3 +284,33 @@ def test_recall_unknown_spans_the_level_with_calibrations_at_its_quantiles():
     big = card().size_edges[:-1] >= 12
     assert np.all(cals["high"].recall_bins()[big] > cals["low"].recall_bins()[big] * 2)
     assert cals["high"].extra["self_level_logit"] == pytest.approx(hi_level, abs=1e-3)
+
+
+def test_a_flagged_fit_peaked_at_its_floor_is_recall_unknown_below_the_likelihoods_ceiling(monkeypatch):
+    """Repeat views that say "low, but not how low" (the likelihood peaks at the grid's floor): the
+    estimate spans the level (``level_envelope``) below the highest level the likelihood allows,
+    instead of a level the card's prior holds up (FLOOR_UNKNOWN False: main's session-9 path)."""
+    import geo.counting.card_check as card_check_module
+    from geo.counting.card_check import bounded_below
+    from geo.counting.recapture import fit_level, likelihood_ceiling
+
+    h = survey(-5.0, n=300, views=(2, 4), seed=3)
+    fit = fit_level(h, card())
+    assert not bounded_below(fit) and fit.informative  # "measured" under the card's prior
+    monkeypatch.setattr(card_check_module, "sampled_histories", lambda *a, **k: h)
+    empty = pd.DataFrame()
+
+    def checked():
+        return calibration_checked(card(), cameras=empty, detections=empty, images=empty, crs="EPSG:32635")[1]
+
+    checks = checked()
+    said = checks["self_calibration_prior_only"]
+    ceiling = likelihood_ceiling(fit)
+    assert checks["card_check"]["fits"] is False and said["likelihood_peak"] == "floor"
+    assert -6.0 < ceiling < -4.0 and "without telling how low" in checks["warning"]
+    lo, mid, hi = said["level_envelope"]["level_logit"]
+    assert fit.grid[0] <= lo < mid < hi <= ceiling
+    assert set(checks["envelope_calibrations"]) == {"high", "low"}
+    monkeypatch.setattr(card_check_module, "FLOOR_UNKNOWN", False)
+    old = checked()
+    assert "self_calibration_prior_only" not in old and "envelope_calibrations" not in old
