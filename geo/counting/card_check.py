@@ -53,6 +53,9 @@ Policy (``calibration_checked``):
   the same histories with the level (``own_spread``, ``recapture.fit_spread``) and replaces the
   card's only where they reject it (a flat profile keeps the card's; ``UNTOLD_SD`` would set another),
   carried to the estimate by ``Calibration.camera_sd``;
+- the card does not fit and the likelihood peaks at its grid's floor (not ``bounded_below``: recall
+  low, but the repeat views cannot tell how low; ``FLOOR_UNKNOWN``): recall unknown as below, under
+  the highest level the likelihood allows (``recapture.likelihood_ceiling``) instead of the card's;
 - the card does not fit and the repeat views cannot tell: recall unknown
   (``geo.counting.recapture.prior_only``: uniform in logit from 6 below the card's level to the
   card's): the point at its median level, the interval spanning the level explicitly
@@ -103,7 +106,8 @@ USE_OWN_FIT_WHEN_FLAGGED = True
 # and unseen imagery moves the level 3-5 logits, so the card-centred prior mostly pulls the fit back towards the card
 # (10 m held-out-look surveys: recall ratio 0.40 / 0.23 / 0.32 at SD 2, 0.27 / 0.13 / 0.19 at SD 4; the detector's
 # measured ratio on that look is about 0.27). The verdict (the tests use the likelihood only) does not change. Only
-# where the likelihood peaks inside the grid (``bounded_below``): with none seen twice only the prior holds the level.
+# where the likelihood peaks inside the grid (``bounded_below``): with none seen twice only the prior holds the level
+# (there ``FLOOR_UNKNOWN``, below).
 FLAGGED_PRIOR_SD = 4.0
 # A flagged survey whose likelihood peaks at its grid's floor (not ``bounded_below``) says recall is low but not how
 # low: under the card's prior that is a "measured" level the prior holds up (h02, rendered held-out look, 10 m: ratio

@@ -100,6 +100,12 @@ def test_a_flagged_survey_uses_its_own_fit_or_keeps_the_card_where_asked(monkeyp
     cams["n_views"] = cams["n_detections"] = 1
     dets = pd.DataFrame({"image_id": [ids[0] for ids in cams["image_ids"]], "conf": 0.85})
     notes: list[str] = []
+    # no camera seen twice: the likelihood peaks at its floor, recall unknown below its ceiling (FLOOR_UNKNOWN) ...
+    _, floor = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs)
+    assert floor["self_calibration_prior_only"]["likelihood_peak"] == "floor" and "level_envelope" in \
+        floor["self_calibration_prior_only"]
+    # ... and without it (main's session-9 path, what the rest of this test pins) the fit under the card's prior
+    monkeypatch.setattr(card_check_module, "FLOOR_UNKNOWN", False)
     cal, checks = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs, notes=notes)
     assert checks["card_check"]["fits"] is False
     assert checks["card_check"]["recall_ratio_hi"] < 1.0
@@ -120,6 +126,7 @@ def test_a_flagged_survey_uses_its_own_fit_or_keeps_the_card_where_asked(monkeyp
     cal_h, _ = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs)
     monkeypatch.undo()
     assert centres == ["median", "harmonic"] and card_check_module.FLAGGED_CENTRE == "median"
+    monkeypatch.setattr(card_check_module, "FLOOR_UNKNOWN", False)
     np.testing.assert_allclose(cal_m.recall_bins(), cal.recall_bins())
     assert not np.allclose(cal_h.recall_bins(), cal.recall_bins(), rtol=1e-3)
     # no camera seen twice: the likelihood peaks at the grid's floor, only the card's prior holds the level
@@ -140,6 +147,7 @@ def test_a_flagged_survey_uses_its_own_fit_or_keeps_the_card_where_asked(monkeyp
     # whether the repeat views measure the level is judged against the card's prior either way
     assert checks1["self_calibration"]["informative"] == checks2["self_calibration"]["informative"]
     monkeypatch.undo()
+    monkeypatch.setattr(card_check_module, "FLOOR_UNKNOWN", False)
     # the card is kept where asked (USE_OWN_FIT_WHEN_FLAGGED off): provisional, and the warning says so
     monkeypatch.setattr(card_check_module, "USE_OWN_FIT_WHEN_FLAGGED", False)
     notes = []
