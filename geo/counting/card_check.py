@@ -112,7 +112,8 @@ FLAGGED_PRIOR_SD = 4.0
 # A flagged survey whose likelihood peaks at its grid's floor (not ``bounded_below``) says recall is low but not how
 # low: under the card's prior that is a "measured" level the prior holds up (h02, rendered held-out look, 10 m: ratio
 # 0.40, 8.5 (2.2-18.2) for 23). True: recall unknown below the likelihood's upper bound (``prior_only`` with
-# ``recapture.likelihood_ceiling``), the interval spanning the level (``level_envelope``). False: main's session-9
+# ``recapture.likelihood_ceiling``; only where that bound is below the card's level), the interval spanning the level
+# (``level_envelope``). False: main's session-9
 # behaviour (the fit under the card's prior). Measured in docs/unseen-imagery.md (session 9, floor6).
 FLOOR_UNKNOWN = True
 # The centre of the recall posterior a flagged survey's estimate uses (``recapture.calibration_from_fit``): "median"
@@ -474,10 +475,11 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
                                         "reported only")
         return cal, checks
     if check["fits"] is False and fit is not None:
-        floor = FLOOR_UNKNOWN and not bounded_below(fit)  # low, but the repeat views cannot tell how low
+        # below the card, but the repeat views cannot tell how low (where they allow the card's level: as before)
+        ceiling = likelihood_ceiling(fit) if FLOOR_UNKNOWN and not bounded_below(fit) else 0.0
+        floor = ceiling < 0.0
         measured = not floor and (fit.informative or fit.lr_p < ALPHA)  # the repeat views themselves tell the level
-        used = fit if measured else prior_only(fit, below_card=floor or fit.recall_ratio_lo <= 1.0,
-                                               ceiling=likelihood_ceiling(fit) if floor else 0.0)
+        used = fit if measured else prior_only(fit, below_card=floor or fit.recall_ratio_lo <= 1.0, ceiling=ceiling)
         use_fit = SELF_CALIBRATE and (USE_OWN_FIT_WHEN_FLAGGED or not measured)
         if measured and use_fit:  # issue 26: the per-camera spread from the survey's own histories, where they tell
             used = own_spread(h, cal, used, checks)
