@@ -53,6 +53,9 @@ Policy (``calibration_checked``):
   the same histories with the level (``own_spread``, ``recapture.fit_spread``) and replaces the
   card's only where they reject it (a flat profile keeps the card's; ``UNTOLD_SD`` would set another),
   carried to the estimate by ``Calibration.camera_sd``;
+- the card does not fit and the likelihood peaks at its grid's floor (not ``bounded_below``: recall
+  low, but the repeat views cannot tell how low; ``FLOOR_UNKNOWN``): recall unknown as below, under
+  the highest level the likelihood allows (``recapture.likelihood_ceiling``) instead of the card's;
 - the card does not fit and the repeat views cannot tell: recall unknown
   (``geo.counting.recapture.prior_only``: uniform in logit from 6 below the card's level to the
   card's): the point at its median level, the interval spanning the level explicitly
@@ -77,8 +80,8 @@ from geo.counting.calibration import Calibration, conf_bin
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit
 from geo.counting import recapture
 from geo.counting.recapture import (CaptureHistories, RecallFit, c_of, calibration_at_level, calibration_from_fit,
-                                    fit_level, fit_spread, level_quantile, pair_recall, prior_only, subsampled, usable,
-                                    with_prior, PRIOR_SD)
+                                    fit_level, fit_spread, level_quantile, likelihood_ceiling, pair_recall, prior_only,
+                                    subsampled, usable, with_prior, PRIOR_SD)
 from geo.counting.sampled import SampledHistories, sampled_histories
 from geo.counting.threads import by_groups
 
@@ -103,8 +106,16 @@ USE_OWN_FIT_WHEN_FLAGGED = True
 # and unseen imagery moves the level 3-5 logits, so the card-centred prior mostly pulls the fit back towards the card
 # (10 m held-out-look surveys: recall ratio 0.40 / 0.23 / 0.32 at SD 2, 0.27 / 0.13 / 0.19 at SD 4; the detector's
 # measured ratio on that look is about 0.27). The verdict (the tests use the likelihood only) does not change. Only
-# where the likelihood peaks inside the grid (``bounded_below``): with none seen twice only the prior holds the level.
+# where the likelihood peaks inside the grid (``bounded_below``): with none seen twice only the prior holds the level
+# (there ``FLOOR_UNKNOWN``, below).
 FLAGGED_PRIOR_SD = 4.0
+# A flagged survey whose likelihood peaks at its grid's floor (not ``bounded_below``) says recall is low but not how
+# low: under the card's prior that is a "measured" level the prior holds up (h02, rendered held-out look, 10 m: ratio
+# 0.40, 8.5 (2.2-18.2) for 23). True: recall unknown below the likelihood's upper bound (``prior_only`` with
+# ``recapture.likelihood_ceiling``; only where that bound is below the card's level), the interval spanning the level
+# (``level_envelope``). False: main's session-9
+# behaviour (the fit under the card's prior). Measured in docs/unseen-imagery.md (session 9, floor6).
+FLOOR_UNKNOWN = True
 # The centre of the recall posterior a flagged survey's estimate uses (``recapture.calibration_from_fit``): "median"
 # (the rates at the posterior's median level, so the count's point is about its posterior median: the count is
 # monotone in the level) or "harmonic" (1 / E[1 / r]: about the posterior mean of the count, which a skewed posterior
@@ -168,6 +179,9 @@ NOTE_TOO_SMALL = ("card check: unverified: too few repeat views to test whether 
 NOTE_TOO_SMALL_FLOOR = ("card check: unverified: too few repeat views to test whether the detector's card fits this "
                         "imagery; they cannot rule out recall {lo:.2f}x the card's, a count up to {factor:.1f}x the "
                         "estimate: run `camcensus review` (or survey denser) to tell")
+WARNING_FLOOR = ("the detector's card does not fit this survey's imagery (p={p:.2g}) and its repeat views put recall "
+                 "below the card's without telling how low: the estimate is provisional, with recall anywhere from "
+                 "{lo:.2f}x to {hi:.2f}x the card's; run `camcensus review` to measure recall on its images")
 WARNING_UNKNOWN = ("the detector's card does not fit this survey's imagery (p={p:.2g}) and too few cameras were seen "
                    "twice to measure recall: the estimate is provisional, with recall anywhere from {lo:.2f}x to "
                    "{hi:.2f}x the card's; run `camcensus review` to measure recall on its images")
@@ -461,19 +475,24 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
                                         "reported only")
         return cal, checks
     if check["fits"] is False and fit is not None:
-        measured = fit.informative or fit.lr_p < ALPHA  # the repeat views themselves tell the level
-        used = fit if measured else prior_only(fit, below_card=fit.recall_ratio_lo <= 1.0)
+        # below the card, but the repeat views cannot tell how low (where they allow the card's level: as before)
+        ceiling = likelihood_ceiling(fit) if FLOOR_UNKNOWN and not bounded_below(fit) else 0.0
+        floor = ceiling < 0.0
+        measured = not floor and (fit.informative or fit.lr_p < ALPHA)  # the repeat views themselves tell the level
+        used = fit if measured else prior_only(fit, below_card=floor or fit.recall_ratio_lo <= 1.0, ceiling=ceiling)
         use_fit = SELF_CALIBRATE and (USE_OWN_FIT_WHEN_FLAGGED or not measured)
         if measured and use_fit:  # issue 26: the per-camera spread from the survey's own histories, where they tell
             used = own_spread(h, cal, used, checks)
         text = WARNING_CARD_KEPT if measured and not USE_OWN_FIT_WHEN_FLAGGED else (
-            WARNING if measured else WARNING_UNKNOWN)
+            WARNING if measured else WARNING_FLOOR if floor else WARNING_UNKNOWN)
         checks.update(provisional=True, self_calibration_used=use_fit,
                       warning=_with_look(text.format(
                           ratio=used.recall_ratio, lo=used.recall_ratio_lo, hi=used.recall_ratio_hi,
                           p=min(p for p in _p_values(check) if p is not None)), check))
         if not measured:
             checks["self_calibration_prior_only"] = used.to_dict()
+            if floor:
+                checks["self_calibration_prior_only"]["likelihood_peak"] = "floor"
             if use_fit and UNKNOWN_ENVELOPE is not None:
                 checks["self_calibration_prior_only"]["level_envelope"], checks["envelope_calibrations"] = \
                     level_envelope(cal, used, quantiles=UNKNOWN_ENVELOPE)

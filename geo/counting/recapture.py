@@ -545,16 +545,19 @@ def _loglik_on_grid(loglik, grid: np.ndarray, *, prior_sd: float) -> np.ndarray:
     return ll
 
 
-def prior_only(fit: RecallFit, *, below_card: bool = True, prior_sd: float = PRIOR_SD, level: float = LEVEL
-               ) -> RecallFit:
+def prior_only(fit: RecallFit, *, below_card: bool = True, prior_sd: float = PRIOR_SD, level: float = LEVEL,
+               ceiling: float = 0.0) -> RecallFit:
     """``fit`` with its posterior replaced by ignorance: with ``below_card`` (a card that does not
-    fit unseen imagery overstates its recall) uniform in logit from ``UNKNOWN_FLOOR`` to the card's
-    level (recall anywhere from a few % of the card's to the card's); else the prior
-    N(0, ``prior_sd``^2)."""
+    fit unseen imagery overstates its recall) uniform in logit over the ``-UNKNOWN_FLOOR`` logits
+    below ``ceiling`` (default the card's level: recall anywhere from a few % of the card's to the
+    card's; a lower ceiling where the survey's own likelihood rules out the levels above it,
+    ``likelihood_ceiling``; cut at the grid's floor); else the prior N(0, ``prior_sd``^2)."""
     from dataclasses import replace
 
     grid = fit.grid
-    post = (((grid <= 1e-9) & (grid >= UNKNOWN_FLOOR - 1e-9)).astype(float) if below_card
+    top = min(float(ceiling), 0.0)
+    bottom = top + UNKNOWN_FLOOR  # the same span of ignorance below the ceiling (past the grid's floor: cut there)
+    post = (((grid <= top + 1e-9) & (grid >= bottom - 1e-9)).astype(float) if below_card
             else np.exp(-0.5 * (grid / prior_sd) ** 2))
     post = post / post.sum()
     alpha = (1 - level) / 2
@@ -614,6 +617,17 @@ def calibration_from_fit(cal: Calibration, fit: RecallFit, h: CaptureHistories |
     # bins towards their pooled rate and move the centre (the card's 2 boxes per camera made the flagged surveys'
     # recall about 10% lower than the posterior's centre, their estimates as much higher)
     return replace(cal, source="survey", rec_n=n, rec_found=found, extra=extra, boxes_per_camera=1.0, camera_sd=sd)
+
+
+def likelihood_ceiling(fit: RecallFit, *, level: float = LEVEL) -> float:
+    """The highest level (logit) the fit's own likelihood allows: the top of its ``level``
+    likelihood-ratio region (log-likelihood within chi-square(1 df) / 2 of its maximum, 1.92 at 95%).
+    Where the likelihood peaks at the grid's floor this is the only bound the repeat views give."""
+    from scipy.stats import chi2
+
+    ll = np.asarray(fit.loglik, float)
+    allowed = fit.grid[ll >= ll.max() - chi2.ppf(level, 1) / 2]
+    return float(allowed.max())
 
 
 def level_quantile(fit: RecallFit, q: float) -> float:

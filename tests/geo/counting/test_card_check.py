@@ -100,6 +100,12 @@ def test_a_flagged_survey_uses_its_own_fit_or_keeps_the_card_where_asked(monkeyp
     cams["n_views"] = cams["n_detections"] = 1
     dets = pd.DataFrame({"image_id": [ids[0] for ids in cams["image_ids"]], "conf": 0.85})
     notes: list[str] = []
+    # no camera seen twice: the likelihood peaks at its floor, recall unknown below its ceiling (FLOOR_UNKNOWN) ...
+    _, floor = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs)
+    assert floor["self_calibration_prior_only"]["likelihood_peak"] == "floor" and "level_envelope" in \
+        floor["self_calibration_prior_only"]
+    # ... and without it (main's session-9 path, what the rest of this test pins) the fit under the card's prior
+    monkeypatch.setattr(card_check_module, "FLOOR_UNKNOWN", False)
     cal, checks = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs, notes=notes)
     assert checks["card_check"]["fits"] is False
     assert checks["card_check"]["recall_ratio_hi"] < 1.0
@@ -120,6 +126,7 @@ def test_a_flagged_survey_uses_its_own_fit_or_keeps_the_card_where_asked(monkeyp
     cal_h, _ = calibration_checked(card(), cameras=cams, detections=dets, images=images, crs=crs)
     monkeypatch.undo()
     assert centres == ["median", "harmonic"] and card_check_module.FLAGGED_CENTRE == "median"
+    monkeypatch.setattr(card_check_module, "FLOOR_UNKNOWN", False)
     np.testing.assert_allclose(cal_m.recall_bins(), cal.recall_bins())
     assert not np.allclose(cal_h.recall_bins(), cal.recall_bins(), rtol=1e-3)
     # no camera seen twice: the likelihood peaks at the grid's floor, only the card's prior holds the level
@@ -140,6 +147,7 @@ def test_a_flagged_survey_uses_its_own_fit_or_keeps_the_card_where_asked(monkeyp
     # whether the repeat views measure the level is judged against the card's prior either way
     assert checks1["self_calibration"]["informative"] == checks2["self_calibration"]["informative"]
     monkeypatch.undo()
+    monkeypatch.setattr(card_check_module, "FLOOR_UNKNOWN", False)
     # the card is kept where asked (USE_OWN_FIT_WHEN_FLAGGED off): provisional, and the warning says so
     monkeypatch.setattr(card_check_module, "USE_OWN_FIT_WHEN_FLAGGED", False)
     notes = []
@@ -284,3 +292,33 @@ def test_recall_unknown_spans_the_level_with_calibrations_at_its_quantiles():
     big = card().size_edges[:-1] >= 12
     assert np.all(cals["high"].recall_bins()[big] > cals["low"].recall_bins()[big] * 2)
     assert cals["high"].extra["self_level_logit"] == pytest.approx(hi_level, abs=1e-3)
+
+
+def test_a_flagged_fit_peaked_at_its_floor_is_recall_unknown_below_the_likelihoods_ceiling(monkeypatch):
+    """Repeat views that say "low, but not how low" (the likelihood peaks at the grid's floor): the
+    estimate spans the level (``level_envelope``) below the highest level the likelihood allows,
+    instead of a level the card's prior holds up (FLOOR_UNKNOWN False: main's session-9 path)."""
+    import geo.counting.card_check as card_check_module
+    from geo.counting.card_check import bounded_below
+    from geo.counting.recapture import fit_level, likelihood_ceiling
+
+    h = survey(-5.0, n=300, views=(2, 4), seed=3)
+    fit = fit_level(h, card())
+    assert not bounded_below(fit) and fit.informative  # "measured" under the card's prior
+    monkeypatch.setattr(card_check_module, "sampled_histories", lambda *a, **k: h)
+    empty = pd.DataFrame()
+
+    def checked():
+        return calibration_checked(card(), cameras=empty, detections=empty, images=empty, crs="EPSG:32635")[1]
+
+    checks = checked()
+    said = checks["self_calibration_prior_only"]
+    ceiling = likelihood_ceiling(fit)
+    assert checks["card_check"]["fits"] is False and said["likelihood_peak"] == "floor"
+    assert -6.0 < ceiling < -4.0 and "without telling how low" in checks["warning"]
+    lo, mid, hi = said["level_envelope"]["level_logit"]
+    assert fit.grid[0] <= lo < mid < hi <= ceiling
+    assert set(checks["envelope_calibrations"]) == {"high", "low"}
+    monkeypatch.setattr(card_check_module, "FLOOR_UNKNOWN", False)
+    old = checked()
+    assert "self_calibration_prior_only" not in old and "envelope_calibrations" not in old
