@@ -18,7 +18,8 @@ Three estimates (all logit units):
   fits the set's counts, with its SE (observed information);
 - ``moments``: over the surveys, the random-effects method of moments (DerSimonian and Laird 1986)
   for the between-survey SD tau about their mean, and the root mean square of d_s about the card
-  (0) less the mean sampling variance: the transfer SD the estimator needs, sqrt(mean(d^2 - se^2));
+  (0) less the mean sampling variance, sqrt(mean(d^2 - se^2)); also box by box with SEs robust to
+  cameras (``cluster_shift``, a sandwich over each survey's cameras);
 - ``glmm``: the marginal likelihood of the model above with u_s ~ N(mu_kind, tau^2) (Gauss-Hermite;
   fixed c_b, a mean per kind of set, scipy's optimizer), with tau's profile-likelihood 95% interval.
 
@@ -91,6 +92,18 @@ def shift_fit(n: np.ndarray, k: np.ndarray, ref: np.ndarray) -> tuple[float, flo
             break
     p = expit(base + d)
     return d, 1.0 / np.sqrt(max(float(np.sum(n * p * (1 - p))), 1e-12))
+
+
+def cluster_shift(boxes: pd.DataFrame, ref: np.ndarray, *, edges=DEFAULT_SIZE_EDGES_PX) -> tuple[float, float]:
+    """(d, se) of one set from its boxes (``size_px``, ``found``, ``camera_id``) against per-bin
+    ``ref``, box by box, the SE robust to cameras (sandwich: the score summed per camera)."""
+    edges = np.asarray(edges, float)
+    b = np.clip(np.searchsorted(edges, boxes["size_px"].to_numpy(float), side="right") - 1, 0, len(edges) - 2)
+    r, k = np.asarray(ref, float)[b], boxes["found"].astype(float).to_numpy()
+    d, _ = shift_fit(np.ones(len(k)), k, r)
+    p = expit(np.log(r) - np.log1p(-r) + d)
+    score = np.bincount(pd.factorize(boxes["camera_id"])[0], k - p)
+    return d, float(np.sqrt(np.sum(score ** 2)) / max(float(np.sum(p * (1 - p))), 1e-12))
 
 
 def set_shifts(eff: pd.DataFrame, ref: np.ndarray) -> pd.DataFrame:
@@ -184,8 +197,12 @@ def measure(cardset: Path, cardset_json: list[Path], surveys: Path, *, card: str
     eff["kind"] = eff["kind"].where(eff["kind"] == "cardset", "survey")
     ref = card_rates(card)
     shifts = set_shifts(eff, ref)
+    clustered = pd.DataFrame([(name, *cluster_shift(g, ref)) for name, g in sv.groupby("survey", sort=False)],
+                             columns=["set", "d_box", "se_cluster"])
+    shifts = shifts.merge(clustered, on="set", how="left")
     surv = shifts[shifts["kind"] == "survey"]
     return {"shifts": shifts, "moments": moments(surv["d"].to_numpy(), surv["se"].to_numpy()),
+            "moments_cluster": moments(surv["d_box"].to_numpy(), surv["se_cluster"].to_numpy()),
             "glmm_surveys": glmm(eff[eff["kind"] == "survey"]), "glmm_all": glmm(eff),
             "card_rates": ref.round(4).tolist()}
 
@@ -205,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     print("card rates", out["card_rates"])
     print("moments (surveys)", json.dumps({k: round(v, 3) if isinstance(v, float) else v
                                            for k, v in out["moments"].items()}))
+    print("moments (surveys, box by box, camera-cluster SEs)", json.dumps(
+        {k: round(v, 3) if isinstance(v, float) else v for k, v in out["moments_cluster"].items()}))
     print("glmm (surveys)", json.dumps(out["glmm_surveys"]))
     print("glmm (card sets and surveys)", json.dumps(out["glmm_all"]))
     return 0

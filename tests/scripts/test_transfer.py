@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scripts.validation.transfer import effective_counts, glmm, moments, set_counts, set_shifts, shift_fit
+from scripts.validation.transfer import (cluster_shift, effective_counts, glmm, moments, set_counts, set_shifts,
+                                         shift_fit)
 
 
 def sets_with_levels(levels, *, n_per_bin=(60, 60, 60), base=(-1.5, 0.0, 1.5), seed=0):
@@ -49,3 +50,18 @@ def test_the_spread_between_sets_is_recovered_by_moments_and_by_the_glmm():
     same = effective_counts(set_counts(sets_with_levels(np.zeros(30), seed=7), {}))
     flat = set_shifts(same, ref)
     assert moments(flat["d"].to_numpy(), flat["se"].to_numpy())["tau"] < 0.2
+
+
+def test_a_cameras_repeated_boxes_widen_the_cluster_robust_standard_error():
+    ref = np.array([0.1, 0.4, 0.8, 0.95, 0.95, 0.95, 0.95, 0.95])
+    one = sets_with_levels([0.3], seed=3)["s0"]
+    d1, se1 = cluster_shift(one, ref)
+    # every box repeated three times on its camera: the same shift, and the robust SE stays that of the cameras
+    # (the independent-box SE would fall by sqrt(3))
+    thrice = pd.concat([one] * 3, ignore_index=True)
+    d3, se3 = cluster_shift(thrice, ref)
+    assert d3 == pytest.approx(d1, abs=1e-9)
+    assert se3 == pytest.approx(se1, rel=1e-9)
+    b = np.clip(np.searchsorted([0, 6, 8, 12, 16, 24, 32, 64, 1e5], one["size_px"], side="right") - 1, 0, 7)
+    _, se_model = shift_fit(np.ones(len(one)), one["found"].astype(float).to_numpy(), ref[b])
+    assert se1 == pytest.approx(se_model, rel=0.25)  # independent boxes: near the model's SE
