@@ -49,6 +49,15 @@ PRIOR_STRENGTH = 2.0  # pseudo-counts of the pooled rate added to each bin's Bet
 # cameras (recall_bins.cameras): held-out surveys at 10-20 m spacing show most cameras in one to
 # three views (issue 26: 90 of 106 cameras with a box >= 8 px had one), so two is the assumption
 RECALL_BOXES_PER_CAMERA = 2.0
+# the card's transfer to a new survey: the logit SD of a survey's recall level (one shift common to
+# every size bin) about the card's, which no sampling error of the card carries (issue 27; docs/estimator.md
+# section 14). Measured with scripts/validation/transfer.py on the 27 training-look rendered surveys
+# against the shipped card: their mean shift -0.27 (SE 0.10) and the SD between them about that mean
+# 0.17-0.35 (method of moments by size-bin design effect / by camera clusters; GLMM 0.33, 0-0.68), so
+# the root mean square about the card, sqrt(0.27^2 + 0.30^2) = 0.40. A card may state its own
+# (``recall_transfer_sd`` in its calibration dict). Only a card's recall transfers: a review's or a
+# survey's own fit measures the survey itself.
+RECALL_TRANSFER_LOGIT_SD = 0.40
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,14 @@ class Calibration:
     # per-camera logit SD of recall (``geo.counting.heterogeneity``) the estimate's inclusion and this recall's design
     # effect assume: the training look's, unless a flagged survey's own fit measured its own (issue 26)
     camera_sd: float = CAMERA_LOGIT_SD
+    # logit SD of the survey's recall level about this calibration's (``RECALL_TRANSFER_LOGIT_SD``); a card's
+    transfer_sd: float = 0.0
+
+    def recall_level_sd(self) -> float:
+        """Logit SD of the survey's recall level about this calibration's, common to every size
+        bin: the card's transfer to a new survey (``transfer_sd``) for a held-out card; 0 for a
+        review or a survey's own fit (they measure the survey itself) and for assumed rates."""
+        return float(self.transfer_sd) if self.source == "card" else 0.0
 
     def uses_false_rate(self) -> bool:
         """Whether P(real) comes from the false-detection rate per image (a held-out calibration
@@ -244,7 +261,15 @@ def calibration_from_dict(data: dict) -> Calibration:
     n_images = int(data.get("n_images") or 0)
     false_n, false_images, derived = false_from_dict(data, edges=edges, prec_n=pn, prec_real=pr, source=source,
                                                      n_images=n_images)
-    known = {"source", "conf_threshold", "precision_bins", "recall_bins", "n_images", "false_bins"}
+    known = {"source", "conf_threshold", "precision_bins", "recall_bins", "n_images", "false_bins",
+             "recall_transfer_sd"}
+    transfer = data.get("recall_transfer_sd", RECALL_TRANSFER_LOGIT_SD if source == "card" else 0.0)
+    try:
+        transfer = float(transfer)
+    except (TypeError, ValueError):
+        raise GeoInputError(f"calibration recall_transfer_sd must be a number (logit SD), got {transfer!r}") from None
+    if not 0.0 <= transfer < 5.0:
+        raise GeoInputError(f"calibration recall_transfer_sd must be a logit SD in [0, 5), got {transfer:g}")
     if rb.get("cameras"):  # the true cameras the recall boxes came from, when the producer counts them
         per_camera = max(1.0, float(rn.sum()) / max(float(rb["cameras"]), 1.0))
     else:
@@ -255,7 +280,7 @@ def calibration_from_dict(data: dict) -> Calibration:
                        n_images=n_images,
                        extra={k: v for k, v in data.items() if k not in known}, prec_population=population,
                        false_n=false_n, false_images=false_images, false_derived=derived,
-                       boxes_per_camera=per_camera)
+                       boxes_per_camera=per_camera, transfer_sd=transfer)
 
 
 def false_from_dict(data: dict, *, edges: np.ndarray, prec_n: np.ndarray, prec_real: np.ndarray, source: str,
@@ -350,11 +375,20 @@ def calibration_summary(cal: Calibration, *, conf: np.ndarray | None = None, lev
             "precision_lo": float(np.quantile(p_draws, alpha)), "precision_hi": float(np.quantile(p_draws, 1 - alpha)),
             "recall": float(cal.recall_bins() @ rw),
             "recall_lo": float(np.quantile(r_draws, alpha)), "recall_hi": float(np.quantile(r_draws, 1 - alpha)),
+            "recall_transfer_sd": cal.recall_level_sd(),
             "precision_by_conf": {"edges": cal.conf_edges.tolist(), "precision": cal.precision_bins().round(4).tolist(),
                                   "n": cal.prec_n.tolist()},
             "recall_by_size": {"edges_px": cal.size_edges.tolist(), "recall": cal.recall_bins().round(4).tolist(),
                                "n": cal.rec_n.tolist()},
             **false_figures}
+
+
+def transfer_variance(slopes: np.ndarray, recall: np.ndarray, sd: float) -> np.ndarray:
+    """Variance of a total from a logit shift u ~ N(0, ``sd``^2) of every recall bin at once (the
+    card's transfer, ``Calibration.recall_level_sd``), by the delta method: ``slopes`` (..., m) the
+    total's derivative by each bin's recall, d recall_b / d u = r_b (1 - r_b); cameras^2."""
+    r = np.clip(np.asarray(recall, float), 0.0, 1.0)
+    return (float(sd) * (np.asarray(slopes, float) * (r * (1.0 - r))).sum(axis=-1)) ** 2
 
 
 def recall_design_effect(beta: tuple[np.ndarray, np.ndarray], *, boxes_per_camera: float,

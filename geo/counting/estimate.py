@@ -63,7 +63,7 @@ import pandas as pd
 import shapely
 
 from geo.counting.calibration import (NOMINAL_N, Calibration, RateCurves, calibration_from_dict, calibration_from_rates,
-                                      calibration_summary, conf_bin)
+                                      calibration_summary, conf_bin, transfer_variance)
 from geo.counting.design import (STRIP_FLOOR, Design, inclusion_by_distance, random_design_pairs, strip_edge)
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD
 from geo.counting.inclusion import (DEFAULT_SHIFTS, MIN_INCLUSION, box_size_m, in_strip, inclusion_gradient,
@@ -739,8 +739,25 @@ def recall_variance(parts: StripParts, cal: Calibration, curves: RateCurves, tot
     """Per-area variance from the recall by size: d pi / d recall_b (exact for a systematic
     design, ``geo.counting.inclusion.inclusion_gradient``; central differences for a random one)
     times each size bin's Beta posterior SD, through w = q / pi; cameras^2."""
+    return recall_variance_parts(recall_slopes(parts, curves, totals, n_areas), cal, curves)[0]
+
+
+def recall_variance_parts(slopes: np.ndarray, cal: Calibration, curves: RateCurves
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """(bins, transfer) per area from ``recall_slopes``: each size bin's Beta posterior SD
+    (independent bins), and the card's transfer to the survey, one logit shift of every bin at
+    once with SD ``Calibration.recall_level_sd`` (``geo.counting.calibration.transfer_variance``;
+    0 for a review or a survey's own fit); cameras^2."""
     a, b = cal.recall_beta()
     sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+    bins = ((slopes * sd) ** 2).sum(axis=1)
+    level = cal.recall_level_sd()
+    return bins, (transfer_variance(slopes, curves.recall, level) if level > 0 else np.zeros(len(bins)))
+
+
+def recall_slopes(parts: StripParts, curves: RateCurves, totals: dict, n_areas: int) -> np.ndarray:
+    """(areas, size bins): d estimate / d recall_b per area, through w = q / pi (see
+    ``recall_variance``); cameras per unit recall."""
     q, pi, raw = totals["q"], totals["pi"], totals["raw"]
     if hasattr(parts.pairs, "vpoint"):  # a random design: gradient of the floored / corrected pi
         grad = inclusion_gradient_numeric(parts.pairs, parts.box_m, curves.size_edges, curves.recall,
@@ -753,13 +770,14 @@ def recall_variance(parts: StripParts, cal: Calibration, curves: RateCurves, tot
                                   pair_bins=parts.cache.get("pair_bins"))
         free = raw >= np.asarray(parts.floor) if parts.pairs.n_nodes == 1 else np.ones(len(raw), bool)
     dw = np.where(free[:, None], -q[:, None] / pi[:, None] ** 2 * grad, 0.0)
-    return sum((parts.per_area(dw[:, j], n_areas) * sd[j]) ** 2 for j in range(len(sd)))
+    return np.stack([parts.per_area(dw[:, j], n_areas) for j in range(dw.shape[1])], axis=1).reshape(n_areas, -1)
 
 
 def strip_variance(parts: StripParts, cal: Calibration, n_areas: int, *, level: float = 0.95) -> dict[str, np.ndarray]:
     """Per-area point estimate (``strip_totals``) and variance components (cameras^2):
     ``var_encounter`` (``encounter_variance``), ``var_precision`` (``false_detection_variance``)
-    and ``var_recall`` (``recall_variance``), with the estimate by class, ``n_sure`` (the located
+    and ``var_recall`` (``recall_variance``, with the card's transfer to the survey, also alone as
+    ``var_transfer``: ``recall_variance_parts``), with the estimate by class, ``n_sure`` (the located
     cameras surely real at ``level``, ``sure_real``) and how many cameras the
     small-pi floor applied to."""
     curves = cal.curves()
@@ -770,7 +788,9 @@ def strip_variance(parts: StripParts, cal: Calibration, n_areas: int, *, level: 
     out["var_encounter"] = found_variance(parts, totals, n_areas,
                                           curves=None if cal.sampled_survey() else curves) + out["var_reality"]
     out["var_precision"], out["fpc"] = false_detection_variance(parts, cal, curves, totals["pi"], n_areas)
-    out["var_recall"] = recall_variance(parts, cal, curves, totals, n_areas)
+    # the card's transfer to this survey is part of the recall's term (issue 27, docs/estimator.md 14)
+    bins, out["var_transfer"] = recall_variance_parts(recall_slopes(parts, curves, totals, n_areas), cal, curves)
+    out["var_recall"] = bins + out["var_transfer"]
     out["n_sure"] = sure_real(parts, curves, cal, n_areas, level=level)
     return out
 

@@ -633,7 +633,8 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
     q_cam = 1.0 - (1.0 - q) * s_p1 / np.maximum(s_pi, 1e-12)
     var_rec = _predicted_recall_variance(calibration, curves.recall, lambda r: inclusion(detection(r))[0], pi,
                                          touched=lambda j: ((i0 == j) | (i1 == j)).any(), in_strip=in_strip,
-                                         weight=scale * np.where(s_pi >= s_pf, s_pi * q_cam / s_pf ** 2, 0.0))
+                                         weight=scale * np.where(s_pi >= s_pf, s_pi * q_cam / s_pf ** 2, 0.0),
+                                         transfer_sd=0.0 if review else calibration.recall_level_sd())
     var_enc = var_ht + var_real
     comps = np.array([var_enc, var_prec, var_rec])
     cv, df, lo, hi, half = _predicted_interval(est, comps, calibration, located=located, level=level,
@@ -648,13 +649,17 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
 
 
 def _predicted_recall_variance(calibration: Calibration, recall: np.ndarray, inclusion_of, pi: np.ndarray, *,
-                               touched, in_strip: np.ndarray, weight: np.ndarray) -> float:
+                               touched, in_strip: np.ndarray, weight: np.ndarray, transfer_sd: float = 0.0) -> float:
     """Sum over size bins of (d total / d recall_b x the bin's Beta posterior SD)^2, d pi by a
     difference of 0.01 on the bin's recall (``inclusion_of(rates) -> pi``), d total = sum over the
-    cameras in the strip of ``weight`` x d pi; bins no pair ``touched`` are skipped."""
+    cameras in the strip of ``weight`` x d pi; bins no pair ``touched`` are skipped. Plus the
+    card's transfer to the survey, one logit shift of every bin with SD ``transfer_sd``
+    (``geo.counting.calibration.transfer_variance``, as the estimator carries it)."""
+    from geo.counting.calibration import transfer_variance
+
     a, b = calibration.recall_beta()
     sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
-    var_rec = 0.0
+    slopes = np.zeros(len(sd))
     for j in range(len(sd)):
         if not touched(j):
             continue
@@ -662,8 +667,9 @@ def _predicted_recall_variance(calibration: Calibration, recall: np.ndarray, inc
         moved = np.asarray(recall, float).copy()
         moved[j] += h
         grad = (inclusion_of(moved) - pi)[in_strip] / h
-        var_rec += (float(np.sum(weight * grad)) * sd[j]) ** 2
-    return var_rec
+        slopes[j] = float(np.sum(weight * grad))
+    var_rec = float(np.sum((slopes * sd) ** 2))
+    return var_rec + (float(transfer_variance(slopes, recall, transfer_sd)) if transfer_sd > 0 else 0.0)
 
 
 def _predicted_interval(est: float, comps: np.ndarray, calibration: Calibration, *, located: float, level: float,

@@ -208,12 +208,15 @@ class CardErrorModel:
 
 
 def error_model_from_card(name: str | None = None, *, rng: np.random.Generator | None = None,
-                          camera_sd: float | None = None, calibration: dict | None = None) -> CardErrorModel:
+                          camera_sd: float | None = None, calibration: dict | None = None,
+                          transfer_sd: float | None = None) -> CardErrorModel:
     """The error model of model card ``name`` (default: the shipped model, via the registry), or
     of a ``calibration`` dict given directly. With ``rng`` the rates are one draw from the card's
     posteriors (recall: each size bin's Beta, made monotone; false rate: each confidence bin's
-    Gamma), so that replicates see detectors as different from the card as its counts allow;
-    without, the point rates."""
+    Gamma), so that replicates see detectors as different from the card as its counts allow, and
+    the recall level of the survey one draw of the card's transfer (every bin's logit shifted by
+    one N(0, sd^2) draw, sd ``Calibration.recall_level_sd``, or ``transfer_sd``, which the
+    calibration handed to the estimator then states too); without, the point rates."""
     from scipy.optimize import isotonic_regression
 
     from geo.counting.calibration import calibration_from_dict
@@ -226,6 +229,8 @@ def error_model_from_card(name: str | None = None, *, rng: np.random.Generator |
             raise SystemExit(f"model {model.model_id} has no card calibration (binned counts) to build an "
                              "error model from")
         name, calibration = model.model_id, dict(model.card.calibration)
+    if transfer_sd is not None:
+        calibration = {**calibration, "recall_transfer_sd": float(transfer_sd)}
     cal = calibration_from_dict(calibration)
     if cal.false_n is None or cal.false_images <= 0:
         raise SystemExit(f"the calibration of {name} has neither false_bins nor precision bins with n_images: "
@@ -237,6 +242,9 @@ def error_model_from_card(name: str | None = None, *, rng: np.random.Generator |
     else:
         recall = isotonic_regression(rng.beta(a, b), weights=cal.rec_n + 1.0, increasing=True).x
         false = rng.gamma(shape, 1.0 / rate)
+        if cal.recall_level_sd() > 0:  # the survey's recall level: the card's transfer (issue 27)
+            r = np.clip(recall, 1e-6, 1 - 1e-6)
+            recall = _expit(np.log(r) - np.log1p(-r) + rng.normal(0.0, cal.recall_level_sd()))
     share = cal.prec_real + 0.5
     return CardErrorModel(name=str(name or "calibration"), calibration=calibration, conf_edges=cal.conf_edges,
                           false_rate=np.asarray(false, float), true_conf_share=share / share.sum(),
@@ -436,7 +444,8 @@ def _replicate_views(scene: Scene, rng: np.random.Generator, *, method: str, spa
 
 def replicate(scene: Scene, rng: np.random.Generator, *, n_verify: int, n_eval: int, strip: float | str,
               card: str | None = None, calibration: str = "card", camera_sd: float | None = None,
-              error_model: str = "card", design: dict | None = None, fixed_density: float | None = None) -> dict:
+              error_model: str = "card", design: dict | None = None, fixed_density: float | None = None,
+              transfer_sd: float | None = None) -> dict:
     """One replicate survey cut from ``scene``: its design, truth, estimates and scores.
 
     ``error_model`` "card": the detector is one draw from card ``card``'s posteriors
@@ -465,7 +474,8 @@ def replicate(scene: Scene, rng: np.random.Generator, *, n_verify: int, n_eval: 
         method, spacing = str(design.get("method", "systematic")), float(design["spacing_m"])
         sides, dome_share = {"both": "both", "random": "one", "one": "left"}[design.get("sides", "both")], 0.53
     density = float(fixed_density) if fixed_density is not None else density
-    card_model = (error_model_from_card(card, rng=np.random.default_rng([seed, 17]), camera_sd=camera_sd)
+    card_model = (error_model_from_card(card, rng=np.random.default_rng([seed, 17]), camera_sd=camera_sd,
+                                        transfer_sd=transfer_sd)
                   if error_model == "card" else None)
     points, images = _replicate_views(scene, rng, method=method, spacing=spacing, sides=sides)
     keep_p = {"dome": min(1.0, density * dome_share / (SCENE_DENSITY * max(scene.share["dome"], 1e-9))),
@@ -736,7 +746,7 @@ def design_from_arg(text: str) -> dict:
 
 
 def design_check(runs: list[dict], specs: dict, design: dict, density: float, *, card: str | None,
-                 calibration: str) -> list[dict]:
+                 calibration: str, transfer_sd: float | None = None) -> list[dict]:
     """Per area, the 95% interval half-width (% of the estimate) that ``camcensus plan`` predicts for
     ``design`` at ``density`` (``geo.counting.planning.design_prediction``, the card's calibration)
     against the one measured over the replicates: the mean of the estimates' own half-widths, and
@@ -744,7 +754,10 @@ def design_check(runs: list[dict], specs: dict, design: dict, density: float, *,
     from detector.registry import resolve_model
     from geo.counting.planning import Design, calibration_for_plan, design_prediction, plan_area
 
-    cal = calibration_for_plan(dict(resolve_model(card).card.calibration))
+    card_cal = dict(resolve_model(card).card.calibration)
+    if transfer_sd is not None:
+        card_cal["recall_transfer_sd"] = float(transfer_sd)
+    cal = calibration_for_plan(card_cal)
     spec_design = Design(**design)
     frame = pd.DataFrame(runs)
     out = []
@@ -832,6 +845,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--camera-sd", type=float, default=None,
                         help="SD of the per-camera random effect on the logit of recall (default "
                              f"CAMERA_SD_LOGIT = {CAMERA_SD_LOGIT:g}, measured on rendered surveys)")
+    parser.add_argument("--transfer-sd", type=float, default=None,
+                        help="logit SD of a replicate's recall level about the card's, drawn once per replicate and "
+                             "stated to the estimator and the planner (default: the card's, "
+                             "geo.counting.calibration.RECALL_TRANSFER_LOGIT_SD; 0: none, as before issue 27's term)")
     parser.add_argument("--rendered", action="store_true",
                         help="run the rendered validation instead (scripts/validation/validate_rendered.py; pass its "
                              "step and options after --)")
@@ -911,7 +928,8 @@ def main(argv: list[str] | None = None) -> int:
         row = replicate(scenes[i % len(scenes)], rng, n_verify=args.n_verify, n_eval=args.n_eval,
                         strip="auto" if design is not None else args.strip,
                         card=args.card, calibration=args.calibration, camera_sd=args.camera_sd,
-                        error_model=args.error_model, design=design, fixed_density=args.density)
+                        error_model=args.error_model, design=design, fixed_density=args.density,
+                        transfer_sd=args.transfer_sd)
         runs.append(row)
         if i % 10 == 0:
             print(f"{i:4d} {row['area']:>10} s{row['spacing']:.0f} {row['sides']:4} d{row['density']:5.2f} "
@@ -921,7 +939,8 @@ def main(argv: list[str] | None = None) -> int:
     if design is not None:
         if args.density is None:
             raise SystemExit("--design needs --density (cameras per km)")
-        checks = design_check(runs, specs, design, args.density, card=args.card, calibration=args.calibration)
+        checks = design_check(runs, specs, design, args.density, card=args.card, calibration=args.calibration,
+                              transfer_sd=args.transfer_sd)
         tag = f"{zlib.crc32(json.dumps(design, sort_keys=True).encode()):08x}-{args.areas.replace(',', '+')}"
         out = args.work / f"design-{tag}-d{args.density:g}-{args.calibration}.json"
         out.write_text(json.dumps({"design": design, "density": args.density, "checks": checks, "runs": runs},

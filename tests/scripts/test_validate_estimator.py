@@ -40,3 +40,33 @@ def test_card_error_models_false_boxes_are_sized_as_the_detectors():
     size = np.sqrt((det["x2"] - det["x1"]) * (det["y2"] - det["y1"])).to_numpy()
     assert (~det["real"]).all() and len(det) > 2000
     assert 14.0 < np.median(size) < 16.5 and np.percentile(size, 5) > 7.5
+
+
+def test_a_replicates_recall_level_is_one_draw_of_the_cards_transfer():
+    """The truth-only replicates draw the survey's recall level as the estimator's interval carries
+    it (``Calibration.recall_level_sd``): every bin's logit moved by one N(0, sd^2) draw, the card's
+    Beta draws unchanged, and the calibration handed to the estimator states the same SD."""
+    from scipy.special import logit
+
+    from geo.counting.calibration import RECALL_TRANSFER_LOGIT_SD, calibration_from_dict
+    from scripts.validation.validate_estimator import error_model_from_card
+
+    cal = {"source": "card", "conf_threshold": 0.5,
+           "precision_bins": {"edges": [0.5, 0.75, 1.0], "n": [50, 100], "real": [40, 99]},
+           "recall_bins": {"edges_px": [0, 6, 8, 12, 100000], "n": [100, 100, 100, 100],
+                           "found": [8, 44, 77, 95]},
+           "false_bins": {"edges": [0.5, 0.75, 1.0], "false": [10, 3], "n_images": 3000}, "n_images": 3000}
+    shifts = []
+    for seed in range(40):
+        none = error_model_from_card(calibration=cal, rng=np.random.default_rng(seed), transfer_sd=0.0)
+        moved = error_model_from_card(calibration=cal, rng=np.random.default_rng(seed), transfer_sd=0.8)
+        diff = logit(moved.recall) - logit(none.recall)
+        assert np.ptp(diff) < 1e-9  # one shift for every bin
+        assert np.allclose(moved.false_rate, none.false_rate)
+        shifts.append(diff[0])
+    assert 0.55 < np.std(shifts) < 1.1 and abs(np.mean(shifts)) < 0.4
+    assert calibration_from_dict(moved.calibration).recall_level_sd() == 0.8
+    # by default the card's own (the measured figure), and the point model (no rng) is not moved
+    default = error_model_from_card(calibration=cal)
+    assert calibration_from_dict(default.calibration).recall_level_sd() == RECALL_TRANSFER_LOGIT_SD
+    assert np.allclose(default.recall, calibration_from_dict(cal).recall_bins())

@@ -163,3 +163,47 @@ def test_recall_is_uncertain_by_camera_not_by_box():
     ratio = sd(default) / sd(boxes)
     assert (ratio > 1.05).all() and (ratio < np.sqrt(RECALL_BOXES_PER_CAMERA)).all()  # 1 < deff < m
     assert default.recall_bins() == pytest.approx(boxes.recall_bins(), abs=0.01)  # the same rates
+
+
+def test_a_cards_recall_transfers_to_a_survey_with_its_stated_or_the_measured_logit_sd():
+    from geo.counting.calibration import RECALL_TRANSFER_LOGIT_SD
+
+    assert calibration_from_dict(card()).recall_level_sd() == RECALL_TRANSFER_LOGIT_SD
+    assert calibration_from_dict(card(recall_transfer_sd=0.7)).recall_level_sd() == 0.7
+    assert calibration_from_dict(card(recall_transfer_sd=0)).recall_level_sd() == 0.0
+    # a review measures the survey itself, and a survey's own fit (source "survey") too: nothing transfers
+    assert calibration_from_dict(card(source="review")).recall_level_sd() == 0.0
+    assert calibration_from_dict(card(source="review", recall_transfer_sd=0.7)).recall_level_sd() == 0.0
+    assert calibration_from_dict(calibration_from_rates(0.9, 0.7)).recall_level_sd() == 0.0
+    from dataclasses import replace
+
+    assert replace(calibration_from_dict(card()), source="survey").recall_level_sd() == 0.0
+    summary = calibration_summary(calibration_from_dict(card(recall_transfer_sd=0.5)))
+    assert summary["recall_transfer_sd"] == 0.5
+    for bad in (-0.1, "wide", 9.0):
+        with pytest.raises(GeoInputError, match="recall_transfer_sd"):
+            calibration_from_dict(card(recall_transfer_sd=bad))
+
+
+def test_the_transfer_variance_is_the_delta_method_of_one_logit_shift_of_every_bin():
+    from scipy.special import expit, logit
+
+    from geo.counting.calibration import transfer_variance
+
+    recall = np.array([0.1, 0.45, 0.8, 0.95])
+    weight = np.array([40.0, 25.0, 10.0, 30.0])  # a total of cameras seen at each bin's recall: sum w / r
+
+    def total(u):
+        return float(np.sum(weight / expit(logit(recall) + u)))
+
+    slopes = -weight / recall ** 2  # d total / d r_b
+    sd = 0.4
+    var = float(transfer_variance(slopes, recall, sd))
+    h = 1e-5
+    assert np.sqrt(var) == pytest.approx(abs(total(h) - total(-h)) / (2 * h) * sd, rel=1e-6)
+    # per area: a leading axis
+    both = transfer_variance(np.stack([slopes, 2 * slopes]), recall, sd)
+    assert both == pytest.approx([var, 4 * var])
+    assert transfer_variance(slopes, recall, 0.0) == 0.0
+    # a bin at recall 0 or 1 does not move
+    assert transfer_variance(np.array([5.0, 0.0]), np.array([1.0, 0.5]), sd) == 0.0

@@ -668,3 +668,41 @@ def test_where_recall_is_unknown_the_interval_spans_the_level_and_keeps_the_poin
         off = estimate_survey(path, calibration=card, buildings=scene["buildings"], osm=False, exports=False)
         assert (off.total["est_cameras"], off.total["est_lo"], off.total["est_hi"]) == \
             (plain.total["est_cameras"], plain.total["est_lo"], plain.total["est_hi"])
+
+
+def test_a_cards_transfer_widens_the_interval_by_the_delta_method_of_a_survey_wide_recall_shift(surveys,
+                                                                                                monkeypatch):
+    """The card's transfer to the survey (``Calibration.recall_level_sd``): one logit shift of every
+    recall bin, whose variance is the estimate's slope along the shift times its SD squared; the
+    point stays, the interval widens. (The card stands: a flagged survey's own fit measures the
+    survey itself and carries no transfer, ``recall_level_sd`` 0 for source "survey".)"""
+    from scipy.special import expit, logit
+
+    import geo.counting.card_check as card_check_module
+
+    monkeypatch.setattr(card_check_module, "SELF_CALIBRATE", False)
+    scene, path = surveys[0]
+    n, r = 1e6, 0.63  # a card whose recall is known to the sixth digit: its Beta term is nil
+
+    def card(found_rate, sd):
+        return {"source": "card", "conf_threshold": 0.25,
+                "precision_bins": {"edges": [0.25, 0.5, 1.0], "n": [60, 60], "real": [30, 54]},
+                "recall_bins": {"edges_px": [0, 100000], "n": [n], "found": [found_rate * n]}, "n_images": 300,
+                "false_bins": {"edges": [0.25, 0.5, 1.0], "false": [3, 1], "n_images": 300},
+                "recall_transfer_sd": sd}
+
+    def run(found_rate, sd):
+        return estimate_survey(path, calibration=card(found_rate, sd), buildings=scene["buildings"], osm=False,
+                               exports=False, strip=20.0).total
+
+    plain, wide = run(r, 0.0), run(r, 0.5)
+    assert wide["est_cameras"] == pytest.approx(plain["est_cameras"])
+    # (the lower end may be held by the located cameras that are surely real, ``sure_real``)
+    assert wide["est_lo"] <= plain["est_lo"] and wide["est_hi"] > plain["est_hi"]
+    assert wide["variance_share"]["recall"] > 2 * plain["variance_share"]["recall"]
+    h = 0.02
+    up, down = (run(float(expit(logit(r) + s)), 0.0)["est_cameras"] for s in (h, -h))
+    slope = (up - down) / (2 * h)  # cameras per unit logit of the survey's recall level
+    assert slope < 0
+    var_recall = (wide["est_cv"] * wide["est_cameras"]) ** 2 * wide["variance_share"]["recall"]
+    assert np.sqrt(var_recall) == pytest.approx(abs(slope) * 0.5, rel=0.05)

@@ -345,3 +345,34 @@ def test_the_planners_inclusion_agrees_with_the_estimators_on_the_demo_area():
             estimator = random_design_pairs(xy, tangent, streets, survey, buildings=buildings).node_inclusion(
                 box, curves.recall_at)[:, 0]
         assert ratio(planned) == pytest.approx(ratio(estimator), rel=0.10), design
+
+
+def test_the_planner_carries_the_cards_transfer_as_the_estimator_does(street_area):
+    """One inclusion and uncertainty model: the card's transfer to the survey (a logit shift of
+    every recall bin, ``Calibration.recall_level_sd``) widens the predicted interval of a card's
+    design, and not a review's (a review measures the survey). With one recall bin of posterior
+    mean r and SD s the shift's variance is the bin's times (sd r (1 - r) / s)^2, the same slope."""
+    from dataclasses import replace
+
+    d = Design(spacing_m=20.0)
+    cal = calibration()
+    none, wide = (design_prediction(street_area, d, replace(cal, transfer_sd=sd), density_per_km=20.0)
+                  for sd in (0.0, 0.5))
+    assert wide.estimate == pytest.approx(none.estimate)
+    assert wide.cv > none.cv and wide.ci_half_width_pct > none.ci_half_width_pct
+    assert wide.var_share["recall"] > none.var_share["recall"]
+    flat = calibration_from_dict({
+        "source": "card", "conf_threshold": 0.5,
+        "precision_bins": {"edges": [0.5, 1.0], "n": [100], "real": [95]},
+        "recall_bins": {"edges_px": [0, 100000], "n": [200], "found": [140]},
+        "false_bins": {"edges": [0.5, 1.0], "false": [5], "n_images": 2000}, "n_images": 2000})
+    a, b = flat.recall_beta()
+    r, s2 = float(a[0] / (a[0] + b[0])), float(a[0] * b[0] / ((a[0] + b[0]) ** 2 * (a[0] + b[0] + 1)))
+    parts = {}
+    for sd in (0.0, 0.5):
+        p = design_prediction(street_area, d, replace(flat, transfer_sd=sd), density_per_km=20.0)
+        parts[sd] = (p.cv * p.estimate) ** 2 * p.var_share["recall"]
+    assert parts[0.5] / parts[0.0] == pytest.approx(1.0 + (0.5 * r * (1 - r)) ** 2 / s2, rel=1e-6)
+    reviewed = [design_prediction(street_area, d, replace(cal, transfer_sd=sd), density_per_km=20.0, review=True)
+                for sd in (0.0, 0.5)]
+    assert reviewed[0].ci_half_width_pct == pytest.approx(reviewed[1].ci_half_width_pct)
