@@ -4,9 +4,11 @@ Each detection becomes a ray: a bearing (degrees clockwise from north) from its 
 horizontal field of view and the box centre (pinhole camera), and an elevation angle from the
 box's vertical position. Its position along the ray is where the ray first meets a building
 facade within ``max_range_m`` (method ``facade``), else the range implied by the box size and a
-nominal camera size (method ``size``). Detections of the same class from different images whose
-positions agree within their uncertainties are merged into one camera; a camera seen along rays
-that cross at a useful angle is placed by least-squares ray intersection (method
+nominal camera size (method ``size``). Detections from different images whose positions agree
+within their uncertainties are merged into one camera, whatever class the detector gave each (it
+changes between views of one camera); boxes of one image that overlap are one camera's (the
+detector's two boxes, one per class), other boxes of one image never are. A camera seen along
+rays that cross at a useful angle is placed by least-squares ray intersection (method
 ``triangulated``). All metric work is done in the local UTM zone; outputs are EPSG:4326.
 
 Public entries: :func:`cameras_from_detections` (tables in, cameras out) and
