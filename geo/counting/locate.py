@@ -547,9 +547,9 @@ def _cluster(rays: pd.DataFrame, *, merge_m: float, max_merge_m: float, respect_
     """Camera label per ray: connected components of position-compatible pairs from different
     images (same class unless ``respect_class`` is False); components that would hold two
     detections of one image are split by constrained greedy merging. Boxes of one image that
-    overlap by ``twin_overlap`` or more of the smaller one's area (default ``TWIN_OVERLAP``; 0 or
-    None with an explicit 0: off) are one camera's (``_twin_rays``): only the most confident of
-    them is merged, and the others take its label."""
+    overlap by ``twin_overlap`` or more of the smaller one's area (None: ``TWIN_OVERLAP``; 0: off)
+    are one camera's (``_twin_rays``): only the most confident of them is merged, and the others
+    take its label."""
     n = len(rays)
     image = pd.factorize(rays["image_id"])[0]
     klass = pd.factorize(rays["class_name"])[0] if respect_class else np.zeros(n, dtype=np.int64)
