@@ -184,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--option", action="append", default=[], type=_option,
                         help="a locate option NAME=VALUE (e.g. respect_class=false); repeatable")
     parser.add_argument("--min-conf", type=float, default=MIN_CONF,
-                        help=f"leave out detections below this confidence (0-1; default {MIN_CONF}, the card's threshold)")
+                        help=f"leave out detections below this confidence (0-1; default {MIN_CONF}: the card's "
+                             "threshold)")
     parser.add_argument("--markdown", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)

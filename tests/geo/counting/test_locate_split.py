@@ -39,13 +39,14 @@ def test_two_overlapping_boxes_of_one_image_are_one_camera_two_apart_are_two():
     det = pd.DataFrame(rows + [twin])
     cams = cameras_from_detections(det, images, crs=UTM)
     assert len(cams) == 1
-    assert cams["n_detections"].iloc[0] == 3 and cams["n_views"].iloc[0] == 2 and cams["method"].iloc[0] == "triangulated"
+    assert cams["n_detections"].iloc[0] == 3 and cams["n_views"].iloc[0] == 2
+    assert cams["method"].iloc[0] == "triangulated"
     assert len(cameras_from_detections(det, images, crs=UTM, twin_overlap=0)) == 2  # off: never two of one image
     rays = located_rays(det, images, crs=UTM)
     assert rays["camera"].nunique() == 1 and len(rays) == 3
     # boxes that overlap less than TWIN_OVERLAP of the smaller one stay two cameras
-    side = rows[0]["x2"] - rows[0]["x1"]
-    apart = dict(rows[0], x1=rows[0]["x1"] + side * (1 - TWIN_OVERLAP + 0.2), x2=rows[0]["x2"] + side * (1 - TWIN_OVERLAP + 0.2))
+    shift = (rows[0]["x2"] - rows[0]["x1"]) * (1 - TWIN_OVERLAP + 0.2)  # overlap 0.3 of the box
+    apart = dict(rows[0], x1=rows[0]["x1"] + shift, x2=rows[0]["x2"] + shift)
     assert len(cameras_from_detections(pd.DataFrame([rows[0], apart]), images, crs=UTM)) == 2
 
 
