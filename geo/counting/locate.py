@@ -575,20 +575,21 @@ TWIN_OVERLAP = 0.5
 def _twin_rays(rays: pd.DataFrame, image: np.ndarray, *, min_overlap: float) -> np.ndarray:
     """Per ray, the ray that stands for its box: the most confident of the boxes of its image that
     overlap it by ``min_overlap`` of the smaller area or more (transitively); itself for most."""
-    x1, y1, x2, y2 = (rays[c].to_numpy(float) for c in ("x1", "y1", "x2", "y2"))
     n = len(image)
     order = _stable_order(image, int(image.max()) + 1)
     code = image[order]
+    # the boxes in image order, once (the pairs below then read nearby memory: speed at 1M detections)
+    x1, y1, x2, y2 = (rays[c].to_numpy(float)[order] for c in ("x1", "y1", "x2", "y2"))
     area = np.clip(x2 - x1, 0.0, None) * np.clip(y2 - y1, 0.0, None)
     ti, tj = [], []
     k, cand = 1, np.flatnonzero(code[:-1] == code[1:])  # sorted positions p with p + k in the same image
     while len(cand):
-        a, b = order[cand], order[cand + k]
+        a, b = cand, cand + k
         inter = (np.clip(np.minimum(x2[a], x2[b]) - np.maximum(x1[a], x1[b]), 0.0, None)
                  * np.clip(np.minimum(y2[a], y2[b]) - np.maximum(y1[a], y1[b]), 0.0, None))
         hit = inter >= min_overlap * np.maximum(np.minimum(area[a], area[b]), 1e-9)
-        ti.append(a[hit])
-        tj.append(b[hit])
+        ti.append(order[a[hit]])
+        tj.append(order[b[hit]])
         k += 1
         cand = cand[cand + k < n]
         cand = cand[code[cand] == code[cand + k]]
