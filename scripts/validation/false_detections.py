@@ -4,8 +4,8 @@
 The estimator subtracts a card's expected false detections (false_bins: per confidence bin, per
 image) from the located cameras. A detection is a false camera when locate makes it a camera
 that no true camera stands behind: a box on nothing, or a second box on a camera that already
-has one in the same image (locate never merges two detections of one image, so that second box
-becomes a camera of its own). One-to-one matching therefore fits; IoU 0.5 (the card's rule)
+has one in the same image (locate joins two boxes of one image only where they overlap by
+``locate.TWIN_OVERLAP`` of the smaller one; a second box that overlaps less becomes a camera of its own). One-to-one matching therefore fits; IoU 0.5 (the card's rule)
 does not quite: a box that overlaps a camera no other box in its image covers (IoU under 0.5, a
 loose box) is a real camera to the estimator.
 
@@ -154,15 +154,13 @@ def _survey_tables(survey: Path, threshold: float) -> tuple[pd.DataFrame, pd.Dat
 
 
 def _camera_labels(det: pd.DataFrame, images: pd.DataFrame, survey: Path) -> np.ndarray:
-    """The camera each detection becomes: locate's own steps (``cameras_from_detections``)."""
+    """The camera each detection becomes, as ``cameras_from_detections`` makes it (``locate.located_rays``)."""
     from geo.counting import locate
 
     info = json.loads((survey / "base" / "sample.json").read_text())
-    buildings = locate.buildings_for_survey(info)
-    rays = locate.rays_from_detections(det.assign(det_row=np.arange(len(det))), images,
-                                       crs=info.get("crs") or None)
-    locate._place_rays(rays, buildings, rays.attrs["crs"], max_range_m=60.0, eye_height_m=locate.EYE_HEIGHT_M)
-    labels = locate._cluster(rays, merge_m=2.5, max_merge_m=12.0, respect_class=True)
+    rays = locate.located_rays(det.assign(det_row=np.arange(len(det))), images,
+                               buildings=locate.buildings_for_survey(info), crs=info.get("crs") or None)
+    labels = rays["camera"].to_numpy()
     out = np.full(len(det), -1, dtype=np.int64)
     out[rays["det_row"].to_numpy()] = labels
     return out
