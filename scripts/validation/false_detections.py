@@ -6,8 +6,9 @@ image) from the located cameras. A detection is a false camera when locate makes
 that no true camera stands behind: a box on nothing, or a second box on a camera that already
 has one in the same image (locate joins two boxes of one image only where they overlap by
 ``locate.TWIN_OVERLAP`` of the smaller one; a second box that overlaps less becomes a camera of
-its own). One-to-one matching therefore fits; IoU 0.5 (the card's rule) does not quite: a box that overlaps a camera no other box in its image covers (IoU under 0.5, a
-loose box) is a real camera to the estimator.
+its own). One-to-one matching therefore fits; IoU 0.5 (the card's rule) does not quite: a box
+that overlaps a camera no other box in its image covers (IoU under 0.5, a loose box) is a real
+camera to the estimator.
 
     python -m scripts.validation.false_detections heldout --sets DIR --pred DIR [--model NAME] [--json OUT]
     python -m scripts.validation.false_detections rendered --root CACHE [--group "training look"] [--json OUT]
