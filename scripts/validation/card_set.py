@@ -130,9 +130,10 @@ def survey_boxes(root: str | Path, *, conf: float) -> pd.DataFrame:
 
 
 def survey_quality_copy(source: str | Path, out: str | Path, *, lo_px: float = 6.0, hi_px: float = 12.0,
-                        requality: bool = True) -> Path:
+                        requality: bool = True, every_view: bool = False) -> Path:
     """A val-only YOLO dataset of the views of ``source`` (a data.yaml) that show a true box of
-    ``lo_px``-``hi_px`` (sqrt(w*h)), each written again as a rendered survey writes its views
+    ``lo_px``-``hi_px`` (sqrt(w*h)) (``every_view``: all views, boxes or none), each written again
+    as a rendered survey writes its views
     (JPEG quality 72-92, ``geo.sim.render.jpeg_quality`` of a seed from the view's name), or as it
     is when ``requality`` is false. Returns the new data.yaml (labels copied)."""
     import shutil
@@ -152,7 +153,7 @@ def survey_quality_copy(source: str | Path, out: str | Path, *, lo_px: float = 6
             continue
         rows = [line.split() for line in label.read_text().splitlines() if line.strip()]
         with_px = [640 * np.sqrt(float(r[3]) * float(r[4])) for r in rows]
-        if not any(lo_px <= v < hi_px for v in with_px):
+        if not every_view and not any(lo_px <= v < hi_px for v in with_px):
             continue
         if requality:
             quality = jpeg_quality(zlib.crc32(image.name.encode()))
@@ -243,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     q = sub.add_parser("jpeg", help="the card set's views with a 6-12 px box, as they are and as surveys write them")
     q.add_argument("--data", required=True, help="the card set's data.yaml")
     q.add_argument("--out", required=True, help="folder for the two sets (orig, survey)")
+    q.add_argument("--every-view", action="store_true", help="every view, not only those with a 6-12 px box; "
+                   "writes the survey-quality set only (for the false rate per image)")
     r = sub.add_parser("surveys", help="one row per true box of the cached rendered surveys, found or not")
     r.add_argument("--root", required=True, help="validate_rendered's cache (read only)")
     r.add_argument("--conf", type=float, default=0.50, help="operating threshold 0-1. Default 0.50.")
@@ -258,7 +261,11 @@ def main(argv: list[str] | None = None) -> int:
             Path(args.markdown).write_text(text, encoding="utf-8")
     elif args.command == "jpeg":
         for name, requality in (("orig", False), ("survey", True)):
-            print(f"{name}: {survey_quality_copy(args.data, Path(args.out) / name, requality=requality)}")
+            if args.every_view and not requality:
+                continue
+            made = survey_quality_copy(args.data, Path(args.out) / name, requality=requality,
+                                       every_view=args.every_view)
+            print(f"{name}: {made}")
     elif args.command == "surveys":
         boxes = survey_boxes(args.root, conf=args.conf)
         boxes.to_csv(args.out, index=False)

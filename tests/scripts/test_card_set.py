@@ -72,3 +72,27 @@ def test_survey_boxes_match_each_true_box_and_measure_its_range(tmp_path):
     assert boxes.found.tolist() == [True, False, True]
     assert np.allclose(boxes.range_m, [20, 10, 20], atol=0.3) and boxes.size_px.tolist() == [7.0, 20.0, 4.0]
     assert set(boxes.survey) == {"s1"} and set(boxes.method) == {"random"}
+
+
+def test_survey_quality_copy_of_every_view_keeps_the_views_without_a_camera(tmp_path):
+    import cv2
+
+    from scripts.validation.card_set import survey_quality_copy
+
+    root = tmp_path / "set"
+    for sub in ("images/val", "labels/val"):
+        (root / sub).mkdir(parents=True)
+    (root / "data.yaml").write_text(f"path: {root}\ntrain: images/val\nval: images/val\nnames: [dome, directed]\n")
+    rng = np.random.default_rng(0)
+    for name, label in (("0_left", f"0 0.5 0.5 {10 / 640:.6f} {10 / 640:.6f}\n"), ("1_right", "")):
+        cv2.imwrite(str(root / "images" / "val" / f"{name}.jpg"), rng.integers(0, 255, (64, 64, 3), dtype=np.uint8),
+                    [cv2.IMWRITE_JPEG_QUALITY, 95])
+        (root / "labels" / "val" / f"{name}.txt").write_text(label)
+    boxed = survey_quality_copy(root / "data.yaml", tmp_path / "boxed").parent
+    every = survey_quality_copy(root / "data.yaml", tmp_path / "every", every_view=True).parent
+    assert sorted(p.name for p in (boxed / "images" / "val").iterdir()) == ["0_left.jpg"]
+    assert sorted(p.name for p in (every / "images" / "val").iterdir()) == ["0_left.jpg", "1_right.jpg"]
+    assert (every / "labels" / "val" / "1_right.txt").read_text() == ""
+    # written again at a survey's JPEG quality (72-92), not copied
+    again = (every / "images" / "val" / "1_right.jpg").read_bytes()
+    assert again != (root / "images" / "val" / "1_right.jpg").read_bytes()
