@@ -166,7 +166,7 @@ def candidate_truth(survey_dir: Path, *, buildings="auto") -> tuple[pd.DataFrame
     mine = boxes[boxes["camera_id"].astype(str).isin(set(tid_all[uniq]))]
     missing = [(c, i) for c, i in zip(mine["camera_id"].astype(str), mine["image_id"].astype(str))
                if (c, i) not in cand and i in row_of]
-    counts = {"survey": survey_dir.name, "located": int(len(cxy)), "real": int(real.sum()),
+    counts = {"survey": survey_name(survey_dir), "located": int(len(cxy)), "real": int(real.sum()),
               "distinct_true": int(len(uniq)), "true_boxes_of_them": int(len(mine)),
               "true_boxes_not_candidate": int(len(missing))}
     return loc, tru, counts
@@ -220,6 +220,11 @@ def _sides(images: pd.DataFrame, survey_dir: Path) -> dict:
     return {str(i): side.get(str(w), "?") for i, w in zip(images["image_id"], images["view_id"])}
 
 
+def survey_name(survey_dir: Path) -> str:
+    """A survey's name in the tables: its directory's, or its parent's for a rendered survey's ``base``."""
+    return survey_dir.parent.name if survey_dir.name == "base" else survey_dir.name
+
+
 def share_table(pairs: pd.DataFrame, by: str, bins=None) -> pd.DataFrame:
     """Share of pairs holding a true box (any size, and >= 6 px) by ``by`` (binned by ``bins``)."""
     key = pd.cut(pairs[by], bins) if bins is not None else pairs[by]
@@ -248,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
                         "strip at its true position (visibility_pairs): no located cameras needed")
     args = parser.parse_args(argv)
     if args.all_true:
-        frame = pd.concat([visibility_pairs(d).assign(survey=d.name) for d in args.surveys], ignore_index=True)
+        frame = pd.concat([visibility_pairs(d).assign(survey=survey_name(d)) for d in args.surveys], ignore_index=True)
         if args.csv:
             frame.to_csv(args.csv, index=False)
         text = f"### every true camera in the strip: {len(frame)} pairs, {(frame['true_px'] > 0).mean():.2f} with a true box\n\n"
@@ -260,11 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     locs, trus, counts = [], [], []
     for d in args.surveys:
         loc, tru, c = candidate_truth(d)
-        locs.append(loc.assign(survey=d.name, kind="located"))
-        trus.append(tru.assign(survey=d.name, kind="true"))
+        locs.append(loc.assign(survey=survey_name(d), kind="located"))
+        trus.append(tru.assign(survey=survey_name(d), kind="true"))
         counts.append(c)
         real = loc[loc["real"]]
-        print(f"{d.name}: real located {c['real']} of {c['located']} ({c['distinct_true']} distinct); candidate pairs "
+        print(f"{survey_name(d)}: real located {c['real']} of {c['located']} ({c['distinct_true']} distinct); candidate pairs "
               f"of real cameras {len(real)}, with a true box {(real['true_px'] > 0).mean():.2f}; at the true "
               f"positions {len(tru)}, with a box {(tru['true_px'] > 0).mean():.2f}; true boxes outside the "
               f"true-position candidates {c['true_boxes_not_candidate']} of {c['true_boxes_of_them']}", flush=True)
