@@ -153,6 +153,10 @@ UNTOLD_SD: float | None = None
 # 31 vs 35); the flat 10 m profiles' posterior median is 0.5-1.0, and the 10 m held-out-look own fit moves from
 # +54% (development) / +24% (dense) to within +-25%, all covered.
 UNTOLD_SD_FROM_POSTERIOR = True
+# ... and the interval then spans the SD the histories cannot tell (as ``level_envelope`` spans an unknown level):
+# from the lower end of the estimate at the SD posterior's lower quantile to the upper end at its upper one (the
+# point at the median). None: the estimator's interval at the median SD only.
+UNTOLD_SD_ENVELOPE: tuple[float, float] | None = (0.025, 0.975)
 # How many repeat measurements of recall a design gives a camera (issue 26, session 9, dense6): report.json's
 # card_check.candidate_views_median, the median located camera's (likely real) candidate views with an expected box
 # of SPREAD_VIEW_PX or more. The survey's own histories tell the per-camera SD only from about 5 (validate_selfcal.py
@@ -515,6 +519,11 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
         if notes is not None:
             notes.append(checks["warning"])
         centre = FLAGGED_CENTRE if measured else ("median" if UNKNOWN_ENVELOPE is not None else UNKNOWN_CENTRE)
+        ends = checks.pop("_sd_envelope_fits", None)
+        if ends is not None and use_fit:  # the SD the histories cannot tell, spanned (``UNTOLD_SD_ENVELOPE``)
+            # the count rises with the SD: the low SD's estimate gives the lower end ("high" recall, as level_envelope)
+            checks["envelope_calibrations"] = {"high": calibration_from_fit(cal, ends["low_sd"], h, centre=centre),
+                                               "low": calibration_from_fit(cal, ends["high_sd"], h, centre=centre)}
         return (calibration_from_fit(cal, used, h, centre=centre) if use_fit else cal), checks
     if check["fits"] is False:  # no camera to measure recall on: the card stands, provisional
         checks.update(provisional=True, self_calibration_used=False,
@@ -575,6 +584,15 @@ def own_spread(h: CaptureHistories, cal: Calibration, fit: RecallFit, checks: di
     own = replace(own, informative=fit.informative, n_pairs=fit.n_pairs)  # n_pairs: scaled when sampled
     checks["self_calibration"] = {**own.to_dict(), "camera_sd_fit": {
         **spread.to_dict(), "chosen": own.camera_sd, **({} if note is None else {"note": note})}}
+    if not spread.identified and UNTOLD_SD is None and UNTOLD_SD_ENVELOPE is not None:
+        q_lo, q_hi = UNTOLD_SD_ENVELOPE
+        ends = {"low_sd": spread.quantile(q_lo), "high_sd": spread.quantile(q_hi)}
+        checks["self_calibration"]["camera_sd_fit"]["sd_envelope"] = {
+            "quantiles": [q_lo, 0.5, q_hi], "sds": [ends["low_sd"], own.camera_sd, ends["high_sd"]],
+            "interval": f"from the estimate's lower end at the SD's {q_lo:.1%} quantile to its upper end at the "
+                        f"{q_hi:.1%} quantile; the point at the median SD"}
+        checks["_sd_envelope_fits"] = {k: replace(spread.fit_at(v), informative=fit.informative, n_pairs=fit.n_pairs)
+                                       for k, v in ends.items()}
     return own
 
 

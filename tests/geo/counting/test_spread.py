@@ -99,6 +99,13 @@ def test_the_posterior_median_sd_takes_the_place_of_the_cards_where_the_historie
     assert got["chosen"] == used.camera_sd and not got["identified"] and "posterior" in got["note"]
     assert used.level > fit.level  # less spread than the card's: the same repeats read a higher recall
     assert used.informative == fit.informative and used.n_pairs == fit.n_pairs
+    # the interval spans the SD they cannot tell: the fits at the SD posterior's 2.5% and 97.5% quantiles
+    env = got["sd_envelope"]
+    assert env["sds"] == [spread.quantile(0.025), used.camera_sd, spread.quantile(0.975)]
+    assert env["sds"][0] < used.camera_sd < env["sds"][2]
+    ends = checks["_sd_envelope_fits"]
+    assert ends["low_sd"].camera_sd == env["sds"][0] and ends["high_sd"].camera_sd == env["sds"][2]
+    assert ends["low_sd"].level > used.level > ends["high_sd"].level  # less spread reads more recall: fewer cameras
     rich = histories(400, 8, sd=0.5, seed=1)  # where the histories tell, they decide as before
     fit = fit_level(rich, cal)
     assert own_spread(rich, cal, fit, {"self_calibration": fit.to_dict()}).camera_sd == \
