@@ -81,6 +81,7 @@ from geo.counting.calibration import Calibration, conf_bin
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit
 from geo.counting import recapture
 from geo.counting.recapture import (CaptureHistories, RecallFit, c_of, calibration_at_level, calibration_from_fit,
+                                    camera_loglik,
                                     fit_level, fit_spread, level_quantile, likelihood_ceiling, pair_recall, prior_only,
                                     subsampled, usable, with_prior, PRIOR_SD)
 from geo.counting.sampled import SampledHistories, sampled_histories
@@ -154,8 +155,9 @@ UNTOLD_SD: float | None = None
 # +54% (development) / +24% (dense) to within +-25%, all covered.
 UNTOLD_SD_FROM_POSTERIOR = True
 # ... and the interval then spans the SD the histories cannot tell (as ``level_envelope`` spans an unknown level):
-# from the lower end of the estimate at the SD posterior's lower quantile to the upper end at its upper one (the
-# point at the median). None: the estimator's interval at the median SD only.
+# over the SDs between the posterior's quantiles, from the lower end of the estimate at the SD whose fit gives the
+# fewest cameras (``sd_envelope_ends``) to the upper end at the one giving the most (the point at the median SD).
+# None: the estimator's interval at the median SD only.
 UNTOLD_SD_ENVELOPE: tuple[float, float] | None = (0.025, 0.975)
 # How many repeat measurements of recall a design gives a camera (issue 26, session 9, dense6): report.json's
 # card_check.candidate_views_median, the median located camera's (likely real) candidate views with an expected box
@@ -521,9 +523,9 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
         centre = FLAGGED_CENTRE if measured else ("median" if UNKNOWN_ENVELOPE is not None else UNKNOWN_CENTRE)
         ends = checks.pop("_sd_envelope_fits", None)
         if ends is not None and use_fit:  # the SD the histories cannot tell, spanned (``UNTOLD_SD_ENVELOPE``)
-            # the count rises with the SD: the low SD's estimate gives the lower end ("high" recall, as level_envelope)
-            checks["envelope_calibrations"] = {"high": calibration_from_fit(cal, ends["low_sd"], h, centre=centre),
-                                               "low": calibration_from_fit(cal, ends["high_sd"], h, centre=centre)}
+            # the fewest cameras' estimate gives the lower end ("high" recall, as level_envelope), the most the upper
+            checks["envelope_calibrations"] = {"high": calibration_from_fit(cal, ends["fewest"], h, centre=centre),
+                                               "low": calibration_from_fit(cal, ends["most"], h, centre=centre)}
         return (calibration_from_fit(cal, used, h, centre=centre) if use_fit else cal), checks
     if check["fits"] is False:  # no camera to measure recall on: the card stands, provisional
         checks.update(provisional=True, self_calibration_used=False,
@@ -586,14 +588,34 @@ def own_spread(h: CaptureHistories, cal: Calibration, fit: RecallFit, checks: di
         **spread.to_dict(), "chosen": own.camera_sd, **({} if note is None else {"note": note})}}
     if not spread.identified and UNTOLD_SD is None and UNTOLD_SD_ENVELOPE is not None:
         q_lo, q_hi = UNTOLD_SD_ENVELOPE
-        ends = {"low_sd": spread.quantile(q_lo), "high_sd": spread.quantile(q_hi)}
+        ends, counts = sd_envelope_ends(h, cal, spread, quantiles=UNTOLD_SD_ENVELOPE)
         checks["self_calibration"]["camera_sd_fit"]["sd_envelope"] = {
-            "quantiles": [q_lo, 0.5, q_hi], "sds": [ends["low_sd"], own.camera_sd, ends["high_sd"]],
-            "interval": f"from the estimate's lower end at the SD's {q_lo:.1%} quantile to its upper end at the "
-                        f"{q_hi:.1%} quantile; the point at the median SD"}
+            "quantiles": [q_lo, q_hi], "sds_within": sorted(counts), "fewest_at": ends["fewest"],
+            "most_at": ends["most"], "found_weighted": {f"{k:g}": round(v, 2) for k, v in counts.items()},
+            "interval": f"the SDs between the posterior's {q_lo:.1%} and {q_hi:.1%} quantiles: from the estimate's "
+                        "lower end at the one whose fit finds the located cameras likeliest to the upper end at the "
+                        "least likely; the point at the median SD"}
         checks["_sd_envelope_fits"] = {k: replace(spread.fit_at(v), informative=fit.informative, n_pairs=fit.n_pairs)
                                        for k, v in ends.items()}
     return own
+
+
+def sd_envelope_ends(h: CaptureHistories, cal: Calibration, spread, *, quantiles: tuple[float, float]
+                     ) -> tuple[dict[str, float], dict[float, float]]:
+    """({"fewest": SD, "most": SD}, {SD: sum over the located cameras of P(real) / P(found)}) over
+    the SDs of ``spread`` between its posterior's ``quantiles``, each at its fit's median level: the
+    count a camera-by-camera Horvitz-Thompson sum of the histories gives (the estimate follows it),
+    so the envelope spans the count whichever way it moves with the SD (a level the prior holds can
+    make it fall as the SD rises)."""
+    lo, hi = (spread.quantile(q) for q in quantiles)
+    keep = usable(h)
+    w = np.where(keep, h.weight, 0.0)
+    counts = {}
+    for sd in (float(x) for x in spread.sds if lo - 1e-9 <= x <= hi + 1e-9):
+        f = spread.fit_at(sd)
+        _, found = camera_loglik(h, pair_recall(h, cal, level_quantile(f, 0.5), sd=sd), sd=sd)
+        counts[sd] = float(np.sum(np.where(keep, w / np.maximum(found, 1e-9), 0.0)))
+    return {"fewest": min(counts, key=counts.get), "most": max(counts, key=counts.get)}, counts
 
 
 def level_envelope(cal: Calibration, fit: RecallFit, *, quantiles: tuple[float, float] = (0.025, 0.975)

@@ -101,11 +101,13 @@ def test_the_posterior_median_sd_takes_the_place_of_the_cards_where_the_historie
     assert used.informative == fit.informative and used.n_pairs == fit.n_pairs
     # the interval spans the SD they cannot tell: the fits at the SD posterior's 2.5% and 97.5% quantiles
     env = got["sd_envelope"]
-    assert env["sds"] == [spread.quantile(0.025), used.camera_sd, spread.quantile(0.975)]
-    assert env["sds"][0] < used.camera_sd < env["sds"][2]
+    assert env["quantiles"] == [0.025, 0.975] and len(env["sds_within"]) >= 3
+    assert min(env["sds_within"]) <= used.camera_sd <= max(env["sds_within"])
+    counts = env["found_weighted"]
+    assert counts[f"{env['fewest_at']:g}"] == min(counts.values()) < max(counts.values()) == counts[f"{env['most_at']:g}"]
     ends = checks["_sd_envelope_fits"]
-    assert ends["low_sd"].camera_sd == env["sds"][0] and ends["high_sd"].camera_sd == env["sds"][2]
-    assert ends["low_sd"].level > used.level > ends["high_sd"].level  # less spread reads more recall: fewer cameras
+    assert ends["fewest"].camera_sd == env["fewest_at"] and ends["most"].camera_sd == env["most_at"]
+    assert env["fewest_at"] < env["most_at"]  # here: less spread reads more recall, and finds the cameras likelier
     rich = histories(400, 8, sd=0.5, seed=1)  # where the histories tell, they decide as before
     fit = fit_level(rich, cal)
     assert own_spread(rich, cal, fit, {"self_calibration": fit.to_dict()}).camera_sd == \
