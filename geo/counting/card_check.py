@@ -51,7 +51,8 @@ Policy (``calibration_checked``):
   its posterior under the wider prior N(0, ``FLAGGED_PRIOR_SD``^2) (the card was just rejected),
   centred on the posterior's median level (``FLAGGED_CENTRE``); the per-camera logit SD is read from
   the same histories with the level (``own_spread``, ``recapture.fit_spread``) and replaces the
-  card's only where they reject it (a flat profile keeps the card's; ``UNTOLD_SD`` would set another),
+  card's where they reject it; where they cannot tell (a flat profile) the SD at the median of their own
+  posterior over it (``UNTOLD_SD_FROM_POSTERIOR``; ``UNTOLD_SD`` would set another, False keeps the card's),
   carried to the estimate by ``Calibration.camera_sd``;
 - the card does not fit and the likelihood peaks at its grid's floor (not ``bounded_below``: recall
   low, but the repeat views cannot tell how low; ``FLOOR_UNKNOWN``): recall unknown as below, under
@@ -80,6 +81,7 @@ from geo.counting.calibration import Calibration, conf_bin
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD, effect_nodes, expit
 from geo.counting import recapture
 from geo.counting.recapture import (CaptureHistories, RecallFit, c_of, calibration_at_level, calibration_from_fit,
+                                    camera_loglik,
                                     fit_level, fit_spread, level_quantile, likelihood_ceiling, pair_recall, prior_only,
                                     subsampled, usable, with_prior, PRIOR_SD)
 from geo.counting.sampled import SampledHistories, sampled_histories
@@ -143,6 +145,20 @@ FLAGGED_SD_FROM_SURVEY = True
 # read from the truth of held-out unseen imagery (the renderer's held-out look h01-h06: 0.25). A policy for the lead,
 # measured in docs/unseen-imagery.md (session 9), not adopted: it is not the survey's own reading
 UNTOLD_SD: float | None = None
+# Where they cannot tell and UNTOLD_SD is None: True takes the SD at the median of the survey's own posterior over the
+# SD (``recapture.SpreadFit.median``: the level integrated under its prior, uniform over ``recapture.SD_GRID`` and
+# the card's), False keeps the card's 1.7. A card that does not fit this imagery lends its SD no more than its
+# recall: the SD was measured on the training look, through the model's own inputs. Measured (docs/unseen-imagery.md,
+# "Do the candidate views overstate visibility?", session 11, vis8): the candidate views hold the truth's boxes; with
+# the truth's boxes and sizes the found cameras' views detect independently (repeats 244 vs 244 expected, 37 vs 36,
+# 31 vs 35); the flat 10 m profiles' posterior median is 0.5-1.0, and the 10 m held-out-look own fit moves from
+# +54% (development) / +24% (dense) to within +-25%, all covered.
+UNTOLD_SD_FROM_POSTERIOR = True
+# ... and the interval then spans the SD the histories cannot tell (as ``level_envelope`` spans an unknown level):
+# over the SDs between the posterior's quantiles, from the lower end of the estimate at the SD whose fit gives the
+# fewest cameras (``sd_envelope_ends``) to the upper end at the one giving the most (the point at the median SD).
+# None: the estimator's interval at the median SD only.
+UNTOLD_SD_ENVELOPE: tuple[float, float] | None = (0.025, 0.975)
 # How many repeat measurements of recall a design gives a camera (issue 26, session 9, dense6): report.json's
 # card_check.candidate_views_median, the median located camera's (likely real) candidate views with an expected box
 # of SPREAD_VIEW_PX or more. The survey's own histories tell the per-camera SD only from about 5 (validate_selfcal.py
@@ -150,6 +166,9 @@ UNTOLD_SD: float | None = None
 # 5 m --along 7). Measured on rendered held-out-look surveys at 5 m --along (docs/unseen-imagery.md): SDs of 0.5 and
 # less are then ruled out, but the own fit still leans high (split cameras), so no design is recommended here yet.
 SPREAD_VIEW_PX = 8.0
+UNTOLD_POSTERIOR_NOTE = ("the survey's repeat views cannot tell the per-camera spread, and a card that does not fit "
+                         "this imagery does not lend its own: the estimate uses {sd:g}, the median of the spread's "
+                         "posterior from the survey's histories")
 UNTOLD_NOTE = ("the survey's repeat views cannot tell the per-camera spread: the estimate uses {sd:g}, the spread "
                "measured on held-out imagery unlike the card's")
 LOW_CONF_EDGE = 0.7  # the card's bins up to this confidence are its "low" ones
@@ -502,6 +521,11 @@ def calibration_checked(cal: Calibration, *, cameras: pd.DataFrame, detections: 
         if notes is not None:
             notes.append(checks["warning"])
         centre = FLAGGED_CENTRE if measured else ("median" if UNKNOWN_ENVELOPE is not None else UNKNOWN_CENTRE)
+        ends = checks.pop("_sd_envelope_fits", None)
+        if ends is not None and use_fit:  # the SD the histories cannot tell, spanned (``UNTOLD_SD_ENVELOPE``)
+            # the fewest cameras' estimate gives the lower end ("high" recall, as level_envelope), the most the upper
+            checks["envelope_calibrations"] = {"high": calibration_from_fit(cal, ends["fewest"], h, centre=centre),
+                                               "low": calibration_from_fit(cal, ends["most"], h, centre=centre)}
         return (calibration_from_fit(cal, used, h, centre=centre) if use_fit else cal), checks
     if check["fits"] is False:  # no camera to measure recall on: the card stands, provisional
         checks.update(provisional=True, self_calibration_used=False,
@@ -544,19 +568,54 @@ def own_spread(h: CaptureHistories, cal: Calibration, fit: RecallFit, checks: di
     (``FLAGGED_SD_FROM_SURVEY``); else ``fit`` as it is. The profile goes into
     ``checks["self_calibration"]["camera_sd_fit"]`` either way; the fit returned carries its SD on
     (``RecallFit.camera_sd`` -> ``Calibration.camera_sd``). The card check's verdict stays at the
-    card's SD. Where the histories cannot tell, ``UNTOLD_SD`` (when set) stands in for the card's."""
+    card's SD. Where the histories cannot tell, ``UNTOLD_SD`` (when set) stands in for the card's, else
+    (``UNTOLD_SD_FROM_POSTERIOR``) the SD at the median of their own posterior over it."""
     if not FLAGGED_SD_FROM_SURVEY:
         return fit
     spread = fit_spread(h, cal, prior_sd=fit.prior_sd, card_sd=fit.camera_sd, card_fit=fit)
     checks["self_calibration"]["camera_sd_fit"] = spread.to_dict()
-    if not spread.identified and UNTOLD_SD is None:
+    if not spread.identified and UNTOLD_SD is None and not UNTOLD_SD_FROM_POSTERIOR:
         return fit
-    own = spread.fit() if spread.identified else with_prior(fit_level(h, cal, sd=UNTOLD_SD), fit.prior_sd)
+    if spread.identified:
+        own, note = spread.fit(), None
+    elif UNTOLD_SD is not None:
+        own, note = with_prior(fit_level(h, cal, sd=UNTOLD_SD), fit.prior_sd), UNTOLD_NOTE.format(sd=UNTOLD_SD)
+    else:  # the survey's own posterior median (its fits at each SD are the profile's, already made)
+        own = spread.fit_at(spread.median())
+        note = UNTOLD_POSTERIOR_NOTE.format(sd=own.camera_sd)
     own = replace(own, informative=fit.informative, n_pairs=fit.n_pairs)  # n_pairs: scaled when sampled
     checks["self_calibration"] = {**own.to_dict(), "camera_sd_fit": {
-        **spread.to_dict(), "chosen": own.camera_sd,
-        **({} if spread.identified else {"note": UNTOLD_NOTE.format(sd=UNTOLD_SD)})}}
+        **spread.to_dict(), "chosen": own.camera_sd, **({} if note is None else {"note": note})}}
+    if not spread.identified and UNTOLD_SD is None and UNTOLD_SD_ENVELOPE is not None:
+        q_lo, q_hi = UNTOLD_SD_ENVELOPE
+        ends, counts = sd_envelope_ends(h, cal, spread, quantiles=UNTOLD_SD_ENVELOPE)
+        checks["self_calibration"]["camera_sd_fit"]["sd_envelope"] = {
+            "quantiles": [q_lo, q_hi], "sds_within": sorted(counts), "fewest_at": ends["fewest"],
+            "most_at": ends["most"], "found_weighted": {f"{k:g}": round(v, 2) for k, v in counts.items()},
+            "interval": f"the SDs between the posterior's {q_lo:.1%} and {q_hi:.1%} quantiles: from the estimate's "
+                        "lower end at the one whose fit finds the located cameras likeliest to the upper end at the "
+                        "least likely; the point at the median SD"}
+        checks["_sd_envelope_fits"] = {k: replace(spread.fit_at(v), informative=fit.informative, n_pairs=fit.n_pairs)
+                                       for k, v in ends.items()}
     return own
+
+
+def sd_envelope_ends(h: CaptureHistories, cal: Calibration, spread, *, quantiles: tuple[float, float]
+                     ) -> tuple[dict[str, float], dict[float, float]]:
+    """({"fewest": SD, "most": SD}, {SD: sum over the located cameras of P(real) / P(found)}) over
+    the SDs of ``spread`` between its posterior's ``quantiles``, each at its fit's median level: the
+    count a camera-by-camera Horvitz-Thompson sum of the histories gives (the estimate follows it),
+    so the envelope spans the count whichever way it moves with the SD (a level the prior holds can
+    make it fall as the SD rises)."""
+    lo, hi = (spread.quantile(q) for q in quantiles)
+    keep = usable(h)
+    w = np.where(keep, h.weight, 0.0)
+    counts = {}
+    for sd in (float(x) for x in spread.sds if lo - 1e-9 <= x <= hi + 1e-9):
+        f = spread.fit_at(sd)
+        _, found = camera_loglik(h, pair_recall(h, cal, level_quantile(f, 0.5), sd=sd), sd=sd)
+        counts[sd] = float(np.sum(np.where(keep, w / np.maximum(found, 1e-9), 0.0)))
+    return {"fewest": min(counts, key=counts.get), "most": max(counts, key=counts.get)}, counts
 
 
 def level_envelope(cal: Calibration, fit: RecallFit, *, quantiles: tuple[float, float] = (0.025, 0.975)

@@ -462,6 +462,20 @@ class SpreadFit:
         """The level's fit at the chosen SD."""
         return self.fits[int(np.argmin(np.abs(self.sds - self.chosen)))]
 
+    def median(self) -> float:
+        """The SD at the posterior's median (``quantile`` 1/2; the count rises with the SD, so the
+        count at it is about the count's posterior median over the SD)."""
+        return self.quantile(0.5)
+
+    def quantile(self, q: float) -> float:
+        """The first SD of ``sds`` whose cumulative posterior reaches ``q``."""
+        k = int(np.searchsorted(np.cumsum(self.posterior), q - 1e-12))
+        return float(self.sds[min(k, len(self.sds) - 1)])
+
+    def fit_at(self, sd: float) -> RecallFit:
+        """The level's fit at ``sd`` (one of ``sds``)."""
+        return self.fits[int(np.argmin(np.abs(self.sds - sd)))]
+
     def to_dict(self) -> dict:
         """report.json's ``self_calibration.camera_sd_fit``."""
         return {"sds": [float(x) for x in self.sds],

@@ -290,6 +290,8 @@ def score_survey(survey_dir: Path, *, truth: bool = False) -> dict:
             row["p_level"] = ((check.get("tests") or {}).get("level") or {}).get("p_value")
             row["p_conf"] = ((check.get("tests") or {}).get("confidence") or {}).get("p_value")
             row["p_low_conf"] = ((check.get("tests") or {}).get("confidence") or {}).get("p_low")
+            look = (check.get("tests") or {}).get("look")  # None: skipped (no look.parquet, or the card has no look)
+            row["look"] = None if look is None else {"fits": look.get("fits"), "p_value": look.get("p_value")}
             row["low_conf_share"] = ((check.get("tests") or {}).get("confidence") or {}).get("survey_low_share")
             row["prior_only"] = "used_prior_only" in (report.get("self_calibration") or {})
             row["informative"] = (report.get("self_calibration") or {}).get("informative")
@@ -319,7 +321,7 @@ def markdown(rows: list[dict]) -> str:
         rr = [x if x is not None else float("nan") for x in r["recall_ratio"]]
         rec = r.get("recapture") or {}
         lines.append(f"| {r['survey']} | {r['spacing_m']:g} m | {r['n_located']} | {r['card']['truth']:.0f} | "
-                     f"{est(r['card'])} {pct(r['card']['error'])} | {r['fits']} | "
+                     f"{est(r['card'])} {pct(r['card']['error'])} | {r['fits']}{_look_note(r)} | "
                      f"{rr[0]:.2f} ({rr[1]:.2f}-{rr[2]:.2f}) | "
                      f"{rec.get('observed_repeat')}/{rec.get('expected_repeat')} | "
                      f"{est(r['self'])} | {pct(r['self']['error'])} | {r['self']['covered']} | "
@@ -342,6 +344,14 @@ def markdown(rows: list[dict]) -> str:
                          f"{(r['recall_ratio'][0] or float('nan')):.2f} | "
                          f"{t.get('recall_ratio_from_truth', float('nan')):.2f} |")
     return "\n".join(lines) + "\n"
+
+
+def _look_note(row: dict) -> str:
+    """The fits cell's note on the look test: "(no look test)" where it was skipped (a survey without
+    ``look.parquet``, e.g. one cut from another without it: the held-out look's surest flag is then missing)."""
+    if "look" not in row:
+        return ""
+    return " (no look test)" if row["look"] is None else ("" if row["look"]["fits"] else " (look)")
 
 
 def overlap_rows(area: str, *, levels=(0.0, -2.0, -3.5, -4.35), spacings=(5.0, 10.0, 20.0), density: float = 5.0,

@@ -115,3 +115,17 @@ def test_distinct_true_cameras_counts_a_split_camera_once(tmp_path):
     assert distinct_true_cameras(tmp_path, cams.iloc[:2]) == 1
     assert distinct_true_cameras(tmp_path, cams.assign(lat=cams["lat"] + 0.001)) == 0  # 110 m off: none
     assert distinct_true_cameras(tmp_path / "nothing", cams) is None
+
+
+def test_markdown_says_where_the_look_test_was_skipped():
+    # issue 26 (vis8): alt-20m-s7101, a development survey cut from another without its look.parquet, passed the
+    # card check because the look test was skipped; the table must say so
+    from scripts.validation.validate_selfcal import markdown
+
+    est = {"est": 40.0, "lo": 20.0, "hi": 60.0, "truth": 100.0, "error": -0.6, "covered": False, "camera_sd": 1.7}
+    row = {"survey": "s", "spacing_m": 20.0, "n_located": 30, "card": est, "self": est, "fit": est, "fits": True,
+           "recall_ratio": [0.6, 0.2, 0.9], "recapture": {}, "card_ok": False}
+    assert "| True | " in markdown([row])  # rows without the look field (older JSON): no note
+    assert "| True (no look test) |" in markdown([{**row, "look": None}])
+    assert "| False (look) |" in markdown([{**row, "fits": False, "look": {"fits": False, "p_value": 1e-9}}])
+    assert "| True |" in markdown([{**row, "look": {"fits": True, "p_value": 0.5}}])

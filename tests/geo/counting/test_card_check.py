@@ -320,5 +320,6 @@ def test_a_flagged_fit_peaked_at_its_floor_is_recall_unknown_below_the_likelihoo
     assert fit.grid[0] <= lo < mid < hi <= ceiling
     assert set(checks["envelope_calibrations"]) == {"high", "low"}
     monkeypatch.setattr(card_check_module, "FLOOR_UNKNOWN", False)
-    old = checked()
+    monkeypatch.setattr(card_check_module, "UNTOLD_SD_FROM_POSTERIOR", False)  # main's session-9 path in full (the SD's
+    old = checked()  # envelope, where the histories cannot tell the SD, is test_spread.py's)
     assert "self_calibration_prior_only" not in old and "envelope_calibrations" not in old

@@ -57,6 +57,9 @@ def test_two_views_per_camera_cannot_tell_the_spread():
 
 
 def test_own_spread_changes_a_flagged_fit_only_where_the_histories_tell(monkeypatch):
+    import geo.counting.card_check as card_check_module
+
+    monkeypatch.setattr(card_check_module, "UNTOLD_SD_FROM_POSTERIOR", False)  # the card's SD where untold
     cal = card()
     thin, rich = histories(300, 2, sd=0.5, level=-3.0, seed=3), histories(400, 8, sd=0.5, seed=1)
     for h, moves in ((thin, False), (rich, True)):
@@ -68,8 +71,6 @@ def test_own_spread_changes_a_flagged_fit_only_where_the_histories_tell(monkeypa
         assert checks["self_calibration"]["camera_logit_sd"] == used.camera_sd
         assert calibration_from_fit(cal, used, h, centre="median").camera_sd == used.camera_sd
     assert used.camera_sd < CAMERA_LOGIT_SD and used.informative == fit.informative
-    import geo.counting.card_check as card_check_module
-
     monkeypatch.setattr(card_check_module, "UNTOLD_SD", 0.25)  # the policy option: a held-out SD where untold
     fit = fit_level(thin, cal)
     checks = {"self_calibration": fit.to_dict()}
@@ -77,6 +78,40 @@ def test_own_spread_changes_a_flagged_fit_only_where_the_histories_tell(monkeypa
     assert used.camera_sd == 0.25 and checks["self_calibration"]["camera_sd_fit"]["chosen"] == 0.25
     assert not checks["self_calibration"]["camera_sd_fit"]["identified"]
     assert used.level > fit.level  # less spread: the same repeats read a higher recall
+
+
+def test_the_posterior_median_sd_takes_the_place_of_the_cards_where_the_histories_cannot_tell():
+    """vis8 (issue 26): a flagged survey's card lends its SD no more than its recall; where the survey's own
+    profile is flat (10 m designs) the SD is its posterior median, not the card's 1.7."""
+    cal = card()
+    thin = histories(300, 2, sd=0.5, level=-3.0, seed=3)
+    fit = fit_level(thin, cal)
+    spread = fit_spread(thin, cal, card_sd=fit.camera_sd, card_fit=fit)
+    assert not spread.identified
+    cum = np.cumsum(spread.posterior)
+    k = list(spread.sds).index(spread.median())
+    assert cum[k] >= 0.5 and (k == 0 or cum[k - 1] < 0.5)  # the median, and not a grid point later
+    assert 0.25 <= spread.median() <= 1.3  # a flat profile over the grid: the grid's middle, below the card's
+    checks = {"self_calibration": fit.to_dict()}
+    used = own_spread(thin, cal, fit, checks)  # the default policy
+    assert used.camera_sd == spread.median() and used is not fit
+    got = checks["self_calibration"]["camera_sd_fit"]
+    assert got["chosen"] == used.camera_sd and not got["identified"] and "posterior" in got["note"]
+    assert used.level > fit.level  # less spread than the card's: the same repeats read a higher recall
+    assert used.informative == fit.informative and used.n_pairs == fit.n_pairs
+    # the interval spans the SD they cannot tell: the fits at the SD posterior's 2.5% and 97.5% quantiles
+    env = got["sd_envelope"]
+    assert env["quantiles"] == [0.025, 0.975] and len(env["sds_within"]) >= 3
+    assert min(env["sds_within"]) <= used.camera_sd <= max(env["sds_within"])
+    counts = env["found_weighted"]
+    assert counts[f"{env['fewest_at']:g}"] == min(counts.values()) < max(counts.values()) == counts[f"{env['most_at']:g}"]
+    ends = checks["_sd_envelope_fits"]
+    assert ends["fewest"].camera_sd == env["fewest_at"] and ends["most"].camera_sd == env["most_at"]
+    assert env["fewest_at"] < env["most_at"]  # here: less spread reads more recall, and finds the cameras likelier
+    rich = histories(400, 8, sd=0.5, seed=1)  # where the histories tell, they decide as before
+    fit = fit_level(rich, cal)
+    assert own_spread(rich, cal, fit, {"self_calibration": fit.to_dict()}).camera_sd == \
+        fit_spread(rich, cal, card_sd=fit.camera_sd, card_fit=fit).chosen
 
 
 def test_the_calibration_carries_the_sd_and_defaults_to_the_cards():
