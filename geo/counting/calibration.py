@@ -111,6 +111,15 @@ class Calibration:
         shape, rate = self.false_rate_gamma()
         return shape / rate
 
+    def real_share(self) -> np.ndarray:
+        """Share of real detections per confidence bin, (real + 1/2) / sum (the card's real
+        detections with a Jeffreys half count per bin): how a survey's real single-detection
+        cameras spread over the bins (P(real) from a false rate, ``geo.counting.estimate.
+        reality_from_rate``; the 27 rendered training-look surveys' real singles: 0.10 / 0.14 /
+        0.55 / 0.21 / 0 against the shipped card's 0.10 / 0.16 / 0.56 / 0.18 / 0.00)."""
+        share = np.asarray(self.prec_real, float) + 0.5
+        return share / share.sum()
+
     def sampled_survey(self) -> bool:
         """Whether the precision bins are a sample of this survey's own detections (a review,
         drawn without replacement), rather than of held-out data (a model card)."""

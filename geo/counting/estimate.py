@@ -88,6 +88,12 @@ ACROSS_SHARE = 0.8
 # surveys' false cameras), it pulled their card medians to -20%. With the new figures: rendered card
 # systematic / random +5% / -8% (off: +8% / -5%), truth-only median +1.5% (docs/estimator.md 10; issue 27).
 CARRY_FALSE_SHORTFALL = True
+# P(real) with a card's false rate: a mixture per confidence bin of the survey's real singles (spread over
+# the bins as the card's real detections are, their number fitted to the survey) and the card's expected
+# false detections (``reality_from_rate``), with no carry across bins. The carry above charged the
+# 0.7-0.8 bin, where neither the card set nor the 27 rendered surveys have a false detection, about 3
+# expected false cameras on the 9 random surveys (docs/estimator.md 15.1, 16). Off: the carry.
+REALITY_MIXTURE = True
 
 
 @dataclass
@@ -438,6 +444,76 @@ def _reality_clipped(n_detections: np.ndarray, conf_max: np.ndarray, detection_c
     return q
 
 
+def real_singles_fit(singles_b: np.ndarray, false_b: np.ndarray, share_b: np.ndarray) -> float:
+    """Maximum-likelihood number M of real single-detection cameras of a survey whose singles per
+    confidence bin are Poisson(M share_b + false_b): ``false_b`` the expected false detections (a
+    card's rate x the survey's images), ``share_b`` how real singles spread over the bins
+    (``Calibration.real_share``); cameras, at least 0. The score sum_b S_b share_b / (M share_b +
+    false_b) - sum_b share_b falls with M, so a bisection on [0, sum S] finds it."""
+    s = np.asarray(singles_b, float)
+    e = np.maximum(np.asarray(false_b, float), 0.0)
+    a = np.asarray(share_b, float) / max(float(np.sum(share_b)), 1e-300)
+    if s.sum() <= 0:
+        return 0.0
+
+    def score(m: float) -> float:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where((s > 0) & (a > 0), s * a / (m * a + e), 0.0)
+        return float(np.sum(terms)) - 1.0
+
+    if not np.any((e <= 0) & (s > 0) & (a > 0)) and score(0.0) <= 0:
+        return 0.0
+    lo, hi = 0.0, float(s.sum())
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if score(mid) > 0 else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def reality_by_bin(singles_b: np.ndarray, false_b: np.ndarray, share_b: np.ndarray) -> np.ndarray:
+    """P(real) of a single-detection camera per confidence bin: M share_b / (M share_b + false_b),
+    M the survey's real singles (``real_singles_fit``), made non-decreasing in confidence (a bin
+    with few real detections on the card, such as the top one, keeps the bin below's); 1 where a
+    bin expects neither."""
+    m = real_singles_fit(singles_b, false_b, share_b)
+    a = np.asarray(share_b, float) / max(float(np.sum(share_b)), 1e-300)
+    real = m * a
+    total = real + np.maximum(np.asarray(false_b, float), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.where(total > 0, real / total, 1.0)
+    return np.maximum.accumulate(q)
+
+
+def reality_response(singles_b: np.ndarray, false_b: np.ndarray, share_b: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(P(real) of a single per bin, the same with one more single in bin b: row b), for how far
+    one more single camera moves the estimate (``found_response``, ``reality_variance``)."""
+    s = np.asarray(singles_b, float)
+    q = reality_by_bin(s, false_b, share_b)
+    plus = np.stack([reality_by_bin(s + np.eye(len(s))[b], false_b, share_b) for b in range(len(s))])
+    return q, plus
+
+
+def reality_from_rate(n_detections: np.ndarray, conf_max: np.ndarray, false_b: np.ndarray, share_b: np.ndarray,
+                      edges: np.ndarray) -> np.ndarray:
+    """P(real) of each located camera from a held-out false-detection rate, per confidence bin,
+    with no carry across bins: a bin's singles are a mixture of the survey's real singles spread
+    over the bins as the card's real detections are (``share_b``; their number fitted to the
+    survey's singles of every bin, ``real_singles_fit``) and its expected false detections
+    ``false_b``; a single is real with the bin's real share of that mixture (``reality_by_bin``).
+    False boxes seldom repeat at one place across views, so multi-detection cameras are real. Where
+    the card's rate is right, the singles' P(real) sum to the fitted real singles, on average the
+    real ones, and a bin the card saw no false detection in is charged none of another bin's
+    (``CARRY_FALSE_SHORTFALL`` spent a low bin's shortfall on the bins above: issue 27,
+    docs/estimator.md section 16)."""
+    single = np.asarray(n_detections, float) <= 1
+    k = len(edges) - 1
+    cam_bin = conf_bin(np.asarray(conf_max, float), edges)
+    singles_b = np.bincount(cam_bin[single], minlength=k).astype(float)
+    q_b = reality_by_bin(singles_b, false_b, share_b)
+    return np.where(single, q_b[cam_bin], 1.0)
+
+
 def camera_reality(n_detections: np.ndarray, conf_max: np.ndarray, detection_conf: np.ndarray,
                    precision_at) -> np.ndarray:
     """P(real) of each located camera from the precision by confidence (``reality_from_false``
@@ -483,10 +559,18 @@ class StripParts:
     false_rate: np.ndarray | None = None
     cache: dict = field(default_factory=dict, repr=False)
     street: np.ndarray | None = None  # per inside camera: its street (systematic designs: the grid moves with it)
+    real_share: np.ndarray | None = None  # with false_rate: real singles' share per bin (``reality_from_rate``)
+
+    def mixture(self) -> bool:
+        """Whether P(real) is the per-bin mixture (``reality_from_rate``), not the carry."""
+        return self.false_rate is not None and self.real_share is not None
 
     def reality(self, curves: RateCurves, *, false_rate: np.ndarray | None = None) -> np.ndarray:
         """P(real) of every located camera (``false_rate`` overrides this survey's rates)."""
         rate = self.false_rate if false_rate is None else false_rate
+        if self.mixture():
+            return reality_from_rate(self.n_detections, self.conf_max, np.asarray(rate, float) * float(self.n_images),
+                                     self.real_share, curves.conf_edges)
         false_b = false_detections_by_bin(self.detection_conf, curves.conf_edges, precision=curves.precision,
                                           false_rate=rate, n_images=self.n_images)
         return reality_from_false(self.n_detections, self.conf_max, self.detection_conf, false_b, curves.conf_edges)
@@ -567,8 +651,17 @@ def reality_variance(parts: StripParts, q: np.ndarray, pi: np.ndarray, curves: R
       calibration's own error is the separate false-detection term.
 
     Multi-detection cameras keep the Bernoulli term q (1 - q) / pi^2 with a review and the
-    Poisson (1 - q) / pi^2 with a card."""
+    Poisson (1 - q) / pi^2 with a card.
+
+    With P(real) from the per-bin mixture (``reality_from_rate``) a false single of weight c moves
+    the estimate by own_b c + shift_ab (``mixture_moves``: its bin's P(real) with it, and what it
+    does to the area's other singles through the fitted real singles), the bin's expected false
+    singles among the area's being (1 - q_b) of them, so the term is
+    (1 - q_b) (own_b^2 sum c^2 + 2 own_b shift_ab sum c + shift_ab^2 n_ab); multi-detection
+    cameras are real (q = 1)."""
     w = 1.0 / pi
+    if parts.mixture() and not fixed_totals:
+        return _mixture_reality_variance(parts, w, curves, n_areas)
     single = parts.n_detections[parts.inside] <= 1
     multi = (1 - q) * w ** 2 if not fixed_totals else q * (1 - q) * w ** 2
     k = len(curves.precision)
@@ -590,6 +683,42 @@ def reality_variance(parts: StripParts, q: np.ndarray, pi: np.ndarray, curves: R
         factor = np.where(s_b > 1, q_b * (1 - q_b) * s_b / np.maximum(s_b - 1, 1), 0.0)
         within = np.maximum(sum_w2 - sq_mean, 0.0)
     return out + (within * factor).sum(axis=1)
+
+
+def mixture_moves(parts: StripParts, c: np.ndarray, curves: RateCurves, n_areas: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """With P(real) from the per-bin mixture (``reality_from_rate``): (q_b, own_b, shift (areas,
+    bins), the area's singles' sum of ``c`` per bin), where one more single of weight c in bin b
+    moves area a's estimate by own_b c + shift[a, b]: own_b is bin b's P(real) with it, and the
+    shift is what it does to the area's other singles' P(real) through the fitted real singles
+    (``reality_response``; c: 1 / pi per inside camera)."""
+    edges = curves.conf_edges
+    k = len(edges) - 1
+    single_all = parts.n_detections <= 1
+    s_b = np.bincount(conf_bin(parts.conf_max[single_all], edges), minlength=k).astype(float)
+    q_b, plus = reality_response(s_b, np.asarray(parts.false_rate, float) * float(parts.n_images), parts.real_share)
+    single = single_all[parts.inside]
+    cam_bin = conf_bin(parts.conf_max[parts.inside], edges)
+    pc = parts.pair_cam
+    ps = single[pc]
+    key = parts.pair_area * k + cam_bin[pc]
+    sum_c = np.bincount(key[ps], np.asarray(c, float)[pc][ps], minlength=n_areas * k).reshape(n_areas, k)
+    return q_b, np.diag(plus).copy(), sum_c @ (plus - q_b[None, :]).T, sum_c
+
+
+def _mixture_reality_variance(parts: StripParts, w: np.ndarray, curves: RateCurves, n_areas: int) -> np.ndarray:
+    """``reality_variance`` of a card's false singles under the per-bin mixture (see there)."""
+    k = len(curves.conf_edges) - 1
+    q_b, own, shift, sum_w = mixture_moves(parts, w, curves, n_areas)
+    single = parts.n_detections[parts.inside] <= 1
+    cam_bin = conf_bin(parts.conf_max[parts.inside], curves.conf_edges)
+    pc = parts.pair_cam
+    ps = single[pc]
+    key = (parts.pair_area * k + cam_bin[pc])[ps]
+    sum_w2 = np.bincount(key, w[pc][ps] ** 2, minlength=n_areas * k).reshape(n_areas, k)
+    n_ab = np.bincount(key, minlength=n_areas * k).reshape(n_areas, k).astype(float)
+    terms = (1 - q_b) * (own ** 2 * sum_w2 + 2 * own * shift * sum_w + shift ** 2 * n_ab)
+    return np.maximum(terms, 0.0).sum(axis=1)
 
 
 def encounter_variance(parts: StripParts, totals: dict, curves: RateCurves, n_areas: int, *,
@@ -615,6 +744,13 @@ def found_response(parts: StripParts, q: np.ndarray, pi: np.ndarray, curves: Rat
     single's, ``reality_variance``). Multi-detection cameras move it by their weight."""
     if parts.false_rate is None or len(parts.pair_cam) == 0:
         return None
+    if parts.mixture():  # one more single moves it by own_b c + shift_ab (``mixture_moves``)
+        c = 1.0 / pi
+        _, own, shift, _ = mixture_moves(parts, c, curves, n_areas)
+        cb = conf_bin(parts.conf_max[parts.inside], curves.conf_edges)[parts.pair_cam]
+        ps = (parts.n_detections[parts.inside] <= 1)[parts.pair_cam]
+        cp = c[parts.pair_cam]
+        return np.where(ps, (own[cb] * cp + shift[parts.pair_area, cb]) / cp, 1.0)
     edges = curves.conf_edges
     k = len(edges) - 1
     single_all = parts.n_detections <= 1
@@ -1146,7 +1282,9 @@ def strip_parts(tree: shapely.STRtree, *, cameras: gpd.GeoDataFrame, used: pd.Da
                       else np.ones(len(used)),
                       floor=inclusion_floor(klass[inside], pi_ref), n_images=int(n_images),
                       false_rate=calibration.false_rates() if calibration.uses_false_rate() else None,
-                      street=None if street_id is None else np.asarray(street_id, np.int64))
+                      street=None if street_id is None else np.asarray(street_id, np.int64),
+                      real_share=calibration.real_share() if calibration.uses_false_rate() and REALITY_MIXTURE
+                      else None)
 
 
 def _per_road_km_se_r2(parts: StripParts, cameras: pd.DataFrame, surveyed: gpd.GeoDataFrame, units: pd.DataFrame,
