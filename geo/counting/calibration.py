@@ -58,6 +58,13 @@ RECALL_BOXES_PER_CAMERA = 2.0
 # (``recall_transfer_sd`` in its calibration dict). Only a card's recall transfers: a review's or a
 # survey's own fit measures the survey itself.
 RECALL_TRANSFER_LOGIT_SD = 0.40
+# Log SD of a survey's false-detection rate about a card's, beyond the card's own counting error (issue 27,
+# docs/estimator.md 16): the 27 rendered training-look surveys' 49 false boxes on 18,009 images against the
+# shipped card's 13 on 3,000 sit delta = -0.56 (SE 0.18) below it with a spread tau = 0.48 (95% 0-1.08)
+# between surveys (Poisson-lognormal, ``scripts.validation.false_share rates``); sqrt(delta^2 - se_card^2 +
+# tau^2) = 0.69, se_card = 0.27 the card's own log SE (already in its Gamma). A card may state its own
+# ``false_transfer_sd``.
+FALSE_TRANSFER_LOG_SD = 0.69
 
 
 @dataclass(frozen=True)
@@ -84,12 +91,28 @@ class Calibration:
     camera_sd: float = CAMERA_LOGIT_SD
     # logit SD of the survey's recall level about this calibration's (``RECALL_TRANSFER_LOGIT_SD``); a card's
     transfer_sd: float = 0.0
+    false_transfer_sd: float = 0.0  # log SD of a survey's false rate about this card's (``FALSE_TRANSFER_LOG_SD``)
 
     def recall_level_sd(self) -> float:
         """Logit SD of the survey's recall level about this calibration's, common to every size
         bin: the card's transfer to a new survey (``transfer_sd``) for a held-out card; 0 for a
         review or a survey's own fit (they measure the survey itself) and for assumed rates."""
         return float(self.transfer_sd) if self.source == "card" else 0.0
+
+    def false_level_sd(self) -> float:
+        """Log SD of a survey's false-detection rate about this calibration's, common to every
+        confidence bin, beyond its own counting error: ``false_transfer_sd`` for a held-out card;
+        0 for a review or assumed rates."""
+        return float(self.false_transfer_sd) if self.source == "card" else 0.0
+
+    def false_prior(self) -> tuple[np.ndarray, np.ndarray]:
+        """(shape, images) per confidence bin of a Gamma prior of a new survey's false detections
+        per image: the card's Gamma posterior (``false_rate_gamma``), its relative variance
+        1 / shape widened by the transfer (``false_level_sd``^2) at the same mean; ``images`` is the
+        prior's weight in images (shape / mean rate)."""
+        shape, rate = self.false_rate_gamma()
+        wide = 1.0 / (1.0 / shape + self.false_level_sd() ** 2)
+        return wide, rate * wide / shape
 
     def uses_false_rate(self) -> bool:
         """Whether P(real) comes from the false-detection rate per image (a held-out calibration
@@ -271,7 +294,7 @@ def calibration_from_dict(data: dict) -> Calibration:
     false_n, false_images, derived = false_from_dict(data, edges=edges, prec_n=pn, prec_real=pr, source=source,
                                                      n_images=n_images)
     known = {"source", "conf_threshold", "precision_bins", "recall_bins", "n_images", "false_bins",
-             "recall_transfer_sd"}
+             "recall_transfer_sd", "false_transfer_sd"}
     transfer = data.get("recall_transfer_sd", RECALL_TRANSFER_LOGIT_SD if source == "card" else 0.0)
     try:
         transfer = float(transfer)
@@ -279,6 +302,13 @@ def calibration_from_dict(data: dict) -> Calibration:
         raise GeoInputError(f"calibration recall_transfer_sd must be a number (logit SD), got {transfer!r}") from None
     if not 0.0 <= transfer < 5.0:
         raise GeoInputError(f"calibration recall_transfer_sd must be a logit SD in [0, 5), got {transfer:g}")
+    false_transfer = data.get("false_transfer_sd", FALSE_TRANSFER_LOG_SD if source == "card" else 0.0)
+    try:
+        false_transfer = float(false_transfer)
+    except (TypeError, ValueError):
+        raise GeoInputError(f"calibration false_transfer_sd must be a number (log SD), got {false_transfer!r}") from None
+    if not 0.0 <= false_transfer < 5.0:
+        raise GeoInputError(f"calibration false_transfer_sd must be a log SD in [0, 5), got {false_transfer:g}")
     if rb.get("cameras"):  # the true cameras the recall boxes came from, when the producer counts them
         per_camera = max(1.0, float(rn.sum()) / max(float(rb["cameras"]), 1.0))
     else:
@@ -289,7 +319,7 @@ def calibration_from_dict(data: dict) -> Calibration:
                        n_images=n_images,
                        extra={k: v for k, v in data.items() if k not in known}, prec_population=population,
                        false_n=false_n, false_images=false_images, false_derived=derived,
-                       boxes_per_camera=per_camera, transfer_sd=transfer)
+                       boxes_per_camera=per_camera, transfer_sd=transfer, false_transfer_sd=false_transfer)
 
 
 def false_from_dict(data: dict, *, edges: np.ndarray, prec_n: np.ndarray, prec_real: np.ndarray, source: str,
@@ -385,6 +415,7 @@ def calibration_summary(cal: Calibration, *, conf: np.ndarray | None = None, lev
             "recall": float(cal.recall_bins() @ rw),
             "recall_lo": float(np.quantile(r_draws, alpha)), "recall_hi": float(np.quantile(r_draws, 1 - alpha)),
             "recall_transfer_sd": cal.recall_level_sd(),
+            "false_transfer_sd": cal.false_level_sd(),
             "precision_by_conf": {"edges": cal.conf_edges.tolist(), "precision": cal.precision_bins().round(4).tolist(),
                                   "n": cal.prec_n.tolist()},
             "recall_by_size": {"edges_px": cal.size_edges.tolist(), "recall": cal.recall_bins().round(4).tolist(),

@@ -470,47 +470,83 @@ def real_singles_fit(singles_b: np.ndarray, false_b: np.ndarray, share_b: np.nda
     return 0.5 * (lo + hi)
 
 
-def reality_by_bin(singles_b: np.ndarray, false_b: np.ndarray, share_b: np.ndarray) -> np.ndarray:
-    """P(real) of a single-detection camera per confidence bin: M share_b / (M share_b + false_b),
-    M the survey's real singles (``real_singles_fit``), made non-decreasing in confidence (a bin
-    with few real detections on the card, such as the top one, keeps the bin below's); 1 where a
-    bin expects neither."""
-    m = real_singles_fit(singles_b, false_b, share_b)
+def real_false_fit(singles_b: np.ndarray, false_b: np.ndarray, share_b: np.ndarray, *,
+                   prior_images: np.ndarray | None = None, n_images: float = 0.0) -> tuple[float, np.ndarray]:
+    """(real single-detection cameras M, expected false singles per confidence bin) of a survey
+    whose singles per bin are Poisson(M share_b + false_b). Without ``prior_images`` the false
+    ones are the card's ``false_b`` (its rate x the survey's images) and M is fitted
+    (``real_singles_fit``). With it, each bin's rate per image is also the survey's: a Gamma prior
+    of mean false_b / ``n_images`` worth ``prior_images`` images (``Calibration.false_prior``: the
+    card's counts, widened by its transfer) updated by the bin's false singles, which EM
+    estimates (E: a bin's singles split real / false by their expected shares; M: M is the real
+    ones' sum, each rate (prior shape + false) / (prior images + the survey's images)): a survey
+    whose low bins hold fewer singles than the card's rate expects learns a lower rate there."""
+    s = np.asarray(singles_b, float)
+    e = np.maximum(np.asarray(false_b, float), 0.0)
+    a = np.asarray(share_b, float) / max(float(np.sum(share_b)), 1e-300)
+    m = real_singles_fit(s, e, a)
+    if prior_images is None or n_images <= 0 or s.sum() <= 0:
+        return m, e
+    prior = np.asarray(prior_images, float)
+    shape = e / n_images * prior
+    m = max(m, 1e-9)
+    for _ in range(500):
+        total = m * a + e
+        with np.errstate(divide="ignore", invalid="ignore"):
+            false = np.where(total > 0, s * e / total, 0.0)
+        m_new = float(np.sum(s - false))
+        e_new = (shape + false) / (prior + n_images) * n_images
+        done = abs(m_new - m) < 1e-7 * (1.0 + m) and np.allclose(e_new, e, rtol=1e-7, atol=1e-9)
+        m, e = m_new, e_new
+        if done:
+            break
+    return m, e
+
+
+def reality_by_bin(singles_b: np.ndarray, false_b: np.ndarray, share_b: np.ndarray, *,
+                   prior_images: np.ndarray | None = None, n_images: float = 0.0) -> np.ndarray:
+    """P(real) of a single-detection camera per confidence bin: M share_b / (M share_b + F_b),
+    M the survey's real singles and F_b its expected false ones (``real_false_fit``), made
+    non-decreasing in confidence (a bin with few real detections on the card, such as the top
+    one, keeps the bin below's); 1 where a bin expects neither."""
+    m, e = real_false_fit(singles_b, false_b, share_b, prior_images=prior_images, n_images=n_images)
     a = np.asarray(share_b, float) / max(float(np.sum(share_b)), 1e-300)
     real = m * a
-    total = real + np.maximum(np.asarray(false_b, float), 0.0)
+    total = real + e
     with np.errstate(divide="ignore", invalid="ignore"):
         q = np.where(total > 0, real / total, 1.0)
     return np.maximum.accumulate(q)
 
 
-def reality_response(singles_b: np.ndarray, false_b: np.ndarray, share_b: np.ndarray
+def reality_response(singles_b: np.ndarray, false_b: np.ndarray, share_b: np.ndarray, **prior
                      ) -> tuple[np.ndarray, np.ndarray]:
     """(P(real) of a single per bin, the same with one more single in bin b: row b), for how far
-    one more single camera moves the estimate (``found_response``, ``reality_variance``)."""
+    one more single camera moves the estimate (``found_response``, ``reality_variance``);
+    ``prior``: ``reality_by_bin``'s prior_images and n_images."""
     s = np.asarray(singles_b, float)
-    q = reality_by_bin(s, false_b, share_b)
-    plus = np.stack([reality_by_bin(s + np.eye(len(s))[b], false_b, share_b) for b in range(len(s))])
+    q = reality_by_bin(s, false_b, share_b, **prior)
+    plus = np.stack([reality_by_bin(s + np.eye(len(s))[b], false_b, share_b, **prior) for b in range(len(s))])
     return q, plus
 
 
 def reality_from_rate(n_detections: np.ndarray, conf_max: np.ndarray, false_b: np.ndarray, share_b: np.ndarray,
-                      edges: np.ndarray) -> np.ndarray:
+                      edges: np.ndarray, *, prior_images: np.ndarray | None = None, n_images: float = 0.0
+                      ) -> np.ndarray:
     """P(real) of each located camera from a held-out false-detection rate, per confidence bin,
     with no carry across bins: a bin's singles are a mixture of the survey's real singles spread
     over the bins as the card's real detections are (``share_b``; their number fitted to the
-    survey's singles of every bin, ``real_singles_fit``) and its expected false detections
-    ``false_b``; a single is real with the bin's real share of that mixture (``reality_by_bin``).
-    False boxes seldom repeat at one place across views, so multi-detection cameras are real. Where
-    the card's rate is right, the singles' P(real) sum to the fitted real singles, on average the
-    real ones, and a bin the card saw no false detection in is charged none of another bin's
-    (``CARRY_FALSE_SHORTFALL`` spent a low bin's shortfall on the bins above: issue 27,
-    docs/estimator.md section 16)."""
+    survey's singles of every bin) and its false ones (the card's expectation ``false_b``; with
+    ``prior_images``, updated by the survey's own singles: ``real_false_fit``); a single is real
+    with the bin's real share of that mixture (``reality_by_bin``). False boxes seldom repeat at
+    one place across views, so multi-detection cameras are real. Where the rate is right the
+    singles' P(real) sum to the fitted real singles, on average the real ones, and a bin the card
+    saw no false detection in is charged none of another bin's (``CARRY_FALSE_SHORTFALL`` spent a
+    low bin's shortfall on the bins above: issue 27, docs/estimator.md section 16)."""
     single = np.asarray(n_detections, float) <= 1
     k = len(edges) - 1
     cam_bin = conf_bin(np.asarray(conf_max, float), edges)
     singles_b = np.bincount(cam_bin[single], minlength=k).astype(float)
-    q_b = reality_by_bin(singles_b, false_b, share_b)
+    q_b = reality_by_bin(singles_b, false_b, share_b, prior_images=prior_images, n_images=n_images)
     return np.where(single, q_b[cam_bin], 1.0)
 
 
@@ -560,17 +596,24 @@ class StripParts:
     cache: dict = field(default_factory=dict, repr=False)
     street: np.ndarray | None = None  # per inside camera: its street (systematic designs: the grid moves with it)
     real_share: np.ndarray | None = None  # with false_rate: real singles' share per bin (``reality_from_rate``)
+    false_prior: tuple | None = None  # (shape, images) per bin of the survey's false rate's prior (``Calibration.false_prior``)
 
     def mixture(self) -> bool:
         """Whether P(real) is the per-bin mixture (``reality_from_rate``), not the carry."""
         return self.false_rate is not None and self.real_share is not None
+
+    def prior_kw(self) -> dict:
+        """``reality_by_bin``'s prior keywords (the survey's false rate learnt from its singles), or none."""
+        if self.false_prior is None:
+            return {}
+        return {"prior_images": np.asarray(self.false_prior[1], float), "n_images": float(self.n_images)}
 
     def reality(self, curves: RateCurves, *, false_rate: np.ndarray | None = None) -> np.ndarray:
         """P(real) of every located camera (``false_rate`` overrides this survey's rates)."""
         rate = self.false_rate if false_rate is None else false_rate
         if self.mixture():
             return reality_from_rate(self.n_detections, self.conf_max, np.asarray(rate, float) * float(self.n_images),
-                                     self.real_share, curves.conf_edges)
+                                     self.real_share, curves.conf_edges, **self.prior_kw())
         false_b = false_detections_by_bin(self.detection_conf, curves.conf_edges, precision=curves.precision,
                                           false_rate=rate, n_images=self.n_images)
         return reality_from_false(self.n_detections, self.conf_max, self.detection_conf, false_b, curves.conf_edges)
@@ -696,7 +739,8 @@ def mixture_moves(parts: StripParts, c: np.ndarray, curves: RateCurves, n_areas:
     k = len(edges) - 1
     single_all = parts.n_detections <= 1
     s_b = np.bincount(conf_bin(parts.conf_max[single_all], edges), minlength=k).astype(float)
-    q_b, plus = reality_response(s_b, np.asarray(parts.false_rate, float) * float(parts.n_images), parts.real_share)
+    q_b, plus = reality_response(s_b, np.asarray(parts.false_rate, float) * float(parts.n_images), parts.real_share,
+                                 **parts.prior_kw())
     single = single_all[parts.inside]
     cam_bin = conf_bin(parts.conf_max[parts.inside], edges)
     pc = parts.pair_cam
@@ -842,6 +886,8 @@ def false_detection_variance(parts: StripParts, cal: Calibration, curves: RateCu
     estimate's central difference squared (delta method); cameras^2."""
     survey_n = np.bincount(conf_bin(parts.detection_conf, curves.conf_edges), minlength=len(curves.precision))
     var = np.zeros(n_areas)
+    if parts.mixture() and parts.false_prior is not None:
+        return _mixture_rate_variance(parts, cal, curves, pi, n_areas), np.ones(len(survey_n))
     if parts.false_rate is not None:
         shape, rate = cal.false_rate_gamma()
         rates, sd = parts.false_rate, np.sqrt(shape) / rate
@@ -868,6 +914,34 @@ def false_detection_variance(parts: StripParts, cal: Calibration, curves: RateCu
             ests.append(parts.per_area(q_all[parts.inside] / pi, n_areas))
         var += fpc[j] * ((ests[0] - ests[1]) / (hi_r - lo_r) * sd[j]) ** 2
     return var, fpc
+
+
+def _mixture_rate_variance(parts: StripParts, cal: Calibration, curves: RateCurves, pi: np.ndarray, n_areas: int
+                           ) -> np.ndarray:
+    """``false_detection_variance`` of P(real) from the per-bin mixture with the survey's rate
+    learnt (``real_false_fit``): a survey's false-detection rate strays from the card's by the
+    card's counting error (each bin's Gamma, relative variance 1 / shape, independent) and its
+    transfer (one log shift of every bin, SD ``Calibration.false_level_sd``); its false singles
+    then exceed their Poisson spread, and each moves the area's estimate by own_b c + shift_ab
+    (``mixture_moves``, the rate's update included). Per area: sum_b (E_b / S_b)^2 v_b
+    (own_b C_ab + n_ab shift_ab)^2 + tau^2 (sum_b E_b / S_b (own_b C_ab + n_ab shift_ab))^2, E_b the
+    card's expected false singles of bin b (rate x images), S_b the survey's singles, C_ab and n_ab
+    the area's singles' sum of 1 / pi and number; cameras^2."""
+    k = len(curves.conf_edges) - 1
+    c = 1.0 / np.asarray(pi, float)
+    _, own, shift, sum_c = mixture_moves(parts, c, curves, n_areas)
+    single_all = parts.n_detections <= 1
+    s_b = np.bincount(conf_bin(parts.conf_max[single_all], curves.conf_edges), minlength=k).astype(float)
+    single = single_all[parts.inside]
+    cam_bin = conf_bin(parts.conf_max[parts.inside], curves.conf_edges)
+    pc = parts.pair_cam
+    ps = single[pc]
+    n_ab = np.bincount((parts.pair_area * k + cam_bin[pc])[ps], minlength=n_areas * k).reshape(n_areas, k)
+    expected = np.asarray(parts.false_rate, float) * float(parts.n_images)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        move = np.where(s_b > 0, expected / s_b, 0.0) * (own * sum_c + n_ab * shift)  # (areas, bins)
+    shape = cal.false_rate_gamma()[0]
+    return (move ** 2 / shape).sum(axis=1) + cal.false_level_sd() ** 2 * move.sum(axis=1) ** 2
 
 
 def recall_variance(parts: StripParts, cal: Calibration, curves: RateCurves, totals: dict, n_areas: int
@@ -1284,6 +1358,8 @@ def strip_parts(tree: shapely.STRtree, *, cameras: gpd.GeoDataFrame, used: pd.Da
                       false_rate=calibration.false_rates() if calibration.uses_false_rate() else None,
                       street=None if street_id is None else np.asarray(street_id, np.int64),
                       real_share=calibration.real_share() if calibration.uses_false_rate() and REALITY_MIXTURE
+                      else None,
+                      false_prior=calibration.false_prior() if calibration.uses_false_rate() and REALITY_MIXTURE
                       else None)
 
 
@@ -1775,6 +1851,9 @@ def estimate_report(survey_dir: Path, *, info: dict, cal: Calibration, parts: di
                                   "fov": design.fov, "width": design.width, "height": design.height},
                        "p_real_from": "false-detection rate per image" if cal.uses_false_rate() else
                                       ("the survey's reviewed precision" if cal.sampled_survey() else "precision"),
+                       # how a card's false rate sets P(real) (issue 27, docs/estimator.md 16)
+                       "p_real_model": ("mixture per confidence bin" if REALITY_MIXTURE else "carried across bins")
+                       if cal.uses_false_rate() else "precision per confidence bin",
                        "box_size_m": CAMERA_SIZE_M,
                        "visibility_by_range": dict(zip(VISIBILITY_RANGE_M, VISIBILITY)),
                        "visible_range_m": _attr(cameras, "visible_range_m"),
