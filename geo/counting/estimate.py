@@ -701,7 +701,10 @@ def reality_variance(parts: StripParts, q: np.ndarray, pi: np.ndarray, curves: R
     does to the area's other singles through the fitted real singles), the bin's expected false
     singles among the area's being (1 - q_b) of them, so the term is
     (1 - q_b) (own_b^2 sum c^2 + 2 own_b shift_ab sum c + shift_ab^2 n_ab); multi-detection
-    cameras are real (q = 1)."""
+    cameras are real (q = 1). A real single's bin is itself a draw (from the card's real share
+    s_b): each single adds q_b pi Var_B(own_B c + shift_aB), B ~ s (the bins' lottery; the found
+    variance's (1 - pi) X^2 at the bin drawn holds the other (1 - pi) of it, so that a camera
+    surely found still carries the whole lottery)."""
     w = 1.0 / pi
     if parts.mixture() and not fixed_totals:
         return _mixture_reality_variance(parts, w, curves, n_areas)
@@ -750,6 +753,15 @@ def mixture_moves(parts: StripParts, c: np.ndarray, curves: RateCurves, n_areas:
     return q_b, np.diag(plus).copy(), sum_c @ (plus - q_b[None, :]).T, sum_c
 
 
+def reality_by_bin_of(parts: StripParts, curves: RateCurves) -> np.ndarray:
+    """P(real) of a single per confidence bin of this survey (``reality_by_bin``, mixture only)."""
+    k = len(curves.conf_edges) - 1
+    single = parts.n_detections <= 1
+    s_b = np.bincount(conf_bin(parts.conf_max[single], curves.conf_edges), minlength=k).astype(float)
+    return reality_by_bin(s_b, np.asarray(parts.false_rate, float) * float(parts.n_images), parts.real_share,
+                          **parts.prior_kw())
+
+
 def _mixture_reality_variance(parts: StripParts, w: np.ndarray, curves: RateCurves, n_areas: int) -> np.ndarray:
     """``reality_variance`` of a card's false singles under the per-bin mixture (see there)."""
     k = len(curves.conf_edges) - 1
@@ -762,7 +774,14 @@ def _mixture_reality_variance(parts: StripParts, w: np.ndarray, curves: RateCurv
     sum_w2 = np.bincount(key, w[pc][ps] ** 2, minlength=n_areas * k).reshape(n_areas, k)
     n_ab = np.bincount(key, minlength=n_areas * k).reshape(n_areas, k).astype(float)
     terms = (1 - q_b) * (own ** 2 * sum_w2 + 2 * own * shift * sum_w + shift ** 2 * n_ab)
-    return np.maximum(terms, 0.0).sum(axis=1)
+    # a real single's confidence bin is a draw from the real share (another survey sees it in another
+    # bin): its move own_B c + shift_aB varies with the bin drawn, however surely the camera is found
+    share = np.asarray(parts.real_share, float) / float(np.sum(parts.real_share))
+    moves = own[None, :] * w[pc][ps][:, None] + shift[parts.pair_area[ps]]
+    lottery = (moves ** 2) @ share - (moves @ share) ** 2
+    q = reality_by_bin_of(parts, curves)[cam_bin[pc][ps]]
+    lottery = q * np.maximum(lottery, 0.0) / w[pc][ps]  # pi Var_B: the found variance's (1 - pi) X^2 has the rest
+    return np.maximum(terms, 0.0).sum(axis=1) + np.bincount(parts.pair_area[ps], lottery, minlength=n_areas)
 
 
 def encounter_variance(parts: StripParts, totals: dict, curves: RateCurves, n_areas: int, *,
