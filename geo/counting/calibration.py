@@ -306,7 +306,8 @@ def calibration_from_dict(data: dict) -> Calibration:
     try:
         false_transfer = float(false_transfer)
     except (TypeError, ValueError):
-        raise GeoInputError(f"calibration false_transfer_sd must be a number (log SD), got {false_transfer!r}") from None
+        raise GeoInputError(f"calibration false_transfer_sd must be a number (log SD), "
+                            f"got {false_transfer!r}") from None
     if not 0.0 <= false_transfer < 5.0:
         raise GeoInputError(f"calibration false_transfer_sd must be a log SD in [0, 5), got {false_transfer:g}")
     if rb.get("cameras"):  # the true cameras the recall boxes came from, when the producer counts them

@@ -596,7 +596,7 @@ class StripParts:
     cache: dict = field(default_factory=dict, repr=False)
     street: np.ndarray | None = None  # per inside camera: its street (systematic designs: the grid moves with it)
     real_share: np.ndarray | None = None  # with false_rate: real singles' share per bin (``reality_from_rate``)
-    false_prior: tuple | None = None  # (shape, images) per bin of the survey's false rate's prior (``Calibration.false_prior``)
+    false_prior: tuple | None = None  # (shape, images) per bin: the false rate's prior (``Calibration.false_prior``)
 
     def mixture(self) -> bool:
         """Whether P(real) is the per-bin mixture (``reality_from_rate``), not the carry."""

@@ -700,7 +700,8 @@ def reality_of_cameras(cameras: pd.DataFrame, detections: pd.DataFrame, cal, *, 
     if rate is not None and REALITY_MIXTURE:  # the per-bin mixture, as the estimate (issue 27)
         return reality_from_rate(cameras["n_detections"].to_numpy(float),
                                  cameras["conf_max"].fillna(1.0).to_numpy(float) if "conf_max" in cameras
-                                 else np.ones(len(cameras)), rate * float(n_images), cal.real_share(), curves.conf_edges)
+                                 else np.ones(len(cameras)), rate * float(n_images), cal.real_share(),
+                                 curves.conf_edges)
     false_b = false_detections_by_bin(conf, curves.conf_edges, precision=curves.precision, false_rate=rate,
                                       n_images=n_images)
     return reality_from_false(cameras["n_detections"].to_numpy(float),

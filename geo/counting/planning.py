@@ -545,7 +545,8 @@ def _mixture_reality(cal: Calibration, images: int, singles_real: float) -> tupl
     q_b = estimate.reality_by_bin(singles_real * share, false_b, share)
     shape = cal.false_rate_gamma()[0]
     var_real = float(np.sum(false_b * q_b ** 2))
-    var_prec = float(np.sum((false_b * q_b) ** 2 / shape)) + cal.false_level_sd() ** 2 * float(np.sum(false_b * q_b)) ** 2
+    var_prec = (float(np.sum((false_b * q_b) ** 2 / shape))
+                + cal.false_level_sd() ** 2 * float(np.sum(false_b * q_b)) ** 2)
     return float(share @ q_b), float(share @ q_b ** 2), var_real, var_prec
 
 

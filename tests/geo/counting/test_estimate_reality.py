@@ -35,7 +35,7 @@ def test_real_singles_fit_is_the_poisson_mixtures_maximum_likelihood():
         false = rng.uniform(0, 3, 5) * (rng.random(5) < 0.6)
         m = real_singles_fit(singles, false, share)
 
-        def nll(x):
+        def nll(x, singles=singles, false=false):
             mu = x * share + false
             return -np.sum(np.where(singles > 0, singles * np.log(np.maximum(mu, 1e-300)), 0.0) - mu)
 
