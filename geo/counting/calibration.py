@@ -92,6 +92,9 @@ class Calibration:
     # logit SD of the survey's recall level about this calibration's (``RECALL_TRANSFER_LOGIT_SD``); a card's
     transfer_sd: float = 0.0
     false_transfer_sd: float = 0.0  # log SD of a survey's false rate about this card's (``FALSE_TRANSFER_LOG_SD``)
+    # whether the survey's imagery looks like the card's (False where ``card_check`` flags it): the real detections'
+    # spread over the confidence bins (``real_share``) is the look's, like recall
+    look_fits: bool = True
 
     def recall_level_sd(self) -> float:
         """Logit SD of the survey's recall level about this calibration's, common to every size

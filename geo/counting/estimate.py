@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -1376,10 +1376,15 @@ def strip_parts(tree: shapely.STRtree, *, cameras: gpd.GeoDataFrame, used: pd.Da
                       floor=inclusion_floor(klass[inside], pi_ref), n_images=int(n_images),
                       false_rate=calibration.false_rates() if calibration.uses_false_rate() else None,
                       street=None if street_id is None else np.asarray(street_id, np.int64),
-                      real_share=calibration.real_share() if calibration.uses_false_rate() and REALITY_MIXTURE
-                      else None,
-                      false_prior=calibration.false_prior() if calibration.uses_false_rate() and REALITY_MIXTURE
-                      else None)
+                      real_share=calibration.real_share() if _mixture_for(calibration) else None,
+                      false_prior=calibration.false_prior() if _mixture_for(calibration) else None)
+
+
+def _mixture_for(calibration: Calibration) -> bool:
+    """Whether P(real) is the per-bin mixture (``reality_from_rate``): a card's false rate, with
+    ``REALITY_MIXTURE``, on imagery that looks like the card's (a flagged survey's real detections
+    need not spread over the confidence bins as the card's: the carry, as before issue 27's change)."""
+    return calibration.uses_false_rate() and REALITY_MIXTURE and calibration.look_fits
 
 
 def _per_road_km_se_r2(parts: StripParts, cameras: pd.DataFrame, surveyed: gpd.GeoDataFrame, units: pd.DataFrame,
@@ -1681,6 +1686,8 @@ def survey_plan(inputs: SurveyInputs, *, strip, cameras: gpd.GeoDataFrame, detec
     cal, checks = calibration_checked(cal, cameras=cameras, detections=detections, images=images, crs=streets.crs,
                                       buildings=buildings, notes=notes,
                                       look_table=look_table)  # issue 26: card check, survey's own recall, look
+    if (checks.get("card_check") or {}).get("fits") is False:  # nor does the card's real share (issue 27)
+        cal = replace(cal, look_fits=False)
     widths, strip_notes = strip_by_class(strip, design=design, calibration=cal)
     notes.extend(strip_notes)
     spacing = design.spacing_m
@@ -1871,7 +1878,7 @@ def estimate_report(survey_dir: Path, *, info: dict, cal: Calibration, parts: di
                        "p_real_from": "false-detection rate per image" if cal.uses_false_rate() else
                                       ("the survey's reviewed precision" if cal.sampled_survey() else "precision"),
                        # how a card's false rate sets P(real) (issue 27, docs/estimator.md 16)
-                       "p_real_model": ("mixture per confidence bin" if REALITY_MIXTURE else "carried across bins")
+                       "p_real_model": ("mixture per confidence bin" if _mixture_for(cal) else "carried across bins")
                        if cal.uses_false_rate() else "precision per confidence bin",
                        "box_size_m": CAMERA_SIZE_M,
                        "visibility_by_range": dict(zip(VISIBILITY_RANGE_M, VISIBILITY)),

@@ -230,3 +230,17 @@ def test_with_the_rate_learnt_a_card_that_transfers_high_costs_a_large_survey_le
         learnt.append((reality_from_rate(np.ones(n), conf, rate * n_img, share, EDGES, prior_images=images,
                                          n_images=n_img) / pi).sum() - n_real)
     assert np.mean(fixed) < -0.04 * n_real and np.mean(learnt) > 0.6 * np.mean(fixed), (np.mean(fixed), np.mean(learnt))
+
+
+def test_a_flagged_surveys_p_real_keeps_the_carry():
+    # the real detections' spread over the confidence bins is the card's look's, like recall: where
+    # card_check flags the survey (look_fits False) P(real) is the carry, else the mixture; a review never
+    from dataclasses import replace
+
+    from geo.counting.calibration import calibration_from_dict
+    from geo.counting.estimate import _mixture_for
+
+    cal = _card()
+    assert _mixture_for(cal) and not _mixture_for(replace(cal, look_fits=False))
+    review = calibration_from_dict({**CARD, "source": "review"})
+    assert not _mixture_for(review)
