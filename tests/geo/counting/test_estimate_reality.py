@@ -85,6 +85,7 @@ def _survey(rng, pi_pop, rate, share, n_img, false_scale=1.0):
     return pi, conf, found.sum()
 
 
+@pytest.mark.slow
 def test_the_mixture_is_unbiased_and_its_stated_variance_is_its_spread_over_surveys():
     # 12 real cameras (pi 0.1-0.8), the card's false rate on 300 images: sum P(real) / pi is the truth
     # on average, and the found + reality variance states the estimate's spread over surveys
@@ -182,6 +183,7 @@ def test_a_surveys_own_singles_update_the_cards_false_rate():
     assert tight.false_prior()[1] == pytest.approx(np.full(5, 3000.0))
 
 
+@pytest.mark.slow
 def test_with_the_rate_learnt_the_estimate_is_unbiased_and_its_variance_is_its_spread_over_surveys():
     # each survey's false rate drawn about the card's as its prior says (the card's Gamma times one
     # log-normal transfer shift): the estimate is the truth on average and found + reality + false-rate
