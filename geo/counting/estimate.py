@@ -15,10 +15,15 @@ street are no part of it.
        design's randomization (the grid's start, or where random points fall), the views'
        geometry and the detector's recall by box size; floored at ``MIN_INCLUSION`` x the
        design's best pi for the class (``geo.counting.design``'s small-pi rule);
-    3. P(real) (``false_detections_by_bin``, ``reality_from_false``): with a model card the
-       expected false detections per confidence bin are its false-detection rate per image x
-       the survey's images; with a review, the survey's own verified precision; spent first on
-       single-detection cameras of their bin, what a bin cannot place passing to the bin above;
+    3. P(real): with a model card (``reality_from_rate``) a mixture per confidence bin of the
+       survey's real single-detection cameras, spread over the bins as the card's real detections
+       are (their number fitted to the survey), and its false ones, the card's false-detection
+       rate per image x the survey's images updated by the survey's own singles (a Gamma prior
+       widened by the rate's transfer, ``real_false_fit``); multi-detection cameras are real; a
+       survey that ``card_check`` flags keeps the older rule below. With a review
+       (``false_detections_by_bin``, ``reality_from_false``), the survey's own verified precision,
+       spent first on single-detection cameras of their bin, what a bin cannot place passing to
+       the bin above;
     4. totals (``strip_totals``): Horvitz-Thompson, sum of P(real) / pi per area and class;
     5. variance (``strip_variance``), as Distance's ``dht2`` reports it, from independent sources:
        - encounter: the Horvitz-Thompson variance of which cameras were detected (known pi),
@@ -29,8 +34,10 @@ street are no part of it.
          between-streets encounter-rate variance of Fewster et al. (2009), R2, is reported for
          the density per road km as a rate to carry to other streets
          (``encounter_rate_variance``);
-       - false detections ("precision"): each bin's false-detection rate (Gamma posterior) or
-         precision (Beta posterior, times the finite-population correction for a review)
+       - false detections ("precision"): a card's false rate straying from the survey's by the
+         card's counting error (each bin's Gamma) and its transfer (one log shift), through how
+         each false single moves the mixture's estimate (``mixture_moves``); else each bin's
+         precision (Beta posterior, times the finite-population correction for a review) or rate
          carried through by the delta method (a central difference of one posterior SD);
        - recall: each size bin's Beta posterior carried through pi's gradient;
        weights of cameras placed by box size are corrected for their location error
