@@ -21,7 +21,9 @@ precision never stands in for a survey's. A card without ``false_bins`` but with
 and ``n_images`` gets them derived (false = n - real: the same held-out evaluation); without
 either, the estimator falls back on the precision (and says so). Each bin's rate has a Gamma
 posterior, Gamma(false + 1/(2k), n_images) over k bins (the Jeffreys prior of a Poisson rate,
-its half count spread over the bins).
+its half count spread over the bins). A survey's own rate strays from a card's by more than that:
+``false_transfer_sd`` (optional, a log SD; default ``FALSE_TRANSFER_LOG_SD``) widens it into the
+prior the estimator updates with the survey's own singles (``Calibration.false_prior``).
 
 Counts, not rates: each bin's rate has a Beta posterior (Jeffreys prior, Beta(1/2, 1/2), shrunk
 towards the pooled rate by ``PRIOR_STRENGTH`` pseudo-counts so that an empty or tiny bin falls
