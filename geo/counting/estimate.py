@@ -1695,6 +1695,9 @@ def survey_plan(inputs: SurveyInputs, *, strip, cameras: gpd.GeoDataFrame, detec
                                       look_table=look_table)  # issue 26: card check, survey's own recall, look
     if (checks.get("card_check") or {}).get("fits") is False:  # nor does the card's real share (issue 27)
         cal = replace(cal, look_fits=False)
+        if checks.get("envelope_calibrations"):  # the recall level's envelope alike
+            checks["envelope_calibrations"] = {k: replace(c, look_fits=False)
+                                               for k, c in checks["envelope_calibrations"].items()}
     widths, strip_notes = strip_by_class(strip, design=design, calibration=cal)
     notes.extend(strip_notes)
     spacing = design.spacing_m
