@@ -21,7 +21,9 @@ precision never stands in for a survey's. A card without ``false_bins`` but with
 and ``n_images`` gets them derived (false = n - real: the same held-out evaluation); without
 either, the estimator falls back on the precision (and says so). Each bin's rate has a Gamma
 posterior, Gamma(false + 1/(2k), n_images) over k bins (the Jeffreys prior of a Poisson rate,
-its half count spread over the bins).
+its half count spread over the bins). A survey's own rate strays from a card's by more than that:
+``false_transfer_sd`` (optional, a log SD; default ``FALSE_TRANSFER_LOG_SD``) widens it into the
+prior the estimator updates with the survey's own singles (``Calibration.false_prior``).
 
 Counts, not rates: each bin's rate has a Beta posterior (Jeffreys prior, Beta(1/2, 1/2), shrunk
 towards the pooled rate by ``PRIOR_STRENGTH`` pseudo-counts so that an empty or tiny bin falls
@@ -58,6 +60,13 @@ RECALL_BOXES_PER_CAMERA = 2.0
 # (``recall_transfer_sd`` in its calibration dict). Only a card's recall transfers: a review's or a
 # survey's own fit measures the survey itself.
 RECALL_TRANSFER_LOGIT_SD = 0.40
+# Log SD of a survey's false-detection rate about a card's, beyond the card's own counting error (issue 27,
+# docs/estimator.md 16): the 27 rendered training-look surveys' 49 false boxes on 18,009 images against the
+# shipped card's 13 on 3,000 sit delta = -0.56 (SE 0.18) below it with a spread tau = 0.48 (95% 0-1.08)
+# between surveys (Poisson-lognormal, ``scripts.validation.false_share rates``); sqrt(delta^2 - se_card^2 +
+# tau^2) = 0.69, se_card = 0.27 the card's own log SE (already in its Gamma). A card may state its own
+# ``false_transfer_sd``.
+FALSE_TRANSFER_LOG_SD = 0.69
 
 
 @dataclass(frozen=True)
@@ -84,12 +93,31 @@ class Calibration:
     camera_sd: float = CAMERA_LOGIT_SD
     # logit SD of the survey's recall level about this calibration's (``RECALL_TRANSFER_LOGIT_SD``); a card's
     transfer_sd: float = 0.0
+    false_transfer_sd: float = 0.0  # log SD of a survey's false rate about this card's (``FALSE_TRANSFER_LOG_SD``)
+    # whether the survey's imagery looks like the card's (False where ``card_check`` flags it): the real detections'
+    # spread over the confidence bins (``real_share``) is the look's, like recall
+    look_fits: bool = True
 
     def recall_level_sd(self) -> float:
         """Logit SD of the survey's recall level about this calibration's, common to every size
         bin: the card's transfer to a new survey (``transfer_sd``) for a held-out card; 0 for a
         review or a survey's own fit (they measure the survey itself) and for assumed rates."""
         return float(self.transfer_sd) if self.source == "card" else 0.0
+
+    def false_level_sd(self) -> float:
+        """Log SD of a survey's false-detection rate about this calibration's, common to every
+        confidence bin, beyond its own counting error: ``false_transfer_sd`` for a held-out card;
+        0 for a review or assumed rates."""
+        return float(self.false_transfer_sd) if self.source == "card" else 0.0
+
+    def false_prior(self) -> tuple[np.ndarray, np.ndarray]:
+        """(shape, images) per confidence bin of a Gamma prior of a new survey's false detections
+        per image: the card's Gamma posterior (``false_rate_gamma``), its relative variance
+        1 / shape widened by the transfer (``false_level_sd``^2) at the same mean; ``images`` is the
+        prior's weight in images (shape / mean rate)."""
+        shape, rate = self.false_rate_gamma()
+        wide = 1.0 / (1.0 / shape + self.false_level_sd() ** 2)
+        return wide, rate * wide / shape
 
     def uses_false_rate(self) -> bool:
         """Whether P(real) comes from the false-detection rate per image (a held-out calibration
@@ -110,6 +138,15 @@ class Calibration:
         """Posterior-mean false detections per image, per confidence bin."""
         shape, rate = self.false_rate_gamma()
         return shape / rate
+
+    def real_share(self) -> np.ndarray:
+        """Share of real detections per confidence bin, (real + 1/2) / sum (the card's real
+        detections with a Jeffreys half count per bin): how a survey's real single-detection
+        cameras spread over the bins (P(real) from a false rate, ``geo.counting.estimate.
+        reality_from_rate``; the 27 rendered training-look surveys' real singles: 0.10 / 0.14 /
+        0.55 / 0.21 / 0 against the shipped card's 0.10 / 0.16 / 0.56 / 0.18 / 0.00)."""
+        share = np.asarray(self.prec_real, float) + 0.5
+        return share / share.sum()
 
     def sampled_survey(self) -> bool:
         """Whether the precision bins are a sample of this survey's own detections (a review,
@@ -262,7 +299,7 @@ def calibration_from_dict(data: dict) -> Calibration:
     false_n, false_images, derived = false_from_dict(data, edges=edges, prec_n=pn, prec_real=pr, source=source,
                                                      n_images=n_images)
     known = {"source", "conf_threshold", "precision_bins", "recall_bins", "n_images", "false_bins",
-             "recall_transfer_sd"}
+             "recall_transfer_sd", "false_transfer_sd"}
     transfer = data.get("recall_transfer_sd", RECALL_TRANSFER_LOGIT_SD if source == "card" else 0.0)
     try:
         transfer = float(transfer)
@@ -270,6 +307,14 @@ def calibration_from_dict(data: dict) -> Calibration:
         raise GeoInputError(f"calibration recall_transfer_sd must be a number (logit SD), got {transfer!r}") from None
     if not 0.0 <= transfer < 5.0:
         raise GeoInputError(f"calibration recall_transfer_sd must be a logit SD in [0, 5), got {transfer:g}")
+    false_transfer = data.get("false_transfer_sd", FALSE_TRANSFER_LOG_SD if source == "card" else 0.0)
+    try:
+        false_transfer = float(false_transfer)
+    except (TypeError, ValueError):
+        raise GeoInputError(f"calibration false_transfer_sd must be a number (log SD), "
+                            f"got {false_transfer!r}") from None
+    if not 0.0 <= false_transfer < 5.0:
+        raise GeoInputError(f"calibration false_transfer_sd must be a log SD in [0, 5), got {false_transfer:g}")
     if rb.get("cameras"):  # the true cameras the recall boxes came from, when the producer counts them
         per_camera = max(1.0, float(rn.sum()) / max(float(rb["cameras"]), 1.0))
     else:
@@ -280,7 +325,7 @@ def calibration_from_dict(data: dict) -> Calibration:
                        n_images=n_images,
                        extra={k: v for k, v in data.items() if k not in known}, prec_population=population,
                        false_n=false_n, false_images=false_images, false_derived=derived,
-                       boxes_per_camera=per_camera, transfer_sd=transfer)
+                       boxes_per_camera=per_camera, transfer_sd=transfer, false_transfer_sd=false_transfer)
 
 
 def false_from_dict(data: dict, *, edges: np.ndarray, prec_n: np.ndarray, prec_real: np.ndarray, source: str,
@@ -376,6 +421,7 @@ def calibration_summary(cal: Calibration, *, conf: np.ndarray | None = None, lev
             "recall": float(cal.recall_bins() @ rw),
             "recall_lo": float(np.quantile(r_draws, alpha)), "recall_hi": float(np.quantile(r_draws, 1 - alpha)),
             "recall_transfer_sd": cal.recall_level_sd(),
+            "false_transfer_sd": cal.false_level_sd(),
             "precision_by_conf": {"edges": cal.conf_edges.tolist(), "precision": cal.precision_bins().round(4).tolist(),
                                   "n": cal.prec_n.tolist()},
             "recall_by_size": {"edges_px": cal.size_edges.tolist(), "recall": cal.recall_bins().round(4).tolist(),

@@ -15,10 +15,15 @@ street are no part of it.
        design's randomization (the grid's start, or where random points fall), the views'
        geometry and the detector's recall by box size; floored at ``MIN_INCLUSION`` x the
        design's best pi for the class (``geo.counting.design``'s small-pi rule);
-    3. P(real) (``false_detections_by_bin``, ``reality_from_false``): with a model card the
-       expected false detections per confidence bin are its false-detection rate per image x
-       the survey's images; with a review, the survey's own verified precision; spent first on
-       single-detection cameras of their bin, what a bin cannot place passing to the bin above;
+    3. P(real): with a model card (``reality_from_rate``) a mixture per confidence bin of the
+       survey's real single-detection cameras, spread over the bins as the card's real detections
+       are (their number fitted to the survey), and its false ones, the card's false-detection
+       rate per image x the survey's images updated by the survey's own singles (a Gamma prior
+       widened by the rate's transfer, ``real_false_fit``); multi-detection cameras are real; a
+       survey that ``card_check`` flags keeps the older rule below. With a review
+       (``false_detections_by_bin``, ``reality_from_false``), the survey's own verified precision,
+       spent first on single-detection cameras of their bin, what a bin cannot place passing to
+       the bin above;
     4. totals (``strip_totals``): Horvitz-Thompson, sum of P(real) / pi per area and class;
     5. variance (``strip_variance``), as Distance's ``dht2`` reports it, from independent sources:
        - encounter: the Horvitz-Thompson variance of which cameras were detected (known pi),
@@ -29,8 +34,10 @@ street are no part of it.
          between-streets encounter-rate variance of Fewster et al. (2009), R2, is reported for
          the density per road km as a rate to carry to other streets
          (``encounter_rate_variance``);
-       - false detections ("precision"): each bin's false-detection rate (Gamma posterior) or
-         precision (Beta posterior, times the finite-population correction for a review)
+       - false detections ("precision"): a card's false rate straying from the survey's by the
+         card's counting error (each bin's Gamma) and its transfer (one log shift), through how
+         each false single moves the mixture's estimate (``mixture_moves``); else each bin's
+         precision (Beta posterior, times the finite-population correction for a review) or rate
          carried through by the delta method (a central difference of one posterior SD);
        - recall: each size bin's Beta posterior carried through pi's gradient;
        weights of cameras placed by box size are corrected for their location error
@@ -53,7 +60,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +95,12 @@ ACROSS_SHARE = 0.8
 # surveys' false cameras), it pulled their card medians to -20%. With the new figures: rendered card
 # systematic / random +5% / -8% (off: +8% / -5%), truth-only median +1.5% (docs/estimator.md 10; issue 27).
 CARRY_FALSE_SHORTFALL = True
+# P(real) with a card's false rate: a mixture per confidence bin of the survey's real singles (spread over
+# the bins as the card's real detections are, their number fitted to the survey) and the card's expected
+# false detections (``reality_from_rate``), with no carry across bins. The carry above charged the
+# 0.7-0.8 bin, where neither the card set nor the 27 rendered surveys have a false detection, about 3
+# expected false cameras on the 9 random surveys (docs/estimator.md 15.1, 16). Off: the carry.
+REALITY_MIXTURE = True
 
 
 @dataclass
@@ -438,6 +451,112 @@ def _reality_clipped(n_detections: np.ndarray, conf_max: np.ndarray, detection_c
     return q
 
 
+def real_singles_fit(singles_b: np.ndarray, false_b: np.ndarray, share_b: np.ndarray) -> float:
+    """Maximum-likelihood number M of real single-detection cameras of a survey whose singles per
+    confidence bin are Poisson(M share_b + false_b): ``false_b`` the expected false detections (a
+    card's rate x the survey's images), ``share_b`` how real singles spread over the bins
+    (``Calibration.real_share``); cameras, at least 0. The score sum_b S_b share_b / (M share_b +
+    false_b) - sum_b share_b falls with M, so a bisection on [0, sum S] finds it."""
+    s = np.asarray(singles_b, float)
+    e = np.maximum(np.asarray(false_b, float), 0.0)
+    a = np.asarray(share_b, float) / max(float(np.sum(share_b)), 1e-300)
+    if s.sum() <= 0:
+        return 0.0
+
+    def score(m: float) -> float:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where((s > 0) & (a > 0), s * a / (m * a + e), 0.0)
+        return float(np.sum(terms)) - 1.0
+
+    if not np.any((e <= 0) & (s > 0) & (a > 0)) and score(0.0) <= 0:
+        return 0.0
+    lo, hi = 0.0, float(s.sum())
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if score(mid) > 0 else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def real_false_fit(singles_b: np.ndarray, false_b: np.ndarray, share_b: np.ndarray, *,
+                   prior_images: np.ndarray | None = None, n_images: float = 0.0) -> tuple[float, np.ndarray]:
+    """(real single-detection cameras M, expected false singles per confidence bin) of a survey
+    whose singles per bin are Poisson(M share_b + false_b). Without ``prior_images`` the false
+    ones are the card's ``false_b`` (its rate x the survey's images) and M is fitted
+    (``real_singles_fit``). With it, each bin's rate per image is also the survey's: a Gamma prior
+    of mean false_b / ``n_images`` worth ``prior_images`` images (``Calibration.false_prior``: the
+    card's counts, widened by its transfer) updated by the bin's false singles, which EM
+    estimates (E: a bin's singles split real / false by their expected shares; M: M is the real
+    ones' sum, each rate (prior shape + false) / (prior images + the survey's images)): a survey
+    whose low bins hold fewer singles than the card's rate expects learns a lower rate there."""
+    s = np.asarray(singles_b, float)
+    e = np.maximum(np.asarray(false_b, float), 0.0)
+    a = np.asarray(share_b, float) / max(float(np.sum(share_b)), 1e-300)
+    m = real_singles_fit(s, e, a)
+    if prior_images is None or n_images <= 0 or s.sum() <= 0:
+        return m, e
+    prior = np.asarray(prior_images, float)
+    shape = e / n_images * prior
+    m = max(m, 1e-9)
+    for _ in range(500):
+        total = m * a + e
+        with np.errstate(divide="ignore", invalid="ignore"):
+            false = np.where(total > 0, s * e / total, 0.0)
+        m_new = float(np.sum(s - false))
+        e_new = (shape + false) / (prior + n_images) * n_images
+        done = abs(m_new - m) < 1e-7 * (1.0 + m) and np.allclose(e_new, e, rtol=1e-7, atol=1e-9)
+        m, e = m_new, e_new
+        if done:
+            break
+    return m, e
+
+
+def reality_by_bin(singles_b: np.ndarray, false_b: np.ndarray, share_b: np.ndarray, *,
+                   prior_images: np.ndarray | None = None, n_images: float = 0.0) -> np.ndarray:
+    """P(real) of a single-detection camera per confidence bin: M share_b / (M share_b + F_b),
+    M the survey's real singles and F_b its expected false ones (``real_false_fit``), made
+    non-decreasing in confidence (a bin with few real detections on the card, such as the top
+    one, keeps the bin below's); 1 where a bin expects neither."""
+    m, e = real_false_fit(singles_b, false_b, share_b, prior_images=prior_images, n_images=n_images)
+    a = np.asarray(share_b, float) / max(float(np.sum(share_b)), 1e-300)
+    real = m * a
+    total = real + e
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.where(total > 0, real / total, 1.0)
+    return np.maximum.accumulate(q)
+
+
+def reality_response(singles_b: np.ndarray, false_b: np.ndarray, share_b: np.ndarray, **prior
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(P(real) of a single per bin, the same with one more single in bin b: row b), for how far
+    one more single camera moves the estimate (``found_response``, ``reality_variance``);
+    ``prior``: ``reality_by_bin``'s prior_images and n_images."""
+    s = np.asarray(singles_b, float)
+    q = reality_by_bin(s, false_b, share_b, **prior)
+    plus = np.stack([reality_by_bin(s + np.eye(len(s))[b], false_b, share_b, **prior) for b in range(len(s))])
+    return q, plus
+
+
+def reality_from_rate(n_detections: np.ndarray, conf_max: np.ndarray, false_b: np.ndarray, share_b: np.ndarray,
+                      edges: np.ndarray, *, prior_images: np.ndarray | None = None, n_images: float = 0.0
+                      ) -> np.ndarray:
+    """P(real) of each located camera from a held-out false-detection rate, per confidence bin,
+    with no carry across bins: a bin's singles are a mixture of the survey's real singles spread
+    over the bins as the card's real detections are (``share_b``; their number fitted to the
+    survey's singles of every bin) and its false ones (the card's expectation ``false_b``; with
+    ``prior_images``, updated by the survey's own singles: ``real_false_fit``); a single is real
+    with the bin's real share of that mixture (``reality_by_bin``). False boxes seldom repeat at
+    one place across views, so multi-detection cameras are real. Where the rate is right the
+    singles' P(real) sum to the fitted real singles, on average the real ones, and a bin the card
+    saw no false detection in is charged none of another bin's (``CARRY_FALSE_SHORTFALL`` spent a
+    low bin's shortfall on the bins above: issue 27, docs/estimator.md section 16)."""
+    single = np.asarray(n_detections, float) <= 1
+    k = len(edges) - 1
+    cam_bin = conf_bin(np.asarray(conf_max, float), edges)
+    singles_b = np.bincount(cam_bin[single], minlength=k).astype(float)
+    q_b = reality_by_bin(singles_b, false_b, share_b, prior_images=prior_images, n_images=n_images)
+    return np.where(single, q_b[cam_bin], 1.0)
+
+
 def camera_reality(n_detections: np.ndarray, conf_max: np.ndarray, detection_conf: np.ndarray,
                    precision_at) -> np.ndarray:
     """P(real) of each located camera from the precision by confidence (``reality_from_false``
@@ -483,10 +602,25 @@ class StripParts:
     false_rate: np.ndarray | None = None
     cache: dict = field(default_factory=dict, repr=False)
     street: np.ndarray | None = None  # per inside camera: its street (systematic designs: the grid moves with it)
+    real_share: np.ndarray | None = None  # with false_rate: real singles' share per bin (``reality_from_rate``)
+    false_prior: tuple | None = None  # (shape, images) per bin: the false rate's prior (``Calibration.false_prior``)
+
+    def mixture(self) -> bool:
+        """Whether P(real) is the per-bin mixture (``reality_from_rate``), not the carry."""
+        return self.false_rate is not None and self.real_share is not None
+
+    def prior_kw(self) -> dict:
+        """``reality_by_bin``'s prior keywords (the survey's false rate learnt from its singles), or none."""
+        if self.false_prior is None:
+            return {}
+        return {"prior_images": np.asarray(self.false_prior[1], float), "n_images": float(self.n_images)}
 
     def reality(self, curves: RateCurves, *, false_rate: np.ndarray | None = None) -> np.ndarray:
         """P(real) of every located camera (``false_rate`` overrides this survey's rates)."""
         rate = self.false_rate if false_rate is None else false_rate
+        if self.mixture():
+            return reality_from_rate(self.n_detections, self.conf_max, np.asarray(rate, float) * float(self.n_images),
+                                     self.real_share, curves.conf_edges, **self.prior_kw())
         false_b = false_detections_by_bin(self.detection_conf, curves.conf_edges, precision=curves.precision,
                                           false_rate=rate, n_images=self.n_images)
         return reality_from_false(self.n_detections, self.conf_max, self.detection_conf, false_b, curves.conf_edges)
@@ -567,8 +701,20 @@ def reality_variance(parts: StripParts, q: np.ndarray, pi: np.ndarray, curves: R
       calibration's own error is the separate false-detection term.
 
     Multi-detection cameras keep the Bernoulli term q (1 - q) / pi^2 with a review and the
-    Poisson (1 - q) / pi^2 with a card."""
+    Poisson (1 - q) / pi^2 with a card.
+
+    With P(real) from the per-bin mixture (``reality_from_rate``) a false single of weight c moves
+    the estimate by own_b c + shift_ab (``mixture_moves``: its bin's P(real) with it, and what it
+    does to the area's other singles through the fitted real singles), the bin's expected false
+    singles among the area's being (1 - q_b) of them, so the term is
+    (1 - q_b) (own_b^2 sum c^2 + 2 own_b shift_ab sum c + shift_ab^2 n_ab); multi-detection
+    cameras are real (q = 1). A real single's bin is itself a draw (from the card's real share
+    s_b): each single adds q_b pi Var_B(own_B c + shift_aB), B ~ s (the bins' lottery; the found
+    variance's (1 - pi) X^2 at the bin drawn holds the other (1 - pi) of it, so that a camera
+    surely found still carries the whole lottery)."""
     w = 1.0 / pi
+    if parts.mixture() and not fixed_totals:
+        return _mixture_reality_variance(parts, w, curves, n_areas)
     single = parts.n_detections[parts.inside] <= 1
     multi = (1 - q) * w ** 2 if not fixed_totals else q * (1 - q) * w ** 2
     k = len(curves.precision)
@@ -590,6 +736,59 @@ def reality_variance(parts: StripParts, q: np.ndarray, pi: np.ndarray, curves: R
         factor = np.where(s_b > 1, q_b * (1 - q_b) * s_b / np.maximum(s_b - 1, 1), 0.0)
         within = np.maximum(sum_w2 - sq_mean, 0.0)
     return out + (within * factor).sum(axis=1)
+
+
+def mixture_moves(parts: StripParts, c: np.ndarray, curves: RateCurves, n_areas: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """With P(real) from the per-bin mixture (``reality_from_rate``): (q_b, own_b, shift (areas,
+    bins), the area's singles' sum of ``c`` per bin), where one more single of weight c in bin b
+    moves area a's estimate by own_b c + shift[a, b]: own_b is bin b's P(real) with it, and the
+    shift is what it does to the area's other singles' P(real) through the fitted real singles
+    (``reality_response``; c: 1 / pi per inside camera)."""
+    edges = curves.conf_edges
+    k = len(edges) - 1
+    single_all = parts.n_detections <= 1
+    s_b = np.bincount(conf_bin(parts.conf_max[single_all], edges), minlength=k).astype(float)
+    q_b, plus = reality_response(s_b, np.asarray(parts.false_rate, float) * float(parts.n_images), parts.real_share,
+                                 **parts.prior_kw())
+    single = single_all[parts.inside]
+    cam_bin = conf_bin(parts.conf_max[parts.inside], edges)
+    pc = parts.pair_cam
+    ps = single[pc]
+    key = parts.pair_area * k + cam_bin[pc]
+    sum_c = np.bincount(key[ps], np.asarray(c, float)[pc][ps], minlength=n_areas * k).reshape(n_areas, k)
+    return q_b, np.diag(plus).copy(), sum_c @ (plus - q_b[None, :]).T, sum_c
+
+
+def reality_by_bin_of(parts: StripParts, curves: RateCurves) -> np.ndarray:
+    """P(real) of a single per confidence bin of this survey (``reality_by_bin``, mixture only)."""
+    k = len(curves.conf_edges) - 1
+    single = parts.n_detections <= 1
+    s_b = np.bincount(conf_bin(parts.conf_max[single], curves.conf_edges), minlength=k).astype(float)
+    return reality_by_bin(s_b, np.asarray(parts.false_rate, float) * float(parts.n_images), parts.real_share,
+                          **parts.prior_kw())
+
+
+def _mixture_reality_variance(parts: StripParts, w: np.ndarray, curves: RateCurves, n_areas: int) -> np.ndarray:
+    """``reality_variance`` of a card's false singles under the per-bin mixture (see there)."""
+    k = len(curves.conf_edges) - 1
+    q_b, own, shift, sum_w = mixture_moves(parts, w, curves, n_areas)
+    single = parts.n_detections[parts.inside] <= 1
+    cam_bin = conf_bin(parts.conf_max[parts.inside], curves.conf_edges)
+    pc = parts.pair_cam
+    ps = single[pc]
+    key = (parts.pair_area * k + cam_bin[pc])[ps]
+    sum_w2 = np.bincount(key, w[pc][ps] ** 2, minlength=n_areas * k).reshape(n_areas, k)
+    n_ab = np.bincount(key, minlength=n_areas * k).reshape(n_areas, k).astype(float)
+    terms = (1 - q_b) * (own ** 2 * sum_w2 + 2 * own * shift * sum_w + shift ** 2 * n_ab)
+    # a real single's confidence bin is a draw from the real share (another survey sees it in another
+    # bin): its move own_B c + shift_aB varies with the bin drawn, however surely the camera is found
+    share = np.asarray(parts.real_share, float) / float(np.sum(parts.real_share))
+    moves = own[None, :] * w[pc][ps][:, None] + shift[parts.pair_area[ps]]
+    lottery = (moves ** 2) @ share - (moves @ share) ** 2
+    q = reality_by_bin_of(parts, curves)[cam_bin[pc][ps]]
+    lottery = q * np.maximum(lottery, 0.0) / w[pc][ps]  # pi Var_B: the found variance's (1 - pi) X^2 has the rest
+    return np.maximum(terms, 0.0).sum(axis=1) + np.bincount(parts.pair_area[ps], lottery, minlength=n_areas)
 
 
 def encounter_variance(parts: StripParts, totals: dict, curves: RateCurves, n_areas: int, *,
@@ -615,6 +814,13 @@ def found_response(parts: StripParts, q: np.ndarray, pi: np.ndarray, curves: Rat
     single's, ``reality_variance``). Multi-detection cameras move it by their weight."""
     if parts.false_rate is None or len(parts.pair_cam) == 0:
         return None
+    if parts.mixture():  # one more single moves it by own_b c + shift_ab (``mixture_moves``)
+        c = 1.0 / pi
+        _, own, shift, _ = mixture_moves(parts, c, curves, n_areas)
+        cb = conf_bin(parts.conf_max[parts.inside], curves.conf_edges)[parts.pair_cam]
+        ps = (parts.n_detections[parts.inside] <= 1)[parts.pair_cam]
+        cp = c[parts.pair_cam]
+        return np.where(ps, (own[cb] * cp + shift[parts.pair_area, cb]) / cp, 1.0)
     edges = curves.conf_edges
     k = len(edges) - 1
     single_all = parts.n_detections <= 1
@@ -706,6 +912,8 @@ def false_detection_variance(parts: StripParts, cal: Calibration, curves: RateCu
     estimate's central difference squared (delta method); cameras^2."""
     survey_n = np.bincount(conf_bin(parts.detection_conf, curves.conf_edges), minlength=len(curves.precision))
     var = np.zeros(n_areas)
+    if parts.mixture() and parts.false_prior is not None:
+        return _mixture_rate_variance(parts, cal, curves, pi, n_areas), np.ones(len(survey_n))
     if parts.false_rate is not None:
         shape, rate = cal.false_rate_gamma()
         rates, sd = parts.false_rate, np.sqrt(shape) / rate
@@ -732,6 +940,34 @@ def false_detection_variance(parts: StripParts, cal: Calibration, curves: RateCu
             ests.append(parts.per_area(q_all[parts.inside] / pi, n_areas))
         var += fpc[j] * ((ests[0] - ests[1]) / (hi_r - lo_r) * sd[j]) ** 2
     return var, fpc
+
+
+def _mixture_rate_variance(parts: StripParts, cal: Calibration, curves: RateCurves, pi: np.ndarray, n_areas: int
+                           ) -> np.ndarray:
+    """``false_detection_variance`` of P(real) from the per-bin mixture with the survey's rate
+    learnt (``real_false_fit``): a survey's false-detection rate strays from the card's by the
+    card's counting error (each bin's Gamma, relative variance 1 / shape, independent) and its
+    transfer (one log shift of every bin, SD ``Calibration.false_level_sd``); its false singles
+    then exceed their Poisson spread, and each moves the area's estimate by own_b c + shift_ab
+    (``mixture_moves``, the rate's update included). Per area: sum_b (E_b / S_b)^2 v_b
+    (own_b C_ab + n_ab shift_ab)^2 + tau^2 (sum_b E_b / S_b (own_b C_ab + n_ab shift_ab))^2, E_b the
+    card's expected false singles of bin b (rate x images), S_b the survey's singles, C_ab and n_ab
+    the area's singles' sum of 1 / pi and number; cameras^2."""
+    k = len(curves.conf_edges) - 1
+    c = 1.0 / np.asarray(pi, float)
+    _, own, shift, sum_c = mixture_moves(parts, c, curves, n_areas)
+    single_all = parts.n_detections <= 1
+    s_b = np.bincount(conf_bin(parts.conf_max[single_all], curves.conf_edges), minlength=k).astype(float)
+    single = single_all[parts.inside]
+    cam_bin = conf_bin(parts.conf_max[parts.inside], curves.conf_edges)
+    pc = parts.pair_cam
+    ps = single[pc]
+    n_ab = np.bincount((parts.pair_area * k + cam_bin[pc])[ps], minlength=n_areas * k).reshape(n_areas, k)
+    expected = np.asarray(parts.false_rate, float) * float(parts.n_images)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        move = np.where(s_b > 0, expected / s_b, 0.0) * (own * sum_c + n_ab * shift)  # (areas, bins)
+    shape = cal.false_rate_gamma()[0]
+    return (move ** 2 / shape).sum(axis=1) + cal.false_level_sd() ** 2 * move.sum(axis=1) ** 2
 
 
 def recall_variance(parts: StripParts, cal: Calibration, curves: RateCurves, totals: dict, n_areas: int
@@ -1146,7 +1382,16 @@ def strip_parts(tree: shapely.STRtree, *, cameras: gpd.GeoDataFrame, used: pd.Da
                       else np.ones(len(used)),
                       floor=inclusion_floor(klass[inside], pi_ref), n_images=int(n_images),
                       false_rate=calibration.false_rates() if calibration.uses_false_rate() else None,
-                      street=None if street_id is None else np.asarray(street_id, np.int64))
+                      street=None if street_id is None else np.asarray(street_id, np.int64),
+                      real_share=calibration.real_share() if _mixture_for(calibration) else None,
+                      false_prior=calibration.false_prior() if _mixture_for(calibration) else None)
+
+
+def _mixture_for(calibration: Calibration) -> bool:
+    """Whether P(real) is the per-bin mixture (``reality_from_rate``): a card's false rate, with
+    ``REALITY_MIXTURE``, on imagery that looks like the card's (a flagged survey's real detections
+    need not spread over the confidence bins as the card's: the carry, as before issue 27's change)."""
+    return calibration.uses_false_rate() and REALITY_MIXTURE and calibration.look_fits
 
 
 def _per_road_km_se_r2(parts: StripParts, cameras: pd.DataFrame, surveyed: gpd.GeoDataFrame, units: pd.DataFrame,
@@ -1448,6 +1693,11 @@ def survey_plan(inputs: SurveyInputs, *, strip, cameras: gpd.GeoDataFrame, detec
     cal, checks = calibration_checked(cal, cameras=cameras, detections=detections, images=images, crs=streets.crs,
                                       buildings=buildings, notes=notes,
                                       look_table=look_table)  # issue 26: card check, survey's own recall, look
+    if (checks.get("card_check") or {}).get("fits") is False:  # nor does the card's real share (issue 27)
+        cal = replace(cal, look_fits=False)
+        if checks.get("envelope_calibrations"):  # the recall level's envelope alike
+            checks["envelope_calibrations"] = {k: replace(c, look_fits=False)
+                                               for k, c in checks["envelope_calibrations"].items()}
     widths, strip_notes = strip_by_class(strip, design=design, calibration=cal)
     notes.extend(strip_notes)
     spacing = design.spacing_m
@@ -1637,6 +1887,9 @@ def estimate_report(survey_dir: Path, *, info: dict, cal: Calibration, parts: di
                                   "fov": design.fov, "width": design.width, "height": design.height},
                        "p_real_from": "false-detection rate per image" if cal.uses_false_rate() else
                                       ("the survey's reviewed precision" if cal.sampled_survey() else "precision"),
+                       # how a card's false rate sets P(real) (issue 27, docs/estimator.md 16)
+                       "p_real_model": ("mixture per confidence bin" if _mixture_for(cal) else "carried across bins")
+                       if cal.uses_false_rate() else "precision per confidence bin",
                        "box_size_m": CAMERA_SIZE_M,
                        "visibility_by_range": dict(zip(VISIBILITY_RANGE_M, VISIBILITY)),
                        "visible_range_m": _attr(cameras, "visible_range_m"),

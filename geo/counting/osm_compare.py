@@ -41,7 +41,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.counting.estimate import (cameras_in_strip, false_detections_by_bin, reality_from_false, strip_by_class,
+from geo.counting.estimate import (REALITY_MIXTURE, cameras_in_strip, false_detections_by_bin, reality_from_false,
+                                   reality_from_rate, strip_by_class,
                                    strip_side, xy_from_lonlat)
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD
 from geo.counting.inclusion import (DEFAULT_SHIFTS, DEFAULT_STRIP_M, box_size_m, street_distance, surveyed_streets,
@@ -686,16 +687,21 @@ def read_compare(survey_dir: str | Path) -> gpd.GeoDataFrame | None:
 
 
 def reality_of_cameras(cameras: pd.DataFrame, detections: pd.DataFrame, cal, *, n_images: int) -> np.ndarray:
-    """P(real) of each located camera, as the estimate computes it
-    (``geo.counting.estimate.false_detections_by_bin``, ``reality_from_false``): the expected false
-    detections per confidence bin (a card's false rate per image x the survey's ``n_images``
-    ok images, else 1 - a review's precision per detection) spent first on the bin's
-    single-detection cameras."""
+    """P(real) of each located camera, as the estimate computes it: with a card's false rate per
+    image x the survey's ``n_images`` ok images, the per-bin mixture of real and false singles
+    (``geo.counting.estimate.reality_from_rate``); else 1 - a review's precision per detection
+    spent first on the bin's single-detection cameras (``false_detections_by_bin``,
+    ``reality_from_false``)."""
     if len(cameras) == 0:
         return np.zeros(0)
     conf = detections["conf"].fillna(1.0).to_numpy(float) if "conf" in detections else np.ones(len(detections))
     curves = cal.curves()
     rate = cal.false_rates() if cal.uses_false_rate() else None
+    if rate is not None and REALITY_MIXTURE:  # the per-bin mixture, as the estimate (issue 27)
+        return reality_from_rate(cameras["n_detections"].to_numpy(float),
+                                 cameras["conf_max"].fillna(1.0).to_numpy(float) if "conf_max" in cameras
+                                 else np.ones(len(cameras)), rate * float(n_images), cal.real_share(),
+                                 curves.conf_edges)
     false_b = false_detections_by_bin(conf, curves.conf_edges, precision=curves.precision, false_rate=rate,
                                       n_images=n_images)
     return reality_from_false(cameras["n_detections"].to_numpy(float),

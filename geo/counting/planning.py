@@ -531,6 +531,25 @@ def false_per_image(cal: Calibration) -> tuple[float, float]:
     return 0.01, 0.3
 
 
+def _mixture_reality(cal: Calibration, images: int, singles_real: float) -> tuple[float, float, float, float] | None:
+    """The estimator's per-bin P(real) (``geo.counting.estimate.reality_by_bin``) at a design's
+    expected singles: (mean P(real) of a real single over the bins it may fall in, the mean of its
+    square, the Poisson false singles' variance and the false rate's (card per bin and transfer),
+    both in squared false-single weights); None without a card's false rate or with the carry."""
+    from geo.counting import estimate
+
+    if not cal.uses_false_rate() or not estimate.REALITY_MIXTURE:
+        return None
+    share = cal.real_share()
+    false_b = cal.false_rates() * float(images)
+    q_b = estimate.reality_by_bin(singles_real * share, false_b, share)
+    shape = cal.false_rate_gamma()[0]
+    var_real = float(np.sum(false_b * q_b ** 2))
+    var_prec = (float(np.sum((false_b * q_b) ** 2 / shape))
+                + cal.false_level_sd() ** 2 * float(np.sum(false_b * q_b)) ** 2)
+    return float(share @ q_b), float(share @ q_b ** 2), var_real, var_prec
+
+
 @dataclass
 class Prediction:
     """A design's predicted figures at an assumed density (see ``design_prediction``)."""
@@ -612,11 +631,20 @@ def design_prediction(area: PlanArea, design: Design, calibration: Calibration, 
     w2_real = scale * float(np.sum(s_p1 / s_pf ** 2))
     w1_real = scale * float(np.sum(s_p1 / s_pf))
     w2_false, w1_false = n_false / mean_pf ** 2, n_false / mean_pf
+    mixture = None if review or false_rate is not None else _mixture_reality(calibration, images, singles_real)
     if review:  # within-bin allocation only: which of the singles are real
         n_singles = singles_real + n_false
         spread = w2_real + w2_false - (w1_real + w1_false) ** 2 / max(n_singles, 1.0)
         var_real = q * (1.0 - q) * max(spread, 0.0)
         var_prec = 0.0
+    elif mixture is not None:  # P(real) per confidence bin, as the estimator's (issue 27)
+        q, q2, var_real, var_prec = mixture
+        var_real, var_prec = var_real / mean_pf ** 2, var_prec / mean_pf ** 2
+        # a real single moves the estimate by q_B c, its bin B a draw from the real share: E q_B^2 c^2
+        c = 1.0 / s_pf
+        var_ht -= scale * float(np.sum(s_p1 * (1.0 - q2) * c ** 2 - (s_pi * c) ** 2
+                                       + (s_p1 * q * c + (s_pi - s_p1) * c) ** 2))
+        var_ht = max(var_ht, 0.0)
     else:
         var_real = q * (1.0 - q) * (w2_real + w2_false)
         # the false rate's error: each false detection too many removes a single's weight

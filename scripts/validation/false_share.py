@@ -10,6 +10,12 @@ Research only (read only on its inputs):
   cameras the card's rate expects (rate per image x the survey's ok images).
 - ``cardset --data YAML --predictions PARQUET``: the card set's detections at the card's
   threshold by box-size bin, false or not (what a false detection's size looks like).
+- ``rates ROOT [--card-false N --card-images N] [--set NAME=FALSE/IMAGES ...] --csv OUT``: the
+  false-rate transfer (issue 27, docs/estimator.md 16): per survey of ROOT (``NAME/base``), its
+  detections at the threshold on no true box and its ok images; the fit of log(survey rate / card
+  rate) = delta + u_s, u_s ~ N(0, tau^2) (Poisson-lognormal, marginal likelihood), and the false
+  rate's transfer SD about the card, sqrt(max(delta^2 - se_card^2, 0) + tau^2) (se_card: the
+  card's own log-rate SE, which the estimate's false-detection term already carries).
 """
 from __future__ import annotations
 
@@ -75,6 +81,72 @@ def surveys_table(root: Path, *, est: str = "est-card") -> tuple[pd.DataFrame, p
     return pd.concat(cams, ignore_index=True), pd.DataFrame(per)
 
 
+def survey_false_boxes(survey_dir: Path, *, conf: float = 0.5) -> dict:
+    """One survey's detections at ``conf`` on no true box (``background``, the card's false_bins
+    rule) and its ok images, with its method, style and corruption (``survey.json``)."""
+    from scripts.validation.false_detections import kinds_from_boxes
+
+    base = survey_dir / "base"
+    det = pd.read_parquet(base / "detections")
+    det = det[det.conf >= conf].reset_index(drop=True)
+    det["image_id"] = det.image_id.astype(str)
+    truth = pd.read_parquet(base / "truth_boxes.parquet")
+    truth["image_id"] = truth.image_id.astype(str)
+    kind = kinds_from_boxes(det, truth)["kind"].to_numpy()
+    images = pd.read_parquet(base / "images.parquet")
+    ok = images["status"].fillna("ok").eq("ok") if "status" in images else np.ones(len(images), bool)
+    meta = json.loads((survey_dir / "survey.json").read_text()) if (survey_dir / "survey.json").is_file() else {}
+    return {"survey": survey_dir.name, "method": meta.get("method"), "style": meta.get("style"),
+            "corruption": meta.get("corruption") or "", "area": meta.get("area"),
+            "false": int((kind == "background").sum()), "images": int(images.loc[ok, "image_id"].nunique())}
+
+
+def rate_transfer(false: np.ndarray, images: np.ndarray, *, card_false: float, card_images: float,
+                  n_nodes: int = 40) -> dict:
+    """Poisson-lognormal fit of sets' false counts ``false`` on ``images`` against a card's rate
+    card_false / card_images: log(rate_s / card) = delta + u_s, u_s ~ N(0, tau^2), by marginal
+    likelihood (Gauss-Hermite); delta's SE from the observed information (tau held), tau's 95%
+    profile interval, the card's own log-rate SE (1 / sqrt(card_false + 1/2)) and the transfer SD
+    about the card sqrt(max(delta^2 - se_card^2, 0) + tau^2)."""
+    from scipy.optimize import minimize, minimize_scalar
+    from scipy.special import gammaln
+    from scipy.stats import chi2
+
+    y, n = np.asarray(false, float), np.asarray(images, float)
+    ref = (card_false + 0.5) / card_images
+    x, wq = np.polynomial.hermite.hermgauss(n_nodes)
+    wq = wq / np.sqrt(np.pi)
+
+    def nll(delta: float, tau: float) -> float:
+        mu = n[:, None] * ref * np.exp(delta + np.sqrt(2.0) * tau * x[None, :])
+        ll = y[:, None] * np.log(mu) - mu - gammaln(y + 1)[:, None]
+        top = ll.max(1, keepdims=True)
+        return -float(np.sum(top[:, 0] + np.log(np.exp(ll - top) @ wq)))
+
+    best = minimize(lambda th: nll(th[0], float(np.exp(th[1]))), np.array([0.0, np.log(0.3)]), method="Nelder-Mead",
+                    options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 4000})
+    delta, tau = float(best.x[0]), float(np.exp(best.x[1]))
+    h = 1e-3
+    curv = (nll(delta + h, tau) - 2 * nll(delta, tau) + nll(delta - h, tau)) / h ** 2
+    se_delta = float(1.0 / np.sqrt(curv)) if curv > 0 else float("nan")
+
+    def profile(t: float) -> float:
+        return minimize_scalar(lambda d: nll(d, t), bounds=(delta - 3, delta + 3), method="bounded").fun
+
+    fmin = min(best.fun, profile(0.0))
+    grid = np.linspace(0.0, max(3 * tau, 1.0), 41)
+    inside = grid[np.array([profile(t) for t in grid]) <= fmin + chi2.ppf(0.95, 1) / 2]
+    if profile(0.0) <= best.fun:  # the boundary: no spread beyond Poisson
+        tau = 0.0
+        delta = float(minimize_scalar(lambda d: nll(d, 0.0), bounds=(-5, 5), method="bounded").x)
+    se_card = float(1.0 / np.sqrt(card_false + 0.5))
+    return {"sets": int(len(y)), "false": int(y.sum()), "images": int(n.sum()), "card_rate": ref,
+            "pooled_rate": float(y.sum() / n.sum()), "delta": delta, "delta_se": se_delta, "tau": tau,
+            "tau_lo": float(inside.min()) if len(inside) else None,
+            "tau_hi": float(inside.max()) if len(inside) else None, "se_card": se_card,
+            "transfer_sd": float(np.sqrt(max(delta ** 2 - se_card ** 2, 0.0) + tau ** 2))}
+
+
 def cardset_sizes(data: str, predictions: str, *, conf: float = 0.5) -> pd.DataFrame:
     """The card set's detections at ``conf`` by size bin: detections, false ones (on no camera)."""
     from detector.evaluate import truth_from_split
@@ -102,7 +174,17 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--data", required=True)
     c.add_argument("--predictions", required=True)
     c.add_argument("--csv", type=Path, required=True)
+    r = sub.add_parser("rates", help="false boxes per survey, and the false rate's transfer from the card")
+    r.add_argument("root", type=Path)
+    r.add_argument("--card-false", type=float, default=13.0, help="the card's false boxes (shipped: 13)")
+    r.add_argument("--card-images", type=float, default=3000.0, help="the card's images (shipped: 3000)")
+    r.add_argument("--set", action="append", default=[], metavar="NAME=FALSE/IMAGES",
+                   help="a further set's counts (e.g. the second card-set layout, 20/3000)")
+    r.add_argument("--groups", default="training", help="comma list of training, held-out, corrupted")
+    r.add_argument("--csv", type=Path, required=True, help="per survey: false boxes, ok images")
     a = ap.parse_args(argv)
+    if a.cmd == "rates":
+        return _rates(a)
     if a.cmd == "surveys":
         cams, per = surveys_table(a.root, est=a.est)
         cams.to_csv(a.csv, index=False)
@@ -112,6 +194,27 @@ def main(argv: list[str] | None = None) -> int:
         t = cardset_sizes(a.data, a.predictions)
         t.to_csv(a.csv, index=False)
         print(t.groupby("bin")["false"].agg(["size", "sum"]).to_string())
+    return 0
+
+
+def _rates(a: argparse.Namespace) -> int:
+    rows = [survey_false_boxes(p.parent.parent) for p in sorted(a.root.glob("*/base/detections"))]
+    per = pd.DataFrame(rows)
+    group = np.where(per["style"].eq("alt"), "held-out", np.where(per["corruption"].ne(""), "corrupted", "training"))
+    per = per.assign(group=group)
+    per.to_csv(a.csv, index=False)
+    print(per.to_string())
+    use = per[per["group"].isin(a.groups.split(","))]
+    fits = {"surveys": rate_transfer(use["false"], use["images"], card_false=a.card_false, card_images=a.card_images)}
+    for key, g in use.groupby("method"):
+        fits[f"surveys {key}"] = rate_transfer(g["false"], g["images"], card_false=a.card_false,
+                                               card_images=a.card_images)
+    if a.set:
+        extra = [(s.split("=")[0], *map(float, s.split("=")[1].split("/"))) for s in a.set]
+        fits["sets"] = rate_transfer(np.array([e[1] for e in extra]), np.array([e[2] for e in extra]),
+                                     card_false=a.card_false, card_images=a.card_images)
+    for name, fit in fits.items():
+        print(name, json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in fit.items()}))
     return 0
 
 

@@ -209,14 +209,17 @@ class CardErrorModel:
 
 def error_model_from_card(name: str | None = None, *, rng: np.random.Generator | None = None,
                           camera_sd: float | None = None, calibration: dict | None = None,
-                          transfer_sd: float | None = None) -> CardErrorModel:
+                          transfer_sd: float | None = None, false_transfer_sd: float | None = None) -> CardErrorModel:
     """The error model of model card ``name`` (default: the shipped model, via the registry), or
     of a ``calibration`` dict given directly. With ``rng`` the rates are one draw from the card's
     posteriors (recall: each size bin's Beta, made monotone; false rate: each confidence bin's
     Gamma), so that replicates see detectors as different from the card as its counts allow, and
     the recall level of the survey one draw of the card's transfer (every bin's logit shifted by
     one N(0, sd^2) draw, sd ``Calibration.recall_level_sd``, or ``transfer_sd``, which the
-    calibration handed to the estimator then states too); without, the point rates."""
+    calibration handed to the estimator then states too), and the survey's false rate one draw of
+    the card's false-rate transfer (every bin's rate times exp(N(0, sd^2) - sd^2 / 2), one draw, sd
+    ``Calibration.false_level_sd``, or ``false_transfer_sd``, stated to the estimator too; issue 27);
+    without, the point rates."""
     from scipy.optimize import isotonic_regression
 
     from geo.counting.calibration import calibration_from_dict
@@ -231,6 +234,8 @@ def error_model_from_card(name: str | None = None, *, rng: np.random.Generator |
         name, calibration = model.model_id, dict(model.card.calibration)
     if transfer_sd is not None:
         calibration = {**calibration, "recall_transfer_sd": float(transfer_sd)}
+    if false_transfer_sd is not None:
+        calibration = {**calibration, "false_transfer_sd": float(false_transfer_sd)}
     cal = calibration_from_dict(calibration)
     if cal.false_n is None or cal.false_images <= 0:
         raise SystemExit(f"the calibration of {name} has neither false_bins nor precision bins with n_images: "
@@ -242,6 +247,9 @@ def error_model_from_card(name: str | None = None, *, rng: np.random.Generator |
     else:
         recall = isotonic_regression(rng.beta(a, b), weights=cal.rec_n + 1.0, increasing=True).x
         false = rng.gamma(shape, 1.0 / rate)
+        if cal.false_level_sd() > 0:  # the survey's false rate: the card's false-rate transfer (issue 27)
+            sd = cal.false_level_sd()
+            false = false * np.exp(rng.normal(0.0, sd) - sd ** 2 / 2)
         if cal.recall_level_sd() > 0:  # the survey's recall level: the card's transfer (issue 27)
             r = np.clip(recall, 1e-6, 1 - 1e-6)
             recall = _expit(np.log(r) - np.log1p(-r) + rng.normal(0.0, cal.recall_level_sd()))
@@ -445,7 +453,7 @@ def _replicate_views(scene: Scene, rng: np.random.Generator, *, method: str, spa
 def replicate(scene: Scene, rng: np.random.Generator, *, n_verify: int, n_eval: int, strip: float | str,
               card: str | None = None, calibration: str = "card", camera_sd: float | None = None,
               error_model: str = "card", design: dict | None = None, fixed_density: float | None = None,
-              transfer_sd: float | None = None) -> dict:
+              transfer_sd: float | None = None, false_transfer_sd: float | None = None) -> dict:
     """One replicate survey cut from ``scene``: its design, truth, estimates and scores.
 
     ``error_model`` "card": the detector is one draw from card ``card``'s posteriors
@@ -475,7 +483,7 @@ def replicate(scene: Scene, rng: np.random.Generator, *, n_verify: int, n_eval: 
         sides, dome_share = {"both": "both", "random": "one", "one": "left"}[design.get("sides", "both")], 0.53
     density = float(fixed_density) if fixed_density is not None else density
     card_model = (error_model_from_card(card, rng=np.random.default_rng([seed, 17]), camera_sd=camera_sd,
-                                        transfer_sd=transfer_sd)
+                                        transfer_sd=transfer_sd, false_transfer_sd=false_transfer_sd)
                   if error_model == "card" else None)
     points, images = _replicate_views(scene, rng, method=method, spacing=spacing, sides=sides)
     keep_p = {"dome": min(1.0, density * dome_share / (SCENE_DENSITY * max(scene.share["dome"], 1e-9))),
@@ -746,7 +754,8 @@ def design_from_arg(text: str) -> dict:
 
 
 def design_check(runs: list[dict], specs: dict, design: dict, density: float, *, card: str | None,
-                 calibration: str, transfer_sd: float | None = None) -> list[dict]:
+                 calibration: str, transfer_sd: float | None = None,
+                 false_transfer_sd: float | None = None) -> list[dict]:
     """Per area, the 95% interval half-width (% of the estimate) that ``camcensus plan`` predicts for
     ``design`` at ``density`` (``geo.counting.planning.design_prediction``, the card's calibration)
     against the one measured over the replicates: the mean of the estimates' own half-widths, and
@@ -757,6 +766,8 @@ def design_check(runs: list[dict], specs: dict, design: dict, density: float, *,
     card_cal = dict(resolve_model(card).card.calibration)
     if transfer_sd is not None:
         card_cal["recall_transfer_sd"] = float(transfer_sd)
+    if false_transfer_sd is not None:
+        card_cal["false_transfer_sd"] = float(false_transfer_sd)
     cal = calibration_for_plan(card_cal)
     spec_design = Design(**design)
     frame = pd.DataFrame(runs)
@@ -849,6 +860,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="logit SD of a replicate's recall level about the card's, drawn once per replicate and "
                              "stated to the estimator and the planner (default: the card's, "
                              "geo.counting.calibration.RECALL_TRANSFER_LOGIT_SD; 0: none, as before issue 27's term)")
+    parser.add_argument("--false-transfer-sd", type=float, default=None,
+                        help="log SD of a replicate's false-detection rate about the card's, drawn once per replicate "
+                             "and stated to the estimator and the planner (default: the card's, "
+                             "geo.counting.calibration.FALSE_TRANSFER_LOG_SD; 0: none, as before)")
     parser.add_argument("--rendered", action="store_true",
                         help="run the rendered validation instead (scripts/validation/validate_rendered.py; pass its "
                              "step and options after --)")
@@ -929,7 +944,7 @@ def main(argv: list[str] | None = None) -> int:
                         strip="auto" if design is not None else args.strip,
                         card=args.card, calibration=args.calibration, camera_sd=args.camera_sd,
                         error_model=args.error_model, design=design, fixed_density=args.density,
-                        transfer_sd=args.transfer_sd)
+                        transfer_sd=args.transfer_sd, false_transfer_sd=args.false_transfer_sd)
         runs.append(row)
         if i % 10 == 0:
             print(f"{i:4d} {row['area']:>10} s{row['spacing']:.0f} {row['sides']:4} d{row['density']:5.2f} "
@@ -940,7 +955,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.density is None:
             raise SystemExit("--design needs --density (cameras per km)")
         checks = design_check(runs, specs, design, args.density, card=args.card, calibration=args.calibration,
-                              transfer_sd=args.transfer_sd)
+                              transfer_sd=args.transfer_sd, false_transfer_sd=args.false_transfer_sd)
         tag = f"{zlib.crc32(json.dumps(design, sort_keys=True).encode()):08x}-{args.areas.replace(',', '+')}"
         out = args.work / f"design-{tag}-d{args.density:g}-{args.calibration}.json"
         out.write_text(json.dumps({"design": design, "density": args.density, "checks": checks, "runs": runs},

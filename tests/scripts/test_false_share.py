@@ -4,6 +4,7 @@ when that detection lies on no true box, and the card's rate gives the survey's 
 import json
 
 import pandas as pd
+import pytest
 
 from scripts.validation.false_share import surveys_table
 
@@ -32,3 +33,23 @@ def test_located_cameras_are_false_by_their_top_detection_and_the_card_expects_r
     assert cams.set_index("camera_id")["size_px"].round(1).to_dict() == {0: 10.0, 1: 16.0}
     row = per.iloc[0]
     assert (row.located, row["false"]) == (2, 1) and abs(row.expected - 3.0) < 1e-9
+
+
+def test_the_false_rate_transfer_fit_recovers_a_known_shift_and_spread():
+    # 60 surveys of 2,000 images whose rate is the card's x exp(-0.5 + N(0, 0.4^2)): the fit finds the
+    # shift and the spread; Poisson counts at the card's own rate give no shift and no spread
+    import numpy as np
+
+    from scripts.validation.false_share import rate_transfer
+
+    rng = np.random.default_rng(0)
+    card = 0.005
+    images = np.full(60, 2000.0)
+    counts = rng.poisson(images * card * np.exp(-0.5 + rng.normal(0, 0.4, 60)))
+    fit = rate_transfer(counts, images, card_false=card * 3000 - 0.5, card_images=3000)
+    assert abs(fit["delta"] + 0.5) < 2.5 * fit["delta_se"] and 0.2 < fit["tau"] < 0.6
+    assert fit["tau_lo"] < 0.4 < fit["tau_hi"]
+    flat = rate_transfer(rng.poisson(images * card), images, card_false=card * 3000 - 0.5, card_images=3000)
+    assert abs(flat["delta"]) < 0.1 and flat["tau"] < 0.15
+    assert flat["transfer_sd"] < 0.2 and fit["transfer_sd"] > 0.35
+    assert fit["transfer_sd"] ** 2 == pytest.approx(fit["delta"] ** 2 - fit["se_card"] ** 2 + fit["tau"] ** 2)

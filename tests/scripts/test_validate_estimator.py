@@ -70,3 +70,28 @@ def test_a_replicates_recall_level_is_one_draw_of_the_cards_transfer():
     default = error_model_from_card(calibration=cal)
     assert calibration_from_dict(default.calibration).recall_level_sd() == RECALL_TRANSFER_LOGIT_SD
     assert np.allclose(default.recall, calibration_from_dict(cal).recall_bins())
+
+
+def test_a_replicates_false_rate_is_one_draw_of_the_cards_false_rate_transfer():
+    """The truth-only replicates draw the survey's false rate as the estimator's prior states it
+    (``Calibration.false_prior``: the card's Gamma widened by ``false_level_sd``): one log-normal
+    factor, mean 1, common to every confidence bin (issue 27)."""
+    from geo.counting.calibration import FALSE_TRANSFER_LOG_SD, calibration_from_dict
+    from scripts.validation.validate_estimator import error_model_from_card
+
+    cal = {"source": "card", "conf_threshold": 0.5,
+           "precision_bins": {"edges": [0.5, 0.75, 1.0], "n": [50, 100], "real": [40, 99]},
+           "recall_bins": {"edges_px": [0, 100000], "n": [100], "found": [60]},
+           "false_bins": {"edges": [0.5, 0.75, 1.0], "false": [1000, 400], "n_images": 3000}, "n_images": 3000}
+    ratios = []
+    for seed in range(300):
+        none = error_model_from_card(calibration=cal, rng=np.random.default_rng(seed), false_transfer_sd=0.0)
+        moved = error_model_from_card(calibration=cal, rng=np.random.default_rng(seed), false_transfer_sd=0.5)
+        r = moved.false_rate / none.false_rate
+        assert np.ptp(r) < 1e-9  # one factor for every bin (the Gamma draws are the same)
+        ratios.append(r[0])
+    assert 0.42 < np.std(np.log(ratios)) < 0.58 and abs(np.mean(ratios) - 1.0) < 0.08
+    assert calibration_from_dict(moved.calibration).false_level_sd() == 0.5
+    assert calibration_from_dict(cal).false_level_sd() == FALSE_TRANSFER_LOG_SD  # the card's by default
+    # the point model (no rng) is not moved
+    assert np.allclose(error_model_from_card(calibration=cal).false_rate, calibration_from_dict(cal).false_rates())

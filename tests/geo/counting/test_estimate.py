@@ -361,6 +361,7 @@ def test_a_card_with_false_bins_reports_its_rate_and_the_surveys_implied_precisi
     result = estimate_survey(path, calibration=card, buildings=scene["buildings"], osm=False, exports=False)
     cal = result.report["calibration"]
     assert result.report["parameters"]["p_real_from"] == "false-detection rate per image"
+    assert result.report["parameters"]["p_real_model"] == "mixture per confidence bin"
     assert cal["false_per_image"] == pytest.approx(4.5 / 300)  # Jeffreys on the total: (3 + 1 + 1/2) / 300
     assert cal["false_per_image_lo"] < cal["false_per_image"] < cal["false_per_image_hi"]
     n_img = result.total["n_images"]

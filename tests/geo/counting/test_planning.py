@@ -240,7 +240,9 @@ def test_the_interval_narrows_with_density_spacing_and_a_review(street_area):
     far = design_prediction(street_area, Design(spacing_m=60.0), cal, density_per_km=8.0, false_rate=0.0)
     assert close.ci_half_width_pct < far.ci_half_width_pct and close.images > far.images
     reviewed = design_prediction(street_area, d, cal, density_per_km=8.0, review=True)
-    assert reviewed.ci_half_width_pct < dense.ci_half_width_pct  # no false-rate error left
+    # no false-rate error left with a review (its which-singles-are-real part is one bin's, as the
+    # estimator's review path; a card's P(real) is per confidence bin since issue 27, so not wider)
+    assert reviewed.var_share["precision"] == 0.0 < dense.var_share["precision"]
     assert dense.lo < dense.estimate < dense.hi
     assert dense.estimate == pytest.approx(dense.cameras_in_strip, rel=0.1)
 
@@ -376,3 +378,23 @@ def test_the_planner_carries_the_cards_transfer_as_the_estimator_does(street_are
     reviewed = [design_prediction(street_area, d, replace(cal, transfer_sd=sd), density_per_km=20.0, review=True)
                 for sd in (0.0, 0.5)]
     assert reviewed[0].ci_half_width_pct == pytest.approx(reviewed[1].ci_half_width_pct)
+
+
+def test_the_planner_predicts_p_real_per_confidence_bin_as_the_estimator(street_area, monkeypatch):
+    # with a card's false rate the planner's P(real) is the estimator's per-bin mixture at the design's
+    # expected singles: false detections in the low bins only cost the singles there, so a design with
+    # more images per real single has a lower mean P(real) and a larger false-detection share; with the
+    # carry (REALITY_MIXTURE off) the planner keeps its one-bin model
+    from geo.counting import estimate
+    from geo.counting.planning import _mixture_reality
+
+    cal = calibration(n_false=(20, 0, 0, 0, 0))
+    few, many = _mixture_reality(cal, 1000, 50.0), _mixture_reality(cal, 20000, 50.0)
+    assert 0.0 < many[0] < few[0] < 1.0 and few[1] <= few[0]
+    q_b = estimate.reality_by_bin(50.0 * cal.real_share(), cal.false_rates() * 1000, cal.real_share())
+    assert few[0] == pytest.approx(cal.real_share() @ q_b) and q_b[1:].min() > 0.99
+    d = Design(spacing_m=10.0)
+    sparse, dense = (design_prediction(street_area, d, cal, density_per_km=k) for k in (1.0, 8.0))
+    assert sparse.var_share["precision"] > dense.var_share["precision"] > 0.0
+    monkeypatch.setattr(estimate, "REALITY_MIXTURE", False)
+    assert _mixture_reality(cal, 1000, 50.0) is None
