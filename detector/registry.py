@@ -27,7 +27,7 @@ from detector.errors import DetectorInputError
 
 ModelKind = Literal["pt", "onnx", "openvino"]
 OPENVINO_SUFFIX = "_openvino_model"
-DEFAULT_MODEL = "cctv-yolo11n-synth3-avg"  # the shipped model: the default of every --model
+DEFAULT_MODEL = "cctv-yolo11n-synth4-wise"  # the shipped model: the default of every --model
 MODEL_ID_KEY = "camcensus_model_id"  # an export's metadata key naming the model it came from
 
 
