@@ -208,17 +208,32 @@ def compare_markdown(old: str | Path, new: str | Path) -> str:
     for key, title in titles.items():
         lines += [f"{title}:", "", "| bin | old k/n | old rate (95%) | new k/n | new rate (95%) | overlap |",
                   "|---|---|---|---|---|---|"]
-        for x, y in zip(a[key], b[key]):
-            overlap = "-" if x["lo"] is None or y["lo"] is None else ("yes" if x["lo"] <= y["hi"] and y["lo"] <= x["hi"]
-                                                                      else "**no**")
-            lines.append(f"| {x['bin']} | {x['k']}/{x['n']} | {_cell(x, key)} | {y['k']}/{y['n']} | {_cell(y, key)} "
-                         f"| {overlap} |")
+        old_rows, new_rows = {r["bin"]: r for r in a[key]}, {r["bin"]: r for r in b[key]}
+        for label in _bin_labels(a[key], b[key]):  # by bin, not by position: two cards' thresholds may differ
+            x, y = old_rows.get(label), new_rows.get(label)
+            overlap = ("-" if x is None or y is None or x["lo"] is None or y["lo"] is None
+                       else "yes" if x["lo"] <= y["hi"] and y["lo"] <= x["hi"] else "**no**")
+            lines.append(f"| {label} | {_count(x)} | {_cell(x, key)} | {_count(y)} | {_cell(y, key)} | {overlap} |")
         lines.append("")
     return "\n".join(lines)
 
 
-def _cell(row: dict[str, Any], key: str) -> str:
-    if row["rate"] is None:
+def _bin_labels(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[str]:
+    """Both cards' bin labels in order of their lower edge, "all" last."""
+    labels = dict.fromkeys([r["bin"] for r in old] + [r["bin"] for r in new])
+    return sorted((x for x in labels if x != "all"), key=_lower_edge) + (["all"] if "all" in labels else [])
+
+
+def _lower_edge(label: str) -> float:
+    return float(label.removeprefix("conf ").split("-")[0])
+
+
+def _count(row: dict[str, Any] | None) -> str:
+    return "-" if row is None else f"{row['k']}/{row['n']}"
+
+
+def _cell(row: dict[str, Any] | None, key: str) -> str:
+    if row is None or row["rate"] is None:
         return "n/a"
     digits = 4 if key == "false" else 2
     return f"{row['rate']:.{digits}f} ({row['lo']:.{digits}f}-{row['hi']:.{digits}f})"
@@ -229,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     e = sub.add_parser("evaluate", help="evaluate into the model's card on the card set (--new-held-out)")
     e.add_argument("--data", required=True, help="the card set's data.yaml")
-    e.add_argument("--model", default="cctv-yolo11n-synth3-avg", help="models/ name. Default the shipped one.")
+    e.add_argument("--model", default=None, help="models/ name. Default the shipped one (detector.registry.DEFAULT_MODEL).")
     e.add_argument("--conf", type=float, default=0.50, help="operating threshold 0-1. Default 0.50.")
     e.add_argument("--keep", required=True, help="folder for predictions.parquet and scores.json")
     c = sub.add_parser("compare", help="two cards' bins with Wilson 95%% intervals")
@@ -252,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--out", required=True, help="CSV to write")
     args = parser.parse_args(argv)
     if args.command == "evaluate":
-        s = evaluate_card_set(args.data, model=args.model, conf=args.conf, keep=args.keep)
+        from detector.registry import DEFAULT_MODEL
+
+        s = evaluate_card_set(args.data, model=args.model or DEFAULT_MODEL, conf=args.conf, keep=args.keep)
         print(json.dumps({k: s[k] for k in ("precision", "recall", "false_per_image", "n_images", "n_truth")}))
     elif args.command == "compare":
         text = compare_markdown(args.old, args.new)

@@ -96,3 +96,14 @@ def test_survey_quality_copy_of_every_view_keeps_the_views_without_a_camera(tmp_
     # written again at a survey's JPEG quality (72-92), not copied
     again = (every / "images" / "val" / "1_right.jpg").read_bytes()
     assert again != (root / "images" / "val" / "1_right.jpg").read_bytes()
+
+
+def test_compare_pairs_bins_by_their_edges_when_the_thresholds_differ():
+    # the two shipped cards start their confidence bins at 0.50 and 0.44: rows pair by bin, not by position
+    text = compare_markdown(REPO / "models" / "cctv-yolo11n-synth3-avg.md", REPO / "models" / "cctv-yolo11n-synth4-wise.md")
+    old = read_card(REPO / "models" / "cctv-yolo11n-synth3-avg.md").calibration["false_bins"]
+    new = read_card(REPO / "models" / "cctv-yolo11n-synth4-wise.md").calibration["false_bins"]
+    assert old["edges"][0] == 0.5 and new["edges"][0] == 0.44
+    assert f"| conf 0.44-0.50 | - | n/a | {new['false'][0]}/3000 |" in text
+    assert f"| conf 0.50-0.60 | {old['false'][0]}/3000 |" in text
+    assert f"| all | {sum(old['false'])}/3000 |" in text and f"| {sum(new['false'])}/3000 |" in text

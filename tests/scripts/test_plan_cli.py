@@ -59,7 +59,7 @@ def test_plan_compares_designs_recommends_and_writes_json(tmp_path, capsys):
                 "network", "fetch_s"} <= set(d)
         assert d["cost_usd"] == pytest.approx(d["images"] * 7.0 / 1000, abs=0.01)  # gsv's list price
         # each class's strip: where its own detection function falls to the floor, inside the profile (0-60 m);
-        # which class reaches farther depends on the card's curve (synth3-avg: domes 32.5 m, directed 32 m here)
+        # which class reaches farther depends on the card's curve
         assert set(d["strip_m"]) == {"directed", "dome"} and all(5.0 < w < 60.0 for w in d["strip_m"].values())
     rec = plan["recommended"]
     assert rec["meets_target"] and rec["ci_half_width_pct"] <= 60
