@@ -30,22 +30,30 @@ import pandas as pd
 SIZE_EDGES_PX = (0.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 64.0, 1e5)  # the card's recall bins
 
 
+
+def _detection_kinds(base: Path, *, conf: float) -> tuple[pd.DataFrame, np.ndarray]:
+    """A survey's detections at ``conf`` or more and each one's kind against the simulator's true
+    boxes (``false_detections.kinds_from_boxes``)."""
+    from scripts.validation.false_detections import kinds_from_boxes
+
+    det = pd.read_parquet(base / "detections")
+    det = det[det.conf >= conf].reset_index(drop=True)
+    det["image_id"] = det.image_id.astype(str)
+    truth = pd.read_parquet(base / "truth_boxes.parquet")
+    truth["image_id"] = truth.image_id.astype(str)
+    return det, kinds_from_boxes(det, truth)["kind"].to_numpy()
+
 def _size(df: pd.DataFrame) -> np.ndarray:
     return np.sqrt((df.x2 - df.x1).to_numpy(float) * (df.y2 - df.y1).to_numpy(float))
 
 
 def located_kinds(survey_dir: Path, *, est: str = "est-card", conf: float = 0.5) -> pd.DataFrame:
     """One row per located camera of one survey (see the module's docstring)."""
-    from scripts.validation.false_detections import FALSE_KINDS, kinds_from_boxes
+    from scripts.validation.false_detections import FALSE_KINDS
 
     base = survey_dir / "base"
     cams = pd.read_parquet(survey_dir / est / "cameras.parquet")
-    det = pd.read_parquet(base / "detections")
-    det = det[det.conf >= conf].reset_index(drop=True)
-    det["image_id"] = det.image_id.astype(str)
-    truth = pd.read_parquet(base / "truth_boxes.parquet")
-    truth["image_id"] = truth.image_id.astype(str)
-    kind = kinds_from_boxes(det, truth)["kind"].to_numpy()
+    det, kind = _detection_kinds(base, conf=conf)
     det = det.assign(false=np.isin(kind, FALSE_KINDS), size_px=_size(det))
     rows = cams[["camera_id", "n_detections", "conf_max", "class_name"]].copy()
     top = cams[["camera_id", "image_ids", "conf_max"]].explode("image_ids").rename(columns={"image_ids": "image_id"})
@@ -84,15 +92,8 @@ def surveys_table(root: Path, *, est: str = "est-card") -> tuple[pd.DataFrame, p
 def survey_false_boxes(survey_dir: Path, *, conf: float = 0.5) -> dict:
     """One survey's detections at ``conf`` on no true box (``background``, the card's false_bins
     rule) and its ok images, with its method, style and corruption (``survey.json``)."""
-    from scripts.validation.false_detections import kinds_from_boxes
-
     base = survey_dir / "base"
-    det = pd.read_parquet(base / "detections")
-    det = det[det.conf >= conf].reset_index(drop=True)
-    det["image_id"] = det.image_id.astype(str)
-    truth = pd.read_parquet(base / "truth_boxes.parquet")
-    truth["image_id"] = truth.image_id.astype(str)
-    kind = kinds_from_boxes(det, truth)["kind"].to_numpy()
+    det, kind = _detection_kinds(base, conf=conf)
     images = pd.read_parquet(base / "images.parquet")
     ok = images["status"].fillna("ok").eq("ok") if "status" in images else np.ones(len(images), bool)
     meta = json.loads((survey_dir / "survey.json").read_text()) if (survey_dir / "survey.json").is_file() else {}
