@@ -30,7 +30,6 @@ import pandas as pd
 SIZE_EDGES_PX = (0.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 64.0, 1e5)  # the card's recall bins
 
 
-
 def _detection_kinds(base: Path, *, conf: float) -> tuple[pd.DataFrame, np.ndarray]:
     """A survey's detections at ``conf`` or more and each one's kind against the simulator's true
     boxes (``false_detections.kinds_from_boxes``)."""
