@@ -10,7 +10,7 @@ Research only (read only on its inputs):
   cameras the card's rate expects (rate per image x the survey's ok images).
 - ``cardset --data YAML --predictions PARQUET``: the card set's detections at the card's
   threshold by box-size bin, false or not (what a false detection's size looks like).
-- ``rates ROOT [--card-false N --card-images N] [--set NAME=FALSE/IMAGES ...] --csv OUT``: the
+- ``rates ROOT [--card-false N --card-images N --conf C] [--set NAME=FALSE/IMAGES ...] --csv OUT``: the
   false-rate transfer (issue 27, docs/estimator.md 16): per survey of ROOT (``NAME/base``), its
   detections at the threshold on no true box and its ok images; the fit of log(survey rate / card
   rate) = delta + u_s, u_s ~ N(0, tau^2) (Poisson-lognormal, marginal likelihood), and the false
@@ -176,8 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--csv", type=Path, required=True)
     r = sub.add_parser("rates", help="false boxes per survey, and the false rate's transfer from the card")
     r.add_argument("root", type=Path)
-    r.add_argument("--card-false", type=float, default=13.0, help="the card's false boxes (shipped: 13)")
-    r.add_argument("--card-images", type=float, default=3000.0, help="the card's images (shipped: 3000)")
+    r.add_argument("--card-false", type=float, default=None,
+                   help="the card's false boxes (default: the shipped card's false_bins, summed)")
+    r.add_argument("--card-images", type=float, default=None, help="the card's images (default: the shipped card's)")
+    r.add_argument("--conf", type=float, default=None,
+                   help="threshold 0-1 for the surveys' false boxes (default: the shipped card's)")
     r.add_argument("--set", action="append", default=[], metavar="NAME=FALSE/IMAGES",
                    help="a further set's counts (e.g. the second card-set layout, 20/3000)")
     r.add_argument("--groups", default="training", help="comma list of training, held-out, corrupted")
@@ -197,8 +200,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _shipped_false_counts() -> tuple[float, float, float]:
+    """(false boxes, images, threshold) of the shipped card's ``false_bins``."""
+    from detector.registry import resolve_model
+
+    cal = resolve_model(None).card.calibration
+    return float(sum(cal["false_bins"]["false"])), float(cal["false_bins"]["n_images"]), float(cal["conf_threshold"])
+
+
 def _rates(a: argparse.Namespace) -> int:
-    rows = [survey_false_boxes(p.parent.parent) for p in sorted(a.root.glob("*/base/detections"))]
+    card_false, card_images, conf = _shipped_false_counts()
+    a.card_false = card_false if a.card_false is None else a.card_false
+    a.card_images = card_images if a.card_images is None else a.card_images
+    conf = conf if a.conf is None else a.conf
+    print(f"card: {a.card_false:g} false boxes in {a.card_images:g} images; surveys at {conf:g}")
+    rows = [survey_false_boxes(p.parent.parent, conf=conf) for p in sorted(a.root.glob("*/base/detections"))]
     per = pd.DataFrame(rows)
     group = np.where(per["style"].eq("alt"), "held-out", np.where(per["corruption"].ne(""), "corrupted", "training"))
     per = per.assign(group=group)
