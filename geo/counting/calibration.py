@@ -300,21 +300,8 @@ def calibration_from_dict(data: dict) -> Calibration:
                                                      n_images=n_images)
     known = {"source", "conf_threshold", "precision_bins", "recall_bins", "n_images", "false_bins",
              "recall_transfer_sd", "false_transfer_sd"}
-    transfer = data.get("recall_transfer_sd", RECALL_TRANSFER_LOGIT_SD if source == "card" else 0.0)
-    try:
-        transfer = float(transfer)
-    except (TypeError, ValueError):
-        raise GeoInputError(f"calibration recall_transfer_sd must be a number (logit SD), got {transfer!r}") from None
-    if not 0.0 <= transfer < 5.0:
-        raise GeoInputError(f"calibration recall_transfer_sd must be a logit SD in [0, 5), got {transfer:g}")
-    false_transfer = data.get("false_transfer_sd", FALSE_TRANSFER_LOG_SD if source == "card" else 0.0)
-    try:
-        false_transfer = float(false_transfer)
-    except (TypeError, ValueError):
-        raise GeoInputError(f"calibration false_transfer_sd must be a number (log SD), "
-                            f"got {false_transfer!r}") from None
-    if not 0.0 <= false_transfer < 5.0:
-        raise GeoInputError(f"calibration false_transfer_sd must be a log SD in [0, 5), got {false_transfer:g}")
+    transfer = _transfer_sd(data, "recall_transfer_sd", RECALL_TRANSFER_LOGIT_SD if source == "card" else 0.0, "logit")
+    false_transfer = _transfer_sd(data, "false_transfer_sd", FALSE_TRANSFER_LOG_SD if source == "card" else 0.0, "log")
     if rb.get("cameras"):  # the true cameras the recall boxes came from, when the producer counts them
         per_camera = max(1.0, float(rn.sum()) / max(float(rb["cameras"]), 1.0))
     else:
@@ -326,6 +313,19 @@ def calibration_from_dict(data: dict) -> Calibration:
                        extra={k: v for k, v in data.items() if k not in known}, prec_population=population,
                        false_n=false_n, false_images=false_images, false_derived=derived,
                        boxes_per_camera=per_camera, transfer_sd=transfer, false_transfer_sd=false_transfer)
+
+
+def _transfer_sd(data: dict, key: str, default: float, scale: str) -> float:
+    """A calibration's transfer SD ``key`` (a ``scale`` SD in [0, 5); ``default`` where absent), or a
+    one-line ``GeoInputError``."""
+    value = data.get(key, default)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise GeoInputError(f"calibration {key} must be a number ({scale} SD), got {value!r}") from None
+    if not 0.0 <= value < 5.0:
+        raise GeoInputError(f"calibration {key} must be a {scale} SD in [0, 5), got {value:g}")
+    return value
 
 
 def false_from_dict(data: dict, *, edges: np.ndarray, prec_n: np.ndarray, prec_real: np.ndarray, source: str,

@@ -101,6 +101,7 @@ CARRY_FALSE_SHORTFALL = True
 # 0.7-0.8 bin, where neither the card set nor the 27 rendered surveys have a false detection, about 3
 # expected false cameras on the 9 random surveys (docs/estimator.md 15.1, 16). Off: the carry.
 REALITY_MIXTURE = True
+P_REAL_MIXTURE = "mixture per confidence bin"  # report.json's parameters.p_real_model when it is used
 
 
 @dataclass
@@ -609,6 +610,15 @@ class StripParts:
         """Whether P(real) is the per-bin mixture (``reality_from_rate``), not the carry."""
         return self.false_rate is not None and self.real_share is not None
 
+    def singles_by_bin(self, edges: np.ndarray) -> np.ndarray:
+        """The survey's single-detection cameras per confidence bin (``edges``), all of them."""
+        single = self.n_detections <= 1
+        return np.bincount(conf_bin(self.conf_max[single], edges), minlength=len(edges) - 1).astype(float)
+
+    def expected_false(self) -> np.ndarray:
+        """The card's expected false detections per confidence bin: its rate per image x the images."""
+        return np.asarray(self.false_rate, float) * float(self.n_images)
+
     def prior_kw(self) -> dict:
         """``reality_by_bin``'s prior keywords (the survey's false rate learnt from its singles), or none."""
         if self.false_prior is None:
@@ -747,11 +757,9 @@ def mixture_moves(parts: StripParts, c: np.ndarray, curves: RateCurves, n_areas:
     (``reality_response``; c: 1 / pi per inside camera)."""
     edges = curves.conf_edges
     k = len(edges) - 1
-    single_all = parts.n_detections <= 1
-    s_b = np.bincount(conf_bin(parts.conf_max[single_all], edges), minlength=k).astype(float)
-    q_b, plus = reality_response(s_b, np.asarray(parts.false_rate, float) * float(parts.n_images), parts.real_share,
+    q_b, plus = reality_response(parts.singles_by_bin(edges), parts.expected_false(), parts.real_share,
                                  **parts.prior_kw())
-    single = single_all[parts.inside]
+    single = (parts.n_detections <= 1)[parts.inside]
     cam_bin = conf_bin(parts.conf_max[parts.inside], edges)
     pc = parts.pair_cam
     ps = single[pc]
@@ -762,10 +770,7 @@ def mixture_moves(parts: StripParts, c: np.ndarray, curves: RateCurves, n_areas:
 
 def reality_by_bin_of(parts: StripParts, curves: RateCurves) -> np.ndarray:
     """P(real) of a single per confidence bin of this survey (``reality_by_bin``, mixture only)."""
-    k = len(curves.conf_edges) - 1
-    single = parts.n_detections <= 1
-    s_b = np.bincount(conf_bin(parts.conf_max[single], curves.conf_edges), minlength=k).astype(float)
-    return reality_by_bin(s_b, np.asarray(parts.false_rate, float) * float(parts.n_images), parts.real_share,
+    return reality_by_bin(parts.singles_by_bin(curves.conf_edges), parts.expected_false(), parts.real_share,
                           **parts.prior_kw())
 
 
@@ -956,14 +961,13 @@ def _mixture_rate_variance(parts: StripParts, cal: Calibration, curves: RateCurv
     k = len(curves.conf_edges) - 1
     c = 1.0 / np.asarray(pi, float)
     _, own, shift, sum_c = mixture_moves(parts, c, curves, n_areas)
-    single_all = parts.n_detections <= 1
-    s_b = np.bincount(conf_bin(parts.conf_max[single_all], curves.conf_edges), minlength=k).astype(float)
-    single = single_all[parts.inside]
+    s_b = parts.singles_by_bin(curves.conf_edges)
+    single = (parts.n_detections <= 1)[parts.inside]
     cam_bin = conf_bin(parts.conf_max[parts.inside], curves.conf_edges)
     pc = parts.pair_cam
     ps = single[pc]
     n_ab = np.bincount((parts.pair_area * k + cam_bin[pc])[ps], minlength=n_areas * k).reshape(n_areas, k)
-    expected = np.asarray(parts.false_rate, float) * float(parts.n_images)
+    expected = parts.expected_false()
     with np.errstate(divide="ignore", invalid="ignore"):
         move = np.where(s_b > 0, expected / s_b, 0.0) * (own * sum_c + n_ab * shift)  # (areas, bins)
     shape = cal.false_rate_gamma()[0]
@@ -1383,11 +1387,11 @@ def strip_parts(tree: shapely.STRtree, *, cameras: gpd.GeoDataFrame, used: pd.Da
                       floor=inclusion_floor(klass[inside], pi_ref), n_images=int(n_images),
                       false_rate=calibration.false_rates() if calibration.uses_false_rate() else None,
                       street=None if street_id is None else np.asarray(street_id, np.int64),
-                      real_share=calibration.real_share() if _mixture_for(calibration) else None,
-                      false_prior=calibration.false_prior() if _mixture_for(calibration) else None)
+                      real_share=calibration.real_share() if mixture_for(calibration) else None,
+                      false_prior=calibration.false_prior() if mixture_for(calibration) else None)
 
 
-def _mixture_for(calibration: Calibration) -> bool:
+def mixture_for(calibration: Calibration) -> bool:
     """Whether P(real) is the per-bin mixture (``reality_from_rate``): a card's false rate, with
     ``REALITY_MIXTURE``, on imagery that looks like the card's (a flagged survey's real detections
     need not spread over the confidence bins as the card's: the carry, as before issue 27's change)."""
@@ -1888,7 +1892,7 @@ def estimate_report(survey_dir: Path, *, info: dict, cal: Calibration, parts: di
                        "p_real_from": "false-detection rate per image" if cal.uses_false_rate() else
                                       ("the survey's reviewed precision" if cal.sampled_survey() else "precision"),
                        # how a card's false rate sets P(real) (issue 27, docs/estimator.md 16)
-                       "p_real_model": ("mixture per confidence bin" if _mixture_for(cal) else "carried across bins")
+                       "p_real_model": (P_REAL_MIXTURE if mixture_for(cal) else "carried across bins")
                        if cal.uses_false_rate() else "precision per confidence bin",
                        "box_size_m": CAMERA_SIZE_M,
                        "visibility_by_range": dict(zip(VISIBILITY_RANGE_M, VISIBILITY)),

@@ -41,9 +41,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.counting.estimate import (REALITY_MIXTURE, cameras_in_strip, false_detections_by_bin, reality_from_false,
-                                   reality_from_rate, strip_by_class,
-                                   strip_side, xy_from_lonlat)
+from geo.counting.estimate import (P_REAL_MIXTURE, cameras_in_strip, false_detections_by_bin, mixture_for,
+                                   reality_from_false, reality_from_rate, strip_by_class, strip_side, xy_from_lonlat)
 from geo.counting.heterogeneity import CAMERA_LOGIT_SD
 from geo.counting.inclusion import (DEFAULT_SHIFTS, DEFAULT_STRIP_M, box_size_m, street_distance, surveyed_streets,
                                     view_pairs, views_for_inclusion)
@@ -473,7 +472,9 @@ def compare_survey(
         1.0 if precision is None else float(precision), 1.0 if recall is None else float(recall), source="scalar"))
     followed = recall_of_estimate(report)
     recall_at, recall_source = followed if followed is not None else (cal.curves().recall_at, cal.source)
-    g = survey_geometry(survey_dir, info, cal, strip=strip, buildings=buildings, crops=crops)
+    model = (report.get("parameters") or {}).get("p_real_model")  # P(real) as the estimate made it (issue 27)
+    g = survey_geometry(survey_dir, info, cal, strip=strip, buildings=buildings, crops=crops,
+                        mixture=None if model is None else model == P_REAL_MIXTURE)
     table = compare_from_tables(g["cameras"], osm, surveyed=g["surveyed"], views=g["views"], recall_at=recall_at,
                                 p_real=g["q"], strip=g["widths"], spacing_m=g["spacing"], n_shifts=g["shifts"],
                                 buildings=g["buildings"], crops=g["crops"], images=g["ok"],
@@ -539,9 +540,11 @@ def camera_sd_of_estimate(report: dict) -> float:
     return float(sd) if isinstance(sd, (int, float)) and sd >= 0 else CAMERA_LOGIT_SD
 
 
-def survey_geometry(survey_dir: Path, info: dict, cal, *, strip, buildings, crops: bool) -> dict:
-    """The survey's located cameras with P(real), its design, surveyed streets, views and the
-    strip per class, the buildings (metric CRS) and the cameras' best crops."""
+def survey_geometry(survey_dir: Path, info: dict, cal, *, strip, buildings, crops: bool,
+                    mixture: bool | None = None) -> dict:
+    """The survey's located cameras with P(real) (``reality_of_cameras``, ``mixture`` passed on), its
+    design, surveyed streets, views and the strip per class, the buildings (metric CRS) and the
+    cameras' best crops."""
     from geo.counting.design import design_from_sample_info
     from geo.counting.locate import buildings_for_survey, read_cameras, read_detections, read_images
     from geo.streets.network import load_network, streets_from_graph
@@ -565,7 +568,8 @@ def survey_geometry(survey_dir: Path, info: dict, cal, *, strip, buildings, crop
     ok = ok.drop_duplicates("image_id").reset_index(drop=True)
     if isinstance(buildings, str) and buildings == "auto":
         buildings = buildings_for_survey(info)
-    return {"cameras": cameras, "detections": detections, "q": reality_of_cameras(cameras, used, cal, n_images=n_ok),
+    q = reality_of_cameras(cameras, used, cal, n_images=n_ok, mixture=mixture)
+    return {"cameras": cameras, "detections": detections, "q": q,
             "design": design, "widths": widths, "strip_notes": strip_notes, "spacing": spacing, "shifts": shifts,
             "surveyed": surveyed, "ok": ok,
             "views": views_for_inclusion(ok, streets.crs, random_sides=design.sides == "random"),
@@ -686,22 +690,25 @@ def read_compare(survey_dir: str | Path) -> gpd.GeoDataFrame | None:
     return gpd.read_parquet(path) if path.exists() else None
 
 
-def reality_of_cameras(cameras: pd.DataFrame, detections: pd.DataFrame, cal, *, n_images: int) -> np.ndarray:
+def reality_of_cameras(cameras: pd.DataFrame, detections: pd.DataFrame, cal, *, n_images: int,
+                       mixture: bool | None = None) -> np.ndarray:
     """P(real) of each located camera, as the estimate computes it: with a card's false rate per
-    image x the survey's ``n_images`` ok images, the per-bin mixture of real and false singles
-    (``geo.counting.estimate.reality_from_rate``); else 1 - a review's precision per detection
-    spent first on the bin's single-detection cameras (``false_detections_by_bin``,
+    image x the survey's ``n_images`` ok images, the per-bin mixture of real and false singles with
+    the survey's rate learnt from its singles (``geo.counting.estimate.reality_from_rate``), where
+    ``mixture`` (default: ``geo.counting.estimate.mixture_for``; the estimate's choice is report.json's
+    ``parameters.p_real_model``); else the expected false detections (or 1 - a review's precision per
+    detection) spent first on the bin's single-detection cameras (``false_detections_by_bin``,
     ``reality_from_false``)."""
     if len(cameras) == 0:
         return np.zeros(0)
     conf = detections["conf"].fillna(1.0).to_numpy(float) if "conf" in detections else np.ones(len(detections))
     curves = cal.curves()
     rate = cal.false_rates() if cal.uses_false_rate() else None
-    if rate is not None and REALITY_MIXTURE:  # the per-bin mixture, as the estimate (issue 27)
+    if rate is not None and (mixture_for(cal) if mixture is None else mixture):  # the per-bin mixture (issue 27)
         return reality_from_rate(cameras["n_detections"].to_numpy(float),
                                  cameras["conf_max"].fillna(1.0).to_numpy(float) if "conf_max" in cameras
                                  else np.ones(len(cameras)), rate * float(n_images), cal.real_share(),
-                                 curves.conf_edges)
+                                 curves.conf_edges, prior_images=cal.false_prior()[1], n_images=float(n_images))
     false_b = false_detections_by_bin(conf, curves.conf_edges, precision=curves.precision, false_rate=rate,
                                       n_images=n_images)
     return reality_from_false(cameras["n_detections"].to_numpy(float),

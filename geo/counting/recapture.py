@@ -460,7 +460,7 @@ class SpreadFit:
 
     def fit(self) -> RecallFit:
         """The level's fit at the chosen SD."""
-        return self.fits[int(np.argmin(np.abs(self.sds - self.chosen)))]
+        return self.fit_at(self.chosen)
 
     def median(self) -> float:
         """The SD at the posterior's median (``quantile`` 1/2; the count rises with the SD, so the

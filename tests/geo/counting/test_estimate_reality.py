@@ -240,9 +240,9 @@ def test_a_flagged_surveys_p_real_keeps_the_carry():
     from dataclasses import replace
 
     from geo.counting.calibration import calibration_from_dict
-    from geo.counting.estimate import _mixture_for
+    from geo.counting.estimate import mixture_for
 
     cal = _card()
-    assert _mixture_for(cal) and not _mixture_for(replace(cal, look_fits=False))
+    assert mixture_for(cal) and not mixture_for(replace(cal, look_fits=False))
     review = calibration_from_dict({**CARD, "source": "review"})
-    assert not _mixture_for(review)
+    assert not mixture_for(review)
