@@ -4,7 +4,7 @@
         --calib TRAIN_IMAGES_DIR --work DIR [--speed-images 150] [--rounds 2] [--json OUT.json]
 
 Combinations of runtime (ultralytics ``.pt`` through the engine's torch backend, ONNX Runtime,
-OpenVINO), number format (fp32, bf16, int8: ONNX Runtime static QDQ quantization, per-channel
+OpenVINO), number format (fp32, bf16, int8: ONNX Runtime static QDQ quantization of the convolutions, per-channel
 weights, calibrated on ``--calib`` training-look images, never the held-out set) and input size
 (640, 800, 960). For each:
 
@@ -95,10 +95,12 @@ def quantize_onnx(source: Path, out: Path, calib: Path, *, n: int = 64, imgsz: i
             pixels, _, _ = letterbox(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB), imgsz)
             return {self.name: (pixels.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)}
 
+    import onnx
+
     tmp = out.with_suffix(".tmp.onnx")
     quantize_static(str(source), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-    import onnx
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    nodes_to_exclude=head_decoding_nodes(onnx.load(str(source), load_external_data=False)))
 
     model = onnx.load(str(tmp))
     meta = {p.key: p.value for p in onnx.load(str(source), load_external_data=False).metadata_props}
@@ -110,6 +112,20 @@ def quantize_onnx(source: Path, out: Path, calib: Path, *, n: int = 64, imgsz: i
     onnx.save(model, str(out))
     tmp.unlink(missing_ok=True)
     return out
+
+
+def head_decoding_nodes(model) -> list[str]:
+    """The names of the detect head's decoding nodes (everything in the last ``/model.N/`` module but
+    its convolution branches ``cv2``/``cv3``): box coordinates (0-640 px) and class scores (0-1)
+    meet there, and one shared int8 scale erases the scores, so they stay in fp32."""
+    import re
+
+    modules = [int(m.group(1)) for node in model.graph.node if (m := re.match(r"/model\.(\d+)/", node.name))]
+    if not modules:
+        return []
+    head = f"/model.{max(modules)}/"
+    return [node.name for node in model.graph.node
+            if node.name.startswith(head) and not re.match(re.escape(head) + r"cv[23]\.", node.name)]
 
 
 def _model_for(models: dict[str, Any], backend: str, fmt: str):

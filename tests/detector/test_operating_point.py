@@ -57,3 +57,22 @@ def test_export_beside_the_weights_is_used_at_the_cards_size(models_dir, tmp_pat
     # an explicit weights path is run as given (no switch)
     pt = detect_images(_images(tmp_path / "im2"), model=models_dir / "cam.pt", out=tmp_path / "p", progress=False)
     assert pt["model"]["id"] == "cam"
+
+
+def test_int8_leaves_the_heads_decoding_in_fp32(tiny_model, tmp_path):
+    """The int8 export quantizes the convolutions only: the detect head's decoding (where box
+    coordinates of 0-640 px and scores of 0-1 meet) stays fp32, so one int8 scale cannot erase the scores."""
+    import onnx
+
+    from scripts.bench.operating_point import head_decoding_nodes
+
+    onnx_path = tmp_path / "cam.onnx"
+    export_model(resolve_model(str(tiny_model)), format="onnx", out=onnx_path)
+    graph = onnx.load(str(onnx_path)).graph
+    kept = head_decoding_nodes(onnx.load(str(onnx_path)))
+    head = kept[0].split("/")[1]
+    assert all(name.startswith(f"/{head}/") for name in kept)
+    ops = {node.name: node.op_type for node in graph.node}
+    assert {"Sigmoid", "Concat", "Softmax"} <= {ops[name] for name in kept}  # scores, boxes, the DFL
+    assert not any(f"/{head}/cv2." in name or f"/{head}/cv3." in name for name in kept)
+    assert any(node.op_type == "Conv" and node.name not in kept for node in graph.node)
