@@ -11,7 +11,10 @@ the truth only:
   with the card's recall (their sum is the found cameras the model expects), with recall 1 (the
   seen cameras the geometry and visibility expect), and with views detecting independently;
 - each located camera inside the strip: its pi as used, p* at its located position, and p* at the
-  true camera it stands for (the nearest within ``REAL_M``).
+  true camera it stands for (the nearest within ``REAL_M``); the summary splits the estimate as
+  docs/estimator.md 12.1 does: Horvitz-Thompson of the found cameras at their true p*, of the
+  located real ones at their pi as used, the real weight P(real) takes off and the false weight it
+  leaves.
 
     python scripts/validation/inclusion_truth.py EST_DIR [EST_DIR ...] [--csv cameras.csv]
 
@@ -34,9 +37,10 @@ import pandas as pd  # noqa: E402
 REAL_M = 4.0  # a located camera this close to a true one is that camera (candidate_truth's rule)
 
 
-def captured_estimate(est_dir: Path) -> dict:
-    """The whole-survey ``density_from_tables`` call of the card's estimate: its keyword arguments
-    and its ``parts_out`` (parts, components, calibration, design, strip, surveyed pieces)."""
+def captured_estimate(est_dir: Path, *, buildings="auto") -> dict:
+    """The whole-survey ``density_from_tables`` call of the card's estimate: its keyword arguments,
+    its areas and its ``parts_out`` (parts, components, calibration, design, strip, surveyed
+    pieces), and the ``total`` figures; ``buildings``: as ``estimate_survey`` takes them."""
     import geo.counting.estimate as est
     from scripts.validation.validate_selfcal import card_of_survey
 
@@ -56,7 +60,7 @@ def captured_estimate(est_dir: Path) -> dict:
     est.density_from_tables = hook
     try:
         result = est.estimate_survey(est_dir, by="area", calibration=calibration, model=model_info, exports=False,
-                                     osm=False)
+                                     osm=False, buildings=buildings)
     finally:
         est.density_from_tables = original
     got["total"] = result.total
@@ -147,6 +151,9 @@ def summary(name: str, true_rows: pd.DataFrame, located: pd.DataFrame, total: di
         if true_rows["found"].any() else None,
         "mean_p_true_of_missed": round(float(true_rows.loc[~true_rows["found"], "p_card"].mean()), 3)
         if (~true_rows["found"]).any() else None,
+        "ht_located_real": round(float((1.0 / located.loc[real, "pi"]).sum()), 1),
+        "real_weight_lost": round(float(((1.0 - located.loc[real, "q"]) / located.loc[real, "pi"]).sum()), 1),
+        "false_weight": round(float(located.loc[~real, "weight"].sum()), 1),
         "est": round(float(total["est_cameras"]), 1), "lo": round(float(total["est_lo"]), 1),
         "hi": round(float(total["est_hi"]), 1),
     }
