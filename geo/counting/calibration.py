@@ -58,8 +58,13 @@ RECALL_BOXES_PER_CAMERA = 2.0
 # 0.17-0.35 (method of moments by size-bin design effect / by camera clusters; GLMM 0.33, 0-0.68), so
 # the root mean square about the card, sqrt(0.27^2 + 0.30^2) = 0.40. A card may state its own
 # (``recall_transfer_sd`` in its calibration dict). Only a card's recall transfers: a review's or a
-# survey's own fit measures the survey itself.
-RECALL_TRANSFER_LOGIT_SD = 0.40
+# survey's own fit measures the survey itself. Measured again for the shipped cctv-yolo11n-synth4-wise
+# (session 12, docs/estimator.md 17.3) on the first 10 training-look surveys of the rendered6 cache, camera by
+# camera (the level u at which the card, moved by u, expects the survey's found cameras given their true boxes):
+# mean -0.60, DerSimonian-Laird tau 0.42, so sqrt(0.60^2 + 0.42^2) = 0.73; box by box (14.1's way) 0.43-0.47;
+# a nested GLMM (survey and camera effects) puts the survey SD at 1.0. 0.70: the camera-level figure, what p*
+# sums; the interval takes it at the estimate's own ends (``geo.counting.estimate.transfer_profile``).
+RECALL_TRANSFER_LOGIT_SD = 0.70
 # Log SD of a survey's false-detection rate about a card's, beyond the card's own counting error (issue 27,
 # docs/estimator.md 16): the 27 rendered training-look surveys' 49 false boxes on 18,009 images against the
 # shipped card's 13 on 3,000 sit delta = -0.56 (SE 0.18) below it with a spread tau = 0.48 (95% 0-1.08)

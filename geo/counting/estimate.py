@@ -101,6 +101,10 @@ CARRY_FALSE_SHORTFALL = True
 # 0.7-0.8 bin, where neither the card set nor the 27 rendered surveys have a false detection, about 3
 # expected false cameras on the 9 random surveys (docs/estimator.md 15.1, 16). Off: the carry.
 REALITY_MIXTURE = True
+# The card's transfer to the survey (a recall level common to every size bin) enters the interval at the
+# estimate's own values at the level's ends (``transfer_profile``), not by the delta method alone: the
+# estimate is convex in the level (docs/estimator.md 17). Off: the delta method, symmetric (as before).
+TRANSFER_PROFILE = True
 P_REAL_MIXTURE = "mixture per confidence bin"  # report.json's parameters.p_real_model when it is used
 
 
@@ -1013,13 +1017,45 @@ def recall_slopes(parts: StripParts, curves: RateCurves, totals: dict, n_areas: 
     return np.stack([parts.per_area(dw[:, j], n_areas) for j in range(dw.shape[1])], axis=1).reshape(n_areas, -1)
 
 
+def transfer_profile(parts: StripParts, cal: Calibration, curves: RateCurves, totals: dict, n_areas: int, *,
+                     level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """(down, up) per area: the card's transfer to the survey (one logit shift u ~ N(0, sd^2) of
+    every recall bin, sd ``Calibration.recall_level_sd``) as the variances (cameras^2) that put
+    the log-normal interval's ends, from this term alone, where the estimate itself goes at the
+    level's ends: est(u = +z sd) (recall higher, the estimate lower) and est(u = -z sd), z the
+    normal quantile of ``level``. The estimate is convex in u (a camera seen at a recall near 1
+    keeps a weight near 1 as u rises, and gains weight fast as it falls), so the delta method
+    (``transfer_variance``) understates the upper end where the shift is large (issue 27,
+    docs/estimator.md 17). P(real) does not move with recall; pi is recomputed at each end."""
+    from scipy.special import expit, logit
+    from scipy.stats import norm
+
+    sd = cal.recall_level_sd()
+    z = float(norm.ppf(0.5 + level / 2.0))
+    est = totals["est"]
+    r = np.clip(np.asarray(curves.recall, float), 1e-9, 1.0 - 1e-9)
+    ends = []
+    for u in (z * sd, -z * sd):
+        shifted = replace(curves, recall=expit(logit(r) + u))
+        pi_u = parts.pairs.inclusion_parts(parts.box_m, shifted.recall_at, floor=parts.floor)[0]
+        ends.append(parts.per_area(totals["q"] / pi_u, n_areas))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        down = np.where((est > 0) & (ends[0] > 0), np.log(np.maximum(est, 1e-300) / np.maximum(ends[0], 1e-300)), 0.0)
+        up = np.where((est > 0) & (ends[1] > 0), np.log(np.maximum(ends[1], 1e-300) / np.maximum(est, 1e-300)), 0.0)
+    cv_down, cv_up = np.maximum(down, 0.0) / z, np.maximum(up, 0.0) / z
+    # a log-normal's cv^2 = exp(s^2) - 1 for a log SD s: the variance that lognormal_interval turns back into s
+    return (est ** 2 * np.expm1(cv_down ** 2), est ** 2 * np.expm1(cv_up ** 2))
+
+
 def strip_variance(parts: StripParts, cal: Calibration, n_areas: int, *, level: float = 0.95) -> dict[str, np.ndarray]:
     """Per-area point estimate (``strip_totals``) and variance components (cameras^2):
     ``var_encounter`` (``encounter_variance``), ``var_precision`` (``false_detection_variance``)
     and ``var_recall`` (``recall_variance``, with the card's transfer to the survey, also alone as
-    ``var_transfer``: ``recall_variance_parts``), with the estimate by class, ``n_sure`` (the located
-    cameras surely real at ``level``, ``sure_real``) and how many cameras the
-    small-pi floor applied to."""
+    ``var_transfer``: ``recall_variance_parts``; with ``TRANSFER_PROFILE`` and a card, also
+    ``var_transfer_down`` / ``var_transfer_up``, the transfer at the estimate's values at the
+    level's ends, ``transfer_profile``, and ``var_recall_bins``, the bins' Beta part alone), with
+    the estimate by class, ``n_sure`` (the located cameras surely real at ``level``, ``sure_real``)
+    and how many cameras the small-pi floor applied to."""
     curves = cal.curves()
     totals = strip_totals(parts, curves, n_areas)
     out = {k: v for k, v in totals.items() if k not in ("w", "q", "pi", "raw", "pi_spread", "by_shift")}
@@ -1030,7 +1066,11 @@ def strip_variance(parts: StripParts, cal: Calibration, n_areas: int, *, level: 
     out["var_precision"], out["fpc"] = false_detection_variance(parts, cal, curves, totals["pi"], n_areas)
     # the card's transfer to this survey is part of the recall's term (issue 27, docs/estimator.md 14)
     bins, out["var_transfer"] = recall_variance_parts(recall_slopes(parts, curves, totals, n_areas), cal, curves)
+    if TRANSFER_PROFILE and cal.recall_level_sd() > 0:  # the estimate at the level's ends (docs/estimator.md 17)
+        out["var_transfer_down"], out["var_transfer_up"] = transfer_profile(parts, cal, curves, totals, n_areas,
+                                                                            level=level)
     out["var_recall"] = bins + out["var_transfer"]
+    out["var_recall_bins"] = bins
     out["n_sure"] = sure_real(parts, curves, cal, n_areas, level=level)
     return out
 
@@ -1049,7 +1089,9 @@ def strip_interval(parts: dict[str, np.ndarray], cal: Calibration, *, level: flo
     section 11.) The total's df serves both parts of a card's interval. With a held-out
     false-detection rate (a model card) the false detections' part (``var_reality``, and
     ``var_precision``) is additive and joins the log-normal interval of the rest by
-    ``interval_additive_part``."""
+    ``interval_additive_part``; the card's transfer then enters each end with its own side
+    (``var_transfer_down`` for the lower, ``var_transfer_up`` for the upper) where
+    ``strip_variance`` gave them."""
     est = parts["est"]
     reality = parts.get("var_reality", np.zeros(len(est)))
     found = np.maximum(parts["var_encounter"] - reality, 0.0)
@@ -1067,6 +1109,12 @@ def strip_interval(parts: dict[str, np.ndarray], cal: Calibration, *, level: flo
     additive = reality + parts["var_precision"]
     scaled = found + parts["var_recall"]
     lo, hi = interval_additive_part(est, scaled, additive, df, level=level, df_additive=df)
+    if "var_transfer_down" in parts:  # the transfer's own ends at each side (``transfer_profile``)
+        bins = parts["var_recall_bins"]
+        lo = interval_additive_part(est, found + bins + parts["var_transfer_down"], additive, df, level=level,
+                                    df_additive=df)[0]
+        hi = interval_additive_part(est, found + bins + parts["var_transfer_up"], additive, df, level=level,
+                                    df_additive=df)[1]
     return lo, hi, cv, df
 
 

@@ -707,3 +707,40 @@ def test_a_cards_transfer_widens_the_interval_by_the_delta_method_of_a_survey_wi
     assert slope < 0
     var_recall = (wide["est_cv"] * wide["est_cameras"]) ** 2 * wide["variance_share"]["recall"]
     assert np.sqrt(var_recall) == pytest.approx(abs(slope) * 0.5, rel=0.05)
+
+
+def test_a_cards_transfer_puts_the_upper_end_where_the_estimate_goes_at_a_low_recall_level(surveys, monkeypatch):
+    """``transfer_profile``: the estimate is convex in the survey's recall level, so the upper end
+    of a card's interval follows the estimate at the level's lower end, est(u = -1.96 sd), while the
+    delta method would give it as far above as the lower end is below; the point stays."""
+    from scipy.special import expit, logit
+
+    import geo.counting.card_check as card_check_module
+    import geo.counting.estimate as estimate_module
+
+    monkeypatch.setattr(card_check_module, "SELF_CALIBRATE", False)
+    scene, path = surveys[0]
+    n, r, sd = 1e6, 0.63, 1.2  # a card known to the sixth digit: only the encounter, P(real) and the transfer
+
+    def card(found_rate, transfer):
+        return {"source": "card", "conf_threshold": 0.25,
+                "precision_bins": {"edges": [0.25, 0.5, 1.0], "n": [60, 60], "real": [30, 54]},
+                "recall_bins": {"edges_px": [0, 100000], "n": [n], "found": [found_rate * n]}, "n_images": 300,
+                "false_bins": {"edges": [0.25, 0.5, 1.0], "false": [3, 1], "n_images": 300},
+                "recall_transfer_sd": transfer}
+
+    def run(found_rate, transfer):
+        return estimate_survey(path, calibration=card(found_rate, transfer), buildings=scene["buildings"], osm=False,
+                               exports=False, strip=20.0).total
+
+    profile = run(r, sd)
+    monkeypatch.setattr(estimate_module, "TRANSFER_PROFILE", False)
+    delta = run(r, sd)
+    low, high = (run(float(expit(logit(r) + s)), 0.0)["est_cameras"] for s in (-1.96 * sd, 1.96 * sd))
+    assert profile["est_cameras"] == pytest.approx(delta["est_cameras"])
+    assert low > profile["est_cameras"] > high
+    assert (low - profile["est_cameras"]) > 1.2 * (profile["est_cameras"] - high)  # convex in the level
+    # the profile's upper end reaches past the estimate at the low level; the delta method's does not reach as far
+    assert profile["est_hi"] >= low and profile["est_hi"] > delta["est_hi"]
+    # and the lower end moves less than the delta method's (the estimate falls slowly as the level rises)
+    assert profile["est_lo"] >= delta["est_lo"] - 1e-9
