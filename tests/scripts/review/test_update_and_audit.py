@@ -202,14 +202,17 @@ def test_the_surveys_own_fit_is_the_audits_prior_when_the_estimate_made_one(surv
     assert own_fit_level(survey) is None  # no estimate yet
     fit = {"level_logit": -4.0, "level_lo": -4.4, "level_hi": -3.6, "informative": True}
     (survey / "report.json").write_text(json.dumps({"calibration": {"source": "card"}, "self_calibration": fit}))
-    mean, sd = own_fit_level(survey)
-    assert mean == -4.0 and sd == pytest.approx(0.8 / 3.919928, rel=1e-4)
+    own = own_fit_level(survey)
+    assert own.level == -4.0 and own.sd == pytest.approx(0.8 / 3.919928, rel=1e-4) and own.camera_sd == 1.7
     (survey / "report.json").write_text(json.dumps({"calibration": {"source": "card"}, "self_calibration": {
-        **fit, "camera_logit_sd": 0.25}}))  # a level under another per-camera SD: not the audit's curve
-    assert own_fit_level(survey) is None
+        **fit, "camera_logit_sd": 0.25}}))  # a level under another per-camera SD: handed over with its SD
+    assert own_fit_level(survey).camera_sd == 0.25
     (survey / "report.json").write_text(json.dumps({"calibration": {"source": "card"}, "self_calibration": fit}))
     with_fit = calibration_from_review(survey, prior=card_prior(0.95))
-    assert with_fit["recall_level_prior"]["mean"] == -4.0
+    # the fit's -4 under the per-camera effect moves a flat 0.95 curve to about 0.61 per view: the audit's scale
+    # (a plain logit shift of the per-view curve) says about -2.5 for that
+    assert with_fit["recall_level_prior"]["fit_level"] == -4.0
+    assert -3.0 < with_fit["recall_level_prior"]["mean"] < -2.0
     without = calibration_updated({**with_fit, "recall_bins": with_fit["recall_bins"]}, None)  # no prior: as measured
     assert without["recall_from"] == "audit"
     # the tight own fit pulls the level towards -4 more than the weak default prior does
@@ -334,3 +337,31 @@ def test_plan_review_says_what_the_encounter_leaves_and_when_the_target_is_out_o
     assert "out of reach" not in plan_to_text({**plan, "review_reach": None})
     wide = review_reach_for_plan(area, Design(spacing_m=20.0), card, density_per_km=5.0, target=2.0)
     assert not any("out of reach" in line for line in plan_reach_lines(wide))  # ±200%: reachable
+
+
+def test_the_own_fits_level_reaches_the_audit_as_the_per_view_recall_it_means():
+    """A fit's level moves a camera's logit under the per-camera effect; the audit moves the per-view
+    curve's logit. The prior the audit gets must say the per-view recall the fit says, whatever its SD."""
+    from scipy.special import expit, logit
+
+    from geo.counting.recapture import shifted_rates
+    from scripts.review.calibration import OwnFitLevel, audit_scale_prior
+
+    prior = calibration_from_dict({**card_prior(), "recall_bins": {
+        "edges_px": EDGES_PX, "n": [400] * 8, "found": [40, 100, 160, 240, 300, 340, 360, 380]}})
+    card = prior.recall_bins()
+    n = np.array([0, 0, 40, 40, 40, 0, 0, 0], float)
+    for camera_sd in (0.0, 1.0, 1.7):
+        own = OwnFitLevel(level=-3.0, sd=0.5, camera_sd=camera_sd)
+        mean, sd = audit_scale_prior(own, prior, np.array(EDGES_PX, float), n)
+        fit_rates = shifted_rates(card, -3.0, sd=camera_sd)[2:5]
+        audit_rates = expit(logit(card[2:5]) + mean)
+        # where the audit has cameras its prior's per-view recall is the fit's, to within a few points
+        assert np.all(np.abs(audit_rates - fit_rates) < 0.04)
+        if camera_sd == 0.0:
+            assert mean == pytest.approx(-3.0, abs=0.02) and sd == pytest.approx(0.5, abs=0.02)
+        else:  # the camera effect damps the per-view shift: the audit's shift and its SD are smaller
+            assert -3.0 < mean < -1.5 and sd < 0.5
+    tight = audit_scale_prior(OwnFitLevel(level=-3.0, sd=0.5, camera_sd=1.7), prior, np.array(EDGES_PX, float), n)
+    loose = audit_scale_prior(OwnFitLevel(level=-3.0, sd=0.5, camera_sd=0.75), prior, np.array(EDGES_PX, float), n)
+    assert tight[0] > loose[0]  # a larger SD damps more
