@@ -190,7 +190,11 @@ def effective_n(totals: np.ndarray, weights: np.ndarray) -> float:
 
 
 PRIOR_CAMERAS = 3.0  # "bins" update: pseudo-cameras per size bin at the prior's shifted curve added to the audit's
-RECALL_UPDATE = "level"  # how the audit updates the prior's recall: "level" (shape kept) or "bins"
+RECALL_UPDATE = "level"  # how the audit updates the prior's recall: "level" (shape kept), "slope" or "bins"
+# "slope": the level and a tilt of the prior's curve (logit per octave of box size, within the sizes the audit saw;
+# flat beyond them), the tilt's prior N(0, SLOPE_PRIOR_SD^2): imagery the detector never saw need not lose recall
+# evenly over box sizes (the held-out look's curve is flatter than the card's)
+SLOPE_PRIOR_SD = 1.0
 LEVEL_PRIOR_SD = 3.0  # SD of the logit shift's prior around the card's level (weak: a factor of 20 in odds)
 MAX_BIN_COUNT = 5000.0  # cap of a bin's counts in the "level" update
 # The "level" update hands the estimator counts whose Beta posterior (the estimator's own pseudo-counts at the pooled
@@ -226,6 +230,10 @@ OWN_FIT_ANY_SD = True
 # the card's 0.94); main handed the fit's level over unchanged, putting the audit's prior recall about half the
 # fit's. True: carried over (``audit_scale_prior``); False: main's handover.
 OWN_FIT_ON_AUDIT_SCALE = True
+# A flagged survey's estimate uses its own fit wherever its repeat views measure the level, informative or not (the
+# card was rejected; ``card_check``): True hands that fit to the audit as well, instead of a weak prior around the
+# rejected card's level. False: only informative fits (main).
+OWN_FIT_WHEN_USED = False
 
 
 @dataclass(frozen=True)
@@ -257,7 +265,8 @@ def own_fit_level(survey_dir: str | Path) -> OwnFitLevel | None:
         return None
     fit = report.get("self_calibration") or {}
     source = str((report.get("calibration") or {}).get("source", ""))
-    if not fit.get("informative") or source.startswith("review"):
+    flagged_and_used = OWN_FIT_WHEN_USED and fit.get("used") and (report.get("card_check") or {}).get("fits") is False
+    if not (fit.get("informative") or flagged_and_used) or source.startswith("review"):
         return None
     try:
         level, lo, hi = float(fit["level_logit"]), float(fit["level_lo"]), float(fit["level_hi"])
@@ -429,15 +438,20 @@ def recall_bins_updated(bins: dict, prior_cal, *, mode: str | None = None,
     delta = float(minimize_scalar(nll, bounds=(-8.0, 8.0), method="bounded").x)
     rates = expit(base + delta)
     info = float((n * rates * (1 - rates)).sum()) + 1.0 / sd ** 2
+    logit_var = np.full(len(rates), 1.0 / info)
+    slope = None
+    if mode == "slope":
+        delta, slope, rates, logit_var = _level_and_slope(base, n, found, size_centres(edges), mean=mean, sd=sd)
     raw = np.asarray(bins.get("n_raw", n), float)
     spread = float(raw.sum() ** 2 / max((raw ** 2).sum(), 1e-9)) if raw.sum() > 0 else 1.0
     extra = {"prior_rates": np.round(shape, 4).tolist(), "shifted_rates": np.round(rates, 5).tolist(),
              "level_sd": round(float(1.0 / np.sqrt(info)), 4), "audit_n": bins["n"], "audit_found": bins["found"],
-             "update": mode}
+             "update": mode, **({} if slope is None else {"slope_per_octave": round(slope, 4)})}
     if mode == "bins":
         return ({**bins, **extra, "n": np.round(n + PRIOR_CAMERAS, 3).tolist(),
                  "found": np.round(found + PRIOR_CAMERAS * rates, 3).tolist()}, round(delta, 4))
-    strength = np.clip((info / np.maximum(rates * (1 - rates), 1e-9) - 1.0) / max(spread, 1.0), 1.0, MAX_BIN_COUNT)
+    strength = np.clip((1.0 / np.maximum(logit_var * rates * (1 - rates), 1e-9) - 1.0) / max(spread, 1.0), 1.0,
+                       MAX_BIN_COUNT)
     if not EXACT_HANDOVER:
         return ({**bins, **extra, "n": np.round(strength, 3).tolist(), "found": np.round(strength * rates, 4).tolist()},
                 round(delta, 4))
@@ -449,6 +463,38 @@ def recall_bins_updated(bins: dict, prior_cal, *, mode: str | None = None,
     n_b, found_b = beta_counts(np.clip(rates, 1e-4, 1 - 1e-4), rates * (1 - rates) / (strength + 1.0))
     return ({**bins, **extra, "n": np.round(n_b, 4).tolist(), "found": np.round(found_b, 4).tolist(),
              "cameras": float(np.ceil(np.sum(n_b))), "handover": "exact"}, round(delta, 4))
+
+
+def _level_and_slope(base: np.ndarray, n: np.ndarray, found: np.ndarray, centres_px: np.ndarray, *, mean: float,
+                     sd: float) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """(level, slope, rates, logit variance per bin) of the audit's counts ``n`` / ``found`` per size
+    bin under recall expit(``base`` + level + slope x), x the octaves of each bin's centre
+    (``centres_px``) from the audit's mean, clamped to the sizes the audit has cameras in; priors
+    level ~ N(``mean``, ``sd``^2), slope ~ N(0, ``SLOPE_PRIOR_SD``^2); posterior mode, and the
+    variance of each bin's logit from the inverse of the posterior's information."""
+    from scipy.optimize import minimize
+    from scipy.special import expit
+
+    octave = np.log2(np.asarray(centres_px, float))
+    seen = n > 0
+    if not seen.any():
+        return mean, 0.0, expit(base + mean), np.full(len(base), sd ** 2)
+    x = np.clip(octave, octave[seen].min(), octave[seen].max())
+    x = x - float(n @ x / n.sum())
+
+    def neg_log_post(theta: np.ndarray) -> float:
+        p = np.clip(expit(base + theta[0] + theta[1] * x), 1e-9, 1 - 1e-9)
+        return (-float((found * np.log(p) + (n - found) * np.log(1 - p)).sum())
+                + 0.5 * ((theta[0] - mean) / sd) ** 2 + 0.5 * (theta[1] / SLOPE_PRIOR_SD) ** 2)
+
+    theta = minimize(neg_log_post, np.array([mean, 0.0]), method="Nelder-Mead",
+                     options={"xatol": 1e-5, "fatol": 1e-8}).x
+    rates = expit(base + theta[0] + theta[1] * x)
+    w = n * rates * (1 - rates)
+    info = np.array([[w.sum() + 1.0 / sd ** 2, w @ x], [w @ x, w @ (x * x) + 1.0 / SLOPE_PRIOR_SD ** 2]])
+    cov = np.linalg.inv(info)
+    var = cov[0, 0] + 2 * x * cov[0, 1] + x * x * cov[1, 1]
+    return float(theta[0]), float(theta[1]), rates, var
 
 
 def _finite(value: float) -> float | None:

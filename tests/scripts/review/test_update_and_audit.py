@@ -365,3 +365,39 @@ def test_the_own_fits_level_reaches_the_audit_as_the_per_view_recall_it_means():
     tight = audit_scale_prior(OwnFitLevel(level=-3.0, sd=0.5, camera_sd=1.7), prior, np.array(EDGES_PX, float), n)
     loose = audit_scale_prior(OwnFitLevel(level=-3.0, sd=0.5, camera_sd=0.75), prior, np.array(EDGES_PX, float), n)
     assert tight[0] > loose[0]  # a larger SD damps more
+
+
+def test_the_slope_update_follows_an_audit_whose_curve_is_flatter_than_the_cards():
+    """Imagery the detector never saw can lose recall unevenly over box sizes: "slope" lets the audit
+    tilt the prior's curve where it has cameras (and only there); an audit of the card's own shape
+    leaves the tilt near 0."""
+    prior = calibration_from_dict({**card_prior(), "recall_bins": {
+        "edges_px": EDGES_PX, "n": [400] * 8, "found": [40, 200, 300, 360, 388, 392, 392, 392]}})
+    card = prior.recall_bins()
+    n = np.array([0, 60, 60, 60, 60, 0, 0, 0], float)
+    flat = {"edges_px": EDGES_PX, "n": n.tolist(), "found": (n * 0.3).tolist()}  # 0.3 at 6-24 px
+    level, _ = recall_bins_updated(flat, prior, mode="level")
+    tilted, _ = recall_bins_updated(flat, prior, mode="slope")
+    level_rates, tilted_rates = np.array(level["shifted_rates"]), np.array(tilted["shifted_rates"])
+    assert tilted["slope_per_octave"] < -0.5
+    seen = n > 0
+    # the tilted curve is nearer the audit's 0.3 in every bin the audit saw than the one-level curve
+    assert np.all(np.abs(tilted_rates[seen] - 0.3) <= np.abs(level_rates[seen] - 0.3) + 1e-6)
+    assert abs(tilted_rates[4] - 0.3) < 0.1 and level_rates[4] > 0.45
+    # beyond the sizes the audit saw the tilt stops: the larger bins are the prior's curve moved as its last bin was
+    from scipy.special import logit
+
+    offset = logit(tilted_rates) - logit(np.clip(card, 0.005, 0.995))
+    np.testing.assert_allclose(offset[5:], offset[4], atol=0.01)
+    assert offset[1] > offset[4] + 1.0  # within them it tilts
+    # and the handed-over counts hold the tilted curve as the estimator reads it
+    handed = calibration_from_dict({**card_prior(), "source": "review", "recall_bins": {
+        k: tilted[k] for k in ("edges_px", "n", "found", "cameras")}})
+    np.testing.assert_allclose(handed.recall_bins(), tilted_rates, rtol=0.05, atol=2e-3)
+    # an audit of the card's own shape at a lower level: the tilt stays near 0 and the level is the level mode's
+    from scipy.special import expit
+
+    same = {"edges_px": EDGES_PX, "n": n.tolist(), "found": (n * expit(logit(card) - 2.0)).tolist()}
+    a, da = recall_bins_updated(same, prior, mode="level")
+    b, db = recall_bins_updated(same, prior, mode="slope")
+    assert abs(b["slope_per_octave"]) < 0.25 and abs(db - da) < 0.3
