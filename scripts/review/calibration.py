@@ -190,10 +190,12 @@ def effective_n(totals: np.ndarray, weights: np.ndarray) -> float:
 
 
 PRIOR_CAMERAS = 3.0  # "bins" update: pseudo-cameras per size bin at the prior's shifted curve added to the audit's
-RECALL_UPDATE = "level"  # how the audit updates the prior's recall: "level" (shape kept), "slope" or "bins"
+RECALL_UPDATE = "slope"  # how the audit updates the prior's recall: "slope" (default), "level" (shape kept) or "bins"
 # "slope": the level and a tilt of the prior's curve (logit per octave of box size, within the sizes the audit saw;
-# flat beyond them), the tilt's prior N(0, SLOPE_PRIOR_SD^2): imagery the detector never saw need not lose recall
-# evenly over box sizes (the held-out look's curve is flatter than the card's)
+# the prior's shape beyond them), the tilt's prior N(0, SLOPE_PRIOR_SD^2): imagery the detector never saw need not
+# lose recall evenly over box sizes (the held-out look's curve is flatter than the card's: on h02 one level held
+# 0.80 at 16-24 px where the audit saw 3 of 7, and the review gave 12.6 (8.5-18.7) for 26; with the tilt 18.0
+# (9.4-34.4); docs/unseen-imagery.md, session 12). "level": session 8-11's one logit shift, the card's shape kept.
 SLOPE_PRIOR_SD = 1.0
 LEVEL_PRIOR_SD = 3.0  # SD of the logit shift's prior around the card's level (weak: a factor of 20 in odds)
 MAX_BIN_COUNT = 5000.0  # cap of a bin's counts in the "level" update
@@ -409,10 +411,12 @@ def calibration_updated(summary: dict, prior: dict | None, *,
 def recall_bins_updated(bins: dict, prior_cal, *, mode: str | None = None,
                         level_prior: tuple[float, float] | None = None) -> tuple[dict, float]:
     """(recall bins, logit shift) of an audit (``bins``: its weighted counts) as an update of the
-    prior's recall-by-size curve: the level that fits the audit (one logit shift, maximum
-    likelihood), the shape the prior's.
+    prior's recall-by-size curve: the level that fits the audit (one logit shift, posterior mode),
+    the shape the prior's, tilted where the audit has cameras in mode "slope".
 
-    ``mode`` "level" (default, ``RECALL_UPDATE``): each bin holds the shifted curve with the
+    ``mode`` (default ``RECALL_UPDATE``) "slope": the level and a tilt (logit per octave of box
+    size, ``_level_and_slope``), each bin's variance that of its logit under both; else as "level".
+    "level": each bin holds the shifted curve with the
     counts of a Beta whose variance is the shift's (delta method: n = 1 / (r (1 - r) var) - 1),
     divided by the number of bins the audit's cameras spread over (the bins share one level, so
     their errors are one error, not independent ones); the audit's own per-bin counts enter only

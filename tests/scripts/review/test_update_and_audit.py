@@ -69,7 +69,7 @@ def test_the_update_keeps_the_priors_shape_where_the_audit_is_thin():
     # an audit at half the card's level, with cameras only in the 8-24 px bins
     n = [0, 0, 40, 40, 40, 0, 0, 0]
     found = [0, 0, 8, 12, 15, 0, 0, 0]
-    bins, delta = recall_bins_updated({"edges_px": EDGES_PX, "n": n, "found": found}, prior)
+    bins, delta = recall_bins_updated({"edges_px": EDGES_PX, "n": n, "found": found}, prior, mode="level")
     assert delta < -0.5 and bins["update"] == "level"
     shifted = np.array(bins["shifted_rates"])
     assert np.all(np.diff(shifted) >= -1e-9)  # the shape (rising with size) is kept
@@ -88,7 +88,7 @@ def test_the_update_keeps_the_priors_shape_where_the_audit_is_thin():
 
     review_calibration.EXACT_HANDOVER = False
     try:
-        plain, _ = recall_bins_updated({"edges_px": EDGES_PX, "n": n, "found": found}, prior)
+        plain, _ = recall_bins_updated({"edges_px": EDGES_PX, "n": n, "found": found}, prior, mode="level")
     finally:
         review_calibration.EXACT_HANDOVER = True
     np.testing.assert_allclose(np.array(plain["found"]) / np.array(plain["n"]), shifted, atol=1e-3)
