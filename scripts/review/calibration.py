@@ -16,6 +16,7 @@ overall figures with 95% intervals that the page and report.json show.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -189,7 +190,13 @@ def effective_n(totals: np.ndarray, weights: np.ndarray) -> float:
 
 
 PRIOR_CAMERAS = 3.0  # "bins" update: pseudo-cameras per size bin at the prior's shifted curve added to the audit's
-RECALL_UPDATE = "level"  # how the audit updates the prior's recall: "level" (shape kept) or "bins"
+RECALL_UPDATE = "slope"  # how the audit updates the prior's recall: "slope" (default), "level" (shape kept) or "bins"
+# "slope": the level and a tilt of the prior's curve (logit per octave of box size, within the sizes the audit saw;
+# the prior's shape beyond them), the tilt's prior N(0, SLOPE_PRIOR_SD^2): imagery the detector never saw need not
+# lose recall evenly over box sizes (the held-out look's curve is flatter than the card's: on h02 one level held
+# 0.80 at 16-24 px where the audit saw 3 of 7, and the review gave 12.6 (8.5-18.7) for 26; with the tilt 18.0
+# (9.4-34.4); docs/unseen-imagery.md, session 12). "level": session 8-11's one logit shift, the card's shape kept.
+SLOPE_PRIOR_SD = 1.0
 LEVEL_PRIOR_SD = 3.0  # SD of the logit shift's prior around the card's level (weak: a factor of 20 in odds)
 MAX_BIN_COUNT = 5000.0  # cap of a bin's counts in the "level" update
 # The "level" update hands the estimator counts whose Beta posterior (the estimator's own pseudo-counts at the pooled
@@ -214,13 +221,41 @@ def calibration_from_review(survey_dir: str | Path, *, prior: dict | None = None
     return calibration_updated(summary, prior, level_prior=own_fit_level(survey_dir) if prior is not None else None)
 
 
-def own_fit_level(survey_dir: str | Path) -> tuple[float, float] | None:
-    """(mean, SD) of the survey's own fit of the card's recall level (logit shift), from the last
-    estimate's report.json ``self_calibration`` (the repeat views' capture-recapture fit), when
-    that estimate used the card (its level is relative to the card) and the fit was informative;
-    else None. The review's audit then updates this level instead of the card's. A fit at another
-    per-camera SD than the card's (issue 26: a flagged survey may read its own) is left out: its
-    level shifts a differently shaped curve, not the one the audit moves."""
+# The survey's own fit is the audit's prior whatever per-camera SD it was made at (issue 26, session 12): its level
+# is carried to the audit's scale (``audit_scale_prior``), which makes the SD a part of the level's meaning rather
+# than a reason to drop the fit. False: only a fit at the card's SD (``CAMERA_LOGIT_SD``) is handed over (main's rule
+# of session 11), and then without that conversion when ``OWN_FIT_ON_AUDIT_SCALE`` is False as well.
+OWN_FIT_ANY_SD = True
+# The own fit's level moves the card's curve under the per-camera effect (``recapture.shifted_rates``: the logit of a
+# camera's recall moves, the marginal per-view recall follows, less than the logit does); the audit's level moves the
+# marginal curve's logit itself. At SD 1.7 a fit's -3 is the audit's -1.8 to -2.2 (12-32 px: 0.63 against 0.43 for
+# the card's 0.94); main handed the fit's level over unchanged, putting the audit's prior recall about half the
+# fit's. True: carried over (``audit_scale_prior``); False: main's handover.
+OWN_FIT_ON_AUDIT_SCALE = True
+# A flagged survey's estimate uses its own fit wherever its repeat views measure the level, informative or not (the
+# card was rejected; ``card_check``): True hands that fit to the audit as well, instead of a weak prior around the
+# rejected card's level. False: only informative fits (main).
+OWN_FIT_WHEN_USED = False
+
+
+@dataclass(frozen=True)
+class OwnFitLevel:
+    """The survey's own fit of the card's recall level: ``level`` (logit shift of a camera's recall under
+    the per-camera effect, ``recapture.shifted_rates``), its posterior ``sd`` (logit), and the per-camera
+    logit SD ``camera_sd`` it was made at."""
+
+    level: float
+    sd: float
+    camera_sd: float
+
+
+def own_fit_level(survey_dir: str | Path) -> OwnFitLevel | None:
+    """The survey's own fit of the card's recall level (``OwnFitLevel``) from the last estimate's
+    report.json ``self_calibration`` (the repeat views' capture-recapture fit), when that estimate used
+    the card (its level is relative to the card) and the fit was informative; else None. The review's
+    audit then updates this level (``audit_scale_prior`` carries it to the audit's scale) instead of the
+    card's. A fit at another per-camera SD than the card's (a flagged survey may read its own) is handed
+    over too (``OWN_FIT_ANY_SD``)."""
     import json
 
     from geo.counting.heterogeneity import CAMERA_LOGIT_SD
@@ -232,16 +267,53 @@ def own_fit_level(survey_dir: str | Path) -> tuple[float, float] | None:
         return None
     fit = report.get("self_calibration") or {}
     source = str((report.get("calibration") or {}).get("source", ""))
-    if not fit.get("informative") or source.startswith("review"):
-        return None
-    if abs(float(fit.get("camera_logit_sd", CAMERA_LOGIT_SD)) - CAMERA_LOGIT_SD) > 1e-9:
+    flagged_and_used = OWN_FIT_WHEN_USED and fit.get("used") and (report.get("card_check") or {}).get("fits") is False
+    if not (fit.get("informative") or flagged_and_used) or source.startswith("review"):
         return None
     try:
         level, lo, hi = float(fit["level_logit"]), float(fit["level_lo"]), float(fit["level_hi"])
+        camera_sd = float(fit.get("camera_logit_sd", CAMERA_LOGIT_SD))
     except (KeyError, TypeError, ValueError):
         return None
+    if not OWN_FIT_ANY_SD and abs(camera_sd - CAMERA_LOGIT_SD) > 1e-9:
+        return None
     sd = (hi - lo) / (2 * 1.959964)
-    return (level, sd) if math.isfinite(level) and math.isfinite(sd) and sd > 0 else None
+    ok = all(math.isfinite(v) for v in (level, sd, camera_sd)) and sd > 0 and camera_sd >= 0
+    return OwnFitLevel(level=level, sd=sd, camera_sd=camera_sd) if ok else None
+
+
+def audit_scale_prior(own: OwnFitLevel, prior_cal, edges_px: np.ndarray, n: np.ndarray) -> tuple[float, float]:
+    """(mean, SD) of the audit's logit shift (``recall_bins_updated``: the prior's per-box curve moved on
+    the logit scale) that the own fit ``own`` says: the shift an audit with ``n`` cameras per size bin
+    (``edges_px``, px) would find if recall were the fit's curve (the card's moved by ``own.level``
+    under the per-camera effect at ``own.camera_sd``): its pseudo-true value, maximising the expected
+    log-likelihood. The SD maps the same way: half the distance between the shifts at level -/+ sd.
+    With ``OWN_FIT_ON_AUDIT_SCALE`` False: (level, sd) unchanged (main's handover)."""
+    if not OWN_FIT_ON_AUDIT_SCALE:
+        return own.level, own.sd
+    from scipy.optimize import minimize_scalar
+    from scipy.special import expit, logit
+
+    from geo.counting.calibration import recall_at, size_centres
+    from geo.counting.recapture import shifted_rates
+
+    centres = size_centres(np.asarray(edges_px, float))
+    card = prior_cal.recall_bins()
+    base = logit(np.clip(recall_at(centres, prior_cal.size_edges, card), 0.005, 0.995))
+    w = np.asarray(n, float) if np.sum(n) > 0 else np.ones(len(centres))
+
+    def projected(level: float) -> float:
+        t = np.clip(recall_at(centres, prior_cal.size_edges, shifted_rates(card, level, sd=own.camera_sd)),
+                    1e-9, 1 - 1e-9)
+
+        def loss(delta: float) -> float:
+            p = np.clip(expit(base + delta), 1e-9, 1 - 1e-9)
+            return -float((w * (t * np.log(p) + (1 - t) * np.log(1 - p))).sum())
+
+        return float(minimize_scalar(loss, bounds=(-12.0, 12.0), method="bounded").x)
+
+    lo, hi = projected(own.level - own.sd), projected(own.level + own.sd)
+    return projected(own.level), max((hi - lo) / 2.0, 1e-3)
 
 
 def card_calibration(survey_dir: str | Path) -> dict | None:
@@ -269,7 +341,8 @@ def prior_recall_of(survey_dir: str | Path) -> float | None:
     return float(c.recall_bins() @ (c.rec_n / c.rec_n.sum()))
 
 
-def calibration_updated(summary: dict, prior: dict | None, *, level_prior: tuple[float, float] | None = None) -> dict:
+def calibration_updated(summary: dict, prior: dict | None, *,
+                        level_prior: tuple[float, float] | OwnFitLevel | None = None) -> dict:
     """The review's answers as an update of ``prior`` (a calibration dict, or None):
 
     - precision: the verify answers (the survey's own precision by confidence, with the bins'
@@ -283,8 +356,9 @@ def calibration_updated(summary: dict, prior: dict | None, *, level_prior: tuple
 
     ``precision_from`` / ``recall_from`` say which; a side with neither answers nor prior is
     listed under ``warnings`` (the estimator then sees an empty side: a flat 0.5).
-    ``level_prior``: (mean, SD) of the recall level's prior on the logit scale relative to the
-    prior's curve (the survey's own fit, ``own_fit_level``); default (0, ``LEVEL_PRIOR_SD``)."""
+    ``level_prior``: the survey's own fit (``own_fit_level``, carried to the audit's scale by
+    ``audit_scale_prior``), or (mean, SD) of the recall level's prior on the audit's logit scale
+    relative to the prior's curve; default (0, ``LEVEL_PRIOR_SD``)."""
     out = {"source": "review", **summary, "warnings": []}
     prior_cal = None
     if prior is not None:
@@ -308,12 +382,20 @@ def calibration_updated(summary: dict, prior: dict | None, *, level_prior: tuple
         out["precision_from"] = "none"
         out["warnings"].append("no verify answers and no prior: precision is unknown (a flat 0.5)")
     if audited and prior_cal is not None:
+        scaled = level_prior
+        if isinstance(level_prior, OwnFitLevel):
+            bins = out["recall_bins"]
+            scaled = audit_scale_prior(level_prior, prior_cal, np.asarray(bins["edges_px"], float),
+                                       np.asarray(bins["n"], float))
         out["recall_bins"], out["recall_level_shift"] = recall_bins_updated(out["recall_bins"], prior_cal,
-                                                                            level_prior=level_prior)
+                                                                            level_prior=scaled)
         out["recall_from"] = f"audit, with the {out['prior_source']}'s recall-by-size shape"
-        if level_prior is not None:
+        if scaled is not None:
             out["recall_level_prior"] = {"from": "the survey's own fit (report.json self_calibration)",
-                                         "mean": round(level_prior[0], 4), "sd": round(level_prior[1], 4)}
+                                         "mean": round(scaled[0], 4), "sd": round(scaled[1], 4)}
+            if isinstance(level_prior, OwnFitLevel):  # the fit's own figures, before the audit's scale
+                out["recall_level_prior"].update(fit_level=round(level_prior.level, 4),
+                                                 fit_sd=round(level_prior.sd, 4), camera_sd=level_prior.camera_sd)
     elif audited:
         out["recall_from"] = "audit"
     elif prior_cal is not None:
@@ -329,10 +411,12 @@ def calibration_updated(summary: dict, prior: dict | None, *, level_prior: tuple
 def recall_bins_updated(bins: dict, prior_cal, *, mode: str | None = None,
                         level_prior: tuple[float, float] | None = None) -> tuple[dict, float]:
     """(recall bins, logit shift) of an audit (``bins``: its weighted counts) as an update of the
-    prior's recall-by-size curve: the level that fits the audit (one logit shift, maximum
-    likelihood), the shape the prior's.
+    prior's recall-by-size curve: the level that fits the audit (one logit shift, posterior mode),
+    the shape the prior's, tilted where the audit has cameras in mode "slope".
 
-    ``mode`` "level" (default, ``RECALL_UPDATE``): each bin holds the shifted curve with the
+    ``mode`` (default ``RECALL_UPDATE``) "slope": the level and a tilt (logit per octave of box
+    size, ``_level_and_slope``), each bin's variance that of its logit under both; else as "level".
+    "level": each bin holds the shifted curve with the
     counts of a Beta whose variance is the shift's (delta method: n = 1 / (r (1 - r) var) - 1),
     divided by the number of bins the audit's cameras spread over (the bins share one level, so
     their errors are one error, not independent ones); the audit's own per-bin counts enter only
@@ -358,15 +442,20 @@ def recall_bins_updated(bins: dict, prior_cal, *, mode: str | None = None,
     delta = float(minimize_scalar(nll, bounds=(-8.0, 8.0), method="bounded").x)
     rates = expit(base + delta)
     info = float((n * rates * (1 - rates)).sum()) + 1.0 / sd ** 2
+    logit_var = np.full(len(rates), 1.0 / info)
+    slope = None
+    if mode == "slope":
+        delta, slope, rates, logit_var = _level_and_slope(base, n, found, size_centres(edges), mean=mean, sd=sd)
     raw = np.asarray(bins.get("n_raw", n), float)
     spread = float(raw.sum() ** 2 / max((raw ** 2).sum(), 1e-9)) if raw.sum() > 0 else 1.0
     extra = {"prior_rates": np.round(shape, 4).tolist(), "shifted_rates": np.round(rates, 5).tolist(),
              "level_sd": round(float(1.0 / np.sqrt(info)), 4), "audit_n": bins["n"], "audit_found": bins["found"],
-             "update": mode}
+             "update": mode, **({} if slope is None else {"slope_per_octave": round(slope, 4)})}
     if mode == "bins":
         return ({**bins, **extra, "n": np.round(n + PRIOR_CAMERAS, 3).tolist(),
                  "found": np.round(found + PRIOR_CAMERAS * rates, 3).tolist()}, round(delta, 4))
-    strength = np.clip((info / np.maximum(rates * (1 - rates), 1e-9) - 1.0) / max(spread, 1.0), 1.0, MAX_BIN_COUNT)
+    strength = np.clip((1.0 / np.maximum(logit_var * rates * (1 - rates), 1e-9) - 1.0) / max(spread, 1.0), 1.0,
+                       MAX_BIN_COUNT)
     if not EXACT_HANDOVER:
         return ({**bins, **extra, "n": np.round(strength, 3).tolist(), "found": np.round(strength * rates, 4).tolist()},
                 round(delta, 4))
@@ -378,6 +467,38 @@ def recall_bins_updated(bins: dict, prior_cal, *, mode: str | None = None,
     n_b, found_b = beta_counts(np.clip(rates, 1e-4, 1 - 1e-4), rates * (1 - rates) / (strength + 1.0))
     return ({**bins, **extra, "n": np.round(n_b, 4).tolist(), "found": np.round(found_b, 4).tolist(),
              "cameras": float(np.ceil(np.sum(n_b))), "handover": "exact"}, round(delta, 4))
+
+
+def _level_and_slope(base: np.ndarray, n: np.ndarray, found: np.ndarray, centres_px: np.ndarray, *, mean: float,
+                     sd: float) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """(level, slope, rates, logit variance per bin) of the audit's counts ``n`` / ``found`` per size
+    bin under recall expit(``base`` + level + slope x), x the octaves of each bin's centre
+    (``centres_px``) from the audit's mean, clamped to the sizes the audit has cameras in; priors
+    level ~ N(``mean``, ``sd``^2), slope ~ N(0, ``SLOPE_PRIOR_SD``^2); posterior mode, and the
+    variance of each bin's logit from the inverse of the posterior's information."""
+    from scipy.optimize import minimize
+    from scipy.special import expit
+
+    octave = np.log2(np.asarray(centres_px, float))
+    seen = n > 0
+    if not seen.any():
+        return mean, 0.0, expit(base + mean), np.full(len(base), sd ** 2)
+    x = np.clip(octave, octave[seen].min(), octave[seen].max())
+    x = x - float(n @ x / n.sum())
+
+    def neg_log_post(theta: np.ndarray) -> float:
+        p = np.clip(expit(base + theta[0] + theta[1] * x), 1e-9, 1 - 1e-9)
+        return (-float((found * np.log(p) + (n - found) * np.log(1 - p)).sum())
+                + 0.5 * ((theta[0] - mean) / sd) ** 2 + 0.5 * (theta[1] / SLOPE_PRIOR_SD) ** 2)
+
+    theta = minimize(neg_log_post, np.array([mean, 0.0]), method="Nelder-Mead",
+                     options={"xatol": 1e-5, "fatol": 1e-8}).x
+    rates = expit(base + theta[0] + theta[1] * x)
+    w = n * rates * (1 - rates)
+    info = np.array([[w.sum() + 1.0 / sd ** 2, w @ x], [w @ x, w @ (x * x) + 1.0 / SLOPE_PRIOR_SD ** 2]])
+    cov = np.linalg.inv(info)
+    var = cov[0, 0] + 2 * x * cov[0, 1] + x * x * cov[1, 1]
+    return float(theta[0]), float(theta[1]), rates, var
 
 
 def _finite(value: float) -> float | None:

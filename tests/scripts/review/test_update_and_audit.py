@@ -69,7 +69,7 @@ def test_the_update_keeps_the_priors_shape_where_the_audit_is_thin():
     # an audit at half the card's level, with cameras only in the 8-24 px bins
     n = [0, 0, 40, 40, 40, 0, 0, 0]
     found = [0, 0, 8, 12, 15, 0, 0, 0]
-    bins, delta = recall_bins_updated({"edges_px": EDGES_PX, "n": n, "found": found}, prior)
+    bins, delta = recall_bins_updated({"edges_px": EDGES_PX, "n": n, "found": found}, prior, mode="level")
     assert delta < -0.5 and bins["update"] == "level"
     shifted = np.array(bins["shifted_rates"])
     assert np.all(np.diff(shifted) >= -1e-9)  # the shape (rising with size) is kept
@@ -88,7 +88,7 @@ def test_the_update_keeps_the_priors_shape_where_the_audit_is_thin():
 
     review_calibration.EXACT_HANDOVER = False
     try:
-        plain, _ = recall_bins_updated({"edges_px": EDGES_PX, "n": n, "found": found}, prior)
+        plain, _ = recall_bins_updated({"edges_px": EDGES_PX, "n": n, "found": found}, prior, mode="level")
     finally:
         review_calibration.EXACT_HANDOVER = True
     np.testing.assert_allclose(np.array(plain["found"]) / np.array(plain["n"]), shifted, atol=1e-3)
@@ -202,14 +202,17 @@ def test_the_surveys_own_fit_is_the_audits_prior_when_the_estimate_made_one(surv
     assert own_fit_level(survey) is None  # no estimate yet
     fit = {"level_logit": -4.0, "level_lo": -4.4, "level_hi": -3.6, "informative": True}
     (survey / "report.json").write_text(json.dumps({"calibration": {"source": "card"}, "self_calibration": fit}))
-    mean, sd = own_fit_level(survey)
-    assert mean == -4.0 and sd == pytest.approx(0.8 / 3.919928, rel=1e-4)
+    own = own_fit_level(survey)
+    assert own.level == -4.0 and own.sd == pytest.approx(0.8 / 3.919928, rel=1e-4) and own.camera_sd == 1.7
     (survey / "report.json").write_text(json.dumps({"calibration": {"source": "card"}, "self_calibration": {
-        **fit, "camera_logit_sd": 0.25}}))  # a level under another per-camera SD: not the audit's curve
-    assert own_fit_level(survey) is None
+        **fit, "camera_logit_sd": 0.25}}))  # a level under another per-camera SD: handed over with its SD
+    assert own_fit_level(survey).camera_sd == 0.25
     (survey / "report.json").write_text(json.dumps({"calibration": {"source": "card"}, "self_calibration": fit}))
     with_fit = calibration_from_review(survey, prior=card_prior(0.95))
-    assert with_fit["recall_level_prior"]["mean"] == -4.0
+    # the fit's -4 under the per-camera effect moves a flat 0.95 curve to about 0.61 per view: the audit's scale
+    # (a plain logit shift of the per-view curve) says about -2.5 for that
+    assert with_fit["recall_level_prior"]["fit_level"] == -4.0
+    assert -3.0 < with_fit["recall_level_prior"]["mean"] < -2.0
     without = calibration_updated({**with_fit, "recall_bins": with_fit["recall_bins"]}, None)  # no prior: as measured
     assert without["recall_from"] == "audit"
     # the tight own fit pulls the level towards -4 more than the weak default prior does
@@ -334,3 +337,67 @@ def test_plan_review_says_what_the_encounter_leaves_and_when_the_target_is_out_o
     assert "out of reach" not in plan_to_text({**plan, "review_reach": None})
     wide = review_reach_for_plan(area, Design(spacing_m=20.0), card, density_per_km=5.0, target=2.0)
     assert not any("out of reach" in line for line in plan_reach_lines(wide))  # ±200%: reachable
+
+
+def test_the_own_fits_level_reaches_the_audit_as_the_per_view_recall_it_means():
+    """A fit's level moves a camera's logit under the per-camera effect; the audit moves the per-view
+    curve's logit. The prior the audit gets must say the per-view recall the fit says, whatever its SD."""
+    from scipy.special import expit, logit
+
+    from geo.counting.recapture import shifted_rates
+    from scripts.review.calibration import OwnFitLevel, audit_scale_prior
+
+    prior = calibration_from_dict({**card_prior(), "recall_bins": {
+        "edges_px": EDGES_PX, "n": [400] * 8, "found": [40, 100, 160, 240, 300, 340, 360, 380]}})
+    card = prior.recall_bins()
+    n = np.array([0, 0, 40, 40, 40, 0, 0, 0], float)
+    for camera_sd in (0.0, 1.0, 1.7):
+        own = OwnFitLevel(level=-3.0, sd=0.5, camera_sd=camera_sd)
+        mean, sd = audit_scale_prior(own, prior, np.array(EDGES_PX, float), n)
+        fit_rates = shifted_rates(card, -3.0, sd=camera_sd)[2:5]
+        audit_rates = expit(logit(card[2:5]) + mean)
+        # where the audit has cameras its prior's per-view recall is the fit's, to within a few points
+        assert np.all(np.abs(audit_rates - fit_rates) < 0.04)
+        if camera_sd == 0.0:
+            assert mean == pytest.approx(-3.0, abs=0.02) and sd == pytest.approx(0.5, abs=0.02)
+        else:  # the camera effect damps the per-view shift: the audit's shift and its SD are smaller
+            assert -3.0 < mean < -1.5 and sd < 0.5
+    tight = audit_scale_prior(OwnFitLevel(level=-3.0, sd=0.5, camera_sd=1.7), prior, np.array(EDGES_PX, float), n)
+    loose = audit_scale_prior(OwnFitLevel(level=-3.0, sd=0.5, camera_sd=0.75), prior, np.array(EDGES_PX, float), n)
+    assert tight[0] > loose[0]  # a larger SD damps more
+
+
+def test_the_slope_update_follows_an_audit_whose_curve_is_flatter_than_the_cards():
+    """Imagery the detector never saw can lose recall unevenly over box sizes: "slope" lets the audit
+    tilt the prior's curve where it has cameras (and only there); an audit of the card's own shape
+    leaves the tilt near 0."""
+    prior = calibration_from_dict({**card_prior(), "recall_bins": {
+        "edges_px": EDGES_PX, "n": [400] * 8, "found": [40, 200, 300, 360, 388, 392, 392, 392]}})
+    card = prior.recall_bins()
+    n = np.array([0, 60, 60, 60, 60, 0, 0, 0], float)
+    flat = {"edges_px": EDGES_PX, "n": n.tolist(), "found": (n * 0.3).tolist()}  # 0.3 at 6-24 px
+    level, _ = recall_bins_updated(flat, prior, mode="level")
+    tilted, _ = recall_bins_updated(flat, prior, mode="slope")
+    level_rates, tilted_rates = np.array(level["shifted_rates"]), np.array(tilted["shifted_rates"])
+    assert tilted["slope_per_octave"] < -0.5
+    seen = n > 0
+    # the tilted curve is nearer the audit's 0.3 in every bin the audit saw than the one-level curve
+    assert np.all(np.abs(tilted_rates[seen] - 0.3) <= np.abs(level_rates[seen] - 0.3) + 1e-6)
+    assert abs(tilted_rates[4] - 0.3) < 0.1 and level_rates[4] > 0.45
+    # beyond the sizes the audit saw the tilt stops: the larger bins are the prior's curve moved as its last bin was
+    from scipy.special import logit
+
+    offset = logit(tilted_rates) - logit(np.clip(card, 0.005, 0.995))
+    np.testing.assert_allclose(offset[5:], offset[4], atol=0.01)
+    assert offset[1] > offset[4] + 1.0  # within them it tilts
+    # and the handed-over counts hold the tilted curve as the estimator reads it
+    handed = calibration_from_dict({**card_prior(), "source": "review", "recall_bins": {
+        k: tilted[k] for k in ("edges_px", "n", "found", "cameras")}})
+    np.testing.assert_allclose(handed.recall_bins(), tilted_rates, rtol=0.05, atol=2e-3)
+    # an audit of the card's own shape at a lower level: the tilt stays near 0 and the level is the level mode's
+    from scipy.special import expit
+
+    same = {"edges_px": EDGES_PX, "n": n.tolist(), "found": (n * expit(logit(card) - 2.0)).tolist()}
+    a, da = recall_bins_updated(same, prior, mode="level")
+    b, db = recall_bins_updated(same, prior, mode="slope")
+    assert abs(b["slope_per_octave"]) < 0.25 and abs(db - da) < 0.3
